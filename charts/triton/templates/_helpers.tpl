@@ -1,0 +1,41 @@
+{{/* Labels on every object: the app/color/version triple plus the recommended ones. */}}
+{{- define "triton.labels" -}}
+app: {{ .Values.app | quote }}
+color: {{ .Values.color | quote }}
+version: {{ .Values.version | quote }}
+app.kubernetes.io/name: triton
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+app.kubernetes.io/version: {{ .Values.version | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
+{{- end -}}
+
+{{/* The immutable Deployment selector: never the version, which changes on upgrade. */}}
+{{- define "triton.selector" -}}
+app: {{ .Values.app | quote }}
+color: {{ .Values.color | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+{{- end -}}
+
+{{/* tritonserver's arguments, from the typed values. */}}
+{{- define "triton.args" -}}
+- --model-repository={{ .Values.modelRepository.uri }}
+- --model-control-mode={{ .Values.server.mode }}
+{{- if eq .Values.server.mode "poll" }}
+- --repository-poll-secs={{ .Values.server.repositoryPollSeconds }}
+{{- end }}
+{{- if eq .Values.server.mode "explicit" }}
+{{- range .Values.server.loadModels }}
+- --load-model={{ . }}
+{{- end }}
+{{- end }}
+- --strict-readiness={{ .Values.server.strictReadiness }}
+- --exit-timeout-secs={{ .Values.server.exitTimeoutSeconds }}
+- --http-port={{ .Values.ports.http }}
+- --grpc-port={{ .Values.ports.grpc }}
+- --metrics-port={{ .Values.ports.metrics }}
+- --allow-metrics=true
+{{- range .Values.server.extraArgs }}
+- {{ . }}
+{{- end }}
+{{- end -}}

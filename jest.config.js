@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  preset: "ts-jest",
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
+  // The README example imports the package by its published name.
+  moduleNameMapper: { "^cdktf-triton$": "<rootDir>/lib/index.ts" },
+  testTimeout: 60000,
+};

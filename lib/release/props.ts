@@ -1,0 +1,155 @@
+import { ModelControl } from "./model-control";
+import { ModelRepository } from "./model-repository";
+
+/** A blue/green color. */
+export type Color = "blue" | "green";
+export const COLORS: readonly Color[] = ["blue", "green"];
+
+/** The Triton image used when none is given. Pin your own in production. */
+export const DEFAULT_TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:25.10-py3";
+
+/** A Kubernetes toleration. */
+export interface Toleration {
+  readonly key?: string;
+  /** @default "Equal" when value is set, else "Exists" */
+  readonly operator?: "Equal" | "Exists";
+  readonly value?: string;
+  /** @default - all effects */
+  readonly effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+/** CPU and memory of the Triton container. GPUs are set by `gpus`. */
+export interface ResourceOptions {
+  /** @default "1" */
+  readonly cpuRequest?: string;
+  /** @default - no CPU limit (throttling hurts tail latency) */
+  readonly cpuLimit?: string;
+  /** @default "4Gi" */
+  readonly memoryRequest?: string;
+  /** @default - memoryRequest */
+  readonly memoryLimit?: string;
+}
+
+/** Probe timing. Readiness is `/v2/health/ready`, liveness `/v2/health/live`. */
+export interface ProbeOptions {
+  /**
+   * How long a pod may take from start until Triton's HTTP endpoint answers, which includes loading
+   * every model. Becomes the startup probe's `failureThreshold × periodSeconds`.
+   * @default 900
+   */
+  readonly startupBudgetSeconds?: number;
+  /** @default 10 */
+  readonly periodSeconds?: number;
+  /** @default 5 */
+  readonly timeoutSeconds?: number;
+  /** Consecutive failures before readiness (or liveness) fails. @default 3 */
+  readonly failureThreshold?: number;
+}
+
+/** How a pod shuts down without dropping in-flight requests. */
+export interface DrainOptions {
+  /**
+   * A pause in preStop, so endpoints stop sending new requests before Triton starts to exit.
+   * @default 10
+   */
+  readonly preStopSeconds?: number;
+  /**
+   * Triton's `--exit-timeout-secs`: how long it waits for in-flight inferences on shutdown.
+   * @default 30
+   */
+  readonly exitTimeoutSeconds?: number;
+}
+
+/** Optional Prometheus Operator objects. Both need the monitoring.coreos.com CRDs. */
+export interface MonitoringOptions {
+  /** @default false */
+  readonly serviceMonitor?: boolean;
+  /** @default false */
+  readonly prometheusRule?: boolean;
+  /** Extra labels on both, e.g. the `release` label your Prometheus selects. @default {} */
+  readonly labels?: Record<string, string>;
+}
+
+/** The props of one Triton release that may differ between colors. */
+export interface TritonColorProps {
+  /**
+   * The release's version, the `version` label of its pods: a model or rollout version such as
+   * "2024-06-01" or "v7". A changed version is what makes a color a new candidate.
+   */
+  readonly version: string;
+  /** Where Triton loads models from. */
+  readonly modelRepository: ModelRepository;
+  /**
+   * Triton image with an explicit tag or digest.
+   * @default DEFAULT_TRITON_IMAGE
+   */
+  readonly image?: string;
+  /**
+   * Pods when this color serves traffic. May be a token (e.g. a Terraform variable).
+   * @default 1
+   */
+  readonly replicas?: number;
+  /** @default ModelControl.none() */
+  readonly modelControl?: ModelControl;
+  /**
+   * Triton's `--strict-readiness`: ready only when every model is ready.
+   * @default true
+   */
+  readonly strictReadiness?: boolean;
+  /** GPUs per pod (`nvidia.com/gpu`). @default 0 */
+  readonly gpus?: number;
+  /** @default - cpu request 1, memory request and limit 4Gi */
+  readonly resources?: ResourceOptions;
+  /** @default {} */
+  readonly nodeSelector?: Record<string, string>;
+  /**
+   * @default - when gpus > 0, one toleration for `nvidia.com/gpu` (Exists, NoSchedule); else none
+   */
+  readonly tolerations?: readonly Toleration[];
+  /** @default - startup budget 900 s, period 10 s, timeout 5 s, failure threshold 3 */
+  readonly probes?: ProbeOptions;
+  /** @default - preStop 10 s, exit timeout 30 s */
+  readonly drain?: DrainOptions;
+  /**
+   * The PodDisruptionBudget's `maxUnavailable`.
+   * @default 1
+   */
+  readonly maxUnavailable?: number;
+  /** Size of the in-memory /dev/shm (python backend, shared-memory I/O). @default "1Gi" */
+  readonly shmSize?: string;
+  /** Annotations on the ServiceAccount, e.g. for IRSA or Workload Identity. @default {} */
+  readonly serviceAccountAnnotations?: Record<string, string>;
+  /** @default {} */
+  readonly podAnnotations?: Record<string, string>;
+  /** @default - no ServiceMonitor, no PrometheusRule */
+  readonly monitoring?: MonitoringOptions;
+  /**
+   * Extra `tritonserver` flags, each `--name=value`. Flags the chart manages (ports, repository,
+   * model control, readiness, exit timeout) are refused.
+   * @default []
+   */
+  readonly extraArgs?: readonly string[];
+  /**
+   * How long the helm_release may take (install or upgrade, waiting for pods to be ready).
+   * @default - startupBudgetSeconds + 300
+   */
+  readonly helmTimeoutSeconds?: number;
+}
+
+/** Props of a {@link TritonRelease}. */
+export interface TritonReleaseProps extends TritonColorProps {
+  /** The application's name, the `app` label shared by both colors. RFC 1123 label. */
+  readonly appName: string;
+  /** This release's color. */
+  readonly color: Color;
+  /**
+   * Kubernetes namespace, which must exist.
+   * @default "default"
+   */
+  readonly namespace?: string;
+  /**
+   * The Helm release name, also the name of its Deployment, Service and ServiceAccount.
+   * @default `${appName}-${color}`
+   */
+  readonly releaseName?: string;
+}

@@ -1,0 +1,124 @@
+import { Tokenization } from "cdktf";
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { Construct } from "constructs";
+import { tritonChartAsset } from "../chart";
+import { isPinnedImage, isToken, PropValidator } from "../validation";
+import { COLORS, TritonReleaseProps } from "./props";
+import { MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
+
+/**
+ * One Triton Inference Server release of one color: a `helm_release` of the chart bundled with
+ * this package (Deployment, Service, ServiceAccount, PodDisruptionBudget, optional ServiceMonitor
+ * and PrometheusRule). Props are validated here, at construction, so bad input fails at synth.
+ */
+export class TritonRelease extends Construct {
+  /** Props with their defaults applied. */
+  public readonly props: ResolvedReleaseProps;
+  /** The values handed to the chart (replicas aside, see `replicas`). */
+  public readonly values: TritonChartValues;
+  /** The helm_release resource. */
+  public readonly helmRelease: Release;
+
+  constructor(scope: Construct, id: string, props: TritonReleaseProps) {
+    super(scope, id);
+    validateReleaseProps(this.node.path, props);
+    this.props = resolveReleaseProps(props);
+    this.values = renderChartValues(this.props);
+
+    this.helmRelease = new Release(this, "release", {
+      name: this.props.releaseName,
+      namespace: this.props.namespace,
+      chart: tritonChartAsset(this).path,
+      // JSON is YAML: one values document, readable in the plan.
+      values: [JSON.stringify(this.values, null, 2)],
+      // Replicas go through `set` because blue/green makes them a Terraform expression.
+      set: [{ name: "replicas", value: Tokenization.stringifyNumber(this.props.replicas), type: "auto" }],
+      // Wait for pods to be ready so anything depending on this release (the switch) sees a
+      // serving color; on failure roll the upgrade back instead of leaving it half-applied.
+      wait: true,
+      atomic: true,
+      cleanupOnFail: true,
+      timeout: this.props.helmTimeoutSeconds,
+      maxHistory: 10,
+    });
+  }
+
+  /** The name of the release's own Service (selects only this color's pods). */
+  public get serviceName(): string {
+    return this.props.releaseName;
+  }
+}
+
+/** Throws a TritonValidationError listing every invalid prop, each with what is valid. */
+export function validateReleaseProps(constructPath: string, props: TritonReleaseProps): void {
+  const v = new PropValidator(constructPath);
+  v.dnsLabel("appName", props.appName, 47);
+  v.oneOf("color", props.color, COLORS);
+  v.labelValue("version", props.version);
+  v.dnsLabel("namespace", props.namespace);
+  v.dnsLabel("releaseName", props.releaseName, 53);
+  if (props.releaseName === undefined && typeof props.appName === "string" && !isToken(props.appName)) {
+    v.dnsLabel("releaseName", `${props.appName}-${props.color}`, 53);
+  }
+  if (props.image !== undefined) {
+    v.check("image", props.image, isPinnedImage(props.image), "an image reference with an explicit tag or digest, e.g. nvcr.io/nvidia/tritonserver:25.10-py3");
+  }
+  v.integer("replicas", props.replicas, 0, 1000);
+  v.integer("gpus", props.gpus, 0, 16);
+  v.quantity("resources.cpuRequest", props.resources?.cpuRequest);
+  v.quantity("resources.cpuLimit", props.resources?.cpuLimit);
+  v.quantity("resources.memoryRequest", props.resources?.memoryRequest);
+  v.quantity("resources.memoryLimit", props.resources?.memoryLimit);
+  v.quantity("shmSize", props.shmSize);
+
+  if (!props.modelRepository || typeof props.modelRepository._validate !== "function") {
+    v.check("modelRepository", props.modelRepository, false, "ModelRepository.objectStore(...) or ModelRepository.persistentVolumeClaim(...)");
+  } else {
+    props.modelRepository._validate(v, "modelRepository");
+  }
+  if (props.modelControl !== undefined) {
+    if (typeof props.modelControl._validate !== "function") {
+      v.check("modelControl", props.modelControl, false, "ModelControl.none(), ModelControl.poll(...) or ModelControl.explicit(...)");
+    } else {
+      props.modelControl._validate(v, "modelControl");
+    }
+  }
+
+  const probes = props.probes ?? {};
+  v.integer("probes.startupBudgetSeconds", probes.startupBudgetSeconds, 10, 7200);
+  v.integer("probes.periodSeconds", probes.periodSeconds, 1, 300);
+  v.integer("probes.timeoutSeconds", probes.timeoutSeconds, 1, 300);
+  v.integer("probes.failureThreshold", probes.failureThreshold, 1, 100);
+  const period = probes.periodSeconds ?? 10;
+  if (probes.timeoutSeconds !== undefined && Number.isInteger(period)) {
+    v.check("probes.timeoutSeconds", probes.timeoutSeconds, probes.timeoutSeconds <= period, `at most probes.periodSeconds (${period})`);
+  }
+  if (probes.startupBudgetSeconds !== undefined && Number.isInteger(period)) {
+    v.check("probes.startupBudgetSeconds", probes.startupBudgetSeconds, probes.startupBudgetSeconds >= period, `at least probes.periodSeconds (${period})`);
+  }
+
+  v.integer("drain.preStopSeconds", props.drain?.preStopSeconds, 0, 600);
+  v.integer("drain.exitTimeoutSeconds", props.drain?.exitTimeoutSeconds, 0, 3600);
+  v.integer("maxUnavailable", props.maxUnavailable, 1, 1000);
+  v.integer("helmTimeoutSeconds", props.helmTimeoutSeconds, 60, 86400);
+  const budget = probes.startupBudgetSeconds ?? 900;
+  if (props.helmTimeoutSeconds !== undefined && Number.isInteger(budget)) {
+    v.check("helmTimeoutSeconds", props.helmTimeoutSeconds, props.helmTimeoutSeconds > budget, `more than probes.startupBudgetSeconds (${budget}), or the apply gives up while models still load`);
+  }
+
+  v.stringMap("nodeSelector", props.nodeSelector, "label");
+  v.stringMap("serviceAccountAnnotations", props.serviceAccountAnnotations, "annotation");
+  v.stringMap("podAnnotations", props.podAnnotations, "annotation");
+  v.stringMap("monitoring.labels", props.monitoring?.labels, "label");
+  (props.tolerations ?? []).forEach((t, i) => {
+    v.oneOf(`tolerations[${i}].operator`, t.operator, ["Equal", "Exists"]);
+    v.oneOf(`tolerations[${i}].effect`, t.effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]);
+    if (t.operator === "Exists") v.check(`tolerations[${i}].value`, t.value, t.value === undefined, "no value with operator Exists");
+  });
+  (props.extraArgs ?? []).forEach((arg, i) => {
+    const flag = typeof arg === "string" ? arg.split("=")[0] : "";
+    v.check(`extraArgs[${i}]`, arg, typeof arg === "string" && /^--[a-z][a-z0-9-]*(=.*)?$/.test(arg), "a flag of the form --name=value");
+    v.check(`extraArgs[${i}]`, arg, !MANAGED_FLAGS.includes(flag), `a flag the chart does not manage (it sets ${MANAGED_FLAGS.join(", ")})`);
+  });
+  v.throwIfInvalid();
+}

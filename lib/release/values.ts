@@ -1,0 +1,186 @@
+import { ModelControl, ModelControlValues } from "./model-control";
+import { ModelRepositoryValues } from "./model-repository";
+import { Color, DEFAULT_TRITON_IMAGE, Toleration, TritonReleaseProps } from "./props";
+
+/** Flags the chart sets itself; `extraArgs` may not override them. */
+export const MANAGED_FLAGS = [
+  "--model-repository",
+  "--model-store",
+  "--model-control-mode",
+  "--repository-poll-secs",
+  "--load-model",
+  "--strict-readiness",
+  "--exit-timeout-secs",
+  "--http-port",
+  "--grpc-port",
+  "--metrics-port",
+  "--allow-http",
+  "--allow-grpc",
+  "--allow-metrics",
+];
+
+/** Triton's ports, fixed so every release, Service and probe agrees. */
+export const TRITON_PORTS = { http: 8000, grpc: 8001, metrics: 8002 } as const;
+
+/** The values our chart takes (charts/triton/values.yaml documents each). */
+export interface TritonChartValues {
+  readonly app: string;
+  readonly color: Color;
+  readonly version: string;
+  readonly image: string;
+  readonly modelRepository: ModelRepositoryValues;
+  readonly server: ModelControlValues & {
+    readonly strictReadiness: boolean;
+    readonly exitTimeoutSeconds: number;
+    readonly extraArgs: readonly string[];
+  };
+  readonly ports: typeof TRITON_PORTS;
+  readonly probes: {
+    readonly startup: ProbeValues;
+    readonly readiness: ProbeValues;
+    readonly liveness: ProbeValues;
+  };
+  readonly drain: { readonly preStopSeconds: number; readonly terminationGracePeriodSeconds: number };
+  readonly resources: {
+    readonly requests: Record<string, string>;
+    readonly limits: Record<string, string>;
+  };
+  readonly nodeSelector: Record<string, string>;
+  readonly tolerations: readonly Toleration[];
+  readonly shmSize: string;
+  readonly serviceAccount: { readonly annotations: Record<string, string> };
+  readonly podAnnotations: Record<string, string>;
+  readonly pdb: { readonly maxUnavailable: number };
+  readonly monitoring: {
+    readonly labels: Record<string, string>;
+    readonly serviceMonitor: { readonly enabled: boolean };
+    readonly prometheusRule: { readonly enabled: boolean };
+  };
+}
+
+interface ProbeValues {
+  readonly periodSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly failureThreshold: number;
+}
+
+/** Props with every default applied, as {@link TritonRelease} exposes them. */
+export type ResolvedReleaseProps = Required<
+  Omit<TritonReleaseProps, "resources" | "probes" | "drain" | "monitoring" | "replicas">
+> & {
+  readonly replicas: number;
+  readonly resources: Required<Omit<TritonReleaseProps["resources"] & {}, "cpuLimit">> & { readonly cpuLimit?: string };
+  readonly probes: Required<TritonReleaseProps["probes"] & {}>;
+  readonly drain: Required<TritonReleaseProps["drain"] & {}>;
+  readonly monitoring: Required<TritonReleaseProps["monitoring"] & {}>;
+};
+
+/** Applies every documented default once. */
+export function resolveReleaseProps(props: TritonReleaseProps): ResolvedReleaseProps {
+  const gpus = props.gpus ?? 0;
+  const probes = {
+    startupBudgetSeconds: props.probes?.startupBudgetSeconds ?? 900,
+    periodSeconds: props.probes?.periodSeconds ?? 10,
+    timeoutSeconds: props.probes?.timeoutSeconds ?? 5,
+    failureThreshold: props.probes?.failureThreshold ?? 3,
+  };
+  const memoryRequest = props.resources?.memoryRequest ?? "4Gi";
+  return {
+    ...props,
+    namespace: props.namespace ?? "default",
+    releaseName: props.releaseName ?? `${props.appName}-${props.color}`,
+    image: props.image ?? DEFAULT_TRITON_IMAGE,
+    replicas: props.replicas ?? 1,
+    modelControl: props.modelControl ?? ModelControl.none(),
+    strictReadiness: props.strictReadiness ?? true,
+    gpus,
+    resources: {
+      cpuRequest: props.resources?.cpuRequest ?? "1",
+      cpuLimit: props.resources?.cpuLimit,
+      memoryRequest,
+      memoryLimit: props.resources?.memoryLimit ?? memoryRequest,
+    },
+    nodeSelector: props.nodeSelector ?? {},
+    tolerations:
+      props.tolerations ?? (gpus > 0 ? [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }] : []),
+    probes,
+    drain: {
+      preStopSeconds: props.drain?.preStopSeconds ?? 10,
+      exitTimeoutSeconds: props.drain?.exitTimeoutSeconds ?? 30,
+    },
+    maxUnavailable: props.maxUnavailable ?? 1,
+    shmSize: props.shmSize ?? "1Gi",
+    serviceAccountAnnotations: props.serviceAccountAnnotations ?? {},
+    podAnnotations: props.podAnnotations ?? {},
+    monitoring: {
+      serviceMonitor: props.monitoring?.serviceMonitor ?? false,
+      prometheusRule: props.monitoring?.prometheusRule ?? false,
+      labels: props.monitoring?.labels ?? {},
+    },
+    extraArgs: props.extraArgs ?? [],
+    helmTimeoutSeconds: props.helmTimeoutSeconds ?? probes.startupBudgetSeconds + 300,
+  };
+}
+
+/**
+ * Renders resolved props into our chart's values. Pure: the same props give the same values.
+ * Replicas are not here: they may be a Terraform expression and go through helm_release `set`.
+ */
+export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
+  const gpuResources: Record<string, string> = p.gpus > 0 ? { "nvidia.com/gpu": String(p.gpus) } : {};
+  return {
+    app: p.appName,
+    color: p.color,
+    version: p.version,
+    image: p.image,
+    modelRepository: p.modelRepository._toValues(),
+    server: {
+      ...p.modelControl._toValues(),
+      strictReadiness: p.strictReadiness,
+      exitTimeoutSeconds: p.drain.exitTimeoutSeconds,
+      extraArgs: p.extraArgs,
+    },
+    ports: TRITON_PORTS,
+    probes: {
+      startup: {
+        periodSeconds: p.probes.periodSeconds,
+        timeoutSeconds: p.probes.timeoutSeconds,
+        failureThreshold: Math.ceil(p.probes.startupBudgetSeconds / p.probes.periodSeconds),
+      },
+      readiness: {
+        periodSeconds: p.probes.periodSeconds,
+        timeoutSeconds: p.probes.timeoutSeconds,
+        failureThreshold: p.probes.failureThreshold,
+      },
+      liveness: {
+        periodSeconds: p.probes.periodSeconds,
+        timeoutSeconds: p.probes.timeoutSeconds,
+        failureThreshold: p.probes.failureThreshold,
+      },
+    },
+    drain: {
+      preStopSeconds: p.drain.preStopSeconds,
+      // Room for the preStop pause, Triton's own exit timeout, and a margin to flush and exit.
+      terminationGracePeriodSeconds: p.drain.preStopSeconds + p.drain.exitTimeoutSeconds + 5,
+    },
+    resources: {
+      requests: { cpu: p.resources.cpuRequest, memory: p.resources.memoryRequest, ...gpuResources },
+      limits: {
+        ...(p.resources.cpuLimit !== undefined ? { cpu: p.resources.cpuLimit } : {}),
+        memory: p.resources.memoryLimit,
+        ...gpuResources,
+      },
+    },
+    nodeSelector: p.nodeSelector,
+    tolerations: p.tolerations,
+    shmSize: p.shmSize,
+    serviceAccount: { annotations: p.serviceAccountAnnotations },
+    podAnnotations: p.podAnnotations,
+    pdb: { maxUnavailable: p.maxUnavailable },
+    monitoring: {
+      labels: p.monitoring.labels,
+      serviceMonitor: { enabled: p.monitoring.serviceMonitor },
+      prometheusRule: { enabled: p.monitoring.prometheusRule },
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { Token } from "cdktf";
+
+/** One rejected prop: which field, the value given, and what would have been accepted. */
+export interface PropProblem {
+  readonly field: string;
+  readonly value: unknown;
+  readonly expected: string;
+}
+
+/**
+ * Thrown at construction (so at synth) when props are invalid. The message names the construct
+ * path, and for each problem the field, the bad value and what is valid.
+ */
+export class TritonValidationError extends Error {
+  constructor(
+    public readonly constructPath: string,
+    public readonly problems: readonly PropProblem[],
+  ) {
+    super(
+      `Invalid props for ${constructPath}:\n` +
+        problems
+          .map((p) => `  - ${p.field} = ${showValue(p.value)} is invalid: expected ${p.expected}`)
+          .join("\n"),
+    );
+    this.name = "TritonValidationError";
+  }
+}
+
+function showValue(value: unknown): string {
+  if (value === undefined) return "undefined";
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Collects every problem of one construct's props, so a user sees all of them in one synth run,
+ * then throws once. Values that are unresolved tokens (Terraform variables, references) are known
+ * only at apply time and are skipped here; Terraform validation covers those that we declare.
+ */
+export class PropValidator {
+  private readonly problems: PropProblem[] = [];
+
+  constructor(private readonly constructPath: string) {}
+
+  /** Records a problem unless `ok`. Skips unresolved tokens. */
+  public check(field: string, value: unknown, ok: boolean, expected: string): this {
+    if (!ok && !isToken(value)) this.problems.push({ field, value, expected });
+    return this;
+  }
+
+  public integer(field: string, value: number | undefined, min: number, max: number): this {
+    if (value === undefined) return this;
+    return this.check(
+      field,
+      value,
+      Number.isInteger(value) && value >= min && value <= max,
+      `an integer from ${min} to ${max}`,
+    );
+  }
+
+  public port(field: string, value: number | undefined): this {
+    return this.integer(field, value, 1, 65535);
+  }
+
+  public dnsLabel(field: string, value: string | undefined, maxLength = 63): this {
+    if (value === undefined) return this;
+    return this.check(
+      field,
+      value,
+      typeof value === "string" && value.length <= maxLength && DNS_LABEL.test(value),
+      `an RFC 1123 label: at most ${maxLength} characters of a-z, 0-9 and '-', starting and ending with a letter or digit`,
+    );
+  }
+
+  public dnsSubdomain(field: string, value: string | undefined): this {
+    if (value === undefined) return this;
+    return this.check(
+      field,
+      value,
+      typeof value === "string" && value.length <= 253 && value.split(".").every((l) => DNS_LABEL.test(l)),
+      "an RFC 1123 subdomain: at most 253 characters, dot-separated labels of a-z, 0-9 and '-'",
+    );
+  }
+
+  public labelValue(field: string, value: string | undefined): this {
+    if (value === undefined) return this;
+    return this.check(
+      field,
+      value,
+      typeof value === "string" && value.length > 0 && value.length <= 63 && LABEL_VALUE.test(value),
+      "a Kubernetes label value: 1 to 63 characters of A-Z, a-z, 0-9, '-', '_' and '.', starting and ending with a letter or digit",
+    );
+  }
+
+  public quantity(field: string, value: string | undefined): this {
+    if (value === undefined) return this;
+    return this.check(
+      field,
+      value,
+      typeof value === "string" && QUANTITY.test(value),
+      "a non-negative Kubernetes quantity such as 500m, 2, 4Gi or 512Mi",
+    );
+  }
+
+  public oneOf<T extends string>(field: string, value: T | undefined, valid: readonly T[]): this {
+    if (value === undefined) return this;
+    return this.check(field, value, valid.includes(value), `one of ${valid.map((v) => `"${v}"`).join(", ")}`);
+  }
+
+  public stringMap(field: string, value: Record<string, string> | undefined, what: "label" | "annotation"): this {
+    if (value === undefined) return this;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return this.check(field, value, false, `an object of ${what} keys to string values`);
+    }
+    for (const [k, v] of Object.entries(value)) {
+      this.check(`${field}["${k}"]`, k, QUALIFIED_KEY.test(k), `a Kubernetes ${what} key: an optional DNS prefix and '/', then a name of at most 63 characters`);
+      if (what === "label") this.labelValue(`${field}["${k}"]`, v);
+      else this.check(`${field}["${k}"]`, v, typeof v === "string", "a string");
+    }
+    return this;
+  }
+
+  /** Throws a {@link TritonValidationError} listing every problem recorded so far. */
+  public throwIfInvalid(): void {
+    if (this.problems.length > 0) throw new TritonValidationError(this.constructPath, this.problems);
+  }
+}
+
+export function isToken(value: unknown): boolean {
+  if (typeof value === "string" || typeof value === "number") return Token.isUnresolved(value);
+  return typeof value === "object" && value !== null && Token.isUnresolved(value);
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const QUALIFIED_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE]\d+)?$/;
+
+/**
+ * An OCI image reference with an explicit tag or digest: `[registry[:port]/]path[:tag][@sha256:hex]`.
+ * An implicit `latest` is refused: a release must name exactly what it runs.
+ */
+export function isPinnedImage(ref: string): boolean {
+  if (typeof ref !== "string" || ref.length > 512) return false;
+  const m = IMAGE_REF.exec(ref);
+  return m !== null && (m[2] !== undefined || m[3] !== undefined);
+}
+const IMAGE_REF =
+  /^((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
