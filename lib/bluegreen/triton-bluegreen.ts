@@ -1,0 +1,200 @@
+import { ITerraformDependable, TerraformVariable } from "cdktf";
+import { dependable } from "cdktf/lib/tfExpression";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { Construct } from "constructs";
+import { Color, COLORS, TritonColorProps } from "../release/props";
+import { TritonRelease } from "../release/triton-release";
+import { TRITON_PORTS } from "../release/values";
+import { PropValidator } from "../validation";
+import { colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
+
+/** Props of a {@link TritonBlueGreen}. */
+export interface TritonBlueGreenProps {
+  /**
+   * The application's name: the `app` label, the active Service's name, the prefix of the
+   * releases (`<appName>-blue`, `<appName>-green`) and of the preview Service. RFC 1123 label.
+   * @default - the construct id
+   */
+  readonly appName?: string;
+  /**
+   * Kubernetes namespace of everything this declares; it must exist.
+   * @default "default"
+   */
+  readonly namespace?: string;
+  /** The blue release. */
+  readonly blue: TritonColorProps;
+  /** The green release. */
+  readonly green: TritonColorProps;
+  /**
+   * The color that serves traffic. A TerraformVariable lets a pipeline switch with
+   * `-var active=green`; it gets a validation that only accepts "blue" or "green".
+   */
+  readonly active: Color | TerraformVariable;
+  /**
+   * What the other color runs: "preview" (previewReplicas pods, to verify a candidate), "warm"
+   * (full replicas: promote or roll back without a capacity dip) or "scaled-down" (0 pods, still
+   * installed). May be a TerraformVariable.
+   * @default "preview"
+   */
+  readonly standby?: StandbyMode | TerraformVariable;
+  /**
+   * Pods of the standby color in "preview" mode, capped at its own replicas.
+   * @default 1
+   */
+  readonly previewReplicas?: number;
+  /**
+   * Type of the active and preview Services.
+   * @default "ClusterIP"
+   */
+  readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  /** Annotations on the active and preview Services. @default {} */
+  readonly serviceAnnotations?: Record<string, string>;
+}
+
+const validatedVariables = new WeakSet<TerraformVariable>();
+
+/**
+ * Two Triton releases, blue and green, behind two Services: the active Service selects the active
+ * color, the preview Service the other one. Switching `active` updates the active Service's
+ * selector in place; the switch waits for both releases to be ready (helm_release `wait`), and for
+ * every precondition added with {@link addSwitchPrecondition} (the verification gate).
+ */
+export class TritonBlueGreen extends Construct {
+  /**
+   * A TerraformVariable for `active`, validated to "blue" or "green", so a pipeline can switch with
+   * `-var active=green`.
+   */
+  public static activeVariable(scope: Construct, id = "active", defaultColor: Color = "blue"): TerraformVariable {
+    return new TerraformVariable(scope, id, {
+      type: "string",
+      default: defaultColor,
+      description: 'The color that serves traffic: "blue" or "green".',
+    });
+  }
+
+  /** A TerraformVariable for `standby`, validated to one of the StandbyModes. */
+  public static standbyVariable(scope: Construct, id = "standby", defaultMode: StandbyMode = "preview"): TerraformVariable {
+    return new TerraformVariable(scope, id, {
+      type: "string",
+      default: defaultMode,
+      description: 'What the color that does not serve runs: "preview", "warm" or "scaled-down".',
+    });
+  }
+
+  public readonly appName: string;
+  public readonly namespace: string;
+  public readonly blue: TritonRelease;
+  public readonly green: TritonRelease;
+  /** The active color: "blue"/"green", or a token for `var.<name>`. */
+  public readonly active: string;
+  /** The standby mode: a StandbyMode, or a token for `var.<name>`. */
+  public readonly standby: string;
+  /** The Service that receives production traffic: the switch. */
+  public readonly activeService: ServiceV1;
+  /** The Service that selects the standby color: where a candidate is verified before it serves. */
+  public readonly previewService: ServiceV1;
+  /** The variables this was given, for summaries. */
+  public readonly activeVariable?: TerraformVariable;
+  public readonly standbyVariable?: TerraformVariable;
+
+  constructor(scope: Construct, id: string, props: TritonBlueGreenProps) {
+    super(scope, id);
+    this.appName = props.appName ?? id;
+    this.namespace = props.namespace ?? "default";
+    const previewReplicas = props.previewReplicas ?? 1;
+
+    const v = new PropValidator(this.node.path);
+    v.dnsLabel("appName", this.appName, 47);
+    v.dnsLabel("namespace", this.namespace);
+    v.integer("previewReplicas", previewReplicas, 1, 1000);
+    v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
+    v.stringMap("serviceAnnotations", props.serviceAnnotations, "annotation");
+    if (props.active instanceof TerraformVariable) {
+      this.activeVariable = props.active;
+      restrictVariable(props.active, COLORS);
+      this.active = props.active.stringValue;
+    } else {
+      v.oneOf("active", props.active, COLORS);
+      this.active = props.active;
+    }
+    const standby = props.standby ?? "preview";
+    if (standby instanceof TerraformVariable) {
+      this.standbyVariable = standby;
+      restrictVariable(standby, STANDBY_MODES);
+      this.standby = standby.stringValue;
+    } else {
+      v.oneOf("standby", standby, STANDBY_MODES);
+      this.standby = standby;
+    }
+    v.check("blue", props.blue, typeof props.blue === "object" && props.blue !== null, "the blue release's props");
+    v.check("green", props.green, typeof props.green === "object" && props.green !== null, "the green release's props");
+    v.throwIfInvalid();
+
+    const release = (color: Color): TritonRelease => {
+      const colorProps = props[color];
+      return new TritonRelease(this, color, {
+        ...colorProps,
+        appName: this.appName,
+        color,
+        namespace: this.namespace,
+        replicas: colorReplicas({
+          color,
+          active: this.active,
+          standby: this.standby,
+          activeReplicas: colorProps.replicas ?? 1,
+          previewReplicas,
+        }),
+      });
+    };
+    this.blue = release("blue");
+    this.green = release("green");
+
+    const service = (sid: string, name: string, role: string, color: string): ServiceV1 =>
+      new ServiceV1(this, sid, {
+        metadata: {
+          name,
+          namespace: this.namespace,
+          labels: { app: this.appName, "cdktf-triton/role": role },
+          annotations: props.serviceAnnotations,
+        },
+        spec: {
+          type: props.serviceType ?? "ClusterIP",
+          selector: { app: this.appName, color },
+          port: [
+            { name: "http", port: TRITON_PORTS.http, targetPort: "http", protocol: "TCP" },
+            { name: "grpc", port: TRITON_PORTS.grpc, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
+            { name: "metrics", port: TRITON_PORTS.metrics, targetPort: "metrics", protocol: "TCP" },
+          ],
+        },
+      });
+    this.activeService = service("active-service", this.appName, "active", this.active);
+    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", otherColor(this.active));
+    // The switch moves only once both colors are rolled out and ready.
+    this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
+  }
+
+  /**
+   * Makes the switch (the active Service's selector) wait for `dependables`: this is where the
+   * verification gate sits, between the candidate's rollout and the traffic switch. If one of them
+   * fails during apply, the selector is not updated and the active color stays as it was.
+   */
+  public addSwitchPrecondition(...dependables: ITerraformDependable[]): void {
+    this.activeService.dependsOn = [...(this.activeService.dependsOn ?? []), ...dependables.map(dependable)];
+  }
+
+  /** The release of a color. */
+  public release(color: Color): TritonRelease {
+    return color === "blue" ? this.blue : this.green;
+  }
+}
+
+/** Makes Terraform itself refuse a value outside `allowed`, so a typo cannot select no pods. */
+function restrictVariable(variable: TerraformVariable, allowed: readonly string[]): void {
+  if (validatedVariables.has(variable)) return;
+  validatedVariables.add(variable);
+  const list = allowed.map((a) => `"${a}"`).join(", ");
+  variable.addValidation({
+    condition: `\${contains([${list}], var.${variable.friendlyUniqueId})}`,
+    errorMessage: `The ${variable.friendlyUniqueId} variable must be one of ${list}.`,
+  });
+}

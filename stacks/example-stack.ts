@@ -1,0 +1,53 @@
+import { TerraformStack, TerraformVariable } from "cdktf";
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { Construct } from "constructs";
+import { ModelControl, ModelRepository, TritonBlueGreen } from "../lib";
+
+/**
+ * The example: one model (an image classifier) served blue/green. A pipeline switches colors with
+ * `-var active=green`, keeps the old color warm with `-var standby=warm` while it bakes, then
+ * `-var standby=scaled-down`.
+ */
+export class ExampleStack extends TerraformStack {
+  public readonly classifier: TritonBlueGreen;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+
+    const kubeconfig = new TerraformVariable(this, "kubeconfig", {
+      type: "string",
+      default: "~/.kube/config",
+      description: "Path of the kubeconfig that reaches the cluster.",
+    });
+    const namespace = new TerraformVariable(this, "namespace", {
+      type: "string",
+      default: "default",
+      description: "Namespace for the releases and Services; it must exist.",
+    });
+    new KubernetesProvider(this, "kubernetes", { configPath: kubeconfig.stringValue });
+    new HelmProvider(this, "helm", { kubernetes: { configPath: kubeconfig.stringValue } });
+
+    const models = ModelRepository.objectStore("s3://models-prod/classifier", {
+      credentialsSecret: "model-store-credentials",
+    });
+    const common = {
+      modelRepository: models,
+      modelControl: ModelControl.explicit({ loadModels: ["resnet50"] }),
+      replicas: 3,
+      gpus: 1,
+      resources: { cpuRequest: "4", memoryRequest: "16Gi" },
+      nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
+      probes: { startupBudgetSeconds: 1200 },
+    };
+
+    this.classifier = new TritonBlueGreen(this, "classifier", {
+      namespace: namespace.stringValue,
+      blue: { ...common, version: "2026-10-01", image: "nvcr.io/nvidia/tritonserver:25.09-py3" },
+      green: { ...common, version: "2026-11-15", image: "nvcr.io/nvidia/tritonserver:25.10-py3" },
+      active: TritonBlueGreen.activeVariable(this, "active", "blue"),
+      standby: TritonBlueGreen.standbyVariable(this, "standby", "preview"),
+      previewReplicas: 1,
+    });
+  }
+}
