@@ -1,4 +1,4 @@
-import { TerraformStack, TerraformVariable } from "cdktf";
+import { LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Construct } from "constructs";
@@ -14,6 +14,10 @@ export class ExampleStack extends TerraformStack {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    // cdktf's implicit local backend records an absolute path of the machine that ran synth. A
+    // relative one keeps the output relocatable; Terraform runs in cdktf.out/stacks/<id>, so this
+    // puts the state beside cdktf.json, outside the folder that synth rewrites.
+    new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
 
     const kubeconfig = new TerraformVariable(this, "kubeconfig", {
       type: "string",

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): installs what the tests need when it is missing (npm packages
+# from package-lock.json, pinned tools into .tools/), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CHECKPOINT_DISABLE=1
+
+# npm ci when node_modules is absent or older than the lock file.
+if [[ ! -f node_modules/.package-lock.json ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "test: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+bash scripts/setup-tools.sh
+export HELM_BIN=$PWD/.tools/bin/helm
+
+npx tsc --noEmit -p tsconfig.json
+npx jest "$@"
