@@ -128,6 +128,8 @@ export class TritonBlueGreen extends Construct {
     }
     v.check("blue", props.blue, typeof props.blue === "object" && props.blue !== null, "the blue release's props");
     v.check("green", props.green, typeof props.green === "object" && props.green !== null, "the green release's props");
+    // A color's own replicas reach its release only through the replica rule, so check them here.
+    for (const color of COLORS) v.integer(`${color}.replicas`, props[color]?.replicas, 0, 1000);
     v.throwIfInvalid();
 
     const release = (color: Color): TritonRelease => {

@@ -73,10 +73,12 @@ class ObjectStoreRepository extends ModelRepository {
 
   public _validate(v: PropValidator, field: string): void {
     const uri = this.uri;
+    const leaksCredentials = typeof uri === "string" && hasUserInfo(uri);
     v.check(
       `${field}.uri`,
-      uri,
-      typeof uri === "string" && OBJECT_STORE_URI.test(uri) && !hasUserInfo(uri),
+      // Never echo a credential back into logs: show the URI with its user-info masked.
+      leaksCredentials ? maskUserInfo(uri) : uri,
+      typeof uri === "string" && OBJECT_STORE_URI.test(uri) && !leaksCredentials,
       "an object-store URI s3://bucket/path, gs://bucket/path or as://account/container/path, without credentials in it (use credentialsSecret)",
     );
     v.dnsSubdomain(`${field}.credentialsSecret`, this.options.credentialsSecret);
@@ -109,6 +111,10 @@ class ObjectStoreRepository extends ModelRepository {
 function hasUserInfo(uri: string): boolean {
   const authority = uri.replace(/^[a-z0-9]+:\/\//, "").split("/")[0];
   return authority.includes("@");
+}
+
+function maskUserInfo(uri: string): string {
+  return uri.replace(/^([a-z0-9]+:\/\/)[^/]*@/, "$1***@");
 }
 
 class PvcRepository extends ModelRepository {
