@@ -1,0 +1,179 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseAllDocuments } from "yaml";
+import { ModelControl, ModelRepository, TRITON_CHART_DIR, TritonRelease, TritonReleaseProps } from "../lib";
+import { newStack, s3Models } from "./helpers";
+
+// The chart is rendered by the real helm CLI (built by scripts/setup-tools.sh). Outside CI a
+// missing helm skips these tests and says so in their names; in CI it is an error.
+const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", ".tools", "bin", "helm");
+const haveHelm = fs.existsSync(helm);
+if (!haveHelm && process.env.CI) throw new Error(`helm not found at ${helm}: run scripts/setup-tools.sh`);
+const describeHelm = haveHelm ? describe : describe.skip;
+const suffix = haveHelm ? "" : " (skipped: helm not installed, run scripts/setup-tools.sh)";
+
+/** Renders the chart with exactly the values a TritonRelease hands to helm_release. */
+function render(props: Partial<TritonReleaseProps> = {}): Record<string, any> {
+  const { stack } = newStack();
+  const release = new TritonRelease(stack, "r", {
+    appName: "classifier",
+    color: "green",
+    version: "v7",
+    modelRepository: s3Models,
+    ...props,
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-values-"));
+  const valuesFile = path.join(dir, "values.json");
+  fs.writeFileSync(valuesFile, JSON.stringify(release.values));
+  try {
+    const out = execFileSync(
+      helm,
+      ["template", release.props.releaseName, TRITON_CHART_DIR, "--namespace", "serving", "-f", valuesFile, "--set", `replicas=${release.props.replicas}`],
+      { encoding: "utf8" },
+    );
+    const byKind: Record<string, any> = {};
+    for (const doc of parseAllDocuments(out)) {
+      const obj = doc.toJSON();
+      if (obj) byKind[obj.kind] = obj;
+    }
+    return byKind;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
+  test("passes helm lint --strict", () => {
+    expect(() => execFileSync(helm, ["lint", "--strict", TRITON_CHART_DIR], { encoding: "utf8" })).not.toThrow();
+  });
+
+  test("renders Deployment, Service, ServiceAccount and PDB, and no monitoring objects by default", () => {
+    const objects = render();
+    expect(Object.keys(objects).sort()).toEqual(["Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"]);
+    for (const obj of Object.values(objects)) {
+      expect(obj.metadata).toMatchObject({ name: "classifier-green", namespace: "serving" });
+      expect(obj.metadata.labels).toMatchObject({ app: "classifier", color: "green", version: "v7" });
+    }
+  });
+
+  test("runs tritonserver with the repository, control mode, strict readiness and exit timeout", () => {
+    const deployment = render({
+      replicas: 3,
+      modelControl: ModelControl.explicit({ loadModels: ["resnet50", "bert"] }),
+      drain: { exitTimeoutSeconds: 45, preStopSeconds: 15 },
+      extraArgs: ["--log-verbose=1"],
+    }).Deployment;
+    expect(deployment.spec.replicas).toBe(3);
+    // The selector never carries the version, which changes on every upgrade
+    expect(deployment.spec.selector.matchLabels).toEqual({
+      app: "classifier",
+      color: "green",
+      "app.kubernetes.io/instance": "classifier-green",
+    });
+    expect(deployment.spec.template.metadata.labels).toMatchObject({ app: "classifier", color: "green", version: "v7" });
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.command).toEqual(["tritonserver"]);
+    expect(container.args).toEqual([
+      "--model-repository=s3://models/classifier",
+      "--model-control-mode=explicit",
+      "--load-model=resnet50",
+      "--load-model=bert",
+      "--strict-readiness=true",
+      "--exit-timeout-secs=45",
+      "--http-port=8000",
+      "--grpc-port=8001",
+      "--metrics-port=8002",
+      "--allow-metrics=true",
+      "--log-verbose=1",
+    ]);
+    expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
+      ["http", 8000],
+      ["grpc", 8001],
+      ["metrics", 8002],
+    ]);
+    // Drain: preStop pause, then Triton's exit timeout, within the grace period
+    expect(container.lifecycle.preStop.exec.command).toEqual(["sleep", "15"]);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(65);
+  });
+
+  test("probes: startup budget for model loads, readiness on /v2/health/ready, liveness on /v2/health/live", () => {
+    const container = render({ probes: { startupBudgetSeconds: 1200, periodSeconds: 20 } }).Deployment.spec.template.spec.containers[0];
+    expect(container.startupProbe).toEqual({ httpGet: { path: "/v2/health/live", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 60 });
+    expect(container.readinessProbe).toEqual({ httpGet: { path: "/v2/health/ready", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 });
+    expect(container.livenessProbe).toEqual({ httpGet: { path: "/v2/health/live", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 });
+  });
+
+  test("hardened: non-root, read-only root filesystem, no privilege escalation, all capabilities dropped", () => {
+    const pod = render().Deployment.spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe("classifier-green");
+    expect(pod.containers[0].securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+    });
+    // A read-only root needs writable /tmp and an in-memory /dev/shm
+    expect(pod.volumes).toEqual([
+      { name: "tmp", emptyDir: {} },
+      { name: "shm", emptyDir: { medium: "Memory", sizeLimit: "1Gi" } },
+    ]);
+  });
+
+  test("GPUs: nvidia.com/gpu requests and limits, node selector and the GPU toleration", () => {
+    const pod = render({ gpus: 2, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } }).Deployment.spec.template.spec;
+    expect(pod.containers[0].resources).toEqual({
+      requests: { cpu: "1", memory: "4Gi", "nvidia.com/gpu": "2" },
+      limits: { memory: "4Gi", "nvidia.com/gpu": "2" },
+    });
+    expect(pod.nodeSelector).toEqual({ "nvidia.com/gpu.product": "NVIDIA-L4" });
+    expect(pod.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+  });
+
+  test("object-store credentials come from the named Secret, as env vars or (gs://) a mounted file", () => {
+    const s3 = render({ modelRepository: ModelRepository.objectStore("s3://b/m", { credentialsSecret: "s3-creds" }) });
+    expect(s3.Deployment.spec.template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: "s3-creds" } }]);
+
+    const gs = render({ modelRepository: ModelRepository.objectStore("gs://b/m", { credentialsSecret: "gcs-sa" }) }).Deployment.spec.template.spec;
+    expect(gs.containers[0].envFrom).toBeUndefined();
+    expect(gs.containers[0].env).toEqual([
+      { name: "GOOGLE_APPLICATION_CREDENTIALS", value: "/var/run/secrets/triton-gcs/credentials.json" },
+    ]);
+    expect(gs.volumes).toContainEqual({ name: "gcs-credentials", secret: { secretName: "gcs-sa" } });
+  });
+
+  test("a PersistentVolumeClaim repository is mounted read-only at /models", () => {
+    const pod = render({
+      modelRepository: ModelRepository.persistentVolumeClaim("model-store", { subPath: "triton" }),
+    }).Deployment.spec.template.spec;
+    expect(pod.containers[0].args[0]).toBe("--model-repository=/models");
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: "models", mountPath: "/models", readOnly: true, subPath: "triton" });
+    expect(pod.volumes).toContainEqual({ name: "models", persistentVolumeClaim: { claimName: "model-store", readOnly: true } });
+  });
+
+  test("the color's Service selects only its pods on 8000/8001/8002; the PDB allows one disruption", () => {
+    const objects = render({ maxUnavailable: 1 });
+    expect(objects.Service.spec.selector).toEqual(objects.Deployment.spec.selector.matchLabels);
+    expect(objects.Service.spec.ports.map((p: any) => p.port)).toEqual([8000, 8001, 8002]);
+    expect(objects.PodDisruptionBudget.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: objects.Deployment.spec.selector.matchLabels } });
+  });
+
+  test("ServiceMonitor and PrometheusRule when enabled, with the extra labels", () => {
+    const objects = render({ monitoring: { serviceMonitor: true, prometheusRule: true, labels: { release: "prom" } } });
+    expect(objects.ServiceMonitor.metadata.labels).toMatchObject({ release: "prom", app: "classifier" });
+    expect(objects.ServiceMonitor.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s" }]);
+    const alerts = objects.PrometheusRule.spec.groups[0].rules.map((r: any) => r.alert);
+    expect(alerts).toEqual(["TritonInferenceFailures", "TritonReplicasUnavailable"]);
+    expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain('nv_inference_request_failure{app="classifier",color="green"}');
+  });
+
+  test("the chart itself refuses a bad color or control mode", () => {
+    const run = (set: string) => () =>
+      execFileSync(helm, ["template", "x", TRITON_CHART_DIR, "--set", set], { encoding: "utf8", stdio: "pipe" });
+    expect(run("color=red")).toThrow(/color must be blue or green, not "red"/);
+    expect(run("server.mode=lazy")).toThrow(/server.mode must be none, poll or explicit, not "lazy"/);
+  });
+});
