@@ -1,9 +1,16 @@
+import * as fs from "fs";
 import * as path from "path";
 import { AssetType, TerraformAsset, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 
-/** The bundled Triton chart's folder inside this package. */
-export const TRITON_CHART_DIR = path.resolve(__dirname, "..", "charts", "triton");
+/**
+ * The bundled Triton chart's folder inside this package: `charts/triton` at the package root, one
+ * level up from `lib/` when run from source, two from the compiled `dist/lib/`.
+ */
+export const TRITON_CHART_DIR =
+  [path.resolve(__dirname, "..", "charts", "triton"), path.resolve(__dirname, "..", "..", "charts", "triton")].find((dir) =>
+    fs.existsSync(path.join(dir, "Chart.yaml")),
+  ) ?? path.resolve(__dirname, "..", "charts", "triton");
 
 const ASSET_ID = "cdktf-triton-chart";
 

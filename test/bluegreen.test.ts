@@ -60,12 +60,23 @@ describe("TritonBlueGreen", () => {
     ["green", "scaled-down", 0, 4],
   ] as const)("replica rule: active %s, standby %s gives blue %d, green %d", (active, standby, blue, green) => {
     const rule = (color: "blue" | "green", activeReplicas: number) =>
-      colorReplicas({ color, active, standby, activeReplicas, previewReplicas: 2 });
+      colorReplicas({ color, active: { literal: active }, standby: { literal: standby }, activeReplicas, previewReplicas: 2 });
     expect([rule("blue", 5), rule("green", 4)]).toEqual([blue, green]);
   });
 
   test("preview replicas never exceed the color's own replicas", () => {
-    expect(colorReplicas({ color: "blue", active: "green", standby: "preview", activeReplicas: 1, previewReplicas: 3 })).toBe(1);
+    const rule = { color: "blue", active: { literal: "green" }, standby: { literal: "preview" }, activeReplicas: 1, previewReplicas: 3 } as const;
+    expect(colorReplicas(rule)).toBe(1);
+  });
+
+  test("replica rule as one Terraform expression when a choice is made at plan time", () => {
+    const base = { color: "blue", activeReplicas: 4, previewReplicas: 2 } as const;
+    expect(colorReplicas({ ...base, active: { expression: "var.active" }, standby: { literal: "scaled-down" } })).toBe(
+      '${var.active == "blue" ? 4 : 0}',
+    );
+    expect(colorReplicas({ ...base, active: { literal: "green" }, standby: { expression: "var.standby" } })).toBe(
+      '${false ? 4 : var.standby == "warm" ? 4 : var.standby == "scaled-down" ? 0 : 2}',
+    );
   });
 
   test("a TerraformVariable drives selectors and replicas at plan time, validated to blue or green", () => {
@@ -76,9 +87,9 @@ describe("TritonBlueGreen", () => {
 
     // Then the selectors and replicas are Terraform expressions of those variables
     expect(serviceByName(json, "classifier").spec.selector.color).toBe("${var.active}");
-    expect(serviceByName(json, "classifier-preview").spec.selector.color).toBe('${(var.active == "blue") ? "green" : "blue"}');
+    expect(serviceByName(json, "classifier-preview").spec.selector.color).toBe('${var.active == "blue" ? "green" : "blue"}');
     expect(releaseByName(json, "classifier-green").set[0].value).toBe(
-      '${(var.active == "green") ? 3 : (var.standby == "warm") ? 3 : (var.standby == "scaled-down") ? 0 : 1}',
+      '${var.active == "green" ? 3 : var.standby == "warm" ? 3 : var.standby == "scaled-down" ? 0 : 1}',
     );
     // And Terraform refuses any other value before planning
     expect(json.variable.active).toMatchObject({ type: "string", default: "blue" });
@@ -97,6 +108,14 @@ describe("TritonBlueGreen", () => {
     const json = synthJson(stack);
     expect(json.variable.color.validation).toHaveLength(1);
     expect(serviceByName(json, "a").spec.selector.color).toBe("${var.color}");
+  });
+
+  test("refuses a variable of another stack, which this stack's expressions could not reference", () => {
+    const { app, stack } = newStack();
+    const other = new TerraformStack(app, "other");
+    expect(() => blueGreen(stack, TritonBlueGreen.activeVariable(other))).toThrow(
+      'active = "var.active" is invalid: expected a TerraformVariable of the same stack',
+    );
   });
 
   test("the switch waits for both releases and for every added precondition (the gate seam)", () => {

@@ -1,4 +1,4 @@
-import { ITerraformDependable, TerraformVariable } from "cdktf";
+import { ITerraformDependable, TerraformStack, TerraformVariable, Token } from "cdktf";
 import { dependable } from "cdktf/lib/tfExpression";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
@@ -6,7 +6,7 @@ import { Color, COLORS, TritonColorProps } from "../release/props";
 import { TritonRelease } from "../release/triton-release";
 import { TRITON_PORTS } from "../release/values";
 import { PropValidator } from "../validation";
-import { colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
+import { Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
 
 /** Props of a {@link TritonBlueGreen}. */
 export interface TritonBlueGreenProps {
@@ -85,9 +85,9 @@ export class TritonBlueGreen extends Construct {
   public readonly namespace: string;
   public readonly blue: TritonRelease;
   public readonly green: TritonRelease;
-  /** The active color: "blue"/"green", or a token for `var.<name>`. */
+  /** The active color: "blue"/"green", or `${var.<name>}`. */
   public readonly active: string;
-  /** The standby mode: a StandbyMode, or a token for `var.<name>`. */
+  /** The standby mode: a StandbyMode, or `${var.<name>}`. */
   public readonly standby: string;
   /** The Service that receives production traffic: the switch. */
   public readonly activeService: ServiceV1;
@@ -109,23 +109,12 @@ export class TritonBlueGreen extends Construct {
     v.integer("previewReplicas", previewReplicas, 1, 1000);
     v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
     v.stringMap("serviceAnnotations", props.serviceAnnotations, "annotation");
-    if (props.active instanceof TerraformVariable) {
-      this.activeVariable = props.active;
-      restrictVariable(props.active, COLORS);
-      this.active = props.active.stringValue;
-    } else {
-      v.oneOf("active", props.active, COLORS);
-      this.active = props.active;
-    }
-    const standby = props.standby ?? "preview";
-    if (standby instanceof TerraformVariable) {
-      this.standbyVariable = standby;
-      restrictVariable(standby, STANDBY_MODES);
-      this.standby = standby.stringValue;
-    } else {
-      v.oneOf("standby", standby, STANDBY_MODES);
-      this.standby = standby;
-    }
+    const active = choiceOf(this, v, "active", props.active, COLORS);
+    const standby = choiceOf(this, v, "standby", props.standby ?? "preview", STANDBY_MODES);
+    if (props.active instanceof TerraformVariable) this.activeVariable = props.active;
+    if (props.standby instanceof TerraformVariable) this.standbyVariable = props.standby;
+    this.active = choiceValue(active);
+    this.standby = choiceValue(standby);
     v.check("blue", props.blue, typeof props.blue === "object" && props.blue !== null, "the blue release's props");
     v.check("green", props.green, typeof props.green === "object" && props.green !== null, "the green release's props");
     // A color's own replicas reach its release only through the replica rule, so check them here.
@@ -139,13 +128,9 @@ export class TritonBlueGreen extends Construct {
         appName: this.appName,
         color,
         namespace: this.namespace,
-        replicas: colorReplicas({
-          color,
-          active: this.active,
-          standby: this.standby,
-          activeReplicas: colorProps.replicas ?? 1,
-          previewReplicas,
-        }),
+        replicas: asNumber(
+          colorReplicas({ color, active, standby, activeReplicas: colorProps.replicas ?? 1, previewReplicas }),
+        ),
       });
     };
     this.blue = release("blue");
@@ -170,7 +155,7 @@ export class TritonBlueGreen extends Construct {
         },
       });
     this.activeService = service("active-service", this.appName, "active", this.active);
-    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", otherColor(this.active));
+    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", otherColor(active));
     // The switch moves only once both colors are rolled out and ready.
     this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
   }
@@ -188,6 +173,36 @@ export class TritonBlueGreen extends Construct {
   public release(color: Color): TritonRelease {
     return color === "blue" ? this.blue : this.green;
   }
+}
+
+/**
+ * A prop given as a literal (validated now) or as a TerraformVariable of this stack (validated by
+ * Terraform at plan time, and referenced by name in the expressions we render).
+ */
+function choiceOf<T extends string>(
+  scope: Construct,
+  v: PropValidator,
+  field: string,
+  value: T | TerraformVariable,
+  allowed: readonly T[],
+): Choice<T> {
+  if (value instanceof TerraformVariable) {
+    v.check(
+      field,
+      `var.${value.friendlyUniqueId}`,
+      TerraformStack.of(value) === TerraformStack.of(scope),
+      "a TerraformVariable of the same stack",
+    );
+    restrictVariable(value, allowed);
+    return { expression: `var.${value.friendlyUniqueId}` };
+  }
+  v.oneOf(field, value, allowed);
+  return { literal: value };
+}
+
+/** A replica count for a release: a number, or a Terraform expression carried as a number token. */
+function asNumber(replicas: number | string): number {
+  return typeof replicas === "number" ? replicas : Token.asNumber(replicas);
 }
 
 /** Makes Terraform itself refuse a value outside `allowed`, so a typo cannot select no pods. */

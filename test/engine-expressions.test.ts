@@ -1,0 +1,70 @@
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Color, StandbyMode, TritonBlueGreen } from "../lib";
+import { colorProps, newStack, releaseByName, serviceByName, synthJson } from "./helpers";
+
+// The replica rule and the preview selector have two forms: numbers when `active`/`standby` are
+// literals, Terraform expressions when they are variables. A real engine (OpenTofu or Terraform,
+// whichever is on PATH) evaluates the expressions for every choice, and they must equal the literal
+// form. Skipped, saying so in the name, where neither binary exists.
+const engine = ["tofu", "terraform"].find((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
+const describeEngine = engine ? describe : describe.skip;
+const title = engine ? `with ${engine}` : "(skipped: neither tofu nor terraform on PATH)";
+
+function pair(active: Color | "var", standby: StandbyMode | "var") {
+  const { stack } = newStack();
+  new TritonBlueGreen(stack, "m", {
+    blue: colorProps({ replicas: 4 }),
+    green: colorProps({ replicas: 2 }),
+    previewReplicas: 3,
+    active: active === "var" ? TritonBlueGreen.activeVariable(stack) : active,
+    standby: standby === "var" ? TritonBlueGreen.standbyVariable(stack) : standby,
+  });
+  const json = synthJson(stack);
+  return {
+    variable: json.variable,
+    observed: {
+      blue: releaseByName(json, "m-blue").set[0].value,
+      green: releaseByName(json, "m-green").set[0].value,
+      active: serviceByName(json, "m").spec.selector.color,
+      preview: serviceByName(json, "m-preview").spec.selector.color,
+    },
+  };
+}
+
+describeEngine(`Terraform expressions of the blue/green rule ${title}`, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-expr-"));
+  const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: path.join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
+  fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");
+  const { variable, observed } = pair("var", "var");
+  fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ variable, locals: { rule: observed } }));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const evaluate = (args: string[]) =>
+    JSON.parse(
+      JSON.parse(execFileSync(engine!, ["console", ...args], { cwd: dir, env, input: "jsonencode(local.rule)\n", encoding: "utf8" }).trim()),
+    );
+
+  const combos: [Color, StandbyMode][] = [];
+  for (const a of ["blue", "green"] as const) for (const s of ["preview", "warm", "scaled-down"] as const) combos.push([a, s]);
+
+  test.each(combos)("-var active=%s -var standby=%s gives what the literal props give", (active, standby) => {
+    const literal = pair(active, standby).observed;
+    const evaluated = evaluate(["-var", `active=${active}`, "-var", `standby=${standby}`]);
+    expect(evaluated).toEqual({
+      blue: Number(literal.blue),
+      green: Number(literal.green),
+      active: literal.active,
+      preview: literal.preview,
+    });
+  });
+
+  test("the variable's validation refuses a color that would select no pods", () => {
+    const run = spawnSync(engine!, ["console", "-var", "active=gren"], { cwd: dir, env, input: "local.rule\n", encoding: "utf8" });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("Invalid value for variable");
+    expect(run.stderr).toContain('The active variable must be one of "blue", "green".');
+  });
+});

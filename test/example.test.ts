@@ -1,0 +1,42 @@
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+// `npm start` as a fresh clone runs it: no terraform on PATH, no cluster, no credentials.
+describe("npm start (the example app)", () => {
+  const root = path.resolve(__dirname, "..");
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-start-"));
+  // Only node's own folder: no terraform, tofu, helm or kubectl.
+  const env = { PATH: path.dirname(process.execPath), HOME: os.tmpdir(), CHECKPOINT_DISABLE: "1", CDKTF_OUTDIR: outdir };
+
+  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+
+  test("synthesizes with terraform absent from PATH and prints a summary", () => {
+    expect(spawnSync("terraform", ["version"], { env }).error).toBeDefined();
+
+    const stdout = execFileSync(process.execPath, [path.join(root, "node_modules", ".bin", "ts-node"), "--transpile-only", "stacks/main.ts"], {
+      cwd: root,
+      env,
+      encoding: "utf8",
+    });
+
+    expect(stdout).toContain(`Synthesized into ${outdir}/`);
+    expect(stdout).toContain("stack triton-example: 1 blue/green, 2 Triton releases");
+    expect(stdout).toContain('classifier in ${var.namespace}: active var.active (default "blue"), standby var.standby (default "preview")');
+    expect(stdout).toMatch(/release classifier-green: color green, version 2026-11-15, nvcr.io\/nvidia\/tritonserver:25.10-py3, replicas \$\{var.active == "green" \? 3 : var.standby == "warm" \? 3 :/);
+
+    const stackDir = path.join(outdir, "stacks", "triton-example");
+    const text = fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8");
+    expect(text).not.toContain(root);
+    expect(text).not.toContain(outdir);
+    const json = JSON.parse(text);
+    expect(Object.keys(json.resource).sort()).toEqual(["helm_release", "kubernetes_service_v1"]);
+    expect(json.terraform.required_providers).toEqual({
+      helm: { source: "helm", version: "3.1.1" },
+      kubernetes: { source: "kubernetes", version: "2.38.0" },
+    });
+    const chart = Object.values<any>(json.resource.helm_release)[0].chart;
+    expect(fs.existsSync(path.join(stackDir, chart, "Chart.yaml"))).toBe(true);
+  });
+});

@@ -1,0 +1,35 @@
+import * as fs from "fs";
+import * as path from "path";
+import { Testing } from "cdktf";
+import { releaseByName, serviceByName } from "./helpers";
+
+// The README's "compose it in your own stack" block is real code: written out, compiled by ts-jest
+// (type errors fail the test) and synthesized.
+const readme = fs.readFileSync(path.resolve(__dirname, "..", "README.md"), "utf8");
+const match = /<!-- readme-example:[^>]*-->\s*```ts\n([\s\S]*?)```/.exec(readme);
+
+describe("the README example", () => {
+  test("is present", () => {
+    expect(match).not.toBeNull();
+  });
+
+  test("compiles and synthesizes the stack it describes", () => {
+    const file = path.resolve(__dirname, ".tmp", "readme-example.ts");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, match![1]);
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    let InferenceStack: any;
+    try {
+      ({ InferenceStack } = require(file));
+    } catch (e) {
+      throw new Error(`README example failed to compile or load: ${String((e as Error)?.message ?? e)}`);
+    }
+
+    const app = Testing.app();
+    const stack = new InferenceStack(app, "inference");
+    const json = JSON.parse(Testing.synth(stack));
+    expect(serviceByName(json, "fraud").spec.selector.color).toBe("${var.active}");
+    expect(releaseByName(json, "fraud-green").namespace).toBe("ml");
+    expect(json.terraform.backend.local.path).toBe("../../../terraform.inference.tfstate");
+  });
+});
