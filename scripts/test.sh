@@ -15,4 +15,13 @@ bash scripts/setup-tools.sh
 export HELM_BIN=$PWD/.tools/bin/helm
 
 npx tsc --noEmit -p tsconfig.json
-npx jest "$@"
+
+# Jest's own summary, then one plain closing line; skipped tests are counted apart, never as passed.
+results=.tools/jest-results.json
+status=0
+npx jest --json --outputFile="$results" "$@" || status=$?
+node -e '
+  const r = require(require("path").resolve(process.argv[1]));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$results" || true
+exit "$status"
