@@ -51,6 +51,12 @@ export class PropValidator {
     return this;
   }
 
+  /** Records a problem when `value` is a token: for props that must be known at synth. */
+  public knownAtSynth(field: string, value: unknown, why: string): this {
+    if (isToken(value)) this.problems.push({ field, value: "<a Terraform expression>", expected: `a value known at synth: ${why}` });
+    return this;
+  }
+
   public integer(field: string, value: number | undefined, min: number, max: number): this {
     if (value === undefined) return this;
     return this.check(

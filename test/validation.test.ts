@@ -132,6 +132,14 @@ describe("invalid props fail at synth with the construct path, field, value and 
     ).not.toThrow();
   });
 
+  test("a blue/green color's replicas must be known at synth: they enter the replica rule", () => {
+    const { stack } = newStack();
+    const replicas = new TerraformVariable(stack, "replicas", { type: "number", default: 2 });
+    expect(() => new TritonBlueGreen(stack, "bg", { ...validPair, blue: colorProps({ replicas: replicas.numberValue }) })).toThrow(
+      'blue.replicas = "<a Terraform expression>" is invalid: expected a value known at synth: it enters the replica rule',
+    );
+  });
+
   test("values only known at apply time (tokens) are left to Terraform, not rejected", () => {
     const { stack } = newStack();
     const replicas = new TerraformVariable(stack, "replicas", { type: "number", default: 2 });

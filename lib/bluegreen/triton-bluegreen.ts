@@ -118,7 +118,12 @@ export class TritonBlueGreen extends Construct {
     v.check("blue", props.blue, typeof props.blue === "object" && props.blue !== null, "the blue release's props");
     v.check("green", props.green, typeof props.green === "object" && props.green !== null, "the green release's props");
     // A color's own replicas reach its release only through the replica rule, so check them here.
-    for (const color of COLORS) v.integer(`${color}.replicas`, props[color]?.replicas, 0, 1000);
+    const inRule = "it enters the replica rule (use a literal, or TritonRelease for a replica variable)";
+    v.knownAtSynth("previewReplicas", previewReplicas, inRule);
+    for (const color of COLORS) {
+      v.integer(`${color}.replicas`, props[color]?.replicas, 0, 1000);
+      v.knownAtSynth(`${color}.replicas`, props[color]?.replicas, inRule);
+    }
     v.throwIfInvalid();
 
     const release = (color: Color): TritonRelease => {

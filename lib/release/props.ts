@@ -85,7 +85,8 @@ export interface TritonColorProps {
    */
   readonly image?: string;
   /**
-   * Pods when this color serves traffic. May be a token (e.g. a Terraform variable).
+   * Pods when this color serves traffic. A TritonRelease on its own takes a token here (e.g. a
+   * Terraform variable); in a TritonBlueGreen it must be a number known at synth.
    * @default 1
    */
   readonly replicas?: number;
