@@ -35,4 +35,23 @@ install_helm() {
   echo "setup-tools: helm $HELM_VERSION built in $((SECONDS - start))s -> .tools/bin/helm"
 }
 
+# A Python venv per requirements file in scripts/python/, rebuilt when the file changes.
+install_venv() {
+  local name=$1 req=$ROOT/scripts/python/$1.txt venv=$TOOLS/venv-$1
+  local stamp; stamp=$(sha256sum "$req" | cut -c1-16)
+  if [[ -x $venv/bin/python ]] && [[ "$(cat "$venv/.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    echo "setup-tools: venv-$name already matches scripts/python/$name.txt"
+    return
+  fi
+  echo "setup-tools: creating .tools/venv-$name from scripts/python/$name.txt (PyPI)..."
+  local start=$SECONDS
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  retry "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  echo "$stamp" > "$venv/.stamp"
+  echo "setup-tools: venv-$name ready in $((SECONDS - start))s"
+}
+
 install_helm
+install_venv mlserver
+install_venv kserve
