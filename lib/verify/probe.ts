@@ -1,0 +1,73 @@
+// The latency and error probe: N requests at concurrency C, the same pre-encoded request each time.
+import { performance } from "perf_hooks";
+import { OipClient } from "./client";
+
+export interface ProbeResult {
+  readonly requests: number;
+  readonly completed: number;
+  readonly errors: number;
+  readonly errorRate: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly durationMs: number;
+  readonly requestsPerSecond: number;
+  /** The first few distinct error messages. */
+  readonly errorSamples: readonly string[];
+}
+
+export async function runProbe(
+  client: OipClient,
+  target: { model: string; version?: string; body: Buffer; headers: Record<string, string> },
+  requests: number,
+  concurrency: number,
+  signal: AbortSignal,
+  onProgress?: (done: number, total: number) => void,
+): Promise<ProbeResult> {
+  const latencies: number[] = [];
+  const errorSamples = new Set<string>();
+  let next = 0;
+  let completed = 0;
+  let errors = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (!signal.aborted) {
+      const i = next++;
+      if (i >= requests) return;
+      const t0 = performance.now();
+      try {
+        await client.inferEncoded(target.model, target.version, target.body, target.headers, signal);
+        latencies.push(performance.now() - t0);
+      } catch (e) {
+        if (signal.aborted) return;
+        errors++;
+        if (errorSamples.size < 5) errorSamples.add((e as Error).message.slice(0, 200));
+      }
+      completed++;
+      onProgress?.(completed, requests);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, requests) }, worker));
+  const durationMs = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests,
+    completed,
+    errors,
+    errorRate: completed ? errors / completed : 1,
+    p50Ms: percentile(latencies, 50),
+    p95Ms: percentile(latencies, 95),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies.length ? latencies[latencies.length - 1] : NaN,
+    durationMs,
+    requestsPerSecond: completed / (durationMs / 1000),
+    errorSamples: [...errorSamples],
+  };
+}
+
+/** Nearest-rank percentile of sorted values; NaN when there are none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}

@@ -1,0 +1,305 @@
+// Runs a VerifySpec against a candidate and decides: pass, fail (the candidate is bad) or error
+// (could not verify: unreachable, or nothing answered). Never passes what it did not check, and
+// never runs past the spec's deadline. Runtime code: imports nothing from cdktf.
+import { performance } from "perf_hooks";
+import { encodeInferRequest, InferResponse } from "./binary";
+import { ClientOptions, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
+import { contractMismatch, outputMismatch, outputsAgree } from "./compare";
+import { ProbeResult, runProbe } from "./probe";
+import { GoldenCase, ModelSpec, VerifySpec } from "./spec";
+
+export type CheckStatus = "pass" | "fail" | "error" | "skipped";
+export type Verdict = "pass" | "fail" | "error";
+
+export interface CheckResult {
+  readonly name: string;
+  readonly status: CheckStatus;
+  readonly message: string;
+  readonly durationMs: number;
+}
+
+export interface Report {
+  readonly verdict: Verdict;
+  /** Candidate URL without credentials. */
+  readonly target: string;
+  readonly baseline?: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly checks: readonly CheckResult[];
+  readonly probe?: ProbeResult;
+  readonly baselineProbe?: ProbeResult;
+}
+
+export interface VerifyTarget {
+  readonly url: string;
+  /** Triton's metrics endpoint, e.g. http://host:8002/metrics. */
+  readonly metricsUrl?: string;
+  /** The active color, for relative budgets and output agreement. */
+  readonly baselineUrl?: string;
+  /** Timeouts, TLS, headers, connection count. */
+  readonly client?: Omit<ClientOptions, "url">;
+}
+
+export type ProgressEvent =
+  | { readonly type: "check"; readonly result: CheckResult }
+  | { readonly type: "probe"; readonly label: string; readonly done: number; readonly total: number };
+
+export interface VerifyOptions {
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /** Poll interval while waiting for readiness. @default 1000 */
+  readonly pollIntervalMs?: number;
+}
+
+/** Verdict of a list of checks: any fail is a fail; else any error is "could not verify". */
+export function verdictOf(checks: readonly CheckResult[]): Verdict {
+  if (checks.some((c) => c.status === "fail")) return "fail";
+  if (checks.some((c) => c.status === "error")) return "error";
+  return checks.some((c) => c.status === "pass") ? "pass" : "error";
+}
+
+export async function verify(spec: VerifySpec, target: VerifyTarget, options: VerifyOptions = {}): Promise<Report> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const deadlineMs = (spec.deadlineSeconds ?? 600) * 1000;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), deadlineMs);
+  const signal = deadline.signal;
+  const checks: CheckResult[] = [];
+  const poll = options.pollIntervalMs ?? 1000;
+  const readyBy = started + Math.min(deadlineMs, (spec.waitForReadySeconds ?? 300) * 1000);
+  const client = new OipClient({ ...target.client, url: target.url });
+  const baseline = target.baselineUrl ? new OipClient({ ...target.client, url: target.baselineUrl }) : undefined;
+  let probe: ProbeResult | undefined;
+  let baselineProbe: ProbeResult | undefined;
+  let answered = false;
+
+  const record = (name: string, status: CheckStatus, message: string, t0: number) => {
+    const result = { name, status, message, durationMs: Math.round(performance.now() - t0) };
+    checks.push(result);
+    options.onProgress?.({ type: "check", result });
+    return status === "pass";
+  };
+  /** Runs one check; a thrown OipError becomes fail, or error when the server never answered. */
+  const check = async (name: string, body: () => Promise<string | { fail: string }>): Promise<boolean> => {
+    const t0 = performance.now();
+    if (signal.aborted) return record(name, "fail", `deadline of ${deadlineMs / 1000}s reached first`, t0);
+    try {
+      const out = await body();
+      return typeof out === "string" ? record(name, "pass", out, t0) : record(name, "fail", out.fail, t0);
+    } catch (e) {
+      if (signal.aborted) return record(name, "fail", `deadline of ${deadlineMs / 1000}s reached first`, t0);
+      const unreachable = e instanceof OipError && e.kind === "unreachable" && !answered;
+      return record(name, unreachable ? "error" : "fail", (e as Error).message, t0);
+    }
+  };
+  /** Polls until `probe` is true, up to the readiness window. */
+  const waitFor = async (what: string, probeOnce: () => Promise<boolean>): Promise<string | { fail: string }> => {
+    let last: unknown;
+    while (true) {
+      try {
+        if (await probeOnce()) {
+          answered = true;
+          return `${what} after ${Math.round((performance.now() - started) / 100) / 10}s`;
+        }
+        answered = true;
+        last = undefined;
+      } catch (e) {
+        if (signal.aborted) throw e;
+        if (!(e instanceof OipError && e.kind === "unreachable")) answered = true;
+        last = e;
+      }
+      if (performance.now() + poll > readyBy || signal.aborted) {
+        if (last) throw last;
+        return { fail: `not ${what} within ${Math.round((readyBy - started) / 1000)}s` };
+      }
+      await sleep(poll, signal);
+    }
+  };
+  const skipRest = (names: string[], why: string) => names.forEach((n) => record(n, "skipped", why, performance.now()));
+
+  try {
+    const liveOk = await check("server live", () => waitFor("live", () => client.live(signal)));
+    if (!liveOk) {
+      skipRest(plannedChecks(spec, target).slice(1), "server not live");
+    } else {
+      const readyOk = await check("server ready", () => waitFor("ready", () => client.ready(signal)));
+      let countersBefore: MetricSample[] | undefined;
+      if (target.metricsUrl && readyOk) {
+        await check("metrics scraped before", async () => {
+          countersBefore = await scrapeMetrics(target.metricsUrl!, target.client, signal);
+          return `${countersBefore.length} samples`;
+        });
+      }
+      const golden = new Map<string, InferResponse>();
+      let sent = 0;
+      for (const m of spec.models) {
+        const label = modelLabel(m);
+        if (!readyOk) {
+          skipRest(modelChecks(m), "server not ready");
+          continue;
+        }
+        const modelOk = await check(`model ${label} ready`, () => waitFor("ready", () => client.modelReady(m.name, m.version, signal)));
+        if (!modelOk) {
+          skipRest(modelChecks(m).slice(1), `model ${label} not ready`);
+          continue;
+        }
+        if (m.metadata) {
+          await check(`model ${label} metadata`, async () => {
+            const md = await client.modelMetadata(m.name, m.version, signal);
+            const why = contractMismatch("input", m.metadata!.inputs, md.inputs) ?? contractMismatch("output", m.metadata!.outputs, md.outputs);
+            return why ? { fail: why } : `${md.inputs.length} inputs, ${md.outputs.length} outputs as expected`;
+          });
+        }
+        for (const g of m.golden ?? []) {
+          await check(`model ${label} golden ${g.name}`, async () => {
+            sent++;
+            const res = await client.infer(m.name, m.version, requestOf(g), signal);
+            golden.set(`${m.name}/${g.name}`, res);
+            for (const expected of g.outputs) {
+              const why = outputMismatch(expected, res.outputs.find((o) => o.name === expected.name));
+              if (why) return { fail: why };
+            }
+            return `${g.outputs.length} outputs match`;
+          });
+        }
+      }
+
+      const p = spec.probe;
+      if (p) {
+        const g = spec.models.find((m) => m.name === p.model)?.golden?.find((c) => c.name === p.case);
+        const encoded = encodeInferRequest(requestOf(g!));
+        const probeTarget = { model: p.model, version: p.version, body: encoded.body, headers: encoded.headers };
+        await check(`probe ${p.model}/${p.case}`, async () => {
+          probe = await runProbe(client, probeTarget, p.requests, p.concurrency, signal, (done, total) =>
+            options.onProgress?.({ type: "probe", label: "candidate", done, total }),
+          );
+          sent += probe.completed;
+          if (probe.completed < p.requests) return { fail: `only ${probe.completed} of ${p.requests} requests done by the deadline` };
+          const b = p.budgets;
+          const over: string[] = [];
+          if (probe.errorRate > (b.maxErrorRate ?? 0)) over.push(`error rate ${pct(probe.errorRate)} > ${pct(b.maxErrorRate ?? 0)} (${probe.errorSamples[0] ?? ""})`);
+          if (b.p50Ms !== undefined && !(probe.p50Ms <= b.p50Ms)) over.push(`p50 ${ms(probe.p50Ms)} > ${b.p50Ms} ms`);
+          if (b.p95Ms !== undefined && !(probe.p95Ms <= b.p95Ms)) over.push(`p95 ${ms(probe.p95Ms)} > ${b.p95Ms} ms`);
+          if (b.p99Ms !== undefined && !(probe.p99Ms <= b.p99Ms)) over.push(`p99 ${ms(probe.p99Ms)} > ${b.p99Ms} ms`);
+          const line = `${probe.completed} requests at ${p.concurrency}: p50 ${ms(probe.p50Ms)}, p95 ${ms(probe.p95Ms)}, p99 ${ms(probe.p99Ms)}, errors ${pct(probe.errorRate)}`;
+          return over.length ? { fail: `${over.join("; ")} (${line})` } : line;
+        });
+        if (baseline && spec.baseline?.p99RegressionPercent !== undefined) {
+          await check("baseline p99", async () => {
+            baselineProbe = await runProbe(baseline, probeTarget, p.requests, p.concurrency, signal, (done, total) =>
+              options.onProgress?.({ type: "probe", label: "baseline", done, total }),
+            );
+            if (baselineProbe.errors > 0) return { fail: `the baseline failed ${baselineProbe.errors} requests: cannot compare` };
+            const limit = baselineProbe.p99Ms * (1 + spec.baseline!.p99RegressionPercent! / 100);
+            const line = `candidate p99 ${ms(probe?.p99Ms ?? NaN)}, baseline p99 ${ms(baselineProbe.p99Ms)}, limit ${ms(limit)}`;
+            return probe && probe.p99Ms <= limit ? line : { fail: line };
+          });
+        }
+      }
+      if (baseline && spec.baseline && spec.baseline.agreement !== false) {
+        for (const m of spec.models) {
+          for (const g of m.golden ?? []) {
+            await check(`baseline agreement ${modelLabel(m)} ${g.name}`, async () => {
+              const mine = golden.get(`${m.name}/${g.name}`);
+              if (!mine) return { fail: "the candidate gave no answer to compare" };
+              const theirs = await baseline.infer(m.name, m.version, requestOf(g), signal);
+              for (const expected of g.outputs) {
+                const b = theirs.outputs.find((o) => o.name === expected.name);
+                const c = mine.outputs.find((o) => o.name === expected.name);
+                if (!b) return { fail: `the baseline has no output ${expected.name}` };
+                const why = c ? outputsAgree(c, b, expected) : `the candidate has no output ${expected.name}`;
+                if (why) return { fail: `differs from the baseline: ${why}` };
+              }
+              return "agrees with the baseline";
+            });
+          }
+        }
+      }
+      if (target.metricsUrl && countersBefore) {
+        await check("server counters", async () => {
+          const after = await scrapeMetrics(target.metricsUrl!, target.client, signal);
+          const ms_ = spec.metrics ?? {};
+          const names = new Set(spec.models.map((m) => m.name));
+          const sum = (samples: MetricSample[], metric: string) =>
+            samples.filter((s) => s.name === metric && names.has(s.labels[ms_.modelLabel ?? "model"])).reduce((n, s) => n + s.value, 0);
+          const successName = ms_.successCounter ?? "nv_inference_request_success";
+          const failureName = ms_.failureCounter ?? "nv_inference_request_failure";
+          const success = sum(after, successName) - sum(countersBefore!, successName);
+          const failure = sum(after, failureName) - sum(countersBefore!, failureName);
+          const line = `${successName} +${success}, ${failureName} +${failure} (we sent ${sent} inferences)`;
+          if (failure > (ms_.maxFailures ?? 0)) return { fail: line };
+          if (success < sent - (probe?.errors ?? 0)) return { fail: `${line}: the server counted fewer successes than it answered` };
+          return line;
+        });
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    await Promise.all([client, baseline].map((c) => c?.close().catch(() => undefined)));
+  }
+  return {
+    verdict: verdictOf(checks),
+    target: redactUrl(target.url),
+    baseline: target.baselineUrl ? redactUrl(target.baselineUrl) : undefined,
+    startedAt,
+    durationMs: Math.round(performance.now() - started),
+    checks,
+    probe,
+    baselineProbe,
+  };
+}
+
+function requestOf(g: GoldenCase) {
+  return {
+    inputs: g.inputs,
+    outputs: g.outputs.map((o) => o.name),
+    binaryInputs: g.binary ?? false,
+    binaryOutputs: g.binary ?? false,
+  };
+}
+
+function modelLabel(m: ModelSpec): string {
+  return m.version ? `${m.name}/${m.version}` : m.name;
+}
+
+function modelChecks(m: ModelSpec): string[] {
+  const l = modelLabel(m);
+  return [`model ${l} ready`, ...(m.metadata ? [`model ${l} metadata`] : []), ...(m.golden ?? []).map((g) => `model ${l} golden ${g.name}`)];
+}
+
+/** The checks a spec plans, in order, so that skipped ones are still reported. */
+export function plannedChecks(spec: VerifySpec, target: VerifyTarget): string[] {
+  return [
+    "server live",
+    "server ready",
+    ...spec.models.flatMap(modelChecks),
+    ...(spec.probe ? [`probe ${spec.probe.model}/${spec.probe.case}`] : []),
+  ].concat(target.metricsUrl ? ["server counters"] : []);
+}
+
+/** A URL without user-info, for reports and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = "***";
+      u.password = "";
+    }
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+const ms = (x: number) => `${Number.isFinite(x) ? x.toFixed(1) : "n/a"} ms`;
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
