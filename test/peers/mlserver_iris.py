@@ -1,0 +1,21 @@
+"""Trains a small scikit-learn classifier on iris (bundled with scikit-learn) and lays out an
+MLServer model repository serving it as model "iris". Usage: mlserver_iris.py DIR HTTP GRPC METRICS"""
+import json
+import os
+import sys
+
+import joblib
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+root, http_port, grpc_port, metrics_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+os.makedirs(os.path.join(root, "iris"), exist_ok=True)
+X, y = load_iris(return_X_y=True)
+model = LogisticRegression(max_iter=1000, random_state=0).fit(X, y)
+joblib.dump(model, os.path.join(root, "iris", "model.joblib"))
+with open(os.path.join(root, "iris", "model-settings.json"), "w") as f:
+    json.dump({"name": "iris", "implementation": "mlserver_sklearn.SKLearnModel",
+               "parameters": {"uri": "./model.joblib", "version": "v1"}}, f)
+with open(os.path.join(root, "settings.json"), "w") as f:
+    json.dump({"http_port": http_port, "grpc_port": grpc_port, "metrics_port": metrics_port,
+               "host": "127.0.0.1", "parallel_workers": 0, "debug": False}, f)
