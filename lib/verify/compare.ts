@@ -56,7 +56,8 @@ export function outputMismatch(expected: ExpectedOutput, actual: Tensor | undefi
     const e = expected.data[i];
     if (typeof e === "number") {
       if (typeof a !== "number" || !(Math.abs(a - e) <= atol + rtol * Math.abs(e))) {
-        return `${expected.name}[${i}] = ${JSON.stringify(a) ?? String(a)}${Number.isNaN(a) ? " (NaN)" : ""}, expected ${e} ± ${atol + rtol * Math.abs(e)}`;
+        const tol = Number((atol + rtol * Math.abs(e)).toPrecision(3));
+        return `${expected.name}[${i}] = ${Number.isNaN(a) ? "NaN" : JSON.stringify(a)}, expected ${e} ± ${tol}`;
       }
     } else if (a !== e) {
       return `${expected.name}[${i}] = ${JSON.stringify(a)}, expected ${JSON.stringify(e)}`;

@@ -15,6 +15,9 @@ model = LogisticRegression(max_iter=1000, random_state=0).fit(X, y)
 joblib.dump(model, os.path.join(root, "iris", "model.joblib"))
 with open(os.path.join(root, "iris", "model-settings.json"), "w") as f:
     json.dump({"name": "iris", "implementation": "mlserver_sklearn.SKLearnModel",
+               "inputs": [{"name": "x", "datatype": "FP64", "shape": [-1, 4]}],
+               "outputs": [{"name": "predict", "datatype": "INT64", "shape": [-1, 1]},
+                           {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 3]}],
                "parameters": {"uri": "./model.joblib", "version": "v1"}}, f)
 with open(os.path.join(root, "settings.json"), "w") as f:
     json.dump({"http_port": http_port, "grpc_port": grpc_port, "metrics_port": metrics_port,

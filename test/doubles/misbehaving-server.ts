@@ -1,0 +1,145 @@
+// TEST DOUBLE: a deliberately misbehaving Open Inference Protocol server. No real server misbehaves
+// on demand, so this one does, one way per URL prefix `/<mode>/v2/...`. It serves model "m" with
+// input x FP32 [-1, 4] and output y FP32 [-1, 3]; in mode "good" it answers correctly
+// (y = [0.1, 0.2, 0.7] per row), so every other mode differs from a correct server in one way.
+import * as http from "http";
+import * as net from "net";
+
+export const MODES = [
+  "good",
+  "slow-headers",
+  "slow-body",
+  "truncated-json",
+  "wrong-content-length",
+  "5xx-burst",
+  "nan-outputs",
+  "wrong-dtype",
+  "wrong-shape",
+  "never-ready",
+  "huge-body",
+  "reset",
+] as const;
+export type Mode = (typeof MODES)[number];
+
+const METADATA = {
+  name: "m",
+  versions: ["1"],
+  platform: "double",
+  inputs: [{ name: "x", datatype: "FP32", shape: [-1, 4] }],
+  outputs: [{ name: "y", datatype: "FP32", shape: [-1, 3] }],
+};
+
+export interface Double {
+  readonly url: (mode: Mode) => string;
+  stop(): Promise<void>;
+}
+
+export async function startMisbehavingServer(): Promise<Double> {
+  let inferCount = 0;
+  const sockets = new Set<net.Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  const server = http.createServer((req, res) => {
+    const m = /^\/([a-z0-9-]+)(\/v2.*)$/.exec(req.url ?? "");
+    const mode = m?.[1] as Mode;
+    const path = m?.[2] ?? "";
+    const json = (status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const chunks: Buffer[] = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      if (path === "/v2/health/live") return json(200, { live: true });
+      if (path === "/v2/health/ready" || path === "/v2/models/m/ready") {
+        return mode === "never-ready" ? json(503, { ready: false }) : json(200, { ready: true });
+      }
+      if (path === "/v2/models/m") return json(200, METADATA);
+      if (path !== "/v2/models/m/infer") return json(404, { error: "not found" });
+
+      inferCount++;
+      let rows = 1;
+      try {
+        rows = JSON.parse(Buffer.concat(chunks).toString()).inputs[0].shape[0];
+      } catch {
+        /* binary or odd request: one row */
+      }
+      const y = Array.from({ length: rows }, () => [0.1, 0.2, 0.7]).flat();
+      const good = { model_name: "m", model_version: "1", outputs: [{ name: "y", datatype: "FP32", shape: [rows, 3], data: y }] };
+      switch (mode) {
+        case "good":
+          return json(200, good);
+        case "slow-headers":
+          return later(60_000, () => json(200, good)); // answers long after any deadline
+        case "slow-body": {
+          const text = JSON.stringify(good);
+          res.writeHead(200, { "content-type": "application/json", "content-length": text.length });
+          res.write(text.slice(0, 10));
+          return later(60_000, () => res.end(text.slice(10)));
+        }
+        case "truncated-json": {
+          const text = JSON.stringify(good).slice(0, 40);
+          res.writeHead(200, { "content-type": "application/json", "content-length": text.length });
+          return res.end(text);
+        }
+        case "wrong-content-length": {
+          const text = JSON.stringify(good);
+          res.writeHead(200, { "content-type": "application/json", "content-length": text.length + 50 });
+          res.write(text);
+          return later(50, () => res.socket?.destroy());
+        }
+        case "5xx-burst":
+          return inferCount % 3 === 0 ? json(503, { error: "overloaded" }) : json(200, good);
+        case "nan-outputs": {
+          // NaN cannot be JSON; a real server sends it in binary. FP32 NaN, binary extension.
+          const header = Buffer.from(JSON.stringify({ model_name: "m", outputs: [{ name: "y", datatype: "FP32", shape: [rows, 3], parameters: { binary_data_size: rows * 12 } }] }));
+          const data = Buffer.alloc(rows * 12);
+          for (let i = 0; i < rows * 3; i++) data.writeFloatLE(NaN, i * 4);
+          res.writeHead(200, { "content-type": "application/octet-stream", "inference-header-content-length": header.length });
+          return res.end(Buffer.concat([header, data]));
+        }
+        case "wrong-dtype":
+          return json(200, { ...good, outputs: [{ ...good.outputs[0], datatype: "FP64" }] });
+        case "wrong-shape":
+          return json(200, { ...good, outputs: [{ ...good.outputs[0], shape: [rows * 3], data: y }] });
+        case "huge-body": {
+          // Claims 256 MiB and starts streaming it.
+          res.writeHead(200, { "content-type": "application/json", "content-length": 256 * 1024 * 1024 });
+          const chunk = Buffer.alloc(1024 * 1024, 0x20);
+          const pump = () => {
+            if (!res.destroyed && res.write(chunk)) setImmediate(pump);
+          };
+          res.on("drain", pump);
+          return pump();
+        }
+        case "reset":
+          return req.socket.destroy();
+        case "never-ready":
+          return json(200, good);
+        default:
+          return json(404, { error: `unknown mode ${mode}` });
+      }
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: (mode) => `http://127.0.0.1:${port}/${mode}`,
+    stop: async () => {
+      timers.forEach(clearTimeout);
+      sockets.forEach((s) => s.destroy());
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

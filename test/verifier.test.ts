@@ -1,0 +1,238 @@
+import { Report, verify, VerifySpec } from "../lib/verify";
+import { MODES, Double, Mode, startMisbehavingServer } from "./doubles/misbehaving-server";
+import { freePort, RunningServer, startKserve, startMlserver } from "./peers/servers";
+
+// The verifier against real Open Inference Protocol servers (MLServer with scikit-learn, KServe's
+// ModelServer) and, for failure modes no real server shows on demand, a named test double.
+
+const setosa = [5.1, 3.5, 1.4, 0.2];
+const virginica = [6.7, 3.0, 5.2, 2.3];
+
+function irisSpec(overrides: Partial<VerifySpec> = {}): VerifySpec {
+  return {
+    deadlineSeconds: 60,
+    waitForReadySeconds: 10,
+    models: [
+      {
+        name: "iris",
+        metadata: {
+          inputs: [{ name: "x", datatype: "FP64", shape: [-1, 4] }],
+          outputs: [
+            { name: "predict", datatype: "INT64", shape: [-1, 1] },
+            { name: "predict_proba", datatype: "FP64", shape: [-1, 3] },
+          ],
+        },
+        golden: [
+          {
+            name: "setosa and virginica",
+            inputs: [{ name: "x", datatype: "FP64", shape: [2, 4], data: [...setosa, ...virginica] }],
+            outputs: [
+              { name: "predict", datatype: "INT64", shape: [2, 1], data: [0, 2] },
+              { name: "predict_proba", shape: [2, 3], argmax: true, data: [0, 2] },
+            ],
+          },
+          {
+            name: "setosa alone",
+            inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }],
+            outputs: [{ name: "predict", data: [0] }],
+          },
+        ],
+      },
+    ],
+    probe: { model: "iris", case: "setosa alone", requests: 200, concurrency: 4, budgets: { p99Ms: 5000, maxErrorRate: 0 } },
+    ...overrides,
+  };
+}
+
+const statuses = (r: Report) => Object.fromEntries(r.checks.map((c) => [c.name, c.status]));
+
+describe("verifier against MLServer 1.7.1 (scikit-learn iris)", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startMlserver();
+  }, 120_000);
+  afterAll(() => server?.stop());
+
+  test("passes a good candidate: health, readiness, metadata contract, golden cases, probe, server counters", async () => {
+    const report = await verify(
+      irisSpec({ metrics: { successCounter: "model_infer_request_success_total", failureCounter: "model_infer_request_failure_total" } }),
+      { url: server.url, metricsUrl: server.metricsUrl },
+    );
+    expect(report.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(statuses(report)).toEqual({
+      "server live": "pass",
+      "server ready": "pass",
+      "metrics scraped before": "pass",
+      "model iris ready": "pass",
+      "model iris metadata": "pass",
+      "model iris golden setosa and virginica": "pass",
+      "model iris golden setosa alone": "pass",
+      "probe iris/setosa alone": "pass",
+      "server counters": "pass",
+    });
+    expect(report.verdict).toBe("pass");
+    expect(report.probe).toMatchObject({ requests: 200, completed: 200, errors: 0 });
+    expect(report.probe!.p50Ms).toBeLessThanOrEqual(report.probe!.p99Ms);
+    expect(report.checks.find((c) => c.name === "server counters")!.message).toMatch(/model_infer_request_success_total \+20[0-9]/);
+  });
+
+  test("fails when a golden answer is wrong", async () => {
+    const spec = irisSpec({ probe: undefined });
+    const wrong: VerifySpec = {
+      ...spec,
+      models: [{ ...spec.models[0], golden: [{ ...spec.models[0].golden![1], outputs: [{ name: "predict", data: [1] }] }] }],
+    };
+    const report = await verify(wrong, { url: server.url });
+    expect(report.verdict).toBe("fail");
+    expect(report.checks.find((c) => c.name === "model iris golden setosa alone")).toMatchObject({
+      status: "fail",
+      message: "predict[0] = 0, expected 1 ± 0.000011",
+    });
+  });
+
+  test("fails when the metadata contract changed", async () => {
+    const spec = irisSpec({ probe: undefined });
+    const changed: VerifySpec = {
+      ...spec,
+      models: [{ ...spec.models[0], golden: [], metadata: { inputs: [{ name: "x", datatype: "FP32", shape: [-1, 4] }], outputs: spec.models[0].metadata!.outputs } }],
+    };
+    const report = await verify(changed, { url: server.url });
+    expect(report.verdict).toBe("fail");
+    expect(report.checks.find((c) => c.name === "model iris metadata")!.message).toBe("input x is FP64, expected FP32");
+  });
+
+  test("fails when a model never becomes ready, after the readiness window", async () => {
+    const report = await verify({ waitForReadySeconds: 2, models: [{ name: "absent" }] }, { url: server.url }, { pollIntervalMs: 200 });
+    expect(report.verdict).toBe("fail");
+    expect(report.checks.find((c) => c.name === "model absent ready")!.status).toBe("fail");
+    expect(report.durationMs).toBeLessThan(4000);
+  });
+
+  test("fails a latency budget the server cannot meet", async () => {
+    const report = await verify(irisSpec({ probe: { model: "iris", case: "setosa alone", requests: 50, concurrency: 2, budgets: { p50Ms: 0.001 } } }), {
+      url: server.url,
+    });
+    expect(report.verdict).toBe("fail");
+    expect(report.checks.find((c) => c.name === "probe iris/setosa alone")!.message).toMatch(/^p50 [0-9.]+ ms > 0.001 ms/);
+  });
+});
+
+describe("verifier against KServe 0.21 ModelServer (binary tensor extension)", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startKserve();
+  }, 120_000);
+  afterAll(() => server?.stop());
+
+  const spec = (binary: boolean): VerifySpec => ({
+    deadlineSeconds: 60,
+    waitForReadySeconds: 10,
+    models: [
+      {
+        name: "doubler",
+        golden: [
+          {
+            name: "fp32",
+            binary,
+            inputs: [{ name: "INPUT0", datatype: "FP32", shape: [2, 2], data: [1.5, -2, 0.25, 1e6] }],
+            outputs: [{ name: "OUTPUT0", datatype: "FP32", shape: [2, 2], data: [3, -4, 0.5, 2e6] }],
+          },
+          {
+            name: "int64",
+            binary,
+            inputs: [{ name: "INPUT0", datatype: "INT64", shape: [3], data: [1, -2, 2 ** 40] }],
+            outputs: [{ name: "OUTPUT0", datatype: "INT64", data: [2, -4, 2 ** 41] }],
+          },
+        ],
+      },
+    ],
+    probe: { model: "doubler", case: "fp32", requests: 100, concurrency: 4, budgets: { p99Ms: 5000 } },
+    baseline: { p99RegressionPercent: 1000, agreement: true },
+  });
+
+  test.each([false, true])("passes with binary tensors = %s, against itself as the baseline", async (binary) => {
+    const report = await verify(spec(binary), { url: server.url, baselineUrl: server.url });
+    expect(report.verdict).toBe("pass");
+    expect(statuses(report)).toMatchObject({
+      "model doubler golden fp32": "pass",
+      "model doubler golden int64": "pass",
+      "probe doubler/fp32": "pass",
+      "baseline p99": "pass",
+      "baseline agreement doubler fp32": "pass",
+    });
+  });
+
+  test("FP16 travels only as binary; the answer is checked within FP16 precision", async () => {
+    const report = await verify(
+      {
+        waitForReadySeconds: 10,
+        models: [
+          {
+            name: "doubler",
+            golden: [
+              {
+                name: "fp16",
+                binary: true,
+                inputs: [{ name: "INPUT0", datatype: "FP16", shape: [3], data: [0.1, 2.5, -1000] }],
+                outputs: [{ name: "OUTPUT0", datatype: "FP16", data: [0.2, 5, -2000], atol: 1e-3, rtol: 1e-3 }],
+              },
+            ],
+          },
+        ],
+      },
+      { url: server.url },
+    );
+    expect(report.verdict).toBe("pass");
+  });
+});
+
+describe("verifier against a misbehaving server (test double): never pass, always within the deadline", () => {
+  let double: Double;
+  beforeAll(async () => {
+    double = await startMisbehavingServer();
+  });
+  afterAll(() => double?.stop());
+
+  const spec: VerifySpec = {
+    deadlineSeconds: 6,
+    waitForReadySeconds: 2,
+    models: [
+      {
+        name: "m",
+        metadata: { inputs: [{ name: "x", datatype: "FP32", shape: [-1, 4] }], outputs: [{ name: "y", datatype: "FP32", shape: [-1, 3] }] },
+        golden: [
+          {
+            name: "one row",
+            inputs: [{ name: "x", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }],
+            outputs: [{ name: "y", datatype: "FP32", shape: [1, 3], data: [0.1, 0.2, 0.7] }],
+          },
+        ],
+      },
+    ],
+    probe: { model: "m", case: "one row", requests: 60, concurrency: 4, budgets: { p99Ms: 2000, maxErrorRate: 0 } },
+  };
+  const client = { headersTimeoutMs: 1500, bodyTimeoutMs: 1500, connectTimeoutMs: 1000, maxResponseBytes: 1024 * 1024 };
+
+  test("the double's good mode passes, so each other mode differs in one way only", async () => {
+    const report = await verify(spec, { url: double.url("good"), client });
+    expect(report.verdict).toBe("pass");
+  });
+
+  const bad = MODES.filter((m) => m !== "good");
+  test.each(bad.map((m) => [m]))("%s: not a pass, and done before the deadline", async (mode) => {
+    const t0 = Date.now();
+    const report = await verify(spec, { url: double.url(mode as Mode), client }, { pollIntervalMs: 200 });
+    const elapsed = Date.now() - t0;
+    expect(["fail", "error"]).toContain(report.verdict);
+    expect(report.checks.some((c) => c.status === "fail" || c.status === "error")).toBe(true);
+    expect(elapsed).toBeLessThan(spec.deadlineSeconds! * 1000 + 1000);
+  });
+
+  test("an address where nothing listens: could not verify (error), quickly", async () => {
+    const port = await freePort();
+    const report = await verify({ waitForReadySeconds: 1, models: [{ name: "m" }] }, { url: `http://127.0.0.1:${port}` }, { pollIntervalMs: 200 });
+    expect(report.verdict).toBe("error");
+    expect(report.checks[0]).toMatchObject({ name: "server live", status: "error" });
+    expect(report.checks.slice(1).every((c) => c.status === "skipped")).toBe(true);
+  });
+});
