@@ -1,0 +1,167 @@
+// `cdktf-triton verify`: runs a verification spec against a candidate and exits 0 (pass),
+// 1 (verification failed) or 2 (could not verify: bad arguments or spec, unreachable server).
+// Runtime code: imports nothing from cdktf, so it starts fast inside a local-exec provisioner.
+import * as fs from "fs";
+import { SingleBar } from "cli-progress";
+import { Command, CommanderError } from "commander";
+import { ClientOptions } from "./client";
+import { PortForward, startPortForward } from "./port-forward";
+import { junitXml, summaryText } from "./report";
+import { loadSpec, SpecError } from "./spec";
+import { ProgressEvent, Report, verify } from "./verifier";
+
+export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
+
+interface VerifyFlags {
+  spec: string;
+  url?: string;
+  portForward?: string;
+  baselineUrl?: string;
+  baselinePortForward?: string;
+  metricsUrl?: string;
+  namespace?: string;
+  kubeconfig?: string;
+  context?: string;
+  scheme: string;
+  header: string[];
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+  connections: string;
+  json?: string;
+  junit?: string;
+  quiet?: boolean;
+}
+
+/** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
+export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let code: number = EXIT.error;
+  const program = new Command("cdktf-triton")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
+  program
+    .command("verify")
+    .description("Verify a Triton (Open Inference Protocol) candidate before traffic moves to it")
+    .requiredOption("--spec <file>", "verification spec (.json, .yaml)")
+    .option("--url <url>", "candidate base URL, e.g. http://127.0.0.1:8000")
+    .option("--port-forward <svc/name:port>", "reach the candidate through kubectl port-forward instead of --url")
+    .option("--baseline-url <url>", "the active color, for relative budgets and output agreement")
+    .option("--baseline-port-forward <svc/name:port>", "reach the baseline through kubectl port-forward")
+    .option("--metrics-url <url>", "Prometheus metrics of the candidate, e.g. http://127.0.0.1:8002/metrics")
+    .option("-n, --namespace <ns>", "namespace for port-forwards")
+    .option("--kubeconfig <file>", "kubeconfig for port-forwards")
+    .option("--context <name>", "kubeconfig context for port-forwards")
+    .option("--scheme <http|https>", "scheme of port-forwarded URLs", "http")
+    .option("--header <Name=ENV_VAR>", "send header Name with the value of environment variable ENV_VAR (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
+    .option("--ca <file>", "CA certificate (PEM) for TLS")
+    .option("--cert <file>", "client certificate (PEM) for mTLS")
+    .option("--key <file>", "client key (PEM) for mTLS")
+    .option("--servername <name>", "TLS server name (SNI)")
+    .option("--connections <n>", "connections to the candidate", "8")
+    .option("--json <file>", "write the report as JSON")
+    .option("--junit <file>", "write the report as JUnit XML")
+    .option("-q, --quiet", "print only the verdict")
+    .action(async (flags: VerifyFlags) => {
+      code = await runVerify(flags, io);
+    });
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.error;
+    io.err.write(`cdktf-triton: ${(e as Error).message}\n`);
+    return EXIT.error;
+  }
+  return code;
+}
+
+async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<number> {
+  const forwards: PortForward[] = [];
+  try {
+    const spec = loadSpec(flags.spec);
+    if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
+    if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
+    const client = clientOptions(flags);
+    const forward = async (target: string) => {
+      const pf = await startPortForward({ target, namespace: flags.namespace, kubeconfig: flags.kubeconfig, context: flags.context });
+      forwards.push(pf);
+      return pf.url.replace(/^http:/, `${flags.scheme}:`);
+    };
+    const url = flags.url ?? (await forward(flags.portForward!));
+    const baselineUrl = flags.baselineUrl ?? (flags.baselinePortForward ? await forward(flags.baselinePortForward) : undefined);
+
+    const progress = progressPrinter(flags.quiet ? undefined : io.err);
+    const report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client }, { onProgress: progress.onEvent });
+    progress.done();
+    writeReports(report, flags);
+    io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report)}\n`);
+    return EXIT[report.verdict];
+  } catch (e) {
+    const message = e instanceof SpecError || e instanceof UsageError ? e.message : `could not verify: ${(e as Error).message}`;
+    io.err.write(`cdktf-triton verify: ${message}\n`);
+    return EXIT.error;
+  } finally {
+    forwards.forEach((f) => f.stop());
+  }
+}
+
+class UsageError extends Error {}
+
+function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
+  const headers: Record<string, string> = {};
+  for (const h of flags.header) {
+    const m = /^([A-Za-z0-9-]+)=([A-Za-z_][A-Za-z0-9_]*)$/.exec(h);
+    if (!m) throw new UsageError(`--header ${JSON.stringify(h)}: expected Name=ENV_VAR (the value is read from the environment, never given on the command line)`);
+    const value = process.env[m[2]];
+    if (value === undefined) throw new UsageError(`--header ${m[1]}: environment variable ${m[2]} is not set`);
+    headers[m[1]] = value;
+  }
+  const read = (flag: string, file?: string) => {
+    if (!file) return undefined;
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      throw new UsageError(`--${flag} ${file}: ${(e as Error).message}`);
+    }
+  };
+  const connections = Number(flags.connections);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 1024) throw new UsageError(`--connections ${flags.connections}: expected an integer from 1 to 1024`);
+  if (!["http", "https"].includes(flags.scheme)) throw new UsageError(`--scheme ${flags.scheme}: expected http or https`);
+  const tls = { ca: read("ca", flags.ca), cert: read("cert", flags.cert), key: read("key", flags.key), servername: flags.servername };
+  return { headers, connections, tls: Object.values(tls).some((v) => v !== undefined) ? tls : undefined };
+}
+
+function writeReports(report: Report, flags: VerifyFlags): void {
+  if (flags.json) fs.writeFileSync(flags.json, JSON.stringify(report, null, 2) + "\n");
+  if (flags.junit) fs.writeFileSync(flags.junit, junitXml(report));
+}
+
+/** A progress bar on a terminal; a line per check (and per quarter of the probe) elsewhere. */
+function progressPrinter(stream?: NodeJS.WritableStream) {
+  const tty = Boolean(stream && (stream as NodeJS.WriteStream).isTTY);
+  let bar: SingleBar | undefined;
+  let lastQuarter = -1;
+  return {
+    onEvent: (e: ProgressEvent) => {
+      if (!stream) return;
+      if (e.type === "check") {
+        bar?.stop();
+        bar = undefined;
+        stream.write(`  ${e.result.status.toUpperCase().padEnd(7)} ${e.result.name}\n`);
+      } else if (tty) {
+        if (!bar) {
+          bar = new SingleBar({ stream: stream as NodeJS.WriteStream, format: `  probe ${e.label} [{bar}] {value}/{total} requests` });
+          bar.start(e.total, 0);
+        }
+        bar.update(e.done);
+      } else {
+        const quarter = Math.floor((e.done / e.total) * 4);
+        if (quarter !== lastQuarter) {
+          lastQuarter = quarter;
+          stream.write(`  probe ${e.label}: ${e.done}/${e.total} requests\n`);
+        }
+      }
+    },
+    done: () => bar?.stop(),
+  };
+}

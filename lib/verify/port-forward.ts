@@ -1,0 +1,62 @@
+// Reaching a ClusterIP Service from a workstation or a CI job: `kubectl port-forward` to a free
+// local port, started before the verification and stopped after it.
+import { spawn } from "child_process";
+
+export interface PortForwardOptions {
+  /** e.g. svc/classifier-green:8000 */
+  readonly target: string;
+  readonly namespace?: string;
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** @default "kubectl" */
+  readonly kubectl?: string;
+  /** @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+export interface PortForward {
+  readonly url: string;
+  stop(): void;
+}
+
+export function parsePortForwardTarget(target: string): { resource: string; port: number } {
+  const m = /^((?:svc|service|pod|deployment|deploy)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?):([0-9]{1,5})$/.exec(target);
+  if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
+    throw new Error(`--port-forward ${JSON.stringify(target)}: expected svc/NAME:PORT (or pod/, deployment/)`);
+  }
+  return { resource: m[1], port: Number(m[3]) };
+}
+
+export function startPortForward(options: PortForwardOptions): Promise<PortForward> {
+  const { resource, port } = parsePortForwardTarget(options.target);
+  const args = ["port-forward", resource, `:${port}`, "--address", "127.0.0.1"];
+  if (options.namespace) args.push("--namespace", options.namespace);
+  if (options.kubeconfig) args.push("--kubeconfig", options.kubeconfig);
+  if (options.context) args.push("--context", options.context);
+  const proc = spawn(options.kubectl ?? "kubectl", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const stop = () => {
+    if (proc.exitCode === null) proc.kill("SIGTERM");
+  };
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      stop();
+      reject(new Error(`kubectl port-forward ${resource} failed: ${why}`));
+    };
+    const timer = setTimeout(() => fail(`no forwarding within ${options.timeoutMs ?? 30000} ms: ${err.trim()}`), options.timeoutMs ?? 30000);
+    proc.on("error", (e) => fail(e.message));
+    proc.on("exit", (code) => fail(`exited with ${code}: ${err.trim().slice(-500)}`));
+    proc.stderr!.on("data", (d) => (err += d));
+    proc.stdout!.on("data", (d) => {
+      out += d;
+      const m = /Forwarding from 127\.0\.0\.1:(\d+) ->/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeAllListeners("exit");
+        resolve({ url: `http://127.0.0.1:${m[1]}`, stop });
+      }
+    });
+  });
+}

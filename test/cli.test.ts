@@ -1,0 +1,109 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import { freePort, RunningServer, startMlserver } from "./peers/servers";
+
+// The CLI as CI and the gate run it: a real process, a spec file, exit codes and report files.
+const bin = path.resolve(__dirname, "..", "bin", "cdktf-triton.js");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-cli-"));
+const file = (name: string) => path.join(dir, name);
+
+const goodSpec = {
+  waitForReadySeconds: 10,
+  models: [
+    {
+      name: "iris",
+      golden: [{ name: "setosa", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }], outputs: [{ name: "predict", data: [0] }] }],
+    },
+  ],
+  probe: { model: "iris", case: "setosa", requests: 40, concurrency: 2, budgets: { p99Ms: 5000 } },
+};
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("cdktf-triton verify (CLI) against MLServer", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startMlserver();
+    fs.writeFileSync(file("good.yaml"), stringify(goodSpec));
+    const wrong = structuredClone(goodSpec);
+    wrong.models[0].golden[0].outputs[0].data = [2];
+    fs.writeFileSync(file("wrong.json"), JSON.stringify(wrong));
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("exit 0 on pass, with a summary, a JSON report and a JUnit report", () => {
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json", file("r.json"), "--junit", file("r.xml")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("PASS  model iris golden setosa");
+    expect(r.stdout).toContain("PASS: the candidate may take traffic");
+    expect(r.stderr).toContain("probe candidate: 40/40 requests");
+    const report = JSON.parse(fs.readFileSync(file("r.json"), "utf8"));
+    expect(report).toMatchObject({ verdict: "pass", target: server.url, probe: { completed: 40, errors: 0 } });
+    const xml = fs.readFileSync(file("r.xml"), "utf8");
+    expect(xml).toContain('<testsuites name="cdktf-triton verify" tests="5" failures="0" errors="0" skipped="0"');
+    expect(xml).toContain('<testcase classname="cdktf-triton.verify" name="model iris golden setosa"');
+  });
+
+  test("exit 1 when verification fails, and the JUnit report carries the failure", () => {
+    const r = run(["verify", "--spec", file("wrong.json"), "--url", server.url, "--junit", file("f.xml")]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("FAIL  model iris golden setosa");
+    expect(r.stdout).toContain("FAIL: verification failed");
+    expect(fs.readFileSync(file("f.xml"), "utf8")).toContain('<failure message="predict[0] = 0, expected 2 ± 0.000021"/>');
+  });
+
+  test("exit 2 when nothing listens at the URL (could not verify)", async () => {
+    const spec = { ...goodSpec, waitForReadySeconds: 1 };
+    fs.writeFileSync(file("short.json"), JSON.stringify(spec));
+    const r = run(["verify", "--spec", file("short.json"), "--url", `http://127.0.0.1:${await freePort()}`, "--quiet"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout.trim()).toBe("error");
+  });
+
+  test("exit 2 on a bad spec, naming each bad field", () => {
+    fs.writeFileSync(file("bad.yaml"), "models:\n  - name: iris\n    golden:\n      - name: g\n        inputs: [{name: x, datatype: FP65, shape: [1], data: [1]}]\n        outputs: [{name: y, data: [1], rtol: -1}]\n");
+    const r = run(["verify", "--spec", file("bad.yaml"), "--url", server.url]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("models[0].golden[0].inputs[0].datatype = \"FP65\": expected one of BOOL,");
+    expect(r.stderr).toContain("models[0].golden[0].outputs[0].rtol = -1: expected a number from 0 to");
+  });
+
+  test("exit 2 on bad arguments", () => {
+    expect(run(["verify", "--spec", file("good.yaml")]).stderr).toContain("give exactly one of --url and --port-forward");
+    expect(run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--header", "Authorization=NOT_SET_ANYWHERE"]).code).toBe(2);
+    expect(run(["verify", "--spec", file("missing.json"), "--url", server.url]).code).toBe(2);
+  });
+
+  test("headers come from the environment and never reach the output or the report", () => {
+    const secret = "Bearer s3cr3t-token-value";
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--header", "Authorization=TRITON_TOKEN", "--json", file("h.json")], { TRITON_TOKEN: secret });
+    expect(r.code).toBe(0);
+    for (const text of [r.stdout, r.stderr, fs.readFileSync(file("h.json"), "utf8")]) expect(text).not.toContain("s3cr3t");
+  });
+
+  test("credentials in a URL are redacted from the output and the report", () => {
+    const url = server.url.replace("http://", "http://user:hunter2@");
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", url, "--json", file("u.json")]);
+    for (const text of [r.stdout, r.stderr, fs.readFileSync(file("u.json"), "utf8")]) expect(text).not.toContain("hunter2");
+  });
+
+  const haveKubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
+  (haveKubectl ? test : test.skip)(
+    `--port-forward with an unreachable cluster: exit 2 with kubectl's reason${haveKubectl ? "" : " (skipped: kubectl not installed)"}`,
+    () => {
+      fs.writeFileSync(file("kubeconfig"), "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\ncurrent-context: c\n");
+      const r = run(["verify", "--spec", file("good.yaml"), "--port-forward", "svc/iris-green:8000", "-n", "ml", "--kubeconfig", file("kubeconfig")]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("kubectl port-forward svc/iris-green failed");
+    },
+  );
+});
