@@ -8,3 +8,5 @@ export * from "./release/triton-release";
 export * from "./bluegreen/standby";
 export * from "./bluegreen/triton-bluegreen";
 export * from "./summary";
+export * from "./verify";
+export * from "./verify/verification-gate";

@@ -1,11 +1,14 @@
 import { ITerraformDependable, TerraformStack, TerraformVariable, Token } from "cdktf";
 import { dependable } from "cdktf/lib/tfExpression";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { createHash } from "crypto";
 import { Construct } from "constructs";
 import { Color, COLORS, TritonColorProps } from "../release/props";
 import { TritonRelease } from "../release/triton-release";
 import { TRITON_PORTS } from "../release/values";
 import { PropValidator } from "../validation";
+import { VerifySpec } from "../verify/spec";
+import { GateTarget, VerificationGate } from "../verify/verification-gate";
 import { Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
 
 /** Props of a {@link TritonBlueGreen}. */
@@ -49,6 +52,38 @@ export interface TritonBlueGreenProps {
   readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
   /** Annotations on the active and preview Services. @default {} */
   readonly serviceAnnotations?: Record<string, string>;
+  /**
+   * Verify the color that is to serve before the switch moves to it: a VerificationGate between the
+   * releases and the active Service's selector. A failed verification fails the apply and leaves
+   * the selector as it was.
+   * @default - no verification: the switch waits only for the releases to be ready
+   */
+  readonly verify?: BlueGreenVerification;
+}
+
+/** How TritonBlueGreen verifies the color that is to serve. */
+export interface BlueGreenVerification {
+  /** What the candidate must show. */
+  readonly spec: VerifySpec;
+  /**
+   * How the verifier, running where `apply` runs, reaches a color: `kubectl port-forward` to the
+   * color's own Service, or a URL per color.
+   * @default "port-forward"
+   */
+  readonly access?: "port-forward" | { readonly blue: string; readonly green: string };
+  /** For port-forwards. @default - kubectl's defaults */
+  readonly kubeconfig?: string;
+  readonly kubeContext?: string;
+  /**
+   * Also probe the other color as a baseline (relative latency budget, output agreement; see the
+   * spec's `baseline`). It must be running: standby "warm" or "preview".
+   * @default false
+   */
+  readonly compareWithBaseline?: boolean;
+  /** See VerificationGateProps. */
+  readonly headersFromEnv?: Record<string, string>;
+  readonly command?: string;
+  readonly reportDir?: string;
 }
 
 const validatedVariables = new WeakSet<TerraformVariable>();
@@ -93,6 +128,8 @@ export class TritonBlueGreen extends Construct {
   public readonly activeService: ServiceV1;
   /** The Service that selects the standby color: where a candidate is verified before it serves. */
   public readonly previewService: ServiceV1;
+  /** The gate between the releases and the switch, when `verify` is set. */
+  public readonly gate?: VerificationGate;
   /** The variables this was given, for summaries. */
   public readonly activeVariable?: TerraformVariable;
   public readonly standbyVariable?: TerraformVariable;
@@ -161,8 +198,37 @@ export class TritonBlueGreen extends Construct {
       });
     this.activeService = service("active-service", this.appName, "active", this.active);
     this.previewService = service("preview-service", `${this.appName}-preview`, "preview", otherColor(active));
-    // The switch moves only once both colors are rolled out and ready.
+    // The switch moves only once both colors are rolled out and ready, and the gate has passed.
     this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
+    if (props.verify) {
+      this.gate = this.verificationGate(props.verify, active);
+      this.addSwitchPrecondition(this.gate.resource);
+    }
+  }
+
+  /** A gate that verifies the color `active` names, re-run when that color or its release changes. */
+  private verificationGate(options: BlueGreenVerification, active: Choice<Color>): VerificationGate {
+    const access = options.access ?? "port-forward";
+    const targetOf = (color: string): GateTarget =>
+      access === "port-forward"
+        ? GateTarget.portForward({ service: `${this.appName}-${color}`, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext })
+        : GateTarget.url("literal" in active ? access[color as Color] : `\${${active.expression} == "blue" ? ${JSON.stringify(access.blue)} : ${JSON.stringify(access.green)}}`);
+    const fingerprint = (r: TritonRelease) => createHash("sha256").update(JSON.stringify(r.values)).digest("hex").slice(0, 16);
+    const candidate =
+      "literal" in active
+        ? fingerprint(this.release(active.literal))
+        : `\${${active.expression} == "blue" ? "${fingerprint(this.blue)}" : "${fingerprint(this.green)}"}`;
+    const gate = new VerificationGate(this, "verify", {
+      spec: options.spec,
+      target: targetOf(this.active),
+      baseline: options.compareWithBaseline ? targetOf(otherColor(active)) : undefined,
+      triggers: { color: this.active, release: candidate },
+      headersFromEnv: options.headersFromEnv,
+      command: options.command,
+      reportDir: options.reportDir,
+    });
+    gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];
+    return gate;
   }
 
   /**

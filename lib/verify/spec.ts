@@ -92,13 +92,20 @@ export interface VerifySpec {
   readonly metrics?: MetricsSpec;
 }
 
+/** One bad field of a spec. */
+export interface SpecProblem {
+  readonly field: string;
+  readonly value: unknown;
+  readonly expected: string;
+}
+
 /** A spec that does not fit; exit code 2 ("could not verify"). */
 export class SpecError extends Error {
   constructor(
     public readonly source: string,
-    public readonly problems: readonly string[],
+    public readonly problems: readonly SpecProblem[],
   ) {
-    super(`Invalid verification spec ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(`Invalid verification spec ${source}:\n${problems.map((p) => `  - ${p.field} = ${show(p.value)}: expected ${p.expected}`).join("\n")}`);
     this.name = "SpecError";
   }
 }
@@ -109,21 +116,21 @@ export function loadSpec(file: string): VerifySpec {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new SpecError(file, [`cannot read it: ${(e as Error).message}`]);
+    throw new SpecError(file, [{ field: "file", value: file, expected: `a readable file (${(e as Error).message})` }]);
   }
   let doc: unknown;
   try {
     doc = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new SpecError(file, [`not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"}: ${(e as Error).message}`]);
+    throw new SpecError(file, [{ field: "file", value: file, expected: `valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"} (${(e as Error).message})` }]);
   }
   return validateSpec(doc, file);
 }
 
 /** Checks a spec's shape and values; throws a SpecError naming each bad field. */
 export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
-  const problems: string[] = [];
-  const bad = (where: string, value: unknown, expected: string) => problems.push(`${where} = ${show(value)}: expected ${expected}`);
+  const problems: SpecProblem[] = [];
+  const bad = (field: string, value: unknown, expected: string) => problems.push({ field, value, expected });
   const isObj = (x: unknown): x is Record<string, any> => typeof x === "object" && x !== null && !Array.isArray(x);
   const num = (where: string, v: unknown, min: number, max: number, integer = false) => {
     if (v === undefined) return;
@@ -147,7 +154,7 @@ export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
   };
 
   if (!isObj(doc)) {
-    throw new SpecError(source, [`the spec = ${show(doc)}: expected an object with a models list`]);
+    throw new SpecError(source, [{ field: "the spec", value: doc, expected: "an object with a models list" }]);
   }
   num("deadlineSeconds", doc.deadlineSeconds, 1, 86400);
   num("waitForReadySeconds", doc.waitForReadySeconds, 0, 86400);

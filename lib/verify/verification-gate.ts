@@ -1,0 +1,189 @@
+// The gate: the verifier inside the Terraform graph. A `terraform_data` resource whose local-exec
+// provisioner runs `cdktf-triton verify`; it is replaced (so verification runs again) whenever its
+// triggers change, and a failed verification fails its creation, so anything that depends on it
+// (the traffic switch) is not applied. This file is the only part of lib/verify/ that touches cdktf.
+import { createHash } from "crypto";
+import { TerraformResource, TerraformResourceConfig } from "cdktf";
+import { Construct } from "constructs";
+import { PropValidator } from "../validation";
+import { parsePortForwardTarget } from "./port-forward";
+import { SpecError, validateSpec, VerifySpec } from "./spec";
+
+/** How the CLI, running where `terraform apply` runs, reaches a server. */
+export abstract class GateTarget {
+  /** A URL reachable from where apply runs (an ingress, a LoadBalancer, a VPN, loopback in tests). */
+  public static url(url: string): GateTarget {
+    return new UrlTarget(url);
+  }
+
+  /** A Service reached through `kubectl port-forward`, started and stopped by the verifier. */
+  public static portForward(options: { service: string; port?: number; namespace?: string; kubeconfig?: string; context?: string }): GateTarget {
+    return new PortForwardTarget(options.service, options.port ?? 8000, options.namespace, options.kubeconfig, options.context);
+  }
+
+  /** @internal CLI flags; `prefix` is "" for the candidate, "baseline-" for the baseline. */
+  public abstract _flags(prefix: "" | "baseline-"): string[];
+  /** @internal */
+  public abstract _validate(v: PropValidator, field: string): void;
+}
+
+class UrlTarget extends GateTarget {
+  constructor(private readonly url: string) {
+    super();
+  }
+  public _flags(prefix: "" | "baseline-"): string[] {
+    return [`--${prefix}url`, this.url];
+  }
+  public _validate(v: PropValidator, field: string): void {
+    let ok = false;
+    try {
+      const u = new URL(this.url);
+      ok = ["http:", "https:"].includes(u.protocol) && !u.username && !u.password;
+    } catch {
+      ok = this.url.includes("${"); // a Terraform expression: checked by the CLI at apply time
+    }
+    v.check(field, this.url, ok, "an http(s) URL without credentials (send them with headersFromEnv)");
+  }
+}
+
+class PortForwardTarget extends GateTarget {
+  constructor(
+    private readonly service: string,
+    private readonly port: number,
+    private readonly namespace?: string,
+    private readonly kubeconfig?: string,
+    private readonly context?: string,
+  ) {
+    super();
+  }
+  public _flags(prefix: "" | "baseline-"): string[] {
+    const flags = [`--${prefix}port-forward`, `svc/${this.service}:${this.port}`];
+    // Namespace, kubeconfig and context are shared by both port-forwards.
+    if (prefix === "") {
+      if (this.namespace) flags.push("--namespace", this.namespace);
+      if (this.kubeconfig) flags.push("--kubeconfig", this.kubeconfig);
+      if (this.context) flags.push("--context", this.context);
+    }
+    return flags;
+  }
+  public _validate(v: PropValidator, field: string): void {
+    v.port(`${field}.port`, this.port);
+    if (!this.service.includes("${")) {
+      let ok = true;
+      try {
+        parsePortForwardTarget(`svc/${this.service}:${this.port}`);
+      } catch {
+        ok = false;
+      }
+      v.check(`${field}.service`, this.service, ok, "a Service name (RFC 1123)");
+    }
+  }
+}
+
+export interface VerificationGateProps {
+  /** What the candidate must show. Embedded in the plan (it must hold no secrets). */
+  readonly spec: VerifySpec;
+  /** The candidate. */
+  readonly target: GateTarget;
+  /** The serving color, for relative latency budgets and output agreement. @default - none */
+  readonly baseline?: GateTarget;
+  /** The candidate's metrics endpoint. @default - server counters not checked */
+  readonly metricsUrl?: string;
+  /**
+   * Values whose change makes the gate verify again (the candidate's identity: color, version,
+   * values). The spec is always one of them.
+   */
+  readonly triggers?: Record<string, string>;
+  /**
+   * Headers for the candidate: header name to the name of an environment variable that holds its
+   * value where apply runs. Only the variable's name is in the plan.
+   * @default {}
+   */
+  readonly headersFromEnv?: Record<string, string>;
+  /**
+   * How local-exec starts the CLI.
+   * @default "npx --no-install cdktf-triton"
+   */
+  readonly command?: string;
+  /** Write JSON and JUnit reports here (relative to the stack's folder). @default - no report files */
+  readonly reportDir?: string;
+}
+
+/** A `terraform_data` resource, without cdktf's DataResource (whose validation runs `terraform version` at synth). */
+export class TerraformData extends TerraformResource {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly attributes: { input?: unknown; triggers_replace?: unknown },
+    config: Omit<TerraformResourceConfig, "terraformResourceType"> = {},
+  ) {
+    super(scope, id, { ...config, terraformResourceType: "terraform_data" });
+  }
+
+  protected synthesizeAttributes(): Record<string, unknown> {
+    return { ...this.attributes };
+  }
+
+  protected synthesizeHclAttributes(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.attributes).map(([k, value]) => [k, { value, isBlock: false, type: "simple", storageClassType: "any" }]));
+  }
+
+  /** `terraform_data.<id>.output`. */
+  public get output(): string {
+    return this.getStringAttribute("output");
+  }
+}
+
+/** The environment variable through which the spec reaches the CLI. */
+export const SPEC_ENV = "CDKTF_TRITON_SPEC";
+
+export class VerificationGate extends Construct {
+  /** The terraform_data resource: make the switch depend on it. */
+  public readonly resource: TerraformData;
+  /** The command local-exec runs (the spec travels in $CDKTF_TRITON_SPEC). */
+  public readonly command: string;
+
+  constructor(scope: Construct, id: string, props: VerificationGateProps) {
+    super(scope, id);
+    const v = new PropValidator(this.node.path);
+    let specText = "";
+    try {
+      specText = JSON.stringify(validateSpec(props.spec, "spec"));
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      e.problems.forEach((p) => v.check(`spec.${p.field}`, p.value, false, p.expected));
+    }
+    props.target._validate(v, "target");
+    props.baseline?._validate(v, "baseline");
+    if (props.metricsUrl !== undefined) new UrlTarget(props.metricsUrl)._validate(v, "metricsUrl");
+    for (const [name, env] of Object.entries(props.headersFromEnv ?? {})) {
+      v.check(`headersFromEnv["${name}"]`, name, /^[A-Za-z0-9-]+$/.test(name), "an HTTP header name");
+      v.check(`headersFromEnv["${name}"]`, env, /^[A-Za-z_][A-Za-z0-9_]*$/.test(env), "the name of an environment variable");
+    }
+    v.throwIfInvalid();
+
+    const args = [
+      "verify",
+      "--spec-env",
+      SPEC_ENV,
+      ...props.target._flags(""),
+      ...(props.baseline?._flags("baseline-") ?? []),
+      ...(props.metricsUrl ? ["--metrics-url", props.metricsUrl] : []),
+      ...Object.entries(props.headersFromEnv ?? {}).flatMap(([name, env]) => ["--header", `${name}=${env}`]),
+      ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`] : []),
+    ];
+    this.command = [props.command ?? "npx --no-install cdktf-triton", ...args.map(shellQuote)].join(" ");
+    const specHash = createHash("sha256").update(specText).digest("hex").slice(0, 16);
+    this.resource = new TerraformData(
+      this,
+      "verify",
+      { triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command } },
+      { provisioners: [{ type: "local-exec", command: this.command, environment: { [SPEC_ENV]: specText } }] },
+    );
+  }
+}
+
+/** Single-quotes a word for sh unless it is plain; Terraform expressions `${...}` stay outside quotes' effect. */
+function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./${}-]+$/.test(word) && !/[$]\(/.test(word) ? word : `'${word.replace(/'/g, `'"'"'`)}'`;
+}
