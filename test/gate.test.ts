@@ -1,0 +1,90 @@
+import { GateTarget, TritonBlueGreen, TritonValidationError, VerificationGate, VerifySpec } from "../lib";
+import { colorProps, newStack, resourcesOf, serviceByName, synthJson } from "./helpers";
+
+const spec: VerifySpec = {
+  models: [{ name: "classifier", golden: [{ name: "g", inputs: [{ name: "x", datatype: "FP32", shape: [1], data: [1] }], outputs: [{ name: "y", data: [2] }] }] }],
+};
+
+describe("verification gate in the Terraform graph", () => {
+  test("sits between the releases and the switch, verifying the color that is to serve", () => {
+    // Given a pair whose active color comes from a variable, with verification
+    const { stack } = newStack();
+    const bg = new TritonBlueGreen(stack, "clf", {
+      namespace: "ml",
+      blue: colorProps({ version: "v1" }),
+      green: colorProps({ version: "v2" }),
+      active: TritonBlueGreen.activeVariable(stack),
+      verify: { spec, kubeconfig: "~/.kube/config", reportDir: "reports" },
+    });
+    const json = synthJson(stack);
+    const [gate] = resourcesOf(json, "terraform_data");
+
+    // Then the gate waits for both releases, and the switch waits for the gate
+    expect(gate.depends_on).toEqual([`helm_release.${bg.blue.helmRelease.friendlyUniqueId}`, `helm_release.${bg.green.helmRelease.friendlyUniqueId}`]);
+    expect(serviceByName(json, "clf").depends_on).toContain(`terraform_data.${bg.gate!.resource.friendlyUniqueId}`);
+    expect(serviceByName(json, "clf-preview").depends_on).toBeUndefined();
+
+    // And it port-forwards to the active color's own Service, with the spec in the environment
+    const exec = gate.provisioner[0]["local-exec"];
+    expect(exec.command).toBe(
+      "npx --no-install cdktf-triton verify --spec-env CDKTF_TRITON_SPEC --port-forward svc/clf-${var.active}:8000 --namespace ml --kubeconfig '~/.kube/config' --json reports/verify.json --junit reports/verify.xml",
+    );
+    expect(JSON.parse(exec.environment.CDKTF_TRITON_SPEC)).toEqual(spec);
+
+    // And it runs again when the color to serve, its release or the spec changes
+    expect(gate.triggers_replace.color).toBe("${var.active}");
+    expect(gate.triggers_replace.release).toMatch(/^\$\{var\.active == "blue" \? "[0-9a-f]{16}" : "[0-9a-f]{16}"\}$/);
+    expect(gate.triggers_replace.spec).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  test("a change to the candidate's release changes its trigger; a change to the other color's does not", () => {
+    const triggers = (blueVersion: string, greenVersion: string) => {
+      const { stack } = newStack();
+      new TritonBlueGreen(stack, "clf", { blue: colorProps({ version: blueVersion }), green: colorProps({ version: greenVersion }), active: "green", verify: { spec } });
+      return resourcesOf(synthJson(stack), "terraform_data")[0].triggers_replace;
+    };
+    expect(triggers("v1", "v2").release).not.toBe(triggers("v1", "v3").release);
+    expect(triggers("v1", "v2").release).toBe(triggers("v9", "v2").release);
+  });
+
+  test("URL access and a baseline: the other color is the baseline", () => {
+    const { stack } = newStack();
+    new TritonBlueGreen(stack, "clf", {
+      blue: colorProps(),
+      green: colorProps(),
+      active: "green",
+      verify: { spec, access: { blue: "https://blue.ml.example.com", green: "https://green.ml.example.com" }, compareWithBaseline: true, headersFromEnv: { Authorization: "TRITON_TOKEN" } },
+    });
+    const exec = resourcesOf(synthJson(stack), "terraform_data")[0].provisioner[0]["local-exec"];
+    expect(exec.command).toBe(
+      "npx --no-install cdktf-triton verify --spec-env CDKTF_TRITON_SPEC --url https://green.ml.example.com --baseline-url https://blue.ml.example.com --header Authorization=TRITON_TOKEN",
+    );
+  });
+
+  test("no secret reaches the plan: header values stay in the environment of apply", () => {
+    const { stack } = newStack();
+    new VerificationGate(stack, "g", { spec, target: GateTarget.url("http://127.0.0.1:8000"), headersFromEnv: { Authorization: "TRITON_TOKEN" } });
+    const text = JSON.stringify(synthJson(stack));
+    expect(text).toContain("TRITON_TOKEN");
+    expect(text).not.toMatch(/Bearer/);
+  });
+
+  test.each([
+    ["a bad spec", { spec: { models: [] } as unknown as VerifySpec, target: GateTarget.url("http://x:8000") }, 'spec.models = [] is invalid: expected a non-empty list of models'],
+    ["credentials in the URL", { spec, target: GateTarget.url("http://u:p@x:8000") }, 'target = "http://u:p@x:8000" is invalid: expected an http(s) URL without credentials'],
+    ["a bad Service name", { spec, target: GateTarget.portForward({ service: "Bad_Name" }) }, 'target.service = "Bad_Name" is invalid: expected a Service name'],
+    ["a bad port", { spec, target: GateTarget.portForward({ service: "svc", port: 70000 }) }, "target.port = 70000 is invalid: expected an integer from 1 to 65535"],
+    ["a bad header env var", { spec, target: GateTarget.url("http://x:8000"), headersFromEnv: { Authorization: "not-a-var" } }, 'headersFromEnv["Authorization"] = "not-a-var" is invalid'],
+  ])("fails at synth on %s, naming the field", (_name, props, message) => {
+    const { stack } = newStack();
+    let error: unknown;
+    try {
+      new VerificationGate(stack, "g", props as any);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TritonValidationError);
+    expect((error as Error).message).toContain("Invalid props for test/g:");
+    expect((error as Error).message).toContain(message);
+  });
+});
