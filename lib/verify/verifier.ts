@@ -1,6 +1,7 @@
 // Runs a VerifySpec against a candidate and decides: pass, fail (the candidate is bad) or error
 // (could not verify: unreachable, or nothing answered). Never passes what it did not check, and
 // never runs past the spec's deadline. Runtime code: imports nothing from cdktf.
+import { setMaxListeners } from "events";
 import { performance } from "perf_hooks";
 import { encodeInferRequest, InferResponse } from "./binary";
 import { ClientOptions, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
@@ -64,6 +65,8 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), deadlineMs);
   const signal = deadline.signal;
+  // Every in-flight request listens on the deadline: as many as the probe's concurrency.
+  setMaxListeners(Math.max(10, (spec.probe?.concurrency ?? 0) * 2 + 10), signal);
   const checks: CheckResult[] = [];
   const poll = options.pollIntervalMs ?? 1000;
   const readyBy = started + Math.min(deadlineMs, (spec.waitForReadySeconds ?? 300) * 1000);
@@ -293,11 +296,15 @@ export function redactUrl(url: string): string {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
 }
 

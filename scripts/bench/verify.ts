@@ -1,0 +1,138 @@
+// `npm run bench:verify`:
+// 1. Request rate of the verifier's probe against autocannon, same endpoint, same connection
+//    count, same number of requests, runs alternating; median of RUNS. Two endpoints: MLServer's
+//    iris infer (a real server, which saturates first) and a fixed-response endpoint in its own
+//    process (a double that shows the client's own overhead).
+// 2. Time to a verdict for one model: health, readiness, metadata, 3 golden cases and a 500-request
+//    probe, against MLServer on loopback: in process (verify()), and as the CLI process the gate runs.
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { performance } from "perf_hooks";
+import autocannon from "autocannon";
+import { encodeInferRequest, OipClient, runProbe, verify, VerifySpec } from "../../lib/verify";
+import { startMlserver } from "../../test/peers/servers";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const CONNECTIONS = 8;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+interface Endpoint {
+  name: string;
+  origin: string;
+  model: string;
+  body: Buffer;
+  headers: Record<string, string>;
+  requests: number;
+}
+
+async function autocannonRate(e: Endpoint): Promise<number> {
+  const t0 = performance.now();
+  const result = await autocannon({
+    url: `${e.origin}/v2/models/${e.model}/infer`,
+    method: "POST",
+    headers: e.headers,
+    body: e.body,
+    connections: CONNECTIONS,
+    amount: e.requests,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.non2xx || result.errors) throw new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`);
+  return e.requests / seconds;
+}
+
+async function probeRate(e: Endpoint): Promise<number> {
+  const client = new OipClient({ url: e.origin, connections: CONNECTIONS });
+  try {
+    const r = await runProbe(client, { model: e.model, body: e.body, headers: e.headers }, e.requests, CONNECTIONS, new AbortController().signal);
+    if (r.errors) throw new Error(`probe saw ${r.errors} errors: ${r.errorSamples[0]}`);
+    return r.requestsPerSecond;
+  } finally {
+    await client.close();
+  }
+}
+
+const setosa = [5.1, 3.5, 1.4, 0.2];
+const verdictSpec: VerifySpec = {
+  waitForReadySeconds: 30,
+  models: [
+    {
+      name: "iris",
+      metadata: {
+        inputs: [{ name: "x", datatype: "FP64", shape: [-1, 4] }],
+        outputs: [
+          { name: "predict", datatype: "INT64", shape: [-1, 1] },
+          { name: "predict_proba", datatype: "FP64", shape: [-1, 3] },
+        ],
+      },
+      golden: [
+        { name: "setosa", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }], outputs: [{ name: "predict", data: [0] }] },
+        { name: "virginica", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: [6.7, 3.0, 5.2, 2.3] }], outputs: [{ name: "predict", data: [2] }] },
+        { name: "proba", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }], outputs: [{ name: "predict_proba", argmax: true, data: [0] }] },
+      ],
+    },
+  ],
+  probe: { model: "iris", case: "setosa", requests: 500, concurrency: CONNECTIONS, budgets: { p99Ms: 1000 } },
+};
+
+async function main() {
+  const mlserver = await startMlserver();
+  const fixed = spawn(process.execPath, [path.join(__dirname, "fixed-endpoint.js")], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<string>((resolve) => fixed.stdout!.once("data", (d) => resolve(String(d).trim())));
+  try {
+    const iris = encodeInferRequest({ inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }] });
+    const small = encodeInferRequest({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }] });
+    const endpoints: Endpoint[] = [
+      { name: "MLServer iris infer (real server)", origin: mlserver.url, model: "iris", body: iris.body, headers: iris.headers, requests: 2000 },
+      { name: "fixed-response endpoint (client overhead)", origin: `http://127.0.0.1:${port}`, model: "m", body: small.body, headers: small.headers, requests: 20000 },
+    ];
+    console.log(`verify benchmark: median of ${RUNS} runs, ${CONNECTIONS} connections, node ${process.version}, ${os.cpus().length} cores\n`);
+    console.log("| endpoint | requests | verifier probe req/s | autocannon req/s | ratio (target >= 0.9) |");
+    console.log("|---|---:|---:|---:|---:|");
+    for (const e of endpoints) {
+      await probeRate({ ...e, requests: Math.min(500, e.requests) }); // warm-up
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        if (i % 2) {
+          theirs.push(await autocannonRate(e));
+          ours.push(await probeRate(e));
+        } else {
+          ours.push(await probeRate(e));
+          theirs.push(await autocannonRate(e));
+        }
+      }
+      console.log(`| ${e.name} | ${e.requests} | ${median(ours).toFixed(0)} | ${median(theirs).toFixed(0)} | ${(median(ours) / median(theirs)).toFixed(2)} |`);
+    }
+
+    const inProcess: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now();
+      const report = await verify(verdictSpec, { url: mlserver.url });
+      if (report.verdict !== "pass") throw new Error(`verdict ${report.verdict}: ${JSON.stringify(report.checks)}`);
+      inProcess.push(performance.now() - t0);
+    }
+    const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-verify-")), "spec.json");
+    fs.writeFileSync(specFile, JSON.stringify(verdictSpec));
+    const cli: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, [path.resolve(__dirname, "..", "..", "bin", "cdktf-triton.js"), "verify", "--spec", specFile, "--url", mlserver.url, "--quiet"], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`CLI exited ${r.status}: ${r.stdout}${r.stderr}`);
+      cli.push(performance.now() - t0);
+    }
+    console.log("\n| time to a verdict (1 model: health, readiness, metadata, 3 golden, 500-request probe) | seconds | target |");
+    console.log("|---|---:|---:|");
+    console.log(`| verify() in process | ${(median(inProcess) / 1000).toFixed(2)} | <= 3 |`);
+    console.log(`| CLI process, as the gate runs it (includes node start-up and ts-node) | ${(median(cli) / 1000).toFixed(2)} | <= 3 |`);
+  } finally {
+    fixed.kill("SIGTERM");
+    await mlserver.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
