@@ -1,12 +1,11 @@
 import { Report, verify, VerifySpec } from "../lib/verify";
 import { MODES, Double, Mode, startMisbehavingServer } from "./doubles/misbehaving-server";
+import { irisMetadata, setosa, virginica } from "./peers/iris";
 import { freePort, RunningServer, startKserve, startMlserver } from "./peers/servers";
 
 // The verifier against real Open Inference Protocol servers (MLServer with scikit-learn, KServe's
 // ModelServer) and, for failure modes no real server shows on demand, a named test double.
 
-const setosa = [5.1, 3.5, 1.4, 0.2];
-const virginica = [6.7, 3.0, 5.2, 2.3];
 
 function irisSpec(overrides: Partial<VerifySpec> = {}): VerifySpec {
   return {
@@ -15,13 +14,7 @@ function irisSpec(overrides: Partial<VerifySpec> = {}): VerifySpec {
     models: [
       {
         name: "iris",
-        metadata: {
-          inputs: [{ name: "x", datatype: "FP64", shape: [-1, 4] }],
-          outputs: [
-            { name: "predict", datatype: "INT64", shape: [-1, 1] },
-            { name: "predict_proba", datatype: "FP64", shape: [-1, 3] },
-          ],
-        },
+        metadata: irisMetadata,
         golden: [
           {
             name: "setosa and virginica",
@@ -99,6 +92,13 @@ describe("verifier against MLServer 1.7.1 (scikit-learn iris)", () => {
     const report = await verify(changed, { url: server.url });
     expect(report.verdict).toBe("fail");
     expect(report.checks.find((c) => c.name === "model iris metadata")!.message).toBe("input x is FP64, expected FP32");
+  });
+
+  test("checks a named model version through /versions/{v}", async () => {
+    const report = await verify({ waitForReadySeconds: 5, models: [{ name: "iris", version: "v1", metadata: irisMetadata }] }, { url: server.url });
+    expect(statuses(report)).toMatchObject({ "model iris/v1 ready": "pass", "model iris/v1 metadata": "pass" });
+    const missing = await verify({ waitForReadySeconds: 1, models: [{ name: "iris", version: "v9" }] }, { url: server.url }, { pollIntervalMs: 200 });
+    expect(missing.verdict).toBe("fail");
   });
 
   test("fails when a model never becomes ready, after the readiness window", async () => {

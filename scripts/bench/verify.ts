@@ -12,6 +12,7 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import autocannon from "autocannon";
 import { encodeInferRequest, OipClient, runProbe, verify, VerifySpec } from "../../lib/verify";
+import { irisMetadata, setosa, virginica } from "../../test/peers/iris";
 import { startMlserver } from "../../test/peers/servers";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -53,22 +54,15 @@ async function probeRate(e: Endpoint): Promise<number> {
   }
 }
 
-const setosa = [5.1, 3.5, 1.4, 0.2];
 const verdictSpec: VerifySpec = {
   waitForReadySeconds: 30,
   models: [
     {
       name: "iris",
-      metadata: {
-        inputs: [{ name: "x", datatype: "FP64", shape: [-1, 4] }],
-        outputs: [
-          { name: "predict", datatype: "INT64", shape: [-1, 1] },
-          { name: "predict_proba", datatype: "FP64", shape: [-1, 3] },
-        ],
-      },
+      metadata: irisMetadata,
       golden: [
         { name: "setosa", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }], outputs: [{ name: "predict", data: [0] }] },
-        { name: "virginica", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: [6.7, 3.0, 5.2, 2.3] }], outputs: [{ name: "predict", data: [2] }] },
+        { name: "virginica", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: virginica }], outputs: [{ name: "predict", data: [2] }] },
         { name: "proba", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }], outputs: [{ name: "predict_proba", argmax: true, data: [0] }] },
       ],
     },
