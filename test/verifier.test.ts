@@ -1,7 +1,10 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { Report, verify, VerifySpec } from "../lib/verify";
 import { MODES, Double, Mode, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { irisMetadata, setosa, virginica } from "./peers/iris";
-import { freePort, RunningServer, startKserve, startMlserver } from "./peers/servers";
+import { freePort, makeCertificates, RunningServer, startKserve, startMlserver } from "./peers/servers";
 
 // The verifier against real Open Inference Protocol servers (MLServer with scikit-learn, KServe's
 // ModelServer) and, for failure modes no real server shows on demand, a named test double.
@@ -183,6 +186,35 @@ describe("verifier against KServe 0.21 ModelServer (binary tensor extension)", (
       { url: server.url },
     );
     expect(report.verdict).toBe("pass");
+  });
+});
+
+describe("verifier over TLS, against KServe serving HTTPS with a certificate of a test CA", () => {
+  let server: RunningServer;
+  let certs: ReturnType<typeof makeCertificates>;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-tls-"));
+  beforeAll(async () => {
+    certs = makeCertificates(dir);
+    server = await startKserve(certs);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const spec: VerifySpec = {
+    waitForReadySeconds: 2,
+    models: [{ name: "doubler", golden: [{ name: "g", inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1], data: [2] }], outputs: [{ name: "OUTPUT0", data: [4] }] }] }],
+  };
+
+  test("passes when the CA is given", async () => {
+    const report = await verify(spec, { url: server.url, client: { tls: { ca: fs.readFileSync(certs.caFile) } } });
+    expect(report.verdict).toBe("pass");
+  });
+
+  test("could not verify (error, not pass) when the certificate is not trusted", async () => {
+    const report = await verify(spec, { url: server.url }, { pollIntervalMs: 200 });
+    expect(report.verdict).toBe("error");
+    expect(report.checks[0].message).toMatch(/^TLS: /);
   });
 });
 

@@ -255,6 +255,10 @@ function classify(e: unknown): OipError {
   if (["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"].includes(code)) {
     return new OipError("unreachable", `cannot connect: ${code} ${msg}`);
   }
+  // An untrusted or mismatched certificate: we cannot tell a good candidate from a bad one.
+  if (/^(CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH|ERR_TLS_CERT)/.test(code)) {
+    return new OipError("unreachable", `TLS: ${code} ${msg}`);
+  }
   if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return new OipError("timeout", `${code}: ${msg}`);
   return new OipError("protocol", code ? `${code}: ${msg}` : msg);
 }

@@ -1,6 +1,6 @@
 """A KServe 0.21 ModelServer (a second real Open Inference Protocol server, with Triton's binary
 tensor extension) serving "doubler": OUTPUT0 = 2 * INPUT0, in INPUT0's datatype and shape.
-Usage: kserve_doubler.py --http_port N"""
+Usage: kserve_doubler.py --http_port N [--ssl_certfile F --ssl_keyfile F]"""
 import argparse
 
 import numpy as np
@@ -35,5 +35,8 @@ class Doubler(Model):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--http_port", type=int, required=True)
+    parser.add_argument("--ssl_certfile")
+    parser.add_argument("--ssl_keyfile")
     args, _ = parser.parse_known_args()
-    ModelServer(http_port=args.http_port, enable_grpc=False, workers=1).start([Doubler("doubler")])
+    ModelServer(http_port=args.http_port, enable_grpc=False, workers=1,
+                ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile).start([Doubler("doubler")])

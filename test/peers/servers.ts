@@ -3,6 +3,8 @@
 // own process group, stopped with the test.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
@@ -35,16 +37,37 @@ export async function startMlserver(): Promise<RunningServer> {
   return started(proc, `http://127.0.0.1:${http}`, `http://127.0.0.1:${metrics}/metrics`, "/v2/models/iris/ready", () => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
-export async function startKserve(): Promise<RunningServer> {
+/** KServe's ModelServer; with `tls`, it serves HTTPS with that certificate and key. */
+export async function startKserve(tls?: { certFile: string; keyFile: string; caFile: string }): Promise<RunningServer> {
   const http = await freePort();
-  const proc = spawn(python("kserve"), [path.join(__dirname, "kserve_doubler.py"), "--http_port", String(http)], {
+  const tlsArgs = tls ? ["--ssl_certfile", tls.certFile, "--ssl_keyfile", tls.keyFile] : [];
+  const proc = spawn(python("kserve"), [path.join(__dirname, "kserve_doubler.py"), "--http_port", String(http), ...tlsArgs], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  return started(proc, `http://127.0.0.1:${http}`, undefined, "/v2/models/doubler/ready");
+  const ca = tls ? fs.readFileSync(tls.caFile) : undefined;
+  return started(proc, `${tls ? "https" : "http"}://127.0.0.1:${http}`, undefined, "/v2/models/doubler/ready", undefined, ca);
 }
 
-async function started(proc: ChildProcess, url: string, metricsUrl: string | undefined, readyPath: string, cleanup?: () => void): Promise<RunningServer> {
+/** A CA and a server certificate for 127.0.0.1 / localhost, made with openssl. */
+export function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cdktf-triton test CA", "-keyout", f("ca.key"), "-out", f("ca.pem"));
+  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f("server.key"), "-out", f("server.csr"));
+  fs.writeFileSync(f("san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  ssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.cnf"), "-out", f("server.pem"));
+  return { caFile: f("ca.pem"), certFile: f("server.pem"), keyFile: f("server.key") };
+}
+
+async function started(
+  proc: ChildProcess,
+  url: string,
+  metricsUrl: string | undefined,
+  readyPath: string,
+  cleanup?: () => void,
+  ca?: Buffer,
+): Promise<RunningServer> {
   let log = "";
   proc.stdout!.on("data", (d) => (log = (log + d).slice(-4000)));
   proc.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
@@ -72,8 +95,7 @@ async function started(proc: ChildProcess, url: string, metricsUrl: string | und
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) break;
     try {
-      const res = await fetch(url + readyPath);
-      if (res.status === 200) return { url, metricsUrl, stop };
+      if ((await readyStatus(url + readyPath, ca)) === 200) return { url, metricsUrl, stop };
     } catch {
       /* not listening yet */
     }
@@ -81,4 +103,16 @@ async function started(proc: ChildProcess, url: string, metricsUrl: string | und
   }
   await stop();
   throw new Error(`server at ${url} did not become ready:\n${log}`);
+}
+
+function readyStatus(url: string, ca?: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith("https:") ? https.get : http.get;
+    const req = get(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+  });
 }
