@@ -216,6 +216,24 @@ describe("verifier over TLS, against KServe serving HTTPS with a certificate of 
     expect(report.verdict).toBe("error");
     expect(report.checks[0].message).toMatch(/^TLS: /);
   });
+
+  describe("mTLS: the server demands a client certificate", () => {
+    let mtls: RunningServer;
+    beforeAll(async () => {
+      mtls = await startKserve(certs, true);
+    }, 120_000);
+    afterAll(() => mtls?.stop());
+
+    test("passes with the client certificate and key", async () => {
+      const tls = { ca: fs.readFileSync(certs.caFile), cert: fs.readFileSync(certs.clientCertFile), key: fs.readFileSync(certs.clientKeyFile) };
+      expect((await verify(spec, { url: mtls.url, client: { tls } })).verdict).toBe("pass");
+    });
+
+    test("never passes without one", async () => {
+      const report = await verify(spec, { url: mtls.url, client: { tls: { ca: fs.readFileSync(certs.caFile) } } }, { pollIntervalMs: 200 });
+      expect(report.verdict).not.toBe("pass");
+    });
+  });
 });
 
 describe("verifier against a misbehaving server (test double): never pass, always within the deadline", () => {

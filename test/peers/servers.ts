@@ -37,27 +37,34 @@ export async function startMlserver(): Promise<RunningServer> {
   return started(proc, `http://127.0.0.1:${http}`, `http://127.0.0.1:${metrics}/metrics`, "/v2/models/iris/ready", () => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
-/** KServe's ModelServer; with `tls`, it serves HTTPS with that certificate and key. */
-export async function startKserve(tls?: { certFile: string; keyFile: string; caFile: string }): Promise<RunningServer> {
+type Certificates = ReturnType<typeof makeCertificates>;
+
+/**
+ * KServe's ModelServer; with `tls`, it serves HTTPS with that certificate and key, and with
+ * `requireClientCert` it also demands a client certificate signed by the test CA (mTLS).
+ */
+export async function startKserve(tls?: Certificates, requireClientCert = false): Promise<RunningServer> {
   const http = await freePort();
-  const tlsArgs = tls ? ["--ssl_certfile", tls.certFile, "--ssl_keyfile", tls.keyFile] : [];
+  const tlsArgs = tls ? ["--ssl_certfile", tls.certFile, "--ssl_keyfile", tls.keyFile, ...(requireClientCert ? ["--ssl_client_ca", tls.caFile] : [])] : [];
   const proc = spawn(python("kserve"), [path.join(__dirname, "kserve_doubler.py"), "--http_port", String(http), ...tlsArgs], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const ca = tls ? fs.readFileSync(tls.caFile) : undefined;
-  return started(proc, `${tls ? "https" : "http"}://127.0.0.1:${http}`, undefined, "/v2/models/doubler/ready", undefined, ca);
+  const client = tls ? { ca: fs.readFileSync(tls.caFile), ...(requireClientCert ? { cert: fs.readFileSync(tls.clientCertFile), key: fs.readFileSync(tls.clientKeyFile) } : {}) } : undefined;
+  return started(proc, `${tls ? "https" : "http"}://127.0.0.1:${http}`, undefined, "/v2/models/doubler/ready", undefined, client);
 }
 
-/** A CA and a server certificate for 127.0.0.1 / localhost, made with openssl. */
-export function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
+/** A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, made with openssl. */
+export function makeCertificates(dir: string) {
   const f = (n: string) => path.join(dir, n);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
   ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cdktf-triton test CA", "-keyout", f("ca.key"), "-out", f("ca.pem"));
   ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f("server.key"), "-out", f("server.csr"));
   fs.writeFileSync(f("san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   ssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.cnf"), "-out", f("server.pem"));
-  return { caFile: f("ca.pem"), certFile: f("server.pem"), keyFile: f("server.key") };
+  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=verifier", "-keyout", f("client.key"), "-out", f("client.csr"));
+  ssl("x509", "-req", "-in", f("client.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-out", f("client.pem"));
+  return { caFile: f("ca.pem"), certFile: f("server.pem"), keyFile: f("server.key"), clientCertFile: f("client.pem"), clientKeyFile: f("client.key") };
 }
 
 async function started(
@@ -66,7 +73,7 @@ async function started(
   metricsUrl: string | undefined,
   readyPath: string,
   cleanup?: () => void,
-  ca?: Buffer,
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer },
 ): Promise<RunningServer> {
   let log = "";
   proc.stdout!.on("data", (d) => (log = (log + d).slice(-4000)));
@@ -95,7 +102,7 @@ async function started(
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) break;
     try {
-      if ((await readyStatus(url + readyPath, ca)) === 200) return { url, metricsUrl, stop };
+      if ((await readyStatus(url + readyPath, tls)) === 200) return { url, metricsUrl, stop };
     } catch {
       /* not listening yet */
     }
@@ -105,10 +112,10 @@ async function started(
   throw new Error(`server at ${url} did not become ready:\n${log}`);
 }
 
-function readyStatus(url: string, ca?: Buffer): Promise<number> {
+function readyStatus(url: string, tls?: { ca: Buffer; cert?: Buffer; key?: Buffer }): Promise<number> {
   return new Promise((resolve, reject) => {
     const get = url.startsWith("https:") ? https.get : http.get;
-    const req = get(url, { ca, timeout: 2000 }, (res) => {
+    const req = get(url, { ...tls, timeout: 2000 }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
