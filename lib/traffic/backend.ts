@@ -1,0 +1,60 @@
+// Where a route or a pool sends requests: one of our TritonReleases, another Service, an external
+// URL (another cluster or region, over TLS with SNI), or a plain address.
+import { TritonRelease } from "../release/triton-release";
+import { TRITON_PORTS } from "../release/values";
+
+export interface BackendTarget {
+  /** Unique, Envoy-safe name: the cluster's name. */
+  readonly name: string;
+  readonly host: string;
+  /** Triton's HTTP port on this backend. */
+  readonly httpPort: number;
+  /** Triton's gRPC port; undefined when the backend serves no gRPC. */
+  readonly grpcPort?: number;
+  /** TLS to the backend, with this SNI. */
+  readonly tls?: { readonly sni: string };
+}
+
+export abstract class Backend {
+  /** A TritonRelease of this app, through its own Service (one color). */
+  public static release(release: TritonRelease): Backend {
+    const p = release.props;
+    return new Fixed({ name: p.releaseName, host: `${p.releaseName}.${p.namespace}.svc.cluster.local`, httpPort: TRITON_PORTS.http, grpcPort: TRITON_PORTS.grpc });
+  }
+
+  /** Any Service in the cluster serving the Open Inference Protocol. */
+  public static service(name: string, options: { namespace?: string; httpPort?: number; grpcPort?: number } = {}): Backend {
+    const ns = options.namespace ?? "default";
+    return new Fixed({ name: `${name}.${ns}`, host: `${name}.${ns}.svc.cluster.local`, httpPort: options.httpPort ?? TRITON_PORTS.http, grpcPort: options.grpcPort });
+  }
+
+  /** An endpoint outside the cluster, e.g. https://triton.eu-west-1.example.com (TLS, SNI = host). */
+  public static external(url: string, options: { name?: string; sni?: string; grpcPort?: number } = {}): Backend {
+    const u = new URL(url);
+    const tls = u.protocol === "https:";
+    return new Fixed({
+      name: options.name ?? u.host.replace(/[^A-Za-z0-9.-]/g, "-"),
+      host: u.hostname,
+      httpPort: Number(u.port || (tls ? 443 : 80)),
+      grpcPort: options.grpcPort,
+      tls: tls ? { sni: options.sni ?? u.hostname } : undefined,
+    });
+  }
+
+  /** A host and ports as given (an IP, a DNS name): for tests on loopback and for static fleets. */
+  public static address(name: string, host: string, httpPort: number, grpcPort?: number): Backend {
+    return new Fixed({ name, host, httpPort, grpcPort });
+  }
+
+  /** @internal */
+  public abstract _target(): BackendTarget;
+}
+
+class Fixed extends Backend {
+  constructor(private readonly target: BackendTarget) {
+    super();
+  }
+  public _target(): BackendTarget {
+    return this.target;
+  }
+}

@@ -1,0 +1,314 @@
+// Envoy's configuration, rendered from a small model: listeners with routes, and clusters with
+// prioritized endpoints. Names follow Envoy's fields so an operator who knows Envoy can read both.
+// Output: a bootstrap that reads listeners and clusters from files in a watched directory (a
+// ConfigMap mount), so a changed ConfigMap applies without restarting Envoy.
+import { stringify } from "yaml";
+
+export type Protocol = "http" | "grpc";
+
+export interface HealthCheckProps {
+  /** @default "/v2/health/ready" (Triton's readiness; a model's is /v2/models/{m}/ready) */
+  readonly path?: string;
+  /** @default 1000 */
+  readonly intervalMs?: number;
+  /** @default 500 */
+  readonly timeoutMs?: number;
+  /** Consecutive failures before a host is taken out. @default 2 */
+  readonly unhealthyThreshold?: number;
+  /** Consecutive successes before it is taken back. @default 2 */
+  readonly healthyThreshold?: number;
+}
+
+export interface OutlierDetectionProps {
+  /** Consecutive 5xx (connect failures and resets included) before ejection. @default 3 */
+  readonly consecutive5xx?: number;
+  /** @default 1000 */
+  readonly intervalMs?: number;
+  /** How long an ejected host stays out; doubles with each ejection. @default 30000 */
+  readonly baseEjectionTimeMs?: number;
+  /** @default 100 */
+  readonly maxEjectionPercent?: number;
+  /** Success-rate ejection: hosts whose success rate is this many stdevs below the mean. @default - off */
+  readonly successRate?: { readonly minimumHosts?: number; readonly requestVolume?: number; readonly stdevFactor?: number };
+}
+
+export interface RetryProps {
+  /** @default 2 */
+  readonly numRetries?: number;
+  /** @default 2000 */
+  readonly perTryTimeoutMs?: number;
+  /** @default "5xx,reset,connect-failure,refused-stream" */
+  readonly retryOn?: string;
+}
+
+export interface CircuitBreakerProps {
+  /** @default 1024 */
+  readonly maxConnections?: number;
+  /** @default 1024 */
+  readonly maxPendingRequests?: number;
+  /** @default 1024 */
+  readonly maxRequests?: number;
+  /** @default 3 */
+  readonly maxRetries?: number;
+}
+
+/** Envoy's local rate limit: a token bucket; requests beyond it get a fast 429. */
+export interface RateLimitProps {
+  /** Burst size. */
+  readonly maxTokens: number;
+  readonly tokensPerFill: number;
+  readonly fillIntervalMs: number;
+}
+
+export interface MatchProps {
+  /** Exact header values. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Exact cookie values. */
+  readonly cookies?: Readonly<Record<string, string>>;
+  /** @default "/" */
+  readonly pathPrefix?: string;
+}
+
+export interface RouteModel {
+  readonly name: string;
+  readonly match?: MatchProps;
+  /** Clusters and weights (percent). */
+  readonly clusters: readonly { readonly cluster: string; readonly weight: number }[];
+  readonly mirror?: { readonly cluster: string; readonly percent: number };
+  readonly timeoutMs: number;
+  readonly retry?: RetryProps;
+}
+
+export interface ListenerModel {
+  readonly name: string;
+  readonly port: number;
+  readonly routes: readonly RouteModel[];
+  readonly rateLimit?: RateLimitProps;
+}
+
+export interface EndpointModel {
+  readonly host: string;
+  readonly port: number;
+  readonly priority: number;
+  readonly weight: number;
+  readonly region?: string;
+  readonly zone?: string;
+}
+
+export interface ClusterModel {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly endpoints: readonly EndpointModel[];
+  readonly tls?: { readonly sni: string };
+  readonly healthCheck?: HealthCheckProps;
+  readonly outlierDetection?: OutlierDetectionProps;
+  readonly circuitBreakers?: CircuitBreakerProps;
+  /** @default "round-robin" */
+  readonly loadBalancing?: "round-robin" | "least-request";
+  /** Weight traffic by locality (region/zone) weights. @default false */
+  readonly localityWeighted?: boolean;
+}
+
+export interface EnvoyModel {
+  readonly name: string;
+  readonly listeners: readonly ListenerModel[];
+  readonly clusters: readonly ClusterModel[];
+}
+
+export interface RenderOptions {
+  /** Where the files live for Envoy (the ConfigMap's mount). @default "/etc/envoy" */
+  readonly configDir?: string;
+  /** @default "0.0.0.0" */
+  readonly listenAddress?: string;
+  /** @default 9901 */
+  readonly adminPort?: number;
+  /** Listener ports, when they differ from the model's (tests on loopback). */
+  readonly portOverrides?: Readonly<Record<string, number>>;
+}
+
+/** The three files Envoy reads: the bootstrap, and the watched listeners and clusters. */
+export interface EnvoyFiles {
+  readonly "envoy.yaml": string;
+  readonly "lds.yaml": string;
+  readonly "cds.yaml": string;
+}
+
+const T = {
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+  router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+  localRateLimit: "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+  previousHosts: "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
+  previousPriorities: "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+  http2: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+  upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+};
+
+const duration = (ms: number) => `${ms / 1000}s`;
+
+export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): EnvoyFiles {
+  const dir = options.configDir ?? "/etc/envoy";
+  const address = options.listenAddress ?? "0.0.0.0";
+  const watched = (file: string) => ({ resource_api_version: "V3", path_config_source: { path: `${dir}/${file}`, watched_directory: { path: dir } } });
+  const bootstrap = {
+    node: { id: model.name, cluster: model.name },
+    admin: { address: { socket_address: { address, port_value: options.adminPort ?? 9901 } } },
+    dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
+  };
+  const lds = { resources: model.listeners.map((l) => renderListener(l, address, options.portOverrides?.[l.name] ?? l.port)) };
+  const cds = { resources: model.clusters.map(renderCluster) };
+  return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), "cds.yaml": stringify(cds) };
+}
+
+function renderListener(l: ListenerModel, address: string, port: number): object {
+  const filters: object[] = [];
+  if (l.rateLimit) {
+    const on = { default_value: { numerator: 100, denominator: "HUNDRED" }, runtime_key: `${l.name}_rate_limit` };
+    filters.push({
+      name: "envoy.filters.http.local_ratelimit",
+      typed_config: {
+        "@type": T.localRateLimit,
+        stat_prefix: `${l.name}_rate_limit`,
+        token_bucket: { max_tokens: l.rateLimit.maxTokens, tokens_per_fill: l.rateLimit.tokensPerFill, fill_interval: duration(l.rateLimit.fillIntervalMs) },
+        filter_enabled: on,
+        filter_enforced: on,
+      },
+    });
+  }
+  filters.push({ name: "envoy.filters.http.router", typed_config: { "@type": T.router } });
+  return {
+    "@type": T.listener,
+    name: l.name,
+    address: { socket_address: { address, port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type": T.hcm,
+              stat_prefix: l.name,
+              // AUTO: HTTP/1.1, and HTTP/2 with prior knowledge (gRPC clients) on the same port.
+              codec_type: "AUTO",
+              route_config: { name: l.name, virtual_hosts: [{ name: l.name, domains: ["*"], routes: l.routes.map(renderRoute) }] },
+              http_filters: filters,
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function renderRoute(r: RouteModel): object {
+  const headers = [
+    ...Object.entries(r.match?.headers ?? {}).map(([name, exact]) => ({ name: name.toLowerCase(), string_match: { exact } })),
+    ...Object.entries(r.match?.cookies ?? {}).map(([name, value]) => ({
+      name: "cookie",
+      string_match: { safe_regex: { regex: `(.*;\\s*)?${escapeRe(name)}=${escapeRe(value)}(;.*)?` } },
+    })),
+  ];
+  const live = r.clusters.filter((c) => c.weight > 0);
+  const route: Record<string, unknown> = {
+    timeout: duration(r.timeoutMs),
+    ...(live.length === 1 ? { cluster: live[0].cluster } : { weighted_clusters: { clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })) } }),
+  };
+  if (r.mirror) {
+    route.request_mirror_policies = [{ cluster: r.mirror.cluster, runtime_fraction: { default_value: { numerator: r.mirror.percent, denominator: "HUNDRED" } } }];
+  }
+  if (r.retry) {
+    route.retry_policy = {
+      retry_on: r.retry.retryOn ?? "5xx,reset,connect-failure,refused-stream",
+      num_retries: r.retry.numRetries ?? 2,
+      per_try_timeout: duration(r.retry.perTryTimeoutMs ?? 2000),
+      // Retry on another host, and on the next priority (tier) once this one's hosts have failed.
+      retry_host_predicate: [{ name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": T.previousHosts } }],
+      host_selection_retry_max_attempts: 5,
+      retry_priority: { name: "envoy.retry_priorities.previous_priorities", typed_config: { "@type": T.previousPriorities, update_frequency: 1 } },
+    };
+  }
+  return { name: r.name, match: { prefix: r.match?.pathPrefix ?? "/", ...(headers.length ? { headers } : {}) }, route };
+}
+
+function renderCluster(c: ClusterModel): object {
+  const byLocality = new Map<string, EndpointModel[]>();
+  for (const e of c.endpoints) {
+    const key = JSON.stringify([e.priority, e.region ?? "", e.zone ?? ""]);
+    byLocality.set(key, [...(byLocality.get(key) ?? []), e]);
+  }
+  const hc = c.healthCheck;
+  const od = c.outlierDetection;
+  const cb = c.circuitBreakers;
+  return {
+    "@type": T.cluster,
+    name: c.name,
+    type: "STRICT_DNS",
+    dns_lookup_family: "V4_PREFERRED",
+    connect_timeout: "1s",
+    lb_policy: c.loadBalancing === "least-request" ? "LEAST_REQUEST" : "ROUND_ROBIN",
+    load_assignment: {
+      cluster_name: c.name,
+      endpoints: [...byLocality.values()].map((eps) => ({
+        priority: eps[0].priority,
+        ...(eps[0].region || eps[0].zone ? { locality: { region: eps[0].region ?? "", zone: eps[0].zone ?? "" } } : {}),
+        ...(c.localityWeighted ? { load_balancing_weight: eps.reduce((n, e) => n + e.weight, 0) } : {}),
+        lb_endpoints: eps.map((e) => ({ endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } }, load_balancing_weight: e.weight })),
+      })),
+    },
+    // Never send traffic to hosts known to be unhealthy, even when few are left: fail over to the
+    // next tier, or answer 503 at once when every tier is down.
+    common_lb_config: { healthy_panic_threshold: { value: 0 }, ...(c.localityWeighted ? { locality_weighted_lb_config: {} } : {}) },
+    ...(hc
+      ? {
+          health_checks: [
+            {
+              timeout: duration(hc.timeoutMs ?? 500),
+              interval: duration(hc.intervalMs ?? 1000),
+              no_traffic_interval: duration(hc.intervalMs ?? 1000),
+              unhealthy_threshold: hc.unhealthyThreshold ?? 2,
+              healthy_threshold: hc.healthyThreshold ?? 2,
+              ...(c.protocol === "grpc" ? { grpc_health_check: {} } : { http_health_check: { path: hc.path ?? "/v2/health/ready" } }),
+            },
+          ],
+        }
+      : {}),
+    ...(od
+      ? {
+          outlier_detection: {
+            consecutive_5xx: od.consecutive5xx ?? 3,
+            consecutive_gateway_failure: od.consecutive5xx ?? 3,
+            enforcing_consecutive_gateway_failure: 100,
+            interval: duration(od.intervalMs ?? 1000),
+            base_ejection_time: duration(od.baseEjectionTimeMs ?? 30000),
+            max_ejection_percent: od.maxEjectionPercent ?? 100,
+            ...(od.successRate
+              ? {
+                  enforcing_success_rate: 100,
+                  success_rate_minimum_hosts: od.successRate.minimumHosts ?? 3,
+                  success_rate_request_volume: od.successRate.requestVolume ?? 100,
+                  success_rate_stdev_factor: Math.round((od.successRate.stdevFactor ?? 1.9) * 1000),
+                }
+              : { enforcing_success_rate: 0 }),
+          },
+        }
+      : {}),
+    circuit_breakers: {
+      thresholds: [
+        {
+          priority: "DEFAULT",
+          max_connections: cb?.maxConnections ?? 1024,
+          max_pending_requests: cb?.maxPendingRequests ?? 1024,
+          max_requests: cb?.maxRequests ?? 1024,
+          max_retries: cb?.maxRetries ?? 3,
+        },
+      ],
+    },
+    ...(c.protocol === "grpc" ? { typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": T.http2, explicit_http_config: { http2_protocol_options: {} } } } } : {}),
+    ...(c.tls ? { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": T.upstreamTls, sni: c.tls.sni } } } : {}),
+  };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

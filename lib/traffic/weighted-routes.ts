@@ -1,0 +1,133 @@
+// Weighted routes across releases: canary splits by percent, A/B by header or cookie, shadow
+// traffic by mirroring, per-route timeouts. Pure: props -> Envoy model, validated.
+import { PropValidator } from "../validation";
+import { Backend, BackendTarget } from "./backend";
+import { ClusterModel, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
+
+export interface WeightedBackend {
+  readonly backend: Backend;
+  /** Share of this route's requests, 0 to 100; a route's weights sum to 100. */
+  readonly weightPercent: number;
+}
+
+export interface RouteProps {
+  /** @default - route-<index> */
+  readonly name?: string;
+  /** Requests this route takes. @default - every request (a route without match must be the last) */
+  readonly match?: MatchProps;
+  readonly backends: readonly WeightedBackend[];
+  /** Copy this share of requests to a shadow backend; its answers are discarded. @default - none */
+  readonly mirror?: { readonly backend: Backend; readonly percent: number };
+  /** @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+export interface WeightedRoutesProps {
+  /** First match wins. */
+  readonly routes: readonly RouteProps[];
+  /** Active health checks on each backend. @default - /v2/health/ready every 1 s, 2 failures out, 2 successes back */
+  readonly healthCheck?: HealthCheckProps;
+  /** @default - 3 consecutive 5xx eject a host for 30 s */
+  readonly outlierDetection?: OutlierDetectionProps;
+  /** Shed overload with fast 429s. @default - no rate limit */
+  readonly rateLimit?: RateLimitProps;
+  /** @default 8000 (HTTP) and 8001 (gRPC, when every backend serves gRPC) */
+  readonly httpPort?: number;
+  readonly grpcPort?: number;
+}
+
+export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v: PropValidator): EnvoyModel {
+  validateWeightedRoutes(props, v);
+  v.throwIfInvalid();
+  const targets = new Map<string, BackendTarget>();
+  const add = (b: Backend) => {
+    const t = b._target();
+    targets.set(t.name, t);
+    return t;
+  };
+  const routes = (protocol: "http" | "grpc"): RouteModel[] =>
+    props.routes.map((r, i) => ({
+      name: r.name ?? `route-${i}`,
+      match: r.match,
+      clusters: r.backends.map((wb) => ({ cluster: `${add(wb.backend).name}-${protocol}`, weight: wb.weightPercent })),
+      mirror: r.mirror ? { cluster: `${add(r.mirror.backend).name}-${protocol}`, percent: r.mirror.percent } : undefined,
+      timeoutMs: r.timeoutMs ?? 30000,
+    }));
+  const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, routes: routes("http"), rateLimit: props.rateLimit }];
+  const grpc = [...targets.values()].every((t) => t.grpcPort !== undefined);
+  if (grpc) listeners.push({ name: `${name}-grpc`, port: props.grpcPort ?? 8001, routes: routes("grpc"), rateLimit: props.rateLimit });
+  const clusters: ClusterModel[] = [];
+  for (const t of targets.values()) {
+    for (const protocol of grpc ? (["http", "grpc"] as const) : (["http"] as const)) {
+      clusters.push({
+        name: `${t.name}-${protocol}`,
+        protocol,
+        endpoints: [{ host: t.host, port: protocol === "http" ? t.httpPort : t.grpcPort!, priority: 0, weight: 1 }],
+        tls: t.tls,
+        healthCheck: props.healthCheck ?? {},
+        outlierDetection: props.outlierDetection ?? {},
+      });
+    }
+  }
+  return { name, listeners, clusters };
+}
+
+export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValidator): void {
+  v.check("routes", props.routes, Array.isArray(props.routes) && props.routes.length > 0, "at least one route");
+  (props.routes ?? []).forEach((r, i) => {
+    const at = `routes[${i}]`;
+    if (!r.match && i < props.routes.length - 1) {
+      v.check(`${at}.match`, undefined, false, "a match: a route without one takes every request, so the routes after it would never be used");
+    }
+    for (const [h, value] of Object.entries(r.match?.headers ?? {})) {
+      v.check(`${at}.match.headers["${h}"]`, h, /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h) && h.toLowerCase() !== "cookie", "an HTTP header name (use cookies for cookies)");
+      v.check(`${at}.match.headers["${h}"]`, value, typeof value === "string", "a string");
+    }
+    for (const [c, value] of Object.entries(r.match?.cookies ?? {})) {
+      v.check(`${at}.match.cookies["${c}"]`, c, /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(c), "a cookie name");
+      v.check(`${at}.match.cookies["${c}"]`, value, typeof value === "string" && !/[;,\s]/.test(value), "a cookie value without ';', ',' or spaces");
+    }
+    if (r.match?.pathPrefix !== undefined) v.check(`${at}.match.pathPrefix`, r.match.pathPrefix, r.match.pathPrefix.startsWith("/"), "a path starting with /");
+    v.check(`${at}.backends`, r.backends, Array.isArray(r.backends) && r.backends.length > 0, "at least one backend");
+    const names = new Set<string>();
+    let sum = 0;
+    (r.backends ?? []).forEach((wb, j) => {
+      v.integer(`${at}.backends[${j}].weightPercent`, wb.weightPercent, 0, 100);
+      sum += Number.isFinite(wb.weightPercent) ? wb.weightPercent : 0;
+      const n = wb.backend._target().name;
+      v.check(`${at}.backends[${j}].backend`, n, !names.has(n), "a backend not already in this route");
+      names.add(n);
+    });
+    if ((r.backends ?? []).length > 0) v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
+    if (r.mirror) {
+      v.integer(`${at}.mirror.percent`, r.mirror.percent, 1, 100);
+      const n = r.mirror.backend._target().name;
+      v.check(`${at}.mirror.backend`, n, !names.has(n), "a shadow backend that is not one of the route's own backends");
+    }
+    v.integer(`${at}.timeoutMs`, r.timeoutMs, 1, 3_600_000);
+  });
+  validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
+  v.port("httpPort", props.httpPort);
+  v.port("grpcPort", props.grpcPort);
+}
+
+export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: OutlierDetectionProps | undefined, rl: RateLimitProps | undefined, v: PropValidator): void {
+  if (hc) {
+    v.integer("healthCheck.intervalMs", hc.intervalMs, 10, 3_600_000);
+    v.integer("healthCheck.timeoutMs", hc.timeoutMs, 1, 3_600_000);
+    v.integer("healthCheck.unhealthyThreshold", hc.unhealthyThreshold, 1, 100);
+    v.integer("healthCheck.healthyThreshold", hc.healthyThreshold, 1, 100);
+    if (hc.path !== undefined) v.check("healthCheck.path", hc.path, hc.path.startsWith("/"), "a path starting with /");
+  }
+  if (od) {
+    v.integer("outlierDetection.consecutive5xx", od.consecutive5xx, 1, 1000);
+    v.integer("outlierDetection.intervalMs", od.intervalMs, 10, 3_600_000);
+    v.integer("outlierDetection.baseEjectionTimeMs", od.baseEjectionTimeMs, 1, 86_400_000);
+    v.integer("outlierDetection.maxEjectionPercent", od.maxEjectionPercent, 0, 100);
+  }
+  if (rl) {
+    v.integer("rateLimit.maxTokens", rl.maxTokens, 1, 1_000_000_000);
+    v.integer("rateLimit.tokensPerFill", rl.tokensPerFill, 1, 1_000_000_000);
+    v.integer("rateLimit.fillIntervalMs", rl.fillIntervalMs, 1, 3_600_000);
+  }
+}

