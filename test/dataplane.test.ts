@@ -100,4 +100,22 @@ describe("weighted routes on a real Envoy", () => {
     expect(mirrored).toBeGreaterThan(400);
     expect(mirrored).toBeLessThan(600);
   });
+
+  test("switch 100/0 -> 0/100 under load by an atomic ConfigMap-style swap: 0 failed of 20000", async () => {
+    const split = (blue: number) => ({
+      routes: [{ backends: [{ backend: backend("blue"), weightPercent: blue }, { backend: backend("green"), weightPercent: 100 - blue }] }],
+    });
+    await run(split(100));
+    const running = load(envoy!.url(port), 20000, 8);
+    await new Promise((r) => setTimeout(r, 3000));
+    const model = weightedRoutesModel("triton", split(0), new PropValidator("test"));
+    envoy!.update(renderEnvoy(model, { configDir: envoy!.configDir, adminPort: envoy!.adminPort, listenAddress: "127.0.0.1", portOverrides: { "triton-http": port } }));
+    const r = await running;
+    expect(r.failed).toBe(0);
+    expect(r.byVersion.blue).toBeGreaterThan(0);
+    expect(r.byVersion.green).toBeGreaterThan(0);
+    expect(r.byVersion.blue + r.byVersion.green).toBe(20000);
+    // And afterwards every request goes to green
+    expect((await load(envoy!.url(port), 200, 4)).byVersion).toEqual({ green: 200 });
+  }, 120_000);
 });

@@ -48,7 +48,11 @@ export interface CircuitBreakerProps {
   readonly maxPendingRequests?: number;
   /** @default 1024 */
   readonly maxRequests?: number;
-  /** @default 3 */
+  /**
+   * Concurrent retries. Envoy's own default (3) is below the in-flight requests that a dying host
+   * leaves behind, and the surplus would fail with 503 instead of moving to another host.
+   * @default 64
+   */
   readonly maxRetries?: number;
 }
 
@@ -300,7 +304,7 @@ function renderCluster(c: ClusterModel): object {
           max_connections: cb?.maxConnections ?? 1024,
           max_pending_requests: cb?.maxPendingRequests ?? 1024,
           max_requests: cb?.maxRequests ?? 1024,
-          max_retries: cb?.maxRetries ?? 3,
+          max_retries: cb?.maxRetries ?? 64,
         },
       ],
     },

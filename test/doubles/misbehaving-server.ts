@@ -30,12 +30,23 @@ const METADATA = {
 };
 
 export interface Double {
+  readonly port: number;
   readonly url: (mode: Mode) => string;
   stop(): Promise<void>;
 }
 
-export async function startMisbehavingServer(): Promise<Double> {
+export interface DoubleOptions {
+  /**
+   * Serve un-prefixed `/v2/...` paths as an upstream of Envoy, "flapping": readiness answers
+   * 503, 503, 200, 503, 503, 200, ... (never three successes in a row), and infer answers carry
+   * model_version "flapper".
+   */
+  readonly root?: "flapping";
+}
+
+export async function startMisbehavingServer(options: DoubleOptions = {}): Promise<Double> {
   let inferCount = 0;
+  let readyCount = 0;
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
@@ -46,9 +57,10 @@ export async function startMisbehavingServer(): Promise<Double> {
     timers.add(t);
   };
   const server = http.createServer((req, res) => {
+    const root = options.root && (req.url ?? "").startsWith("/v2/");
     const m = /^\/([a-z0-9-]+)(\/v2.*)$/.exec(req.url ?? "");
-    const mode = m?.[1] as Mode;
-    const path = m?.[2] ?? "";
+    const mode = (root ? options.root : m?.[1]) as Mode | "flapping";
+    const path = root ? req.url! : m?.[2] ?? "";
     const json = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
       res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -58,6 +70,10 @@ export async function startMisbehavingServer(): Promise<Double> {
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       if (path === "/v2/health/live") return json(200, { live: true });
+      if (mode === "flapping") {
+        if (path === "/v2/health/ready") return json(++readyCount % 3 === 0 ? 200 : 503, {});
+        return json(200, { model_name: "iris", model_version: "flapper", outputs: [{ name: "predict", datatype: "INT64", shape: [1, 1], data: [0] }] });
+      }
       if (path === "/v2/health/ready" || path === "/v2/models/m/ready") {
         return mode === "never-ready" ? json(503, { ready: false }) : json(200, { ready: true });
       }
@@ -135,6 +151,7 @@ export async function startMisbehavingServer(): Promise<Double> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as net.AddressInfo).port;
   return {
+    port,
     url: (mode) => `http://127.0.0.1:${port}/${mode}`,
     stop: async () => {
       timers.forEach(clearTimeout);

@@ -1,0 +1,169 @@
+import { performance } from "perf_hooks";
+import { Pool } from "undici";
+import { PropValidator } from "../lib/validation";
+import { Backend } from "../lib/traffic/backend";
+import { renderEnvoy } from "../lib/traffic/envoy-config";
+import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool";
+import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
+import { RunningEnvoy, startEnvoy } from "./peers/envoy";
+import { setosa } from "./peers/iris";
+import { freePort, RunningMlserver, startMlserver } from "./peers/servers";
+
+// Failover on a real Envoy in front of real MLServer instances: kill -9 the primary tier under
+// steady load, and measure what clients see.
+
+const body = JSON.stringify({ inputs: [{ name: "x", shape: [1, 4], datatype: "FP64", data: setosa }] });
+
+interface Sample {
+  readonly endMs: number;
+  readonly latencyMs: number;
+  readonly status: number;
+  readonly version?: string;
+}
+
+/** Steady load at `concurrency` until stopped; every response is recorded with its time. */
+export function steadyLoad(url: string, concurrency: number) {
+  const pool = new Pool(url, { connections: concurrency });
+  const samples: Sample[] = [];
+  let running = true;
+  const workers = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      const t0 = performance.now();
+      try {
+        const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json" }, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const text = await res.body.text();
+        const now = performance.now();
+        samples.push({ endMs: now, latencyMs: now - t0, status: res.statusCode, version: res.statusCode === 200 ? JSON.parse(text).model_version : undefined });
+      } catch {
+        const now = performance.now();
+        samples.push({ endMs: now, latencyMs: now - t0, status: 0 });
+      }
+    }
+  });
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      await pool.close();
+      return samples;
+    },
+  };
+}
+
+/** Polls Envoy's admin until the host at `port` carries a failure flag; returns when. */
+async function waitUntilHostFailed(envoy: RunningEnvoy, port: number, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < limitMs) {
+    const text = await (await fetch(`http://127.0.0.1:${envoy.adminPort}/clusters`)).text();
+    const flags = new RegExp(`127\\.0\\.0\\.1:${port}::health_flags::(\\S+)`).exec(text)?.[1];
+    if (flags && flags !== "healthy") return performance.now();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return NaN;
+}
+
+export const poolProps = (primary: Backend[], secondary: Backend[]): FailoverPoolProps => ({
+  tiers: [
+    { name: "primary", endpoints: primary.map((backend) => ({ backend })) },
+    { name: "secondary", endpoints: secondary.map((backend) => ({ backend })) },
+  ],
+  healthCheck: { intervalMs: 100, timeoutMs: 250, unhealthyThreshold: 2, healthyThreshold: 3 },
+  outlierDetection: { consecutive5xx: 1, intervalMs: 100, baseEjectionTimeMs: 1000 },
+  retries: { numRetries: 3, perTryTimeoutMs: 2000 },
+});
+
+describe("failover pool on a real Envoy", () => {
+  let primary: RunningMlserver;
+  let secondary: RunningMlserver;
+  let envoy: RunningEnvoy | undefined;
+  let double: Double | undefined;
+  let port: number;
+
+  beforeAll(async () => {
+    [primary, secondary] = await Promise.all([startMlserver({ version: "primary" }), startMlserver({ version: "secondary" })]);
+    port = await freePort();
+  }, 180_000);
+  afterAll(async () => {
+    await envoy?.stop();
+    await double?.stop();
+    await Promise.all([primary, secondary].map((s) => s?.stop()));
+  });
+
+  const start = async (props: FailoverPoolProps) => {
+    await envoy?.stop();
+    const model = failoverPoolModel("pool", props, new PropValidator("test"));
+    envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "pool-http": port } }));
+    await new Promise((r) => setTimeout(r, 1000));
+  };
+  const mls = (s: RunningMlserver, name: string) => Backend.address(name, "127.0.0.1", s.ports.http);
+
+  test("kill -9 of the primary under load: 0 failed requests, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
+    await start(poolProps([mls(primary, "primary")], [mls(secondary, "secondary")]));
+    const traffic = steadyLoad(envoy!.url(port), 4);
+    await new Promise((r) => setTimeout(r, 1500));
+    const killedAt = performance.now();
+    process.kill(-primary.pid, "SIGKILL");
+    const markedAt = await waitUntilHostFailed(envoy!, primary.ports.http, 5000);
+    await new Promise((r) => setTimeout(r, 1500));
+
+    // Recovery: the primary comes back on its port and, after its healthy threshold, takes traffic again.
+    const restarted = await startMlserver({ version: "primary", ports: primary.ports });
+    const backAt = performance.now();
+    let recoveredAt = NaN;
+    while (performance.now() - backAt < 10_000) {
+      const last = traffic.samples[traffic.samples.length - 1];
+      if (last && last.endMs > backAt && last.version === "primary") {
+        recoveredAt = last.endMs;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const samples = await traffic.stop();
+    primary = restarted;
+
+    const before = samples.filter((s) => s.endMs < killedAt);
+    const after = samples.filter((s) => s.endMs >= killedAt && s.endMs < backAt);
+    const lastPrimary = Math.max(killedAt, ...after.filter((s) => s.version === "primary").map((s) => s.endMs));
+    expect(before.length).toBeGreaterThan(50);
+    expect(before.every((s) => s.version === "primary")).toBe(true);
+    expect(samples.filter((s) => s.status !== 200).map((s) => ({ ...s, sinceKillMs: Math.round(s.endMs - killedAt), sinceBackMs: Math.round(s.endMs - backAt) }))).toEqual([]);
+    expect(after.length).toBeGreaterThan(50);
+    expect(lastPrimary - killedAt).toBeLessThanOrEqual(1000);
+    expect(markedAt - killedAt).toBeLessThanOrEqual(1000);
+    expect(Number.isFinite(recoveredAt)).toBe(true);
+    console.log(
+      `failover: ${samples.length} requests, ${samples.filter((s) => s.status !== 200).length} failed; primary marked failed by Envoy ${(markedAt - killedAt).toFixed(0)} ms after kill -9; ` +
+        `last primary answer ${(lastPrimary - killedAt).toFixed(0)} ms after; max latency after kill ${Math.max(...after.map((s) => s.latencyMs)).toFixed(0)} ms; ` +
+        `primary serving again ${(recoveredAt - backAt).toFixed(0)} ms after it was back`,
+    );
+  }, 90_000);
+
+  test("a flapping endpoint is not readmitted before its healthy threshold", async () => {
+    double = await startMisbehavingServer({ root: "flapping" });
+    await start(poolProps([Backend.address("flapper", "127.0.0.1", double.port)], [mls(secondary, "secondary")]));
+    await new Promise((r) => setTimeout(r, 1000));
+    const traffic = steadyLoad(envoy!.url(port), 4);
+    await new Promise((r) => setTimeout(r, 3000));
+    const samples = await traffic.stop();
+    expect(samples.length).toBeGreaterThan(100);
+    expect(samples.filter((s) => s.version === "flapper")).toEqual([]);
+    expect(samples.every((s) => s.status === 200 && s.version === "secondary")).toBe(true);
+  }, 30_000);
+
+  test("every tier down: fast 503s, not hangs", async () => {
+    const dead = [await freePort(), await freePort()];
+    await start(poolProps([Backend.address("gone-a", "127.0.0.1", dead[0])], [Backend.address("gone-b", "127.0.0.1", dead[1])]));
+    const pool = new Pool(envoy!.url(port), { connections: 2 });
+    const latencies: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json" }, body });
+      await res.body.text();
+      latencies.push(performance.now() - t0);
+      expect(res.statusCode).toBe(503);
+    }
+    await pool.close();
+    expect(Math.max(...latencies)).toBeLessThan(100);
+  }, 30_000);
+});
