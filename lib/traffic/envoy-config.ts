@@ -93,6 +93,8 @@ export interface ListenerModel {
 export interface EndpointModel {
   readonly host: string;
   readonly port: number;
+  /** Where active health checks go, when not `port`: gRPC endpoints are checked on Triton's HTTP port. */
+  readonly healthCheckPort?: number;
   readonly priority: number;
   readonly weight: number;
   readonly region?: string;
@@ -128,6 +130,12 @@ export interface RenderOptions {
   readonly adminPort?: number;
   /** Listener ports, when they differ from the model's (tests on loopback). */
   readonly portOverrides?: Readonly<Record<string, number>>;
+  /**
+   * Keep the admin interface on 127.0.0.1 (it can quit Envoy and change its runtime) and serve only
+   * `/ready` and `/stats/prometheus` from it on this port, for probes and Prometheus.
+   * @default - admin on listenAddress, no ops listener
+   */
+  readonly opsPort?: number;
 }
 
 /** The three files Envoy reads: the bootstrap, and the watched listeners and clusters. */
@@ -155,14 +163,55 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   const dir = options.configDir ?? "/etc/envoy";
   const address = options.listenAddress ?? "0.0.0.0";
   const watched = (file: string) => ({ resource_api_version: "V3", path_config_source: { path: `${dir}/${file}`, watched_directory: { path: dir } } });
+  const adminPort = options.adminPort ?? 9901;
   const bootstrap = {
     node: { id: model.name, cluster: model.name },
-    admin: { address: { socket_address: { address, port_value: options.adminPort ?? 9901 } } },
+    admin: { address: { socket_address: { address: options.opsPort ? "127.0.0.1" : address, port_value: adminPort } } },
+    ...(options.opsPort ? { static_resources: opsResources(address, options.opsPort, adminPort) } : {}),
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
   };
   const lds = { resources: model.listeners.map((l) => renderListener(l, address, options.portOverrides?.[l.name] ?? l.port)) };
   const cds = { resources: model.clusters.map(renderCluster) };
   return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), "cds.yaml": stringify(cds) };
+}
+
+/** A listener that exposes two admin paths (readiness, Prometheus stats) and nothing else. */
+function opsResources(address: string, port: number, adminPort: number): object {
+  const toAdmin = (path: string) => ({ match: { path }, route: { cluster: "envoy-admin" } });
+  return {
+    listeners: [
+      {
+        name: "ops",
+        address: { socket_address: { address, port_value: port } },
+        filter_chains: [
+          {
+            filters: [
+              {
+                name: "envoy.filters.network.http_connection_manager",
+                typed_config: {
+                  "@type": T.hcm,
+                  stat_prefix: "ops",
+                  route_config: {
+                    name: "ops",
+                    virtual_hosts: [{ name: "ops", domains: ["*"], routes: [toAdmin("/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }] }],
+                  },
+                  http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": T.router } }],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+    clusters: [
+      {
+        name: "envoy-admin",
+        type: "STATIC",
+        connect_timeout: "1s",
+        load_assignment: { cluster_name: "envoy-admin", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } } }] }] },
+      },
+    ],
+  };
 }
 
 function renderListener(l: ListenerModel, address: string, port: number): object {
@@ -257,7 +306,13 @@ function renderCluster(c: ClusterModel): object {
         priority: eps[0].priority,
         ...(eps[0].region || eps[0].zone ? { locality: { region: eps[0].region ?? "", zone: eps[0].zone ?? "" } } : {}),
         ...(c.localityWeighted ? { load_balancing_weight: eps.reduce((n, e) => n + e.weight, 0) } : {}),
-        lb_endpoints: eps.map((e) => ({ endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } }, load_balancing_weight: e.weight })),
+        lb_endpoints: eps.map((e) => ({
+          endpoint: {
+            address: { socket_address: { address: e.host, port_value: e.port } },
+            ...(e.healthCheckPort ? { health_check_config: { port_value: e.healthCheckPort } } : {}),
+          },
+          load_balancing_weight: e.weight,
+        })),
       })),
     },
     // Never send traffic to hosts known to be unhealthy, even when few are left: fail over to the
@@ -272,7 +327,8 @@ function renderCluster(c: ClusterModel): object {
               no_traffic_interval: duration(hc.intervalMs ?? 1000),
               unhealthy_threshold: hc.unhealthyThreshold ?? 2,
               healthy_threshold: hc.healthyThreshold ?? 2,
-              ...(c.protocol === "grpc" ? { grpc_health_check: {} } : { http_health_check: { path: hc.path ?? "/v2/health/ready" } }),
+              // Triton's readiness over HTTP/1.1, also for gRPC clusters (on the HTTP port, see healthCheckPort).
+              http_health_check: { path: hc.path ?? "/v2/health/ready", codec_client_type: "HTTP1" },
             },
           ],
         }

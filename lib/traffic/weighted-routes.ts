@@ -62,7 +62,9 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
       clusters.push({
         name: `${t.name}-${protocol}`,
         protocol,
-        endpoints: [{ host: t.host, port: protocol === "http" ? t.httpPort : t.grpcPort!, priority: 0, weight: 1 }],
+        endpoints: [
+          { host: t.host, port: protocol === "http" ? t.httpPort : t.grpcPort!, healthCheckPort: protocol === "grpc" ? t.httpPort : undefined, priority: 0, weight: 1 },
+        ],
         tls: t.tls,
         healthCheck: props.healthCheck ?? {},
         outlierDetection: props.outlierDetection ?? {},

@@ -1,0 +1,126 @@
+// Envoy in the cluster: a ConfigMap with the rendered files, a hardened Deployment that mounts it
+// (listeners and clusters hot-reload when the ConfigMap changes; a changed bootstrap rolls the pods),
+// a Service, and a PodDisruptionBudget. Shared by WeightedService and FailoverPool.
+import { createHash } from "crypto";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
+import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { Construct } from "constructs";
+import { isPinnedImage, PropValidator } from "../validation";
+import { EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
+
+export const DEFAULT_ENVOY_IMAGE = "envoyproxy/envoy:v1.40.0";
+export const ENVOY_OPS_PORT = 9902;
+
+/** Where and how Envoy runs. */
+export interface DataPlaneProps {
+  /** Name of the Deployment, Service and ConfigMap. RFC 1123 label. @default - the construct id */
+  readonly name?: string;
+  /** @default "default" */
+  readonly namespace?: string;
+  /** @default 2 */
+  readonly replicas?: number;
+  /** @default DEFAULT_ENVOY_IMAGE */
+  readonly image?: string;
+  /** @default - cpu 250m, memory 128Mi requested; memory 512Mi limit */
+  readonly resources?: { readonly cpuRequest?: string; readonly memoryRequest?: string; readonly memoryLimit?: string };
+  /** @default "ClusterIP" */
+  readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+}
+
+export function validateDataPlane(props: DataPlaneProps, name: string, v: PropValidator): void {
+  v.dnsLabel("name", name, 63);
+  v.dnsLabel("namespace", props.namespace);
+  v.integer("replicas", props.replicas, 1, 100);
+  if (props.image !== undefined) v.check("image", props.image, isPinnedImage(props.image), "an image reference with an explicit tag or digest");
+  v.quantity("resources.cpuRequest", props.resources?.cpuRequest);
+  v.quantity("resources.memoryRequest", props.resources?.memoryRequest);
+  v.quantity("resources.memoryLimit", props.resources?.memoryLimit);
+  v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
+}
+
+export class EnvoyDeployment extends Construct {
+  public readonly files: EnvoyFiles;
+  public readonly configMap: ConfigMapV1;
+  public readonly deployment: DeploymentV1;
+  public readonly service: ServiceV1;
+  public readonly podDisruptionBudget: PodDisruptionBudgetV1;
+
+  constructor(scope: Construct, id: string, name: string, model: EnvoyModel, props: DataPlaneProps) {
+    super(scope, id);
+    const namespace = props.namespace ?? "default";
+    const labels = { app: name, "app.kubernetes.io/name": "envoy", "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "cdktf-triton" };
+    const selector = { app: name, "app.kubernetes.io/instance": name };
+    this.files = renderEnvoy(model, { configDir: "/etc/envoy", opsPort: ENVOY_OPS_PORT });
+    this.configMap = new ConfigMapV1(this, "config", { metadata: { name, namespace, labels }, data: { ...this.files } });
+    const ports = model.listeners.map((l) => ({ name: l.name.endsWith("-grpc") ? "grpc" : "http", port: l.port }));
+    const probe = { httpGet: { path: "/ready", port: String(ENVOY_OPS_PORT) }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 };
+    this.deployment = new DeploymentV1(this, "deployment", {
+      metadata: { name, namespace, labels },
+      waitForRollout: true,
+      spec: {
+        replicas: String(props.replicas ?? 2),
+        selector: { matchLabels: selector },
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "1", maxUnavailable: "0" } },
+        template: {
+          metadata: {
+            labels,
+            annotations: {
+              // Listeners and clusters reload from the mounted files; only a new bootstrap restarts pods.
+              "cdktf-triton/bootstrap": createHash("sha256").update(this.files["envoy.yaml"]).digest("hex").slice(0, 16),
+              "prometheus.io/scrape": "true",
+              "prometheus.io/port": String(ENVOY_OPS_PORT),
+              "prometheus.io/path": "/stats/prometheus",
+            },
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: 30,
+            securityContext: { runAsNonRoot: true, runAsUser: "101", runAsGroup: "101", seccompProfile: { type: "RuntimeDefault" } },
+            container: [
+              {
+                name: "envoy",
+                image: props.image ?? DEFAULT_ENVOY_IMAGE,
+                args: ["-c", "/etc/envoy/envoy.yaml", "--log-level", "info", "--drain-time-s", "10", "--disable-hot-restart"],
+                port: [...ports.map((p) => ({ name: p.name, containerPort: p.port })), { name: "ops", containerPort: ENVOY_OPS_PORT }],
+                readinessProbe: probe,
+                livenessProbe: { ...probe, failureThreshold: 6 },
+                lifecycle: { preStop: [{ exec: { command: ["sleep", "5"] } }] },
+                resources: {
+                  requests: { cpu: props.resources?.cpuRequest ?? "250m", memory: props.resources?.memoryRequest ?? "128Mi" },
+                  limits: { memory: props.resources?.memoryLimit ?? "512Mi" },
+                },
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
+                volumeMount: [
+                  { name: "config", mountPath: "/etc/envoy", readOnly: true },
+                  { name: "tmp", mountPath: "/tmp" },
+                ],
+              },
+            ],
+            volume: [
+              { name: "config", configMap: { name } },
+              { name: "tmp", emptyDir: {} },
+            ],
+          },
+        },
+      },
+    });
+    this.deployment.node.addDependency(this.configMap);
+    this.service = new ServiceV1(this, "service", {
+      metadata: { name, namespace, labels },
+      spec: {
+        type: props.serviceType ?? "ClusterIP",
+        selector,
+        port: [
+          ...ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: "TCP", ...(p.name === "grpc" ? { appProtocol: "kubernetes.io/h2c" } : {}) })),
+          { name: "metrics", port: ENVOY_OPS_PORT, targetPort: "ops", protocol: "TCP" },
+        ],
+      },
+    });
+    this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
+      metadata: { name, namespace, labels },
+      spec: { maxUnavailable: "1", selector: { matchLabels: selector } },
+    });
+  }
+}

@@ -1,0 +1,26 @@
+import { Construct } from "constructs";
+import { PropValidator } from "../validation";
+import { EnvoyModel } from "./envoy-config";
+import { DataPlaneProps, EnvoyDeployment, validateDataPlane } from "./envoy-deployment";
+import { weightedRoutesModel, WeightedRoutesProps } from "./weighted-routes";
+
+export interface WeightedServiceProps extends WeightedRoutesProps, DataPlaneProps {}
+
+/**
+ * Weighted routes (canary, A/B by header or cookie, mirroring) across Triton releases, Services or
+ * external endpoints, served by Envoy in the cluster. Changing weights updates the ConfigMap, which
+ * Envoy reloads without a restart.
+ */
+export class WeightedService extends Construct {
+  public readonly model: EnvoyModel;
+  public readonly envoy: EnvoyDeployment;
+
+  constructor(scope: Construct, id: string, props: WeightedServiceProps) {
+    super(scope, id);
+    const name = props.name ?? id;
+    const v = new PropValidator(this.node.path);
+    validateDataPlane(props, name, v);
+    this.model = weightedRoutesModel(name, props, v);
+    this.envoy = new EnvoyDeployment(this, "envoy", name, this.model, props);
+  }
+}
