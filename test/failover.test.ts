@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { performance } from "perf_hooks";
 import { Pool } from "undici";
 import { PropValidator } from "../lib/validation";
@@ -7,7 +10,7 @@ import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-p
 import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { RunningEnvoy, startEnvoy } from "./peers/envoy";
 import { setosa } from "./peers/iris";
-import { freePort, RunningMlserver, startMlserver } from "./peers/servers";
+import { freePort, makeCertificates, RunningMlserver, startKserve, startMlserver } from "./peers/servers";
 
 // Failover on a real Envoy in front of real MLServer instances: kill -9 the primary tier under
 // steady load, and measure what clients see.
@@ -150,6 +153,36 @@ describe("failover pool on a real Envoy", () => {
     expect(samples.filter((s) => s.version === "flapper")).toEqual([]);
     expect(samples.every((s) => s.status === 200 && s.version === "secondary")).toBe(true);
   }, 30_000);
+
+  test("an endpoint in another region over TLS: verified against its CA and name, and refused otherwise", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envoy-tls-"));
+    const certs = makeCertificates(dir);
+    const remote = await startKserve(certs);
+    try {
+      const remotePort = Number(new URL(remote.url).port);
+      const tiers = (caFile: string): FailoverPoolProps => ({
+        tiers: [{ name: "remote", endpoints: [{ backend: Backend.external(`https://localhost:${remotePort}`, { name: "remote", caFile }) }] }],
+        healthCheck: { intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 1 },
+      });
+      const doubler = JSON.stringify({ inputs: [{ name: "INPUT0", shape: [1], datatype: "FP32", data: [21] }] });
+      const ask = async () => {
+        const res = await fetch(`${envoy!.url(port)}/v2/models/doubler/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: doubler });
+        return { status: res.status, text: await res.text() };
+      };
+      await start(tiers(certs.caFile));
+      const ok = await ask();
+      expect(ok.status).toBe(200);
+      expect(JSON.parse(ok.text).outputs[0].data).toEqual([42]);
+
+      // A CA that did not sign the remote's certificate: no healthy host, a fast 503
+      const other = makeCertificates(fs.mkdtempSync(path.join(os.tmpdir(), "envoy-tls-other-")));
+      await start(tiers(other.caFile));
+      expect((await ask()).status).toBe(503);
+    } finally {
+      await remote.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   test("every tier down: fast 503s, not hangs", async () => {
     const dead = [await freePort(), await freePort()];

@@ -70,12 +70,12 @@ export function failoverPoolModel(name: string, props: FailoverPoolProps, v: Pro
       host: t.host,
       port: protocol === "http" ? t.httpPort : t.grpcPort!,
       healthCheckPort: protocol === "grpc" ? t.httpPort : undefined,
+      tls: t.tls,
       priority,
       weight: e.weight ?? 1,
       region: e.region,
       zone: e.zone,
     })),
-    tls: targets.find(({ t }) => t.tls)?.t.tls,
     healthCheck: props.healthCheck ?? {},
     outlierDetection: props.outlierDetection ?? {},
     circuitBreakers: props.circuitBreakers,
@@ -98,8 +98,6 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
       v.integer(`tiers[${i}].endpoints[${j}].weight`, e.weight, 1, 128);
     });
   });
-  const tlsNames = new Set((props.tiers ?? []).flatMap((t) => t.endpoints ?? []).map((e) => JSON.stringify(e.backend._target().tls ?? null)));
-  v.check("tiers", "endpoints with different TLS settings", tlsNames.size <= 1, "endpoints that share one TLS setting (one cluster); use separate pools otherwise");
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
   v.integer("retries.numRetries", props.retries?.numRetries, 0, 10);
   v.integer("retries.perTryTimeoutMs", props.retries?.perTryTimeoutMs, 1, 3_600_000);

@@ -11,8 +11,8 @@ export interface BackendTarget {
   readonly httpPort: number;
   /** Triton's gRPC port; undefined when the backend serves no gRPC. */
   readonly grpcPort?: number;
-  /** TLS to the backend, with this SNI. */
-  readonly tls?: { readonly sni: string };
+  /** TLS to the backend: SNI, and the CA bundle (a path where Envoy runs) that must sign its certificate. */
+  readonly tls?: { readonly sni: string; readonly caFile: string };
 }
 
 export abstract class Backend {
@@ -28,8 +28,11 @@ export abstract class Backend {
     return new Fixed({ name: `${name}.${ns}`, host: `${name}.${ns}.svc.cluster.local`, httpPort: options.httpPort ?? TRITON_PORTS.http, grpcPort: options.grpcPort });
   }
 
-  /** An endpoint outside the cluster, e.g. https://triton.eu-west-1.example.com (TLS, SNI = host). */
-  public static external(url: string, options: { name?: string; sni?: string; grpcPort?: number } = {}): Backend {
+  /**
+   * An endpoint outside the cluster, e.g. https://triton.eu-west-1.example.com: TLS with SNI = its
+   * host, its certificate verified against `caFile` (a path inside the Envoy container) and its name.
+   */
+  public static external(url: string, options: { name?: string; sni?: string; grpcPort?: number; caFile?: string } = {}): Backend {
     const u = new URL(url);
     const tls = u.protocol === "https:";
     return new Fixed({
@@ -37,7 +40,7 @@ export abstract class Backend {
       host: u.hostname,
       httpPort: Number(u.port || (tls ? 443 : 80)),
       grpcPort: options.grpcPort,
-      tls: tls ? { sni: options.sni ?? u.hostname } : undefined,
+      tls: tls ? { sni: options.sni ?? u.hostname, caFile: options.caFile ?? "/etc/ssl/certs/ca-certificates.crt" } : undefined,
     });
   }
 

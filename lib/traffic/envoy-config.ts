@@ -95,6 +95,8 @@ export interface EndpointModel {
   readonly port: number;
   /** Where active health checks go, when not `port`: gRPC endpoints are checked on Triton's HTTP port. */
   readonly healthCheckPort?: number;
+  /** TLS to this endpoint: SNI and the CA bundle that must sign its certificate (others may be plaintext). */
+  readonly tls?: { readonly sni: string; readonly caFile: string };
   readonly priority: number;
   readonly weight: number;
   readonly region?: string;
@@ -105,7 +107,6 @@ export interface ClusterModel {
   readonly name: string;
   readonly protocol: Protocol;
   readonly endpoints: readonly EndpointModel[];
-  readonly tls?: { readonly sni: string };
   readonly healthCheck?: HealthCheckProps;
   readonly outlierDetection?: OutlierDetectionProps;
   readonly circuitBreakers?: CircuitBreakerProps;
@@ -288,8 +289,10 @@ function renderCluster(c: ClusterModel): object {
   const byLocality = new Map<string, EndpointModel[]>();
   for (const e of c.endpoints) {
     const key = JSON.stringify([e.priority, e.region ?? "", e.zone ?? ""]);
+    // (TLS is chosen per endpoint below, through transport_socket_matches.)
     byLocality.set(key, [...(byLocality.get(key) ?? []), e]);
   }
+  const tlsByName = new Map(c.endpoints.flatMap((e) => (e.tls ? [[e.tls.sni, e.tls] as const] : [])));
   const hc = c.healthCheck;
   const od = c.outlierDetection;
   const cb = c.circuitBreakers;
@@ -311,6 +314,7 @@ function renderCluster(c: ClusterModel): object {
             address: { socket_address: { address: e.host, port_value: e.port } },
             ...(e.healthCheckPort ? { health_check_config: { port_value: e.healthCheckPort } } : {}),
           },
+          ...(e.tls ? { metadata: { filter_metadata: { "envoy.transport_socket_match": { tls: e.tls.sni } } } } : {}),
           load_balancing_weight: e.weight,
         })),
       })),
@@ -365,7 +369,29 @@ function renderCluster(c: ClusterModel): object {
       ],
     },
     ...(c.protocol === "grpc" ? { typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": T.http2, explicit_http_config: { http2_protocol_options: {} } } } } : {}),
-    ...(c.tls ? { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": T.upstreamTls, sni: c.tls.sni } } } : {}),
+    // Endpoints in other clusters or regions speak TLS with their own SNI; the rest plaintext.
+    ...(tlsByName.size
+      ? {
+          transport_socket_matches: [...tlsByName.values()].map(({ sni, caFile }) => ({
+            name: `tls-${sni}`,
+            match: { tls: sni },
+            transport_socket: {
+              name: "envoy.transport_sockets.tls",
+              typed_config: {
+                "@type": T.upstreamTls,
+                sni,
+                // Verify the peer: signed by the CA bundle, and named as the SNI says.
+                common_tls_context: {
+                  validation_context: {
+                    trusted_ca: { filename: caFile },
+                    match_typed_subject_alt_names: [{ san_type: /^[0-9.]+$/.test(sni) ? "IP_ADDRESS" : "DNS", matcher: { exact: sni } }],
+                  },
+                },
+              },
+            },
+          })),
+        }
+      : {}),
   };
 }
 

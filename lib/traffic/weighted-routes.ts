@@ -63,9 +63,8 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
         name: `${t.name}-${protocol}`,
         protocol,
         endpoints: [
-          { host: t.host, port: protocol === "http" ? t.httpPort : t.grpcPort!, healthCheckPort: protocol === "grpc" ? t.httpPort : undefined, priority: 0, weight: 1 },
+          { host: t.host, port: protocol === "http" ? t.httpPort : t.grpcPort!, healthCheckPort: protocol === "grpc" ? t.httpPort : undefined, tls: t.tls, priority: 0, weight: 1 },
         ],
-        tls: t.tls,
         healthCheck: props.healthCheck ?? {},
         outlierDetection: props.outlierDetection ?? {},
       });

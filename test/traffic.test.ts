@@ -1,0 +1,158 @@
+import "cdktf/lib/testing/adapters/jest";
+import { parse } from "yaml";
+import { Backend, FailoverPool, TritonBlueGreen, TritonValidationError, WeightedService } from "../lib";
+import { colorProps, newStack, resourcesOf, synthJson } from "./helpers";
+
+describe("WeightedService and FailoverPool in the cluster", () => {
+  test("a canary between the two colors of a TritonBlueGreen: ConfigMap, hardened Deployment, Service, PDB", () => {
+    // Given a blue/green pair and a 90/10 canary across its releases
+    const { stack } = newStack();
+    const bg = new TritonBlueGreen(stack, "clf", { namespace: "ml", blue: colorProps(), green: colorProps({ version: "v2" }), active: "blue" });
+    new WeightedService(stack, "clf-canary", {
+      namespace: "ml",
+      routes: [{ backends: [{ backend: Backend.release(bg.blue), weightPercent: 90 }, { backend: Backend.release(bg.green), weightPercent: 10 }] }],
+    });
+    const json = synthJson(stack);
+
+    // Then the ConfigMap carries Envoy's files, with clusters pointing at each color's Service
+    const [cm] = resourcesOf(json, "kubernetes_config_map_v1");
+    expect(cm.metadata).toMatchObject({ name: "clf-canary", namespace: "ml" });
+    const cds = parse(cm.data["cds.yaml"]);
+    expect(cds.resources.map((c: any) => [c.name, c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address])).toEqual([
+      ["clf-blue-http", { address: "clf-blue.ml.svc.cluster.local", port_value: 8000 }],
+      ["clf-blue-grpc", { address: "clf-blue.ml.svc.cluster.local", port_value: 8001 }],
+      ["clf-green-http", { address: "clf-green.ml.svc.cluster.local", port_value: 8000 }],
+      ["clf-green-grpc", { address: "clf-green.ml.svc.cluster.local", port_value: 8001 }],
+    ]);
+    const lds = parse(cm.data["lds.yaml"]);
+    const route = lds.resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0];
+    expect(route.route.weighted_clusters.clusters).toEqual([
+      { name: "clf-blue-http", weight: 90 },
+      { name: "clf-green-http", weight: 10 },
+    ]);
+    const bootstrap = parse(cm.data["envoy.yaml"]);
+    expect(bootstrap.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 9901 });
+    expect(bootstrap.dynamic_resources.lds_config.path_config_source).toEqual({ path: "/etc/envoy/lds.yaml", watched_directory: { path: "/etc/envoy" } });
+
+    // And the Deployment is hardened, probed on the ops port, and mounts the ConfigMap
+    const [dep] = resourcesOf(json, "kubernetes_deployment_v1");
+    const pod = dep.spec.template.spec;
+    const c = pod.container[0];
+    expect(c.image).toBe("envoyproxy/envoy:v1.40.0");
+    expect(c.security_context).toEqual({ allow_privilege_escalation: false, read_only_root_filesystem: true, privileged: false, capabilities: { drop: ["ALL"] } });
+    expect(pod.security_context).toMatchObject({ run_as_non_root: true });
+    expect(c.readiness_probe.http_get).toEqual({ path: "/ready", port: "9902" });
+    expect(c.volume_mount).toContainEqual({ name: "config", mount_path: "/etc/envoy", read_only: true });
+    expect(pod.volume).toContainEqual({ name: "config", config_map: { name: "clf-canary" } });
+    expect(dep.spec.template.metadata.annotations["prometheus.io/path"]).toBe("/stats/prometheus");
+    const svc = resourcesOf(json, "kubernetes_service_v1").find((s) => s.metadata.name === "clf-canary");
+    expect(svc.spec.port.map((p: any) => [p.name, p.port])).toEqual([
+      ["http", 8000],
+      ["grpc", 8001],
+      ["metrics", 9902],
+    ]);
+    expect(resourcesOf(json, "kubernetes_pod_disruption_budget_v1")[0].spec.max_unavailable).toBe("1");
+  });
+
+  test("a weight change touches only the watched files, so Envoy reloads instead of restarting", () => {
+    const annotations = (blue: number) => {
+      const { stack } = newStack();
+      new WeightedService(stack, "w", {
+        routes: [{ backends: [{ backend: Backend.service("a"), weightPercent: blue }, { backend: Backend.service("b"), weightPercent: 100 - blue }] }],
+      });
+      const json = synthJson(stack);
+      return [resourcesOf(json, "kubernetes_deployment_v1")[0].spec.template.metadata.annotations, resourcesOf(json, "kubernetes_config_map_v1")[0].data["lds.yaml"]];
+    };
+    const [a1, lds1] = annotations(100);
+    const [a2, lds2] = annotations(0);
+    expect(a1).toEqual(a2);
+    expect(lds1).not.toEqual(lds2);
+  });
+
+  test("a failover pool renders tiers as priorities with health checks, ejection, retries on another host and tier", () => {
+    const { stack } = newStack();
+    new FailoverPool(stack, "pool", {
+      tiers: [
+        { name: "primary", endpoints: [{ backend: Backend.service("triton-a", { namespace: "ml" }), region: "eu-west-1", zone: "a" }] },
+        { name: "backup", endpoints: [{ backend: Backend.external("https://triton.us-east-1.example.com", { name: "us-east" }), weight: 2, region: "us-east-1" }] },
+      ],
+      healthCheck: { intervalMs: 2000, unhealthyThreshold: 3, healthyThreshold: 2 },
+      outlierDetection: { consecutive5xx: 5, baseEjectionTimeMs: 60000 },
+      rateLimit: { maxTokens: 200, tokensPerFill: 100, fillIntervalMs: 1000 },
+    });
+    const files = resourcesOf(synthJson(stack), "kubernetes_config_map_v1")[0].data;
+    const [cluster] = parse(files["cds.yaml"]).resources;
+    expect(cluster.load_assignment.endpoints.map((e: any) => [e.priority, e.locality, e.lb_endpoints[0].endpoint.address.socket_address.address, e.lb_endpoints[0].load_balancing_weight])).toEqual([
+      [0, { region: "eu-west-1", zone: "a" }, "triton-a.ml.svc.cluster.local", 1],
+      [1, { region: "us-east-1", zone: "" }, "triton.us-east-1.example.com", 2],
+    ]);
+    expect(cluster.health_checks[0]).toMatchObject({ interval: "2s", unhealthy_threshold: 3, healthy_threshold: 2, http_health_check: { path: "/v2/health/ready" } });
+    expect(cluster.outlier_detection).toMatchObject({ consecutive_5xx: 5, base_ejection_time: "60s" });
+    expect(cluster.common_lb_config.healthy_panic_threshold).toEqual({ value: 0 });
+    // The in-cluster endpoint is plaintext; the other region's speaks TLS with its SNI
+    expect(cluster.load_assignment.endpoints[0].lb_endpoints[0].metadata).toBeUndefined();
+    expect(cluster.load_assignment.endpoints[1].lb_endpoints[0].metadata).toEqual({ filter_metadata: { "envoy.transport_socket_match": { tls: "triton.us-east-1.example.com" } } });
+    expect(cluster.transport_socket_matches).toEqual([
+      {
+        name: "tls-triton.us-east-1.example.com",
+        match: { tls: "triton.us-east-1.example.com" },
+        transport_socket: {
+          name: "envoy.transport_sockets.tls",
+          typed_config: {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            sni: "triton.us-east-1.example.com",
+            common_tls_context: {
+              validation_context: {
+                trusted_ca: { filename: "/etc/ssl/certs/ca-certificates.crt" },
+                match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: "triton.us-east-1.example.com" } }],
+              },
+            },
+          },
+        },
+      },
+    ]);
+    const listener = parse(files["lds.yaml"]).resources[0];
+    const hcm = listener.filter_chains[0].filters[0].typed_config;
+    expect(hcm.http_filters.map((f: any) => f.name)).toEqual(["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]);
+    const retry = hcm.route_config.virtual_hosts[0].routes[0].route.retry_policy;
+    expect(retry.retry_host_predicate[0].name).toBe("envoy.retry_host_predicates.previous_hosts");
+    expect(retry.retry_priority.name).toBe("envoy.retry_priorities.previous_priorities");
+  });
+
+  type Case = [string, () => void, string];
+  const service = (routes: any, extra: any = {}) => () => new WeightedService(newStack().stack, "w", { routes, ...extra });
+  const pool = (tiers: any, extra: any = {}) => () => new FailoverPool(newStack().stack, "p", { tiers, ...extra });
+  const a = Backend.service("a");
+  const b = Backend.service("b");
+  const cases: Case[] = [
+    ["weights not summing to 100", service([{ backends: [{ backend: a, weightPercent: 60 }, { backend: b, weightPercent: 30 }] }]), 'routes[0].backends = "weights summing to 90" is invalid: expected weightPercent values summing to 100'],
+    ["a weight over 100", service([{ backends: [{ backend: a, weightPercent: 120 }] }]), "routes[0].backends[0].weightPercent = 120 is invalid: expected an integer from 0 to 100"],
+    ["a route without backends", service([{ backends: [] }]), "routes[0].backends = [] is invalid: expected at least one backend"],
+    ["no routes", service([]), "routes = [] is invalid: expected at least one route"],
+    ["the same backend twice", service([{ backends: [{ backend: a, weightPercent: 50 }, { backend: a, weightPercent: 50 }] }]), 'routes[0].backends[1].backend = "a.default" is invalid: expected a backend not already in this route'],
+    ["a catch-all route before others", service([{ backends: [{ backend: a, weightPercent: 100 }] }, { match: { headers: { x: "1" } }, backends: [{ backend: b, weightPercent: 100 }] }]), "routes[0].match = undefined is invalid: expected a match"],
+    ["mirroring to a route's own backend", service([{ backends: [{ backend: a, weightPercent: 100 }], mirror: { backend: a, percent: 10 } }]), 'routes[0].mirror.backend = "a.default" is invalid: expected a shadow backend'],
+    ["a mirror percent of 0", service([{ backends: [{ backend: a, weightPercent: 100 }], mirror: { backend: b, percent: 0 } }]), "routes[0].mirror.percent = 0 is invalid: expected an integer from 1 to 100"],
+    ["a cookie value with a semicolon", service([{ match: { cookies: { v: "a;b" } }, backends: [{ backend: a, weightPercent: 100 }] }, { backends: [{ backend: b, weightPercent: 100 }] }]), 'routes[0].match.cookies["v"] = "a;b" is invalid'],
+    ["a zero health-check threshold", service([{ backends: [{ backend: a, weightPercent: 100 }] }], { healthCheck: { unhealthyThreshold: 0 } }), "healthCheck.unhealthyThreshold = 0 is invalid: expected an integer from 1 to 100"],
+    ["a bad Envoy image", service([{ backends: [{ backend: a, weightPercent: 100 }] }], { image: "envoyproxy/envoy" }), 'image = "envoyproxy/envoy" is invalid: expected an image reference with an explicit tag or digest'],
+    ["zero replicas of Envoy", service([{ backends: [{ backend: a, weightPercent: 100 }] }], { replicas: 0 }), "replicas = 0 is invalid: expected an integer from 1 to 100"],
+    ["a pool without tiers", pool([]), "tiers = [] is invalid: expected at least one tier"],
+    ["a tier without endpoints", pool([{ name: "primary", endpoints: [] }]), "tiers[0].endpoints = [] is invalid: expected at least one endpoint per tier"],
+    ["the same endpoint in two tiers", pool([{ name: "p", endpoints: [{ backend: a }] }, { name: "s", endpoints: [{ backend: a }] }]), 'tiers[1].endpoints[0] = "a.default.svc.cluster.local:8000" is invalid: expected an endpoint that appears once in the pool'],
+    ["an endpoint weight of 0", pool([{ name: "p", endpoints: [{ backend: a, weight: 0 }] }]), "tiers[0].endpoints[0].weight = 0 is invalid: expected an integer from 1 to 128"],
+    ["negative retries", pool([{ name: "p", endpoints: [{ backend: a }] }], { retries: { numRetries: -1 } }), "retries.numRetries = -1 is invalid: expected an integer from 0 to 10"],
+    ["a zero rate-limit bucket", pool([{ name: "p", endpoints: [{ backend: a }] }], { rateLimit: { maxTokens: 0, tokensPerFill: 1, fillIntervalMs: 1000 } }), "rateLimit.maxTokens = 0 is invalid: expected an integer from 1 to 1000000000"],
+  ];
+  test.each(cases)("fails at synth on %s, naming the construct path and field", (_name, construct, message) => {
+    let error: unknown;
+    try {
+      construct();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TritonValidationError);
+    expect((error as Error).message).toMatch(/^Invalid props for test\/[wp]:/);
+    expect((error as Error).message).toContain(message);
+  });
+});
