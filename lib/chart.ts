@@ -3,25 +3,34 @@ import * as path from "path";
 import { AssetType, TerraformAsset, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 
+/** The charts bundled with this package. */
+export type BundledChart = "triton" | "gateway-route";
+
 /**
- * The bundled Triton chart's folder inside this package: `charts/triton` at the package root, one
- * level up from `lib/` when run from source, two from the compiled `dist/lib/`.
+ * A bundled chart's folder: `charts/<name>` at the package root, one level up from `lib/` when run
+ * from source, two from the compiled `dist/lib/`.
  */
-export const TRITON_CHART_DIR =
-  [path.resolve(__dirname, "..", "charts", "triton"), path.resolve(__dirname, "..", "..", "charts", "triton")].find((dir) =>
-    fs.existsSync(path.join(dir, "Chart.yaml")),
-  ) ?? path.resolve(__dirname, "..", "charts", "triton");
+export function chartDir(name: BundledChart): string {
+  const candidates = [path.resolve(__dirname, "..", "charts", name), path.resolve(__dirname, "..", "..", "charts", name)];
+  return candidates.find((dir) => fs.existsSync(path.join(dir, "Chart.yaml"))) ?? candidates[0];
+}
 
-const ASSET_ID = "cdktf-triton-chart";
+export const TRITON_CHART_DIR = chartDir("triton");
 
 /**
- * The bundled chart as a TerraformAsset, one per stack however many releases use it. Synth copies
+ * A bundled chart as a TerraformAsset, one per stack however many releases use it. Synth copies
  * it into the stack's output and references it by a relative `assets/...` path, so the output is
  * self-contained and holds no path of the machine that ran synth.
  */
-export function tritonChartAsset(scope: Construct): TerraformAsset {
+export function chartAsset(scope: Construct, name: BundledChart): TerraformAsset {
   const stack = TerraformStack.of(scope);
-  const existing = stack.node.tryFindChild(ASSET_ID);
+  const id = name === "triton" ? "cdktf-triton-chart" : `cdktf-triton-${name}-chart`;
+  const existing = stack.node.tryFindChild(id);
   if (existing) return existing as TerraformAsset;
-  return new TerraformAsset(stack, ASSET_ID, { path: TRITON_CHART_DIR, type: AssetType.DIRECTORY });
+  return new TerraformAsset(stack, id, { path: chartDir(name), type: AssetType.DIRECTORY });
+}
+
+/** The Triton chart's asset. */
+export function tritonChartAsset(scope: Construct): TerraformAsset {
+  return chartAsset(scope, "triton");
 }

@@ -17,3 +17,4 @@ export * from "./traffic/envoy-deployment";
 export * from "./traffic/weighted-service";
 export * from "./failover/failover-pool";
 export * from "./failover/failover-pool-construct";
+export * from "./traffic/gateway-route";

@@ -1,0 +1,91 @@
+// For clusters that already run a Gateway: the same weighted routes as a Gateway API HTTPRoute with
+// weighted backendRefs. Installed as a helm_release of a bundled chart, so `plan` needs neither the
+// Gateway API CRDs nor a reachable cluster (kubernetes_manifest would need both).
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { Construct } from "constructs";
+import { chartAsset } from "../chart";
+import { PropValidator } from "../validation";
+import { RouteProps, validateWeightedRoutes } from "./weighted-routes";
+
+export interface ParentRef {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly sectionName?: string;
+}
+
+export interface GatewayRouteProps {
+  /** @default - the construct id */
+  readonly name?: string;
+  /** @default "default" */
+  readonly namespace?: string;
+  /** The Gateway(s) this route attaches to. */
+  readonly parentRefs: readonly ParentRef[];
+  /** @default - any host the Gateway accepts */
+  readonly hostnames?: readonly string[];
+  /** First match wins; backends must be in-cluster (Backend.release, Backend.service). */
+  readonly routes: readonly RouteProps[];
+}
+
+/** The HTTPRoute's spec. Pure. */
+export function renderHttpRouteSpec(props: GatewayRouteProps): Record<string, unknown> {
+  const ref = (b: RouteProps["backends"][number]["backend"]) => {
+    const t = b._target();
+    const [name, namespace] = t.host.replace(/\.svc\.cluster\.local$/, "").split(".");
+    return { name, namespace, port: t.httpPort };
+  };
+  return {
+    parentRefs: props.parentRefs.map((p) => ({ name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.sectionName ? { sectionName: p.sectionName } : {}) })),
+    ...(props.hostnames?.length ? { hostnames: props.hostnames } : {}),
+    rules: props.routes.map((r) => {
+      const headers = [
+        ...Object.entries(r.match?.headers ?? {}).map(([name, value]) => ({ type: "Exact", name, value })),
+        // Gateway API has no cookie match: a regular expression on the Cookie header.
+        ...Object.entries(r.match?.cookies ?? {}).map(([name, value]) => ({ type: "RegularExpression", name: "Cookie", value: `(^|.*;\\s*)${escapeRe(name)}=${escapeRe(value)}(;.*|$)` })),
+      ];
+      return {
+        ...(r.match ? { matches: [{ path: { type: "PathPrefix", value: r.match.pathPrefix ?? "/" }, ...(headers.length ? { headers } : {}) }] } : {}),
+        ...(r.mirror ? { filters: [{ type: "RequestMirror", requestMirror: { backendRef: ref(r.mirror.backend), percent: r.mirror.percent } }] } : {}),
+        backendRefs: r.backends.map((wb) => ({ ...ref(wb.backend), weight: wb.weightPercent })),
+        timeouts: { request: `${(r.timeoutMs ?? 30000) / 1000}s` },
+      };
+    }),
+  };
+}
+
+export class GatewayRoute extends Construct {
+  public readonly spec: Record<string, unknown>;
+  public readonly helmRelease: Release;
+
+  constructor(scope: Construct, id: string, props: GatewayRouteProps) {
+    super(scope, id);
+    const name = props.name ?? id;
+    const v = new PropValidator(this.node.path);
+    v.dnsLabel("name", name, 53);
+    v.dnsLabel("namespace", props.namespace);
+    v.check("parentRefs", props.parentRefs, Array.isArray(props.parentRefs) && props.parentRefs.length > 0, "at least one Gateway");
+    (props.parentRefs ?? []).forEach((p, i) => v.dnsSubdomain(`parentRefs[${i}].name`, p.name));
+    (props.hostnames ?? []).forEach((h, i) => v.check(`hostnames[${i}]`, h, /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(h), "a DNS name, optionally starting with *."));
+    validateWeightedRoutes({ routes: props.routes }, v);
+    (props.routes ?? []).forEach((r, i) =>
+      [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])].forEach((b) => {
+        const t = b._target();
+        v.check(`routes[${i}]`, t.name, t.host.endsWith(".svc.cluster.local"), "in-cluster backends only (Backend.release, Backend.service): an HTTPRoute refers to Services");
+      }),
+    );
+    v.throwIfInvalid();
+    this.spec = renderHttpRouteSpec(props);
+    this.helmRelease = new Release(this, "release", {
+      name,
+      namespace: props.namespace ?? "default",
+      chart: chartAsset(this, "gateway-route").path,
+      values: [JSON.stringify({ spec: this.spec }, null, 2)],
+      // An HTTPRoute is ready when its spec is stored; the Gateway programs it asynchronously.
+      wait: false,
+      atomic: true,
+    });
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
