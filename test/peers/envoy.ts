@@ -2,6 +2,7 @@
 // renderer produced, laid out the way a mounted ConfigMap is: files are symlinks into `..data`, a
 // symlink to a timestamped folder, and an update swaps `..data` atomically (kubelet's AtomicWriter).
 import { ChildProcess, spawn } from "child_process";
+import { performance } from "perf_hooks";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -80,3 +81,16 @@ export async function startEnvoy(render: (configDir: string, adminPort: number) 
     },
   };
 }
+
+/** Polls Envoy's admin until the host at `port` carries a failure flag; returns when. */
+export async function waitUntilHostFailed(envoy: RunningEnvoy, port: number, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < limitMs) {
+    const text = await (await fetch(`http://127.0.0.1:${envoy.adminPort}/clusters`)).text();
+    const flags = new RegExp(`127\\.0\\.0\\.1:${port}::health_flags::(\\S+)`).exec(text)?.[1];
+    if (flags && flags !== "healthy") return performance.now();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return NaN;
+}
+

@@ -1,0 +1,81 @@
+// Load through Envoy for the data-plane tests and benchmark: counts who answered (by the
+// model_version MLServer instances carry) and when.
+import { performance } from "perf_hooks";
+import { Pool } from "undici";
+import { setosa } from "./iris";
+
+const body = JSON.stringify({ inputs: [{ name: "x", shape: [1, 4], datatype: "FP64", data: setosa }] });
+
+export interface LoadResult {
+  readonly byVersion: Record<string, number>;
+  readonly failed: number;
+  readonly statuses: Record<number, number>;
+}
+
+/** Sends `requests` inferences at `concurrency` and counts who answered. */
+export async function load(url: string, requests: number, concurrency: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+  const pool = new Pool(url, { connections: concurrency });
+  const byVersion: Record<string, number> = {};
+  const statuses: Record<number, number> = {};
+  let failed = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < requests) {
+        try {
+          const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json", ...headers }, body });
+          const text = await res.body.text();
+          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          if (res.statusCode !== 200) failed++;
+          else {
+            const v = JSON.parse(text).model_version;
+            byVersion[v] = (byVersion[v] ?? 0) + 1;
+          }
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  await pool.close();
+  return { byVersion, failed, statuses };
+}
+
+
+interface Sample {
+  readonly endMs: number;
+  readonly latencyMs: number;
+  readonly status: number;
+  readonly version?: string;
+}
+
+/** Steady load at `concurrency` until stopped; every response is recorded with its time. */
+export function steadyLoad(url: string, concurrency: number) {
+  const pool = new Pool(url, { connections: concurrency });
+  const samples: Sample[] = [];
+  let running = true;
+  const workers = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      const t0 = performance.now();
+      try {
+        const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json" }, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const text = await res.body.text();
+        const now = performance.now();
+        samples.push({ endMs: now, latencyMs: now - t0, status: res.statusCode, version: res.statusCode === 200 ? JSON.parse(text).model_version : undefined });
+      } catch {
+        const now = performance.now();
+        samples.push({ endMs: now, latencyMs: now - t0, status: 0 });
+      }
+    }
+  });
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      await pool.close();
+      return samples;
+    },
+  };
+}
+
