@@ -67,6 +67,14 @@ describe("weighted routes on a real Envoy", () => {
     expect(Math.abs(counts.blue / 4 - 50)).toBeLessThanOrEqual(8);
   });
 
+  test("overload is shed with fast 429s by the local rate limit, bursts allowed", async () => {
+    await run({ routes: [{ backends: [{ backend: backend("blue"), weightPercent: 100 }] }], rateLimit: { maxTokens: 20, tokensPerFill: 1, fillIntervalMs: 10_000 } });
+    const r = await load(envoy!.url(port), 100, 4);
+    // The burst of 20 passes (the health checks do not use the listener), the rest is refused at once
+    expect(r.byVersion).toEqual({ blue: 20 });
+    expect(r.statuses).toEqual({ 200: 20, 429: 80 });
+  });
+
   test("a 70/30 canary split is honoured within 3 points over 2000 requests", async () => {
     await run({ routes: [{ backends: [{ backend: backend("blue"), weightPercent: 70 }, { backend: backend("green"), weightPercent: 30 }] }] });
     const r = await load(envoy!.url(port), 2000, 8);
