@@ -1,7 +1,6 @@
 import { Construct } from "constructs";
-import { PropValidator } from "../validation";
 import { EnvoyModel } from "../traffic/envoy-config";
-import { DataPlaneProps, EnvoyDeployment, validateDataPlane } from "../traffic/envoy-deployment";
+import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
 import { failoverPoolModel, FailoverPoolProps } from "./failover-pool";
 
 export interface FailoverPoolServiceProps extends FailoverPoolProps, DataPlaneProps {}
@@ -16,10 +15,6 @@ export class FailoverPool extends Construct {
 
   constructor(scope: Construct, id: string, props: FailoverPoolServiceProps) {
     super(scope, id);
-    const name = props.name ?? id;
-    const v = new PropValidator(this.node.path);
-    validateDataPlane(props, name, v);
-    this.model = failoverPoolModel(name, props, v);
-    this.envoy = new EnvoyDeployment(this, "envoy", name, this.model, props);
+    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => failoverPoolModel(name, props, v)));
   }
 }

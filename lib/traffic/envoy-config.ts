@@ -181,28 +181,7 @@ function opsResources(address: string, port: number, adminPort: number): object 
   const toAdmin = (path: string) => ({ match: { path }, route: { cluster: "envoy-admin" } });
   return {
     listeners: [
-      {
-        name: "ops",
-        address: { socket_address: { address, port_value: port } },
-        filter_chains: [
-          {
-            filters: [
-              {
-                name: "envoy.filters.network.http_connection_manager",
-                typed_config: {
-                  "@type": T.hcm,
-                  stat_prefix: "ops",
-                  route_config: {
-                    name: "ops",
-                    virtual_hosts: [{ name: "ops", domains: ["*"], routes: [toAdmin("/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }] }],
-                  },
-                  http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": T.router } }],
-                },
-              },
-            ],
-          },
-        ],
-      },
+      httpListener("ops", address, port, [toAdmin("/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }], []),
     ],
     clusters: [
       {
@@ -230,10 +209,13 @@ function renderListener(l: ListenerModel, address: string, port: number): object
       },
     });
   }
-  filters.push({ name: "envoy.filters.http.router", typed_config: { "@type": T.router } });
+  return { "@type": T.listener, ...httpListener(l.name, address, port, l.routes.map(renderRoute), filters) };
+}
+
+/** A listener with one HTTP connection manager: one virtual host, these routes, these filters, then the router. */
+function httpListener(name: string, address: string, port: number, routes: object[], filters: object[]): Record<string, unknown> {
   return {
-    "@type": T.listener,
-    name: l.name,
+    name,
     address: { socket_address: { address, port_value: port } },
     filter_chains: [
       {
@@ -242,11 +224,11 @@ function renderListener(l: ListenerModel, address: string, port: number): object
             name: "envoy.filters.network.http_connection_manager",
             typed_config: {
               "@type": T.hcm,
-              stat_prefix: l.name,
+              stat_prefix: name,
               // AUTO: HTTP/1.1, and HTTP/2 with prior knowledge (gRPC clients) on the same port.
               codec_type: "AUTO",
-              route_config: { name: l.name, virtual_hosts: [{ name: l.name, domains: ["*"], routes: l.routes.map(renderRoute) }] },
-              http_filters: filters,
+              route_config: { name, virtual_hosts: [{ name, domains: ["*"], routes }] },
+              http_filters: [...filters, { name: "envoy.filters.http.router", typed_config: { "@type": T.router } }],
             },
           },
         ],

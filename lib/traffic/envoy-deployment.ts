@@ -40,6 +40,18 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
 }
 
+/**
+ * The body of WeightedService and FailoverPool: validate where Envoy runs, build the model (which
+ * validates the routing props and throws once for both), and deploy it.
+ */
+export function deployEnvoy(scope: Construct, props: DataPlaneProps, id: string, build: (name: string, v: PropValidator) => EnvoyModel) {
+  const name = props.name ?? id;
+  const v = new PropValidator(scope.node.path);
+  validateDataPlane(props, name, v);
+  const model = build(name, v);
+  return { model, envoy: new EnvoyDeployment(scope, "envoy", name, model, props) };
+}
+
 export class EnvoyDeployment extends Construct {
   public readonly files: EnvoyFiles;
   public readonly configMap: ConfigMapV1;

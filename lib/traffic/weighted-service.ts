@@ -1,7 +1,6 @@
 import { Construct } from "constructs";
-import { PropValidator } from "../validation";
 import { EnvoyModel } from "./envoy-config";
-import { DataPlaneProps, EnvoyDeployment, validateDataPlane } from "./envoy-deployment";
+import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "./envoy-deployment";
 import { weightedRoutesModel, WeightedRoutesProps } from "./weighted-routes";
 
 export interface WeightedServiceProps extends WeightedRoutesProps, DataPlaneProps {}
@@ -17,10 +16,6 @@ export class WeightedService extends Construct {
 
   constructor(scope: Construct, id: string, props: WeightedServiceProps) {
     super(scope, id);
-    const name = props.name ?? id;
-    const v = new PropValidator(this.node.path);
-    validateDataPlane(props, name, v);
-    this.model = weightedRoutesModel(name, props, v);
-    this.envoy = new EnvoyDeployment(this, "envoy", name, this.model, props);
+    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => weightedRoutesModel(name, props, v)));
   }
 }
