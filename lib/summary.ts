@@ -31,6 +31,7 @@ export function summarizeApp(app: App): string {
         : show(bg.standby);
       lines.push(`  ${bg.appName} in ${show(bg.namespace)}: active ${active}, standby ${standby}`);
       lines.push(`    services: ${bg.appName} -> active color, ${bg.appName}-preview -> standby color`);
+      if (bg.gate) lines.push(`    gate: the switch waits for cdktf-triton verify against the color to serve (${bg.gate.resource.friendlyUniqueId})`);
     }
     for (const r of releases) {
       const p = r.props;

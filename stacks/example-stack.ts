@@ -52,6 +52,33 @@ export class ExampleStack extends TerraformStack {
       active: TritonBlueGreen.activeVariable(this, "active", "blue"),
       standby: TritonBlueGreen.standbyVariable(this, "standby", "preview"),
       previewReplicas: 1,
+      // Before the switch moves, the color to serve must answer like this (through kubectl
+      // port-forward from where apply runs); a failure fails the apply and leaves traffic as it was.
+      verify: {
+        kubeconfig: "~/.kube/config",
+        reportDir: "verify-reports",
+        spec: {
+          waitForReadySeconds: 1200,
+          models: [
+            {
+              name: "resnet50",
+              metadata: {
+                inputs: [{ name: "input", datatype: "FP32", shape: [-1, 3, 224, 224] }],
+                outputs: [{ name: "probabilities", datatype: "FP32", shape: [-1, 1000] }],
+              },
+              golden: [
+                {
+                  name: "all-zero image is class 0 or 1",
+                  binary: true,
+                  inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 224, 224], data: new Array(3 * 224 * 224).fill(0) }],
+                  outputs: [{ name: "probabilities", topK: 2, data: [0, 1] }],
+                },
+              ],
+            },
+          ],
+          probe: { model: "resnet50", case: "all-zero image is class 0 or 1", requests: 200, concurrency: 4, budgets: { p99Ms: 250, maxErrorRate: 0 } },
+        },
+      },
     });
   }
 }

@@ -31,12 +31,16 @@ describe("npm start (the example app)", () => {
     expect(text).not.toContain(root);
     expect(text).not.toContain(outdir);
     const json = JSON.parse(text);
-    expect(Object.keys(json.resource).sort()).toEqual(["helm_release", "kubernetes_service_v1"]);
+    expect(Object.keys(json.resource).sort()).toEqual(["helm_release", "kubernetes_service_v1", "terraform_data"]);
     expect(json.terraform.required_providers).toEqual({
       helm: { source: "helm", version: "3.1.1" },
       kubernetes: { source: "kubernetes", version: "2.38.0" },
     });
     const chart = Object.values<any>(json.resource.helm_release)[0].chart;
     expect(fs.existsSync(path.join(stackDir, chart, "Chart.yaml"))).toBe(true);
+    // The gate's spec (with its 150528-float golden image) is a file beside the stack
+    const command: string = Object.values<any>(json.resource.terraform_data)[0].provisioner[0]["local-exec"].command;
+    const spec = /--spec (\S+)/.exec(command)![1];
+    expect(JSON.parse(fs.readFileSync(path.join(stackDir, spec), "utf8")).models[0].name).toBe("resnet50");
   });
 });

@@ -1,3 +1,7 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { TerraformStack, Testing } from "cdktf";
 import { GateTarget, TritonBlueGreen, TritonValidationError, VerificationGate, VerifySpec } from "../lib";
 import { colorProps, newStack, resourcesOf, serviceByName, synthJson } from "./helpers";
 
@@ -24,12 +28,13 @@ describe("verification gate in the Terraform graph", () => {
     expect(serviceByName(json, "clf").depends_on).toContain(`terraform_data.${bg.gate!.resource.friendlyUniqueId}`);
     expect(serviceByName(json, "clf-preview").depends_on).toBeUndefined();
 
-    // And it port-forwards to the active color's own Service, with the spec in the environment
+    // And it port-forwards to the active color's own Service, the spec being a file in the synth output
     const exec = gate.provisioner[0]["local-exec"];
+    const specPath = /--spec (assets\/\S+\/verify\.json) /.exec(exec.command)![1];
     expect(exec.command).toBe(
-      "npx --no-install cdktf-triton verify --spec-env CDKTF_TRITON_SPEC --port-forward svc/clf-${var.active}:8000 --namespace ml --kubeconfig '~/.kube/config' --json reports/verify.json --junit reports/verify.xml",
+      `npx --no-install cdktf-triton verify --spec ${specPath} --port-forward svc/clf-\${var.active}:8000 --namespace ml --kubeconfig '~/.kube/config' --json reports/verify.json --junit reports/verify.xml`,
     );
-    expect(JSON.parse(exec.environment.CDKTF_TRITON_SPEC)).toEqual(spec);
+    expect(bg.gate!.specAsset.path).toBe(specPath);
 
     // And it runs again when the color to serve, its release or the spec changes
     expect(gate.triggers_replace.color).toBe("${var.active}");
@@ -56,9 +61,26 @@ describe("verification gate in the Terraform graph", () => {
       verify: { spec, access: { blue: "https://blue.ml.example.com", green: "https://green.ml.example.com" }, compareWithBaseline: true, headersFromEnv: { Authorization: "TRITON_TOKEN" } },
     });
     const exec = resourcesOf(synthJson(stack), "terraform_data")[0].provisioner[0]["local-exec"];
-    expect(exec.command).toBe(
-      "npx --no-install cdktf-triton verify --spec-env CDKTF_TRITON_SPEC --url https://green.ml.example.com --baseline-url https://blue.ml.example.com --header Authorization=TRITON_TOKEN",
+    expect(exec.command).toMatch(
+      /^npx --no-install cdktf-triton verify --spec assets\/\S+\/verify\.json --url https:\/\/green\.ml\.example\.com --baseline-url https:\/\/blue\.ml\.example\.com --header Authorization=TRITON_TOKEN$/,
     );
+  });
+
+  test("a large golden set travels as a file in the synth output, not on the command line", () => {
+    // Given a golden input of 150528 floats (one 3x224x224 image), far past 128 KiB as text
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-spec-"));
+    const app = Testing.app({ outdir });
+    const stack = new TerraformStack(app, "s");
+    const big: VerifySpec = { models: [{ name: "m", golden: [{ name: "g", inputs: [{ name: "x", datatype: "FP32", shape: [1, 3, 224, 224], data: new Array(150528).fill(0) }], outputs: [{ name: "y", argmax: true, data: [0] }] }] }] };
+    const gate = new VerificationGate(stack, "g", { spec: big, target: GateTarget.url("http://127.0.0.1:8000") });
+    app.synth();
+    const stackDir = path.join(outdir, "stacks", "s");
+    const json = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
+    const exec = Object.values<any>(json.resource.terraform_data)[0].provisioner[0]["local-exec"];
+    expect(exec.command.length).toBeLessThan(500);
+    expect(exec.environment).toBeUndefined();
+    expect(JSON.parse(fs.readFileSync(path.join(stackDir, gate.specAsset.path), "utf8"))).toEqual(big);
+    fs.rmSync(outdir, { recursive: true, force: true });
   });
 
   test("no secret reaches the plan: header values stay in the environment of apply", () => {

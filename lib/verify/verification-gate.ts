@@ -3,7 +3,10 @@
 // triggers change, and a failed verification fails its creation, so anything that depends on it
 // (the traffic switch) is not applied. This file is the only part of lib/verify/ that touches cdktf.
 import { createHash } from "crypto";
-import { TerraformResource, TerraformResourceConfig } from "cdktf";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { AssetType, TerraformAsset, TerraformResource, TerraformResourceConfig } from "cdktf";
 import { Construct } from "constructs";
 import { PropValidator } from "../validation";
 import { parsePortForwardTarget } from "./port-forward";
@@ -134,14 +137,13 @@ export class TerraformData extends TerraformResource {
   }
 }
 
-/** The environment variable through which the spec reaches the CLI. */
-export const SPEC_ENV = "CDKTF_TRITON_SPEC";
-
 export class VerificationGate extends Construct {
   /** The terraform_data resource: make the switch depend on it. */
   public readonly resource: TerraformData;
-  /** The command local-exec runs (the spec travels in $CDKTF_TRITON_SPEC). */
+  /** The command local-exec runs. */
   public readonly command: string;
+  /** The spec, shipped into the synth output as a file (golden inputs can be large). */
+  public readonly specAsset: TerraformAsset;
 
   constructor(scope: Construct, id: string, props: VerificationGateProps) {
     super(scope, id);
@@ -162,10 +164,17 @@ export class VerificationGate extends Construct {
     }
     v.throwIfInvalid();
 
+    // The spec travels as a file asset, not on the command line or in the environment: golden
+    // tensors easily pass the kernel's 128 KiB limit for one argument or variable.
+    const specHash = createHash("sha256").update(specText).digest("hex").slice(0, 16);
+    const specFile = path.join(os.tmpdir(), "cdktf-triton-specs", specHash, "verify.json");
+    fs.mkdirSync(path.dirname(specFile), { recursive: true });
+    fs.writeFileSync(specFile, specText);
+    this.specAsset = new TerraformAsset(this, "spec", { path: specFile, type: AssetType.FILE });
     const args = [
       "verify",
-      "--spec-env",
-      SPEC_ENV,
+      "--spec",
+      this.specAsset.path,
       ...props.target._flags(""),
       ...(props.baseline?._flags("baseline-") ?? []),
       ...(props.metricsUrl ? ["--metrics-url", props.metricsUrl] : []),
@@ -173,12 +182,11 @@ export class VerificationGate extends Construct {
       ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`] : []),
     ];
     this.command = [props.command ?? "npx --no-install cdktf-triton", ...args.map(shellQuote)].join(" ");
-    const specHash = createHash("sha256").update(specText).digest("hex").slice(0, 16);
     this.resource = new TerraformData(
       this,
       "verify",
       { triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command } },
-      { provisioners: [{ type: "local-exec", command: this.command, environment: { [SPEC_ENV]: specText } }] },
+      { provisioners: [{ type: "local-exec", command: this.command }] },
     );
   }
 }
