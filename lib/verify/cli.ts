@@ -7,14 +7,13 @@ import { Command, CommanderError } from "commander";
 import { ClientOptions } from "./client";
 import { PortForward, startPortForward } from "./port-forward";
 import { junitXml, summaryText } from "./report";
-import { loadSpec, SpecError, validateSpec } from "./spec";
+import { loadSpec, SpecError } from "./spec";
 import { ProgressEvent, Report, verify } from "./verifier";
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
 interface VerifyFlags {
-  spec?: string;
-  specEnv?: string;
+  spec: string;
   url?: string;
   portForward?: string;
   baselineUrl?: string;
@@ -44,8 +43,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
   program
     .command("verify")
     .description("Verify a Triton (Open Inference Protocol) candidate before traffic moves to it")
-    .option("--spec <file>", "verification spec (.json, .yaml)")
-    .option("--spec-env <VAR>", "read the spec (JSON) from an environment variable (as the gate passes it)")
+    .requiredOption("--spec <file>", "verification spec (.json, .yaml)")
     .option("--url <url>", "candidate base URL, e.g. http://127.0.0.1:8000")
     .option("--port-forward <svc/name:port>", "reach the candidate through kubectl port-forward instead of --url")
     .option("--baseline-url <url>", "the active color, for relative budgets and output agreement")
@@ -80,8 +78,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
 async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<number> {
   const forwards: PortForward[] = [];
   try {
-    if (Boolean(flags.spec) === Boolean(flags.specEnv)) throw new UsageError("give exactly one of --spec and --spec-env");
-    const spec = flags.spec ? loadSpec(flags.spec) : specFromEnv(flags.specEnv!);
+    const spec = loadSpec(flags.spec);
     if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
     if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
     const client = clientOptions(flags);
@@ -109,18 +106,6 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
 }
 
 class UsageError extends Error {}
-
-function specFromEnv(name: string) {
-  const text = process.env[name];
-  if (text === undefined) throw new UsageError(`--spec-env ${name}: environment variable ${name} is not set`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new SpecError(`from $${name}`, [{ field: name, value: "(its text)", expected: `valid JSON (${(e as Error).message})` }]);
-  }
-  return validateSpec(doc, `from $${name}`);
-}
 
 function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
   const headers: Record<string, string> = {};
