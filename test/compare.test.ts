@@ -68,3 +68,12 @@ describe("spec validation", () => {
     ]);
   });
 });
+
+describe("verify() itself", () => {
+  test("refuses a spec that does not fit before sending anything", async () => {
+    const { verify } = await import("../lib/verify");
+    await expect(verify({ models: [{ name: "m" }], probe: { model: "m", case: "missing", requests: 1, concurrency: 1, budgets: {} } }, { url: "http://127.0.0.1:1" })).rejects.toThrow(
+      /probe.case = "missing": expected the name of a golden case of model "m"/,
+    );
+  });
+});

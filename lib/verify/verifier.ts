@@ -7,7 +7,7 @@ import { encodeInferRequest, InferResponse } from "./binary";
 import { ClientOptions, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
 import { contractMismatch, outputMismatch, outputsAgree } from "./compare";
 import { ProbeResult, runProbe } from "./probe";
-import { GoldenCase, ModelSpec, VerifySpec } from "./spec";
+import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "./spec";
 
 export type CheckStatus = "pass" | "fail" | "error" | "skipped";
 export type Verdict = "pass" | "fail" | "error";
@@ -58,7 +58,9 @@ export function verdictOf(checks: readonly CheckResult[]): Verdict {
   return checks.some((c) => c.status === "pass") ? "pass" : "error";
 }
 
+/** Throws a SpecError for a spec that does not fit (a typed spec can still hold bad values). */
 export async function verify(spec: VerifySpec, target: VerifyTarget, options: VerifyOptions = {}): Promise<Report> {
+  validateSpec(spec);
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const deadlineMs = (spec.deadlineSeconds ?? 600) * 1000;
