@@ -61,8 +61,10 @@ describeEngine(`Terraform expressions of the blue/green rule ${title}`, () => {
     });
   });
 
-  test("the variable's validation refuses a color that would select no pods", () => {
-    const run = spawnSync(engine!, ["console", "-var", "active=gren"], { cwd: dir, env, input: "local.rule\n", encoding: "utf8" });
+  test("the variable's validation refuses a color that would select no pods, at plan", () => {
+    // (plan, as a pipeline runs it: `console` reports the error but OpenTofu's exits 0.)
+    expect(spawnSync(engine!, ["init", "-input=false"], { cwd: dir, env, encoding: "utf8" }).status).toBe(0);
+    const run = spawnSync(engine!, ["plan", "-input=false", "-var", "active=gren"], { cwd: dir, env, encoding: "utf8" });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("Invalid value for variable");
     expect(run.stderr).toContain('The active variable must be one of "blue", "green".');
