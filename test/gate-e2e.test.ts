@@ -9,9 +9,10 @@ import { RunningServer, startMlserver } from "./peers/servers";
 // End to end with a real engine: a stack with the verification gate and a "switch" that depends on
 // it, applied by OpenTofu or Terraform (whichever is on PATH), the verifier talking to a real
 // MLServer. A failing verification leaves the switch where it was; a passing one moves it.
-const engine = ["tofu", "terraform"].find((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
-const describeEngine = engine ? describe : describe.skip;
-const title = engine ? `with ${engine}` : "(skipped: neither tofu nor terraform on PATH)";
+// Every engine on PATH (OpenTofu from scripts/setup-tools.sh; Terraform where the machine has it).
+const engines = ["tofu", "terraform"].filter((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
+const cases = engines.length ? engines.map((e) => [`with ${e}`, e]) : [["(skipped: neither tofu nor terraform on PATH)", undefined]];
+const describeEngine = engines.length ? describe.each(cases) : describe.skip.each(cases);
 const bin = path.resolve(__dirname, "..", "bin", "cdktf-triton.js");
 
 function spec(expectedClass: number): VerifySpec {
@@ -27,7 +28,7 @@ function spec(expectedClass: number): VerifySpec {
   };
 }
 
-describeEngine(`the verification gate in a real apply ${title}`, () => {
+describeEngine("the verification gate in a real apply %s", (_title, engine) => {
   let server: RunningServer;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-gate-"));
   const outdir = path.join(work, "out");
