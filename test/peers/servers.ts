@@ -54,6 +54,16 @@ export async function startMlserver(options: MlserverOptions = {}): Promise<Runn
 
 type Certificates = ReturnType<typeof makeCertificates>;
 
+/** KServe's ModelServer with "resnet50", the example stack's contract (kserve_classifier.py). */
+export async function startKserveClassifier(): Promise<RunningServer> {
+  const http = await freePort();
+  const proc = spawn(python("kserve"), [path.join(__dirname, "kserve_classifier.py"), "--http_port", String(http)], {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return started(proc, `http://127.0.0.1:${http}`, undefined, "/v2/models/resnet50/ready");
+}
+
 /**
  * KServe's ModelServer; with `tls`, it serves HTTPS with that certificate and key, and with
  * `requireClientCert` it also demands a client certificate signed by the test CA (mTLS).

@@ -1,0 +1,124 @@
+import { spawnSync, SpawnSyncOptions } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { App, TerraformStack } from "cdktf";
+
+/**
+ * The real-engine harness: OpenTofu (built by scripts/setup-tools.sh) with providers installed only
+ * from the filesystem mirror that setup-tools builds, against the API server of scripts/cluster.sh.
+ */
+export const root = path.resolve(__dirname, "..", "..");
+const tools = path.join(root, ".tools");
+export const kubeconfig = process.env.E2E_KUBECONFIG ?? path.join(tools, "cluster", "kubeconfig");
+export const tofu = path.join(tools, "bin", "tofu");
+const cliConfig = path.join(tools, "terraform.rc");
+
+/** Why the e2e tests cannot run here, or undefined when they can (tools built, cluster answering). */
+export function unavailable(): string | undefined {
+  if (!fs.existsSync(tofu)) return "OpenTofu is not built (scripts/setup-tools.sh)";
+  if (!fs.existsSync(cliConfig)) return "the provider mirror is not built (scripts/setup-tools.sh)";
+  if (!fs.existsSync(kubeconfig)) return "no cluster (scripts/cluster.sh up)";
+  const ready = spawnSync("kubectl", ["--kubeconfig", kubeconfig, "get", "--raw", "/readyz"], { encoding: "utf8" });
+  if (ready.status !== 0) return "the cluster does not answer (scripts/cluster.sh up)";
+  return undefined;
+}
+
+/** Mirrored provider versions (scripts/tools/providers.json), which the e2e stacks pin exactly. */
+export const providers: Record<"kubernetes" | "helm", { version: string; commit: string }> = JSON.parse(
+  fs.readFileSync(path.join(root, "scripts", "tools", "providers.json"), "utf8"),
+);
+
+/**
+ * Pins the stack's providers to the versions in the mirror. Our cdktf provider packages pin
+ * kubernetes 2.38.0 and helm 3.1.1, whose release commits this machine's module proxy does not
+ * serve (see scripts/tools/providers.json); a user pins a newer provider the same way.
+ */
+export function pinMirroredProviders(stack: TerraformStack): void {
+  for (const name of ["kubernetes", "helm"] as const) {
+    stack.addOverride(`terraform.required_providers.${name}.version`, providers[name].version);
+  }
+}
+
+/** The environment every engine run gets: the mirror-only CLI config, no checkpoint, automation. */
+export function engineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${path.join(tools, "bin")}${path.delimiter}${process.env.PATH}`,
+    TF_CLI_CONFIG_FILE: cliConfig,
+    CHECKPOINT_DISABLE: "1",
+    TF_IN_AUTOMATION: "1",
+    KUBECONFIG: kubeconfig,
+    ...extra,
+  };
+}
+
+export interface Run {
+  code: number | null;
+  out: string;
+  stdout: string;
+}
+
+export function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): Run {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024, env: engineEnv(), ...options });
+  const stdout = String(r.stdout ?? "");
+  return { code: r.status, stdout, out: `${stdout}\n${String(r.stderr ?? "")}${r.error ? `\n${r.error.message}` : ""}` };
+}
+
+/** A synthesized stack on disk and the engine commands on it. */
+export class EngineStack {
+  constructor(public readonly dir: string) {}
+
+  tofu(...args: string[]): Run {
+    return run(tofu, args, { cwd: this.dir });
+  }
+
+  /** Runs and expects exit 0, failing with the engine's own output otherwise. */
+  ok(...args: string[]): string {
+    const r = this.tofu(...args);
+    if (r.code !== 0) throw new Error(`tofu ${args.join(" ")} exited ${r.code}:\n${r.out.slice(-6000)}`);
+    return r.out;
+  }
+
+  /** `plan` saved and shown as JSON: the resource changes, by address. */
+  plan(vars: Record<string, string> = {}): { changes: Map<string, string[]>; json: any; code: number | null; out: string } {
+    const plan = this.tofu("plan", "-input=false", "-detailed-exitcode", "-out=e2e.tfplan", ...varArgs(vars));
+    if (plan.code !== 0 && plan.code !== 2) throw new Error(`tofu plan exited ${plan.code}:\n${plan.out.slice(-6000)}`);
+    const json = JSON.parse(this.ok("show", "-json", "e2e.tfplan").trim().split("\n").find((l) => l.startsWith("{"))!);
+    const changes = new Map<string, string[]>();
+    for (const rc of json.resource_changes ?? []) {
+      if (!(rc.change.actions.length === 1 && rc.change.actions[0] === "no-op")) changes.set(rc.address, rc.change.actions);
+    }
+    return { changes, json, code: plan.code, out: plan.out };
+  }
+
+  apply(vars: Record<string, string> = {}): Run {
+    return this.tofu("apply", "-input=false", "-auto-approve", ...varArgs(vars));
+  }
+}
+
+export function varArgs(vars: Record<string, string>): string[] {
+  return Object.entries(vars).flatMap(([k, v]) => ["-var", `${k}=${v}`]);
+}
+
+/** Synthesizes one stack into outdir and returns it. */
+export function synthesize(outdir: string, id: string, build: (app: App, id: string) => TerraformStack): EngineStack {
+  const app = new App({ outdir });
+  const stack = build(app, id);
+  pinMirroredProviders(stack);
+  app.synth();
+  return new EngineStack(path.join(outdir, "stacks", id));
+}
+
+/** kubectl against the test cluster, parsed from JSON. */
+export function kubectl(...args: string[]): any {
+  const r = run("kubectl", ["--kubeconfig", kubeconfig, ...args, "-o", "json"]);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}: ${r.out}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Names of the objects of a kind in a namespace ([] when there are none or the namespace is gone). */
+export function names(kind: string, namespace: string): string[] {
+  const r = run("kubectl", ["--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]);
+  if (r.code !== 0) return [];
+  return JSON.parse(r.stdout).items.map((i: any) => i.metadata.name).sort();
+}
