@@ -111,8 +111,11 @@ up() {
     --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC --allow-privileged=true \
-    --endpoint-reconciler-type none
+    --endpoint-reconciler-type none \
+    --disable-admission-plugins TaintNodesByCondition
   wait_for kube-apiserver 120 kc get --raw /readyz
+  # No node lifecycle controller: kwok nodes send no heartbeats, and nothing here needs evictions;
+  # so nodes are not tainted not-ready at creation either (TaintNodesByCondition is off above).
   start kube-controller-manager --kubeconfig "$KUBECONFIG_FILE" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port 0 \
     --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" \

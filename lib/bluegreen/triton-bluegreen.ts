@@ -91,8 +91,9 @@ const validatedVariables = new WeakSet<TerraformVariable>();
 /**
  * Two Triton releases, blue and green, behind two Services: the active Service selects the active
  * color, the preview Service the other one. Switching `active` updates the active Service's
- * selector in place; the switch waits for both releases to be ready (helm_release `wait`), and for
- * every precondition added with {@link addSwitchPrecondition} (the verification gate).
+ * selector in place (and the preview Service's with it); the switch waits for both releases to be
+ * ready (helm_release `wait`), and for every precondition added with {@link addSwitchPrecondition}
+ * (the verification gate).
  */
 export class TritonBlueGreen extends Construct {
   /**
@@ -232,12 +233,15 @@ export class TritonBlueGreen extends Construct {
   }
 
   /**
-   * Makes the switch (the active Service's selector) wait for `dependables`: this is where the
-   * verification gate sits, between the candidate's rollout and the traffic switch. If one of them
-   * fails during apply, the selector is not updated and the active color stays as it was.
+   * Makes the switch wait for `dependables`: this is where the verification gate sits, between the
+   * candidate's rollout and the traffic switch. The switch is both Services' selectors (the active
+   * one and the preview one move together), so if one of them fails during apply neither selector
+   * is updated: the active color stays as it was and the preview still shows the candidate.
    */
   public addSwitchPrecondition(...dependables: ITerraformDependable[]): void {
-    this.activeService.dependsOn = [...(this.activeService.dependsOn ?? []), ...dependables.map(dependable)];
+    for (const service of [this.activeService, this.previewService]) {
+      service.dependsOn = [...(service.dependsOn ?? []), ...dependables.map(dependable)];
+    }
   }
 
   /** The release of a color. */
