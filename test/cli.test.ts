@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
+import { expandHome } from "../lib/verify/port-forward";
 import { freePort, RunningServer, startMlserver } from "./peers/servers";
 
 // The CLI as CI and the gate run it: a real process, a spec file, exit codes and report files.
@@ -40,15 +41,15 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("exit 0 on pass, with a summary, a JSON report and a JUnit report", () => {
-    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json", file("r.json"), "--junit", file("r.xml")]);
+  test("exit 0 on pass, with a summary, a JSON report and a JUnit report (their folder created)", () => {
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json", file("reports/r.json"), "--junit", file("reports/r.xml")]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("PASS  model iris golden setosa");
     expect(r.stdout).toContain("PASS: the candidate may take traffic");
     expect(r.stderr).toContain("probe candidate: 40/40 requests");
-    const report = JSON.parse(fs.readFileSync(file("r.json"), "utf8"));
+    const report = JSON.parse(fs.readFileSync(file("reports/r.json"), "utf8"));
     expect(report).toMatchObject({ verdict: "pass", target: server.url, probe: { completed: 40, errors: 0 } });
-    const xml = fs.readFileSync(file("r.xml"), "utf8");
+    const xml = fs.readFileSync(file("reports/r.xml"), "utf8");
     expect(xml).toContain('<testsuites name="cdktf-triton verify" tests="5" failures="0" errors="0" skipped="0"');
     expect(xml).toContain('<testcase classname="cdktf-triton.verify" name="model iris golden setosa"');
   });
@@ -106,4 +107,10 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
       expect(r.stderr).toContain("kubectl port-forward svc/iris-green failed");
     },
   );
+
+  test("a kubeconfig of ~/... is the home folder's (the gate quotes it, so no shell expands it)", () => {
+    expect(expandHome("~/.kube/config")).toBe(path.join(os.homedir(), ".kube", "config"));
+    expect(expandHome("/etc/kube/config")).toBe("/etc/kube/config");
+    expect(expandHome("~other/config")).toBe("~other/config");
+  });
 });

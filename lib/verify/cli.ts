@@ -2,6 +2,7 @@
 // 1 (verification failed) or 2 (could not verify: bad arguments or spec, unreachable server).
 // Runtime code: imports nothing from cdktf, so it starts fast inside a local-exec provisioner.
 import * as fs from "fs";
+import * as path from "path";
 import { SingleBar } from "cli-progress";
 import { Command, CommanderError } from "commander";
 import { ClientOptions } from "./client";
@@ -132,6 +133,8 @@ function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
 }
 
 function writeReports(report: Report, flags: VerifyFlags): void {
+  // The report folder may not exist yet (the gate's reportDir on a first apply): create it.
+  for (const file of [flags.json, flags.junit]) if (file) fs.mkdirSync(path.dirname(file), { recursive: true });
   if (flags.json) fs.writeFileSync(flags.json, JSON.stringify(report, null, 2) + "\n");
   if (flags.junit) fs.writeFileSync(flags.junit, junitXml(report));
 }

@@ -1,6 +1,8 @@
 // Reaching a ClusterIP Service from a workstation or a CI job: `kubectl port-forward` to a free
 // local port, started before the verification and stopped after it.
 import { spawn } from "child_process";
+import * as os from "os";
+import * as path from "path";
 
 export interface PortForwardOptions {
   /** e.g. svc/classifier-green:8000 */
@@ -27,11 +29,19 @@ export function parsePortForwardTarget(target: string): { resource: string; port
   return { resource: m[1], port: Number(m[3]) };
 }
 
+/**
+ * "~/..." as the home folder. The gate passes the path single-quoted (no shell expansion) and
+ * kubectl does not expand "~" itself; found when the example's gate ran against a real cluster.
+ */
+export function expandHome(file: string): string {
+  return file === "~" || file.startsWith("~/") ? path.join(os.homedir(), file.slice(1)) : file;
+}
+
 export function startPortForward(options: PortForwardOptions): Promise<PortForward> {
   const { resource, port } = parsePortForwardTarget(options.target);
   const args = ["port-forward", resource, `:${port}`, "--address", "127.0.0.1"];
   if (options.namespace) args.push("--namespace", options.namespace);
-  if (options.kubeconfig) args.push("--kubeconfig", options.kubeconfig);
+  if (options.kubeconfig) args.push("--kubeconfig", expandHome(options.kubeconfig));
   if (options.context) args.push("--context", options.context);
   const proc = spawn(options.kubectl ?? "kubectl", args, { stdio: ["ignore", "pipe", "pipe"] });
   const stop = () => {

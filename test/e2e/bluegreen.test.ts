@@ -85,7 +85,7 @@ describeE2e(title, () => {
   const synth = (passing: boolean) => {
     stack = synthesize(path.join(work, "out"), "bluegreen", (app, id) => new BlueGreenE2eStack(app, id, server.url, passing));
   };
-  const selector = (name: string) => kubectl("get", "service", name, "-n", NS).spec.selector;
+  const selector = async (name: string) => (await kubectl("get", "service", name, "-n", NS)).spec.selector;
 
   beforeAll(async () => {
     fs.rmSync(work, { recursive: true, force: true });
@@ -94,94 +94,94 @@ describeE2e(title, () => {
   }, 120_000);
   afterAll(async () => {
     // Leave nothing behind even when a test failed half-way.
-    if (stack && fs.existsSync(path.join(work, "terraform.tfstate"))) stack.tofu("destroy", "-input=false", "-auto-approve");
+    if (stack && fs.existsSync(path.join(work, "terraform.tfstate"))) await stack.tofu("destroy", "-input=false", "-auto-approve");
     await server?.stop();
   }, 600_000);
 
-  test("init installs the providers from the mirror only; validate accepts the stack", () => {
+  test("init installs the providers from the mirror only; validate accepts the stack", async () => {
     synth(true);
-    const init = stack.ok("init", "-input=false");
+    const init = await stack.ok("init", "-input=false");
     expect(init).toMatch(/Installing hashicorp\/kubernetes v3\.2\.2-main/);
     expect(init).toMatch(/Installing hashicorp\/helm v3\.2\.1-main/);
-    stack.ok("validate");
+    await stack.ok("validate");
   }, 300_000);
 
-  test("plan creates everything; apply creates it and the API server holds it", () => {
-    const plan = stack.plan();
+  test("plan creates everything; apply creates it and the API server holds it", async () => {
+    const plan = await stack.plan();
     expect(plan.code).toBe(2);
     expect([...plan.changes.values()].every((a) => a.join() === "create")).toBe(true);
-    const apply = stack.apply();
+    const apply = await stack.apply();
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
     expect(apply.out).toContain("PASS: the candidate may take traffic");
 
     // Both colors' Deployments, rolled out on the kwok GPU nodes (standby "preview": green runs 1).
-    const deployments = kubectl("get", "deployments", "-n", NS).items;
+    const deployments = (await kubectl("get", "deployments", "-n", NS)).items;
     const byName = Object.fromEntries(deployments.map((d: any) => [d.metadata.name, d]));
     expect(Object.keys(byName).sort()).toEqual(["iris-blue", "iris-canary", "iris-failover", "iris-green"]);
     expect(byName["iris-blue"].status.readyReplicas).toBe(2);
     expect(byName["iris-green"].status.readyReplicas).toBe(1);
     expect(byName["iris-blue"].spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");
     // The switch and the preview.
-    expect(selector("iris")).toEqual({ app: "iris", color: "blue" });
-    expect(selector("iris-preview")).toEqual({ app: "iris", color: "green" });
-    expect(selector("iris-blue")).toMatchObject({ app: "iris", color: "blue" });
+    expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
+    expect(await selector("iris-preview")).toEqual({ app: "iris", color: "green" });
+    expect(await selector("iris-blue")).toMatchObject({ app: "iris", color: "blue" });
     // The chart's PodDisruptionBudget and ServiceAccount for each color, the data plane's objects.
-    expect(names("poddisruptionbudgets", NS)).toEqual(["iris-blue", "iris-canary", "iris-failover", "iris-green"]);
-    expect(names("serviceaccounts", NS)).toEqual(expect.arrayContaining(["iris-blue", "iris-green"]));
-    const cm = kubectl("get", "configmap", "iris-canary", "-n", NS);
+    expect(await names("poddisruptionbudgets", NS)).toEqual(["iris-blue", "iris-canary", "iris-failover", "iris-green"]);
+    expect(await names("serviceaccounts", NS)).toEqual(expect.arrayContaining(["iris-blue", "iris-green"]));
+    const cm = await kubectl("get", "configmap", "iris-canary", "-n", NS);
     expect(Object.keys(cm.data).sort()).toEqual(["cds.yaml", "envoy.yaml", "lds.yaml"]);
     expect(cm.data["cds.yaml"]).toContain(`iris-green.${NS}.svc.cluster.local`);
-    expect(names("configmaps", NS)).toEqual(expect.arrayContaining(["iris-canary", "iris-failover"]));
+    expect(await names("configmaps", NS)).toEqual(expect.arrayContaining(["iris-canary", "iris-failover"]));
   }, 600_000);
 
-  test("a second plan right after apply is empty", () => {
-    const plan = stack.plan();
+  test("a second plan right after apply is empty", async () => {
+    const plan = await stack.plan();
     expect([...plan.changes.entries()]).toEqual([]);
     expect(plan.code).toBe(0);
   }, 300_000);
 
-  test("blue -> green with a failing gate: the apply fails and the selector stays blue", () => {
+  test("blue -> green with a failing gate: the apply fails and the selector stays blue", async () => {
     synth(false);
-    const apply = stack.apply({ active: "green", standby: "warm" });
+    const apply = await stack.apply({ active: "green", standby: "warm" });
     expect(apply.code).not.toBe(0);
     expect(apply.out).toContain("FAIL  model iris golden setosa");
-    expect(selector("iris")).toEqual({ app: "iris", color: "blue" });
+    expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
   }, 600_000);
 
-  test("blue -> green: the plan updates the Service selector in place and runs the gate; after apply the selector is green", () => {
+  test("blue -> green: the plan updates the Service selector in place and runs the gate; after apply the selector is green", async () => {
     synth(true);
-    const plan = stack.plan({ active: "green", standby: "warm" });
+    const plan = await stack.plan({ active: "green", standby: "warm" });
     const active = [...plan.changes.entries()].filter(([address]) => address.includes("kubernetes_service_v1"));
     // Only the two switch Services change, each updated in place (no delete/create).
     expect(active.map(([, actions]) => actions)).toEqual([["update"], ["update"]]);
     const gate = [...plan.changes.entries()].find(([address]) => address.startsWith("terraform_data."));
     expect(gate?.[1]).toEqual(["delete", "create"]); // a new color means a new verification
-    const apply = stack.apply({ active: "green", standby: "warm" });
+    const apply = await stack.apply({ active: "green", standby: "warm" });
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
     expect(apply.out).toContain("PASS: the candidate may take traffic");
-    expect(selector("iris")).toEqual({ app: "iris", color: "green" });
-    expect(selector("iris-preview")).toEqual({ app: "iris", color: "blue" });
-    expect(kubectl("get", "deployment", "iris-green", "-n", NS).status.readyReplicas).toBe(2);
-    expect(stack.plan({ active: "green", standby: "warm" }).code).toBe(0);
+    expect(await selector("iris")).toEqual({ app: "iris", color: "green" });
+    expect(await selector("iris-preview")).toEqual({ app: "iris", color: "blue" });
+    expect((await kubectl("get", "deployment", "iris-green", "-n", NS)).status.readyReplicas).toBe(2);
+    expect((await stack.plan({ active: "green", standby: "warm" })).code).toBe(0);
   }, 600_000);
 
-  test("rollback green -> blue: refused by a failing gate, then done by a passing one", () => {
+  test("rollback green -> blue: refused by a failing gate, then done by a passing one", async () => {
     synth(false);
-    const refused = stack.apply({ active: "blue", standby: "warm" });
+    const refused = await stack.apply({ active: "blue", standby: "warm" });
     expect(refused.code).not.toBe(0);
-    expect(selector("iris")).toEqual({ app: "iris", color: "green" });
+    expect(await selector("iris")).toEqual({ app: "iris", color: "green" });
     synth(true);
-    const apply = stack.apply({ active: "blue", standby: "warm" });
+    const apply = await stack.apply({ active: "blue", standby: "warm" });
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
-    expect(selector("iris")).toEqual({ app: "iris", color: "blue" });
+    expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
   }, 600_000);
 
-  test("destroy leaves nothing behind: no Helm release, no object, no namespace", () => {
-    const destroy = stack.tofu("destroy", "-input=false", "-auto-approve");
+  test("destroy leaves nothing behind: no Helm release, no object, no namespace", async () => {
+    const destroy = await stack.tofu("destroy", "-input=false", "-auto-approve");
     if (destroy.code !== 0) throw new Error(destroy.out.slice(-6000));
-    expect(names("all", NS)).toEqual([]);
-    expect(names("secrets", NS)).toEqual([]); // Helm keeps its release records in Secrets
-    const gone = kubectl("get", "namespaces").items.map((n: any) => n.metadata.name);
+    expect(await names("all", NS)).toEqual([]);
+    expect(await names("secrets", NS)).toEqual([]); // Helm keeps its release records in Secrets
+    const gone = (await kubectl("get", "namespaces")).items.map((n: any) => n.metadata.name);
     expect(gone).not.toContain(NS);
     expect(JSON.parse(fs.readFileSync(path.join(work, "terraform.tfstate"), "utf8")).resources).toEqual([]);
   }, 600_000);

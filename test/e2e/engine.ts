@@ -1,4 +1,4 @@
-import { spawnSync, SpawnSyncOptions } from "child_process";
+import { spawn, spawnSync, SpawnOptions } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { App, TerraformStack } from "cdktf";
@@ -58,32 +58,52 @@ export interface Run {
   stdout: string;
 }
 
-export function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): Run {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024, env: engineEnv(), ...options });
-  const stdout = String(r.stdout ?? "");
-  return { code: r.status, stdout, out: `${stdout}\n${String(r.stderr ?? "")}${r.error ? `\n${r.error.message}` : ""}` };
+/**
+ * Runs a command without blocking the event loop: the test's peer servers write their logs into
+ * pipes this process drains, and a synchronous wait let those pipes fill until the servers stalled
+ * mid-verification (seen as a probe stuck until the gate's deadline).
+ */
+export function run(cmd: string, args: string[], options: SpawnOptions & { input?: string; timeout?: number } = {}): Promise<Run> {
+  const { input, timeout = 600_000, ...spawnOptions } = options;
+  return new Promise((resolve) => {
+    const proc = spawn(cmd, args, { env: engineEnv(), ...spawnOptions, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout!.on("data", (d) => (stdout += d));
+    proc.stderr!.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      stderr += `\n(killed after ${timeout} ms)`;
+      proc.kill("SIGKILL");
+    }, timeout);
+    proc.on("error", (e) => (stderr += `\n${e.message}`));
+    proc.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, out: `${stdout}\n${stderr}` });
+    });
+    proc.stdin!.end(input ?? "");
+  });
 }
 
 /** A synthesized stack on disk and the engine commands on it. */
 export class EngineStack {
   constructor(public readonly dir: string) {}
 
-  tofu(...args: string[]): Run {
+  tofu(...args: string[]): Promise<Run> {
     return run(tofu, args, { cwd: this.dir });
   }
 
   /** Runs and expects exit 0, failing with the engine's own output otherwise. */
-  ok(...args: string[]): string {
-    const r = this.tofu(...args);
+  async ok(...args: string[]): Promise<string> {
+    const r = await this.tofu(...args);
     if (r.code !== 0) throw new Error(`tofu ${args.join(" ")} exited ${r.code}:\n${r.out.slice(-6000)}`);
     return r.out;
   }
 
   /** `plan` saved and shown as JSON: the resource changes, by address. */
-  plan(vars: Record<string, string> = {}): { changes: Map<string, string[]>; json: any; code: number | null; out: string } {
-    const plan = this.tofu("plan", "-input=false", "-detailed-exitcode", "-out=e2e.tfplan", ...varArgs(vars));
+  async plan(vars: Record<string, string> = {}): Promise<{ changes: Map<string, string[]>; json: any; code: number | null; out: string }> {
+    const plan = await this.tofu("plan", "-input=false", "-detailed-exitcode", "-out=e2e.tfplan", ...varArgs(vars));
     if (plan.code !== 0 && plan.code !== 2) throw new Error(`tofu plan exited ${plan.code}:\n${plan.out.slice(-6000)}`);
-    const json = JSON.parse(this.ok("show", "-json", "e2e.tfplan").trim().split("\n").find((l) => l.startsWith("{"))!);
+    const json = JSON.parse((await this.ok("show", "-json", "e2e.tfplan")).trim().split("\n").find((l) => l.startsWith("{"))!);
     const changes = new Map<string, string[]>();
     for (const rc of json.resource_changes ?? []) {
       if (!(rc.change.actions.length === 1 && rc.change.actions[0] === "no-op")) changes.set(rc.address, rc.change.actions);
@@ -91,7 +111,7 @@ export class EngineStack {
     return { changes, json, code: plan.code, out: plan.out };
   }
 
-  apply(vars: Record<string, string> = {}): Run {
+  apply(vars: Record<string, string> = {}): Promise<Run> {
     return this.tofu("apply", "-input=false", "-auto-approve", ...varArgs(vars));
   }
 }
@@ -110,15 +130,15 @@ export function synthesize(outdir: string, id: string, build: (app: App, id: str
 }
 
 /** kubectl against the test cluster, parsed from JSON. */
-export function kubectl(...args: string[]): any {
-  const r = run("kubectl", ["--kubeconfig", kubeconfig, ...args, "-o", "json"]);
+export async function kubectl(...args: string[]): Promise<any> {
+  const r = await run("kubectl", ["--kubeconfig", kubeconfig, ...args, "-o", "json"]);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}: ${r.out}`);
   return JSON.parse(r.stdout);
 }
 
 /** Names of the objects of a kind in a namespace ([] when there are none or the namespace is gone). */
-export function names(kind: string, namespace: string): string[] {
-  const r = run("kubectl", ["--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]);
+export async function names(kind: string, namespace: string): Promise<string[]> {
+  const r = await run("kubectl", ["--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]);
   if (r.code !== 0) return [];
   return JSON.parse(r.stdout).items.map((i: any) => i.metadata.name).sort();
 }

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { RunningServer, startKserveClassifier } from "../peers/servers";
-import { EngineStack, kubeconfig, kubectl, names, root, run, unavailable } from "./engine";
+import { EngineStack, engineEnv, kubeconfig, kubectl, names, root, run, unavailable } from "./engine";
 
 // `cdktf deploy` of the example stack, as a user runs it, with the cdktf CLI driving OpenTofu
 // (TERRAFORM_BINARY_NAME=tofu) against the test cluster. The example's verification gate reaches
@@ -23,14 +23,13 @@ const cdktf = path.join(root, "node_modules", ".bin", "cdktf");
 function cli(...args: string[]) {
   return run(cdktf, args, {
     cwd: project,
-    env: {
-      ...process.env,
-      ...require("./engine").engineEnv(),
+    timeout: 840_000, // past the gate's own deadline (600 s), so a verdict is never cut off by the test
+    env: engineEnv({
       TERRAFORM_BINARY_NAME: "tofu",
       HOME: home, // the example's gate reads ~/.kube/config
       CI: "true",
       FORCE_COLOR: "0",
-    },
+    }),
   });
 }
 const varFlags = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}=${v}`]);
@@ -53,48 +52,50 @@ describeE2e(title, () => {
 
     server = await startKserveClassifier();
     const port = new URL(server.url).port;
-    run("kubectl", ["--kubeconfig", kubeconfig, "create", "namespace", NS]);
+    await run("kubectl", ["--kubeconfig", kubeconfig, "wait", "--for=delete", `namespace/${NS}`, "--timeout=120s"]); // a previous run's
+    const created = await run("kubectl", ["--kubeconfig", kubeconfig, "create", "namespace", NS]);
+    if (created.code !== 0) throw new Error(created.out);
     const forward = {
       apiVersion: "kwok.x-k8s.io/v1alpha1",
       kind: "ClusterPortForward",
       metadata: { name: "triton-example" },
       spec: { selector: { matchNamespaces: [NS] }, forwards: [{ ports: [8000], target: { address: "127.0.0.1", port: Number(port) } }] },
     };
-    const applied = run("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
+    const applied = await run("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
     if (applied.code !== 0) throw new Error(applied.out);
   }, 120_000);
 
   afterAll(async () => {
-    if (fs.existsSync(path.join(project, "terraform.triton-example.tfstate"))) cli("destroy", "triton-example", "--auto-approve", ...varFlags);
-    run("kubectl", ["--kubeconfig", kubeconfig, "delete", "clusterportforward", "triton-example", "--ignore-not-found"]);
-    run("kubectl", ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
+    if (fs.existsSync(path.join(project, "terraform.triton-example.tfstate"))) await cli("destroy", "triton-example", "--auto-approve", "--skip-provider-lock", ...varFlags);
+    await run("kubectl", ["--kubeconfig", kubeconfig, "delete", "clusterportforward", "triton-example", "--ignore-not-found"]);
+    await run("kubectl", ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
     await server?.stop();
   }, 600_000);
 
-  test("cdktf deploy succeeds end to end: releases rolled out, the gate passes through port-forward, blue serves", () => {
-    const deploy = cli("deploy", "triton-example", "--auto-approve", ...varFlags);
+  test("cdktf deploy succeeds end to end: releases rolled out, the gate passes through port-forward, blue serves", async () => {
+    const deploy = await cli("deploy", "triton-example", "--auto-approve", "--skip-provider-lock", ...varFlags);
     if (deploy.code !== 0) throw new Error(deploy.out.slice(-8000));
     expect(deploy.out).toContain("PASS: the candidate may take traffic");
-    const deployments = Object.fromEntries(kubectl("get", "deployments", "-n", NS).items.map((d: any) => [d.metadata.name, d.status.readyReplicas]));
+    const deployments = Object.fromEntries((await kubectl("get", "deployments", "-n", NS)).items.map((d: any) => [d.metadata.name, d.status.readyReplicas]));
     expect(deployments).toEqual({ "classifier-blue": 3, "classifier-green": 1 });
-    expect(kubectl("get", "service", "classifier", "-n", NS).spec.selector).toEqual({ app: "classifier", color: "blue" });
-    expect(names("poddisruptionbudgets", NS)).toEqual(["classifier-blue", "classifier-green"]);
+    expect((await kubectl("get", "service", "classifier", "-n", NS)).spec.selector).toEqual({ app: "classifier", color: "blue" });
+    expect(await names("poddisruptionbudgets", NS)).toEqual(["classifier-blue", "classifier-green"]);
     // The gate's report, written where the apply ran.
     const reports = fs.readdirSync(path.join(stackDir, "verify-reports"));
     expect(reports.length).toBeGreaterThan(0);
   }, 900_000);
 
-  test("the plan after cdktf deploy is empty", () => {
-    const plan = stack.plan(vars);
+  test("the plan after cdktf deploy is empty", async () => {
+    const plan = await stack.plan(vars);
     expect([...plan.changes.entries()]).toEqual([]);
     expect(plan.code).toBe(0);
   }, 300_000);
 
-  test("cdktf destroy leaves nothing behind", () => {
-    const destroy = cli("destroy", "triton-example", "--auto-approve", ...varFlags);
+  test("cdktf destroy leaves nothing behind", async () => {
+    const destroy = await cli("destroy", "triton-example", "--auto-approve", "--skip-provider-lock", ...varFlags);
     if (destroy.code !== 0) throw new Error(destroy.out.slice(-8000));
-    expect(names("all", NS)).toEqual([]);
-    expect(names("secrets", NS)).toEqual([]);
-    expect(names("poddisruptionbudgets", NS)).toEqual([]);
+    expect(await names("all", NS)).toEqual([]);
+    expect(await names("secrets", NS)).toEqual([]);
+    expect(await names("poddisruptionbudgets", NS)).toEqual([]);
   }, 600_000);
 });
