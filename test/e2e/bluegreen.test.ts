@@ -6,18 +6,15 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Backend, FailoverPool, ModelControl, ModelRepository, TritonBlueGreen, VerifySpec, WeightedService } from "../../lib";
 import { RunningServer, startMlserver } from "../peers/servers";
-import { EngineStack, kubeconfig, kubectl, names, root, synthesize, unavailable } from "./engine";
+import { engines, EngineStack, kubeconfig, kubectl, names, root, synthesize, unavailable } from "./engine";
 
 // The constructs' own test stack, planned and applied by OpenTofu with the real kubernetes and helm
 // providers against a real kube-apiserver (scripts/cluster.sh: kine, controller-manager, scheduler,
 // kwok nodes with GPUs). The verification gate talks to a real MLServer standing in for each color
 // (nothing runs inside kwok's pods), so the switch is decided by real verdicts.
 const why = unavailable();
-const describeE2e = why ? describe.skip : describe;
-const title = why ? `blue/green on a real API server (skipped: ${why})` : "blue/green on a real API server with OpenTofu";
-
-const NS = "e2e-bluegreen";
-const work = path.join(root, "test", ".tmp", "e2e-bluegreen");
+const cases = why ? [{ name: `(skipped: ${why})`, bin: "" }] : engines();
+const describeE2e = why ? describe.skip.each(cases) : describe.each(cases);
 const bin = path.join(root, "bin", "cdktf-triton.js");
 
 function spec(expectedClass: number): VerifySpec {
@@ -34,7 +31,7 @@ function spec(expectedClass: number): VerifySpec {
 }
 
 class BlueGreenE2eStack extends TerraformStack {
-  constructor(scope: App, id: string, serverUrl: string, passing: boolean) {
+  constructor(scope: App, id: string, work: string, NS: string, serverUrl: string, passing: boolean) {
     super(scope, id);
     new LocalBackend(this, { path: path.join(work, "terraform.tfstate") });
     new KubernetesProvider(this, "kubernetes", { configPath: kubeconfig });
@@ -79,11 +76,14 @@ class BlueGreenE2eStack extends TerraformStack {
   }
 }
 
-describeE2e(title, () => {
+describeE2e("blue/green on a real API server with $name and the real providers", ({ name, bin: engine }) => {
+  // One namespace and state per engine.
+  const NS = `e2e-bluegreen-${name.toLowerCase()}`;
+  const work = path.join(root, "test", ".tmp", NS);
   let server: RunningServer;
   let stack: EngineStack;
   const synth = (passing: boolean) => {
-    stack = synthesize(path.join(work, "out"), "bluegreen", (app, id) => new BlueGreenE2eStack(app, id, server.url, passing));
+    stack = synthesize(path.join(work, "out"), "bluegreen", (app, id) => new BlueGreenE2eStack(app, id, work, NS, server.url, passing), engine);
   };
   const selector = async (name: string) => (await kubectl("get", "service", name, "-n", NS)).spec.selector;
 
@@ -179,6 +179,9 @@ describeE2e(title, () => {
   test("destroy leaves nothing behind: no Helm release, no object, no namespace", async () => {
     const destroy = await stack.tofu("destroy", "-input=false", "-auto-approve");
     if (destroy.code !== 0) throw new Error(destroy.out.slice(-6000));
+    // Both releases uninstalled by the provider (not merely swept away with the namespace)
+    expect(destroy.out.match(/helm_release\.[^:]+: Destruction complete/g)).toHaveLength(2);
+    expect(destroy.out).toMatch(/kubernetes_namespace_v1\.namespace[^:]*: Destruction complete/);
     expect(await names("all", NS)).toEqual([]);
     expect(await names("secrets", NS)).toEqual([]); // Helm keeps its release records in Secrets
     const gone = (await kubectl("get", "namespaces")).items.map((n: any) => n.metadata.name);

@@ -86,10 +86,14 @@ export function run(cmd: string, args: string[], options: SpawnOptions & { input
 
 /** A synthesized stack on disk and the engine commands on it. */
 export class EngineStack {
-  constructor(public readonly dir: string) {}
+  /** `engine`: OpenTofu from .tools/bin (what we guarantee), or "terraform" where the machine has it. */
+  constructor(
+    public readonly dir: string,
+    public readonly engine: string = tofu,
+  ) {}
 
   tofu(...args: string[]): Promise<Run> {
-    return run(tofu, args, { cwd: this.dir });
+    return run(this.engine, args, { cwd: this.dir });
   }
 
   /** Runs and expects exit 0, failing with the engine's own output otherwise. */
@@ -121,12 +125,19 @@ export function varArgs(vars: Record<string, string>): string[] {
 }
 
 /** Synthesizes one stack into outdir and returns it. */
-export function synthesize(outdir: string, id: string, build: (app: App, id: string) => TerraformStack): EngineStack {
+export function synthesize(outdir: string, id: string, build: (app: App, id: string) => TerraformStack, engine = tofu): EngineStack {
   const app = new App({ outdir });
   const stack = build(app, id);
   pinMirroredProviders(stack);
   app.synth();
-  return new EngineStack(path.join(outdir, "stacks", id));
+  return new EngineStack(path.join(outdir, "stacks", id), engine);
+}
+
+/** The engines the e2e tests run on: OpenTofu always; Terraform too where the machine has one. */
+export function engines(): { name: string; bin: string }[] {
+  const found = [{ name: "OpenTofu", bin: tofu }];
+  if (spawnSync("terraform", ["version"], { stdio: "ignore" }).status === 0) found.push({ name: "Terraform", bin: "terraform" });
+  return found;
 }
 
 /** kubectl against the test cluster, parsed from JSON. */
