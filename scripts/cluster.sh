@@ -25,7 +25,8 @@ KUBECONFIG_FILE=$DIR/kubeconfig
 NODES=${CLUSTER_NODES:-2}
 
 log() { echo "cluster: $*" >&2; }
-kc() { "$(command -v kubectl)" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+KUBECTL=$BIN/kubectl # of the cluster's own version, built by setup-tools
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 answers() { [[ -f $KUBECONFIG_FILE ]] && kc get --raw /readyz >/dev/null 2>&1; }
 
@@ -90,10 +91,9 @@ wait_for() { # what seconds command...
 }
 
 up() {
-  for b in kine kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  for b in kine kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
     [[ -x $BIN/$b ]] || { log "$BIN/$b is missing: run scripts/setup-tools.sh"; exit 1; }
   done
-  command -v kubectl >/dev/null || { log "kubectl is needed"; exit 1; }
   if answers; then log "already up (KUBECONFIG=$KUBECONFIG_FILE)"; echo "$KUBECONFIG_FILE"; return; fi
   down_processes
   mkdir -p "$DIR"
@@ -146,7 +146,7 @@ metadata:
     topology.kubernetes.io/zone: zone-$((i % 2))
 EOF
   done
-  wait_for "the kwok nodes" 60 bash -c "[[ \$(\"$(command -v kubectl)\" --kubeconfig '$KUBECONFIG_FILE' get nodes --no-headers 2>/dev/null | grep -c ' Ready ') -eq $NODES ]]"
+  wait_for "the kwok nodes" 60 bash -c "[[ \$('$KUBECTL' --kubeconfig '$KUBECONFIG_FILE' get nodes --no-headers 2>/dev/null | grep -c ' Ready ') -eq $NODES ]]"
   wait_for "the default service account" 60 kc get serviceaccount default -n default
   log "up in $((SECONDS - began))s: API https://127.0.0.1:$API_PORT, $NODES kwok nodes; KUBECONFIG=$KUBECONFIG_FILE"
   echo "$KUBECONFIG_FILE"

@@ -60,22 +60,23 @@ stamp_of() { cat "$BIN/.$1.stamp" 2>/dev/null || true; }
 fresh() { [[ -x $BIN/$1 ]] && [[ "$(stamp_of "$1")" == "$2" ]]; }
 module_hash() { cat "$ROOT/scripts/tools/$1/go.mod" "$ROOT/scripts/tools/$1/go.sum" | sha256sum | cut -c1-16; }
 
-# kube-apiserver, kube-controller-manager and kube-scheduler from k8s.io/kubernetes, through a
-# wrapper module that replaces its ./staging modules with their published v0.x versions.
+# kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes, through
+# a wrapper module that replaces its ./staging modules with their published v0.x versions.
 install_kubernetes() {
   local stamp; stamp="$K8S_VERSION $(module_hash kubernetes)"
-  if fresh kube-apiserver "$stamp" && fresh kube-controller-manager "$stamp" && fresh kube-scheduler "$stamp"; then
-    echo "setup-tools: kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION already in .tools/bin"
+  if fresh kube-apiserver "$stamp" && fresh kube-controller-manager "$stamp" && fresh kube-scheduler "$stamp" && fresh kubectl "$stamp"; then
+    echo "setup-tools: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION already in .tools/bin"
     return
   fi
-  echo "setup-tools: building kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION from k8s.io/kubernetes (Go module proxy)..."
+  echo "setup-tools: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION from k8s.io/kubernetes (Go module proxy)..."
   local start=$SECONDS minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
   local v="k8s.io/component-base/version" c="k8s.io/client-go/pkg/version"
   local ld="-s -w -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
   ld+=" -X $c.gitVersion=$K8S_VERSION -X $c.gitMajor=1 -X $c.gitMinor=$minor -X $c.gitTreeState=clean"
   (cd "$ROOT/scripts/tools/kubernetes" && retry env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ld" -o "$BIN/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
-  for b in kube-apiserver kube-controller-manager kube-scheduler; do echo "$stamp" > "$BIN/.$b.stamp"; done
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl)
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do echo "$stamp" > "$BIN/.$b.stamp"; done
   echo "setup-tools: Kubernetes $K8S_VERSION control plane built in $((SECONDS - start))s -> .tools/bin"
 }
 

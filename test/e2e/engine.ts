@@ -11,14 +11,15 @@ export const root = path.resolve(__dirname, "..", "..");
 const tools = path.join(root, ".tools");
 export const kubeconfig = process.env.E2E_KUBECONFIG ?? path.join(tools, "cluster", "kubeconfig");
 export const tofu = path.join(tools, "bin", "tofu");
+export const kubectlBin = path.join(tools, "bin", "kubectl"); // the cluster's version, built by setup-tools
 const cliConfig = path.join(tools, "terraform.rc");
 
 /** Why the e2e tests cannot run here, or undefined when they can (tools built, cluster answering). */
 export function unavailable(): string | undefined {
   if (!fs.existsSync(tofu)) return "OpenTofu is not built (scripts/setup-tools.sh)";
   if (!fs.existsSync(cliConfig)) return "the provider mirror is not built (scripts/setup-tools.sh)";
-  if (!fs.existsSync(kubeconfig)) return "no cluster (scripts/cluster.sh up)";
-  const ready = spawnSync("kubectl", ["--kubeconfig", kubeconfig, "get", "--raw", "/readyz"], { encoding: "utf8" });
+  if (!fs.existsSync(kubeconfig) || !fs.existsSync(kubectlBin)) return "no cluster (scripts/cluster.sh up)";
+  const ready = spawnSync(kubectlBin, ["--kubeconfig", kubeconfig, "get", "--raw", "/readyz"], { encoding: "utf8" });
   if (ready.status !== 0) return "the cluster does not answer (scripts/cluster.sh up)";
   return undefined;
 }
@@ -142,14 +143,14 @@ export function engines(): { name: string; bin: string }[] {
 
 /** kubectl against the test cluster, parsed from JSON. */
 export async function kubectl(...args: string[]): Promise<any> {
-  const r = await run("kubectl", ["--kubeconfig", kubeconfig, ...args, "-o", "json"]);
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args, "-o", "json"]);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}: ${r.out}`);
   return JSON.parse(r.stdout);
 }
 
 /** Names of the objects of a kind in a namespace ([] when there are none or the namespace is gone). */
 export async function names(kind: string, namespace: string): Promise<string[]> {
-  const r = await run("kubectl", ["--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]);
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]);
   if (r.code !== 0) return [];
   return JSON.parse(r.stdout).items.map((i: any) => i.metadata.name).sort();
 }

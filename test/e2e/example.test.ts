@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { RunningServer, startKserveClassifier } from "../peers/servers";
-import { EngineStack, engineEnv, kubeconfig, kubectl, names, root, run, unavailable } from "./engine";
+import { EngineStack, engineEnv, kubeconfig, kubectl, kubectlBin, names, root, run, unavailable } from "./engine";
 
 // `cdktf deploy` of the example stack, as a user runs it, with the cdktf CLI driving OpenTofu
 // (TERRAFORM_BINARY_NAME=tofu) against the test cluster. The example's verification gate reaches
@@ -52,8 +52,8 @@ describeE2e(title, () => {
 
     server = await startKserveClassifier();
     const port = new URL(server.url).port;
-    await run("kubectl", ["--kubeconfig", kubeconfig, "wait", "--for=delete", `namespace/${NS}`, "--timeout=120s"]); // a previous run's
-    const created = await run("kubectl", ["--kubeconfig", kubeconfig, "create", "namespace", NS]);
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "wait", "--for=delete", `namespace/${NS}`, "--timeout=120s"]); // a previous run's
+    const created = await run(kubectlBin, ["--kubeconfig", kubeconfig, "create", "namespace", NS]);
     if (created.code !== 0) throw new Error(created.out);
     const forward = {
       apiVersion: "kwok.x-k8s.io/v1alpha1",
@@ -61,14 +61,14 @@ describeE2e(title, () => {
       metadata: { name: "triton-example" },
       spec: { selector: { matchNamespaces: [NS] }, forwards: [{ ports: [8000], target: { address: "127.0.0.1", port: Number(port) } }] },
     };
-    const applied = await run("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
+    const applied = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
     if (applied.code !== 0) throw new Error(applied.out);
   }, 120_000);
 
   afterAll(async () => {
     if (fs.existsSync(path.join(project, "terraform.triton-example.tfstate"))) await cli("destroy", "triton-example", "--auto-approve", "--skip-provider-lock", ...varFlags);
-    await run("kubectl", ["--kubeconfig", kubeconfig, "delete", "clusterportforward", "triton-example", "--ignore-not-found"]);
-    await run("kubectl", ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "clusterportforward", "triton-example", "--ignore-not-found"]);
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
     await server?.stop();
   }, 600_000);
 
