@@ -96,6 +96,8 @@ up() {
   done
   if answers; then log "already up (KUBECONFIG=$KUBECONFIG_FILE)"; echo "$KUBECONFIG_FILE"; return; fi
   down_processes
+  # A cluster that does not answer is a leftover (a killed run, an earlier session): start clean.
+  rm -f "$DIR"/state.db*
   mkdir -p "$DIR"
   local began=$SECONDS d=$DIR/pki
   certs
@@ -152,18 +154,24 @@ EOF
   echo "$KUBECONFIG_FILE"
 }
 
+# The pid recorded for a component, if that process is still that component (pids get reused).
+ours() {
+  local pid; pid=$(cat "$DIR/$1.pid" 2>/dev/null || true)
+  [[ -n $pid ]] && { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -q "^$BIN/$1 " && echo "$pid"
+}
+
 down_processes() {
   local name pid
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver kine; do
-    pid=$(cat "$DIR/$name.pid" 2>/dev/null || true)
+    pid=$(ours "$name" || true)
     [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
   done
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver kine; do
-    pid=$(cat "$DIR/$name.pid" 2>/dev/null || true)
+    pid=$(ours "$name" || true)
+    rm -f "$DIR/$name.pid"
     [[ -z $pid ]] && continue
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
-    rm -f "$DIR/$name.pid"
   done
 }
 
