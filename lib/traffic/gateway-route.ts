@@ -30,8 +30,7 @@ export interface GatewayRouteProps {
 export function renderHttpRouteSpec(props: GatewayRouteProps): Record<string, unknown> {
   const ref = (b: RouteProps["backends"][number]["backend"]) => {
     const t = b._target();
-    const [name, namespace] = t.host.replace(/\.svc\.cluster\.local$/, "").split(".");
-    return { name, namespace, port: t.httpPort };
+    return { name: t.service!.name, namespace: t.service!.namespace, port: t.httpPort };
   };
   return {
     parentRefs: props.parentRefs.map((p) => ({ name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.sectionName ? { sectionName: p.sectionName } : {}) })),
@@ -69,7 +68,7 @@ export class GatewayRoute extends Construct {
     (props.routes ?? []).forEach((r, i) =>
       [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])].forEach((b) => {
         const t = b._target();
-        v.check(`routes[${i}]`, t.name, t.host.endsWith(".svc.cluster.local"), "in-cluster backends only (Backend.release, Backend.service): an HTTPRoute refers to Services");
+        v.check(`routes[${i}]`, t.name, t.service !== undefined, "in-cluster backends only (Backend.release, Backend.service): an HTTPRoute refers to Services");
       }),
     );
     v.throwIfInvalid();

@@ -4,7 +4,7 @@ import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Backend, FailoverPool, ModelControl, ModelRepository, TritonBlueGreen, VerifySpec, WeightedService } from "../../lib";
+import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, VerifySpec, WeightedService } from "../../lib";
 import { RunningServer, startMlserver } from "../peers/servers";
 import { engines, EngineStack, kubeconfig, kubectl, names, root, synthesize, unavailable } from "./engine";
 
@@ -64,6 +64,15 @@ class BlueGreenE2eStack extends TerraformStack {
       namespace,
       replicas: 1,
       routes: [{ backends: [{ backend: Backend.release(bg.blue), weightPercent: 90 }, { backend: Backend.release(bg.green), weightPercent: 10 }] }],
+    });
+    new GatewayRoute(this, "iris-route", {
+      namespace,
+      parentRefs: [{ name: "inference-gateway" }],
+      hostnames: ["iris.example.com"],
+      routes: [
+        { match: { headers: { "x-variant": "green" } }, backends: [{ backend: Backend.release(bg.green), weightPercent: 100 }] },
+        { backends: [{ backend: Backend.release(bg.blue), weightPercent: 80 }, { backend: Backend.release(bg.green), weightPercent: 20 }], timeoutMs: 5000 },
+      ],
     });
     new FailoverPool(this, "iris-failover", {
       namespace,
@@ -132,6 +141,15 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(Object.keys(cm.data).sort()).toEqual(["cds.yaml", "envoy.yaml", "lds.yaml"]);
     expect(cm.data["cds.yaml"]).toContain(`iris-green.${NS}.svc.cluster.local`);
     expect(await names("configmaps", NS)).toEqual(expect.arrayContaining(["iris-canary", "iris-failover"]));
+    // The HTTPRoute, accepted by the API server against Gateway API v1.6.3's schema and CEL rules.
+    const route = await kubectl("get", "httproute", "iris-route", "-n", NS);
+    expect(route.spec.rules.map((r: any) => r.backendRefs.map((b: any) => [b.name, b.weight]))).toEqual([
+      [["iris-green", 100]],
+      [
+        ["iris-blue", 80],
+        ["iris-green", 20],
+      ],
+    ]);
   }, 600_000);
 
   test("a second plan right after apply is empty", async () => {
@@ -179,10 +197,11 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   test("destroy leaves nothing behind: no Helm release, no object, no namespace", async () => {
     const destroy = await stack.tofu("destroy", "-input=false", "-auto-approve");
     if (destroy.code !== 0) throw new Error(destroy.out.slice(-6000));
-    // Both releases uninstalled by the provider (not merely swept away with the namespace)
-    expect(destroy.out.match(/helm_release\.[^:]+: Destruction complete/g)).toHaveLength(2);
+    // The releases (two colors, the route) uninstalled by the provider, not swept away with the namespace
+    expect(destroy.out.match(/helm_release\.[^:]+: Destruction complete/g)).toHaveLength(3);
     expect(destroy.out).toMatch(/kubernetes_namespace_v1\.namespace[^:]*: Destruction complete/);
     expect(await names("all", NS)).toEqual([]);
+    expect(await names("httproutes", NS)).toEqual([]);
     expect(await names("secrets", NS)).toEqual([]); // Helm keeps its release records in Secrets
     const gone = (await kubectl("get", "namespaces")).items.map((n: any) => n.metadata.name);
     expect(gone).not.toContain(NS);
