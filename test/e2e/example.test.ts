@@ -85,7 +85,11 @@ describeE2e(title, () => {
     expect(reports.length).toBeGreaterThan(0);
   }, 900_000);
 
-  test("the plan after cdktf deploy is empty", async () => {
+  test("the plan after cdktf deploy is empty: cdktf diff, and tofu validate and plan in the stack", async () => {
+    const diff = await cli("diff", "triton-example", "--skip-provider-lock", ...varFlags);
+    if (diff.code !== 0) throw new Error(diff.out.slice(-8000));
+    expect(diff.out).toMatch(/No changes/);
+    await stack.ok("validate");
     const plan = await stack.plan(vars);
     expect([...plan.changes.entries()]).toEqual([]);
     expect(plan.code).toBe(0);
