@@ -103,7 +103,8 @@ up() {
   local began=$SECONDS d=$DIR/pki
   certs
   kubeconfig
-  start kine --listen-address "127.0.0.1:$KINE_PORT" --endpoint "sqlite://$DIR/state.db?_journal=WAL&cache=shared&_busy_timeout=30000"
+  # kine serves metrics on :8080 of every interface unless told otherwise: off.
+  start kine --listen-address "127.0.0.1:$KINE_PORT" --metrics-bind-address 0 --endpoint "sqlite://$DIR/state.db?_journal=WAL&cache=shared&_busy_timeout=30000"
   wait_for kine 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$KINE_PORT"
   start kube-apiserver \
     --etcd-servers "http://127.0.0.1:$KINE_PORT" \
