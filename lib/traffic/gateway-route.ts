@@ -30,7 +30,8 @@ export interface GatewayRouteProps {
 export function renderHttpRouteSpec(props: GatewayRouteProps): Record<string, unknown> {
   const ref = (b: RouteProps["backends"][number]["backend"]) => {
     const t = b._target();
-    return { name: t.service!.name, namespace: t.service!.namespace, port: t.httpPort };
+    if (!t.service) throw new Error(`backend ${t.name} is not a Service in the cluster: an HTTPRoute refers to Services`);
+    return { name: t.service.name, namespace: t.service.namespace, port: t.httpPort };
   };
   return {
     parentRefs: props.parentRefs.map((p) => ({ name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.sectionName ? { sectionName: p.sectionName } : {}) })),
