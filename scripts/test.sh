@@ -22,11 +22,11 @@ npx tsc --noEmit -p tsconfig.json
 
 # The Kubernetes API server the e2e tests apply to; a cluster already up is reused and left running.
 started_cluster=
+trap '[[ -z $started_cluster ]] || bash scripts/cluster.sh down' EXIT
 if ! bash scripts/cluster.sh status; then
-  bash scripts/cluster.sh up >/dev/null
   started_cluster=1
+  bash scripts/cluster.sh up >/dev/null
 fi
-trap '[[ -n $started_cluster ]] && bash scripts/cluster.sh down' EXIT
 
 # Jest's own summary, then one plain closing line; skipped tests are counted apart, never as passed.
 # Without arguments: every test but the real-engine ones first (two workers), then test/e2e on its

@@ -6,7 +6,7 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, VerifySpec, WeightedService } from "../../lib";
 import { RunningServer, startMlserver } from "../peers/servers";
-import { engines, EngineStack, kubeconfig, kubectl, names, root, synthesize, unavailable } from "./engine";
+import { engines, EngineStack, kubeconfig, kubectl, kubectlBin, names, root, run, synthesize, unavailable } from "./engine";
 
 // The constructs' own test stack, planned and applied by OpenTofu with the real kubernetes and helm
 // providers against a real kube-apiserver (scripts/cluster.sh: kine, controller-manager, scheduler,
@@ -99,6 +99,8 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   beforeAll(async () => {
     fs.rmSync(work, { recursive: true, force: true });
     fs.mkdirSync(work, { recursive: true });
+    // What an interrupted earlier run left in a reused cluster goes with its namespace.
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
     server = await startMlserver();
   }, 120_000);
   afterAll(async () => {

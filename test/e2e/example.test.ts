@@ -52,7 +52,8 @@ describeE2e(title, () => {
 
     server = await startKserveClassifier();
     const port = new URL(server.url).port;
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "wait", "--for=delete", `namespace/${NS}`, "--timeout=120s"]); // a previous run's
+    // What an interrupted earlier run left in a reused cluster goes with its namespace.
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
     const created = await run(kubectlBin, ["--kubeconfig", kubeconfig, "create", "namespace", NS]);
     if (created.code !== 0) throw new Error(created.out);
     const forward = {
