@@ -3,8 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { App, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
-import { GateTarget, TerraformData, VerificationGate, VerifySpec } from "../lib";
+import { GateTarget, TerraformData, VerificationGate } from "../lib";
 import { RunningServer, startMlserver } from "./peers/servers";
+import { setosaSpec } from "./peers/iris";
 
 // End to end with a real engine: a stack with the verification gate and a "switch" that depends on
 // it, applied by OpenTofu or Terraform (whichever is on PATH), the verifier talking to a real
@@ -14,19 +15,6 @@ const engines = ["tofu", "terraform"].filter((bin) => spawnSync(bin, ["version"]
 const cases = engines.length ? engines.map((e) => [`with ${e}`, e]) : [["(skipped: neither tofu nor terraform on PATH)", undefined]];
 const describeEngine = engines.length ? describe.each(cases) : describe.skip.each(cases);
 const bin = path.resolve(__dirname, "..", "bin", "cdktf-triton.js");
-
-function spec(expectedClass: number): VerifySpec {
-  return {
-    deadlineSeconds: 60,
-    waitForReadySeconds: 10,
-    models: [
-      {
-        name: "iris",
-        golden: [{ name: "setosa", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }], outputs: [{ name: "predict", data: [expectedClass] }] }],
-      },
-    ],
-  };
-}
 
 describeEngine("the verification gate in a real apply %s", (_title, engine) => {
   let server: RunningServer;
@@ -51,7 +39,7 @@ describeEngine("the verification gate in a real apply %s", (_title, engine) => {
     new LocalBackend(stack, { path: path.join(work, "terraform.tfstate") });
     const color = new TerraformVariable(stack, "color", { type: "string", default: "blue" });
     const gate = new VerificationGate(stack, "gate", {
-      spec: spec(passing ? 0 : 2),
+      spec: setosaSpec(passing ? 0 : 2),
       target: GateTarget.url(server.url),
       triggers: { color: color.stringValue },
       command: `${process.execPath} ${bin}`,

@@ -4,9 +4,10 @@ import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, VerifySpec, WeightedService } from "../../lib";
+import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, WeightedService } from "../../lib";
 import { RunningServer, startMlserver } from "../peers/servers";
 import { engines, EngineStack, kubeconfig, kubectl, kubectlBin, names, root, run, synthesize, unavailable } from "./engine";
+import { setosaSpec } from "../peers/iris";
 
 // The constructs' own test stack, planned and applied by OpenTofu with the real kubernetes and helm
 // providers against a real kube-apiserver (scripts/cluster.sh: kine, controller-manager, scheduler,
@@ -16,19 +17,6 @@ const why = unavailable();
 const cases = why ? [{ name: `(skipped: ${why})`, bin: "" }] : engines();
 const describeE2e = why ? describe.skip.each(cases) : describe.each(cases);
 const bin = path.join(root, "bin", "cdktf-triton.js");
-
-function spec(expectedClass: number): VerifySpec {
-  return {
-    deadlineSeconds: 60,
-    waitForReadySeconds: 10,
-    models: [
-      {
-        name: "iris",
-        golden: [{ name: "setosa", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }], outputs: [{ name: "predict", data: [expectedClass] }] }],
-      },
-    ],
-  };
-}
 
 class BlueGreenE2eStack extends TerraformStack {
   constructor(scope: App, id: string, work: string, NS: string, serverUrl: string, passing: boolean) {
@@ -54,7 +42,7 @@ class BlueGreenE2eStack extends TerraformStack {
       active: TritonBlueGreen.activeVariable(this, "active", "blue"),
       standby: TritonBlueGreen.standbyVariable(this, "standby", "preview"),
       verify: {
-        spec: spec(passing ? 0 : 2),
+        spec: setosaSpec(passing ? 0 : 2),
         // Each color's stand-in: the same real MLServer; the spec decides pass or fail.
         access: { blue: serverUrl, green: serverUrl },
         command: `${process.execPath} ${bin}`,

@@ -11,21 +11,14 @@ Usage: kserve_classifier.py --http_port N"""
 import argparse
 
 import numpy as np
-from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model, ModelServer
-from kserve.utils.utils import generate_uuid
+from kserve import InferInput, InferOutput, InferRequest, InferResponse, ModelServer
+
+from kserve_common import ReadyModel
 
 SCORES = -np.arange(1000, dtype=np.float32) / 100.0  # class 0 highest, then 1, 2, ...
 
 
-class Classifier(Model):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.load()
-
-    def load(self) -> bool:
-        self.ready = True
-        return self.ready
-
+class Classifier(ReadyModel):
     def get_input_types(self):
         return [{"name": "input", "datatype": "FP32", "shape": [-1, 3, 224, 224]}]
 
@@ -40,13 +33,7 @@ class Classifier(Model):
         probabilities = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
         out = InferOutput(name="probabilities", shape=list(probabilities.shape), datatype="FP32")
         out.set_data_from_numpy(probabilities, binary_data=False)
-        return InferResponse(
-            model_name=self.name,
-            infer_outputs=[out],
-            response_id=payload.id or generate_uuid(),
-            use_binary_outputs=payload.use_binary_outputs,
-            requested_outputs=payload.request_outputs,
-        )
+        return self.respond(payload, [out])
 
 
 def keep_binary_inputs():

@@ -3,33 +3,18 @@ tensor extension) serving "doubler": OUTPUT0 = 2 * INPUT0, in INPUT0's datatype 
 Usage: kserve_doubler.py --http_port N [--ssl_certfile F --ssl_keyfile F [--ssl_client_ca F]]"""
 import argparse
 
-import numpy as np
-from kserve import InferOutput, InferRequest, InferResponse, Model, ModelServer
-from kserve.utils.utils import generate_uuid
+from kserve import InferOutput, InferRequest, InferResponse, ModelServer
+
+from kserve_common import ReadyModel
 
 
-class Doubler(Model):
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.load()
-
-    def load(self) -> bool:
-        self.ready = True
-        return self.ready
-
+class Doubler(ReadyModel):
     async def predict(self, payload: InferRequest, headers=None, response_headers=None) -> InferResponse:
         tensor = payload.inputs[0]
         x = tensor.as_numpy()
         out = InferOutput(name="OUTPUT0", shape=list(x.shape), datatype=tensor.datatype)
         out.set_data_from_numpy((x * 2).astype(x.dtype), binary_data=False)
-        # Binary outputs when the request asks for them (binary_data_output, or per output).
-        return InferResponse(
-            model_name=self.name,
-            infer_outputs=[out],
-            response_id=payload.id or generate_uuid(),
-            use_binary_outputs=payload.use_binary_outputs,
-            requested_outputs=payload.request_outputs,
-        )
+        return self.respond(payload, [out])
 
 
 if __name__ == "__main__":

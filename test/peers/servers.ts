@@ -55,28 +55,28 @@ export async function startMlserver(options: MlserverOptions = {}): Promise<Runn
 type Certificates = ReturnType<typeof makeCertificates>;
 
 /** KServe's ModelServer with "resnet50", the example stack's contract (kserve_classifier.py). */
-export async function startKserveClassifier(): Promise<RunningServer> {
-  const http = await freePort();
-  const proc = spawn(python("kserve"), [path.join(__dirname, "kserve_classifier.py"), "--http_port", String(http)], {
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return started(proc, `http://127.0.0.1:${http}`, undefined, "/v2/models/resnet50/ready");
+export function startKserveClassifier(): Promise<RunningServer> {
+  return startKserveScript("kserve_classifier.py", "resnet50");
 }
 
 /**
  * KServe's ModelServer; with `tls`, it serves HTTPS with that certificate and key, and with
  * `requireClientCert` it also demands a client certificate signed by the test CA (mTLS).
  */
-export async function startKserve(tls?: Certificates, requireClientCert = false): Promise<RunningServer> {
+export function startKserve(tls?: Certificates, requireClientCert = false): Promise<RunningServer> {
+  return startKserveScript("kserve_doubler.py", "doubler", tls, requireClientCert);
+}
+
+/** One of our KServe model scripts on a free port, ready when `model` is. */
+async function startKserveScript(script: string, model: string, tls?: Certificates, requireClientCert = false): Promise<RunningServer> {
   const http = await freePort();
   const tlsArgs = tls ? ["--ssl_certfile", tls.certFile, "--ssl_keyfile", tls.keyFile, ...(requireClientCert ? ["--ssl_client_ca", tls.caFile] : [])] : [];
-  const proc = spawn(python("kserve"), [path.join(__dirname, "kserve_doubler.py"), "--http_port", String(http), ...tlsArgs], {
+  const proc = spawn(python("kserve"), [path.join(__dirname, script), "--http_port", String(http), ...tlsArgs], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const client = tls ? { ca: fs.readFileSync(tls.caFile), ...(requireClientCert ? { cert: fs.readFileSync(tls.clientCertFile), key: fs.readFileSync(tls.clientKeyFile) } : {}) } : undefined;
-  return started(proc, `${tls ? "https" : "http"}://127.0.0.1:${http}`, undefined, "/v2/models/doubler/ready", undefined, client);
+  return started(proc, `${tls ? "https" : "http"}://127.0.0.1:${http}`, undefined, `/v2/models/${model}/ready`, undefined, client);
 }
 
 /** A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, made with openssl. */
