@@ -1,48 +1,14 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { parseAllDocuments } from "yaml";
-import { ModelControl, ModelRepository, TRITON_CHART_DIR, TritonRelease, TritonReleaseProps } from "../lib";
-import { newStack, s3Models } from "./helpers";
+import { ModelControl, ModelRepository, TRITON_CHART_DIR } from "../lib";
+import { helm, render } from "./peers/chart";
 
 // The chart is rendered by the real helm CLI (built by scripts/setup-tools.sh). Outside CI a
 // missing helm skips these tests and says so in their names; in CI it is an error.
-const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", ".tools", "bin", "helm");
 const haveHelm = fs.existsSync(helm);
 if (!haveHelm && process.env.CI) throw new Error(`helm not found at ${helm}: run scripts/setup-tools.sh`);
 const describeHelm = haveHelm ? describe : describe.skip;
 const suffix = haveHelm ? "" : " (skipped: helm not installed, run scripts/setup-tools.sh)";
-
-/** Renders the chart with exactly the values a TritonRelease hands to helm_release. */
-function render(props: Partial<TritonReleaseProps> = {}): Record<string, any> {
-  const { stack } = newStack();
-  const release = new TritonRelease(stack, "r", {
-    appName: "classifier",
-    color: "green",
-    version: "v7",
-    modelRepository: s3Models,
-    ...props,
-  });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-values-"));
-  const valuesFile = path.join(dir, "values.json");
-  fs.writeFileSync(valuesFile, JSON.stringify(release.values));
-  try {
-    const out = execFileSync(
-      helm,
-      ["template", release.props.releaseName, TRITON_CHART_DIR, "--namespace", "serving", "-f", valuesFile, "--set", `replicas=${release.props.replicas}`],
-      { encoding: "utf8" },
-    );
-    const byKind: Record<string, any> = {};
-    for (const doc of parseAllDocuments(out)) {
-      const obj = doc.toJSON();
-      if (obj) byKind[obj.kind] = obj;
-    }
-    return byKind;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
   test("passes helm lint --strict", () => {
@@ -86,6 +52,9 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
       "--grpc-port=8001",
       "--metrics-port=8002",
       "--allow-metrics=true",
+      // explicit mode: the repository, trace and logging APIs need the key from the chart's Secret
+      "--http-restricted-api=model-repository,trace,logging:triton-admin-key=$(TRITON_RESTRICTED_API_KEY)",
+      "--grpc-restricted-protocol=model-repository,trace,logging:triton-admin-key=$(TRITON_RESTRICTED_API_KEY)",
       "--log-verbose=1",
     ]);
     expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
@@ -168,6 +137,32 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
     const alerts = objects.PrometheusRule.spec.groups[0].rules.map((r: any) => r.alert);
     expect(alerts).toEqual(["TritonInferenceFailures", "TritonReplicasUnavailable"]);
     expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain('nv_inference_request_failure{app="classifier",color="green"}');
+  });
+
+  test("restricted API: explicit mode renders a Secret with a random key the pod reads; the key is in no value", () => {
+    const objects = render({ modelControl: ModelControl.explicit({ loadModels: ["resnet50"] }) });
+    expect(objects.Secret.metadata.name).toBe("classifier-green-restricted-api");
+    expect(Buffer.from(objects.Secret.data.token, "base64").toString()).toMatch(/^[A-Za-z0-9]{40}$/);
+    const container = objects.Deployment.spec.template.spec.containers[0];
+    expect(container.env).toEqual([
+      { name: "TRITON_RESTRICTED_API_KEY", valueFrom: { secretKeyRef: { name: "classifier-green-restricted-api", key: "token" } } },
+    ]);
+    // a second render (another install) gets another key: it is never a constant of the chart
+    expect(render({ modelControl: ModelControl.explicit({ loadModels: ["resnet50"] }) }).Secret.data.token).not.toBe(objects.Secret.data.token);
+  });
+
+  test("restricted API: the user's Secret is read, not rendered; none and poll modes leave it off unless asked", () => {
+    const objects = render({ restrictedApi: { secretName: "triton-keys", secretKey: "admin", header: "x-team-key", apis: ["model-repository"] } });
+    expect(objects.Secret).toBeUndefined();
+    const container = objects.Deployment.spec.template.spec.containers[0];
+    expect(container.args).toContain("--http-restricted-api=model-repository:x-team-key=$(TRITON_RESTRICTED_API_KEY)");
+    expect(container.env).toEqual([{ name: "TRITON_RESTRICTED_API_KEY", valueFrom: { secretKeyRef: { name: "triton-keys", key: "admin" } } }]);
+    for (const modelControl of [ModelControl.none(), ModelControl.poll()]) {
+      const off = render({ modelControl });
+      expect(off.Secret).toBeUndefined();
+      expect(off.Deployment.spec.template.spec.containers[0].args.join(" ")).not.toContain("restricted");
+    }
+    expect(render({ modelControl: ModelControl.explicit(), restrictedApi: false }).Secret).toBeUndefined();
   });
 
   test("the chart itself refuses a bad color or control mode", () => {

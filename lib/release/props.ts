@@ -125,6 +125,15 @@ export interface TritonColorProps {
   /** @default - no ServiceMonitor, no PrometheusRule */
   readonly monitoring?: MonitoringOptions;
   /**
+   * Locks Triton's administrative APIs (`--http-restricted-api` and `--grpc-restricted-protocol`):
+   * a request to them must carry a header whose value is kept in a Secret. Whoever reaches port 8000
+   * could otherwise load, unload or swap models through `POST /v2/repository/models/{m}/load`.
+   * `false` leaves them open.
+   * @default - on with {@link RestrictedApiOptions}' defaults when `modelControl` is
+   *   `ModelControl.explicit(...)` (the mode in which the repository API loads models), off otherwise
+   */
+  readonly restrictedApi?: RestrictedApiOptions | false;
+  /**
    * Extra `tritonserver` flags, each `--name=value`. Flags the chart manages (ports, repository,
    * model control, readiness, exit timeout) are refused.
    * @default []
@@ -135,6 +144,46 @@ export interface TritonColorProps {
    * @default - startupBudgetSeconds + 300
    */
   readonly helmTimeoutSeconds?: number;
+}
+
+/** Triton's API groups that {@link TritonColorProps.restrictedApi} can restrict. */
+export type RestrictedApiName =
+  | "health"
+  | "metadata"
+  | "inference"
+  | "shared-memory"
+  | "model-config"
+  | "model-repository"
+  | "statistics"
+  | "trace"
+  | "logging";
+
+export const RESTRICTABLE_APIS: readonly RestrictedApiName[] = [
+  "health",
+  "metadata",
+  "inference",
+  "shared-memory",
+  "model-config",
+  "model-repository",
+  "statistics",
+  "trace",
+  "logging",
+];
+
+/** Which of Triton's APIs need a key, and where the key comes from. */
+export interface RestrictedApiOptions {
+  /** @default ["model-repository", "trace", "logging"] */
+  readonly apis?: readonly RestrictedApiName[];
+  /** The request header that carries the key (lower case: gRPC metadata keys are). @default "triton-admin-key" */
+  readonly header?: string;
+  /**
+   * An existing Secret in the release's namespace that holds the key. Its value never enters the
+   * synthesized Terraform: the pod reads it.
+   * @default - the chart creates `<releaseName>-restricted-api` with a random key (kept across upgrades)
+   */
+  readonly secretName?: string;
+  /** The Secret's key that holds the value. @default "token" */
+  readonly secretKey?: string;
 }
 
 /** Props of a {@link TritonRelease}. */

@@ -3,7 +3,7 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 import { tritonChartAsset } from "../chart";
 import { isPinnedImage, isToken, PropValidator } from "../validation";
-import { COLORS, TritonReleaseProps } from "./props";
+import { COLORS, RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
 import { MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
 
 /**
@@ -115,6 +115,29 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.oneOf(`tolerations[${i}].effect`, t.effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]);
     if (t.operator === "Exists") v.check(`tolerations[${i}].value`, t.value, t.value === undefined, "no value with operator Exists");
   });
+  const restricted = props.restrictedApi;
+  if (restricted !== undefined && restricted !== false) {
+    if (typeof restricted !== "object" || restricted === null) {
+      v.check("restrictedApi", restricted, false, "false, or an object with apis, header, secretName, secretKey");
+    } else {
+      const apis = restricted.apis;
+      if (apis !== undefined) {
+        v.check(
+          "restrictedApi.apis",
+          apis,
+          Array.isArray(apis) && apis.length > 0 && apis.every((a) => RESTRICTABLE_APIS.includes(a)) && new Set(apis).size === apis.length,
+          `a non-empty list of distinct API names from ${RESTRICTABLE_APIS.join(", ")}`,
+        );
+      }
+      if (restricted.header !== undefined) {
+        v.check("restrictedApi.header", restricted.header, typeof restricted.header === "string" && /^[a-z0-9][a-z0-9-]{0,62}$/.test(restricted.header), 'a lower-case header name (letters, digits, "-"), e.g. "triton-admin-key"');
+      }
+      v.dnsSubdomain("restrictedApi.secretName", restricted.secretName);
+      if (restricted.secretKey !== undefined) {
+        v.check("restrictedApi.secretKey", restricted.secretKey, typeof restricted.secretKey === "string" && /^[-._a-zA-Z0-9]{1,253}$/.test(restricted.secretKey), 'a Secret key (letters, digits, "-", "_", ".")');
+      }
+    }
+  }
   (props.extraArgs ?? []).forEach((arg, i) => {
     const flag = typeof arg === "string" ? arg.split("=")[0] : "";
     v.check(`extraArgs[${i}]`, arg, typeof arg === "string" && /^--[a-z][a-z0-9-]*(=.*)?$/.test(arg), "a flag of the form --name=value");

@@ -1,6 +1,6 @@
 import { ModelControl, ModelControlValues } from "./model-control";
 import { ModelRepositoryValues } from "./model-repository";
-import { Color, DEFAULT_TRITON_IMAGE, Toleration, TritonReleaseProps } from "./props";
+import { Color, DEFAULT_TRITON_IMAGE, RestrictedApiName, Toleration, TritonReleaseProps } from "./props";
 
 /** Flags the chart sets itself; `extraArgs` may not override them. */
 export const MANAGED_FLAGS = [
@@ -17,7 +17,16 @@ export const MANAGED_FLAGS = [
   "--allow-http",
   "--allow-grpc",
   "--allow-metrics",
+  "--http-restricted-api",
+  "--grpc-restricted-protocol",
 ];
+
+/** What {@link RestrictedApiOptions} default to. */
+export const RESTRICTED_API_DEFAULTS = {
+  apis: ["model-repository", "trace", "logging"] as readonly RestrictedApiName[],
+  header: "triton-admin-key",
+  secretKey: "token",
+};
 
 /** Triton's ports, fixed so every release, Service and probe agrees. */
 export const TRITON_PORTS = { http: 8000, grpc: 8001, metrics: 8002 } as const;
@@ -33,6 +42,14 @@ export interface TritonChartValues {
     readonly strictReadiness: boolean;
     readonly exitTimeoutSeconds: number;
     readonly extraArgs: readonly string[];
+  };
+  readonly restrictedApi: {
+    readonly enabled: boolean;
+    readonly apis: readonly RestrictedApiName[];
+    readonly header: string;
+    /** Empty: the chart creates `<release>-restricted-api`. */
+    readonly secretName: string;
+    readonly secretKey: string;
   };
   readonly ports: typeof TRITON_PORTS;
   readonly probes: {
@@ -66,8 +83,10 @@ interface ProbeValues {
 
 /** Props with every default applied, as {@link TritonRelease} exposes them. */
 export type ResolvedReleaseProps = Required<
-  Omit<TritonReleaseProps, "resources" | "probes" | "drain" | "monitoring" | "replicas">
+  Omit<TritonReleaseProps, "resources" | "probes" | "drain" | "monitoring" | "replicas" | "restrictedApi">
 > & {
+  /** False when off; otherwise every field resolved ("" secretName: the chart's own Secret). */
+  readonly restrictedApi: false | Required<Exclude<TritonReleaseProps["restrictedApi"], false | undefined>>;
   readonly replicas: number;
   readonly resources: Required<Omit<TritonReleaseProps["resources"] & {}, "cpuLimit">> & { readonly cpuLimit?: string };
   readonly probes: Required<TritonReleaseProps["probes"] & {}>;
@@ -85,13 +104,24 @@ export function resolveReleaseProps(props: TritonReleaseProps): ResolvedReleaseP
     failureThreshold: props.probes?.failureThreshold ?? 3,
   };
   const memoryRequest = props.resources?.memoryRequest ?? "4Gi";
+  const modelControl = props.modelControl ?? ModelControl.none();
+  const restricted = props.restrictedApi ?? (modelControl.mode === "explicit" ? {} : false);
   return {
     ...props,
+    restrictedApi:
+      restricted === false
+        ? false
+        : {
+            apis: restricted.apis ?? RESTRICTED_API_DEFAULTS.apis,
+            header: restricted.header ?? RESTRICTED_API_DEFAULTS.header,
+            secretName: restricted.secretName ?? "",
+            secretKey: restricted.secretKey ?? RESTRICTED_API_DEFAULTS.secretKey,
+          },
     namespace: props.namespace ?? "default",
     releaseName: props.releaseName ?? `${props.appName}-${props.color}`,
     image: props.image ?? DEFAULT_TRITON_IMAGE,
     replicas: props.replicas ?? 1,
-    modelControl: props.modelControl ?? ModelControl.none(),
+    modelControl,
     strictReadiness: props.strictReadiness ?? true,
     gpus,
     resources: {
@@ -140,6 +170,9 @@ export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
       exitTimeoutSeconds: p.drain.exitTimeoutSeconds,
       extraArgs: p.extraArgs,
     },
+    restrictedApi: p.restrictedApi
+      ? { enabled: true, ...p.restrictedApi }
+      : { enabled: false, apis: RESTRICTED_API_DEFAULTS.apis, header: RESTRICTED_API_DEFAULTS.header, secretName: "", secretKey: RESTRICTED_API_DEFAULTS.secretKey },
     ports: TRITON_PORTS,
     probes: {
       startup: {

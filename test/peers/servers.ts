@@ -143,6 +143,8 @@ export async function started(
     await new Promise((r) => setTimeout(r, 250));
   }
   const exited = proc.exitCode !== null ? ` (it exited with ${proc.exitCode})` : "";
+  // what it printed before exiting may still be in the pipes
+  if (proc.exitCode !== null && proc.stdout && !proc.stdout.readableEnded) await Promise.race([new Promise((r) => proc.once("close", r)), new Promise((r) => setTimeout(r, 2000))]);
   await stop();
   throw new Error(`server at ${url} did not become ready${exited}:\n${log()}`);
 }

@@ -52,13 +52,14 @@ export function tritonEnv(): NodeJS.ProcessEnv {
 /** A model repository in a new temporary folder holding the selected models and versions. */
 export function makeRepository(models: ModelSelection): string {
   const repo = fs.mkdtempSync(path.join(os.tmpdir(), "triton-repo-"));
+  const copy = (from: string, to: string) => fs.cpSync(from, to, { recursive: true, filter: (f) => !f.includes("__pycache__") });
   for (const [model, versions] of Object.entries(models)) {
     const src = path.join(MODELS_DIR, model);
     if (!fs.existsSync(src)) throw new Error(`no test model ${model} in ${MODELS_DIR}`);
     fs.mkdirSync(path.join(repo, model));
     for (const entry of fs.readdirSync(src)) {
       if (/^\d+$/.test(entry) && !versions.includes(Number(entry))) continue;
-      fs.cpSync(path.join(src, entry), path.join(repo, model, entry), { recursive: true });
+      copy(path.join(src, entry), path.join(repo, model, entry));
     }
     for (const v of versions) {
       if (!fs.existsSync(path.join(src, String(v)))) throw new Error(`test model ${model} has no version ${v}`);
@@ -70,11 +71,20 @@ export function makeRepository(models: ModelSelection): string {
 /** Spawns tritonserver with exactly these arguments, in its own process group, logging to a ring buffer. */
 export function spawnTriton(args: readonly string[]): { process: ChildProcess; log: () => string } {
   const proc = spawn(TRITONSERVER, [...args], { env: tritonEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  const keep = (d: Buffer) => (log = (log + d).slice(-8000));
+  // The head (a refused flag is reported there, before Triton prints its usage) and the tail.
+  let head = "";
+  let tail = "";
+  let dropped = false;
+  const keep = (d: Buffer) => {
+    if (head.length < 3000) head += d.toString();
+    else {
+      tail += d.toString();
+      if (tail.length > 8000) (tail = tail.slice(-8000)), (dropped = true);
+    }
+  };
   proc.stdout!.on("data", keep);
   proc.stderr!.on("data", keep);
-  return { process: proc, log: () => log };
+  return { process: proc, log: () => head + (dropped ? "\n[...]\n" : "") + tail };
 }
 
 export interface TritonOptions {

@@ -35,7 +35,19 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 - --grpc-port={{ .Values.ports.grpc }}
 - --metrics-port={{ .Values.ports.metrics }}
 - --allow-metrics=true
+{{- with .Values.restrictedApi }}
+{{- if .enabled }}
+{{- /* $(VAR) is expanded by the kubelet from the container's env, which reads the Secret. */}}
+- --http-restricted-api={{ join "," .apis }}:{{ .header }}=$(TRITON_RESTRICTED_API_KEY)
+- --grpc-restricted-protocol={{ join "," .apis }}:{{ .header }}=$(TRITON_RESTRICTED_API_KEY)
+{{- end }}
+{{- end }}
 {{- range .Values.server.extraArgs }}
 - {{ . }}
 {{- end }}
+{{- end -}}
+
+{{/* The Secret that holds the restricted APIs' key. */}}
+{{- define "triton.restrictedApiSecret" -}}
+{{- default (printf "%s-restricted-api" .Release.Name) .Values.restrictedApi.secretName -}}
 {{- end -}}

@@ -1,0 +1,41 @@
+// Renders the bundled Triton chart with the real helm CLI (built by scripts/setup-tools.sh), with
+// exactly the values a TritonRelease hands to helm_release.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseAllDocuments } from "yaml";
+import { TRITON_CHART_DIR, TritonRelease, TritonReleaseProps } from "../../lib";
+import { newStack, s3Models } from "../helpers";
+
+export const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", "..", ".tools", "bin", "helm");
+
+/** The rendered objects by kind (the last of each kind). */
+export function render(props: Partial<TritonReleaseProps> = {}): Record<string, any> {
+  const { stack } = newStack();
+  const release = new TritonRelease(stack, "r", {
+    appName: "classifier",
+    color: "green",
+    version: "v7",
+    modelRepository: s3Models,
+    ...props,
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-values-"));
+  const valuesFile = path.join(dir, "values.json");
+  fs.writeFileSync(valuesFile, JSON.stringify(release.values));
+  try {
+    const out = execFileSync(
+      helm,
+      ["template", release.props.releaseName, TRITON_CHART_DIR, "--namespace", "serving", "-f", valuesFile, "--set", `replicas=${release.props.replicas}`],
+      { encoding: "utf8" },
+    );
+    const byKind: Record<string, any> = {};
+    for (const doc of parseAllDocuments(out)) {
+      const obj = doc.toJSON();
+      if (obj) byKind[obj.kind] = obj;
+    }
+    return byKind;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
