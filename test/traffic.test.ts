@@ -25,7 +25,12 @@ describe("WeightedService and FailoverPool in the cluster", () => {
       ["clf-green-grpc", { address: "clf-green.ml.svc.cluster.local", port_value: 8001 }],
     ]);
     const lds = parse(cm.data["lds.yaml"]);
-    const route = lds.resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0];
+    const routes = lds.resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    // Triton's administrative APIs are refused first, before any weighted route
+    expect(routes.slice(0, 3)).toEqual(
+      ["/v2/repository", "/v2/trace", "/v2/logging"].map((prefix) => ({ match: { prefix }, direct_response: { status: 403, body: { inline_string: expect.stringContaining("administrative API") } } })),
+    );
+    const route = routes[3];
     expect(route.route.weighted_clusters.clusters).toEqual([
       { name: "clf-blue-http", weight: 90 },
       { name: "clf-green-http", weight: 10 },
@@ -114,7 +119,7 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     const listener = parse(files["lds.yaml"]).resources[0];
     const hcm = listener.filter_chains[0].filters[0].typed_config;
     expect(hcm.http_filters.map((f: any) => f.name)).toEqual(["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]);
-    const retry = hcm.route_config.virtual_hosts[0].routes[0].route.retry_policy;
+    const retry = hcm.route_config.virtual_hosts[0].routes.find((r: any) => r.route).route.retry_policy;
     expect(retry.retry_host_predicate[0].name).toBe("envoy.retry_host_predicates.previous_hosts");
     expect(retry.retry_priority.name).toBe("envoy.retry_priorities.previous_priorities");
   });

@@ -11,7 +11,7 @@
 // - cooldown after a failure                    -> outlierDetection.baseEjectionTimeMs
 import { PropValidator } from "../validation";
 import { Backend } from "../traffic/backend";
-import { CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
+import { adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
 import { validateHealthAndLimits } from "../traffic/weighted-routes";
 
 export interface PoolEndpoint {
@@ -49,6 +49,12 @@ export interface FailoverPoolProps {
   readonly httpPort?: number;
   /** @default 8001 (when every endpoint serves gRPC) */
   readonly grpcPort?: number;
+  /**
+   * Serve Triton's administrative APIs (model repository load/unload/index, trace, logging) through
+   * the pool. Off, they answer 403 here whatever Triton's own restriction.
+   * @default false
+   */
+  readonly allowAdminApis?: boolean;
 }
 
 export function failoverPoolModel(name: string, props: FailoverPoolProps, v: PropValidator): EnvoyModel {
@@ -61,6 +67,7 @@ export function failoverPoolModel(name: string, props: FailoverPoolProps, v: Pro
     name: `${name}-${protocol}`,
     port: protocol === "http" ? props.httpPort ?? 8000 : props.grpcPort ?? 8001,
     rateLimit: props.rateLimit,
+    refused: props.allowAdminApis ? [] : adminApiPaths(protocol),
     routes: [{ name: "pool", clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }], timeoutMs: props.timeoutMs ?? 30000, retry: props.retries ?? {} }],
   }));
   const clusters = protocols.map((protocol) => ({
@@ -104,5 +111,6 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   v.integer("timeoutMs", props.timeoutMs, 1, 3_600_000);
   v.port("httpPort", props.httpPort);
   v.port("grpcPort", props.grpcPort);
+  if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
   for (const k of ["maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"] as const) v.integer(`circuitBreakers.${k}`, props.circuitBreakers?.[k], 1, 1_000_000);
 }

@@ -83,9 +83,24 @@ export interface RouteModel {
   readonly retry?: RetryProps;
 }
 
+/** A path prefix, or an exact path. */
+export type PathMatch = { readonly prefix: string } | { readonly path: string };
+
+/**
+ * Triton's administrative APIs, which a data plane in front of it does not serve unless asked:
+ * the model repository (load, unload, index), trace and logging settings. On HTTP, the paths of the
+ * Open Inference Protocol's extensions; on gRPC, the methods of `inference.GRPCInferenceService`.
+ */
+export function adminApiPaths(protocol: Protocol): PathMatch[] {
+  if (protocol === "http") return [{ prefix: "/v2/repository" }, { prefix: "/v2/trace" }, { prefix: "/v2/logging" }];
+  return ["RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "TraceSetting", "LogSettings"].map((m) => ({ path: `/inference.GRPCInferenceService/${m}` }));
+}
+
 export interface ListenerModel {
   readonly name: string;
   readonly port: number;
+  /** Requests refused with 403 before any route: Triton's administrative APIs (see {@link adminApiPaths}). */
+  readonly refused?: readonly PathMatch[];
   readonly routes: readonly RouteModel[];
   readonly rateLimit?: RateLimitProps;
 }
@@ -209,7 +224,11 @@ function renderListener(l: ListenerModel, address: string, port: number): object
       },
     });
   }
-  return { "@type": T.listener, ...httpListener(l.name, address, port, l.routes.map(renderRoute), filters) };
+  const refused = (l.refused ?? []).map((match) => ({
+    match,
+    direct_response: { status: 403, body: { inline_string: "refused: Triton's administrative API is not served through this data plane\n" } },
+  }));
+  return { "@type": T.listener, ...httpListener(l.name, address, port, [...refused, ...l.routes.map(renderRoute)], filters) };
 }
 
 /** A listener with one HTTP connection manager: one virtual host, these routes, these filters, then the router. */

@@ -2,7 +2,7 @@
 // traffic by mirroring, per-route timeouts. Pure: props -> Envoy model, validated.
 import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
-import { ClusterModel, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
+import { adminApiPaths, ClusterModel, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
 
 export interface WeightedBackend {
   readonly backend: Backend;
@@ -34,6 +34,12 @@ export interface WeightedRoutesProps {
   /** @default 8000 (HTTP) and 8001 (gRPC, when every backend serves gRPC) */
   readonly httpPort?: number;
   readonly grpcPort?: number;
+  /**
+   * Serve Triton's administrative APIs (model repository load/unload/index, trace, logging) through
+   * these routes. Off, they answer 403 here whatever Triton's own restriction.
+   * @default false
+   */
+  readonly allowAdminApis?: boolean;
 }
 
 export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v: PropValidator): EnvoyModel {
@@ -53,9 +59,10 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
       mirror: r.mirror ? { cluster: `${add(r.mirror.backend).name}-${protocol}`, percent: r.mirror.percent } : undefined,
       timeoutMs: r.timeoutMs ?? 30000,
     }));
-  const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, routes: routes("http"), rateLimit: props.rateLimit }];
+  const refused = (protocol: "http" | "grpc") => (props.allowAdminApis ? [] : adminApiPaths(protocol));
+  const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, refused: refused("http"), routes: routes("http"), rateLimit: props.rateLimit }];
   const grpc = [...targets.values()].every((t) => t.grpcPort !== undefined);
-  if (grpc) listeners.push({ name: `${name}-grpc`, port: props.grpcPort ?? 8001, routes: routes("grpc"), rateLimit: props.rateLimit });
+  if (grpc) listeners.push({ name: `${name}-grpc`, port: props.grpcPort ?? 8001, refused: refused("grpc"), routes: routes("grpc"), rateLimit: props.rateLimit });
   const clusters: ClusterModel[] = [];
   for (const t of targets.values()) {
     for (const protocol of grpc ? (["http", "grpc"] as const) : (["http"] as const)) {
@@ -110,6 +117,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
   v.port("httpPort", props.httpPort);
   v.port("grpcPort", props.grpcPort);
+  if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
 }
 
 export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: OutlierDetectionProps | undefined, rl: RateLimitProps | undefined, v: PropValidator): void {
