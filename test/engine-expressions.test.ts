@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Color, StandbyMode, TritonBlueGreen } from "../lib";
-import { colorProps, newStack, releaseByName, serviceByName, synthJson } from "./helpers";
+import { colorProps, newStack, releaseByName, resourcesOf, serviceByName, synthJson } from "./helpers";
 
 // The replica rule and the preview selector have two forms: numbers when `active`/`standby` are
 // literals, Terraform expressions when they are variables. A real engine (OpenTofu or Terraform,
@@ -69,5 +69,50 @@ describeEngine("Terraform expressions of the blue/green rule %s", (_title, engin
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("Invalid value for variable");
     expect(run.stderr).toContain('The active variable must be one of "blue", "green".');
+  });
+});
+
+/** The gate's command for a pair whose `active` is a literal or a variable, with port-forward or URL access. */
+function gateCommand(active: Color | "var", access: "port-forward" | "urls"): { variable: unknown; command: string } {
+  const { stack } = newStack();
+  new TritonBlueGreen(stack, "m", {
+    blue: colorProps(),
+    green: colorProps(),
+    active: active === "var" ? TritonBlueGreen.activeVariable(stack) : active,
+    verify: {
+      spec: { models: [{ name: "classifier" }] },
+      access: access === "urls" ? { blue: "http://blue.example:8000", green: "http://green.example:8000" } : undefined,
+      compareWithBaseline: true,
+    },
+  });
+  const json = synthJson(stack);
+  return { variable: json.variable, command: resourcesOf(json, "terraform_data")[0].provisioner[0]["local-exec"].command };
+}
+
+/** The candidate and the baseline a gate command names, as the shell passes them (quotes removed). */
+function targetsOf(command: string): { candidate: string; baseline: string } {
+  const arg = (flag: string) => new RegExp(`(?:^| )--${flag} ('[^']*'|\\S+)`).exec(command)?.[1].replace(/^'(.*)'$/, "$1");
+  const pf = arg("port-forward");
+  if (pf) return { candidate: /^svc\/(.+):8000$/.exec(pf)![1], baseline: /^svc\/(.+):8000$/.exec(arg("baseline-port-forward")!)![1] };
+  return { candidate: arg("url")!, baseline: arg("baseline-url")! };
+}
+
+describeEngine("the gate's candidate and baseline, evaluated %s", (_title, engine) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-gate-expr-"));
+  const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: path.join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
+  fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const combos: [Color, "port-forward" | "urls"][] = [];
+  for (const a of ["blue", "green"] as const) for (const access of ["port-forward", "urls"] as const) combos.push([a, access]);
+
+  test.each(combos)("-var active=%s with %s access: the candidate is that color, the baseline the other, as with a literal", (active, access) => {
+    const { variable, command } = gateCommand("var", access);
+    fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ variable, locals: { command } }));
+    const evaluated = JSON.parse(execFileSync(engine!, ["console", "-var", `active=${active}`], { cwd: dir, env, input: "local.command\n", encoding: "utf8" }).trim());
+    const other = active === "blue" ? "green" : "blue";
+    const expected = access === "urls" ? { candidate: `http://${active}.example:8000`, baseline: `http://${other}.example:8000` } : { candidate: `m-${active}`, baseline: `m-${other}` };
+    expect(targetsOf(evaluated)).toEqual(expected);
+    expect(targetsOf(gateCommand(active, access).command)).toEqual(expected);
   });
 });

@@ -210,10 +210,16 @@ export class TritonBlueGreen extends Construct {
   /** A gate that verifies the color `active` names, re-run when that color or its release changes. */
   private verificationGate(options: BlueGreenVerification, active: Choice<Color>): VerificationGate {
     const access = options.access ?? "port-forward";
-    const targetOf = (color: string): GateTarget =>
-      access === "port-forward"
-        ? GateTarget.portForward({ service: `${this.appName}-${color}`, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext })
-        : GateTarget.url("literal" in active ? access[color as Color] : `\${${active.expression} == "blue" ? ${JSON.stringify(access.blue)} : ${JSON.stringify(access.green)}}`);
+    /** The candidate (the color `active` names) or the baseline (the other one), as a gate target. */
+    const targetOf = (which: "candidate" | "baseline"): GateTarget => {
+      if (access === "port-forward") {
+        const color = which === "candidate" ? this.active : otherColor(active);
+        return GateTarget.portForward({ service: `${this.appName}-${color}`, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
+      }
+      const [ifBlue, ifGreen] = which === "candidate" ? [access.blue, access.green] : [access.green, access.blue];
+      if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);
+      return GateTarget.url(`\${${active.expression} == "blue" ? ${JSON.stringify(ifBlue)} : ${JSON.stringify(ifGreen)}}`);
+    };
     const fingerprint = (r: TritonRelease) => createHash("sha256").update(JSON.stringify(r.values)).digest("hex").slice(0, 16);
     const candidate =
       "literal" in active
@@ -221,8 +227,8 @@ export class TritonBlueGreen extends Construct {
         : `\${${active.expression} == "blue" ? "${fingerprint(this.blue)}" : "${fingerprint(this.green)}"}`;
     const gate = new VerificationGate(this, "verify", {
       spec: options.spec,
-      target: targetOf(this.active),
-      baseline: options.compareWithBaseline ? targetOf(otherColor(active)) : undefined,
+      target: targetOf("candidate"),
+      baseline: options.compareWithBaseline ? targetOf("baseline") : undefined,
       triggers: { color: this.active, release: candidate },
       headersFromEnv: options.headersFromEnv,
       command: options.command,
