@@ -278,6 +278,49 @@ describe("verifier against a misbehaving server (test double): never pass, alway
     expect(elapsed).toBeLessThan(spec.deadlineSeconds! * 1000 + 1000);
   });
 
+  test("never ready: nothing that sends inference runs, so the probe cannot pass", async () => {
+    const report = await verify(spec, { url: double.url("never-ready"), client }, { pollIntervalMs: 200 });
+    expect(report.verdict).toBe("fail");
+    expect(statuses(report)).toMatchObject({ "server ready": "fail", "probe m/one row": "skipped" });
+    expect(report.probe).toBeUndefined();
+    expect(report.checks.find((c) => c.name === "server ready")!.message).toBe('not ready within 2s: the last answer was 503 {"ready":false}');
+  });
+
+  test("a 200 whose body says ready: false is not ready", async () => {
+    const report = await verify(spec, { url: double.url("ready-false-body"), client }, { pollIntervalMs: 200 });
+    expect(report.verdict).toBe("fail");
+    expect(report.checks.find((c) => c.name === "server ready")!.message).toBe('not ready within 2s: the last answer was 200 {"ready":false}');
+    expect(statuses(report)["probe m/one row"]).toBe("skipped");
+  });
+
+  test.each<[Mode, RegExp]>([
+    ["metadata-other-model", /the metadata is of model "other", not "m"/],
+    ["wrong-model-name", /the response is from model "other", not "m"/],
+    ["duplicate-outputs", /the response has output y more than once/],
+  ])("%s: the golden case fails on what the response claims", async (mode, message) => {
+    const report = await verify({ ...spec, probe: undefined }, { url: double.url(mode), client });
+    expect(report.verdict).toBe("fail");
+    expect(report.checks.find((c) => c.name === "model m golden one row")!.message).toMatch(message);
+  });
+
+  test("golden inputs are checked against the model's published inputs before they are sent", async () => {
+    const wrongInput: VerifySpec = {
+      waitForReadySeconds: 2,
+      models: [{ name: "m", golden: [{ name: "fp64", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: [1, 2, 3, 4] }], outputs: [{ name: "y", data: [0.1, 0.2, 0.7] }] }] }],
+    };
+    const report = await verify(wrongInput, { url: double.url("good"), client });
+    expect(report.checks.find((c) => c.name === "model m golden fp64")!.message).toBe("the golden input x is FP64, the model takes FP32");
+  });
+
+  test("a listener that accepts and never answers: could not verify (error) at the readiness window, not the deadline", async () => {
+    const t0 = Date.now();
+    const report = await verify(spec, { url: double.url("silent"), client: { ...client, headersTimeoutMs: 30_000 } }, { pollIntervalMs: 200 });
+    expect(report.verdict).toBe("error");
+    expect(report.checks[0]).toMatchObject({ name: "server live", status: "error", message: "no answer to live within the 2s readiness window" });
+    // the 2 s window and some slack for a loaded machine, far from the 6 s deadline
+    expect(Date.now() - t0).toBeLessThan(4500);
+  });
+
   test("an address where nothing listens: could not verify (error), quickly", async () => {
     const port = await freePort();
     const report = await verify({ waitForReadySeconds: 1, models: [{ name: "m" }] }, { url: `http://127.0.0.1:${port}` }, { pollIntervalMs: 200 });

@@ -67,6 +67,31 @@ export interface ModelMetadata {
   readonly outputs: readonly TensorMetadata[];
 }
 
+/**
+ * A health or readiness answer: `ok` only on 200 whose body, if it says anything, says so too
+ * (the protocol's `{"live": true}` / `{"ready": true}`; Triton answers 200 with an empty body).
+ * `seen` is what came back, for messages.
+ */
+export interface HealthAnswer {
+  readonly ok: boolean;
+  readonly seen: string;
+}
+
+function healthOf(res: RawResponse, field: "live" | "ready"): HealthAnswer {
+  const text = res.body.subarray(0, 200).toString("utf8").replace(/\s+/g, " ").trim();
+  const seen = `${res.status}${text ? ` ${text}` : ""}`;
+  if (res.status !== 200) return { ok: false, seen };
+  if (!text) return { ok: true, seen };
+  let doc: any;
+  try {
+    doc = JSON.parse(res.body.toString("utf8"));
+  } catch {
+    return { ok: false, seen: `${seen} (not JSON)` };
+  }
+  if (doc && typeof doc === "object" && field in doc && doc[field] !== true) return { ok: false, seen };
+  return { ok: true, seen };
+}
+
 /** One Prometheus sample: metric name, labels, value. */
 export interface MetricSample {
   readonly name: string;
@@ -100,19 +125,19 @@ export class OipClient {
     });
   }
 
-  /** `/v2/health/live`: true on 200, false on another status. */
-  public async live(signal?: AbortSignal): Promise<boolean> {
-    return (await this.request("GET", "/v2/health/live", undefined, signal)).status === 200;
+  /** `/v2/health/live`: see {@link HealthAnswer}. */
+  public async live(signal?: AbortSignal): Promise<HealthAnswer> {
+    return healthOf(await this.request("GET", "/v2/health/live", undefined, signal), "live");
   }
 
-  /** `/v2/health/ready`: true on 200, false on another status. */
-  public async ready(signal?: AbortSignal): Promise<boolean> {
-    return (await this.request("GET", "/v2/health/ready", undefined, signal)).status === 200;
+  /** `/v2/health/ready`: see {@link HealthAnswer}. */
+  public async ready(signal?: AbortSignal): Promise<HealthAnswer> {
+    return healthOf(await this.request("GET", "/v2/health/ready", undefined, signal), "ready");
   }
 
   /** `/v2/models/{m}[/versions/{v}]/ready`. */
-  public async modelReady(model: string, version?: string, signal?: AbortSignal): Promise<boolean> {
-    return (await this.request("GET", `${modelPath(model, version)}/ready`, undefined, signal)).status === 200;
+  public async modelReady(model: string, version?: string, signal?: AbortSignal): Promise<HealthAnswer> {
+    return healthOf(await this.request("GET", `${modelPath(model, version)}/ready`, undefined, signal), "ready");
   }
 
   /** `/v2/models/{m}[/versions/{v}]`: the model's metadata, checked for shape. */
@@ -128,6 +153,7 @@ export class OipClient {
       });
     };
     if (typeof doc?.name !== "string") throw new OipError("protocol", "model metadata has no name");
+    if (doc.name !== model) throw new OipError("protocol", `the metadata is of model ${JSON.stringify(doc.name)}, not ${JSON.stringify(model)}`);
     return { name: doc.name, versions: doc.versions, platform: doc.platform, inputs: tensors(doc.inputs, "inputs"), outputs: tensors(doc.outputs, "outputs") };
   }
 
@@ -251,7 +277,7 @@ function classify(e: unknown): OipError {
   const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string } };
   const code = err?.code ?? err?.cause?.code ?? "";
   const msg = err?.message ?? String(e);
-  if (err?.name === "AbortError" || code === "ABORT_ERR") return new OipError("aborted", "aborted at the deadline");
+  if (err?.name === "AbortError" || err?.name === "TimeoutError" || code === "ABORT_ERR") return new OipError("aborted", "aborted at the deadline");
   if (["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"].includes(code)) {
     return new OipError("unreachable", `cannot connect: ${code} ${msg}`);
   }

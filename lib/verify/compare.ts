@@ -93,3 +93,53 @@ function sameSet(a: number[], b: number[]): boolean {
   const s = new Set(a);
   return a.length === b.length && b.every((x) => s.has(x));
 }
+
+/** What a model published about itself (its metadata), as far as the checks need it. */
+export interface PublishedContract {
+  readonly inputs: readonly { name: string; datatype: string; shape: readonly number[] }[];
+  readonly outputs: readonly { name: string; datatype: string; shape: readonly number[] }[];
+}
+
+/** Why a golden case's inputs do not fit the inputs the model published (none published: nothing to check). */
+export function inputsMismatch(inputs: readonly Tensor[], published: PublishedContract): string | undefined {
+  if (published.inputs.length === 0) return undefined;
+  const byName = new Map(published.inputs.map((t) => [t.name, t]));
+  for (const t of inputs) {
+    const p = byName.get(t.name);
+    if (!p) return `the golden input ${t.name} is not an input of the model (it takes ${[...byName.keys()].join(", ")})`;
+    if (p.datatype !== t.datatype) return `the golden input ${t.name} is ${t.datatype}, the model takes ${p.datatype}`;
+    if (!shapeMatches(p.shape, t.shape)) return `the golden input ${t.name} has shape ${JSON.stringify(t.shape)}, the model takes ${JSON.stringify(p.shape)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Why an inference response does not answer what was asked: the model's name (and version, when
+ * one was asked), output names that appear once each, and each output's datatype and shape as the
+ * model itself published them.
+ */
+export function responseMismatch(
+  res: { modelName?: string; modelVersion?: string; outputs: readonly Tensor[] },
+  model: string,
+  version: string | undefined,
+  published: PublishedContract,
+): string | undefined {
+  if (res.modelName !== model) return `the response is from model ${JSON.stringify(res.modelName ?? null)}, not ${JSON.stringify(model)}`;
+  if (version !== undefined && res.modelVersion !== undefined && res.modelVersion !== version) {
+    return `the response is from version ${JSON.stringify(res.modelVersion)}, not ${JSON.stringify(version)}`;
+  }
+  const seen = new Set<string>();
+  for (const o of res.outputs) {
+    if (seen.has(o.name)) return `the response has output ${o.name} more than once`;
+    seen.add(o.name);
+  }
+  if (published.outputs.length === 0) return undefined;
+  const byName = new Map(published.outputs.map((t) => [t.name, t]));
+  for (const o of res.outputs) {
+    const p = byName.get(o.name);
+    if (!p) return `the response has output ${o.name}, which the model does not publish`;
+    if (p.datatype !== o.datatype) return `output ${o.name} is ${o.datatype}, the model publishes ${p.datatype}`;
+    if (!shapeMatches(p.shape, o.shape)) return `output ${o.name} has shape ${JSON.stringify(o.shape)}, the model publishes ${JSON.stringify(p.shape)}`;
+  }
+  return undefined;
+}

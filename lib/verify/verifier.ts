@@ -4,8 +4,8 @@
 import { setMaxListeners } from "events";
 import { performance } from "perf_hooks";
 import { encodeInferRequest, InferResponse } from "./binary";
-import { ClientOptions, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
-import { contractMismatch, outputMismatch, outputsAgree } from "./compare";
+import { ClientOptions, HealthAnswer, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
+import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, PublishedContract, responseMismatch } from "./compare";
 import { ProbeResult, runProbe } from "./probe";
 import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "./spec";
 
@@ -97,37 +97,50 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
       return record(name, unreachable ? "error" : "fail", (e as Error).message, t0);
     }
   };
-  /** Polls until `probe` is true, up to the readiness window. */
-  const waitFor = async (what: string, probeOnce: () => Promise<boolean>): Promise<string | { fail: string }> => {
+  /**
+   * Polls until the answer is ok, up to the readiness window: the last poll is at its end, and a
+   * poll that gets no answer is cut there too. Fails with what was seen last.
+   */
+  const waitFor = async (what: string, probeOnce: (s: AbortSignal) => Promise<HealthAnswer>): Promise<string | { fail: string }> => {
     let last: unknown;
+    let seen: string | undefined;
+    const window = `${Math.round((readyBy - started) / 1000)}s`;
     while (true) {
+      // A poll may run to the window's end, and the last one (at the end) gets a second to answer.
+      const windowLeft = Math.max(1000, Math.ceil(readyBy - performance.now()));
+      const pollSignal = AbortSignal.any([signal, AbortSignal.timeout(windowLeft)]);
       try {
-        if (await probeOnce()) {
-          answered = true;
-          return `${what} after ${Math.round((performance.now() - started) / 100) / 10}s`;
-        }
+        const answer = await probeOnce(pollSignal);
         answered = true;
+        if (answer.ok) return `${what} after ${Math.round((performance.now() - started) / 100) / 10}s`;
+        seen = answer.seen;
         last = undefined;
       } catch (e) {
         if (signal.aborted) throw e;
-        if (!(e instanceof OipError && e.kind === "unreachable")) answered = true;
-        last = e;
+        if (e instanceof OipError && e.kind === "aborted") {
+          // the readiness window ended while a request hung
+          last = seen ? undefined : new OipError(answered ? "timeout" : "unreachable", `no answer to ${what} within the ${window} readiness window`);
+        } else {
+          if (!(e instanceof OipError && e.kind === "unreachable")) answered = true;
+          last = e;
+        }
       }
-      if (performance.now() + poll > readyBy || signal.aborted) {
+      const left = readyBy - performance.now();
+      if (left <= 0 || signal.aborted) {
         if (last) throw last;
-        return { fail: `not ${what} within ${Math.round((readyBy - started) / 1000)}s` };
+        return { fail: `not ${what} within ${window}: the last answer was ${seen}` };
       }
-      await sleep(poll, signal);
+      await sleep(Math.min(poll, left), signal);
     }
   };
   const skipRest = (names: string[], why: string) => names.forEach((n) => record(n, "skipped", why, performance.now()));
 
   try {
-    const liveOk = await check("server live", () => waitFor("live", () => client.live(signal)));
+    const liveOk = await check("server live", () => waitFor("live", (s) => client.live(s)));
     if (!liveOk) {
       skipRest(plannedChecks(spec, target).slice(1), "server not live");
     } else {
-      const readyOk = await check("server ready", () => waitFor("ready", () => client.ready(signal)));
+      const readyOk = await check("server ready", () => waitFor("ready", (s) => client.ready(s)));
       let countersBefore: MetricSample[] | undefined;
       if (target.metricsUrl && readyOk) {
         await check("metrics scraped before", async () => {
@@ -136,6 +149,8 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
         });
       }
       const golden = new Map<string, InferResponse>();
+      // Nothing that sends inference runs before the server and every model were ready.
+      const notReady: string[] = readyOk ? [] : ["the server"];
       let sent = 0;
       for (const m of spec.models) {
         const label = modelLabel(m);
@@ -143,9 +158,10 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
           skipRest(modelChecks(m), "server not ready");
           continue;
         }
-        const modelOk = await check(`model ${label} ready`, () => waitFor("ready", () => client.modelReady(m.name, m.version, signal)));
+        const modelOk = await check(`model ${label} ready`, () => waitFor("ready", (s) => client.modelReady(m.name, m.version, s)));
         if (!modelOk) {
           skipRest(modelChecks(m).slice(1), `model ${label} not ready`);
+          notReady.push(label);
           continue;
         }
         if (m.metadata) {
@@ -155,10 +171,18 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
             return why ? { fail: why } : `${md.inputs.length} inputs, ${md.outputs.length} outputs as expected`;
           });
         }
+        let published: Promise<PublishedContract> | undefined;
         for (const g of m.golden ?? []) {
           await check(`model ${label} golden ${g.name}`, async () => {
+            // what the model says it takes and gives: golden inputs are checked before they are sent
+            published ??= client.modelMetadata(m.name, m.version, signal);
+            const contract = await published;
+            const badInput = inputsMismatch(g.inputs, contract);
+            if (badInput) return { fail: badInput };
             sent++;
             const res = await client.infer(m.name, m.version, requestOf(g), signal);
+            const badResponse = responseMismatch(res, m.name, m.version, contract);
+            if (badResponse) return { fail: badResponse };
             golden.set(`${m.name}/${g.name}`, res);
             for (const expected of g.outputs) {
               const why = outputMismatch(expected, res.outputs.find((o) => o.name === expected.name));
@@ -170,7 +194,14 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
       }
 
       const p = spec.probe;
-      if (p) {
+      const inferenceBlocked = readyOk && notReady.length === 0 ? undefined : `not run: ${notReady.join(", ")} not ready`;
+      if (inferenceBlocked) {
+        skipRest(
+          [...(p ? [`probe ${p.model}/${p.case}`] : []), ...(p && baseline && spec.baseline?.p99RegressionPercent !== undefined ? ["baseline p99"] : [])],
+          inferenceBlocked,
+        );
+      }
+      if (p && !inferenceBlocked) {
         const g = spec.models.find((m) => m.name === p.model)?.golden?.find((c) => c.name === p.case);
         const encoded = encodeInferRequest(requestOf(g!));
         const probeTarget = { model: p.model, version: p.version, body: encoded.body, headers: encoded.headers };
@@ -201,7 +232,7 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
           });
         }
       }
-      if (baseline && spec.baseline && spec.baseline.agreement !== false) {
+      if (baseline && spec.baseline && spec.baseline.agreement !== false && !inferenceBlocked) {
         for (const m of spec.models) {
           for (const g of m.golden ?? []) {
             await check(`baseline agreement ${modelLabel(m)} ${g.name}`, async () => {

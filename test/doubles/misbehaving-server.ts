@@ -18,6 +18,11 @@ export const MODES = [
   "never-ready",
   "huge-body",
   "reset",
+  "ready-false-body",
+  "metadata-other-model",
+  "wrong-model-name",
+  "duplicate-outputs",
+  "silent",
 ] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -69,15 +74,17 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
     const chunks: Buffer[] = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
+      if (mode === "silent") return later(60_000, () => json(200, {})); // accepts, never answers in time
       if (path === "/v2/health/live") return json(200, { live: true });
       if (mode === "flapping") {
         if (path === "/v2/health/ready") return json(++readyCount % 3 === 0 ? 200 : 503, {});
         return json(200, { model_name: "iris", model_version: "flapper", outputs: [{ name: "predict", datatype: "INT64", shape: [1, 1], data: [0] }] });
       }
       if (path === "/v2/health/ready" || path === "/v2/models/m/ready") {
+        if (mode === "ready-false-body") return json(200, { ready: false }); // 200, but the body says no
         return mode === "never-ready" ? json(503, { ready: false }) : json(200, { ready: true });
       }
-      if (path === "/v2/models/m") return json(200, METADATA);
+      if (path === "/v2/models/m") return json(200, mode === "metadata-other-model" ? { ...METADATA, name: "other" } : METADATA);
       if (path !== "/v2/models/m/infer") return json(404, { error: "not found" });
 
       inferCount++;
@@ -138,7 +145,15 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
         case "reset":
           return req.socket.destroy();
         case "never-ready":
+        case "ready-false-body":
+          return json(200, good); // would pass, if anything were sent
+        case "metadata-other-model":
           return json(200, good);
+        case "wrong-model-name":
+          return json(200, { ...good, model_name: "other" });
+        case "duplicate-outputs":
+          // the first copy is right, the second wrong: which one is "y"?
+          return json(200, { ...good, outputs: [good.outputs[0], { ...good.outputs[0], data: y.map((v) => 1 - v) }] });
         default:
           return json(404, { error: `unknown mode ${mode}` });
       }
