@@ -1,6 +1,8 @@
 // The verification spec: what a candidate must show before traffic moves to it. Typed in code,
 // and read from a JSON or YAML file by the CLI. Runtime code: imports nothing from cdktf.
 import * as fs from "fs";
+import * as path from "path";
+import Ajv, { ErrorObject, ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { DATATYPES, Datatype, Tensor } from "./tensor";
 
@@ -156,6 +158,8 @@ export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
   if (!isObj(doc)) {
     throw new SpecError(source, [{ field: "the spec", value: doc, expected: "an object with a models list" }]);
   }
+  // Unknown fields, from the published JSON Schema: a misspelled field must not switch a check off.
+  problems.push(...unknownFields(doc));
   num("deadlineSeconds", doc.deadlineSeconds, 1, 86400);
   num("waitForReadySeconds", doc.waitForReadySeconds, 0, 86400);
   if (!Array.isArray(doc.models) || doc.models.length === 0) bad("models", doc.models, "a non-empty list of models");
@@ -262,4 +266,48 @@ function show(v: unknown): string {
   if (v === undefined) return "undefined";
   const s = typeof v === "string" && v.endsWith(" elements") ? v : JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** The spec's JSON Schema, published in the package (`schemas/verify-spec.schema.json`) for editors. */
+export const SPEC_SCHEMA_FILE = [path.resolve(__dirname, "..", "..", "schemas", "verify-spec.schema.json"), path.resolve(__dirname, "..", "..", "..", "schemas", "verify-spec.schema.json")].find((f) =>
+  fs.existsSync(f),
+) ?? path.resolve(__dirname, "..", "..", "schemas", "verify-spec.schema.json");
+
+let schemaValidator: ValidateFunction | undefined;
+
+/** Each field the schema does not know, with its path and the nearest known name. */
+function unknownFields(doc: unknown): SpecProblem[] {
+  schemaValidator ??= new Ajv({ allErrors: true, verbose: true, strict: false }).compile(JSON.parse(fs.readFileSync(SPEC_SCHEMA_FILE, "utf8")));
+  if (schemaValidator(doc)) return [];
+  return (schemaValidator.errors ?? [])
+    .filter((e: ErrorObject) => e.keyword === "additionalProperties")
+    .map((e: ErrorObject) => {
+      const name = (e.params as { additionalProperty: string }).additionalProperty;
+      const at = e.instancePath
+        .split("/")
+        .slice(1)
+        .map((k) => (/^\d+$/.test(k) ? `[${k}]` : `.${k.replace(/~1/g, "/").replace(/~0/g, "~")}`))
+        .join("")
+        .replace(/^\./, "");
+      const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {}).filter((k) => k !== "$schema");
+      const near = nearest(name, known);
+      return {
+        field: at ? `${at}.${name}` : name,
+        value: (e.data as Record<string, unknown>)?.[name],
+        expected: near ? `no such field: did you mean "${near}"?` : `no such field (known: ${known.join(", ")})`,
+      };
+    });
+}
+
+/** The known name closest to `name` (case-insensitive edit distance), if close enough to be a typo. */
+function nearest(name: string, known: readonly string[]): string | undefined {
+  const distance = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return d[a.length][b.length];
+  };
+  const scored = known.map((k) => [k, distance(name.toLowerCase(), k.toLowerCase())] as const).sort((a, b) => a[1] - b[1]);
+  return scored.length && scored[0][1] <= Math.max(2, Math.floor(name.length / 3)) ? scored[0][0] : undefined;
 }
