@@ -54,6 +54,32 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
     expect(xml).toContain('<testcase classname="cdktf-triton.verify" name="model iris golden setosa"');
   });
 
+  test("a report that cannot be written: the verdict is printed, then exit 2 at once (not minutes under /proc)", () => {
+    const t0 = Date.now();
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json", "/proc/cdktf-triton/report.json"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain("PASS: the candidate may take traffic");
+    expect(r.stderr).toMatch(/the verdict was PASS, but the report \/proc\/cdktf-triton\/report.json cannot be written: /);
+    // a verification takes a few seconds here; the bug looped in mkdir for minutes
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const notAFolder = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--quiet", "--junit", `${file("good.yaml")}/r.xml`]);
+    expect(notAFolder.code).toBe(2);
+    expect(notAFolder.stdout).toBe("pass\n");
+    expect(notAFolder.stderr).toContain("is not a folder");
+  });
+
+  test("--help lists the exit codes; --protocol takes http or grpc only", () => {
+    const help = run(["verify", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Exit codes:\n  0  pass");
+    expect(help.stdout).toContain("1  verification failed");
+    expect(help.stdout).toContain("2  could not verify");
+    expect(help.stdout).toContain("--protocol <http|grpc>");
+    const bad = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--protocol", "thrift"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--protocol thrift: expected http or grpc");
+  });
+
   test("exit 1 when verification fails, and the JUnit report carries the failure", () => {
     const r = run(["verify", "--spec", file("wrong.json"), "--url", server.url, "--junit", file("f.xml")]);
     expect(r.code).toBe(1);

@@ -1,6 +1,27 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { Report, scrapeMetrics, verify, VerifySpec } from "../lib/verify";
 import { classifierMetadata, classifierProbabilities, classifierSpec, setosa, versicolor, virginica } from "./peers/triton-models";
+import { freePort } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";
+
+const BIN = path.resolve(__dirname, "..", "bin", "cdktf-triton.js");
+
+/** A wrong expectation for an element: the pass with the right one compared something. */
+const spoil = (d: number | boolean | string) => (typeof d === "number" ? d + 7 : typeof d === "boolean" ? !d : `${d}!`);
+
+type Golden = NonNullable<VerifySpec["models"][number]["golden"]>;
+/** One golden case per datatype of the tensors model. */
+const DATATYPE_CASES: [string, Golden][] = [
+  ["FP32", [{ name: "fp32", inputs: [{ name: "F32", datatype: "FP32", shape: [3], data: [1.5, -2, 1e6] }], outputs: [{ name: "F32_OUT", datatype: "FP32", shape: [3], data: [3, -4, 2e6] }] }]],
+  ["FP16", [{ name: "fp16", inputs: [{ name: "F16", datatype: "FP16", shape: [3], data: [0.1, 2.5, -1000] }], outputs: [{ name: "F16_OUT", datatype: "FP16", shape: [3], data: [0.2, 5, -2000], atol: 1e-3, rtol: 1e-3 }] }]],
+  ["BF16", [{ name: "bf16", inputs: [{ name: "B16", datatype: "BF16", shape: [3], data: [0.1, 3.14159, -1e10] }], outputs: [{ name: "B16_OUT", datatype: "BF16", shape: [3], data: [0.1, 3.14159, -1e10], rtol: 1e-2 }] }]],
+  ["BOOL", [{ name: "bool", inputs: [{ name: "FLAG", datatype: "BOOL", shape: [3], data: [true, false, true] }], outputs: [{ name: "FLAG_OUT", datatype: "BOOL", shape: [3], data: [false, true, false] }] }]],
+  ["INT64", [{ name: "int64", inputs: [{ name: "I64", datatype: "INT64", shape: [2], data: [41, -(2 ** 40)] }], outputs: [{ name: "I64_OUT", datatype: "INT64", shape: [2], data: [42, -(2 ** 40) + 1] }] }]],
+  ["BYTES", [{ name: "bytes", inputs: [{ name: "STR", datatype: "BYTES", shape: [2], data: ["abc", "h\u00e9llo"] }], outputs: [{ name: "STR_OUT", datatype: "BYTES", shape: [2], data: ["cba", "oll\u00e9h"] }] }]],
+];
 
 // The verifier against the real Triton Inference Server 2.51.0 (nvidia-pytriton wheel, our own
 // Python-backend models in test/models/): the server this library exists for.
@@ -106,27 +127,17 @@ describe("verifier against Triton 2.51.0", () => {
     expect((await verify(spec("2", 1), { url: triton.url })).verdict).toBe("fail");
   });
 
-  // Each datatype through Triton's Python backend, as JSON (where the protocol allows it) and as
-  // binary tensors: FP16 and BF16 have no JSON form in Triton.
-  const datatypeCases: [string, boolean, VerifySpec["models"][number]["golden"]][] = [
-    ["FP32", false, [{ name: "fp32", inputs: [{ name: "F32", datatype: "FP32", shape: [3], data: [1.5, -2, 1e6] }], outputs: [{ name: "F32_OUT", datatype: "FP32", shape: [3], data: [3, -4, 2e6] }] }]],
-    ["FP32", true, [{ name: "fp32", inputs: [{ name: "F32", datatype: "FP32", shape: [3], data: [1.5, -2, 1e6] }], outputs: [{ name: "F32_OUT", datatype: "FP32", shape: [3], data: [3, -4, 2e6] }] }]],
-    ["FP16", true, [{ name: "fp16", inputs: [{ name: "F16", datatype: "FP16", shape: [3], data: [0.1, 2.5, -1000] }], outputs: [{ name: "F16_OUT", datatype: "FP16", shape: [3], data: [0.2, 5, -2000], atol: 1e-3, rtol: 1e-3 }] }]],
-    ["BF16", true, [{ name: "bf16", inputs: [{ name: "B16", datatype: "BF16", shape: [3], data: [0.1, 3.14159, -1e10] }], outputs: [{ name: "B16_OUT", datatype: "BF16", shape: [3], data: [0.1, 3.14159, -1e10], rtol: 1e-2 }] }]],
-    ["BOOL", false, [{ name: "bool", inputs: [{ name: "FLAG", datatype: "BOOL", shape: [3], data: [true, false, true] }], outputs: [{ name: "FLAG_OUT", datatype: "BOOL", shape: [3], data: [false, true, false] }] }]],
-    ["BOOL", true, [{ name: "bool", inputs: [{ name: "FLAG", datatype: "BOOL", shape: [3], data: [true, false, true] }], outputs: [{ name: "FLAG_OUT", datatype: "BOOL", shape: [3], data: [false, true, false] }] }]],
-    ["INT64", true, [{ name: "int64", inputs: [{ name: "I64", datatype: "INT64", shape: [2], data: [41, -(2 ** 40)] }], outputs: [{ name: "I64_OUT", datatype: "INT64", shape: [2], data: [42, -(2 ** 40) + 1] }] }]],
-    ["BYTES", false, [{ name: "bytes", inputs: [{ name: "STR", datatype: "BYTES", shape: [2], data: ["abc", "h\u00e9llo"] }], outputs: [{ name: "STR_OUT", datatype: "BYTES", shape: [2], data: ["cba", "oll\u00e9h"] }] }]],
+  // Each datatype through Triton's Python backend as binary tensors, and as JSON where the protocol
+  // allows it (FP16 and BF16 have no JSON form in Triton).
+  const httpCases: [string, boolean, Golden][] = [
+    ...DATATYPE_CASES.map(([dt, g]): [string, boolean, Golden] => [dt, true, g]),
+    ...DATATYPE_CASES.filter(([dt]) => !["FP16", "BF16"].includes(dt)).map(([dt, g]): [string, boolean, Golden] => [dt, false, g]),
   ];
-  test.each(datatypeCases)("%s golden case (binary = %s) on the wire to Triton and back", async (_dt, binary, golden) => {
-    const spec: VerifySpec = { waitForReadySeconds: 5, models: [{ name: "tensors", golden: golden!.map((g) => ({ ...g, binary })) }] };
+  test.each(httpCases)("%s golden case (binary = %s) on the wire to Triton and back", async (_dt, binary, golden) => {
+    const spec: VerifySpec = { waitForReadySeconds: 5, models: [{ name: "tensors", golden: golden.map((g) => ({ ...g, binary })) }] };
     const report = await verify(spec, { url: triton.url });
     expect(report.checks.filter((c) => c.status !== "pass")).toEqual([]);
-    // and a wrong expectation fails, so the pass above compared something
-    const wrong: VerifySpec = {
-      ...spec,
-      models: [{ name: "tensors", golden: golden!.map((g) => ({ ...g, binary, outputs: g.outputs.map((o) => ({ ...o, data: o.data.map((d) => (typeof d === "number" ? d + 7 : typeof d === "boolean" ? !d : `${d}!`)) })) })) }],
-    };
+    const wrong: VerifySpec = { ...spec, models: [{ name: "tensors", golden: golden.map((g) => ({ ...g, binary, outputs: g.outputs.map((o) => ({ ...o, data: o.data.map(spoil) })) })) }] };
     expect((await verify(wrong, { url: triton.url })).verdict).toBe("fail");
   });
 
@@ -211,5 +222,72 @@ describe("the Triton launcher", () => {
     await expect(startTriton({ models: { classifier: [1] }, args: ["--model-control-mode=bogus"] })).rejects.toThrow(/exited with [0-9]+[\s\S]*model-control-mode/);
     // well inside the launcher's 90 s readiness bound: it did not wait for it
     expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+});
+
+describe("verifier over gRPC (KServe v2 gRPC) against Triton's port 8001", () => {
+  let triton: RunningTriton;
+  beforeAll(async () => {
+    triton = await startTriton({ models: { classifier: [1, 3], tensors: [1], text: [1] } });
+  }, 120_000);
+  afterAll(() => triton?.stop());
+  const grpc = () => ({ url: `http://${triton.grpcAddress}`, protocol: "grpc" as const, metricsUrl: triton.metricsUrl });
+
+  test("passes a good candidate: health, readiness, metadata, golden, probe, Triton's counters", async () => {
+    const report = await verify(classifierSpec({ version: "1" }), grpc());
+    expect(report.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(report.verdict).toBe("pass");
+    expect(report.probe).toMatchObject({ completed: 200, errors: 0 });
+    expect(messageOf(report, "server counters")).toBe("nv_inference_request_success +201, nv_inference_request_failure +0 (we sent 201 inferences)");
+  });
+
+  test("the wrong version 3 fails its golden case; a changed contract fails the metadata check", async () => {
+    const wrong = await verify(classifierSpec({ version: "3" }), grpc());
+    expect(wrong.verdict).toBe("fail");
+    expect(messageOf(wrong, "model classifier/3 golden three classes")).toBe("PROBABILITIES row 0: top 1 classes [1], expected [0]");
+    const contract = await verify(
+      { waitForReadySeconds: 5, models: [{ name: "classifier", version: "1", metadata: { inputs: [{ name: "INPUT", datatype: "FP16", shape: [-1, 4] }], outputs: classifierMetadata.outputs } }] },
+      grpc(),
+    );
+    expect(messageOf(contract, "model classifier/1 metadata")).toBe("input INPUT is FP32, expected FP16");
+  });
+
+  test.each(DATATYPE_CASES)("%s golden case over gRPC", async (_dt, golden) => {
+    const spec: VerifySpec = { waitForReadySeconds: 5, models: [{ name: "tensors", golden }] };
+    const report = await verify(spec, grpc());
+    expect(report.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    const wrong: VerifySpec = { ...spec, models: [{ name: "tensors", golden: golden.map((g) => ({ ...g, outputs: g.outputs.map((o) => ({ ...o, data: o.data.map(spoil) })) })) }] };
+    expect((await verify(wrong, grpc())).verdict).toBe("fail");
+  });
+
+  test("the CLI with --protocol grpc: exit 0 for version 1, exit 1 for the wrong version 3", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-cli-"));
+    try {
+      const cli = (version: string) => {
+        fs.writeFileSync(path.join(dir, `v${version}.json`), JSON.stringify(classifierSpec({ version })));
+        return spawnSync(process.execPath, [BIN, "verify", "--spec", path.join(dir, `v${version}.json`), "--protocol", "grpc", "--url", `http://${triton.grpcAddress}`], {
+          encoding: "utf8",
+          timeout: 120_000,
+        });
+      };
+      const pass = cli("1");
+      expect(pass.stdout).toContain("PASS: the candidate may take traffic");
+      expect(pass.status).toBe(0);
+      const fail = cli("3");
+      expect(fail.stdout).toContain("FAIL  model classifier/3 golden three classes");
+      expect(fail.status).toBe(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an absent model version is not ready, saying what Triton answered; nothing listening is an error", async () => {
+    const absent = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier", version: "7" }] }, grpc(), { pollIntervalMs: 200 });
+    expect(absent.verdict).toBe("fail");
+    expect(messageOf(absent, "model classifier/7 ready")).toMatch(/^not ready within 1s: the last answer was /);
+    const port = await freePort();
+    const nothing = await verify({ waitForReadySeconds: 1, models: [{ name: "m" }] }, { url: `http://127.0.0.1:${port}`, protocol: "grpc" }, { pollIntervalMs: 200 });
+    expect(nothing.verdict).toBe("error");
+    expect(nothing.checks[0]).toMatchObject({ name: "server live", status: "error" });
   });
 });

@@ -9,9 +9,16 @@ import { ClientOptions } from "./client";
 import { PortForward, startPortForward } from "./port-forward";
 import { junitXml, summaryText } from "./report";
 import { loadSpec, SpecError } from "./spec";
-import { ProgressEvent, Report, verify } from "./verifier";
+import { OipProtocol, ProgressEvent, Report, verify } from "./verifier";
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  pass: the candidate may take traffic
+  1  verification failed: the candidate must not take traffic
+  2  could not verify: bad spec or arguments, unreachable server, or a report that cannot be written
+`;
 
 interface VerifyFlags {
   spec: string;
@@ -24,6 +31,7 @@ interface VerifyFlags {
   kubeconfig?: string;
   context?: string;
   scheme: string;
+  protocol: string;
   header: string[];
   ca?: string;
   cert?: string;
@@ -54,6 +62,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("--kubeconfig <file>", "kubeconfig for port-forwards")
     .option("--context <name>", "kubeconfig context for port-forwards")
     .option("--scheme <http|https>", "scheme of port-forwarded URLs", "http")
+    .option("--protocol <http|grpc>", "the Open Inference Protocol over HTTP/REST (Triton's 8000) or gRPC (8001; --url http://host:8001 for plaintext, https:// for TLS)", "http")
     .option("--header <Name=ENV_VAR>", "send header Name with the value of environment variable ENV_VAR (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
     .option("--ca <file>", "CA certificate (PEM) for TLS")
     .option("--cert <file>", "client certificate (PEM) for mTLS")
@@ -63,6 +72,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("--json <file>", "write the report as JSON")
     .option("--junit <file>", "write the report as JUnit XML")
     .option("-q, --quiet", "print only the verdict")
+    .addHelpText("after", EXIT_CODES_HELP)
     .action(async (flags: VerifyFlags) => {
       code = await runVerify(flags, io);
     });
@@ -78,8 +88,10 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
 
 async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<number> {
   const forwards: PortForward[] = [];
+  const started = Date.now();
   try {
     const spec = loadSpec(flags.spec);
+    if (!["http", "grpc"].includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected http or grpc`);
     if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
     if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
     const client = clientOptions(flags);
@@ -92,10 +104,17 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
     const baselineUrl = flags.baselineUrl ?? (flags.baselinePortForward ? await forward(flags.baselinePortForward) : undefined);
 
     const progress = progressPrinter(flags.quiet ? undefined : io.err);
-    const report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client }, { onProgress: progress.onEvent });
+    const report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as OipProtocol }, { onProgress: progress.onEvent });
     progress.done();
-    writeReports(report, flags);
+    // The verdict first, then the reports, within what is left of the deadline.
     io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report)}\n`);
+    const left = started + (spec.deadlineSeconds ?? 600) * 1000 - Date.now();
+    try {
+      await writeReports(report, flags, Math.max(1000, left));
+    } catch (e) {
+      io.err.write(`cdktf-triton verify: the verdict was ${report.verdict.toUpperCase()}, but ${(e as Error).message}\n`);
+      return EXIT.error;
+    }
     return EXIT[report.verdict];
   } catch (e) {
     const message = e instanceof SpecError || e instanceof UsageError ? e.message : `could not verify: ${(e as Error).message}`;
@@ -132,11 +151,44 @@ function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
   return { headers, connections, tls: Object.values(tls).some((v) => v !== undefined) ? tls : undefined };
 }
 
-function writeReports(report: Report, flags: VerifyFlags): void {
-  // The report folder may not exist yet (the gate's reportDir on a first apply): create it.
-  for (const file of [flags.json, flags.junit]) if (file) fs.mkdirSync(path.dirname(file), { recursive: true });
-  if (flags.json) fs.writeFileSync(flags.json, JSON.stringify(report, null, 2) + "\n");
-  if (flags.junit) fs.writeFileSync(flags.junit, junitXml(report));
+/** Writes the reports, creating missing folders one level at a time, within `withinMs`. */
+async function writeReports(report: Report, flags: VerifyFlags, withinMs: number): Promise<void> {
+  const writes = async () => {
+    for (const [file, text] of [
+      [flags.json, () => JSON.stringify(report, null, 2) + "\n"],
+      [flags.junit, () => junitXml(report)],
+    ] as const) {
+      if (!file) continue;
+      try {
+        makeFolders(path.dirname(path.resolve(file)));
+        await fs.promises.writeFile(file, text());
+      } catch (e) {
+        throw new Error(`the report ${file} cannot be written: ${(e as Error).message}`);
+      }
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the reports were not written within the deadline (${Math.round(withinMs / 1000)}s left)`)), withinMs);
+  });
+  try {
+    await Promise.race([writes(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Creates a report folder (the gate's reportDir on a first apply) one level at a time. Not
+ * mkdir's recursive mode: Node 20's loops for minutes under a folder that refuses it, like /proc.
+ */
+function makeFolders(dir: string): void {
+  if (fs.existsSync(dir)) {
+    if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
+    return;
+  }
+  makeFolders(path.dirname(dir));
+  fs.mkdirSync(dir);
 }
 
 /** A progress bar on a terminal; a line per check (and per quarter of the probe) elsewhere. */

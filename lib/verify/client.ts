@@ -99,7 +99,28 @@ export interface MetricSample {
   readonly value: number;
 }
 
-export class OipClient {
+/** A request encoded once, to be sent many times (the probe). */
+export interface PreparedInfer {
+  readonly model: string;
+  readonly version?: string;
+  /** The protocol's own encoding: an HTTP body and headers, or a gRPC request message. */
+  readonly payload: unknown;
+}
+
+/** What the verifier needs of an Open Inference Protocol client, over HTTP/REST or gRPC. */
+export interface InferenceClient {
+  live(signal?: AbortSignal): Promise<HealthAnswer>;
+  ready(signal?: AbortSignal): Promise<HealthAnswer>;
+  modelReady(model: string, version?: string, signal?: AbortSignal): Promise<HealthAnswer>;
+  modelMetadata(model: string, version?: string, signal?: AbortSignal): Promise<ModelMetadata>;
+  infer(model: string, version: string | undefined, req: InferRequest, signal?: AbortSignal): Promise<InferResponse>;
+  prepare(model: string, version: string | undefined, req: InferRequest): PreparedInfer;
+  inferPrepared(prepared: PreparedInfer, signal?: AbortSignal): Promise<InferResponse>;
+  close(): Promise<void>;
+}
+
+/** The Open Inference Protocol over HTTP/REST (JSON, or Triton's binary tensor extension). */
+export class OipClient implements InferenceClient {
   public readonly url: URL;
   private readonly pool: Pool;
   private readonly maxResponseBytes: number;
@@ -161,6 +182,15 @@ export class OipClient {
   public async infer(model: string, version: string | undefined, req: InferRequest, signal?: AbortSignal): Promise<InferResponse> {
     const encoded = encodeInferRequest(req);
     return this.inferEncoded(model, version, encoded.body, encoded.headers, signal);
+  }
+
+  public prepare(model: string, version: string | undefined, req: InferRequest): PreparedInfer {
+    return { model, version, payload: encodeInferRequest(req) };
+  }
+
+  public inferPrepared(prepared: PreparedInfer, signal?: AbortSignal): Promise<InferResponse> {
+    const { body, headers } = prepared.payload as { body: Buffer; headers: Record<string, string> };
+    return this.inferEncoded(prepared.model, prepared.version, body, headers, signal);
   }
 
   /** `.../infer` with a body encoded once (the probe sends the same request many times). */
@@ -268,7 +298,7 @@ export async function scrapeMetrics(url: string, options: Omit<ClientOptions, "u
   }
 }
 
-function modelPath(model: string, version?: string): string {
+export function modelPath(model: string, version?: string): string {
   return `/v2/models/${encodeURIComponent(model)}${version ? `/versions/${encodeURIComponent(version)}` : ""}`;
 }
 

@@ -1,6 +1,6 @@
 // The latency and error probe: N requests at concurrency C, the same pre-encoded request each time.
 import { performance } from "perf_hooks";
-import { OipClient } from "./client";
+import { InferenceClient, PreparedInfer } from "./client";
 
 export interface ProbeResult {
   readonly requests: number;
@@ -18,8 +18,8 @@ export interface ProbeResult {
 }
 
 export async function runProbe(
-  client: OipClient,
-  target: { model: string; version?: string; body: Buffer; headers: Record<string, string> },
+  client: InferenceClient,
+  target: PreparedInfer,
   requests: number,
   concurrency: number,
   signal: AbortSignal,
@@ -37,7 +37,7 @@ export async function runProbe(
       if (i >= requests) return;
       const t0 = performance.now();
       try {
-        await client.inferEncoded(target.model, target.version, target.body, target.headers, signal);
+        await client.inferPrepared(target, signal);
         latencies.push(performance.now() - t0);
       } catch (e) {
         if (signal.aborted) return;

@@ -3,8 +3,16 @@
 // never runs past the spec's deadline. Runtime code: imports nothing from cdktf.
 import { setMaxListeners } from "events";
 import { performance } from "perf_hooks";
-import { encodeInferRequest, InferResponse } from "./binary";
-import { ClientOptions, HealthAnswer, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
+import { InferResponse } from "./binary";
+import { ClientOptions, HealthAnswer, InferenceClient, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
+import { GrpcOipClient } from "./grpc-client";
+
+export type OipProtocol = "http" | "grpc";
+
+/** The client for a protocol. */
+export function makeClient(protocol: OipProtocol | undefined, options: ClientOptions): InferenceClient {
+  return protocol === "grpc" ? new GrpcOipClient(options) : new OipClient(options);
+}
 import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, PublishedContract, responseMismatch } from "./compare";
 import { ProbeResult, runProbe } from "./probe";
 import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "./spec";
@@ -32,7 +40,10 @@ export interface Report {
 }
 
 export interface VerifyTarget {
+  /** The candidate: http(s)://host:port, for gRPC too (h2c over http, TLS over https). */
   readonly url: string;
+  /** The Open Inference Protocol over HTTP/REST (port 8000) or gRPC (port 8001). @default "http" */
+  readonly protocol?: OipProtocol;
   /** Triton's metrics endpoint, e.g. http://host:8002/metrics. */
   readonly metricsUrl?: string;
   /** The active color, for relative budgets and output agreement. */
@@ -72,8 +83,8 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
   const checks: CheckResult[] = [];
   const poll = options.pollIntervalMs ?? 1000;
   const readyBy = started + Math.min(deadlineMs, (spec.waitForReadySeconds ?? 300) * 1000);
-  const client = new OipClient({ ...target.client, url: target.url });
-  const baseline = target.baselineUrl ? new OipClient({ ...target.client, url: target.baselineUrl }) : undefined;
+  const client = makeClient(target.protocol, { ...target.client, url: target.url });
+  const baseline = target.baselineUrl ? makeClient(target.protocol, { ...target.client, url: target.baselineUrl }) : undefined;
   let probe: ProbeResult | undefined;
   let baselineProbe: ProbeResult | undefined;
   let answered = false;
@@ -203,8 +214,7 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
       }
       if (p && !inferenceBlocked) {
         const g = spec.models.find((m) => m.name === p.model)?.golden?.find((c) => c.name === p.case);
-        const encoded = encodeInferRequest(requestOf(g!));
-        const probeTarget = { model: p.model, version: p.version, body: encoded.body, headers: encoded.headers };
+        const probeTarget = client.prepare(p.model, p.version, requestOf(g!));
         await check(`probe ${p.model}/${p.case}`, async () => {
           probe = await runProbe(client, probeTarget, p.requests, p.concurrency, signal, (done, total) =>
             options.onProgress?.({ type: "probe", label: "candidate", done, total }),
@@ -222,7 +232,7 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
         });
         if (baseline && spec.baseline?.p99RegressionPercent !== undefined) {
           await check("baseline p99", async () => {
-            baselineProbe = await runProbe(baseline, probeTarget, p.requests, p.concurrency, signal, (done, total) =>
+            baselineProbe = await runProbe(baseline, baseline.prepare(p.model, p.version, requestOf(g!)), p.requests, p.concurrency, signal, (done, total) =>
               options.onProgress?.({ type: "probe", label: "baseline", done, total }),
             );
             if (baselineProbe.errors > 0) return { fail: `the baseline failed ${baselineProbe.errors} requests: cannot compare` };

@@ -46,7 +46,7 @@ async function autocannonRate(e: Endpoint): Promise<number> {
 async function probeRate(e: Endpoint): Promise<number> {
   const client = new OipClient({ url: e.origin, connections: CONNECTIONS });
   try {
-    const r = await runProbe(client, { model: e.model, body: e.body, headers: e.headers }, e.requests, CONNECTIONS, new AbortController().signal);
+    const r = await runProbe(client, { model: e.model, payload: { body: e.body, headers: e.headers } }, e.requests, CONNECTIONS, new AbortController().signal);
     if (r.errors) throw new Error(`probe saw ${r.errors} errors: ${r.errorSamples[0]}`);
     return r.requestsPerSecond;
   } finally {
