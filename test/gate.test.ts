@@ -66,6 +66,13 @@ describe("verification gate in the Terraform graph", () => {
     );
   });
 
+  test("protocol grpc: the gate port-forwards to each color's gRPC port and passes --protocol grpc", () => {
+    const { stack } = newStack();
+    new TritonBlueGreen(stack, "clf", { blue: colorProps(), green: colorProps(), active: "green", verify: { spec, protocol: "grpc", compareWithBaseline: true } });
+    const exec = resourcesOf(synthJson(stack), "terraform_data")[0].provisioner[0]["local-exec"];
+    expect(exec.command).toMatch(/ --port-forward svc\/clf-green:8001 --namespace default --baseline-port-forward svc\/clf-blue:8001 --protocol grpc$/);
+  });
+
   test("a large golden set travels as a file in the synth output, not on the command line", () => {
     // Given a golden input of 150528 floats (one 3x224x224 image), far past 128 KiB as text
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-spec-"));

@@ -84,6 +84,8 @@ export interface BlueGreenVerification {
   readonly headersFromEnv?: Record<string, string>;
   readonly command?: string;
   readonly reportDir?: string;
+  /** Verify over HTTP/REST (port 8000) or gRPC (port 8001, port-forwarded to the color's Service). @default "http" */
+  readonly protocol?: "http" | "grpc";
 }
 
 const validatedVariables = new WeakSet<TerraformVariable>();
@@ -214,7 +216,8 @@ export class TritonBlueGreen extends Construct {
     const targetOf = (which: "candidate" | "baseline"): GateTarget => {
       if (access === "port-forward") {
         const color = which === "candidate" ? this.active : otherColor(active);
-        return GateTarget.portForward({ service: `${this.appName}-${color}`, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
+        const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
+        return GateTarget.portForward({ service: `${this.appName}-${color}`, port, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
       }
       const [ifBlue, ifGreen] = which === "candidate" ? [access.blue, access.green] : [access.green, access.blue];
       if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);
@@ -233,6 +236,7 @@ export class TritonBlueGreen extends Construct {
       headersFromEnv: options.headersFromEnv,
       command: options.command,
       reportDir: options.reportDir,
+      protocol: options.protocol,
     });
     gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];
     return gate;

@@ -110,6 +110,12 @@ export interface VerificationGateProps {
   readonly command?: string;
   /** Write JSON and JUnit reports here (relative to the stack's folder). @default - no report files */
   readonly reportDir?: string;
+  /**
+   * Speak the Open Inference Protocol over HTTP/REST or gRPC. With gRPC, targets name the gRPC port
+   * (a port-forward to Triton's 8001, or a URL of it).
+   * @default "http"
+   */
+  readonly protocol?: "http" | "grpc";
 }
 
 /** A `terraform_data` resource, without cdktf's DataResource (whose validation runs `terraform version` at synth). */
@@ -155,6 +161,7 @@ export class VerificationGate extends Construct {
       if (!(e instanceof SpecError)) throw e;
       e.problems.forEach((p) => v.check(`spec.${p.field}`, p.value, false, p.expected));
     }
+    if (props.protocol !== undefined) v.oneOf("protocol", props.protocol, ["http", "grpc"]);
     props.target._validate(v, "target");
     props.baseline?._validate(v, "baseline");
     if (props.metricsUrl !== undefined) new UrlTarget(props.metricsUrl)._validate(v, "metricsUrl");
@@ -178,6 +185,7 @@ export class VerificationGate extends Construct {
       ...props.target._flags(""),
       ...(props.baseline?._flags("baseline-") ?? []),
       ...(props.metricsUrl ? ["--metrics-url", props.metricsUrl] : []),
+      ...(props.protocol === "grpc" ? ["--protocol", "grpc"] : []),
       ...Object.entries(props.headersFromEnv ?? {}).flatMap(([name, env]) => ["--header", `${name}=${env}`]),
       ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`] : []),
     ];
