@@ -116,6 +116,11 @@ export interface InferenceClient {
   infer(model: string, version: string | undefined, req: InferRequest, signal?: AbortSignal): Promise<InferResponse>;
   prepare(model: string, version: string | undefined, req: InferRequest): PreparedInfer;
   inferPrepared(prepared: PreparedInfer, signal?: AbortSignal): Promise<InferResponse>;
+  /**
+   * Sends a prepared request for the probe: succeeds on a whole answer with the protocol's OK,
+   * keeping none of it, so memory does not grow with concurrency x response size.
+   */
+  probe(prepared: PreparedInfer, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -193,6 +198,12 @@ export class OipClient implements InferenceClient {
     return this.inferEncoded(prepared.model, prepared.version, body, headers, signal);
   }
 
+  public async probe(prepared: PreparedInfer, signal?: AbortSignal): Promise<void> {
+    const { body, headers } = prepared.payload as { body: Buffer; headers: Record<string, string> };
+    const res = await this.request("POST", `${modelPath(prepared.model, prepared.version)}/infer`, { body, headers }, signal, false);
+    if (res.status !== 200) throw new OipError("http", `POST .../infer answered ${res.status}`, res.status);
+  }
+
   /** `.../infer` with a body encoded once (the probe sends the same request many times). */
   public async inferEncoded(
     model: string,
@@ -211,11 +222,13 @@ export class OipClient implements InferenceClient {
   }
 
   /** Sends one request and reads its body up to the size cap. Transport failures become OipErrors. */
+  /** `keepBody` false: the body is read to its end (within the cap) and dropped. */
   public async request(
     method: "GET" | "POST",
     path: string,
     payload?: { body: Buffer; headers: Record<string, string> },
     signal?: AbortSignal,
+    keepBody = true,
   ): Promise<RawResponse> {
     let res: Dispatcher.ResponseData;
     try {
@@ -243,12 +256,12 @@ export class OipClient implements InferenceClient {
           res.body.destroy();
           throw new OipError("too-large", `response body passed the ${this.maxResponseBytes}-byte cap`);
         }
-        chunks.push(chunk);
+        if (keepBody) chunks.push(chunk);
       }
     } catch (e) {
       throw e instanceof OipError ? e : classify(e);
     }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks, size) };
+    return { status: res.statusCode, headers: res.headers, body: keepBody ? Buffer.concat(chunks, size) : Buffer.alloc(0) };
   }
 
   public async close(): Promise<void> {

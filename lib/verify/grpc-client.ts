@@ -117,6 +117,11 @@ export class GrpcOipClient implements InferenceClient {
     return { modelName: res.model_name, modelVersion: res.model_version || undefined, id: res.id || undefined, outputs };
   }
 
+  /** gRPC delivers a message whole (up to the cap); nothing of it is kept. */
+  public async probe(prepared: PreparedInfer, signal?: AbortSignal): Promise<void> {
+    await this.call<unknown>("ModelInfer", prepared.payload, signal);
+  }
+
   public async close(): Promise<void> {
     this.client.close();
   }

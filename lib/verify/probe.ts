@@ -1,4 +1,6 @@
 // The latency and error probe: N requests at concurrency C, the same pre-encoded request each time.
+// Each answer is read whole and dropped (correctness is the golden cases' job): memory stays flat
+// however many connections each receive a response at the size cap.
 import { performance } from "perf_hooks";
 import { InferenceClient, PreparedInfer } from "./client";
 
@@ -37,7 +39,7 @@ export async function runProbe(
       if (i >= requests) return;
       const t0 = performance.now();
       try {
-        await client.inferPrepared(target, signal);
+        await client.probe(target, signal);
         latencies.push(performance.now() - t0);
       } catch (e) {
         if (signal.aborted) return;
