@@ -5,21 +5,32 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, WeightedService } from "../../lib";
-import { RunningServer, startMlserver } from "../peers/servers";
-import { engines, EngineStack, kubeconfig, kubectl, kubectlBin, names, root, run, synthesize, unavailable } from "./engine";
-import { setosaSpec } from "../peers/iris";
+import { VerifySpec } from "../../lib/verify";
+import { RunningTriton, startTriton } from "../peers/triton";
+import { classifierSpec } from "../peers/triton-models";
+import { ColorForwards, engines, EngineStack, kubeconfig, kubectl, kubectlBin, names, root, run, synthesize, unavailable } from "./engine";
 
 // The constructs' own test stack, planned and applied by OpenTofu with the real kubernetes and helm
 // providers against a real kube-apiserver (scripts/cluster.sh: kine, controller-manager, scheduler,
-// kwok nodes with GPUs). The verification gate talks to a real MLServer standing in for each color
-// (nothing runs inside kwok's pods), so the switch is decided by real verdicts.
+// kwok nodes with GPUs). Nothing runs inside kwok's pods, so each color's pods are port-forwarded
+// (kwok PortForwards, kept per pod by ColorForwards) to a real Triton: blue's to one serving the
+// classifier's version 1, green's to one serving version 2, or the deliberately wrong version 3.
+// The gate reaches them as in production, `kubectl port-forward` to the color's Service.
 const why = unavailable();
 const cases = why ? [{ name: `(skipped: ${why})`, bin: "" }] : engines();
 const describeE2e = why ? describe.skip.each(cases) : describe.each(cases);
 const bin = path.join(root, "bin", "cdktf-triton.js");
 
+/** The classifier's three classes and a short probe: versions 1 and 2 pass, version 3 fails. */
+const e2eSpec: VerifySpec = {
+  ...classifierSpec(),
+  deadlineSeconds: 300,
+  waitForReadySeconds: 60,
+  probe: { ...classifierSpec().probe!, requests: 50, concurrency: 2 },
+};
+
 class BlueGreenE2eStack extends TerraformStack {
-  constructor(scope: App, id: string, work: string, NS: string, serverUrl: string, passing: boolean) {
+  constructor(scope: App, id: string, work: string, NS: string) {
     super(scope, id);
     new LocalBackend(this, { path: path.join(work, "terraform.tfstate") });
     new KubernetesProvider(this, "kubernetes", { configPath: kubeconfig });
@@ -28,8 +39,8 @@ class BlueGreenE2eStack extends TerraformStack {
     const namespace = ns.metadata.name;
 
     const common = {
-      modelRepository: ModelRepository.objectStore("s3://models/iris", { credentialsSecret: "model-store" }),
-      modelControl: ModelControl.explicit({ loadModels: ["iris"] }),
+      modelRepository: ModelRepository.objectStore("s3://models/classifier", { credentialsSecret: "model-store" }),
+      modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
       replicas: 2,
       gpus: 1,
       nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
@@ -41,12 +52,7 @@ class BlueGreenE2eStack extends TerraformStack {
       green: { ...common, version: "v2" },
       active: TritonBlueGreen.activeVariable(this, "active", "blue"),
       standby: TritonBlueGreen.standbyVariable(this, "standby", "preview"),
-      verify: {
-        spec: setosaSpec(passing ? 0 : 2),
-        // Each color's stand-in: the same real MLServer; the spec decides pass or fail.
-        access: { blue: serverUrl, green: serverUrl },
-        command: `${process.execPath} ${bin}`,
-      },
+      verify: { spec: e2eSpec, kubeconfig, command: `${process.execPath} ${bin}` },
     });
     new WeightedService(this, "iris-canary", {
       namespace,
@@ -77,11 +83,9 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   // One namespace and state per engine.
   const NS = `e2e-bluegreen-${name.toLowerCase()}`;
   const work = path.join(root, "test", ".tmp", NS);
-  let server: RunningServer;
+  let tritons: Record<"v1" | "v2" | "v3", RunningTriton>;
+  let forwards: ColorForwards;
   let stack: EngineStack;
-  const synth = (passing: boolean) => {
-    stack = synthesize(path.join(work, "out"), "bluegreen", (app, id) => new BlueGreenE2eStack(app, id, work, NS, server.url, passing), engine);
-  };
   const selector = async (name: string) => (await kubectl("get", "service", name, "-n", NS)).spec.selector;
 
   beforeAll(async () => {
@@ -89,16 +93,19 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     fs.mkdirSync(work, { recursive: true });
     // What an interrupted earlier run left in a reused cluster goes with its namespace.
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
-    server = await startMlserver();
-  }, 120_000);
+    const [v1, v2, v3] = await Promise.all([1, 2, 3].map((v) => startTriton({ models: { classifier: [v] } })));
+    tritons = { v1, v2, v3 };
+    forwards = new ColorForwards(NS, "iris", { blue: v1.ports.http, green: v2.ports.http }).start();
+  }, 180_000);
   afterAll(async () => {
     // Leave nothing behind even when a test failed half-way.
     if (stack && fs.existsSync(path.join(work, "terraform.tfstate"))) await stack.tofu("destroy", "-input=false", "-auto-approve");
-    await server?.stop();
+    await forwards?.stop();
+    await Promise.all(Object.values(tritons ?? {}).map((t) => t.stop()));
   }, 600_000);
 
   test("init installs the providers from the mirror only; validate accepts the stack", async () => {
-    synth(true);
+    stack = synthesize(path.join(work, "out"), "bluegreen", (app, id) => new BlueGreenE2eStack(app, id, work, NS), engine);
     const init = await stack.ok("init", "-input=false");
     expect(init).toMatch(/Installing hashicorp\/kubernetes v3\.2\.2-main/);
     expect(init).toMatch(/Installing hashicorp\/helm v3\.2\.1-main/);
@@ -148,16 +155,17 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(plan.code).toBe(0);
   }, 300_000);
 
-  test("blue -> green with a failing gate: the apply fails and the selector stays blue", async () => {
-    synth(false);
+  test("blue -> green serving the wrong version 3: the gate fails the apply and the selector stays blue", async () => {
+    await forwards.point("green", tritons.v3.ports.http);
     const apply = await stack.apply({ active: "green", standby: "warm" });
     expect(apply.code).not.toBe(0);
-    expect(apply.out).toContain("FAIL  model iris golden setosa");
+    expect(apply.out).toContain("FAIL  model classifier golden three classes");
+    expect(apply.out).toContain("PROBABILITIES row 0: top 1 classes [1], expected [0]");
     expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
   }, 600_000);
 
-  test("blue -> green: the plan updates the Service selector in place and runs the gate; after apply the selector is green", async () => {
-    synth(true);
+  test("blue -> green serving version 2: the plan updates the Service selector in place and runs the gate; after apply the selector is green", async () => {
+    await forwards.point("green", tritons.v2.ports.http);
     const plan = await stack.plan({ active: "green", standby: "warm" });
     const active = [...plan.changes.entries()].filter(([address]) => address.includes("kubernetes_service_v1"));
     // Only the two switch Services change, each updated in place (no delete/create).
@@ -173,12 +181,13 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect((await stack.plan({ active: "green", standby: "warm" })).code).toBe(0);
   }, 600_000);
 
-  test("rollback green -> blue: refused by a failing gate, then done by a passing one", async () => {
-    synth(false);
+  test("rollback green -> blue: refused while blue serves the wrong version 3, done once it serves version 1", async () => {
+    await forwards.point("blue", tritons.v3.ports.http);
     const refused = await stack.apply({ active: "blue", standby: "warm" });
     expect(refused.code).not.toBe(0);
+    expect(refused.out).toContain("FAIL  model classifier golden three classes");
     expect(await selector("iris")).toEqual({ app: "iris", color: "green" });
-    synth(true);
+    await forwards.point("blue", tritons.v1.ports.http);
     const apply = await stack.apply({ active: "blue", standby: "warm" });
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
     expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });

@@ -154,3 +154,63 @@ export async function names(kind: string, namespace: string): Promise<string[]> 
   if (r.code !== 0) return [];
   return JSON.parse(r.stdout).items.map((i: any) => i.metadata.name).sort();
 }
+
+/**
+ * Points the fake pods of each color at a real server on loopback, as their containers: kwok serves
+ * the nodes' port-forward endpoint and, by a PortForward named after a pod, connects its port to
+ * the given address. Pods come and go with applies (surge, scale), so this watches the pods of
+ * `app` in `namespace` (polling the API server) and keeps one PortForward per pod, for its
+ * `color` label's target. `point` moves a color to another server before the next apply.
+ */
+export class ColorForwards {
+  private readonly applied = new Map<string, number>();
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly namespace: string,
+    private readonly app: string,
+    private readonly targets: Record<"blue" | "green", number>,
+    private readonly containerPort = 8000,
+  ) {}
+
+  start(): this {
+    this.loop = (async () => {
+      while (!this.stopped) {
+        await this.reconcile().catch(() => undefined); // the namespace may not exist yet
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    return this;
+  }
+
+  /** Sends `color`'s pods to the server on `port` from now on, existing pods included. */
+  async point(color: "blue" | "green", port: number): Promise<void> {
+    this.targets[color] = port;
+    await this.reconcile();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async reconcile(): Promise<void> {
+    const pods = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "pods", "-n", this.namespace, "-l", `app=${this.app}`, "-o", "json"]);
+    if (pods.code !== 0) return;
+    for (const pod of JSON.parse(pods.stdout).items) {
+      const color = pod.metadata.labels?.color as "blue" | "green" | undefined;
+      if (!color || !(color in this.targets)) continue;
+      const port = this.targets[color];
+      if (this.applied.get(pod.metadata.name) === port) continue;
+      const forward = {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "PortForward",
+        metadata: { name: pod.metadata.name, namespace: this.namespace },
+        spec: { forwards: [{ ports: [this.containerPort], target: { address: "127.0.0.1", port } }] },
+      };
+      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
+      if (r.code === 0) this.applied.set(pod.metadata.name, port);
+    }
+  }
+}

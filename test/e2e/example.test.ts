@@ -1,14 +1,14 @@
 import * as fs from "fs";
 import * as path from "path";
-import { RunningServer, startKserveClassifier } from "../peers/servers";
+import { RunningTriton, startTriton } from "../peers/triton";
 import { EngineStack, engineEnv, kubeconfig, kubectl, kubectlBin, names, root, run, unavailable } from "./engine";
 
 // `cdktf deploy` of the example stack, as a user runs it, with the cdktf CLI driving OpenTofu
 // (TERRAFORM_BINARY_NAME=tofu) against the test cluster. The example's verification gate reaches
 // the candidate the way it would in production: `kubectl port-forward` to the color's Service,
 // through the API server to the node's kubelet endpoint. kwok serves that endpoint and, by a
-// ClusterPortForward, connects port 8000 of the fake Triton pods to a real KServe ModelServer
-// serving the example's contract (test/peers/kserve_classifier.py).
+// ClusterPortForward, connects port 8000 of the fake Triton pods to a real Triton serving a model
+// with the example's contract (test/models/resnet50).
 const why = unavailable();
 const describeE2e = why ? describe.skip : describe;
 const title = why ? `cdktf deploy of the example (skipped: ${why})` : "cdktf deploy of the example stack with OpenTofu";
@@ -35,7 +35,7 @@ function cli(...args: string[]) {
 const varFlags = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}=${v}`]);
 
 describeE2e(title, () => {
-  let server: RunningServer;
+  let server: RunningTriton;
   const stack = new EngineStack(stackDir);
 
   beforeAll(async () => {
@@ -50,7 +50,7 @@ describeE2e(title, () => {
     fs.symlinkSync(root, path.join(project, "node_modules", "cdktf-triton"));
     fs.symlinkSync(path.join(root, "bin", "cdktf-triton.js"), path.join(project, "node_modules", ".bin", "cdktf-triton"));
 
-    server = await startKserveClassifier();
+    server = await startTriton({ models: { resnet50: [1] } });
     const port = new URL(server.url).port;
     // What an interrupted earlier run left in a reused cluster goes with its namespace.
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);

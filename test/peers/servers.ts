@@ -54,11 +54,6 @@ export async function startMlserver(options: MlserverOptions = {}): Promise<Runn
 
 type Certificates = ReturnType<typeof makeCertificates>;
 
-/** KServe's ModelServer with "resnet50", the example stack's contract (kserve_classifier.py). */
-export function startKserveClassifier(): Promise<RunningServer> {
-  return startKserveScript("kserve_classifier.py", "resnet50");
-}
-
 /**
  * KServe's ModelServer; with `tls`, it serves HTTPS with that certificate and key, and with
  * `requireClientCert` it also demands a client certificate signed by the test CA (mTLS).
