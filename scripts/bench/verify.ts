@@ -1,10 +1,12 @@
 // `npm run bench:verify`:
 // 1. Request rate of the verifier's probe against autocannon, same endpoint, same connection
-//    count, same number of requests, runs alternating; median of RUNS. Two endpoints: MLServer's
-//    iris infer (a real server, which saturates first) and a fixed-response endpoint in its own
-//    process (a double that shows the client's own overhead).
-// 2. Time to a verdict for one model: health, readiness, metadata, 3 golden cases and a 500-request
-//    probe, against MLServer on loopback: in process (verify()), and as the CLI process the gate runs.
+//    count, same number of requests, runs alternating; median of RUNS. Three endpoints: Triton's
+//    classifier infer (the real Triton 2.51 of the tests), MLServer's iris infer (real servers,
+//    which saturate first) and a fixed-response endpoint in its own process (a double that shows
+//    the client's own overhead).
+// 2. Time to a verdict for one model: health, readiness, metadata, golden cases and a 500-request
+//    probe, against Triton and MLServer on loopback: in process (verify()), and as the CLI process
+//    the gate runs.
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,6 +16,8 @@ import autocannon from "autocannon";
 import { encodeInferRequest, OipClient, runProbe, verify, VerifySpec } from "../../lib/verify";
 import { irisMetadata, setosa, virginica } from "../../test/peers/iris";
 import { startMlserver } from "../../test/peers/servers";
+import { startTriton } from "../../test/peers/triton";
+import { classifierSpec, setosa as irisSetosa } from "../../test/peers/triton-models";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONNECTIONS = 8;
@@ -72,12 +76,15 @@ const verdictSpec: VerifySpec = {
 
 async function main() {
   const mlserver = await startMlserver();
+  const triton = await startTriton({ models: { classifier: [1] } });
   const fixed = spawn(process.execPath, [path.join(__dirname, "fixed-endpoint.js")], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<string>((resolve) => fixed.stdout!.once("data", (d) => resolve(String(d).trim())));
   try {
     const iris = encodeInferRequest({ inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }] });
     const small = encodeInferRequest({ inputs: [{ name: "x", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }] });
+    const classifier = encodeInferRequest({ inputs: [{ name: "INPUT", datatype: "FP32", shape: [1, 4], data: irisSetosa }] });
     const endpoints: Endpoint[] = [
+      { name: "Triton 2.51 classifier infer (real server, Python backend)", origin: triton.url, model: "classifier", body: classifier.body, headers: classifier.headers, requests: 2000 },
       { name: "MLServer iris infer (real server)", origin: mlserver.url, model: "iris", body: iris.body, headers: iris.headers, requests: 2000 },
       { name: "fixed-response endpoint (client overhead)", origin: `http://127.0.0.1:${port}`, model: "m", body: small.body, headers: small.headers, requests: 20000 },
     ];
@@ -100,29 +107,35 @@ async function main() {
       console.log(`| ${e.name} | ${e.requests} | ${median(ours).toFixed(0)} | ${median(theirs).toFixed(0)} | ${(median(ours) / median(theirs)).toFixed(2)} |`);
     }
 
-    const inProcess: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t0 = performance.now();
-      const report = await verify(verdictSpec, { url: mlserver.url });
-      if (report.verdict !== "pass") throw new Error(`verdict ${report.verdict}: ${JSON.stringify(report.checks)}`);
-      inProcess.push(performance.now() - t0);
+    const tritonSpec: VerifySpec = { ...classifierSpec(), probe: { ...classifierSpec().probe!, requests: 500, concurrency: CONNECTIONS, budgets: { p99Ms: 1000 } } };
+    const targets = [
+      { name: "Triton 2.51, classifier (metadata, 1 golden case of 3 rows, 500-request probe)", url: triton.url, spec: tritonSpec },
+      { name: "MLServer 1.7, iris (metadata, 3 golden cases, 500-request probe)", url: mlserver.url, spec: verdictSpec },
+    ];
+    console.log("\n| time to a verdict (health, readiness, then the checks named) | verify() in process, s | CLI process as the gate runs it, s | target |");
+    console.log("|---|---:|---:|---:|");
+    for (const t of targets) {
+      const inProcess: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = performance.now();
+        const report = await verify(t.spec, { url: t.url });
+        if (report.verdict !== "pass") throw new Error(`verdict ${report.verdict}: ${JSON.stringify(report.checks)}`);
+        inProcess.push(performance.now() - t0);
+      }
+      const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-verify-")), "spec.json");
+      fs.writeFileSync(specFile, JSON.stringify(t.spec));
+      const cli: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = performance.now();
+        const r = spawnSync(process.execPath, [path.resolve(__dirname, "..", "..", "bin", "cdktf-triton.js"), "verify", "--spec", specFile, "--url", t.url, "--quiet"], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`CLI exited ${r.status}: ${r.stdout}${r.stderr}`);
+        cli.push(performance.now() - t0);
+      }
+      console.log(`| ${t.name} | ${(median(inProcess) / 1000).toFixed(2)} | ${(median(cli) / 1000).toFixed(2)} | <= 3 |`);
     }
-    const specFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-verify-")), "spec.json");
-    fs.writeFileSync(specFile, JSON.stringify(verdictSpec));
-    const cli: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t0 = performance.now();
-      const r = spawnSync(process.execPath, [path.resolve(__dirname, "..", "..", "bin", "cdktf-triton.js"), "verify", "--spec", specFile, "--url", mlserver.url, "--quiet"], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`CLI exited ${r.status}: ${r.stdout}${r.stderr}`);
-      cli.push(performance.now() - t0);
-    }
-    console.log("\n| time to a verdict (1 model: health, readiness, metadata, 3 golden, 500-request probe) | seconds | target |");
-    console.log("|---|---:|---:|");
-    console.log(`| verify() in process | ${(median(inProcess) / 1000).toFixed(2)} | <= 3 |`);
-    console.log(`| CLI process, as the gate runs it (includes node start-up and ts-node) | ${(median(cli) / 1000).toFixed(2)} | <= 3 |`);
   } finally {
     fixed.kill("SIGTERM");
-    await mlserver.stop();
+    await Promise.all([mlserver.stop(), triton.stop()]);
   }
 }
 
