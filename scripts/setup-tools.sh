@@ -2,10 +2,12 @@
 # Installs the pinned tools the tests need into .tools/ (ignored by git). Idempotent: a tool that is
 # already there at its pinned version is reused. Prints what it installs. Needs Go (the machine's)
 # and the Go module proxy; retries transient registry errors.
+# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok crds venvs triton
+# (default: all). SETUP_TOOLS_DIR installs elsewhere than .tools/ (the setup-tools test does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TOOLS=$ROOT/.tools
+TOOLS=${SETUP_TOOLS_DIR:-$ROOT/.tools}
 BIN=$TOOLS/bin
 mkdir -p "$BIN"
 
@@ -158,24 +160,36 @@ install_venv() {
 # libraries and the Python backend), pinned by version and sha256. Laid out runnable in
 # .tools/triton: the wheel unpacked, the Python backend stub for this Python copied beside
 # libtriton_python.so, and venv-triton (numpy<2) for the stub's embedded interpreter.
-TRITON_WHEEL=nvidia-pytriton==0.7.0
-TRITON_WHEEL_SHA256=21f063ff93bb426d0c06b7a55e7eb9efcfe62c0dddd9a908e9877e18710128df
+# Either may be set from the environment to try another wheel.
+TRITON_WHEEL=${TRITON_WHEEL:-nvidia-pytriton==0.7.0}
+TRITON_WHEEL_SHA256=${TRITON_WHEEL_SHA256:-21f063ff93bb426d0c06b7a55e7eb9efcfe62c0dddd9a908e9877e18710128df}
 install_triton() {
   local dir=$TOOLS/triton py; py=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
   local stamp="$TRITON_WHEEL $TRITON_WHEEL_SHA256 $py"
   local server=$dir/pytriton/tritonserver/bin/tritonserver
   if [[ -x $server ]] && [[ "$(cat "$dir/.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    echo "setup-tools: Triton ($TRITON_WHEEL) already in .tools/triton"
+    echo "setup-tools: Triton ($TRITON_WHEEL) already in $dir"
     return
   fi
   echo "setup-tools: installing Triton Inference Server from the wheel $TRITON_WHEEL (PyPI)..."
   local start=$SECONDS tmp; tmp=$(mktemp -d)
   printf '%s --hash=sha256:%s\n' "$TRITON_WHEEL" "$TRITON_WHEEL_SHA256" > "$tmp/req.txt"
-  if ! retry python3 -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r "$tmp/req.txt" -d "$tmp/wheel"; then
-    rm -rf "$tmp"
-    echo "setup-tools: could not download the wheel $TRITON_WHEEL (sha256 $TRITON_WHEEL_SHA256) from PyPI: check the registry and the pin in scripts/setup-tools.sh" >&2
-    return 1
-  fi
+  # A hash mismatch is final; anything else (the registry) is retried.
+  local n=1 log=$tmp/pip.log
+  until python3 -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes -r "$tmp/req.txt" -d "$tmp/wheel" >"$log" 2>&1; do
+    if grep -q "DO NOT MATCH THE HASHES" "$log"; then
+      sed -n '/Expected sha256/,/Got/p' "$log" >&2; rm -rf "$tmp"
+      echo "setup-tools: the wheel $TRITON_WHEEL from PyPI is not the pinned one (sha256 $TRITON_WHEEL_SHA256): check TRITON_WHEEL_SHA256 in scripts/setup-tools.sh, or clear pip's cache (pip cache remove nvidia_pytriton)" >&2
+      return 1
+    fi
+    if (( n >= 4 )); then
+      cat "$log" >&2; rm -rf "$tmp"
+      echo "setup-tools: could not download the wheel $TRITON_WHEEL from PyPI after $n tries: check the registry, and the pin in scripts/setup-tools.sh" >&2
+      return 1
+    fi
+    echo "setup-tools: try $n of the wheel download failed, retrying in $((5 * n))s" >&2
+    sleep $((5 * n)); n=$((n + 1))
+  done
   rm -rf "$dir"; mkdir -p "$dir"
   if ! python3 -m zipfile -e "$tmp"/wheel/*.whl "$dir"; then
     rm -rf "$tmp" "$dir"
@@ -198,26 +212,31 @@ install_triton() {
     return 1
   fi
   echo "$stamp" > "$dir/.stamp"
-  echo "setup-tools: Triton ready in $((SECONDS - start))s -> .tools/triton"
+  echo "setup-tools: Triton ready in $((SECONDS - start))s -> $dir"
 }
 
-install_helm
-install_tofu
-install_providers
-install_kubernetes
-install_go_tool kine github.com/k3s-io/kine "$KINE_VERSION" 1   # cgo: SQLite
-install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+STEPS=("$@")
+run_step() { if (( ${#STEPS[@]} == 0 )) || [[ " ${STEPS[*]} " == *" $1 "* ]]; then shift; "$@"; fi; }
+for s in "${STEPS[@]}"; do
+  case $s in helm|tofu|providers|kubernetes|kine|kwok|crds|venvs|triton) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok crds venvs triton)" >&2; exit 2 ;; esac
+done
+run_step helm install_helm
+run_step tofu install_tofu
+run_step providers install_providers
+run_step kubernetes install_kubernetes
+run_step kine install_go_tool kine github.com/k3s-io/kine "$KINE_VERSION" 1   # cgo: SQLite
+run_step kwok install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 # kwok's PortForward CRDs, so a test can point a fake pod's port at a real server and
 # `kubectl port-forward` reaches it.
-install_module_files kwok-crds "sigs.k8s.io/kwok@$KWOK_VERSION" \
+run_step crds install_module_files kwok-crds "sigs.k8s.io/kwok@$KWOK_VERSION" \
   kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml
 # Gateway API's standard CRDs (what a cluster with a Gateway has), so GatewayRoute's HTTPRoute is
 # checked by the API server against the real schema and its CEL rules.
-install_module_files gateway-api-crds "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
+run_step crds install_module_files gateway-api-crds "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
   config/crd/standard/gateway.networking.k8s.io_gatewayclasses.yaml config/crd/standard/gateway.networking.k8s.io_gateways.yaml \
   config/crd/standard/gateway.networking.k8s.io_httproutes.yaml config/crd/standard/gateway.networking.k8s.io_referencegrants.yaml
-install_venv mlserver
-install_venv kserve
-install_venv envoy
-install_venv triton
-install_triton
+run_step venvs install_venv mlserver
+run_step venvs install_venv kserve
+run_step venvs install_venv envoy
+run_step venvs install_venv triton
+run_step triton install_triton
