@@ -86,6 +86,9 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   let tritons: Record<"v1" | "v2" | "v3", RunningTriton>;
   let forwards: ColorForwards;
   let stack: EngineStack;
+  /** The restricted-API keys the chart generated on install, by color. */
+  const keys: Record<string, string> = {};
+  const keyOf = async (color: string) => (await kubectl("get", "secret", `iris-${color}-restricted-api`, "-n", NS)).data.token as string;
   const selector = async (name: string) => (await kubectl("get", "service", name, "-n", NS)).spec.selector;
 
   beforeAll(async () => {
@@ -127,6 +130,16 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(byName["iris-blue"].status.readyReplicas).toBe(2);
     expect(byName["iris-green"].status.readyReplicas).toBe(1);
     expect(byName["iris-blue"].spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");
+    // explicit mode: the repository API is locked with a key the chart generated into a Secret the pod reads
+    for (const color of ["blue", "green"]) {
+      keys[color] = await keyOf(color);
+      expect(Buffer.from(keys[color], "base64").toString()).toMatch(/^[A-Za-z0-9]{40}$/);
+      expect(byName[`iris-${color}`].spec.template.spec.containers[0].env).toContainEqual({
+        name: "TRITON_RESTRICTED_API_KEY",
+        valueFrom: { secretKeyRef: { name: `iris-${color}-restricted-api`, key: "token" } },
+      });
+    }
+    expect(keys.blue).not.toBe(keys.green);
     // The switch and the preview.
     expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
     expect(await selector("iris-preview")).toEqual({ app: "iris", color: "green" });
@@ -178,6 +191,8 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(await selector("iris")).toEqual({ app: "iris", color: "green" });
     expect(await selector("iris-preview")).toEqual({ app: "iris", color: "blue" });
     expect((await kubectl("get", "deployment", "iris-green", "-n", NS)).status.readyReplicas).toBe(2);
+    // green's release was upgraded (its replicas changed): the chart kept its key
+    expect(await keyOf("green")).toBe(keys.green);
     expect((await stack.plan({ active: "green", standby: "warm" })).code).toBe(0);
   }, 600_000);
 
