@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { Report, scrapeMetrics, verify, VerifySpec } from "../lib/verify";
 import { classifierMetadata, classifierProbabilities, classifierSpec, setosa, versicolor, virginica } from "./peers/triton-models";
-import { freePort } from "./peers/servers";
+import { freePort, makeCertificates } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";
 
 const BIN = path.resolve(__dirname, "..", "bin", "cdktf-triton.js");
@@ -289,5 +289,33 @@ describe("verifier over gRPC (KServe v2 gRPC) against Triton's port 8001", () =>
     const nothing = await verify({ waitForReadySeconds: 1, models: [{ name: "m" }] }, { url: `http://127.0.0.1:${port}`, protocol: "grpc" }, { pollIntervalMs: 200 });
     expect(nothing.verdict).toBe("error");
     expect(nothing.checks[0]).toMatchObject({ name: "server live", status: "error" });
+  });
+});
+
+describe("verifier over gRPC with TLS (Triton's --grpc-use-ssl, a certificate of a test CA)", () => {
+  let triton: RunningTriton;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-tls-"));
+  let certs: ReturnType<typeof makeCertificates>;
+  beforeAll(async () => {
+    certs = makeCertificates(dir);
+    triton = await startTriton({
+      models: { classifier: [1] },
+      args: ["--grpc-use-ssl=true", `--grpc-server-cert=${certs.certFile}`, `--grpc-server-key=${certs.keyFile}`],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await triton?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("https:// with the CA passes; without the CA it could not verify (error, never pass)", async () => {
+    const url = `https://localhost:${triton.ports.grpc}`;
+    const ok = await verify(classifierSpec({ version: "1" }), { url, protocol: "grpc", client: { tls: { ca: fs.readFileSync(certs.caFile) } } });
+    expect(ok.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    const untrusted = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier" }] }, { url, protocol: "grpc" }, { pollIntervalMs: 200 });
+    expect(untrusted.verdict).toBe("error");
+    // and plaintext against the TLS port is no pass either
+    const plain = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier" }] }, { url: `http://localhost:${triton.ports.grpc}`, protocol: "grpc" }, { pollIntervalMs: 200 });
+    expect(plain.verdict).not.toBe("pass");
   });
 });
