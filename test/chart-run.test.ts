@@ -106,6 +106,20 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     expect(running.container.args.some((a: string) => a.includes("restricted"))).toBe(false);
   }, 120_000);
 
+  test("strictReadiness: the rendered flag decides whether a model that failed to load keeps the server not ready", async () => {
+    // --exit-on-error=false keeps Triton up with a model that failed (it exits at start by default)
+    const props = { modelControl: ModelControl.none(), extraArgs: ["--exit-on-error=false"] };
+    running = await launchRendered({ ...props, strictReadiness: false }, { classifier: [1], broken: [1] });
+    expect(running.container.args).toContain("--strict-readiness=false");
+    expect((await call(`${running.url}/v2/models/broken/ready`)).status).not.toBe(200);
+    expect((await call(running.url + running.container.readinessProbe.httpGet.path)).status).toBe(200);
+    await running.stop();
+    running = await launchRendered(props, { classifier: [1], broken: [1] });
+    expect(running.container.args).toContain("--strict-readiness=true");
+    expect((await call(running.url + running.container.readinessProbe.httpGet.path)).status).not.toBe(200);
+    expect((await call(running.url + running.container.livenessProbe.httpGet.path)).status).toBe(200);
+  }, 120_000);
+
   test("ModelControl.poll(): a model added to the repository is loaded within the poll interval", async () => {
     running = await launchRendered({ modelControl: ModelControl.poll({ intervalSeconds: 2 }) }, { classifier: [1] });
     expect(running.container.args).toContain("--repository-poll-secs=2");
