@@ -311,7 +311,7 @@ export async function scrapeMetrics(url: string, options: Omit<ClientOptions, "u
   }
 }
 
-export function modelPath(model: string, version?: string): string {
+function modelPath(model: string, version?: string): string {
   return `/v2/models/${encodeURIComponent(model)}${version ? `/versions/${encodeURIComponent(version)}` : ""}`;
 }
 
