@@ -37,7 +37,8 @@ export function summarizeApp(app: App): string {
       const p = r.props;
       lines.push(
         `  release ${p.releaseName}: color ${p.color}, version ${p.version}, ${p.image}, ` +
-          `replicas ${show(p.replicas)}, models ${p.modelRepository} (${p.modelControl.mode}), gpus ${p.gpus}`,
+          `replicas ${show(p.replicas)}, models ${p.modelRepository} (${p.modelControl.mode}), gpus ${p.gpus}` +
+          (p.restrictedApi ? `, ${p.restrictedApi.apis.join("/")} APIs need header ${p.restrictedApi.header} (Secret ${p.restrictedApi.secretName || `${p.releaseName}-restricted-api`})` : ""),
       );
     }
   }
