@@ -252,11 +252,13 @@ describe("verifier over gRPC (KServe v2 gRPC) against Triton's port 8001", () =>
     expect(messageOf(contract, "model classifier/1 metadata")).toBe("input INPUT is FP32, expected FP16");
   });
 
-  test.each(DATATYPE_CASES)("%s golden case over gRPC", async (_dt, golden) => {
-    const spec: VerifySpec = { waitForReadySeconds: 5, models: [{ name: "tensors", golden }] };
+  // binary: raw_input_contents; otherwise typed contents (FP16 and BF16 have none: raw either way)
+  const grpcCases = [true, false].flatMap((binary) => DATATYPE_CASES.map(([dt, g]): [string, boolean, Golden] => [dt, binary, g]));
+  test.each(grpcCases)("%s golden case over gRPC (binary = %s)", async (_dt, binary, golden) => {
+    const spec: VerifySpec = { waitForReadySeconds: 5, models: [{ name: "tensors", golden: golden.map((g) => ({ ...g, binary })) }] };
     const report = await verify(spec, grpc());
     expect(report.checks.filter((c) => c.status !== "pass")).toEqual([]);
-    const wrong: VerifySpec = { ...spec, models: [{ name: "tensors", golden: golden.map((g) => ({ ...g, outputs: g.outputs.map((o) => ({ ...o, data: o.data.map(spoil) })) })) }] };
+    const wrong: VerifySpec = { ...spec, models: [{ name: "tensors", golden: golden.map((g) => ({ ...g, binary, outputs: g.outputs.map((o) => ({ ...o, data: o.data.map(spoil) })) })) }] };
     expect((await verify(wrong, grpc())).verdict).toBe("fail");
   });
 

@@ -4,7 +4,7 @@ import * as path from "path";
 import { Report, verify, VerifySpec } from "../lib/verify";
 import { MODES, Double, Mode, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { irisMetadata, setosa, virginica } from "./peers/iris";
-import { freePort, makeCertificates, RunningServer, startKserve, startMlserver } from "./peers/servers";
+import { freePort, makeCertificates, RunningMlserver, RunningServer, startKserve, startMlserver } from "./peers/servers";
 
 // The verifier against real Open Inference Protocol servers (MLServer with scikit-learn, KServe's
 // ModelServer) and, for failure modes no real server shows on demand, a named test double.
@@ -40,10 +40,11 @@ function irisSpec(overrides: Partial<VerifySpec> = {}): VerifySpec {
   };
 }
 
+const messageOf = (r: Report, name: string) => r.checks.find((c) => c.name === name)?.message;
 const statuses = (r: Report) => Object.fromEntries(r.checks.map((c) => [c.name, c.status]));
 
 describe("verifier against MLServer 1.7.1 (scikit-learn iris)", () => {
-  let server: RunningServer;
+  let server: RunningMlserver;
   beforeAll(async () => {
     server = await startMlserver();
   }, 120_000);
@@ -70,6 +71,16 @@ describe("verifier against MLServer 1.7.1 (scikit-learn iris)", () => {
     expect(report.probe).toMatchObject({ requests: 200, completed: 200, errors: 0 });
     expect(report.probe!.p50Ms).toBeLessThanOrEqual(report.probe!.p99Ms);
     expect(report.checks.find((c) => c.name === "server counters")!.message).toMatch(/model_infer_request_success_total \+20[0-9]/);
+  });
+
+  test("over gRPC: MLServer answers with typed contents (not raw bytes), decoded and checked the same way", async () => {
+    const grpc = { url: `http://127.0.0.1:${server.ports.grpc}`, protocol: "grpc" as const };
+    const report = await verify(irisSpec(), grpc);
+    expect(report.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(report.probe).toMatchObject({ completed: 200, errors: 0 });
+    const spec = irisSpec({ probe: undefined });
+    const wrong: VerifySpec = { ...spec, models: [{ ...spec.models[0], golden: [{ ...spec.models[0].golden![1], outputs: [{ name: "predict", data: [1] }] }] }] };
+    expect(messageOf(await verify(wrong, grpc), "model iris golden setosa alone")).toBe("predict[0] = 0, expected 1 ± 0.000011");
   });
 
   test("fails when a golden answer is wrong", async () => {

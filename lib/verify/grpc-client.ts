@@ -1,7 +1,7 @@
 // The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, Triton's port 8001) on
 // @grpc/grpc-js, with the protocol's proto shipped in the package (protos/grpc_predict_v2.proto).
-// Tensors travel as raw_input_contents / raw_output_contents: the bytes of the HTTP binary
-// extension. Runtime code: imports nothing from cdktf.
+// Tensors travel as typed contents, or as raw bytes (those of the HTTP binary extension) when a
+// golden case says `binary` or a datatype has no typed form. Runtime code: imports nothing from cdktf.
 import * as fs from "fs";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
@@ -80,8 +80,13 @@ export class GrpcOipClient implements InferenceClient {
     return this.inferPrepared(this.prepare(model, version, req), signal);
   }
 
-  /** Inputs as raw bytes (gRPC has no JSON form of FP16 and BF16 either); the golden case's `binary` does not apply. */
+  /**
+   * Inputs as the protocol's typed `contents`, or as `raw_input_contents` (the bytes of the HTTP
+   * binary extension) when the request asks for binary inputs or a datatype has no typed field
+   * (FP16, BF16). The protocol allows one form or the other for all inputs of a request.
+   */
   public prepare(model: string, version: string | undefined, req: InferRequest): PreparedInfer {
+    const raw = Boolean(req.binaryInputs) || req.inputs.some((t) => !CONTENTS_FIELD[t.datatype]);
     return {
       model,
       version,
@@ -89,9 +94,9 @@ export class GrpcOipClient implements InferenceClient {
         model_name: model,
         model_version: version ?? "",
         id: req.id ?? "",
-        inputs: req.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] })),
+        inputs: req.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape], ...(raw ? {} : { contents: toContents(t) }) })),
         outputs: (req.outputs ?? []).map((name) => ({ name })),
-        raw_input_contents: req.inputs.map((t) => encodeTensorData(t.datatype, t.data)),
+        raw_input_contents: raw ? req.inputs.map((t) => encodeTensorData(t.datatype, t.data)) : [],
       },
     };
   }
@@ -171,27 +176,35 @@ function classify(err: grpc.ServiceError, method: Method): OipError {
   }
 }
 
+/** The typed `contents` field of each datatype; FP16 and BF16 have none (raw bytes only). */
+const CONTENTS_FIELD: Record<Datatype, string | undefined> = {
+  BOOL: "bool_contents",
+  UINT8: "uint_contents",
+  UINT16: "uint_contents",
+  UINT32: "uint_contents",
+  UINT64: "uint64_contents",
+  INT8: "int_contents",
+  INT16: "int_contents",
+  INT32: "int_contents",
+  INT64: "int64_contents",
+  FP16: undefined,
+  BF16: undefined,
+  FP32: "fp32_contents",
+  FP64: "fp64_contents",
+  BYTES: "bytes_contents",
+};
+
+function toContents(t: Tensor): Record<string, unknown[]> {
+  const field = CONTENTS_FIELD[t.datatype]!;
+  const values = t.datatype === "BYTES" ? t.data.map((v) => Buffer.from(String(v), "utf8")) : t.datatype === "BOOL" ? t.data.map(Boolean) : t.data.map(Number);
+  return { [field]: values };
+}
+
 /** Elements from the typed `contents` field (servers that do not answer with raw bytes). */
 function fromContents(datatype: Datatype, contents: any, count: number): TensorData {
-  const c = contents ?? {};
-  const field: Record<Datatype, string> = {
-    BOOL: "bool_contents",
-    UINT8: "uint_contents",
-    UINT16: "uint_contents",
-    UINT32: "uint_contents",
-    UINT64: "uint64_contents",
-    INT8: "int_contents",
-    INT16: "int_contents",
-    INT32: "int_contents",
-    INT64: "int64_contents",
-    FP16: "",
-    BF16: "",
-    FP32: "fp32_contents",
-    FP64: "fp64_contents",
-    BYTES: "bytes_contents",
-  };
-  if (!field[datatype]) throw new Error(`${datatype} has no typed contents in the protocol: raw_output_contents expected`);
-  const values: unknown[] = c[field[datatype]] ?? [];
+  const field = CONTENTS_FIELD[datatype];
+  if (!field) throw new Error(`${datatype} has no typed contents in the protocol: raw_output_contents expected`);
+  const values: unknown[] = (contents ?? {})[field] ?? [];
   const data = datatype === "BYTES" ? values.map((b) => Buffer.from(b as Buffer).toString("utf8")) : (values as (number | boolean)[]).map((v) => (typeof v === "boolean" ? v : Number(v)));
   if (data.length !== count) throw new Error(`${data.length} elements where its shape needs ${count}`);
   return data;
