@@ -284,9 +284,9 @@ describe("verifier over gRPC (KServe v2 gRPC) against Triton's port 8001", () =>
   });
 
   test("an absent model version is not ready, saying what Triton answered; nothing listening is an error", async () => {
-    const absent = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier", version: "7" }] }, grpc(), { pollIntervalMs: 200 });
+    const absent = await verify({ waitForReadySeconds: 3, models: [{ name: "classifier", version: "7" }] }, grpc(), { pollIntervalMs: 200 });
     expect(absent.verdict).toBe("fail");
-    expect(messageOf(absent, "model classifier/7 ready")).toMatch(/^not ready within 1s: the last answer was /);
+    expect(messageOf(absent, "model classifier/7 ready")).toMatch(/^not ready within 3s: the last answer was /);
     const port = await freePort();
     const nothing = await verify({ waitForReadySeconds: 1, models: [{ name: "m" }] }, { url: `http://127.0.0.1:${port}`, protocol: "grpc" }, { pollIntervalMs: 200 });
     expect(nothing.verdict).toBe("error");
