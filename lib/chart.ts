@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { AssetType, TerraformAsset, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
+import { packageFile } from "./package-file";
 
 /** The charts bundled with this package. */
 export type BundledChart = "triton" | "gateway-route";
@@ -11,8 +12,7 @@ export type BundledChart = "triton" | "gateway-route";
  * from source, two from the compiled `dist/lib/`.
  */
 export function chartDir(name: BundledChart): string {
-  const candidates = [path.resolve(__dirname, "..", "charts", name), path.resolve(__dirname, "..", "..", "charts", name)];
-  return candidates.find((dir) => fs.existsSync(path.join(dir, "Chart.yaml"))) ?? candidates[0];
+  return packageFile(["charts", name], (dir) => fs.existsSync(path.join(dir, "Chart.yaml")));
 }
 
 export const TRITON_CHART_DIR = chartDir("triton");

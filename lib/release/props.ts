@@ -147,18 +147,7 @@ export interface TritonColorProps {
 }
 
 /** Triton's API groups that {@link TritonColorProps.restrictedApi} can restrict. */
-export type RestrictedApiName =
-  | "health"
-  | "metadata"
-  | "inference"
-  | "shared-memory"
-  | "model-config"
-  | "model-repository"
-  | "statistics"
-  | "trace"
-  | "logging";
-
-export const RESTRICTABLE_APIS: readonly RestrictedApiName[] = [
+export const RESTRICTABLE_APIS = [
   "health",
   "metadata",
   "inference",
@@ -168,7 +157,8 @@ export const RESTRICTABLE_APIS: readonly RestrictedApiName[] = [
   "statistics",
   "trace",
   "logging",
-];
+] as const;
+export type RestrictedApiName = (typeof RESTRICTABLE_APIS)[number];
 
 /** Which of Triton's APIs need a key, and where the key comes from. */
 export interface RestrictedApiOptions {

@@ -170,9 +170,7 @@ export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
       exitTimeoutSeconds: p.drain.exitTimeoutSeconds,
       extraArgs: p.extraArgs,
     },
-    restrictedApi: p.restrictedApi
-      ? { enabled: true, ...p.restrictedApi }
-      : { enabled: false, apis: RESTRICTED_API_DEFAULTS.apis, header: RESTRICTED_API_DEFAULTS.header, secretName: "", secretKey: RESTRICTED_API_DEFAULTS.secretKey },
+    restrictedApi: { enabled: p.restrictedApi !== false, ...(p.restrictedApi || { ...RESTRICTED_API_DEFAULTS, secretName: "" }) },
     ports: TRITON_PORTS,
     probes: {
       startup: {

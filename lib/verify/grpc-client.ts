@@ -2,19 +2,15 @@
 // @grpc/grpc-js, with the protocol's proto shipped in the package (protos/grpc_predict_v2.proto).
 // Tensors travel as typed contents, or as raw bytes (those of the HTTP binary extension) when a
 // golden case says `binary` or a datatype has no typed form. Runtime code: imports nothing from cdktf.
-import * as fs from "fs";
-import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { packageFile } from "../package-file";
 import { InferRequest, InferResponse } from "./binary";
 import { ClientOptions, HealthAnswer, InferenceClient, ModelMetadata, OipError, PreparedInfer } from "./client";
 import { DATATYPES, Datatype, decodeTensorData, elementCount, encodeTensorData, Tensor, TensorData } from "./tensor";
 
-/** The shipped proto: beside lib/ from source, two levels up from dist/lib/verify. */
-export const OIP_PROTO_FILE =
-  [path.resolve(__dirname, "..", "..", "protos", "grpc_predict_v2.proto"), path.resolve(__dirname, "..", "..", "..", "protos", "grpc_predict_v2.proto")].find((f) =>
-    fs.existsSync(f),
-  ) ?? path.resolve(__dirname, "..", "..", "protos", "grpc_predict_v2.proto");
+/** The shipped proto. */
+export const OIP_PROTO_FILE = packageFile(["protos", "grpc_predict_v2.proto"]);
 
 let serviceConstructor: grpc.ServiceClientConstructor | undefined;
 function service(): grpc.ServiceClientConstructor {

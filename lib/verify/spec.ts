@@ -1,9 +1,9 @@
 // The verification spec: what a candidate must show before traffic moves to it. Typed in code,
 // and read from a JSON or YAML file by the CLI. Runtime code: imports nothing from cdktf.
 import * as fs from "fs";
-import * as path from "path";
 import Ajv, { ErrorObject, ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
+import { packageFile } from "../package-file";
 import { DATATYPES, Datatype, Tensor } from "./tensor";
 
 export interface TensorContract {
@@ -269,9 +269,7 @@ function show(v: unknown): string {
 }
 
 /** The spec's JSON Schema, published in the package (`schemas/verify-spec.schema.json`) for editors. */
-export const SPEC_SCHEMA_FILE = [path.resolve(__dirname, "..", "..", "schemas", "verify-spec.schema.json"), path.resolve(__dirname, "..", "..", "..", "schemas", "verify-spec.schema.json")].find((f) =>
-  fs.existsSync(f),
-) ?? path.resolve(__dirname, "..", "..", "schemas", "verify-spec.schema.json");
+export const SPEC_SCHEMA_FILE = packageFile(["schemas", "verify-spec.schema.json"]);
 
 let schemaValidator: ValidateFunction | undefined;
 

@@ -4,8 +4,8 @@
 import { setMaxListeners } from "events";
 import { performance } from "perf_hooks";
 import { InferResponse } from "./binary";
-import { ClientOptions, HealthAnswer, InferenceClient, MetricSample, OipClient, OipError, scrapeMetrics } from "./client";
-import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, PublishedContract, responseMismatch } from "./compare";
+import { ClientOptions, HealthAnswer, InferenceClient, MetricSample, ModelMetadata, OipClient, OipError, scrapeMetrics } from "./client";
+import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, responseMismatch } from "./compare";
 import { ProbeResult, runProbe } from "./probe";
 import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "./spec";
 
@@ -177,19 +177,20 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
           notReady.push(label);
           continue;
         }
+        // The model's metadata, fetched once: the contract check and the golden cases both read it.
+        let published: Promise<ModelMetadata> | undefined;
+        const metadataOf = () => (published ??= client.modelMetadata(m.name, m.version, signal));
         if (m.metadata) {
           await check(`model ${label} metadata`, async () => {
-            const md = await client.modelMetadata(m.name, m.version, signal);
+            const md = await metadataOf();
             const why = contractMismatch("input", m.metadata!.inputs, md.inputs) ?? contractMismatch("output", m.metadata!.outputs, md.outputs);
             return why ? { fail: why } : `${md.inputs.length} inputs, ${md.outputs.length} outputs as expected`;
           });
         }
-        let published: Promise<PublishedContract> | undefined;
         for (const g of m.golden ?? []) {
           await check(`model ${label} golden ${g.name}`, async () => {
             // what the model says it takes and gives: golden inputs are checked before they are sent
-            published ??= client.modelMetadata(m.name, m.version, signal);
-            const contract = await published;
+            const contract = await metadataOf();
             const badInput = inputsMismatch(g.inputs, contract);
             if (badInput) return { fail: badInput };
             sent++;

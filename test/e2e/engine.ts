@@ -164,6 +164,8 @@ export async function names(kind: string, namespace: string): Promise<string[]> 
  */
 export class ColorForwards {
   private readonly applied = new Map<string, number>();
+  /** Reconciliations run one at a time: a late one with an old target must not undo `point`. */
+  private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private loop?: Promise<void>;
 
@@ -195,7 +197,13 @@ export class ColorForwards {
     await this.loop;
   }
 
-  private async reconcile(): Promise<void> {
+  private reconcile(): Promise<void> {
+    const next = this.queue.then(() => this.reconcileOnce());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reconcileOnce(): Promise<void> {
     const pods = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "pods", "-n", this.namespace, "-l", `app=${this.app}`, "-o", "json"]);
     if (pods.code !== 0) return;
     for (const pod of JSON.parse(pods.stdout).items) {
