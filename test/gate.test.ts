@@ -103,6 +103,7 @@ describe("verification gate in the Terraform graph", () => {
     ["credentials in the URL", { spec, target: GateTarget.url("http://u:p@x:8000") }, 'target = "http://u:p@x:8000" is invalid: expected an http(s) URL without credentials'],
     ["a bad Service name", { spec, target: GateTarget.portForward({ service: "Bad_Name" }) }, 'target.service = "Bad_Name" is invalid: expected a Service name'],
     ["a bad port", { spec, target: GateTarget.portForward({ service: "svc", port: 70000 }) }, "target.port = 70000 is invalid: expected an integer from 1 to 65535"],
+    ["an unknown protocol", { spec, target: GateTarget.url("http://x:8000"), protocol: "thrift" }, 'protocol = "thrift" is invalid: expected one of'],
     ["a bad header env var", { spec, target: GateTarget.url("http://x:8000"), headersFromEnv: { Authorization: "not-a-var" } }, 'headersFromEnv["Authorization"] = "not-a-var" is invalid'],
   ])("fails at synth on %s, naming the field", (_name, props, message) => {
     const { stack } = newStack();

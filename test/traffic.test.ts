@@ -147,6 +147,8 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     ["the same endpoint in two tiers", pool([{ name: "p", endpoints: [{ backend: a }] }, { name: "s", endpoints: [{ backend: a }] }]), 'tiers[1].endpoints[0] = "a.default.svc.cluster.local:8000" is invalid: expected an endpoint that appears once in the pool'],
     ["an endpoint weight of 0", pool([{ name: "p", endpoints: [{ backend: a, weight: 0 }] }]), "tiers[0].endpoints[0].weight = 0 is invalid: expected an integer from 1 to 128"],
     ["negative retries", pool([{ name: "p", endpoints: [{ backend: a }] }], { retries: { numRetries: -1 } }), "retries.numRetries = -1 is invalid: expected an integer from 0 to 10"],
+    ["allowAdminApis not a boolean (service)", service([{ backends: [{ backend: a, weightPercent: 100 }] }], { allowAdminApis: "yes" }), 'allowAdminApis = "yes" is invalid: expected true or false'],
+    ["allowAdminApis not a boolean (pool)", pool([{ name: "p", endpoints: [{ backend: a }] }], { allowAdminApis: 1 }), "allowAdminApis = 1 is invalid: expected true or false"],
     ["a zero rate-limit bucket", pool([{ name: "p", endpoints: [{ backend: a }] }], { rateLimit: { maxTokens: 0, tokensPerFill: 1, fillIntervalMs: 1000 } }), "rateLimit.maxTokens = 0 is invalid: expected an integer from 1 to 1000000000"],
   ];
   test.each(cases)("fails at synth on %s, naming the construct path and field", (_name, construct, message) => {
