@@ -209,6 +209,14 @@ describe("baseline comparison between two real Tritons serving different version
     expect(messageOf(report, "baseline agreement classifier probabilities")).toMatch(/^differs from the baseline: PROBABILITIES\[0\] = /);
   });
 
+  test("server counters read from another server's /metrics (a wrong metricsUrl): fewer successes than answers fails", async () => {
+    const report = await verify(classifierSpec({ version: "2" }), { url: v2.url, metricsUrl: v1.metricsUrl });
+    expect(report.verdict).toBe("fail");
+    expect(messageOf(report, "server counters")).toBe(
+      "nv_inference_request_success +0, nv_inference_request_failure +0 (we sent 201 inferences): the server counted fewer successes than it answered",
+    );
+  });
+
   test("the wrong version 3 against version 1: its golden case fails and it disagrees with the baseline", async () => {
     const report = await verify(spec(), { url: v3.url, baselineUrl: v1.url });
     expect(report.verdict).toBe("fail");

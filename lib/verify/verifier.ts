@@ -64,6 +64,10 @@ export interface VerifyOptions {
   readonly pollIntervalMs?: number;
 }
 
+/** How long the server's counters may lag its answers before they are judged as they stand. */
+const COUNTER_SETTLE_MS = 5000;
+const COUNTER_POLL_MS = 100;
+
 /** Verdict of a list of checks: any fail is a fail; else any error is "could not verify". */
 export function verdictOf(checks: readonly CheckResult[]): Verdict {
   if (checks.some((c) => c.status === "fail")) return "fail";
@@ -266,18 +270,29 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
       }
       if (target.metricsUrl && countersBefore) {
         await check("server counters", async () => {
-          const after = await scrapeMetrics(target.metricsUrl!, target.client, signal);
           const ms_ = spec.metrics ?? {};
           const names = new Set(spec.models.map((m) => m.name));
           const sum = (samples: MetricSample[], metric: string) =>
             samples.filter((s) => s.name === metric && names.has(s.labels[ms_.modelLabel ?? "model"])).reduce((n, s) => n + s.value, 0);
           const successName = ms_.successCounter ?? "nv_inference_request_success";
           const failureName = ms_.failureCounter ?? "nv_inference_request_failure";
-          const success = sum(after, successName) - sum(countersBefore!, successName);
-          const failure = sum(after, failureName) - sum(countersBefore!, failureName);
+          const answered = sent - (probe?.errors ?? 0);
+          // Triton counts a request after it has sent the response (measured: over gRPC the client can
+          // read /metrics before the last success is counted), so the counters are read until they
+          // account for every answer, for at most COUNTER_SETTLE_MS, and then judged as they stand.
+          const settleBy = performance.now() + COUNTER_SETTLE_MS;
+          let success: number;
+          let failure: number;
+          for (;;) {
+            const after = await scrapeMetrics(target.metricsUrl!, target.client, signal);
+            success = sum(after, successName) - sum(countersBefore!, successName);
+            failure = sum(after, failureName) - sum(countersBefore!, failureName);
+            if (success >= answered || failure > (ms_.maxFailures ?? 0) || performance.now() >= settleBy || signal.aborted) break;
+            await sleep(COUNTER_POLL_MS, signal);
+          }
           const line = `${successName} +${success}, ${failureName} +${failure} (we sent ${sent} inferences)`;
           if (failure > (ms_.maxFailures ?? 0)) return { fail: line };
-          if (success < sent - (probe?.errors ?? 0)) return { fail: `${line}: the server counted fewer successes than it answered` };
+          if (success < answered) return { fail: `${line}: the server counted fewer successes than it answered` };
           return line;
         });
       }
