@@ -42,12 +42,26 @@ describe("TritonBlueGreen", () => {
     expect(valuesOf(releaseByName(json, "classifier-green"))).toMatchObject({ app: "classifier", color: "green", version: "v2" });
   });
 
-  test("the active color runs full replicas and the standby runs previewReplicas", () => {
+  test("the active color runs full replicas; the other runs previewReplicas once it no longer serves (read from the cluster at plan)", () => {
     const { stack } = newStack();
-    blueGreen(stack, "green");
+    const bg = blueGreen(stack, "green");
     const json = synthJson(stack);
     expect(releaseByName(json, "classifier-green").set).toEqual([{ name: "replicas", value: "3", type: "auto" }]);
-    expect(releaseByName(json, "classifier-blue").set).toEqual([{ name: "replicas", value: "1", type: "auto" }]);
+    // blue keeps its 3 pods through the apply that switches away from it (the live selector still
+    // says blue at that plan) and goes to 1 in the next one
+    expect(bg.servingColorExpression).toMatch(/^local\.classifier_serving-color_[0-9A-F]+$/);
+    expect(releaseByName(json, "classifier-blue").set).toEqual([{ name: "replicas", value: `\${${bg.servingColorExpression} == "blue" ? 3 : 1}`, type: "auto" }]);
+    // the serving color: the live active Service's selector, "" when there is no Service yet
+    const local = bg.servingColorExpression.replace("local.", "");
+    expect(json.locals[local]).toBe(`\${try(data.kubernetes_service_v1.${bg.servingNow.friendlyUniqueId}.spec[0].selector.color, "")}`);
+    expect(json.data.kubernetes_service_v1[bg.servingNow.friendlyUniqueId].metadata).toEqual({ name: "classifier", namespace: "default" });
+  });
+
+  test("replica rule with the serving color: full while active or still serving", () => {
+    const base = { color: "blue", activeReplicas: 4, previewReplicas: 2, serving: "local.serving" } as const;
+    expect(colorReplicas({ ...base, active: { literal: "blue" }, standby: { literal: "preview" } })).toBe(4);
+    expect(colorReplicas({ ...base, active: { literal: "green" }, standby: { literal: "scaled-down" } })).toBe('${local.serving == "blue" ? 4 : 0}');
+    expect(colorReplicas({ ...base, active: { expression: "var.active" }, standby: { literal: "warm" } })).toBe('${var.active == "blue" || local.serving == "blue" ? 4 : 4}');
   });
 
   test.each([
@@ -75,21 +89,21 @@ describe("TritonBlueGreen", () => {
       '${var.active == "blue" ? 4 : 0}',
     );
     expect(colorReplicas({ ...base, active: { literal: "green" }, standby: { expression: "var.standby" } })).toBe(
-      '${false ? 4 : var.standby == "warm" ? 4 : var.standby == "scaled-down" ? 0 : 2}',
+      '${var.standby == "warm" ? 4 : var.standby == "scaled-down" ? 0 : 2}',
     );
   });
 
   test("a TerraformVariable drives selectors and replicas at plan time, validated to blue or green", () => {
     // Given `active` and `standby` from variables, as a pipeline passes them with -var
     const { stack } = newStack();
-    blueGreen(stack, TritonBlueGreen.activeVariable(stack), TritonBlueGreen.standbyVariable(stack));
+    const bg = blueGreen(stack, TritonBlueGreen.activeVariable(stack), TritonBlueGreen.standbyVariable(stack));
     const json = synthJson(stack);
 
     // Then the selectors and replicas are Terraform expressions of those variables
     expect(serviceByName(json, "classifier").spec.selector.color).toBe("${var.active}");
     expect(serviceByName(json, "classifier-preview").spec.selector.color).toBe('${var.active == "blue" ? "green" : "blue"}');
     expect(releaseByName(json, "classifier-green").set[0].value).toBe(
-      '${var.active == "green" ? 3 : var.standby == "warm" ? 3 : var.standby == "scaled-down" ? 0 : 1}',
+      `\${var.active == "green" || ${bg.servingColorExpression} == "green" ? 3 : var.standby == "warm" ? 3 : var.standby == "scaled-down" ? 0 : 1}`,
     );
     // And Terraform refuses any other value before planning
     expect(json.variable.active).toMatchObject({ type: "string", default: "blue" });
@@ -147,7 +161,9 @@ describe("TritonBlueGreen", () => {
       const { selector: b, ...restGreen } = green[id].spec;
       expect(a).not.toEqual(b);
       expect(restBlue).toEqual(restGreen);
-      expect(blue[id].metadata).toEqual(green[id].metadata);
+      // the active Service also records which fingerprint it serves, written with the selector
+      const withoutFingerprint = (m: any) => ({ ...m, annotations: { ...m.annotations, "cdktf-triton.io/serving-fingerprint": "" } });
+      expect(withoutFingerprint(blue[id].metadata)).toEqual(withoutFingerprint(green[id].metadata));
     }
   });
 
@@ -167,7 +183,7 @@ describe("TritonBlueGreen", () => {
       metadata: {
         name: "ranker",
         namespace: "ml",
-        annotations: { "service.beta.kubernetes.io/aws-load-balancer-internal": "true" },
+        annotations: { "service.beta.kubernetes.io/aws-load-balancer-internal": "true", "cdktf-triton.io/serving-fingerprint": expect.stringMatching(/^\$\{local\.bg_fingerprint-blue_/) },
         labels: { app: "ranker", "cdktf-triton/role": "active" },
       },
     });

@@ -26,6 +26,7 @@ function pair(active: Color | "var", standby: StandbyMode | "var") {
   const json = synthJson(stack);
   return {
     variable: json.variable,
+    locals: json.locals as Record<string, string>,
     observed: {
       blue: releaseByName(json, "m-blue").set[0].value,
       green: releaseByName(json, "m-green").set[0].value,
@@ -35,35 +36,51 @@ function pair(active: Color | "var", standby: StandbyMode | "var") {
   };
 }
 
+/**
+ * The pair's locals, with the ones that read the cluster or the releases (known only to a plan)
+ * replaced by given values: which color serves now, and each color's fingerprint.
+ */
+function stubbedLocals(locals: Record<string, string>, serving: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(locals)) {
+    const stub = /_serving-color_/.test(name) ? serving : /_serving-fingerprint_/.test(name) ? "" : /_fingerprint-(blue|green)_/.exec(name)?.[1];
+    if (stub === undefined) throw new Error(`no stub for local ${name}`);
+    out[name] = name.includes("_fingerprint-") ? `fp-${stub}` : stub;
+  }
+  return out;
+}
+
 describeEngine("Terraform expressions of the blue/green rule %s", (_title, engine) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-expr-"));
   const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: path.join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
   fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");
-  const { variable, observed } = pair("var", "var");
-  fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ variable, locals: { rule: observed } }));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const evaluate = (args: string[]) =>
-    JSON.parse(
-      JSON.parse(execFileSync(engine!, ["console", ...args], { cwd: dir, env, input: "jsonencode(local.rule)\n", encoding: "utf8" }).trim()),
-    );
+  /** The rule of a pair, evaluated by the engine with these variables and this color serving now. */
+  const evaluate = (form: ReturnType<typeof pair>, serving: string, args: string[] = []) => {
+    fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ variable: form.variable, locals: { ...stubbedLocals(form.locals, serving), rule: form.observed } }));
+    const rule = JSON.parse(JSON.parse(execFileSync(engine!, ["console", ...args], { cwd: dir, env, input: "jsonencode(local.rule)\n", encoding: "utf8" }).trim()));
+    return { ...rule, blue: Number(rule.blue), green: Number(rule.green) };
+  };
 
-  const combos: [Color, StandbyMode][] = [];
-  for (const a of ["blue", "green"] as const) for (const s of ["preview", "warm", "scaled-down"] as const) combos.push([a, s]);
+  const combos: [Color, StandbyMode, string][] = [];
+  for (const a of ["blue", "green"] as const) for (const s of ["preview", "warm", "scaled-down"] as const) for (const serving of ["", "blue", "green"]) combos.push([a, s, serving]);
 
-  test.each(combos)("-var active=%s -var standby=%s gives what the literal props give", (active, standby) => {
-    const literal = pair(active, standby).observed;
-    const evaluated = evaluate(["-var", `active=${active}`, "-var", `standby=${standby}`]);
-    expect(evaluated).toEqual({
-      blue: Number(literal.blue),
-      green: Number(literal.green),
-      active: literal.active,
-      preview: literal.preview,
-    });
+  test.each(combos)("-var active=%s -var standby=%s, serving now %p: gives what the literal props give", (active, standby, serving) => {
+    const literal = evaluate(pair(active, standby), serving);
+    const evaluated = evaluate(pair("var", "var"), serving, ["-var", `active=${active}`, "-var", `standby=${standby}`]);
+    expect(evaluated).toEqual(literal);
+    // the rule itself: full replicas (blue 4, green 2) while active or still serving, else the standby's size
+    const standbySize = { blue: { preview: 3, warm: 4, "scaled-down": 0 }, green: { preview: 2, warm: 2, "scaled-down": 0 } };
+    for (const [color, full] of [["blue", 4], ["green", 2]] as const) {
+      expect(evaluated[color]).toBe(color === active || color === serving ? full : standbySize[color][standby]);
+    }
+    expect(evaluated.active).toBe(active);
   });
 
   test("the variable's validation refuses a color that would select no pods, at plan", () => {
     // (plan, as a pipeline runs it: `console` reports the error but OpenTofu's exits 0.)
+    evaluate(pair("var", "var"), "");
     expect(spawnSync(engine!, ["init", "-input=false"], { cwd: dir, env, encoding: "utf8" }).status).toBe(0);
     const run = spawnSync(engine!, ["plan", "-input=false", "-var", "active=gren"], { cwd: dir, env, encoding: "utf8" });
     expect(run.status).not.toBe(0);
@@ -73,7 +90,7 @@ describeEngine("Terraform expressions of the blue/green rule %s", (_title, engin
 });
 
 /** The gate's command for a pair whose `active` is a literal or a variable, with port-forward or URL access. */
-function gateCommand(active: Color | "var", access: "port-forward" | "urls"): { variable: unknown; command: string } {
+function gateCommand(active: Color | "var", access: "port-forward" | "urls"): { variable: unknown; locals: Record<string, string>; command: string } {
   const { stack } = newStack();
   new TritonBlueGreen(stack, "m", {
     blue: colorProps(),
@@ -86,7 +103,7 @@ function gateCommand(active: Color | "var", access: "port-forward" | "urls"): { 
     },
   });
   const json = synthJson(stack);
-  return { variable: json.variable, command: resourcesOf(json, "terraform_data")[0].provisioner[0]["local-exec"].command };
+  return { variable: json.variable, locals: json.locals, command: resourcesOf(json, "terraform_data")[0].provisioner[0]["local-exec"].command };
 }
 
 /** The candidate and the baseline a gate command names, as the shell passes them (quotes removed). */
@@ -107,12 +124,14 @@ describeEngine("the gate's candidate and baseline, evaluated %s", (_title, engin
   for (const a of ["blue", "green"] as const) for (const access of ["port-forward", "urls"] as const) combos.push([a, access]);
 
   test.each(combos)("-var active=%s with %s access: the candidate is that color, the baseline the other, as with a literal", (active, access) => {
-    const { variable, command } = gateCommand("var", access);
-    fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ variable, locals: { command } }));
+    const { variable, locals, command } = gateCommand("var", access);
+    fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ variable, locals: { ...stubbedLocals(locals, "blue"), command } }));
     const evaluated = JSON.parse(execFileSync(engine!, ["console", "-var", `active=${active}`], { cwd: dir, env, input: "local.command\n", encoding: "utf8" }).trim());
     const other = active === "blue" ? "green" : "blue";
     const expected = access === "urls" ? { candidate: `http://${active}.example:8000`, baseline: `http://${other}.example:8000` } : { candidate: `m-${active}`, baseline: `m-${other}` };
     expect(targetsOf(evaluated)).toEqual(expected);
     expect(targetsOf(gateCommand(active, access).command)).toEqual(expected);
+    // the candidate's fingerprint is that color's
+    expect(evaluated).toContain(` --fingerprint 'fp-${active}' `);
   });
 });

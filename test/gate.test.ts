@@ -31,25 +31,39 @@ describe("verification gate in the Terraform graph", () => {
     // And it port-forwards to the active color's own Service, the spec being a file in the synth output
     const exec = gate.provisioner[0]["local-exec"];
     const specPath = /--spec (assets\/\S+\/verify\.json) /.exec(exec.command)![1];
+    const fp = bg.fingerprintExpressions;
+    const activeFingerprint = `\${var.active == "blue" ? ${fp.blue} : ${fp.green}}`;
     expect(exec.command).toBe(
-      `npx --no-install cdktf-triton verify --spec ${specPath} --port-forward svc/clf-\${var.active}:8000 --namespace ml --kubeconfig '~/.kube/config' --json reports/verify.json --junit reports/verify.xml`,
+      `npx --no-install cdktf-triton verify --spec ${specPath} --port-forward svc/clf-\${var.active}:8000 --namespace ml --kubeconfig '~/.kube/config' --json reports/verify.json --junit reports/verify.xml` +
+        ` --fingerprint '${activeFingerprint}' --passed "$CDKTF_TRITON_PASSED" --allow-serving-change "$CDKTF_TRITON_ALLOW_SERVING_CHANGE"`,
     );
     expect(bg.gate!.specAsset.path).toBe(specPath);
+    // Values read at plan reach it through the environment, so they never make it run again
+    const live = `data.kubernetes_service_v1.${bg.servingNow.friendlyUniqueId}.metadata[0].annotations`;
+    expect(exec.environment).toEqual({
+      CDKTF_TRITON_PASSED: `\${var.active == "blue" ? try(${live}["cdktf-triton.io/verified-blue"], "") : try(${live}["cdktf-triton.io/verified-green"], "")}`,
+      CDKTF_TRITON_ALLOW_SERVING_CHANGE: "${var.allow_serving_change}",
+    });
 
     // And it runs again when the color to serve, its release or the spec changes
     expect(gate.triggers_replace.color).toBe("${var.active}");
-    expect(gate.triggers_replace.release).toMatch(/^\$\{var\.active == "blue" \? "[0-9a-f]{16}" : "[0-9a-f]{16}"\}$/);
+    expect(gate.triggers_replace.release).toBe(activeFingerprint);
     expect(gate.triggers_replace.spec).toMatch(/^[0-9a-f]{16}$/);
+    // And its creation time (kept by ignore_changes) is when it passed
+    expect(gate.input).toBe("${timestamp()}");
+    expect(gate.lifecycle).toEqual({ ignore_changes: ["input"] });
   });
 
-  test("a change to the candidate's release changes its trigger; a change to the other color's does not", () => {
-    const triggers = (blueVersion: string, greenVersion: string) => {
-      const { stack } = newStack();
-      new TritonBlueGreen(stack, "clf", { blue: colorProps({ version: blueVersion }), green: colorProps({ version: greenVersion }), active: "green", verify: { spec } });
-      return resourcesOf(synthJson(stack), "terraform_data")[0].triggers_replace;
-    };
-    expect(triggers("v1", "v2").release).not.toBe(triggers("v1", "v3").release);
-    expect(triggers("v1", "v2").release).toBe(triggers("v9", "v2").release);
+  test("a release's fingerprint is its chart and values as Terraform evaluates them: variables in the values count", () => {
+    const { stack } = newStack();
+    const bg = new TritonBlueGreen(stack, "clf", { blue: colorProps(), green: colorProps(), active: "green", verify: { spec } });
+    const json = synthJson(stack);
+    for (const color of ["blue", "green"] as const) {
+      const r = `helm_release.${bg.release(color).helmRelease.friendlyUniqueId}`;
+      expect(json.locals[bg.fingerprintExpressions[color].replace("local.", "")]).toBe(`\${substr(sha256(join("\\n", [${r}.chart, ${r}.values[0]])), 0, 16)}`);
+    }
+    // a literal active color: the trigger is that color's fingerprint alone
+    expect(resourcesOf(json, "terraform_data")[0].triggers_replace.release).toBe(`\${${bg.fingerprintExpressions.green}}`);
   });
 
   test("URL access and a baseline: the other color is the baseline", () => {
@@ -62,7 +76,7 @@ describe("verification gate in the Terraform graph", () => {
     });
     const exec = resourcesOf(synthJson(stack), "terraform_data")[0].provisioner[0]["local-exec"];
     expect(exec.command).toMatch(
-      /^npx --no-install cdktf-triton verify --spec assets\/\S+\/verify\.json --url https:\/\/green\.ml\.example\.com --baseline-url https:\/\/blue\.ml\.example\.com --header Authorization=TRITON_TOKEN$/,
+      /^npx --no-install cdktf-triton verify --spec assets\/\S+\/verify\.json --url https:\/\/green\.ml\.example\.com --baseline-url https:\/\/blue\.ml\.example\.com --header Authorization=TRITON_TOKEN --fingerprint /,
     );
   });
 
@@ -70,7 +84,7 @@ describe("verification gate in the Terraform graph", () => {
     const { stack } = newStack();
     new TritonBlueGreen(stack, "clf", { blue: colorProps(), green: colorProps(), active: "green", verify: { spec, protocol: "grpc", compareWithBaseline: true } });
     const exec = resourcesOf(synthJson(stack), "terraform_data")[0].provisioner[0]["local-exec"];
-    expect(exec.command).toMatch(/ --port-forward svc\/clf-green:8001 --namespace default --baseline-port-forward svc\/clf-blue:8001 --protocol grpc$/);
+    expect(exec.command).toMatch(/ --port-forward svc\/clf-green:8001 --namespace default --baseline-port-forward svc\/clf-blue:8001 --protocol grpc --fingerprint /);
   });
 
   test("a large golden set travels as a file in the synth output, not on the command line", () => {

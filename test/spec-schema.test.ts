@@ -40,7 +40,7 @@ describe("the verification spec's JSON Schema", () => {
     ["budgets.p99ms", (s) => (s.probe.budgets.p99ms = 50), "probe.budgets.p99ms", 'did you mean "p99Ms"?'],
     ["deadlineSecond", (s) => (s.deadlineSecond = 60), "deadlineSecond", 'did you mean "deadlineSeconds"?'],
     ["Binary", (s) => (s.models[0].golden[0].Binary = true), "models[0].golden[0].Binary", 'did you mean "binary"?'],
-    ["something unrelated", (s) => (s.colour = "blue"), "colour", "no such field (known: deadlineSeconds, waitForReadySeconds, models, probe, baseline, metrics)"],
+    ["something unrelated", (s) => (s.colour = "blue"), "colour", "no such field (known: deadlineSeconds, waitForReadySeconds, fastRollback, models, probe, baseline, metrics)"],
   ])("a misspelled %s is refused with its path and the nearest known name", (_name, spoil, field, expected) => {
     const spec = good();
     spoil(spec);

@@ -20,6 +20,12 @@ export interface ReplicaRuleInput {
   /** Pods when this color is active. */
   readonly activeReplicas: number;
   readonly previewReplicas: number;
+  /**
+   * A Terraform expression (no `${}`) for the color that serves now, read from the cluster: that
+   * color keeps its full replicas until a later apply, after the switch moved away from it.
+   * @default - not known: only the active color runs its full replicas
+   */
+  readonly serving?: string;
 }
 
 /**
@@ -36,15 +42,21 @@ export function colorReplicas(input: ReplicaRuleInput): number | string {
     preview: Math.min(input.previewReplicas, input.activeReplicas),
   };
   const { active, standby } = input;
-  if ("literal" in active && "literal" in standby) {
+  if ("literal" in active && "literal" in standby && input.serving === undefined) {
     return active.literal === input.color ? input.activeReplicas : byStandby[standby.literal];
   }
   const standbyExpr =
     "literal" in standby
       ? String(byStandby[standby.literal])
       : `${standby.expression} == "warm" ? ${byStandby.warm} : ${standby.expression} == "scaled-down" ? 0 : ${byStandby.preview}`;
-  const isActive = "literal" in active ? String(active.literal === input.color) : `${active.expression} == "${input.color}"`;
-  return `\${${isActive} ? ${input.activeReplicas} : ${standbyExpr}}`;
+  // Full replicas while this color is active or still serves (until the apply after a switch).
+  const full = [
+    "literal" in active ? String(active.literal === input.color) : `${active.expression} == "${input.color}"`,
+    ...(input.serving !== undefined ? [`${input.serving} == "${input.color}"`] : []),
+  ].filter((c) => c !== "false");
+  if (full.includes("true")) return input.activeReplicas;
+  if (full.length === 0) return "literal" in standby ? byStandby[standby.literal] : `\${${standbyExpr}}`;
+  return `\${${full.join(" || ")} ? ${input.activeReplicas} : ${standbyExpr}}`;
 }
 
 /** The color the preview Service selects: the other one. */

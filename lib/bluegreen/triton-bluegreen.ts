@@ -1,13 +1,14 @@
-import { ITerraformDependable, TerraformStack, TerraformVariable, Token } from "cdktf";
+import { ITerraformDependable, TerraformLocal, TerraformStack, TerraformVariable, Token } from "cdktf";
 import { dependable } from "cdktf/lib/tfExpression";
+import { DataKubernetesServiceV1 } from "@cdktf/provider-kubernetes/lib/data-kubernetes-service-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { createHash } from "crypto";
 import { Construct } from "constructs";
 import { Color, COLORS, TritonColorProps } from "../release/props";
 import { TritonRelease } from "../release/triton-release";
 import { TRITON_PORTS } from "../release/values";
 import { PropValidator } from "../validation";
 import { VerifySpec } from "../verify/spec";
+import { PAIR_ANNOTATIONS } from "../verify/switch-back";
 import { GateTarget, VerificationGate } from "../verify/verification-gate";
 import { Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
 
@@ -59,6 +60,12 @@ export interface TritonBlueGreenProps {
    * @default - no verification: the switch waits only for the releases to be ready
    */
   readonly verify?: BlueGreenVerification;
+  /**
+   * The break-glass switch of the serving-color guard: while it is false, a plan that would change
+   * the release of the color that serves now is refused. A TerraformVariable (bool) or a literal.
+   * @default - the stack's `allow_serving_change` variable (default false), shared by its pairs
+   */
+  readonly allowServingChange?: boolean | TerraformVariable;
 }
 
 /** How TritonBlueGreen verifies the color that is to serve. */
@@ -86,9 +93,29 @@ export interface BlueGreenVerification {
   readonly reportDir?: string;
   /** Verify over HTTP/REST (port 8000) or gRPC (port 8001, port-forwarded to the color's Service). @default "http" */
   readonly protocol?: "http" | "grpc";
+  /**
+   * Verify again once the selectors moved, through the active Service (the real traffic path).
+   * If it does not pass, the verifier points both Services back at the color that served before the
+   * apply (through the Kubernetes API, with this kubeconfig/context) and the apply fails.
+   * @default - nothing runs after the switch
+   */
+  readonly afterSwitch?: AfterSwitchVerification;
+}
+
+/** The post-switch verification of a TritonBlueGreen. */
+export interface AfterSwitchVerification {
+  /** What the active Service must show once it selects the new color. */
+  readonly spec: VerifySpec;
+  /**
+   * How the verifier reaches the active Service: required when `access` gives URLs; with
+   * port-forwards, `kubectl port-forward svc/<appName>`.
+   * @default - a port-forward to the active Service
+   */
+  readonly url?: string;
 }
 
 const validatedVariables = new WeakSet<TerraformVariable>();
+const ALLOW_SERVING_CHANGE = "allow_serving_change";
 
 /**
  * Two Triton releases, blue and green, behind two Services: the active Service selects the active
@@ -119,6 +146,25 @@ export class TritonBlueGreen extends Construct {
     });
   }
 
+  /**
+   * The stack's `allow_serving_change` variable (bool, default false): `-var allow_serving_change=true`
+   * lets a plan change the release of the color that serves (break glass). One per stack.
+   */
+  public static allowServingChangeVariable(scope: Construct): TerraformVariable {
+    const stack = TerraformStack.of(scope);
+    const existing = stack.node.tryFindChild(ALLOW_SERVING_CHANGE);
+    if (existing) {
+      if (!(existing instanceof TerraformVariable)) throw new Error(`${stack.node.path}/${ALLOW_SERVING_CHANGE} exists and is not a TerraformVariable`);
+      return existing;
+    }
+    return new TerraformVariable(stack, ALLOW_SERVING_CHANGE, {
+      type: "bool",
+      default: false,
+      nullable: false,
+      description: "Break glass: let this plan change the release of the blue/green color that serves traffic now.",
+    });
+  }
+
   public readonly appName: string;
   public readonly namespace: string;
   public readonly blue: TritonRelease;
@@ -133,6 +179,15 @@ export class TritonBlueGreen extends Construct {
   public readonly previewService: ServiceV1;
   /** The gate between the releases and the switch, when `verify` is set. */
   public readonly gate?: VerificationGate;
+  /** The verification after the switch, when `verify.afterSwitch` is set. */
+  public readonly afterSwitchGate?: VerificationGate;
+  /** The active Service as the cluster has it at plan time: which color serves now. */
+  public readonly servingNow: DataKubernetesServiceV1;
+  /** Terraform expressions (no `${}`): the color serving at plan time ("" before the first apply), and each color's release fingerprint. */
+  public readonly servingColorExpression: string;
+  public readonly fingerprintExpressions: Readonly<Record<Color, string>>;
+  /** The guard's break-glass value, a Terraform bool expression (no `${}`). */
+  public readonly allowServingChangeExpression: string;
   /** The variables this was given, for summaries. */
   public readonly activeVariable?: TerraformVariable;
   public readonly standbyVariable?: TerraformVariable;
@@ -164,7 +219,27 @@ export class TritonBlueGreen extends Construct {
       v.integer(`${color}.replicas`, props[color]?.replicas, 0, 1000);
       v.knownAtSynth(`${color}.replicas`, props[color]?.replicas, inRule);
     }
+    const allow = props.allowServingChange ?? TritonBlueGreen.allowServingChangeVariable(this);
+    if (allow instanceof TerraformVariable) {
+      v.check("allowServingChange", `var.${allow.friendlyUniqueId}`, TerraformStack.of(allow) === TerraformStack.of(this), "a TerraformVariable of the same stack");
+    } else v.check("allowServingChange", allow, typeof allow === "boolean", "true, false or a bool TerraformVariable");
+    if (props.verify?.afterSwitch) {
+      const a = props.verify.afterSwitch;
+      v.check("verify.afterSwitch.spec", a.spec, typeof a.spec === "object" && a.spec !== null, "a verification spec");
+      const access = props.verify.access ?? "port-forward";
+      v.check("verify.afterSwitch.url", a.url, access === "port-forward" || typeof a.url === "string", "the active Service's URL (required when verify.access gives URLs)");
+    }
     v.throwIfInvalid();
+    this.allowServingChangeExpression = allow instanceof TerraformVariable ? `var.${allow.friendlyUniqueId}` : String(allow);
+
+    // What serves now, read from the cluster at plan time: the active Service's live selector (a
+    // first apply finds no Service: "" serves) and the fingerprint written with it.
+    this.servingNow = new DataKubernetesServiceV1(this, "serving-now", { metadata: { name: this.appName, namespace: this.namespace } });
+    const live = `data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}`;
+    const local = (lid: string, expression: string) => `local.${new TerraformLocal(this, lid, `\${${expression}}`).friendlyUniqueId}`;
+    const annotationNow = (key: string) => `try(${live}.metadata[0].annotations[${JSON.stringify(key)}], "")`;
+    this.servingColorExpression = local("serving-color", `try(${live}.spec[0].selector.color, "")`);
+    const servingFingerprintNow = local("serving-fingerprint", annotationNow(PAIR_ANNOTATIONS.servingFingerprint));
 
     const release = (color: Color): TritonRelease => {
       const colorProps = props[color];
@@ -174,20 +249,28 @@ export class TritonBlueGreen extends Construct {
         color,
         namespace: this.namespace,
         replicas: asNumber(
-          colorReplicas({ color, active, standby, activeReplicas: colorProps.replicas ?? 1, previewReplicas }),
+          colorReplicas({ color, active, standby, activeReplicas: colorProps.replicas ?? 1, previewReplicas, serving: this.servingColorExpression }),
         ),
       });
     };
     this.blue = release("blue");
     this.green = release("green");
+    // A release's fingerprint: what it runs (the chart, whose asset path holds its content hash, and
+    // the values; replicas aside), evaluated by Terraform so variables in the values count.
+    const fingerprint = (color: Color) => {
+      const r = `helm_release.${this.release(color).helmRelease.friendlyUniqueId}`;
+      return local(`fingerprint-${color}`, `substr(sha256(join("\\n", [${r}.chart, ${r}.values[0]])), 0, 16)`);
+    };
+    this.fingerprintExpressions = { blue: fingerprint("blue"), green: fingerprint("green") };
+    const activeFingerprint = this.fingerprintExpression(active);
 
-    const service = (sid: string, name: string, role: string, color: string): ServiceV1 =>
+    const service = (sid: string, name: string, role: string, color: string, annotations?: Record<string, string>): ServiceV1 =>
       new ServiceV1(this, sid, {
         metadata: {
           name,
           namespace: this.namespace,
           labels: { app: this.appName, "cdktf-triton/role": role },
-          annotations: props.serviceAnnotations,
+          annotations: annotations ? { ...props.serviceAnnotations, ...annotations } : props.serviceAnnotations,
         },
         spec: {
           type: props.serviceType ?? "ClusterIP",
@@ -199,18 +282,92 @@ export class TritonBlueGreen extends Construct {
           ],
         },
       });
-    this.activeService = service("active-service", this.appName, "active", this.active);
+    if (props.verify) this.gate = this.verificationGate(props.verify, active, activeFingerprint);
+    // Written with the selector: what the Service serves, and each color's last pass as the
+    // candidate (kept from the cluster, renewed when the active color's fingerprint is new).
+    const pairAnnotations: Record<string, string> = { [PAIR_ANNOTATIONS.servingFingerprint]: `\${${activeFingerprint}}` };
+    if (this.gate) {
+      for (const color of COLORS) {
+        const now = annotationNow(PAIR_ANNOTATIONS.verified(color));
+        const key = `format("%s %s ", ${this.fingerprintExpressions[color]}, "${this.gate.specHash}")`;
+        const isActive = "literal" in active ? String(active.literal === color) : `${active.expression} == "${color}"`;
+        pairAnnotations[PAIR_ANNOTATIONS.verified(color)] =
+          `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${terraform_data.${this.gate.resource.friendlyUniqueId}.output}" : ${now}}`;
+      }
+    }
+    this.activeService = service("active-service", this.appName, "active", this.active, pairAnnotations);
     this.previewService = service("preview-service", `${this.appName}-preview`, "preview", otherColor(active));
     // The switch moves only once both colors are rolled out and ready, and the gate has passed.
     this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
-    if (props.verify) {
-      this.gate = this.verificationGate(props.verify, active);
-      this.addSwitchPrecondition(this.gate.resource);
-    }
+    if (this.gate) this.addSwitchPrecondition(this.gate.resource);
+    this.addServingGuard(servingFingerprintNow);
+    if (props.verify?.afterSwitch) this.afterSwitchGate = this.afterSwitchVerification(props.verify, active, servingFingerprintNow);
   }
 
-  /** A gate that verifies the color `active` names, re-run when that color or its release changes. */
-  private verificationGate(options: BlueGreenVerification, active: Choice<Color>): VerificationGate {
+  /**
+   * The guard, checked at plan time: the release of the color that serves now must not change
+   * (its fingerprint must be the one written with the selector), unless the break glass is set.
+   * A precondition of the active Service, which depends on both releases.
+   */
+  private addServingGuard(servingFingerprintNow: string): void {
+    const serving = this.servingColorExpression;
+    const glass = this.allowServingChangeExpression;
+    const how = glass.startsWith("var.") ? `set -var ${glass.slice(4)}=true` : "set allowServingChange";
+    this.activeService.addOverride(
+      "lifecycle.precondition",
+      COLORS.map((color) => {
+        const other = color === "blue" ? "green" : "blue";
+        return {
+          condition: `\${${serving} != "${color}" || ${servingFingerprintNow} == "" || ${servingFingerprintNow} == ${this.fingerprintExpressions[color]} || ${glass}}`,
+          error_message:
+            `The ${color} release of ${this.appName} serves traffic now (Service ${this.appName} selects color=${color}): this plan would change it in place while it takes all traffic. ` +
+            `Stage the change on ${other}, the standby color, and switch active to ${other} once it is verified; or, to change the serving color anyway, ${how} (break glass).`,
+        };
+      }),
+    );
+  }
+
+  /** Verification through the active Service once the selectors moved; on failure, the selectors go back. */
+  private afterSwitchVerification(options: BlueGreenVerification, active: Choice<Color>, servingFingerprintNow: string): VerificationGate {
+    const a = options.afterSwitch!;
+    const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
+    const target = a.url
+      ? GateTarget.url(a.url)
+      : GateTarget.portForward({ service: this.appName, port, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
+    const gate = new VerificationGate(this, "after-switch", {
+      spec: a.spec,
+      target,
+      triggers: { color: this.active, release: `\${${this.fingerprintExpression(active)}}` },
+      headersFromEnv: options.headersFromEnv,
+      command: options.command,
+      reportDir: options.reportDir,
+      protocol: options.protocol,
+      fingerprint: `\${${this.fingerprintExpression(active)}}`,
+      allowServingChange: `\${${this.allowServingChangeExpression}}`,
+      switchBack: {
+        activeService: this.appName,
+        previewService: `${this.appName}-preview`,
+        from: this.active,
+        to: `\${${this.servingColorExpression}}`,
+        toFingerprint: `\${${servingFingerprintNow}}`,
+      },
+    });
+    gate.resource.dependsOn = [dependable(this.activeService), dependable(this.previewService)];
+    return gate;
+  }
+
+  /** The active color's fingerprint, as a Terraform expression. */
+  private fingerprintExpression(active: Choice<Color>): string {
+    return "literal" in active
+      ? this.fingerprintExpressions[active.literal]
+      : `${active.expression} == "blue" ? ${this.fingerprintExpressions.blue} : ${this.fingerprintExpressions.green}`;
+  }
+
+  /**
+   * A gate that verifies the color `active` names, re-run when that color or its release changes.
+   * A fingerprint that passed before (the active Service's record of it) is not verified again.
+   */
+  private verificationGate(options: BlueGreenVerification, active: Choice<Color>, activeFingerprint: string): VerificationGate {
     const access = options.access ?? "port-forward";
     /** The candidate (the color `active` names) or the baseline (the other one), as a gate target. */
     const targetOf = (which: "candidate" | "baseline"): GateTarget => {
@@ -223,20 +380,21 @@ export class TritonBlueGreen extends Construct {
       if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);
       return GateTarget.url(`\${${active.expression} == "blue" ? ${JSON.stringify(ifBlue)} : ${JSON.stringify(ifGreen)}}`);
     };
-    const fingerprint = (r: TritonRelease) => createHash("sha256").update(JSON.stringify(r.values)).digest("hex").slice(0, 16);
-    const candidate =
-      "literal" in active
-        ? fingerprint(this.release(active.literal))
-        : `\${${active.expression} == "blue" ? "${fingerprint(this.blue)}" : "${fingerprint(this.green)}"}`;
+    const live = `data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}`;
+    const recordOf = (color: Color) => `try(${live}.metadata[0].annotations[${JSON.stringify(PAIR_ANNOTATIONS.verified(color))}], "")`;
+    const passedRecord = "literal" in active ? recordOf(active.literal) : `${active.expression} == "blue" ? ${recordOf("blue")} : ${recordOf("green")}`;
     const gate = new VerificationGate(this, "verify", {
       spec: options.spec,
       target: targetOf("candidate"),
       baseline: options.compareWithBaseline ? targetOf("baseline") : undefined,
-      triggers: { color: this.active, release: candidate },
+      triggers: { color: this.active, release: `\${${activeFingerprint}}` },
       headersFromEnv: options.headersFromEnv,
       command: options.command,
       reportDir: options.reportDir,
       protocol: options.protocol,
+      fingerprint: `\${${activeFingerprint}}`,
+      passedRecord: `\${${passedRecord}}`,
+      allowServingChange: `\${${this.allowServingChangeExpression}}`,
     });
     gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];
     return gate;

@@ -1,6 +1,7 @@
 // `cdktf-triton verify`: runs a verification spec against a candidate and exits 0 (pass),
 // 1 (verification failed) or 2 (could not verify: bad arguments or spec, unreachable server).
 // Runtime code: imports nothing from cdktf, so it starts fast inside a local-exec provisioner.
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { SingleBar } from "cli-progress";
@@ -9,7 +10,8 @@ import { ClientOptions } from "./client";
 import { PortForward, startPortForward } from "./port-forward";
 import { junitXml, summaryText } from "./report";
 import { loadSpec, SpecError } from "./spec";
-import { OipProtocol, ProgressEvent, Report, verify } from "./verifier";
+import { switchBack } from "./switch-back";
+import { OipProtocol, ProgressEvent, redactUrl, Report, verify } from "./verifier";
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
@@ -41,6 +43,13 @@ interface VerifyFlags {
   json?: string;
   junit?: string;
   quiet?: boolean;
+  fingerprint?: string;
+  passed?: string;
+  allowServingChange?: string;
+  switchBack?: string;
+  switchBackFrom?: string;
+  switchBackTo?: string;
+  switchBackFingerprint?: string;
 }
 
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
@@ -72,6 +81,13 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("--json <file>", "write the report as JSON")
     .option("--junit <file>", "write the report as JUnit XML")
     .option("-q, --quiet", "print only the verdict")
+    .option("--fingerprint <fp>", "the candidate's release fingerprint, recorded in the report")
+    .option("--passed <record>", 'an earlier pass, "<fingerprint> <spec hash> <time>": with the same fingerprint and spec, the checks are skipped (unless the spec sets fastRollback: false)')
+    .option("--allow-serving-change <true|false>", "record that the serving color's release was allowed to change (break glass)")
+    .option("--switch-back <svc/ACTIVE[,svc/PREVIEW]>", "when verification does not pass, point these Services back at --switch-back-to (and the preview at the other color)")
+    .option("--switch-back-from <color>", "the color this apply switched to")
+    .option("--switch-back-to <color>", "the color that served before this apply (empty: none did)")
+    .option("--switch-back-fingerprint <fp>", "that color's release fingerprint")
     .addHelpText("after", EXIT_CODES_HELP)
     .action(async (flags: VerifyFlags) => {
       code = await runVerify(flags, io);
@@ -91,6 +107,30 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
   const started = Date.now();
   try {
     const spec = loadSpec(flags.spec);
+    const servingChangeAllowed = flags.allowServingChange === "true" ? { servingChangeAllowed: true } : {};
+    if (flags.allowServingChange !== undefined && !["true", "false"].includes(flags.allowServingChange)) {
+      throw new UsageError(`--allow-serving-change ${JSON.stringify(flags.allowServingChange)}: expected true or false`);
+    }
+    if (flags.switchBack && flags.switchBackFrom === undefined) throw new UsageError("--switch-back needs --switch-back-from (and --switch-back-to)");
+    const fingerprint = flags.fingerprint ? { fingerprint: flags.fingerprint } : {};
+    const earlier = passedBefore(flags, spec.fastRollback !== false);
+    if (earlier) {
+      // Fast rollback: this exact release passed this exact spec before; nothing is checked again.
+      const message = `skipped: fingerprint ${earlier.fingerprint} passed at ${earlier.passedAt}`;
+      const report: Report = {
+        verdict: "pass",
+        target: flags.url ? redactUrl(flags.url) : flags.portForward ?? "",
+        startedAt: new Date(started).toISOString(),
+        durationMs: Date.now() - started,
+        checks: [{ name: "verification", status: "skipped", message, durationMs: 0 }],
+        ...fingerprint,
+        skipped: earlier,
+        ...servingChangeAllowed,
+      };
+      io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report)}\n`);
+      await writeReports(report, flags, 10_000);
+      return EXIT.pass;
+    }
     if (!["http", "grpc"].includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected http or grpc`);
     if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
     if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
@@ -104,8 +144,24 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
     const baselineUrl = flags.baselineUrl ?? (flags.baselinePortForward ? await forward(flags.baselinePortForward) : undefined);
 
     const progress = progressPrinter(flags.quiet ? undefined : io.err);
-    const report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as OipProtocol }, { onProgress: progress.onEvent });
+    let report: Report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as OipProtocol }, { onProgress: progress.onEvent });
     progress.done();
+    report = { ...report, ...fingerprint, ...servingChangeAllowed };
+    if (report.verdict !== "pass" && flags.switchBack) {
+      // Traffic first: the selectors go back before anything is printed or written.
+      const [activeService, previewService] = flags.switchBack.split(",");
+      const back = await switchBack({
+        activeService,
+        previewService,
+        from: flags.switchBackFrom!,
+        to: flags.switchBackTo ?? "",
+        fingerprint: flags.switchBackFingerprint,
+        namespace: flags.namespace,
+        kubeconfig: flags.kubeconfig,
+        context: flags.context,
+      });
+      report = { ...report, switchBack: { to: flags.switchBackTo ?? "", restored: back.restored, message: back.message, msAfterVerdict: back.ms } };
+    }
     // The verdict first, then the reports, within what is left of the deadline.
     io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report)}\n`);
     const left = started + (spec.deadlineSeconds ?? 600) * 1000 - Date.now();
@@ -126,6 +182,15 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
 }
 
 class UsageError extends Error {}
+
+/** The earlier pass `--passed` records, when it is for this fingerprint and this spec file. */
+function passedBefore(flags: VerifyFlags, allowed: boolean): { fingerprint: string; passedAt: string } | undefined {
+  if (!allowed || !flags.fingerprint || !flags.passed) return undefined;
+  const m = /^(\S+) (\S+) (\S+)$/.exec(flags.passed.trim());
+  if (!m || m[1] !== flags.fingerprint) return undefined;
+  const specHash = createHash("sha256").update(fs.readFileSync(flags.spec)).digest("hex").slice(0, 16);
+  return m[2] === specHash ? { fingerprint: m[1], passedAt: m[3] } : undefined;
+}
 
 function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
   const headers: Record<string, string> = {};

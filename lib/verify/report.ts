@@ -12,6 +12,8 @@ export function summaryText(report: Report): string {
     const p = report.probe;
     lines.push(`  probe: ${p.completed}/${p.requests} requests, ${p.requestsPerSecond.toFixed(0)} req/s, p50 ${p.p50Ms.toFixed(1)} ms, p95 ${p.p95Ms.toFixed(1)} ms, p99 ${p.p99Ms.toFixed(1)} ms, errors ${p.errors}`);
   }
+  if (report.servingChangeAllowed) lines.push("  break glass: allow_serving_change = true, the serving color's release was allowed to change in place");
+  if (report.switchBack) lines.push(`  ${report.switchBack.message} (${report.switchBack.msAfterVerdict} ms after the verdict)`);
   lines.push(`${VERDICT[report.verdict]} (${(report.durationMs / 1000).toFixed(1)} s)`);
   return lines.join("\n");
 }

@@ -86,6 +86,12 @@ export interface VerifySpec {
   readonly deadlineSeconds?: number;
   /** How long to wait for the server and models to become ready (model loads take minutes). @default 300 */
   readonly waitForReadySeconds?: number;
+  /**
+   * In a blue/green gate: skip the checks for a candidate whose exact release fingerprint passed
+   * this exact spec before (a rollback to what served), and say so in the report.
+   * @default true
+   */
+  readonly fastRollback?: boolean;
   readonly models: readonly ModelSpec[];
   readonly probe?: ProbeSpec;
   /** Compared against the active color when a baseline URL is given. */
@@ -162,6 +168,7 @@ export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
   problems.push(...unknownFields(doc));
   num("deadlineSeconds", doc.deadlineSeconds, 1, 86400);
   num("waitForReadySeconds", doc.waitForReadySeconds, 0, 86400);
+  if (doc.fastRollback !== undefined && typeof doc.fastRollback !== "boolean") bad("fastRollback", doc.fastRollback, "true or false");
   if (!Array.isArray(doc.models) || doc.models.length === 0) bad("models", doc.models, "a non-empty list of models");
   const cases = new Map<string, any>();
   (Array.isArray(doc.models) ? doc.models : []).forEach((m: any, i: number) => {

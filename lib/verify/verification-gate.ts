@@ -116,7 +116,45 @@ export interface VerificationGateProps {
    * @default "http"
    */
   readonly protocol?: "http" | "grpc";
+  /**
+   * The candidate's release fingerprint (a value or a Terraform expression), given to the CLI with
+   * `--fingerprint` and recorded in its report.
+   * @default - none
+   */
+  readonly fingerprint?: string;
+  /**
+   * Fast rollback: a record `<fingerprint> <spec hash> <time>` of an earlier pass (a Terraform
+   * expression evaluated at plan). When it names this fingerprint and this spec, the CLI skips the
+   * checks and reports "skipped: fingerprint X passed at T". Passed through the provisioner's
+   * environment, so it never makes the gate run again by itself.
+   * @default - every run verifies
+   */
+  readonly passedRecord?: string;
+  /** A Terraform bool expression: the break-glass variable, recorded in the report when true. */
+  readonly allowServingChange?: string;
+  /** When verification does not pass, point these Services back at the color that served before. */
+  readonly switchBack?: GateSwitchBack;
 }
+
+/** The Services a post-switch gate points back, and at what (Terraform expressions allowed). */
+export interface GateSwitchBack {
+  readonly activeService: string;
+  readonly previewService?: string;
+  /** The color this apply switches to. */
+  readonly from: string;
+  /** The color that served before the apply ("" when none did). Read at plan: passed through the environment. */
+  readonly to: string;
+  /** The release fingerprint of `to`. */
+  readonly toFingerprint?: string;
+}
+
+/** Environment variables the gate's provisioner sets for the CLI (values evaluated at plan, never triggers). */
+const ENV = {
+  passed: "CDKTF_TRITON_PASSED",
+  allowServingChange: "CDKTF_TRITON_ALLOW_SERVING_CHANGE",
+  switchBackTo: "CDKTF_TRITON_SWITCH_BACK_TO",
+  switchBackFingerprint: "CDKTF_TRITON_SWITCH_BACK_FINGERPRINT",
+} as const;
 
 /** A `terraform_data` resource, without cdktf's DataResource (whose validation runs `terraform version` at synth). */
 export class TerraformData extends TerraformResource {
@@ -150,6 +188,8 @@ export class VerificationGate extends Construct {
   public readonly command: string;
   /** The spec, shipped into the synth output as a file (golden inputs can be large). */
   public readonly specAsset: TerraformAsset;
+  /** sha256 of the spec file, 16 hex: part of the gate's triggers and of its pass records. */
+  public readonly specHash: string;
 
   constructor(scope: Construct, id: string, props: VerificationGateProps) {
     super(scope, id);
@@ -188,14 +228,41 @@ export class VerificationGate extends Construct {
       ...(props.protocol === "grpc" ? ["--protocol", "grpc"] : []),
       ...Object.entries(props.headersFromEnv ?? {}).flatMap(([name, env]) => ["--header", `${name}=${env}`]),
       ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`] : []),
-    ];
-    this.command = [props.command ?? "npx --no-install cdktf-triton", ...args.map(shellQuote)].join(" ");
+      ...(props.fingerprint ? ["--fingerprint", props.fingerprint] : []),
+    ].map(shellQuote);
+    // Values read at plan time reach the CLI through the environment: in the command they would be
+    // triggers, and the gate would run again whenever they change (after every switch).
+    const environment: Record<string, string> = {};
+    const fromEnv = (flag: string, name: string, value: string) => {
+      environment[name] = value;
+      args.push(flag, `"$${name}"`);
+    };
+    if (props.passedRecord) fromEnv("--passed", ENV.passed, props.passedRecord);
+    if (props.allowServingChange) fromEnv("--allow-serving-change", ENV.allowServingChange, props.allowServingChange);
+    const back = props.switchBack;
+    if (back) {
+      args.push("--switch-back", shellQuote([back.activeService, back.previewService].filter(Boolean).map((s) => `svc/${s}`).join(",")));
+      args.push("--switch-back-from", shellQuote(back.from));
+      fromEnv("--switch-back-to", ENV.switchBackTo, back.to);
+      if (back.toFingerprint) fromEnv("--switch-back-fingerprint", ENV.switchBackFingerprint, back.toFingerprint);
+    }
+    this.command = [props.command ?? "npx --no-install cdktf-triton", ...args].join(" ");
     this.resource = new TerraformData(
       this,
       "verify",
-      { triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command } },
-      { provisioners: [{ type: "local-exec", command: this.command }] },
+      // `input` is the time of the run that created it (kept by ignore_changes): when it passed.
+      { triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command }, input: "${timestamp()}" },
+      {
+        provisioners: [{ type: "local-exec", command: this.command, ...(Object.keys(environment).length ? { environment } : {}) }],
+        lifecycle: { ignoreChanges: ["input"] },
+      },
     );
+    this.specHash = specHash;
+  }
+
+  /** When the current verification ran (RFC 3339, known after apply). */
+  public get passedAt(): string {
+    return this.resource.output;
   }
 }
 

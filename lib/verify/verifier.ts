@@ -39,6 +39,14 @@ export interface Report {
   readonly checks: readonly CheckResult[];
   readonly probe?: ProbeResult;
   readonly baselineProbe?: ProbeResult;
+  /** The candidate's release fingerprint, when the gate gave it. */
+  readonly fingerprint?: string;
+  /** Fast rollback: the checks were skipped because this fingerprint passed this spec before. */
+  readonly skipped?: { readonly fingerprint: string; readonly passedAt: string };
+  /** The serving color's release was allowed to change in this apply (break glass). */
+  readonly servingChangeAllowed?: boolean;
+  /** After a failed post-switch verification: the selectors pointed back at the color that served. */
+  readonly switchBack?: { readonly to: string; readonly restored: boolean; readonly message: string; readonly msAfterVerdict: number };
 }
 
 export interface VerifyTarget {

@@ -38,7 +38,7 @@ export interface RunningTriton extends RunningServer {
 }
 
 /** The environment tritonserver needs: its libraries, and numpy<2 first on PATH for the Python backend stub. */
-export function tritonEnv(): NodeJS.ProcessEnv {
+export function tritonEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   if (!fs.existsSync(TRITONSERVER)) throw new Error(`${TRITONSERVER} is missing: run scripts/setup-tools.sh (npm test does)`);
   const venv = path.join(TOOLS, "venv-triton", "bin");
   if (!fs.existsSync(path.join(venv, "python3"))) throw new Error(`${venv} is missing: run scripts/setup-tools.sh (npm test does)`);
@@ -46,6 +46,7 @@ export function tritonEnv(): NodeJS.ProcessEnv {
     ...process.env,
     LD_LIBRARY_PATH: path.join(TOOLS, "triton", "nvidia_pytriton.libs"),
     PATH: `${venv}:${process.env.PATH}`,
+    ...extra,
   };
 }
 
@@ -69,8 +70,8 @@ export function makeRepository(models: ModelSelection): string {
 }
 
 /** Spawns tritonserver with exactly these arguments, in its own process group, logging to a ring buffer. */
-export function spawnTriton(args: readonly string[]): { process: ChildProcess; log: () => string } {
-  const proc = spawn(TRITONSERVER, [...args], { env: tritonEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnTriton(args: readonly string[], env: Readonly<Record<string, string>> = {}): { process: ChildProcess; log: () => string } {
+  const proc = spawn(TRITONSERVER, [...args], { env: tritonEnv(env), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   // The head (a refused flag is reported there, before Triton prints its usage) and the tail.
   let head = "";
   let tail = "";
@@ -94,6 +95,8 @@ export interface TritonOptions {
   readonly args?: readonly string[];
   /** Fixed ports (to restart a server where it was). @default - free ports */
   readonly ports?: TritonPorts;
+  /** More environment for Triton and its models (e.g. CLASSIFIER_FAIL_AFTER). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export const ALL_MODELS: ModelSelection = { classifier: [1], text: [1], tensors: [1], slow: [1] };
@@ -116,7 +119,7 @@ export async function startTriton(options: TritonOptions = {}): Promise<RunningT
     `--metrics-port=${ports.metrics}`,
     "--exit-timeout-secs=5",
     ...(options.args ?? []),
-  ]);
+  ], options.env);
   const url = `http://127.0.0.1:${ports.http}`;
   const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`;
   const server = await started(proc, url, metricsUrl, "/v2/health/ready", () => fs.rmSync(repository, { recursive: true, force: true }), undefined, log);
