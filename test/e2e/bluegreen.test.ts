@@ -6,9 +6,12 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, WeightedService } from "../../lib";
 import { VerifySpec } from "../../lib/verify";
+import { scrapeMetrics } from "../../lib/verify";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { classifierSpec } from "../peers/triton-models";
-import { ColorForwards, engines, EngineStack, kubeconfig, kubectl, kubectlBin, names, root, run, synthesize, unavailable } from "./engine";
+import { TerraformVariable } from "cdktf";
+import { ChildProcess, spawn } from "child_process";
+import { ColorForwards, engines, EngineStack, kubeconfig, kubectl, kubectlBin, names, root, run, synthesize, unavailable, varArgs } from "./engine";
 
 // The constructs' own test stack, planned and applied by OpenTofu with the real kubernetes and helm
 // providers against a real kube-apiserver (scripts/cluster.sh: kine, controller-manager, scheduler,
@@ -38,6 +41,9 @@ class BlueGreenE2eStack extends TerraformStack {
     const ns = new NamespaceV1(this, "namespace", { metadata: { name: NS } });
     const namespace = ns.metadata.name;
 
+    // A build tag per color, in its pods' annotations: a change to a release that only a plan sees
+    // (a variable in its values), as a pipeline makes one.
+    const build = (color: string) => new TerraformVariable(this, `${color}_build`, { type: "string", default: "1" }).stringValue;
     const common = {
       modelRepository: ModelRepository.objectStore("s3://models/classifier", { credentialsSecret: "model-store" }),
       modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
@@ -48,11 +54,11 @@ class BlueGreenE2eStack extends TerraformStack {
     };
     const bg = new TritonBlueGreen(this, "iris", {
       namespace,
-      blue: { ...common, version: "v1" },
-      green: { ...common, version: "v2" },
+      blue: { ...common, version: "v1", podAnnotations: { "example.com/build": build("blue") } },
+      green: { ...common, version: "v2", podAnnotations: { "example.com/build": build("green") } },
       active: TritonBlueGreen.activeVariable(this, "active", "blue"),
       standby: TritonBlueGreen.standbyVariable(this, "standby", "preview"),
-      verify: { spec: e2eSpec, kubeconfig, command: `${process.execPath} ${bin}` },
+      verify: { spec: e2eSpec, kubeconfig, command: `${process.execPath} ${bin}`, afterSwitch: { spec: e2eSpec }, reportDir: "reports" },
     });
     new WeightedService(this, "iris-canary", {
       namespace,
@@ -83,21 +89,33 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   // One namespace and state per engine.
   const NS = `e2e-bluegreen-${name.toLowerCase()}`;
   const work = path.join(root, "test", ".tmp", NS);
-  let tritons: Record<"v1" | "v2" | "v3", RunningTriton>;
+  let tritons: Record<"v1" | "v2" | "v3" | "v4", RunningTriton>;
   let forwards: ColorForwards;
   let stack: EngineStack;
   /** The restricted-API keys the chart generated on install, by color. */
   const keys: Record<string, string> = {};
   const keyOf = async (color: string) => (await kubectl("get", "secret", `iris-${color}-restricted-api`, "-n", NS)).data.token as string;
   const selector = async (name: string) => (await kubectl("get", "service", name, "-n", NS)).spec.selector;
+  const replicas = async (color: string) => (await kubectl("get", "deployment", `iris-${color}`, "-n", NS)).spec.replicas;
+  /** The variables every plan and apply of this stack is given from now on. */
+  const vars: Record<string, string> = { active: "blue", standby: "preview", blue_build: "1", green_build: "1" };
+  const timings: { verifiedSwitchMs?: number; verifiedGate?: string; rollbackMs?: number; switchBackMs?: number } = {};
+  /** How long the engine says the pre-switch gate took in an apply's output. */
+  const gateSeconds = (out: string) => /terraform_data\.iris_verify_\w+: Creation complete after (\S+)/.exec(out)?.[1] ?? "?";
+  /** The pre-switch gate's last report (the gate writes it into the stack's reports/ folder). */
+  const gateReport = () => JSON.parse(fs.readFileSync(path.join(stack.dir, "reports", "verify.json"), "utf8"));
+  /** Inferences a Triton answered, by its own counter. */
+  const inferences = async (t: RunningTriton) =>
+    (await scrapeMetrics(t.metricsUrl)).filter((m) => m.name === "nv_inference_request_success" && m.labels.model === "classifier").reduce((n, m) => n + m.value, 0);
 
   beforeAll(async () => {
     fs.rmSync(work, { recursive: true, force: true });
     fs.mkdirSync(work, { recursive: true });
     // What an interrupted earlier run left in a reused cluster goes with its namespace.
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
-    const [v1, v2, v3] = await Promise.all([1, 2, 3].map((v) => startTriton({ models: { classifier: [v] } })));
-    tritons = { v1, v2, v3 };
+    // version 4 answers the pre-switch gate's 1 golden + 50 probe requests, then fails every request
+    const [v1, v2, v3, v4] = await Promise.all([1, 2, 3, 4].map((v) => startTriton({ models: { classifier: [v] }, env: { CLASSIFIER_FAIL_AFTER: "51" } })));
+    tritons = { v1, v2, v3, v4 };
     forwards = new ColorForwards(NS, "iris", { blue: v1.ports.http, green: v2.ports.http }).start();
   }, 180_000);
   afterAll(async () => {
@@ -116,12 +134,20 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   }, 300_000);
 
   test("plan creates everything; apply creates it and the API server holds it", async () => {
-    const plan = await stack.plan();
+    const plan = await stack.plan(vars);
     expect(plan.code).toBe(2);
-    expect([...plan.changes.values()].every((a) => a.join() === "create")).toBe(true);
-    const apply = await stack.apply();
+    // the live Service is read once the namespace exists (a first apply: nothing serves yet)
+    const reads = [...plan.changes.entries()].filter(([, a]) => a.join() === "read");
+    expect(reads.map(([address]) => address)).toEqual([expect.stringContaining("data.kubernetes_service_v1.iris_serving-now")]);
+    expect([...plan.changes.values()].filter((a) => a.join() !== "read").every((a) => a.join() === "create")).toBe(true);
+    const apply = await stack.apply(vars);
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
     expect(apply.out).toContain("PASS: the candidate may take traffic");
+    // the switch records what it serves, and that blue's fingerprint passed this spec
+    const annotations = (await kubectl("get", "service", "iris", "-n", NS)).metadata.annotations;
+    expect(annotations["cdktf-triton.io/serving-fingerprint"]).toMatch(/^[0-9a-f]{16}$/);
+    expect(annotations["cdktf-triton.io/verified-blue"]).toMatch(new RegExp(`^${annotations["cdktf-triton.io/serving-fingerprint"]} [0-9a-f]{16} [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z$`));
+    expect(annotations["cdktf-triton.io/verified-green"]).toBe("");
 
     // Both colors' Deployments, rolled out on the kwok GPU nodes (standby "preview": green runs 1).
     const deployments = (await kubectl("get", "deployments", "-n", NS)).items;
@@ -163,49 +189,132 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   }, 600_000);
 
   test("a second plan right after apply is empty", async () => {
-    const plan = await stack.plan();
+    const plan = await stack.plan(vars);
     expect([...plan.changes.entries()]).toEqual([]);
     expect(plan.code).toBe(0);
   }, 300_000);
 
-  test("blue -> green serving the wrong version 3: the gate fails the apply and the selector stays blue", async () => {
+  test("the serving color's release is refused at plan, naming the color; with the break glass it plans", async () => {
+    const refused = await stack.tofu("plan", "-input=false", "-no-color", ...varArgs({ ...vars, blue_build: "2" }));
+    expect(refused.code).not.toBe(0);
+    const message = refused.out.replace(/[│╷╵]/g, "").replace(/\s+/g, " ");
+    expect(message).toContain(
+      "The blue release of iris serves traffic now (Service iris selects color=blue): this plan would change it in place while it takes all traffic. " +
+        "Stage the change on green, the standby color, and switch active to green once it is verified; or, to change the serving color anyway, set -var allow_serving_change=true (break glass).",
+    );
+    const glass = await stack.plan({ ...vars, blue_build: "2", allow_serving_change: "true" });
+    expect(glass.code).toBe(2);
+    expect([...glass.changes.keys()].filter((a) => a.startsWith("helm_release."))).toEqual([expect.stringContaining("iris_blue")]);
+  }, 300_000);
+
+  test("a change to the standby color plans and applies; the serving color's Deployment is untouched", async () => {
+    const generation = async (color: string) => (await kubectl("get", "deployment", `iris-${color}`, "-n", NS)).metadata.generation;
+    const [blueBefore, greenBefore] = [await generation("blue"), await generation("green")];
+    vars.green_build = "2";
+    const plan = await stack.plan(vars);
+    expect([...plan.changes.entries()]).toEqual([[expect.stringContaining("helm_release.iris_green"), ["update"]]]);
+    const apply = await stack.apply(vars);
+    if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
+    expect(apply.out).not.toContain("Verifying"); // nothing switches: nothing is verified
+    expect(await generation("blue")).toBe(blueBefore);
+    expect(await generation("green")).toBeGreaterThan(greenBefore);
+  }, 600_000);
+
+  test("blue -> green serving the wrong version 3: the gate fails the apply and the selector stays blue; -var active=blue scales green back", async () => {
     await forwards.point("green", tritons.v3.ports.http);
-    const apply = await stack.apply({ active: "green", standby: "warm" });
+    const apply = await stack.apply({ ...vars, active: "green" });
     expect(apply.code).not.toBe(0);
     expect(apply.out).toContain("FAIL  model classifier golden three classes");
     expect(apply.out).toContain("PROBABILITIES row 0: top 1 classes [1], expected [0]");
     expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
+    expect(await replicas("green")).toBe(2); // the candidate holds its full size after the failed gate...
+    // ...until the serving color is named active again: blue passed before, so nothing is verified
+    const back = await stack.apply(vars);
+    if (back.code !== 0) throw new Error(back.out.slice(-6000));
+    expect(back.out).toMatch(/SKIP +verification \(0 ms\): skipped: fingerprint [0-9a-f]{16} passed at \d{4}-\d\d-\d\dT/);
+    expect(await replicas("green")).toBe(1);
+    expect((await stack.plan(vars)).code).toBe(0);
   }, 600_000);
 
-  test("blue -> green serving version 2: the plan updates the Service selector in place and runs the gate; after apply the selector is green", async () => {
+  test("blue -> green serving version 2: blue keeps its replicas through the switch, shrinks in the next apply; then the plan is empty", async () => {
     await forwards.point("green", tritons.v2.ports.http);
-    const plan = await stack.plan({ active: "green", standby: "warm" });
-    const active = [...plan.changes.entries()].filter(([address]) => address.includes("kubernetes_service_v1"));
-    // Only the two switch Services change, each updated in place (no delete/create).
-    expect(active.map(([, actions]) => actions)).toEqual([["update"], ["update"]]);
-    const gate = [...plan.changes.entries()].find(([address]) => address.startsWith("terraform_data."));
-    expect(gate?.[1]).toEqual(["delete", "create"]); // a new color means a new verification
-    const apply = await stack.apply({ active: "green", standby: "warm" });
+    vars.active = "green";
+    const plan = await stack.plan(vars);
+    const services = [...plan.changes.entries()].filter(([address]) => address.startsWith("kubernetes_service_v1."));
+    expect(services.map(([, actions]) => actions)).toEqual([["update"], ["update"]]); // in place
+    expect(plan.changes.get([...plan.changes.keys()].find((a) => a.includes("iris_verify"))!)).toEqual(["delete", "create"]);
+    expect([...plan.changes.keys()].filter((a) => a.startsWith("helm_release."))).toEqual([expect.stringContaining("iris_green")]);
+
+    const watch = watchReplicas(NS, "iris-blue");
+    const t0 = Date.now();
+    const apply = await stack.apply(vars);
+    timings.verifiedSwitchMs = Date.now() - t0;
+    const seen = await watch.stop();
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
     expect(apply.out).toContain("PASS: the candidate may take traffic");
+    timings.verifiedGate = gateSeconds(apply.out);
+    expect(gateReport().skipped).toBeUndefined();
     expect(await selector("iris")).toEqual({ app: "iris", color: "green" });
     expect(await selector("iris-preview")).toEqual({ app: "iris", color: "blue" });
-    expect((await kubectl("get", "deployment", "iris-green", "-n", NS)).status.readyReplicas).toBe(2);
-    // green's release was upgraded (its replicas changed): the chart kept its key
-    expect(await keyOf("green")).toBe(keys.green);
-    expect((await stack.plan({ active: "green", standby: "warm" })).code).toBe(0);
+    // every spec.replicas the API server held for blue while it served: never below its 2
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((n) => n === 2)).toBe(true);
+    expect(await keyOf("green")).toBe(keys.green); // green's release was upgraded: the chart kept its key
+
+    const after = await stack.plan(vars);
+    expect([...after.changes.entries()]).toEqual([[expect.stringContaining("helm_release.iris_blue"), ["update"]]]);
+    const scaleDown = await stack.apply(vars);
+    if (scaleDown.code !== 0) throw new Error(scaleDown.out.slice(-6000));
+    expect(await replicas("blue")).toBe(1);
+    expect((await stack.plan(vars)).code).toBe(0);
   }, 600_000);
 
-  test("rollback green -> blue: refused while blue serves the wrong version 3, done once it serves version 1", async () => {
-    await forwards.point("blue", tritons.v3.ports.http);
-    const refused = await stack.apply({ active: "blue", standby: "warm" });
-    expect(refused.code).not.toBe(0);
-    expect(refused.out).toContain("FAIL  model classifier golden three classes");
-    expect(await selector("iris")).toEqual({ app: "iris", color: "green" });
+  test("rollback green -> blue to the fingerprint that passed before: the pre-switch checks are skipped, the report says why", async () => {
     await forwards.point("blue", tritons.v1.ports.http);
-    const apply = await stack.apply({ active: "blue", standby: "warm" });
+    vars.active = "blue";
+    const served = () => inferences(tritons.v1);
+    const before = await served();
+    const t0 = Date.now();
+    const apply = await stack.apply(vars);
+    timings.rollbackMs = Date.now() - t0;
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
+    const report = gateReport();
+    expect(report.skipped).toEqual({ fingerprint: report.fingerprint, passedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(apply.out).toContain(`skipped: fingerprint ${report.fingerprint} passed at ${report.skipped.passedAt}`);
     expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
+    // blue answered only the post-switch verification through the active Service (1 golden + 50
+    // probe requests): the pre-switch checks sent it nothing
+    expect((await served()) - before).toBe(51);
+    // Times are printed, not asserted (helm's rollout dominates an apply; the gate alone is measured
+    // by `npm run bench:switch`).
+    console.log(
+      `${name}: verified switch ${timings.verifiedSwitchMs} ms (its gate ${timings.verifiedGate}), ` +
+        `rollback to a passed fingerprint ${timings.rollbackMs} ms (its gate ${gateSeconds(apply.out)})`,
+    );
+    const scaleDown = await stack.apply(vars);
+    if (scaleDown.code !== 0) throw new Error(scaleDown.out.slice(-6000));
+  }, 600_000);
+
+  test("a candidate that passes before the switch and fails after it: the selectors go back, the apply fails, the next plan shows it", async () => {
+    // green with a build never verified, served by version 4: it answers the gate's 51 requests, then fails
+    await forwards.point("green", tritons.v4.ports.http);
+    const apply = await stack.apply({ ...vars, active: "green", green_build: "3" });
+    expect(apply.code).not.toBe(0);
+    expect(apply.out).toContain("PASS: the candidate may take traffic"); // before the switch
+    const back = /switched back: iris and iris-preview select blue and green again \((\d+) ms after the verdict\)/.exec(apply.out);
+    expect(back).not.toBeNull();
+    console.log(`${name}: post-switch failure, verdict to restored selectors: ${back![1]} ms`);
+    timings.switchBackMs = Number(back![1]);
+    expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
+    expect(await selector("iris-preview")).toEqual({ app: "iris", color: "green" });
+    // the next plan says what it would do again: move the Services to green and verify after the switch
+    const plan = await stack.plan({ ...vars, active: "green", green_build: "3" });
+    const changed = [...plan.changes.keys()];
+    expect(changed).toEqual(expect.arrayContaining([expect.stringContaining("kubernetes_service_v1.iris_active-service"), expect.stringContaining("iris_after-switch")]));
+    // and with active=blue again (what serves), the plan only tidies up: green shrinks, records are rewritten
+    const restore = await stack.apply(vars);
+    if (restore.code !== 0) throw new Error(restore.out.slice(-6000));
+    expect((await stack.plan(vars)).code).toBe(0);
   }, 600_000);
 
   test("destroy leaves nothing behind: no Helm release, no object, no namespace", async () => {
@@ -222,3 +331,25 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(JSON.parse(fs.readFileSync(path.join(work, "terraform.tfstate"), "utf8")).resources).toEqual([]);
   }, 600_000);
 });
+
+/** Records every spec.replicas the API server holds for a Deployment, from now until stop(). */
+function watchReplicas(namespace: string, deployment: string): { stop(): Promise<number[]> } {
+  const seen: number[] = [];
+  const proc: ChildProcess = spawn(kubectlBin, ["--kubeconfig", kubeconfig, "get", "deployment", deployment, "-n", namespace, "--watch", "-o", "jsonpath={.spec.replicas}{\"\\n\"}"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let buffer = "";
+  proc.stdout!.on("data", (d) => {
+    buffer += d;
+    const lines = buffer.split("\n");
+    buffer = lines.pop()!;
+    seen.push(...lines.filter((l) => l.trim() !== "").map(Number));
+  });
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        proc.on("close", () => resolve(seen));
+        proc.kill("SIGTERM");
+      }),
+  };
+}
