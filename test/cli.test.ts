@@ -1,9 +1,11 @@
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { expandHome } from "../lib/verify/port-forward";
+import { switchBack } from "../lib/verify/switch-back";
 import { freePort, RunningServer, startMlserver } from "./peers/servers";
 
 // The CLI as CI and the gate run it: a real process, a spec file, exit codes and report files.
@@ -138,5 +140,70 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
     expect(expandHome("~/.kube/config")).toBe(path.join(os.homedir(), ".kube", "config"));
     expect(expandHome("/etc/kube/config")).toBe("/etc/kube/config");
     expect(expandHome("~other/config")).toBe("~other/config");
+  });
+});
+
+describe("cdktf-triton verify: fast rollback, break glass and switch-back arguments", () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-cli-fast-"));
+  const specFile = path.join(work, "verify.json");
+  const fastSpec = { ...goodSpec, waitForReadySeconds: 0 }; // a verification that runs fails at once
+  fs.writeFileSync(specFile, JSON.stringify(fastSpec));
+  const specHash = createHash("sha256").update(fs.readFileSync(specFile)).digest("hex").slice(0, 16);
+  let closed: string;
+  beforeAll(async () => {
+    closed = `http://127.0.0.1:${await freePort()}`; // nothing listens: a check that ran could not pass
+  });
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  test("a record of this fingerprint and this spec skips every check: exit 0, the report says when it passed", () => {
+    const r = run(["verify", "--spec", specFile, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", `0123456789abcdef ${specHash} 2026-11-28T10:00:00Z`, "--json", path.join(work, "r.json")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("SKIP  verification (0 ms): skipped: fingerprint 0123456789abcdef passed at 2026-11-28T10:00:00Z");
+    expect(r.stdout).toContain("PASS: the candidate may take traffic");
+    const report = JSON.parse(fs.readFileSync(path.join(work, "r.json"), "utf8"));
+    expect(report).toMatchObject({ verdict: "pass", fingerprint: "0123456789abcdef", skipped: { fingerprint: "0123456789abcdef", passedAt: "2026-11-28T10:00:00Z" } });
+  });
+
+  test.each([
+    ["another fingerprint", "fedcba9876543210", specHash],
+    ["another spec", "0123456789abcdef", "0000000000000000"],
+    ["no record (never passed)", "", ""],
+  ])("%s: verified as usual (here: nothing listens, so exit 2)", (_why, fp, hash) => {
+    const passed = fp ? `${fp} ${hash} 2026-11-28T10:00:00Z` : "";
+    const r = run(["verify", "--spec", specFile, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", passed]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).not.toContain("skipped");
+  });
+
+  test("fastRollback: false in the spec verifies even a fingerprint that passed", () => {
+    const strict = path.join(work, "strict.json");
+    fs.writeFileSync(strict, JSON.stringify({ ...fastSpec, fastRollback: false }));
+    const hash = createHash("sha256").update(fs.readFileSync(strict)).digest("hex").slice(0, 16);
+    const r = run(["verify", "--spec", strict, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", `0123456789abcdef ${hash} 2026-11-28T10:00:00Z`]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).not.toContain("skipped");
+  });
+
+  test("--allow-serving-change true is recorded in the summary and the report; other values are refused", () => {
+    const r = run(["verify", "--spec", specFile, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", `0123456789abcdef ${specHash} T`, "--allow-serving-change", "true", "--json", path.join(work, "g.json")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("break glass: allow_serving_change = true, the serving color's release was allowed to change in place");
+    expect(JSON.parse(fs.readFileSync(path.join(work, "g.json"), "utf8")).servingChangeAllowed).toBe(true);
+    const bad = run(["verify", "--spec", specFile, "--url", closed, "--allow-serving-change", "yes"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--allow-serving-change "yes": expected true or false');
+  });
+
+  test("--switch-back needs the color it switched from", () => {
+    const r = run(["verify", "--spec", specFile, "--url", closed, "--switch-back", "svc/iris,svc/iris-preview"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--switch-back needs --switch-back-from (and --switch-back-to)");
+  });
+
+  test("switch-back with nothing to go back to patches nothing and says why", async () => {
+    const kubectl = path.join(work, "no-kubectl"); // a kubectl that does not exist: any call would fail loudly
+    expect(await switchBack({ activeService: "svc/iris", from: "green", to: "", kubectl })).toMatchObject({ restored: false, message: "nothing to switch back to: no color served before this apply" });
+    expect(await switchBack({ activeService: "svc/iris", from: "green", to: "green", kubectl })).toMatchObject({ restored: false, message: "nothing to switch back to: green already served before this apply" });
+    expect((await switchBack({ activeService: "svc/iris", from: "green", to: "blue", kubectl })).message).toMatch(/^could not switch back to blue: kubectl: spawn .*no-kubectl ENOENT/);
   });
 });

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { GateTarget, TritonBlueGreen, TritonValidationError, VerificationGate, VerifySpec } from "../lib";
 import { colorProps, newStack, resourcesOf, serviceByName, synthJson } from "./helpers";
 
@@ -130,5 +130,68 @@ describe("verification gate in the Terraform graph", () => {
     expect(error).toBeInstanceOf(TritonValidationError);
     expect((error as Error).message).toContain("Invalid props for test/g:");
     expect((error as Error).message).toContain(message);
+  });
+});
+
+describe("after the switch, the guard and the break glass, in the Terraform graph", () => {
+  test("verify.afterSwitch: a second gate through the active Service, after both selectors, that switches back to what served at plan", () => {
+    const { stack } = newStack();
+    const bg = new TritonBlueGreen(stack, "clf", {
+      namespace: "ml",
+      blue: colorProps(),
+      green: colorProps(),
+      active: TritonBlueGreen.activeVariable(stack),
+      verify: { spec, kubeconfig: "/etc/kube/config", afterSwitch: { spec } },
+    });
+    const json = synthJson(stack);
+    const after = resourcesOf(json, "terraform_data").find((r: any) => r.provisioner[0]["local-exec"].command.includes("--switch-back"));
+    expect(after.depends_on).toEqual([`kubernetes_service_v1.${bg.activeService.friendlyUniqueId}`, `kubernetes_service_v1.${bg.previewService.friendlyUniqueId}`]);
+    const exec = after.provisioner[0]["local-exec"];
+    expect(exec.command).toContain(" --port-forward svc/clf:8000 --namespace ml --kubeconfig /etc/kube/config ");
+    expect(exec.command).toContain(
+      ' --switch-back svc/clf,svc/clf-preview --switch-back-from ${var.active} --switch-back-to "$CDKTF_TRITON_SWITCH_BACK_TO" --switch-back-fingerprint "$CDKTF_TRITON_SWITCH_BACK_FINGERPRINT"',
+    );
+    // what served at plan time travels in the environment: a trigger would re-run it after every switch
+    expect(exec.environment).toMatchObject({ CDKTF_TRITON_SWITCH_BACK_TO: `\${${bg.servingColorExpression}}` });
+    expect(JSON.stringify(after.triggers_replace)).not.toContain("serving-color");
+    expect(after.triggers_replace.color).toBe("${var.active}");
+  });
+
+  test("the guard: a precondition per color on the active Service, naming the color, the standby and the break glass", () => {
+    const { stack } = newStack();
+    const bg = new TritonBlueGreen(stack, "clf", { blue: colorProps(), green: colorProps(), active: "blue" });
+    const [blue, green] = serviceByName(synthJson(stack), "clf").lifecycle.precondition;
+    const serving = bg.servingColorExpression;
+    expect(blue.condition).toMatch(new RegExp(`^\\$\\{${serving.replace(/\./g, "\\.")} != "blue" \\|\\| local\\.\\S+ == "" \\|\\| local\\.\\S+ == ${bg.fingerprintExpressions.blue.replace(/\./g, "\\.")} \\|\\| var\\.allow_serving_change\\}$`));
+    expect(blue.error_message).toContain("The blue release of clf serves traffic now (Service clf selects color=blue)");
+    expect(blue.error_message).toContain("Stage the change on green, the standby color");
+    expect(blue.error_message).toContain("set -var allow_serving_change=true (break glass)");
+    expect(green.error_message).toContain("Stage the change on blue, the standby color");
+  });
+
+  test("the break glass: one bool variable per stack shared by its pairs, or the user's own, or a literal", () => {
+    const { stack } = newStack();
+    new TritonBlueGreen(stack, "a", { blue: colorProps(), green: colorProps(), active: "blue" });
+    new TritonBlueGreen(stack, "b", { blue: colorProps(), green: colorProps(), active: "blue" });
+    const mine = new TerraformVariable(stack, "ranker_break_glass", { type: "bool", default: false });
+    new TritonBlueGreen(stack, "c", { appName: "ranker", blue: colorProps(), green: colorProps(), active: "blue", allowServingChange: mine });
+    new TritonBlueGreen(stack, "d", { appName: "dev", blue: colorProps(), green: colorProps(), active: "blue", allowServingChange: true });
+    const json = synthJson(stack);
+    expect(json.variable.allow_serving_change).toMatchObject({ type: "bool", default: false, nullable: false });
+    const glass = (app: string) => serviceByName(json, app).lifecycle.precondition[0].condition.split(" || ").pop();
+    expect([glass("a"), glass("b"), glass("ranker"), glass("dev")]).toEqual(["var.allow_serving_change}", "var.allow_serving_change}", "var.ranker_break_glass}", "true}"]);
+    expect(serviceByName(json, "ranker").lifecycle.precondition[0].error_message).toContain("set -var ranker_break_glass=true (break glass)");
+  });
+
+  test("bad props name the field and what is valid", () => {
+    const { app, stack } = newStack();
+    const other = new TerraformStack(app, "other");
+    const make = (props: object) => () => new TritonBlueGreen(stack, `p${Math.random().toString(36).slice(2, 8)}`, { blue: colorProps(), green: colorProps(), active: "blue", ...props });
+    expect(make({ verify: { spec, access: { blue: "http://b:8000", green: "http://g:8000" }, afterSwitch: { spec } } })).toThrow(
+      /verify\.afterSwitch\.url = undefined is invalid: expected the active Service's URL \(required when verify\.access gives URLs\)/,
+    );
+    expect(make({ allowServingChange: "yes" })).toThrow(/allowServingChange = "yes" is invalid: expected true, false or a bool TerraformVariable/);
+    expect(make({ allowServingChange: new TerraformVariable(other, "glass", { type: "bool" }) })).toThrow(/allowServingChange = "var\.glass" is invalid: expected a TerraformVariable of the same stack/);
+    expect(() => Testing.synth(stack)).not.toThrow();
   });
 });
