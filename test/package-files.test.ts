@@ -1,10 +1,87 @@
-import { execFileSync } from "child_process";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
-// What `npm pack` puts in the package for the runtime half's data files: the verification spec's
-// JSON Schema (for editors and the verifier) and the Open Inference Protocol's gRPC proto.
-test("the package ships the spec's JSON Schema and the gRPC proto the verifier loads", () => {
-  const out = execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: path.resolve(__dirname, ".."), encoding: "utf8" });
-  const files = (JSON.parse(out)[0].files as { path: string }[]).map((f) => f.path);
-  expect(files).toEqual(expect.arrayContaining(["schemas/verify-spec.schema.json", "protos/grpc_predict_v2.proto"]));
+// The package as a platform team gets it: `npm pack` (which builds dist/ through `prepare`), the
+// tarball installed into a fresh project next to its own cdktf, constructs and providers (peer
+// dependencies: one copy of each), a stack using every construct type-checked strictly, synthesized,
+// and the CLI run from the stack's folder as the gate runs it.
+const root = path.resolve(__dirname, "..");
+
+describe("npm pack, installed into a fresh project", () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-consumer-"));
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+  let tarball: string;
+  beforeAll(() => {
+    tarball = path.join(work, sh("npm", ["pack", "--pack-destination", work, "--silent"], root).trim().split("\n").pop()!);
+  }, 240_000);
+  const sh = (cmd: string, args: string[], cwd: string) => {
+    const r = spawnSync(cmd, args, { cwd, encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" }, timeout: 240_000 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout}\n${r.stderr}`.slice(-4000));
+    return r.stdout;
+  };
+
+  test("it holds the compiled library, the CLI, the chart, the spec's JSON Schema, the gRPC proto and the licence; no sources or tests", () => {
+    const files = sh("tar", ["tzf", tarball], work).trim().split("\n").map((f) => f.replace(/^package\//, ""));
+    expect(files).toEqual(
+      expect.arrayContaining(["dist/lib/index.js", "dist/lib/index.d.ts", "bin/cdktf-triton.js", "charts/triton/Chart.yaml", "schemas/verify-spec.schema.json", "protos/grpc_predict_v2.proto", "LICENSE"]),
+    );
+    expect(files.filter((f) => /^(test|scripts|lib|stacks)\//.test(f) || (f.endsWith(".ts") && !f.endsWith(".d.ts")))).toEqual([]);
+    // @internal members are stripped from the published types
+    const gate = sh("tar", ["xzf", tarball, "-O", "package/dist/lib/verify/verification-gate.d.ts"], work);
+    expect(gate).toContain("class VerificationGate");
+    expect(gate).not.toContain("_flags");
+  });
+
+  test("peer dependencies: cdktf, constructs and the providers are the project's own", () => {
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(["@cdktf/provider-helm", "@cdktf/provider-kubernetes", "cdktf", "constructs"]);
+    for (const name of Object.keys(pkg.peerDependencies)) {
+      expect(pkg.dependencies[name]).toBeUndefined();
+      expect(pkg.devDependencies[name]).toBeDefined(); // pinned for our own tests
+    }
+  });
+
+  test("builds, installs, type-checks a stack with every construct, synthesizes it, and runs the CLI", () => {
+    const project = path.join(work, "project");
+    fs.mkdirSync(path.join(project, "src"), { recursive: true });
+    const dev = pkg.devDependencies;
+    fs.writeFileSync(
+      path.join(project, "package.json"),
+      JSON.stringify({
+        name: "consumer",
+        version: "1.0.0",
+        private: true,
+        dependencies: {
+          "cdktf-triton": `file:${tarball}`,
+          ...Object.fromEntries(["cdktf", "constructs", "@cdktf/provider-helm", "@cdktf/provider-kubernetes", "typescript", "@types/node"].map((n) => [n, dev[n]])),
+        },
+      }),
+    );
+    fs.copyFileSync(path.join(__dirname, "consumer", "main.ts"), path.join(project, "src", "main.ts"));
+    fs.writeFileSync(
+      path.join(project, "tsconfig.json"),
+      JSON.stringify({ compilerOptions: { target: "ES2022", module: "commonjs", strict: true, outDir: "build", types: ["node"], skipLibCheck: false }, include: ["src"] }),
+    );
+    sh("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], project);
+    // one cdktf: the package resolves the project's own copy
+    expect(fs.existsSync(path.join(project, "node_modules", "cdktf-triton", "node_modules", "cdktf"))).toBe(false);
+    expect(fs.existsSync(path.join(project, "node_modules", "cdktf-triton", "lib"))).toBe(false);
+    sh(path.join(project, "node_modules", ".bin", "tsc"), ["-p", "."], project);
+    sh(process.execPath, [path.join("build", "main.js")], project);
+    const stack = path.join(project, "cdktf.out", "stacks", "inference");
+    const json = JSON.parse(fs.readFileSync(path.join(stack, "cdk.tf.json"), "utf8"));
+    const counts = Object.fromEntries(Object.entries(json.resource).map(([type, rs]) => [type, Object.keys(rs as object).length]));
+    expect(counts).toEqual({
+      helm_release: 4, // blue, green, the lone release, the route's chart
+      kubernetes_service_v1: 4, // the pair's active and preview Services, one per Envoy
+      kubernetes_config_map_v1: 2,
+      kubernetes_deployment_v1: 2,
+      kubernetes_pod_disruption_budget_v1: 2,
+      terraform_data: 3, // the pair's gate before and after the switch, the lone gate
+    });
+    const help = sh(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["verify", "--help"], stack);
+    expect(help).toContain("0  pass: the candidate may take traffic");
+  }, 600_000);
 });
