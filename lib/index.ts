@@ -18,3 +18,4 @@ export * from "./traffic/weighted-service";
 export * from "./failover/failover-pool";
 export * from "./failover/failover-pool-construct";
 export * from "./traffic/gateway-route";
+export * from "./dependencies";

@@ -11,6 +11,7 @@ import { VerifySpec } from "../verify/spec";
 import { PAIR_ANNOTATIONS } from "../verify/switch-back";
 import { GateTarget, VerificationGate } from "../verify/verification-gate";
 import { Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
+import { addDependencies, Dependency } from "../dependencies";
 
 /** Props of a {@link TritonBlueGreen}. */
 export interface TritonBlueGreenProps {
@@ -415,6 +416,15 @@ export class TritonBlueGreen extends Construct {
   /** The release of a color. */
   public release(color: Color): TritonRelease {
     return color === "blue" ? this.blue : this.green;
+  }
+
+  /**
+   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
+   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
+   */
+  public dependsOn(...dependencies: Dependency[]): this {
+    addDependencies(this, dependencies);
+    return this;
   }
 }
 

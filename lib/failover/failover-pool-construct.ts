@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { EnvoyModel } from "../traffic/envoy-config";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
 import { failoverPoolModel, FailoverPoolProps } from "./failover-pool";
+import { addDependencies, Dependency } from "../dependencies";
 
 export interface FailoverPoolServiceProps extends FailoverPoolProps, DataPlaneProps {}
 
@@ -16,5 +17,14 @@ export class FailoverPool extends Construct {
   constructor(scope: Construct, id: string, props: FailoverPoolServiceProps) {
     super(scope, id);
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => failoverPoolModel(name, props, v)));
+  }
+
+  /**
+   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
+   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
+   */
+  public dependsOn(...dependencies: Dependency[]): this {
+    addDependencies(this, dependencies);
+    return this;
   }
 }

@@ -5,6 +5,7 @@ import { tritonChartAsset } from "../chart";
 import { isPinnedImage, isToken, PropValidator } from "../validation";
 import { COLORS, RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
 import { MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
+import { addDependencies, Dependency } from "../dependencies";
 
 /**
  * One Triton Inference Server release of one color: a `helm_release` of the chart bundled with
@@ -46,6 +47,15 @@ export class TritonRelease extends Construct {
   /** The name of the release's own Service (selects only this color's pods). */
   public get serviceName(): string {
     return this.props.releaseName;
+  }
+
+  /**
+   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
+   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
+   */
+  public dependsOn(...dependencies: Dependency[]): this {
+    addDependencies(this, dependencies);
+    return this;
   }
 }
 

@@ -9,6 +9,7 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
 import { isPinnedImage, PropValidator } from "../validation";
 import { EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
+import { dependable } from "cdktf/lib/tfExpression";
 
 export const DEFAULT_ENVOY_IMAGE = "envoyproxy/envoy:v1.40.0";
 export const ENVOY_OPS_PORT = 9902;
@@ -118,7 +119,8 @@ export class EnvoyDeployment extends Construct {
         },
       },
     });
-    this.deployment.node.addDependency(this.configMap);
+    // A real depends_on: cdktf drops construct-level node.addDependency.
+    this.deployment.dependsOn = [dependable(this.configMap)];
     this.service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },
       spec: {

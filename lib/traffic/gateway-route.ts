@@ -6,6 +6,7 @@ import { Construct } from "constructs";
 import { chartAsset } from "../chart";
 import { PropValidator } from "../validation";
 import { RouteProps, validateWeightedRoutes } from "./weighted-routes";
+import { addDependencies, Dependency } from "../dependencies";
 
 export interface ParentRef {
   readonly name: string;
@@ -83,6 +84,15 @@ export class GatewayRoute extends Construct {
       wait: false,
       atomic: true,
     });
+  }
+
+  /**
+   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
+   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
+   */
+  public dependsOn(...dependencies: Dependency[]): this {
+    addDependencies(this, dependencies);
+    return this;
   }
 }
 

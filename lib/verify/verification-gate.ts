@@ -11,6 +11,7 @@ import { Construct } from "constructs";
 import { PropValidator } from "../validation";
 import { parsePortForwardTarget } from "./port-forward";
 import { SpecError, validateSpec, VerifySpec } from "./spec";
+import { addDependencies, Dependency } from "../dependencies";
 
 /** How the CLI, running where `terraform apply` runs, reaches a server. */
 export abstract class GateTarget {
@@ -263,6 +264,15 @@ export class VerificationGate extends Construct {
   /** When the current verification ran (RFC 3339, known after apply). */
   public get passedAt(): string {
     return this.resource.output;
+  }
+
+  /**
+   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
+   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
+   */
+  public dependsOn(...dependencies: Dependency[]): this {
+    addDependencies(this, dependencies);
+    return this;
   }
 }
 
