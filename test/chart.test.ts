@@ -139,6 +139,55 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
     expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain('nv_inference_request_failure{app="classifier",color="green"}');
   });
 
+  test("the team's labels and annotations on every object, pod labels on pods only; pull secrets, priority, spread", () => {
+    const objects = render({
+      labels: { "cost-center": "ml-42", team: "fraud" },
+      annotations: { "example.com/owner": "fraud@example.com" },
+      podLabels: { "azure.workload.identity/use": "true" },
+      serviceAccountAnnotations: { "iam.gke.io/gcp-service-account": "triton@p.iam.gserviceaccount.com" },
+      imagePullSecrets: ["registry"],
+      priorityClassName: "inference-high",
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" }],
+      modelControl: ModelControl.explicit({ loadModels: ["m"] }), // renders the restricted-API Secret too
+      monitoring: { serviceMonitor: true, prometheusRule: true },
+    });
+    expect(Object.keys(objects).sort()).toEqual(["Deployment", "PodDisruptionBudget", "PrometheusRule", "Secret", "Service", "ServiceAccount", "ServiceMonitor"]);
+    for (const obj of Object.values(objects)) {
+      expect(obj.metadata.labels).toMatchObject({ "cost-center": "ml-42", team: "fraud", app: "classifier" });
+      expect(obj.metadata.labels["azure.workload.identity/use"]).toBeUndefined();
+      expect(obj.metadata.annotations).toMatchObject({ "example.com/owner": "fraud@example.com" });
+    }
+    expect(objects.ServiceAccount.metadata.annotations["iam.gke.io/gcp-service-account"]).toBe("triton@p.iam.gserviceaccount.com");
+    const pod = objects.Deployment.spec.template;
+    expect(pod.metadata.labels).toMatchObject({ "cost-center": "ml-42", "azure.workload.identity/use": "true", app: "classifier", color: "green" });
+    expect(objects.Deployment.spec.selector.matchLabels).toEqual({ app: "classifier", color: "green", "app.kubernetes.io/instance": "classifier-green" });
+    expect(pod.spec).toMatchObject({
+      imagePullSecrets: [{ name: "registry" }],
+      priorityClassName: "inference-high",
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" }],
+    });
+  });
+
+  test("by default the two colors' pods keep apart (preferred anti-affinity per node); an affinity given replaces it", () => {
+    const pod = render().Deployment.spec.template.spec;
+    expect(pod.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: "kubernetes.io/hostname",
+              labelSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["classifier"] }, { key: "color", operator: "NotIn", values: ["green"] }] },
+            },
+          },
+        ],
+      },
+    });
+    const zone = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } };
+    expect(render({ affinity: zone }).Deployment.spec.template.spec.affinity).toEqual(zone);
+    expect(render().Deployment.metadata.annotations).toBeUndefined(); // none given: none rendered
+  });
+
   test("restricted API: explicit mode renders a Secret with a random key the pod reads; the key is in no value", () => {
     const objects = render({ modelControl: ModelControl.explicit({ loadModels: ["resnet50"] }) });
     expect(objects.Secret.metadata.name).toBe("classifier-green-restricted-api");

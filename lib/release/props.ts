@@ -122,6 +122,28 @@ export interface TritonColorProps {
   readonly serviceAccountAnnotations?: Record<string, string>;
   /** @default {} */
   readonly podAnnotations?: Record<string, string>;
+  /**
+   * Your labels on every object the release creates and on its pods (cost-center, team). The
+   * chart's own keys (app, color, version, app.kubernetes.io/*, helm.sh/chart) are refused.
+   * @default {}
+   */
+  readonly labels?: Record<string, string>;
+  /** Your annotations on every object the release creates (its pods take `podAnnotations`). @default {} */
+  readonly annotations?: Record<string, string>;
+  /** Labels on the pods only, e.g. `azure.workload.identity/use: "true"`. The chart's own keys are refused. @default {} */
+  readonly podLabels?: Record<string, string>;
+  /** Secrets to pull the image with. @default [] */
+  readonly imagePullSecrets?: readonly string[];
+  /**
+   * The pods' affinity, as in a pod spec (camelCase fields).
+   * @default - preferred pod anti-affinity from the other color of the same app, per node, so the
+   *   two colors' pods land apart where the cluster allows
+   */
+  readonly affinity?: Record<string, unknown>;
+  /** The pods' `topologySpreadConstraints`, as in a pod spec. @default [] */
+  readonly topologySpreadConstraints?: readonly Record<string, unknown>[];
+  /** The pods' PriorityClass. @default - none */
+  readonly priorityClassName?: string;
   /** @default - no ServiceMonitor, no PrometheusRule */
   readonly monitoring?: MonitoringOptions;
   /**

@@ -4,7 +4,7 @@ import { Construct } from "constructs";
 import { tritonChartAsset } from "../chart";
 import { isPinnedImage, isToken, PropValidator } from "../validation";
 import { COLORS, RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
-import { MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
+import { CHART_LABEL_KEYS, MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
 import { addDependencies, Dependency } from "../dependencies";
 
 /**
@@ -119,6 +119,22 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
   v.stringMap("nodeSelector", props.nodeSelector, "label");
   v.stringMap("serviceAccountAnnotations", props.serviceAccountAnnotations, "annotation");
   v.stringMap("podAnnotations", props.podAnnotations, "annotation");
+  v.stringMap("labels", props.labels, "label");
+  v.stringMap("podLabels", props.podLabels, "label");
+  v.stringMap("annotations", props.annotations, "annotation");
+  for (const field of ["labels", "podLabels"] as const) {
+    for (const key of Object.keys(props[field] ?? {})) {
+      v.check(`${field}["${key}"]`, key, !CHART_LABEL_KEYS.includes(key), `a key the chart does not set itself (not ${CHART_LABEL_KEYS.join(", ")})`);
+    }
+  }
+  (props.imagePullSecrets ?? []).forEach((name, i) => v.dnsSubdomain(`imagePullSecrets[${i}]`, name));
+  if (props.priorityClassName !== undefined) v.dnsSubdomain("priorityClassName", props.priorityClassName);
+  if (props.affinity !== undefined) {
+    v.check("affinity", props.affinity, isPlainObject(props.affinity) && Object.keys(props.affinity).every((k) => ["nodeAffinity", "podAffinity", "podAntiAffinity"].includes(k)), "an object with nodeAffinity, podAffinity and/or podAntiAffinity");
+  }
+  (props.topologySpreadConstraints ?? []).forEach((c, i) => {
+    v.check(`topologySpreadConstraints[${i}]`, c, isPlainObject(c) && typeof c.topologyKey === "string" && Number.isInteger(c.maxSkew), "a topology spread constraint with maxSkew and topologyKey");
+  });
   v.stringMap("monitoring.labels", props.monitoring?.labels, "label");
   (props.tolerations ?? []).forEach((t, i) => {
     v.oneOf(`tolerations[${i}].operator`, t.operator, ["Equal", "Exists"]);
@@ -154,4 +170,8 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.check(`extraArgs[${i}]`, arg, !MANAGED_FLAGS.includes(flag), `a flag the chart does not manage (it sets ${MANAGED_FLAGS.join(", ")})`);
   });
   v.throwIfInvalid();
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -67,6 +67,13 @@ export interface TritonChartValues {
   readonly shmSize: string;
   readonly serviceAccount: { readonly annotations: Record<string, string> };
   readonly podAnnotations: Record<string, string>;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly podLabels: Record<string, string>;
+  readonly imagePullSecrets: readonly { readonly name: string }[];
+  readonly affinity: Record<string, unknown>;
+  readonly topologySpreadConstraints: readonly Record<string, unknown>[];
+  readonly priorityClassName: string;
   readonly pdb: { readonly maxUnavailable: number };
   readonly monitoring: {
     readonly labels: Record<string, string>;
@@ -142,6 +149,13 @@ export function resolveReleaseProps(props: TritonReleaseProps): ResolvedReleaseP
     shmSize: props.shmSize ?? "1Gi",
     serviceAccountAnnotations: props.serviceAccountAnnotations ?? {},
     podAnnotations: props.podAnnotations ?? {},
+    labels: props.labels ?? {},
+    annotations: props.annotations ?? {},
+    podLabels: props.podLabels ?? {},
+    imagePullSecrets: props.imagePullSecrets ?? [],
+    affinity: props.affinity ?? colorAntiAffinity(props.appName, props.color),
+    topologySpreadConstraints: props.topologySpreadConstraints ?? [],
+    priorityClassName: props.priorityClassName ?? "",
     monitoring: {
       serviceMonitor: props.monitoring?.serviceMonitor ?? false,
       prometheusRule: props.monitoring?.prometheusRule ?? false,
@@ -207,11 +221,43 @@ export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
     shmSize: p.shmSize,
     serviceAccount: { annotations: p.serviceAccountAnnotations },
     podAnnotations: p.podAnnotations,
+    labels: p.labels,
+    annotations: p.annotations,
+    podLabels: p.podLabels,
+    imagePullSecrets: p.imagePullSecrets.map((name) => ({ name })),
+    affinity: p.affinity,
+    topologySpreadConstraints: p.topologySpreadConstraints,
+    priorityClassName: p.priorityClassName,
     pdb: { maxUnavailable: p.maxUnavailable },
     monitoring: {
       labels: p.monitoring.labels,
       serviceMonitor: { enabled: p.monitoring.serviceMonitor },
       prometheusRule: { enabled: p.monitoring.prometheusRule },
+    },
+  };
+}
+
+/** Label keys the chart sets itself: a user's label must not replace them (selectors rely on them). */
+export const CHART_LABEL_KEYS: readonly string[] = ["app", "color", "version", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart"];
+
+/** The default affinity: keep away from the other color's pods of the same app, where the cluster allows. */
+export function colorAntiAffinity(app: string, color: Color): Record<string, unknown> {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: "kubernetes.io/hostname",
+            labelSelector: {
+              matchExpressions: [
+                { key: "app", operator: "In", values: [app] },
+                { key: "color", operator: "NotIn", values: [color] },
+              ],
+            },
+          },
+        },
+      ],
     },
   };
 }
