@@ -5,7 +5,7 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
 import { Color, COLORS, TritonColorProps } from "../release/props";
 import { TritonRelease } from "../release/triton-release";
-import { TRITON_PORTS } from "../release/values";
+import { CHART_LABEL_KEYS, TRITON_PORTS } from "../release/values";
 import { PropValidator } from "../validation";
 import { VerifySpec } from "../verify/spec";
 import { PAIR_ANNOTATIONS } from "../verify/switch-back";
@@ -54,6 +54,15 @@ export interface TritonBlueGreenProps {
   readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
   /** Annotations on the active and preview Services. @default {} */
   readonly serviceAnnotations?: Record<string, string>;
+  /**
+   * Your labels on everything the pair creates: its Services, and both releases' objects and pods
+   * (a color's own `labels` win). The keys we set (app, color, version, app.kubernetes.io/*,
+   * helm.sh/chart, cdktf-triton/role) are refused.
+   * @default {}
+   */
+  readonly labels?: Record<string, string>;
+  /** Your annotations on everything the pair creates (a color's own `annotations` win). @default {} */
+  readonly annotations?: Record<string, string>;
   /**
    * Verify the color that is to serve before the switch moves to it: a VerificationGate between the
    * releases and the active Service's selector. A failed verification fails the apply and leaves
@@ -205,6 +214,12 @@ export class TritonBlueGreen extends Construct {
     v.integer("previewReplicas", previewReplicas, 1, 1000);
     v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
     v.stringMap("serviceAnnotations", props.serviceAnnotations, "annotation");
+    v.stringMap("labels", props.labels, "label");
+    v.stringMap("annotations", props.annotations, "annotation");
+    for (const key of Object.keys(props.labels ?? {})) {
+      const ours = [...CHART_LABEL_KEYS, "cdktf-triton/role"];
+      v.check(`labels["${key}"]`, key, !ours.includes(key), `a key we do not set ourselves (not ${ours.join(", ")})`);
+    }
     const active = choiceOf(this, v, "active", props.active, COLORS);
     const standby = choiceOf(this, v, "standby", props.standby ?? "preview", STANDBY_MODES);
     if (props.active instanceof TerraformVariable) this.activeVariable = props.active;
@@ -246,6 +261,8 @@ export class TritonBlueGreen extends Construct {
       const colorProps = props[color];
       return new TritonRelease(this, color, {
         ...colorProps,
+        ...(props.labels || colorProps.labels ? { labels: { ...props.labels, ...colorProps.labels } } : {}),
+        ...(props.annotations || colorProps.annotations ? { annotations: { ...props.annotations, ...colorProps.annotations } } : {}),
         appName: this.appName,
         color,
         namespace: this.namespace,
@@ -270,8 +287,8 @@ export class TritonBlueGreen extends Construct {
         metadata: {
           name,
           namespace: this.namespace,
-          labels: { app: this.appName, "cdktf-triton/role": role },
-          annotations: annotations ? { ...props.serviceAnnotations, ...annotations } : props.serviceAnnotations,
+          labels: { ...props.labels, app: this.appName, "cdktf-triton/role": role },
+          annotations: annotations || props.annotations ? { ...props.annotations, ...props.serviceAnnotations, ...annotations } : props.serviceAnnotations,
         },
         spec: {
           type: props.serviceType ?? "ClusterIP",

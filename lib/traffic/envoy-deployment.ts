@@ -28,7 +28,15 @@ export interface DataPlaneProps {
   readonly resources?: { readonly cpuRequest?: string; readonly memoryRequest?: string; readonly memoryLimit?: string };
   /** @default "ClusterIP" */
   readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  /** Your labels on every object and on the pods; the keys we set (app, app.kubernetes.io/*) are refused. @default {} */
+  readonly labels?: Record<string, string>;
+  /** Your annotations on every object (not the pods). @default {} */
+  readonly annotations?: Record<string, string>;
+  /** Labels on the pods only. @default {} */
+  readonly podLabels?: Record<string, string>;
 }
+
+const ENVOY_LABEL_KEYS = ["app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by"];
 
 export function validateDataPlane(props: DataPlaneProps, name: string, v: PropValidator): void {
   v.dnsLabel("name", name, 63);
@@ -39,6 +47,14 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.quantity("resources.memoryRequest", props.resources?.memoryRequest);
   v.quantity("resources.memoryLimit", props.resources?.memoryLimit);
   v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
+  v.stringMap("labels", props.labels, "label");
+  v.stringMap("podLabels", props.podLabels, "label");
+  v.stringMap("annotations", props.annotations, "annotation");
+  for (const field of ["labels", "podLabels"] as const) {
+    for (const key of Object.keys(props[field] ?? {})) {
+      v.check(`${field}["${key}"]`, key, !ENVOY_LABEL_KEYS.includes(key), `a key we do not set ourselves (not ${ENVOY_LABEL_KEYS.join(", ")})`);
+    }
+  }
 }
 
 /**
@@ -63,14 +79,15 @@ export class EnvoyDeployment extends Construct {
   constructor(scope: Construct, id: string, name: string, model: EnvoyModel, props: DataPlaneProps) {
     super(scope, id);
     const namespace = props.namespace ?? "default";
-    const labels = { app: name, "app.kubernetes.io/name": "envoy", "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "cdktf-triton" };
+    const labels = { ...props.labels, app: name, "app.kubernetes.io/name": "envoy", "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "cdktf-triton" };
+    const annotations = props.annotations && Object.keys(props.annotations).length ? props.annotations : undefined;
     const selector = { app: name, "app.kubernetes.io/instance": name };
     this.files = renderEnvoy(model, { configDir: "/etc/envoy", opsPort: ENVOY_OPS_PORT });
-    this.configMap = new ConfigMapV1(this, "config", { metadata: { name, namespace, labels }, data: { ...this.files } });
+    this.configMap = new ConfigMapV1(this, "config", { metadata: { name, namespace, labels, annotations }, data: { ...this.files } });
     const ports = model.listeners.map((l) => ({ name: l.name.endsWith("-grpc") ? "grpc" : "http", port: l.port }));
     const probe = { httpGet: { path: "/ready", port: String(ENVOY_OPS_PORT) }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 };
     this.deployment = new DeploymentV1(this, "deployment", {
-      metadata: { name, namespace, labels },
+      metadata: { name, namespace, labels, annotations },
       waitForRollout: true,
       spec: {
         replicas: String(props.replicas ?? 2),
@@ -78,7 +95,7 @@ export class EnvoyDeployment extends Construct {
         strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "1", maxUnavailable: "0" } },
         template: {
           metadata: {
-            labels,
+            labels: { ...props.podLabels, ...labels },
             annotations: {
               // Listeners and clusters reload from the mounted files; only a new bootstrap restarts pods.
               "cdktf-triton/bootstrap": createHash("sha256").update(this.files["envoy.yaml"]).digest("hex").slice(0, 16),
@@ -122,7 +139,7 @@ export class EnvoyDeployment extends Construct {
     // A real depends_on: cdktf drops construct-level node.addDependency.
     this.deployment.dependsOn = [dependable(this.configMap)];
     this.service = new ServiceV1(this, "service", {
-      metadata: { name, namespace, labels },
+      metadata: { name, namespace, labels, annotations },
       spec: {
         type: props.serviceType ?? "ClusterIP",
         selector,
@@ -133,7 +150,7 @@ export class EnvoyDeployment extends Construct {
       },
     });
     this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
-      metadata: { name, namespace, labels },
+      metadata: { name, namespace, labels, annotations },
       spec: { maxUnavailable: "1", selector: { matchLabels: selector } },
     });
   }

@@ -25,6 +25,10 @@ export interface GatewayRouteProps {
   readonly hostnames?: readonly string[];
   /** First match wins; backends must be in-cluster (Backend.release, Backend.service). */
   readonly routes: readonly RouteProps[];
+  /** Your labels on the HTTPRoute (`app.kubernetes.io/managed-by` is ours). @default {} */
+  readonly labels?: Record<string, string>;
+  /** Your annotations on the HTTPRoute. @default {} */
+  readonly annotations?: Record<string, string>;
 }
 
 /** The HTTPRoute's spec. Pure. */
@@ -67,6 +71,9 @@ export class GatewayRoute extends Construct {
     (props.parentRefs ?? []).forEach((p, i) => v.dnsSubdomain(`parentRefs[${i}].name`, p.name));
     (props.hostnames ?? []).forEach((h, i) => v.check(`hostnames[${i}]`, h, /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(h), "a DNS name, optionally starting with *."));
     validateWeightedRoutes({ routes: props.routes }, v);
+    v.stringMap("labels", props.labels, "label");
+    v.stringMap("annotations", props.annotations, "annotation");
+    if (props.labels?.["app.kubernetes.io/managed-by"] !== undefined) v.check('labels["app.kubernetes.io/managed-by"]', "app.kubernetes.io/managed-by", false, "a key we do not set ourselves");
     (props.routes ?? []).forEach((r, i) =>
       [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])].forEach((b) => {
         const t = b._target();
@@ -79,7 +86,7 @@ export class GatewayRoute extends Construct {
       name,
       namespace: props.namespace ?? "default",
       chart: chartAsset(this, "gateway-route").path,
-      values: [JSON.stringify({ spec: this.spec }, null, 2)],
+      values: [JSON.stringify({ spec: this.spec, labels: props.labels ?? {}, annotations: props.annotations ?? {} }, null, 2)],
       // An HTTPRoute is ready when its spec is stored; the Gateway programs it asynchronously.
       wait: false,
       atomic: true,
