@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// The closing line of `npm test`: passed, failed and skipped, summed over jest's JSON result files.
+// `node scripts/test-summary.js <full-ci-run: 1|0> <results.json...>`. In a full CI run a skipped
+// test fails the run, listed by name: it is a check that did not happen (a tool missing, a
+// describe.skip left behind). A run given a filter skips by design and is exempt.
+const path = require("path");
+const [full, ...files] = process.argv.slice(2);
+const results = files.map((f) => JSON.parse(require("fs").readFileSync(path.resolve(f), "utf8")));
+const sum = (key) => results.reduce((n, r) => n + r[key], 0);
+const skipped = sum("numPendingTests") + sum("numTodoTests");
+console.log(`${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${skipped} skipped`);
+if (full === "1" && skipped > 0) {
+  const names = results.flatMap((r) =>
+    r.testResults.flatMap((t) => t.assertionResults.filter((a) => a.status === "pending" || a.status === "todo").map((a) => `  ${path.relative(process.cwd(), t.name)}: ${a.fullName}`)),
+  );
+  console.log(`CI=true: a full run must skip nothing; skipped:\n${names.join("\n")}`);
+  process.exit(1);
+}
