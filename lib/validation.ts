@@ -156,3 +156,13 @@ export function isPinnedImage(ref: string): boolean {
 }
 const IMAGE_REF =
   /^((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
+
+const QUANTITY_SUFFIX: Record<string, number> = { m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+
+/** A Kubernetes quantity's value (500m = 0.5, 4Gi = 4 * 2^30), or undefined when it is not one. */
+export function quantityValue(q: string | undefined): number | undefined {
+  if (typeof q !== "string" || !QUANTITY.test(q)) return undefined;
+  const m = /^([0-9.]+)(?:[eE](\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$/.exec(q);
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] !== undefined ? 10 ** Number(m[2]) : QUANTITY_SUFFIX[m[3] ?? ""]);
+}

@@ -12,6 +12,7 @@ import { PAIR_ANNOTATIONS } from "../verify/switch-back";
 import { GateTarget, VerificationGate } from "../verify/verification-gate";
 import { Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
 import { addDependencies, Dependency } from "../dependencies";
+import { claimName } from "../names";
 
 /** Props of a {@link TritonBlueGreen}. */
 export interface TritonBlueGreenProps {
@@ -245,6 +246,19 @@ export class TritonBlueGreen extends Construct {
       const access = props.verify.access ?? "port-forward";
       v.check("verify.afterSwitch.url", a.url, access === "port-forward" || typeof a.url === "string", "the active Service's URL (required when verify.access gives URLs)");
     }
+    // A model the gate verifies must be one the candidate loads: explicit mode loads only its list.
+    for (const [key, spec] of [["verify.spec", props.verify?.spec], ["verify.afterSwitch.spec", props.verify?.afterSwitch?.spec]] as const) {
+      (Array.isArray(spec?.models) ? spec!.models : []).forEach((m, i) => {
+        for (const color of COLORS) {
+          const control = props[color]?.modelControl;
+          if (control && typeof m?.name === "string" && !control.loads(m.name)) {
+            v.check(`${key}.models[${i}].name`, m.name, false, `a model the ${color} release loads (explicit model control: ${control.loadedModels.join(", ")})`);
+          }
+        }
+      });
+    }
+    claimName(this, v, "appName", this.appName, `Service ${this.namespace}/${this.appName}`);
+    claimName(this, v, "appName", this.appName, `Service ${this.namespace}/${this.appName}-preview`);
     v.throwIfInvalid();
     this.allowServingChangeExpression = allow instanceof TerraformVariable ? `var.${allow.friendlyUniqueId}` : String(allow);
 

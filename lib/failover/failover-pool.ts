@@ -10,9 +10,9 @@
 // - success rate                                -> outlierDetection.successRate
 // - cooldown after a failure                    -> outlierDetection.baseEjectionTimeMs
 import { PropValidator } from "../validation";
-import { Backend } from "../traffic/backend";
+import { Backend, validateBackend } from "../traffic/backend";
 import { adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
-import { validateHealthAndLimits } from "../traffic/weighted-routes";
+import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
 
 export interface PoolEndpoint {
   readonly backend: Backend;
@@ -98,6 +98,7 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   (props.tiers ?? []).forEach((tier, i) => {
     v.check(`tiers[${i}].endpoints`, tier.endpoints, Array.isArray(tier.endpoints) && tier.endpoints.length > 0, "at least one endpoint per tier");
     (tier.endpoints ?? []).forEach((e, j) => {
+      validateBackend(e.backend, `tiers[${i}].endpoints[${j}].backend`, v);
       const t = e.backend._target();
       const key = `${t.host}:${t.httpPort}`;
       v.check(`tiers[${i}].endpoints[${j}]`, key, !seen.has(key), "an endpoint that appears once in the pool");
@@ -109,8 +110,9 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   v.integer("retries.numRetries", props.retries?.numRetries, 0, 10);
   v.integer("retries.perTryTimeoutMs", props.retries?.perTryTimeoutMs, 1, 3_600_000);
   v.integer("timeoutMs", props.timeoutMs, 1, 3_600_000);
-  v.port("httpPort", props.httpPort);
-  v.port("grpcPort", props.grpcPort);
+  const endpoints = (props.tiers ?? []).flatMap((t) => t.endpoints ?? []);
+  validateListenerPorts(props.httpPort, props.grpcPort, endpoints.length > 0 && endpoints.every((e) => e.backend._target().grpcPort !== undefined), v);
   if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
+  v.oneOf("loadBalancing", props.loadBalancing, ["round-robin", "least-request"]);
   for (const k of ["maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"] as const) v.integer(`circuitBreakers.${k}`, props.circuitBreakers?.[k], 1, 1_000_000);
 }

@@ -48,6 +48,16 @@ export class ModelControl {
     private readonly loadModels: readonly string[],
   ) {}
 
+  /** Whether Triton loads `model` at startup in this mode ("*" in explicit mode loads every model). */
+  public loads(model: string): boolean {
+    return this.mode !== "explicit" || this.loadModels.includes("*") || this.loadModels.includes(model);
+  }
+
+  /** The models explicit mode loads, for messages. */
+  public get loadedModels(): readonly string[] {
+    return this.loadModels;
+  }
+
   /** @internal */
   public _validate(v: PropValidator, field: string): void {
     if (this.mode === "poll") v.integer(`${field}.intervalSeconds`, this.repositoryPollSeconds, 1, 86400);

@@ -2,10 +2,11 @@ import { Tokenization } from "cdktf";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 import { tritonChartAsset } from "../chart";
-import { isPinnedImage, isToken, PropValidator } from "../validation";
+import { isPinnedImage, isToken, PropValidator, quantityValue } from "../validation";
 import { COLORS, RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
 import { CHART_LABEL_KEYS, MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
 import { addDependencies, Dependency } from "../dependencies";
+import { claimName } from "../names";
 
 /**
  * One Triton Inference Server release of one color: a `helm_release` of the chart bundled with
@@ -24,6 +25,11 @@ export class TritonRelease extends Construct {
     super(scope, id);
     validateReleaseProps(this.node.path, props);
     this.props = resolveReleaseProps(props);
+    const names = new PropValidator(this.node.path);
+    for (const kind of ["Helm release", "Deployment", "Service"]) {
+      claimName(this, names, "releaseName", this.props.releaseName, `${kind} ${this.props.namespace}/${this.props.releaseName}`);
+    }
+    names.throwIfInvalid();
     this.values = renderChartValues(this.props);
 
     this.helmRelease = new Release(this, "release", {
@@ -79,6 +85,14 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
   v.quantity("resources.cpuLimit", props.resources?.cpuLimit);
   v.quantity("resources.memoryRequest", props.resources?.memoryRequest);
   v.quantity("resources.memoryLimit", props.resources?.memoryLimit);
+  // A limit below its request: the API server refuses the Deployment at apply, after the plan passed.
+  for (const [what, request, limit] of [
+    ["cpu", props.resources?.cpuRequest ?? "1", props.resources?.cpuLimit],
+    ["memory", props.resources?.memoryRequest ?? "4Gi", props.resources?.memoryLimit],
+  ] as const) {
+    const [r, l] = [quantityValue(request), quantityValue(limit)];
+    if (r !== undefined && l !== undefined) v.check(`resources.${what}Limit`, limit, l >= r, `at least the ${what} request (${request})`);
+  }
   v.quantity("shmSize", props.shmSize);
 
   if (!props.modelRepository || typeof props.modelRepository._validate !== "function") {

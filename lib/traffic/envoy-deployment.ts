@@ -10,6 +10,7 @@ import { Construct } from "constructs";
 import { isPinnedImage, PropValidator } from "../validation";
 import { EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
 import { dependable } from "cdktf/lib/tfExpression";
+import { claimName } from "../names";
 
 export const DEFAULT_ENVOY_IMAGE = "envoyproxy/envoy:v1.40.0";
 export const ENVOY_OPS_PORT = 9902;
@@ -65,6 +66,7 @@ export function deployEnvoy(scope: Construct, props: DataPlaneProps, id: string,
   const name = props.name ?? id;
   const v = new PropValidator(scope.node.path);
   validateDataPlane(props, name, v);
+  for (const kind of ["ConfigMap", "Deployment", "Service"]) claimName(scope, v, "name", name, `${kind} ${props.namespace ?? "default"}/${name}`);
   const model = build(name, v);
   return { model, envoy: new EnvoyDeployment(scope, "envoy", name, model, props) };
 }

@@ -7,6 +7,7 @@ import { chartAsset } from "../chart";
 import { PropValidator } from "../validation";
 import { RouteProps, validateWeightedRoutes } from "./weighted-routes";
 import { addDependencies, Dependency } from "../dependencies";
+import { claimName } from "../names";
 
 export interface ParentRef {
   readonly name: string;
@@ -51,7 +52,7 @@ export function renderHttpRouteSpec(props: GatewayRouteProps): Record<string, un
         ...(r.match ? { matches: [{ path: { type: "PathPrefix", value: r.match.pathPrefix ?? "/" }, ...(headers.length ? { headers } : {}) }] } : {}),
         ...(r.mirror ? { filters: [{ type: "RequestMirror", requestMirror: { backendRef: ref(r.mirror.backend), percent: r.mirror.percent } }] } : {}),
         backendRefs: r.backends.map((wb) => ({ ...ref(wb.backend), weight: wb.weightPercent })),
-        timeouts: { request: `${(r.timeoutMs ?? 30000) / 1000}s` },
+        timeouts: { request: gatewayDuration(r.timeoutMs ?? 30000) },
       };
     }),
   };
@@ -66,6 +67,7 @@ export class GatewayRoute extends Construct {
     const name = props.name ?? id;
     const v = new PropValidator(this.node.path);
     v.dnsLabel("name", name, 53);
+    claimName(this, v, "name", name, `Helm release ${props.namespace ?? "default"}/${name}`);
     v.dnsLabel("namespace", props.namespace);
     v.check("parentRefs", props.parentRefs, Array.isArray(props.parentRefs) && props.parentRefs.length > 0, "at least one Gateway");
     (props.parentRefs ?? []).forEach((p, i) => v.dnsSubdomain(`parentRefs[${i}].name`, p.name));
@@ -105,4 +107,19 @@ export class GatewayRoute extends Construct {
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Milliseconds as a Gateway API Duration (`^([0-9]{1,5}(h|m|s|ms)){1,4}$`): 1500 is "1s500ms", not
+ * "1.5s", which the HTTPRoute CRD refuses.
+ */
+export function gatewayDuration(ms: number): string {
+  const parts: [number, string][] = [
+    [Math.floor(ms / 3_600_000), "h"],
+    [Math.floor((ms % 3_600_000) / 60_000), "m"],
+    [Math.floor((ms % 60_000) / 1000), "s"],
+    [ms % 1000, "ms"],
+  ];
+  const text = parts.filter(([n]) => n > 0).map(([n, unit]) => `${n}${unit}`).join("");
+  return text || "0s";
 }

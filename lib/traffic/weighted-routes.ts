@@ -1,7 +1,7 @@
 // Weighted routes across releases: canary splits by percent, A/B by header or cookie, shadow
 // traffic by mirroring, per-route timeouts. Pure: props -> Envoy model, validated.
 import { PropValidator } from "../validation";
-import { Backend, BackendTarget } from "./backend";
+import { Backend, BackendTarget, validateBackend } from "./backend";
 import { adminApiPaths, ClusterModel, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
 
 export interface WeightedBackend {
@@ -102,6 +102,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     (r.backends ?? []).forEach((wb, j) => {
       v.integer(`${at}.backends[${j}].weightPercent`, wb.weightPercent, 0, 100);
       sum += Number.isFinite(wb.weightPercent) ? wb.weightPercent : 0;
+      validateBackend(wb.backend, `${at}.backends[${j}].backend`, v);
       const n = wb.backend._target().name;
       v.check(`${at}.backends[${j}].backend`, n, !names.has(n), "a backend not already in this route");
       names.add(n);
@@ -109,15 +110,33 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     if ((r.backends ?? []).length > 0) v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
     if (r.mirror) {
       v.integer(`${at}.mirror.percent`, r.mirror.percent, 1, 100);
+      validateBackend(r.mirror.backend, `${at}.mirror.backend`, v);
       const n = r.mirror.backend._target().name;
       v.check(`${at}.mirror.backend`, n, !names.has(n), "a shadow backend that is not one of the route's own backends");
     }
     v.integer(`${at}.timeoutMs`, r.timeoutMs, 1, 3_600_000);
   });
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
-  v.port("httpPort", props.httpPort);
-  v.port("grpcPort", props.grpcPort);
+  const backends = (props.routes ?? []).flatMap((r) => [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])]);
+  validateListenerPorts(props.httpPort, props.grpcPort, backends.length > 0 && backends.every((b) => b._target().grpcPort !== undefined), v);
   if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
+}
+
+/**
+ * Envoy's listener ports: valid, apart from the ops port (9902) and, when there is a gRPC listener
+ * (every backend serves gRPC), apart from each other.
+ */
+export function validateListenerPorts(httpPort: number | undefined, grpcPort: number | undefined, hasGrpc: boolean, v: PropValidator): void {
+  v.port("httpPort", httpPort);
+  v.port("grpcPort", grpcPort);
+  const http = httpPort ?? 8000;
+  const grpc = grpcPort ?? 8001;
+  const ops = 9902; // ENVOY_OPS_PORT (envoy-deployment imports this file)
+  v.check("httpPort", http, http !== ops, `a port other than ${ops}, Envoy's ops port (/ready, /stats/prometheus)`);
+  if (hasGrpc) {
+    v.check("grpcPort", grpc, grpc !== ops, `a port other than ${ops}, Envoy's ops port (/ready, /stats/prometheus)`);
+    v.check("grpcPort", grpc, grpc !== http, `a port other than httpPort (${http}): each listener needs its own`);
+  }
 }
 
 export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: OutlierDetectionProps | undefined, rl: RateLimitProps | undefined, v: PropValidator): void {
@@ -133,6 +152,12 @@ export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: Ou
     v.integer("outlierDetection.intervalMs", od.intervalMs, 10, 3_600_000);
     v.integer("outlierDetection.baseEjectionTimeMs", od.baseEjectionTimeMs, 1, 86_400_000);
     v.integer("outlierDetection.maxEjectionPercent", od.maxEjectionPercent, 0, 100);
+    if (od.successRate) {
+      v.integer("outlierDetection.successRate.minimumHosts", od.successRate.minimumHosts, 1, 1000);
+      v.integer("outlierDetection.successRate.requestVolume", od.successRate.requestVolume, 1, 1_000_000);
+      const f = od.successRate.stdevFactor;
+      if (f !== undefined) v.check("outlierDetection.successRate.stdevFactor", f, typeof f === "number" && f > 0 && f <= 100, "a number above 0 and at most 100 (Envoy rejects the cluster otherwise)");
+    }
   }
   if (rl) {
     v.integer("rateLimit.maxTokens", rl.maxTokens, 1, 1_000_000_000);

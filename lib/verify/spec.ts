@@ -227,6 +227,19 @@ export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
         num(`${oat}.topK`, o?.topK, 1, 1_000_000, true);
         if (o?.argmax !== undefined && typeof o.argmax !== "boolean") bad(`${oat}.argmax`, o.argmax, "true or false");
         if (o?.argmax && o?.topK !== undefined) bad(`${oat}.topK`, o.topK, "either argmax or topK, not both");
+        // A fixed shape decides how many elements an answer has: other data can never match.
+        if (Array.isArray(o?.shape) && o.shape.length > 0 && o.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) && Array.isArray(o?.data)) {
+          const all = o.shape.reduce((a: number, b: number) => a * b, 1);
+          const rows = all / (o.shape[o.shape.length - 1] || 1);
+          const want = o.argmax ? rows : typeof o.topK === "number" ? rows * o.topK : all;
+          const what = o.argmax ? "one label per row" : typeof o.topK === "number" ? `${o.topK} labels per row` : "the elements";
+          if (o.data.length !== want) bad(`${oat}.data`, `${o.data.length} elements`, `${want} (${what} of shape ${JSON.stringify(o.shape)}): an answer of that shape can never match`);
+        }
+        const contract = isObj(m.metadata) && Array.isArray(m.metadata.outputs) ? m.metadata.outputs.find((c: any) => c?.name === o?.name) : undefined;
+        if (contract && Array.isArray(contract.shape) && Array.isArray(o?.shape)) {
+          const fits = contract.shape.length === o.shape.length && contract.shape.every((d: number, x: number) => d === -1 || o.shape[x] === -1 || d === o.shape[x]);
+          if (!fits) bad(`${oat}.shape`, o.shape, `a shape the model's contract allows (${JSON.stringify(contract.shape)} in metadata.outputs)`);
+        }
       });
       if (g.binary !== undefined && typeof g.binary !== "boolean") bad(`${gat}.binary`, g.binary, "true or false");
     });

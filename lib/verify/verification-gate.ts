@@ -12,6 +12,7 @@ import { PropValidator } from "../validation";
 import { parsePortForwardTarget } from "./port-forward";
 import { SpecError, validateSpec, VerifySpec } from "./spec";
 import { addDependencies, Dependency } from "../dependencies";
+import { claimName } from "../names";
 
 /** How the CLI, running where `terraform apply` runs, reaches a server. */
 export abstract class GateTarget {
@@ -206,6 +207,7 @@ export class VerificationGate extends Construct {
     props.target._validate(v, "target");
     props.baseline?._validate(v, "baseline");
     if (props.metricsUrl !== undefined) new UrlTarget(props.metricsUrl)._validate(v, "metricsUrl");
+    if (props.reportDir !== undefined) claimName(this, v, "reportDir", props.reportDir, `the report ${props.reportDir}/${id}.json`);
     for (const [name, env] of Object.entries(props.headersFromEnv ?? {})) {
       v.check(`headersFromEnv["${name}"]`, name, /^[A-Za-z0-9-]+$/.test(name), "an HTTP header name");
       v.check(`headersFromEnv["${name}"]`, env, /^[A-Za-z_][A-Za-z0-9_]*$/.test(env), "the name of an environment variable");
