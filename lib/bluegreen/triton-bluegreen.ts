@@ -91,6 +91,7 @@ export interface BlueGreenVerification {
   readonly access?: "port-forward" | { readonly blue: string; readonly green: string };
   /** For port-forwards. @default - kubectl's defaults */
   readonly kubeconfig?: string;
+  /** @default - kubectl's current context */
   readonly kubeContext?: string;
   /**
    * Also probe the other color as a baseline (relative latency budget, output agreement; see the
@@ -98,9 +99,11 @@ export interface BlueGreenVerification {
    * @default false
    */
   readonly compareWithBaseline?: boolean;
-  /** See VerificationGateProps. */
+  /** See VerificationGateProps. @default {} */
   readonly headersFromEnv?: Record<string, string>;
+  /** @default "npx --no-install cdktf-triton" */
   readonly command?: string;
+  /** @default - no report files */
   readonly reportDir?: string;
   /** Verify over HTTP/REST (port 8000) or gRPC (port 8001, port-forwarded to the color's Service). @default "http" */
   readonly protocol?: "http" | "grpc";

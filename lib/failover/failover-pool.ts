@@ -18,7 +18,9 @@ export interface PoolEndpoint {
   readonly backend: Backend;
   /** Share within its tier (Envoy load_balancing_weight). @default 1 */
   readonly weight?: number;
+  /** @default - none */
   readonly region?: string;
+  /** @default - none */
   readonly zone?: string;
 }
 
@@ -37,6 +39,7 @@ export interface FailoverPoolProps {
   readonly outlierDetection?: OutlierDetectionProps;
   /** @default - 2 retries, 2 s per try, on 5xx, resets and connect failures, on another host */
   readonly retries?: RetryProps;
+  /** @default - 1024 connections, 1024 pending requests, 1024 requests, 64 retries */
   readonly circuitBreakers?: CircuitBreakerProps;
   /** @default "round-robin" */
   readonly loadBalancing?: "round-robin" | "least-request";
@@ -44,6 +47,7 @@ export interface FailoverPoolProps {
   readonly localityWeighted?: boolean;
   /** @default 30000 */
   readonly timeoutMs?: number;
+  /** @default - no rate limit */
   readonly rateLimit?: RateLimitProps;
   /** @default 8000 */
   readonly httpPort?: number;

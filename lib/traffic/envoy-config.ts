@@ -65,9 +65,9 @@ export interface RateLimitProps {
 }
 
 export interface MatchProps {
-  /** Exact header values. */
+  /** Exact header values. @default {} */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Exact cookie values. */
+  /** Exact cookie values. @default {} */
   readonly cookies?: Readonly<Record<string, string>>;
   /** @default "/" */
   readonly pathPrefix?: string;

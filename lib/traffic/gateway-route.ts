@@ -11,7 +11,9 @@ import { claimName } from "../names";
 
 export interface ParentRef {
   readonly name: string;
+  /** @default - the route's namespace */
   readonly namespace?: string;
+  /** @default - every listener of the Gateway */
   readonly sectionName?: string;
 }
 

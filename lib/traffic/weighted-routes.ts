@@ -33,6 +33,7 @@ export interface WeightedRoutesProps {
   readonly rateLimit?: RateLimitProps;
   /** @default 8000 (HTTP) and 8001 (gRPC, when every backend serves gRPC) */
   readonly httpPort?: number;
+  /** @default 8001 */
   readonly grpcPort?: number;
   /**
    * Serve Triton's administrative APIs (model repository load/unload/index, trace, logging) through

@@ -6,12 +6,13 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { decodeInferResponse, encodeInferRequest, HEADER_LENGTH, InferRequest, InferResponse } from "./binary";
 
 export interface TlsOptions {
-  /** PEM of the CA that signed the server's certificate. */
+  /** PEM of the CA that signed the server's certificate. @default - Node's trusted CAs */
   readonly ca?: string | Buffer;
-  /** PEM client certificate and key, for mTLS. */
+  /** PEM client certificate and key, for mTLS. @default - no client certificate */
   readonly cert?: string | Buffer;
+  /** @default - no client key */
   readonly key?: string | Buffer;
-  /** SNI / certificate name, when it differs from the URL's host. */
+  /** SNI / certificate name, when it differs from the URL's host. @default - the URL's host */
   readonly servername?: string;
 }
 
@@ -28,8 +29,9 @@ export interface ClientOptions {
   readonly bodyTimeoutMs?: number;
   /** Larger responses are refused. @default 64 MiB */
   readonly maxResponseBytes?: number;
+  /** @default - plain TLS with Node's trusted CAs for https:// */
   readonly tls?: TlsOptions;
-  /** Sent on every request (e.g. Authorization). Never printed. */
+  /** Sent on every request (e.g. Authorization). Never printed. @default {} */
   readonly headers?: Readonly<Record<string, string>>;
 }
 

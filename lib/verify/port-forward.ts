@@ -7,8 +7,11 @@ import * as path from "path";
 export interface PortForwardOptions {
   /** e.g. svc/classifier-green:8000 */
   readonly target: string;
+  /** @default - the kubeconfig context's namespace */
   readonly namespace?: string;
+  /** @default - kubectl's default */
   readonly kubeconfig?: string;
+  /** @default - kubectl's current context */
   readonly context?: string;
   /** @default "kubectl" */
   readonly kubectl?: string;

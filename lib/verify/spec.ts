@@ -15,8 +15,9 @@ export interface TensorContract {
 
 export interface ExpectedOutput {
   readonly name: string;
+  /** @default - not checked */
   readonly datatype?: Datatype;
-  /** -1 matches any size. */
+  /** -1 matches any size. @default - not checked */
   readonly shape?: readonly number[];
   /** Expected elements, row-major. */
   readonly data: readonly (number | boolean | string)[];
@@ -24,9 +25,9 @@ export interface ExpectedOutput {
   readonly atol?: number;
   /** @default 1e-5 */
   readonly rtol?: number;
-  /** Compare only the argmax of each row (last axis): classifier labels. */
+  /** Compare only the argmax of each row (last axis): classifier labels. @default false */
   readonly argmax?: boolean;
-  /** Compare only the set of the k largest of each row. */
+  /** Compare only the set of the k largest of each row. @default - every element compared */
   readonly topK?: number;
 }
 
@@ -40,6 +41,7 @@ export interface GoldenCase {
 
 export interface ModelSpec {
   readonly name: string;
+  /** @default - the version Triton chooses */
   readonly version?: string;
   /** The input/output contract the model must keep. @default - not checked */
   readonly metadata?: { readonly inputs: readonly TensorContract[]; readonly outputs: readonly TensorContract[] };
@@ -49,6 +51,7 @@ export interface ModelSpec {
 
 export interface ProbeSpec {
   readonly model: string;
+  /** @default - the version Triton chooses */
   readonly version?: string;
   /** The golden case whose inputs the probe sends. */
   readonly case: string;
@@ -64,7 +67,7 @@ export interface ProbeSpec {
 }
 
 export interface BaselineSpec {
-  /** The candidate's p99 may exceed the baseline's by at most this many percent. */
+  /** The candidate's p99 may exceed the baseline's by at most this many percent. @default - latency not compared */
   readonly p99RegressionPercent?: number;
   /** Candidate and baseline outputs must agree on every golden case. @default true */
   readonly agreement?: boolean;
@@ -93,10 +96,11 @@ export interface VerifySpec {
    */
   readonly fastRollback?: boolean;
   readonly models: readonly ModelSpec[];
+  /** @default - no probe */
   readonly probe?: ProbeSpec;
-  /** Compared against the active color when a baseline URL is given. */
+  /** Compared against the active color when a baseline URL is given. @default - no baseline comparison */
   readonly baseline?: BaselineSpec;
-  /** Server counters before/after, when a metrics URL is given. */
+  /** Server counters before/after, when a metrics URL is given. @default - Triton's nv_inference_request_success/_failure, label model, no failure allowed */
   readonly metrics?: MetricsSpec;
 }
 

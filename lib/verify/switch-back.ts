@@ -16,15 +16,19 @@ export const PAIR_ANNOTATIONS = {
 export interface SwitchBackOptions {
   /** The active Service (`svc/NAME` or NAME) and the preview Service. */
   readonly activeService: string;
+  /** @default - only the active Service */
   readonly previewService?: string;
   /** The color this apply switched to. */
   readonly from: string;
   /** The color that served before the apply ("" when nothing did: a first apply). */
   readonly to: string;
-  /** The release fingerprint of `to`, written back with the selector. */
+  /** The release fingerprint of `to`, written back with the selector. @default - the serving fingerprint is left as it is */
   readonly fingerprint?: string;
+  /** @default - the kubeconfig context's namespace */
   readonly namespace?: string;
+  /** @default - kubectl's default */
   readonly kubeconfig?: string;
+  /** @default - kubectl's current context */
   readonly context?: string;
   /** @default "kubectl" */
   readonly kubectl?: string;

@@ -97,6 +97,7 @@ export interface VerificationGateProps {
   /**
    * Values whose change makes the gate verify again (the candidate's identity: color, version,
    * values). The spec is always one of them.
+   * @default {}
    */
   readonly triggers?: Record<string, string>;
   /**
@@ -132,21 +133,22 @@ export interface VerificationGateProps {
    * @default - every run verifies
    */
   readonly passedRecord?: string;
-  /** A Terraform bool expression: the break-glass variable, recorded in the report when true. */
+  /** A Terraform bool expression: the break-glass variable, recorded in the report when true. @default - not recorded */
   readonly allowServingChange?: string;
-  /** When verification does not pass, point these Services back at the color that served before. */
+  /** When verification does not pass, point these Services back at the color that served before. @default - nothing is switched back */
   readonly switchBack?: GateSwitchBack;
 }
 
 /** The Services a post-switch gate points back, and at what (Terraform expressions allowed). */
 export interface GateSwitchBack {
   readonly activeService: string;
+  /** @default - only the active Service */
   readonly previewService?: string;
   /** The color this apply switches to. */
   readonly from: string;
   /** The color that served before the apply ("" when none did). Read at plan: passed through the environment. */
   readonly to: string;
-  /** The release fingerprint of `to`. */
+  /** The release fingerprint of `to`. @default - the serving fingerprint is left as it is */
   readonly toFingerprint?: string;
 }
 

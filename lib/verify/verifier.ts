@@ -54,11 +54,11 @@ export interface VerifyTarget {
   readonly url: string;
   /** The Open Inference Protocol over HTTP/REST (port 8000) or gRPC (port 8001). @default "http" */
   readonly protocol?: OipProtocol;
-  /** Triton's metrics endpoint, e.g. http://host:8002/metrics. */
+  /** Triton's metrics endpoint, e.g. http://host:8002/metrics. @default - server counters not checked */
   readonly metricsUrl?: string;
-  /** The active color, for relative budgets and output agreement. */
+  /** The active color, for relative budgets and output agreement. @default - no baseline */
   readonly baselineUrl?: string;
-  /** Timeouts, TLS, headers, connection count. */
+  /** Timeouts, TLS, headers, connection count. @default - ClientOptions' defaults */
   readonly client?: Omit<ClientOptions, "url">;
 }
 
@@ -67,6 +67,7 @@ export type ProgressEvent =
   | { readonly type: "probe"; readonly label: string; readonly done: number; readonly total: number };
 
 export interface VerifyOptions {
+  /** Called for each check and as the probe advances. @default - no progress reported */
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Poll interval while waiting for readiness. @default 1000 */
   readonly pollIntervalMs?: number;
