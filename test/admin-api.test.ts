@@ -1,5 +1,5 @@
 import * as http2 from "http2";
-import { failoverPoolModel } from "../lib/failover/failover-pool";
+import { failoverPoolModel } from "../lib/failover/failover-pool-model";
 import { Backend } from "../lib/traffic/backend";
 import { renderEnvoy } from "../lib/traffic/envoy-config";
 import { weightedRoutesModel } from "../lib/traffic/weighted-routes";

@@ -7,8 +7,9 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { colorReplicas, StandbyMode, TritonBlueGreen } from "../lib";
+import { StandbyMode, TritonBlueGreen } from "../lib";
 import { colorProps, newStack, releaseByName, serviceByName, synthJson, valuesOf } from "./helpers";
+import { colorReplicas } from "../lib/bluegreen/standby";
 
 function blueGreen(stack: Construct, active: "blue" | "green" | TerraformVariable, standby?: StandbyMode | TerraformVariable) {
   return new TritonBlueGreen(stack, "classifier", {

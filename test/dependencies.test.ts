@@ -7,9 +7,10 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Construct } from "constructs";
-import { Backend, FailoverPool, GateTarget, GatewayRoute, resourcesIn, TritonBlueGreen, TritonRelease, VerificationGate, WeightedService } from "../lib";
+import { Backend, FailoverPool, GateTarget, GatewayRoute, TritonBlueGreen, TritonRelease, VerificationGate, WeightedService } from "../lib";
 import { colorProps, newStack, synthJson } from "./helpers";
 import { EngineStack, synthesize, tofu } from "./e2e/engine";
+import { resourcesIn } from "../lib/dependencies";
 
 // `dependsOn` on every construct: the team's own resources first, rendered as depends_on on each
 // resource the construct creates, as Terraform wants it (cdktf's construct-level addDependency is

@@ -6,7 +6,7 @@ import { Pool } from "undici";
 import { PropValidator } from "../lib/validation";
 import { Backend } from "../lib/traffic/backend";
 import { renderEnvoy } from "../lib/traffic/envoy-config";
-import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool";
+import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool-model";
 import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { RunningEnvoy, startEnvoy, waitUntilHostFailed } from "./peers/envoy";
 import { setosa } from "./peers/iris";

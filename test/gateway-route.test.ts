@@ -4,8 +4,9 @@ import * as os from "os";
 import * as path from "path";
 import { TerraformVariable } from "cdktf";
 import { parse } from "yaml";
-import { Backend, chartDir, GatewayRoute, TritonBlueGreen, TritonValidationError } from "../lib";
+import { Backend, GatewayRoute, TritonBlueGreen, TritonValidationError } from "../lib";
 import { colorProps, newStack, releaseByName, synthJson, valuesOf } from "./helpers";
+import { chartDir } from "../lib/chart";
 
 const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", ".tools", "bin", "helm");
 const haveHelm = fs.existsSync(helm);

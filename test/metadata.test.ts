@@ -3,9 +3,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { Backend, chartDir, FailoverPool, GatewayRoute, TritonBlueGreen, TritonValidationError, WeightedService } from "../lib";
+import { Backend, FailoverPool, GatewayRoute, TritonBlueGreen, TritonValidationError, WeightedService } from "../lib";
 import { helm } from "./peers/chart";
 import { colorProps, newStack, releaseByName, resourcesOf, serviceByName, synthJson, valuesOf } from "./helpers";
+import { chartDir } from "../lib/chart";
 
 // A platform team's own metadata (cost-center, team, workload-identity pod labels) on everything
 // each construct creates; the keys our selectors rely on are theirs to read, not to replace.

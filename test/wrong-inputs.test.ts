@@ -1,6 +1,7 @@
 import { TerraformStack } from "cdktf";
-import { Backend, FailoverPool, gatewayDuration, GatewayRoute, ModelControl, TritonBlueGreen, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
+import { Backend, FailoverPool, GatewayRoute, ModelControl, TritonBlueGreen, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
 import { colorProps, newStack, s3Models } from "./helpers";
+import { gatewayDuration } from "../lib/traffic/gateway-route";
 
 // Wrong inputs that used to synthesize, plan, and fail late (or never): each is refused at synth with
 // the construct's path, the field, the value and what would be valid. A test double-free table: the

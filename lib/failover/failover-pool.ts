@@ -1,122 +1,31 @@
-// Health-checked failover pools: endpoints in priority tiers (primary, secondary, backup, ...),
-// active health checks, outlier ejection, retries on another host and the next tier, circuit
-// breakers, and a fast 503 when every tier is down. Pure: props -> Envoy model, validated.
-//
-// The seed's failover rules map onto Envoy's fields:
-// - consecutive failures before a host is out  -> healthCheck.unhealthyThreshold
-// - successes before it is back (recovery)     -> healthCheck.healthyThreshold
-// - response time limit of a check             -> healthCheck.timeoutMs (and retries.perTryTimeoutMs for requests)
-// - check interval                              -> healthCheck.intervalMs
-// - success rate                                -> outlierDetection.successRate
-// - cooldown after a failure                    -> outlierDetection.baseEjectionTimeMs
-import { PropValidator } from "../validation";
-import { Backend, validateBackend } from "../traffic/backend";
-import { adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
-import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
+// FailoverPool: the construct. The pool itself (props, validation, the Envoy model) is failover-pool-model.ts.
+import { Construct } from "constructs";
+import { EnvoyModel } from "../traffic/envoy-config";
+import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
+import { failoverPoolModel, FailoverPoolProps } from "./failover-pool-model";
+import { addDependencies, Dependency } from "../dependencies";
 
-export interface PoolEndpoint {
-  readonly backend: Backend;
-  /** Share within its tier (Envoy load_balancing_weight). @default 1 */
-  readonly weight?: number;
-  /** @default - none */
-  readonly region?: string;
-  /** @default - none */
-  readonly zone?: string;
-}
+export interface FailoverPoolServiceProps extends FailoverPoolProps, DataPlaneProps {}
 
-export interface Tier {
-  /** e.g. "primary", "secondary", "backup". */
-  readonly name: string;
-  readonly endpoints: readonly PoolEndpoint[];
-}
+/**
+ * A health-checked failover pool served by Envoy in the cluster: tier 0 takes traffic while it is
+ * healthy, then tier 1, ...; failed requests retry on another host; every tier down is a fast 503.
+ */
+export class FailoverPool extends Construct {
+  public readonly model: EnvoyModel;
+  public readonly envoy: EnvoyDeployment;
 
-export interface FailoverPoolProps {
-  /** In order of preference: tier 0 takes all traffic while it is healthy, then tier 1, ... */
-  readonly tiers: readonly Tier[];
-  /** @default - /v2/health/ready every 1 s, 2 failures out, 2 successes back */
-  readonly healthCheck?: HealthCheckProps;
-  /** @default - 3 consecutive 5xx eject a host for 30 s */
-  readonly outlierDetection?: OutlierDetectionProps;
-  /** @default - 2 retries, 2 s per try, on 5xx, resets and connect failures, on another host */
-  readonly retries?: RetryProps;
-  /** @default - 1024 connections, 1024 pending requests, 1024 requests, 64 retries */
-  readonly circuitBreakers?: CircuitBreakerProps;
-  /** @default "round-robin" */
-  readonly loadBalancing?: "round-robin" | "least-request";
-  /** Weight by locality (region/zone) within a tier. @default false */
-  readonly localityWeighted?: boolean;
-  /** @default 30000 */
-  readonly timeoutMs?: number;
-  /** @default - no rate limit */
-  readonly rateLimit?: RateLimitProps;
-  /** @default 8000 */
-  readonly httpPort?: number;
-  /** @default 8001 (when every endpoint serves gRPC) */
-  readonly grpcPort?: number;
+  constructor(scope: Construct, id: string, props: FailoverPoolServiceProps) {
+    super(scope, id);
+    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => failoverPoolModel(name, props, v)));
+  }
+
   /**
-   * Serve Triton's administrative APIs (model repository load/unload/index, trace, logging) through
-   * the pool. Off, they answer 403 here whatever Triton's own restriction.
-   * @default false
+   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
+   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
    */
-  readonly allowAdminApis?: boolean;
-}
-
-export function failoverPoolModel(name: string, props: FailoverPoolProps, v: PropValidator): EnvoyModel {
-  validateFailoverPool(props, v);
-  v.throwIfInvalid();
-  const targets = props.tiers.flatMap((t, priority) => t.endpoints.map((e) => ({ e, t: e.backend._target(), priority })));
-  const grpc = targets.every(({ t }) => t.grpcPort !== undefined);
-  const protocols = grpc ? (["http", "grpc"] as const) : (["http"] as const);
-  const listeners: ListenerModel[] = protocols.map((protocol) => ({
-    name: `${name}-${protocol}`,
-    port: protocol === "http" ? props.httpPort ?? 8000 : props.grpcPort ?? 8001,
-    rateLimit: props.rateLimit,
-    refused: props.allowAdminApis ? [] : adminApiPaths(protocol),
-    routes: [{ name: "pool", clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }], timeoutMs: props.timeoutMs ?? 30000, retry: props.retries ?? {} }],
-  }));
-  const clusters = protocols.map((protocol) => ({
-    name: `${name}-${protocol}`,
-    protocol,
-    endpoints: targets.map(({ e, t, priority }): EndpointModel => ({
-      host: t.host,
-      port: protocol === "http" ? t.httpPort : t.grpcPort!,
-      healthCheckPort: protocol === "grpc" ? t.httpPort : undefined,
-      tls: t.tls,
-      priority,
-      weight: e.weight ?? 1,
-      region: e.region,
-      zone: e.zone,
-    })),
-    healthCheck: props.healthCheck ?? {},
-    outlierDetection: props.outlierDetection ?? {},
-    circuitBreakers: props.circuitBreakers,
-    loadBalancing: props.loadBalancing,
-    localityWeighted: props.localityWeighted,
-  }));
-  return { name, listeners, clusters };
-}
-
-export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator): void {
-  v.check("tiers", props.tiers, Array.isArray(props.tiers) && props.tiers.length > 0, "at least one tier");
-  const seen = new Set<string>();
-  (props.tiers ?? []).forEach((tier, i) => {
-    v.check(`tiers[${i}].endpoints`, tier.endpoints, Array.isArray(tier.endpoints) && tier.endpoints.length > 0, "at least one endpoint per tier");
-    (tier.endpoints ?? []).forEach((e, j) => {
-      validateBackend(e.backend, `tiers[${i}].endpoints[${j}].backend`, v);
-      const t = e.backend._target();
-      const key = `${t.host}:${t.httpPort}`;
-      v.check(`tiers[${i}].endpoints[${j}]`, key, !seen.has(key), "an endpoint that appears once in the pool");
-      seen.add(key);
-      v.integer(`tiers[${i}].endpoints[${j}].weight`, e.weight, 1, 128);
-    });
-  });
-  validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
-  v.integer("retries.numRetries", props.retries?.numRetries, 0, 10);
-  v.integer("retries.perTryTimeoutMs", props.retries?.perTryTimeoutMs, 1, 3_600_000);
-  v.integer("timeoutMs", props.timeoutMs, 1, 3_600_000);
-  const endpoints = (props.tiers ?? []).flatMap((t) => t.endpoints ?? []);
-  validateListenerPorts(props.httpPort, props.grpcPort, endpoints.length > 0 && endpoints.every((e) => e.backend._target().grpcPort !== undefined), v);
-  if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
-  v.oneOf("loadBalancing", props.loadBalancing, ["round-robin", "least-request"]);
-  for (const k of ["maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"] as const) v.integer(`circuitBreakers.${k}`, props.circuitBreakers?.[k], 1, 1_000_000);
+  public dependsOn(...dependencies: Dependency[]): this {
+    addDependencies(this, dependencies);
+    return this;
+  }
 }

@@ -24,7 +24,7 @@ export interface OutlierDetectionProps {
   readonly consecutive5xx?: number;
   /** @default 1000 */
   readonly intervalMs?: number;
-  /** How long an ejected host stays out; doubles with each ejection. @default 30000 */
+  /** How long an ejected host stays out; Envoy multiplies it by the number of times the host was ejected, up to its max_ejection_time (300 s). @default 30000 */
   readonly baseEjectionTimeMs?: number;
   /** @default 100 */
   readonly maxEjectionPercent?: number;

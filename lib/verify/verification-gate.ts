@@ -6,13 +6,14 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { AssetType, TerraformAsset, TerraformResource, TerraformResourceConfig } from "cdktf";
+import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { PropValidator } from "../validation";
 import { parsePortForwardTarget } from "./port-forward";
 import { SpecError, validateSpec, VerifySpec } from "./spec";
 import { addDependencies, Dependency } from "../dependencies";
 import { claimName } from "../names";
+import { TerraformData } from "../terraform-data";
 
 /** How the CLI, running where `terraform apply` runs, reaches a server. */
 export abstract class GateTarget {
@@ -159,31 +160,6 @@ const ENV = {
   switchBackTo: "CDKTF_TRITON_SWITCH_BACK_TO",
   switchBackFingerprint: "CDKTF_TRITON_SWITCH_BACK_FINGERPRINT",
 } as const;
-
-/** A `terraform_data` resource, without cdktf's DataResource (whose validation runs `terraform version` at synth). */
-export class TerraformData extends TerraformResource {
-  constructor(
-    scope: Construct,
-    id: string,
-    private readonly attributes: { input?: unknown; triggers_replace?: unknown },
-    config: Omit<TerraformResourceConfig, "terraformResourceType"> = {},
-  ) {
-    super(scope, id, { ...config, terraformResourceType: "terraform_data" });
-  }
-
-  protected synthesizeAttributes(): Record<string, unknown> {
-    return { ...this.attributes };
-  }
-
-  protected synthesizeHclAttributes(): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(this.attributes).map(([k, value]) => [k, { value, isBlock: false, type: "simple", storageClassType: "any" }]));
-  }
-
-  /** `terraform_data.<id>.output`. */
-  public get output(): string {
-    return this.getStringAttribute("output");
-  }
-}
 
 export class VerificationGate extends Construct {
   /** The terraform_data resource: make the switch depend on it. */

@@ -8,7 +8,7 @@ import { PropValidator } from "../../lib/validation";
 import { Backend } from "../../lib/traffic/backend";
 import { renderEnvoy } from "../../lib/traffic/envoy-config";
 import { weightedRoutesModel, WeightedRoutesProps } from "../../lib/traffic/weighted-routes";
-import { failoverPoolModel } from "../../lib/failover/failover-pool";
+import { failoverPoolModel } from "../../lib/failover/failover-pool-model";
 import { startEnvoy, waitUntilHostFailed } from "../../test/peers/envoy";
 import { load, steadyLoad } from "../../test/peers/load";
 import { freePort, RunningMlserver, startMlserver } from "../../test/peers/servers";

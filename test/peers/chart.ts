@@ -5,8 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
-import { TRITON_CHART_DIR, TritonRelease, TritonReleaseProps } from "../../lib";
+import { TritonRelease, TritonReleaseProps } from "../../lib";
 import { newStack, s3Models } from "../helpers";
+import { TRITON_CHART_DIR } from "../../lib/chart";
 
 export const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", "..", ".tools", "bin", "helm");
 
