@@ -4,7 +4,7 @@
 // a golden case, 50 probe requests) side by side with a rollback to a fingerprint that passed the
 // same spec before (checks skipped). Wall time of the whole process, median of BENCH_RUNS runs.
 // Writes the table into docs/benchmarks.md.
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -12,23 +12,15 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import { startTriton } from "../../test/peers/triton";
 import { classifierSpec } from "../../test/peers/triton-models";
+import { packedCli } from "./packed-cli";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const ROOT = path.resolve(__dirname, "..", "..");
 
-/** The CLI compiled as the package ships it (bin/ of a checkout without dist/ would time ts-node). */
-function compiledCli(): string {
-  const out = path.join(ROOT, "bench.out", "cli");
-  fs.rmSync(out, { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(ROOT, "tsconfig.json"), "--outDir", out], { stdio: "inherit" });
-  for (const dir of ["schemas", "protos"]) fs.cpSync(path.join(ROOT, dir), path.join(out, dir), { recursive: true }); // the package's files, beside its code
-  fs.writeFileSync(path.join(out, "run.js"), 'require("./lib/verify/cli.js").main(process.argv).then((code) => { process.exitCode = code; });\n');
-  return path.join(out, "run.js");
-}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-  const BIN = compiledCli();
+  const BIN = packedCli();
   const triton = await startTriton({ models: { classifier: [1] } });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-switch-"));
   const lines: string[] = [];
@@ -59,7 +51,7 @@ async function main() {
     }
     const v = median(verified);
     const k = median(skipped);
-    out(`Run of ${new Date().toISOString().slice(0, 10)}: Triton 2.51.0 (nvidia-pytriton 0.7.0) on loopback, the classifier's spec with 1 golden case and 50 probe requests at concurrency 2, ${RUNS} runs each (median; worst in brackets). Wall time of the compiled \`cdktf-triton verify\` as the gate runs it (Node start included; a port-forward, which the gate adds in a cluster, is not).`);
+    out(`Run of ${new Date().toISOString().slice(0, 10)}: Triton 2.51.0 (nvidia-pytriton 0.7.0) on loopback, the classifier's spec with 1 golden case and 50 probe requests at concurrency 2, ${RUNS} runs each (median; worst in brackets). Wall time of \`cdktf-triton verify\` from the packed package as the gate runs it (Node start included; a port-forward, which the gate adds in a cluster, is not).`);
     out();
     out("| gate run | wall time | ratio to the verified switch |");
     out("|---|---:|---:|");
