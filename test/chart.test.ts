@@ -138,6 +138,13 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
     const alerts = objects.PrometheusRule.spec.groups[0].rules.map((r: any) => r.alert);
     expect(alerts).toEqual(["TritonInferenceFailures", "TritonReplicasUnavailable"]);
     expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain('nv_inference_request_failure{app="classifier",color="green"}');
+    // Every label the alerts select Triton's series by is one the ServiceMonitor attaches to them
+    // (Triton exports only model and version): without podTargetLabels the alert could never fire.
+    const selected = objects.PrometheusRule.spec.groups[0].rules
+      .flatMap((r: any) => [...(r.expr as string).matchAll(/nv_[a-z_]+\{([^}]*)\}/g)].flatMap((m) => m[1].split(",").map((kv) => kv.split("=")[0].trim())));
+    expect(selected.length).toBeGreaterThan(0);
+    expect([...new Set(selected)].filter((l) => !objects.ServiceMonitor.spec.podTargetLabels.includes(l))).toEqual([]);
+    for (const l of objects.ServiceMonitor.spec.podTargetLabels) expect(objects.Deployment.spec.template.metadata.labels[l]).toBeDefined();
   });
 
   test("the team's labels and annotations on every object, pod labels on pods only; pull secrets, priority, spread", () => {
