@@ -4,7 +4,7 @@
 // a construct creates.
 import { ITerraformDependable, TerraformResource } from "cdktf";
 import { dependable } from "cdktf/lib/tfExpression";
-import { IConstruct } from "constructs";
+import { Construct, IConstruct } from "constructs";
 
 /** What a construct of ours can wait for: a cdktf resource, data source or module, or any construct (every resource in it). */
 export type Dependency = ITerraformDependable | IConstruct;
@@ -32,5 +32,17 @@ export function addDependencies(scope: IConstruct, dependencies: readonly Depend
   const refs = targets.map((t) => dependable(t));
   for (const resource of resourcesIn(scope)) {
     resource.dependsOn = [...new Set([...(resource.dependsOn ?? []), ...refs])];
+  }
+}
+
+/** A construct of ours: everything it creates can be made to wait for the team's own resources. */
+export class DependableConstruct extends Construct {
+  /**
+   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
+   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
+   */
+  public dependsOn(...dependencies: Dependency[]): this {
+    addDependencies(this, dependencies);
+    return this;
   }
 }

@@ -29,4 +29,5 @@ export { FailoverPool } from "./failover/failover-pool";
 export type { FailoverPoolServiceProps } from "./failover/failover-pool";
 export { GatewayRoute } from "./traffic/gateway-route";
 export type { GatewayRouteProps, ParentRef } from "./traffic/gateway-route";
+export { DependableConstruct } from "./dependencies";
 export type { Dependency } from "./dependencies";

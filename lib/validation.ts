@@ -129,6 +129,13 @@ export class PropValidator {
     return this;
   }
 
+  /** A map of the user's labels: valid keys and values, and none of the `reserved` keys our selectors use. */
+  public userLabels(field: string, value: Record<string, string> | undefined, reserved: readonly string[], setter = "we do not set ourselves"): this {
+    this.stringMap(field, value, "label");
+    for (const key of Object.keys(value ?? {})) this.check(`${field}["${key}"]`, key, !reserved.includes(key), `a key ${setter} (not ${reserved.join(", ")})`);
+    return this;
+  }
+
   /** Throws a {@link TritonValidationError} listing every problem recorded so far. */
   public throwIfInvalid(): void {
     if (this.problems.length > 0) throw new TritonValidationError(this.constructPath, this.problems);

@@ -40,3 +40,13 @@ export const s3Models = ModelRepository.objectStore("s3://models/classifier");
 export function colorProps(overrides: Partial<TritonColorProps> = {}): TritonColorProps {
   return { version: "v1", modelRepository: s3Models, ...overrides };
 }
+
+/** What `fn` throws (undefined when it does not). */
+export function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

@@ -5,7 +5,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { Backend, FailoverPool, GatewayRoute, TritonBlueGreen, TritonValidationError, WeightedService } from "../lib";
 import { helm } from "./peers/chart";
-import { colorProps, newStack, releaseByName, resourcesOf, serviceByName, synthJson, valuesOf } from "./helpers";
+import { colorProps, newStack, thrownBy, releaseByName, resourcesOf, serviceByName, synthJson, valuesOf } from "./helpers";
 import { chartDir } from "../lib/chart";
 
 // A platform team's own metadata (cost-center, team, workload-identity pod labels) on everything
@@ -86,12 +86,7 @@ describe("labels and annotations on everything a construct creates", () => {
     ["GatewayRoute", 'annotations["bad key!"]', (s: any) => new GatewayRoute(s, "g", { parentRefs: [{ name: "gw" }], routes: [{ backends: [{ backend: Backend.service("a"), weightPercent: 100 }] }], annotations: { "bad key!": "x" } })],
   ])("%s refuses %s, naming the field", (_name, field, make) => {
     const { stack } = newStack();
-    let error: unknown;
-    try {
-      make(stack);
-    } catch (e) {
-      error = e;
-    }
+    const error = thrownBy(() => make(stack));
     expect(error).toBeInstanceOf(TritonValidationError);
     expect((error as Error).message).toContain(`${field} = `);
   });

@@ -1,6 +1,6 @@
 import { TerraformStack } from "cdktf";
 import { Backend, FailoverPool, GatewayRoute, ModelControl, TritonBlueGreen, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
-import { colorProps, newStack, s3Models } from "./helpers";
+import { colorProps, newStack, thrownBy, s3Models } from "./helpers";
 import { gatewayDuration } from "../lib/traffic/gateway-route";
 
 // Wrong inputs that used to synthesize, plan, and fail late (or never): each is refused at synth with
@@ -54,12 +54,7 @@ const cases: Case[] = [
 describe("wrong inputs are refused at synth, naming the construct path, the field, the value and what is valid", () => {
   test.each(cases)("%s", (_name, build, path, field, value, expected) => {
     const { stack } = newStack();
-    let error: unknown;
-    try {
-      build(stack);
-    } catch (e) {
-      error = e;
-    }
+    const error = thrownBy(() => build(stack));
     expect(error).toBeInstanceOf(TritonValidationError);
     const message = (error as Error).message;
     expect(message).toContain(`Invalid props for test/${path}:`);

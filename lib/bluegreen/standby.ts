@@ -59,6 +59,11 @@ export function colorReplicas(input: ReplicaRuleInput): number | string {
   return `\${${full.join(" || ")} ? ${input.activeReplicas} : ${standbyExpr}}`;
 }
 
+/** A Terraform expression (no `${}`) per color, picked by `active`: the literal's, or one conditional. */
+export function byActive(active: Choice<Color>, of: (color: Color) => string): string {
+  return "literal" in active ? of(active.literal) : `${active.expression} == "blue" ? ${of("blue")} : ${of("green")}`;
+}
+
 /** The color the preview Service selects: the other one. */
 export function otherColor(active: Choice<Color>): string {
   if ("literal" in active) return active.literal === "blue" ? "green" : "blue";

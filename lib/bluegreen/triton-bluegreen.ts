@@ -10,8 +10,8 @@ import { PropValidator } from "../validation";
 import { VerifySpec } from "../verify/spec";
 import { PAIR_ANNOTATIONS } from "../verify/switch-back";
 import { GateTarget, VerificationGate } from "../verify/verification-gate";
-import { Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
-import { addDependencies, Dependency } from "../dependencies";
+import { byActive, Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
+import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 
 /** Props of a {@link TritonBlueGreen}. */
@@ -138,7 +138,7 @@ const ALLOW_SERVING_CHANGE = "allow_serving_change";
  * ready (helm_release `wait`), and for every precondition added with {@link addSwitchPrecondition}
  * (the verification gate).
  */
-export class TritonBlueGreen extends Construct {
+export class TritonBlueGreen extends DependableConstruct {
   /**
    * A TerraformVariable for `active`, validated to "blue" or "green", so a pipeline can switch with
    * `-var active=green`.
@@ -218,12 +218,8 @@ export class TritonBlueGreen extends Construct {
     v.integer("previewReplicas", previewReplicas, 1, 1000);
     v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
     v.stringMap("serviceAnnotations", props.serviceAnnotations, "annotation");
-    v.stringMap("labels", props.labels, "label");
+    v.userLabels("labels", props.labels, [...CHART_LABEL_KEYS, "cdktf-triton/role"]);
     v.stringMap("annotations", props.annotations, "annotation");
-    for (const key of Object.keys(props.labels ?? {})) {
-      const ours = [...CHART_LABEL_KEYS, "cdktf-triton/role"];
-      v.check(`labels["${key}"]`, key, !ours.includes(key), `a key we do not set ourselves (not ${ours.join(", ")})`);
-    }
     const active = choiceOf(this, v, "active", props.active, COLORS);
     const standby = choiceOf(this, v, "standby", props.standby ?? "preview", STANDBY_MODES);
     if (props.active instanceof TerraformVariable) this.activeVariable = props.active;
@@ -268,11 +264,9 @@ export class TritonBlueGreen extends Construct {
     // What serves now, read from the cluster at plan time: the active Service's live selector (a
     // first apply finds no Service: "" serves) and the fingerprint written with it.
     this.servingNow = new DataKubernetesServiceV1(this, "serving-now", { metadata: { name: this.appName, namespace: this.namespace } });
-    const live = `data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}`;
     const local = (lid: string, expression: string) => `local.${new TerraformLocal(this, lid, `\${${expression}}`).friendlyUniqueId}`;
-    const annotationNow = (key: string) => `try(${live}.metadata[0].annotations[${JSON.stringify(key)}], "")`;
-    this.servingColorExpression = local("serving-color", `try(${live}.spec[0].selector.color, "")`);
-    const servingFingerprintNow = local("serving-fingerprint", annotationNow(PAIR_ANNOTATIONS.servingFingerprint));
+    this.servingColorExpression = local("serving-color", `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.spec[0].selector.color, "")`);
+    const servingFingerprintNow = local("serving-fingerprint", this.annotationNow(PAIR_ANNOTATIONS.servingFingerprint));
 
     const release = (color: Color): TritonRelease => {
       const colorProps = props[color];
@@ -297,7 +291,7 @@ export class TritonBlueGreen extends Construct {
       return local(`fingerprint-${color}`, `substr(sha256(join("\\n", [${r}.chart, ${r}.values[0]])), 0, 16)`);
     };
     this.fingerprintExpressions = { blue: fingerprint("blue"), green: fingerprint("green") };
-    const activeFingerprint = this.fingerprintExpression(active);
+    const activeFingerprint = byActive(active, (c) => this.fingerprintExpressions[c]);
 
     const service = (sid: string, name: string, role: string, color: string, annotations?: Record<string, string>): ServiceV1 =>
       new ServiceV1(this, sid, {
@@ -323,7 +317,7 @@ export class TritonBlueGreen extends Construct {
     const pairAnnotations: Record<string, string> = { [PAIR_ANNOTATIONS.servingFingerprint]: `\${${activeFingerprint}}` };
     if (this.gate) {
       for (const color of COLORS) {
-        const now = annotationNow(PAIR_ANNOTATIONS.verified(color));
+        const now = this.annotationNow(PAIR_ANNOTATIONS.verified(color));
         const key = `format("%s %s ", ${this.fingerprintExpressions[color]}, "${this.gate.specHash}")`;
         const isActive = "literal" in active ? String(active.literal === color) : `${active.expression} == "${color}"`;
         pairAnnotations[PAIR_ANNOTATIONS.verified(color)] =
@@ -336,7 +330,7 @@ export class TritonBlueGreen extends Construct {
     this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
     if (this.gate) this.addSwitchPrecondition(this.gate.resource);
     this.addServingGuard(servingFingerprintNow);
-    if (props.verify?.afterSwitch) this.afterSwitchGate = this.afterSwitchVerification(props.verify, active, servingFingerprintNow);
+    if (props.verify?.afterSwitch) this.afterSwitchGate = this.afterSwitchVerification(props.verify, activeFingerprint, servingFingerprintNow);
   }
 
   /**
@@ -363,7 +357,7 @@ export class TritonBlueGreen extends Construct {
   }
 
   /** Verification through the active Service once the selectors moved; on failure, the selectors go back. */
-  private afterSwitchVerification(options: BlueGreenVerification, active: Choice<Color>, servingFingerprintNow: string): VerificationGate {
+  private afterSwitchVerification(options: BlueGreenVerification, activeFingerprint: string, servingFingerprintNow: string): VerificationGate {
     const a = options.afterSwitch!;
     const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
     const target = a.url
@@ -372,12 +366,12 @@ export class TritonBlueGreen extends Construct {
     const gate = new VerificationGate(this, "after-switch", {
       spec: a.spec,
       target,
-      triggers: { color: this.active, release: `\${${this.fingerprintExpression(active)}}` },
+      triggers: { color: this.active, release: `\${${activeFingerprint}}` },
       headersFromEnv: options.headersFromEnv,
       command: options.command,
       reportDir: options.reportDir,
       protocol: options.protocol,
-      fingerprint: `\${${this.fingerprintExpression(active)}}`,
+      fingerprint: `\${${activeFingerprint}}`,
       allowServingChange: `\${${this.allowServingChangeExpression}}`,
       switchBack: {
         activeService: this.appName,
@@ -391,11 +385,9 @@ export class TritonBlueGreen extends Construct {
     return gate;
   }
 
-  /** The active color's fingerprint, as a Terraform expression. */
-  private fingerprintExpression(active: Choice<Color>): string {
-    return "literal" in active
-      ? this.fingerprintExpressions[active.literal]
-      : `${active.expression} == "blue" ? ${this.fingerprintExpressions.blue} : ${this.fingerprintExpressions.green}`;
+  /** An annotation of the active Service as the cluster has it at plan time ("" when absent). */
+  private annotationNow(key: string): string {
+    return `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.metadata[0].annotations[${JSON.stringify(key)}], "")`;
   }
 
   /**
@@ -415,9 +407,7 @@ export class TritonBlueGreen extends Construct {
       if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);
       return GateTarget.url(`\${${active.expression} == "blue" ? ${JSON.stringify(ifBlue)} : ${JSON.stringify(ifGreen)}}`);
     };
-    const live = `data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}`;
-    const recordOf = (color: Color) => `try(${live}.metadata[0].annotations[${JSON.stringify(PAIR_ANNOTATIONS.verified(color))}], "")`;
-    const passedRecord = "literal" in active ? recordOf(active.literal) : `${active.expression} == "blue" ? ${recordOf("blue")} : ${recordOf("green")}`;
+    const passedRecord = byActive(active, (c) => this.annotationNow(PAIR_ANNOTATIONS.verified(c)));
     const gate = new VerificationGate(this, "verify", {
       spec: options.spec,
       target: targetOf("candidate"),
@@ -450,15 +440,6 @@ export class TritonBlueGreen extends Construct {
   /** The release of a color. */
   public release(color: Color): TritonRelease {
     return color === "blue" ? this.blue : this.green;
-  }
-
-  /**
-   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
-   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
-   */
-  public dependsOn(...dependencies: Dependency[]): this {
-    addDependencies(this, dependencies);
-    return this;
   }
 }
 

@@ -10,7 +10,7 @@
 // - success rate                                -> outlierDetection.successRate
 // - cooldown after a failure                    -> outlierDetection.baseEjectionTimeMs
 import { PropValidator } from "../validation";
-import { Backend, validateBackend } from "../traffic/backend";
+import { Backend } from "../traffic/backend";
 import { adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
 import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
 
@@ -102,7 +102,7 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   (props.tiers ?? []).forEach((tier, i) => {
     v.check(`tiers[${i}].endpoints`, tier.endpoints, Array.isArray(tier.endpoints) && tier.endpoints.length > 0, "at least one endpoint per tier");
     (tier.endpoints ?? []).forEach((e, j) => {
-      validateBackend(e.backend, `tiers[${i}].endpoints[${j}].backend`, v);
+      e.backend._validate(v, `tiers[${i}].endpoints[${j}].backend`);
       const t = e.backend._target();
       const key = `${t.host}:${t.httpPort}`;
       v.check(`tiers[${i}].endpoints[${j}]`, key, !seen.has(key), "an endpoint that appears once in the pool");

@@ -3,7 +3,7 @@ import { Construct } from "constructs";
 import { EnvoyModel } from "../traffic/envoy-config";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
 import { failoverPoolModel, FailoverPoolProps } from "./failover-pool-model";
-import { addDependencies, Dependency } from "../dependencies";
+import { DependableConstruct } from "../dependencies";
 
 export interface FailoverPoolServiceProps extends FailoverPoolProps, DataPlaneProps {}
 
@@ -11,21 +11,12 @@ export interface FailoverPoolServiceProps extends FailoverPoolProps, DataPlanePr
  * A health-checked failover pool served by Envoy in the cluster: tier 0 takes traffic while it is
  * healthy, then tier 1, ...; failed requests retry on another host; every tier down is a fast 503.
  */
-export class FailoverPool extends Construct {
+export class FailoverPool extends DependableConstruct {
   public readonly model: EnvoyModel;
   public readonly envoy: EnvoyDeployment;
 
   constructor(scope: Construct, id: string, props: FailoverPoolServiceProps) {
     super(scope, id);
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => failoverPoolModel(name, props, v)));
-  }
-
-  /**
-   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
-   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
-   */
-  public dependsOn(...dependencies: Dependency[]): this {
-    addDependencies(this, dependencies);
-    return this;
   }
 }

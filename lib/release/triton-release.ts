@@ -5,7 +5,7 @@ import { tritonChartAsset } from "../chart";
 import { isPinnedImage, isToken, PropValidator, quantityValue } from "../validation";
 import { COLORS, RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
 import { CHART_LABEL_KEYS, MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
-import { addDependencies, Dependency } from "../dependencies";
+import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 
 /**
@@ -13,7 +13,7 @@ import { claimName } from "../names";
  * this package (Deployment, Service, ServiceAccount, PodDisruptionBudget, optional ServiceMonitor
  * and PrometheusRule). Props are validated here, at construction, so bad input fails at synth.
  */
-export class TritonRelease extends Construct {
+export class TritonRelease extends DependableConstruct {
   /** Props with their defaults applied. */
   public readonly props: ResolvedReleaseProps;
   /** The values handed to the chart (replicas aside, see `replicas`). */
@@ -53,15 +53,6 @@ export class TritonRelease extends Construct {
   /** The name of the release's own Service (selects only this color's pods). */
   public get serviceName(): string {
     return this.props.releaseName;
-  }
-
-  /**
-   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
-   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
-   */
-  public dependsOn(...dependencies: Dependency[]): this {
-    addDependencies(this, dependencies);
-    return this;
   }
 }
 
@@ -133,14 +124,9 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
   v.stringMap("nodeSelector", props.nodeSelector, "label");
   v.stringMap("serviceAccountAnnotations", props.serviceAccountAnnotations, "annotation");
   v.stringMap("podAnnotations", props.podAnnotations, "annotation");
-  v.stringMap("labels", props.labels, "label");
-  v.stringMap("podLabels", props.podLabels, "label");
+  v.userLabels("labels", props.labels, CHART_LABEL_KEYS, "the chart does not set itself");
+  v.userLabels("podLabels", props.podLabels, CHART_LABEL_KEYS, "the chart does not set itself");
   v.stringMap("annotations", props.annotations, "annotation");
-  for (const field of ["labels", "podLabels"] as const) {
-    for (const key of Object.keys(props[field] ?? {})) {
-      v.check(`${field}["${key}"]`, key, !CHART_LABEL_KEYS.includes(key), `a key the chart does not set itself (not ${CHART_LABEL_KEYS.join(", ")})`);
-    }
-  }
   (props.imagePullSecrets ?? []).forEach((name, i) => v.dnsSubdomain(`imagePullSecrets[${i}]`, name));
   if (props.priorityClassName !== undefined) v.dnsSubdomain("priorityClassName", props.priorityClassName);
   if (props.affinity !== undefined) {

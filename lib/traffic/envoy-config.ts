@@ -137,6 +137,9 @@ export interface EnvoyModel {
   readonly clusters: readonly ClusterModel[];
 }
 
+/** Envoy's ops port in the cluster: `/ready` and `/stats/prometheus` (the admin stays on loopback). */
+export const ENVOY_OPS_PORT = 9902;
+
 export interface RenderOptions {
   /** Where the files live for Envoy (the ConfigMap's mount). @default "/etc/envoy" */
   readonly configDir?: string;

@@ -8,12 +8,13 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
 import { isPinnedImage, PropValidator } from "../validation";
-import { EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
+import { ENVOY_OPS_PORT, EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
+
+export { ENVOY_OPS_PORT };
 import { dependable } from "cdktf/lib/tfExpression";
 import { claimName } from "../names";
 
 export const DEFAULT_ENVOY_IMAGE = "envoyproxy/envoy:v1.40.0";
-export const ENVOY_OPS_PORT = 9902;
 
 /** Where and how Envoy runs. */
 export interface DataPlaneProps {
@@ -48,14 +49,9 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.quantity("resources.memoryRequest", props.resources?.memoryRequest);
   v.quantity("resources.memoryLimit", props.resources?.memoryLimit);
   v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
-  v.stringMap("labels", props.labels, "label");
-  v.stringMap("podLabels", props.podLabels, "label");
+  v.userLabels("labels", props.labels, ENVOY_LABEL_KEYS);
+  v.userLabels("podLabels", props.podLabels, ENVOY_LABEL_KEYS);
   v.stringMap("annotations", props.annotations, "annotation");
-  for (const field of ["labels", "podLabels"] as const) {
-    for (const key of Object.keys(props[field] ?? {})) {
-      v.check(`${field}["${key}"]`, key, !ENVOY_LABEL_KEYS.includes(key), `a key we do not set ourselves (not ${ENVOY_LABEL_KEYS.join(", ")})`);
-    }
-  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { Construct } from "constructs";
 import { chartAsset } from "../chart";
 import { PropValidator } from "../validation";
 import { RouteProps, validateWeightedRoutes } from "./weighted-routes";
-import { addDependencies, Dependency } from "../dependencies";
+import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 
 export interface ParentRef {
@@ -60,7 +60,7 @@ export function renderHttpRouteSpec(props: GatewayRouteProps): Record<string, un
   };
 }
 
-export class GatewayRoute extends Construct {
+export class GatewayRoute extends DependableConstruct {
   public readonly spec: Record<string, unknown>;
   public readonly helmRelease: Release;
 
@@ -75,9 +75,8 @@ export class GatewayRoute extends Construct {
     (props.parentRefs ?? []).forEach((p, i) => v.dnsSubdomain(`parentRefs[${i}].name`, p.name));
     (props.hostnames ?? []).forEach((h, i) => v.check(`hostnames[${i}]`, h, /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(h), "a DNS name, optionally starting with *."));
     validateWeightedRoutes({ routes: props.routes }, v);
-    v.stringMap("labels", props.labels, "label");
+    v.userLabels("labels", props.labels, ["app.kubernetes.io/managed-by"]);
     v.stringMap("annotations", props.annotations, "annotation");
-    if (props.labels?.["app.kubernetes.io/managed-by"] !== undefined) v.check('labels["app.kubernetes.io/managed-by"]', "app.kubernetes.io/managed-by", false, "a key we do not set ourselves");
     (props.routes ?? []).forEach((r, i) =>
       [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])].forEach((b) => {
         const t = b._target();
@@ -95,15 +94,6 @@ export class GatewayRoute extends Construct {
       wait: false,
       atomic: true,
     });
-  }
-
-  /**
-   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
-   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
-   */
-  public dependsOn(...dependencies: Dependency[]): this {
-    addDependencies(this, dependencies);
-    return this;
   }
 }
 

@@ -1,8 +1,8 @@
 // Weighted routes across releases: canary splits by percent, A/B by header or cookie, shadow
 // traffic by mirroring, per-route timeouts. Pure: props -> Envoy model, validated.
 import { PropValidator } from "../validation";
-import { Backend, BackendTarget, validateBackend } from "./backend";
-import { adminApiPaths, ClusterModel, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
+import { Backend, BackendTarget } from "./backend";
+import { adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
 
 export interface WeightedBackend {
   readonly backend: Backend;
@@ -103,7 +103,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     (r.backends ?? []).forEach((wb, j) => {
       v.integer(`${at}.backends[${j}].weightPercent`, wb.weightPercent, 0, 100);
       sum += Number.isFinite(wb.weightPercent) ? wb.weightPercent : 0;
-      validateBackend(wb.backend, `${at}.backends[${j}].backend`, v);
+      wb.backend._validate(v, `${at}.backends[${j}].backend`);
       const n = wb.backend._target().name;
       v.check(`${at}.backends[${j}].backend`, n, !names.has(n), "a backend not already in this route");
       names.add(n);
@@ -111,7 +111,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     if ((r.backends ?? []).length > 0) v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
     if (r.mirror) {
       v.integer(`${at}.mirror.percent`, r.mirror.percent, 1, 100);
-      validateBackend(r.mirror.backend, `${at}.mirror.backend`, v);
+      r.mirror.backend._validate(v, `${at}.mirror.backend`);
       const n = r.mirror.backend._target().name;
       v.check(`${at}.mirror.backend`, n, !names.has(n), "a shadow backend that is not one of the route's own backends");
     }
@@ -124,7 +124,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
 }
 
 /**
- * Envoy's listener ports: valid, apart from the ops port (9902) and, when there is a gRPC listener
+ * Envoy's listener ports: valid, apart from the ops port (ENVOY_OPS_PORT) and, when there is a gRPC listener
  * (every backend serves gRPC), apart from each other.
  */
 export function validateListenerPorts(httpPort: number | undefined, grpcPort: number | undefined, hasGrpc: boolean, v: PropValidator): void {
@@ -132,7 +132,7 @@ export function validateListenerPorts(httpPort: number | undefined, grpcPort: nu
   v.port("grpcPort", grpcPort);
   const http = httpPort ?? 8000;
   const grpc = grpcPort ?? 8001;
-  const ops = 9902; // ENVOY_OPS_PORT (envoy-deployment imports this file)
+  const ops = ENVOY_OPS_PORT;
   v.check("httpPort", http, http !== ops, `a port other than ${ops}, Envoy's ops port (/ready, /stats/prometheus)`);
   if (hasGrpc) {
     v.check("grpcPort", grpc, grpc !== ops, `a port other than ${ops}, Envoy's ops port (/ready, /stats/prometheus)`);

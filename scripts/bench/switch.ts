@@ -13,11 +13,10 @@ import { performance } from "perf_hooks";
 import { startTriton } from "../../test/peers/triton";
 import { classifierSpec } from "../../test/peers/triton-models";
 import { packedCli } from "./packed-cli";
+import { median, writeBenchmarkBlock } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-const ROOT = path.resolve(__dirname, "..", "..");
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const BIN = packedCli();
@@ -61,13 +60,7 @@ async function main() {
     await triton.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const doc = path.join(ROOT, "docs", "benchmarks.md");
-  const text = fs.readFileSync(doc, "utf8");
-  const begin = "<!-- bench:switch begin -->";
-  const end = "<!-- bench:switch end -->";
-  const block = `${begin}\n${lines.join("\n")}\n${end}`;
-  fs.writeFileSync(doc, text.includes(begin) ? text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `${text.trimEnd()}\n\n## Switch safety: \`npm run bench:switch\`\n\n${block}\n`);
-  console.log(`\nwritten to ${path.relative(process.cwd(), doc)}`);
+  writeBenchmarkBlock("switch", "Switch safety: `npm run bench:switch`", lines);
 }
 
 main().catch((e) => {

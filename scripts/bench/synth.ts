@@ -5,6 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { median } from "./report";
 
 interface Run {
   mode: string;
@@ -35,7 +36,6 @@ function once(mode: string, models: number): Run {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f = (x: number, d = 0) => x.toFixed(d);
 
 console.log(`synth benchmark: median of ${RUNS} runs per cell, node ${process.version}, ${os.cpus().length} cores`);

@@ -19,10 +19,10 @@ import { startMlserver } from "../../test/peers/servers";
 import { startTriton } from "../../test/peers/triton";
 import { classifierSpec, setosa as irisSetosa } from "../../test/peers/triton-models";
 import { packedCli } from "./packed-cli";
+import { median } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONNECTIONS = 8;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Endpoint {
   name: string;
