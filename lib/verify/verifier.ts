@@ -134,9 +134,18 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
     while (true) {
       // A poll may run to the window's end, and the last one (at the end) gets a second to answer.
       const windowLeft = Math.max(1000, Math.ceil(readyBy - performance.now()));
-      const pollSignal = AbortSignal.any([signal, AbortSignal.timeout(windowLeft)]);
+      // A controller and a timer of our own, held here: Node 20's AbortSignal.any() composite of
+      // AbortSignal.timeout() can be garbage-collected before it fires, and then a poll to a server
+      // that accepts and never answers outlives the readiness window (seen in CI under load).
+      const pollAbort = new AbortController();
+      const onDeadline = () => pollAbort.abort(signal.reason);
+      signal.addEventListener("abort", onDeadline, { once: true });
+      const pollTimer = setTimeout(() => pollAbort.abort(), windowLeft);
       try {
-        const answer = await probeOnce(pollSignal);
+        const answer = await probeOnce(pollAbort.signal).finally(() => {
+          clearTimeout(pollTimer);
+          signal.removeEventListener("abort", onDeadline);
+        });
         answered = true;
         if (answer.ok) return `${what} after ${Math.round((performance.now() - started) / 100) / 10}s`;
         seen = answer.seen;
