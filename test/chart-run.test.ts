@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import { until } from "./peers/wait";
 import * as path from "path";
 import { ModelControl, ModelRepository, TritonReleaseProps } from "../lib";
 import { render } from "./peers/chart";
@@ -78,16 +79,6 @@ async function expectProbesPass(t: Launched): Promise<void> {
   }
 }
 
-/** Polls until `ok` (an observable state), up to `seconds`. */
-async function until(what: string, seconds: number, ok: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) {
-    if (await ok().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not within ${seconds}s`);
-}
-
 const infer = (name: string, datatype: string, data: unknown[]) => ({ inputs: [{ name, datatype, shape: [data.length], data }] });
 
 describe("the chart's tritonserver args, run by the real Triton", () => {
@@ -127,7 +118,7 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     expect((await call(`${running.url}/v2/models/text/ready`)).status).not.toBe(200);
     fs.cpSync(path.join(MODELS_DIR, "text"), path.join(running.repository, "text"), { recursive: true, filter: (src) => !src.includes("__pycache__") });
     // the next poll (2 s) loads it; a model load takes seconds on a loaded 2-core machine
-    await until("text loaded by the poll", 60, async () => (await call(`${running!.url}/v2/models/text/ready`)).status === 200);
+    await until("text loaded by the poll", 60000, async () => (await call(`${running!.url}/v2/models/text/ready`)).status === 200, 200);
   }, 120_000);
 
   test("ModelControl.explicit({ loadModels }): exactly the listed models are loaded; the repository API needs the key", async () => {
@@ -181,7 +172,7 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     expect(running.container.args).toContain("--exit-timeout-secs=20");
     const inFlight = call(`${running.url}/v2/models/slow/infer`, "POST", infer("DELAY_MS", "INT32", [3000]));
     const proc = running.process;
-    await until("the slow request executing (Triton's log)", 30, async () => running!.log().includes("slow: executing, sleeping 3000 ms"));
+    await until("the slow request executing (Triton's log)", 30000, async () => running!.log().includes("slow: executing, sleeping 3000 ms"));
     const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     process.kill(-proc.pid!, "SIGTERM");
     const answer = await inFlight;

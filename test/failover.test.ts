@@ -8,7 +8,8 @@ import { Backend } from "../lib/traffic/backend";
 import { renderEnvoy } from "../lib/traffic/envoy-config";
 import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool-model";
 import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
-import { RunningEnvoy, startEnvoy, waitUntilHostFailed } from "./peers/envoy";
+import { RunningEnvoy, startEnvoy, untilHealthy, waitUntilHostFailed } from "./peers/envoy";
+import { until } from "./peers/wait";
 import { setosa } from "./peers/iris";
 import { steadyLoad } from "./peers/load";
 import { freePort, makeCertificates, RunningMlserver, startKserve, startMlserver } from "./peers/servers";
@@ -45,35 +46,34 @@ describe("failover pool on a real Envoy", () => {
     await Promise.all([primary, secondary].map((s) => s?.stop()));
   });
 
-  const start = async (props: FailoverPoolProps) => {
+  /** Starts Envoy and waits until every host has its first verdict: healthy, or failed for the ports in `failing`. */
+  const start = async (props: FailoverPoolProps, failing: readonly number[] = []) => {
     await envoy?.stop();
     const model = failoverPoolModel("pool", props, new PropValidator("test"));
     envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "pool-http": port } }));
-    await new Promise((r) => setTimeout(r, 1000));
+    await untilHealthy(envoy, undefined, failing);
   };
   const mls = (s: RunningMlserver, name: string) => Backend.address(name, "127.0.0.1", s.ports.http);
 
   test("kill -9 of the primary under load: 0 failed requests, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
     await start(poolProps([mls(primary, "primary")], [mls(secondary, "secondary")]));
     const traffic = steadyLoad(envoy!.url(port), 4);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Bounds of these waits: a few hundred requests take about a second here; 30 s is slack for a loaded 2-core machine.
+    await until("100 answers before the kill", 30_000, () => traffic.samples.length >= 100);
     const killedAt = performance.now();
     process.kill(-primary.pid, "SIGKILL");
     const markedAt = await waitUntilHostFailed(envoy!, primary.ports.http, 5000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await until("100 answers after the kill", 30_000, () => traffic.samples.filter((x) => x.endMs >= killedAt).length >= 100);
 
     // Recovery: the primary comes back on its port and, after its healthy threshold, takes traffic again.
     const restarted = await startMlserver({ version: "primary", ports: primary.ports });
     const backAt = performance.now();
     let recoveredAt = NaN;
-    while (performance.now() - backAt < 10_000) {
-      const last = traffic.samples[traffic.samples.length - 1];
-      if (last && last.endMs > backAt && last.version === "primary") {
-        recoveredAt = last.endMs;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // Bound: the healthy threshold (3 checks at 100 ms); 10 s is slack for a loaded 2-core machine.
+    await until("the primary answering again", 10_000, () => {
+      recoveredAt = traffic.samples.find((x) => x.endMs > backAt && x.version === "primary")?.endMs ?? NaN;
+      return Number.isFinite(recoveredAt);
+    }, 5).catch(() => undefined);
     const samples = await traffic.stop();
     primary = restarted;
 
@@ -96,10 +96,11 @@ describe("failover pool on a real Envoy", () => {
 
   test("a flapping endpoint is not readmitted before its healthy threshold", async () => {
     double = await startMisbehavingServer({ root: "flapping" });
-    await start(poolProps([Backend.address("flapper", "127.0.0.1", double.port)], [mls(secondary, "secondary")]));
-    await new Promise((r) => setTimeout(r, 1000));
+    await start(poolProps([Backend.address("flapper", "127.0.0.1", double.port)], [mls(secondary, "secondary")]), [double.port]);
     const traffic = steadyLoad(envoy!.url(port), 4);
-    await new Promise((r) => setTimeout(r, 3000));
+    // Under load for 30 of its health checks (ten 503, 503, 200 cycles: it passes one in three, never three in a row).
+    const checked = double.readyChecks();
+    await until("30 health checks of the flapper under load", 30_000, () => double!.readyChecks() >= checked + 30);
     const samples = await traffic.stop();
     expect(samples.length).toBeGreaterThan(100);
     expect(samples.filter((s) => s.version === "flapper")).toEqual([]);
@@ -128,7 +129,7 @@ describe("failover pool on a real Envoy", () => {
 
       // A CA that did not sign the remote's certificate: no healthy host, a fast 503
       const other = makeCertificates(fs.mkdtempSync(path.join(os.tmpdir(), "envoy-tls-other-")));
-      await start(tiers(other.caFile));
+      await start(tiers(other.caFile), [remotePort]);
       expect((await ask()).status).toBe(503);
     } finally {
       await remote.stop();
@@ -138,7 +139,7 @@ describe("failover pool on a real Envoy", () => {
 
   test("every tier down: fast 503s, not hangs", async () => {
     const dead = [await freePort(), await freePort()];
-    await start(poolProps([Backend.address("gone-a", "127.0.0.1", dead[0])], [Backend.address("gone-b", "127.0.0.1", dead[1])]));
+    await start(poolProps([Backend.address("gone-a", "127.0.0.1", dead[0])], [Backend.address("gone-b", "127.0.0.1", dead[1])]), dead);
     const pool = new Pool(envoy!.url(port), { connections: 2 });
     const latencies: number[] = [];
     for (let i = 0; i < 50; i++) {

@@ -26,11 +26,12 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     ]);
     const lds = parse(cm.data["lds.yaml"]);
     const routes = lds.resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
-    // Triton's administrative APIs are refused first, before any weighted route
-    expect(routes.slice(0, 3)).toEqual(
+    // The readiness chain's hop to the gRPC listener, then Triton's administrative APIs refused, before any weighted route
+    expect(routes[0]).toEqual({ match: { path: "/.cdktf-triton/ready" }, route: { cluster: "ready-listener-1" } });
+    expect(routes.slice(1, 4)).toEqual(
       ["/v2/repository", "/v2/trace", "/v2/logging"].map((prefix) => ({ match: { prefix }, direct_response: { status: 403, body: { inline_string: expect.stringContaining("administrative API") } } })),
     );
-    const route = routes[3];
+    const route = routes[4];
     expect(route.route.weighted_clusters.clusters).toEqual([
       { name: "clf-blue-http", weight: 90 },
       { name: "clf-green-http", weight: 10 },
@@ -47,6 +48,14 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     expect(c.security_context).toEqual({ allow_privilege_escalation: false, read_only_root_filesystem: true, privileged: false, capabilities: { drop: ["ALL"] } });
     expect(pod.security_context).toMatchObject({ run_as_non_root: true });
     expect(c.readiness_probe.http_get).toEqual({ path: "/ready", port: "9902" });
+    expect(c.liveness_probe.http_get).toEqual({ path: "/live", port: "9902" });
+    // The last listener answers the readiness chain: every cluster loaded
+    const grpcFilters = lds.resources[1].filter_chains[0].filters[0].typed_config.http_filters;
+    expect(grpcFilters[0].typed_config).toMatchObject({
+      pass_through_mode: false,
+      headers: [{ name: ":path", string_match: { exact: "/.cdktf-triton/ready" } }],
+      cluster_min_healthy_percentages: { "clf-blue-http": { value: 0 }, "clf-blue-grpc": { value: 0 }, "clf-green-http": { value: 0 }, "clf-green-grpc": { value: 0 } },
+    });
     expect(c.volume_mount).toContainEqual({ name: "config", mount_path: "/etc/envoy", read_only: true });
     expect(pod.volume).toContainEqual({ name: "config", config_map: { name: "clf-canary" } });
     expect(dep.spec.template.metadata.annotations["prometheus.io/path"]).toBe("/stats/prometheus");
@@ -118,7 +127,8 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     ]);
     const listener = parse(files["lds.yaml"]).resources[0];
     const hcm = listener.filter_chains[0].filters[0].typed_config;
-    expect(hcm.http_filters.map((f: any) => f.name)).toEqual(["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]);
+    // Readiness first (never rate limited), then the rate limit
+    expect(hcm.http_filters.map((f: any) => f.name)).toEqual(["envoy.filters.http.health_check", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]);
     const retry = hcm.route_config.virtual_hosts[0].routes.find((r: any) => r.route).route.retry_policy;
     expect(retry.retry_host_predicate[0].name).toBe("envoy.retry_host_predicates.previous_hosts");
     expect(retry.retry_priority.name).toBe("envoy.retry_priorities.previous_priorities");

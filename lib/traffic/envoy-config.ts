@@ -170,6 +170,7 @@ const T = {
   hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
   router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
   localRateLimit: "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+  healthCheck: "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
   previousHosts: "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
   previousPriorities: "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
   http2: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -183,37 +184,79 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   const address = options.listenAddress ?? "0.0.0.0";
   const watched = (file: string) => ({ resource_api_version: "V3", path_config_source: { path: `${dir}/${file}`, watched_directory: { path: dir } } });
   const adminPort = options.adminPort ?? 9901;
+  const ports = model.listeners.map((l) => options.portOverrides?.[l.name] ?? l.port);
   const bootstrap = {
     node: { id: model.name, cluster: model.name },
     admin: { address: { socket_address: { address: options.opsPort ? "127.0.0.1" : address, port_value: adminPort } } },
-    ...(options.opsPort ? { static_resources: opsResources(address, options.opsPort, adminPort) } : {}),
+    ...(options.opsPort ? { static_resources: opsResources(address, options.opsPort, adminPort, ports) } : {}),
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
   };
-  const lds = { resources: model.listeners.map((l) => renderListener(l, address, options.portOverrides?.[l.name] ?? l.port)) };
+  const clusters = model.clusters.map((c) => c.name);
+  const lds = { resources: model.listeners.map((l, i) => renderListener(l, address, ports[i], options.opsPort ? readyHop(i, ports.length, clusters) : undefined)) };
   const cds = { resources: model.clusters.map(renderCluster) };
   return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), "cds.yaml": stringify(cds) };
 }
 
-/** A listener that exposes two admin paths (readiness, Prometheus stats) and nothing else. */
-function opsResources(address: string, port: number, adminPort: number): object {
-  const toAdmin = (path: string) => ({ match: { path }, route: { cluster: "envoy-admin" } });
+/**
+ * The path on each data listener that carries the readiness chain (see {@link opsResources}). A
+ * client that asks for it gets the same answer as the ops port's `/ready`.
+ */
+export const READY_CHAIN_PATH = "/.cdktf-triton/ready";
+
+/** Listener i's part of the readiness chain: pass on to the next data listener, or (the last) answer. */
+type ReadyHop = { readonly next: string } | { readonly clusters: readonly string[] };
+
+function readyHop(i: number, count: number, clusters: readonly string[]): ReadyHop {
+  return i + 1 < count ? { next: `ready-listener-${i + 1}` } : { clusters };
+}
+
+const staticCluster = (name: string, port: number) => ({
+  name,
+  type: "STATIC",
+  connect_timeout: "1s",
+  load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }] },
+});
+
+/**
+ * A listener that exposes readiness, liveness and Prometheus stats, and nothing else.
+ *
+ * Envoy's own `/ready` answers 200 once the server is up, even when it refused the listeners or
+ * clusters it read from the files (a CA file missing from the pod, a value Envoy rejects): a pod
+ * that is "ready" and serves nothing. So `/ready` here walks a chain through every data listener,
+ * ops -> listener 0's {@link READY_CHAIN_PATH} -> listener 1's -> ... -> the last, where Envoy's
+ * health-check filter answers 200 only if every cluster of the model is loaded and warm
+ * (`cluster_min_healthy_percentages` at 0 %: present, whatever its hosts' health; the pool's health
+ * is the health checks' business, and a pool with every host down answers fast 503s). A missing
+ * listener breaks the chain. `/live` is the admin's `/ready` alone: the process is up; a bad
+ * configuration makes the pod unready, not restarted in a loop.
+ */
+function opsResources(address: string, port: number, adminPort: number, listenerPorts: readonly number[]): object {
+  const toAdmin = (path: string, rewrite?: string) => ({ match: { path }, route: { cluster: "envoy-admin", ...(rewrite ? { prefix_rewrite: rewrite } : {}) } });
+  const ready = listenerPorts.length
+    ? { match: { path: "/ready" }, route: { cluster: "ready-listener-0", prefix_rewrite: READY_CHAIN_PATH, timeout: "1.5s" } }
+    : toAdmin("/ready");
   return {
     listeners: [
-      httpListener("ops", address, port, [toAdmin("/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }], []),
+      httpListener("ops", address, port, [ready, toAdmin("/live", "/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }], []),
     ],
-    clusters: [
-      {
-        name: "envoy-admin",
-        type: "STATIC",
-        connect_timeout: "1s",
-        load_assignment: { cluster_name: "envoy-admin", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } } }] }] },
-      },
-    ],
+    clusters: [staticCluster("envoy-admin", adminPort), ...listenerPorts.map((p, i) => staticCluster(`ready-listener-${i}`, p))],
   };
 }
 
-function renderListener(l: ListenerModel, address: string, port: number): object {
+function renderListener(l: ListenerModel, address: string, port: number, readiness?: ReadyHop): object {
   const filters: object[] = [];
+  if (readiness && "clusters" in readiness) {
+    // First, so that neither the rate limit nor a route ever sees the readiness request.
+    filters.push({
+      name: "envoy.filters.http.health_check",
+      typed_config: {
+        "@type": T.healthCheck,
+        pass_through_mode: false,
+        headers: [{ name: ":path", string_match: { exact: READY_CHAIN_PATH } }],
+        cluster_min_healthy_percentages: Object.fromEntries(readiness.clusters.map((c) => [c, { value: 0 }])),
+      },
+    });
+  }
   if (l.rateLimit) {
     const on = { default_value: { numerator: 100, denominator: "HUNDRED" }, runtime_key: `${l.name}_rate_limit` };
     filters.push({
@@ -231,11 +274,20 @@ function renderListener(l: ListenerModel, address: string, port: number): object
     match,
     direct_response: { status: 403, body: { inline_string: "refused: Triton's administrative API is not served through this data plane\n" } },
   }));
-  return { "@type": T.listener, ...httpListener(l.name, address, port, [...refused, ...l.routes.map(renderRoute)], filters) };
+  // A hop of the readiness chain is never rate limited: a probe refused under overload would take the pod out.
+  const hop =
+    readiness && "next" in readiness
+      ? [{ match: { path: READY_CHAIN_PATH }, route: { cluster: readiness.next }, ...(l.rateLimit ? { typed_per_filter_config: { "envoy.filters.http.local_ratelimit": noRateLimit(l.name) } } : {}) }]
+      : [];
+  // validate_clusters off: Envoy reloads the listeners' and the clusters' files in no fixed order
+  // (envoyproxy/envoy#31678), and a listener checked against clusters not yet loaded would be
+  // refused for good. A route to a cluster still loading answers 503 for that moment; readiness
+  // (above) waits for every cluster.
+  return { "@type": T.listener, ...httpListener(l.name, address, port, [...hop, ...refused, ...l.routes.map(renderRoute)], filters, false) };
 }
 
 /** A listener with one HTTP connection manager: one virtual host, these routes, these filters, then the router. */
-function httpListener(name: string, address: string, port: number, routes: object[], filters: object[]): Record<string, unknown> {
+function httpListener(name: string, address: string, port: number, routes: object[], filters: object[], validateClusters = true): Record<string, unknown> {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
@@ -249,13 +301,26 @@ function httpListener(name: string, address: string, port: number, routes: objec
               stat_prefix: name,
               // AUTO: HTTP/1.1, and HTTP/2 with prior knowledge (gRPC clients) on the same port.
               codec_type: "AUTO",
-              route_config: { name, virtual_hosts: [{ name, domains: ["*"], routes }] },
+              route_config: { name, ...(validateClusters ? {} : { validate_clusters: false }), virtual_hosts: [{ name, domains: ["*"], routes }] },
               http_filters: [...filters, { name: "envoy.filters.http.router", typed_config: { "@type": T.router } }],
             },
           },
         ],
       },
     ],
+  };
+}
+
+/** The local rate limit, switched off for one route. */
+function noRateLimit(listener: string): object {
+  // Envoy wants a bucket in a per-route config even when the filter is off there.
+  const off = { default_value: { numerator: 0, denominator: "HUNDRED" } };
+  return {
+    "@type": T.localRateLimit,
+    stat_prefix: `${listener}_rate_limit_ready`,
+    token_bucket: { max_tokens: 1, tokens_per_fill: 1, fill_interval: "1s" },
+    filter_enabled: off,
+    filter_enforced: off,
   };
 }
 

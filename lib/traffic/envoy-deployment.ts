@@ -83,7 +83,10 @@ export class EnvoyDeployment extends Construct {
     this.files = renderEnvoy(model, { configDir: "/etc/envoy", opsPort: ENVOY_OPS_PORT });
     this.configMap = new ConfigMapV1(this, "config", { metadata: { name, namespace, labels, annotations }, data: { ...this.files } });
     const ports = model.listeners.map((l) => ({ name: l.name.endsWith("-grpc") ? "grpc" : "http", port: l.port }));
-    const probe = { httpGet: { path: "/ready", port: String(ENVOY_OPS_PORT) }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 };
+    // Readiness walks every data listener (see opsResources in envoy-config); liveness is the process alone.
+    const probe = { periodSeconds: 5, timeoutSeconds: 2 };
+    const readinessProbe = { ...probe, httpGet: { path: "/ready", port: String(ENVOY_OPS_PORT) }, failureThreshold: 3 };
+    const livenessProbe = { ...probe, httpGet: { path: "/live", port: String(ENVOY_OPS_PORT) }, failureThreshold: 6 };
     this.deployment = new DeploymentV1(this, "deployment", {
       metadata: { name, namespace, labels, annotations },
       waitForRollout: true,
@@ -112,8 +115,8 @@ export class EnvoyDeployment extends Construct {
                 image: props.image ?? DEFAULT_ENVOY_IMAGE,
                 args: ["-c", "/etc/envoy/envoy.yaml", "--log-level", "info", "--drain-time-s", "10", "--disable-hot-restart"],
                 port: [...ports.map((p) => ({ name: p.name, containerPort: p.port })), { name: "ops", containerPort: ENVOY_OPS_PORT }],
-                readinessProbe: probe,
-                livenessProbe: { ...probe, failureThreshold: 6 },
+                readinessProbe,
+                livenessProbe,
                 lifecycle: { preStop: [{ exec: { command: ["sleep", "5"] } }] },
                 resources: {
                   requests: { cpu: props.resources?.cpuRequest ?? "250m", memory: props.resources?.memoryRequest ?? "128Mi" },

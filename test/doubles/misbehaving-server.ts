@@ -37,6 +37,8 @@ const METADATA = {
 export interface Double {
   readonly port: number;
   readonly url: (mode: Mode) => string;
+  /** How many readiness checks it has answered (the flapping root's health checks, for waits). */
+  readonly readyChecks: () => number;
   stop(): Promise<void>;
 }
 
@@ -168,6 +170,7 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
   return {
     port,
     url: (mode) => `http://127.0.0.1:${port}/${mode}`,
+    readyChecks: () => readyCount,
     stop: async () => {
       timers.forEach(clearTimeout);
       sockets.forEach((s) => s.destroy());

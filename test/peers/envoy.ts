@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { EnvoyFiles } from "../../lib/traffic/envoy-config";
 import { freePort } from "./servers";
+import { until } from "./wait";
 
 export interface RunningEnvoy {
   readonly configDir: string;
@@ -94,3 +95,22 @@ export async function waitUntilHostFailed(envoy: RunningEnvoy, port: number, lim
   return NaN;
 }
 
+
+/** Every host of every cluster in Envoy's admin `/clusters`, with its health flags. */
+export async function hosts(envoy: RunningEnvoy): Promise<{ cluster: string; address: string; flags: string }[]> {
+  const text = await (await fetch(`http://127.0.0.1:${envoy.adminPort}/clusters`)).text();
+  return [...text.matchAll(/^([^:\s]+)::([0-9.]+:\d+)::health_flags::(\S+)$/gm)].map((m) => ({ cluster: m[1], address: m[2], flags: m[3] }));
+}
+
+/**
+ * Waits until the ops port (when given) says ready and every host has a verdict from its health
+ * checks: healthy, or failed for a reason other than "not checked yet". Bound: first checks run at
+ * once and time out after at most 500 ms in our tests; 15 s is slack for a loaded 2-core machine.
+ */
+export async function untilHealthy(envoy: RunningEnvoy, opsPort?: number, expectFailed: readonly number[] = []): Promise<void> {
+  await until("Envoy ready, every host checked", 15_000, async () => {
+    if (opsPort && (await fetch(`http://127.0.0.1:${opsPort}/ready`)).status !== 200) return false;
+    const all = (await hosts(envoy)).filter((h) => !/^(envoy-admin|ready-listener-\d+)$/.test(h.cluster));
+    return all.length > 0 && all.every((h) => (expectFailed.includes(Number(h.address.split(":")[1])) ? /failed_active_hc/.test(h.flags) : h.flags === "healthy"));
+  });
+}
