@@ -3,12 +3,10 @@ import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import { Pool } from "undici";
-import { PropValidator } from "../lib/validation";
 import { Backend } from "../lib/traffic/backend";
-import { renderEnvoy } from "../lib/traffic/envoy-config";
-import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool-model";
+import { FailoverPoolProps } from "../lib/failover/failover-pool-model";
 import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
-import { RunningEnvoy, startEnvoy, untilHealthy, waitUntilHostFailed } from "./peers/envoy";
+import { RunningEnvoy, startPool, waitUntilHostFailed } from "./peers/envoy";
 import { until } from "./peers/wait";
 import { setosa } from "./peers/iris";
 import { steadyLoad } from "./peers/load";
@@ -49,9 +47,7 @@ describe("failover pool on a real Envoy", () => {
   /** Starts Envoy and waits until every host has its first verdict: healthy, or failed for the ports in `failing`. */
   const start = async (props: FailoverPoolProps, failing: readonly number[] = []) => {
     await envoy?.stop();
-    const model = failoverPoolModel("pool", props, new PropValidator("test"));
-    envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "pool-http": port } }));
-    await untilHealthy(envoy, undefined, failing);
+    envoy = await startPool(props, port, failing);
   };
   const mls = (s: RunningMlserver, name: string) => Backend.address(name, "127.0.0.1", s.ports.http);
 

@@ -2,6 +2,7 @@
 // prioritized endpoints. Names follow Envoy's fields so an operator who knows Envoy can read both.
 // Output: a bootstrap that reads listeners and clusters from files in a watched directory (a
 // ConfigMap mount), so a changed ConfigMap applies without restarting Envoy.
+import { isIP } from "net";
 import { stringify } from "yaml";
 
 export type Protocol = "http" | "grpc";
@@ -368,8 +369,9 @@ function renderCluster(c: ClusterModel): object {
   return {
     "@type": T.cluster,
     name: c.name,
-    type: "STRICT_DNS",
-    dns_lookup_family: "V4_PREFERRED",
+    // Addresses that are all IP literals need no resolver (STATIC); names are resolved and
+    // re-resolved (STRICT_DNS), which also spreads a name's addresses.
+    ...(c.endpoints.every((e) => isIP(e.host)) ? { type: "STATIC" } : { type: "STRICT_DNS", dns_lookup_family: "V4_PREFERRED" }),
     connect_timeout: "1s",
     lb_policy: c.loadBalancing === "least-request" ? "LEAST_REQUEST" : "ROUND_ROBIN",
     load_assignment: {

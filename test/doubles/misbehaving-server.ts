@@ -39,6 +39,8 @@ export interface Double {
   readonly url: (mode: Mode) => string;
   /** How many readiness checks it has answered (the flapping root's health checks, for waits). */
   readonly readyChecks: () => number;
+  /** The most inferences it has had in flight at once (what a circuit breaker bounds). */
+  readonly maxInFlight: () => number;
   stop(): Promise<void>;
 }
 
@@ -48,12 +50,26 @@ export interface DoubleOptions {
    * 503, 503, 200, 503, 503, 200, ... (never three successes in a row), and infer answers carry
    * model_version "flapper".
    */
-  readonly root?: "flapping";
+  readonly root?: RootMode;
+  /** "slow": how long each inference takes. @default 100 */
+  readonly delayMs?: number;
+  /** "flaky": every n-th inference answers 500. @default 3 */
+  readonly errorEvery?: number;
 }
+
+/**
+ * Un-prefixed roots, as an upstream of Envoy (readiness answers 200 unless flapping; inferences
+ * carry model_version = the mode): "flapping" (above), "slow" (every inference takes `delayMs`),
+ * "flaky" (every `errorEvery`-th inference answers 500: a success rate of 2/3, never two failures
+ * in a row).
+ */
+export type RootMode = "flapping" | "slow" | "flaky";
 
 export async function startMisbehavingServer(options: DoubleOptions = {}): Promise<Double> {
   let inferCount = 0;
   let readyCount = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
@@ -66,7 +82,7 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
   const server = http.createServer((req, res) => {
     const root = options.root && (req.url ?? "").startsWith("/v2/");
     const m = /^\/([a-z0-9-]+)(\/v2.*)$/.exec(req.url ?? "");
-    const mode = (root ? options.root : m?.[1]) as Mode | "flapping";
+    const mode = (root ? options.root : m?.[1]) as Mode | RootMode;
     const path = root ? req.url! : m?.[2] ?? "";
     const json = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
@@ -78,9 +94,17 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
     req.on("end", () => {
       if (mode === "silent") return later(60_000, () => json(200, {})); // accepts, never answers in time
       if (path === "/v2/health/live") return json(200, { live: true });
-      if (mode === "flapping") {
-        if (path === "/v2/health/ready") return json(++readyCount % 3 === 0 ? 200 : 503, {});
-        return json(200, { model_name: "iris", model_version: "flapper", outputs: [{ name: "predict", datatype: "INT64", shape: [1, 1], data: [0] }] });
+      if (mode === "flapping" || mode === "slow" || mode === "flaky") {
+        if (path === "/v2/health/ready") return json(++readyCount % 3 === 0 || mode !== "flapping" ? 200 : 503, {});
+        const answer = { model_name: "iris", model_version: mode === "flapping" ? "flapper" : mode, outputs: [{ name: "predict", datatype: "INT64", shape: [1, 1], data: [0] }] };
+        const n = ++inferCount;
+        if (mode === "flaky" && n % (options.errorEvery ?? 3) === 0) return json(500, { error: "flaky: failing on purpose" });
+        if (mode !== "slow") return json(200, answer);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        return later(options.delayMs ?? 100, () => {
+          inFlight--;
+          json(200, answer);
+        });
       }
       if (path === "/v2/health/ready" || path === "/v2/models/m/ready") {
         if (mode === "ready-false-body") return json(200, { ready: false }); // 200, but the body says no
@@ -171,6 +195,7 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
     port,
     url: (mode) => `http://127.0.0.1:${port}/${mode}`,
     readyChecks: () => readyCount,
+    maxInFlight: () => maxInFlight,
     stop: async () => {
       timers.forEach(clearTimeout);
       sockets.forEach((s) => s.destroy());

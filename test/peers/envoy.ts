@@ -6,7 +6,9 @@ import { performance } from "perf_hooks";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { EnvoyFiles } from "../../lib/traffic/envoy-config";
+import { EnvoyFiles, renderEnvoy } from "../../lib/traffic/envoy-config";
+import { failoverPoolModel, FailoverPoolProps } from "../../lib/failover/failover-pool-model";
+import { PropValidator } from "../../lib/validation";
 import { freePort } from "./servers";
 import { until } from "./wait";
 
@@ -113,4 +115,15 @@ export async function untilHealthy(envoy: RunningEnvoy, opsPort?: number, expect
     const all = (await hosts(envoy)).filter((h) => !/^(envoy-admin|ready-listener-\d+)$/.test(h.cluster));
     return all.length > 0 && all.every((h) => (expectFailed.includes(Number(h.address.split(":")[1])) ? /failed_active_hc/.test(h.flags) : h.flags === "healthy"));
   });
+}
+
+/**
+ * Envoy with a FailoverPool named "pool" (cluster `pool-http`) listening on `port`, started once
+ * every host has its first verdict: healthy, or failed for the ports in `failing`.
+ */
+export async function startPool(props: FailoverPoolProps, port: number, failing: readonly number[] = []): Promise<RunningEnvoy> {
+  const model = failoverPoolModel("pool", props, new PropValidator("test"));
+  const envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "pool-http": port } }));
+  await untilHealthy(envoy, undefined, failing);
+  return envoy;
 }

@@ -68,14 +68,17 @@ export function steadyLoad(url: string, concurrency: number) {
       }
     }
   });
+  let stopped: Promise<Sample[]> | undefined;
   return {
     samples,
-    stop: async () => {
-      running = false;
-      await Promise.all(workers);
-      await pool.close();
-      return samples;
-    },
+    /** Stops the load (idempotent) and returns every sample. */
+    stop: () =>
+      (stopped ??= (async () => {
+        running = false;
+        await Promise.all(workers);
+        await pool.close();
+        return samples;
+      })()),
   };
 }
 
