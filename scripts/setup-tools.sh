@@ -2,7 +2,7 @@
 # Installs the pinned tools the tests need into .tools/ (ignored by git). Idempotent: a tool that is
 # already there at its pinned version is reused. Prints what it installs. Needs Go (the machine's)
 # and the Go module proxy; retries transient registry errors.
-# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok crds venvs triton
+# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok promtool crds venvs triton
 # (default: all). SETUP_TOOLS_DIR installs elsewhere than .tools/ (the setup-tools test does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ K8S_VERSION=v1.37.2   # scripts/tools/kubernetes/go.mod pins the same
 KINE_VERSION=v0.17.5
 KWOK_VERSION=v0.8.0
 GATEWAY_API_VERSION=v1.6.3
+PROMETHEUS_VERSION=v0.316.0   # the Go module's version of Prometheus 3.x; promtool tests our alerts
 GOOS_ARCH="$(go env GOOS)_$(go env GOARCH)"
 
 retry() {
@@ -218,7 +219,7 @@ install_triton() {
 STEPS=("$@")
 run_step() { if (( ${#STEPS[@]} == 0 )) || [[ " ${STEPS[*]} " == *" $1 "* ]]; then shift; "$@"; fi; }
 for s in "${STEPS[@]}"; do
-  case $s in helm|tofu|providers|kubernetes|kine|kwok|crds|venvs|triton) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok crds venvs triton)" >&2; exit 2 ;; esac
+  case $s in helm|tofu|providers|kubernetes|kine|kwok|promtool|crds|venvs|triton) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok promtool crds venvs triton)" >&2; exit 2 ;; esac
 done
 run_step helm install_helm
 run_step tofu install_tofu
@@ -226,6 +227,9 @@ run_step providers install_providers
 run_step kubernetes install_kubernetes
 run_step kine install_go_tool kine github.com/k3s-io/kine "$KINE_VERSION" 1   # cgo: SQLite
 run_step kwok install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+# promtool, for `promtool test rules` on the chart's PrometheusRule (about 6 min cold: it links
+# Prometheus's service discovery; cmd/prometheus, when a test needs it, belongs in this same go install).
+run_step promtool install_go_tool promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"
 # kwok's PortForward CRDs, so a test can point a fake pod's port at a real server and
 # `kubectl port-forward` reaches it.
 run_step crds install_module_files kwok-crds "sigs.k8s.io/kwok@$KWOK_VERSION" \
