@@ -52,7 +52,8 @@ describe("the chart's alerts, tested by promtool", () => {
     { series: series("nv_inference_request_failure", labels), values: `0+${failed}x30` },
     { series: series("nv_inference_request_success", labels), values: `0+${succeeded}x30` },
   ];
-  const summary = objects.PrometheusRule.spec.groups[0].rules.find((r: any) => r.alert === "TritonInferenceFailures").annotations.summary;
+  const annotations = (alert: string) => objects.PrometheusRule.spec.groups[0].rules.find((r: any) => r.alert === alert).annotations;
+  const summary = annotations("TritonInferenceFailures").summary;
 
   test("the ServiceMonitor keeps Triton's model version and adds app, color and the release's version", () => {
     expect(scraped).toMatchObject({ model: "iris", version: "1", app: "classifier", color: "green", release_version: "v7" });
@@ -98,7 +99,7 @@ describe("the chart's alerts, tested by promtool", () => {
         ],
         alert_rule_test: [
           { eval_time: "15m", alertname: "TritonReplicasUnavailable", exp_alerts: [] },
-          { eval_time: "25m", alertname: "TritonReplicasUnavailable", exp_alerts: [{ exp_labels: { severity: "warning", ...ksm } }] },
+          { eval_time: "25m", alertname: "TritonReplicasUnavailable", exp_alerts: [{ exp_labels: { severity: "warning", ...ksm }, exp_annotations: annotations("TritonReplicasUnavailable") }] },
         ],
       },
     ]);

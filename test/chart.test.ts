@@ -134,7 +134,7 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
   test("ServiceMonitor and PrometheusRule when enabled, with the extra labels", () => {
     const objects = render({ monitoring: { serviceMonitor: true, prometheusRule: true, labels: { release: "prom" } } });
     expect(objects.ServiceMonitor.metadata.labels).toMatchObject({ release: "prom", app: "classifier" });
-    expect(objects.ServiceMonitor.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s" }]);
+    expect(objects.ServiceMonitor.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s", relabelings: [{ sourceLabels: ["__meta_kubernetes_pod_label_version"], targetLabel: "release_version" }] }]);
     const alerts = objects.PrometheusRule.spec.groups[0].rules.map((r: any) => r.alert);
     expect(alerts).toEqual(["TritonInferenceFailures", "TritonReplicasUnavailable"]);
     expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain('nv_inference_request_failure{app="classifier",color="green"}');

@@ -52,7 +52,8 @@ describe("failover pool on a real Envoy", () => {
   const mls = (s: RunningMlserver, name: string) => Backend.address(name, "127.0.0.1", s.ports.http);
 
   test("kill -9 of the primary under load: 0 failed requests, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
-    await start(poolProps([mls(primary, "primary")], [mls(secondary, "secondary")]));
+    // The primary by name ("localhost"), as a Service is named in a cluster: a STRICT_DNS cluster, what production runs.
+    await start(poolProps([Backend.address("primary", "localhost", primary.ports.http)], [mls(secondary, "secondary")]));
     const traffic = steadyLoad(envoy!.url(port), 4);
     // Bounds of these waits: a few hundred requests take about a second here; 30 s is slack for a loaded 2-core machine.
     await until("100 answers before the kill", 30_000, () => traffic.samples.length >= 100);
