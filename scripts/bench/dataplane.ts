@@ -2,6 +2,7 @@
 // 1.40) in front of real MLServer instances, side by side with the anchors they replace, computed
 // from those anchors' configurations. Writes the table into docs/benchmarks.md.
 import { performance } from "perf_hooks";
+import { parse } from "yaml";
 import { PropValidator } from "../../lib/validation";
 import { Backend } from "../../lib/traffic/backend";
 import { renderEnvoy } from "../../lib/traffic/envoy-config";
@@ -104,7 +105,10 @@ async function main() {
     }
     out(`| weights 70/30 over 2000 requests | ${share.toFixed(1)} / ${(100 - share).toFixed(1)} (failed ${w.failed}) | | | within 3 points |`);
     out(`| switch 100/0 -> 0/100 under load (atomic file swap) | ${sw.failed} failed of 20000 (${sw.byVersion.primary} before, ${sw.byVersion.secondary} after; ${(20000 / switchSeconds).toFixed(0)} req/s) | | | 0 of >= 20000 |`);
-    out(`| health-check readmission | ${POOL.healthyThreshold} × ${POOL.intervalMs} ms = ${(POOL.healthyThreshold * POOL.intervalMs) / 1000} s after recovery | | | |`);
+    out(`| test settings: health-check readmission | ${POOL.healthyThreshold} × ${POOL.intervalMs} ms = ${(POOL.healthyThreshold * POOL.intervalMs) / 1000} s after recovery | | | |`);
+    // The defaults as rendered (not restated here): the health check Envoy gets from a pool without settings.
+    const hc = parse(renderEnvoy(failoverPoolModel("bench", { tiers }, new PropValidator("bench")))["cds.yaml"]).resources[0].health_checks[0];
+    out(`| FailoverPool defaults: health-check readmission | ${hc.healthy_threshold} × ${hc.interval} = ${hc.healthy_threshold * parseFloat(hc.interval)} s after recovery (a dead host with no traffic: out after ${hc.unhealthy_threshold} × ${hc.interval}) | | | |`);
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()));
   }
