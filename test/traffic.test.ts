@@ -1,4 +1,5 @@
 import "cdktf/lib/testing/adapters/jest";
+import { Op, TerraformVariable } from "cdktf";
 import { parse } from "yaml";
 import { Backend, FailoverPool, TritonBlueGreen, TritonValidationError, WeightedService } from "../lib";
 import { colorProps, newStack, resourcesOf, synthJson } from "./helpers";
@@ -66,6 +67,24 @@ describe("WeightedService and FailoverPool in the cluster", () => {
       ["metrics", 9902],
     ]);
     expect(resourcesOf(json, "kubernetes_pod_disruption_budget_v1")[0].spec.max_unavailable).toBe("1");
+  });
+
+  test("weights from Terraform variables: interpolated into Envoy's file, summed by a precondition at plan (test/e2e/weights.test.ts runs it)", () => {
+    const { stack } = newStack();
+    const canary = new TerraformVariable(stack, "canary", { type: "number", default: 10 });
+    const a = Backend.address("a", "a.ml", 8000);
+    const b = Backend.address("b", "b.ml", 8000);
+    new WeightedService(stack, "split", { routes: [{ backends: [{ backend: a, weightPercent: Op.sub(100, canary.numberValue) }, { backend: b, weightPercent: canary.numberValue }] }] });
+    new WeightedService(stack, "fixed", { name: "fixed", routes: [{ backends: [{ backend: a, weightPercent: 100 }] }] });
+    const json = synthJson(stack);
+    const maps = resourcesOf(json, "kubernetes_config_map_v1");
+    const [split, fixed] = ["split", "fixed"].map((n) => maps.find((m) => m.metadata.name === n));
+    const route = parse(split.data["lds.yaml"]).resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes.find((r: any) => r.name === "route-0");
+    expect(route.route.weighted_clusters.clusters).toEqual([{ name: "a-http", weight: "${(100 - var.canary)}" }, { name: "b-http", weight: "${var.canary}" }]);
+    expect(split.lifecycle.precondition).toEqual([
+      { condition: "${(((0 + (100 - var.canary)) + var.canary) == 100)}", error_message: expect.stringContaining("test/split: routes[0].backends: the weightPercent values sum to ${((0 + (100 - var.canary)) + var.canary)}, not 100.") },
+    ]);
+    expect(fixed.lifecycle).toBeUndefined(); // literal weights are checked at synth
   });
 
   test("a weight change touches only the watched files, so Envoy reloads instead of restarting", () => {

@@ -1,4 +1,4 @@
-import { TerraformStack } from "cdktf";
+import { TerraformStack, TerraformVariable } from "cdktf";
 import { Backend, FailoverPool, GatewayRoute, ModelControl, TritonBlueGreen, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
 import { colorProps, newStack, thrownBy, s3Models } from "./helpers";
 import { gatewayDuration } from "../lib/traffic/gateway-route";
@@ -12,6 +12,8 @@ const spec = (name = "classifier", extra: object = {}) => ({ models: [{ name, ..
 type Case = [name: string, build: (stack: TerraformStack) => void, path: string, field: string, value: string, expected: string];
 
 const cases: Case[] = [
+  ["a mirror percent from a Terraform variable (only weights may be)", (s) => new WeightedService(s, "split", { routes: [{ backends: [{ backend: Backend.address("a", "10.0.0.1", 8000), weightPercent: 100 }], mirror: { backend: Backend.address("m", "10.0.0.2", 8000), percent: new TerraformVariable(s, "mirror", { type: "number" }).numberValue } }] }), "split", "routes[0].mirror.percent", '"<a Terraform expression>"', "only weights may come from Terraform variables"],
+  ["literal weights summing to 90 (refused at synth; weights from Terraform variables are summed at plan)", (s) => new WeightedService(s, "split", { routes: [{ backends: [{ backend: Backend.address("a", "10.0.0.1", 8000), weightPercent: 70 }, { backend: Backend.address("b", "10.0.0.2", 8000), weightPercent: 20 }] }] }), "split", "routes[0].backends", '"weights summing to 90"', "weightPercent values summing to 100"],
   ["success-rate ejection with a negative stdev factor (Envoy rejects the cluster and /ready still says 200)", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }], outlierDetection: { successRate: { stdevFactor: -1 } } }), "pool", "outlierDetection.successRate.stdevFactor", "-1", "a number above 0"],
   ["a backend on port 70000", (s) => new WeightedService(s, "split", one(Backend.address("a", "10.0.0.1", 70000))), "split", "routes[0].backends[0].backend.httpPort", "70000", "an integer from 1 to 65535"],
   ["a service backend with a gRPC port 0", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.service("triton", { grpcPort: 0 }) }] }] }), "pool", "tiers[0].endpoints[0].backend.grpcPort", "0", "an integer from 1 to 65535"],

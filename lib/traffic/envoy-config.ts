@@ -77,8 +77,8 @@ export interface MatchProps {
 export interface RouteModel {
   readonly name: string;
   readonly match?: MatchProps;
-  /** Clusters and weights (percent). */
-  readonly clusters: readonly { readonly cluster: string; readonly weight: number }[];
+  /** Clusters and weights (percent): literals, or Terraform expressions embedded in the file (known at plan). */
+  readonly clusters: readonly { readonly cluster: string; readonly weight: number | string }[];
   readonly mirror?: { readonly cluster: string; readonly percent: number };
   readonly timeoutMs: number;
   readonly retry?: RetryProps;
@@ -333,10 +333,13 @@ function renderRoute(r: RouteModel): object {
       string_match: { safe_regex: { regex: `(.*;\\s*)?${escapeRe(name)}=${escapeRe(value)}(;.*)?` } },
     })),
   ];
-  const live = r.clusters.filter((c) => c.weight > 0);
+  // Literal zero weights are left out; a weight known only at plan stays (Envoy takes a 0 there).
+  const live = r.clusters.filter((c) => typeof c.weight !== "number" || c.weight > 0);
   const route: Record<string, unknown> = {
     timeout: duration(r.timeoutMs),
-    ...(live.length === 1 ? { cluster: live[0].cluster } : { weighted_clusters: { clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })) } }),
+    ...(live.length === 1 && typeof live[0].weight === "number"
+      ? { cluster: live[0].cluster }
+      : { weighted_clusters: { clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })) } }),
   };
   if (r.mirror) {
     route.request_mirror_policies = [{ cluster: r.mirror.cluster, runtime_fraction: { default_value: { numerator: r.mirror.percent, denominator: "HUNDRED" } } }];

@@ -2,10 +2,11 @@
 // weighted backendRefs. Installed as a helm_release of a bundled chart, so `plan` needs neither the
 // Gateway API CRDs nor a reachable cluster (kubernetes_manifest would need both).
 import { Release } from "@cdktf/provider-helm/lib/release";
+import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { chartAsset } from "../chart";
 import { PropValidator } from "../validation";
-import { RouteProps, validateWeightedRoutes } from "./weighted-routes";
+import { requireWeightSumsAtPlan, RouteProps, validateWeightedRoutes } from "./weighted-routes";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 
@@ -89,12 +90,24 @@ export class GatewayRoute extends DependableConstruct {
       name,
       namespace: props.namespace ?? "default",
       chart: chartAsset(this, "gateway-route").path,
-      values: [JSON.stringify({ spec: this.spec, labels: props.labels ?? {}, annotations: props.annotations ?? {} }, null, 2)],
+      values: [valuesJson({ spec: this.spec, labels: props.labels ?? {}, annotations: props.annotations ?? {} })],
       // An HTTPRoute is ready when its spec is stored; the Gateway programs it asynchronously.
       wait: false,
       atomic: true,
     });
+    // Weights from Terraform variables: the plan refuses a route whose weights do not sum to 100.
+    requireWeightSumsAtPlan(this.helmRelease, this.node.path, props.routes);
   }
+}
+
+/**
+ * Helm values as JSON, with numbers known only at plan (weights from Terraform variables) written
+ * as bare Terraform interpolations, so the engine puts the number itself, not a string, in the file.
+ */
+function valuesJson(values: object): string {
+  const planned: number[] = [];
+  const text = JSON.stringify(values, (_k, v) => (typeof v === "number" && Token.isUnresolved(v) ? `@@planned-${planned.push(v) - 1}@@` : v), 2);
+  return text.replace(/"@@planned-(\d+)@@"/g, (_m, i) => Token.asString(planned[Number(i)]));
 }
 
 function escapeRe(s: string): string {

@@ -1,12 +1,18 @@
 // Weighted routes across releases: canary splits by percent, A/B by header or cookie, shadow
-// traffic by mirroring, per-route timeouts. Pure: props -> Envoy model, validated.
+// traffic by mirroring, per-route timeouts. Props -> Envoy model, validated; weights may be
+// Terraform expressions, carried into the model as interpolations and summed at plan.
+import { Op, TerraformResource, Token } from "cdktf";
 import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
 import { adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
 
 export interface WeightedBackend {
   readonly backend: Backend;
-  /** Share of this route's requests, 0 to 100; a route's weights sum to 100. */
+  /**
+   * Share of this route's requests, 0 to 100; a route's weights sum to 100. A Terraform variable
+   * or expression (`canary.numberValue`, `Op.sub(100, canary.numberValue)`) is accepted: the weight
+   * is then known at plan, and the sum is checked there (a precondition on the ConfigMap).
+   */
   readonly weightPercent: number;
 }
 
@@ -56,7 +62,7 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
     props.routes.map((r, i) => ({
       name: r.name ?? `route-${i}`,
       match: r.match,
-      clusters: r.backends.map((wb) => ({ cluster: `${add(wb.backend).name}-${protocol}`, weight: wb.weightPercent })),
+      clusters: r.backends.map((wb) => ({ cluster: `${add(wb.backend).name}-${protocol}`, weight: planned(wb.weightPercent) })),
       mirror: r.mirror ? { cluster: `${add(r.mirror.backend).name}-${protocol}`, percent: r.mirror.percent } : undefined,
       timeoutMs: r.timeoutMs ?? 30000,
     }));
@@ -102,25 +108,73 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     let sum = 0;
     (r.backends ?? []).forEach((wb, j) => {
       v.integer(`${at}.backends[${j}].weightPercent`, wb.weightPercent, 0, 100);
-      sum += Number.isFinite(wb.weightPercent) ? wb.weightPercent : 0;
+      sum += Number.isFinite(wb.weightPercent) && !Token.isUnresolved(wb.weightPercent) ? wb.weightPercent : 0;
       wb.backend._validate(v, `${at}.backends[${j}].backend`);
       const n = wb.backend._target().name;
       v.check(`${at}.backends[${j}].backend`, n, !names.has(n), "a backend not already in this route");
       names.add(n);
     });
-    if ((r.backends ?? []).length > 0) v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
+    // Weights known only at plan are summed there (plannedWeightChecks); these are all literals.
+    const literal = (r.backends ?? []).every((wb) => !Token.isUnresolved(wb.weightPercent));
+    if ((r.backends ?? []).length > 0 && literal) v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
     if (r.mirror) {
+      v.knownAtSynth(`${at}.mirror.percent`, r.mirror.percent, "only weights may come from Terraform variables");
       v.integer(`${at}.mirror.percent`, r.mirror.percent, 1, 100);
       r.mirror.backend._validate(v, `${at}.mirror.backend`);
       const n = r.mirror.backend._target().name;
       v.check(`${at}.mirror.backend`, n, !names.has(n), "a shadow backend that is not one of the route's own backends");
     }
+    v.knownAtSynth(`${at}.timeoutMs`, r.timeoutMs, "only weights may come from Terraform variables");
     v.integer(`${at}.timeoutMs`, r.timeoutMs, 1, 3_600_000);
   });
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
   const backends = (props.routes ?? []).flatMap((r) => [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])]);
   validateListenerPorts(props.httpPort, props.grpcPort, backends.length > 0 && backends.every((b) => b._target().grpcPort !== undefined), v);
   if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
+}
+
+/** A weight for the rendered configuration: a literal, or a Terraform expression embedded in the file. */
+function planned(weight: number): number | string {
+  return Token.isUnresolved(weight) ? Token.asString(weight) : weight;
+}
+
+/** A route whose weights are known only at plan: the sum Terraform must find equal to 100. */
+interface PlannedWeightCheck {
+  readonly field: string;
+  /** The route's weights summed, as a Terraform expression. */
+  readonly sum: number;
+}
+
+/**
+ * Makes `resource`'s plan refuse routes whose weights, known only at plan, do not sum to 100 (a
+ * precondition per such route, naming the construct path, the field and the sum). Nothing when
+ * every weight is a literal: those are checked at synth.
+ */
+export function requireWeightSumsAtPlan(resource: TerraformResource, constructPath: string, routes: readonly RouteProps[]): void {
+  const checks = plannedWeightChecks(routes);
+  if (!checks.length) return;
+  resource.lifecycle = {
+    ...resource.lifecycle,
+    precondition: [
+      ...(resource.lifecycle?.precondition ?? []),
+      ...checks.map((c) => ({
+        condition: Op.eq(c.sum, 100),
+        errorMessage: `${constructPath}: ${c.field}: the weightPercent values sum to ${Token.asString(c.sum)}, not 100. Give the variables weights that sum to 100.`,
+      })),
+    ],
+  };
+}
+
+/** The routes whose weights involve Terraform expressions, each with the sum to check at plan. */
+function plannedWeightChecks(routes: readonly RouteProps[]): PlannedWeightCheck[] {
+  const checks: PlannedWeightCheck[] = [];
+  routes.forEach((r, i) => {
+    if (!r.backends.some((wb) => Token.isUnresolved(wb.weightPercent))) return;
+    let sum: number = Op.add(0, r.backends[0].weightPercent);
+    for (const wb of r.backends.slice(1)) sum = Op.add(sum, wb.weightPercent);
+    checks.push({ field: `routes[${i}].backends`, sum });
+  });
+  return checks;
 }
 
 /**

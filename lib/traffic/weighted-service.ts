@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { EnvoyModel } from "./envoy-config";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "./envoy-deployment";
-import { weightedRoutesModel, WeightedRoutesProps } from "./weighted-routes";
+import { requireWeightSumsAtPlan, weightedRoutesModel, WeightedRoutesProps } from "./weighted-routes";
 import { DependableConstruct } from "../dependencies";
 
 export interface WeightedServiceProps extends WeightedRoutesProps, DataPlaneProps {}
@@ -18,5 +18,7 @@ export class WeightedService extends DependableConstruct {
   constructor(scope: Construct, id: string, props: WeightedServiceProps) {
     super(scope, id);
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => weightedRoutesModel(name, props, v)));
+    // Weights from Terraform variables: the plan refuses a route whose weights do not sum to 100.
+    requireWeightSumsAtPlan(this.envoy.configMap, this.node.path, props.routes);
   }
 }

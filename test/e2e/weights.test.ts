@@ -1,0 +1,78 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { App, Op, TerraformStack, TerraformVariable } from "cdktf";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { Backend, GatewayRoute, WeightedService } from "../../lib";
+import { EnvoyFiles } from "../../lib/traffic/envoy-config";
+import { validateEnvoy } from "../peers/envoy";
+import { engines, EngineStack, kubeconfig, synthesize, unavailable } from "./engine";
+
+// Weights from Terraform variables: a pipeline runs `plan -var canary=25`. The weights are known
+// only at plan, so the sum rule is the ConfigMap's precondition, evaluated by the real engine; the
+// planned ConfigMap, with the values Terraform put in, is checked by the real Envoy.
+const why = unavailable();
+const cases = why ? [{ name: `(skipped: ${why})`, bin: "" }] : engines();
+const describeE2e = why ? describe.skip.each(cases) : describe.each(cases);
+
+describeE2e("weights as Terraform variables, planned by $name", ({ bin }) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-weights-"));
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+  let stack: EngineStack;
+
+  beforeAll(async () => {
+    stack = synthesize(
+      work,
+      "weights",
+      (app: App, id: string) => {
+        const s = new TerraformStack(app, id);
+        new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
+        const stable = new TerraformVariable(s, "stable", { type: "number", default: 100 });
+        const canary = new TerraformVariable(s, "canary", { type: "number", default: 0 });
+        const blue = Backend.address("blue", "blue.ml.svc.cluster.local", 8000, 8001);
+        const green = Backend.address("green", "green.ml.svc.cluster.local", 8000, 8001);
+        // Two independent variables (the sum can be wrong), and the usual form (it cannot be).
+        new WeightedService(s, "split", { namespace: "ml", routes: [{ backends: [{ backend: blue, weightPercent: stable.numberValue }, { backend: green, weightPercent: canary.numberValue }] }] });
+        new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
+        const svc = (name: string) => Backend.service(name, { namespace: "ml" });
+        new GatewayRoute(s, "route", { namespace: "ml", parentRefs: [{ name: "gw" }], routes: [{ backends: [{ backend: svc("blue"), weightPercent: stable.numberValue }, { backend: svc("green"), weightPercent: canary.numberValue }] }] });
+        new WeightedService(s, "complement", { namespace: "ml", routes: [{ backends: [{ backend: blue, weightPercent: Op.sub(100, canary.numberValue) }, { backend: green, weightPercent: canary.numberValue }] }] });
+        return s;
+      },
+      bin,
+    );
+    await stack.ok("init", "-input=false");
+  }, 300_000);
+
+  /** The planned ConfigMap's files of one WeightedService, as the engine interpolated them. */
+  const plannedFiles = (json: any, name: string): EnvoyFiles =>
+    json.resource_changes.find((rc: any) => rc.type === "kubernetes_config_map_v1" && rc.change.after.metadata[0].name === name).change.after.data;
+  const weights = (files: EnvoyFiles) => [...files["lds.yaml"].matchAll(/name: (\w+)-http\n\s+weight: (\d+)/g)].map((m) => [m[1], Number(m[2])]);
+
+  test("weights that do not sum to 100 are refused at plan, naming the construct path, the field and the sum", async () => {
+    const r = await stack.tofu("plan", "-input=false", "-no-color", "-var", "stable=80", "-var", "canary=30");
+    expect(r.code).toBe(1);
+    const error = r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
+    expect(error).toContain("Resource precondition failed");
+    expect(error).toContain("weights/split: routes[0].backends: the weightPercent values sum to 110, not 100.");
+    expect(error).toContain("weights/route: routes[0].backends: the weightPercent values sum to 110, not 100."); // the GatewayRoute
+    expect(error).not.toContain("complement"); // the other service's weights cannot be wrong
+  }, 300_000);
+
+  test("weights that sum to 100 plan, land in the ConfigMap as given, and Envoy accepts the file, a weight of 0 included", async () => {
+    for (const [stable, canary] of [[75, 25], [100, 0]]) {
+      const { json, code, out } = await stack.plan({ stable: String(stable), canary: String(canary) });
+      expect([code, out.slice(-2000)]).toEqual([2, expect.anything()]);
+      for (const name of ["split", "complement"]) {
+        const files = plannedFiles(json, name);
+        expect(weights(files)).toEqual([["blue", stable], ["green", canary]]);
+        const checked = validateEnvoy(files);
+        expect([name, stable, canary, checked.ok, checked.ok ? "" : checked.log]).toEqual([name, stable, canary, true, ""]);
+      }
+      // The HTTPRoute's weights are numbers in the Helm values, as the CRD wants them.
+      const release = json.resource_changes.find((rc: any) => rc.type === "helm_release").change.after;
+      expect(JSON.parse(release.values[0]).spec.rules[0].backendRefs.map((b: any) => [b.name, b.weight])).toEqual([["blue", stable], ["green", canary]]);
+    }
+  }, 300_000);
+});
