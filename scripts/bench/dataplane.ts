@@ -11,7 +11,7 @@ import { failoverPoolModel, FailoverPoolProps } from "../../lib/failover/failove
 import { startEnvoy, untilHealthy, waitUntilHostFailed } from "../../test/peers/envoy";
 import { until } from "../../test/peers/wait";
 import { load, steadyLoad } from "../../test/peers/load";
-import { freePort, RunningMlserver, startMlserver } from "../../test/peers/servers";
+import { freePort, RunningMlserver, startAll, startMlserver } from "../../test/peers/servers";
 import { median, writeBenchmarkBlock } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -25,7 +25,7 @@ const POOL = { intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 3 };
 
 async function main() {
   const servers: Record<string, RunningMlserver> = {};
-  const [a, b] = await Promise.all([startMlserver({ version: "primary" }), startMlserver({ version: "secondary" })]);
+  const [a, b] = await startAll([startMlserver({ version: "primary" }), startMlserver({ version: "secondary" })]);
   Object.assign(servers, { primary: a, secondary: b });
   const port = await freePort();
   const lines: string[] = [];

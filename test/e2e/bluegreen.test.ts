@@ -8,6 +8,7 @@ import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, Tri
 import { VerifySpec } from "../../lib/verify";
 import { scrapeMetrics } from "../../lib/verify";
 import { RunningTriton, startTriton } from "../peers/triton";
+import { startAll } from "../peers/servers";
 import { classifierSpec } from "../peers/triton-models";
 import { TerraformVariable } from "cdktf";
 import { ChildProcess, spawn } from "child_process";
@@ -114,7 +115,7 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     // What an interrupted earlier run left in a reused cluster goes with its namespace.
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
     // version 4 answers the pre-switch gate's 1 golden + 50 probe requests, then fails every request
-    const [v1, v2, v3, v4] = await Promise.all([1, 2, 3, 4].map((v) => startTriton({ models: { classifier: [v] }, env: { CLASSIFIER_FAIL_AFTER: "51" } })));
+    const [v1, v2, v3, v4] = await startAll([1, 2, 3, 4].map((v) => startTriton({ models: { classifier: [v] }, env: { CLASSIFIER_FAIL_AFTER: "51" } })));
     tritons = { v1, v2, v3, v4 };
     forwards = new ColorForwards(NS, "iris", { blue: v1.ports.http, green: v2.ports.http }).start();
   }, 180_000);

@@ -16,6 +16,18 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts servers side by side; if one fails, stops those that started (a leaked server keeps jest
+ * from exiting) and rethrows the first failure.
+ */
+export async function startAll<T extends { stop(): Promise<void> }>(starts: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (!failed) return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+  await Promise.all(settled.map((r) => (r.status === "fulfilled" ? r.value.stop().catch(() => undefined) : undefined)));
+  throw failed.reason;
+}
+
 const handedOut = new Set<number>();
 
 /**
