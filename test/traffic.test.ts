@@ -82,7 +82,12 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     const route = parse(split.data["lds.yaml"]).resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes.find((r: any) => r.name === "route-0");
     expect(route.route.weighted_clusters.clusters).toEqual([{ name: "a-http", weight: "${(100 - var.canary)}" }, { name: "b-http", weight: "${var.canary}" }]);
     expect(split.lifecycle.precondition).toEqual([
-      { condition: "${(((0 + (100 - var.canary)) + var.canary) == 100)}", error_message: expect.stringContaining("test/split: routes[0].backends: the weightPercent values sum to ${((0 + (100 - var.canary)) + var.canary)}, not 100.") },
+      {
+        condition:
+          "${(((((0 + (100 - var.canary)) + var.canary) == 100) && ((((100 - var.canary) > -1) && ((100 - var.canary) <= 100)) && (floor((100 - var.canary)) == (100 - var.canary)))) && (((var.canary > -1) && (var.canary <= 100)) && (floor(var.canary) == var.canary)))}",
+        error_message:
+          "test/split: routes[0].backends: the weightPercent values are ${(100 - var.canary)}, ${var.canary} (sum ${((0 + (100 - var.canary)) + var.canary)}): each must be a whole number from 0 to 100 and they must sum to 100.",
+      },
     ]);
     expect(fixed.lifecycle).toBeUndefined(); // literal weights are checked at synth
   });

@@ -1,7 +1,7 @@
 // Weighted routes across releases: canary splits by percent, A/B by header or cookie, shadow
 // traffic by mirroring, per-route timeouts. Props -> Envoy model, validated; weights may be
 // Terraform expressions, carried into the model as interpolations and summed at plan.
-import { Op, TerraformResource, Token } from "cdktf";
+import { Fn, IResolvable, Op, TerraformResource, Token } from "cdktf";
 import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
 import { adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
@@ -114,7 +114,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
       v.check(`${at}.backends[${j}].backend`, n, !names.has(n), "a backend not already in this route");
       names.add(n);
     });
-    // Weights known only at plan are summed there (plannedWeightChecks); these are all literals.
+    // Weights known only at plan are checked there (requireWeightSumsAtPlan); these are all literals.
     const literal = (r.backends ?? []).every((wb) => !Token.isUnresolved(wb.weightPercent));
     if ((r.backends ?? []).length > 0 && literal) v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
     if (r.mirror) {
@@ -138,17 +138,19 @@ function planned(weight: number): number | string {
   return Token.isUnresolved(weight) ? Token.asString(weight) : weight;
 }
 
-/** A route whose weights are known only at plan: the sum Terraform must find equal to 100. */
+/** A route whose weights are known only at plan: what Terraform must find true, and how to say it is not. */
 interface PlannedWeightCheck {
   readonly field: string;
-  /** The route's weights summed, as a Terraform expression. */
-  readonly sum: number;
+  readonly condition: IResolvable;
+  /** The weights and their sum as Terraform interpolations, for the message. */
+  readonly shown: string;
 }
 
 /**
- * Makes `resource`'s plan refuse routes whose weights, known only at plan, do not sum to 100 (a
- * precondition per such route, naming the construct path, the field and the sum). Nothing when
- * every weight is a literal: those are checked at synth.
+ * Makes `resource`'s plan refuse routes whose weights, known only at plan, are not each a whole
+ * number from 0 to 100 or do not sum to 100 (a precondition per such route, naming the construct
+ * path, the field, the weights and their sum). Nothing when every weight is a literal: those are
+ * checked at synth.
  */
 export function requireWeightSumsAtPlan(resource: TerraformResource, constructPath: string, routes: readonly RouteProps[]): void {
   const checks = plannedWeightChecks(routes);
@@ -158,21 +160,25 @@ export function requireWeightSumsAtPlan(resource: TerraformResource, constructPa
     precondition: [
       ...(resource.lifecycle?.precondition ?? []),
       ...checks.map((c) => ({
-        condition: Op.eq(c.sum, 100),
-        errorMessage: `${constructPath}: ${c.field}: the weightPercent values sum to ${Token.asString(c.sum)}, not 100. Give the variables weights that sum to 100.`,
+        condition: c.condition,
+        errorMessage: `${constructPath}: ${c.field}: the weightPercent values are ${c.shown}: each must be a whole number from 0 to 100 and they must sum to 100.`,
       })),
     ],
   };
 }
 
-/** The routes whose weights involve Terraform expressions, each with the sum to check at plan. */
+/** The routes whose weights involve Terraform expressions, each with its check at plan. */
 function plannedWeightChecks(routes: readonly RouteProps[]): PlannedWeightCheck[] {
   const checks: PlannedWeightCheck[] = [];
   routes.forEach((r, i) => {
-    if (!r.backends.some((wb) => Token.isUnresolved(wb.weightPercent))) return;
-    let sum: number = Op.add(0, r.backends[0].weightPercent);
-    for (const wb of r.backends.slice(1)) sum = Op.add(sum, wb.weightPercent);
-    checks.push({ field: `routes[${i}].backends`, sum });
+    const weights = r.backends.map((wb) => wb.weightPercent);
+    if (!weights.some((w) => Token.isUnresolved(w))) return;
+    const sum = weights.slice(1).reduce((a: number, w) => Op.add(a, w), Op.add(0, weights[0]));
+    // A whole number from 0 to 100, written `> -1` (cdktf renders a literal 0 operand as "undefined").
+    const valid = (w: number) => Op.and(Op.and(Op.gt(w, -1), Op.lte(w, 100)), Op.eq(Fn.floor(w), w));
+    const condition = weights.reduce((ok: IResolvable, w) => Op.and(ok, valid(w)), Op.eq(sum, 100));
+    const shown = `${weights.map((w) => (Token.isUnresolved(w) ? Token.asString(w) : String(w))).join(", ")} (sum ${Token.asString(sum)})`;
+    checks.push({ field: `routes[${i}].backends`, condition, shown });
   });
   return checks;
 }

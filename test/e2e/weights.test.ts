@@ -50,14 +50,24 @@ describeE2e("weights as Terraform variables, planned by $name", ({ bin }) => {
     json.resource_changes.find((rc: any) => rc.type === "kubernetes_config_map_v1" && rc.change.after.metadata[0].name === name).change.after.data;
   const weights = (files: EnvoyFiles) => [...files["lds.yaml"].matchAll(/name: (\w+)-http\n\s+weight: (\d+)/g)].map((m) => [m[1], Number(m[2])]);
 
-  test("weights that do not sum to 100 are refused at plan, naming the construct path, the field and the sum", async () => {
-    const r = await stack.tofu("plan", "-input=false", "-no-color", "-var", "stable=80", "-var", "canary=30");
+  const refused = async (stable: number, canary: number) => {
+    const r = await stack.tofu("plan", "-input=false", "-no-color", "-var", `stable=${stable}`, "-var", `canary=${canary}`);
     expect(r.code).toBe(1);
-    const error = r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
+    return r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
+  };
+
+  test("weights that do not sum to 100, or one outside 0 to 100, are refused at plan, naming the construct path, the field and the values", async () => {
+    const error = await refused(80, 30);
     expect(error).toContain("Resource precondition failed");
-    expect(error).toContain("weights/split: routes[0].backends: the weightPercent values sum to 110, not 100.");
-    expect(error).toContain("weights/route: routes[0].backends: the weightPercent values sum to 110, not 100."); // the GatewayRoute
-    expect(error).not.toContain("complement"); // the other service's weights cannot be wrong
+    const message = (path: string, values: string) => `${path}: routes[0].backends: the weightPercent values are ${values}: each must be a whole number from 0 to 100 and they must sum to 100.`;
+    expect(error).toContain(message("weights/split", "80, 30 (sum 110)"));
+    expect(error).toContain(message("weights/route", "80, 30 (sum 110)")); // the GatewayRoute
+    expect(error).not.toContain("weights/complement"); // 100 - canary and canary: the sum cannot be wrong
+    // A sum of 100 with a negative weight, or a fraction (Envoy would refuse the file): refused too, the complement's included.
+    const negative = await refused(-20, 120);
+    expect(negative).toContain(message("weights/split", "-20, 120 (sum 100)"));
+    expect(negative).toContain(message("weights/complement", "-20, 120 (sum 100)"));
+    expect(await refused(97.5, 2.5)).toContain(message("weights/complement", "97.5, 2.5 (sum 100)"));
   }, 300_000);
 
   test("weights that sum to 100 plan, land in the ConfigMap as given, and Envoy accepts the file, a weight of 0 included", async () => {
