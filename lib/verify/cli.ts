@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { SingleBar } from "cli-progress";
+import type { SingleBar } from "cli-progress";
 import { Command, CommanderError } from "commander";
 import { ClientOptions } from "./client";
 import { PortForward, startPortForward } from "./port-forward";
@@ -270,7 +270,9 @@ function progressPrinter(stream?: NodeJS.WritableStream) {
         stream.write(`  ${e.result.status.toUpperCase().padEnd(7)} ${e.result.name}\n`);
       } else if (tty) {
         if (!bar) {
-          bar = new SingleBar({ stream: stream as NodeJS.WriteStream, format: `  probe ${e.label} [{bar}] {value}/{total} requests` });
+          // Loaded on a terminal only: a gate's CLI starts without it.
+          const { SingleBar: Bar } = require("cli-progress") as typeof import("cli-progress");
+          bar = new Bar({ stream: stream as NodeJS.WriteStream, format: `  probe ${e.label} [{bar}] {value}/{total} requests` });
           bar.start(e.total, 0);
         }
         bar.update(e.done);
