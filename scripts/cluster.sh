@@ -86,7 +86,7 @@ start() { # name args...: runs in the background, logs to $DIR/<name>.log, pid i
 wait_for() { # what seconds command...
   local what=$1 limit=$2 start=$SECONDS; shift 2
   until "$@" >/dev/null 2>&1; do
-    if (( SECONDS - start > limit )); then log "$what did not come up in ${limit}s; logs in $DIR"; tail -20 "$DIR"/*.log >&2 || true; return 1; fi
+    if (( SECONDS - start > limit )); then log "$what did not come up in ${limit}s; logs in $DIR"; tail -n 20 "$DIR"/*.log >&2 || true; return 1; fi
     sleep 0.5
   done
 }
