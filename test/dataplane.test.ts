@@ -45,7 +45,7 @@ describe("weighted routes on a real Envoy", () => {
     await untilHealthy(envoy, opsPort);
   };
 
-  test("the in-cluster rendering loads in Envoy: admin on loopback, only /ready and /stats/prometheus on the ops port", async () => {
+  test("the in-cluster rendering loads in Envoy: admin on loopback, only /ready, /live and /stats/prometheus on the ops port", async () => {
     await envoy?.stop();
     const opsPort = await freePort();
     const model = weightedRoutesModel("triton", { routes: [{ backends: [{ backend: backend("blue"), weightPercent: 100 }] }] }, new PropValidator("test"));

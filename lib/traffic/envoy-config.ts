@@ -207,8 +207,16 @@ export const READY_CHAIN_PATH = "/.cdktf-triton/ready";
 /** Listener i's part of the readiness chain: pass on to the next data listener, or (the last) answer. */
 type ReadyHop = { readonly next: string } | { readonly clusters: readonly string[] };
 
+const ADMIN_CLUSTER = "envoy-admin";
+const readyCluster = (i: number) => `ready-listener-${i}`;
+
+/** Whether a cluster is one of the ops listener's own (the admin, the readiness hops), not the model's. */
+export function isOpsCluster(name: string): boolean {
+  return name === ADMIN_CLUSTER || /^ready-listener-\d+$/.test(name);
+}
+
 function readyHop(i: number, count: number, clusters: readonly string[]): ReadyHop {
-  return i + 1 < count ? { next: `ready-listener-${i + 1}` } : { clusters };
+  return i + 1 < count ? { next: readyCluster(i + 1) } : { clusters };
 }
 
 const staticCluster = (name: string, port: number) => ({
@@ -232,15 +240,15 @@ const staticCluster = (name: string, port: number) => ({
  * configuration makes the pod unready, not restarted in a loop.
  */
 function opsResources(address: string, port: number, adminPort: number, listenerPorts: readonly number[]): object {
-  const toAdmin = (path: string, rewrite?: string) => ({ match: { path }, route: { cluster: "envoy-admin", ...(rewrite ? { prefix_rewrite: rewrite } : {}) } });
+  const toAdmin = (path: string, rewrite?: string) => ({ match: { path }, route: { cluster: ADMIN_CLUSTER, ...(rewrite ? { prefix_rewrite: rewrite } : {}) } });
   const ready = listenerPorts.length
-    ? { match: { path: "/ready" }, route: { cluster: "ready-listener-0", prefix_rewrite: READY_CHAIN_PATH, timeout: "1.5s" } }
+    ? { match: { path: "/ready" }, route: { cluster: readyCluster(0), prefix_rewrite: READY_CHAIN_PATH, timeout: "1.5s" } }
     : toAdmin("/ready");
   return {
     listeners: [
       httpListener("ops", address, port, [ready, toAdmin("/live", "/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }], []),
     ],
-    clusters: [staticCluster("envoy-admin", adminPort), ...listenerPorts.map((p, i) => staticCluster(`ready-listener-${i}`, p))],
+    clusters: [staticCluster(ADMIN_CLUSTER, adminPort), ...listenerPorts.map((p, i) => staticCluster(readyCluster(i), p))],
   };
 }
 

@@ -105,18 +105,19 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     if (r.match?.pathPrefix !== undefined) v.check(`${at}.match.pathPrefix`, r.match.pathPrefix, r.match.pathPrefix.startsWith("/"), "a path starting with /");
     v.check(`${at}.backends`, r.backends, Array.isArray(r.backends) && r.backends.length > 0, "at least one backend");
     const names = new Set<string>();
-    let sum = 0;
     (r.backends ?? []).forEach((wb, j) => {
       v.integer(`${at}.backends[${j}].weightPercent`, wb.weightPercent, 0, 100);
-      sum += Number.isFinite(wb.weightPercent) && !Token.isUnresolved(wb.weightPercent) ? wb.weightPercent : 0;
       wb.backend._validate(v, `${at}.backends[${j}].backend`);
       const n = wb.backend._target().name;
       v.check(`${at}.backends[${j}].backend`, n, !names.has(n), "a backend not already in this route");
       names.add(n);
     });
-    // Weights known only at plan are checked there (requireWeightSumsAtPlan); these are all literals.
-    const literal = (r.backends ?? []).every((wb) => !Token.isUnresolved(wb.weightPercent));
-    if ((r.backends ?? []).length > 0 && literal) v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
+    // Weights known only at plan are checked there (requireWeightSumsAtPlan); here, all literals.
+    const weights = (r.backends ?? []).map((wb) => wb.weightPercent);
+    if (weights.length > 0 && !weights.some((w) => Token.isUnresolved(w))) {
+      const sum = weights.reduce((a, w) => a + (Number.isFinite(w) ? w : 0), 0);
+      v.check(`${at}.backends`, `weights summing to ${sum}`, sum === 100, "weightPercent values summing to 100");
+    }
     if (r.mirror) {
       v.knownAtSynth(`${at}.mirror.percent`, r.mirror.percent, "only weights may come from Terraform variables");
       v.integer(`${at}.mirror.percent`, r.mirror.percent, 1, 100);

@@ -7,7 +7,7 @@ import { performance } from "perf_hooks";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { EnvoyFiles, renderEnvoy } from "../../lib/traffic/envoy-config";
+import { EnvoyFiles, isOpsCluster, renderEnvoy } from "../../lib/traffic/envoy-config";
 import { failoverPoolModel, FailoverPoolProps } from "../../lib/failover/failover-pool-model";
 import { PropValidator } from "../../lib/validation";
 import { freePort } from "./servers";
@@ -86,18 +86,15 @@ export async function startEnvoy(render: (configDir: string, adminPort: number) 
   };
 }
 
-/** Polls Envoy's admin until the host at `port` carries a failure flag; returns when. */
+/** Polls Envoy's admin until the host at `port` carries a failure flag; returns when (NaN after `limitMs`). */
 export async function waitUntilHostFailed(envoy: RunningEnvoy, port: number, limitMs: number): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < limitMs) {
-    const text = await (await fetch(`http://127.0.0.1:${envoy.adminPort}/clusters`)).text();
-    const flags = new RegExp(`127\\.0\\.0\\.1:${port}::health_flags::(\\S+)`).exec(text)?.[1];
-    if (flags && flags !== "healthy") return performance.now();
+    if ((await hosts(envoy)).some((h) => h.address === `127.0.0.1:${port}` && h.flags !== "healthy")) return performance.now();
     await new Promise((r) => setTimeout(r, 5));
   }
   return NaN;
 }
-
 
 /** Every host of every cluster in Envoy's admin `/clusters`, with its health flags. */
 export async function hosts(envoy: RunningEnvoy): Promise<{ cluster: string; address: string; flags: string }[]> {
@@ -113,7 +110,7 @@ export async function hosts(envoy: RunningEnvoy): Promise<{ cluster: string; add
 export async function untilHealthy(envoy: RunningEnvoy, opsPort?: number, expectFailed: readonly number[] = []): Promise<void> {
   await until("Envoy ready, every host checked", 15_000, async () => {
     if (opsPort && (await fetch(`http://127.0.0.1:${opsPort}/ready`)).status !== 200) return false;
-    const all = (await hosts(envoy)).filter((h) => !/^(envoy-admin|ready-listener-\d+)$/.test(h.cluster));
+    const all = (await hosts(envoy)).filter((h) => !isOpsCluster(h.cluster));
     return all.length > 0 && all.every((h) => (expectFailed.includes(Number(h.address.split(":")[1])) ? /failed_active_hc/.test(h.flags) : h.flags === "healthy"));
   });
 }
