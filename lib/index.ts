@@ -31,3 +31,7 @@ export { GatewayRoute } from "./traffic/gateway-route";
 export type { GatewayRouteProps, ParentRef } from "./traffic/gateway-route";
 export { DependableConstruct } from "./dependencies";
 export type { Dependency } from "./dependencies";
+export { TritonCanary } from "./promote/triton-canary";
+export type { TritonCanaryProps } from "./promote/triton-canary";
+export { TritonPromotion, PromotionMetric } from "./promote/triton-promotion";
+export type { TritonPromotionProps, MetricOptions, MetricSpec, PromotionStep, MetricKind } from "./promote/triton-promotion";

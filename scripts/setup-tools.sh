@@ -2,7 +2,7 @@
 # Installs the pinned tools the tests need into .tools/ (ignored by git). Idempotent: a tool that is
 # already there at its pinned version is reused. Prints what it installs. Needs Go (the machine's)
 # and the Go module proxy; retries transient registry errors.
-# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok promtool crds venvs triton
+# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok prometheus crds venvs triton
 # (default: all). SETUP_TOOLS_DIR installs elsewhere than .tools/ (the setup-tools test does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +93,21 @@ install_go_tool() {
   retry env GOBIN="$BIN" CGO_ENABLED="$cgo" GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "$pkg@$version"
   echo "$version" > "$BIN/.$name.stamp"
   echo "setup-tools: $name $version built in $((SECONDS - start))s -> .tools/bin/$name"
+}
+
+install_prometheus() {
+  local module=github.com/prometheus/prometheus
+  if fresh prometheus "$PROMETHEUS_VERSION" && fresh promtool "$PROMETHEUS_VERSION"; then
+    echo "setup-tools: prometheus and promtool $PROMETHEUS_VERSION already in .tools/bin"
+    return
+  fi
+  echo "setup-tools: building prometheus and promtool $PROMETHEUS_VERSION from $module (Go module proxy)..."
+  local start=$SECONDS
+  retry env GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" \
+    "$module/cmd/prometheus@$PROMETHEUS_VERSION" "$module/cmd/promtool@$PROMETHEUS_VERSION"
+  echo "$PROMETHEUS_VERSION" > "$BIN/.prometheus.stamp"
+  echo "$PROMETHEUS_VERSION" > "$BIN/.promtool.stamp"
+  echo "setup-tools: prometheus and promtool $PROMETHEUS_VERSION built in $((SECONDS - start))s -> .tools/bin"
 }
 
 # The providers of scripts/tools/providers.json, each built from its wrapper module into a filesystem
@@ -219,7 +234,7 @@ install_triton() {
 STEPS=("$@")
 run_step() { if (( ${#STEPS[@]} == 0 )) || [[ " ${STEPS[*]} " == *" $1 "* ]]; then shift; "$@"; fi; }
 for s in "${STEPS[@]}"; do
-  case $s in helm|tofu|providers|kubernetes|kine|kwok|promtool|crds|venvs|triton) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok promtool crds venvs triton)" >&2; exit 2 ;; esac
+  case $s in helm|tofu|providers|kubernetes|kine|kwok|prometheus|crds|venvs|triton) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok prometheus crds venvs triton)" >&2; exit 2 ;; esac
 done
 run_step helm install_helm
 run_step tofu install_tofu
@@ -227,9 +242,9 @@ run_step providers install_providers
 run_step kubernetes install_kubernetes
 run_step kine install_go_tool kine github.com/k3s-io/kine "$KINE_VERSION" 1   # cgo: SQLite
 run_step kwok install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-# promtool, for `promtool test rules` on the chart's PrometheusRule (about 6 min cold: it links
-# Prometheus's service discovery; cmd/prometheus, when a test needs it, belongs in this same go install).
-run_step promtool install_go_tool promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"
+# Prometheus and promtool in one go install (they share the module and its build): promtool for
+# `promtool test rules` on the chart's PrometheusRule, the server for the promotion analysis tests.
+run_step prometheus install_prometheus
 # kwok's PortForward CRDs, so a test can point a fake pod's port at a real server and
 # `kubectl port-forward` reaches it.
 run_step crds install_module_files kwok-crds "sigs.k8s.io/kwok@$KWOK_VERSION" \

@@ -2,15 +2,20 @@ import { LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Construct } from "constructs";
-import { ModelControl, ModelRepository, TritonBlueGreen } from "../lib";
+import { Backend, FailoverPool, ModelControl, ModelRepository, PromotionMetric, TritonBlueGreen, TritonCanary, TritonPromotion } from "../lib";
 
 /**
  * The example: one model (an image classifier) served blue/green. A pipeline switches colors with
  * `-var active=green`, keeps the old color warm with `-var standby=warm` while it bakes, then
- * `-var standby=scaled-down`.
+ * `-var standby=scaled-down`; or promotes the candidate in steps with `cdktf-triton promote`
+ * (5 -> 25 -> 50 -> 100 % through the canary's Envoy, analysed, aborted on bad metrics). A
+ * failover pool in front sends traffic to another region when this cluster's canary route is down.
  */
 export class ExampleStack extends TerraformStack {
   public readonly classifier: TritonBlueGreen;
+  public readonly canary: TritonCanary;
+  public readonly promotion: TritonPromotion;
+  public readonly failover: FailoverPool;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -79,6 +84,44 @@ export class ExampleStack extends TerraformStack {
           probe: { model: "resnet50", case: "all-zero image is class 0 or 1", requests: 200, concurrency: 4, budgets: { p99Ms: 250, maxErrorRate: 0 } },
         },
       },
+    });
+
+    // The canary: Envoy in front of the pair, the active color at 100 - classifier_canary %, the
+    // other color at classifier_canary % (0 unless a pipeline or `promote` sets it).
+    this.canary = new TritonCanary(this, "classifier-canary", {
+      pair: this.classifier,
+      namespace: namespace.stringValue,
+      canaryPercent: TritonCanary.percentVariable(this, "classifier_canary"),
+    });
+    // The staged promotion `cdktf-triton promote` runs: each step bakes under analysis; a step
+    // that fails a threshold puts the candidate back to 0 % and stops.
+    this.promotion = new TritonPromotion(this, "classifier-promotion", {
+      canary: this.canary,
+      steps: [
+        { weightPercent: 5, bakeSeconds: 300 },
+        { weightPercent: 25, bakeSeconds: 300 },
+        { weightPercent: 50, bakeSeconds: 600 },
+        { weightPercent: 100, bakeSeconds: 600 },
+      ],
+      analysis: {
+        intervalSeconds: 60,
+        metrics: [
+          PromotionMetric.successRate({ minPercent: 99 }),
+          PromotionMetric.latency({ percentile: 99, maxMs: 250 }),
+          PromotionMetric.tritonFailureRate({ maxPercent: 1 }),
+          PromotionMetric.tritonQueueTime({ maxMs: 50 }),
+        ],
+      },
+      confirmBeforeSwitch: true,
+    });
+    // Clients call the failover pool: this cluster's canary route first, another region's Triton
+    // (over TLS) when it is down.
+    this.failover = new FailoverPool(this, "classifier-failover", {
+      namespace: namespace.stringValue,
+      tiers: [
+        { name: "primary", endpoints: [{ backend: Backend.service("classifier-canary") }] },
+        { name: "backup", endpoints: [{ backend: Backend.external("https://triton.eu-west-1.example.com") }] },
+      ],
     });
   }
 }

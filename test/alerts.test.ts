@@ -42,7 +42,7 @@ function runPromtool(rules: object, tests: object[]): { code: number | null; out
 
 describe("the chart's alerts, tested by promtool", () => {
   beforeAll(() => {
-    if (!fs.existsSync(promtool)) throw new Error(`${promtool} is missing: run scripts/setup-tools.sh promtool (npm test does)`);
+    if (!fs.existsSync(promtool)) throw new Error(`${promtool} is missing: run scripts/setup-tools.sh prometheus (npm test does)`);
   });
   const objects = render({ monitoring: { serviceMonitor: true, prometheusRule: true } });
   const rules = { groups: objects.PrometheusRule.spec.groups };

@@ -1,0 +1,153 @@
+// A canary tied to a blue/green pair: Envoy weighted routes whose stable backend is the pair's
+// active color and whose candidate is the other one, at `canaryPercent` (a Terraform variable, so a
+// pipeline moves traffic with `-var canary=25`). Each weight is one Terraform conditional on the
+// pair's `active`, so switching `active` with the canary back at 0 moves nothing that was not
+// already serving.
+import { Fn, Op, TerraformLocal, TerraformStack, TerraformVariable, Token } from "cdktf";
+import { Construct } from "constructs";
+import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
+import { DependableConstruct } from "../dependencies";
+import { Color, COLORS } from "../release/props";
+import { Backend } from "../traffic/backend";
+import { EnvoyModel } from "../traffic/envoy-config";
+import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
+import { requireWeightSumsAtPlan, RouteProps, weightedRoutesModel, WeightedRoutesProps } from "../traffic/weighted-routes";
+import { PropValidator } from "../validation";
+
+/** Props of a {@link TritonCanary}. */
+export interface TritonCanaryProps extends Omit<WeightedRoutesProps, "routes">, DataPlaneProps {
+  /** The pair whose active color is the stable backend and whose other color is the candidate. */
+  readonly pair: TritonBlueGreen;
+  /**
+   * Percent of requests to the candidate (the color that is not active), a whole number 0 to 100.
+   * A TerraformVariable (see {@link TritonCanary.percentVariable}) lets a pipeline or
+   * `cdktf-triton promote` move it with `-var <name>=25`. A plan that switches `active` must set it
+   * to 0 in the same plan (the plan says so otherwise).
+   */
+  readonly canaryPercent: number | TerraformVariable;
+  /**
+   * Where each color is reached from Envoy.
+   * @default - each color's own Service (Backend.release)
+   */
+  readonly backends?: { readonly blue: Backend; readonly green: Backend };
+  /** The requests the canary applies to. @default - every request */
+  readonly match?: RouteProps["match"];
+  /** @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Envoy weighted routes in front of a {@link TritonBlueGreen}: the active color takes
+ * `100 - canaryPercent`, the other color `canaryPercent`. The sum rule, the 0 to 100 range, "a
+ * switch of `active` comes with the canary at 0" and "a canary above 0 needs the standby warm" are
+ * preconditions evaluated at plan (or checked at synth when everything is a literal).
+ */
+export class TritonCanary extends DependableConstruct {
+  /**
+   * A number variable for `canaryPercent` (default 0), validated by Terraform to a whole number
+   * from 0 to 100, so `-var <id>=25` is all a pipeline needs.
+   */
+  public static percentVariable(scope: Construct, id = "canary", defaultPercent = 0): TerraformVariable {
+    const variable = new TerraformVariable(scope, id, {
+      type: "number",
+      default: defaultPercent,
+      nullable: false,
+      description: "Percent of requests to the candidate color (the one not active), a whole number from 0 to 100.",
+    });
+    const ref = `var.${variable.friendlyUniqueId}`;
+    variable.addValidation({
+      condition: `\${${ref} >= 0 && ${ref} <= 100 && floor(${ref}) == ${ref}}`,
+      errorMessage: `The ${variable.friendlyUniqueId} variable must be a whole number from 0 to 100 (percent of requests to the candidate color).`,
+    });
+    return variable;
+  }
+
+  public readonly pair: TritonBlueGreen;
+  public readonly model: EnvoyModel;
+  public readonly envoy: EnvoyDeployment;
+  /** The canary variable, when `canaryPercent` is one. */
+  public readonly canaryVariable?: TerraformVariable;
+  /** The Envoy cluster names of each color (HTTP, and gRPC when both colors serve it): what the analysis reads. */
+  public readonly clusters: Readonly<Record<Color, readonly string[]>>;
+  /** Envoy's namespace. */
+  public readonly namespace: string;
+
+  constructor(scope: Construct, id: string, props: TritonCanaryProps) {
+    super(scope, id);
+    const v = new PropValidator(this.node.path);
+    const pair = props.pair;
+    v.check("pair", String(pair), pair instanceof TritonBlueGreen, "a TritonBlueGreen");
+    v.throwIfInvalid();
+    this.pair = pair;
+    this.namespace = props.namespace ?? "default";
+    const canary = props.canaryPercent;
+    let c: string;
+    if (canary instanceof TerraformVariable) {
+      v.check("canaryPercent", `var.${canary.friendlyUniqueId}`, TerraformStack.of(canary) === TerraformStack.of(this), "a TerraformVariable of the same stack");
+      this.canaryVariable = canary;
+      c = `var.${canary.friendlyUniqueId}`;
+    } else {
+      v.integer("canaryPercent", canary, 0, 100);
+      v.knownAtSynth("canaryPercent", canary, "a number or a TerraformVariable (the plan-time rules reference it by name)");
+      c = String(canary);
+    }
+    const active = pair.activeVariable ? `var.${pair.activeVariable.friendlyUniqueId}` : undefined;
+    const standby = pair.standbyVariable ? `var.${pair.standbyVariable.friendlyUniqueId}` : undefined;
+    // A canary above 0 sends real traffic to the standby color: it must run full replicas.
+    if (!standby && typeof canary === "number" && canary > 0) {
+      v.check("canaryPercent", canary, pair.standby === "warm", `0 while ${pair.node.path} keeps its standby "${pair.standby}" (a canary needs standby "warm": full replicas)`);
+    }
+    const backends = props.backends ?? { blue: Backend.release(pair.blue), green: Backend.release(pair.green) };
+    // Each color's weight: stable = active, candidate = the other color.
+    const canaryValue: number = canary instanceof TerraformVariable ? canary.numberValue : canary;
+    const weight = (color: Color): number => {
+      const stable = Op.sub(100, canaryValue);
+      if (!pair.activeVariable) return pair.active === color ? (typeof canaryValue === "number" && !Token.isUnresolved(canaryValue) ? 100 - canaryValue : stable) : canaryValue;
+      // A local: cdktf renders a conditional without parentheses, so it cannot be an operand.
+      return new TerraformLocal(this, `weight-${color}`, Fn.conditional(Op.eq(pair.activeVariable.stringValue, color), stable, canaryValue)).asNumber;
+    };
+    const route: RouteProps = {
+      name: "canary",
+      match: props.match,
+      backends: COLORS.map((color) => ({ backend: backends[color], weightPercent: weight(color) })),
+      timeoutMs: props.timeoutMs,
+    };
+    const routes = [route];
+    const { pair: _pair, canaryPercent: _c, backends: _b, match: _m, timeoutMs: _t, ...rest } = props;
+    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, rest, id, (name, mv) => {
+      const model = weightedRoutesModel(name, { ...rest, routes }, mv);
+      return model;
+    }));
+    v.throwIfInvalid();
+    requireWeightSumsAtPlan(this.envoy.configMap, this.node.path, routes);
+    this.clusters = Object.fromEntries(
+      COLORS.map((color) => {
+        const base = backends[color]._target().name;
+        return [color, this.model.clusters.filter((cl) => cl.name.startsWith(`${base}-`)).map((cl) => cl.name)];
+      }),
+    ) as Record<Color, string[]>;
+
+    // The rules that involve the pair, at plan: a switch comes with the canary at 0, and a canary
+    // above 0 needs the standby color warm.
+    const activeNow = active ?? `"${pair.active}"`;
+    const serving = pair.servingColorExpression;
+    const preconditions = [
+      {
+        condition: `\${${serving} == "" || ${serving} == ${activeNow} || ${c} == 0}`,
+        errorMessage:
+          `${this.node.path}: canaryPercent is \${${c}} while this plan switches ${pair.appName} from \${${serving}} to \${${activeNow}}: ` +
+          `with a canary above 0 the color switched away from would take that share at once. Switch with the canary at 0 in the same plan` +
+          (this.canaryVariable ? ` (-var ${this.canaryVariable.friendlyUniqueId}=0)` : "") +
+          ": the color that took the canary's traffic then takes all of it, and nothing moves that was not already serving.",
+      },
+    ];
+    if (standby) {
+      preconditions.push({
+        condition: `\${${c} == 0 || ${standby} == "warm"}`,
+        errorMessage: `${this.node.path}: canaryPercent is \${${c}} while ${pair.appName}'s standby is "\${${standby}}": a canary above 0 sends real traffic to the standby color, which must run full replicas (standby "warm").`,
+      });
+    }
+    const configMap = this.envoy.configMap;
+    configMap.lifecycle = { ...configMap.lifecycle, precondition: [...(configMap.lifecycle?.precondition ?? []), ...preconditions] };
+  }
+}

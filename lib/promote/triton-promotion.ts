@@ -1,0 +1,146 @@
+// A staged promotion declared next to its pair: the steps, the analysis and what the driver does.
+// Synthesized into the stack's folder as a file asset (promotion.json) that `cdktf-triton promote`
+// reads, and a stack output with the pair's state (active color, versions, fingerprints).
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { AssetType, TerraformAsset, TerraformOutput } from "cdktf";
+import { Construct } from "constructs";
+import { COLORS } from "../release/props";
+import { ENVOY_OPS_PORT } from "../traffic/envoy-config";
+import { PropValidator } from "../validation";
+import { MetricSpec, PromotionSpec, PromotionStep, promotionProblems } from "./spec";
+import { TritonCanary } from "./triton-canary";
+
+export type { MetricSpec, PromotionStep, MetricKind } from "./spec";
+
+/** Thresholds and cadence shared by every metric factory. */
+export interface MetricOptions {
+  /** @default - the analysis's intervalSeconds */
+  readonly intervalSeconds?: number;
+  /** Failed measurements tolerated in a step; one more aborts. @default 0 */
+  readonly failureLimit?: number;
+  /** Conclusive passing measurements each step needs (no data is never a pass). @default 1 */
+  readonly count?: number;
+}
+
+/** The metrics a promotion can analyse, like Flagger's built-in and custom metric templates. */
+export class PromotionMetric {
+  /** Percent of the candidate's requests through our Envoy that did not answer 5xx (Envoy's per-cluster counters). */
+  public static successRate(options: MetricOptions & { readonly minPercent: number; readonly minRequests?: number; readonly name?: string }): MetricSpec {
+    const { minPercent, name, ...rest } = options;
+    return { name: name ?? "request-success-rate", kind: "envoy-success-rate", min: minPercent, ...rest };
+  }
+
+  /** A latency percentile (ms) of the candidate's requests through our Envoy (Envoy's per-cluster histogram). */
+  public static latency(options: MetricOptions & { readonly percentile?: number; readonly maxMs: number; readonly minRequests?: number; readonly name?: string }): MetricSpec {
+    const { percentile, maxMs, name, ...rest } = options;
+    return { name: name ?? `request-duration-p${percentile ?? 99}`, kind: "envoy-latency", percentile: percentile ?? 99, max: maxMs, ...rest };
+  }
+
+  /** Percent of the candidate's Triton inferences that failed (nv_inference_request_failure), from Prometheus. */
+  public static tritonFailureRate(options: MetricOptions & { readonly maxPercent: number; readonly name?: string }): MetricSpec {
+    const { maxPercent, name, ...rest } = options;
+    return { name: name ?? "triton-failure-rate", kind: "triton-failure-rate", max: maxPercent, ...rest };
+  }
+
+  /** The candidate's mean Triton queue time per request (ms), from Prometheus. */
+  public static tritonQueueTime(options: MetricOptions & { readonly maxMs: number; readonly name?: string }): MetricSpec {
+    const { maxMs, name, ...rest } = options;
+    return { name: name ?? "triton-queue-time", kind: "triton-queue-time", max: maxMs, ...rest };
+  }
+
+  /**
+   * Your PromQL against Prometheus' HTTP API; one number. `{{app}}`, `{{namespace}}`, `{{color}}`
+   * (the candidate), `{{stable}}` and `{{interval}}` (e.g. `30s`) are replaced.
+   */
+  public static promql(options: MetricOptions & { readonly name: string; readonly query: string; readonly min?: number; readonly max?: number }): MetricSpec {
+    return { ...options, kind: "promql" };
+  }
+}
+
+/** Props of a {@link TritonPromotion}. */
+export interface TritonPromotionProps {
+  /** The canary route whose weight the steps move; its pair's `active` and the canary percent must be TerraformVariables. */
+  readonly canary: TritonCanary;
+  /** The candidate's weight per step, increasing, e.g. 5 → 25 → 50 → 100, each with its bake time. */
+  readonly steps: readonly PromotionStep[];
+  readonly analysis: {
+    /** @default 30 */
+    readonly intervalSeconds?: number;
+    readonly metrics: readonly MetricSpec[];
+    /** Prometheus' URL where the driver runs (`--prometheus-url` overrides it). @default - none: Prometheus metrics need the flag */
+    readonly prometheusUrl?: string;
+  };
+  /** Ask before the final switch of `active`. @default false */
+  readonly confirmBeforeSwitch?: boolean;
+  /** Records kept in the pair's history ConfigMap. @default 50 */
+  readonly historyLimit?: number;
+  /** The environment variable that holds a webhook URL for notifications (never in the plan). @default "CDKTF_TRITON_WEBHOOK_URL" */
+  readonly webhookUrlEnv?: string;
+}
+
+/**
+ * A staged canary promotion of a {@link TritonBlueGreen} through its {@link TritonCanary}, run by
+ * `cdktf-triton promote` where you run plan/apply: each step applies the stack with the step's
+ * canary weight, bakes under analysis, and goes on or aborts (candidate back to 0 %); the last
+ * step switches `active` with the canary back at 0.
+ */
+export class TritonPromotion extends Construct {
+  public readonly spec: PromotionSpec;
+  /** promotion.json in the synth output. */
+  public readonly specAsset: TerraformAsset;
+  /** The pair's state for the driver: active color, each color's version and fingerprint. */
+  public readonly stateOutput: TerraformOutput;
+
+  constructor(scope: Construct, id: string, props: TritonPromotionProps) {
+    super(scope, id);
+    const v = new PropValidator(this.node.path);
+    const canary = props.canary;
+    v.check("canary", String(canary), canary instanceof TritonCanary, "a TritonCanary");
+    v.throwIfInvalid();
+    const pair = canary.pair;
+    v.check("canary", canary.node.path, canary.canaryVariable !== undefined, "a TritonCanary whose canaryPercent is a TerraformVariable (TritonCanary.percentVariable): the driver sets it per step");
+    v.check("canary", pair.node.path, pair.activeVariable !== undefined, "a TritonCanary whose pair's active is a TerraformVariable (TritonBlueGreen.activeVariable): the driver switches it");
+    const analysis = { intervalSeconds: props.analysis?.intervalSeconds ?? 30, metrics: props.analysis?.metrics, ...(props.analysis?.prometheusUrl !== undefined ? { prometheusUrl: props.analysis.prometheusUrl } : {}) };
+    for (const p of promotionProblems({ steps: props.steps, analysis })) v.check(p.field, p.value, false, p.expected);
+    v.integer("historyLimit", props.historyLimit, 1, 1000);
+    const webhookUrlEnv = props.webhookUrlEnv ?? "CDKTF_TRITON_WEBHOOK_URL";
+    v.check("webhookUrlEnv", webhookUrlEnv, /^[A-Za-z_][A-Za-z0-9_]*$/.test(webhookUrlEnv), "the name of an environment variable");
+    v.throwIfInvalid();
+
+    const outputId = `${pair.appName}_promotion`.replace(/-/g, "_");
+    const rel = (c: "blue" | "green") => pair.release(c);
+    this.stateOutput = new TerraformOutput(this, "state", {
+      description: `The state of ${pair.appName} for cdktf-triton promote: the active color, and each color's version and release fingerprint.`,
+      value: {
+        active: pair.active,
+        namespace: pair.namespace,
+        envoyNamespace: canary.namespace,
+        canary: `\${var.${canary.canaryVariable!.friendlyUniqueId}}`,
+        ...Object.fromEntries(COLORS.map((c) => [c, { version: rel(c).props.version, fingerprint: `\${${pair.fingerprintExpressions[c]}}` }])),
+      },
+    });
+    this.stateOutput.overrideLogicalId(outputId);
+    this.spec = {
+      version: 1,
+      path: this.node.path,
+      app: pair.appName,
+      variables: { active: pair.activeVariable!.friendlyUniqueId, canary: canary.canaryVariable!.friendlyUniqueId },
+      output: outputId,
+      envoy: { name: canary.model.name, opsPort: ENVOY_OPS_PORT, clusters: canary.clusters },
+      steps: props.steps.map((s) => ({ weightPercent: s.weightPercent, bakeSeconds: s.bakeSeconds })),
+      analysis: analysis as PromotionSpec["analysis"],
+      confirmBeforeSwitch: props.confirmBeforeSwitch ?? false,
+      history: { configMap: `${pair.appName}-promotions`, limit: props.historyLimit ?? 50 },
+      webhookUrlEnv,
+    };
+    const text = JSON.stringify(this.spec, null, 2);
+    const hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
+    const file = path.join(os.tmpdir(), "cdktf-triton-promotions", hash, "promotion.json");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+    this.specAsset = new TerraformAsset(this, "spec", { path: file, type: AssetType.FILE });
+  }
+}
