@@ -193,9 +193,23 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
   };
   const clusters = model.clusters.map((c) => c.name);
-  const lds = { resources: model.listeners.map((l, i) => renderListener(l, address, ports[i], options.opsPort ? readyHop(i, ports.length, clusters) : undefined)) };
+  const version = weightsVersion(model);
+  const lds = { ...(version ? { version_info: version } : {}), resources: model.listeners.map((l, i) => renderListener(l, address, ports[i], options.opsPort ? readyHop(i, ports.length, clusters) : undefined)) };
   const cds = { resources: model.clusters.map(renderCluster) };
   return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), "cds.yaml": stringify(cds) };
+}
+
+/**
+ * The listeners' version: the weights of each split route of the first listener (every listener
+ * has the same routes), e.g. `weights canary: fraud-blue=75, fraud-green=25`. Envoy reports it
+ * (text readout `listener_manager.lds.version_text`, on the ops port's `/stats/prometheus?text_readouts`),
+ * so whoever changed the weights sees when this Envoy serves them. Undefined without split routes.
+ */
+export function weightsVersion(model: EnvoyModel): string | undefined {
+  const split = (model.listeners[0]?.routes ?? []).filter((r) => r.clusters.length > 1);
+  if (!split.length) return undefined;
+  const backend = (cluster: string) => cluster.replace(/-(http|grpc)$/, "");
+  return `weights ${split.map((r) => `${r.name}: ${r.clusters.map((c) => `${backend(c.cluster)}=${c.weight}`).join(", ")}`).join("; ")}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import * as path from "path";
 import type { SingleBar } from "cli-progress";
 import { Command, CommanderError } from "commander";
 import { ClientOptions } from "./client";
+import { addPromoteCommands } from "../promote/commands";
 import { PortForward, startPortForward } from "./port-forward";
 import { junitXml, summaryText } from "./report";
 import { loadSpec, SpecError } from "./spec";
@@ -92,6 +93,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .action(async (flags: VerifyFlags) => {
       code = await runVerify(flags, io);
     });
+  addPromoteCommands(program, io, (c) => (code = c));
   try {
     await program.parseAsync(argv as string[]);
   } catch (e) {

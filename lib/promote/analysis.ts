@@ -1,0 +1,168 @@
+// The promotion's analysis: each metric measured over a window, compared with its threshold. Envoy's
+// metrics come from our Envoys' ops ports (`/stats/prometheus`: per-cluster counters, and the
+// request-time histogram for percentiles); Triton's and custom ones from a Prometheus HTTP API.
+// A window without data is "inconclusive", never a pass. Runtime code: no cdktf here.
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { request } from "undici";
+import { MetricSpec } from "./spec";
+
+export type MeasurementVerdict = "pass" | "fail" | "inconclusive";
+
+export interface Measurement {
+  readonly metric: string;
+  readonly at: string;
+  /** undefined when there was no data. */
+  readonly value?: number;
+  readonly verdict: MeasurementVerdict;
+  /** Why it is inconclusive, or what the threshold was. */
+  readonly detail: string;
+}
+
+/** What the placeholders of a query stand for. */
+export interface QueryContext {
+  readonly app: string;
+  readonly namespace: string;
+  /** The candidate color. */
+  readonly color: string;
+  /** The stable (active) color. */
+  readonly stable: string;
+}
+
+/** Envoy's per-cluster numbers we use, summed over the given clusters and Envoys. */
+export interface EnvoySnapshot {
+  readonly completed: number;
+  readonly errors5xx: number;
+  /** Cumulative histogram of upstream request time: upper bound (ms, Infinity last) -> count. */
+  readonly buckets: ReadonlyMap<number, number>;
+  /** The listeners' version (the weights each Envoy serves), one per Envoy. */
+  readonly versions: readonly string[];
+}
+
+const HTTP_TIMEOUT_MS = 5_000;
+
+async function getText(url: string): Promise<string> {
+  const res = await request(url, { headersTimeout: HTTP_TIMEOUT_MS, bodyTimeout: HTTP_TIMEOUT_MS });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+  return text;
+}
+
+/** Reads every Envoy's ops port once and sums the numbers of `clusters`. */
+export async function envoySnapshot(opsUrls: readonly string[], clusters: readonly string[]): Promise<EnvoySnapshot> {
+  let completed = 0;
+  let errors5xx = 0;
+  const buckets = new Map<number, number>();
+  const versions: string[] = [];
+  for (const base of opsUrls) {
+    const families = parsePrometheusTextFormat(await getText(`${base.replace(/\/$/, "")}/stats/prometheus?text_readouts`));
+    for (const f of families) {
+      for (const m of f.metrics) {
+        const cluster = m.labels?.envoy_cluster_name;
+        if (f.name === "envoy_listener_manager_lds_version_text") versions.push(m.labels?.text_value ?? "");
+        if (cluster === undefined || !clusters.includes(cluster)) continue;
+        if (f.name === "envoy_cluster_upstream_rq_completed") completed += Number(m.value);
+        else if (f.name === "envoy_cluster_upstream_rq_xx" && m.labels?.envoy_response_code_class === "5") errors5xx += Number(m.value);
+        else if (f.name === "envoy_cluster_upstream_rq_time" && m.buckets) {
+          for (const [le, count] of Object.entries(m.buckets)) {
+            const bound = le === "+Inf" ? Infinity : Number(le);
+            buckets.set(bound, (buckets.get(bound) ?? 0) + Number(count));
+          }
+        }
+      }
+    }
+  }
+  return { completed, errors5xx, buckets, versions };
+}
+
+/**
+ * The q-quantile (0..1) of a cumulative histogram, interpolated linearly within its bucket (as
+ * Prometheus' histogram_quantile does); undefined when it holds no observation.
+ */
+export function histogramQuantile(q: number, cumulative: ReadonlyMap<number, number>): number | undefined {
+  const bounds = [...cumulative.keys()].sort((a, b) => a - b);
+  const total = bounds.length ? cumulative.get(bounds[bounds.length - 1])! : 0;
+  if (!(total > 0)) return undefined;
+  const rank = q * total;
+  let lowerBound = 0;
+  let lowerCount = 0;
+  for (const b of bounds) {
+    const count = cumulative.get(b)!;
+    if (count >= rank) {
+      if (b === Infinity) return lowerBound; // beyond the last finite bucket: its bound, as Prometheus does
+      return lowerBound + ((b - lowerBound) * (rank - lowerCount)) / Math.max(count - lowerCount, 1e-9);
+    }
+    lowerBound = b;
+    lowerCount = count;
+  }
+  return lowerBound;
+}
+
+/** The difference of two cumulative histograms (after - before). */
+function histogramDelta(after: ReadonlyMap<number, number>, before: ReadonlyMap<number, number>): Map<number, number> {
+  const d = new Map<number, number>();
+  for (const [b, c] of after) d.set(b, Math.max(0, c - (before.get(b) ?? 0)));
+  return d;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Compares a value with the metric's threshold. */
+export function judge(metric: MetricSpec, value: number | undefined, at: string, noData = "no data"): Measurement {
+  if (value === undefined || !Number.isFinite(value)) return { metric: metric.name, at, verdict: "inconclusive", detail: noData };
+  const low = metric.min !== undefined && value < metric.min;
+  const high = metric.max !== undefined && value > metric.max;
+  const bounds = [metric.min !== undefined ? `>= ${metric.min}` : "", metric.max !== undefined ? `<= ${metric.max}` : ""].filter(Boolean).join(" and ");
+  return { metric: metric.name, at, value: round(value), verdict: low || high ? "fail" : "pass", detail: `must be ${bounds}` };
+}
+
+/** An Envoy metric over the window between two snapshots. */
+export function judgeEnvoy(metric: MetricSpec, before: EnvoySnapshot, after: EnvoySnapshot, at: string): Measurement {
+  const requests = after.completed - before.completed;
+  const minRequests = metric.minRequests ?? 10;
+  if (requests < minRequests) return judge(metric, undefined, at, `${requests} candidate requests in the window (fewer than minRequests ${minRequests})`);
+  if (metric.kind === "envoy-success-rate") return judge(metric, (100 * (requests - (after.errors5xx - before.errors5xx))) / requests, at);
+  const delta = histogramDelta(after.buckets, before.buckets);
+  return judge(metric, histogramQuantile((metric.percentile ?? 99) / 100, delta), at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
+}
+
+/** The PromQL a Prometheus metric runs, placeholders replaced. */
+export function promqlOf(metric: MetricSpec, ctx: QueryContext, intervalSeconds: number): string {
+  const sel = `{app="{{app}}",namespace="{{namespace}}",color="{{color}}"}`;
+  const rate = (name: string) => `sum(rate(${name}${sel}[{{interval}}]))`;
+  const template =
+    metric.kind === "triton-failure-rate"
+      ? `100 * ${rate("nv_inference_request_failure")} / (${rate("nv_inference_request_success")} + ${rate("nv_inference_request_failure")})`
+      : metric.kind === "triton-queue-time"
+        ? `${rate("nv_inference_queue_duration_us")} / (${rate("nv_inference_request_success")} + ${rate("nv_inference_request_failure")}) / 1000`
+        : metric.query!;
+  const values: Record<string, string> = { app: ctx.app, namespace: ctx.namespace, color: ctx.color, stable: ctx.stable, interval: `${intervalSeconds}s` };
+  return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+export class PrometheusError extends Error {}
+
+/**
+ * Runs an instant query; the value of its single sample, or undefined when it returns no sample
+ * (or NaN: a rate over no requests). More than one series is an error: the query must aggregate.
+ */
+export async function queryPrometheus(baseUrl: string, query: string): Promise<number | undefined> {
+  const url = `${baseUrl.replace(/\/$/, "")}/api/v1/query?query=${encodeURIComponent(query)}`;
+  const res = await request(url, { headersTimeout: HTTP_TIMEOUT_MS, bodyTimeout: HTTP_TIMEOUT_MS });
+  const text = await res.body.text();
+  let body: { status?: string; error?: string; errorType?: string; data?: { resultType: string; result: unknown } };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new PrometheusError(`${baseUrl} answered ${res.statusCode} without JSON: ${text.slice(0, 200)}`);
+  }
+  if (body.status !== "success") throw new PrometheusError(`Prometheus refused ${JSON.stringify(query)}: ${body.errorType ?? res.statusCode}: ${body.error ?? text.slice(0, 200)}`);
+  const data = body.data!;
+  if (data.resultType === "scalar") return finite(Number((data.result as [number, string])[1]));
+  if (data.resultType !== "vector") throw new PrometheusError(`${JSON.stringify(query)} returned a ${data.resultType}: the analysis needs one number (a scalar or a single-sample vector)`);
+  const result = data.result as { value: [number, string] }[];
+  if (result.length === 0) return undefined;
+  if (result.length > 1) throw new PrometheusError(`${JSON.stringify(query)} returned ${result.length} series: aggregate it to one (sum, max, ...)`);
+  return finite(Number(result[0].value[1]));
+}
+
+const finite = (x: number) => (Number.isFinite(x) ? x : undefined);

@@ -1,0 +1,104 @@
+// The CLI's `promote` and `history` commands. The modules that do the work load only when one of
+// them runs, so `cdktf-triton verify` (inside a gate's provisioner) starts as fast as before.
+import * as fs from "fs";
+import { Command } from "commander";
+
+type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream };
+
+const PROMOTE_HELP = `
+Exit codes:
+  0  promoted: the candidate serves all traffic
+  1  aborted: a metric failed (or stayed without data); the candidate is back at 0 %
+  2  could not start: bad arguments or spec, a missing engine, a query Prometheus refuses
+  3  paused before the switch: re-run with --confirm to switch, or --on-unfinished rollback
+  130 interrupted: rolled back to the last good weights
+`;
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+export function addPromoteCommands(program: Command, io: Io, setCode: (code: number) => void): void {
+  program
+    .command("promote")
+    .description("Promote a blue/green pair's candidate in canary steps under analysis (a TritonPromotion of the stack)")
+    .option("--stack <folder|name>", "the synthesized stack (a folder with cdk.tf.json, or a name under cdktf.out/stacks)")
+    .option("--promotion <path>", "the TritonPromotion, when the stack declares several")
+    .option("--engine <tofu|terraform|cdktf>", "what applies the stack (terraform honours TERRAFORM_BINARY_NAME)", "terraform")
+    .option("--var <name=value>", "a variable for every apply (repeatable)", collect, [])
+    .option("--var-file <file>", "a variables file for every apply (repeatable)", collect, [])
+    .option("--kubeconfig <file>", "kubeconfig for the history ConfigMap and the Envoy port-forwards")
+    .option("--context <name>", "kubeconfig context")
+    .option("--envoy-url <url>", "an Envoy ops URL (repeatable) instead of port-forwards to each Envoy pod", collect, [])
+    .option("--prometheus-url <url>", "Prometheus' HTTP API for Triton and PromQL metrics")
+    .option("--report-dir <dir>", "append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json")
+    .option("--json <file>", "write the report (the record, every measurement, timings) as JSON")
+    .option("--confirm-before-switch", "ask before switching active (a pause without a terminal)")
+    .option("--confirm", "the switch is confirmed (continue a paused promotion)")
+    .option("--on-unfinished <resume|rollback>", "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
+    .option("--rollout-timeout <seconds>", "how long every Envoy may take to serve new weights", "300")
+    .addHelpText("after", PROMOTE_HELP)
+    .action(async (flags) => {
+      const { promote, PromoteError, PROMOTE_EXIT } = await import("./promote");
+      const { PromotionSpecError } = await import("./spec");
+      const { EngineError, ENGINE_KINDS } = await import("./engine");
+      try {
+        if (!ENGINE_KINDS.includes(flags.engine)) throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
+        if (!["resume", "rollback"].includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected resume or rollback`);
+        const timeout = Number(flags.rolloutTimeout);
+        if (!Number.isInteger(timeout) || timeout < 1) throw new PromoteError(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
+        for (const kv of flags.var) if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv)) throw new PromoteError(`--var ${JSON.stringify(kv)}: expected name=value`);
+        const report = await promote({
+          stack: flags.stack,
+          promotion: flags.promotion,
+          engine: flags.engine,
+          vars: flags.var,
+          varFiles: flags.varFile,
+          kube: { kubeconfig: flags.kubeconfig, context: flags.context },
+          envoyUrls: flags.envoyUrl,
+          prometheusUrl: flags.prometheusUrl,
+          reportDir: flags.reportDir,
+          json: flags.json,
+          confirmBeforeSwitch: flags.confirmBeforeSwitch,
+          confirm: flags.confirm,
+          onUnfinished: flags.onUnfinished,
+          rolloutTimeoutSeconds: timeout,
+          out: io.out,
+          err: io.err,
+        });
+        setCode(report.exitCode);
+      } catch (e) {
+        const known = e instanceof PromoteError || e instanceof PromotionSpecError || e instanceof EngineError;
+        io.err.write(`cdktf-triton promote: ${known ? "" : "could not promote: "}${(e as Error).message}\n`);
+        setCode(PROMOTE_EXIT.error);
+      }
+    });
+
+  program
+    .command("history")
+    .description("Print a pair's promotions and gate verdicts, from its history ConfigMap or a promotions.jsonl file")
+    .option("--app <name>", "the pair's appName (its ConfigMap is <app>-promotions)")
+    .option("-n, --namespace <ns>", "the pair's namespace", "default")
+    .option("--file <promotions.jsonl>", "read a report folder's file instead of the cluster")
+    .option("--kubeconfig <file>", "kubeconfig")
+    .option("--context <name>", "kubeconfig context")
+    .option("--json", "print the records as JSON")
+    .action(async (flags) => {
+      const { ClusterHistory, historyTable, parseHistory } = await import("./history");
+      try {
+        let records;
+        if (flags.file) {
+          if (!fs.existsSync(flags.file)) throw new Error(`${flags.file} does not exist`);
+          const parsed = parseHistory(fs.readFileSync(flags.file, "utf8"));
+          parsed.problems.forEach((p) => io.err.write(`cdktf-triton history: ${flags.file}: ${p} (skipped)\n`));
+          records = parsed.records;
+        } else {
+          if (!flags.app) throw new Error("give --app (the pair's appName) or --file");
+          records = await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, `${flags.app}-promotions`, 1000).read();
+        }
+        io.out.write(flags.json ? `${JSON.stringify(records, null, 2)}\n` : records.length ? `${historyTable(records)}\n` : "no promotions or verdicts recorded\n");
+        setCode(0);
+      } catch (e) {
+        io.err.write(`cdktf-triton history: ${(e as Error).message}\n`);
+        setCode(2);
+      }
+    });
+}

@@ -1,0 +1,179 @@
+// The promotion history: one JSON record per promotion (and per gate verdict), kept in a ConfigMap
+// per pair (bounded, newest last, written through the Kubernetes API with kubectl and the user's
+// kubeconfig, with optimistic concurrency) and appended to the report folder as JSON lines.
+// Runtime code: no cdktf here.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { expandHome } from "../verify/port-forward";
+
+export type PromotionStatus = "running" | "paused" | "promoted" | "aborted" | "interrupted" | "rolled-back";
+
+/** Per metric, what a step measured. */
+export interface MetricSummary {
+  readonly metric: string;
+  readonly passed: number;
+  readonly failed: number;
+  readonly inconclusive: number;
+  /** The last conclusive value. */
+  readonly last?: number;
+}
+
+export interface StepRecord {
+  readonly weightPercent: number;
+  readonly startedAt: string;
+  finishedAt?: string;
+  verdict?: "pass" | "fail" | "inconclusive" | "interrupted";
+  metrics: MetricSummary[];
+}
+
+export interface ColorState {
+  readonly color: string;
+  readonly version: string;
+  readonly fingerprint: string;
+}
+
+export interface PromotionRecord {
+  readonly kind: "promotion";
+  readonly id: string;
+  readonly app: string;
+  readonly namespace: string;
+  /** Who ran it: $USER (or the CI's actor) on which host. */
+  readonly by: string;
+  readonly engine: string;
+  readonly startedAt: string;
+  finishedAt?: string;
+  readonly from: ColorState;
+  readonly to: ColorState;
+  status: PromotionStatus;
+  /** Why it stopped, when it did not promote. */
+  reason?: string;
+  /** The step index traffic is on (-1 before the first). */
+  currentStep: number;
+  steps: StepRecord[];
+}
+
+export interface VerificationRecord {
+  readonly kind: "verification";
+  readonly id: string;
+  readonly app: string;
+  readonly namespace: string;
+  readonly at: string;
+  readonly color: string;
+  readonly fingerprint?: string;
+  readonly verdict: string;
+  readonly message?: string;
+}
+
+export type HistoryRecord = PromotionRecord | VerificationRecord;
+
+export interface KubeAccess {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** @default "kubectl" */
+  readonly kubectl?: string;
+}
+
+const DATA_KEY = "history.jsonl";
+
+function kubectl(access: KubeAccess, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const all = [...(access.kubeconfig ? ["--kubeconfig", expandHome(access.kubeconfig)] : []), ...(access.context ? ["--context", access.context] : []), ...args];
+  return new Promise((resolve) => {
+    const proc = spawn(access.kubectl ?? "kubectl", all, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.stderr.on("data", (d) => (stderr += d));
+    proc.on("error", (e) => (stderr += e.message));
+    proc.on("close", (code) => resolve({ code, stdout, stderr }));
+    proc.stdin.end(input ?? "");
+  });
+}
+
+/** Parses history lines; lines that are not records are reported, not fatal. */
+export function parseHistory(text: string): { records: HistoryRecord[]; problems: string[] } {
+  const records: HistoryRecord[] = [];
+  const problems: string[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const r = JSON.parse(line);
+      if (r && (r.kind === "promotion" || r.kind === "verification") && typeof r.id === "string") records.push(r);
+      else problems.push(`line ${i + 1}: not a history record`);
+    } catch (e) {
+      problems.push(`line ${i + 1}: not JSON (${(e as Error).message})`);
+    }
+  });
+  return { records, problems };
+}
+
+/** The history ConfigMap of one pair. */
+export class ClusterHistory {
+  constructor(
+    private readonly access: KubeAccess,
+    public readonly namespace: string,
+    public readonly name: string,
+    private readonly limit: number,
+  ) {}
+
+  /** Every record, oldest first ([] when the ConfigMap does not exist yet). */
+  async read(): Promise<HistoryRecord[]> {
+    const { object } = await this.get();
+    return object ? parseHistory(object.data?.[DATA_KEY] ?? "").records : [];
+  }
+
+  /** Inserts or replaces (by id) a record, keeping the newest `limit`; retries on a concurrent write. */
+  async put(record: HistoryRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const { object } = await this.get();
+      const records = object ? parseHistory(object.data?.[DATA_KEY] ?? "").records : [];
+      const i = records.findIndex((r) => r.id === record.id);
+      if (i >= 0) records[i] = record;
+      else records.push(record);
+      const kept = records.slice(-this.limit);
+      const data = { [DATA_KEY]: kept.map((r) => JSON.stringify(r)).join("\n") + "\n" };
+      const body = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name: this.name,
+          namespace: this.namespace,
+          labels: { "app.kubernetes.io/managed-by": "cdktf-triton", "cdktf-triton/role": "promotion-history" },
+          ...(object ? { resourceVersion: object.metadata.resourceVersion } : {}),
+        },
+        data,
+      };
+      const r = await kubectl(this.access, [object ? "replace" : "create", "-f", "-", "-o", "name"], JSON.stringify(body));
+      if (r.code === 0) return;
+      const conflict = /Conflict|AlreadyExists|the object has been modified|already exists/i.test(r.stderr);
+      if (!conflict || attempt >= 5) throw new Error(`could not write ConfigMap ${this.namespace}/${this.name}: ${r.stderr.trim()}`);
+    }
+  }
+
+  private async get(): Promise<{ object?: { metadata: { resourceVersion: string }; data?: Record<string, string> } }> {
+    const r = await kubectl(this.access, ["get", "configmap", this.name, "-n", this.namespace, "-o", "json", "--ignore-not-found"]);
+    if (r.code !== 0) throw new Error(`could not read ConfigMap ${this.namespace}/${this.name}: ${r.stderr.trim()}`);
+    return r.stdout.trim() ? { object: JSON.parse(r.stdout) } : {};
+  }
+}
+
+/** Appends a record to `<dir>/promotions.jsonl`. */
+export function appendHistoryFile(dir: string, record: HistoryRecord): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "promotions.jsonl");
+  fs.appendFileSync(file, JSON.stringify(record) + "\n");
+  return file;
+}
+
+/** The records as a table, oldest first. */
+export function historyTable(records: readonly HistoryRecord[]): string {
+  const rows = records.map((r) =>
+    r.kind === "promotion"
+      ? [r.startedAt, r.app, "promotion", `${r.from.color} ${r.from.version} -> ${r.to.color} ${r.to.version}`, r.steps.map((s) => `${s.weightPercent}%${s.verdict && s.verdict !== "pass" ? `(${s.verdict})` : ""}`).join(" "), r.status + (r.reason ? `: ${r.reason}` : ""), r.by]
+      : [r.at, r.app, "verification", `${r.color} ${r.fingerprint ?? ""}`.trim(), "", r.verdict + (r.message ? `: ${r.message}` : ""), ""],
+  );
+  const header = ["WHEN", "APP", "KIND", "CHANGE", "STEPS", "OUTCOME", "BY"];
+  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => row[i].length))));
+  const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i] ? `${c.slice(0, widths[i] - 1)}…` : c.padEnd(widths[i]))).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}

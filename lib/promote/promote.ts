@@ -1,0 +1,489 @@
+// `cdktf-triton promote`: the staged promotion of a blue/green pair's candidate, driven from where
+// plan/apply runs (a workstation, a CI job), with no controller in the cluster. For each step: apply
+// the stack with the canary weight, wait until every Envoy serves it, bake under analysis, go on or
+// abort (apply the candidate back to 0 %). The last step switches `active` with the canary at 0.
+// Every transition is recorded in the pair's history ConfigMap first, so a re-run after an
+// interruption knows where traffic was left. Runtime code: no cdktf here.
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { startPortForward, PortForward } from "../verify/port-forward";
+import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, Measurement, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
+import { Engine, EngineKind } from "./engine";
+import { appendHistoryFile, ClusterHistory, ColorState, KubeAccess, MetricSummary, PromotionRecord, StepRecord } from "./history";
+import { notify, Notification, PromotionEvent } from "./notify";
+import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "./spec";
+
+export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, paused: 3, interrupted: 130 } as const;
+
+export interface PromoteOptions {
+  /** A stack folder (holding cdk.tf.json) or a stack name under ./cdktf.out/stacks. @default - the current folder, or the only stack of ./cdktf.out */
+  readonly stack?: string;
+  /** The TritonPromotion's construct path (or its last part), when the stack has several. */
+  readonly promotion?: string;
+  readonly engine: EngineKind;
+  readonly vars?: readonly string[];
+  readonly varFiles?: readonly string[];
+  readonly kube?: KubeAccess;
+  /** Envoy ops URLs; default: a port-forward to each Envoy pod's ops port. */
+  readonly envoyUrls?: readonly string[];
+  readonly prometheusUrl?: string;
+  /** Append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json. */
+  readonly reportDir?: string;
+  /** Write the report (the record and every measurement) here as JSON. */
+  readonly json?: string;
+  /** Ask before the switch even when the spec does not. */
+  readonly confirmBeforeSwitch?: boolean;
+  /** The switch is confirmed (a re-run after a pause, or a pipeline's manual approval). */
+  readonly confirm?: boolean;
+  /** What to do with a promotion an earlier run left unfinished. @default "resume" */
+  readonly onUnfinished?: "resume" | "rollback";
+  /** How long every Envoy may take to serve new weights (a mounted ConfigMap can take a minute). @default 300 */
+  readonly rolloutTimeoutSeconds?: number;
+  readonly out: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly err: NodeJS.WritableStream;
+  /** Answers the TTY question before the switch. @default - reads a line from stdin */
+  readonly ask?: (question: string) => Promise<boolean>;
+  /** Resolves when the user interrupts (SIGINT/SIGTERM). @default - the process's signals */
+  readonly interrupted?: Promise<string>;
+}
+
+export class PromoteError extends Error {}
+
+/** The pair's state as the stack output gives it. */
+interface PairState {
+  readonly active: "blue" | "green";
+  readonly canary: number;
+  readonly namespace: string;
+  readonly envoyNamespace: string;
+  readonly blue: { version: string; fingerprint: string };
+  readonly green: { version: string; fingerprint: string };
+}
+
+export interface PromoteReport {
+  readonly record: PromotionRecord;
+  readonly measurements: readonly (Measurement & { step: number; weightPercent: number })[];
+  readonly notificationProblems: readonly string[];
+  /** From the first failed measurement to the abort decision, and from the decision to the candidate at 0 % in every Envoy. */
+  readonly timings: { firstFailureAt?: string; decisionAt?: string; zeroTrafficAt?: string; decisionMs?: number; rollbackMs?: number };
+  readonly exitCode: number;
+}
+
+/** Finds the stack folder and the promotion spec in it. */
+export function findPromotion(stack: string | undefined, promotion: string | undefined): { stackDir: string; specFile: string } {
+  const cwd = process.cwd();
+  let stackDir: string;
+  if (stack && fs.existsSync(path.join(stack, "cdk.tf.json"))) stackDir = path.resolve(stack);
+  else if (stack) stackDir = path.resolve(cwd, "cdktf.out", "stacks", stack);
+  else if (fs.existsSync(path.join(cwd, "cdk.tf.json"))) stackDir = cwd;
+  else {
+    const stacks = fs.existsSync(path.join(cwd, "cdktf.out", "stacks")) ? fs.readdirSync(path.join(cwd, "cdktf.out", "stacks")) : [];
+    if (stacks.length !== 1) throw new PromoteError(stacks.length ? `several stacks in cdktf.out/stacks (${stacks.join(", ")}): choose one with --stack` : "no synthesized stack here: run cdktf synth, or give --stack <folder or name>");
+    stackDir = path.join(cwd, "cdktf.out", "stacks", stacks[0]);
+  }
+  if (!fs.existsSync(path.join(stackDir, "cdk.tf.json"))) throw new PromoteError(`${stackDir} holds no synthesized stack (cdk.tf.json): run cdktf synth`);
+  const assets = path.join(stackDir, "assets");
+  const specs = (fs.existsSync(assets) ? fs.readdirSync(assets) : []).flatMap((a) =>
+    fs.readdirSync(path.join(assets, a)).map((h) => path.join(assets, a, h, "promotion.json")).filter((f) => fs.existsSync(f)),
+  );
+  const named = specs.map((f) => ({ f, p: (JSON.parse(fs.readFileSync(f, "utf8")) as PromotionSpec).path }));
+  const chosen = promotion ? named.filter((n) => n.p === promotion || n.p.endsWith(`/${promotion}`)) : named;
+  if (chosen.length === 1) return { stackDir, specFile: chosen[0].f };
+  if (!named.length) throw new PromoteError(`${stackDir} declares no TritonPromotion`);
+  throw new PromoteError(`${promotion ? `no single promotion ${JSON.stringify(promotion)}` : "several promotions"} in ${stackDir}: choose with --promotion (${named.map((n) => n.p).join(", ")})`);
+}
+
+const sleep = (ms: number, wake: Promise<unknown>) => Promise.race([new Promise((r) => setTimeout(r, Math.max(0, ms))), wake]);
+const other = (c: "blue" | "green"): "blue" | "green" => (c === "blue" ? "green" : "blue");
+
+/** Runs a promotion; resolves to its report (the exit code in it). Never calls process.exit. */
+export async function promote(o: PromoteOptions): Promise<PromoteReport> {
+  const driver = new Driver(o);
+  try {
+    return await driver.run();
+  } finally {
+    driver.close();
+  }
+}
+
+class Driver {
+  private readonly measurements: (Measurement & { step: number; weightPercent: number })[] = [];
+  private readonly notificationProblems: string[] = [];
+  private readonly forwards: PortForward[] = [];
+  private readonly timings: PromoteReport["timings"] = {};
+  private interruptedBy?: string;
+  private readonly interrupted: Promise<string>;
+  private readonly detach: () => void;
+  private spec!: PromotionSpec;
+  private engine!: Engine;
+  private history!: ClusterHistory;
+  private envoyUrls: string[] = [];
+  private prometheusUrl?: string;
+  private record!: PromotionRecord;
+  private webhook?: string;
+
+  constructor(private readonly o: PromoteOptions) {
+    let detach = () => undefined as void;
+    this.interrupted =
+      o.interrupted ??
+      new Promise<string>((resolve) => {
+        const on = (signal: string) => () => {
+          if (this.interruptedBy) {
+            // A second signal: stop now, and say where traffic was left.
+            this.o.err.write(`\ncdktf-triton promote: stopped by a second ${signal}. ${this.whereTrafficIs()} A re-run resumes or rolls back (--on-unfinished).\n`);
+            process.exit(PROMOTE_EXIT.interrupted);
+          }
+          resolve(signal);
+        };
+        const int = on("SIGINT");
+        const term = on("SIGTERM");
+        process.on("SIGINT", int);
+        process.on("SIGTERM", term);
+        detach = () => {
+          process.off("SIGINT", int);
+          process.off("SIGTERM", term);
+        };
+      });
+    this.detach = () => detach();
+    void this.interrupted.then((s) => {
+      this.interruptedBy = s;
+      this.say(`interrupted (${s}): rolling back to the last good weights (candidate 0 %)`);
+    });
+  }
+
+  close(): void {
+    this.detach();
+    this.forwards.forEach((f) => f.stop());
+  }
+
+  private say(line: string): void {
+    this.o.out.write(`promote: ${line}\n`);
+  }
+
+  private whereTrafficIs(): string {
+    const r = this.record;
+    if (!r || r.currentStep < 0) return "Traffic was not moved.";
+    const step = this.spec.steps[r.currentStep];
+    return `Traffic is left on step ${r.currentStep + 1} of ${this.spec.steps.length}: ${step.weightPercent} % to ${r.to.color} (${r.to.version}), unwatched.`;
+  }
+
+  async run(): Promise<PromoteReport> {
+    const { stackDir, specFile } = findPromotion(this.o.stack, this.o.promotion);
+    this.spec = loadPromotionSpec(specFile);
+    const spec = this.spec;
+    this.engine = new Engine({ kind: this.o.engine, stackDir, vars: this.o.vars, varFiles: this.o.varFiles });
+    this.engine.check();
+    const state = (await this.engine.output(spec.output)) as PairState | undefined;
+    if (!state || !["blue", "green"].includes(state.active)) {
+      throw new PromoteError(`the stack's state has no output ${spec.output}: apply the stack once (with ${this.o.engine}) before promoting`);
+    }
+    this.history = new ClusterHistory(this.o.kube ?? {}, state.namespace, spec.history.configMap, spec.history.limit);
+    this.webhook = process.env[spec.webhookUrlEnv] || undefined;
+    const promQueries = spec.analysis.metrics.filter(needsPrometheus);
+    this.prometheusUrl = this.o.prometheusUrl ?? spec.analysis.prometheusUrl;
+    if (promQueries.length && !this.prometheusUrl) {
+      throw new PromoteError(`metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus: give --prometheus-url (or analysis.prometheusUrl)`);
+    }
+    const stable = state.active;
+    const candidate = other(stable);
+    const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: candidate, stable };
+    // Bad queries are refused before anything is applied: one dry query each.
+    for (const m of promQueries) {
+      try {
+        await queryPrometheus(this.prometheusUrl!, promqlOf(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds));
+      } catch (e) {
+        throw new PromoteError(`analysis metric ${m.name}: ${(e as Error).message}`);
+      }
+    }
+    await this.connectEnvoys(state.envoyNamespace);
+    const from: ColorState = { color: stable, ...state[stable] };
+    const to: ColorState = { color: candidate, ...state[candidate] };
+
+    // An earlier run that did not finish: resume it (same candidate), or roll it back.
+    const unfinished = (await this.history.read()).filter((r): r is PromotionRecord => r.kind === "promotion").reverse().find((r) => r.status === "running" || r.status === "paused");
+    let startStep = 0;
+    if (unfinished) {
+      const same = unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint;
+      const at = unfinished.currentStep >= 0 ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)` : "before its first step";
+      if (same && (this.o.onUnfinished ?? "resume") === "resume") {
+        this.record = unfinished;
+        startStep = Math.max(0, unfinished.status === "paused" ? spec.steps.length : unfinished.currentStep);
+        this.say(`resuming promotion ${unfinished.id} (${unfinished.by}, ${unfinished.startedAt}), left ${unfinished.status} at ${at}`);
+        this.record.status = "running";
+        await this.save("resumed", `resumed by ${who()} at ${at}`);
+      } else {
+        this.say(`promotion ${unfinished.id} was left ${unfinished.status} at ${at}: rolling it back (candidate 0 %)`);
+        const back = await this.applyWeights(unfinished.from.color as "blue" | "green", 0);
+        if (!back.ok) throw new PromoteError(`could not roll back promotion ${unfinished.id}: ${back.why}`);
+        unfinished.reason = `left ${unfinished.status} at ${at}; rolled back by a later run (${who()})`;
+        unfinished.status = "rolled-back";
+        unfinished.currentStep = -1;
+        unfinished.finishedAt = new Date().toISOString();
+        await this.history.put(unfinished);
+        await this.send("rolled-back", `${spec.app}: promotion ${unfinished.id} (left at ${at}) rolled back: ${unfinished.from.color} takes all traffic again`, {});
+      }
+    }
+    if (!this.record) {
+      if (to.fingerprint === from.fingerprint) throw new PromoteError(`${candidate} runs the same release as ${stable} (fingerprint ${to.fingerprint}): nothing to promote`);
+      if (state.canary !== 0) this.say(`note: the state has the canary at ${state.canary} %; the first step sets it to ${spec.steps[0].weightPercent} %`);
+      this.record = {
+        kind: "promotion",
+        id: `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomBytes(3).toString("hex")}`,
+        app: spec.app,
+        namespace: state.namespace,
+        by: who(),
+        engine: this.o.engine,
+        startedAt: new Date().toISOString(),
+        from,
+        to,
+        status: "running",
+        currentStep: -1,
+        steps: [],
+      };
+      await this.save("started", `${spec.app}: promoting ${candidate} (${to.version}) over ${stable} (${from.version}) in ${spec.steps.length} steps: ${spec.steps.map((s) => `${s.weightPercent} %`).join(" → ")}`);
+    }
+
+    for (let i = startStep; i < spec.steps.length; i++) {
+      const verdict = await this.step(i, stable, candidate, ctx);
+      if (verdict !== "pass") return this.abort(stable, verdict);
+    }
+    return this.switchOver(stable, candidate);
+  }
+
+  /** One step: apply, wait for every Envoy, bake under analysis. */
+  private async step(i: number, stable: "blue" | "green", candidate: "blue" | "green", ctx: QueryContext): Promise<"pass" | string> {
+    const spec = this.spec;
+    const { weightPercent, bakeSeconds } = spec.steps[i];
+    if (this.interruptedBy) return `interrupted (${this.interruptedBy})`;
+    this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
+    const applied = await this.applyWeights(stable, weightPercent);
+    if (!applied.ok) return `the apply of step ${i + 1} failed: ${applied.why}`;
+    const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
+    this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
+    this.record.currentStep = i;
+    await this.save("step", `${spec.app}: step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} (${this.record.to.version}), baking ${bakeSeconds} s`, { step: i + 1, weightPercent });
+
+    const metrics = spec.analysis.metrics;
+    const every = (m: MetricSpec) => (m.intervalSeconds ?? spec.analysis.intervalSeconds) * 1000;
+    const summary = new Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>(metrics.map((m) => [m.name, { passed: 0, failed: 0, inconclusive: 0 }]));
+    const clusters = spec.envoy.clusters[candidate];
+    const baseline = await envoySnapshot(this.envoyUrls, clusters);
+    const snapshots = new Map<string, EnvoySnapshot>(metrics.map((m) => [m.name, baseline]));
+    const started = Date.now();
+    const end = started + bakeSeconds * 1000;
+    const last = new Map<string, number>(metrics.map((m) => [m.name, started]));
+    const finish = (verdict: StepRecord["verdict"]) => {
+      step.finishedAt = new Date().toISOString();
+      step.verdict = verdict;
+      step.metrics = metrics.map((m): MetricSummary => ({ metric: m.name, ...summary.get(m.name)! }));
+    };
+    for (;;) {
+      const due = Math.min(...metrics.map((m) => last.get(m.name)! + every(m)));
+      if (due > end) {
+        await sleep(end - Date.now(), this.interrupted);
+        break;
+      }
+      await sleep(due - Date.now(), this.interrupted);
+      if (this.interruptedBy) {
+        finish("interrupted");
+        return `interrupted (${this.interruptedBy}) during step ${i + 1}`;
+      }
+      const now = Date.now();
+      let snapshot: EnvoySnapshot | undefined;
+      for (const m of metrics.filter((x) => last.get(x.name)! + every(x) <= now + 5)) {
+        const at = new Date().toISOString();
+        let result: Measurement;
+        try {
+          if (m.kind === "envoy-success-rate" || m.kind === "envoy-latency") {
+            snapshot ??= await envoySnapshot(this.envoyUrls, clusters);
+            result = judgeEnvoy(m, snapshots.get(m.name)!, snapshot, at);
+            snapshots.set(m.name, snapshot);
+          } else {
+            result = judge(m, await queryPrometheus(this.prometheusUrl!, promqlOf(m, ctx, every(m) / 1000)), at);
+          }
+        } catch (e) {
+          result = { metric: m.name, at, verdict: "inconclusive", detail: `could not measure: ${(e as Error).message}` };
+        }
+        last.set(m.name, now);
+        this.measurements.push({ ...result, step: i + 1, weightPercent });
+        const s = summary.get(m.name)!;
+        if (result.verdict === "pass") s.passed++;
+        else if (result.verdict === "fail") s.failed++;
+        else s.inconclusive++;
+        if (result.value !== undefined) s.last = result.value;
+        if (result.verdict === "fail" && !this.timings.firstFailureAt) this.timings.firstFailureAt = at;
+        if (s.failed > (m.failureLimit ?? 0)) {
+          finish("fail");
+          this.timings.decisionAt = new Date().toISOString();
+          return `${m.name} = ${result.value} at ${weightPercent} % (${result.detail}; ${s.failed} failed measurement${s.failed > 1 ? "s" : ""}, failureLimit ${m.failureLimit ?? 0})`;
+        }
+      }
+      this.progress(i, weightPercent, Math.max(0, end - Date.now()), summary);
+    }
+    if (this.interruptedBy) {
+      finish("interrupted");
+      return `interrupted (${this.interruptedBy}) during step ${i + 1}`;
+    }
+    const short = metrics.filter((m) => summary.get(m.name)!.passed < (m.count ?? 1));
+    if (short.length) {
+      finish("inconclusive");
+      this.timings.decisionAt = new Date().toISOString();
+      return `inconclusive at ${weightPercent} %: ${short.map((m) => `${m.name} passed ${summary.get(m.name)!.passed} of the ${m.count ?? 1} measurement(s) it needs (${summary.get(m.name)!.inconclusive} without data)`).join("; ")}`;
+    }
+    finish("pass");
+    await this.save("step-passed", `${spec.app}: step ${i + 1}/${spec.steps.length} passed at ${weightPercent} % (${step.metrics.map((m) => `${m.metric} ${m.last ?? "-"}`).join(", ")})`, { step: i + 1, weightPercent });
+    return "pass";
+  }
+
+  private progress(i: number, weight: number, leftMs: number, summary: Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>): void {
+    const values = [...summary].map(([name, s]) => `${name}=${s.last ?? "-"}${s.failed ? ` (${s.failed} failed)` : ""}`).join(" ");
+    const line = `step ${i + 1}/${this.spec.steps.length} ${weight} % · ${Math.ceil(leftMs / 1000)} s left · ${values}`;
+    if (this.o.out.isTTY) this.o.out.write(`\r\x1b[2K${line}`);
+    else this.say(line);
+  }
+
+  /** Applies the stack with `active` and the canary weight, then waits until every Envoy serves those weights. */
+  private async applyWeights(active: "blue" | "green", canary: number): Promise<{ ok: true } | { ok: false; why: string }> {
+    if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
+    const r = await this.engine.apply({ [this.spec.variables.active]: active, [this.spec.variables.canary]: String(canary) });
+    if (r.code !== 0) {
+      const tail = r.output.trim().split("\n").slice(-15).join("\n");
+      this.o.err.write(`${this.engine.binary} apply exited ${r.code}:\n${tail}\n`);
+      return { ok: false, why: `${this.engine.binary} apply exited ${r.code}` };
+    }
+    const weights = { [active]: 100 - canary, [other(active)]: canary } as Record<"blue" | "green", number>;
+    const backends = this.spec.envoy.clusters;
+    const base = (c: "blue" | "green") => backends[c][0].replace(/-(http|grpc)$/, "");
+    const expected = `weights canary: ${base("blue")}=${weights.blue}, ${base("green")}=${weights.green}`;
+    const deadline = Date.now() + (this.o.rolloutTimeoutSeconds ?? 300) * 1000;
+    let seen: readonly string[] = [];
+    for (;;) {
+      try {
+        seen = (await envoySnapshot(this.envoyUrls, [])).versions;
+        if (seen.length === this.envoyUrls.length && seen.every((v) => v === expected)) return { ok: true };
+      } catch (e) {
+        seen = [(e as Error).message];
+      }
+      if (Date.now() > deadline) return { ok: false, why: `not every Envoy served "${expected}" within ${this.o.rolloutTimeoutSeconds ?? 300} s (they serve: ${seen.join(" | ")})` };
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
+
+  private async abort(stable: "blue" | "green", reason: string): Promise<PromoteReport> {
+    const interrupted = reason.startsWith("interrupted");
+    this.timings.decisionAt ??= new Date().toISOString();
+    this.say(`${interrupted ? "interrupted" : "aborting"}: ${reason}`);
+    const rolledBack = await this.applyWeights(stable, 0);
+    this.timings.zeroTrafficAt = new Date().toISOString();
+    this.timings.decisionMs = this.timings.firstFailureAt ? Date.parse(this.timings.decisionAt) - Date.parse(this.timings.firstFailureAt) : undefined;
+    this.timings.rollbackMs = Date.parse(this.timings.zeroTrafficAt) - Date.parse(this.timings.decisionAt);
+    this.record.status = interrupted ? "interrupted" : "aborted";
+    this.record.reason = rolledBack.ok ? reason : `${reason}; the rollback failed too: ${rolledBack.why}`;
+    if (rolledBack.ok) this.record.currentStep = -1;
+    this.record.finishedAt = new Date().toISOString();
+    const text = rolledBack.ok
+      ? `${this.spec.app}: promotion of ${this.record.to.color} (${this.record.to.version}) ${interrupted ? "interrupted" : "aborted"}: ${reason}. ${stable} takes all traffic again.`
+      : `${this.spec.app}: promotion of ${this.record.to.color} ${interrupted ? "interrupted" : "aborted"}: ${reason}; THE ROLLBACK FAILED (${rolledBack.why}). ${this.whereTrafficIs()}`;
+    await this.save(interrupted ? "interrupted" : "aborted", text);
+    this.say(text);
+    return this.finish(interrupted ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.aborted);
+  }
+
+  private async switchOver(stable: "blue" | "green", candidate: "blue" | "green"): Promise<PromoteReport> {
+    const last = this.spec.steps[this.spec.steps.length - 1].weightPercent;
+    if ((this.spec.confirmBeforeSwitch || this.o.confirmBeforeSwitch) && !this.o.confirm) {
+      const question = `switch ${this.spec.app} to ${candidate} (${this.record.to.version})? [y/N] `;
+      const yes = this.o.out.isTTY ? await (this.o.ask ?? askLine)(question) : false;
+      if (!yes) {
+        this.record.status = "paused";
+        this.record.reason = `awaiting confirmation before the switch; ${last} % of traffic stays on ${candidate} until a re-run with --confirm (switch) or --on-unfinished rollback`;
+        await this.save("paused", `${this.spec.app}: paused before the switch to ${candidate}: ${last} % of traffic is on it. Re-run promote with --confirm to switch, or --on-unfinished rollback.`);
+        this.say(this.record.reason);
+        return this.finish(PROMOTE_EXIT.paused);
+      }
+    }
+    this.say(`switching ${this.spec.app}: active = ${candidate}, canary 0 (nothing moves that the last step did not already send to ${candidate}${last === 100 ? "" : `; the remaining ${100 - last} % moves now`})`);
+    const switched = await this.applyWeights(candidate, 0);
+    if (!switched.ok) return this.abort(stable, `the switch failed: ${switched.why}`);
+    this.record.status = "promoted";
+    this.record.currentStep = -1;
+    this.record.finishedAt = new Date().toISOString();
+    await this.save("promoted", `${this.spec.app}: ${candidate} (${this.record.to.version}) promoted; it serves all traffic`);
+    this.say(`promoted: ${candidate} (${this.record.to.version}) serves all traffic`);
+    return this.finish(PROMOTE_EXIT.promoted);
+  }
+
+  /** Records the promotion in the cluster (first: the truth a re-run reads) and notifies. */
+  private async save(event: PromotionEvent, text: string, fields: Record<string, unknown> = {}): Promise<void> {
+    await this.history.put(this.record);
+    await this.send(event, text, { status: this.record.status, from: this.record.from, to: this.record.to, ...fields });
+  }
+
+  private async send(event: PromotionEvent, text: string, fields: Record<string, unknown>): Promise<void> {
+    const message: Notification = { text, event, app: this.spec.app, promotion: this.record?.id ?? "", ...fields };
+    const problem = await notify(this.webhook, message);
+    if (problem) {
+      this.notificationProblems.push(problem);
+      this.o.err.write(`promote: notification not delivered (the promotion goes on): ${problem}\n`);
+    }
+  }
+
+  private finish(exitCode: number): PromoteReport {
+    const report: PromoteReport = { record: this.record, measurements: this.measurements, notificationProblems: this.notificationProblems, timings: this.timings, exitCode };
+    if (this.o.reportDir) {
+      appendHistoryFile(this.o.reportDir, this.record);
+      fs.writeFileSync(path.join(this.o.reportDir, `promotion-${this.record.id}.json`), JSON.stringify(report, null, 2));
+    }
+    if (this.o.json) {
+      fs.mkdirSync(path.dirname(path.resolve(this.o.json)), { recursive: true });
+      fs.writeFileSync(this.o.json, JSON.stringify(report, null, 2));
+    }
+    return report;
+  }
+
+  /** The Envoys' ops URLs: as given, or one port-forward per Envoy pod. */
+  private async connectEnvoys(namespace: string): Promise<void> {
+    if (this.o.envoyUrls?.length) {
+      this.envoyUrls = [...this.o.envoyUrls];
+    } else {
+      const kube = this.o.kube ?? {};
+      const { spawnSync } = await import("child_process");
+      const args = [...(kube.kubeconfig ? ["--kubeconfig", kube.kubeconfig] : []), ...(kube.context ? ["--context", kube.context] : [])];
+      const r = spawnSync(kube.kubectl ?? "kubectl", [...args, "get", "pods", "-n", namespace, "-l", `app=${this.spec.envoy.name}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"], { encoding: "utf8" });
+      if (r.status !== 0) throw new PromoteError(`could not list the Envoy pods of ${namespace}/${this.spec.envoy.name}: ${(r.stderr || r.error?.message || "").trim()}`);
+      const pods = r.stdout.trim().split(/\s+/).filter(Boolean);
+      if (!pods.length) throw new PromoteError(`no running Envoy pod of ${namespace}/${this.spec.envoy.name} (label app=${this.spec.envoy.name}): apply the stack first`);
+      for (const pod of pods) {
+        const pf = await startPortForward({ target: `pod/${pod}:${this.spec.envoy.opsPort}`, namespace, kubeconfig: kube.kubeconfig, context: kube.context, kubectl: kube.kubectl });
+        this.forwards.push(pf);
+        this.envoyUrls.push(pf.url);
+      }
+    }
+    for (const url of this.envoyUrls) {
+      try {
+        await envoySnapshot([url], []);
+      } catch (e) {
+        throw new PromoteError(`Envoy's ops port ${url} does not answer: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+function who(): string {
+  const user = process.env.GITHUB_ACTOR ?? process.env.GITLAB_USER_LOGIN ?? process.env.USER ?? os.userInfo().username;
+  return `${user}@${os.hostname()}`;
+}
+
+async function askLine(question: string): Promise<boolean> {
+  const readline = await import("readline");
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export { PrometheusError };
