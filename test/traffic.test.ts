@@ -26,7 +26,18 @@ describe("WeightedService and FailoverPool in the cluster", () => {
       ["clf-green-grpc", { address: "clf-green.ml.svc.cluster.local", port_value: 8001 }],
     ]);
     const lds = parse(cm.data["lds.yaml"]);
-    const routes = lds.resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    // Each listener takes its routes from the watched route tables (RDS): a weight change reaches open connections too
+    expect(lds.resources[0].filter_chains[0].filters[0].typed_config.rds).toEqual({
+      route_config_name: "clf-canary-http",
+      config_source: { resource_api_version: "V3", path_config_source: { path: "/etc/envoy/rds-0.yaml", watched_directory: { path: "/etc/envoy" } } },
+    });
+    // One route table per file (Envoy's file subscription wants one), each with the weights as its version
+    const rds = ["rds-0.yaml", "rds-1.yaml"].map((f) => parse(cm.data[f]));
+    expect(rds.map((r) => [r.version_info, r.resources.map((t: any) => t.name)])).toEqual([
+      ["weights route-0: clf-blue=90, clf-green=10", ["clf-canary-http"]],
+      ["weights route-0: clf-blue=90, clf-green=10", ["clf-canary-grpc"]],
+    ]);
+    const routes = rds[0].resources[0].virtual_hosts[0].routes;
     // The readiness chain's hop to the gRPC listener, then Triton's administrative APIs refused, before any weighted route
     expect(routes[0]).toEqual({ match: { path: "/.cdktf-triton/ready" }, route: { cluster: "ready-listener-1" } });
     expect(routes.slice(1, 4)).toEqual(
@@ -79,7 +90,7 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     const json = synthJson(stack);
     const maps = resourcesOf(json, "kubernetes_config_map_v1");
     const [split, fixed] = ["split", "fixed"].map((n) => maps.find((m) => m.metadata.name === n));
-    const route = parse(split.data["lds.yaml"]).resources[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes.find((r: any) => r.name === "route-0");
+    const route = parse(split.data["rds-0.yaml"]).resources[0].virtual_hosts[0].routes.find((r: any) => r.name === "route-0");
     expect(route.route.weighted_clusters.clusters).toEqual([{ name: "a-http", weight: "${(100 - var.canary)}" }, { name: "b-http", weight: "${var.canary}" }]);
     expect(split.lifecycle.precondition).toEqual([
       {
@@ -99,7 +110,7 @@ describe("WeightedService and FailoverPool in the cluster", () => {
         routes: [{ backends: [{ backend: Backend.service("a"), weightPercent: blue }, { backend: Backend.service("b"), weightPercent: 100 - blue }] }],
       });
       const json = synthJson(stack);
-      return [resourcesOf(json, "kubernetes_deployment_v1")[0].spec.template.metadata.annotations, resourcesOf(json, "kubernetes_config_map_v1")[0].data["lds.yaml"]];
+      return [resourcesOf(json, "kubernetes_deployment_v1")[0].spec.template.metadata.annotations, resourcesOf(json, "kubernetes_config_map_v1")[0].data["rds-0.yaml"]];
     };
     const [a1, lds1] = annotations(100);
     const [a2, lds2] = annotations(0);
@@ -151,9 +162,10 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     ]);
     const listener = parse(files["lds.yaml"]).resources[0];
     const hcm = listener.filter_chains[0].filters[0].typed_config;
+    const table = parse(files["rds-0.yaml"]).resources[0];
     // Readiness first (never rate limited), then the rate limit
     expect(hcm.http_filters.map((f: any) => f.name)).toEqual(["envoy.filters.http.health_check", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]);
-    const retry = hcm.route_config.virtual_hosts[0].routes.find((r: any) => r.route).route.retry_policy;
+    const retry = table.virtual_hosts[0].routes.find((r: any) => r.route).route.retry_policy;
     expect(retry.retry_host_predicate[0].name).toBe("envoy.retry_host_predicates.previous_hosts");
     expect(retry.retry_priority.name).toBe("envoy.retry_priorities.previous_priorities");
   });

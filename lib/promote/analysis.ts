@@ -2,7 +2,6 @@
 // metrics come from our Envoys' ops ports (`/stats/prometheus`: per-cluster counters, and the
 // request-time histogram for percentiles); Triton's and custom ones from a Prometheus HTTP API.
 // A window without data is "inconclusive", never a pass. Runtime code: no cdktf here.
-import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { request } from "undici";
 import { MetricSpec } from "./spec";
 
@@ -34,7 +33,7 @@ export interface EnvoySnapshot {
   readonly errors5xx: number;
   /** Cumulative histogram of upstream request time: upper bound (ms, Infinity last) -> count. */
   readonly buckets: ReadonlyMap<number, number>;
-  /** The listeners' version (the weights each Envoy serves), one per Envoy. */
+  /** The route tables' versions (the weights each Envoy serves): one per route table per Envoy. */
   readonly versions: readonly string[];
 }
 
@@ -47,6 +46,20 @@ async function getText(url: string): Promise<string> {
   return text;
 }
 
+/** The samples of a Prometheus text exposition: name, labels, value (histogram series as their _bucket/_count lines). */
+export function parseSamples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    samples.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
 /** Reads every Envoy's ops port once and sums the numbers of `clusters`. */
 export async function envoySnapshot(opsUrls: readonly string[], clusters: readonly string[]): Promise<EnvoySnapshot> {
   let completed = 0;
@@ -54,20 +67,14 @@ export async function envoySnapshot(opsUrls: readonly string[], clusters: readon
   const buckets = new Map<number, number>();
   const versions: string[] = [];
   for (const base of opsUrls) {
-    const families = parsePrometheusTextFormat(await getText(`${base.replace(/\/$/, "")}/stats/prometheus?text_readouts`));
-    for (const f of families) {
-      for (const m of f.metrics) {
-        const cluster = m.labels?.envoy_cluster_name;
-        if (f.name === "envoy_listener_manager_lds_version_text") versions.push(m.labels?.text_value ?? "");
-        if (cluster === undefined || !clusters.includes(cluster)) continue;
-        if (f.name === "envoy_cluster_upstream_rq_completed") completed += Number(m.value);
-        else if (f.name === "envoy_cluster_upstream_rq_xx" && m.labels?.envoy_response_code_class === "5") errors5xx += Number(m.value);
-        else if (f.name === "envoy_cluster_upstream_rq_time" && m.buckets) {
-          for (const [le, count] of Object.entries(m.buckets)) {
-            const bound = le === "+Inf" ? Infinity : Number(le);
-            buckets.set(bound, (buckets.get(bound) ?? 0) + Number(count));
-          }
-        }
+    for (const s of parseSamples(await getText(`${base.replace(/\/$/, "")}/stats/prometheus?text_readouts`))) {
+      if (s.name === "envoy_http_rds_version_text") versions.push(s.labels.text_value ?? "");
+      if (!clusters.includes(s.labels.envoy_cluster_name)) continue;
+      if (s.name === "envoy_cluster_upstream_rq_completed") completed += s.value;
+      else if (s.name === "envoy_cluster_upstream_rq_xx" && s.labels.envoy_response_code_class === "5") errors5xx += s.value;
+      else if (s.name === "envoy_cluster_upstream_rq_time_bucket") {
+        const bound = s.labels.le === "+Inf" ? Infinity : Number(s.labels.le);
+        buckets.set(bound, (buckets.get(bound) ?? 0) + s.value);
       }
     }
   }

@@ -158,15 +158,26 @@ export interface RenderOptions {
   readonly opsPort?: number;
 }
 
-/** The three files Envoy reads: the bootstrap, and the watched listeners and clusters. */
+/**
+ * The files Envoy reads: the bootstrap, and the watched listeners, route tables and clusters. The
+ * routes (weights included) are their own file (RDS): a changed route table applies to the next
+ * request on every connection, where a changed listener would leave open connections on the old
+ * one, and its old weights, until they drain.
+ */
 export interface EnvoyFiles {
   readonly "envoy.yaml": string;
   readonly "lds.yaml": string;
   readonly "cds.yaml": string;
+  /** The route table of listener i, `rds-<i>.yaml` (Envoy wants one table per file subscription). */
+  readonly [routes: `rds-${number}.yaml`]: string;
 }
+
+/** The route table file of listener i. */
+export const routesFile = (i: number): `rds-${number}.yaml` => `rds-${i}.yaml`;
 
 const T = {
   listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  routeConfiguration: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
   hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
   router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
@@ -193,17 +204,20 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
   };
   const clusters = model.clusters.map((c) => c.name);
+  const rendered = model.listeners.map((l, i) => renderListener(l, address, ports[i], watched(routesFile(i)), options.opsPort ? readyHop(i, ports.length, clusters) : undefined));
   const version = weightsVersion(model);
-  const lds = { ...(version ? { version_info: version } : {}), resources: model.listeners.map((l, i) => renderListener(l, address, ports[i], options.opsPort ? readyHop(i, ports.length, clusters) : undefined)) };
+  const lds = { resources: rendered.map((r) => r.listener) };
   const cds = { resources: model.clusters.map(renderCluster) };
-  return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), "cds.yaml": stringify(cds) };
+  const rds = Object.fromEntries(rendered.map((r, i) => [routesFile(i), stringify({ ...(version ? { version_info: version } : {}), resources: [r.routes] })]));
+  return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), ...rds, "cds.yaml": stringify(cds) };
 }
 
 /**
- * The listeners' version: the weights of each split route of the first listener (every listener
- * has the same routes), e.g. `weights canary: fraud-blue=75, fraud-green=25`. Envoy reports it
- * (text readout `listener_manager.lds.version_text`, on the ops port's `/stats/prometheus?text_readouts`),
- * so whoever changed the weights sees when this Envoy serves them. Undefined without split routes.
+ * The route tables' version: the weights of each split route of the first listener (every listener
+ * has the same routes), e.g. `weights canary: fraud-blue=75, fraud-green=25`. Envoy reports it per
+ * listener (text readout `http.<listener>.rds.<listener>.version_text`, on the ops port's
+ * `/stats/prometheus?text_readouts`), so whoever changed the weights sees when this Envoy serves
+ * them. Undefined without split routes.
  */
 export function weightsVersion(model: EnvoyModel): string | undefined {
   const split = (model.listeners[0]?.routes ?? []).filter((r) => r.clusters.length > 1);
@@ -260,13 +274,13 @@ function opsResources(address: string, port: number, adminPort: number, listener
     : toAdmin("/ready");
   return {
     listeners: [
-      httpListener("ops", address, port, [ready, toAdmin("/live", "/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }], []),
+      httpListener("ops", address, port, { route_config: routeConfiguration("ops", [ready, toAdmin("/live", "/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }]) }, []),
     ],
     clusters: [staticCluster(ADMIN_CLUSTER, adminPort), ...listenerPorts.map((p, i) => staticCluster(readyCluster(i), p))],
   };
 }
 
-function renderListener(l: ListenerModel, address: string, port: number, readiness?: ReadyHop): object {
+function renderListener(l: ListenerModel, address: string, port: number, rds: object, readiness?: ReadyHop): { listener: object; routes: object } {
   const filters: object[] = [];
   if (readiness && "clusters" in readiness) {
     // First, so that neither the rate limit nor a route ever sees the readiness request.
@@ -302,15 +316,21 @@ function renderListener(l: ListenerModel, address: string, port: number, readine
     readiness && "next" in readiness
       ? [{ match: { path: READY_CHAIN_PATH }, route: { cluster: readiness.next }, ...(l.rateLimit ? { typed_per_filter_config: { "envoy.filters.http.local_ratelimit": noRateLimit(l.name) } } : {}) }]
       : [];
-  // validate_clusters off: Envoy reloads the listeners' and the clusters' files in no fixed order
-  // (envoyproxy/envoy#31678), and a listener checked against clusters not yet loaded would be
-  // refused for good. A route to a cluster still loading answers 503 for that moment; readiness
+  // validate_clusters off: Envoy reloads the listeners', route tables' and clusters' files in no
+  // fixed order (envoyproxy/envoy#31678), and a route table checked against clusters not yet loaded
+  // would be refused for good. A route to a cluster still loading answers 503 for that moment; readiness
   // (above) waits for every cluster.
-  return { "@type": T.listener, ...httpListener(l.name, address, port, [...hop, ...refused, ...l.routes.map(renderRoute)], filters, false) };
+  const routes = { "@type": T.routeConfiguration, ...routeConfiguration(l.name, [...hop, ...refused, ...l.routes.map(renderRoute)], false) };
+  return { listener: { "@type": T.listener, ...httpListener(l.name, address, port, { rds: { route_config_name: l.name, config_source: rds } }, filters) }, routes };
 }
 
-/** A listener with one HTTP connection manager: one virtual host, these routes, these filters, then the router. */
-function httpListener(name: string, address: string, port: number, routes: object[], filters: object[], validateClusters = true): Record<string, unknown> {
+/** A route table: one virtual host with these routes. */
+function routeConfiguration(name: string, routes: object[], validateClusters = true): Record<string, unknown> {
+  return { name, ...(validateClusters ? {} : { validate_clusters: false }), virtual_hosts: [{ name, domains: ["*"], routes }] };
+}
+
+/** A listener with one HTTP connection manager: its routes (inline, or from RDS), these filters, then the router. */
+function httpListener(name: string, address: string, port: number, routing: { route_config: object } | { rds: object }, filters: object[]): Record<string, unknown> {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
@@ -324,7 +344,7 @@ function httpListener(name: string, address: string, port: number, routes: objec
               stat_prefix: name,
               // AUTO: HTTP/1.1, and HTTP/2 with prior knowledge (gRPC clients) on the same port.
               codec_type: "AUTO",
-              route_config: { name, ...(validateClusters ? {} : { validate_clusters: false }), virtual_hosts: [{ name, domains: ["*"], routes }] },
+              ...routing,
               http_filters: [...filters, { name: "envoy.filters.http.router", typed_config: { "@type": T.router } }],
             },
           },

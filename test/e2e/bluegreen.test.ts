@@ -175,7 +175,7 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(await names("poddisruptionbudgets", NS)).toEqual(["iris-blue", "iris-canary", "iris-failover", "iris-green"]);
     expect(await names("serviceaccounts", NS)).toEqual(expect.arrayContaining(["iris-blue", "iris-green"]));
     const cm = await kubectl("get", "configmap", "iris-canary", "-n", NS);
-    expect(Object.keys(cm.data).sort()).toEqual(["cds.yaml", "envoy.yaml", "lds.yaml"]);
+    expect(Object.keys(cm.data).sort()).toEqual(["cds.yaml", "envoy.yaml", "lds.yaml", "rds-0.yaml", "rds-1.yaml"]);
     expect(cm.data["cds.yaml"]).toContain(`iris-green.${NS}.svc.cluster.local`);
     expect(await names("configmaps", NS)).toEqual(expect.arrayContaining(["iris-canary", "iris-failover"]));
     // The HTTPRoute, accepted by the API server against Gateway API v1.6.3's schema and CEL rules.

@@ -48,7 +48,7 @@ describeE2e("weights as Terraform variables, planned by $name", ({ bin }) => {
   /** The planned ConfigMap's files of one WeightedService, as the engine interpolated them. */
   const plannedFiles = (json: any, name: string): EnvoyFiles =>
     json.resource_changes.find((rc: any) => rc.type === "kubernetes_config_map_v1" && rc.change.after.metadata[0].name === name).change.after.data;
-  const weights = (files: EnvoyFiles) => [...files["lds.yaml"].matchAll(/name: (\w+)-http\n\s+weight: (\d+)/g)].map((m) => [m[1], Number(m[2])]);
+  const weights = (files: EnvoyFiles) => [...files["rds-0.yaml"].matchAll(/name: (\w+)-http\n\s+weight: (\d+)/g)].map((m) => [m[1], Number(m[2])]);
 
   const refused = async (stable: number, canary: number) => {
     const r = await stack.tofu("plan", "-input=false", "-no-color", "-var", `stable=${stable}`, "-var", `canary=${canary}`);

@@ -129,12 +129,38 @@ export async function startPool(props: FailoverPoolProps, port: number, failing:
 /**
  * `envoy --mode validate` on rendered files. Validate mode does not read file-based xDS, so the
  * listeners and clusters of lds.yaml and cds.yaml are checked as static resources of a bootstrap
- * that is otherwise the rendered one (admin, ops listener, stats).
+ * that is otherwise the rendered one (admin, ops listener, stats), each listener with its route
+ * table (rds-<i>.yaml) inline.
  */
+/** Every route table of the rendered files (rds-0.yaml, rds-1.yaml, ...), in listener order. */
+export function routeTables(files: EnvoyFiles): any[] {
+  return Object.keys(files)
+    .filter((k) => /^rds-\d+\.yaml$/.test(k))
+    .sort()
+    .flatMap((k) => parse(files[k as `rds-${number}.yaml`]).resources);
+}
+
+/** A listener whose connection manager takes its route table from RDS, with that table inline instead. */
+export const inlineRoutes = (tables: ReadonlyMap<string, unknown>) => (listener: any) => {
+  for (const chain of listener.filter_chains ?? []) {
+    for (const f of chain.filters ?? []) {
+      const hcm = f.typed_config;
+      if (hcm?.rds) {
+        const table = tables.get(hcm.rds.route_config_name);
+        if (!table) throw new Error(`listener ${listener.name}: no route table ${hcm.rds.route_config_name} in the rds-<i>.yaml files`);
+        delete hcm.rds;
+        hcm.route_config = table;
+      }
+    }
+  }
+  return listener;
+};
+
 export function validateEnvoy(files: EnvoyFiles): { ok: boolean; log: string } {
   const bootstrap = parse(files["envoy.yaml"]);
   const strip = (r: any) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "@type"));
-  const listeners = parse(files["lds.yaml"]).resources.map(strip);
+  const tables = new Map<string, unknown>(routeTables(files).map((r: any) => [r.name, strip(r)]));
+  const listeners = parse(files["lds.yaml"]).resources.map(strip).map(inlineRoutes(tables));
   const clusters = parse(files["cds.yaml"]).resources.map(strip);
   delete bootstrap.dynamic_resources;
   bootstrap.static_resources = {

@@ -49,8 +49,20 @@ interface Sample {
   readonly version?: string;
 }
 
+/** What the steady load sends: by default MLServer's iris; `classifierInference` for the Triton test models. */
+export interface LoadRequest {
+  readonly path: string;
+  readonly body: string;
+}
+
+/** One row to Triton's `classifier` test model. */
+export const classifierInference: LoadRequest = {
+  path: "/v2/models/classifier/infer",
+  body: JSON.stringify({ inputs: [{ name: "INPUT", shape: [1, 4], datatype: "FP32", data: setosa }] }),
+};
+
 /** Steady load at `concurrency` until stopped; every response is recorded with its time. */
-export function steadyLoad(url: string, concurrency: number) {
+export function steadyLoad(url: string, concurrency: number, what: LoadRequest = { path: "/v2/models/iris/infer", body }) {
   const pool = new Pool(url, { connections: concurrency });
   const samples: Sample[] = [];
   let running = true;
@@ -58,7 +70,7 @@ export function steadyLoad(url: string, concurrency: number) {
     while (running) {
       const t0 = performance.now();
       try {
-        const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json" }, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const res = await pool.request({ method: "POST", path: what.path, headers: { "content-type": "application/json" }, body: what.body, headersTimeout: 10_000, bodyTimeout: 10_000 });
         const text = await res.body.text();
         const now = performance.now();
         samples.push({ endMs: now, latencyMs: now - t0, status: res.statusCode, version: res.statusCode === 200 ? JSON.parse(text).model_version : undefined });
