@@ -33,7 +33,17 @@ describe("npm start (the example app)", () => {
     expect(text).not.toContain(root);
     expect(text).not.toContain(outdir);
     const json = JSON.parse(text);
-    expect(Object.keys(json.resource).sort()).toEqual(["helm_release", "kubernetes_service_v1", "terraform_data"]);
+    expect(Object.keys(json.resource).sort()).toEqual(["helm_release", "kubernetes_config_map_v1", "kubernetes_deployment_v1", "kubernetes_pod_disruption_budget_v1", "kubernetes_service_v1", "terraform_data"]);
+    // The canary's Envoy and the failover pool's, each a ConfigMap, a Deployment and a Service
+    expect(Object.values<any>(json.resource.kubernetes_config_map_v1).map((c) => c.metadata.name).sort()).toEqual(["classifier-canary", "classifier-failover"]);
+    // The promotion `cdktf-triton promote` runs: a file beside the stack, and the pair's state as an output
+    const promotion = fs.readdirSync(path.join(stackDir, "assets")).filter((a) => a.startsWith("classifier-promotion_spec"));
+    expect(promotion).toHaveLength(1);
+    const [hash] = fs.readdirSync(path.join(stackDir, "assets", promotion[0]));
+    const spec = JSON.parse(fs.readFileSync(path.join(stackDir, "assets", promotion[0], hash, "promotion.json"), "utf8"));
+    expect(spec).toMatchObject({ app: "classifier", variables: { active: "active", canary: "classifier_canary" }, output: "classifier_promotion", confirmBeforeSwitch: true });
+    expect(spec.steps.map((s: any) => s.weightPercent)).toEqual([5, 25, 50, 100]);
+    expect(Object.keys(json.output)).toEqual(["classifier_promotion"]);
     expect(json.terraform.required_providers).toEqual({
       helm: { source: "helm", version: "3.1.1" },
       kubernetes: { source: "kubernetes", version: "2.38.0" },
@@ -42,7 +52,7 @@ describe("npm start (the example app)", () => {
     expect(fs.existsSync(path.join(stackDir, chart, "Chart.yaml"))).toBe(true);
     // The gate's spec (with its 150528-float golden image) is a file beside the stack
     const command: string = Object.values<any>(json.resource.terraform_data)[0].provisioner[0]["local-exec"].command;
-    const spec = /--spec (\S+)/.exec(command)![1];
-    expect(JSON.parse(fs.readFileSync(path.join(stackDir, spec), "utf8")).models[0].name).toBe("resnet50");
+    const specFile = /--spec (\S+)/.exec(command)![1];
+    expect(JSON.parse(fs.readFileSync(path.join(stackDir, specFile), "utf8")).models[0].name).toBe("resnet50");
   });
 });

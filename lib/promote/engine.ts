@@ -12,10 +12,11 @@ export interface EngineOptions {
   readonly kind: EngineKind;
   /** The synthesized stack's folder (cdktf.out/stacks/<name>). */
   readonly stackDir: string;
-  /** `-var name=value` the user gives (the step's own variables win). */
+  /** `-var name=value` the user gives (the step's own variables win). @default [] */
   readonly vars?: readonly string[];
+  /** @default [] */
   readonly varFiles?: readonly string[];
-  /** Each line the engine prints (for progress); its whole output is also in the result. */
+  /** Each line the engine prints (for progress); its whole output is also in the result. @default - none */
   readonly onLine?: (line: string) => void;
 }
 

@@ -68,7 +68,9 @@ export interface VerificationRecord {
 export type HistoryRecord = PromotionRecord | VerificationRecord;
 
 export interface KubeAccess {
+  /** @default - kubectl's default */
   readonly kubeconfig?: string;
+  /** @default - the kubeconfig's current context */
   readonly context?: string;
   /** @default "kubectl" */
   readonly kubectl?: string;

@@ -20,22 +20,26 @@ export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, paused: 3, inte
 export interface PromoteOptions {
   /** A stack folder (holding cdk.tf.json) or a stack name under ./cdktf.out/stacks. @default - the current folder, or the only stack of ./cdktf.out */
   readonly stack?: string;
-  /** The TritonPromotion's construct path (or its last part), when the stack has several. */
+  /** The TritonPromotion's construct path (or its last part), when the stack has several. @default - the stack's only one */
   readonly promotion?: string;
   readonly engine: EngineKind;
+  /** `name=value` for every apply. @default [] */
   readonly vars?: readonly string[];
+  /** @default [] */
   readonly varFiles?: readonly string[];
+  /** @default - kubectl's defaults */
   readonly kube?: KubeAccess;
-  /** Envoy ops URLs; default: a port-forward to each Envoy pod's ops port. */
+  /** Envoy ops URLs. @default - a port-forward to each Envoy pod's ops port */
   readonly envoyUrls?: readonly string[];
+  /** @default - the spec's analysis.prometheusUrl */
   readonly prometheusUrl?: string;
-  /** Append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json. */
+  /** Append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json. @default - no files */
   readonly reportDir?: string;
-  /** Write the report (the record and every measurement) here as JSON. */
+  /** Write the report (the record and every measurement) here as JSON. @default - not written */
   readonly json?: string;
-  /** Ask before the switch even when the spec does not. */
+  /** Ask before the switch even when the spec does not. @default false */
   readonly confirmBeforeSwitch?: boolean;
-  /** The switch is confirmed (a re-run after a pause, or a pipeline's manual approval). */
+  /** The switch is confirmed (a re-run after a pause, or a pipeline's manual approval). @default false */
   readonly confirm?: boolean;
   /** What to do with a promotion an earlier run left unfinished. @default "resume" */
   readonly onUnfinished?: "resume" | "rollback";

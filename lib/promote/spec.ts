@@ -27,13 +27,13 @@ export type MetricKind =
 export interface MetricSpec {
   readonly name: string;
   readonly kind: MetricKind;
-  /** The value must be at least this. */
+  /** The value must be at least this. @default - no lower bound */
   readonly min?: number;
-  /** The value must be at most this. */
+  /** The value must be at most this. @default - no upper bound */
   readonly max?: number;
-  /** For envoy-latency: the percentile, e.g. 99. */
+  /** For envoy-latency: the percentile, e.g. 99. @default 99 */
   readonly percentile?: number;
-  /** For promql: the query; {{app}}, {{namespace}}, {{color}} (the candidate), {{stable}} and {{interval}} are replaced. */
+  /** For promql: the query; {{app}}, {{namespace}}, {{color}} (the candidate), {{stable}} and {{interval}} are replaced. @default - none (required for promql) */
   readonly query?: string;
   /** Seconds between measurements (and the window each covers). @default - the analysis's intervalSeconds */
   readonly intervalSeconds?: number;
