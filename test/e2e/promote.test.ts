@@ -1,3 +1,4 @@
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { App, LocalBackend, TerraformStack } from "cdktf";
@@ -90,7 +91,7 @@ function promoteStack(app: App, id: string, work: string, ports: Ports, colors: 
 describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, real Envoy, real Tritons and a real Prometheus", () => {
   const work = path.join(root, "test", ".tmp", NS);
   const reports = path.join(work, "reports");
-  let tritons: Record<"v1" | "v2" | "v5", RunningTriton>;
+  let tritons: Record<"v1" | "v2" | "v5" | "slow", RunningTriton>;
   let ports: Ports;
   let stack: EngineStack;
   let envoy: MountedEnvoy;
@@ -116,6 +117,29 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     // Each listener's route table (HTTP and gRPC) reports the weights it serves: one answer, or a mix.
     return [...new Set([...text.matchAll(/envoy_http_rds_version_text\{[^}]*text_value="([^"]*)"\}/g)].map((m) => m[1]))].join(" | ");
   };
+  /** Stages a new release on blue (the standby while green serves) behind `triton`, as a pipeline would, and waits until Envoy and Prometheus see it. */
+  const stageBlue = async (version: string, triton: RunningTriton) => {
+    synth({ blue: { version, triton }, green: { version: "v2", triton: tritons.v2 } });
+    await stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=green");
+    await prometheus.setTargets(targets(triton, tritons.v2));
+    // The mount stand-in polls every 200 ms and Envoy reloads at once: 30 s is slack for a loaded machine.
+    await until("Envoy reaching blue's new server", 30_000, async () => (await fetch(`http://127.0.0.1:${envoy.adminPort}/clusters`).then((r) => r.text())).includes(`blue-http::127.0.0.1:${triton.ports.http}::`));
+    expect(await versionServed()).toBe("weights canary: blue=0, green=100");
+  };
+  /** The CLI as a process a test can signal. */
+  const promoteProcess = (...args: string[]) => {
+    const proc = spawn(process.execPath, [cli, "promote", "--stack", stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfigPath, "--envoy-url", envoy.opsUrl, "--prometheus-url", prometheus.url, "--report-dir", reports, ...args], {
+      env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: webhook.url }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    proc.stdout!.on("data", (d) => (out += d));
+    proc.stderr!.on("data", (d) => (out += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => proc.on("close", (code, signal) => resolve({ code, signal, out })));
+    return { proc, exited };
+  };
+  /** Waits (on the webhook's messages) until the promotion announced step `weight`. A step is an apply plus a rollout: 120 s is slack. */
+  const untilStep = (from: number, weight: number) => until(`the promotion at ${weight} %`, 120_000, () => webhook.messages.slice(from).some((m) => m.event === "step" && m.weightPercent === weight), 100);
   const state = async () => JSON.parse((await stack.ok("output", "-json", "fraud_promotion")).trim().split("\n").find((l) => l.startsWith("{"))!);
   const history = async () => {
     const cm = await kubectl("get", "configmap", `${APP}-promotions`, "-n", NS);
@@ -127,12 +151,13 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     fs.mkdirSync(work, { recursive: true });
     await run(path.join(root, ".tools", "bin", "kubectl"), ["--kubeconfig", kubeconfigPath, "delete", "namespace", NS, "--ignore-not-found", "--wait=true"]);
     ports = { http: await freePort(), grpc: await freePort(), ops: await freePort() };
-    const [v1, v2, v5] = await startAll([
+    const [v1, v2, v5, slow] = await startAll([
       startTriton({ models: { classifier: [1] } }),
       startTriton({ models: { classifier: [2] } }),
       startTriton({ models: { classifier: [5] }, env: { CLASSIFIER_FAIL_EVERY: "20" } }),
+      startTriton({ models: { classifier: [5] }, env: { CLASSIFIER_FAIL_EVERY: "0", CLASSIFIER_DELAY_MS: "200" } }),
     ]);
-    tritons = { v1, v2, v5 };
+    tritons = { v1, v2, v5, slow };
     webhook = await startWebhookReceiver();
     synth({ blue: { version: "v1", triton: v1 }, green: { version: "v2", triton: v2 } });
     await stack.ok("init", "-input=false");
@@ -181,10 +206,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
 
   test("a bad candidate (5 % errors) is aborted at its first analysis; its traffic returns to 0 % and its failures stay within its step weight times the bake", async () => {
     // The next candidate is blue: version v3, served by the bad Triton. Staged on blue (the standby), applied as a pipeline would.
-    synth({ blue: { version: "v3", triton: tritons.v5 }, green: { version: "v2", triton: tritons.v2 } });
-    await stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=green");
-    await prometheus.setTargets(targets(tritons.v5, tritons.v2));
-    await until("Envoy serving blue = the bad Triton", 30_000, async () => (await versionServed()) === "weights canary: blue=0, green=100" && envoy.syncs() > 0);
+    await stageBlue("v3", tritons.v5);
     const before = webhook.messages.length;
     const sent = load.samples.length;
     const started = performance.now();
@@ -221,4 +243,58 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(table.stdout).toMatch(/green v2 -> blue v3\s+10%\(fail\)\s+aborted: /);
     expect(table.stdout).toMatch(/blue v1 -> green v2\s+10% 50% 100%\s+promoted/);
   }, 600_000);
+  test("a bad candidate (+200 ms) is aborted at its first latency analysis", async () => {
+    await stageBlue("v4", tritons.slow);
+    const r = await promoteCli("--json", path.join(work, "slow.json"));
+    expect([r.code, r.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
+    const report = JSON.parse(fs.readFileSync(path.join(work, "slow.json"), "utf8"));
+    expect(report.record.reason).toMatch(/^request-duration-p99 = \d+/);
+    const latency = report.measurements.filter((m: any) => m.metric === "request-duration-p99");
+    expect(latency[0]).toMatchObject({ verdict: "fail", step: 1 }); // its first analysis
+    expect(latency[0].value).toBeGreaterThan(150);
+    expect(await versionServed()).toBe("weights canary: blue=0, green=100");
+  }, 600_000);
+
+  test("Ctrl-C rolls back; a killed run is resumed by the next; a pause before the switch waits for --confirm; a failing webhook blocks nothing", async () => {
+    await stageBlue("v5", tritons.v1);
+    // Ctrl-C during the second step: the driver rolls back to 0 % and exits 130.
+    let from = webhook.messages.length;
+    const first = promoteProcess();
+    await untilStep(from, 50);
+    first.proc.kill("SIGINT");
+    const stopped = await first.exited;
+    expect([stopped.code, stopped.out.slice(-2000)]).toEqual([130, expect.stringContaining("interrupted (SIGINT)")]);
+    expect(await versionServed()).toBe("weights canary: blue=0, green=100");
+    expect((await history()).slice(-1)[0]).toMatchObject({ status: "interrupted", currentStep: -1 });
+
+    // A run killed outright (a CI job cancelled) leaves traffic on its step, recorded as running.
+    from = webhook.messages.length;
+    const killed = promoteProcess();
+    await untilStep(from, 10);
+    killed.proc.kill("SIGKILL");
+    await killed.exited;
+    const [left] = (await history()).slice(-1);
+    expect(left).toMatchObject({ status: "running", currentStep: 0, to: { color: "blue", version: "v5" } });
+    expect(await versionServed()).toBe("weights canary: blue=10, green=90");
+
+    // The next run resumes it at that step; the webhook fails meanwhile, and nothing waits for it.
+    webhook.mode = "fail";
+    const resumed = promoteProcess("--confirm-before-switch", "--json", path.join(work, "resumed.json"));
+    const paused = await resumed.exited;
+    expect([paused.code, paused.out.slice(-1500)]).toEqual([3, expect.stringContaining("awaiting confirmation before the switch")]);
+    expect(paused.out).toContain(`resuming promotion ${left.id}`);
+    expect(paused.out).toContain("notification not delivered (the promotion goes on): the webhook answered 500");
+    // Paused before the switch: all steps passed, 100 % on blue, active still green, and the record says how to go on.
+    expect(await versionServed()).toBe("weights canary: blue=100, green=0");
+    expect(await state()).toMatchObject({ active: "green", canary: 100 });
+    const report = JSON.parse(fs.readFileSync(path.join(work, "resumed.json"), "utf8"));
+    expect(report.record).toMatchObject({ id: left.id, status: "paused" });
+    expect(report.notificationProblems.length).toBeGreaterThan(0);
+    webhook.mode = "ok";
+    const confirmed = await promoteCli("--confirm");
+    expect([confirmed.code, confirmed.out.slice(-2000)]).toEqual([0, expect.stringContaining("promoted: blue (v5) serves all traffic")]);
+    expect(await state()).toMatchObject({ active: "blue", canary: 0 });
+    expect(await versionServed()).toBe("weights canary: blue=100, green=0");
+    expect((await history()).filter((h) => h.kind === "promotion").map((h) => h.status)).toEqual(["promoted", "aborted", "aborted", "interrupted", "promoted"]);
+  }, 900_000);
 });
