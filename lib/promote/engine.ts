@@ -59,7 +59,7 @@ export class Engine {
     for (const [bin, args] of [[this.binary, this.options.kind === "cdktf" ? ["--version"] : ["version"]], [this.outputBinary, ["version"]]] as const) {
       const r = spawnSync(bin, [...args], { encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" }, timeout: 60_000 });
       if (r.error || r.status !== 0) {
-        const why = r.error ? (r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found on PATH" : r.error.message : `exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`;
+        const why = r.error ? (r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found (install it, or put it on PATH)" : r.error.message : `exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`;
         throw new EngineError(`the engine ${bin} (--engine ${this.options.kind}) cannot run: ${why}`);
       }
     }

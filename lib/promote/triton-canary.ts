@@ -97,6 +97,7 @@ export class TritonCanary extends DependableConstruct {
     if (!standby && typeof canary === "number" && canary > 0) {
       v.check("canaryPercent", canary, pair.standby === "warm", `0 while ${pair.node.path} keeps its standby "${pair.standby}" (a canary needs standby "warm": full replicas)`);
     }
+    v.throwIfInvalid();
     const backends = props.backends ?? { blue: Backend.release(pair.blue), green: Backend.release(pair.green) };
     // Each color's weight: stable = active, candidate = the other color.
     const canaryValue: number = canary instanceof TerraformVariable ? canary.numberValue : canary;
@@ -118,7 +119,6 @@ export class TritonCanary extends DependableConstruct {
       const model = weightedRoutesModel(name, { ...rest, routes }, mv);
       return model;
     }));
-    v.throwIfInvalid();
     requireWeightSumsAtPlan(this.envoy.configMap, this.node.path, routes);
     this.clusters = Object.fromEntries(
       COLORS.map((color) => {

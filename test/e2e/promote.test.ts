@@ -13,7 +13,7 @@ import { RunningPrometheus, ScrapeTarget, startPrometheus } from "../peers/prome
 import { startWebhookReceiver, WebhookReceiver } from "../peers/webhook";
 import { classifierInference, steadyLoad } from "../peers/load";
 import { until } from "../peers/wait";
-import { engineEnv, EngineStack, kubectl, root, run, synthesize, unavailable } from "./engine";
+import { engineEnv, EngineStack, kubectl, names, root, run, synthesize, unavailable } from "./engine";
 
 // A staged promotion end to end, on real engines: the stack (a blue/green pair, its canary and its
 // TritonPromotion) applied to the test cluster by OpenTofu; our Envoy on loopback from the ConfigMap
@@ -34,7 +34,7 @@ interface Ports {
 }
 
 /** The stack: what a platform team writes. `blue`/`green` are where Envoy reaches each color (loopback here). */
-function promoteStack(app: App, id: string, work: string, ports: Ports, colors: Record<"blue" | "green", { version: string; triton: RunningTriton }>): TerraformStack {
+function promoteStack(app: App, id: string, work: string, ports: Ports, colors: Record<"blue" | "green", { version: string; triton: RunningTriton }>, extraQuery?: string): TerraformStack {
   const s = new TerraformStack(app, id);
   new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
   new KubernetesProvider(s, "kubernetes", { configPath: process.env.E2E_KUBECONFIG ?? path.join(root, ".tools", "cluster", "kubeconfig") });
@@ -82,6 +82,7 @@ function promoteStack(app: App, id: string, work: string, ports: Ports, colors: 
         PromotionMetric.latency({ percentile: 99, maxMs: 150, intervalSeconds: 6, minRequests: 20 }),
         PromotionMetric.tritonFailureRate({ maxPercent: 1, intervalSeconds: 3 }),
         PromotionMetric.promql({ name: "candidate-throughput", query: 'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",color="{{color}}"}[{{interval}}]))', min: 1, intervalSeconds: 3 }),
+        ...(extraQuery ? [PromotionMetric.promql({ name: "extra", query: extraQuery, max: 1 })] : []),
       ],
     },
   });
@@ -100,8 +101,8 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
   let load: ReturnType<typeof steadyLoad>;
   const kubeconfigPath = process.env.E2E_KUBECONFIG ?? path.join(root, ".tools", "cluster", "kubeconfig");
 
-  const synth = (colors: Record<"blue" | "green", { version: string; triton: RunningTriton }>) =>
-    (stack = synthesize(path.join(work, "out"), "promote", (app, id) => promoteStack(app, id, work, ports, colors)));
+  const synth = (colors: Record<"blue" | "green", { version: string; triton: RunningTriton }>, extraQuery?: string) =>
+    (stack = synthesize(path.join(work, "out"), "promote", (app, id) => promoteStack(app, id, work, ports, colors, extraQuery)));
   /** Prometheus labels each Triton as the ServiceMonitor would: app, namespace, and the color it serves as. */
   const targets = (blue: RunningTriton, green: RunningTriton): ScrapeTarget[] => [
     { address: `127.0.0.1:${ports.ops}`, metricsPath: "/stats/prometheus", labels: { app: "fraud-canary", namespace: NS } },
@@ -172,6 +173,37 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     await load?.stop();
     await Promise.all([envoy?.stop(), prometheus?.stop(), webhook?.stop(), ...Object.values(tritons ?? {}).map((t) => t.stop())]);
   }, 120_000);
+
+  test("bad input is refused before any apply: a query Prometheus rejects, a missing engine, a canary the plan rules refuse", async () => {
+    const configMap = async () => (await kubectl("get", "configmap", "fraud-canary", "-n", NS)).metadata.resourceVersion;
+    const before = await configMap();
+    // A query Prometheus refuses: the dry query at start says so, and nothing is applied.
+    synth({ blue: { version: "v1", triton: tritons.v1 }, green: { version: "v2", triton: tritons.v2 } }, "sum(rate(nv_inference_request_success[1m]) by (");
+    const bad = await promoteCli();
+    expect([bad.code, bad.out]).toEqual([2, expect.stringMatching(/analysis metric extra: Prometheus refused "sum\(rate\(nv_inference_request_success\[1m\]\) by \(": bad_data: /)]);
+    // A missing engine.
+    const noEngine = await run(process.execPath, [cli, "promote", "--stack", stack.dir, "--engine", "terraform"], { env: engineEnv({ TERRAFORM_BINARY_NAME: "/nonexistent/terraform" }) });
+    expect([noEngine.code, noEngine.out]).toEqual([2, expect.stringContaining("the engine /nonexistent/terraform (--engine terraform) cannot run: not found")]);
+    expect(await configMap()).toBe(before);
+    expect(await names("configmap", NS)).not.toContain(`${APP}-promotions`);
+    synth({ blue: { version: "v1", triton: tritons.v1 }, green: { version: "v2", triton: tritons.v2 } });
+
+    // The canary's rules at plan: a switch with the canary above 0, a canary above 0 on a standby
+    // that is not warm, and a percent outside 0 to 100.
+    const refused = async (...vars: string[]) => {
+      const r = await stack.tofu("plan", "-input=false", "-no-color", ...vars.flatMap((v) => ["-var", v]));
+      expect(r.code).toBe(1);
+      return r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
+    };
+    expect(await refused("active=green", "fraud_canary=30")).toContain(
+      "promote/fraud-canary: canaryPercent is 30 while this plan switches fraud from blue to green: with a canary above 0 the color switched away from would take that share at once. Switch with the canary at 0 in the same plan (-var fraud_canary=0)",
+    );
+    expect(await refused("standby=preview", "fraud_canary=30")).toContain(
+      'promote/fraud-canary: canaryPercent is 30 while fraud\'s standby is "preview": a canary above 0 sends real traffic to the standby color, which must run full replicas (standby "warm").',
+    );
+    expect(await refused("fraud_canary=101")).toContain("The fraud_canary variable must be a whole number from 0 to 100");
+    expect(await configMap()).toBe(before);
+  }, 600_000);
 
   test("a good candidate is promoted step by step, then switched: no request fails, and the run is in the history, the files and the webhook", async () => {
     // Envoy reads its route tables just after it starts: 15 s is slack for a loaded machine.
