@@ -420,6 +420,7 @@ export class TritonBlueGreen extends DependableConstruct {
       fingerprint: `\${${activeFingerprint}}`,
       passedRecord: `\${${passedRecord}}`,
       allowServingChange: `\${${this.allowServingChangeExpression}}`,
+      history: { namespace: this.namespace, configMap: `${this.appName}-promotions`, app: this.appName, color: this.active },
     });
     gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];
     return gate;

@@ -79,7 +79,8 @@ export interface KubeAccess {
 const DATA_KEY = "history.jsonl";
 
 function kubectl(access: KubeAccess, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const all = [...(access.kubeconfig ? ["--kubeconfig", expandHome(access.kubeconfig)] : []), ...(access.context ? ["--context", access.context] : []), ...args];
+  // Bounded: a gate's verdict or a promotion step never waits on an API server that does not answer.
+  const all = [...(access.kubeconfig ? ["--kubeconfig", expandHome(access.kubeconfig)] : []), ...(access.context ? ["--context", access.context] : []), "--request-timeout=20s", ...args];
   return new Promise((resolve) => {
     const proc = spawn(access.kubectl ?? "kubectl", all, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";

@@ -51,6 +51,9 @@ interface VerifyFlags {
   switchBackFrom?: string;
   switchBackTo?: string;
   switchBackFingerprint?: string;
+  history?: string;
+  historyApp?: string;
+  historyColor?: string;
 }
 
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
@@ -89,6 +92,9 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("--switch-back-from <color>", "the color this apply switched to")
     .option("--switch-back-to <color>", "the color that served before this apply (empty: none did)")
     .option("--switch-back-fingerprint <fp>", "that color's release fingerprint")
+    .option("--history <namespace/configmap>", "record the verdict in this history ConfigMap (cdktf-triton history prints it); a failed write is reported, the verdict stands")
+    .option("--history-app <app>", "the pair the verdict is recorded for")
+    .option("--history-color <color>", "the color verified")
     .addHelpText("after", EXIT_CODES_HELP)
     .action(async (flags: VerifyFlags) => {
       code = await runVerify(flags, io);
@@ -131,6 +137,7 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
       };
       io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report)}\n`);
       await writeReports(report, flags, 10_000);
+      await recordVerdict(flags, "skipped", message, io.err);
       return EXIT.pass;
     }
     if (!["http", "grpc"].includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected http or grpc`);
@@ -173,6 +180,8 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
       io.err.write(`cdktf-triton verify: the verdict was ${report.verdict.toUpperCase()}, but ${(e as Error).message}\n`);
       return EXIT.error;
     }
+    const failedChecks = report.checks.filter((c) => c.status === "fail").map((c) => c.name);
+    await recordVerdict(flags, report.verdict, failedChecks.length ? `failed: ${failedChecks.join(", ")}` : undefined, io.err);
     return EXIT[report.verdict];
   } catch (e) {
     const message = e instanceof SpecError || e instanceof UsageError ? e.message : `could not verify: ${(e as Error).message}`;
@@ -184,6 +193,30 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
 }
 
 class UsageError extends Error {}
+
+/** Appends the verdict to the pair's history ConfigMap; a failed write is reported, never fatal (bounded: kubectl's request timeout). */
+async function recordVerdict(flags: VerifyFlags, verdict: string, message: string | undefined, err: NodeJS.WritableStream): Promise<void> {
+  if (!flags.history) return;
+  const [namespace, configMap] = flags.history.split("/");
+  try {
+    if (!namespace || !configMap) throw new Error(`--history ${JSON.stringify(flags.history)}: expected NAMESPACE/CONFIGMAP`);
+    const { ClusterHistory } = await import("../promote/history");
+    const at = new Date().toISOString();
+    await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, namespace, configMap, 50).put({
+      kind: "verification",
+      id: `verify-${at.replace(/[-:.]/g, "")}-${Math.random().toString(16).slice(2, 8)}`,
+      app: flags.historyApp ?? "",
+      namespace,
+      at,
+      color: flags.historyColor ?? "",
+      ...(flags.fingerprint ? { fingerprint: flags.fingerprint } : {}),
+      verdict,
+      ...(message ? { message } : {}),
+    });
+  } catch (e) {
+    err.write(`cdktf-triton verify: the verdict (${verdict}) was not recorded in the history: ${(e as Error).message}\n`);
+  }
+}
 
 /** The earlier pass `--passed` records, when it is for this fingerprint and this spec file. */
 function passedBefore(flags: VerifyFlags, allowed: boolean): { fingerprint: string; passedAt: string } | undefined {

@@ -138,6 +138,22 @@ export interface VerificationGateProps {
   readonly allowServingChange?: string;
   /** When verification does not pass, point these Services back at the color that served before. @default - nothing is switched back */
   readonly switchBack?: GateSwitchBack;
+  /**
+   * Record each verdict in a pair's history ConfigMap (what `cdktf-triton history` prints), through
+   * the Kubernetes API with the target's kubeconfig/context (or kubectl's defaults). A failed write
+   * is reported and never changes the verdict.
+   * @default - not recorded
+   */
+  readonly history?: GateHistory;
+}
+
+/** Where a gate records its verdicts (Terraform expressions allowed). */
+export interface GateHistory {
+  readonly namespace: string;
+  readonly configMap: string;
+  readonly app: string;
+  /** The color verified. */
+  readonly color: string;
 }
 
 /** The Services a post-switch gate points back, and at what (Terraform expressions allowed). */
@@ -210,6 +226,7 @@ export class VerificationGate extends DependableConstruct {
       ...Object.entries(props.headersFromEnv ?? {}).flatMap(([name, env]) => ["--header", `${name}=${env}`]),
       ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`] : []),
       ...(props.fingerprint ? ["--fingerprint", props.fingerprint] : []),
+      ...(props.history ? ["--history", `${props.history.namespace}/${props.history.configMap}`, "--history-app", props.history.app, "--history-color", props.history.color] : []),
     ].map(shellQuote);
     // Values read at plan time reach the CLI through the environment: in the command they would be
     // triggers, and the gate would run again whenever they change (after every switch).

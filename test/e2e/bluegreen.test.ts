@@ -233,6 +233,14 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     const back = await stack.apply(vars);
     if (back.code !== 0) throw new Error(back.out.slice(-6000));
     expect(back.out).toMatch(/SKIP +verification \(0 ms\): skipped: fingerprint [0-9a-f]{16} passed at \d{4}-\d\d-\d\dT/);
+    // Each verdict is in the pair's history (what `cdktf-triton history` prints): blue's first pass, green's failure, blue's skip.
+    const history = ((await kubectl("get", "configmap", "iris-promotions", "-n", NS)).data["history.jsonl"] as string).trim().split("\n").map((l) => JSON.parse(l));
+    expect(history.slice(-3).map((h) => [h.kind, h.app, h.color, h.verdict])).toEqual([
+      ["verification", "iris", "blue", "pass"],
+      ["verification", "iris", "green", "fail"],
+      ["verification", "iris", "blue", "skipped"],
+    ]);
+    expect(history[history.length - 2].message).toContain("golden three classes");
     expect(await replicas("green")).toBe(1);
     expect((await stack.plan(vars)).code).toBe(0);
   }, 600_000);

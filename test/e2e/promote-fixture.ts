@@ -1,0 +1,223 @@
+// The staged-promotion rig, shared by test/e2e/promote.test.ts and `npm run bench:promote`: the
+// stack (a blue/green pair, its canary and its TritonPromotion) applied to the test cluster by
+// OpenTofu; our Envoy on loopback from the ConfigMap the apply wrote (test/peers/kubelet.ts copies it
+// from the API server as a mounted ConfigMap updates); real Tritons behind it (the classifier's
+// versions 1 and 2 good, version 5 failing 5 % or 200 ms slower); a real Prometheus scraping Envoy
+// and the Tritons; steady load through Envoy all along; a recording webhook receiver.
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { App, LocalBackend, TerraformStack } from "cdktf";
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { Backend, MetricSpec, ModelControl, ModelRepository, PromotionMetric, PromotionStep, TritonBlueGreen, TritonCanary, TritonPromotion } from "../../lib";
+import { RunningTriton, startTriton } from "../peers/triton";
+import { freePort, startAll } from "../peers/servers";
+import { envoyFromConfigMap, MountedEnvoy } from "../peers/kubelet";
+import { RunningPrometheus, ScrapeTarget, startPrometheus } from "../peers/prometheus";
+import { startWebhookReceiver, WebhookReceiver } from "../peers/webhook";
+import { classifierInference, steadyLoad } from "../peers/load";
+import { until } from "../peers/wait";
+import { engineEnv, EngineStack, kubeconfig, kubectl, kubectlBin, root, run, synthesize } from "./engine";
+
+export const APP = "fraud";
+const cli = path.join(root, "bin", "cdktf-triton.js");
+
+/** The analysis of the tests: short windows, so each step sees several measurements. */
+export const TEST_ANALYSIS: { intervalSeconds: number; metrics: MetricSpec[] } = {
+  intervalSeconds: 2,
+  metrics: [
+    PromotionMetric.successRate({ minPercent: 99, minRequests: 20 }),
+    // Envoy refreshes its histograms every 5 s: a 6 s window holds at least one refresh.
+    PromotionMetric.latency({ percentile: 99, maxMs: 150, intervalSeconds: 6, minRequests: 20 }),
+    PromotionMetric.tritonFailureRate({ maxPercent: 1, intervalSeconds: 3 }),
+    PromotionMetric.promql({ name: "candidate-throughput", query: 'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",color="{{color}}"}[{{interval}}]))', min: 1, intervalSeconds: 3 }),
+  ],
+};
+
+/** Short bakes for a test; each step still sees several analyses. */
+export const TEST_STEPS: PromotionStep[] = [
+  { weightPercent: 10, bakeSeconds: 8 },
+  { weightPercent: 50, bakeSeconds: 8 },
+  { weightPercent: 100, bakeSeconds: 8 },
+];
+
+interface Ports {
+  http: number;
+  grpc: number;
+  ops: number;
+}
+
+export type Colors = Record<"blue" | "green", { version: string; triton: RunningTriton }>;
+
+export interface PromotionSettings {
+  readonly steps: PromotionStep[];
+  readonly analysis: { intervalSeconds?: number; metrics: MetricSpec[] };
+}
+
+/** The stack: what a platform team writes. Each color is reached on loopback (`colors`). */
+function promoteStack(app: App, id: string, work: string, namespaceName: string, ports: Ports, colors: Colors, settings: PromotionSettings): TerraformStack {
+  const s = new TerraformStack(app, id);
+  new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
+  new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
+  new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
+  const namespace = new NamespaceV1(s, "namespace", { metadata: { name: namespaceName } }).metadata.name;
+  const common = {
+    modelRepository: ModelRepository.objectStore("s3://models/fraud", { credentialsSecret: "model-store" }),
+    modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
+    replicas: 1,
+    gpus: 1,
+    nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
+  };
+  const pair = new TritonBlueGreen(s, APP, {
+    namespace,
+    blue: { ...common, version: colors.blue.version },
+    green: { ...common, version: colors.green.version },
+    active: TritonBlueGreen.activeVariable(s, "active", "blue"),
+    standby: TritonBlueGreen.standbyVariable(s, "standby", "warm"),
+  });
+  const address = (color: "blue" | "green") => Backend.address(color, "127.0.0.1", colors[color].triton.ports.http, colors[color].triton.ports.grpc);
+  const canary = new TritonCanary(s, "fraud-canary", {
+    pair,
+    namespace,
+    replicas: 1,
+    canaryPercent: TritonCanary.percentVariable(s, "fraud_canary"),
+    backends: { blue: address("blue"), green: address("green") },
+    httpPort: ports.http,
+    grpcPort: ports.grpc,
+    // Out of the way of the analysis: a host is never ejected for its errors here.
+    outlierDetection: { consecutive5xx: 1000 },
+  });
+  new TritonPromotion(s, "fraud-promotion", { canary, steps: settings.steps, analysis: settings.analysis });
+  return s;
+}
+
+export class PromoteRig {
+  public tritons!: Record<"v1" | "v2" | "v5" | "slow", RunningTriton>;
+  public stack!: EngineStack;
+  public envoy!: MountedEnvoy;
+  public prometheus!: RunningPrometheus;
+  public webhook!: WebhookReceiver;
+  public load!: ReturnType<typeof steadyLoad>;
+  public readonly reports: string;
+  private ports!: Ports;
+  /** What each color runs in the stack as last synthesized. */
+  private colors!: Colors;
+
+  constructor(
+    public readonly work: string,
+    public readonly namespace: string,
+    public settings: PromotionSettings = { steps: TEST_STEPS, analysis: TEST_ANALYSIS },
+  ) {
+    this.reports = path.join(work, "reports");
+  }
+
+  /** Starts everything, applies the stack (blue v1 serving, green v2 the candidate) and the load. */
+  async start(): Promise<this> {
+    fs.rmSync(this.work, { recursive: true, force: true });
+    fs.mkdirSync(this.work, { recursive: true });
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", this.namespace, "--ignore-not-found", "--wait=true"]);
+    this.ports = { http: await freePort(), grpc: await freePort(), ops: await freePort() };
+    const [v1, v2, v5, slow] = await startAll([
+      startTriton({ models: { classifier: [1] } }),
+      startTriton({ models: { classifier: [2] } }),
+      startTriton({ models: { classifier: [5] }, env: { CLASSIFIER_FAIL_EVERY: "20" } }),
+      startTriton({ models: { classifier: [5] }, env: { CLASSIFIER_FAIL_EVERY: "0", CLASSIFIER_DELAY_MS: "200" } }),
+    ]);
+    this.tritons = { v1, v2, v5, slow };
+    this.webhook = await startWebhookReceiver();
+    this.synth({ blue: { version: "v1", triton: v1 }, green: { version: "v2", triton: v2 } });
+    await this.stack.ok("init", "-input=false");
+    await this.stack.ok("apply", "-input=false", "-auto-approve");
+    this.envoy = await envoyFromConfigMap(this.namespace, "fraud-canary", this.ports.ops);
+    this.prometheus = await startPrometheus(this.targets(v1, v2));
+    // Every request through Envoy, for the whole run.
+    this.load = steadyLoad(`http://127.0.0.1:${this.ports.http}`, 4, classifierInference);
+    // Envoy reads its route tables just after it starts: 15 s is slack for a loaded machine.
+    await until("Envoy serving the first apply's weights", 15_000, async () => (await this.versionServed()) === "weights canary: blue=100, green=0");
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.load?.stop();
+    await Promise.all([this.envoy?.stop(), this.prometheus?.stop(), this.webhook?.stop(), ...Object.values(this.tritons ?? {}).map((t) => t.stop())]);
+  }
+
+  /** Synthesizes the stack with these colors (and, once, an extra PromQL metric). */
+  synth(colors: Colors, extraQuery?: string): EngineStack {
+    this.colors = colors;
+    const settings = extraQuery ? { ...this.settings, analysis: { ...this.settings.analysis, metrics: [...this.settings.analysis.metrics, PromotionMetric.promql({ name: "extra", query: extraQuery, max: 1 })] } } : this.settings;
+    this.stack = synthesize(path.join(this.work, "out"), "promote", (app, id) => promoteStack(app, id, this.work, this.namespace, this.ports, colors, settings));
+    return this.stack;
+  }
+
+  /** Prometheus labels each Triton as the ServiceMonitor would: app, namespace, and the color it serves as. */
+  targets(blue: RunningTriton, green: RunningTriton): ScrapeTarget[] {
+    return [
+      { address: `127.0.0.1:${this.ports.ops}`, metricsPath: "/stats/prometheus", labels: { app: "fraud-canary", namespace: this.namespace } },
+      ...([["blue", blue], ["green", green]] as const).map(([color, t]) => ({ address: `127.0.0.1:${t.ports.metrics}`, metricsPath: "/metrics", labels: { app: APP, namespace: this.namespace, color } })),
+    ];
+  }
+
+  /**
+   * Stages a new release on `color` (the standby) behind `triton`, as a pipeline would (applied with
+   * `active` = the other color), and waits until Envoy and Prometheus see it.
+   */
+  async stage(color: "blue" | "green", version: string, triton: RunningTriton): Promise<void> {
+    const active = color === "blue" ? "green" : "blue";
+    this.synth({ ...this.colors, [color]: { version, triton } } as Colors);
+    await this.stack.ok("apply", "-input=false", "-auto-approve", "-var", `active=${active}`);
+    await this.prometheus.setTargets(this.targets(this.colors.blue.triton, this.colors.green.triton));
+    // The mount stand-in polls every 200 ms and Envoy reloads at once: 30 s is slack for a loaded machine.
+    await until(`Envoy reaching ${color}'s new server`, 30_000, async () => (await fetch(`http://127.0.0.1:${this.envoy.adminPort}/clusters`).then((r) => r.text())).includes(`${color}-http::127.0.0.1:${triton.ports.http}::`));
+    const expected = `weights canary: blue=${active === "blue" ? 100 : 0}, green=${active === "green" ? 100 : 0}`;
+    if ((await this.versionServed()) !== expected) throw new Error(`staged ${color} while Envoy serves ${await this.versionServed()}`);
+  }
+
+  /** Stages a new release on blue while green serves. */
+  stageBlue(version: string, triton: RunningTriton): Promise<void> {
+    return this.stage("blue", version, triton);
+  }
+
+  private promoteArgs(args: string[]): string[] {
+    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, "--envoy-url", this.envoy.opsUrl, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
+  }
+
+  /** `cdktf-triton promote` as a pipeline runs it, to its end. */
+  promote(...args: string[]) {
+    return run(process.execPath, this.promoteArgs(args), { env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }), timeout: 600_000 });
+  }
+
+  /** The CLI as a process a test can signal. */
+  promoteProcess(...args: string[]): { proc: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> } {
+    const proc = spawn(process.execPath, this.promoteArgs(args), { env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout!.on("data", (d) => (out += d));
+    proc.stderr!.on("data", (d) => (out += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => proc.on("close", (code, signal) => resolve({ code, signal, out })));
+    return { proc, exited };
+  }
+
+  /** Waits (on the webhook's messages) until the promotion announced step `weight`. A step is an apply plus a rollout: 120 s is slack. */
+  untilStep(from: number, weight: number): Promise<void> {
+    return until(`the promotion at ${weight} %`, 120_000, () => this.webhook.messages.slice(from).some((m) => m.event === "step" && m.weightPercent === weight), 100);
+  }
+
+  /** The weights every route table of our Envoy serves (one answer, or a mix joined by " | "). */
+  async versionServed(): Promise<string> {
+    const text = await (await fetch(`${this.envoy.opsUrl}/stats/prometheus?text_readouts`)).text();
+    return [...new Set([...text.matchAll(/envoy_http_rds_version_text\{[^}]*text_value="([^"]*)"\}/g)].map((m) => m[1]))].join(" | ");
+  }
+
+  /** The pair's state output. */
+  async state(): Promise<any> {
+    return JSON.parse((await this.stack.ok("output", "-json", "fraud_promotion")).trim().split("\n").find((l) => l.startsWith("{"))!);
+  }
+
+  /** The pair's history ConfigMap, parsed. */
+  async history(): Promise<any[]> {
+    const cm = await kubectl("get", "configmap", `${APP}-promotions`, "-n", this.namespace);
+    return (cm.data["history.jsonl"] as string).trim().split("\n").map((l) => JSON.parse(l));
+  }
+}
