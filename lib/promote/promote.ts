@@ -205,10 +205,15 @@ class Driver {
     const to: ColorState = { color: candidate, ...state[candidate] };
 
     // An earlier run that did not finish: resume it (same candidate), or roll it back.
-    const unfinished = (await this.history.read()).filter((r): r is PromotionRecord => r.kind === "promotion").reverse().find((r) => r.status === "running" || r.status === "paused");
+    // Unfinished: running or paused, or aborted with traffic still on a step (its rollback failed).
+    const unfinished = (await this.history.read())
+      .filter((r): r is PromotionRecord => r.kind === "promotion")
+      .reverse()
+      .find((r) => r.status === "running" || r.status === "paused" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
     let startStep = 0;
     if (unfinished) {
-      const same = unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint;
+      const resumable = unfinished.status === "running" || unfinished.status === "paused";
+      const same = resumable && unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint;
       const at = unfinished.currentStep >= 0 ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)` : "before its first step";
       if (same && (this.o.onUnfinished ?? "resume") === "resume") {
         this.record = unfinished;
@@ -218,7 +223,8 @@ class Driver {
         await this.save("resumed", `resumed by ${who()} at ${at}`);
       } else {
         this.say(`promotion ${unfinished.id} was left ${unfinished.status} at ${at}: rolling it back (candidate 0 %)`);
-        const back = await this.applyWeights(unfinished.from.color as "blue" | "green", 0);
+        // The candidate back to 0 %, the color that serves now unchanged.
+        const back = await this.applyWeights(stable, 0);
         if (!back.ok) throw new PromoteError(`could not roll back promotion ${unfinished.id}: ${back.why}`);
         unfinished.reason = `left ${unfinished.status} at ${at}; rolled back by a later run (${who()})`;
         unfinished.status = "rolled-back";
@@ -418,9 +424,18 @@ class Driver {
     return this.finish(PROMOTE_EXIT.promoted);
   }
 
-  /** Records the promotion in the cluster (first: the truth a re-run reads) and notifies. */
+  /**
+   * Records the promotion in the cluster (first: the truth a re-run reads) and notifies. Before any
+   * traffic moves ("started", "resumed") a history that cannot be written stops the run; later, it
+   * is reported and the run goes on (stopping would leave traffic on a step unwatched).
+   */
   private async save(event: PromotionEvent, text: string, fields: Record<string, unknown> = {}): Promise<void> {
-    await this.history.put(this.record);
+    try {
+      await this.history.put(this.record);
+    } catch (e) {
+      if (event === "started" || event === "resumed") throw new PromoteError(`cannot record the promotion, so nothing was applied: ${(e as Error).message}`);
+      this.o.err.write(`promote: the history was not updated ("${event}"; the promotion goes on): ${(e as Error).message}\n`);
+    }
     await this.send(event, text, { status: this.record.status, from: this.record.from, to: this.record.to, ...fields });
   }
 

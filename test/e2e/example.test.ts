@@ -49,6 +49,7 @@ describeE2e(title, () => {
     fs.mkdirSync(path.join(project, "node_modules", ".bin"), { recursive: true });
     fs.symlinkSync(root, path.join(project, "node_modules", "cdktf-triton"));
     fs.symlinkSync(path.join(root, "bin", "cdktf-triton.js"), path.join(project, "node_modules", ".bin", "cdktf-triton"));
+    fs.symlinkSync(cdktf, path.join(project, "node_modules", ".bin", "cdktf"));
 
     server = await startTriton({ models: { resnet50: [1] } });
     const port = new URL(server.url).port;
@@ -78,13 +79,25 @@ describeE2e(title, () => {
     if (deploy.code !== 0) throw new Error(deploy.out.slice(-8000));
     expect(deploy.out).toContain("PASS: the candidate may take traffic");
     const deployments = Object.fromEntries((await kubectl("get", "deployments", "-n", NS)).items.map((d: any) => [d.metadata.name, d.status.readyReplicas]));
-    expect(deployments).toEqual({ "classifier-blue": 3, "classifier-green": 1 });
+    // The pair, and the Envoys of its canary and of the failover pool in front of it.
+    expect(deployments).toEqual({ "classifier-blue": 3, "classifier-green": 1, "classifier-canary": 2, "classifier-failover": 2 });
     expect((await kubectl("get", "service", "classifier", "-n", NS)).spec.selector).toEqual({ app: "classifier", color: "blue" });
-    expect(await names("poddisruptionbudgets", NS)).toEqual(["classifier-blue", "classifier-green"]);
+    expect(await names("poddisruptionbudgets", NS)).toEqual(["classifier-blue", "classifier-canary", "classifier-failover", "classifier-green"]);
+    // The gate's verdict is in the pair's history.
+    const history = (await kubectl("get", "configmap", "classifier-promotions", "-n", NS)).data["history.jsonl"].trim().split("\n").map((l: string) => JSON.parse(l));
+    expect(history.map((h: any) => [h.kind, h.app, h.color, h.verdict])).toEqual([["verification", "classifier", "blue", "pass"]]);
     // The gate's report, written where the apply ran.
     const reports = fs.readdirSync(path.join(stackDir, "verify-reports"));
     expect(reports.length).toBeGreaterThan(0);
   }, 900_000);
+
+  test("cdktf-triton promote --engine cdktf finds the stack's promotion and state, and stops before any apply when Prometheus does not answer", async () => {
+    const r = await run(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["promote", "--stack", "triton-example", "--engine", "cdktf", "--prometheus-url", "http://127.0.0.1:1"], {
+      cwd: project,
+      env: engineEnv({ TERRAFORM_BINARY_NAME: "tofu", HOME: home }),
+    });
+    expect([r.code, r.out]).toEqual([2, expect.stringMatching(/cdktf-triton promote: analysis metric triton-failure-rate: .*ECONNREFUSED/)]);
+  }, 300_000);
 
   test("the plan after cdktf deploy is empty: cdktf diff, and tofu validate and plan in the stack", async () => {
     const diff = await cli("diff", "triton-example", "--skip-provider-lock", ...varFlags);

@@ -19,6 +19,7 @@ import { RunningPrometheus, ScrapeTarget, startPrometheus } from "../peers/prome
 import { startWebhookReceiver, WebhookReceiver } from "../peers/webhook";
 import { classifierInference, steadyLoad } from "../peers/load";
 import { until } from "../peers/wait";
+import { ENVOY_OPS_PORT } from "../../lib/traffic/envoy-deployment";
 import { engineEnv, EngineStack, kubeconfig, kubectl, kubectlBin, root, run, synthesize } from "./engine";
 
 export const APP = "fraud";
@@ -180,8 +181,32 @@ export class PromoteRig {
     return this.stage("blue", version, triton);
   }
 
+  /**
+   * How the driver reaches Envoy's ops port: `--envoy-url`, or its default, a `kubectl port-forward`
+   * to each Envoy pod (kwok's PortForwards connect the fake pods' port 9902 to our Envoy: see
+   * {@link forwardEnvoyPods}).
+   */
+  public envoyAccess: "url" | "port-forward" = "url";
+
+  /** Connects port 9902 of every Envoy pod of the canary (fake, in kwok) to our Envoy's ops port, as the pod's own port. */
+  async forwardEnvoyPods(): Promise<number> {
+    const pods = (await kubectl("get", "pods", "-n", this.namespace, "-l", "app=fraud-canary")).items as any[];
+    for (const pod of pods) {
+      const forward = {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "PortForward",
+        metadata: { name: pod.metadata.name, namespace: this.namespace },
+        spec: { forwards: [{ ports: [ENVOY_OPS_PORT], target: { address: "127.0.0.1", port: this.ports.ops } }] },
+      };
+      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
+      if (r.code !== 0) throw new Error(r.out);
+    }
+    return pods.length;
+  }
+
   private promoteArgs(args: string[]): string[] {
-    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, "--envoy-url", this.envoy.opsUrl, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
+    const envoy = this.envoyAccess === "url" ? ["--envoy-url", this.envoy.opsUrl] : [];
+    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, ...envoy, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
   }
 
   /** `cdktf-triton promote` as a pipeline runs it, to its end. */

@@ -122,9 +122,12 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(table.stdout).toMatch(/green v2 -> blue v3\s+10%\(fail\)\s+aborted: /);
     expect(table.stdout).toMatch(/blue v1 -> green v2\s+10% 50% 100%\s+promoted/);
   }, 600_000);
-  test("a bad candidate (+200 ms) is aborted at its first latency analysis", async () => {
+  test("a bad candidate (+200 ms) is aborted at its first latency analysis (Envoy's stats read through a port-forward to its pod)", async () => {
     await rig.stageBlue("v4", rig.tritons.slow);
-    const r = await rig.promote("--json", path.join(work, "slow.json"));
+    // The driver's default: it lists the Envoy pods and port-forwards to each one's ops port.
+    expect(await rig.forwardEnvoyPods()).toBe(1);
+    rig.envoyAccess = "port-forward";
+    const r = await rig.promote("--json", path.join(work, "slow.json")).finally(() => (rig.envoyAccess = "url"));
     expect([r.code, r.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
     const report = JSON.parse(fs.readFileSync(path.join(work, "slow.json"), "utf8"));
     expect(report.record.reason).toMatch(/^request-duration-p99 = \d+/);
