@@ -79,6 +79,8 @@ async function main() {
     row("ours, defaults (30 s interval, failureLimit 0)", defaults),
     `| Flagger defaults (interval 1m, threshold 5), computed | up to ${s(flaggerMs)} | 1 | the next reconcile | - |`,
     "",
+    `The last answer from the candidate came ${Math.round(-Math.max(...[...test, ...defaults].map((r) => r.lastCandidateAnswerAfterZeroMs)))} ms or more before every Envoy served 0 % (in every run): the rollback reaches open connections too (route tables by RDS).`,
+    "",
     "The decision is the driver's (a failed measurement over its window); 0 % is when every Envoy serves the rollback's weights (the apply plus the ConfigMap reaching Envoy: here a stand-in polling the API server every 200 ms; a kubelet's sync takes up to about a minute more).",
   ];
   lines.forEach((l) => console.log(l));
