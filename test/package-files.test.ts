@@ -75,13 +75,21 @@ describe("npm pack, installed into a fresh project", () => {
     const counts = Object.fromEntries(Object.entries(json.resource).map(([type, rs]) => [type, Object.keys(rs as object).length]));
     expect(counts).toEqual({
       helm_release: 4, // blue, green, the lone release, the route's chart
-      kubernetes_service_v1: 4, // the pair's active and preview Services, one per Envoy
-      kubernetes_config_map_v1: 2,
-      kubernetes_deployment_v1: 2,
-      kubernetes_pod_disruption_budget_v1: 2,
+      kubernetes_service_v1: 5, // the pair's active and preview Services, one per Envoy
+      kubernetes_config_map_v1: 3, // the WeightedService's, the FailoverPool's and the TritonCanary's Envoys
+      kubernetes_deployment_v1: 3,
+      kubernetes_pod_disruption_budget_v1: 3,
       terraform_data: 3, // the pair's gate before and after the switch, the lone gate
     });
     const help = sh(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["verify", "--help"], stack);
     expect(help).toContain("0  pass: the candidate may take traffic");
+    // The packed promote command finds the stack's promotion.json and checks the engine before anything else.
+    const promote = spawnSync(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["promote", "--stack", "inference", "--engine", "terraform"], {
+      cwd: project,
+      encoding: "utf8",
+      env: { ...process.env, TERRAFORM_BINARY_NAME: "/nonexistent/terraform" },
+    });
+    expect([promote.status, promote.stderr]).toEqual([2, expect.stringContaining("the engine /nonexistent/terraform (--engine terraform) cannot run: not found")]);
+    expect(sh(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["history", "--help"], stack)).toContain("--file <promotions.jsonl>");
   }, 600_000);
 });

@@ -64,6 +64,17 @@ describe("TritonCanary", () => {
       'canaryPercent = 10 is invalid: expected 0 while test/fraud keeps its standby "preview" (a canary needs standby "warm": full replicas)',
     );
     expect(invalid(() => new TritonCanary(newStack().stack, "c", { pair: preview, canaryPercent: 101 }))).toContain("canaryPercent = 101 is invalid");
+    // A canary variable on a literal "preview" standby: the plan refuses any value above 0.
+    const third = newStack().stack;
+    const pairPreview = new TritonBlueGreen(third, "fraud", { blue: colorProps({ version: "v1" }), green: colorProps({ version: "v2" }), active: "blue" });
+    new TritonCanary(third, "c", { pair: pairPreview, canaryPercent: TritonCanary.percentVariable(third) });
+    const [cm3] = resourcesOf(synthJson(third), "kubernetes_config_map_v1");
+    expect(cm3.lifecycle.precondition.slice(-1)).toEqual([
+      {
+        condition: '${var.canary == 0 || "preview" == "warm"}',
+        error_message: 'test/c: canaryPercent is ${var.canary} while fraud\'s standby is "preview": a canary above 0 sends real traffic to the standby color, which must run full replicas (standby "warm").',
+      },
+    ]);
   });
 });
 

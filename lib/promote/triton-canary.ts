@@ -141,10 +141,12 @@ export class TritonCanary extends DependableConstruct {
           ": the color that took the canary's traffic then takes all of it, and nothing moves that was not already serving.",
       },
     ];
-    if (standby) {
+    // (A literal canary was checked at synth above; a literal "warm" standby needs no rule.)
+    if (standby || (this.canaryVariable && pair.standby !== "warm")) {
+      const standbyNow = standby ? `\${${standby}}` : pair.standby;
       preconditions.push({
-        condition: `\${${c} == 0 || ${standby} == "warm"}`,
-        errorMessage: `${this.node.path}: canaryPercent is \${${c}} while ${pair.appName}'s standby is "\${${standby}}": a canary above 0 sends real traffic to the standby color, which must run full replicas (standby "warm").`,
+        condition: `\${${c} == 0 || ${standby ?? `"${pair.standby}"`} == "warm"}`,
+        errorMessage: `${this.node.path}: canaryPercent is \${${c}} while ${pair.appName}'s standby is "${standbyNow}": a canary above 0 sends real traffic to the standby color, which must run full replicas (standby "warm").`,
       });
     }
     const configMap = this.envoy.configMap;

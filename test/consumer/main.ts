@@ -3,7 +3,7 @@ import { Construct } from "constructs";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import {
-  Backend, FailoverPool, GateTarget, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, TritonRelease, VerificationGate, WeightedService,
+  Backend, FailoverPool, GateTarget, GatewayRoute, ModelControl, ModelRepository, PromotionMetric, TritonBlueGreen, TritonCanary, TritonPromotion, TritonRelease, VerificationGate, WeightedService,
 } from "cdktf-triton";
 
 class Inference extends TerraformStack {
@@ -34,6 +34,12 @@ class Inference extends TerraformStack {
     });
     new GatewayRoute(this, "route", { namespace: "ml", parentRefs: [{ name: "gateway" }], routes: [{ backends: [{ backend: Backend.release(pair.blue), weightPercent: 100 }] }] });
     new VerificationGate(this, "smoke", { spec, target: GateTarget.url("http://fraud.ml.example.com:8000") });
+    const staged = new TritonCanary(this, "staged", { pair, namespace: "ml", canaryPercent: TritonCanary.percentVariable(this, "fraud_canary") });
+    new TritonPromotion(this, "promotion", {
+      canary: staged,
+      steps: [{ weightPercent: 10, bakeSeconds: 60 }, { weightPercent: 100, bakeSeconds: 60 }],
+      analysis: { metrics: [PromotionMetric.successRate({ minPercent: 99 }), PromotionMetric.tritonFailureRate({ maxPercent: 1 })] },
+    });
   }
 }
 
