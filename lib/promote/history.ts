@@ -2,10 +2,11 @@
 // per pair (bounded, newest last, written through the Kubernetes API with kubectl and the user's
 // kubeconfig, with optimistic concurrency) and appended to the report folder as JSON lines.
 // Runtime code: no cdktf here.
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { expandHome } from "../verify/port-forward";
+import { KubeAccess, runKubectl } from "../kubectl";
+
+export type { KubeAccess };
 
 export type PromotionStatus = "running" | "paused" | "promoted" | "aborted" | "interrupted" | "rolled-back";
 
@@ -67,31 +68,7 @@ export interface VerificationRecord {
 
 export type HistoryRecord = PromotionRecord | VerificationRecord;
 
-export interface KubeAccess {
-  /** @default - kubectl's default */
-  readonly kubeconfig?: string;
-  /** @default - the kubeconfig's current context */
-  readonly context?: string;
-  /** @default "kubectl" */
-  readonly kubectl?: string;
-}
-
 const DATA_KEY = "history.jsonl";
-
-function kubectl(access: KubeAccess, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // Bounded: a gate's verdict or a promotion step never waits on an API server that does not answer.
-  const all = [...(access.kubeconfig ? ["--kubeconfig", expandHome(access.kubeconfig)] : []), ...(access.context ? ["--context", access.context] : []), "--request-timeout=20s", ...args];
-  return new Promise((resolve) => {
-    const proc = spawn(access.kubectl ?? "kubectl", all, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d) => (stdout += d));
-    proc.stderr.on("data", (d) => (stderr += d));
-    proc.on("error", (e) => (stderr += e.message));
-    proc.on("close", (code) => resolve({ code, stdout, stderr }));
-    proc.stdin.end(input ?? "");
-  });
-}
 
 /** Parses history lines; lines that are not records are reported, not fatal. */
 export function parseHistory(text: string): { records: HistoryRecord[]; problems: string[] } {
@@ -146,7 +123,7 @@ export class ClusterHistory {
         },
         data,
       };
-      const r = await kubectl(this.access, [object ? "replace" : "create", "-f", "-", "-o", "name"], JSON.stringify(body));
+      const r = await runKubectl(this.access, [object ? "replace" : "create", "-f", "-", "-o", "name"], JSON.stringify(body));
       if (r.code === 0) return;
       const conflict = /Conflict|AlreadyExists|the object has been modified|already exists/i.test(r.stderr);
       if (!conflict || attempt >= 5) throw new Error(`could not write ConfigMap ${this.namespace}/${this.name}: ${r.stderr.trim()}`);
@@ -154,7 +131,7 @@ export class ClusterHistory {
   }
 
   private async get(): Promise<{ object?: { metadata: { resourceVersion: string }; data?: Record<string, string> } }> {
-    const r = await kubectl(this.access, ["get", "configmap", this.name, "-n", this.namespace, "-o", "json", "--ignore-not-found"]);
+    const r = await runKubectl(this.access, ["get", "configmap", this.name, "-n", this.namespace, "-o", "json", "--ignore-not-found"]);
     if (r.code !== 0) throw new Error(`could not read ConfigMap ${this.namespace}/${this.name}: ${r.stderr.trim()}`);
     return r.stdout.trim() ? { object: JSON.parse(r.stdout) } : {};
   }

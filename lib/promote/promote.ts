@@ -11,7 +11,8 @@ import * as path from "path";
 import { startPortForward, PortForward } from "../verify/port-forward";
 import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, Measurement, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
 import { Engine, EngineKind } from "./engine";
-import { appendHistoryFile, ClusterHistory, ColorState, KubeAccess, MetricSummary, PromotionRecord, StepRecord } from "./history";
+import { KubeAccess, runKubectl } from "../kubectl";
+import { appendHistoryFile, ClusterHistory, ColorState, MetricSummary, PromotionRecord, StepRecord } from "./history";
 import { notify, Notification, PromotionEvent } from "./notify";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "./spec";
 
@@ -467,10 +468,8 @@ class Driver {
       this.envoyUrls = [...this.o.envoyUrls];
     } else {
       const kube = this.o.kube ?? {};
-      const { spawnSync } = await import("child_process");
-      const args = [...(kube.kubeconfig ? ["--kubeconfig", kube.kubeconfig] : []), ...(kube.context ? ["--context", kube.context] : [])];
-      const r = spawnSync(kube.kubectl ?? "kubectl", [...args, "get", "pods", "-n", namespace, "-l", `app=${this.spec.envoy.name}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"], { encoding: "utf8" });
-      if (r.status !== 0) throw new PromoteError(`could not list the Envoy pods of ${namespace}/${this.spec.envoy.name}: ${(r.stderr || r.error?.message || "").trim()}`);
+      const r = await runKubectl(kube, ["get", "pods", "-n", namespace, "-l", `app=${this.spec.envoy.name}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
+      if (r.code !== 0) throw new PromoteError(`could not list the Envoy pods of ${namespace}/${this.spec.envoy.name}: ${r.stderr.trim()}`);
       const pods = r.stdout.trim().split(/\s+/).filter(Boolean);
       if (!pods.length) throw new PromoteError(`no running Envoy pod of ${namespace}/${this.spec.envoy.name} (label app=${this.spec.envoy.name}): apply the stack first`);
       for (const pod of pods) {

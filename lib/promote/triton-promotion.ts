@@ -1,11 +1,8 @@
 // A staged promotion declared next to its pair: the steps, the analysis and what the driver does.
 // Synthesized into the stack's folder as a file asset (promotion.json) that `cdktf-triton promote`
 // reads, and a stack output with the pair's state (active color, versions, fingerprints).
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { AssetType, TerraformAsset, TerraformOutput } from "cdktf";
+import { TerraformAsset, TerraformOutput } from "cdktf";
+import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
 import { COLORS } from "../release/props";
 import { ENVOY_OPS_PORT } from "../traffic/envoy-config";
@@ -136,11 +133,6 @@ export class TritonPromotion extends Construct {
       history: { configMap: `${pair.appName}-promotions`, limit: props.historyLimit ?? 50 },
       webhookUrlEnv,
     };
-    const text = JSON.stringify(this.spec, null, 2);
-    const hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
-    const file = path.join(os.tmpdir(), "cdktf-triton-promotions", hash, "promotion.json");
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, text);
-    this.specAsset = new TerraformAsset(this, "spec", { path: file, type: AssetType.FILE });
+    this.specAsset = specAsset(this, "spec", "cdktf-triton-promotions", "promotion.json", JSON.stringify(this.spec, null, 2)).asset;
   }
 }

@@ -2,8 +2,7 @@
 // Service selects the color that served before the apply again, and its preview Service the other
 // one, through the Kubernetes API (kubectl, with the kubeconfig/context of the port-forwards).
 // Runtime code: no cdktf here.
-import { spawn } from "child_process";
-import { expandHome } from "./port-forward";
+import { runKubectl } from "../kubectl";
 
 /** Annotations a blue/green pair keeps on its active Service. */
 export const PAIR_ANNOTATIONS = {
@@ -71,16 +70,9 @@ function serviceName(service: string): string {
 }
 
 /** Resolves to undefined on success, else why it failed. */
-function kubectlPatch(o: SwitchBackOptions, service: string, patch: object): Promise<string | undefined> {
-  const args = ["patch", "service", serviceName(service), "--type", "merge", "-p", JSON.stringify(patch)];
-  if (o.namespace) args.push("--namespace", o.namespace);
-  if (o.kubeconfig) args.push("--kubeconfig", expandHome(o.kubeconfig));
-  if (o.context) args.push("--context", o.context);
-  return new Promise((resolve) => {
-    const proc = spawn(o.kubectl ?? "kubectl", args, { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    proc.stderr!.on("data", (d) => (err += d));
-    proc.on("error", (e) => resolve(`kubectl: ${e.message}`));
-    proc.on("exit", (code) => resolve(code === 0 ? undefined : `kubectl patch service ${serviceName(service)} exited with ${code}: ${err.trim().slice(-300)}`));
-  });
+async function kubectlPatch(o: SwitchBackOptions, service: string, patch: object): Promise<string | undefined> {
+  const args = ["patch", "service", serviceName(service), "--type", "merge", "-p", JSON.stringify(patch), ...(o.namespace ? ["--namespace", o.namespace] : [])];
+  const r = await runKubectl(o, args);
+  if (r.error) return r.error;
+  return r.code === 0 ? undefined : `kubectl patch service ${serviceName(service)} exited with ${r.code}: ${r.stderr.trim().slice(-300)}`;
 }

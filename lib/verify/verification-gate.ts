@@ -2,11 +2,8 @@
 // provisioner runs `cdktf-triton verify`; it is replaced (so verification runs again) whenever its
 // triggers change, and a failed verification fails its creation, so anything that depends on it
 // (the traffic switch) is not applied. This file is the only part of lib/verify/ that touches cdktf.
-import { createHash } from "crypto";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { AssetType, TerraformAsset } from "cdktf";
+import { TerraformAsset } from "cdktf";
+import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
 import { PropValidator } from "../validation";
 import { parsePortForwardTarget } from "./port-forward";
@@ -208,13 +205,9 @@ export class VerificationGate extends DependableConstruct {
     }
     v.throwIfInvalid();
 
-    // The spec travels as a file asset, not on the command line or in the environment: golden
-    // tensors easily pass the kernel's 128 KiB limit for one argument or variable.
-    const specHash = createHash("sha256").update(specText).digest("hex").slice(0, 16);
-    const specFile = path.join(os.tmpdir(), "cdktf-triton-specs", specHash, "verify.json");
-    fs.mkdirSync(path.dirname(specFile), { recursive: true });
-    fs.writeFileSync(specFile, specText);
-    this.specAsset = new TerraformAsset(this, "spec", { path: specFile, type: AssetType.FILE });
+    // The spec travels as a file asset, not on the command line or in the environment.
+    const { asset, hash: specHash } = specAsset(this, "spec", "cdktf-triton-specs", "verify.json", specText);
+    this.specAsset = asset;
     const args = [
       "verify",
       "--spec",
