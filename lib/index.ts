@@ -9,6 +9,7 @@ export { ModelControl } from "./release/model-control";
 export type { PollOptions, ExplicitOptions } from "./release/model-control";
 export { TRITON_PORTS } from "./release/values";
 export { TritonRelease } from "./release/triton-release";
+export { queueTimeAdapterRule } from "./release/autoscaling";
 export { STANDBY_MODES } from "./bluegreen/standby";
 export type { StandbyMode } from "./bluegreen/standby";
 export * from "./bluegreen/triton-bluegreen";

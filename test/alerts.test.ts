@@ -106,3 +106,62 @@ describe("the chart's alerts, tested by promtool", () => {
     expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
   });
 });
+
+describe("the p99 latency alert and the autoscaler's queue-time query, tested by promtool", () => {
+  const objects = render({ monitoring: { serviceMonitor: true, prometheusRule: true } });
+  const rules = { groups: objects.PrometheusRule.spec.groups };
+  const scraped = scrapedLabels(objects, { model: "iris", version: "1" });
+  const alert = objects.PrometheusRule.spec.groups[0].rules.find((r: any) => r.alert === "TritonP99LatencyHigh");
+  // Triton's summary (--metrics-config=summary_latencies=true, which the chart sets) in microseconds.
+  const p99 = (values: string, labels = scraped) => ({ series: series("nv_inference_request_summary_us", { ...labels, quantile: "0.99" }), values });
+
+  test("the chart turns on Triton's latency summaries, which the alert reads", () => {
+    expect(objects.Deployment.spec.template.spec.containers[0].args).toContain("--metrics-config=summary_latencies=true");
+  });
+
+  test("TritonP99LatencyHigh fires when p99 stays above 5000 ms for 5 minutes, not at 4000 ms, not for a 3-minute spike", () => {
+    const r = runPromtool(rules, [
+      {
+        interval: "1m",
+        input_series: [p99("6000000x20")],
+        alert_rule_test: [
+          { eval_time: "3m", alertname: "TritonP99LatencyHigh", exp_alerts: [] },
+          { eval_time: "10m", alertname: "TritonP99LatencyHigh", exp_alerts: [{ exp_labels: { severity: "warning", app: "classifier", color: "green", model: "iris" }, exp_annotations: { summary: alert.annotations.summary.replace("{{ $labels.model }}", "iris") } }] },
+        ],
+      },
+      { interval: "1m", input_series: [p99("4000000x20")], alert_rule_test: [{ eval_time: "10m", alertname: "TritonP99LatencyHigh", exp_alerts: [] }] },
+      { interval: "1m", input_series: [p99("1000x5 9000000x3 1000x12")], alert_rule_test: [{ eval_time: "15m", alertname: "TritonP99LatencyHigh", exp_alerts: [] }] },
+      { interval: "1m", input_series: [p99("9000000x20", { ...scraped, color: "blue" })], alert_rule_test: [{ eval_time: "10m", alertname: "TritonP99LatencyHigh", exp_alerts: [] }] },
+    ]);
+    expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
+  });
+
+  test("the queue-time metric is the pod's real mean wait with an idle model loaded; Triton's k8s-onprem query reports under half of it (server#8979)", () => {
+    const { queueTimeAdapterRule } = require("../lib/release/autoscaling");
+    const rule = queueTimeAdapterRule();
+    const pod = { namespace: "ml", pod: "classifier-green-7d9f8-abcde" };
+    const matchers = 'namespace="ml",pod="classifier-green-7d9f8-abcde"';
+    const fill = (q: string) => q.replace(/<<\.LabelMatchers>>/g, matchers).replace(/<<\.GroupBy>>/g, "pod");
+    const upstream = "avg(delta(nv_inference_queue_duration_us{<<.LabelMatchers>>}[30s])/(1+delta(nv_inference_request_success{<<.LabelMatchers>>}[30s]))) by (<<.GroupBy>>)";
+    // Model iris: 2 requests every 15 s, each waiting 100 ms in the queue; model text: loaded, idle.
+    const input_series = [
+      { series: series("nv_inference_queue_duration_us", { ...pod, model: "iris", version: "1" }), values: "0+200000x40" },
+      { series: series("nv_inference_request_success", { ...pod, model: "iris", version: "1" }), values: "0+2x40" },
+      { series: series("nv_inference_queue_duration_us", { ...pod, model: "text", version: "1" }), values: "0x40" },
+      { series: series("nv_inference_request_success", { ...pod, model: "text", version: "1" }), values: "0x40" },
+    ];
+    const r = runPromtool({ groups: [] }, [
+      {
+        interval: "15s",
+        input_series,
+        promql_expr_test: [
+          // round(): the division leaves 1e5 plus a last-digit float error.
+          { expr: `round(${fill(rule.metricsQuery)})`, eval_time: "5m", exp_samples: [{ labels: `{pod="${pod.pod}"}`, value: 100000 }] },
+          // The same pod through the upstream query: (4e5 / (1 + 4) + 0) / 2 = 40 ms of a real 100 ms.
+          { expr: `round(${fill(upstream)})`, eval_time: "5m", exp_samples: [{ labels: `{pod="${pod.pod}"}`, value: 40000 }] },
+        ],
+      },
+    ]);
+    expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
+  });
+});

@@ -53,6 +53,7 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
       "--grpc-port=8001",
       "--metrics-port=8002",
       "--allow-metrics=true",
+      "--metrics-config=summary_latencies=true",
       // explicit mode: the repository, trace and logging APIs need the key from the chart's Secret
       "--http-restricted-api=model-repository,trace,logging:triton-admin-key=$(TRITON_RESTRICTED_API_KEY)",
       "--grpc-restricted-protocol=model-repository,trace,logging:triton-admin-key=$(TRITON_RESTRICTED_API_KEY)",
@@ -136,14 +137,15 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
     expect(objects.ServiceMonitor.metadata.labels).toMatchObject({ release: "prom", app: "classifier" });
     expect(objects.ServiceMonitor.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s", relabelings: [{ sourceLabels: ["__meta_kubernetes_pod_label_version"], targetLabel: "release_version" }] }]);
     const alerts = objects.PrometheusRule.spec.groups[0].rules.map((r: any) => r.alert);
-    expect(alerts).toEqual(["TritonInferenceFailures", "TritonReplicasUnavailable"]);
+    expect(alerts).toEqual(["TritonInferenceFailures", "TritonP99LatencyHigh", "TritonReplicasUnavailable"]);
     expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain('nv_inference_request_failure{app="classifier",color="green"}');
     // Every label the alerts select Triton's series by is one the ServiceMonitor attaches to them
-    // (Triton exports only model and version): without podTargetLabels the alert could never fire.
+    // (Triton exports only model and version, and `quantile` on its summaries): without
+    // podTargetLabels the alert could never fire.
     const selected = objects.PrometheusRule.spec.groups[0].rules
       .flatMap((r: any) => [...(r.expr as string).matchAll(/nv_[a-z_]+\{([^}]*)\}/g)].flatMap((m) => m[1].split(",").map((kv) => kv.split("=")[0].trim())));
     expect(selected.length).toBeGreaterThan(0);
-    expect([...new Set(selected)].filter((l) => !objects.ServiceMonitor.spec.podTargetLabels.includes(l))).toEqual([]);
+    expect([...new Set(selected)].filter((l) => l !== "quantile" && !objects.ServiceMonitor.spec.podTargetLabels.includes(l))).toEqual([]);
     for (const l of objects.ServiceMonitor.spec.podTargetLabels) expect(objects.Deployment.spec.template.metadata.labels[l]).toBeDefined();
   });
 

@@ -234,6 +234,11 @@ export class TritonBlueGreen extends DependableConstruct {
     for (const color of COLORS) {
       v.integer(`${color}.replicas`, props[color]?.replicas, 0, 1000);
       v.knownAtSynth(`${color}.replicas`, props[color]?.replicas, inRule);
+      const hpa = props[color]?.autoscaling;
+      const full = props[color]?.replicas ?? 1;
+      if (hpa && Number.isInteger(hpa.maxReplicas) && typeof full === "number") {
+        v.check(`${color}.autoscaling.maxReplicas`, hpa.maxReplicas, hpa.maxReplicas >= full, `at least ${color}.replicas (${full}), the HPA's minimum while it serves`);
+      }
     }
     const allow = props.allowServingChange ?? TritonBlueGreen.allowServingChangeVariable(this);
     if (allow instanceof TerraformVariable) {

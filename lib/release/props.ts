@@ -70,6 +70,29 @@ export interface MonitoringOptions {
   readonly prometheusRule?: boolean;
   /** Extra labels on both, e.g. the `release` label your Prometheus selects. @default {} */
   readonly labels?: Record<string, string>;
+  /** TritonInferenceFailures fires when more than this share of inferences fail for 5 minutes (0 < x < 1). @default 0.05 */
+  readonly failureRatio?: number;
+  /**
+   * TritonP99LatencyHigh fires when a model's p99 latency (Triton's latency summary, the slowest
+   * pod) stays above this many milliseconds for 5 minutes.
+   * @default 5000
+   */
+  readonly p99LatencyMs?: number;
+}
+
+/**
+ * A HorizontalPodAutoscaler per color on Triton's average queue time per request (a Pods metric from
+ * a custom metrics adapter; the README gives prometheus-adapter's rule). Its minimum is the color's
+ * replicas as the blue/green replica rule sets them, so capacity never drops below what the pair
+ * promises; the Deployment leaves replicas to it. A color at 0 pods gets no HPA.
+ */
+export interface AutoscalingOptions {
+  /** The most pods the HPA may run (at least `replicas`). */
+  readonly maxReplicas: number;
+  /** Average queue time per request, in microseconds, each pod is kept under. @default 50000 */
+  readonly targetQueueTimeUs?: number;
+  /** The custom metric's name, as the adapter serves it. @default "triton_queue_time_us" */
+  readonly metricName?: string;
 }
 
 /** The props of one Triton release that may differ between colors. */
@@ -148,6 +171,8 @@ export interface TritonColorProps {
   readonly priorityClassName?: string;
   /** @default - no ServiceMonitor, no PrometheusRule */
   readonly monitoring?: MonitoringOptions;
+  /** @default - no HorizontalPodAutoscaler: `replicas` pods */
+  readonly autoscaling?: AutoscalingOptions;
   /**
    * Locks Triton's administrative APIs (`--http-restricted-api` and `--grpc-restricted-protocol`):
    * a request to them must carry a header whose value is kept in a Secret. Whoever reaches port 8000

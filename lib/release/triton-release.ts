@@ -136,6 +136,18 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.check(`topologySpreadConstraints[${i}]`, c, isPlainObject(c) && typeof c.topologyKey === "string" && Number.isInteger(c.maxSkew), "a topology spread constraint with maxSkew and topologyKey");
   });
   v.stringMap("monitoring.labels", props.monitoring?.labels, "label");
+  const ratio = props.monitoring?.failureRatio;
+  if (ratio !== undefined) v.check("monitoring.failureRatio", ratio, typeof ratio === "number" && ratio > 0 && ratio < 1, "a share between 0 and 1, e.g. 0.05");
+  v.integer("monitoring.p99LatencyMs", props.monitoring?.p99LatencyMs, 1, 3_600_000);
+  const hpa = props.autoscaling;
+  if (hpa !== undefined) {
+    v.integer("autoscaling.maxReplicas", hpa.maxReplicas, 1, 1000);
+    if (typeof props.replicas === "number" && Number.isInteger(hpa.maxReplicas)) {
+      v.check("autoscaling.maxReplicas", hpa.maxReplicas, hpa.maxReplicas >= props.replicas, `at least replicas (${props.replicas}), the HPA's minimum`);
+    }
+    v.integer("autoscaling.targetQueueTimeUs", hpa.targetQueueTimeUs, 1, 3_600_000_000);
+    if (hpa.metricName !== undefined) v.check("autoscaling.metricName", hpa.metricName, typeof hpa.metricName === "string" && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(hpa.metricName), "a metric name as the adapter serves it, e.g. triton_queue_time_us");
+  }
   (props.tolerations ?? []).forEach((t, i) => {
     v.oneOf(`tolerations[${i}].operator`, t.operator, ["Equal", "Exists"]);
     v.oneOf(`tolerations[${i}].effect`, t.effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]);

@@ -1,6 +1,6 @@
 import { ModelControl, ModelControlValues } from "./model-control";
 import { ModelRepositoryValues } from "./model-repository";
-import { Color, DEFAULT_TRITON_IMAGE, RestrictedApiName, Toleration, TritonReleaseProps } from "./props";
+import { AutoscalingOptions, Color, DEFAULT_TRITON_IMAGE, RestrictedApiName, Toleration, TritonReleaseProps } from "./props";
 
 /** Flags the chart sets itself; `extraArgs` may not override them. */
 export const MANAGED_FLAGS = [
@@ -78,8 +78,9 @@ export interface TritonChartValues {
   readonly monitoring: {
     readonly labels: Record<string, string>;
     readonly serviceMonitor: { readonly enabled: boolean };
-    readonly prometheusRule: { readonly enabled: boolean };
+    readonly prometheusRule: { readonly enabled: boolean; readonly failureRatio: number; readonly p99LatencyMs: number };
   };
+  readonly autoscaling: { readonly enabled: boolean; readonly maxReplicas: number; readonly metricName: string; readonly targetQueueTimeUs: number };
 }
 
 interface ProbeValues {
@@ -90,7 +91,7 @@ interface ProbeValues {
 
 /** Props with every default applied, as {@link TritonRelease} exposes them. */
 export type ResolvedReleaseProps = Required<
-  Omit<TritonReleaseProps, "resources" | "probes" | "drain" | "monitoring" | "replicas" | "restrictedApi">
+  Omit<TritonReleaseProps, "resources" | "probes" | "drain" | "monitoring" | "replicas" | "restrictedApi" | "autoscaling">
 > & {
   /** False when off; otherwise every field resolved ("" secretName: the chart's own Secret). */
   readonly restrictedApi: false | Required<Exclude<TritonReleaseProps["restrictedApi"], false | undefined>>;
@@ -99,6 +100,8 @@ export type ResolvedReleaseProps = Required<
   readonly probes: Required<TritonReleaseProps["probes"] & {}>;
   readonly drain: Required<TritonReleaseProps["drain"] & {}>;
   readonly monitoring: Required<TritonReleaseProps["monitoring"] & {}>;
+  /** False when off. */
+  readonly autoscaling: false | Required<AutoscalingOptions>;
 };
 
 /** Applies every documented default once. */
@@ -160,7 +163,12 @@ export function resolveReleaseProps(props: TritonReleaseProps): ResolvedReleaseP
       serviceMonitor: props.monitoring?.serviceMonitor ?? false,
       prometheusRule: props.monitoring?.prometheusRule ?? false,
       labels: props.monitoring?.labels ?? {},
+      failureRatio: props.monitoring?.failureRatio ?? 0.05,
+      p99LatencyMs: props.monitoring?.p99LatencyMs ?? 5000,
     },
+    autoscaling: props.autoscaling
+      ? { maxReplicas: props.autoscaling.maxReplicas, targetQueueTimeUs: props.autoscaling.targetQueueTimeUs ?? 50000, metricName: props.autoscaling.metricName ?? "triton_queue_time_us" }
+      : false,
     extraArgs: props.extraArgs ?? [],
     helmTimeoutSeconds: props.helmTimeoutSeconds ?? probes.startupBudgetSeconds + 300,
   };
@@ -232,8 +240,9 @@ export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
     monitoring: {
       labels: p.monitoring.labels,
       serviceMonitor: { enabled: p.monitoring.serviceMonitor },
-      prometheusRule: { enabled: p.monitoring.prometheusRule },
+      prometheusRule: { enabled: p.monitoring.prometheusRule, failureRatio: p.monitoring.failureRatio, p99LatencyMs: p.monitoring.p99LatencyMs },
     },
+    autoscaling: p.autoscaling ? { enabled: true, ...p.autoscaling } : { enabled: false, maxReplicas: 1, metricName: "triton_queue_time_us", targetQueueTimeUs: 50000 },
   };
 }
 

@@ -46,6 +46,8 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 - --grpc-port={{ .Values.ports.grpc }}
 - --metrics-port={{ .Values.ports.metrics }}
 - --allow-metrics=true
+{{- /* Latency summaries (quantiles per model): the p99 alert, the dashboard and the report read them. */}}
+- --metrics-config=summary_latencies=true
 {{- with .Values.restrictedApi }}
 {{- if .enabled }}
 {{- /* $(VAR) is expanded by the kubelet from the container's env, which reads the Secret. */}}
@@ -61,4 +63,9 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{/* The Secret that holds the restricted APIs' key. */}}
 {{- define "triton.restrictedApiSecret" -}}
 {{- default (printf "%s-restricted-api" .Release.Name) .Values.restrictedApi.secretName -}}
+{{- end -}}
+
+{{/* The HorizontalPodAutoscaler takes over replicas: on, and this color has pods (an HPA cannot hold 0). */}}
+{{- define "triton.autoscaled" -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.replicas) 0) }}true{{- end }}
 {{- end -}}
