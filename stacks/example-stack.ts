@@ -44,6 +44,9 @@ export class ExampleStack extends TerraformStack {
       modelRepository: models,
       modelControl: ModelControl.explicit({ loadModels: ["resnet50"] }),
       replicas: 3,
+      // Up to 6 pods on Triton's queue time (an adapter serves the metric: README); never below
+      // what the replica rule gives the color (3 serving, 1 in preview).
+      autoscaling: { maxReplicas: 6, targetQueueTimeUs: 20000 },
       gpus: 1,
       resources: { cpuRequest: "4", memoryRequest: "16Gi" },
       nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },

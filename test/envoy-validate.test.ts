@@ -30,6 +30,7 @@ const weighted: [string, WeightedRoutesProps][] = [
     healthCheck: { intervalMs: 500, timeoutMs: 250, unhealthyThreshold: 2, healthyThreshold: 2, path: "/v2/models/fraud/ready" },
     outlierDetection: { consecutive5xx: 2, intervalMs: 100, baseEjectionTimeMs: 1000, maxEjectionPercent: 50, successRate: { minimumHosts: 2, requestVolume: 10, stdevFactor: 1.5 } },
     rateLimit: { maxTokens: 100, tokensPerFill: 10, fillIntervalMs: 1000 },
+    accessLog: { sampledPercent: 10 },
     allowAdminApis: true,
   }],
   ["an external backend over TLS with SNI", { routes: [{ backends: [{ backend: Backend.external("https://triton.eu-west-1.example.com", { grpcPort: 443 }), weightPercent: 100 }] }] }],
@@ -51,7 +52,7 @@ const pools: [string, FailoverPoolProps][] = [
     healthCheck: { intervalMs: 100, timeoutMs: 50, unhealthyThreshold: 2, healthyThreshold: 3 },
     outlierDetection: { consecutive5xx: 3, successRate: { stdevFactor: 1.9 } },
   }],
-  ["HTTP only with a rate limit", { tiers: [{ name: "only", endpoints: [{ backend: httpOnly }] }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 100 } }],
+  ["HTTP only with a rate limit and every request logged", { tiers: [{ name: "only", endpoints: [{ backend: httpOnly }] }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 100 }, accessLog: { sampledPercent: 100 } }],
 ];
 
 describe("every rendered Envoy configuration is accepted by the real Envoy", () => {

@@ -8,6 +8,7 @@ import { FailoverPoolProps } from "../lib/failover/failover-pool-model";
 import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { RunningEnvoy, startPool, waitUntilHostFailed } from "./peers/envoy";
 import { until } from "./peers/wait";
+import { parseEnvoyLog } from "../lib/observe/envoy-log";
 import { setosa } from "./peers/iris";
 import { steadyLoad } from "./peers/load";
 import { freePort, makeCertificates, RunningMlserver, startAll, startKserve, startMlserver } from "./peers/servers";
@@ -53,7 +54,7 @@ describe("failover pool on a real Envoy", () => {
 
   test("kill -9 of the primary under load: 0 failed requests, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
     // The primary by name ("localhost"), as a Service is named in a cluster: a STRICT_DNS cluster, what production runs.
-    await start(poolProps([Backend.address("primary", "localhost", primary.ports.http)], [mls(secondary, "secondary")]));
+    await start({ ...poolProps([Backend.address("primary", "localhost", primary.ports.http)], [mls(secondary, "secondary")]), accessLog: { sampledPercent: 100 } });
     const traffic = steadyLoad(envoy!.url(port), 4);
     // Bounds of these waits: a few hundred requests take about a second here; 30 s is slack for a loaded 2-core machine.
     await until("100 answers before the kill", 30_000, () => traffic.samples.length >= 100);
@@ -84,6 +85,27 @@ describe("failover pool on a real Envoy", () => {
     expect(lastPrimary - killedAt).toBeLessThanOrEqual(1000);
     expect(markedAt - killedAt).toBeLessThanOrEqual(1000);
     expect(Number.isFinite(recoveredAt)).toBe(true);
+
+    // The failover event log on Envoy's stdout (what `kubectl logs` gives in a pod): the primary
+    // ejected after the kill, healthy again after it came back; and every request's upstream host.
+    // Bound: Envoy flushes its log files every 10 s (--file-flush-interval-msec); 30 s is slack.
+    const primaryHost = `127.0.0.1:${primary.ports.http}`;
+    let log = parseEnvoyLog("");
+    await until("the primary's recovery and its answers after it in Envoy's log", 30_000, () => {
+      log = parseEnvoyLog(fs.readFileSync(envoy!.stdoutFile, "utf8"));
+      const back = log.events.find((e) => e.host === primaryHost && e.kind === "healthy" && e.detail !== "first check");
+      return back !== undefined && log.requests.some((r) => r.upstreamHost === primaryHost && r.at > back.at);
+    }, 200);
+    const primaryEvents = log.events.filter((e) => e.host === primaryHost && e.kind !== "failed");
+    expect(primaryEvents.map((e) => [e.cluster, e.kind])).toEqual(expect.arrayContaining([["pool-http", "ejected"], ["pool-http", "healthy"]]));
+    const ejected = primaryEvents.find((e) => e.kind === "ejected")!;
+    const healthy = primaryEvents.filter((e) => e.kind === "healthy").pop()!;
+    expect(Date.parse(healthy.at)).toBeGreaterThan(Date.parse(ejected.at));
+    expect(ejected.detail).toBe("NETWORK");
+    const answered = log.requests.filter((r) => r.status === 200);
+    expect(answered.length).toBeGreaterThanOrEqual(samples.length * 0.9);
+    const hostsInOrder = answered.map((r) => (r.upstreamHost === primaryHost ? "primary" : "secondary")).filter((h, i, a) => i === 0 || a[i - 1] !== h);
+    expect(hostsInOrder.slice(0, 3)).toEqual(["primary", "secondary", "primary"]);
     console.log(
       `failover: ${samples.length} requests, ${samples.filter((s) => s.status !== 200).length} failed; primary marked failed by Envoy ${(markedAt - killedAt).toFixed(0)} ms after kill -9; ` +
         `last primary answer ${(lastPrimary - killedAt).toFixed(0)} ms after; max latency after kill ${Math.max(...after.map((s) => s.latencyMs)).toFixed(0)} ms; ` +

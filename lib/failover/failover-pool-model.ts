@@ -11,7 +11,7 @@
 // - cooldown after a failure                    -> outlierDetection.baseEjectionTimeMs
 import { PropValidator } from "../validation";
 import { Backend } from "../traffic/backend";
-import { adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
+import { AccessLogProps, adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
 import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
 
 export interface PoolEndpoint {
@@ -49,6 +49,13 @@ export interface FailoverPoolProps {
   readonly timeoutMs?: number;
   /** @default - no rate limit */
   readonly rateLimit?: RateLimitProps;
+  /**
+   * Log sampled requests as JSON lines on Envoy's stdout (`kubectl logs`): time, listener, method,
+   * path, status, Envoy's response flags, duration, upstream cluster and host, attempts, request id.
+   * With the health checkers' events on the same stream, a failover can be traced to requests.
+   * @default - no access log
+   */
+  readonly accessLog?: AccessLogProps;
   /** @default 8000 */
   readonly httpPort?: number;
   /** @default 8001 (when every endpoint serves gRPC) */
@@ -71,6 +78,7 @@ export function failoverPoolModel(name: string, props: FailoverPoolProps, v: Pro
     name: `${name}-${protocol}`,
     port: protocol === "http" ? props.httpPort ?? 8000 : props.grpcPort ?? 8001,
     rateLimit: props.rateLimit,
+    accessLog: props.accessLog,
     refused: props.allowAdminApis ? [] : adminApiPaths(protocol),
     routes: [{ name: "pool", clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }], timeoutMs: props.timeoutMs ?? 30000, retry: props.retries ?? {} }],
   }));
@@ -110,7 +118,7 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
       v.integer(`tiers[${i}].endpoints[${j}].weight`, e.weight, 1, 128);
     });
   });
-  validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
+  validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v, props.accessLog);
   v.integer("retries.numRetries", props.retries?.numRetries, 0, 10);
   v.integer("retries.perTryTimeoutMs", props.retries?.perTryTimeoutMs, 1, 3_600_000);
   v.integer("timeoutMs", props.timeoutMs, 1, 3_600_000);

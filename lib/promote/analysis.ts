@@ -15,6 +15,9 @@ export interface Measurement {
   readonly verdict: MeasurementVerdict;
   /** Why it is inconclusive, or what the threshold was. */
   readonly detail: string;
+  /** The threshold it was judged against. */
+  readonly min?: number;
+  readonly max?: number;
 }
 
 /** What the placeholders of a query stand for. */
@@ -115,11 +118,12 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Compares a value with the metric's threshold. */
 export function judge(metric: MetricSpec, value: number | undefined, at: string, noData = "no data"): Measurement {
-  if (value === undefined || !Number.isFinite(value)) return { metric: metric.name, at, verdict: "inconclusive", detail: noData };
+  const threshold = { ...(metric.min !== undefined ? { min: metric.min } : {}), ...(metric.max !== undefined ? { max: metric.max } : {}) };
+  if (value === undefined || !Number.isFinite(value)) return { metric: metric.name, at, verdict: "inconclusive", detail: noData, ...threshold };
   const low = metric.min !== undefined && value < metric.min;
   const high = metric.max !== undefined && value > metric.max;
   const bounds = [metric.min !== undefined ? `>= ${metric.min}` : "", metric.max !== undefined ? `<= ${metric.max}` : ""].filter(Boolean).join(" and ");
-  return { metric: metric.name, at, value: round(value), verdict: low || high ? "fail" : "pass", detail: `must be ${bounds}` };
+  return { metric: metric.name, at, value: round(value), verdict: low || high ? "fail" : "pass", detail: `must be ${bounds}`, ...threshold };
 }
 
 /** An Envoy metric over the window between two snapshots. */

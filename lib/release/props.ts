@@ -84,7 +84,9 @@ export interface MonitoringOptions {
  * A HorizontalPodAutoscaler per color on Triton's average queue time per request (a Pods metric from
  * a custom metrics adapter; the README gives prometheus-adapter's rule). Its minimum is the color's
  * replicas as the blue/green replica rule sets them, so capacity never drops below what the pair
- * promises; the Deployment leaves replicas to it. A color at 0 pods gets no HPA.
+ * promises. An apply sets the Deployment to the larger of its live replicas (what the HPA set) and
+ * that minimum: it never undoes a scale-up, and still waits for the rule's capacity to be ready
+ * before a switch. A color at 0 pods gets no HPA.
  */
 export interface AutoscalingOptions {
   /** The most pods the HPA may run (at least `replicas`). */

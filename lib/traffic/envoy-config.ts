@@ -97,9 +97,16 @@ export function adminApiPaths(protocol: Protocol): PathMatch[] {
   return ["RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "TraceSetting", "LogSettings"].map((m) => ({ path: `/inference.GRPCInferenceService/${m}` }));
 }
 
+/** Envoy's access log: one JSON line per sampled request, so a failover can be traced to requests. */
+export interface AccessLogProps {
+  /** The share of requests logged, 1 to 100 (each request drawn independently). */
+  readonly sampledPercent: number;
+}
+
 export interface ListenerModel {
   readonly name: string;
   readonly port: number;
+  readonly accessLog?: AccessLogProps;
   /** Requests refused with 403 before any route: Triton's administrative APIs (see {@link adminApiPaths}). */
   readonly refused?: readonly PathMatch[];
   readonly routes: readonly RouteModel[];
@@ -156,7 +163,32 @@ export interface RenderOptions {
    * @default - admin on listenAddress, no ops listener
    */
   readonly opsPort?: number;
+  /**
+   * Where the health checkers write their events (host ejected, host healthy again, first failure)
+   * as JSON lines. In a pod: the container's stdout, so `kubectl logs` (and the status command)
+   * read them.
+   * @default "/dev/stdout"
+   */
+  readonly healthEventLogPath?: string;
+  /** Where sampled access log lines go (JSON). @default "/dev/stdout" */
+  readonly accessLogPath?: string;
 }
+
+/** The fields of an access log line (Envoy command operators). */
+export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
+  kind: "access",
+  start_time: "%START_TIME%",
+  listener: "%ACCESS_LOG_TYPE%",
+  method: "%REQ(:METHOD)%",
+  path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+  status: "%RESPONSE_CODE%",
+  flags: "%RESPONSE_FLAGS%",
+  duration_ms: "%DURATION%",
+  upstream_cluster: "%UPSTREAM_CLUSTER%",
+  upstream_host: "%UPSTREAM_HOST%",
+  attempts: "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
+  request_id: "%REQ(X-REQUEST-ID)%",
+};
 
 /**
  * The files Envoy reads: the bootstrap, and the watched listeners, route tables and clusters. The
@@ -187,6 +219,8 @@ const T = {
   previousPriorities: "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
   http2: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+  fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+  healthEventFileSink: "type.googleapis.com/envoy.extensions.health_check.event_sinks.file.v3.HealthCheckEventFileSink",
 };
 
 const duration = (ms: number) => `${ms / 1000}s`;
@@ -204,10 +238,10 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
   };
   const clusters = model.clusters.map((c) => c.name);
-  const rendered = model.listeners.map((l, i) => renderListener(l, address, ports[i], watched(routesFile(i)), options.opsPort ? readyHop(i, ports.length, clusters) : undefined));
+  const rendered = model.listeners.map((l, i) => renderListener(l, address, ports[i], watched(routesFile(i)), options.opsPort ? readyHop(i, ports.length, clusters) : undefined, options.accessLogPath ?? "/dev/stdout"));
   const version = weightsVersion(model);
   const lds = { resources: rendered.map((r) => r.listener) };
-  const cds = { resources: model.clusters.map(renderCluster) };
+  const cds = { resources: model.clusters.map((c) => renderCluster(c, options.healthEventLogPath ?? "/dev/stdout")) };
   const rds = Object.fromEntries(rendered.map((r, i) => [routesFile(i), stringify({ ...(version ? { version_info: version } : {}), resources: [r.routes] })]));
   return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), ...rds, "cds.yaml": stringify(cds) };
 }
@@ -280,7 +314,7 @@ function opsResources(address: string, port: number, adminPort: number, listener
   };
 }
 
-function renderListener(l: ListenerModel, address: string, port: number, rds: object, readiness?: ReadyHop): { listener: object; routes: object } {
+function renderListener(l: ListenerModel, address: string, port: number, rds: object, readiness: ReadyHop | undefined, accessLogPath: string): { listener: object; routes: object } {
   const filters: object[] = [];
   if (readiness && "clusters" in readiness) {
     // First, so that neither the rate limit nor a route ever sees the readiness request.
@@ -321,7 +355,24 @@ function renderListener(l: ListenerModel, address: string, port: number, rds: ob
   // would be refused for good. A route to a cluster still loading answers 503 for that moment; readiness
   // (above) waits for every cluster.
   const routes = { "@type": T.routeConfiguration, ...routeConfiguration(l.name, [...hop, ...refused, ...l.routes.map(renderRoute)], false) };
-  return { listener: { "@type": T.listener, ...httpListener(l.name, address, port, { rds: { route_config_name: l.name, config_source: rds } }, filters) }, routes };
+  const accessLog = l.accessLog
+    ? [
+        {
+          name: "envoy.access_loggers.file",
+          // Sampled per request (independent draws), and never the readiness chain's requests.
+          filter: {
+            and_filter: {
+              filters: [
+                { runtime_filter: { runtime_key: `${l.name}_access_log_percent`, percent_sampled: { numerator: l.accessLog.sampledPercent, denominator: "HUNDRED" }, use_independent_randomness: true } },
+                { header_filter: { header: { name: ":path", string_match: { exact: READY_CHAIN_PATH }, invert_match: true } } },
+              ],
+            },
+          },
+          typed_config: { "@type": T.fileAccessLog, path: accessLogPath, log_format: { json_format: { ...ACCESS_LOG_FORMAT, listener: l.name } } },
+        },
+      ]
+    : [];
+  return { listener: { "@type": T.listener, ...httpListener(l.name, address, port, { rds: { route_config_name: l.name, config_source: rds } }, filters, accessLog) }, routes };
 }
 
 /** A route table: one virtual host with these routes. */
@@ -330,7 +381,7 @@ function routeConfiguration(name: string, routes: object[], validateClusters = t
 }
 
 /** A listener with one HTTP connection manager: its routes (inline, or from RDS), these filters, then the router. */
-function httpListener(name: string, address: string, port: number, routing: { route_config: object } | { rds: object }, filters: object[]): Record<string, unknown> {
+function httpListener(name: string, address: string, port: number, routing: { route_config: object } | { rds: object }, filters: object[], accessLog: object[] = []): Record<string, unknown> {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
@@ -345,6 +396,7 @@ function httpListener(name: string, address: string, port: number, routing: { ro
               // AUTO: HTTP/1.1, and HTTP/2 with prior knowledge (gRPC clients) on the same port.
               codec_type: "AUTO",
               ...routing,
+              ...(accessLog.length ? { access_log: accessLog } : {}),
               http_filters: [...filters, { name: "envoy.filters.http.router", typed_config: { "@type": T.router } }],
             },
           },
@@ -400,7 +452,7 @@ function renderRoute(r: RouteModel): object {
   return { name: r.name, match: { prefix: r.match?.pathPrefix ?? "/", ...(headers.length ? { headers } : {}) }, route };
 }
 
-function renderCluster(c: ClusterModel): object {
+function renderCluster(c: ClusterModel, healthEventLogPath: string): object {
   const byLocality = new Map<string, EndpointModel[]>();
   for (const e of c.endpoints) {
     const key = JSON.stringify([e.priority, e.region ?? "", e.zone ?? ""]);
@@ -453,6 +505,8 @@ function renderCluster(c: ClusterModel): object {
               healthy_threshold: hc.healthyThreshold ?? 2,
               // Triton's readiness over HTTP/1.1, also for gRPC clusters (on the HTTP port, see healthCheckPort).
               http_health_check: { path: hc.path ?? "/v2/health/ready", codec_client_type: "HTTP1" },
+              // Ejections, recoveries and first failures as JSON lines: the failover event log.
+              event_logger: [{ name: "envoy.health_check.event_sink.file", typed_config: { "@type": T.healthEventFileSink, event_log_path: healthEventLogPath } }],
             },
           ],
         }

@@ -4,7 +4,7 @@
 import { Fn, IResolvable, Op, TerraformResource, Token } from "cdktf";
 import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
-import { adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
+import { AccessLogProps, adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
 
 export interface WeightedBackend {
   readonly backend: Backend;
@@ -37,6 +37,13 @@ export interface WeightedRoutesProps {
   readonly outlierDetection?: OutlierDetectionProps;
   /** Shed overload with fast 429s. @default - no rate limit */
   readonly rateLimit?: RateLimitProps;
+  /**
+   * Log sampled requests as JSON lines on Envoy's stdout (`kubectl logs`): time, listener, method,
+   * path, status, Envoy's response flags, duration, upstream cluster and host, attempts, request id.
+   * With the health checkers' events on the same stream, a failover can be traced to requests.
+   * @default - no access log
+   */
+  readonly accessLog?: AccessLogProps;
   /** @default 8000 (HTTP) and 8001 (gRPC, when every backend serves gRPC) */
   readonly httpPort?: number;
   /** @default 8001 */
@@ -67,9 +74,9 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
       timeoutMs: r.timeoutMs ?? 30000,
     }));
   const refused = (protocol: "http" | "grpc") => (props.allowAdminApis ? [] : adminApiPaths(protocol));
-  const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, refused: refused("http"), routes: routes("http"), rateLimit: props.rateLimit }];
+  const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, refused: refused("http"), routes: routes("http"), rateLimit: props.rateLimit, accessLog: props.accessLog }];
   const grpc = [...targets.values()].every((t) => t.grpcPort !== undefined);
-  if (grpc) listeners.push({ name: `${name}-grpc`, port: props.grpcPort ?? 8001, refused: refused("grpc"), routes: routes("grpc"), rateLimit: props.rateLimit });
+  if (grpc) listeners.push({ name: `${name}-grpc`, port: props.grpcPort ?? 8001, refused: refused("grpc"), routes: routes("grpc"), rateLimit: props.rateLimit, accessLog: props.accessLog });
   const clusters: ClusterModel[] = [];
   for (const t of targets.values()) {
     for (const protocol of grpc ? (["http", "grpc"] as const) : (["http"] as const)) {
@@ -128,7 +135,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     v.knownAtSynth(`${at}.timeoutMs`, r.timeoutMs, "only weights may come from Terraform variables");
     v.integer(`${at}.timeoutMs`, r.timeoutMs, 1, 3_600_000);
   });
-  validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v);
+  validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v, props.accessLog);
   const backends = (props.routes ?? []).flatMap((r) => [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])]);
   validateListenerPorts(props.httpPort, props.grpcPort, backends.length > 0 && backends.every((b) => b._target().grpcPort !== undefined), v);
   if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
@@ -201,7 +208,8 @@ export function validateListenerPorts(httpPort: number | undefined, grpcPort: nu
   }
 }
 
-export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: OutlierDetectionProps | undefined, rl: RateLimitProps | undefined, v: PropValidator): void {
+export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: OutlierDetectionProps | undefined, rl: RateLimitProps | undefined, v: PropValidator, log?: AccessLogProps): void {
+  if (log !== undefined) v.integer("accessLog.sampledPercent", log.sampledPercent, 1, 100);
   if (hc) {
     v.integer("healthCheck.intervalMs", hc.intervalMs, 10, 3_600_000);
     v.integer("healthCheck.timeoutMs", hc.timeoutMs, 1, 3_600_000);

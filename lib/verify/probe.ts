@@ -17,6 +17,15 @@ export interface ProbeResult {
   readonly requestsPerSecond: number;
   /** The first few distinct error messages. */
   readonly errorSamples: readonly string[];
+  /** The answered requests' latencies in buckets (1-2-5 bounds in ms, covering min to max). */
+  readonly latencyBuckets: readonly LatencyBucket[];
+}
+
+/** Requests whose latency was at least `fromMs` and under `toMs`. */
+export interface LatencyBucket {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly count: number;
 }
 
 export async function runProbe(
@@ -65,7 +74,28 @@ export async function runProbe(
     durationMs,
     requestsPerSecond: completed / (durationMs / 1000),
     errorSamples: [...errorSamples],
+    latencyBuckets: latencyBuckets(latencies),
   };
+}
+
+/** Sorted latencies in buckets with 1-2-5 bounds (0.1 ms, 0.2, 0.5, 1, 2, 5, ...), min to max. */
+export function latencyBuckets(sorted: readonly number[]): LatencyBucket[] {
+  if (sorted.length === 0) return [];
+  const bounds: number[] = [];
+  for (let decade = 0.1; bounds.length === 0 || bounds[bounds.length - 1] <= sorted[sorted.length - 1]; decade *= 10) {
+    for (const m of [1, 2, 5]) bounds.push(Number((m * decade).toPrecision(3)));
+  }
+  const buckets: LatencyBucket[] = [];
+  let i = 0;
+  let from = 0;
+  for (const to of bounds) {
+    let count = 0;
+    while (i < sorted.length && sorted[i] < to) { count++; i++; }
+    if (count > 0 || buckets.length > 0) buckets.push({ fromMs: from, toMs: to, count });
+    from = to;
+    if (i >= sorted.length) break;
+  }
+  return buckets;
 }
 
 /** Nearest-rank percentile of sorted values; NaN when there are none. */

@@ -83,6 +83,9 @@ describeE2e(title, () => {
     expect(deployments).toEqual({ "classifier-blue": 3, "classifier-green": 1, "classifier-canary": 2, "classifier-failover": 2 });
     expect((await kubectl("get", "service", "classifier", "-n", NS)).spec.selector).toEqual({ app: "classifier", color: "blue" });
     expect(await names("poddisruptionbudgets", NS)).toEqual(["classifier-blue", "classifier-canary", "classifier-failover", "classifier-green"]);
+    // Each color's HPA on queue time, its minimum the replica rule's value (blue serves: 3; green in preview: 1).
+    const hpas = (await kubectl("get", "horizontalpodautoscalers", "-n", NS)).items.map((h: any) => [h.metadata.name, h.spec.minReplicas, h.spec.maxReplicas, h.spec.metrics[0].pods.metric.name, h.spec.scaleTargetRef.name]);
+    expect(hpas).toEqual([["classifier-blue", 3, 6, "triton_queue_time_us", "classifier-blue"], ["classifier-green", 1, 6, "triton_queue_time_us", "classifier-green"]]);
     // The gate's verdict is in the pair's history.
     const history = (await kubectl("get", "configmap", "classifier-promotions", "-n", NS)).data["history.jsonl"].trim().split("\n").map((l: string) => JSON.parse(l));
     expect(history.map((h: any) => [h.kind, h.app, h.color, h.verdict])).toEqual([["verification", "classifier", "blue", "pass"]]);

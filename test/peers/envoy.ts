@@ -17,6 +17,12 @@ export interface RunningEnvoy {
   readonly configDir: string;
   readonly adminPort: number;
   readonly url: (port: number) => string;
+  /**
+   * Envoy's stdout: a file, as a container runtime gives it a pipe or file (not the socket Node's
+   * "pipe" would be, which Envoy cannot open as /dev/stdout). The health checkers' event log and
+   * the access log go there, as `kubectl logs` shows them in a pod.
+   */
+  readonly stdoutFile: string;
   /** Rewrites the watched files as a ConfigMap update does. */
   update(files: EnvoyFiles): void;
   stat(name: string): Promise<number>;
@@ -47,11 +53,13 @@ export async function startEnvoy(render: (configDir: string, adminPort: number) 
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "envoy-"));
   const adminPort = await freePort();
   writeAtomically(configDir, render(configDir, adminPort));
+  const stdoutFile = path.join(configDir, "stdout.jsonl");
+  const stdout = fs.openSync(stdoutFile, "a");
   const proc: ChildProcess = spawn(envoyBinary(), ["-c", path.join(configDir, "envoy.yaml"), "--base-id", String(adminPort), "--log-level", "warn"], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", stdout, "pipe"],
   });
+  fs.closeSync(stdout);
   let log = "";
-  proc.stdout!.on("data", (d) => (log = (log + d).slice(-8000)));
   proc.stderr!.on("data", (d) => (log = (log + d).slice(-8000)));
   const admin = (p: string) => fetch(`http://127.0.0.1:${adminPort}${p}`);
   const deadline = Date.now() + 20_000;
@@ -68,6 +76,7 @@ export async function startEnvoy(render: (configDir: string, adminPort: number) 
   return {
     configDir,
     adminPort,
+    stdoutFile,
     url: (port) => `http://127.0.0.1:${port}`,
     update: (files) => writeAtomically(configDir, files),
     stat: async (name) => {
@@ -170,8 +179,11 @@ export function validateEnvoy(files: EnvoyFiles): { ok: boolean; log: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "envoy-validate-"));
   try {
     fs.writeFileSync(path.join(dir, "envoy.yaml"), stringify(bootstrap));
-    const r = spawnSync(envoyBinary(), ["--mode", "validate", "-c", path.join(dir, "envoy.yaml"), "--log-level", "warn"], { encoding: "utf8", timeout: 60_000 });
-    return { ok: r.status === 0, log: `${r.stdout}${r.stderr}`.slice(-3000) };
+    // stdout a file, as in a pod (the rendered /dev/stdout log paths must open).
+    const out = fs.openSync(path.join(dir, "stdout"), "w");
+    const r = spawnSync(envoyBinary(), ["--mode", "validate", "-c", path.join(dir, "envoy.yaml"), "--log-level", "warn"], { encoding: "utf8", timeout: 60_000, stdio: ["ignore", out, "pipe"] });
+    fs.closeSync(out);
+    return { ok: r.status === 0, log: `${fs.readFileSync(path.join(dir, "stdout"), "utf8")}${r.stderr}`.slice(-3000) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
