@@ -10,7 +10,7 @@ import { DependableConstruct } from "../dependencies";
 import { Color, COLORS } from "../release/props";
 import { Backend } from "../traffic/backend";
 import { EnvoyModel } from "../traffic/envoy-config";
-import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
+import { DataPlaneProps, deployEnvoy, EnvoyDeployment, PAIR_LABEL } from "../traffic/envoy-deployment";
 import { requireWeightSumsAtPlan, RouteProps, weightedRoutesModel, WeightedRoutesProps } from "../traffic/weighted-routes";
 import { PropValidator } from "../validation";
 
@@ -115,10 +115,11 @@ export class TritonCanary extends DependableConstruct {
     };
     const routes = [route];
     const { pair: _pair, canaryPercent: _c, backends: _b, match: _m, timeoutMs: _t, ...rest } = props;
+    // The pair it fronts, for `cdktf-triton status` (a label, so `kubectl get -l` finds it).
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, rest, id, (name, mv) => {
       const model = weightedRoutesModel(name, { ...rest, routes }, mv);
       return model;
-    }));
+    }, { [PAIR_LABEL]: pair.appName }));
     requireWeightSumsAtPlan(this.envoy.configMap, this.node.path, routes);
     this.clusters = Object.fromEntries(
       COLORS.map((color) => {

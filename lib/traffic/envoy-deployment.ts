@@ -38,7 +38,10 @@ export interface DataPlaneProps {
   readonly podLabels?: Record<string, string>;
 }
 
-const ENVOY_LABEL_KEYS = ["app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by"];
+/** On the Envoy of a TritonCanary: the appName of the blue/green pair it fronts. */
+export const PAIR_LABEL = "cdktf-triton/pair";
+
+const ENVOY_LABEL_KEYS = ["app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by", PAIR_LABEL];
 
 export function validateDataPlane(props: DataPlaneProps, name: string, v: PropValidator): void {
   v.dnsLabel("name", name, 63);
@@ -58,13 +61,13 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
  * The body of WeightedService and FailoverPool: validate where Envoy runs, build the model (which
  * validates the routing props and throws once for both), and deploy it.
  */
-export function deployEnvoy(scope: Construct, props: DataPlaneProps, id: string, build: (name: string, v: PropValidator) => EnvoyModel) {
+export function deployEnvoy(scope: Construct, props: DataPlaneProps, id: string, build: (name: string, v: PropValidator) => EnvoyModel, ownLabels: Record<string, string> = {}) {
   const name = props.name ?? id;
   const v = new PropValidator(scope.node.path);
   validateDataPlane(props, name, v);
   for (const kind of ["ConfigMap", "Deployment", "Service"]) claimName(scope, v, "name", name, `${kind} ${props.namespace ?? "default"}/${name}`);
   const model = build(name, v);
-  return { model, envoy: new EnvoyDeployment(scope, "envoy", name, model, props) };
+  return { model, envoy: new EnvoyDeployment(scope, "envoy", name, model, { ...props, labels: { ...props.labels, ...ownLabels } }) };
 }
 
 export class EnvoyDeployment extends Construct {

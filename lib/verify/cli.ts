@@ -8,6 +8,7 @@ import type { SingleBar } from "cli-progress";
 import { Command, CommanderError } from "commander";
 import { ClientOptions } from "./client";
 import { addPromoteCommands } from "../promote/commands";
+import { addObserveCommands } from "../observe/commands";
 import { PortForward, startPortForward } from "./port-forward";
 import { junitXml, summaryText } from "./report";
 import { loadSpec, SpecError } from "./spec";
@@ -100,6 +101,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
       code = await runVerify(flags, io);
     });
   addPromoteCommands(program, io, (c) => (code = c));
+  addObserveCommands(program, io, (c) => (code = c));
   try {
     await program.parseAsync(argv as string[]);
   } catch (e) {

@@ -1,0 +1,74 @@
+// The CLI's `report` and `status` commands. Their modules (Vega among them) load only when one of
+// them runs, so `cdktf-triton verify` inside a gate's provisioner starts as fast as before.
+import { Command } from "commander";
+
+type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream };
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+export function addObserveCommands(program: Command, io: Io, setCode: (code: number) => void): void {
+  program
+    .command("report")
+    .description("Write a self-contained HTML report (version overview, latency, promotions, failover events) from a pair's history, JSON reports and Envoy logs")
+    .option("--app <name>", "read the pair's history ConfigMap (<app>-promotions) and its Envoys' logs from the cluster")
+    .option("-n, --namespace <ns>", "the pair's namespace", "default")
+    .option("--kubeconfig <file>", "kubeconfig")
+    .option("--context <name>", "kubeconfig context")
+    .option("--history <file>", "a promotions.jsonl file (repeatable)", collect, [])
+    .option("--reports <dir|file>", "the gate's or the promotion driver's JSON reports: a folder or a file (repeatable)", collect, [])
+    .option("--envoy-log <file>", "an Envoy's stdout saved to a file (repeatable)", collect, [])
+    .option("--out <file.html>", "write here (an existing file is not replaced)")
+    .option("--out-dir <dir>", "write <dir>/report-<time>.html (the default, in the current folder)")
+    .option("--title <text>", "the page's title", "cdktf-triton report")
+    .action(async (flags) => {
+      try {
+        const { emptyData, addHistoryFile, addReports, addEnvoyLogFile } = await import("./sources");
+        const { renderReport, writeReportFile } = await import("./html-report");
+        if (flags.out && flags.outDir) throw new Error("give --out or --out-dir, not both");
+        const data = emptyData();
+        if (!flags.app && !flags.history.length && !flags.reports.length && !flags.envoyLog.length) {
+          throw new Error("nothing to report: give --app (the cluster's history and Envoy logs), --history, --reports or --envoy-log");
+        }
+        if (flags.app) {
+          const { addClusterSources } = await import("./status");
+          await addClusterSources(data, { kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, flags.app);
+        }
+        flags.history.forEach((f: string) => addHistoryFile(data, f));
+        flags.reports.forEach((f: string) => addReports(data, f));
+        flags.envoyLog.forEach((f: string) => addEnvoyLogFile(data, f));
+        const html = await renderReport(data, { title: flags.title });
+        const file = writeReportFile(html, flags.out ? { file: flags.out } : { dir: flags.outDir ?? ".", prefix: "report" });
+        for (const p of data.problems) io.err.write(`cdktf-triton report: ${p}\n`);
+        io.out.write(`${file}\n`);
+        setCode(0);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        io.err.write(`cdktf-triton report: ${err.code === "EEXIST" ? `${flags.out} exists: each report is its own file, give another --out` : err.message}\n`);
+        setCode(2);
+      }
+    });
+
+  program
+    .command("status")
+    .description("Print each blue/green pair of a namespace: the serving color, each color's version, fingerprint, replicas and Helm revision, the last verdicts and promotions, and its Envoys' weights, ejections and health events")
+    .option("-n, --namespace <ns>", "the namespace", "default")
+    .option("--app <name>", "only this pair")
+    .option("--kubeconfig <file>", "kubeconfig")
+    .option("--context <name>", "kubeconfig context")
+    .option("--no-envoy", "skip the Envoys (no port-forward, no logs)")
+    .option("--history <n>", "how many history records per pair", "5")
+    .option("--json", "print JSON")
+    .action(async (flags) => {
+      try {
+        const { collectStatus, statusText } = await import("./status");
+        const n = Number(flags.history);
+        if (!Number.isInteger(n) || n < 0) throw new Error(`--history ${flags.history}: expected a whole number`);
+        const status = await collectStatus({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, { app: flags.app, envoy: flags.envoy, historyLimit: n });
+        io.out.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${statusText(status)}\n`);
+        setCode(status.pairs.length ? 0 : 1);
+      } catch (e) {
+        io.err.write(`cdktf-triton status: ${(e as Error).message}\n`);
+        setCode(2);
+      }
+    });
+}

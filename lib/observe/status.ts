@@ -1,0 +1,266 @@
+// `cdktf-triton status`: what a namespace's blue/green pairs are doing now, read from the cluster
+// with the user's kubeconfig (kubectl): the active Service's selector (the serving color), each
+// color's Deployment (version, desired and ready replicas, its HPA), Helm's release records (the
+// revision), the history ConfigMap (the last verdicts and promotions), and each Envoy of ours in
+// front of the pair: the weights its route tables serve and its clusters' health (its ops port,
+// through a port-forward) and the health checkers' events (its logs). Whatever cannot be read is a
+// problem in the output, never a crash. Runtime code: no cdktf here.
+import { request } from "undici";
+import { parse as parseYaml } from "yaml";
+import { KubeAccess, runKubectl } from "../kubectl";
+import { parseSamples } from "../promote/analysis";
+import { HistoryRecord, parseHistory } from "../promote/history";
+import { PAIR_ANNOTATIONS } from "../verify/switch-back";
+import { startPortForward } from "../verify/port-forward";
+import { isOpsCluster } from "../traffic/envoy-config";
+import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
+import { addEnvoyLog, addHistoryText, ObservedData } from "./sources";
+
+const PAIR_LABEL = "cdktf-triton/pair";
+const OPS_PORT = 9902;
+
+export interface ColorStatus {
+  readonly color: string;
+  /** The Deployment (and Helm release) name. */
+  readonly release: string;
+  readonly version: string;
+  /** The serving color's from the active Service; the other's from its last passed verification. */
+  readonly fingerprint?: string;
+  readonly fingerprintFrom?: "serving" | "last verified";
+  readonly desiredReplicas: number;
+  readonly readyReplicas: number;
+  readonly helmRevision?: number;
+  readonly helmStatus?: string;
+  readonly autoscaler?: { readonly min: number; readonly max: number; readonly current?: number };
+}
+
+export interface EnvoyClusterHealth {
+  readonly cluster: string;
+  readonly healthy: number;
+  readonly total: number;
+  /** Hosts ejected by outlier detection now. */
+  readonly ejected: number;
+}
+
+export interface EnvoyStatus {
+  readonly name: string;
+  readonly pods: string[];
+  /** What each pod's route tables serve (their version: the weights), one per pod and table. */
+  readonly weights: string[];
+  readonly clusters: EnvoyClusterHealth[];
+  /** Hosts whose last health event took them out of rotation (ejected, or failed since). */
+  readonly hostsOut: string[];
+  /** The health checkers' events in the pods' logs, oldest first. */
+  readonly events: FailoverEvent[];
+  readonly problems: string[];
+}
+
+export interface PairStatus {
+  readonly app: string;
+  readonly namespace: string;
+  /** The color the active Service selects ("" when it selects none). */
+  readonly serving: string;
+  readonly colors: ColorStatus[];
+  /** The newest history records, oldest first. */
+  readonly history: HistoryRecord[];
+  readonly envoys: EnvoyStatus[];
+  readonly problems: string[];
+}
+
+export interface NamespaceStatus {
+  readonly namespace: string;
+  readonly at: string;
+  readonly pairs: PairStatus[];
+}
+
+async function getJson(access: KubeAccess, args: string[]): Promise<any> {
+  const r = await runKubectl(access, [...args, "-o", "json"]);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${(r.stderr || r.error || "").trim()}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Reads the pairs of a namespace (or one pair). */
+export async function collectStatus(access: KubeAccess, namespace: string, options: { app?: string; envoy?: boolean; historyLimit?: number } = {}): Promise<NamespaceStatus> {
+  const at = new Date().toISOString();
+  const services = (await getJson(access, ["get", "services", "-n", namespace, "-l", "cdktf-triton/role=active"])).items as any[];
+  const pairs = services.filter((s) => !options.app || s.metadata.labels?.app === options.app);
+  if (options.app && pairs.length === 0) throw new Error(`no blue/green pair ${options.app} in namespace ${namespace} (no Service labelled cdktf-triton/role=active, app=${options.app})`);
+  const deployments = (await getJson(access, ["get", "deployments", "-n", namespace])).items as any[];
+  const hpas = ((await getJson(access, ["get", "horizontalpodautoscalers", "-n", namespace]).catch(() => ({ items: [] }))).items ?? []) as any[];
+  const helm = ((await getJson(access, ["get", "secrets", "-n", namespace, "-l", "owner=helm"]).catch(() => ({ items: [] }))).items ?? []) as any[];
+  const configMaps = options.envoy === false ? [] : ((await getJson(access, ["get", "configmaps", "-n", namespace, "-l", "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton"])).items as any[]);
+  const out: PairStatus[] = [];
+  for (const svc of pairs) {
+    const app: string = svc.metadata.labels.app;
+    const problems: string[] = [];
+    const serving: string = svc.spec.selector?.color ?? "";
+    const annotations: Record<string, string> = svc.metadata.annotations ?? {};
+    const colors: ColorStatus[] = deployments
+      .filter((d) => d.metadata.labels?.app === app && ["blue", "green"].includes(d.metadata.labels?.color))
+      .sort((a, b) => a.metadata.labels.color.localeCompare(b.metadata.labels.color))
+      .map((d) => {
+        const color = d.metadata.labels.color as string;
+        const release = d.metadata.name as string;
+        const verified = (annotations[PAIR_ANNOTATIONS.verified(color)] ?? "").split(" ")[0];
+        const fingerprint = color === serving ? annotations[PAIR_ANNOTATIONS.servingFingerprint] : verified || undefined;
+        const records = helm.filter((s) => s.metadata.labels?.name === release).map((s) => ({ revision: Number(s.metadata.labels.version), status: s.metadata.labels.status as string }));
+        const latest = records.sort((a, b) => b.revision - a.revision)[0];
+        const hpa = hpas.find((h) => h.spec?.scaleTargetRef?.name === release);
+        return {
+          color,
+          release,
+          version: d.metadata.labels.version ?? "",
+          ...(fingerprint ? { fingerprint, fingerprintFrom: color === serving ? ("serving" as const) : ("last verified" as const) } : {}),
+          desiredReplicas: d.spec.replicas ?? 0,
+          readyReplicas: d.status?.readyReplicas ?? 0,
+          ...(latest ? { helmRevision: latest.revision, helmStatus: latest.status } : {}),
+          ...(hpa ? { autoscaler: { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas, ...(hpa.status?.currentReplicas !== undefined ? { current: hpa.status.currentReplicas } : {}) } } : {}),
+        };
+      });
+    if (colors.length === 0) problems.push(`no Deployment labelled app=${app} with a color in ${namespace}`);
+    let history: HistoryRecord[] = [];
+    const cm = await runKubectl(access, ["get", "configmap", `${app}-promotions`, "-n", namespace, "-o", "json", "--ignore-not-found"]);
+    if (cm.code !== 0) problems.push(`history ConfigMap ${namespace}/${app}-promotions: ${cm.stderr.trim()}`);
+    else if (cm.stdout.trim()) {
+      const parsed = parseHistory(JSON.parse(cm.stdout).data?.["history.jsonl"] ?? "");
+      parsed.problems.forEach((p) => problems.push(`history: ${p}, skipped`));
+      history = parsed.records.slice(-(options.historyLimit ?? 5));
+    }
+    const envoys: EnvoyStatus[] = [];
+    for (const envoyCm of frontingEnvoys(configMaps, app, namespace)) envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name));
+    out.push({ app, namespace, serving, colors, history, envoys, problems });
+  }
+  return { namespace, at, pairs: out };
+}
+
+/**
+ * Our Envoys in front of a pair: a TritonCanary's (labelled with the pair), one whose endpoints are
+ * the pair's Services, and one whose endpoints are such an Envoy's Service (a FailoverPool before a
+ * canary).
+ */
+export function frontingEnvoys(configMaps: readonly any[], app: string, namespace: string): any[] {
+  const hostsOf = (cm: any): string[] => {
+    try {
+      return (parseYaml(cm.data?.["cds.yaml"] ?? "")?.resources ?? []).flatMap((c: any) => (c.load_assignment?.endpoints ?? []).flatMap((e: any) => (e.lb_endpoints ?? []).map((l: any) => String(l.endpoint?.address?.socket_address?.address ?? ""))));
+    } catch {
+      return [];
+    }
+  };
+  const names = new Set([app, `${app}-preview`, `${app}-blue`, `${app}-green`]);
+  const reaches = (host: string, targets: Set<string>) => [...targets].some((n) => host === n || host.startsWith(`${n}.${namespace}.`) || host === `${n}.${namespace}`);
+  const fronting = configMaps.filter((cm) => cm.metadata.labels?.[PAIR_LABEL] === app || hostsOf(cm).some((h) => reaches(h, names)));
+  const envoyNames = new Set(fronting.map((cm) => cm.metadata.name as string));
+  const second = configMaps.filter((cm) => !envoyNames.has(cm.metadata.name) && hostsOf(cm).some((h) => reaches(h, envoyNames)));
+  return [...fronting, ...second];
+}
+
+/** One Envoy: its pods' ops ports (weights, cluster health) and logs (health events). */
+export async function envoyStatus(access: KubeAccess, namespace: string, name: string): Promise<EnvoyStatus> {
+  const problems: string[] = [];
+  const weights: string[] = [];
+  const clusters = new Map<string, { healthy: number; total: number; ejected: number }>();
+  const events: FailoverEvent[] = [];
+  const pods = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", `app=${name}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
+  const podNames = pods.code === 0 ? pods.stdout.trim().split(/\s+/).filter(Boolean) : [];
+  if (pods.code !== 0) problems.push(`pods of Envoy ${name}: ${pods.stderr.trim()}`);
+  else if (!podNames.length) problems.push(`no running pod of Envoy ${name}`);
+  for (const pod of podNames) {
+    try {
+      const pf = await startPortForward({ target: `pod/${pod}:${OPS_PORT}`, namespace, kubeconfig: access.kubeconfig, context: access.context, kubectl: access.kubectl });
+      try {
+        const res = await request(`${pf.url}/stats/prometheus?text_readouts`, { headersTimeout: 5000, bodyTimeout: 5000 });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`its ops port answered ${res.statusCode}`);
+        for (const s of parseSamples(text)) {
+          if (s.name === "envoy_http_rds_version_text" && s.labels.text_value) weights.push(s.labels.text_value);
+          const cluster = s.labels.envoy_cluster_name;
+          if (!cluster || isOpsCluster(cluster)) continue;
+          const c = clusters.get(cluster) ?? { healthy: 0, total: 0, ejected: 0 };
+          if (s.name === "envoy_cluster_membership_healthy") c.healthy += s.value;
+          else if (s.name === "envoy_cluster_membership_total") c.total += s.value;
+          else if (s.name === "envoy_cluster_outlier_detection_ejections_active") c.ejected += s.value;
+          else continue;
+          clusters.set(cluster, c);
+        }
+      } finally {
+        pf.stop();
+      }
+    } catch (e) {
+      problems.push(`Envoy pod ${pod}: its ops port could not be read (${(e as Error).message})`);
+    }
+    const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=5000"]);
+    if (logs.code !== 0) problems.push(`Envoy pod ${pod}: its logs could not be read (${logs.stderr.trim()}): no health events from it`);
+    else events.push(...parseEnvoyLog(logs.stdout, pod).events);
+  }
+  events.sort((a, b) => a.at.localeCompare(b.at));
+  const last = new Map<string, FailoverEvent>();
+  for (const e of events) if (e.kind !== "degraded" && e.kind !== "not-degraded") last.set(`${e.cluster} ${e.host}`, e);
+  const hostsOut = [...last.entries()].filter(([, e]) => e.kind === "ejected" || e.kind === "failed").map(([k]) => k);
+  return { name, pods: podNames, weights, clusters: [...clusters.entries()].map(([cluster, c]) => ({ cluster, ...c })), hostsOut, events, problems };
+}
+
+/** For the report: the pair's history ConfigMap and its Envoys' logs, read from the cluster. */
+export async function addClusterSources(data: ObservedData, access: KubeAccess, namespace: string, app: string): Promise<void> {
+  const cm = await runKubectl(access, ["get", "configmap", `${app}-promotions`, "-n", namespace, "-o", "json", "--ignore-not-found"]);
+  if (cm.code !== 0) data.problems.push(`history ConfigMap ${namespace}/${app}-promotions: cannot be read (${cm.stderr.trim()})`);
+  else if (!cm.stdout.trim()) data.problems.push(`history ConfigMap ${namespace}/${app}-promotions does not exist: no promotion or gate verdict recorded in the cluster`);
+  else addHistoryText(data, JSON.parse(cm.stdout).data?.["history.jsonl"] ?? "", `history ConfigMap ${namespace}/${app}-promotions`);
+  const cms = await runKubectl(access, ["get", "configmaps", "-n", namespace, "-l", "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton", "-o", "json"]);
+  if (cms.code !== 0) {
+    data.problems.push(`Envoys in ${namespace}: cannot be listed (${cms.stderr.trim()}): no failover events`);
+    return;
+  }
+  for (const envoy of frontingEnvoys(JSON.parse(cms.stdout).items, app, namespace)) {
+    const name = envoy.metadata.name;
+    const pods = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", `app=${name}`, "-o", "jsonpath={.items[*].metadata.name}"]);
+    for (const pod of pods.code === 0 ? pods.stdout.trim().split(/\s+/).filter(Boolean) : []) {
+      const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=20000"]);
+      if (logs.code !== 0) data.problems.push(`Envoy pod ${namespace}/${pod}: logs cannot be read (${logs.stderr.trim()}): no failover events from it`);
+      else addEnvoyLog(data, logs.stdout, `Envoy pod ${namespace}/${pod}`, pod);
+    }
+  }
+}
+
+/** The status as text: a block per pair. */
+export function statusText(s: NamespaceStatus): string {
+  if (!s.pairs.length) return `no blue/green pair in namespace ${s.namespace}`;
+  const lines: string[] = [];
+  for (const p of s.pairs) {
+    lines.push(`${p.app} (${p.namespace}): ${p.serving ? `${p.serving} serves` : "no color serves"}`);
+    const rows = p.colors.map((c) => [
+      `${c.color}${c.color === p.serving ? "*" : ""}`,
+      c.version,
+      c.fingerprint ? `${c.fingerprint.slice(0, 16)}${c.fingerprintFrom === "last verified" ? " (verified)" : ""}` : "-",
+      `${c.readyReplicas}/${c.desiredReplicas}`,
+      c.autoscaler ? `${c.autoscaler.min}-${c.autoscaler.max}` : "-",
+      c.helmRevision !== undefined ? `${c.helmRevision} ${c.helmStatus ?? ""}`.trim() : "-",
+    ]);
+    lines.push(...table(["COLOR", "VERSION", "FINGERPRINT", "READY", "HPA", "HELM"], rows).map((l) => `  ${l}`));
+    if (p.history.length) {
+      lines.push("  history:");
+      for (const h of p.history) {
+        lines.push(
+          h.kind === "promotion"
+            ? `    ${h.startedAt}  promotion ${h.from.color} ${h.from.version} -> ${h.to.color} ${h.to.version}: ${h.status}${h.reason ? ` (${h.reason})` : ""} [${h.steps.map((st) => `${st.weightPercent}%`).join(" ")}]`
+            : `    ${h.at}  verification ${h.color}: ${h.verdict}${h.message ? ` (${h.message})` : ""}`,
+        );
+      }
+    } else lines.push("  history: none recorded");
+    for (const e of p.envoys) {
+      lines.push(`  envoy ${e.name} (${e.pods.length} pod${e.pods.length === 1 ? "" : "s"}):`);
+      for (const w of [...new Set(e.weights)]) lines.push(`    serves: ${w}`);
+      for (const c of e.clusters) lines.push(`    ${c.cluster}: ${c.healthy}/${c.total} healthy${c.ejected ? `, ${c.ejected} ejected` : ""}`);
+      lines.push(`    out of rotation: ${e.hostsOut.length ? e.hostsOut.join(", ") : "none"}`);
+      for (const ev of e.events.slice(-5)) lines.push(`    ${ev.at}  ${ev.kind} ${ev.cluster} ${ev.host}${ev.detail ? ` (${ev.detail})` : ""}`);
+      for (const pr of e.problems) lines.push(`    ! ${pr}`);
+    }
+    for (const pr of p.problems) lines.push(`  ! ${pr}`);
+  }
+  return lines.join("\n");
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)];
+}
