@@ -37,3 +37,7 @@ export { TritonCanary } from "./promote/triton-canary";
 export type { TritonCanaryProps } from "./promote/triton-canary";
 export { TritonPromotion, PromotionMetric } from "./promote/triton-promotion";
 export type { TritonPromotionProps, MetricOptions, MetricSpec, PromotionStep, MetricKind } from "./promote/triton-promotion";
+export { TritonDashboard } from "./observe/triton-dashboard";
+export type { TritonDashboardProps } from "./observe/triton-dashboard";
+export { pairDashboard, dashboardQueries } from "./observe/dashboard";
+export type { DashboardOptions, DashboardQuery } from "./observe/dashboard";

@@ -128,12 +128,12 @@ up() {
   start kube-scheduler --kubeconfig "$KUBECONFIG_FILE" --leader-elect=false --bind-address 127.0.0.1 --secure-port 0
   kc apply --server-side -f "$ROOT/.tools/kwok-crds/" -f "$ROOT/.tools/gateway-api-crds/" >/dev/null
   wait_for "the CRDs (kwok's port-forwards, Gateway API)" 30 kc wait --for condition=established --timeout 5s \
-    crd/clusterportforwards.kwok.x-k8s.io crd/portforwards.kwok.x-k8s.io crd/httproutes.gateway.networking.k8s.io
+    crd/clusterportforwards.kwok.x-k8s.io crd/portforwards.kwok.x-k8s.io crd/logs.kwok.x-k8s.io crd/httproutes.gateway.networking.k8s.io
   start kwok --kubeconfig "$KUBECONFIG_FILE" --config "$ROOT/scripts/cluster/kwok.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --node-ip 127.0.0.1 --node-port "$KWOK_PORT" --server-address "127.0.0.1:$KWOK_PORT" \
     --tls-cert-file "$d/kubelet.crt" --tls-private-key-file "$d/kubelet.key" --cidr 10.244.0.1/16 \
-    --enable-crds PortForward,ClusterPortForward
+    --enable-crds PortForward,ClusterPortForward,Logs
   local i
   for ((i = 0; i < NODES; i++)); do
     kc apply -f - >/dev/null <<EOF

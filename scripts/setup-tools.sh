@@ -2,7 +2,7 @@
 # Installs the pinned tools the tests need into .tools/ (ignored by git). Idempotent: a tool that is
 # already there at its pinned version is reused. Prints what it installs. Needs Go (the machine's)
 # and the Go module proxy; retries transient registry errors.
-# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok prometheus crds venvs triton
+# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok prometheus crds venvs triton chromium
 # (default: all). SETUP_TOOLS_DIR installs elsewhere than .tools/ (the setup-tools test does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +93,27 @@ install_go_tool() {
   retry env GOBIN="$BIN" CGO_ENABLED="$cgo" GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "$pkg@$version"
   echo "$version" > "$BIN/.$name.stamp"
   echo "setup-tools: $name $version built in $((SECONDS - start))s -> .tools/bin/$name"
+}
+
+# Debian's chromium package, for the HTML report's test (headless, driven by playwright-core). From
+# the distribution's archive, not pinned to a build: Debian's security updates replace the package
+# and the archive keeps only the current one. The test needs any Chromium that renders SVG.
+install_chromium() {
+  if [[ -x /usr/bin/chromium ]]; then
+    echo "setup-tools: Chromium already installed ($(/usr/bin/chromium --version 2>/dev/null | head -1))"
+    return
+  fi
+  command -v apt-get >/dev/null || { echo "setup-tools: Chromium is needed at /usr/bin/chromium (Debian's chromium package) and there is no apt-get here: install it" >&2; return 1; }
+  local as=()
+  if (( $(id -u) != 0 )); then
+    command -v sudo >/dev/null || { echo "setup-tools: installing Debian's chromium package needs root (or sudo)" >&2; return 1; }
+    as=(sudo -n)
+  fi
+  echo "setup-tools: installing Debian's chromium package (apt-get)..."
+  local start=$SECONDS
+  retry "${as[@]}" apt-get update -qq
+  retry "${as[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  echo "setup-tools: $(/usr/bin/chromium --version 2>/dev/null | head -1) installed in $((SECONDS - start))s -> /usr/bin/chromium"
 }
 
 install_prometheus() {
@@ -234,7 +255,7 @@ install_triton() {
 STEPS=("$@")
 run_step() { if (( ${#STEPS[@]} == 0 )) || [[ " ${STEPS[*]} " == *" $1 "* ]]; then shift; "$@"; fi; }
 for s in "${STEPS[@]}"; do
-  case $s in helm|tofu|providers|kubernetes|kine|kwok|prometheus|crds|venvs|triton) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok prometheus crds venvs triton)" >&2; exit 2 ;; esac
+  case $s in helm|tofu|providers|kubernetes|kine|kwok|prometheus|crds|venvs|triton|chromium) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok prometheus crds venvs triton chromium)" >&2; exit 2 ;; esac
 done
 run_step helm install_helm
 run_step tofu install_tofu
@@ -246,9 +267,11 @@ run_step kwok install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 # `promtool test rules` on the chart's PrometheusRule, the server for the promotion analysis tests.
 run_step prometheus install_prometheus
 # kwok's PortForward CRDs, so a test can point a fake pod's port at a real server and
-# `kubectl port-forward` reaches it.
+# `kubectl port-forward` reaches it; its Logs CRD, so `kubectl logs` of a fake pod reads a real
+# process's stdout (an Envoy's event log).
 run_step crds install_module_files kwok-crds "sigs.k8s.io/kwok@$KWOK_VERSION" \
-  kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml
+  kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml \
+  kustomize/crd/bases/kwok.x-k8s.io_logs.yaml
 # Gateway API's standard CRDs (what a cluster with a Gateway has), so GatewayRoute's HTTPRoute is
 # checked by the API server against the real schema and its CEL rules.
 run_step crds install_module_files gateway-api-crds "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
@@ -259,3 +282,4 @@ run_step venvs install_venv kserve
 run_step venvs install_venv envoy
 run_step venvs install_venv triton
 run_step triton install_triton
+run_step chromium install_chromium

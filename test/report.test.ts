@@ -1,13 +1,14 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { Backend } from "../lib/traffic/backend";
 import { main } from "../lib/verify/cli";
 import { verify } from "../lib/verify/verifier";
 import { parseEnvoyLog } from "../lib/observe/envoy-log";
 import type { PromotionRecord, VerificationRecord } from "../lib/promote/history";
 import type { PromoteReport } from "../lib/promote/promote";
+import { loadReport, openBrowser } from "./peers/browser";
 import { RunningEnvoy, startPool } from "./peers/envoy";
 import { freePort } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";
@@ -20,7 +21,6 @@ import { until } from "./peers/wait";
 // Chromium (Debian's package, driven by playwright-core): no console error, the expected number of
 // marks in each chart, and a screenshot (the README shows one: docs/report.png).
 
-const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = process.env.REPORT_SCREENSHOT ?? path.resolve(__dirname, ".tmp", "report.png");
 const fp = { "1": "1111aaaa2222bbbb", "2": "3333cccc4444dddd", "5": "5555eeee6666ffff" } as const;
 
@@ -61,7 +61,7 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
   const at = (minutes: number) => new Date(t0 + minutes * 60_000).toISOString();
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup-tools.sh chromium (npm test does; Debian's chromium package)`);
+    browser = await openBrowser();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "report-"));
     reports = path.join(dir, "verify-reports");
     fs.mkdirSync(reports);
@@ -81,10 +81,6 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     envoy = await startPool({ tiers: [{ name: "primary", endpoints: [{ backend: Backend.address("primary", "127.0.0.1", dead) }] }, { name: "backup", endpoints: [{ backend: Backend.address("backup", "127.0.0.1", triton.ports.http) }] }], healthCheck: { intervalMs: 100, timeoutMs: 100, unhealthyThreshold: 1, healthyThreshold: 1 } }, await freePort(), [dead]);
     // Bound: Envoy flushes its stdout file every 10 s; 30 s is slack for a loaded 2-core machine.
     await until("Envoy's health events on its stdout", 30_000, () => parseEnvoyLog(fs.readFileSync(envoy!.stdoutFile, "utf8")).events.length >= 2, 200);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
   }, 240_000);
   afterAll(async () => {
     await browser?.close();
@@ -93,22 +89,7 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Loads a report; returns the console errors, the marks per chart, and the page. */
-  async function load(file: string, screenshot?: string) {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
-    await page.goto(`file://${file}`);
-    const marks = (chart: string, mark: string, el = "path") => page.locator(`#chart-${chart} g.mark-${mark}.role-mark > ${el}`).count();
-    if (screenshot) {
-      fs.mkdirSync(path.dirname(screenshot), { recursive: true });
-      await page.screenshot({ path: screenshot, fullPage: true });
-    }
-    return { page, errors, requests, marks };
-  }
+  const load = (file: string, screenshot?: string) => loadReport(browser, file, screenshot);
 
   test("the version overview, the last verification's distribution, the promotions and the failover events, each chart with its marks", async () => {
     const out = path.join(dir, "report.html");

@@ -11,7 +11,7 @@ import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Backend, MetricSpec, ModelControl, ModelRepository, PromotionMetric, PromotionStep, TritonBlueGreen, TritonCanary, TritonPromotion } from "../../lib";
+import { Backend, MetricSpec, ModelControl, ModelRepository, PromotionMetric, PromotionStep, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion } from "../../lib";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { freePort, startAll } from "../peers/servers";
 import { envoyFromConfigMap, MountedEnvoy } from "../peers/kubelet";
@@ -70,6 +70,8 @@ function promoteStack(app: App, id: string, work: string, namespaceName: string,
     modelRepository: ModelRepository.objectStore("s3://models/fraud", { credentialsSecret: "model-store" }),
     modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
     replicas: 1,
+    // An HPA per color on Triton's queue time (nothing serves the metric here: it holds the minimum).
+    autoscaling: { maxReplicas: 3 },
     gpus: 1,
     nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
   };
@@ -93,6 +95,7 @@ function promoteStack(app: App, id: string, work: string, namespaceName: string,
     outlierDetection: { consecutive5xx: 1000 },
   });
   new TritonPromotion(s, "fraud-promotion", { canary, steps: settings.steps, analysis: settings.analysis });
+  new TritonDashboard(s, "fraud-dashboard", { pair, envoys: [canary] });
   return s;
 }
 
@@ -190,7 +193,10 @@ export class PromoteRig {
    */
   public envoyAccess: "url" | "port-forward" = "url";
 
-  /** Connects port 9902 of every Envoy pod of the canary (fake, in kwok) to our Envoy's ops port, as the pod's own port. */
+  /**
+   * Connects port 9902 of every Envoy pod of the canary (fake, in kwok) to our Envoy's ops port, as
+   * the pod's own port, and the pod's logs (`kubectl logs`) to our Envoy's stdout (kwok's Logs).
+   */
   async forwardEnvoyPods(): Promise<number> {
     const pods = (await kubectl("get", "pods", "-n", this.namespace, "-l", "app=fraud-canary")).items as any[];
     for (const pod of pods) {
@@ -200,7 +206,13 @@ export class PromoteRig {
         metadata: { name: pod.metadata.name, namespace: this.namespace },
         spec: { forwards: [{ ports: [ENVOY_OPS_PORT], target: { address: "127.0.0.1", port: this.ports.ops } }] },
       };
-      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
+      const logs = {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "Logs",
+        metadata: { name: pod.metadata.name, namespace: this.namespace },
+        spec: { logs: [{ containers: ["envoy"], logsFile: this.envoy.criLogFile, follow: false }] },
+      };
+      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: [forward, logs].map((o) => JSON.stringify(o)).join("\n") });
       if (r.code !== 0) throw new Error(r.out);
     }
     return pods.length;

@@ -1,7 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { until } from "../peers/wait";
-import { engineEnv, kubeconfig, kubectl, names, root, run, unavailable } from "./engine";
+import { engineEnv, kubeconfig, kubectl, kubectlBin, names, root, run, unavailable } from "./engine";
+import { loadReport, openBrowser } from "../peers/browser";
+import { parseEnvoyLog } from "../../lib/observe/envoy-log";
 import { APP, PromoteRig } from "./promote-fixture";
 
 // A staged promotion end to end, on real engines (the rig: test/e2e/promote-fixture.ts): the stack
@@ -179,4 +181,93 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(await rig.versionServed()).toBe("weights canary: blue=100, green=0");
     expect((await rig.history()).filter((h) => h.kind === "promotion").map((h) => h.status)).toEqual(["promoted", "aborted", "aborted", "interrupted", "promoted"]);
   }, 900_000);
+  test("the pair's Grafana dashboard (a ConfigMap with the sidecar's label): every panel's query returns data from the real Prometheus, the GPU panels aside (no GPU here)", async () => {
+    const cm = await kubectl("get", "configmap", `${APP}-dashboard`, "-n", NS);
+    expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: "1", app: APP });
+    const dashboard = JSON.parse(cm.data[`${APP}.json`]);
+    const queries = dashboard.panels.map((p: any) => ({ title: p.title, expr: p.targets[0].expr as string }));
+    expect(queries.length).toBe(11);
+    const results: Record<string, number> = {};
+    for (const q of queries) {
+      // Grafana's $__rate_interval, as Grafana would set it for a 1 s scrape interval and up.
+      const expr = q.expr.replace(/\$__rate_interval/g, "1m");
+      const body: any = await (await fetch(`${rig.prometheus.url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json();
+      expect([q.title, body.status]).toEqual([q.title, "success"]);
+      results[q.title] = body.data.result.length;
+    }
+    const empty = Object.entries(results).filter(([, n]) => n === 0).map(([t]) => t);
+    expect(empty).toEqual(["GPU utilisation (GPU pods only)", "GPU memory used (GPU pods only)"]);
+    // Split by color: both colors' series in Triton's panels.
+    expect(results["Requests per second"]).toBe(2);
+  }, 60_000);
+
+  test("status and report from the cluster: the pair, its colors, HPAs and Helm revisions, the history, the canary's Envoy (weights, health, and its event log through kubectl logs); a stopped standby is out of rotation", async () => {
+    // Blue (v5 on the v1 server) serves since the last test; green (v2) is the standby at 0 %.
+    const pods = await rig.forwardEnvoyPods();
+    expect(pods).toBe(1);
+    const green = rig.tritons.v2;
+    const greenHost = `green-http 127.0.0.1:${green.ports.http}`;
+    await green.stop();
+    // Envoy's health checker takes it out (1 s interval, 2 failures); its event reaches the pod's
+    // log through the stand-in's copy (every 200 ms) after Envoy's file flush (up to 10 s): 60 s is
+    // slack for a loaded machine.
+    const status = async () => {
+      const r = await run(process.execPath, [cli, "status", "-n", NS, "--kubeconfig", kubeconfig, "--json"], { timeout: 120_000 });
+      if (r.code !== 0) throw new Error(r.out);
+      return JSON.parse(r.stdout);
+    };
+    let s: any;
+    await until("status showing green's host out of rotation", 60_000, async () => (s = await status()).pairs[0]?.envoys[0]?.hostsOut.includes(greenHost), 1000);
+    const state = await rig.state();
+    const [pair] = s.pairs;
+    expect(pair).toMatchObject({ app: APP, namespace: NS, serving: "blue", problems: [] });
+    expect(pair.colors.map((c: any) => [c.color, c.version, c.readyReplicas, c.desiredReplicas, c.helmStatus, c.autoscaler])).toEqual([
+      // The HPA controller holds each color at its minimum (no metrics adapter serves queue time here).
+      ["blue", "v5", 1, 1, "deployed", { min: 1, max: 3, current: 1 }],
+      ["green", "v2", 1, 1, "deployed", { min: 1, max: 3, current: 1 }],
+    ]);
+    expect(pair.colors[0]).toMatchObject({ fingerprint: state.blue.fingerprint, fingerprintFrom: "serving" });
+    // Every apply of the runs upgraded blue's release: Helm's revision says so.
+    expect(pair.colors[0].helmRevision).toBeGreaterThan(1);
+    // The newest 5 history records: the promotions of the earlier tests, oldest first.
+    expect(pair.history.map((h: any) => h.status)).toEqual(["promoted", "aborted", "aborted", "interrupted", "promoted"]);
+    const [envoy] = pair.envoys;
+    expect(envoy).toMatchObject({ name: "fraud-canary", problems: [] });
+    expect([...new Set(envoy.weights)]).toEqual(["weights canary: blue=100, green=0"]);
+    const health = Object.fromEntries(envoy.clusters.map((c: any) => [c.cluster, `${c.healthy}/${c.total}`]));
+    expect(health).toMatchObject({ "blue-http": "1/1", "green-http": "0/1" });
+    expect(envoy.hostsOut).toEqual([greenHost]);
+    const ejected = envoy.events.filter((e: any) => e.kind === "ejected");
+    expect(ejected.map((e: any) => `${e.cluster} ${e.host}`)).toContain(greenHost);
+    expect(ejected[0].envoy).toMatch(/^fraud-canary-/);
+    // The table a person reads.
+    const text = await run(process.execPath, [cli, "status", "-n", NS, "--kubeconfig", kubeconfig], { timeout: 120_000 });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`${APP} (${NS}): blue serves`);
+    expect(text.stdout).toMatch(/blue\*\s+v5\s+\S+\s+1\/1\s+1-3\s+\d+ deployed/);
+    expect(text.stdout).toContain(`out of rotation: ${greenHost}`);
+    expect(text.stdout).toContain("serves: weights canary: blue=100, green=0");
+
+    // The report from the same cluster (history ConfigMap, Envoy logs) and the driver's report folder.
+    const out = path.join(work, "cluster-report.html");
+    const report = await run(process.execPath, [cli, "report", "--app", APP, "-n", NS, "--kubeconfig", kubeconfig, "--reports", reports, "--out", out], { timeout: 120_000 });
+    expect([report.code, report.out.trim()]).toEqual([0, out]); // no problem on stderr
+    const browser = await openBrowser();
+    try {
+      const page = await loadReport(browser, out, path.join(work, "cluster-report.png"));
+      expect(page.errors).toEqual([]);
+      expect(page.requests).toEqual([]);
+      const records = (await rig.history()).filter((h) => h.kind === "promotion");
+      for (const r of records) {
+        // A point per step the promotion started, and one for how it ended.
+        expect(await page.marks(`${APP}-weights-${r.id}`, "symbol")).toBe(r.steps.length + 1);
+      }
+      const driven = JSON.parse(fs.readFileSync(path.join(reports, `promotion-${records[1].id}.json`), "utf8"));
+      expect(await page.marks(`${APP}-measurements-${records[1].id}`, "symbol")).toBe(driven.measurements.filter((m: any) => m.value !== undefined).length);
+      const events = (await run(kubectlBin, ["--kubeconfig", kubeconfig, "logs", "-n", NS, "-l", "app=fraud-canary", "--tail=20000"])).stdout;
+      expect(await page.marks("failover-events", "symbol")).toBe(parseEnvoyLog(events).events.length);
+    } finally {
+      await browser.close();
+    }
+  }, 300_000);
 });

@@ -3,7 +3,10 @@
 // watches the way a mounted ConfigMap updates (startEnvoy's atomic `..data` swap). So an Envoy on
 // loopback serves exactly what `apply` wrote into the cluster. Only the pod's mount path (/etc/envoy,
 // named by the bootstrap and the listeners' RDS sources) and the admin and ops ports (9901, 9902)
-// are moved to this machine's.
+// are moved to this machine's. It also stands in for the container runtime's log writer: Envoy's
+// stdout, copied line by line into a file in the CRI log format (`<time> stdout F <line>`), which is
+// what the kubelet serves to `kubectl logs` (kwok's Logs objects point a fake pod at such a file).
+import * as fs from "fs";
 import { EnvoyFiles } from "../../lib/traffic/envoy-config";
 import { ENVOY_OPS_PORT } from "../../lib/traffic/envoy-deployment";
 import { kubeconfig, kubectlBin, run } from "../e2e/engine";
@@ -14,6 +17,8 @@ export interface MountedEnvoy extends RunningEnvoy {
   readonly opsUrl: string;
   /** How many times the ConfigMap's data changed and was written into Envoy's folder. */
   readonly syncs: () => number;
+  /** Envoy's stdout in the CRI log format, as a container runtime writes a container's log. */
+  readonly criLogFile: string;
 }
 
 async function readConfigMap(namespace: string, name: string): Promise<EnvoyFiles | undefined> {
@@ -45,8 +50,26 @@ export async function envoyFromConfigMap(namespace: string, name: string, opsPor
   });
   let syncs = 0;
   let stopped = false;
+  const criLogFile = `${envoy.stdoutFile}.cri`;
+  fs.writeFileSync(criLogFile, "");
+  let offset = 0;
+  let partial = "";
+  const copyLog = () => {
+    const size = fs.statSync(envoy.stdoutFile).size;
+    if (size <= offset) return;
+    const fd = fs.openSync(envoy.stdoutFile, "r");
+    const buf = Buffer.alloc(size - offset);
+    fs.readSync(fd, buf, 0, buf.length, offset);
+    fs.closeSync(fd);
+    offset = size;
+    const lines = (partial + buf.toString("utf8")).split("\n");
+    partial = lines.pop() ?? "";
+    const now = new Date().toISOString();
+    if (lines.length) fs.appendFileSync(criLogFile, lines.map((l) => `${now} stdout F ${l}\n`).join(""));
+  };
   const loop = (async () => {
     while (!stopped) {
+      copyLog();
       const now = await readConfigMap(namespace, name).catch(() => undefined);
       if (now && JSON.stringify(now) !== JSON.stringify(data)) {
         data = now;
@@ -60,6 +83,7 @@ export async function envoyFromConfigMap(namespace: string, name: string, opsPor
     ...envoy,
     opsUrl: `http://127.0.0.1:${opsPort}`,
     syncs: () => syncs,
+    criLogFile,
     stop: async () => {
       stopped = true;
       await loop;
