@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { packageFile } from "./package-file";
 
 /** The charts bundled with this package. */
-export type BundledChart = "triton" | "gateway-route";
+export type BundledChart = "triton" | "gateway-route" | "rules";
 
 /**
  * A bundled chart's folder: `charts/<name>` at the package root, one level up from `lib/` when run

@@ -41,3 +41,7 @@ export { TritonDashboard } from "./observe/triton-dashboard";
 export type { TritonDashboardProps } from "./observe/triton-dashboard";
 export { pairDashboard, dashboardQueries } from "./observe/dashboard";
 export type { DashboardOptions, DashboardQuery } from "./observe/dashboard";
+export { TritonAlerts } from "./observe/triton-alerts";
+export type { TritonAlertsProps } from "./observe/triton-alerts";
+export { pairAlertRules, envoyAlertRules } from "./observe/alerts";
+export type { AlertRule, AlertThresholds, RuleGroup } from "./observe/alerts";

@@ -126,9 +126,10 @@ up() {
     --cluster-signing-cert-file "$d/ca.crt" --cluster-signing-key-file "$d/ca.key" \
     --controllers '*,-node-lifecycle-controller,-node-ipam-controller'
   start kube-scheduler --kubeconfig "$KUBECONFIG_FILE" --leader-elect=false --bind-address 127.0.0.1 --secure-port 0
-  kc apply --server-side -f "$ROOT/.tools/kwok-crds/" -f "$ROOT/.tools/gateway-api-crds/" >/dev/null
-  wait_for "the CRDs (kwok's port-forwards, Gateway API)" 30 kc wait --for condition=established --timeout 5s \
-    crd/clusterportforwards.kwok.x-k8s.io crd/portforwards.kwok.x-k8s.io crd/logs.kwok.x-k8s.io crd/httproutes.gateway.networking.k8s.io
+  kc apply --server-side -f "$ROOT/.tools/kwok-crds/" -f "$ROOT/.tools/gateway-api-crds/" -f "$ROOT/.tools/monitoring-crds/" >/dev/null
+  wait_for "the CRDs (kwok's port-forwards and logs, Gateway API, Prometheus Operator)" 30 kc wait --for condition=established --timeout 5s \
+    crd/clusterportforwards.kwok.x-k8s.io crd/portforwards.kwok.x-k8s.io crd/logs.kwok.x-k8s.io crd/httproutes.gateway.networking.k8s.io \
+    crd/prometheusrules.monitoring.coreos.com crd/servicemonitors.monitoring.coreos.com
   start kwok --kubeconfig "$KUBECONFIG_FILE" --config "$ROOT/scripts/cluster/kwok.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --node-ip 127.0.0.1 --node-port "$KWOK_PORT" --server-address "127.0.0.1:$KWOK_PORT" \

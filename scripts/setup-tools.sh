@@ -17,6 +17,7 @@ K8S_VERSION=v1.37.2   # scripts/tools/kubernetes/go.mod pins the same
 KINE_VERSION=v0.17.5
 KWOK_VERSION=v0.8.0
 GATEWAY_API_VERSION=v1.6.3
+PROMETHEUS_OPERATOR_VERSION=v0.94.0   # its PrometheusRule and ServiceMonitor CRDs
 PROMETHEUS_VERSION=v0.316.0   # the Go module's version of Prometheus 3.x; promtool tests our alerts
 GOOS_ARCH="$(go env GOOS)_$(go env GOARCH)"
 
@@ -272,6 +273,11 @@ run_step prometheus install_prometheus
 run_step crds install_module_files kwok-crds "sigs.k8s.io/kwok@$KWOK_VERSION" \
   kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml kustomize/crd/bases/kwok.x-k8s.io_clusterportforwards.yaml \
   kustomize/crd/bases/kwok.x-k8s.io_logs.yaml
+# The Prometheus Operator's PrometheusRule and ServiceMonitor CRDs (what a cluster with the operator
+# has), so the chart's monitoring objects and TritonAlerts' rules are checked by the API server
+# against the real schema.
+run_step crds install_module_files monitoring-crds "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+  example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
 # Gateway API's standard CRDs (what a cluster with a Gateway has), so GatewayRoute's HTTPRoute is
 # checked by the API server against the real schema and its CEL rules.
 run_step crds install_module_files gateway-api-crds "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \

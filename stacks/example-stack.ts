@@ -2,7 +2,7 @@ import { LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Construct } from "constructs";
-import { Backend, FailoverPool, ModelControl, ModelRepository, PromotionMetric, TritonBlueGreen, TritonCanary, TritonPromotion } from "../lib";
+import { Backend, FailoverPool, ModelControl, ModelRepository, PromotionMetric, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion } from "../lib";
 
 /**
  * The example: one model (an image classifier) served blue/green. A pipeline switches colors with
@@ -16,6 +16,8 @@ export class ExampleStack extends TerraformStack {
   public readonly canary: TritonCanary;
   public readonly promotion: TritonPromotion;
   public readonly failover: FailoverPool;
+  public readonly alerts: TritonAlerts;
+  public readonly dashboard: TritonDashboard;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -51,6 +53,8 @@ export class ExampleStack extends TerraformStack {
       resources: { cpuRequest: "4", memoryRequest: "16Gi" },
       nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
       probes: { startupBudgetSeconds: 1200 },
+      // Each color's ServiceMonitor and Triton alerts (failures, p99 above 5000 ms, replicas).
+      monitoring: { serviceMonitor: true, prometheusRule: true, labels: { release: "kube-prometheus" } },
     };
 
     this.classifier = new TritonBlueGreen(this, "classifier", {
@@ -125,6 +129,13 @@ export class ExampleStack extends TerraformStack {
         { name: "primary", endpoints: [{ backend: Backend.service("classifier-canary") }] },
         { name: "backup", endpoints: [{ backend: Backend.external("https://triton.eu-west-1.example.com") }] },
       ],
+      // One request in ten as a JSON line on Envoy's stdout, next to its health checkers' events.
+      accessLog: { sampledPercent: 10 },
     });
+    // Alerts (a PrometheusRule): the serving color without a ready pod; per Envoy cluster, hosts
+    // ejected, no healthy host left, p99 above 5000 ms, 5xx above 5 %.
+    this.alerts = new TritonAlerts(this, "classifier-alerts", { pair: this.classifier, envoys: [this.canary, this.failover], labels: { release: "kube-prometheus" } });
+    // The pair's Grafana dashboard, a ConfigMap Grafana's dashboard sidecar picks up.
+    this.dashboard = new TritonDashboard(this, "classifier-dashboard", { pair: this.classifier, envoys: [this.canary, this.failover] });
   }
 }

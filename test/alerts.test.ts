@@ -165,3 +165,112 @@ describe("the p99 latency alert and the autoscaler's queue-time query, tested by
     expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
   });
 });
+
+describe("TritonAlerts' rules (the pair's and its Envoys'), tested by promtool", () => {
+  const { pairAlertRules, envoyAlertRules } = require("../lib/observe/alerts");
+  const rules = { groups: [pairAlertRules("classifier", "ml"), envoyAlertRules("classifier-canary", "ml")] };
+  // What a pod scrape (or PodMonitor) of our Envoy gives its series: the pod's namespace and app.
+  const envoy = (cluster: string) => ({ namespace: "ml", app: "classifier-canary", pod: "classifier-canary-5d8f-x2x7q", envoy_cluster_name: cluster, job: "kubernetes-pods" });
+  const ksm = { namespace: "ml", endpoint: "classifier", job: "kube-state-metrics" };
+  const check = (tests: object[]) => {
+    const r = runPromtool(rules, tests);
+    expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
+  };
+  const ruleOf = (alertname: string) => rules.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === alertname);
+  /** The alert as Prometheus would send it: its labels, and its annotations with $labels and $value filled in. */
+  const fired = (alertname: string, labels: Record<string, string>, at: string, value = "") => ({
+    eval_time: at,
+    alertname,
+    exp_alerts: [{ exp_labels: labels, exp_annotations: Object.fromEntries(Object.entries(ruleOf(alertname).annotations as Record<string, string>).map(([k, v]) => [k, v.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, l: string) => labels[l]).replace(/\{\{ \$value \}\}/g, value)])) }],
+  });
+  const quiet = (alertname: string, at: string) => ({ eval_time: at, alertname, exp_alerts: [] });
+
+  test("TritonServingColorNotReady fires when the active Service has no ready endpoint for a minute; not while one is ready, not for another Service", () => {
+    check([
+      {
+        interval: "1m",
+        input_series: [
+          // The pod turns unready at 4m: its address's ready="true" series ends (Prometheus forgets
+          // it 5 minutes after its last sample), a ready="false" one begins.
+          { series: series("kube_endpoint_info", ksm), values: "1x15" },
+          { series: series("kube_endpoint_address", { ...ksm, ip: "10.0.0.7", ready: "true" }), values: "1x3 _x12" },
+          { series: series("kube_endpoint_address", { ...ksm, ip: "10.0.0.7", ready: "false" }), values: "_x3 1x12" },
+          { series: series("kube_endpoint_info", { ...ksm, endpoint: "other" }), values: "1x15" },
+        ],
+        alert_rule_test: [
+          quiet("TritonServingColorNotReady", "3m"),
+          fired("TritonServingColorNotReady", { severity: "critical", app: "classifier", namespace: "ml", endpoint: "classifier" }, "12m"),
+        ],
+      },
+      {
+        interval: "1m",
+        input_series: [
+          { series: series("kube_endpoint_info", ksm), values: "1x10" },
+          { series: series("kube_endpoint_address", { ...ksm, ip: "10.0.0.7", ready: "true" }), values: "1x10" },
+        ],
+        alert_rule_test: [quiet("TritonServingColorNotReady", "10m")],
+      },
+    ]);
+  });
+
+  test("EnvoyHostsEjected fires on an ejection that lasts a minute, not on none, and never for Envoy's own ops clusters", () => {
+    check([
+      {
+        interval: "1m",
+        input_series: [
+          { series: series("envoy_cluster_outlier_detection_ejections_active", envoy("classifier-green-http")), values: "0 0 1x8" },
+          { series: series("envoy_cluster_outlier_detection_ejections_active", envoy("classifier-blue-http")), values: "0x10" },
+          { series: series("envoy_cluster_outlier_detection_ejections_active", envoy("envoy-admin")), values: "1x10" },
+        ],
+        alert_rule_test: [quiet("EnvoyHostsEjected", "2m"), fired("EnvoyHostsEjected", { severity: "warning", namespace: "ml", app: "classifier-canary", envoy_cluster_name: "classifier-green-http" }, "5m", "1")],
+      },
+    ]);
+  });
+
+  test("EnvoyNoHealthyHost fires when every host of a cluster is out (no backup left); EnvoyHostsUnhealthy when some are; neither when all are in", () => {
+    const membership = (cluster: string, healthy: string, total: string) => [
+      { series: series("envoy_cluster_membership_healthy", envoy(cluster)), values: healthy },
+      { series: series("envoy_cluster_membership_total", envoy(cluster)), values: total },
+    ];
+    check([
+      {
+        interval: "1m",
+        input_series: [...membership("pool-http", "2 2 1 1 1 0x6", "2x10"), ...membership("ready-listener-0", "0x10", "1x10"), ...membership("empty-http", "0x10", "0x10")],
+        alert_rule_test: [
+          quiet("EnvoyNoHealthyHost", "3m"),
+          quiet("EnvoyHostsUnhealthy", "2m"),
+          fired("EnvoyHostsUnhealthy", { severity: "warning", namespace: "ml", app: "classifier-canary", envoy_cluster_name: "pool-http" }, "4m"),
+          fired("EnvoyNoHealthyHost", { severity: "critical", namespace: "ml", app: "classifier-canary", envoy_cluster_name: "pool-http" }, "7m"),
+        ],
+      },
+      { interval: "1m", input_series: membership("pool-http", "2x10", "2x10"), alert_rule_test: [quiet("EnvoyNoHealthyHost", "8m"), quiet("EnvoyHostsUnhealthy", "8m")] },
+    ]);
+  });
+
+  test("EnvoyP99LatencyHigh fires when a cluster's p99 stays above 5000 ms for 5 minutes, not below", () => {
+    const buckets = (cluster: string, perMinute: Record<string, number>) =>
+      ["1000", "5000", "10000", "+Inf"].map((le) => ({ series: series("envoy_cluster_upstream_rq_time_bucket", { ...envoy(cluster), le }), values: `0+${perMinute[le]}x20` }));
+    check([
+      {
+        interval: "1m",
+        // 100 requests a minute, every one between 5 and 10 s on green; every one under 1 s on blue.
+        input_series: [...buckets("classifier-green-http", { "1000": 0, "5000": 0, "10000": 100, "+Inf": 100 }), ...buckets("classifier-blue-http", { "1000": 100, "5000": 100, "10000": 100, "+Inf": 100 })],
+        alert_rule_test: [quiet("EnvoyP99LatencyHigh", "4m"), fired("EnvoyP99LatencyHigh", { severity: "warning", namespace: "ml", app: "classifier-canary", envoy_cluster_name: "classifier-green-http" }, "15m")],
+      },
+    ]);
+  });
+
+  test("EnvoyFailureRatioHigh fires at 10 % 5xx for 5 minutes, not at 1 %", () => {
+    const answers = (cluster: string, failed: number) => [
+      { series: series("envoy_cluster_upstream_rq_completed", envoy(cluster)), values: "0+100x30" },
+      { series: series("envoy_cluster_upstream_rq_xx", { ...envoy(cluster), envoy_response_code_class: "5" }), values: `0+${failed}x30` },
+    ];
+    check([
+      {
+        interval: "1m",
+        input_series: [...answers("classifier-green-http", 10), ...answers("classifier-blue-http", 1)],
+        alert_rule_test: [quiet("EnvoyFailureRatioHigh", "4m"), fired("EnvoyFailureRatioHigh", { severity: "warning", namespace: "ml", app: "classifier-canary", envoy_cluster_name: "classifier-green-http" }, "15m")],
+      },
+    ]);
+  });
+});

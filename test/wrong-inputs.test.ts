@@ -1,5 +1,5 @@
 import { TerraformStack, TerraformVariable } from "cdktf";
-import { Backend, FailoverPool, GatewayRoute, ModelControl, TritonBlueGreen, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
+import { Backend, FailoverPool, GatewayRoute, ModelControl, TritonAlerts, TritonBlueGreen, TritonDashboard, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
 import { colorProps, newStack, thrownBy, s3Models } from "./helpers";
 import { gatewayDuration } from "../lib/traffic/gateway-route";
 
@@ -51,6 +51,12 @@ const cases: Case[] = [
     spec: spec("m", { metadata: { inputs: [{ name: "x", datatype: "FP32", shape: [-1, 4] }], outputs: [{ name: "y", datatype: "FP32", shape: [-1, 3] }] }, golden: [{ name: "c", inputs: [{ name: "x", datatype: "FP32", shape: [1, 4], data: [1, 2, 3, 4] }], outputs: [{ name: "y", shape: [1, 2], data: [0.5, 0.5] }] }] }),
     target: GateTarget.url("http://127.0.0.1:8000"),
   }), "g", "spec.models[0].golden[0].outputs[0].shape", "[1,2]", "a shape the model's contract allows ([-1,3] in metadata.outputs)"],
+  ["an HPA whose maximum is below the color's replicas (the chart would fail at apply)", (s) => new TritonBlueGreen(s, "pair", { active: "blue", blue: colorProps({ replicas: 3, autoscaling: { maxReplicas: 2 } }), green: colorProps() }), "pair", "blue.autoscaling.maxReplicas", "2", "at least blue.replicas (3)"],
+  ["an HPA metric name the adapter cannot serve", (s) => new TritonRelease(s, "r", { appName: "r", color: "blue", version: "v1", modelRepository: s3Models, autoscaling: { maxReplicas: 2, metricName: "queue time" } }), "r", "autoscaling.metricName", '"queue time"', "a metric name as the adapter serves it"],
+  ["an alert failure ratio of 5 (meant 5 %)", (s) => new TritonRelease(s, "r", { appName: "r", color: "blue", version: "v1", modelRepository: s3Models, monitoring: { prometheusRule: true, failureRatio: 5 } }), "r", "monitoring.failureRatio", "5", "a share between 0 and 1"],
+  ["an access log sampling 0 % (nothing would be logged)", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }], accessLog: { sampledPercent: 0 } }), "pool", "accessLog.sampledPercent", "0", "an integer from 1 to 100"],
+  ["TritonAlerts with nothing to alert on", (s) => new TritonAlerts(s, "alerts", {}), "alerts", "pair", "undefined", "a pair, envoys, or both"],
+  ["a dashboard whose Envoy is not one of ours", (s) => new TritonDashboard(s, "dash", { pair: new TritonBlueGreen(s, "pair", { active: "blue", blue: colorProps(), green: colorProps() }), envoys: [{} as never] }), "dash", "envoys[0]", "undefined", "a TritonCanary, WeightedService or FailoverPool"],
 ];
 
 describe("wrong inputs are refused at synth, naming the construct path, the field, the value and what is valid", () => {

@@ -449,17 +449,33 @@ class Driver {
     }
   }
 
-  private finish(exitCode: number): PromoteReport {
+  private async finish(exitCode: number): Promise<PromoteReport> {
     const report: PromoteReport = { record: this.record, measurements: this.measurements, notificationProblems: this.notificationProblems, timings: this.timings, exitCode };
     if (this.o.reportDir) {
       appendHistoryFile(this.o.reportDir, this.record);
       fs.writeFileSync(path.join(this.o.reportDir, `promotion-${this.record.id}.json`), JSON.stringify(report, null, 2));
+      await this.writeHtml(report);
     }
     if (this.o.json) {
       fs.mkdirSync(path.dirname(path.resolve(this.o.json)), { recursive: true });
       fs.writeFileSync(this.o.json, JSON.stringify(report, null, 2));
     }
     return report;
+  }
+
+  /** This run's HTML report, `promotion-<id>-<time>.html` (each run its own file); a failure is reported, never fatal. */
+  private async writeHtml(report: PromoteReport): Promise<void> {
+    try {
+      const { emptyData, addHistoryText } = await import("../observe/sources");
+      const { renderReport, writeReportFile } = await import("../observe/html-report");
+      const data = emptyData();
+      addHistoryText(data, JSON.stringify(report.record), "this run");
+      data.promotions.push({ file: "this run", report });
+      const html = await renderReport(data, { title: `Promotion ${report.record.id} of ${report.record.app}: ${report.record.status}` });
+      this.say(`HTML report: ${writeReportFile(html, { dir: this.o.reportDir!, prefix: `promotion-${report.record.id}` })}`);
+    } catch (e) {
+      this.o.err.write(`promote: the HTML report was not written (${(e as Error).message})\n`);
+    }
   }
 
   /** The Envoys' ops URLs: as given, or one port-forward per Envoy pod. */

@@ -44,6 +44,7 @@ interface VerifyFlags {
   connections: string;
   json?: string;
   junit?: string;
+  htmlDir?: string;
   quiet?: boolean;
   fingerprint?: string;
   passed?: string;
@@ -85,6 +86,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .option("--connections <n>", "connections to the candidate", "8")
     .option("--json <file>", "write the report as JSON")
     .option("--junit <file>", "write the report as JUnit XML")
+    .option("--html-dir <dir>", "also write an HTML report, <dir>/verify-<time>.html (each run its own file); a failed write is reported, the verdict stands")
     .option("-q, --quiet", "print only the verdict")
     .option("--fingerprint <fp>", "the candidate's release fingerprint, recorded in the report")
     .option("--passed <record>", 'an earlier pass, "<fingerprint> <spec hash> <time>": with the same fingerprint and spec, the checks are skipped (unless the spec sets fastRollback: false)')
@@ -182,6 +184,7 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
       io.err.write(`cdktf-triton verify: the verdict was ${report.verdict.toUpperCase()}, but ${(e as Error).message}\n`);
       return EXIT.error;
     }
+    if (flags.htmlDir) await writeHtml(report, flags.htmlDir, io);
     const failedChecks = report.checks.filter((c) => c.status === "fail").map((c) => c.name);
     await recordVerdict(flags, report.verdict, failedChecks.length ? `failed: ${failedChecks.join(", ")}` : undefined, io.err);
     return EXIT[report.verdict];
@@ -195,6 +198,21 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
 }
 
 class UsageError extends Error {}
+
+/** The run's HTML report in its own file; the charting modules load only here. Never changes the verdict. */
+async function writeHtml(report: Report, dir: string, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {
+  try {
+    const { emptyData } = await import("../observe/sources");
+    const { renderReport, writeReportFile } = await import("../observe/html-report");
+    const data = emptyData();
+    data.verifications.push({ file: "this run", report });
+    data.sources.push(`this verification of ${report.target}`);
+    const file = writeReportFile(await renderReport(data, { title: `Verification of ${report.target}: ${report.verdict}` }), { dir, prefix: "verify", at: new Date(report.startedAt) });
+    io.out.write(`HTML report: ${file}\n`);
+  } catch (e) {
+    io.err.write(`cdktf-triton verify: the HTML report was not written (${(e as Error).message}); the verdict stands\n`);
+  }
+}
 
 /** Appends the verdict to the pair's history ConfigMap; a failed write is reported, never fatal (bounded: kubectl's request timeout). */
 async function recordVerdict(flags: VerifyFlags, verdict: string, message: string | undefined, err: NodeJS.WritableStream): Promise<void> {

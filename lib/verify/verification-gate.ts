@@ -217,7 +217,7 @@ export class VerificationGate extends DependableConstruct {
       ...(props.metricsUrl ? ["--metrics-url", props.metricsUrl] : []),
       ...(props.protocol === "grpc" ? ["--protocol", "grpc"] : []),
       ...Object.entries(props.headersFromEnv ?? {}).flatMap(([name, env]) => ["--header", `${name}=${env}`]),
-      ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`] : []),
+      ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`, "--html-dir", props.reportDir] : []),
       ...(props.fingerprint ? ["--fingerprint", props.fingerprint] : []),
       ...(props.history ? ["--history", `${props.history.namespace}/${props.history.configMap}`, "--history-app", props.history.app, "--history-color", props.history.color] : []),
     ].map(shellQuote);

@@ -86,6 +86,16 @@ describeE2e(title, () => {
     // Each color's HPA on queue time, its minimum the replica rule's value (blue serves: 3; green in preview: 1).
     const hpas = (await kubectl("get", "horizontalpodautoscalers", "-n", NS)).items.map((h: any) => [h.metadata.name, h.spec.minReplicas, h.spec.maxReplicas, h.spec.metrics[0].pods.metric.name, h.spec.scaleTargetRef.name]);
     expect(hpas).toEqual([["classifier-blue", 3, 6, "triton_queue_time_us", "classifier-blue"], ["classifier-green", 1, 6, "triton_queue_time_us", "classifier-green"]]);
+    // Monitoring, checked by the API server against the Prometheus Operator's CRDs: each color's
+    // ServiceMonitor and Triton alerts, and TritonAlerts' rules; the dashboard for Grafana's sidecar.
+    expect(await names("servicemonitors", NS)).toEqual(["classifier-blue", "classifier-green"]);
+    expect(await names("prometheusrules", NS)).toEqual(["classifier-alerts", "classifier-blue", "classifier-green"]);
+    const rules = (await kubectl("get", "prometheusrule", "classifier-alerts", "-n", NS)).spec.groups;
+    expect(rules.map((g: any) => [g.name, g.rules.length])).toEqual([["classifier.pair", 1], ["classifier-canary.envoy", 5], ["classifier-failover.envoy", 5]]);
+    expect(rules[0].rules[0].expr).toContain(`namespace="${NS}"`);
+    const dashboard = await kubectl("get", "configmap", "classifier-dashboard", "-n", NS);
+    expect(dashboard.metadata.labels.grafana_dashboard).toBe("1");
+    expect(JSON.parse(dashboard.data["classifier.json"]).panels).toHaveLength(11);
     // The gate's verdict is in the pair's history.
     const history = (await kubectl("get", "configmap", "classifier-promotions", "-n", NS)).data["history.jsonl"].trim().split("\n").map((l: string) => JSON.parse(l));
     expect(history.map((h: any) => [h.kind, h.app, h.color, h.verdict])).toEqual([["verification", "classifier", "blue", "pass"]]);

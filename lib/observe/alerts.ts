@@ -1,0 +1,98 @@
+// Alert rules of a blue/green pair and of our Envoys in front of it, as Prometheus rule groups.
+// Pure: TritonAlerts puts them in a PrometheusRule; the tests run them through promtool.
+// Triton's own alerts per color (failure ratio, p99, replicas) are in the chart's PrometheusRule.
+
+export interface AlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+}
+
+export interface RuleGroup {
+  readonly name: string;
+  readonly rules: AlertRule[];
+}
+
+export interface AlertThresholds {
+  /** Envoy's p99 response time per cluster above this, for 5 minutes. @default 5000 */
+  readonly p99LatencyMs?: number;
+  /** Envoy's share of 5xx answers per cluster above this (0..1), for 5 minutes. @default 0.05 */
+  readonly failureRatio?: number;
+}
+
+/** Our Envoys' own clusters (the admin, the readiness hops), never alerted on. */
+const OPS = 'envoy_cluster_name!~"envoy-admin|ready-listener-.*"';
+
+/**
+ * The pair's alert: the color its active Service selects has no ready pod (from kube-state-metrics'
+ * endpoint series): traffic to the app fails, whatever each release's own state.
+ */
+export function pairAlertRules(app: string, namespace: string): RuleGroup {
+  const sel = `namespace="${namespace}",endpoint="${app}"`;
+  return {
+    name: `${app}.pair`,
+    rules: [
+      {
+        alert: "TritonServingColorNotReady",
+        expr: `(sum by (namespace, endpoint) (kube_endpoint_address{${sel},ready="true"}) or on (namespace, endpoint) (0 * group by (namespace, endpoint) (kube_endpoint_info{${sel}}))) == 0`,
+        for: "1m",
+        labels: { severity: "critical", app },
+        annotations: { summary: `${app}: the serving color has no ready pod (Service ${app} has no ready endpoint)` },
+      },
+    ],
+  };
+}
+
+/**
+ * One Envoy's alerts, per cluster (a color of a canary, a pool): hosts ejected, every host out of
+ * rotation (no backup left), p99 response time, 5xx ratio. Its series carry the pod's `app` label
+ * (the Envoy's name) as a pod scrape or PodMonitor attaches it.
+ */
+export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresholds = {}): RuleGroup {
+  const sel = `namespace="${namespace}",app="${envoy}",${OPS}`;
+  const by = "by (namespace, app, envoy_cluster_name)";
+  const p99 = t.p99LatencyMs ?? 5000;
+  const ratio = t.failureRatio ?? 0.05;
+  return {
+    name: `${envoy}.envoy`,
+    rules: [
+      {
+        alert: "EnvoyHostsEjected",
+        expr: `sum ${by} (envoy_cluster_outlier_detection_ejections_active{${sel}}) > 0`,
+        for: "1m",
+        labels: { severity: "warning" },
+        annotations: { summary: `Envoy ${envoy}: {{ $value }} host(s) of {{ $labels.envoy_cluster_name }} ejected for their errors` },
+      },
+      {
+        alert: "EnvoyNoHealthyHost",
+        expr: `sum ${by} (envoy_cluster_membership_healthy{${sel}}) == 0 and on (namespace, app, envoy_cluster_name) sum ${by} (envoy_cluster_membership_total{${sel}}) > 0`,
+        for: "30s",
+        labels: { severity: "critical" },
+        annotations: { summary: `Envoy ${envoy}: every host of {{ $labels.envoy_cluster_name }} is out of rotation: no backup left, requests get 503` },
+      },
+      {
+        alert: "EnvoyHostsUnhealthy",
+        expr: `sum ${by} (envoy_cluster_membership_healthy{${sel}}) < sum ${by} (envoy_cluster_membership_total{${sel}})`,
+        for: "2m",
+        labels: { severity: "warning" },
+        annotations: { summary: `Envoy ${envoy}: hosts of {{ $labels.envoy_cluster_name }} are out of rotation; a pool may be serving from a lower tier` },
+      },
+      {
+        alert: "EnvoyP99LatencyHigh",
+        expr: `histogram_quantile(0.99, sum by (namespace, app, envoy_cluster_name, le) (rate(envoy_cluster_upstream_rq_time_bucket{${sel}}[5m]))) > ${p99}`,
+        for: "5m",
+        labels: { severity: "warning" },
+        annotations: { summary: `Envoy ${envoy}: p99 response time of {{ $labels.envoy_cluster_name }} above ${p99} ms` },
+      },
+      {
+        alert: "EnvoyFailureRatioHigh",
+        expr: `sum ${by} (rate(envoy_cluster_upstream_rq_xx{${sel},envoy_response_code_class="5"}[5m])) / clamp_min(sum ${by} (rate(envoy_cluster_upstream_rq_completed{${sel}}[5m])), 1e-9) > ${ratio}`,
+        for: "5m",
+        labels: { severity: "warning" },
+        annotations: { summary: `Envoy ${envoy}: more than ${ratio} of the answers from {{ $labels.envoy_cluster_name }} are 5xx` },
+      },
+    ],
+  };
+}
