@@ -125,11 +125,13 @@ export class PromoteRig {
     fs.mkdirSync(this.work, { recursive: true });
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", this.namespace, "--ignore-not-found", "--wait=true"]);
     this.ports = { http: await freePort(), grpc: await freePort(), ops: await freePort() };
+    // Latency summaries on, as the chart runs Triton (the p99 alert and the dashboard read them).
+    const args = ["--metrics-config=summary_latencies=true"];
     const [v1, v2, v5, slow] = await startAll([
-      startTriton({ models: { classifier: [1] } }),
-      startTriton({ models: { classifier: [2] } }),
-      startTriton({ models: { classifier: [5] }, env: { CLASSIFIER_FAIL_EVERY: "20" } }),
-      startTriton({ models: { classifier: [5] }, env: { CLASSIFIER_FAIL_EVERY: "0", CLASSIFIER_DELAY_MS: "200" } }),
+      startTriton({ models: { classifier: [1] }, args }),
+      startTriton({ models: { classifier: [2] }, args }),
+      startTriton({ models: { classifier: [5] }, args, env: { CLASSIFIER_FAIL_EVERY: "20" } }),
+      startTriton({ models: { classifier: [5] }, args, env: { CLASSIFIER_FAIL_EVERY: "0", CLASSIFIER_DELAY_MS: "200" } }),
     ]);
     this.tritons = { v1, v2, v5, slow };
     this.webhook = await startWebhookReceiver();
