@@ -12,8 +12,11 @@ const CONFIG = {
 
 /** Renders a Vega-Lite spec to an SVG string. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const compiled = compile({ ...spec, config: { ...CONFIG, ...(spec as { config?: object }).config } } as TopLevelSpec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Warn });
+  // Quiet: a facet without a value (a metric with no conclusive measurement) is drawn empty, not
+  // warned about on the CLI's output.
+  const quiet = { level: () => quiet, error: (...a: unknown[]) => { throw new Error(a.map(String).join(" ")); }, warn: () => quiet, info: () => quiet, debug: () => quiet };
+  const compiled = compile({ ...spec, config: { ...CONFIG, ...(spec as { config?: object }).config } } as TopLevelSpec, { logger: quiet as never }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Error });
   try {
     return await view.toSVG();
   } finally {

@@ -418,6 +418,7 @@ class Driver {
     const switched = await this.applyWeights(candidate, 0);
     if (!switched.ok) return this.abort(stable, `the switch failed: ${switched.why}`);
     this.record.status = "promoted";
+    delete this.record.reason; // a pause before the switch left its reason: it no longer holds
     this.record.currentStep = -1;
     this.record.finishedAt = new Date().toISOString();
     await this.save("promoted", `${this.spec.app}: ${candidate} (${this.record.to.version}) promoted; it serves all traffic`);

@@ -102,6 +102,8 @@ describeE2e(title, () => {
     // The gate's report, written where the apply ran.
     const reports = fs.readdirSync(path.join(stackDir, "verify-reports"));
     expect(reports.length).toBeGreaterThan(0);
+    // And its HTML report, a file of its own for this run.
+    expect(reports.filter((f) => /^verify-\d{4}-.*\.html$/.test(f))).toHaveLength(1);
   }, 900_000);
 
   test("cdktf-triton promote --engine cdktf finds the stack's promotion and state, and stops before any apply when Prometheus does not answer", async () => {

@@ -251,6 +251,9 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(text.stdout).toContain("out of rotation: green-");
     expect(text.stdout).toContain("serves: weights canary: blue=100, green=0");
 
+    // Each run of the driver wrote its own HTML report next to its JSON: one per line of promotions.jsonl.
+    const runs = fs.readFileSync(path.join(reports, "promotions.jsonl"), "utf8").trim().split("\n").length;
+    expect(fs.readdirSync(reports).filter((f) => /^promotion-.+-\d{4}-.+\.html$/.test(f))).toHaveLength(runs);
     // The report from the same cluster (history ConfigMap, Envoy logs) and the driver's report folder.
     const out = path.join(work, "cluster-report.html");
     const report = await run(process.execPath, [cli, "report", "--app", APP, "-n", NS, "--kubeconfig", kubeconfig, "--reports", reports, "--out", out], { timeout: 120_000 });

@@ -7,7 +7,7 @@ import * as path from "path";
 import { parseAllDocuments } from "yaml";
 import { TritonRelease, TritonReleaseProps } from "../../lib";
 import { newStack, s3Models } from "../helpers";
-import { chartDir, TRITON_CHART_DIR } from "../../lib/chart";
+import { BundledChart, chartDir } from "../../lib/chart";
 
 export const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", "..", ".tools", "bin", "helm");
 
@@ -21,33 +21,16 @@ export function render(props: Partial<TritonReleaseProps> = {}): Record<string, 
     modelRepository: s3Models,
     ...props,
   });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-values-"));
-  const valuesFile = path.join(dir, "values.json");
-  fs.writeFileSync(valuesFile, JSON.stringify(release.values));
-  try {
-    const out = execFileSync(
-      helm,
-      ["template", release.props.releaseName, TRITON_CHART_DIR, "--namespace", "serving", "-f", valuesFile, "--set", `replicas=${release.props.replicas}`],
-      { encoding: "utf8" },
-    );
-    const byKind: Record<string, any> = {};
-    for (const doc of parseAllDocuments(out)) {
-      const obj = doc.toJSON();
-      if (obj) byKind[obj.kind] = obj;
-    }
-    return byKind;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return renderChart("triton", release.values, release.props.releaseName, ["--set", `replicas=${release.props.replicas}`]);
 }
 
-/** `helm template` of a bundled chart with these values, objects by kind. */
-export function renderChart(chart: "rules" | "triton" | "gateway-route", values: object, name = "x"): Record<string, any> {
+/** `helm template` of a bundled chart with these values: the objects by kind (the last of each kind). */
+export function renderChart(chart: BundledChart, values: object, name = "x", extra: readonly string[] = []): Record<string, any> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chart-values-"));
   const valuesFile = path.join(dir, "values.json");
   fs.writeFileSync(valuesFile, JSON.stringify(values));
   try {
-    const out = execFileSync(helm, ["template", name, chartDir(chart), "--namespace", "serving", "-f", valuesFile], { encoding: "utf8" });
+    const out = execFileSync(helm, ["template", name, chartDir(chart), "--namespace", "serving", "-f", valuesFile, ...extra], { encoding: "utf8" });
     const byKind: Record<string, any> = {};
     for (const doc of parseAllDocuments(out)) {
       const obj = doc.toJSON();
