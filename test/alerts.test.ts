@@ -274,3 +274,53 @@ describe("TritonAlerts' rules (the pair's and its Envoys'), tested by promtool",
     ]);
   });
 });
+
+describe("a failover pool's tier alerts (from Envoy's per-endpoint stats), tested by promtool", () => {
+  const { envoyAlertRules } = require("../lib/observe/alerts");
+  const pools = [{ cluster: "classifier-failover-http", tiers: [{ name: "primary", hosts: ["classifier-canary.ml.svc.cluster.local"] }, { name: "backup", hosts: ["triton.eu-west-1.example.com"] }] }];
+  const rules = { groups: [envoyAlertRules("classifier-failover", "ml", {}, pools)] };
+  const endpoint = (host: string, address: string) => ({ namespace: "ml", app: "classifier-failover", envoy_cluster_name: "classifier-failover-http", envoy_endpoint_hostname: host, envoy_endpoint_address: address, job: "kubernetes-pods" });
+  const primary = endpoint("classifier-canary.ml.svc.cluster.local", "10.96.0.12:8000");
+  const backup = endpoint("triton.eu-west-1.example.com", "34.1.2.3:443");
+  // Same shape as the backup's name, but not it: the regex's dots are escaped.
+  const decoy = endpoint("tritonXeu-west-1.example.com", "34.1.2.4:443");
+  const summary = (alert: string) => rules.groups[0].rules.find((r: any) => r.alert === alert && (alert !== "EnvoyTierDown" || r.labels.tier === "primary")).annotations.summary;
+  const check = (tests: object[]) => {
+    const r = runPromtool(rules, tests);
+    expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
+  };
+  const labels = { namespace: "ml", app: "classifier-failover", envoy_cluster_name: "classifier-failover-http" };
+
+  test("EnvoyTierDown names the tier whose every host is out (the primary here), not the one still healthy", () => {
+    check([
+      {
+        interval: "1m",
+        input_series: [
+          { series: series("envoy_cluster_endpoint_healthy", primary), values: "1 1 0x8" },
+          { series: series("envoy_cluster_endpoint_healthy", backup), values: "1x10" },
+        ],
+        alert_rule_test: [
+          { eval_time: "1m", alertname: "EnvoyTierDown", exp_alerts: [] },
+          { eval_time: "5m", alertname: "EnvoyTierDown", exp_alerts: [{ exp_labels: { severity: "warning", tier: "primary", ...labels }, exp_annotations: { summary: summary("EnvoyTierDown") } }] },
+        ],
+      },
+    ]);
+  });
+
+  test("EnvoyFailoverToLowerTier fires while the backup tier takes requests, not while only the primary does (nor a host whose name only looks like the backup's)", () => {
+    check([
+      {
+        interval: "1m",
+        input_series: [
+          { series: series("envoy_cluster_endpoint_rq_total", primary), values: "0+100x4 400x10" },
+          { series: series("envoy_cluster_endpoint_rq_total", backup), values: "0x4 0+100x10" },
+          { series: series("envoy_cluster_endpoint_rq_total", decoy), values: "0+100x14" },
+        ],
+        alert_rule_test: [
+          { eval_time: "4m", alertname: "EnvoyFailoverToLowerTier", exp_alerts: [] },
+          { eval_time: "9m", alertname: "EnvoyFailoverToLowerTier", exp_alerts: [{ exp_labels: { severity: "warning", ...labels }, exp_annotations: { summary: summary("EnvoyFailoverToLowerTier") } }] },
+        ],
+      },
+    ]);
+  });
+});

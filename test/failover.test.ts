@@ -4,11 +4,14 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import { Pool } from "undici";
 import { Backend } from "../lib/traffic/backend";
-import { FailoverPoolProps } from "../lib/failover/failover-pool-model";
 import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { RunningEnvoy, startPool, waitUntilHostFailed } from "./peers/envoy";
 import { until } from "./peers/wait";
 import { parseEnvoyLog } from "../lib/observe/envoy-log";
+import { poolTiersOf } from "../lib/observe/alerts";
+import { parseSamples } from "../lib/promote/analysis";
+import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool-model";
+import { PropValidator } from "../lib/validation";
 import { setosa } from "./peers/iris";
 import { steadyLoad } from "./peers/load";
 import { freePort, makeCertificates, RunningMlserver, startAll, startKserve, startMlserver } from "./peers/servers";
@@ -54,7 +57,8 @@ describe("failover pool on a real Envoy", () => {
 
   test("kill -9 of the primary under load: 0 failed requests, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
     // The primary by name ("localhost"), as a Service is named in a cluster: a STRICT_DNS cluster, what production runs.
-    await start({ ...poolProps([Backend.address("primary", "localhost", primary.ports.http)], [mls(secondary, "secondary")]), accessLog: { sampledPercent: 100 } });
+    const props = { ...poolProps([Backend.address("primary", "localhost", primary.ports.http)], [mls(secondary, "secondary")]), accessLog: { sampledPercent: 100 } };
+    await start(props);
     const traffic = steadyLoad(envoy!.url(port), 4);
     // Bounds of these waits: a few hundred requests take about a second here; 30 s is slack for a loaded 2-core machine.
     await until("100 answers before the kill", 30_000, () => traffic.samples.length >= 100);
@@ -62,6 +66,15 @@ describe("failover pool on a real Envoy", () => {
     process.kill(-primary.pid, "SIGKILL");
     const markedAt = await waitUntilHostFailed(envoy!, primary.ports.http, 5000);
     await until("100 answers after the kill", 30_000, () => traffic.samples.filter((x) => x.endMs >= killedAt).length >= 100);
+    // What TritonAlerts' tier alerts read, from this Envoy: per-endpoint series labelled with the
+    // host names the rules select each tier by (the primary's a DNS name, as a Service's would be).
+    const [pool] = poolTiersOf(failoverPoolModel("pool", props, new PropValidator("test")));
+    const perEndpoint = parseSamples(await (await fetch(`http://127.0.0.1:${envoy!.adminPort}/stats/prometheus`)).text()).filter((x) => x.labels.envoy_cluster_name === pool.cluster);
+    const value = (name: string, host: string) => perEndpoint.find((x) => x.name === name && x.labels.envoy_endpoint_hostname === host)?.value;
+    expect(pool.tiers.map((t) => [t.name, t.hosts])).toEqual([["primary", ["localhost"]], ["secondary", ["127.0.0.1"]]]);
+    expect(value("envoy_cluster_endpoint_healthy", "localhost")).toBe(0); // EnvoyTierDown{tier="primary"}
+    expect(value("envoy_cluster_endpoint_healthy", "127.0.0.1")).toBe(1);
+    expect(value("envoy_cluster_endpoint_rq_total", "127.0.0.1")).toBeGreaterThanOrEqual(100); // EnvoyFailoverToLowerTier
 
     // Recovery: the primary comes back on its port and, after its healthy threshold, takes traffic again.
     const restarted = await startMlserver({ version: "primary", ports: primary.ports });

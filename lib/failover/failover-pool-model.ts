@@ -100,6 +100,7 @@ export function failoverPoolModel(name: string, props: FailoverPoolProps, v: Pro
     circuitBreakers: props.circuitBreakers,
     loadBalancing: props.loadBalancing,
     localityWeighted: props.localityWeighted,
+    tiers: props.tiers.map((t) => t.name),
   }));
   return { name, listeners, clusters };
 }

@@ -22,6 +22,29 @@ export interface AlertThresholds {
   readonly failureRatio?: number;
 }
 
+/** A failover pool's cluster: its tiers in order, each with its endpoints' host names. */
+export interface PoolTiers {
+  readonly cluster: string;
+  readonly tiers: readonly { readonly name: string; readonly hosts: readonly string[] }[];
+}
+
+/** The pools among an Envoy model's clusters (clusters whose endpoints span priorities). */
+export function poolTiersOf(model: { readonly clusters: readonly { readonly name: string; readonly tiers?: readonly string[]; readonly endpoints: readonly { readonly host: string; readonly priority: number }[] }[] }): PoolTiers[] {
+  return model.clusters
+    .filter((c) => c.tiers && c.tiers.length > 1)
+    .map((c) => ({ cluster: c.name, tiers: c.tiers!.map((name, priority) => ({ name, hosts: [...new Set(c.endpoints.filter((e) => e.priority === priority).map((e) => e.host))] })) }));
+}
+
+/**
+ * A PromQL regex matching exactly these host names, inside a double-quoted PromQL string (so each
+ * regex escape is written twice). Terraform expressions in a name (`${var.namespace}`) are kept as
+ * they are: they hold no regex metacharacter once interpolated (a namespace is a DNS label).
+ */
+export function hostsRegex(hosts: readonly string[]): string {
+  const escape = (h: string) => h.split(/(\$\{[^}]*\})/).map((part, i) => (i % 2 ? part : part.replace(/[.*+?^${}()|[\]\\]/g, (c) => `\\\\${c}`))).join("");
+  return hosts.map(escape).join("|");
+}
+
 /** Our Envoys' own clusters (the admin, the readiness hops), never alerted on. */
 const OPS = 'envoy_cluster_name!~"envoy-admin|ready-listener-.*"';
 
@@ -50,7 +73,7 @@ export function pairAlertRules(app: string, namespace: string): RuleGroup {
  * rotation (no backup left), p99 response time, 5xx ratio. Its series carry the pod's `app` label
  * (the Envoy's name) as a pod scrape or PodMonitor attaches it.
  */
-export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresholds = {}): RuleGroup {
+export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresholds = {}, pools: readonly PoolTiers[] = []): RuleGroup {
   const sel = `namespace="${namespace}",app="${envoy}",${OPS}`;
   const by = "by (namespace, app, envoy_cluster_name)";
   const p99 = t.p99LatencyMs ?? 5000;
@@ -93,6 +116,27 @@ export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresh
         labels: { severity: "warning" },
         annotations: { summary: `Envoy ${envoy}: more than ${ratio} of the answers from {{ $labels.envoy_cluster_name }} are 5xx` },
       },
+      // A pool's tiers, from its per-endpoint stats (labelled with each endpoint's host name).
+      ...pools.flatMap((p) => {
+        const at = `${sel},envoy_cluster_name="${p.cluster}"`;
+        const lower = p.tiers.slice(1).flatMap((tier) => tier.hosts);
+        return [
+          ...p.tiers.map((tier) => ({
+            alert: "EnvoyTierDown",
+            expr: `max ${by} (envoy_cluster_endpoint_healthy{${at},envoy_endpoint_hostname=~"${hostsRegex(tier.hosts)}"}) == 0`,
+            for: "30s",
+            labels: { severity: "warning", tier: tier.name },
+            annotations: { summary: `Envoy ${envoy}: every host of tier ${tier.name} of ${p.cluster} is out of rotation` },
+          })),
+          {
+            alert: "EnvoyFailoverToLowerTier",
+            expr: `sum ${by} (rate(envoy_cluster_endpoint_rq_total{${at},envoy_endpoint_hostname=~"${hostsRegex(lower)}"}[2m])) > 0`,
+            for: "1m",
+            labels: { severity: "warning" },
+            annotations: { summary: `Envoy ${envoy}: ${p.cluster} sends requests to a tier below ${p.tiers[0].name}` },
+          },
+        ];
+      }),
     ],
   };
 }

@@ -9,7 +9,7 @@ import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 import { EnvoyModel } from "../traffic/envoy-config";
 import { PropValidator } from "../validation";
-import { AlertThresholds, envoyAlertRules, pairAlertRules, RuleGroup } from "./alerts";
+import { AlertThresholds, envoyAlertRules, pairAlertRules, poolTiersOf, RuleGroup } from "./alerts";
 
 export interface TritonAlertsProps extends AlertThresholds {
   /** The pair whose serving color must have ready pods. @default - no pair alert */
@@ -31,7 +31,8 @@ export interface TritonAlertsProps extends AlertThresholds {
 /**
  * Alerts as a PrometheusRule: the pair's serving color without a ready pod, and per Envoy cluster:
  * hosts ejected, every host out of rotation (no backup left), hosts out of rotation, p99 response
- * time (default 5000 ms) and 5xx ratio (default 5 %). Each color's Triton alerts are the chart's
+ * time (default 5000 ms) and 5xx ratio (default 5 %); per failover pool, a tier with every host out
+ * and requests on a lower tier. Each color's Triton alerts are the chart's
  * (`monitoring.prometheusRule`).
  */
 export class TritonAlerts extends DependableConstruct {
@@ -58,7 +59,7 @@ export class TritonAlerts extends DependableConstruct {
     const envoyNamespace = props.envoyNamespace ?? namespace;
     this.groups = [
       ...(props.pair ? [pairAlertRules(props.pair.appName, props.pair.namespace)] : []),
-      ...(props.envoys ?? []).map((e) => envoyAlertRules(e.model.name, envoyNamespace, props)),
+      ...(props.envoys ?? []).map((e) => envoyAlertRules(e.model.name, envoyNamespace, props, poolTiersOf(e.model))),
     ];
     this.helmRelease = new Release(this, "release", {
       name,

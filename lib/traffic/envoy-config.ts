@@ -137,6 +137,8 @@ export interface ClusterModel {
   readonly loadBalancing?: "round-robin" | "least-request";
   /** Weight traffic by locality (region/zone) weights. @default false */
   readonly localityWeighted?: boolean;
+  /** A pool's tier names, by priority (index 0 is priority 0). @default - not a pool */
+  readonly tiers?: readonly string[];
 }
 
 export interface EnvoyModel {
@@ -494,6 +496,9 @@ function renderCluster(c: ClusterModel, healthEventLogPath: string): object {
     // hosts). Ours have a handful, and a host known dead must leave rotation at once (measured: a
     // host healthy in /clusters received no request for the next 600 without it).
     common_lb_config: { healthy_panic_threshold: { value: 0 }, update_merge_window: "0s", ...(c.localityWeighted ? { locality_weighted_lb_config: {} } : {}) },
+    // A pool's stats per endpoint (requests, health; labelled with the endpoint's host name): which
+    // tier serves is observable, and alertable (Envoy has no statistics per priority).
+    ...(new Set(c.endpoints.map((e) => e.priority)).size > 1 ? { track_cluster_stats: { per_endpoint_stats: true } } : {}),
     ...(hc
       ? {
           health_checks: [

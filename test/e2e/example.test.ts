@@ -91,7 +91,7 @@ describeE2e(title, () => {
     expect(await names("servicemonitors", NS)).toEqual(["classifier-blue", "classifier-green"]);
     expect(await names("prometheusrules", NS)).toEqual(["classifier-alerts", "classifier-blue", "classifier-green"]);
     const rules = (await kubectl("get", "prometheusrule", "classifier-alerts", "-n", NS)).spec.groups;
-    expect(rules.map((g: any) => [g.name, g.rules.length])).toEqual([["classifier.pair", 1], ["classifier-canary.envoy", 5], ["classifier-failover.envoy", 5]]);
+    expect(rules.map((g: any) => [g.name, g.rules.length])).toEqual([["classifier.pair", 1], ["classifier-canary.envoy", 5], ["classifier-failover.envoy", 8]]);
     expect(rules[0].rules[0].expr).toContain(`namespace="${NS}"`);
     const dashboard = await kubectl("get", "configmap", "classifier-dashboard", "-n", NS);
     expect(dashboard.metadata.labels.grafana_dashboard).toBe("1");
