@@ -34,8 +34,8 @@ describe("npm start (the example app)", () => {
     expect(text).not.toContain(outdir);
     const json = JSON.parse(text);
     expect(Object.keys(json.resource).sort()).toEqual(["helm_release", "kubernetes_config_map_v1", "kubernetes_deployment_v1", "kubernetes_pod_disruption_budget_v1", "kubernetes_service_v1", "terraform_data"]);
-    // The canary's Envoy and the failover pool's, each a ConfigMap, a Deployment and a Service
-    expect(Object.values<any>(json.resource.kubernetes_config_map_v1).map((c) => c.metadata.name).sort()).toEqual(["classifier-canary", "classifier-failover"]);
+    // The canary's Envoy and the failover pool's, each a ConfigMap, a Deployment and a Service; the dashboard's ConfigMap
+    expect(Object.values<any>(json.resource.kubernetes_config_map_v1).map((c) => c.metadata.name).sort()).toEqual(["classifier-canary", "classifier-dashboard", "classifier-failover"]);
     // The promotion `cdktf-triton promote` runs: a file beside the stack, and the pair's state as an output
     const promotion = fs.readdirSync(path.join(stackDir, "assets")).filter((a) => a.startsWith("classifier-promotion_spec"));
     expect(promotion).toHaveLength(1);
