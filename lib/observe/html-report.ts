@@ -165,10 +165,10 @@ export async function renderReport(data: ObservedData, options: { title?: string
       parts.push(`<div class="promotion" id="promotion-${esc(slug(p.id))}"><h4>${esc(p.from.version)} (${esc(p.from.color)}) → ${esc(p.to.version)} (${esc(p.to.color)}): <span class="verdict ${esc(p.status)}">${esc(p.status)}</span></h4>`);
       parts.push(`<p>Started ${esc(p.startedAt)} by ${esc(p.by)} with ${esc(p.engine)}${p.finishedAt ? `, finished ${esc(p.finishedAt)}` : ""}${p.reason ? `. ${esc(p.reason)}` : ""}.</p>`);
       const points = p.steps.map((s) => ({ at: s.startedAt, weightPercent: s.weightPercent, verdict: s.verdict ?? "running" }));
-      const end = p.finishedAt ?? p.steps[p.steps.length - 1]?.finishedAt;
-      if (end && p.steps.length) {
-        const finalWeight = p.status === "promoted" ? 100 : 0;
-        points.push({ at: end, weightPercent: finalWeight, verdict: p.status === "promoted" ? "pass" : p.status === "aborted" ? "fail" : p.status === "running" || p.status === "paused" ? "running" : "interrupted" });
+      // How it ended: all traffic on the candidate (promoted), or back to 0 % (aborted, interrupted,
+      // rolled back). A running or paused promotion has no end yet.
+      if (p.finishedAt && p.steps.length && p.status !== "running" && p.status !== "paused") {
+        points.push({ at: p.finishedAt, weightPercent: p.status === "promoted" ? 100 : 0, verdict: p.status === "promoted" ? "pass" : p.status === "aborted" ? "fail" : "interrupted" });
       }
       if (points.length) parts.push(await figure(`${id}-weights-${slug(p.id)}`, weightsSpec(points, "Candidate weight")));
       const report = data.promotions.find((r) => r.report.record.id === p.id)?.report;
