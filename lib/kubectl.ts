@@ -35,3 +35,10 @@ export function runKubectl(access: KubeAccess, args: readonly string[], input?: 
     proc.stdin.end(input ?? "");
   });
 }
+
+/** The names of an app's running pods (label `app=<app>`); throws with kubectl's message when it cannot list them. */
+export async function runningPods(access: KubeAccess, namespace: string, app: string): Promise<string[]> {
+  const r = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", `app=${app}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
+  if (r.code !== 0) throw new Error(`could not list the pods of ${namespace}/${app}: ${r.stderr.trim()}`);
+  return r.stdout.trim().split(/\s+/).filter(Boolean);
+}

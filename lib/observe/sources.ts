@@ -42,14 +42,22 @@ export function addHistoryFile(data: ObservedData, file: string): void {
 
 export function addHistoryText(data: ObservedData, text: string, source: string): void {
   const parsed = parseHistory(text);
-  for (const p of parsed.problems) data.problems.push(`${source}: ${p}, skipped`);
-  for (const r of parsed.records) {
+  addHistoryRecords(data, parsed.records, parsed.problems, source);
+}
+
+/** Adds records (and the problems of their source); the same record from two sources keeps its later state. */
+export function addHistoryRecords(data: ObservedData, records: readonly HistoryRecord[], problems: readonly string[], source: string): void {
+  for (const p of problems) data.problems.push(`${source}: ${p}, skipped`);
+  mergeRecords(data, records);
+  data.sources.push(`${source}: ${records.length} record${records.length === 1 ? "" : "s"}`);
+}
+
+function mergeRecords(data: ObservedData, records: readonly HistoryRecord[]): void {
+  for (const r of records) {
     const i = data.history.findIndex((h) => h.id === r.id);
-    // The same record in two sources (the ConfigMap and a report folder): the later state wins.
     if (i >= 0) data.history[i] = laterOf(data.history[i], r);
     else data.history.push(r);
   }
-  data.sources.push(`${source}: ${parsed.records.length} record${parsed.records.length === 1 ? "" : "s"}`);
 }
 
 function laterOf(a: HistoryRecord, b: HistoryRecord): HistoryRecord {
@@ -89,8 +97,7 @@ export function addReports(data: ObservedData, target: string): void {
       read++;
     } else if (o && o.record?.kind === "promotion" && Array.isArray(o.measurements)) {
       data.promotions.push({ file, report: o });
-      addHistoryText(data, JSON.stringify(o.record), `report ${file}`);
-      data.sources.pop();
+      mergeRecords(data, [o.record]);
       read++;
     } else data.problems.push(`report ${file}: neither a verification nor a promotion report, skipped`);
   }

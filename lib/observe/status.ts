@@ -5,16 +5,15 @@
 // front of the pair: the weights its route tables serve and its clusters' health (its ops port,
 // through a port-forward) and the health checkers' events (its logs). Whatever cannot be read is a
 // problem in the output, never a crash. Runtime code: no cdktf here.
-import { request } from "undici";
 import { parse as parseYaml } from "yaml";
-import { KubeAccess, runKubectl } from "../kubectl";
-import { parseSamples } from "../promote/analysis";
-import { HistoryRecord, parseHistory } from "../promote/history";
+import { KubeAccess, runKubectl, runningPods } from "../kubectl";
+import { getText, parseSamples } from "../promote/analysis";
+import { ClusterHistory, HistoryRecord } from "../promote/history";
 import { PAIR_ANNOTATIONS } from "../verify/switch-back";
 import { startPortForward } from "../verify/port-forward";
 import { isOpsCluster } from "../traffic/envoy-config";
 import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
-import { addEnvoyLog, addHistoryText, ObservedData } from "./sources";
+import { addEnvoyLog, addHistoryRecords, ObservedData } from "./sources";
 
 const PAIR_LABEL = "cdktf-triton/pair";
 const OPS_PORT = 9902;
@@ -119,12 +118,12 @@ export async function collectStatus(access: KubeAccess, namespace: string, optio
       });
     if (colors.length === 0) problems.push(`no Deployment labelled app=${app} with a color in ${namespace}`);
     let history: HistoryRecord[] = [];
-    const cm = await runKubectl(access, ["get", "configmap", `${app}-promotions`, "-n", namespace, "-o", "json", "--ignore-not-found"]);
-    if (cm.code !== 0) problems.push(`history ConfigMap ${namespace}/${app}-promotions: ${cm.stderr.trim()}`);
-    else if (cm.stdout.trim()) {
-      const parsed = parseHistory(JSON.parse(cm.stdout).data?.["history.jsonl"] ?? "");
-      parsed.problems.forEach((p) => problems.push(`history: ${p}, skipped`));
-      history = parsed.records.slice(-(options.historyLimit ?? 5));
+    try {
+      const loaded = await pairHistory(access, namespace, app).load();
+      loaded.problems.forEach((p) => problems.push(`history: ${p}, skipped`));
+      history = loaded.records.slice(-(options.historyLimit ?? 5));
+    } catch (e) {
+      problems.push(`history: ${(e as Error).message}`);
     }
     const envoys: EnvoyStatus[] = [];
     for (const envoyCm of frontingEnvoys(configMaps, app, namespace)) envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name));
@@ -160,18 +159,18 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
   const weights: string[] = [];
   const clusters = new Map<string, { healthy: number; total: number; ejected: number }>();
   const events: FailoverEvent[] = [];
-  const pods = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", `app=${name}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
-  const podNames = pods.code === 0 ? pods.stdout.trim().split(/\s+/).filter(Boolean) : [];
-  if (pods.code !== 0) problems.push(`pods of Envoy ${name}: ${pods.stderr.trim()}`);
-  else if (!podNames.length) problems.push(`no running pod of Envoy ${name}`);
+  let podNames: string[] = [];
+  try {
+    podNames = await runningPods(access, namespace, name);
+    if (!podNames.length) problems.push(`no running pod of Envoy ${name}`);
+  } catch (e) {
+    problems.push(`Envoy ${name}: ${(e as Error).message}`);
+  }
   for (const pod of podNames) {
     try {
       const pf = await startPortForward({ target: `pod/${pod}:${OPS_PORT}`, namespace, kubeconfig: access.kubeconfig, context: access.context, kubectl: access.kubectl });
       try {
-        const res = await request(`${pf.url}/stats/prometheus?text_readouts`, { headersTimeout: 5000, bodyTimeout: 5000 });
-        const text = await res.body.text();
-        if (res.statusCode !== 200) throw new Error(`its ops port answered ${res.statusCode}`);
-        for (const s of parseSamples(text)) {
+        for (const s of parseSamples(await getText(`${pf.url}/stats/prometheus?text_readouts`))) {
           if (s.name === "envoy_http_rds_version_text" && s.labels.text_value) weights.push(s.labels.text_value);
           const cluster = s.labels.envoy_cluster_name;
           if (!cluster || isOpsCluster(cluster)) continue;
@@ -199,12 +198,19 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
   return { name, pods: podNames, weights, clusters: [...clusters.entries()].map(([cluster, c]) => ({ cluster, ...c })), hostsOut, events, problems };
 }
 
+/** A pair's history ConfigMap (the one `promote` and the gate write). */
+const pairHistory = (access: KubeAccess, namespace: string, app: string) => new ClusterHistory(access, namespace, `${app}-promotions`, 1000);
+
 /** For the report: the pair's history ConfigMap and its Envoys' logs, read from the cluster. */
 export async function addClusterSources(data: ObservedData, access: KubeAccess, namespace: string, app: string): Promise<void> {
-  const cm = await runKubectl(access, ["get", "configmap", `${app}-promotions`, "-n", namespace, "-o", "json", "--ignore-not-found"]);
-  if (cm.code !== 0) data.problems.push(`history ConfigMap ${namespace}/${app}-promotions: cannot be read (${cm.stderr.trim()})`);
-  else if (!cm.stdout.trim()) data.problems.push(`history ConfigMap ${namespace}/${app}-promotions does not exist: no promotion or gate verdict recorded in the cluster`);
-  else addHistoryText(data, JSON.parse(cm.stdout).data?.["history.jsonl"] ?? "", `history ConfigMap ${namespace}/${app}-promotions`);
+  const where = `history ConfigMap ${namespace}/${app}-promotions`;
+  try {
+    const loaded = await pairHistory(access, namespace, app).load();
+    if (!loaded.exists) data.problems.push(`${where} does not exist: no promotion or gate verdict recorded in the cluster`);
+    else addHistoryRecords(data, loaded.records, loaded.problems, where);
+  } catch (e) {
+    data.problems.push(`${where}: ${(e as Error).message}`);
+  }
   const cms = await runKubectl(access, ["get", "configmaps", "-n", namespace, "-l", "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton", "-o", "json"]);
   if (cms.code !== 0) {
     data.problems.push(`Envoys in ${namespace}: cannot be listed (${cms.stderr.trim()}): no failover events`);
@@ -212,8 +218,11 @@ export async function addClusterSources(data: ObservedData, access: KubeAccess, 
   }
   for (const envoy of frontingEnvoys(JSON.parse(cms.stdout).items, app, namespace)) {
     const name = envoy.metadata.name;
-    const pods = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", `app=${name}`, "-o", "jsonpath={.items[*].metadata.name}"]);
-    for (const pod of pods.code === 0 ? pods.stdout.trim().split(/\s+/).filter(Boolean) : []) {
+    const pods = await runningPods(access, namespace, name).catch((e: Error) => {
+      data.problems.push(`Envoy ${name}: ${e.message}: no failover events from it`);
+      return [] as string[];
+    });
+    for (const pod of pods) {
       const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=20000"]);
       if (logs.code !== 0) data.problems.push(`Envoy pod ${namespace}/${pod}: logs cannot be read (${logs.stderr.trim()}): no failover events from it`);
       else addEnvoyLog(data, logs.stdout, `Envoy pod ${namespace}/${pod}`, pod);

@@ -42,7 +42,8 @@ export interface EnvoySnapshot {
 
 const HTTP_TIMEOUT_MS = 5_000;
 
-async function getText(url: string): Promise<string> {
+/** A URL's body as text (bounded by 5 s); throws unless it answers 200. */
+export async function getText(url: string): Promise<string> {
   const res = await request(url, { headersTimeout: HTTP_TIMEOUT_MS, bodyTimeout: HTTP_TIMEOUT_MS });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}: ${text.slice(0, 200)}`);

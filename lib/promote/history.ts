@@ -98,8 +98,13 @@ export class ClusterHistory {
 
   /** Every record, oldest first ([] when the ConfigMap does not exist yet). */
   async read(): Promise<HistoryRecord[]> {
+    return (await this.load()).records;
+  }
+
+  /** Whether the ConfigMap exists, its records (oldest first), and the lines that were not records. */
+  async load(): Promise<{ exists: boolean; records: HistoryRecord[]; problems: string[] }> {
     const { object } = await this.get();
-    return object ? parseHistory(object.data?.[DATA_KEY] ?? "").records : [];
+    return { exists: object !== undefined, ...parseHistory(object?.data?.[DATA_KEY] ?? "") };
   }
 
   /** Inserts or replaces (by id) a record, keeping the newest `limit`; retries on a concurrent write. */

@@ -11,7 +11,7 @@ import * as path from "path";
 import { startPortForward, PortForward } from "../verify/port-forward";
 import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, Measurement, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
 import { Engine, EngineKind } from "./engine";
-import { KubeAccess, runKubectl } from "../kubectl";
+import { KubeAccess, runningPods } from "../kubectl";
 import { appendHistoryFile, ClusterHistory, ColorState, MetricSummary, PromotionRecord, StepRecord } from "./history";
 import { notify, Notification, PromotionEvent } from "./notify";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "./spec";
@@ -485,9 +485,9 @@ class Driver {
       this.envoyUrls = [...this.o.envoyUrls];
     } else {
       const kube = this.o.kube ?? {};
-      const r = await runKubectl(kube, ["get", "pods", "-n", namespace, "-l", `app=${this.spec.envoy.name}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
-      if (r.code !== 0) throw new PromoteError(`could not list the Envoy pods of ${namespace}/${this.spec.envoy.name}: ${r.stderr.trim()}`);
-      const pods = r.stdout.trim().split(/\s+/).filter(Boolean);
+      const pods = await runningPods(kube, namespace, this.spec.envoy.name).catch((e: Error) => {
+        throw new PromoteError(e.message.replace("the pods of", "the Envoy pods of"));
+      });
       if (!pods.length) throw new PromoteError(`no running Envoy pod of ${namespace}/${this.spec.envoy.name} (label app=${this.spec.envoy.name}): apply the stack first`);
       for (const pod of pods) {
         const pf = await startPortForward({ target: `pod/${pod}:${this.spec.envoy.opsPort}`, namespace, kubeconfig: kube.kubeconfig, context: kube.context, kubectl: kube.kubectl });
