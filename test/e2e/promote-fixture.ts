@@ -46,7 +46,7 @@ export const TEST_STEPS: PromotionStep[] = [
   { weightPercent: 100, bakeSeconds: 8 },
 ];
 
-interface Ports {
+export interface Ports {
   http: number;
   grpc: number;
   ops: number;
@@ -60,7 +60,7 @@ export interface PromotionSettings {
 }
 
 /** The stack: what a platform team writes. Each color is reached on loopback (`colors`). */
-function promoteStack(app: App, id: string, work: string, namespaceName: string, ports: Ports, colors: Colors, settings: PromotionSettings): TerraformStack {
+export function promoteStack(app: App, id: string, work: string, namespaceName: string, ports: Ports, colors: Colors, settings: PromotionSettings): TerraformStack {
   const s = new TerraformStack(app, id);
   new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
   new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });

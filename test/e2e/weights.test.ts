@@ -1,13 +1,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { App, Op, TerraformStack, TerraformVariable } from "cdktf";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
-import { Backend, GatewayRoute, WeightedService } from "../../lib";
 import { EnvoyFiles } from "../../lib/traffic/envoy-config";
 import { validateEnvoy } from "../peers/envoy";
-import { engines, EngineStack, kubeconfig, synthesize, unavailable } from "./engine";
+import { engines, EngineStack, synthesize, unavailable } from "./engine";
+import { weightsStack } from "./weights-stack";
 
 // Weights from Terraform variables: a pipeline runs `plan -var canary=25`. The weights are known
 // only at plan, so the sum rule is the ConfigMap's precondition, evaluated by the real engine; the
@@ -22,26 +19,7 @@ describeE2e("weights as Terraform variables, planned by $name", ({ bin }) => {
   let stack: EngineStack;
 
   beforeAll(async () => {
-    stack = synthesize(
-      work,
-      "weights",
-      (app: App, id: string) => {
-        const s = new TerraformStack(app, id);
-        new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
-        const stable = new TerraformVariable(s, "stable", { type: "number", default: 100 });
-        const canary = new TerraformVariable(s, "canary", { type: "number", default: 0 });
-        const blue = Backend.address("blue", "blue.ml.svc.cluster.local", 8000, 8001);
-        const green = Backend.address("green", "green.ml.svc.cluster.local", 8000, 8001);
-        // Two independent variables (the sum can be wrong), and the usual form (it cannot be).
-        new WeightedService(s, "split", { namespace: "ml", routes: [{ backends: [{ backend: blue, weightPercent: stable.numberValue }, { backend: green, weightPercent: canary.numberValue }] }] });
-        new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
-        const svc = (name: string) => Backend.service(name, { namespace: "ml" });
-        new GatewayRoute(s, "route", { namespace: "ml", parentRefs: [{ name: "gw" }], routes: [{ backends: [{ backend: svc("blue"), weightPercent: stable.numberValue }, { backend: svc("green"), weightPercent: canary.numberValue }] }] });
-        new WeightedService(s, "complement", { namespace: "ml", routes: [{ backends: [{ backend: blue, weightPercent: Op.sub(100, canary.numberValue) }, { backend: green, weightPercent: canary.numberValue }] }] });
-        return s;
-      },
-      bin,
-    );
+    stack = synthesize(work, "weights", weightsStack, bin);
     await stack.ok("init", "-input=false");
   }, 300_000);
 
