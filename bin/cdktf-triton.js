@@ -5,8 +5,8 @@
 const fs = require("fs");
 const path = require("path");
 const root = path.join(__dirname, "..");
-const source = path.join(root, "lib", "verify", "cli.ts");
-const compiled = path.join(root, "dist", "lib", "verify", "cli.js");
+const source = path.join(root, "lib", "cli", "main.ts");
+const compiled = path.join(root, "dist", "lib", "cli", "main.js");
 let cli;
 if (fs.existsSync(source)) {
   require("ts-node").register({ transpileOnly: true, project: path.join(root, "tsconfig.json") });

@@ -1,9 +1,9 @@
 import * as http2 from "http2";
-import { failoverPoolModel } from "../lib/failover/failover-pool-model";
-import { Backend } from "../lib/traffic/backend";
-import { renderEnvoy } from "../lib/traffic/envoy-config";
-import { weightedRoutesModel } from "../lib/traffic/weighted-routes";
-import { PropValidator } from "../lib/validation";
+import { failoverPoolModel } from "../lib/constructs/failover/failover-pool-model";
+import { Backend } from "../lib/constructs/traffic/backend";
+import { renderEnvoy } from "../lib/constructs/traffic/envoy-config";
+import { weightedRoutesModel } from "../lib/constructs/traffic/weighted-routes";
+import { PropValidator } from "../lib/constructs/validation";
 import { RunningEnvoy, startEnvoy } from "./peers/envoy";
 import { freePort } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";

@@ -137,7 +137,7 @@ describe("the p99 latency alert and the autoscaler's queue-time query, tested by
   });
 
   test("the queue-time metric is the pod's real mean wait with an idle model loaded; Triton's k8s-onprem query reports under half of it (server#8979)", () => {
-    const { queueTimeAdapterRule } = require("../lib/release/autoscaling");
+    const { queueTimeAdapterRule } = require("../lib/constructs/release/autoscaling");
     const rule = queueTimeAdapterRule();
     const pod = { namespace: "ml", pod: "classifier-green-7d9f8-abcde" };
     const matchers = 'namespace="ml",pod="classifier-green-7d9f8-abcde"';
@@ -167,7 +167,7 @@ describe("the p99 latency alert and the autoscaler's queue-time query, tested by
 });
 
 describe("TritonAlerts' rules (the pair's and its Envoys'), tested by promtool", () => {
-  const { pairAlertRules, envoyAlertRules } = require("../lib/observe/alerts");
+  const { pairAlertRules, envoyAlertRules } = require("../lib/constructs/observe/alerts");
   const rules = { groups: [pairAlertRules("classifier", "ml"), envoyAlertRules("classifier-canary", "ml")] };
   // What a pod scrape (or PodMonitor) of our Envoy gives its series: the pod's namespace and app.
   const envoy = (cluster: string) => ({ namespace: "ml", app: "classifier-canary", pod: "classifier-canary-5d8f-x2x7q", envoy_cluster_name: cluster, job: "kubernetes-pods" });
@@ -276,7 +276,7 @@ describe("TritonAlerts' rules (the pair's and its Envoys'), tested by promtool",
 });
 
 describe("a failover pool's tier alerts (from Envoy's per-endpoint stats), tested by promtool", () => {
-  const { envoyAlertRules } = require("../lib/observe/alerts");
+  const { envoyAlertRules } = require("../lib/constructs/observe/alerts");
   const pools = [{ cluster: "classifier-failover-http", tiers: [{ name: "primary", hosts: ["classifier-canary.ml.svc.cluster.local"] }, { name: "backup", hosts: ["triton.eu-west-1.example.com"] }] }];
   const rules = { groups: [envoyAlertRules("classifier-failover", "ml", {}, pools)] };
   const endpoint = (host: string, address: string) => ({ namespace: "ml", app: "classifier-failover", envoy_cluster_name: "classifier-failover-http", envoy_endpoint_hostname: host, envoy_endpoint_address: address, job: "kubernetes-pods" });

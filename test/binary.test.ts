@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
-import { decodeInferResponse, encodeInferRequest } from "../lib/verify/binary";
-import { fromHalf, toHalf } from "../lib/verify/tensor";
+import { decodeInferResponse, encodeInferRequest } from "../lib/run/verify/binary";
+import { fromHalf, toHalf } from "../lib/core/tensor";
 import { python } from "./peers/python";
 
 // Vectors made by tritonclient 2.73 itself (test/peers/triton_vectors.py, in the KServe venv that

@@ -9,7 +9,7 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
 import { StandbyMode, TritonBlueGreen } from "../lib";
 import { colorProps, newStack, releaseByName, serviceByName, synthJson, valuesOf } from "./helpers";
-import { colorReplicas } from "../lib/bluegreen/standby";
+import { colorReplicas } from "../lib/constructs/bluegreen/standby";
 
 function blueGreen(stack: Construct, active: "blue" | "green" | TerraformVariable, standby?: StandbyMode | TerraformVariable) {
   return new TritonBlueGreen(stack, "classifier", {

@@ -2,7 +2,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { ModelControl, ModelRepository } from "../lib";
 import { helm, render } from "./peers/chart";
-import { TRITON_CHART_DIR } from "../lib/chart";
+import { TRITON_CHART_DIR } from "../lib/constructs/chart";
 
 // The chart is rendered by the real helm CLI (built by scripts/setup-tools.sh). Outside CI a
 // missing helm skips these tests and says so in their names; in CI it is an error.

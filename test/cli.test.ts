@@ -4,8 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { expandHome } from "../lib/verify/port-forward";
-import { switchBack } from "../lib/verify/switch-back";
+import { expandHome } from "../lib/run/verify/port-forward";
+import { switchBack } from "../lib/run/verify/switch-back";
 import { freePort, RunningServer, startMlserver } from "./peers/servers";
 
 // The CLI as CI and the gate run it: a real process, a spec file, exit codes and report files.

@@ -1,4 +1,4 @@
-import { contractMismatch, outputMismatch, outputsAgree, percentile, validateSpec, SpecError } from "../lib/verify";
+import { contractMismatch, outputMismatch, outputsAgree, percentile, validateSpec, SpecError } from "../lib/run";
 
 describe("golden output comparison", () => {
   const t = (data: (number | string | boolean)[], shape = [data.length], datatype: any = "FP32") => ({ name: "y", datatype, shape, data });
@@ -71,7 +71,7 @@ describe("spec validation", () => {
 
 describe("verify() itself", () => {
   test("refuses a spec that does not fit before sending anything", async () => {
-    const { verify } = await import("../lib/verify");
+    const { verify } = await import("../lib/run");
     await expect(verify({ models: [{ name: "m" }], probe: { model: "m", case: "missing", requests: 1, concurrency: 1, budgets: {} } }, { url: "http://127.0.0.1:1" })).rejects.toThrow(
       /probe.case = "missing": expected the name of a golden case of model "m"/,
     );

@@ -10,7 +10,7 @@ import { Construct } from "constructs";
 import { Backend, FailoverPool, GateTarget, GatewayRoute, TritonBlueGreen, TritonRelease, VerificationGate, WeightedService } from "../lib";
 import { colorProps, newStack, synthJson } from "./helpers";
 import { EngineStack, synthesize, tofu } from "./e2e/engine";
-import { resourcesIn } from "../lib/dependencies";
+import { resourcesIn } from "../lib/constructs/dependencies";
 
 // `dependsOn` on every construct: the team's own resources first, rendered as depends_on on each
 // resource the construct creates, as Terraform wants it (cdktf's construct-level addDependency is

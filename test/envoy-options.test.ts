@@ -1,5 +1,5 @@
-import { Backend } from "../lib/traffic/backend";
-import { FailoverPoolProps } from "../lib/failover/failover-pool-model";
+import { Backend } from "../lib/constructs/traffic/backend";
+import { FailoverPoolProps } from "../lib/constructs/failover/failover-pool-model";
 import { Double, DoubleOptions, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { RunningEnvoy, startPool } from "./peers/envoy";
 import { load, steadyLoad } from "./peers/load";

@@ -1,9 +1,9 @@
 import { Backend } from "../lib";
-import { failoverPoolModel, FailoverPoolProps } from "../lib/failover/failover-pool-model";
-import { renderEnvoy } from "../lib/traffic/envoy-config";
-import { ENVOY_OPS_PORT } from "../lib/traffic/envoy-deployment";
-import { weightedRoutesModel, WeightedRoutesProps } from "../lib/traffic/weighted-routes";
-import { PropValidator } from "../lib/validation";
+import { failoverPoolModel, FailoverPoolProps } from "../lib/constructs/failover/failover-pool-model";
+import { renderEnvoy } from "../lib/constructs/traffic/envoy-config";
+import { ENVOY_OPS_PORT } from "../lib/constructs/traffic/envoy-deployment";
+import { weightedRoutesModel, WeightedRoutesProps } from "../lib/constructs/traffic/weighted-routes";
+import { PropValidator } from "../lib/constructs/validation";
 import { validateEnvoy as validate } from "./peers/envoy";
 
 // Every variant the renderer produces, checked by the real Envoy binary (`envoy --mode validate`,

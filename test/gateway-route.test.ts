@@ -6,7 +6,7 @@ import { TerraformVariable } from "cdktf";
 import { parse } from "yaml";
 import { Backend, GatewayRoute, TritonBlueGreen, TritonValidationError } from "../lib";
 import { colorProps, newStack, releaseByName, synthJson, valuesOf } from "./helpers";
-import { chartDir } from "../lib/chart";
+import { chartDir } from "../lib/constructs/chart";
 
 const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", ".tools", "bin", "helm");
 const haveHelm = fs.existsSync(helm);

@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { Backend, FailoverPool, GatewayRoute, TritonBlueGreen, TritonValidationError, WeightedService } from "../lib";
 import { helm } from "./peers/chart";
 import { colorProps, newStack, thrownBy, releaseByName, resourcesOf, serviceByName, synthJson, valuesOf } from "./helpers";
-import { chartDir } from "../lib/chart";
+import { chartDir } from "../lib/constructs/chart";
 
 // A platform team's own metadata (cost-center, team, workload-identity pod labels) on everything
 // each construct creates; the keys our selectors rely on are theirs to read, not to replace.

@@ -30,7 +30,7 @@ describe("npm pack, installed into a fresh project", () => {
     );
     expect(files.filter((f) => /^(test|scripts|lib|stacks)\//.test(f) || (f.endsWith(".ts") && !f.endsWith(".d.ts")))).toEqual([]);
     // @internal members are stripped from the published types
-    const gate = sh("tar", ["xzf", tarball, "-O", "package/dist/lib/verify/verification-gate.d.ts"], work);
+    const gate = sh("tar", ["xzf", tarball, "-O", "package/dist/lib/constructs/verify/verification-gate.d.ts"], work);
     expect(gate).toContain("class VerificationGate");
     expect(gate).not.toContain("_flags");
   });

@@ -1,8 +1,8 @@
 import { TerraformVariable } from "cdktf";
 import { parse } from "yaml";
 import { Backend, PromotionMetric, TritonBlueGreen, TritonCanary, TritonPromotion, TritonValidationError } from "../lib";
-import { histogramQuantile, judge, judgeEnvoy, parseSamples, promqlOf } from "../lib/promote/analysis";
-import { historyTable, parseHistory, PromotionRecord } from "../lib/promote/history";
+import { histogramQuantile, judge, judgeEnvoy, parseSamples, promqlOf } from "../lib/run/promote/analysis";
+import { historyTable, parseHistory, PromotionRecord } from "../lib/run/promote/history";
 import { colorProps, newStack, resourcesOf, synthJson } from "./helpers";
 
 // The canary and the promotion at synth, and the analysis' arithmetic. The driver itself runs

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import Ajv from "ajv";
-import { SPEC_SCHEMA_FILE, SpecError, validateSpec, VerifySpec } from "../lib/verify";
+import { SPEC_SCHEMA_FILE, SpecError, validateSpec, VerifySpec } from "../lib/run";
 import { setosaSpec } from "./peers/iris";
 import { classifierSpec } from "./peers/triton-models";
 

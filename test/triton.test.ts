@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Report, scrapeMetrics, verify, VerifySpec } from "../lib/verify";
+import { Report, scrapeMetrics, verify, VerifySpec } from "../lib/run";
 import { classifierMetadata, classifierProbabilities, classifierSpec, setosa, versicolor, virginica } from "./peers/triton-models";
 import { freePort, makeCertificates, startAll } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";

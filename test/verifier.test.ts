@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Report, verify, VerifySpec } from "../lib/verify";
+import { Report, verify, VerifySpec } from "../lib/run";
 import { MODES, Double, Mode, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { irisMetadata, setosa, virginica } from "./peers/iris";
 import { freePort, makeCertificates, RunningMlserver, RunningServer, startKserve, startMlserver } from "./peers/servers";

@@ -1,7 +1,7 @@
 import { TerraformStack, TerraformVariable } from "cdktf";
 import { Backend, FailoverPool, GatewayRoute, ModelControl, TritonAlerts, TritonBlueGreen, TritonDashboard, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
 import { colorProps, newStack, thrownBy, s3Models } from "./helpers";
-import { gatewayDuration } from "../lib/traffic/gateway-route";
+import { gatewayDuration } from "../lib/constructs/traffic/gateway-route";
 
 // Wrong inputs that used to synthesize, plan, and fail late (or never): each is refused at synth with
 // the construct's path, the field, the value and what would be valid. A test double-free table: the

@@ -3,11 +3,11 @@
 // from those anchors' configurations. Writes the table into docs/benchmarks.md.
 import { performance } from "perf_hooks";
 import { parse } from "yaml";
-import { PropValidator } from "../../lib/validation";
-import { Backend } from "../../lib/traffic/backend";
-import { renderEnvoy } from "../../lib/traffic/envoy-config";
-import { weightedRoutesModel, WeightedRoutesProps } from "../../lib/traffic/weighted-routes";
-import { failoverPoolModel, FailoverPoolProps } from "../../lib/failover/failover-pool-model";
+import { PropValidator } from "../../lib/constructs/validation";
+import { Backend } from "../../lib/constructs/traffic/backend";
+import { renderEnvoy } from "../../lib/constructs/traffic/envoy-config";
+import { weightedRoutesModel, WeightedRoutesProps } from "../../lib/constructs/traffic/weighted-routes";
+import { failoverPoolModel, FailoverPoolProps } from "../../lib/constructs/failover/failover-pool-model";
 import { startEnvoy, untilHealthy, waitUntilHostFailed } from "../../test/peers/envoy";
 import { until } from "../../test/peers/wait";
 import { load, steadyLoad } from "../../test/peers/load";

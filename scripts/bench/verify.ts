@@ -13,7 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { performance } from "perf_hooks";
 import autocannon from "autocannon";
-import { encodeInferRequest, OipClient, runProbe, verify, VerifySpec } from "../../lib/verify";
+import { encodeInferRequest, OipClient, runProbe, verify, VerifySpec } from "../../lib/run";
 import { irisMetadata, setosa, virginica } from "../../test/peers/iris";
 import { startMlserver } from "../../test/peers/servers";
 import { startTriton } from "../../test/peers/triton";

@@ -4,7 +4,7 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, WeightedService } from "../../lib";
-import { VerifySpec } from "../../lib/verify";
+import { VerifySpec } from "../../lib/run";
 import { classifierSpec } from "../peers/triton-models";
 import { kubeconfig, root } from "./engine";
 

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { scrapeMetrics } from "../../lib/verify";
+import { scrapeMetrics } from "../../lib/run";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { startAll } from "../peers/servers";
 import { ChildProcess, spawn } from "child_process";

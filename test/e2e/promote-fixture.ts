@@ -19,7 +19,7 @@ import { RunningPrometheus, ScrapeTarget, startPrometheus } from "../peers/prome
 import { startWebhookReceiver, WebhookReceiver } from "../peers/webhook";
 import { classifierInference, steadyLoad } from "../peers/load";
 import { until } from "../peers/wait";
-import { ENVOY_OPS_PORT } from "../../lib/traffic/envoy-deployment";
+import { ENVOY_OPS_PORT } from "../../lib/constructs/traffic/envoy-deployment";
 import { engineEnv, EngineStack, kubeconfig, kubectl, kubectlBin, root, run, synthesize } from "./engine";
 
 export const APP = "fraud";

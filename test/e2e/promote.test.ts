@@ -3,7 +3,7 @@ import * as path from "path";
 import { until } from "../peers/wait";
 import { engineEnv, kubeconfig, kubectl, kubectlBin, names, root, run, unavailable } from "./engine";
 import { loadReport, openBrowser } from "../peers/browser";
-import { parseEnvoyLog } from "../../lib/observe/envoy-log";
+import { parseEnvoyLog } from "../../lib/run/observe/envoy-log";
 import { APP, PromoteRig } from "./promote-fixture";
 
 // A staged promotion end to end, on real engines (the rig: test/e2e/promote-fixture.ts): the stack

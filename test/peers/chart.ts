@@ -7,7 +7,7 @@ import * as path from "path";
 import { parseAllDocuments } from "yaml";
 import { TritonRelease, TritonReleaseProps } from "../../lib";
 import { newStack, s3Models } from "../helpers";
-import { BundledChart, chartDir } from "../../lib/chart";
+import { BundledChart, chartDir } from "../../lib/constructs/chart";
 
 export const helm = process.env.HELM_BIN ?? path.resolve(__dirname, "..", "..", ".tools", "bin", "helm");
 

@@ -7,9 +7,9 @@ import { performance } from "perf_hooks";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { EnvoyFiles, isOpsCluster, renderEnvoy } from "../../lib/traffic/envoy-config";
-import { failoverPoolModel, FailoverPoolProps } from "../../lib/failover/failover-pool-model";
-import { PropValidator } from "../../lib/validation";
+import { EnvoyFiles, isOpsCluster, renderEnvoy } from "../../lib/constructs/traffic/envoy-config";
+import { failoverPoolModel, FailoverPoolProps } from "../../lib/constructs/failover/failover-pool-model";
+import { PropValidator } from "../../lib/constructs/validation";
 import { freePort } from "./servers";
 import { until } from "./wait";
 

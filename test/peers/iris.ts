@@ -1,6 +1,6 @@
 // What the MLServer iris model (test/peers/mlserver_iris.py) declares and answers, shared by the
 // tests and the benchmark.
-import { ModelSpec, VerifySpec } from "../../lib/verify";
+import { ModelSpec, VerifySpec } from "../../lib/run";
 
 export const setosa = [5.1, 3.5, 1.4, 0.2];
 export const virginica = [6.7, 3.0, 5.2, 2.3];

@@ -7,8 +7,8 @@
 // stdout, copied line by line into a file in the CRI log format (`<time> stdout F <line>`), which is
 // what the kubelet serves to `kubectl logs` (kwok's Logs objects point a fake pod at such a file).
 import * as fs from "fs";
-import { EnvoyFiles } from "../../lib/traffic/envoy-config";
-import { ENVOY_OPS_PORT } from "../../lib/traffic/envoy-deployment";
+import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-config";
+import { ENVOY_OPS_PORT } from "../../lib/constructs/traffic/envoy-deployment";
 import { kubeconfig, kubectlBin, run } from "../e2e/engine";
 import { RunningEnvoy, startEnvoy } from "./envoy";
 import { until } from "./wait";

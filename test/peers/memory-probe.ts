@@ -1,6 +1,6 @@
 // Runs one verification against a Triton whose answers are large, and prints the verdict and this
 // process's peak RSS, for test/verifier-memory.test.ts. Usage: memory-probe.ts <url> <concurrency> <elements>
-import { verify } from "../../lib/verify";
+import { verify } from "../../lib/run";
 
 const [url, concurrency, elements] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
 const zeros = new Array(elements).fill(0);

@@ -1,6 +1,6 @@
 // What our Triton test models (test/models/) declare and should answer, computed here
 // independently of the models' Python code, for the tests and the benchmark.
-import { ModelSpec, VerifySpec } from "../../lib/verify";
+import { ModelSpec, VerifySpec } from "../../lib/run";
 
 export const setosa = [5.1, 3.5, 1.4, 0.2];
 export const versicolor = [5.9, 3.0, 4.2, 1.5];

@@ -14,7 +14,7 @@ import { Engine, EngineKind } from "./engine";
 import { KubeAccess, runningPods } from "../kubectl";
 import { appendHistoryFile, ClusterHistory, ColorState, MetricSummary, PromotionRecord, StepRecord } from "./history";
 import { notify, Notification, PromotionEvent } from "./notify";
-import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "./spec";
+import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 
 export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, paused: 3, interrupted: 130 } as const;
 

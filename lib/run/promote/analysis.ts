@@ -3,7 +3,7 @@
 // request-time histogram for percentiles); Triton's and custom ones from a Prometheus HTTP API.
 // A window without data is "inconclusive", never a pass. Runtime code: no cdktf here.
 import { request } from "undici";
-import { MetricSpec } from "./spec";
+import { MetricSpec } from "../../core/promotion-spec";
 
 export type MeasurementVerdict = "pass" | "fail" | "inconclusive";
 

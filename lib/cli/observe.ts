@@ -22,15 +22,15 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
     .option("--title <text>", "the page's title", "cdktf-triton report")
     .action(async (flags) => {
       try {
-        const { emptyData, addHistoryFile, addReports, addEnvoyLogFile } = await import("./sources");
-        const { renderReport, writeReportFile } = await import("./html-report");
+        const { emptyData, addHistoryFile, addReports, addEnvoyLogFile } = await import("../run/observe/sources");
+        const { renderReport, writeReportFile } = await import("../run/observe/html-report");
         if (flags.out && flags.outDir) throw new Error("give --out or --out-dir, not both");
         const data = emptyData();
         if (!flags.app && !flags.history.length && !flags.reports.length && !flags.envoyLog.length) {
           throw new Error("nothing to report: give --app (the cluster's history and Envoy logs), --history, --reports or --envoy-log");
         }
         if (flags.app) {
-          const { addClusterSources } = await import("./status");
+          const { addClusterSources } = await import("../run/observe/status");
           await addClusterSources(data, { kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, flags.app);
         }
         flags.history.forEach((f: string) => addHistoryFile(data, f));
@@ -60,7 +60,7 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
     .option("--json", "print JSON")
     .action(async (flags) => {
       try {
-        const { collectStatus, statusText } = await import("./status");
+        const { collectStatus, statusText } = await import("../run/observe/status");
         const n = Number(flags.history);
         if (!Number.isInteger(n) || n < 0) throw new Error(`--history ${flags.history}: expected a whole number`);
         const status = await collectStatus({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, { app: flags.app, envoy: flags.envoy, historyLimit: n });

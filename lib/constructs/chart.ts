@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { AssetType, TerraformAsset, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { packageFile } from "./package-file";
+import { packageFile } from "../core/package-file";
 
 /** The charts bundled with this package. */
 export type BundledChart = "triton" | "gateway-route" | "rules";

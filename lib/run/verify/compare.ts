@@ -1,7 +1,7 @@
 // Golden-output comparison: tolerances for numbers, exact for BYTES and BOOL, argmax / top-k for
 // classifiers. Returns why an output does not match, or undefined when it does.
-import { ExpectedOutput, TensorContract } from "./spec";
-import { Tensor } from "./tensor";
+import { ExpectedOutput, TensorContract } from "../../core/verify-spec";
+import { Tensor } from "../../core/tensor";
 
 export function shapeMatches(expected: readonly number[], actual: readonly number[]): boolean {
   return expected.length === actual.length && expected.every((d, i) => d === -1 || d === actual[i]);

@@ -11,7 +11,7 @@ import { getText, parseSamples } from "../promote/analysis";
 import { ClusterHistory, HistoryRecord } from "../promote/history";
 import { PAIR_ANNOTATIONS } from "../verify/switch-back";
 import { startPortForward } from "../verify/port-forward";
-import { isOpsCluster } from "../traffic/envoy-config";
+import { isOpsCluster } from "../../constructs/traffic/envoy-config";
 import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
 import { addEnvoyLog, addHistoryRecords, ObservedData } from "./sources";
 

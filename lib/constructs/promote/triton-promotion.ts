@@ -7,10 +7,10 @@ import { Construct } from "constructs";
 import { COLORS } from "../release/props";
 import { ENVOY_OPS_PORT } from "../traffic/envoy-config";
 import { PropValidator } from "../validation";
-import { MetricSpec, PromotionSpec, PromotionStep, promotionProblems } from "./spec";
+import { MetricSpec, PromotionSpec, PromotionStep, promotionProblems } from "../../core/promotion-spec";
 import { TritonCanary } from "./triton-canary";
 
-export type { MetricSpec, PromotionStep, MetricKind } from "./spec";
+export type { MetricSpec, PromotionStep, MetricKind } from "../../core/promotion-spec";
 
 /** Thresholds and cadence shared by every metric factory. */
 export interface MetricOptions {

@@ -6,14 +6,14 @@ import * as fs from "fs";
 import * as path from "path";
 import type { SingleBar } from "cli-progress";
 import { Command, CommanderError } from "commander";
-import { ClientOptions } from "./client";
-import { addPromoteCommands } from "../promote/commands";
-import { addObserveCommands } from "../observe/commands";
-import { PortForward, startPortForward } from "./port-forward";
-import { junitXml, summaryText } from "./report";
-import { loadSpec, SpecError } from "./spec";
-import { switchBack } from "./switch-back";
-import { OipProtocol, ProgressEvent, redactUrl, Report, verify } from "./verifier";
+import { ClientOptions } from "../run/verify/client";
+import { addPromoteCommands } from "./promote";
+import { addObserveCommands } from "./observe";
+import { PortForward, startPortForward } from "../run/verify/port-forward";
+import { junitXml, summaryText } from "../run/verify/report";
+import { loadSpec, SpecError } from "../core/verify-spec";
+import { switchBack } from "../run/verify/switch-back";
+import { OipProtocol, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
@@ -202,8 +202,8 @@ class UsageError extends Error {}
 /** The run's HTML report in its own file; the charting modules load only here. Never changes the verdict. */
 async function writeHtml(report: Report, dir: string, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {
   try {
-    const { emptyData } = await import("../observe/sources");
-    const { renderReport, writeReportFile } = await import("../observe/html-report");
+    const { emptyData } = await import("../run/observe/sources");
+    const { renderReport, writeReportFile } = await import("../run/observe/html-report");
     const data = emptyData();
     data.verifications.push({ file: "this run", report });
     data.sources.push(`this verification of ${report.target}`);
@@ -220,7 +220,7 @@ async function recordVerdict(flags: VerifyFlags, verdict: string, message: strin
   const [namespace, configMap] = flags.history.split("/");
   try {
     if (!namespace || !configMap) throw new Error(`--history ${JSON.stringify(flags.history)}: expected NAMESPACE/CONFIGMAP`);
-    const { ClusterHistory } = await import("../promote/history");
+    const { ClusterHistory } = await import("../run/promote/history");
     const at = new Date().toISOString();
     await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, namespace, configMap, 50).put({
       kind: "verification",

@@ -7,7 +7,7 @@ import { InferResponse } from "./binary";
 import { ClientOptions, HealthAnswer, InferenceClient, MetricSample, ModelMetadata, OipClient, OipError, scrapeMetrics } from "./client";
 import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, responseMismatch } from "./compare";
 import { ProbeResult, runProbe } from "./probe";
-import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "./spec";
+import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "../../core/verify-spec";
 
 export type OipProtocol = "http" | "grpc";
 

@@ -37,9 +37,9 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option("--rollout-timeout <seconds>", "how long every Envoy may take to serve new weights", "300")
     .addHelpText("after", PROMOTE_HELP)
     .action(async (flags) => {
-      const { promote, PromoteError, PROMOTE_EXIT } = await import("./promote");
-      const { PromotionSpecError } = await import("./spec");
-      const { EngineError, ENGINE_KINDS } = await import("./engine");
+      const { promote, PromoteError, PROMOTE_EXIT } = await import("../run/promote/driver");
+      const { PromotionSpecError } = await import("../core/promotion-spec");
+      const { EngineError, ENGINE_KINDS } = await import("../run/promote/engine");
       try {
         if (!ENGINE_KINDS.includes(flags.engine)) throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
         if (!["resume", "rollback"].includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected resume or rollback`);
@@ -82,7 +82,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option("--context <name>", "kubeconfig context")
     .option("--json", "print the records as JSON")
     .action(async (flags) => {
-      const { ClusterHistory, historyTable, parseHistory } = await import("./history");
+      const { ClusterHistory, historyTable, parseHistory } = await import("../run/promote/history");
       try {
         let records;
         if (flags.file) {

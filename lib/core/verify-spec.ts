@@ -2,7 +2,7 @@
 // and read from a JSON or YAML file by the CLI. Runtime code: imports nothing from cdktf.
 import * as fs from "fs";
 import Ajv, { ErrorObject, ValidateFunction } from "ajv";
-import { packageFile } from "../package-file";
+import { packageFile } from "./package-file";
 import { DATATYPES, Datatype, Tensor } from "./tensor";
 
 export interface TensorContract {

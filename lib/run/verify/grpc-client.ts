@@ -4,10 +4,10 @@
 // golden case says `binary` or a datatype has no typed form. Runtime code: imports nothing from cdktf.
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { packageFile } from "../package-file";
+import { packageFile } from "../../core/package-file";
 import { InferRequest, InferResponse } from "./binary";
 import { ClientOptions, HealthAnswer, InferenceClient, ModelMetadata, OipError, PreparedInfer } from "./client";
-import { DATATYPES, Datatype, decodeTensorData, elementCount, encodeTensorData, Tensor, TensorData } from "./tensor";
+import { DATATYPES, Datatype, decodeTensorData, elementCount, encodeTensorData, Tensor, TensorData } from "../../core/tensor";
 
 /** The shipped proto. */
 export const OIP_PROTO_FILE = packageFile(["protos", "grpc_predict_v2.proto"]);

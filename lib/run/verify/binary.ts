@@ -1,7 +1,7 @@
 // Framing of inference requests and responses: JSON, or JSON plus Triton's binary tensor data
 // extension (the JSON header's length in Inference-Header-Content-Length, then each binary tensor's
 // bytes in order).
-import { DATATYPES, Datatype, decodeTensorData, elementCount, encodeTensorData, Tensor, TensorData } from "./tensor";
+import { DATATYPES, Datatype, decodeTensorData, elementCount, encodeTensorData, Tensor, TensorData } from "../../core/tensor";
 
 export const HEADER_LENGTH = "inference-header-content-length";
 
