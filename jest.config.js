@@ -6,6 +6,6 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
   // The README example imports the package by its published name.
-  moduleNameMapper: { "^cdktf-triton$": "<rootDir>/lib/index.ts" },
+  moduleNameMapper: { "^cdktf-triton$": "<rootDir>/lib/index.ts", "^cdktf-triton/run$": "<rootDir>/lib/run/index.ts" },
   testTimeout: 60000,
 };

@@ -1,5 +1,7 @@
-// The public API: constructs, their props and the values they take. Renderers, models and
-// validators are internals (this repository's own tests import them from their modules).
+// The package (`cdktf-triton`), what a stack imports: constructs, their props and the values they
+// take, and the verification spec a gate checks. It loads no run-time module (no HTTP or gRPC
+// client, no kubectl): the verifier's API is `cdktf-triton/run` (lib/run/index.ts). Renderers,
+// models and validators are internals (this repository's own tests import them from their modules).
 export { TritonValidationError } from "./constructs/validation";
 export type { PropProblem } from "./constructs/validation";
 export * from "./constructs/release/props";
@@ -14,7 +16,8 @@ export { STANDBY_MODES } from "./constructs/bluegreen/standby";
 export type { StandbyMode } from "./constructs/bluegreen/standby";
 export * from "./constructs/bluegreen/triton-bluegreen";
 export { summarizeApp } from "./constructs/summary";
-export * from "./run";
+export * from "./core/tensor";
+export * from "./core/verify-spec";
 export { GateTarget, VerificationGate } from "./constructs/verify/verification-gate";
 export type { VerificationGateProps, GateSwitchBack } from "./constructs/verify/verification-gate";
 export { TerraformData } from "./constructs/terraform-data";

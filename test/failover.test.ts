@@ -9,7 +9,7 @@ import { RunningEnvoy, startPool, waitUntilHostFailed } from "./peers/envoy";
 import { until } from "./peers/wait";
 import { parseEnvoyLog } from "../lib/run/observe/envoy-log";
 import { poolTiersOf } from "../lib/constructs/observe/alerts";
-import { parseSamples } from "../lib/run/promote/analysis";
+import { parsePrometheusText } from "../lib/core/prometheus-text";
 import { failoverPoolModel, FailoverPoolProps } from "../lib/constructs/failover/failover-pool-model";
 import { PropValidator } from "../lib/constructs/validation";
 import { setosa } from "./peers/iris";
@@ -69,7 +69,7 @@ describe("failover pool on a real Envoy", () => {
     // What TritonAlerts' tier alerts read, from this Envoy: per-endpoint series labelled with the
     // host names the rules select each tier by (the primary's a DNS name, as a Service's would be).
     const [pool] = poolTiersOf(failoverPoolModel("pool", props, new PropValidator("test")));
-    const perEndpoint = parseSamples(await (await fetch(`http://127.0.0.1:${envoy!.adminPort}/stats/prometheus`)).text()).filter((x) => x.labels.envoy_cluster_name === pool.cluster);
+    const perEndpoint = parsePrometheusText(await (await fetch(`http://127.0.0.1:${envoy!.adminPort}/stats/prometheus`)).text()).filter((x) => x.labels.envoy_cluster_name === pool.cluster);
     const value = (name: string, host: string) => perEndpoint.find((x) => x.name === name && x.labels.envoy_endpoint_hostname === host)?.value;
     expect(pool.tiers.map((t) => [t.name, t.hosts])).toEqual([["primary", ["localhost"]], ["secondary", ["127.0.0.1"]]]);
     expect(value("envoy_cluster_endpoint_healthy", "localhost")).toBe(0); // EnvoyTierDown{tier="primary"}

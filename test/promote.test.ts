@@ -1,8 +1,10 @@
 import { TerraformVariable } from "cdktf";
 import { parse } from "yaml";
 import { Backend, PromotionMetric, TritonBlueGreen, TritonCanary, TritonPromotion, TritonValidationError } from "../lib";
-import { histogramQuantile, judge, judgeEnvoy, parseSamples, promqlOf } from "../lib/run/promote/analysis";
-import { historyTable, parseHistory, PromotionRecord } from "../lib/run/promote/history";
+import { histogramQuantile, judge, judgeEnvoy, promqlOf } from "../lib/run/promote/analysis";
+import { parsePrometheusText } from "../lib/core/prometheus-text";
+import { historyTable, parseHistory } from "../lib/run/promote/history";
+import { PromotionRecord } from "../lib/run/records";
 import { colorProps, newStack, resourcesOf, synthJson } from "./helpers";
 
 // The canary and the promotion at synth, and the analysis' arithmetic. The driver itself runs
@@ -132,7 +134,7 @@ describe("TritonPromotion", () => {
 
 describe("the analysis", () => {
   test("reads Envoy's samples, labels and text readouts included", () => {
-    const samples = parseSamples('# TYPE x counter\nenvoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="a-http",le="+Inf"} 5\nenvoy_http_rds_version_text{text_value="weights canary: a=1, b=99"} 0\n');
+    const samples = parsePrometheusText('# TYPE x counter\nenvoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="a-http",le="+Inf"} 5\nenvoy_http_rds_version_text{text_value="weights canary: a=1, b=99"} 0\n');
     expect(samples).toEqual([
       { name: "envoy_cluster_upstream_rq_time_bucket", labels: { envoy_cluster_name: "a-http", le: "+Inf" }, value: 5 },
       { name: "envoy_http_rds_version_text", labels: { text_value: "weights canary: a=1, b=99" }, value: 0 },

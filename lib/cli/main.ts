@@ -11,6 +11,7 @@ import { addPromoteCommands } from "./promote";
 import { addObserveCommands } from "./observe";
 import { PortForward, startPortForward } from "../run/verify/port-forward";
 import { junitXml, summaryText } from "../run/verify/report";
+import { VERIFY_FLAGS, VerifyFlags } from "../core/gate-flags";
 import { loadSpec, SpecError } from "../core/verify-spec";
 import { switchBack } from "../run/verify/switch-back";
 import { OipProtocol, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
@@ -24,80 +25,16 @@ Exit codes:
   2  could not verify: bad spec or arguments, unreachable server, or a report that cannot be written
 `;
 
-interface VerifyFlags {
-  spec: string;
-  url?: string;
-  portForward?: string;
-  baselineUrl?: string;
-  baselinePortForward?: string;
-  metricsUrl?: string;
-  namespace?: string;
-  kubeconfig?: string;
-  context?: string;
-  scheme: string;
-  protocol: string;
-  header: string[];
-  ca?: string;
-  cert?: string;
-  key?: string;
-  servername?: string;
-  connections: string;
-  json?: string;
-  junit?: string;
-  htmlDir?: string;
-  quiet?: boolean;
-  fingerprint?: string;
-  passed?: string;
-  allowServingChange?: string;
-  switchBack?: string;
-  switchBackFrom?: string;
-  switchBackTo?: string;
-  switchBackFingerprint?: string;
-  history?: string;
-  historyApp?: string;
-  historyColor?: string;
-}
-
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
 export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let code: number = EXIT.error;
   const program = new Command("cdktf-triton")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
-  program
-    .command("verify")
+  const verifyCommand = program.command("verify");
+  addVerifyOptions(verifyCommand);
+  verifyCommand
     .description("Verify a Triton (Open Inference Protocol) candidate before traffic moves to it")
-    .requiredOption("--spec <file>", "verification spec (.json, .yaml)")
-    .option("--url <url>", "candidate base URL, e.g. http://127.0.0.1:8000")
-    .option("--port-forward <svc/name:port>", "reach the candidate through kubectl port-forward instead of --url")
-    .option("--baseline-url <url>", "the active color, for relative budgets and output agreement")
-    .option("--baseline-port-forward <svc/name:port>", "reach the baseline through kubectl port-forward")
-    .option("--metrics-url <url>", "Prometheus metrics of the candidate, e.g. http://127.0.0.1:8002/metrics")
-    .option("-n, --namespace <ns>", "namespace for port-forwards")
-    .option("--kubeconfig <file>", "kubeconfig for port-forwards")
-    .option("--context <name>", "kubeconfig context for port-forwards")
-    .option("--scheme <http|https>", "scheme of port-forwarded URLs", "http")
-    .option("--protocol <http|grpc>", "the Open Inference Protocol over HTTP/REST (Triton's 8000) or gRPC (8001; --url http://host:8001 for plaintext, https:// for TLS)", "http")
-    .option("--header <Name=ENV_VAR>", "send header Name with the value of environment variable ENV_VAR (repeatable)", (v: string, acc: string[]) => [...acc, v], [])
-    .option("--ca <file>", "CA certificate (PEM) for TLS")
-    .option("--cert <file>", "client certificate (PEM) for mTLS")
-    .option("--key <file>", "client key (PEM) for mTLS")
-    .option("--servername <name>", "TLS server name (SNI)")
-    .option("--connections <n>", "connections to the candidate", "8")
-    .option("--json <file>", "write the report as JSON")
-    .option("--junit <file>", "write the report as JUnit XML")
-    .option("--html-dir <dir>", "also write an HTML report, <dir>/verify-<time>.html (each run its own file); a failed write is reported, the verdict stands")
-    .option("-q, --quiet", "print only the verdict")
-    .option("--fingerprint <fp>", "the candidate's release fingerprint, recorded in the report")
-    .option("--passed <record>", 'an earlier pass, "<fingerprint> <spec hash> <time>": with the same fingerprint and spec, the checks are skipped (unless the spec sets fastRollback: false)')
-    .option("--allow-serving-change <true|false>", "record that the serving color's release was allowed to change (break glass)")
-    .option("--switch-back <svc/ACTIVE[,svc/PREVIEW]>", "when verification does not pass, point these Services back at --switch-back-to (and the preview at the other color)")
-    .option("--switch-back-from <color>", "the color this apply switched to")
-    .option("--switch-back-to <color>", "the color that served before this apply (empty: none did)")
-    .option("--switch-back-fingerprint <fp>", "that color's release fingerprint")
-    .option("--history <namespace/configmap>", "record the verdict in this history ConfigMap (cdktf-triton history prints it); a failed write is reported, the verdict stands")
-    .option("--history-app <app>", "the pair the verdict is recorded for")
-    .option("--history-color <color>", "the color verified")
     .addHelpText("after", EXIT_CODES_HELP)
     .action(async (flags: VerifyFlags) => {
       code = await runVerify(flags, io);
@@ -198,6 +135,17 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
 }
 
 class UsageError extends Error {}
+
+/** `verify`'s options, from the table the gate writes its command with (core/gate-flags). */
+export function addVerifyOptions(command: Command): Command {
+  for (const f of VERIFY_FLAGS) {
+    if (f.required) command.requiredOption(f.usage, f.description);
+    else if (f.repeatable) command.option(f.usage, f.description, (v: string, acc: string[]) => [...acc, v], [] as string[]);
+    else if (f.default !== undefined) command.option(f.usage, f.description, f.default);
+    else command.option(f.usage, f.description);
+  }
+  return command;
+}
 
 /** The run's HTML report in its own file; the charting modules load only here. Never changes the verdict. */
 async function writeHtml(report: Report, dir: string, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {

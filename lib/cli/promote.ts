@@ -63,6 +63,8 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
           rolloutTimeoutSeconds: timeout,
           out: io.out,
           err: io.err,
+          // vega loads only when a report is written
+          writeHtml: async (report, dir) => (await import("../run/observe/html-report")).writePromotionHtml(report, dir),
         });
         setCode(report.exitCode);
       } catch (e) {

@@ -1,37 +1,20 @@
 import { Token } from "cdktf";
+import { Problem, ProblemsError, showValue } from "../core/problems";
 
 /** One rejected prop: which field, the value given, and what would have been accepted. */
-export interface PropProblem {
-  readonly field: string;
-  readonly value: unknown;
-  readonly expected: string;
-}
+export type PropProblem = Problem;
 
 /**
  * Thrown at construction (so at synth) when props are invalid. The message names the construct
  * path, and for each problem the field, the bad value and what is valid.
  */
-export class TritonValidationError extends Error {
+export class TritonValidationError extends ProblemsError {
   constructor(
     public readonly constructPath: string,
-    public readonly problems: readonly PropProblem[],
+    problems: readonly Problem[],
   ) {
-    super(
-      `Invalid props for ${constructPath}:\n` +
-        problems
-          .map((p) => `  - ${p.field} = ${showValue(p.value)} is invalid: expected ${p.expected}`)
-          .join("\n"),
-    );
+    super(`Invalid props for ${constructPath}`, problems, (p) => `${p.field} = ${showValue(p.value)} is invalid: expected ${p.expected}`);
     this.name = "TritonValidationError";
-  }
-}
-
-function showValue(value: unknown): string {
-  if (value === undefined) return "undefined";
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return String(value);
   }
 }
 

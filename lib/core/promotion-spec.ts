@@ -1,6 +1,7 @@
 // The promotion spec: what `cdktf-triton promote` does, written by TritonPromotion into the synth
 // output as a file asset (promotion.json) and read back by the driver. Runtime code: no cdktf here.
 import * as fs from "fs";
+import { Problem, ProblemsError } from "./problems";
 
 /** One step: the candidate's share of requests, and how long it bakes there under analysis. */
 export interface PromotionStep {
@@ -76,11 +77,7 @@ export function needsPrometheus(m: MetricSpec): boolean {
   return PROMETHEUS_KINDS.includes(m.kind);
 }
 
-export interface SpecProblem {
-  readonly field: string;
-  readonly value: unknown;
-  readonly expected: string;
-}
+export type SpecProblem = Problem;
 
 const int = (x: unknown, min: number, max: number) => typeof x === "number" && Number.isInteger(x) && x >= min && x <= max;
 
@@ -135,12 +132,12 @@ export function promotionProblems(spec: { steps?: unknown; analysis?: unknown })
   return problems;
 }
 
-export class PromotionSpecError extends Error {
+export class PromotionSpecError extends ProblemsError {
   constructor(
     public readonly file: string,
-    public readonly problems: readonly SpecProblem[],
+    problems: readonly Problem[],
   ) {
-    super(`${file}: invalid promotion spec:\n${problems.map((p) => `  - ${p.field} = ${JSON.stringify(p.value)}: expected ${p.expected}`).join("\n")}`);
+    super(`${file}: invalid promotion spec`, problems);
   }
 }
 

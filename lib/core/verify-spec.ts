@@ -4,6 +4,7 @@ import * as fs from "fs";
 import Ajv, { ErrorObject, ValidateFunction } from "ajv";
 import { packageFile } from "./package-file";
 import { DATATYPES, Datatype, Tensor } from "./tensor";
+import { Problem, ProblemsError, showValue } from "./problems";
 
 export interface TensorContract {
   readonly name: string;
@@ -104,19 +105,15 @@ export interface VerifySpec {
 }
 
 /** One bad field of a spec. */
-export interface SpecProblem {
-  readonly field: string;
-  readonly value: unknown;
-  readonly expected: string;
-}
+export type SpecProblem = Problem;
 
 /** A spec that does not fit; exit code 2 ("could not verify"). */
-export class SpecError extends Error {
+export class SpecError extends ProblemsError {
   constructor(
     public readonly source: string,
-    public readonly problems: readonly SpecProblem[],
+    problems: readonly Problem[],
   ) {
-    super(`Invalid verification spec ${source}:\n${problems.map((p) => `  - ${p.field} = ${show(p.value)}: expected ${p.expected}`).join("\n")}`);
+    super(`Invalid verification spec ${source}`, problems);
     this.name = "SpecError";
   }
 }
@@ -255,7 +252,7 @@ export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
       str("probe.model", p.model);
       str("probe.case", p.case);
       if (typeof p.model === "string" && typeof p.case === "string" && !cases.has(`${p.model}/${p.case}`)) {
-        bad("probe.case", p.case, `the name of a golden case of model ${show(p.model)} (${[...cases.keys()].join(", ") || "none declared"})`);
+        bad("probe.case", p.case, `the name of a golden case of model ${showValue(p.model)} (${[...cases.keys()].join(", ") || "none declared"})`);
       }
       num("probe.requests", p.requests, 1, 10_000_000, true);
       if (p.requests === undefined) bad("probe.requests", p.requests, "an integer from 1 to 10000000");
@@ -284,12 +281,6 @@ export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
   }
   if (problems.length > 0) throw new SpecError(source, problems);
   return doc as unknown as VerifySpec;
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return "undefined";
-  const s = typeof v === "string" && v.endsWith(" elements") ? v : JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 /** The spec's JSON Schema, published in the package (`schemas/verify-spec.schema.json`) for editors. */

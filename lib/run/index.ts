@@ -1,4 +1,6 @@
-// The verifier's runtime half: nothing here imports cdktf or the providers.
+// `cdktf-triton/run`: the verifier's API for programs that verify a candidate themselves (the OIP
+// clients, the checks, the probe, the spec). Nothing here loads cdktf or the providers; a stack
+// imports `cdktf-triton` instead.
 export * from "../core/tensor";
 export * from "./verify/binary";
 export * from "./verify/client";

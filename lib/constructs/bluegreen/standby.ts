@@ -1,4 +1,4 @@
-import { Color } from "../release/props";
+import { Color, otherColor, otherColorExpression } from "../../core/colors";
 
 /**
  * What the color that does not serve traffic (the standby) runs:
@@ -65,9 +65,8 @@ export function byActive(active: Choice<Color>, of: (color: Color) => string): s
 }
 
 /** The color the preview Service selects: the other one. */
-export function otherColor(active: Choice<Color>): string {
-  if ("literal" in active) return active.literal === "blue" ? "green" : "blue";
-  return `\${${active.expression} == "blue" ? "green" : "blue"}`;
+export function previewColor(active: Choice<Color>): string {
+  return "literal" in active ? otherColor(active.literal) : otherColorExpression(active.expression);
 }
 
 /** The value a Choice stands for in Terraform JSON: the literal, or `${expression}`. */

@@ -8,9 +8,10 @@ import { TritonRelease } from "../release/triton-release";
 import { CHART_LABEL_KEYS, TRITON_PORTS } from "../release/values";
 import { PropValidator } from "../validation";
 import { VerifySpec } from "../../core/verify-spec";
-import { PAIR_ANNOTATIONS } from "../../run/verify/switch-back";
+import { otherColor } from "../../core/colors";
+import { PAIR_ANNOTATIONS } from "../../core/pair";
 import { GateTarget, VerificationGate } from "../verify/verification-gate";
-import { byActive, Choice, choiceValue, colorReplicas, otherColor, STANDBY_MODES, StandbyMode } from "./standby";
+import { byActive, Choice, choiceValue, colorReplicas, previewColor, STANDBY_MODES, StandbyMode } from "./standby";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 
@@ -330,7 +331,7 @@ export class TritonBlueGreen extends DependableConstruct {
       }
     }
     this.activeService = service("active-service", this.appName, "active", this.active, pairAnnotations);
-    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", otherColor(active));
+    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", previewColor(active));
     // The switch moves only once both colors are rolled out and ready, and the gate has passed.
     this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
     if (this.gate) this.addSwitchPrecondition(this.gate.resource);
@@ -350,7 +351,7 @@ export class TritonBlueGreen extends DependableConstruct {
     this.activeService.addOverride(
       "lifecycle.precondition",
       COLORS.map((color) => {
-        const other = color === "blue" ? "green" : "blue";
+        const other = otherColor(color);
         return {
           condition: `\${${serving} != "${color}" || ${servingFingerprintNow} == "" || ${servingFingerprintNow} == ${this.fingerprintExpressions[color]} || ${glass}}`,
           error_message:
@@ -404,7 +405,7 @@ export class TritonBlueGreen extends DependableConstruct {
     /** The candidate (the color `active` names) or the baseline (the other one), as a gate target. */
     const targetOf = (which: "candidate" | "baseline"): GateTarget => {
       if (access === "port-forward") {
-        const color = which === "candidate" ? this.active : otherColor(active);
+        const color = which === "candidate" ? this.active : previewColor(active);
         const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
         return GateTarget.portForward({ service: `${this.appName}-${color}`, port, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
       }

@@ -10,7 +10,9 @@ import { DependableConstruct } from "../dependencies";
 import { Color, COLORS } from "../release/props";
 import { Backend } from "../traffic/backend";
 import { EnvoyModel } from "../traffic/envoy-config";
-import { DataPlaneProps, deployEnvoy, EnvoyDeployment, PAIR_LABEL } from "../traffic/envoy-deployment";
+import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
+import { CANARY_ROUTE } from "../../core/envoy";
+import { PAIR_LABEL } from "../../core/pair";
 import { requireWeightSumsAtPlan, RouteProps, weightedRoutesModel, WeightedRoutesProps } from "../traffic/weighted-routes";
 import { PropValidator } from "../validation";
 
@@ -108,7 +110,7 @@ export class TritonCanary extends DependableConstruct {
       return new TerraformLocal(this, `weight-${color}`, Fn.conditional(Op.eq(pair.activeVariable.stringValue, color), stable, canaryValue)).asNumber;
     };
     const route: RouteProps = {
-      name: "canary",
+      name: CANARY_ROUTE,
       match: props.match,
       backends: COLORS.map((color) => ({ backend: backends[color], weightPercent: weight(color) })),
       timeoutMs: props.timeoutMs,

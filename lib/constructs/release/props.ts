@@ -1,9 +1,10 @@
+import { Color } from "../../core/colors";
 import { ModelControl } from "./model-control";
 import { ModelRepository } from "./model-repository";
 
 /** A blue/green color. */
-export type Color = "blue" | "green";
-export const COLORS: readonly Color[] = ["blue", "green"];
+export { COLORS } from "../../core/colors";
+export type { Color };
 
 /** The Triton image used when none is given. Pin your own in production. */
 export const DEFAULT_TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:25.10-py3";

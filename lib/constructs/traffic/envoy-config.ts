@@ -4,6 +4,9 @@
 // ConfigMap mount), so a changed ConfigMap applies without restarting Envoy.
 import { isIP } from "net";
 import { stringify } from "yaml";
+import { ADMIN_CLUSTER, ENVOY_OPS_PORT, readyCluster, weightsVersion as versionOfRoutes } from "../../core/envoy";
+
+export { ENVOY_OPS_PORT };
 
 export type Protocol = "http" | "grpc";
 
@@ -147,9 +150,6 @@ export interface EnvoyModel {
   readonly clusters: readonly ClusterModel[];
 }
 
-/** Envoy's ops port in the cluster: `/ready` and `/stats/prometheus` (the admin stays on loopback). */
-export const ENVOY_OPS_PORT = 9902;
-
 export interface RenderOptions {
   /** Where the files live for Envoy (the ConfigMap's mount). @default "/etc/envoy" */
   readonly configDir?: string;
@@ -248,18 +248,9 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), ...rds, "cds.yaml": stringify(cds) };
 }
 
-/**
- * The route tables' version: the weights of each split route of the first listener (every listener
- * has the same routes), e.g. `weights canary: fraud-blue=75, fraud-green=25`. Envoy reports it per
- * listener (text readout `http.<listener>.rds.<listener>.version_text`, on the ops port's
- * `/stats/prometheus?text_readouts`), so whoever changed the weights sees when this Envoy serves
- * them. Undefined without split routes.
- */
+/** The route tables' version (core/envoy): the weights of each split route of the first listener (every listener has the same routes). */
 export function weightsVersion(model: EnvoyModel): string | undefined {
-  const split = (model.listeners[0]?.routes ?? []).filter((r) => r.clusters.length > 1);
-  if (!split.length) return undefined;
-  const backend = (cluster: string) => cluster.replace(/-(http|grpc)$/, "");
-  return `weights ${split.map((r) => `${r.name}: ${r.clusters.map((c) => `${backend(c.cluster)}=${c.weight}`).join(", ")}`).join("; ")}`;
+  return versionOfRoutes(model.listeners[0]?.routes ?? []);
 }
 
 /**
@@ -270,14 +261,6 @@ export const READY_CHAIN_PATH = "/.cdktf-triton/ready";
 
 /** Listener i's part of the readiness chain: pass on to the next data listener, or (the last) answer. */
 type ReadyHop = { readonly next: string } | { readonly clusters: readonly string[] };
-
-const ADMIN_CLUSTER = "envoy-admin";
-const readyCluster = (i: number) => `ready-listener-${i}`;
-
-/** Whether a cluster is one of the ops listener's own (the admin, the readiness hops), not the model's. */
-export function isOpsCluster(name: string): boolean {
-  return name === ADMIN_CLUSTER || /^ready-listener-\d+$/.test(name);
-}
 
 function readyHop(i: number, count: number, clusters: readonly string[]): ReadyHop {
   return i + 1 < count ? { next: readyCluster(i + 1) } : { clusters };

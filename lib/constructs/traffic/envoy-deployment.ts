@@ -8,6 +8,7 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
 import { isPinnedImage, PropValidator } from "../validation";
+import { PAIR_LABEL } from "../../core/pair";
 import { ENVOY_OPS_PORT, EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
 
 export { ENVOY_OPS_PORT };
@@ -37,9 +38,6 @@ export interface DataPlaneProps {
   /** Labels on the pods only. @default {} */
   readonly podLabels?: Record<string, string>;
 }
-
-/** On the Envoy of a TritonCanary: the appName of the blue/green pair it fronts. */
-export const PAIR_LABEL = "cdktf-triton/pair";
 
 const ENVOY_LABEL_KEYS = ["app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by", PAIR_LABEL];
 

@@ -4,6 +4,7 @@
 import { Fn, IResolvable, Op, TerraformResource, Token } from "cdktf";
 import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
+import { protocolCluster } from "../../core/envoy";
 import { AccessLogProps, adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
 
 export interface WeightedBackend {
@@ -69,8 +70,8 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
     props.routes.map((r, i) => ({
       name: r.name ?? `route-${i}`,
       match: r.match,
-      clusters: r.backends.map((wb) => ({ cluster: `${add(wb.backend).name}-${protocol}`, weight: planned(wb.weightPercent) })),
-      mirror: r.mirror ? { cluster: `${add(r.mirror.backend).name}-${protocol}`, percent: r.mirror.percent } : undefined,
+      clusters: r.backends.map((wb) => ({ cluster: protocolCluster(add(wb.backend).name, protocol), weight: planned(wb.weightPercent) })),
+      mirror: r.mirror ? { cluster: protocolCluster(add(r.mirror.backend).name, protocol), percent: r.mirror.percent } : undefined,
       timeoutMs: r.timeoutMs ?? 30000,
     }));
   const refused = (protocol: "http" | "grpc") => (props.allowAdminApis ? [] : adminApiPaths(protocol));
@@ -81,7 +82,7 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
   for (const t of targets.values()) {
     for (const protocol of grpc ? (["http", "grpc"] as const) : (["http"] as const)) {
       clusters.push({
-        name: `${t.name}-${protocol}`,
+        name: protocolCluster(t.name, protocol),
         protocol,
         endpoints: [
           { host: t.host, port: protocol === "http" ? t.httpPort : t.grpcPort!, healthCheckPort: protocol === "grpc" ? t.httpPort : undefined, tls: t.tls, priority: 0, weight: 1 },

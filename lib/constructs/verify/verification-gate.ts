@@ -1,12 +1,13 @@
 // The gate: the verifier inside the Terraform graph. A `terraform_data` resource whose local-exec
 // provisioner runs `cdktf-triton verify`; it is replaced (so verification runs again) whenever its
 // triggers change, and a failed verification fails its creation, so anything that depends on it
-// (the traffic switch) is not applied. This file is the only part of lib/verify/ that touches cdktf.
+// (the traffic switch) is not applied. Its command line is core/gate-flags' table, which the CLI
+// parses.
 import { TerraformAsset } from "cdktf";
 import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
 import { PropValidator } from "../validation";
-import { parsePortForwardTarget } from "../../run/verify/port-forward";
+import { gateCommand, parsePortForwardTarget, VerifyFlags } from "../../core/gate-flags";
 import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
@@ -24,8 +25,8 @@ export abstract class GateTarget {
     return new PortForwardTarget(options.service, options.port ?? 8000, options.namespace, options.kubeconfig, options.context);
   }
 
-  /** @internal CLI flags; `prefix` is "" for the candidate, "baseline-" for the baseline. */
-  public abstract _flags(prefix: "" | "baseline-"): string[];
+  /** @internal The CLI's flags that reach it, as the candidate or as the baseline. */
+  public abstract _flags(role: "candidate" | "baseline"): Partial<VerifyFlags>;
   /** @internal */
   public abstract _validate(v: PropValidator, field: string): void;
 }
@@ -34,8 +35,8 @@ class UrlTarget extends GateTarget {
   constructor(private readonly url: string) {
     super();
   }
-  public _flags(prefix: "" | "baseline-"): string[] {
-    return [`--${prefix}url`, this.url];
+  public _flags(role: "candidate" | "baseline"): Partial<VerifyFlags> {
+    return role === "candidate" ? { url: this.url } : { baselineUrl: this.url };
   }
   public _validate(v: PropValidator, field: string): void {
     let ok = false;
@@ -59,15 +60,11 @@ class PortForwardTarget extends GateTarget {
   ) {
     super();
   }
-  public _flags(prefix: "" | "baseline-"): string[] {
-    const flags = [`--${prefix}port-forward`, `svc/${this.service}:${this.port}`];
-    // Namespace, kubeconfig and context are shared by both port-forwards.
-    if (prefix === "") {
-      if (this.namespace) flags.push("--namespace", this.namespace);
-      if (this.kubeconfig) flags.push("--kubeconfig", this.kubeconfig);
-      if (this.context) flags.push("--context", this.context);
-    }
-    return flags;
+  public _flags(role: "candidate" | "baseline"): Partial<VerifyFlags> {
+    const target = `svc/${this.service}:${this.port}`;
+    // Namespace, kubeconfig and context are shared by both port-forwards: the candidate's.
+    if (role === "baseline") return { baselinePortForward: target };
+    return { portForward: target, namespace: this.namespace || undefined, kubeconfig: this.kubeconfig || undefined, context: this.context || undefined };
   }
   public _validate(v: PropValidator, field: string): void {
     v.port(`${field}.port`, this.port);
@@ -166,14 +163,6 @@ export interface GateSwitchBack {
   readonly toFingerprint?: string;
 }
 
-/** Environment variables the gate's provisioner sets for the CLI (values evaluated at plan, never triggers). */
-const ENV = {
-  passed: "CDKTF_TRITON_PASSED",
-  allowServingChange: "CDKTF_TRITON_ALLOW_SERVING_CHANGE",
-  switchBackTo: "CDKTF_TRITON_SWITCH_BACK_TO",
-  switchBackFingerprint: "CDKTF_TRITON_SWITCH_BACK_FINGERPRINT",
-} as const;
-
 export class VerificationGate extends DependableConstruct {
   /** The terraform_data resource: make the switch depend on it. */
   public readonly resource: TerraformData;
@@ -208,35 +197,30 @@ export class VerificationGate extends DependableConstruct {
     // The spec travels as a file asset, not on the command line or in the environment.
     const { asset, hash: specHash } = specAsset(this, "spec", "cdktf-triton-specs", "verify.json", specText);
     this.specAsset = asset;
-    const args = [
-      "verify",
-      "--spec",
-      this.specAsset.path,
-      ...props.target._flags(""),
-      ...(props.baseline?._flags("baseline-") ?? []),
-      ...(props.metricsUrl ? ["--metrics-url", props.metricsUrl] : []),
-      ...(props.protocol === "grpc" ? ["--protocol", "grpc"] : []),
-      ...Object.entries(props.headersFromEnv ?? {}).flatMap(([name, env]) => ["--header", `${name}=${env}`]),
-      ...(props.reportDir ? ["--json", `${props.reportDir}/${id}.json`, "--junit", `${props.reportDir}/${id}.xml`, "--html-dir", props.reportDir] : []),
-      ...(props.fingerprint ? ["--fingerprint", props.fingerprint] : []),
-      ...(props.history ? ["--history", `${props.history.namespace}/${props.history.configMap}`, "--history-app", props.history.app, "--history-color", props.history.color] : []),
-    ].map(shellQuote);
-    // Values read at plan time reach the CLI through the environment: in the command they would be
-    // triggers, and the gate would run again whenever they change (after every switch).
-    const environment: Record<string, string> = {};
-    const fromEnv = (flag: string, name: string, value: string) => {
-      environment[name] = value;
-      args.push(flag, `"$${name}"`);
-    };
-    if (props.passedRecord) fromEnv("--passed", ENV.passed, props.passedRecord);
-    if (props.allowServingChange) fromEnv("--allow-serving-change", ENV.allowServingChange, props.allowServingChange);
     const back = props.switchBack;
-    if (back) {
-      args.push("--switch-back", shellQuote([back.activeService, back.previewService].filter(Boolean).map((s) => `svc/${s}`).join(",")));
-      args.push("--switch-back-from", shellQuote(back.from));
-      fromEnv("--switch-back-to", ENV.switchBackTo, back.to);
-      if (back.toFingerprint) fromEnv("--switch-back-fingerprint", ENV.switchBackFingerprint, back.toFingerprint);
-    }
+    // Values read at plan time (the pass record, the break glass, the color to switch back to) reach
+    // the CLI through the environment: gate-flags' table says which.
+    const { args, environment } = gateCommand({
+      spec: this.specAsset.path,
+      ...props.target._flags("candidate"),
+      ...props.baseline?._flags("baseline"),
+      metricsUrl: props.metricsUrl || undefined,
+      protocol: props.protocol === "grpc" ? "grpc" : undefined,
+      header: Object.entries(props.headersFromEnv ?? {}).map(([name, env]) => `${name}=${env}`),
+      ...(props.reportDir ? { json: `${props.reportDir}/${id}.json`, junit: `${props.reportDir}/${id}.xml`, htmlDir: props.reportDir } : {}),
+      fingerprint: props.fingerprint || undefined,
+      ...(props.history ? { history: `${props.history.namespace}/${props.history.configMap}`, historyApp: props.history.app, historyColor: props.history.color } : {}),
+      passed: props.passedRecord || undefined,
+      allowServingChange: props.allowServingChange || undefined,
+      ...(back
+        ? {
+            switchBack: [back.activeService, back.previewService].filter(Boolean).map((s) => `svc/${s}`).join(","),
+            switchBackFrom: back.from,
+            switchBackTo: back.to,
+            switchBackFingerprint: back.toFingerprint || undefined,
+          }
+        : {}),
+    });
     this.command = [props.command ?? "npx --no-install cdktf-triton", ...args].join(" ");
     this.resource = new TerraformData(
       this,
@@ -255,9 +239,4 @@ export class VerificationGate extends DependableConstruct {
   public get passedAt(): string {
     return this.resource.output;
   }
-}
-
-/** Single-quotes a word for sh unless it is plain; Terraform expressions `${...}` stay outside quotes' effect. */
-function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./${}-]+$/.test(word) && !/[$]\(/.test(word) ? word : `'${word.replace(/'/g, `'"'"'`)}'`;
 }

@@ -6,10 +6,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { TopLevelSpec } from "vega-lite";
-import type { PromotionRecord } from "../promote/history";
+import type { PromoteReport, PromotionRecord } from "../records";
 import type { Report as VerifyReport } from "../verify/verifier";
 import { distributionSpec, eventsSpec, latencySpec, measurementsSpec, perVersionSpec, renderSvg, VersionFigures, weightsSpec } from "./charts";
-import { ObservedData } from "./sources";
+import { addHistoryText, emptyData, ObservedData } from "./sources";
 
 export const HEALTH_SCORE_DEFINITION =
   "health = 100 × (checks passed ÷ checks run; skipped checks not counted) × (1 − the probe's error rate), from the version's last verification; 0 when it could not be verified";
@@ -251,4 +251,13 @@ export function writeReportFile(html: string, target: { file: string } | { dir: 
       if ((e as NodeJS.ErrnoException).code !== "EEXIST" || n > 100) throw e;
     }
   }
+}
+
+/** One promotion run's HTML report, `<dir>/promotion-<id>-<time>.html`; resolves to its path. */
+export async function writePromotionHtml(report: PromoteReport, dir: string): Promise<string> {
+  const data = emptyData();
+  addHistoryText(data, JSON.stringify(report.record), "this run");
+  data.promotions.push({ file: "this run", report });
+  const html = await renderReport(data, { title: `Promotion ${report.record.id} of ${report.record.app}: ${report.record.status}` });
+  return writeReportFile(html, { dir, prefix: `promotion-${report.record.id}` });
 }

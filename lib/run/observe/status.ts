@@ -7,16 +7,15 @@
 // problem in the output, never a crash. Runtime code: no cdktf here.
 import { parse as parseYaml } from "yaml";
 import { KubeAccess, runKubectl, runningPods } from "../kubectl";
-import { getText, parseSamples } from "../promote/analysis";
-import { ClusterHistory, HistoryRecord } from "../promote/history";
-import { PAIR_ANNOTATIONS } from "../verify/switch-back";
+import { getText } from "../promote/analysis";
+import { parsePrometheusText } from "../../core/prometheus-text";
+import { ClusterHistory } from "../promote/history";
+import { HistoryRecord } from "../records";
+import { PAIR_ANNOTATIONS, PAIR_LABEL } from "../../core/pair";
 import { startPortForward } from "../verify/port-forward";
-import { isOpsCluster } from "../../constructs/traffic/envoy-config";
+import { ENVOY_OPS_PORT, isOpsCluster } from "../../core/envoy";
 import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
 import { addEnvoyLog, addHistoryRecords, ObservedData } from "./sources";
-
-const PAIR_LABEL = "cdktf-triton/pair";
-const OPS_PORT = 9902;
 
 export interface ColorStatus {
   readonly color: string;
@@ -168,9 +167,9 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
   }
   for (const pod of podNames) {
     try {
-      const pf = await startPortForward({ target: `pod/${pod}:${OPS_PORT}`, namespace, kubeconfig: access.kubeconfig, context: access.context, kubectl: access.kubectl });
+      const pf = await startPortForward({ target: `pod/${pod}:${ENVOY_OPS_PORT}`, namespace, kubeconfig: access.kubeconfig, context: access.context, kubectl: access.kubectl });
       try {
-        for (const s of parseSamples(await getText(`${pf.url}/stats/prometheus?text_readouts`))) {
+        for (const s of parsePrometheusText(await getText(`${pf.url}/stats/prometheus?text_readouts`))) {
           if (s.name === "envoy_http_rds_version_text" && s.labels.text_value) weights.push(s.labels.text_value);
           const cluster = s.labels.envoy_cluster_name;
           if (!cluster || isOpsCluster(cluster)) continue;

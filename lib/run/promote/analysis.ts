@@ -4,21 +4,9 @@
 // A window without data is "inconclusive", never a pass. Runtime code: no cdktf here.
 import { request } from "undici";
 import { MetricSpec } from "../../core/promotion-spec";
+import { parsePrometheusText } from "../../core/prometheus-text";
+import { Measurement } from "../records";
 
-export type MeasurementVerdict = "pass" | "fail" | "inconclusive";
-
-export interface Measurement {
-  readonly metric: string;
-  readonly at: string;
-  /** undefined when there was no data. */
-  readonly value?: number;
-  readonly verdict: MeasurementVerdict;
-  /** Why it is inconclusive, or what the threshold was. */
-  readonly detail: string;
-  /** The threshold it was judged against. */
-  readonly min?: number;
-  readonly max?: number;
-}
 
 /** What the placeholders of a query stand for. */
 export interface QueryContext {
@@ -50,20 +38,6 @@ export async function getText(url: string): Promise<string> {
   return text;
 }
 
-/** The samples of a Prometheus text exposition: name, labels, value (histogram series as their _bucket/_count lines). */
-export function parseSamples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
-    samples.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
 /** Reads every Envoy's ops port once and sums the numbers of `clusters`. */
 export async function envoySnapshot(opsUrls: readonly string[], clusters: readonly string[]): Promise<EnvoySnapshot> {
   let completed = 0;
@@ -71,7 +45,7 @@ export async function envoySnapshot(opsUrls: readonly string[], clusters: readon
   const buckets = new Map<number, number>();
   const versions: string[] = [];
   for (const base of opsUrls) {
-    for (const s of parseSamples(await getText(`${base.replace(/\/$/, "")}/stats/prometheus?text_readouts`))) {
+    for (const s of parsePrometheusText(await getText(`${base.replace(/\/$/, "")}/stats/prometheus?text_readouts`))) {
       if (s.name === "envoy_http_rds_version_text") versions.push(s.labels.text_value ?? "");
       if (!clusters.includes(s.labels.envoy_cluster_name)) continue;
       if (s.name === "envoy_cluster_upstream_rq_completed") completed += s.value;

@@ -9,11 +9,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { startPortForward, PortForward } from "../verify/port-forward";
-import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, Measurement, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
+import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
 import { Engine, EngineKind } from "./engine";
 import { KubeAccess, runningPods } from "../kubectl";
-import { appendHistoryFile, ClusterHistory, ColorState, MetricSummary, PromotionRecord, StepRecord } from "./history";
+import { appendHistoryFile, ClusterHistory } from "./history";
+import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord } from "../records";
 import { notify, Notification, PromotionEvent } from "./notify";
+import { Color, COLORS, otherColor } from "../../core/colors";
+import { CANARY_ROUTE, weightsVersion } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 
 export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, paused: 3, interrupted: 130 } as const;
@@ -52,13 +55,19 @@ export interface PromoteOptions {
   readonly ask?: (question: string) => Promise<boolean>;
   /** Resolves when the user interrupts (SIGINT/SIGTERM). @default - the process's signals */
   readonly interrupted?: Promise<string>;
+  /**
+   * Writes this run's HTML report into reportDir and resolves to its path (the CLI renders it: the
+   * driver never imports the reports). A failure is reported, never fatal.
+   * @default - no HTML report
+   */
+  readonly writeHtml?: (report: PromoteReport, dir: string) => Promise<string>;
 }
 
 export class PromoteError extends Error {}
 
 /** The pair's state as the stack output gives it. */
 interface PairState {
-  readonly active: "blue" | "green";
+  readonly active: Color;
   readonly canary: number;
   readonly namespace: string;
   readonly envoyNamespace: string;
@@ -66,14 +75,6 @@ interface PairState {
   readonly green: { version: string; fingerprint: string };
 }
 
-export interface PromoteReport {
-  readonly record: PromotionRecord;
-  readonly measurements: readonly (Measurement & { step: number; weightPercent: number })[];
-  readonly notificationProblems: readonly string[];
-  /** From the first failed measurement to the abort decision, and from the decision to the candidate at 0 % in every Envoy. */
-  readonly timings: { firstFailureAt?: string; decisionAt?: string; zeroTrafficAt?: string; decisionMs?: number; rollbackMs?: number };
-  readonly exitCode: number;
-}
 
 /** Finds the stack folder and the promotion spec in it. */
 export function findPromotion(stack: string | undefined, promotion: string | undefined): { stackDir: string; specFile: string } {
@@ -100,7 +101,6 @@ export function findPromotion(stack: string | undefined, promotion: string | und
 }
 
 const sleep = (ms: number, wake: Promise<unknown>) => Promise.race([new Promise((r) => setTimeout(r, Math.max(0, ms))), wake]);
-const other = (c: "blue" | "green"): "blue" | "green" => (c === "blue" ? "green" : "blue");
 
 /** Runs a promotion; resolves to its report (the exit code in it). Never calls process.exit. */
 export async function promote(o: PromoteOptions): Promise<PromoteReport> {
@@ -191,7 +191,7 @@ class Driver {
       throw new PromoteError(`metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus: give --prometheus-url (or analysis.prometheusUrl)`);
     }
     const stable = state.active;
-    const candidate = other(stable);
+    const candidate = otherColor(stable);
     const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: candidate, stable };
     // Bad queries are refused before anything is applied: one dry query each.
     for (const m of promQueries) {
@@ -263,7 +263,7 @@ class Driver {
   }
 
   /** One step: apply, wait for every Envoy, bake under analysis. */
-  private async step(i: number, stable: "blue" | "green", candidate: "blue" | "green", ctx: QueryContext): Promise<"pass" | string> {
+  private async step(i: number, stable: Color, candidate: Color, ctx: QueryContext): Promise<"pass" | string> {
     const spec = this.spec;
     const { weightPercent, bakeSeconds } = spec.steps[i];
     if (this.interruptedBy) return `interrupted (${this.interruptedBy})`;
@@ -355,7 +355,7 @@ class Driver {
   }
 
   /** Applies the stack with `active` and the canary weight, then waits until every Envoy serves those weights. */
-  private async applyWeights(active: "blue" | "green", canary: number): Promise<{ ok: true } | { ok: false; why: string }> {
+  private async applyWeights(active: Color, canary: number): Promise<{ ok: true } | { ok: false; why: string }> {
     if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
     const r = await this.engine.apply({ [this.spec.variables.active]: active, [this.spec.variables.canary]: String(canary) });
     if (r.code !== 0) {
@@ -363,10 +363,8 @@ class Driver {
       this.o.err.write(`${this.engine.binary} apply exited ${r.code}:\n${tail}\n`);
       return { ok: false, why: `${this.engine.binary} apply exited ${r.code}` };
     }
-    const weights = { [active]: 100 - canary, [other(active)]: canary } as Record<"blue" | "green", number>;
-    const backends = this.spec.envoy.clusters;
-    const base = (c: "blue" | "green") => backends[c][0].replace(/-(http|grpc)$/, "");
-    const expected = `weights canary: ${base("blue")}=${weights.blue}, ${base("green")}=${weights.green}`;
+    const weights = { [active]: 100 - canary, [otherColor(active)]: canary } as Record<Color, number>;
+    const expected = weightsVersion([{ name: CANARY_ROUTE, clusters: COLORS.map((c) => ({ cluster: this.spec.envoy.clusters[c][0], weight: weights[c] })) }]);
     const deadline = Date.now() + (this.o.rolloutTimeoutSeconds ?? 300) * 1000;
     let seen: readonly string[] = [];
     for (;;) {
@@ -381,7 +379,7 @@ class Driver {
     }
   }
 
-  private async abort(stable: "blue" | "green", reason: string): Promise<PromoteReport> {
+  private async abort(stable: Color, reason: string): Promise<PromoteReport> {
     const interrupted = reason.startsWith("interrupted");
     this.timings.decisionAt ??= new Date().toISOString();
     this.say(`${interrupted ? "interrupted" : "aborting"}: ${reason}`);
@@ -401,7 +399,7 @@ class Driver {
     return this.finish(interrupted ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.aborted);
   }
 
-  private async switchOver(stable: "blue" | "green", candidate: "blue" | "green"): Promise<PromoteReport> {
+  private async switchOver(stable: Color, candidate: Color): Promise<PromoteReport> {
     const last = this.spec.steps[this.spec.steps.length - 1].weightPercent;
     if ((this.spec.confirmBeforeSwitch || this.o.confirmBeforeSwitch) && !this.o.confirm) {
       const question = `switch ${this.spec.app} to ${candidate} (${this.record.to.version})? [y/N] `;
@@ -466,14 +464,9 @@ class Driver {
 
   /** This run's HTML report, `promotion-<id>-<time>.html` (each run its own file); a failure is reported, never fatal. */
   private async writeHtml(report: PromoteReport): Promise<void> {
+    if (!this.o.writeHtml) return;
     try {
-      const { emptyData, addHistoryText } = await import("../observe/sources");
-      const { renderReport, writeReportFile } = await import("../observe/html-report");
-      const data = emptyData();
-      addHistoryText(data, JSON.stringify(report.record), "this run");
-      data.promotions.push({ file: "this run", report });
-      const html = await renderReport(data, { title: `Promotion ${report.record.id} of ${report.record.app}: ${report.record.status}` });
-      this.say(`HTML report: ${writeReportFile(html, { dir: this.o.reportDir!, prefix: `promotion-${report.record.id}` })}`);
+      this.say(`HTML report: ${await this.o.writeHtml(report, this.o.reportDir!)}`);
     } catch (e) {
       this.o.err.write(`promote: the HTML report was not written (${(e as Error).message})\n`);
     }

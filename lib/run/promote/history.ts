@@ -5,68 +5,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { KubeAccess, runKubectl } from "../kubectl";
+import { HistoryRecord } from "../records";
 
 export type { KubeAccess };
 
-export type PromotionStatus = "running" | "paused" | "promoted" | "aborted" | "interrupted" | "rolled-back";
-
-/** Per metric, what a step measured. */
-export interface MetricSummary {
-  readonly metric: string;
-  readonly passed: number;
-  readonly failed: number;
-  readonly inconclusive: number;
-  /** The last conclusive value. */
-  readonly last?: number;
-}
-
-export interface StepRecord {
-  readonly weightPercent: number;
-  readonly startedAt: string;
-  finishedAt?: string;
-  verdict?: "pass" | "fail" | "inconclusive" | "interrupted";
-  metrics: MetricSummary[];
-}
-
-export interface ColorState {
-  readonly color: string;
-  readonly version: string;
-  readonly fingerprint: string;
-}
-
-export interface PromotionRecord {
-  readonly kind: "promotion";
-  readonly id: string;
-  readonly app: string;
-  readonly namespace: string;
-  /** Who ran it: $USER (or the CI's actor) on which host. */
-  readonly by: string;
-  readonly engine: string;
-  readonly startedAt: string;
-  finishedAt?: string;
-  readonly from: ColorState;
-  readonly to: ColorState;
-  status: PromotionStatus;
-  /** Why it stopped, when it did not promote. */
-  reason?: string;
-  /** The step index traffic is on (-1 before the first). */
-  currentStep: number;
-  steps: StepRecord[];
-}
-
-export interface VerificationRecord {
-  readonly kind: "verification";
-  readonly id: string;
-  readonly app: string;
-  readonly namespace: string;
-  readonly at: string;
-  readonly color: string;
-  readonly fingerprint?: string;
-  readonly verdict: string;
-  readonly message?: string;
-}
-
-export type HistoryRecord = PromotionRecord | VerificationRecord;
 
 const DATA_KEY = "history.jsonl";
 

@@ -2,7 +2,7 @@
 // bounded number of connections, explicit connect / headers / body timeouts, a response-size cap,
 // TLS and mTLS. Runtime code: imports nothing from cdktf.
 import { Dispatcher, Pool } from "undici";
-import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { parsePrometheusText, Sample } from "../../core/prometheus-text";
 import { decodeInferResponse, encodeInferRequest, HEADER_LENGTH, InferRequest, InferResponse } from "./binary";
 
 export interface TlsOptions {
@@ -95,11 +95,8 @@ function healthOf(res: RawResponse, field: "live" | "ready"): HealthAnswer {
 }
 
 /** One Prometheus sample: metric name, labels, value. */
-export interface MetricSample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
+/** One sample of a metrics endpoint (the Prometheus text format's, core/prometheus-text). */
+export type MetricSample = Sample;
 
 /** A request encoded once, to be sent many times (the probe). */
 export interface PreparedInfer {
@@ -295,19 +292,11 @@ export async function scrapeMetrics(url: string, options: Omit<ClientOptions, "u
   try {
     const res = await client.request("GET", u.pathname + u.search, undefined, signal);
     if (res.status !== 200) throw new OipError("http", `GET ${url} answered ${res.status}`, res.status);
-    let families: any[];
     try {
-      families = parsePrometheusTextFormat(res.body.toString("utf8"));
+      return parsePrometheusText(res.body.toString("utf8"));
     } catch (e) {
       throw new OipError("protocol", `metrics are not Prometheus text: ${(e as Error).message}`);
     }
-    const samples: MetricSample[] = [];
-    for (const family of families) {
-      for (const m of family.metrics ?? []) {
-        if (m.value !== undefined) samples.push({ name: family.name, labels: m.labels ?? {}, value: Number(m.value) });
-      }
-    }
-    return samples;
   } finally {
     await client.close();
   }

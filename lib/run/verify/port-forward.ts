@@ -3,6 +3,7 @@
 import { spawn } from "child_process";
 import * as os from "os";
 import * as path from "path";
+import { parsePortForwardTarget } from "../../core/gate-flags";
 
 export interface PortForwardOptions {
   /** e.g. svc/classifier-green:8000 */
@@ -22,14 +23,6 @@ export interface PortForwardOptions {
 export interface PortForward {
   readonly url: string;
   stop(): void;
-}
-
-export function parsePortForwardTarget(target: string): { resource: string; port: number } {
-  const m = /^((?:svc|service|pod|deployment|deploy)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?):([0-9]{1,5})$/.exec(target);
-  if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
-    throw new Error(`--port-forward ${JSON.stringify(target)}: expected svc/NAME:PORT (or pod/, deployment/)`);
-  }
-  return { resource: m[1], port: Number(m[3]) };
 }
 
 /**

@@ -2,15 +2,9 @@
 // Service selects the color that served before the apply again, and its preview Service the other
 // one, through the Kubernetes API (kubectl, with the kubeconfig/context of the port-forwards).
 // Runtime code: no cdktf here.
+import { isColor, otherColor } from "../../core/colors";
+import { PAIR_ANNOTATIONS } from "../../core/pair";
 import { runKubectl } from "../kubectl";
-
-/** Annotations a blue/green pair keeps on its active Service. */
-export const PAIR_ANNOTATIONS = {
-  /** The release fingerprint of the color the Service selects, written with the selector. */
-  servingFingerprint: "cdktf-triton.io/serving-fingerprint",
-  /** `<fingerprint> <spec hash> <time>` of the last verification a color passed as the candidate. */
-  verified: (color: string) => `cdktf-triton.io/verified-${color}`,
-} as const;
 
 export interface SwitchBackOptions {
   /** The active Service (`svc/NAME` or NAME) and the preview Service. */
@@ -41,8 +35,6 @@ export interface SwitchBackResult {
   readonly ms: number;
 }
 
-const COLORS = ["blue", "green"];
-
 /**
  * Points the active Service back at `to` (and the preview Service at the other color), and drops
  * the `from` color's verification record, so a later switch to that fingerprint is verified again.
@@ -50,11 +42,11 @@ const COLORS = ["blue", "green"];
 export async function switchBack(o: SwitchBackOptions): Promise<SwitchBackResult> {
   const started = performance.now();
   const done = (restored: boolean, message: string): SwitchBackResult => ({ restored, message, ms: Math.round(performance.now() - started) });
-  if (!COLORS.includes(o.from)) return done(false, `not switched back: --switch-back-from ${JSON.stringify(o.from)} is not blue or green`);
+  if (!isColor(o.from)) return done(false, `not switched back: --switch-back-from ${JSON.stringify(o.from)} is not blue or green`);
   if (o.to === "") return done(false, "nothing to switch back to: no color served before this apply");
-  if (!COLORS.includes(o.to)) return done(false, `not switched back: --switch-back-to ${JSON.stringify(o.to)} is not blue or green`);
+  if (!isColor(o.to)) return done(false, `not switched back: --switch-back-to ${JSON.stringify(o.to)} is not blue or green`);
   if (o.to === o.from) return done(false, `nothing to switch back to: ${o.from} already served before this apply`);
-  const other = o.to === "blue" ? "green" : "blue";
+  const other = otherColor(o.to);
   const annotations: Record<string, string | null> = { [PAIR_ANNOTATIONS.verified(o.from)]: null };
   if (o.fingerprint) annotations[PAIR_ANNOTATIONS.servingFingerprint] = o.fingerprint;
   const patches: [string, object][] = [[o.activeService, { metadata: { annotations }, spec: { selector: { color: o.to } } }]];

@@ -1,0 +1,52 @@
+// What our rendered Envoy configuration and the run side that reads Envoy back agree on: the ops
+// port, the canary's route, how a backend's clusters are named per protocol, the ops listener's own
+// clusters, and the route tables' version (the weights a pod serves).
+
+/** The port of the ops listener: readiness, liveness and `/stats/prometheus` (never the admin API). */
+export const ENVOY_OPS_PORT = 9902;
+
+/** The name of a TritonCanary's route, the one whose weights a promotion moves. */
+export const CANARY_ROUTE = "canary";
+
+export type ClusterProtocol = "http" | "grpc";
+
+/** A backend's cluster for one protocol. */
+export function protocolCluster(backend: string, protocol: ClusterProtocol): string {
+  return `${backend}-${protocol}`;
+}
+
+/** The backend a cluster belongs to (its protocol suffix dropped). */
+export function clusterBackend(cluster: string): string {
+  return cluster.replace(/-(http|grpc)$/, "");
+}
+
+/** The ops listener's route to Envoy's admin interface (its local socket). */
+export const ADMIN_CLUSTER = "envoy-admin";
+
+/** Listener i's hop of the readiness chain. */
+export function readyCluster(i: number): string {
+  return `ready-listener-${i}`;
+}
+
+/** Whether a cluster is one of the ops listener's own (the admin, the readiness hops), not the model's. */
+export function isOpsCluster(name: string): boolean {
+  return name === ADMIN_CLUSTER || /^ready-listener-\d+$/.test(name);
+}
+
+/** A route that splits traffic, as the version names it. */
+export interface SplitRoute {
+  readonly name: string;
+  readonly clusters: readonly { readonly cluster: string; readonly weight: number | string }[];
+}
+
+/**
+ * The route tables' version: the weights of each split route, e.g. `weights canary: fraud-blue=75,
+ * fraud-green=25`. Envoy reports it per listener (text readout `http.<listener>.rds.<listener>.version_text`,
+ * on the ops port's `/stats/prometheus?text_readouts`), so whoever changed the weights sees when a
+ * pod serves them. Undefined without a split route.
+ */
+export function weightsVersion(routes: readonly SplitRoute[]): string | undefined {
+  const split = routes.filter((r) => r.clusters.length > 1);
+  if (!split.length) return undefined;
+  return `weights ${split.map((r) => `${r.name}: ${r.clusters.map((c) => `${clusterBackend(c.cluster)}=${c.weight}`).join(", ")}`).join("; ")}`;
+}

@@ -1,0 +1,88 @@
+// The records the run side writes and reads back: a promotion's record and measurements (the driver
+// writes them into the pair's history and its report files), a gate's verdict record, and the
+// report of a promotion run. The driver, the history and the reports import these; none of them
+// imports another for its types.
+
+export type PromotionStatus = "running" | "paused" | "promoted" | "aborted" | "interrupted" | "rolled-back";
+
+/** Per metric, what a step measured. */
+export interface MetricSummary {
+  readonly metric: string;
+  readonly passed: number;
+  readonly failed: number;
+  readonly inconclusive: number;
+  /** The last conclusive value. */
+  readonly last?: number;
+}
+
+export interface StepRecord {
+  readonly weightPercent: number;
+  readonly startedAt: string;
+  finishedAt?: string;
+  verdict?: "pass" | "fail" | "inconclusive" | "interrupted";
+  metrics: MetricSummary[];
+}
+
+export interface ColorState {
+  readonly color: string;
+  readonly version: string;
+  readonly fingerprint: string;
+}
+
+export interface PromotionRecord {
+  readonly kind: "promotion";
+  readonly id: string;
+  readonly app: string;
+  readonly namespace: string;
+  /** Who ran it: $USER (or the CI's actor) on which host. */
+  readonly by: string;
+  readonly engine: string;
+  readonly startedAt: string;
+  finishedAt?: string;
+  readonly from: ColorState;
+  readonly to: ColorState;
+  status: PromotionStatus;
+  /** Why it stopped, when it did not promote. */
+  reason?: string;
+  /** The step index traffic is on (-1 before the first). */
+  currentStep: number;
+  steps: StepRecord[];
+}
+
+export interface VerificationRecord {
+  readonly kind: "verification";
+  readonly id: string;
+  readonly app: string;
+  readonly namespace: string;
+  readonly at: string;
+  readonly color: string;
+  readonly fingerprint?: string;
+  readonly verdict: string;
+  readonly message?: string;
+}
+
+export type HistoryRecord = PromotionRecord | VerificationRecord;
+
+export type MeasurementVerdict = "pass" | "fail" | "inconclusive";
+
+export interface Measurement {
+  readonly metric: string;
+  readonly at: string;
+  /** undefined when there was no data. */
+  readonly value?: number;
+  readonly verdict: MeasurementVerdict;
+  /** Why it is inconclusive, or what the threshold was. */
+  readonly detail: string;
+  /** The threshold it was judged against. */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export interface PromoteReport {
+  readonly record: PromotionRecord;
+  readonly measurements: readonly (Measurement & { step: number; weightPercent: number })[];
+  readonly notificationProblems: readonly string[];
+  /** From the first failed measurement to the abort decision, and from the decision to the candidate at 0 % in every Envoy. */
+  readonly timings: { firstFailureAt?: string; decisionAt?: string; zeroTrafficAt?: string; decisionMs?: number; rollbackMs?: number };
+  readonly exitCode: number;
+}
