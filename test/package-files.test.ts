@@ -26,7 +26,7 @@ describe("npm pack, installed into a fresh project", () => {
   test("it holds the compiled library, the CLI, the chart, the spec's JSON Schema, the gRPC proto and the licence; no sources or tests", () => {
     const files = sh("tar", ["tzf", tarball], work).trim().split("\n").map((f) => f.replace(/^package\//, ""));
     expect(files).toEqual(
-      expect.arrayContaining(["dist/lib/index.js", "dist/lib/index.d.ts", "bin/cdktf-triton.js", "charts/triton/Chart.yaml", "schemas/verify-spec.schema.json", "protos/grpc_predict_v2.proto", "LICENSE"]),
+      expect.arrayContaining(["dist/lib/index.js", "dist/lib/index.d.ts", "run/package.json", "dist/lib/run/index.d.ts", "bin/cdktf-triton.js", "charts/triton/Chart.yaml", "schemas/verify-spec.schema.json", "protos/grpc_predict_v2.proto", "LICENSE"]),
     );
     expect(files.filter((f) => /^(test|scripts|lib|stacks)\//.test(f) || (f.endsWith(".ts") && !f.endsWith(".d.ts")))).toEqual([]);
     // @internal members are stripped from the published types
@@ -60,6 +60,7 @@ describe("npm pack, installed into a fresh project", () => {
       }),
     );
     fs.copyFileSync(path.join(__dirname, "consumer", "main.ts"), path.join(project, "src", "main.ts"));
+    fs.copyFileSync(path.join(__dirname, "consumer", "run.ts"), path.join(project, "src", "run.ts"));
     fs.writeFileSync(
       path.join(project, "tsconfig.json"),
       JSON.stringify({ compilerOptions: { target: "ES2022", module: "commonjs", strict: true, outDir: "build", types: ["node"], skipLibCheck: false }, include: ["src"] }),
@@ -81,6 +82,10 @@ describe("npm pack, installed into a fresh project", () => {
       kubernetes_pod_disruption_budget_v1: 3,
       terraform_data: 3, // the pair's gate before and after the switch, the lone gate
     });
+    // The run side's entry: the verifier's API, without cdktf; the package's own loads no run-time module.
+    expect(JSON.parse(sh(process.execPath, [path.join("build", "run.js")], project))).toEqual({ verify: "function", loadSpec: "function", client: "function", models: 1, cdktf: false });
+    const runtime = sh(process.execPath, ["-e", 'require("cdktf-triton"); console.log(JSON.stringify(Object.keys(require.cache).filter((m) => /[\\/](undici|@grpc|vega|commander)[\\/]|[\\/]dist[\\/]lib[\\/](run|cli)[\\/]/.test(m))))'], project);
+    expect(JSON.parse(runtime)).toEqual([]);
     const help = sh(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["verify", "--help"], stack);
     expect(help).toContain("0  pass: the candidate may take traffic");
     // The packed promote command finds the stack's promotion.json and checks the engine before anything else.

@@ -1,6 +1,8 @@
-// `cdktf-triton verify`: runs a verification spec against a candidate and exits 0 (pass),
-// 1 (verification failed) or 2 (could not verify: bad arguments or spec, unreachable server).
-// Runtime code: imports nothing from cdktf, so it starts fast inside a local-exec provisioner.
+// The CLI's root (bin/cdktf-triton.js calls main): the commands, above every run-time module, and
+// `verify`, which runs a verification spec against a candidate and exits 0 (pass), 1 (verification
+// failed) or 2 (could not verify: bad arguments or spec, unreachable server). Its options are the
+// gate's table (core/gate-flags). Loads nothing from cdktf, so it starts fast inside a local-exec
+// provisioner; `promote`, `history`, `status` and `report` load their modules when they run.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -31,9 +33,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
   const program = new Command("cdktf-triton")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
-  const verifyCommand = program.command("verify");
-  addVerifyOptions(verifyCommand);
-  verifyCommand
+  addVerifyOptions(program.command("verify"))
     .description("Verify a Triton (Open Inference Protocol) candidate before traffic moves to it")
     .addHelpText("after", EXIT_CODES_HELP)
     .action(async (flags: VerifyFlags) => {

@@ -1,6 +1,7 @@
 // The promotion spec: what `cdktf-triton promote` does, written by TritonPromotion into the synth
 // output as a file asset (promotion.json) and read back by the driver. Runtime code: no cdktf here.
 import * as fs from "fs";
+import { Color } from "./colors";
 import { Problem, ProblemsError } from "./problems";
 
 /** One step: the candidate's share of requests, and how long it bakes there under analysis. */
@@ -59,7 +60,7 @@ export interface PromotionSpec {
   /** The stack output that holds the pair's state (active color, versions, fingerprints). */
   readonly output: string;
   /** Our Envoy in front of the pair: its name, its ops port, and each color's clusters (namespaces are in the output: they may be variables). */
-  readonly envoy: { readonly name: string; readonly opsPort: number; readonly clusters: Readonly<Record<"blue" | "green", readonly string[]>> };
+  readonly envoy: { readonly name: string; readonly opsPort: number; readonly clusters: Readonly<Record<Color, readonly string[]>> };
   readonly steps: readonly PromotionStep[];
   readonly analysis: { readonly intervalSeconds: number; readonly metrics: readonly MetricSpec[]; readonly prometheusUrl?: string };
   /** Ask before the switch (a TTY prompt; in CI the run pauses and a re-run with --confirm goes on). */

@@ -7,7 +7,7 @@ import { Fn, Op, TerraformLocal, TerraformStack, TerraformVariable, Token } from
 import { Construct } from "constructs";
 import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
 import { DependableConstruct } from "../dependencies";
-import { Color, COLORS } from "../release/props";
+import { Color, COLORS } from "../../core/colors";
 import { Backend } from "../traffic/backend";
 import { EnvoyModel } from "../traffic/envoy-config";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";

@@ -4,7 +4,7 @@
 import { TerraformAsset, TerraformOutput } from "cdktf";
 import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
-import { COLORS } from "../release/props";
+import { Color, COLORS } from "../../core/colors";
 import { ENVOY_OPS_PORT } from "../traffic/envoy-config";
 import { PropValidator } from "../validation";
 import { MetricSpec, PromotionSpec, PromotionStep, promotionProblems } from "../../core/promotion-spec";
@@ -108,7 +108,7 @@ export class TritonPromotion extends Construct {
     v.throwIfInvalid();
 
     const outputId = `${pair.appName}_promotion`.replace(/-/g, "_");
-    const rel = (c: "blue" | "green") => pair.release(c);
+    const rel = (c: Color) => pair.release(c);
     this.stateOutput = new TerraformOutput(this, "state", {
       description: `The state of ${pair.appName} for cdktf-triton promote: the active color, and each color's version and release fingerprint.`,
       value: {

@@ -13,6 +13,7 @@ import { ClusterHistory } from "../promote/history";
 import { HistoryRecord } from "../records";
 import { PAIR_ANNOTATIONS, PAIR_LABEL } from "../../core/pair";
 import { startPortForward } from "../verify/port-forward";
+import { isColor } from "../../core/colors";
 import { ENVOY_OPS_PORT, isOpsCluster } from "../../core/envoy";
 import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
 import { addEnvoyLog, addHistoryRecords, ObservedData } from "./sources";
@@ -94,7 +95,7 @@ export async function collectStatus(access: KubeAccess, namespace: string, optio
     const serving: string = svc.spec.selector?.color ?? "";
     const annotations: Record<string, string> = svc.metadata.annotations ?? {};
     const colors: ColorStatus[] = deployments
-      .filter((d) => d.metadata.labels?.app === app && ["blue", "green"].includes(d.metadata.labels?.color))
+      .filter((d) => d.metadata.labels?.app === app && isColor(d.metadata.labels?.color))
       .sort((a, b) => a.metadata.labels.color.localeCompare(b.metadata.labels.color))
       .map((d) => {
         const color = d.metadata.labels.color as string;

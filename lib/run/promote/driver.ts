@@ -15,7 +15,7 @@ import { KubeAccess, runningPods } from "../kubectl";
 import { appendHistoryFile, ClusterHistory } from "./history";
 import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord } from "../records";
 import { notify, Notification, PromotionEvent } from "./notify";
-import { Color, COLORS, otherColor } from "../../core/colors";
+import { Color, COLORS, isColor, otherColor } from "../../core/colors";
 import { CANARY_ROUTE, weightsVersion } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 
@@ -180,7 +180,7 @@ class Driver {
     this.engine = new Engine({ kind: this.o.engine, stackDir, vars: this.o.vars, varFiles: this.o.varFiles });
     this.engine.check();
     const state = (await this.engine.output(spec.output)) as PairState | undefined;
-    if (!state || !["blue", "green"].includes(state.active)) {
+    if (!state || !isColor(state.active)) {
       throw new PromoteError(`the stack's state has no output ${spec.output}: apply the stack once (with ${this.o.engine}) before promoting`);
     }
     this.history = new ClusterHistory(this.o.kube ?? {}, state.namespace, spec.history.configMap, spec.history.limit);
