@@ -1,5 +1,5 @@
 import { Token } from "cdktf";
-import { Problem, ProblemsError, showValue } from "../core/problems";
+import { Problem, ProblemsError } from "../core/problems";
 
 /** One rejected prop: which field, the value given, and what would have been accepted. */
 export type PropProblem = Problem;
@@ -13,8 +13,18 @@ export class TritonValidationError extends ProblemsError {
     public readonly constructPath: string,
     problems: readonly Problem[],
   ) {
-    super(`Invalid props for ${constructPath}`, problems, (p) => `${p.field} = ${showValue(p.value)} is invalid: expected ${p.expected}`);
+    super(`Invalid props for ${constructPath}`, problems, (p) => `${p.field} = ${propValue(p.value)} is invalid: expected ${p.expected}`);
     this.name = "TritonValidationError";
+  }
+}
+
+/** A prop's value in full, as JSON (a spec's "2 elements" stays a quoted value here). */
+function propValue(value: unknown): string {
+  if (value === undefined) return "undefined";
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
   }
 }
 
