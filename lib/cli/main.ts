@@ -13,10 +13,11 @@ import { addPromoteCommands } from "./promote";
 import { addObserveCommands } from "./observe";
 import { PortForward, startPortForward } from "../run/verify/port-forward";
 import { junitXml, summaryText } from "../run/verify/report";
-import { VERIFY_FLAGS, VerifyFlags } from "../core/gate-flags";
+import { parsePortForwardTarget, VERIFY_FLAGS, VerifyFlags } from "../core/gate-flags";
+import { packageFile } from "../core/package-file";
 import { loadSpec, SpecError } from "../core/verify-spec";
 import { switchBack } from "../run/verify/switch-back";
-import { OipProtocol, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
+import { httpUrlProblem, OipProtocol, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
@@ -32,7 +33,8 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
   let code: number = EXIT.error;
   const program = new Command("cdktf-triton")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) });
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .version(packageVersion(), "--version", "print the version of cdktf-triton");
   addVerifyOptions(program.command("verify"))
     .description("Verify a Triton (Open Inference Protocol) candidate before traffic moves to it")
     .addHelpText("after", EXIT_CODES_HELP)
@@ -55,6 +57,19 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
   const forwards: PortForward[] = [];
   const started = Date.now();
   try {
+    // The arguments first, each bad one at once: a typo must not wait for a server or a deadline.
+    if (!["http", "grpc"].includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected http or grpc`);
+    if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
+    if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
+    for (const [flag, value] of [["--url", flags.url], ["--baseline-url", flags.baselineUrl], ["--metrics-url", flags.metricsUrl]] as const) httpUrlFlag(flag, value);
+    for (const [flag, value] of [["--port-forward", flags.portForward], ["--baseline-port-forward", flags.baselinePortForward]] as const) {
+      if (value === undefined) continue;
+      try {
+        parsePortForwardTarget(value);
+      } catch (e) {
+        throw new UsageError((e as Error).message.replace("--port-forward", flag));
+      }
+    }
     const spec = loadSpec(flags.spec);
     const servingChangeAllowed = flags.allowServingChange === "true" ? { servingChangeAllowed: true } : {};
     if (flags.allowServingChange !== undefined && !["true", "false"].includes(flags.allowServingChange)) {
@@ -81,9 +96,6 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
       await recordVerdict(flags, "skipped", message, io.err);
       return EXIT.pass;
     }
-    if (!["http", "grpc"].includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected http or grpc`);
-    if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
-    if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
     const client = clientOptions(flags);
     const forward = async (target: string) => {
       const pf = await startPortForward({ target, namespace: flags.namespace, kubeconfig: flags.kubeconfig, context: flags.context });
@@ -94,6 +106,8 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
     const baselineUrl = flags.baselineUrl ?? (flags.baselinePortForward ? await forward(flags.baselinePortForward) : undefined);
 
     const progress = progressPrinter(flags.quiet ? undefined : io.err);
+    // On one terminal the progress lines already listed each check: the summary then gives the verdict.
+    const listed = !flags.quiet && isTty(io.err) && isTty(io.out);
     let report: Report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as OipProtocol }, { onProgress: progress.onEvent });
     progress.done();
     report = { ...report, ...fingerprint, ...servingChangeAllowed };
@@ -113,7 +127,7 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
       report = { ...report, switchBack: { to: flags.switchBackTo ?? "", restored: back.restored, message: back.message, msAfterVerdict: back.ms } };
     }
     // The verdict first, then the reports, within what is left of the deadline.
-    io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report)}\n`);
+    io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report, { checks: !listed })}\n`);
     const left = started + (spec.deadlineSeconds ?? 600) * 1000 - Date.now();
     try {
       await writeReports(report, flags, Math.max(1000, left));
@@ -126,7 +140,7 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
     await recordVerdict(flags, report.verdict, failedChecks.length ? `failed: ${failedChecks.join(", ")}` : undefined, io.err);
     return EXIT[report.verdict];
   } catch (e) {
-    const message = e instanceof SpecError || e instanceof UsageError ? e.message : `could not verify: ${(e as Error).message}`;
+    const message = e instanceof SpecError ? e.brief : e instanceof UsageError ? e.message : `could not verify: ${(e as Error).message}`;
     io.err.write(`cdktf-triton verify: ${message}\n`);
     return EXIT.error;
   } finally {
@@ -135,6 +149,21 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
 }
 
 class UsageError extends Error {}
+
+/** This package's version, from its package.json (beside lib/ in a checkout, beside dist/ when installed). */
+function packageVersion(): string {
+  try {
+    return JSON.parse(fs.readFileSync(packageFile(["package.json"]), "utf8")).version as string;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** An http(s) URL flag, or a UsageError that shows how to write it. */
+function httpUrlFlag(flag: string, value: string | undefined): void {
+  const problem = value === undefined ? undefined : httpUrlProblem(value);
+  if (problem) throw new UsageError(`${flag} ${JSON.stringify(value)} ${problem}`);
+}
 
 /** `verify`'s options, from the table the gate writes its command with (core/gate-flags). */
 export function addVerifyOptions(command: Command): Command {
@@ -259,6 +288,10 @@ function makeFolders(dir: string): void {
   fs.mkdirSync(dir);
 }
 
+function isTty(stream: NodeJS.WritableStream): boolean {
+  return Boolean((stream as NodeJS.WriteStream).isTTY);
+}
+
 /** A progress bar on a terminal; a line per check (and per quarter of the probe) elsewhere. */
 function progressPrinter(stream?: NodeJS.WritableStream) {
   const tty = Boolean(stream && (stream as NodeJS.WriteStream).isTTY);
@@ -271,6 +304,8 @@ function progressPrinter(stream?: NodeJS.WritableStream) {
         bar?.stop();
         bar = undefined;
         stream.write(`  ${e.result.status.toUpperCase().padEnd(7)} ${e.result.name}\n`);
+      } else if (e.type === "waiting") {
+        stream.write(`  waiting for ${e.what}: ${e.seen} (${e.leftSeconds} s left of the spec's waitForReadySeconds)\n`);
       } else if (tty) {
         if (!bar) {
           // Loaded on a terminal only: a gate's CLI starts without it.

@@ -36,6 +36,11 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
         flags.history.forEach((f: string) => addHistoryFile(data, f));
         flags.reports.forEach((f: string) => addReports(data, f));
         flags.envoyLog.forEach((f: string) => addEnvoyLogFile(data, f));
+        // A page with nothing on it is no report: say what could not be read, and write nothing.
+        if (!data.history.length && !data.verifications.length && !data.promotions.length && !data.events.length && !data.requests.length) {
+          const [first, ...more] = data.problems;
+          throw new Error(`nothing to report: ${first ? `${first}${more.length ? ` (and ${more.length} more source${more.length === 1 ? "" : "s"} unreadable)` : ""}` : "the sources hold no record, report or Envoy log line"}`);
+        }
         const html = await renderReport(data, { title: flags.title });
         const file = writeReportFile(html, flags.out ? { file: flags.out } : { dir: flags.outDir ?? ".", prefix: "report" });
         for (const p of data.problems) io.err.write(`cdktf-triton report: ${p}\n`);

@@ -69,7 +69,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
         setCode(report.exitCode);
       } catch (e) {
         const known = e instanceof PromoteError || e instanceof PromotionSpecError || e instanceof EngineError;
-        io.err.write(`cdktf-triton promote: ${known ? "" : "could not promote: "}${(e as Error).message}\n`);
+        io.err.write(`cdktf-triton promote: ${known ? "" : "could not promote: "}${e instanceof PromotionSpecError ? e.brief : (e as Error).message}\n`);
         setCode(PROMOTE_EXIT.error);
       }
     });
@@ -90,6 +90,9 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
         if (flags.file) {
           if (!fs.existsSync(flags.file)) throw new Error(`${flags.file} does not exist`);
           const parsed = parseHistory(fs.readFileSync(flags.file, "utf8"));
+          if (!parsed.records.length) {
+            throw new Error(`${flags.file} holds no promotion or verdict record${parsed.problems.length ? ` (${parsed.problems.length} line${parsed.problems.length === 1 ? "" : "s"} could not be read: ${parsed.problems[0]})` : ""}`);
+          }
           parsed.problems.forEach((p) => io.err.write(`cdktf-triton history: ${flags.file}: ${p} (skipped)\n`));
           records = parsed.records;
         } else {

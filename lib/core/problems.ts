@@ -23,11 +23,15 @@ export function showValue(value: unknown): string {
 
 /** Bad input of one source (a construct's props, a spec file): every problem, one per line. */
 export class ProblemsError extends Error {
+  /** The message on one line when there is one problem (a CLI's error line), else the message. */
+  public readonly brief: string;
+
   constructor(
     headline: string,
     public readonly problems: readonly Problem[],
     line: (p: Problem) => string = (p) => `${p.field} = ${showValue(p.value)}: expected ${p.expected}`,
   ) {
     super(`${headline}:\n${problems.map((p) => `  - ${line(p)}`).join("\n")}`);
+    this.brief = problems.length === 1 ? `${headline}: ${line(problems[0])}` : this.message;
   }
 }

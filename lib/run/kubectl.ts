@@ -36,9 +36,29 @@ export function runKubectl(access: KubeAccess, args: readonly string[], input?: 
   });
 }
 
+/**
+ * Why a kubectl call failed, as one line that says what to do: never kubectl's own log lines
+ * (`E1205 ... memcache.go:265] ...`, repeated per API group) or a bare `spawn kubectl ENOENT`.
+ */
+export function kubectlFailure(r: KubectlRun, access: KubeAccess = {}): string {
+  const bin = access.kubectl ?? "kubectl";
+  if (r.error) return /ENOENT/.test(r.error) ? `${bin} is not on PATH: install kubectl, or put it on PATH` : r.error;
+  const lines = r.stderr
+    .split("\n")
+    .map((l) => l.replace(/^[EWIF]\d{4} [\d:.]+\s+\d+ [\w.-]+:\d+\] /, "").trim())
+    .filter(Boolean);
+  const text = lines.join("\n");
+  const last = lines[lines.length - 1] ?? `${bin} exited ${r.code}`;
+  if (/localhost:8080\b/.test(text) && !access.kubeconfig) return "no cluster to talk to: kubectl found no kubeconfig (give --kubeconfig FILE, or set KUBECONFIG)";
+  if (access.kubeconfig && /no such file or directory/.test(text)) return `the kubeconfig ${access.kubeconfig} cannot be read: no such file`;
+  if (/context .*(does not exist|not found)/i.test(text)) return `the kubeconfig has no context ${JSON.stringify(access.context ?? "")}: ${last.replace(/^error: /, "")}`;
+  if (/Unable to connect to the server|connection refused|no such host|i\/o timeout|was refused/i.test(text)) return `the Kubernetes API server does not answer: ${last.replace(/^error: /, "")}`;
+  return last.replace(/^error: /, "");
+}
+
 /** The names of an app's running pods (label `app=<app>`); throws with kubectl's message when it cannot list them. */
 export async function runningPods(access: KubeAccess, namespace: string, app: string): Promise<string[]> {
   const r = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", `app=${app}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
-  if (r.code !== 0) throw new Error(`could not list the pods of ${namespace}/${app}: ${r.stderr.trim()}`);
+  if (r.code !== 0) throw new Error(`could not list the pods of ${namespace}/${app}: ${kubectlFailure(r, access)}`);
   return r.stdout.trim().split(/\s+/).filter(Boolean);
 }

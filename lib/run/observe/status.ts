@@ -6,7 +6,7 @@
 // through a port-forward) and the health checkers' events (its logs). Whatever cannot be read is a
 // problem in the output, never a crash. Runtime code: no cdktf here.
 import { parse as parseYaml } from "yaml";
-import { KubeAccess, runKubectl, runningPods } from "../kubectl";
+import { KubeAccess, kubectlFailure, runKubectl, runningPods } from "../kubectl";
 import { getText } from "../promote/analysis";
 import { parsePrometheusText } from "../../core/prometheus-text";
 import { ClusterHistory } from "../promote/history";
@@ -74,7 +74,7 @@ export interface NamespaceStatus {
 
 async function getJson(access: KubeAccess, args: string[]): Promise<any> {
   const r = await runKubectl(access, [...args, "-o", "json"]);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${(r.stderr || r.error || "").trim()}`);
+  if (r.code !== 0) throw new Error(kubectlFailure(r, access));
   return JSON.parse(r.stdout);
 }
 
@@ -188,7 +188,7 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
       problems.push(`Envoy pod ${pod}: its ops port could not be read (${(e as Error).message})`);
     }
     const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=5000"]);
-    if (logs.code !== 0) problems.push(`Envoy pod ${pod}: its logs could not be read (${logs.stderr.trim()}): no health events from it`);
+    if (logs.code !== 0) problems.push(`Envoy pod ${pod}: its logs could not be read (${kubectlFailure(logs, access)}): no health events from it`);
     else events.push(...parseEnvoyLog(logs.stdout, pod).events);
   }
   events.sort((a, b) => a.at.localeCompare(b.at));
@@ -209,11 +209,11 @@ export async function addClusterSources(data: ObservedData, access: KubeAccess, 
     if (!loaded.exists) data.problems.push(`${where} does not exist: no promotion or gate verdict recorded in the cluster`);
     else addHistoryRecords(data, loaded.records, loaded.problems, where);
   } catch (e) {
-    data.problems.push(`${where}: ${(e as Error).message}`);
+    data.problems.push((e as Error).message); // names the ConfigMap
   }
   const cms = await runKubectl(access, ["get", "configmaps", "-n", namespace, "-l", "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton", "-o", "json"]);
   if (cms.code !== 0) {
-    data.problems.push(`Envoys in ${namespace}: cannot be listed (${cms.stderr.trim()}): no failover events`);
+    data.problems.push(`Envoys in ${namespace}: cannot be listed (${kubectlFailure(cms, access)}): no failover events`);
     return;
   }
   for (const envoy of frontingEnvoys(JSON.parse(cms.stdout).items, app, namespace)) {
@@ -224,7 +224,7 @@ export async function addClusterSources(data: ObservedData, access: KubeAccess, 
     });
     for (const pod of pods) {
       const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=20000"]);
-      if (logs.code !== 0) data.problems.push(`Envoy pod ${namespace}/${pod}: logs cannot be read (${logs.stderr.trim()}): no failover events from it`);
+      if (logs.code !== 0) data.problems.push(`Envoy pod ${namespace}/${pod}: logs cannot be read (${kubectlFailure(logs, access)}): no failover events from it`);
       else addEnvoyLog(data, logs.stdout, `Envoy pod ${namespace}/${pod}`, pod);
     }
   }

@@ -4,7 +4,7 @@
 // Runtime code: no cdktf here.
 import * as fs from "fs";
 import * as path from "path";
-import { KubeAccess, runKubectl } from "../kubectl";
+import { KubeAccess, kubectlFailure, runKubectl } from "../kubectl";
 import { HistoryRecord } from "../records";
 
 export type { KubeAccess };
@@ -73,13 +73,13 @@ export class ClusterHistory {
       const r = await runKubectl(this.access, [object ? "replace" : "create", "-f", "-", "-o", "name"], JSON.stringify(body));
       if (r.code === 0) return;
       const conflict = /Conflict|AlreadyExists|the object has been modified|already exists/i.test(r.stderr);
-      if (!conflict || attempt >= 5) throw new Error(`could not write ConfigMap ${this.namespace}/${this.name}: ${r.stderr.trim()}`);
+      if (!conflict || attempt >= 5) throw new Error(`could not write ConfigMap ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
     }
   }
 
   private async get(): Promise<{ object?: { metadata: { resourceVersion: string }; data?: Record<string, string> } }> {
     const r = await runKubectl(this.access, ["get", "configmap", this.name, "-n", this.namespace, "-o", "json", "--ignore-not-found"]);
-    if (r.code !== 0) throw new Error(`could not read ConfigMap ${this.namespace}/${this.name}: ${r.stderr.trim()}`);
+    if (r.code !== 0) throw new Error(`could not read ConfigMap ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
     return r.stdout.trim() ? { object: JSON.parse(r.stdout) } : {};
   }
 }

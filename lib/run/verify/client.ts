@@ -35,8 +35,8 @@ export interface ClientOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** What went wrong with a request. `unreachable`: no connection could be made at all. */
-export type FailureKind = "unreachable" | "timeout" | "http" | "protocol" | "too-large" | "aborted";
+/** What went wrong with a request. `unreachable`: no connection could be made at all; `not-oip`: something answers, but no inference server. */
+export type FailureKind = "unreachable" | "not-oip" | "timeout" | "http" | "protocol" | "too-large" | "aborted";
 
 export class OipError extends Error {
   constructor(
@@ -77,11 +77,14 @@ export interface ModelMetadata {
 export interface HealthAnswer {
   readonly ok: boolean;
   readonly seen: string;
+  /** The endpoint does not exist there (HTTP 404, gRPC UNIMPLEMENTED): whatever answers is no inference server. */
+  readonly missing?: boolean;
 }
 
 function healthOf(res: RawResponse, field: "live" | "ready"): HealthAnswer {
   const text = res.body.subarray(0, 200).toString("utf8").replace(/\s+/g, " ").trim();
   const seen = `${res.status}${text ? ` ${text}` : ""}`;
+  if (res.status === 404) return { ok: false, seen, missing: true };
   if (res.status !== 200) return { ok: false, seen };
   if (!text) return { ok: true, seen };
   let doc: any;

@@ -133,7 +133,7 @@ export class GrpcOipClient implements InferenceClient {
       const res = await this.call<any>(method, req, signal);
       return { ok: res[field] === true, seen: `${field}: ${res[field]}` };
     } catch (e) {
-      if (e instanceof OipError && e.kind === "http") return { ok: false, seen: e.message };
+      if (e instanceof OipError && e.kind === "http") return { ok: false, seen: e.message, ...(/UNIMPLEMENTED/.test(e.message) ? { missing: true } : {}) };
       throw e;
     }
   }

@@ -5,9 +5,11 @@ import { Report } from "./verifier";
 const MARK = { pass: "PASS", fail: "FAIL", error: "ERROR", skipped: "SKIP" } as const;
 const VERDICT = { pass: "PASS: the candidate may take traffic", fail: "FAIL: verification failed", error: "ERROR: could not verify" } as const;
 
-export function summaryText(report: Report): string {
+/** The report as text; `checks: false` leaves out the passed and skipped checks (listed already as they ran). */
+export function summaryText(report: Report, options: { checks?: boolean } = {}): string {
   const lines = [`Verifying ${report.target}${report.baseline ? ` against baseline ${report.baseline}` : ""}`];
-  for (const c of report.checks) lines.push(`  ${MARK[c.status].padEnd(5)} ${c.name} (${c.durationMs} ms): ${c.message}`);
+  const shown = options.checks === false ? report.checks.filter((c) => c.status === "fail" || c.status === "error") : report.checks;
+  for (const c of shown) lines.push(`  ${MARK[c.status].padEnd(5)} ${c.name} (${c.durationMs} ms): ${c.message}`);
   if (report.probe) {
     const p = report.probe;
     lines.push(`  probe: ${p.completed}/${p.requests} requests, ${p.requestsPerSecond.toFixed(0)} req/s, p50 ${p.p50Ms.toFixed(1)} ms, p95 ${p.p95Ms.toFixed(1)} ms, p99 ${p.p99Ms.toFixed(1)} ms, errors ${p.errors}`);

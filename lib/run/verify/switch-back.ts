@@ -4,7 +4,7 @@
 // Runtime code: no cdktf here.
 import { isColor, otherColor } from "../../core/colors";
 import { PAIR_ANNOTATIONS } from "../../core/pair";
-import { runKubectl } from "../kubectl";
+import { kubectlFailure, runKubectl } from "../kubectl";
 
 export interface SwitchBackOptions {
   /** The active Service (`svc/NAME` or NAME) and the preview Service. */
@@ -66,5 +66,5 @@ async function kubectlPatch(o: SwitchBackOptions, service: string, patch: object
   const args = ["patch", "service", serviceName(service), "--type", "merge", "-p", JSON.stringify(patch), ...(o.namespace ? ["--namespace", o.namespace] : [])];
   const r = await runKubectl(o, args);
   if (r.error) return r.error;
-  return r.code === 0 ? undefined : `kubectl patch service ${serviceName(service)} exited with ${r.code}: ${r.stderr.trim().slice(-300)}`;
+  return r.code === 0 ? undefined : `kubectl patch service ${serviceName(service)} exited with ${r.code}: ${kubectlFailure(r, o).slice(-300)}`;
 }

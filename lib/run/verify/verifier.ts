@@ -64,7 +64,9 @@ export interface VerifyTarget {
 
 export type ProgressEvent =
   | { readonly type: "check"; readonly result: CheckResult }
-  | { readonly type: "probe"; readonly label: string; readonly done: number; readonly total: number };
+  | { readonly type: "probe"; readonly label: string; readonly done: number; readonly total: number }
+  /** A readiness wait that has not succeeded yet: what it waits for ("the server live"), what it saw last, how long it still waits. */
+  | { readonly type: "waiting"; readonly what: string; readonly seen: string; readonly leftSeconds: number };
 
 export interface VerifyOptions {
   /** Called for each check and as the probe advances. @default - no progress reported */
@@ -77,6 +79,32 @@ export interface VerifyOptions {
 const COUNTER_SETTLE_MS = 5000;
 const COUNTER_POLL_MS = 100;
 
+/** Why a URL is no target's http(s) URL, and how to write it; undefined when it is one. */
+export function httpUrlProblem(url: string): string | undefined {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    u = undefined;
+  }
+  if (u && ["http:", "https:"].includes(u.protocol) && u.hostname) return undefined;
+  return `is not an http(s) URL: write it as ${/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? "http://127.0.0.1:8000" : `http://${url}`}`;
+}
+
+function checkedUrl(what: string, url: string): string {
+  const problem = httpUrlProblem(url);
+  if (problem) throw new TargetUrlError(`${what} URL ${JSON.stringify(url)} ${problem}`);
+  return url;
+}
+
+/** A target URL that is not an http(s) URL. */
+export class TargetUrlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TargetUrlError";
+  }
+}
+
 /** Verdict of a list of checks: any fail is a fail; else any error is "could not verify". */
 export function verdictOf(checks: readonly CheckResult[]): Verdict {
   if (checks.some((c) => c.status === "fail")) return "fail";
@@ -87,6 +115,11 @@ export function verdictOf(checks: readonly CheckResult[]): Verdict {
 /** Throws a SpecError for a spec that does not fit (a typed spec can still hold bad values). */
 export async function verify(spec: VerifySpec, target: VerifyTarget, options: VerifyOptions = {}): Promise<Report> {
   validateSpec(spec);
+  // The clients first: a URL they refuse throws here, before the deadline's timer exists (a timer
+  // started first kept the process alive until the deadline after the error was printed).
+  const client = makeClient(target.protocol, { ...target.client, url: checkedUrl("the candidate", target.url) });
+  const baseline = target.baselineUrl ? makeClient(target.protocol, { ...target.client, url: checkedUrl("the baseline", target.baselineUrl) }) : undefined;
+  if (target.metricsUrl !== undefined) checkedUrl("the metrics", target.metricsUrl);
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const deadlineMs = (spec.deadlineSeconds ?? 600) * 1000;
@@ -98,8 +131,6 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
   const checks: CheckResult[] = [];
   const poll = options.pollIntervalMs ?? 1000;
   const readyBy = started + Math.min(deadlineMs, (spec.waitForReadySeconds ?? 300) * 1000);
-  const client = makeClient(target.protocol, { ...target.client, url: target.url });
-  const baseline = target.baselineUrl ? makeClient(target.protocol, { ...target.client, url: target.baselineUrl }) : undefined;
   let probe: ProbeResult | undefined;
   let baselineProbe: ProbeResult | undefined;
   let answered = false;
@@ -120,17 +151,19 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
     } catch (e) {
       if (signal.aborted) return record(name, "fail", `deadline of ${deadlineMs / 1000}s reached first`, t0);
       const unreachable = e instanceof OipError && e.kind === "unreachable" && !answered;
-      return record(name, unreachable ? "error" : "fail", (e as Error).message, t0);
+      const notOip = e instanceof OipError && e.kind === "not-oip";
+      return record(name, unreachable || notOip ? "error" : "fail", (e as Error).message, t0);
     }
   };
   /**
    * Polls until the answer is ok, up to the readiness window: the last poll is at its end, and a
    * poll that gets no answer is cut there too. Fails with what was seen last.
    */
-  const waitFor = async (what: string, probeOnce: (s: AbortSignal) => Promise<HealthAnswer>): Promise<string | { fail: string }> => {
+  const waitFor = async (subject: string, what: string, probeOnce: (s: AbortSignal) => Promise<HealthAnswer>, endpoint?: string): Promise<string | { fail: string }> => {
     let last: unknown;
     let seen: string | undefined;
     const window = `${Math.round((readyBy - started) / 1000)}s`;
+    let toldAt = -Infinity;
     while (true) {
       // A poll may run to the window's end, and the last one (at the end) gets a second to answer.
       const windowLeft = Math.max(1000, Math.ceil(readyBy - performance.now()));
@@ -148,10 +181,12 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
         });
         answered = true;
         if (answer.ok) return `${what} after ${Math.round((performance.now() - started) / 100) / 10}s`;
+        // The server's own health endpoint is missing: nothing to wait for, this is no inference server.
+        if (answer.missing && endpoint) throw new OipError("not-oip", `${redactUrl(target.url)} answers, but is no Open Inference Protocol server: ${endpoint} answered ${answer.seen.split(" ")[0]} (give the inference server's ${target.protocol === "grpc" ? "gRPC port, Triton's 8001" : "HTTP port, Triton's 8000"})`);
         seen = answer.seen;
         last = undefined;
       } catch (e) {
-        if (signal.aborted) throw e;
+        if (signal.aborted || (e instanceof OipError && e.kind === "not-oip")) throw e;
         if (e instanceof OipError && e.kind === "aborted") {
           // the readiness window ended while a request hung
           last = seen ? undefined : new OipError(answered ? "timeout" : "unreachable", `no answer to ${what} within the ${window} readiness window`);
@@ -165,17 +200,22 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
         if (last) throw last;
         return { fail: `not ${what} within ${window}: the last answer was ${seen}` };
       }
+      // Say so at once, then every 10 s: a wait of minutes is never silent.
+      if (performance.now() - toldAt >= 10_000) {
+        toldAt = performance.now();
+        options.onProgress?.({ type: "waiting", what: `${subject} ${what}`, seen: seen ?? (last as Error)?.message ?? "no answer", leftSeconds: Math.ceil(left / 1000) });
+      }
       await sleep(Math.min(poll, left), signal);
     }
   };
   const skipRest = (names: string[], why: string) => names.forEach((n) => record(n, "skipped", why, performance.now()));
 
   try {
-    const liveOk = await check("server live", () => waitFor("live", (s) => client.live(s)));
+    const liveOk = await check("server live", () => waitFor("the server", "live", (s) => client.live(s), target.protocol === "grpc" ? "ServerLive" : "GET /v2/health/live"));
     if (!liveOk) {
       skipRest(plannedChecks(spec, target).slice(1), "server not live");
     } else {
-      const readyOk = await check("server ready", () => waitFor("ready", (s) => client.ready(s)));
+      const readyOk = await check("server ready", () => waitFor("the server", "ready", (s) => client.ready(s)));
       let countersBefore: MetricSample[] | undefined;
       if (target.metricsUrl && readyOk) {
         await check("metrics scraped before", async () => {
@@ -193,7 +233,7 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
           skipRest(modelChecks(m), "server not ready");
           continue;
         }
-        const modelOk = await check(`model ${label} ready`, () => waitFor("ready", (s) => client.modelReady(m.name, m.version, s)));
+        const modelOk = await check(`model ${label} ready`, () => waitFor(`model ${label}`, "ready", (s) => client.modelReady(m.name, m.version, s)));
         if (!modelOk) {
           skipRest(modelChecks(m).slice(1), `model ${label} not ready`);
           notReady.push(label);
