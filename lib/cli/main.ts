@@ -9,6 +9,7 @@ import * as path from "path";
 import type { SingleBar } from "cli-progress";
 import { Command, CommanderError } from "commander";
 import { ClientOptions } from "../run/verify/client";
+import { exitCodesHelp } from "./exit-codes";
 import { addPromoteCommands } from "./promote";
 import { addObserveCommands } from "./observe";
 import { PortForward, startPortForward } from "../run/verify/port-forward";
@@ -21,13 +22,6 @@ import { httpUrlProblem, OipProtocol, ProgressEvent, redactUrl, Report, verify }
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
-const EXIT_CODES_HELP = `
-Exit codes:
-  0  pass: the candidate may take traffic
-  1  verification failed: the candidate must not take traffic
-  2  could not verify: bad spec or arguments, unreachable server, or a report that cannot be written
-`;
-
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
 export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let code: number = EXIT.error;
@@ -37,7 +31,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
     .version(packageVersion(), "--version", "print the version of cdktf-triton");
   addVerifyOptions(program.command("verify"))
     .description("Verify a Triton (Open Inference Protocol) candidate before traffic moves to it")
-    .addHelpText("after", EXIT_CODES_HELP)
+    .addHelpText("after", exitCodesHelp("verify"))
     .action(async (flags: VerifyFlags) => {
       code = await runVerify(flags, io);
     });

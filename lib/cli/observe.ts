@@ -1,6 +1,7 @@
 // The CLI's `report` and `status` commands. Their modules (Vega among them) load only when one of
 // them runs, so `cdktf-triton verify` inside a gate's provisioner starts as fast as before.
 import { Command } from "commander";
+import { exitCodesHelp } from "./exit-codes";
 
 type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream };
 
@@ -20,6 +21,7 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
     .option("--out <file.html>", "write here (an existing file is not replaced)")
     .option("--out-dir <dir>", "write <dir>/report-<time>.html (the default, in the current folder)")
     .option("--title <text>", "the page's title", "cdktf-triton report")
+    .addHelpText("after", exitCodesHelp("report"))
     .action(async (flags) => {
       try {
         const { emptyData, addHistoryFile, addReports, addEnvoyLogFile } = await import("../run/observe/sources");
@@ -63,6 +65,7 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
     .option("--no-envoy", "skip the Envoys (no port-forward, no logs)")
     .option("--history <n>", "how many history records per pair", "5")
     .option("--json", "print JSON")
+    .addHelpText("after", exitCodesHelp("status"))
     .action(async (flags) => {
       try {
         const { collectStatus, statusText } = await import("../run/observe/status");

@@ -2,17 +2,9 @@
 // them runs, so `cdktf-triton verify` (inside a gate's provisioner) starts as fast as before.
 import * as fs from "fs";
 import { Command } from "commander";
+import { exitCodesHelp } from "./exit-codes";
 
 type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream };
-
-const PROMOTE_HELP = `
-Exit codes:
-  0  promoted: the candidate serves all traffic
-  1  aborted: a metric failed (or stayed without data); the candidate is back at 0 %
-  2  could not start: bad arguments or spec, a missing engine, a query Prometheus refuses
-  3  paused before the switch: re-run with --confirm to switch, or --on-unfinished rollback
-  130 interrupted: rolled back to the last good weights
-`;
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -35,7 +27,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option("--confirm", "the switch is confirmed (continue a paused promotion)")
     .option("--on-unfinished <resume|rollback>", "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
     .option("--rollout-timeout <seconds>", "how long every Envoy may take to serve new weights", "300")
-    .addHelpText("after", PROMOTE_HELP)
+    .addHelpText("after", exitCodesHelp("promote"))
     .action(async (flags) => {
       const { promote, PromoteError, PROMOTE_EXIT } = await import("../run/promote/driver");
       const { PromotionSpecError } = await import("../core/promotion-spec");
@@ -83,6 +75,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option("--kubeconfig <file>", "kubeconfig")
     .option("--context <name>", "kubeconfig context")
     .option("--json", "print the records as JSON")
+    .addHelpText("after", exitCodesHelp("history"))
     .action(async (flags) => {
       const { ClusterHistory, historyTable, parseHistory } = await import("../run/promote/history");
       try {

@@ -1,0 +1,157 @@
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as os from "os";
+import * as path from "path";
+import { EXIT_CODES } from "../lib/cli/exit-codes";
+
+// Bad input to every command, as a new user types it: the real CLI in its own process. Each row
+// asserts the exit code, that the command returns by itself well before any wait it could have
+// started (a readiness window, a spec's deadline, kubectl's request timeout), and the first line of
+// the message: one line that says what is wrong and what to do, never a stack trace or another
+// tool's raw output. A process that exits by itself has no timer or child left behind.
+const root = path.resolve(__dirname, "..");
+const bin = path.join(root, "bin", "cdktf-triton.js");
+const tools = path.join(root, ".tools", "bin");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-cli-errors-"));
+/** A home without ~/.kube/config, and a PATH with no kubectl at all. */
+const home = path.join(work, "home");
+const noKubectl = path.join(work, "no-kubectl");
+fs.mkdirSync(home);
+fs.mkdirSync(noKubectl);
+const spec = path.join(work, "spec.json");
+fs.writeFileSync(spec, JSON.stringify({ models: [{ name: "classifier" }] }));
+const garbage = path.join(work, "garbage.jsonl");
+fs.writeFileSync(garbage, "not a record\n{\"kind\": \"something else\"}\n");
+
+/** An HTTP server that is no inference server: 404 for every path (a web server on the wrong port). */
+let webServer: http.Server;
+let webUrl = "";
+beforeAll(async () => {
+  webServer = http.createServer((_req, res) => res.writeHead(404, { "content-type": "text/html" }).end("<h1>Not Found</h1>"));
+  await new Promise<void>((resolve) => webServer.listen(0, "127.0.0.1", resolve));
+  webUrl = `http://127.0.0.1:${(webServer.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => webServer.close(resolve));
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** No command here may take longer than this; each bug it guards against took 20 s to 600 s. */
+const RETURNS_WITHIN_MS = 15_000;
+
+interface Row {
+  readonly args: () => string[];
+  readonly exit: number;
+  /** The first line of stderr (or of stdout, where `stdout` is set). */
+  readonly first: RegExp;
+  readonly stdout?: true;
+  /** "no-kubeconfig": HOME without a kubeconfig, no KUBECONFIG; "no-kubectl": a PATH without kubectl. */
+  readonly env?: "no-kubeconfig" | "no-kubectl";
+}
+
+const rows: [string, Row][] = [
+  // verify
+  ["verify: a URL without a scheme", { args: () => ["verify", "--spec", spec, "--url", "127.0.0.1:8000"], exit: 2, first: /^cdktf-triton verify: --url "127\.0\.0\.1:8000" is not an http\(s\) URL: write it as http:\/\/127\.0\.0\.1:8000$/ }],
+  ["verify: a host:port URL", { args: () => ["verify", "--spec", spec, "--url", "localhost:8000"], exit: 2, first: /^cdktf-triton verify: --url "localhost:8000" is not an http\(s\) URL: write it as http:\/\/localhost:8000$/ }],
+  ["verify: a bad baseline URL", { args: () => ["verify", "--spec", spec, "--url", "http://127.0.0.1:9", "--baseline-url", "blue:8000"], exit: 2, first: /^cdktf-triton verify: --baseline-url "blue:8000" is not an http\(s\) URL: write it as http:\/\/blue:8000$/ }],
+  ["verify: a bad metrics URL", { args: () => ["verify", "--spec", spec, "--url", "http://127.0.0.1:9", "--metrics-url", "ftp://x/metrics"], exit: 2, first: /^cdktf-triton verify: --metrics-url "ftp:\/\/x\/metrics" is not an http\(s\) URL: write it as http:\/\/127\.0\.0\.1:8000$/ }],
+  ["verify: a bad port-forward target", { args: () => ["verify", "--spec", spec, "--port-forward", "classifier-green"], exit: 2, first: /^cdktf-triton verify: --port-forward "classifier-green": expected svc\/NAME:PORT/ }],
+  ["verify: neither --url nor --port-forward", { args: () => ["verify", "--spec", spec], exit: 2, first: /^cdktf-triton verify: give exactly one of --url and --port-forward$/ }],
+  ["verify: no --spec", { args: () => ["verify", "--url", "http://127.0.0.1:9"], exit: 2, first: /^error: required option '--spec <file>' not specified$/ }],
+  ["verify: a spec file that is not there", { args: () => ["verify", "--spec", path.join(work, "nope.json"), "--url", "http://127.0.0.1:9"], exit: 2, first: /^cdktf-triton verify: Invalid verification spec .*nope\.json: file = ".*nope\.json": expected a readable file/ }],
+  ["verify: --connections 0", { args: () => ["verify", "--spec", spec, "--url", "http://127.0.0.1:9", "--connections", "0"], exit: 2, first: /^cdktf-triton verify: --connections 0: expected an integer from 1 to 1024$/ }],
+  ["verify: a server that answers but is no inference server", { args: () => ["verify", "--spec", spec, "--url", webUrl], exit: 2, stdout: true, first: /^Verifying http:\/\/127\.0\.0\.1:\d+$/ }],
+  // promote
+  ["promote: an unknown engine", { args: () => ["promote", "--engine", "pulumi"], exit: 2, first: /^cdktf-triton promote: --engine pulumi: expected one of / }],
+  ["promote: a stack folder that is not there", { args: () => ["promote", "--stack", path.join(work, "nostack"), "--engine", "tofu"], exit: 2, first: /^cdktf-triton promote: .*nostack holds no synthesized stack \(cdk\.tf\.json\): run cdktf synth$/ }],
+  // history
+  ["history: neither --app nor --file", { args: () => ["history"], exit: 2, first: /^cdktf-triton history: give --app \(the pair's appName\) or --file$/ }],
+  ["history: a file that is not there", { args: () => ["history", "--file", path.join(work, "nope.jsonl")], exit: 2, first: /^cdktf-triton history: .*nope\.jsonl does not exist$/ }],
+  ["history: a file with no valid record", { args: () => ["history", "--file", garbage], exit: 2, first: /^cdktf-triton history: .*garbage\.jsonl holds no promotion or verdict record \(2 lines could not be read: line 1: / }],
+  ["history: no kubeconfig", { args: () => ["history", "--app", "fraud"], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton history: could not read ConfigMap default\/fraud-promotions: no cluster to talk to: kubectl found no kubeconfig \(give --kubeconfig FILE, or set KUBECONFIG\)$/ }],
+  ["history: no kubectl", { args: () => ["history", "--app", "fraud"], env: "no-kubectl", exit: 2, first: /^cdktf-triton history: could not read ConfigMap default\/fraud-promotions: kubectl is not on PATH: install kubectl, or put it on PATH$/ }],
+  // status
+  ["status: no kubeconfig", { args: () => ["status"], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton status: no cluster to talk to: kubectl found no kubeconfig \(give --kubeconfig FILE, or set KUBECONFIG\)$/ }],
+  ["status: a kubeconfig that is not there", { args: () => ["status", "--kubeconfig", path.join(work, "nope.kubeconfig")], exit: 2, first: /^cdktf-triton status: the kubeconfig .*nope\.kubeconfig cannot be read: no such file$/ }],
+  ["status: no kubectl", { args: () => ["status"], env: "no-kubectl", exit: 2, first: /^cdktf-triton status: kubectl is not on PATH: install kubectl, or put it on PATH$/ }],
+  ["status: a --history that is no count", { args: () => ["status", "--history", "all"], exit: 2, first: /^cdktf-triton status: --history all: expected a whole number$/ }],
+  // report
+  ["report: no source", { args: () => ["report", "--out-dir", work], exit: 2, first: /^cdktf-triton report: nothing to report: give --app/ }],
+  ["report: every source missing", { args: () => ["report", "--history", path.join(work, "nope.jsonl"), "--reports", path.join(work, "noreports"), "--out-dir", work], exit: 2, first: /^cdktf-triton report: nothing to report: history .*nope\.jsonl: cannot be read \(ENOENT\).* \(and 1 more source unreadable\)$/ }],
+  ["report: no kubeconfig", { args: () => ["report", "--app", "fraud", "--out-dir", work], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton report: nothing to report: could not read ConfigMap default\/fraud-promotions: no cluster to talk to: kubectl found no kubeconfig/ }],
+  ["report: --out and --out-dir", { args: () => ["report", "--history", garbage, "--out", path.join(work, "r.html"), "--out-dir", work], exit: 2, first: /^cdktf-triton report: give --out or --out-dir, not both$/ }],
+  // the program
+  ["an unknown command", { args: () => ["frobnicate"], exit: 2, first: /^error: unknown command 'frobnicate'$/ }],
+  ["--version", { args: () => ["--version"], exit: 0, stdout: true, first: /^\d+\.\d+\.\d+$/ }],
+];
+
+function environment(kind: Row["env"]): NodeJS.ProcessEnv {
+  // Our pinned kubectl first (setup-tools builds it), as npm test runs; HOME has no kubeconfig.
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: `${tools}${path.delimiter}${process.env.PATH}`, CHECKPOINT_DISABLE: "1" };
+  delete env.KUBECONFIG;
+  if (kind === "no-kubectl") env.PATH = noKubectl;
+  return env;
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const proc = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d) => (stdout += d));
+    proc.stderr.on("data", (d) => (stderr += d));
+    // Past the bound the test has failed already; the kill only keeps jest from hanging with it.
+    const guard = setTimeout(() => proc.kill("SIGKILL"), RETURNS_WITHIN_MS + 5000);
+    proc.on("close", (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+describe("the CLI's answer to bad input: one line, a documented exit code, at once", () => {
+  test("kubectl is on PATH for the rows that need it (npm test builds it)", () => {
+    expect(fs.existsSync(path.join(tools, "kubectl"))).toBe(true);
+  });
+
+  test.concurrent.each(rows)("%s", async (_name, row) => {
+    const r = await runCli(row.args(), environment(row.env));
+    const text = row.stdout ? r.stdout : r.stderr;
+    expect({ code: r.code, first: text.split("\n")[0] }).toEqual({ code: row.exit, first: expect.stringMatching(row.first) });
+    expect(r.ms).toBeLessThan(RETURNS_WITHIN_MS);
+    // never a stack trace, never kubectl's own log lines
+    expect(r.stderr).not.toMatch(/^\s+at .*\(.*:\d+:\d+\)$/m);
+    expect(r.stderr).not.toMatch(/memcache\.go|E\d{4} \d\d:\d\d/);
+    // an error is one line (commander's own usage errors included)
+    if (r.code !== 0 && !row.stdout) expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+  }, RETURNS_WITHIN_MS + 10_000);
+
+  test("a server without the protocol's health endpoint is 'could not verify' (2), not a failed candidate (1)", async () => {
+    const r = await runCli(["verify", "--spec", spec, "--url", webUrl], environment(undefined));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain(`${webUrl} answers, but is no Open Inference Protocol server: GET /v2/health/live answered 404`);
+    expect(r.stdout.trimEnd().split("\n").pop()).toMatch(/^ERROR: could not verify/);
+  });
+
+  test("a refused port is waited for out loud: the first line says what it waits for and for how long", async () => {
+    const waiting = path.join(work, "wait.json");
+    fs.writeFileSync(waiting, JSON.stringify({ models: [{ name: "classifier" }], waitForReadySeconds: 2 }));
+    const r = await runCli(["verify", "--spec", waiting, "--url", "http://127.0.0.1:9"], environment(undefined));
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toMatch(/^ {2}waiting for the server live: cannot connect: .*ECONNREFUSED.* \(\d s left of the spec's waitForReadySeconds\)$/);
+  });
+});
+
+test("the README's exit codes are the ones each command's --help prints", async () => {
+  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+  const table = [...readme.matchAll(/^\| `(\w+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
+  expect(table).toEqual(Object.entries(EXIT_CODES).flatMap(([command, codes]) => codes.map(([code, what]) => [command, code, what])));
+  for (const command of Object.keys(EXIT_CODES)) {
+    const help = await runCli([command, "--help"], environment(undefined));
+    expect(help.code).toBe(0);
+    for (const [code, what] of EXIT_CODES[command as keyof typeof EXIT_CODES]) expect(help.stdout).toContain(`  ${String(code).padEnd(2)} ${what}`);
+  }
+});
