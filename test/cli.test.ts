@@ -56,6 +56,16 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
     expect(xml).toContain('<testcase classname="cdktf-triton.verify" name="model iris golden setosa"');
   });
 
+  test("on a terminal the checks are listed once, as they run; the summary gives the verdict", () => {
+    // script(1) gives the CLI a pseudo-terminal, as a person at a shell has: stdout and stderr both TTYs
+    const cmd = [process.execPath, bin, "verify", "--spec", file("good.yaml"), "--url", server.url].map((w) => `'${w}'`).join(" ");
+    const r = spawnSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(0);
+    const screen = r.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    expect(screen.match(/model iris golden setosa/g)).toHaveLength(1);
+    expect(screen).toContain("PASS: the candidate may take traffic");
+  });
+
   test("a report that cannot be written: the verdict is printed, then exit 2 at once (not minutes under /proc)", () => {
     const t0 = Date.now();
     const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json", "/proc/cdktf-triton/report.json"]);

@@ -74,6 +74,13 @@ test("no module imports one of a layer above it or beside it", () => {
   expect(new Set(files.map(layerOf))).toEqual(new Set(["core", "constructs", "run", "cli", "index"]));
 });
 
+test("the promotion driver writes records and never imports the reports that read them", () => {
+  const driverSide = files.filter((f) => rel(f).startsWith(`run${path.sep}promote${path.sep}`));
+  expect(driverSide.length).toBeGreaterThan(3);
+  const wrong = driverSide.flatMap((f) => graph.get(f)!.local.filter((to) => rel(to).startsWith(`run${path.sep}observe${path.sep}`)).map((to) => `${rel(f)} imports ${rel(to)}`));
+  expect(wrong).toEqual([]);
+});
+
 test("the construct side never names the run side's libraries, and the run side never names cdktf", () => {
   const runOnly = /^(undici|@grpc\/|vega|vega-lite|commander|cli-progress|parse-prometheus-text-format)/;
   const synthOnly = /^(cdktf|@cdktf\/|constructs)(\/|$)/;
