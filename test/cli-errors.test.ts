@@ -117,7 +117,8 @@ describe("the CLI's answer to bad input: one line, a documented exit code, at on
     expect(fs.existsSync(path.join(tools, "kubectl"))).toBe(true);
   });
 
-  test.concurrent.each(rows)("%s", async (_name, row) => {
+  // One at a time: the data-plane suites run beside this one and time their requests.
+  test.each(rows)("%s", async (_name, row) => {
     const r = await runCli(row.args(), environment(row.env));
     const text = row.stdout ? r.stdout : r.stderr;
     expect({ code: r.code, first: text.split("\n")[0] }).toEqual({ code: row.exit, first: expect.stringMatching(row.first) });
