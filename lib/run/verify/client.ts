@@ -77,7 +77,7 @@ export interface ModelMetadata {
 export interface HealthAnswer {
   readonly ok: boolean;
   readonly seen: string;
-  /** The endpoint does not exist there (HTTP 404, gRPC UNIMPLEMENTED): whatever answers is no inference server. */
+  /** The endpoint does not exist there (HTTP 404, gRPC UNIMPLEMENTED): whatever answers is no inference server. @default false */
   readonly missing?: boolean;
 }
 
