@@ -62,6 +62,8 @@ const rows: [string, Row][] = [
   ["verify: no --spec", { args: () => ["verify", "--url", "http://127.0.0.1:9"], exit: 2, first: /^error: required option '--spec <file>' not specified$/ }],
   ["verify: a spec file that is not there", { args: () => ["verify", "--spec", path.join(work, "nope.json"), "--url", "http://127.0.0.1:9"], exit: 2, first: /^cdktf-triton verify: Invalid verification spec .*nope\.json: file = ".*nope\.json": expected a readable file/ }],
   ["verify: --connections 0", { args: () => ["verify", "--spec", spec, "--url", "http://127.0.0.1:9", "--connections", "0"], exit: 2, first: /^cdktf-triton verify: --connections 0: expected an integer from 1 to 1024$/ }],
+  ["verify: a port-forward with no kubeconfig", { args: () => ["verify", "--spec", spec, "--port-forward", "svc/classifier-green:8000"], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton verify: could not verify: kubectl port-forward svc\/classifier-green failed: exited with 1: no cluster to talk to: kubectl found no kubeconfig/ }],
+  ["verify: a port-forward with no kubectl", { args: () => ["verify", "--spec", spec, "--port-forward", "svc/classifier-green:8000"], env: "no-kubectl", exit: 2, first: /^cdktf-triton verify: could not verify: kubectl port-forward svc\/classifier-green failed: kubectl is not on PATH: install kubectl, or put it on PATH$/ }],
   ["verify: a server that answers but is no inference server", { args: () => ["verify", "--spec", spec, "--url", webUrl], exit: 2, stdout: true, first: /^Verifying http:\/\/127\.0\.0\.1:\d+$/ }],
   // promote
   ["promote: an unknown engine", { args: () => ["promote", "--engine", "pulumi"], exit: 2, first: /^cdktf-triton promote: --engine pulumi: expected one of / }],

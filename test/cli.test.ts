@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { expandHome } from "../lib/run/verify/port-forward";
+import { expandHome } from "../lib/run/kubectl";
 import { switchBack } from "../lib/run/verify/switch-back";
 import { freePort, RunningServer, startMlserver } from "./peers/servers";
 

@@ -2,7 +2,16 @@
 // API (the history ConfigMap, the Envoy pods a promotion reads, the gate's switch-back). Each call is
 // bounded by kubectl's request timeout: nothing waits on an API server that does not answer.
 import { spawn } from "child_process";
-import { expandHome } from "./verify/port-forward";
+import * as os from "os";
+import * as path from "path";
+
+/**
+ * "~/..." as the home folder. The gate passes the path single-quoted (no shell expansion) and
+ * kubectl does not expand "~" itself; found when the example's gate ran against a real cluster.
+ */
+export function expandHome(file: string): string {
+  return file === "~" || file.startsWith("~/") ? path.join(os.homedir(), file.slice(1)) : file;
+}
 
 export interface KubeAccess {
   /** @default - kubectl's default */

@@ -1,9 +1,8 @@
 // Reaching a ClusterIP Service from a workstation or a CI job: `kubectl port-forward` to a free
 // local port, started before the verification and stopped after it.
 import { spawn } from "child_process";
-import * as os from "os";
-import * as path from "path";
 import { parsePortForwardTarget } from "../../core/gate-flags";
+import { expandHome, kubectlFailure } from "../kubectl";
 
 export interface PortForwardOptions {
   /** e.g. svc/classifier-green:8000 */
@@ -25,14 +24,6 @@ export interface PortForward {
   stop(): void;
 }
 
-/**
- * "~/..." as the home folder. The gate passes the path single-quoted (no shell expansion) and
- * kubectl does not expand "~" itself; found when the example's gate ran against a real cluster.
- */
-export function expandHome(file: string): string {
-  return file === "~" || file.startsWith("~/") ? path.join(os.homedir(), file.slice(1)) : file;
-}
-
 export function startPortForward(options: PortForwardOptions): Promise<PortForward> {
   const { resource, port } = parsePortForwardTarget(options.target);
   const args = ["port-forward", resource, `:${port}`, "--address", "127.0.0.1"];
@@ -52,8 +43,9 @@ export function startPortForward(options: PortForwardOptions): Promise<PortForwa
       reject(new Error(`kubectl port-forward ${resource} failed: ${why}`));
     };
     const timer = setTimeout(() => fail(`no forwarding within ${options.timeoutMs ?? 30000} ms: ${err.trim()}`), options.timeoutMs ?? 30000);
-    proc.on("error", (e) => fail(e.message));
-    proc.on("exit", (code) => fail(`exited with ${code}: ${err.trim().slice(-500)}`));
+    // kubectl's failure as one line (no kubeconfig, no such Service, no kubectl at all)
+    proc.on("error", (e) => fail(kubectlFailure({ code: null, stdout: "", stderr: "", error: `kubectl: ${e.message}` }, options)));
+    proc.on("exit", (code) => fail(`exited with ${code}: ${kubectlFailure({ code, stdout: out, stderr: err }, options)}`));
     proc.stderr!.on("data", (d) => (err += d));
     proc.stdout!.on("data", (d) => {
       out += d;
