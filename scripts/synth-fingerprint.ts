@@ -2,7 +2,8 @@
 // synthesized file (cdk.tf.json and its assets), sorted by path. A refactor that should not change
 // what we emit keeps this output byte-identical: run it before and after and diff the two.
 //   npx ts-node --transpile-only scripts/synth-fingerprint.ts > before.txt
-// Nothing here needs a cluster, an engine or a running server: the stacks only synthesize.
+// Nothing here needs a cluster, an engine or a running server: the stacks only synthesize. The e2e
+// stacks hold this checkout's paths (the test kubeconfig, the CLI): compare runs of one checkout.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
