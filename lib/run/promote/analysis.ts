@@ -7,7 +7,6 @@ import { MetricSpec } from "../../core/promotion-spec";
 import { parsePrometheusText } from "../../core/prometheus-text";
 import { Measurement } from "../records";
 
-
 /** What the placeholders of a query stand for. */
 export interface QueryContext {
   readonly app: string;

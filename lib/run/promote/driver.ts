@@ -75,7 +75,6 @@ interface PairState {
   readonly green: { version: string; fingerprint: string };
 }
 
-
 /** Finds the stack folder and the promotion spec in it. */
 export function findPromotion(stack: string | undefined, promotion: string | undefined): { stackDir: string; specFile: string } {
   const cwd = process.cwd();

@@ -9,7 +9,6 @@ import { HistoryRecord } from "../records";
 
 export type { KubeAccess };
 
-
 const DATA_KEY = "history.jsonl";
 
 /** Parses history lines; lines that are not records are reported, not fatal. */
