@@ -57,11 +57,10 @@ async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; e
     if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
     for (const [flag, value] of [["--url", flags.url], ["--baseline-url", flags.baselineUrl], ["--metrics-url", flags.metricsUrl]] as const) httpUrlFlag(flag, value);
     for (const [flag, value] of [["--port-forward", flags.portForward], ["--baseline-port-forward", flags.baselinePortForward]] as const) {
-      if (value === undefined) continue;
       try {
-        parsePortForwardTarget(value);
+        if (value !== undefined) parsePortForwardTarget(value, flag);
       } catch (e) {
-        throw new UsageError((e as Error).message.replace("--port-forward", flag));
+        throw new UsageError((e as Error).message);
       }
     }
     const spec = loadSpec(flags.spec);

@@ -124,10 +124,10 @@ export function shellQuote(word: string): string {
 }
 
 /** A `--port-forward` value: `svc/NAME:PORT` (or pod/, deployment/). Throws naming the flag. */
-export function parsePortForwardTarget(target: string): { resource: string; port: number } {
+export function parsePortForwardTarget(target: string, flag = "--port-forward"): { resource: string; port: number } {
   const m = /^((?:svc|service|pod|deployment|deploy)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?):([0-9]{1,5})$/.exec(target);
   if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
-    throw new Error(`--port-forward ${JSON.stringify(target)}: expected svc/NAME:PORT (or pod/, deployment/)`);
+    throw new Error(`${flag} ${JSON.stringify(target)}: expected svc/NAME:PORT (or pod/, deployment/)`);
   }
   return { resource: m[1], port: Number(m[3]) };
 }
