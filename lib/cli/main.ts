@@ -9,6 +9,7 @@ import * as path from "path";
 import type { SingleBar } from "cli-progress";
 import { Command, CommanderError } from "commander";
 import { ClientOptions } from "../run/verify/client";
+import { collect, Io } from "./common";
 import { exitCodesHelp } from "./exit-codes";
 import { addPromoteCommands } from "./promote";
 import { addObserveCommands } from "./observe";
@@ -23,7 +24,7 @@ import { httpUrlProblem, OipProtocol, ProgressEvent, redactUrl, Report, verify }
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
-export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let code: number = EXIT.error;
   const program = new Command("cdktf-triton")
     .exitOverride()
@@ -47,7 +48,7 @@ export async function main(argv: readonly string[], io = { out: process.stdout, 
   return code;
 }
 
-async function runVerify(flags: VerifyFlags, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<number> {
+async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
   const forwards: PortForward[] = [];
   const started = Date.now();
   try {
@@ -162,7 +163,7 @@ function httpUrlFlag(flag: string, value: string | undefined): void {
 export function addVerifyOptions(command: Command): Command {
   for (const f of VERIFY_FLAGS) {
     if (f.required) command.requiredOption(f.usage, f.description);
-    else if (f.repeatable) command.option(f.usage, f.description, (v: string, acc: string[]) => [...acc, v], [] as string[]);
+    else if (f.repeatable) command.option(f.usage, f.description, collect, [] as string[]);
     else if (f.default !== undefined) command.option(f.usage, f.description, f.default);
     else command.option(f.usage, f.description);
   }
@@ -170,7 +171,7 @@ export function addVerifyOptions(command: Command): Command {
 }
 
 /** The run's HTML report in its own file; the charting modules load only here. Never changes the verdict. */
-async function writeHtml(report: Report, dir: string, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }): Promise<void> {
+async function writeHtml(report: Report, dir: string, io: Io): Promise<void> {
   try {
     const { emptyData } = await import("../run/observe/sources");
     const { renderReport, writeReportFile } = await import("../run/observe/html-report");

@@ -1,11 +1,8 @@
 // The CLI's `report` and `status` commands. Their modules (Vega among them) load only when one of
 // them runs, so `cdktf-triton verify` inside a gate's provisioner starts as fast as before.
 import { Command } from "commander";
+import { collect, Io } from "./common";
 import { exitCodesHelp } from "./exit-codes";
-
-type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream };
-
-const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function addObserveCommands(program: Command, io: Io, setCode: (code: number) => void): void {
   program

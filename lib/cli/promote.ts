@@ -2,11 +2,8 @@
 // them runs, so `cdktf-triton verify` (inside a gate's provisioner) starts as fast as before.
 import * as fs from "fs";
 import { Command } from "commander";
+import { collect, Io } from "./common";
 import { exitCodesHelp } from "./exit-codes";
-
-type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream };
-
-const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function addPromoteCommands(program: Command, io: Io, setCode: (code: number) => void): void {
   program
