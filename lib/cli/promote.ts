@@ -16,14 +16,14 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option("--var-file <file>", "a variables file for every apply (repeatable)", collect, [])
     .option("--kubeconfig <file>", "kubeconfig for the history ConfigMap and the Envoy port-forwards")
     .option("--context <name>", "kubeconfig context")
-    .option("--envoy-url <url>", "an Envoy ops URL (repeatable) instead of port-forwards to each Envoy pod", collect, [])
+    .option("--envoy-url <url>", "an Envoy pod's admin URL (its port 9901; repeatable) instead of a port-forward to each Envoy pod", collect, [])
     .option("--prometheus-url <url>", "Prometheus' HTTP API for Triton and PromQL metrics")
     .option("--report-dir <dir>", "append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json")
     .option("--json <file>", "write the report (the record, every measurement, timings) as JSON")
     .option("--confirm-before-switch", "ask before switching active (a pause without a terminal)")
     .option("--confirm", "the switch is confirmed (continue a paused promotion)")
     .option("--on-unfinished <resume|rollback>", "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
-    .option("--rollout-timeout <seconds>", "how long every Envoy may take to serve new weights", "300")
+    .option("--rollout-timeout <seconds>", "at the end, how long every Envoy pod's mounted file may take to carry the final weights before their runtime values are left in place", "300")
     .addHelpText("after", exitCodesHelp("promote"))
     .action(async (flags) => {
       const { promote, PromoteError, PROMOTE_EXIT } = await import("../run/promote/driver");

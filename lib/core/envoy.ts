@@ -5,6 +5,9 @@
 /** The port of the ops listener: readiness, liveness and `/stats/prometheus` (never the admin API). */
 export const ENVOY_OPS_PORT = 9902;
 
+/** Envoy's admin interface, on the pod's loopback only (it can change the runtime and quit Envoy). */
+export const ENVOY_ADMIN_PORT = 9901;
+
 /** The name of a TritonCanary's route, the one whose weights a promotion moves. */
 export const CANARY_ROUTE = "canary";
 
@@ -49,4 +52,41 @@ export function weightsVersion(routes: readonly SplitRoute[]): string | undefine
   const split = routes.filter((r) => r.clusters.length > 1);
   if (!split.length) return undefined;
   return `weights ${split.map((r) => `${r.name}: ${r.clusters.map((c) => `${clusterBackend(c.cluster)}=${c.weight}`).join(", ")}`).join("; ")}`;
+}
+
+/**
+ * The runtime keys of a split route's weights: Envoy looks up `<prefix>.<cluster>` in its runtime
+ * before the weight the route table gives (`weighted_clusters.runtime_key_prefix`). Our Envoys'
+ * runtime has one layer, the admin's: a POST to `/runtime_modify` moves a weight at the next
+ * request, and clearing the key hands the weight back to the route table (the mounted file).
+ */
+export function weightKeyPrefix(route: string): string {
+  return `weights.${route}`;
+}
+
+/** The runtime key of one cluster's weight in a split route. */
+export function weightKey(route: string, cluster: string): string {
+  return `${weightKeyPrefix(route)}.${cluster}`;
+}
+
+/**
+ * A route tables' version read back: route name -> backend -> weight. The inverse of
+ * {@link weightsVersion}; undefined for text it did not write.
+ */
+export function parseWeightsVersion(text: string): Map<string, Map<string, number>> | undefined {
+  const m = /^weights (.+)$/s.exec(text.replace(/\s*\n\s*/g, " "));
+  if (!m) return undefined;
+  const routes = new Map<string, Map<string, number>>();
+  for (const part of m[1].split("; ")) {
+    const r = /^([^:]+): (.+)$/.exec(part);
+    if (!r) return undefined;
+    const weights = new Map<string, number>();
+    for (const pair of r[2].split(", ")) {
+      const kv = /^(.+)=(\d+)$/.exec(pair);
+      if (!kv) return undefined;
+      weights.set(kv[1], Number(kv[2]));
+    }
+    routes.set(r[1], weights);
+  }
+  return routes;
 }

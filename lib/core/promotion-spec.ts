@@ -51,7 +51,7 @@ export interface MetricSpec {
 }
 
 export interface PromotionSpec {
-  readonly version: 1;
+  readonly version: typeof PROMOTION_SPEC_VERSION;
   /** The TritonPromotion's construct path. */
   readonly path: string;
   readonly app: string;
@@ -59,8 +59,13 @@ export interface PromotionSpec {
   readonly variables: { readonly active: string; readonly canary: string };
   /** The stack output that holds the pair's state (active color, versions, fingerprints). */
   readonly output: string;
-  /** Our Envoy in front of the pair: its name, its ops port, and each color's clusters (namespaces are in the output: they may be variables). */
-  readonly envoy: { readonly name: string; readonly opsPort: number; readonly clusters: Readonly<Record<Color, readonly string[]>> };
+  /**
+   * Our Envoy in front of the pair: its name, its ops and admin ports (the admin on the pod's
+   * loopback: the driver reaches it by a port-forward to push and read back weights), the split
+   * route whose weights move, and each color's clusters (namespaces are in the output: they may be
+   * variables).
+   */
+  readonly envoy: { readonly name: string; readonly opsPort: number; readonly adminPort: number; readonly route: string; readonly clusters: Readonly<Record<Color, readonly string[]>> };
   readonly steps: readonly PromotionStep[];
   readonly analysis: { readonly intervalSeconds: number; readonly metrics: readonly MetricSpec[]; readonly prometheusUrl?: string };
   /** Ask before the switch (a TTY prompt; in CI the run pauses and a re-run with --confirm goes on). */
@@ -143,6 +148,9 @@ export class PromotionSpecError extends ProblemsError {
 }
 
 /** Reads and checks a promotion.json. */
+/** 2: the Envoy's admin port and split route (weights pushed through the admin's runtime). */
+export const PROMOTION_SPEC_VERSION = 2 as const;
+
 export function loadPromotionSpec(file: string): PromotionSpec {
   let spec: PromotionSpec;
   try {
@@ -151,7 +159,7 @@ export function loadPromotionSpec(file: string): PromotionSpec {
     throw new PromotionSpecError(file, [{ field: "(file)", value: file, expected: `a readable JSON promotion spec (${(e as Error).message})` }]);
   }
   const problems = promotionProblems(spec);
-  if (spec.version !== 1) problems.unshift({ field: "version", value: spec.version, expected: "1 (written by this version of TritonPromotion)" });
+  if (spec.version !== PROMOTION_SPEC_VERSION) problems.unshift({ field: "version", value: spec.version, expected: `${PROMOTION_SPEC_VERSION} (written by this version of TritonPromotion: synthesize the stack again)` });
   if (problems.length) throw new PromotionSpecError(file, problems);
   return spec;
 }

@@ -78,11 +78,32 @@ export interface Measurement {
   readonly max?: number;
 }
 
+/**
+ * One move of the weights: when the driver decided it, when the apply ended, when every Envoy pod
+ * served it (read back from each one), and when every pod's mounted file carried it (the kubelet's
+ * pace: what the move would take without the push).
+ */
+export interface WeightMove {
+  /** e.g. `weights canary: blue=90, green=10` */
+  readonly weights: string;
+  /** "push-first" (a decrease of the candidate: the Envoys, then the apply), or "apply-first". */
+  readonly order: "push-first" | "apply-first";
+  readonly decidedAt: string;
+  appliedAt?: string;
+  servedAt?: string;
+  filesAt?: string;
+  /** Envoy pods the push did not reach (they take the weights from their file). */
+  unreached?: string[];
+}
+
 export interface PromoteReport {
   readonly record: PromotionRecord;
   readonly measurements: readonly (Measurement & { step: number; weightPercent: number })[];
   readonly notificationProblems: readonly string[];
-  /** From the first failed measurement to the abort decision, and from the decision to the candidate at 0 % in every Envoy. */
-  readonly timings: { firstFailureAt?: string; decisionAt?: string; zeroTrafficAt?: string; decisionMs?: number; rollbackMs?: number };
+  /**
+   * From the first failed measurement to the abort decision, and from the decision to the candidate
+   * at 0 % in every Envoy; and each move of the weights (every step, the abort, the switch).
+   */
+  readonly timings: { firstFailureAt?: string; decisionAt?: string; zeroTrafficAt?: string; decisionMs?: number; rollbackMs?: number; moves?: WeightMove[] };
   readonly exitCode: number;
 }

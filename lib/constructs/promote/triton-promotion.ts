@@ -5,9 +5,9 @@ import { TerraformAsset, TerraformOutput } from "cdktf";
 import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
 import { Color, COLORS } from "../../core/colors";
-import { ENVOY_OPS_PORT } from "../traffic/envoy-config";
+import { CANARY_ROUTE, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../core/envoy";
 import { PropValidator } from "../validation";
-import { MetricSpec, PromotionSpec, PromotionStep, promotionProblems } from "../../core/promotion-spec";
+import { MetricSpec, PROMOTION_SPEC_VERSION, PromotionSpec, PromotionStep, promotionProblems } from "../../core/promotion-spec";
 import { TritonCanary } from "./triton-canary";
 
 export type { MetricSpec, PromotionStep, MetricKind } from "../../core/promotion-spec";
@@ -121,12 +121,12 @@ export class TritonPromotion extends Construct {
     });
     this.stateOutput.overrideLogicalId(outputId);
     this.spec = {
-      version: 1,
+      version: PROMOTION_SPEC_VERSION,
       path: this.node.path,
       app: pair.appName,
       variables: { active: pair.activeVariable!.friendlyUniqueId, canary: canary.canaryVariable!.friendlyUniqueId },
       output: outputId,
-      envoy: { name: canary.model.name, opsPort: ENVOY_OPS_PORT, clusters: canary.clusters },
+      envoy: { name: canary.model.name, opsPort: ENVOY_OPS_PORT, adminPort: ENVOY_ADMIN_PORT, route: CANARY_ROUTE, clusters: canary.clusters },
       steps: props.steps.map((s) => ({ weightPercent: s.weightPercent, bakeSeconds: s.bakeSeconds })),
       analysis: analysis as PromotionSpec["analysis"],
       confirmBeforeSwitch: props.confirmBeforeSwitch ?? false,

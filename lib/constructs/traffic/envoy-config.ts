@@ -4,7 +4,7 @@
 // ConfigMap mount), so a changed ConfigMap applies without restarting Envoy.
 import { isIP } from "net";
 import { stringify } from "yaml";
-import { ADMIN_CLUSTER, ENVOY_OPS_PORT, readyCluster, weightsVersion as versionOfRoutes } from "../../core/envoy";
+import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT, readyCluster, weightKeyPrefix, weightsVersion as versionOfRoutes } from "../../core/envoy";
 
 export { ENVOY_OPS_PORT };
 
@@ -231,13 +231,16 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   const dir = options.configDir ?? "/etc/envoy";
   const address = options.listenAddress ?? "0.0.0.0";
   const watched = (file: string) => ({ resource_api_version: "V3", path_config_source: { path: `${dir}/${file}`, watched_directory: { path: dir } } });
-  const adminPort = options.adminPort ?? 9901;
+  const adminPort = options.adminPort ?? ENVOY_ADMIN_PORT;
   const ports = model.listeners.map((l) => options.portOverrides?.[l.name] ?? l.port);
   const bootstrap = {
     node: { id: model.name, cluster: model.name },
     admin: { address: { socket_address: { address: options.opsPort ? "127.0.0.1" : address, port_value: adminPort } } },
     ...(options.opsPort ? { static_resources: opsResources(address, options.opsPort, adminPort, ports) } : {}),
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
+    // One runtime layer, the admin's (empty at start): a split route's weights can be moved at once
+    // through the admin's /runtime_modify, ahead of the mounted file (see weightKeyPrefix).
+    layered_runtime: { layers: [{ name: "admin", admin_layer: {} }] },
   };
   const clusters = model.clusters.map((c) => c.name);
   const rendered = model.listeners.map((l, i) => renderListener(l, address, ports[i], watched(routesFile(i)), options.opsPort ? readyHop(i, ports.length, clusters) : undefined, options.accessLogPath ?? "/dev/stdout"));
@@ -418,7 +421,7 @@ function renderRoute(r: RouteModel): object {
     timeout: duration(r.timeoutMs),
     ...(live.length === 1 && typeof live[0].weight === "number"
       ? { cluster: live[0].cluster }
-      : { weighted_clusters: { clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })) } }),
+      : { weighted_clusters: { runtime_key_prefix: weightKeyPrefix(r.name), clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })) } }),
   };
   if (r.mirror) {
     route.request_mirror_policies = [{ cluster: r.mirror.cluster, runtime_fraction: { default_value: { numerator: r.mirror.percent, denominator: "HUNDRED" } } }];

@@ -2,8 +2,9 @@
 // with the user's kubeconfig (kubectl): the active Service's selector (the serving color), each
 // color's Deployment (version, desired and ready replicas, its HPA), Helm's release records (the
 // revision), the history ConfigMap (the last verdicts and promotions), and each Envoy of ours in
-// front of the pair: the weights its route tables serve and its clusters' health (its ops port,
-// through a port-forward) and the health checkers' events (its logs). Whatever cannot be read is a
+// front of the pair: the weights each pod serves (its route tables' and its runtime's), its
+// clusters' health (its admin interface, through a port-forward) and the health checkers' events
+// (its logs). Whatever cannot be read is a
 // problem in the output, never a crash. Runtime code: no cdktf here.
 import { parse as parseYaml } from "yaml";
 import { KubeAccess, kubectlFailure, runKubectl, runningPods } from "../kubectl";
@@ -14,7 +15,8 @@ import { HistoryRecord } from "../records";
 import { PAIR_ANNOTATIONS, PAIR_LABEL } from "../../core/pair";
 import { startPortForward } from "../verify/port-forward";
 import { isColor } from "../../core/colors";
-import { ENVOY_OPS_PORT, isOpsCluster } from "../../core/envoy";
+import { ENVOY_ADMIN_PORT, isOpsCluster, parseWeightsVersion } from "../../core/envoy";
+import { readServed, sameWeights, SplitRouteClusters, weightsText } from "../envoys";
 import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
 import { addEnvoyLog, addHistoryRecords, ObservedData } from "./sources";
 
@@ -44,8 +46,10 @@ export interface EnvoyClusterHealth {
 export interface EnvoyStatus {
   readonly name: string;
   readonly pods: string[];
-  /** What each pod's route tables serve (their version: the weights), one per pod and table. */
+  /** The weights each pod serves (its runtime's where set, else its route tables'), one per pod and split route. */
   readonly weights: string[];
+  /** Pods that serve weights from their runtime (a promotion's push), with their file's. */
+  readonly runtime: string[];
   readonly clusters: EnvoyClusterHealth[];
   /** Hosts whose last health event took them out of rotation (ejected, or failed since). */
   readonly hostsOut: string[];
@@ -126,7 +130,7 @@ export async function collectStatus(access: KubeAccess, namespace: string, optio
       problems.push(`history: ${(e as Error).message}`);
     }
     const envoys: EnvoyStatus[] = [];
-    for (const envoyCm of frontingEnvoys(configMaps, app, namespace)) envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name));
+    for (const envoyCm of frontingEnvoys(configMaps, app, namespace)) envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name, envoyCm.data ?? {}));
     out.push({ app, namespace, serving, colors, history, envoys, problems });
   }
   return { namespace, at, pairs: out };
@@ -153,10 +157,39 @@ export function frontingEnvoys(configMaps: readonly any[], app: string, namespac
   return [...fronting, ...second];
 }
 
-/** One Envoy: its pods' ops ports (weights, cluster health) and logs (health events). */
-export async function envoyStatus(access: KubeAccess, namespace: string, name: string): Promise<EnvoyStatus> {
+/** The split routes of an Envoy's ConfigMap (route name, clusters), and the weights it carries (what was applied). */
+function splitRoutes(data: Record<string, string>): { routes: SplitRouteClusters[]; applied?: Map<string, Map<string, number>> } {
+  const routes = new Map<string, Set<string>>();
+  let applied: Map<string, Map<string, number>> | undefined;
+  for (const [file, text] of Object.entries(data)) {
+    if (!/^rds-\d+\.yaml$/.test(file)) continue;
+    try {
+      const doc = parseYaml(text);
+      if (typeof doc?.version_info === "string") applied ??= parseWeightsVersion(doc.version_info);
+      for (const table of doc?.resources ?? []) {
+        for (const vh of table.virtual_hosts ?? []) {
+          for (const r of vh.routes ?? []) {
+            const clusters = r.route?.weighted_clusters?.clusters;
+            if (!r.name || !Array.isArray(clusters)) continue;
+            const set = routes.get(r.name) ?? new Set<string>();
+            for (const c of clusters) set.add(c.name);
+            routes.set(r.name, set);
+          }
+        }
+      }
+    } catch {
+      // A table that does not parse is Envoy's to refuse; the pods' own answers still show.
+    }
+  }
+  return { routes: [...routes].map(([route, clusters]) => ({ route, clusters: [...clusters] })), applied };
+}
+
+/** One Envoy: each pod's admin interface (weights, cluster health) and logs (health events). */
+export async function envoyStatus(access: KubeAccess, namespace: string, name: string, configMapData: Record<string, string> = {}): Promise<EnvoyStatus> {
   const problems: string[] = [];
   const weights: string[] = [];
+  const runtime: string[] = [];
+  const { routes, applied } = splitRoutes(configMapData);
   const clusters = new Map<string, { healthy: number; total: number; ejected: number }>();
   const events: FailoverEvent[] = [];
   let podNames: string[] = [];
@@ -168,10 +201,22 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
   }
   for (const pod of podNames) {
     try {
-      const pf = await startPortForward({ target: `pod/${pod}:${ENVOY_OPS_PORT}`, namespace, kubeconfig: access.kubeconfig, context: access.context, kubectl: access.kubectl });
+      const pf = await startPortForward({ target: `pod/${pod}:${ENVOY_ADMIN_PORT}`, namespace, kubeconfig: access.kubeconfig, context: access.context, kubectl: access.kubectl });
       try {
-        for (const s of parsePrometheusText(await getText(`${pf.url}/stats/prometheus?text_readouts`))) {
-          if (s.name === "envoy_http_rds_version_text" && s.labels.text_value) weights.push(s.labels.text_value);
+        for (const split of routes) {
+          const s = await readServed(pf.url, split);
+          weights.push(weightsText(split.route, s.served));
+          if (!Object.keys(s.overrides).length) continue;
+          runtime.push(`${pod}: ${weightsText(split.route, s.served)} (its file: ${weightsText(split.route, s.file)})`);
+          const wanted = applied?.get(split.route);
+          if (wanted && !sameWeights(s.served, Object.fromEntries(wanted))) {
+            problems.push(
+              `Envoy pod ${pod} serves ${weightsText(split.route, s.served)} from its runtime while the applied ConfigMap has ${weightsText(split.route, Object.fromEntries(wanted))}: ` +
+                "a promotion is moving the weights, or one stopped between a push and its apply (`cdktf-triton promote` sets it right)",
+            );
+          }
+        }
+        for (const s of parsePrometheusText(await getText(`${pf.url}/stats/prometheus`))) {
           const cluster = s.labels.envoy_cluster_name;
           if (!cluster || isOpsCluster(cluster)) continue;
           const c = clusters.get(cluster) ?? { healthy: 0, total: 0, ejected: 0 };
@@ -185,7 +230,7 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
         pf.stop();
       }
     } catch (e) {
-      problems.push(`Envoy pod ${pod}: its ops port could not be read (${(e as Error).message})`);
+      problems.push(`Envoy pod ${pod}: its admin interface could not be read (${(e as Error).message})`);
     }
     const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=5000"]);
     if (logs.code !== 0) problems.push(`Envoy pod ${pod}: its logs could not be read (${kubectlFailure(logs, access)}): no health events from it`);
@@ -195,7 +240,7 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
   const last = new Map<string, FailoverEvent>();
   for (const e of events) if (e.kind !== "degraded" && e.kind !== "not-degraded") last.set(`${e.cluster} ${e.host}`, e);
   const hostsOut = [...last.entries()].filter(([, e]) => e.kind === "ejected" || e.kind === "failed").map(([k]) => k);
-  return { name, pods: podNames, weights, clusters: [...clusters.entries()].map(([cluster, c]) => ({ cluster, ...c })), hostsOut, events, problems };
+  return { name, pods: podNames, weights, runtime, clusters: [...clusters.entries()].map(([cluster, c]) => ({ cluster, ...c })), hostsOut, events, problems };
 }
 
 /** A pair's history ConfigMap (the one `promote` and the gate write). */
@@ -258,6 +303,7 @@ export function statusText(s: NamespaceStatus): string {
     for (const e of p.envoys) {
       lines.push(`  envoy ${e.name} (${e.pods.length} pod${e.pods.length === 1 ? "" : "s"}):`);
       for (const w of [...new Set(e.weights)]) lines.push(`    serves: ${w}`);
+      for (const r of e.runtime) lines.push(`    runtime: ${r}`);
       for (const c of e.clusters) lines.push(`    ${c.cluster}: ${c.healthy}/${c.total} healthy${c.ejected ? `, ${c.ejected} ejected` : ""}`);
       lines.push(`    out of rotation: ${e.hostsOut.length ? e.hostsOut.join(", ") : "none"}`);
       for (const ev of e.events.slice(-5)) lines.push(`    ${ev.at}  ${ev.kind} ${ev.cluster} ${ev.host}${ev.detail ? ` (${ev.detail})` : ""}`);

@@ -1,22 +1,24 @@
 // `cdktf-triton promote`: the staged promotion of a blue/green pair's candidate, driven from where
 // plan/apply runs (a workstation, a CI job), with no controller in the cluster. For each step: apply
-// the stack with the canary weight, wait until every Envoy serves it, bake under analysis, go on or
-// abort (apply the candidate back to 0 %). The last step switches `active` with the canary at 0.
-// Every transition is recorded in the pair's history ConfigMap first, so a re-run after an
-// interruption knows where traffic was left. Runtime code: no cdktf here.
+// the stack with the canary weight, push the weights into every Envoy pod's runtime (a mounted
+// ConfigMap reaches a pod only at its kubelet's next sync, a minute or more) and read them back,
+// bake under analysis, go on or abort (push the candidate back to 0 %, then apply it). The last step
+// switches `active` with the canary at 0. Each pod's runtime values are cleared once its file
+// carries the same weights. Every transition is recorded in the pair's history ConfigMap first, so
+// a re-run after an interruption knows where traffic was left. Runtime code: no cdktf here.
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { startPortForward, PortForward } from "../verify/port-forward";
 import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
 import { Engine, EngineKind } from "./engine";
-import { KubeAccess, runningPods } from "../kubectl";
+import { KubeAccess } from "../kubectl";
+import { clearOverrides, EnvoyFleet, pushWeights, readServed, sameWeights, SplitRouteClusters, Weights, weightsText } from "../envoys";
 import { appendHistoryFile, ClusterHistory } from "./history";
-import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord } from "../records";
+import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord, WeightMove } from "../records";
 import { notify, Notification, PromotionEvent } from "./notify";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
-import { CANARY_ROUTE, weightsVersion } from "../../core/envoy";
+import { clusterBackend, parseWeightsVersion } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 
 export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, paused: 3, interrupted: 130 } as const;
@@ -33,7 +35,7 @@ export interface PromoteOptions {
   readonly varFiles?: readonly string[];
   /** @default - kubectl's defaults */
   readonly kube?: KubeAccess;
-  /** Envoy ops URLs. @default - a port-forward to each Envoy pod's ops port */
+  /** Envoy admin URLs (each pod's port 9901). @default - a port-forward to each Envoy pod's admin port */
   readonly envoyUrls?: readonly string[];
   /** @default - the spec's analysis.prometheusUrl */
   readonly prometheusUrl?: string;
@@ -47,7 +49,12 @@ export interface PromoteOptions {
   readonly confirm?: boolean;
   /** What to do with a promotion an earlier run left unfinished. @default "resume" */
   readonly onUnfinished?: "resume" | "rollback";
-  /** How long every Envoy may take to serve new weights (a mounted ConfigMap can take a minute). @default 300 */
+  /**
+   * How long, at the end, every Envoy pod's mounted file may take to carry the final weights (its
+   * kubelet's sync: about a minute) before the driver leaves their runtime values in place and
+   * says so.
+   * @default 300
+   */
   readonly rolloutTimeoutSeconds?: number;
   readonly out: NodeJS.WritableStream & { isTTY?: boolean };
   readonly err: NodeJS.WritableStream;
@@ -99,6 +106,9 @@ export function findPromotion(stack: string | undefined, promotion: string | und
   throw new PromoteError(`${promotion ? `no single promotion ${JSON.stringify(promotion)}` : "several promotions"} in ${stackDir}: choose with --promotion (${named.map((n) => n.p).join(", ")})`);
 }
 
+/** How long a push retries a pod that does not answer or does not serve the weights. */
+const PUSH_RETRY_MS = 5_000;
+
 const sleep = (ms: number, wake: Promise<unknown>) => Promise.race([new Promise((r) => setTimeout(r, Math.max(0, ms))), wake]);
 
 /** Runs a promotion; resolves to its report (the exit code in it). Never calls process.exit. */
@@ -114,15 +124,22 @@ export async function promote(o: PromoteOptions): Promise<PromoteReport> {
 class Driver {
   private readonly measurements: (Measurement & { step: number; weightPercent: number })[] = [];
   private readonly notificationProblems: string[] = [];
-  private readonly forwards: PortForward[] = [];
-  private readonly timings: PromoteReport["timings"] = {};
+  private readonly timings: PromoteReport["timings"] & { moves: WeightMove[] } = { moves: [] };
   private interruptedBy?: string;
   private readonly interrupted: Promise<string>;
   private readonly detach: () => void;
   private spec!: PromotionSpec;
   private engine!: Engine;
   private history!: ClusterHistory;
-  private envoyUrls: string[] = [];
+  private fleet?: EnvoyFleet;
+  private split!: SplitRouteClusters;
+  /** The weights the driver last decided: the state's at the start. */
+  private target!: Weights;
+  /** The color being promoted: its share rising is applied first, falling is pushed first. */
+  private candidate!: Color;
+  /** The last apply failed: the Envoys' files will not carry the target. */
+  private applyFailed = false;
+  private lastRefresh = 0;
   private prometheusUrl?: string;
   private record!: PromotionRecord;
   private webhook?: string;
@@ -158,7 +175,7 @@ class Driver {
 
   close(): void {
     this.detach();
-    this.forwards.forEach((f) => f.stop());
+    this.fleet?.close();
   }
 
   private say(line: string): void {
@@ -191,6 +208,9 @@ class Driver {
     }
     const stable = state.active;
     const candidate = otherColor(stable);
+    this.candidate = candidate;
+    this.split = { route: spec.envoy.route, clusters: COLORS.flatMap((c) => spec.envoy.clusters[c]) };
+    this.target = this.weightsOf(stable, state.canary);
     const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: candidate, stable };
     // Bad queries are refused before anything is applied: one dry query each.
     for (const m of promQueries) {
@@ -224,7 +244,7 @@ class Driver {
       } else {
         this.say(`promotion ${unfinished.id} was left ${unfinished.status} at ${at}: rolling it back (candidate 0 %)`);
         // The candidate back to 0 %, the color that serves now unchanged.
-        const back = await this.applyWeights(stable, 0);
+        const back = await this.setWeights(stable, 0);
         if (!back.ok) throw new PromoteError(`could not roll back promotion ${unfinished.id}: ${back.why}`);
         unfinished.reason = `left ${unfinished.status} at ${at}; rolled back by a later run (${who()})`;
         unfinished.status = "rolled-back";
@@ -267,8 +287,8 @@ class Driver {
     const { weightPercent, bakeSeconds } = spec.steps[i];
     if (this.interruptedBy) return `interrupted (${this.interruptedBy})`;
     this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
-    const applied = await this.applyWeights(stable, weightPercent);
-    if (!applied.ok) return `the apply of step ${i + 1} failed: ${applied.why}`;
+    const applied = await this.setWeights(stable, weightPercent);
+    if (!applied.ok) return `step ${i + 1}: ${applied.why}`;
     const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
     this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
     this.record.currentStep = i;
@@ -278,7 +298,7 @@ class Driver {
     const every = (m: MetricSpec) => (m.intervalSeconds ?? spec.analysis.intervalSeconds) * 1000;
     const summary = new Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>(metrics.map((m) => [m.name, { passed: 0, failed: 0, inconclusive: 0 }]));
     const clusters = spec.envoy.clusters[candidate];
-    const baseline = await envoySnapshot(this.envoyUrls, clusters);
+    const baseline = await envoySnapshot(this.fleet!.urls(), clusters);
     const snapshots = new Map<string, EnvoySnapshot>(metrics.map((m) => [m.name, baseline]));
     const started = Date.now();
     const end = started + bakeSeconds * 1000;
@@ -291,10 +311,10 @@ class Driver {
     for (;;) {
       const due = Math.min(...metrics.map((m) => last.get(m.name)! + every(m)));
       if (due > end) {
-        await sleep(end - Date.now(), this.interrupted);
+        await this.bakeUntil(end);
         break;
       }
-      await sleep(due - Date.now(), this.interrupted);
+      await this.bakeUntil(due);
       if (this.interruptedBy) {
         finish("interrupted");
         return `interrupted (${this.interruptedBy}) during step ${i + 1}`;
@@ -306,7 +326,7 @@ class Driver {
         let result: Measurement;
         try {
           if (m.kind === "envoy-success-rate" || m.kind === "envoy-latency") {
-            snapshot ??= await envoySnapshot(this.envoyUrls, clusters);
+            snapshot ??= await envoySnapshot(this.fleet!.urls(), clusters);
             result = judgeEnvoy(m, snapshots.get(m.name)!, snapshot, at);
             snapshots.set(m.name, snapshot);
           } else {
@@ -353,28 +373,152 @@ class Driver {
     else this.say(line);
   }
 
-  /** Applies the stack with `active` and the canary weight, then waits until every Envoy serves those weights. */
-  private async applyWeights(active: Color, canary: number): Promise<{ ok: true } | { ok: false; why: string }> {
+  /** Waits until `t`, keeping every Envoy pod on the target weights meanwhile (a look each second); an interruption wakes it. */
+  private async bakeUntil(t: number): Promise<void> {
+    while (Date.now() < t && !this.interruptedBy) {
+      await sleep(Math.min(1000, t - Date.now()), this.interrupted);
+      if (!this.interruptedBy) await this.converge();
+    }
+  }
+
+  /** Each color's percent, stable = active. */
+  private weightsOf(active: Color, canary: number): Weights {
+    const backend = (c: Color) => clusterBackend(this.spec.envoy.clusters[c][0]);
+    return Object.fromEntries(COLORS.map((c) => [backend(c), c === active ? 100 - canary : canary]));
+  }
+
+  /**
+   * Moves the weights to `active` with the canary at `canary`, in the order that is safe: a fall of
+   * the candidate's share (an abort, a rollback) is pushed into every Envoy pod first and then
+   * applied (Terraform stays the record); a rise is applied first (the candidate's capacity and the
+   * ConfigMap), then pushed. A pod the push does not reach takes the weights from its file at its
+   * kubelet's next sync: fatal for a rise (the step aborts, naming it), reported for a fall.
+   */
+  private async setWeights(active: Color, canary: number): Promise<{ ok: true; unreached: string[] } | { ok: false; why: string }> {
     if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
-    const r = await this.engine.apply({ [this.spec.variables.active]: active, [this.spec.variables.canary]: String(canary) });
-    if (r.code !== 0) {
+    const next = this.weightsOf(active, canary);
+    const cand = clusterBackend(this.spec.envoy.clusters[this.candidate][0]);
+    const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
+    this.timings.moves.push(move);
+    const apply = async (): Promise<string | undefined> => {
+      const r = await this.engine.apply({ [this.spec.variables.active]: active, [this.spec.variables.canary]: String(canary) });
+      this.applyFailed = r.code !== 0;
+      if (r.code === 0) {
+        move.appliedAt = new Date().toISOString();
+        return undefined;
+      }
       const tail = r.output.trim().split("\n").slice(-15).join("\n");
       this.o.err.write(`${this.engine.binary} apply exited ${r.code}:\n${tail}\n`);
-      return { ok: false, why: `${this.engine.binary} apply exited ${r.code}` };
+      return `${this.engine.binary} apply exited ${r.code}`;
+    };
+    const push = async (): Promise<string[]> => {
+      this.target = next;
+      const unreached = await this.pushAll(next);
+      if (unreached.length) move.unreached = unreached.map((u) => u.split(" ")[0]);
+      else move.servedAt = new Date().toISOString();
+      return unreached;
+    };
+    if (move.order === "push-first") {
+      const unreached = await push();
+      this.say(`${move.weights}: served by ${this.fleet!.pods().length - unreached.length} of ${this.fleet!.pods().length} Envoy pods${unreached.length ? ` (not reached: ${unreached.join("; ")}; they take it from their file at their kubelet's next sync)` : ""}; applying with ${this.o.engine}`);
+      const failed = await apply();
+      if (failed) return { ok: false, why: `the Envoys serve ${move.weights} (pushed), but ${failed}: the state still has the earlier weights` };
+      return { ok: true, unreached };
     }
-    const weights = { [active]: 100 - canary, [otherColor(active)]: canary } as Record<Color, number>;
-    const expected = weightsVersion([{ name: CANARY_ROUTE, clusters: COLORS.map((c) => ({ cluster: this.spec.envoy.clusters[c][0], weight: weights[c] })) }]);
-    const deadline = Date.now() + (this.o.rolloutTimeoutSeconds ?? 300) * 1000;
-    let seen: readonly string[] = [];
-    for (;;) {
-      try {
-        seen = (await envoySnapshot(this.envoyUrls, [])).versions;
-        if (seen.length >= this.envoyUrls.length && seen.every((v) => v === expected)) return { ok: true };
-      } catch (e) {
-        seen = [(e as Error).message];
-      }
-      if (Date.now() > deadline) return { ok: false, why: `not every Envoy served "${expected}" within ${this.o.rolloutTimeoutSeconds ?? 300} s (they serve: ${seen.join(" | ")})` };
-      await new Promise((res) => setTimeout(res, 250));
+    const failed = await apply();
+    if (failed) return { ok: false, why: `${failed} (nothing moved)` };
+    const unreached = await push();
+    if (unreached.length) return { ok: false, why: `Envoy pod${unreached.length > 1 ? "s" : ""} did not take ${move.weights}: ${unreached.join("; ")}` };
+    return { ok: true, unreached };
+  }
+
+  /**
+   * Pushes the weights into every Envoy pod and reads them back, each pod retried for up to 5 s.
+   * Resolves to the pods that do not serve them, each with why.
+   */
+  private async pushAll(weights: Weights): Promise<string[]> {
+    const deadline = Date.now() + PUSH_RETRY_MS;
+    const failed = await Promise.all(
+      this.fleet!.pods().map(async (pod): Promise<string | undefined> => {
+        if (!pod.url) return `${pod.name} (${pod.problem})`;
+        for (;;) {
+          let why: string;
+          try {
+            await pushWeights(pod.url, this.split, weights);
+            const back = await readServed(pod.url, this.split);
+            if (sameWeights(back.served, weights)) return undefined;
+            why = `it serves ${weightsText(this.split.route, back.served)} after the push`;
+          } catch (e) {
+            why = (e as Error).message;
+          }
+          if (Date.now() > deadline) return `${pod.name} (${why})`;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }),
+    );
+    return failed.filter((f): f is string => f !== undefined);
+  }
+
+  /**
+   * One look at every Envoy pod (the pods listed again every 5 s): a pod that does not serve the
+   * target (a restarted Envoy, a new pod whose file is behind) gets it pushed again; a pod whose
+   * file carries the target has its runtime values cleared. Resolves to the pods whose file does
+   * not carry the target yet, or that could not be read, each with why; the last move's `filesAt`
+   * is set when none is left.
+   */
+  private async converge(): Promise<string[]> {
+    const fleet = this.fleet!;
+    if (Date.now() - this.lastRefresh > 5_000) {
+      this.lastRefresh = Date.now();
+      await fleet.refresh().catch((e: Error) => this.o.err.write(`promote: ${e.message} (the Envoy pods listed before are kept)\n`));
+    }
+    const target = this.target;
+    const text = (w: Weights | undefined) => weightsText(this.split.route, w);
+    const open = await Promise.all(
+      fleet.pods().map(async (pod): Promise<string | undefined> => {
+        if (!pod.url) return `${pod.name} (${pod.problem})`;
+        try {
+          const s = await readServed(pod.url, this.split);
+          const fileCarries = sameWeights(s.file, target);
+          if (fileCarries && Object.keys(s.overrides).length) await clearOverrides(pod.url, this.split);
+          else if (!sameWeights(s.served, target)) {
+            this.say(`Envoy pod ${pod.name} served ${text(s.served)}, not ${text(target)} (a restarted Envoy reads its file, which its kubelet may not have refreshed): pushed again`);
+            await pushWeights(pod.url, this.split, target);
+          }
+          return fileCarries ? undefined : `${pod.name} (its file carries ${text(s.file)})`;
+        } catch (e) {
+          return `${pod.name} (${(e as Error).message})`;
+        }
+      }),
+    );
+    const left = open.filter((o): o is string => o !== undefined);
+    const last = this.timings.moves[this.timings.moves.length - 1];
+    const lastWeights = last && parseWeightsVersion(last.weights)?.get(this.split.route);
+    if (!left.length && last && !last.filesAt && lastWeights && sameWeights(target, Object.fromEntries(lastWeights))) last.filesAt = new Date().toISOString();
+    return left;
+  }
+
+  /**
+   * Before the run ends: waits until every Envoy pod's file carries the final weights (the
+   * kubelet's sync), clearing each pod's runtime values as it does. A runtime value left behind
+   * would hide a later plain apply's weights, so this waits up to rolloutTimeoutSeconds and then
+   * says which pods keep one.
+   */
+  private async settle(): Promise<void> {
+    if (!this.fleet || this.applyFailed) return;
+    const limit = this.o.rolloutTimeoutSeconds ?? 300;
+    const deadline = Date.now() + limit * 1000;
+    let left = await this.converge();
+    if (left.length) this.say(`waiting for every Envoy pod's mounted file to carry ${weightsText(this.split.route, this.target)} (each kubelet's sync, about a minute) to clear the runtime values: ${left.join("; ")}`);
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      left = await this.converge();
+    }
+    if (left.length) {
+      this.o.err.write(
+        `promote: after ${limit} s, not every Envoy pod's file carries ${weightsText(this.split.route, this.target)}: ${left.join("; ")}. ` +
+          "They serve it from their runtime, which hides a later plain apply's weights until a promote run (or a pod restart) clears it; `cdktf-triton status` shows them.\n",
+      );
     }
   }
 
@@ -382,11 +526,16 @@ class Driver {
     const interrupted = reason.startsWith("interrupted");
     this.timings.decisionAt ??= new Date().toISOString();
     this.say(`${interrupted ? "interrupted" : "aborting"}: ${reason}`);
-    const rolledBack = await this.applyWeights(stable, 0);
-    this.timings.zeroTrafficAt = new Date().toISOString();
+    // The decision first, in the history: a run that dies between the push and the apply leaves
+    // the record aborted on its step, and the next run finishes the rollback.
+    this.record.status = interrupted ? "interrupted" : "aborted";
+    this.record.reason = reason;
+    await this.history.put(this.record).catch((e: Error) => this.o.err.write(`promote: the history was not updated (the rollback goes on): ${e.message}\n`));
+    const rolledBack = await this.setWeights(stable, 0);
+    const move = this.timings.moves[this.timings.moves.length - 1];
+    this.timings.zeroTrafficAt = move?.servedAt ?? move?.appliedAt ?? new Date().toISOString();
     this.timings.decisionMs = this.timings.firstFailureAt ? Date.parse(this.timings.decisionAt) - Date.parse(this.timings.firstFailureAt) : undefined;
     this.timings.rollbackMs = Date.parse(this.timings.zeroTrafficAt) - Date.parse(this.timings.decisionAt);
-    this.record.status = interrupted ? "interrupted" : "aborted";
     this.record.reason = rolledBack.ok ? reason : `${reason}; the rollback failed too: ${rolledBack.why}`;
     if (rolledBack.ok) this.record.currentStep = -1;
     this.record.finishedAt = new Date().toISOString();
@@ -412,7 +561,7 @@ class Driver {
       }
     }
     this.say(`switching ${this.spec.app}: active = ${candidate}, canary 0 (nothing moves that the last step did not already send to ${candidate}${last === 100 ? "" : `; the remaining ${100 - last} % moves now`})`);
-    const switched = await this.applyWeights(candidate, 0);
+    const switched = await this.setWeights(candidate, 0);
     if (!switched.ok) return this.abort(stable, `the switch failed: ${switched.why}`);
     this.record.status = "promoted";
     delete this.record.reason; // a pause before the switch left its reason: it no longer holds
@@ -448,6 +597,7 @@ class Driver {
   }
 
   private async finish(exitCode: number): Promise<PromoteReport> {
+    await this.settle();
     const report: PromoteReport = { record: this.record, measurements: this.measurements, notificationProblems: this.notificationProblems, timings: this.timings, exitCode };
     if (this.o.reportDir) {
       appendHistoryFile(this.o.reportDir, this.record);
@@ -471,27 +621,29 @@ class Driver {
     }
   }
 
-  /** The Envoys' ops URLs: as given, or one port-forward per Envoy pod. */
+  /**
+   * The Envoy pods, each reached at its admin port (as given, or one port-forward per pod); each
+   * must answer. A pod holding runtime weights that differ from the state was left so by a run that
+   * stopped between a push and its apply: said here, and set right by this run's first move.
+   */
   private async connectEnvoys(namespace: string): Promise<void> {
-    if (this.o.envoyUrls?.length) {
-      this.envoyUrls = [...this.o.envoyUrls];
-    } else {
-      const kube = this.o.kube ?? {};
-      const pods = await runningPods(kube, namespace, this.spec.envoy.name).catch((e: Error) => {
-        throw new PromoteError(e.message.replace("the pods of", "the Envoy pods of"));
-      });
-      if (!pods.length) throw new PromoteError(`no running Envoy pod of ${namespace}/${this.spec.envoy.name} (label app=${this.spec.envoy.name}): apply the stack first`);
-      for (const pod of pods) {
-        const pf = await startPortForward({ target: `pod/${pod}:${this.spec.envoy.opsPort}`, namespace, kubeconfig: kube.kubeconfig, context: kube.context, kubectl: kube.kubectl });
-        this.forwards.push(pf);
-        this.envoyUrls.push(pf.url);
-      }
-    }
-    for (const url of this.envoyUrls) {
+    const { name, adminPort } = this.spec.envoy;
+    this.fleet = new EnvoyFleet({ kube: this.o.kube ?? {}, namespace, name, adminPort, urls: this.o.envoyUrls });
+    const pods = await this.fleet.refresh().catch((e: Error) => {
+      throw new PromoteError(e.message.replace("the pods of", "the Envoy pods of"));
+    });
+    this.lastRefresh = Date.now();
+    if (!pods.length) throw new PromoteError(`no running Envoy pod of ${namespace}/${name} (label app=${name}): apply the stack first`);
+    for (const pod of pods) {
+      if (!pod.url) throw new PromoteError(`Envoy pod ${pod.name} cannot be reached: ${pod.problem}`);
+      let served;
       try {
-        await envoySnapshot([url], []);
+        served = await readServed(pod.url, this.split);
       } catch (e) {
-        throw new PromoteError(`Envoy's ops port ${url} does not answer: ${(e as Error).message}`);
+        throw new PromoteError(`Envoy pod ${pod.name}: its admin interface does not answer: ${(e as Error).message}`);
+      }
+      if (Object.keys(served.overrides).length && !sameWeights(served.served, this.target)) {
+        this.say(`Envoy pod ${pod.name} serves ${weightsText(this.split.route, served.served)} from its runtime while the state has ${weightsText(this.split.route, this.target)}: an earlier run stopped between a push and its apply; this run sets it right`);
       }
     }
   }

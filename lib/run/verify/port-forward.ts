@@ -21,6 +21,8 @@ export interface PortForwardOptions {
 
 export interface PortForward {
   readonly url: string;
+  /** Whether kubectl still forwards (it exits when its pod goes away). */
+  alive(): boolean;
   stop(): void;
 }
 
@@ -53,7 +55,7 @@ export function startPortForward(options: PortForwardOptions): Promise<PortForwa
       if (m) {
         clearTimeout(timer);
         proc.removeAllListeners("exit");
-        resolve({ url: `http://127.0.0.1:${m[1]}`, stop });
+        resolve({ url: `http://127.0.0.1:${m[1]}`, alive: () => proc.exitCode === null && proc.signalCode === null, stop });
       }
     });
   });

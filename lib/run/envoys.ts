@@ -1,0 +1,151 @@
+// Our Envoy pods as the run side reaches them: one `kubectl port-forward` per pod to its admin port
+// (bound to the pod's loopback), listed again as pods come and go; and the weights of a split route
+// that each one serves. A weight moves in two ways: the mounted ConfigMap (the route table's
+// weights, what Terraform applied; a kubelet writes it into each pod on its own sync loop, a minute
+// or more), and the admin's runtime (`POST /runtime_modify`, served at the next request). What a pod
+// serves is the runtime's value where one is set, else its file's. Runtime code: no cdktf here.
+import { request } from "undici";
+import { clusterBackend, parseWeightsVersion, weightKey, weightsVersion } from "../core/envoy";
+import { parsePrometheusText } from "../core/prometheus-text";
+import { KubeAccess, runningPods } from "./kubectl";
+import { PortForward, startPortForward } from "./verify/port-forward";
+
+/** Percent per backend, e.g. { blue: 90, green: 10 }. */
+export type Weights = Readonly<Record<string, number>>;
+
+/** A split route and the clusters of each backend (one per protocol). */
+export interface SplitRouteClusters {
+  readonly route: string;
+  /** The clusters of the route, e.g. ["blue-http", "blue-grpc", "green-http", "green-grpc"]. */
+  readonly clusters: readonly string[];
+}
+
+/** What one Envoy serves on the route. */
+export interface ServedWeights {
+  /** The mounted file's weights (its route tables' version); undefined when its tables disagree or carry none. */
+  readonly file?: Weights;
+  /** The runtime's values for the route's clusters (cluster -> weight); empty when none is set. */
+  readonly overrides: Readonly<Record<string, number>>;
+  /** What it serves: per backend the runtime's value where set, else the file's; undefined when its clusters disagree. */
+  readonly served?: Weights;
+}
+
+const ADMIN_TIMEOUT_MS = 2_000;
+
+async function admin(url: string, method: "GET" | "POST"): Promise<string> {
+  const res = await request(url, { method, headersTimeout: ADMIN_TIMEOUT_MS, bodyTimeout: ADMIN_TIMEOUT_MS });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${method} ${url.replace(/\?.*/, "")} answered ${res.statusCode}${res.statusCode === 404 ? " (is it Envoy's admin interface, the pod's port 9901? the ops port 9902 serves no runtime)" : `: ${text.slice(0, 200)}`}`);
+  return text;
+}
+
+/** `weights canary: blue=90, green=10`: the text the route tables' version uses. */
+export function weightsText(route: string, weights: Weights | undefined): string {
+  if (!weights) return "mixed weights";
+  return weightsVersion([{ name: route, clusters: Object.entries(weights).map(([backend, weight]) => ({ cluster: backend, weight })) }]) ?? "no weights";
+}
+
+export function sameWeights(a: Weights | undefined, b: Weights | undefined): boolean {
+  if (!a || !b) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => a[k] === b[k]);
+}
+
+/** Reads what one Envoy serves on the route: its route tables' version and its runtime. */
+export async function readServed(adminUrl: string, split: SplitRouteClusters): Promise<ServedWeights> {
+  const base = adminUrl.replace(/\/$/, "");
+  const [stats, runtime] = await Promise.all([admin(`${base}/stats/prometheus?text_readouts`, "GET"), admin(`${base}/runtime`, "GET")]);
+  const versions = new Set(parsePrometheusText(stats).filter((s) => s.name === "envoy_http_rds_version_text").map((s) => s.labels.text_value ?? ""));
+  const tables = versions.size === 1 ? parseWeightsVersion([...versions][0]) : undefined;
+  const fileRoute = tables?.get(split.route);
+  const file = fileRoute ? Object.fromEntries(fileRoute) : undefined;
+  const entries = (JSON.parse(runtime).entries ?? {}) as Record<string, { final_value?: string }>;
+  const overrides: Record<string, number> = {};
+  for (const cluster of split.clusters) {
+    const v = entries[weightKey(split.route, cluster)]?.final_value;
+    if (v !== undefined && v !== "") overrides[cluster] = Number(v);
+  }
+  // Per backend, every protocol's cluster must serve the same weight.
+  const served: Record<string, number> = {};
+  for (const cluster of split.clusters) {
+    const backend = clusterBackend(cluster);
+    const w = overrides[cluster] ?? file?.[backend];
+    if (w === undefined || (backend in served && served[backend] !== w)) return { file, overrides };
+    served[backend] = w;
+  }
+  return { file, overrides, served };
+}
+
+/** Sets the route's weights in one Envoy's runtime: every cluster of each backend. */
+export async function pushWeights(adminUrl: string, split: SplitRouteClusters, weights: Weights): Promise<void> {
+  const query = split.clusters.map((c) => `${encodeURIComponent(weightKey(split.route, c))}=${weights[clusterBackend(c)] ?? 0}`).join("&");
+  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${query}`, "POST");
+}
+
+/** Removes the route's runtime values from one Envoy: its file's weights serve again. */
+export async function clearOverrides(adminUrl: string, split: SplitRouteClusters): Promise<void> {
+  const query = split.clusters.map((c) => `${encodeURIComponent(weightKey(split.route, c))}=`).join("&");
+  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${query}`, "POST");
+}
+
+export interface EnvoyPod {
+  /** The pod's name (or, for a URL given by hand, the URL). */
+  readonly name: string;
+  /** Its admin interface; undefined when its port-forward could not start (`problem` says why). */
+  readonly url?: string;
+  readonly problem?: string;
+}
+
+/**
+ * The Envoy pods of a Deployment (label `app=<name>`), each reached by a port-forward to its admin
+ * port; or a fixed list of admin URLs. `refresh()` lists the pods again: a new pod gets its
+ * port-forward, a gone one is dropped.
+ */
+export class EnvoyFleet {
+  private readonly forwards = new Map<string, PortForward>();
+  /** Listed pods whose port-forward did not start, and why. */
+  private readonly unreached = new Map<string, string>();
+  private fixed?: EnvoyPod[];
+
+  constructor(private readonly o: { readonly kube: KubeAccess; readonly namespace: string; readonly name: string; readonly adminPort: number; readonly urls?: readonly string[] }) {
+    if (o.urls?.length) this.fixed = o.urls.map((url) => ({ name: url, url }));
+  }
+
+  /** The pods as last listed. */
+  pods(): EnvoyPod[] {
+    return this.fixed ?? [...[...this.forwards.entries()].map(([name, pf]) => ({ name, url: pf.url })), ...[...this.unreached].map(([name, problem]) => ({ name, problem }))].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The admin URLs of the pods reached. */
+  urls(): string[] {
+    return this.pods().flatMap((p) => (p.url ? [p.url] : []));
+  }
+
+  /** Lists the running pods again and connects the new ones; throws when the pods cannot be listed. */
+  async refresh(): Promise<EnvoyPod[]> {
+    if (this.fixed) return this.fixed;
+    const { kube, namespace, name, adminPort } = this.o;
+    const names = await runningPods(kube, namespace, name);
+    for (const [pod, pf] of this.forwards) {
+      if (!names.includes(pod) || !pf.alive()) {
+        pf.stop();
+        this.forwards.delete(pod);
+      }
+    }
+    this.unreached.clear();
+    for (const pod of names.filter((n) => !this.forwards.has(n))) {
+      try {
+        this.forwards.set(pod, await startPortForward({ target: `pod/${pod}:${adminPort}`, namespace, kubeconfig: kube.kubeconfig, context: kube.context, kubectl: kube.kubectl, timeoutMs: 10_000 }));
+      } catch (e) {
+        // Tried again at the next refresh.
+        this.unreached.set(pod, (e as Error).message);
+      }
+    }
+    return this.pods();
+  }
+
+  close(): void {
+    this.forwards.forEach((pf) => pf.stop());
+    this.forwards.clear();
+  }
+}
