@@ -34,7 +34,7 @@ const stacks: Record<string, (app: App, id: string) => TerraformStack> = {
     return s;
   },
   bluegreen: (app, id) => new BlueGreenE2eStack(app, id, path.join(out, "work-bluegreen"), "e2e-bluegreen-opentofu"),
-  promote: (app, id) => promoteStack(app, id, path.join(out, "work-promote"), "e2e-promote", { http: 19000, grpc: 19001, ops: 19002 }, colors, { steps: TEST_STEPS, analysis: TEST_ANALYSIS }),
+  promote: (app, id) => promoteStack(app, id, path.join(out, "work-promote"), "e2e-promote", { http: 19000, grpc: 19001 }, colors, { steps: TEST_STEPS, analysis: TEST_ANALYSIS }),
   weights: weightsStack,
 };
 

@@ -1,7 +1,7 @@
 import { TerraformVariable } from "cdktf";
 import { parse } from "yaml";
 import { Backend, PromotionMetric, TritonBlueGreen, TritonCanary, TritonPromotion, TritonValidationError } from "../lib";
-import { histogramQuantile, judge, judgeEnvoy, promqlOf } from "../lib/run/promote/analysis";
+import { histogramQuantile, judge, judgeEnvoy, promqlOf, windowCounters } from "../lib/run/promote/analysis";
 import { parsePrometheusText } from "../lib/core/prometheus-text";
 import { historyTable, parseHistory } from "../lib/run/promote/history";
 import { PromotionRecord } from "../lib/run/records";
@@ -87,12 +87,12 @@ describe("TritonPromotion", () => {
     const canary = new TritonCanary(stack, "fraud-canary", { pair, namespace: "ml", canaryPercent: TritonCanary.percentVariable(stack, "fraud_canary") });
     const promotion = new TritonPromotion(stack, "promote", { canary, steps, analysis: { metrics } });
     expect(promotion.spec).toMatchObject({
-      version: 1,
+      version: 2,
       path: "test/promote",
       app: "fraud",
       variables: { active: "active", canary: "fraud_canary" },
       output: "fraud_promotion",
-      envoy: { name: "fraud-canary", opsPort: 9902 },
+      envoy: { name: "fraud-canary", opsPort: 9902, adminPort: 9901, route: "canary" },
       analysis: { intervalSeconds: 30, metrics: [{ name: "request-success-rate", kind: "envoy-success-rate", min: 99 }] },
       history: { configMap: "fraud-promotions", limit: 50 },
       webhookUrlEnv: "CDKTF_TRITON_WEBHOOK_URL",
@@ -155,6 +155,13 @@ describe("the analysis", () => {
     expect(judgeEnvoy(m, snap(100, 0), snap(105, 0), "t")).toMatchObject({ verdict: "inconclusive", detail: "5 candidate requests in the window (fewer than minRequests 10)" });
     expect(judgeEnvoy(m, snap(100, 0), snap(200, 2), "t")).toMatchObject({ verdict: "fail", value: 98 });
     expect(judgeEnvoy(m, snap(100, 0), snap(200, 1), "t")).toMatchObject({ verdict: "pass", value: 99 });
+    // Per Envoy pod: one that restarted counts from 0 again, a new one counts from its start; the other's delta as usual.
+    const pod = (completed: number, errors5xx: number, uptime: number) => ({ completed, errors5xx, buckets: new Map([[Infinity, completed]]), uptime });
+    const pods = (entries: [string, ReturnType<typeof pod>][]) => ({ completed: 0, errors5xx: 0, buckets: new Map(), versions: [], byEnvoy: new Map(entries) });
+    const before = pods([["a", pod(1000, 0, 50)], ["b", pod(5000, 0, 50)]]);
+    expect(windowCounters(before, pods([["a", pod(1100, 1, 60)], ["b", pod(3000, 0, 60)]]))).toMatchObject({ completed: 100 + 3000, errors5xx: 1 });
+    expect(windowCounters(before, pods([["a", pod(1100, 1, 60)], ["b", pod(5040, 0, 5)], ["c", pod(30, 0, 3)]]))).toMatchObject({ completed: 100 + 5040 + 30, errors5xx: 1 });
+    expect(judgeEnvoy(m, before, pods([["a", pod(1100, 1, 60)], ["b", pod(3000, 0, 8)]]), "t")).toMatchObject({ verdict: "pass", value: 99.968 });
     expect(judge({ name: "q", kind: "promql", min: 1, max: 2 }, NaN, "t").verdict).toBe("inconclusive");
     expect(judge({ name: "q", kind: "promql", min: 1, max: 2 }, 3, "t")).toMatchObject({ verdict: "fail", detail: "must be >= 1 and <= 2" });
   });

@@ -44,12 +44,18 @@ describe("WeightedService and FailoverPool in the cluster", () => {
       ["/v2/repository", "/v2/trace", "/v2/logging"].map((prefix) => ({ match: { prefix }, direct_response: { status: 403, body: { inline_string: expect.stringContaining("administrative API") } } })),
     );
     const route = routes[4];
-    expect(route.route.weighted_clusters.clusters).toEqual([
-      { name: "clf-blue-http", weight: 90 },
-      { name: "clf-green-http", weight: 10 },
-    ]);
+    // The weights, and the runtime keys that can move them at once (`weights.<route>.<cluster>`).
+    expect(route.route.weighted_clusters).toEqual({
+      runtime_key_prefix: "weights.route-0",
+      clusters: [
+        { name: "clf-blue-http", weight: 90 },
+        { name: "clf-green-http", weight: 10 },
+      ],
+    });
     const bootstrap = parse(cm.data["envoy.yaml"]);
     expect(bootstrap.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 9901 });
+    // One runtime layer, the admin's: what /runtime_modify writes.
+    expect(bootstrap.layered_runtime).toEqual({ layers: [{ name: "admin", admin_layer: {} }] });
     expect(bootstrap.dynamic_resources.lds_config.path_config_source).toEqual({ path: "/etc/envoy/lds.yaml", watched_directory: { path: "/etc/envoy" } });
 
     // And the Deployment is hardened, probed on the ops port, and mounts the ConfigMap

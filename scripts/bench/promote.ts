@@ -1,12 +1,15 @@
 // `npm run bench:promote`: how fast a staged promotion stops a bad candidate, measured end to end on
-// the e2e rig (test/e2e/promote-fixture.ts: OpenTofu applying to the test cluster, our Envoy from the
-// applied ConfigMap, real Tritons, a real Prometheus, steady load), next to Flagger's defaults
-// computed from its documented configuration. Writes the table into docs/benchmarks.md.
+// the e2e rig (test/e2e/promote-fixture.ts: OpenTofu applying to the test cluster, 2 Envoy pods from
+// the applied ConfigMap refreshed at a kubelet's pace (60 s sync loop per pod, with jitter), real
+// Tritons, a real Prometheus, steady load), next to Flagger's defaults computed from its documented
+// configuration; and how long each move of the weights takes to reach every Envoy pod, with the
+// push and by the ConfigMap alone (the same runs). Writes the tables into docs/benchmarks.md.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PromotionMetric } from "../../lib";
-import { PromoteRig, PromotionSettings, TEST_ANALYSIS, TEST_STEPS } from "../../test/e2e/promote-fixture";
+import { ENVOY_PODS, PromoteRig, PromotionSettings, TEST_ANALYSIS, TEST_STEPS } from "../../test/e2e/promote-fixture";
+import { KUBELET_SYNC_SECONDS } from "../../test/peers/kubelet";
 import { median, writeBenchmarkBlock } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -17,7 +20,14 @@ const FLAGGER = { intervalSeconds: 60, threshold: 5 };
 
 interface Run {
   firstErrorToDecisionMs: number;
+  /** The abort: decision -> every Envoy pod serving 0 % (the push, read back from each pod). */
   decisionToZeroMs: number;
+  /** The same abort by the ConfigMap alone: decision -> every pod's mounted file carrying 0 % (its kubelet's sync). */
+  decisionToFilesMs: number;
+  /** The first step: its start (the decision to move) -> every pod serving its weights (the apply, then the push). */
+  stepStartToServedMs: number;
+  /** The first step: the apply's end -> every pod serving its weights (the push alone). */
+  stepAppliedToServedMs: number;
   lastCandidateAnswerAfterZeroMs: number;
   failed: number;
 }
@@ -42,9 +52,17 @@ async function measure(label: string, settings: PromotionSettings): Promise<Run[
       const zero = Date.parse(report.timings.zeroTrafficAt);
       const lastBad = [...samples].reverse().find((x) => x.version === "5" || x.status !== 200);
       if (!firstError || !lastBad) throw new Error("the bad candidate answered nothing");
+      const moves = report.timings.moves as { order: string; decidedAt: string; appliedAt?: string; servedAt?: string; filesAt?: string }[];
+      const [step] = moves;
+      const abort = moves[moves.length - 1];
+      if (moves.length !== 2 || step.order !== "apply-first" || abort.order !== "push-first" || !step.servedAt || !abort.servedAt || !abort.filesAt) throw new Error(`unexpected moves: ${JSON.stringify(moves)}`);
+      const t = (iso: string) => Date.parse(iso);
       runs.push({
         firstErrorToDecisionMs: decision - epoch(firstError.endMs),
-        decisionToZeroMs: zero - decision,
+        decisionToZeroMs: t(abort.servedAt) - t(abort.decidedAt),
+        decisionToFilesMs: t(abort.filesAt) - t(abort.decidedAt),
+        stepStartToServedMs: t(step.servedAt) - t(step.decidedAt),
+        stepAppliedToServedMs: t(step.servedAt) - t(step.appliedAt!),
         lastCandidateAnswerAfterZeroMs: epoch(lastBad.endMs) - zero,
         failed: samples.filter((x) => x.status !== 200).length,
       });
@@ -70,18 +88,28 @@ async function main() {
     const worst = Math.max(...runs.map((r) => r.firstErrorToDecisionMs));
     return `| ${name} | ${s(d)} [${s(worst)}] | ${(d / flaggerMs).toFixed(3)} | ${s(median(runs.map((r) => r.decisionToZeroMs)))} | ${median(runs.map((r) => r.failed))} |`;
   };
+  const all = [...test, ...defaults];
+  const mw = (xs: number[]) => `${s(median(xs))} [${s(Math.max(...xs))}]`;
   const lines = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, ${RUNS} aborted runs per row (median [worst]); a candidate failing 5 % of requests at a 10 % step, 4 clients of steady load through Envoy.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, ${RUNS} aborted runs per row (median [worst]); a candidate failing 5 % of requests at a 10 % step, 4 clients of steady load through ${ENVOY_PODS} Envoy pods whose mounted ConfigMap a stand-in kubelet refreshes every ${KUBELET_SYNC_SECONDS} s per pod, plus up to half of it as jitter (a kubelet's default sync loop).`,
     "",
-    "| analysis | first error -> abort decision | ratio to Flagger's defaults | decision -> candidate at 0 % in Envoy | requests failed (median) |",
+    "| analysis | first error -> abort decision | ratio to Flagger's defaults | decision -> candidate at 0 % in every Envoy pod | requests failed (median) |",
     "|---|---|---|---|---|",
     row("ours, the tests' settings (2 s interval)", test),
     row("ours, defaults (30 s interval, failureLimit 0)", defaults),
     `| Flagger defaults (interval 1m, threshold 5), computed | up to ${s(flaggerMs)} | 1 | the next reconcile | - |`,
     "",
-    `The last answer from the candidate came ${Math.round(-Math.max(...[...test, ...defaults].map((r) => r.lastCandidateAnswerAfterZeroMs)))} ms or more before every Envoy served 0 % (in every run): the rollback reaches open connections too (route tables by RDS).`,
+    `How the weights reach every Envoy pod, the same ${all.length} runs (median [worst]):`,
     "",
-    "The decision is the driver's (a failed measurement over its window); 0 % is when every Envoy serves the rollback's weights (the apply plus the ConfigMap reaching Envoy: here a stand-in polling the API server every 200 ms; a kubelet's sync takes up to about a minute more).",
+    "| move | with the push (read back from every pod) | by the ConfigMap alone (every pod's mounted file) |",
+    "|---|---|---|",
+    `| abort: decision -> 0 % | ${mw(all.map((r) => r.decisionToZeroMs))} | ${mw(all.map((r) => r.decisionToFilesMs))} |`,
+    `| a step (10 %): its start -> served (the apply, then the push) | ${mw(all.map((r) => r.stepStartToServedMs))} | - |`,
+    `| a step (10 %): the apply's end -> served (the push) | ${mw(all.map((r) => r.stepAppliedToServedMs))} | - |`,
+    "",
+    `The last answer from the candidate came ${Math.round(-Math.max(...all.map((r) => r.lastCandidateAnswerAfterZeroMs)))} ms or more before every Envoy pod served 0 % (in every run): the rollback reaches open connections too (runtime values and route tables apply per request).`,
+    "",
+    "The decision is the driver's (a failed measurement over its window). With the push, 0 % is when the driver has read the rollback's weights back from every pod's admin (POST /runtime_modify through a port-forward, then GET /runtime and the route tables' version); it applies after that. The ConfigMap column is when every pod's mounted file carried 0 % (the driver's look each second, so up to 1 s late): what the abort takes without the push, give or take the push's own few milliseconds before the apply. A step applies first (its capacity and the ConfigMap), then pushes: its start -> served is mostly the engine's apply.",
   ];
   lines.forEach((l) => console.log(l));
   writeBenchmarkBlock("promote", "Staged promotion: stopping a bad candidate (npm run bench:promote)", lines);

@@ -1,9 +1,11 @@
 // The staged-promotion rig, shared by test/e2e/promote.test.ts and `npm run bench:promote`: the
-// stack (a blue/green pair, its canary and its TritonPromotion) applied to the test cluster by
-// OpenTofu; our Envoy on loopback from the ConfigMap the apply wrote (test/peers/kubelet.ts copies it
-// from the API server as a mounted ConfigMap updates); real Tritons behind it (the classifier's
-// versions 1 and 2 good, version 5 failing 5 % or 200 ms slower); a real Prometheus scraping Envoy
-// and the Tritons; steady load through Envoy all along; a recording webhook receiver.
+// stack (a blue/green pair, its canary with 2 Envoy pods, and its TritonPromotion) applied to the
+// test cluster by OpenTofu; one real Envoy on loopback per Envoy pod, from the ConfigMap the apply
+// wrote and kept in sync at a kubelet's pace (test/peers/kubelet.ts: a 60 s sync loop per pod, with
+// jitter), each pod's admin and ops ports reached by `kubectl port-forward` (kwok's PortForwards);
+// real Tritons behind them (the classifier's versions 1 and 2 good, version 5 failing 5 % or 200 ms
+// slower); a real Prometheus scraping the Envoys and the Tritons; steady load through both Envoys
+// all along; a recording webhook receiver.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -14,12 +16,12 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Backend, MetricSpec, ModelControl, ModelRepository, PromotionMetric, PromotionStep, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion } from "../../lib";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { freePort, startAll } from "../peers/servers";
-import { envoyFromConfigMap, MountedEnvoy } from "../peers/kubelet";
+import { EnvoyKubelet } from "../peers/kubelet";
 import { RunningPrometheus, ScrapeTarget, startPrometheus } from "../peers/prometheus";
 import { startWebhookReceiver, WebhookReceiver } from "../peers/webhook";
 import { classifierInference, steadyLoad } from "../peers/load";
 import { until } from "../peers/wait";
-import { ENVOY_OPS_PORT } from "../../lib/constructs/traffic/envoy-deployment";
+import { readServed, weightsText } from "../../lib/run/envoys";
 import { engineEnv, EngineStack, kubeconfig, kubectl, kubectlBin, root, run, synthesize } from "./engine";
 
 export const APP = "fraud";
@@ -46,11 +48,14 @@ export const TEST_STEPS: PromotionStep[] = [
   { weightPercent: 100, bakeSeconds: 8 },
 ];
 
+/** The canary's listener ports as the stack names them (each Envoy pod's are moved to ports of its own here). */
 export interface Ports {
   http: number;
   grpc: number;
-  ops: number;
 }
+
+/** The canary's Envoy pods: 2, so "every Envoy" means more than one. */
+export const ENVOY_PODS = 2;
 
 export type Colors = Record<"blue" | "green", { version: string; triton: RunningTriton }>;
 
@@ -86,7 +91,7 @@ export function promoteStack(app: App, id: string, work: string, namespaceName: 
   const canary = new TritonCanary(s, "fraud-canary", {
     pair,
     namespace,
-    replicas: 1,
+    replicas: ENVOY_PODS,
     canaryPercent: TritonCanary.percentVariable(s, "fraud_canary"),
     backends: { blue: address("blue"), green: address("green") },
     httpPort: ports.http,
@@ -102,7 +107,7 @@ export function promoteStack(app: App, id: string, work: string, namespaceName: 
 export class PromoteRig {
   public tritons!: Record<"v1" | "v2" | "v5" | "slow", RunningTriton>;
   public stack!: EngineStack;
-  public envoy!: MountedEnvoy;
+  public kubelet!: EnvoyKubelet;
   public prometheus!: RunningPrometheus;
   public webhook!: WebhookReceiver;
   public load!: ReturnType<typeof steadyLoad>;
@@ -124,7 +129,7 @@ export class PromoteRig {
     fs.rmSync(this.work, { recursive: true, force: true });
     fs.mkdirSync(this.work, { recursive: true });
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", this.namespace, "--ignore-not-found", "--wait=true"]);
-    this.ports = { http: await freePort(), grpc: await freePort(), ops: await freePort() };
+    this.ports = { http: await freePort(), grpc: await freePort() };
     // Latency summaries on, as the chart runs Triton (the p99 alert and the dashboard read them).
     const args = ["--metrics-config=summary_latencies=true"];
     const [v1, v2, v5, slow] = await startAll([
@@ -138,10 +143,10 @@ export class PromoteRig {
     this.synth({ blue: { version: "v1", triton: v1 }, green: { version: "v2", triton: v2 } });
     await this.stack.ok("init", "-input=false");
     await this.stack.ok("apply", "-input=false", "-auto-approve");
-    this.envoy = await envoyFromConfigMap(this.namespace, "fraud-canary", this.ports.ops);
+    this.kubelet = await new EnvoyKubelet(this.namespace, "fraud-canary").start(ENVOY_PODS);
     this.prometheus = await startPrometheus(this.targets(v1, v2));
-    // Every request through Envoy, for the whole run.
-    this.load = steadyLoad(`http://127.0.0.1:${this.ports.http}`, 4, classifierInference);
+    // Every request through the Envoys (in turn, as their Service would spread them), for the whole run.
+    this.load = steadyLoad(this.kubelet.urls(this.ports.http), 4, classifierInference);
     // Envoy reads its route tables just after it starts: 15 s is slack for a loaded machine.
     await until("Envoy serving the first apply's weights", 15_000, async () => (await this.versionServed()) === "weights canary: blue=100, green=0");
     return this;
@@ -149,7 +154,7 @@ export class PromoteRig {
 
   async stop(): Promise<void> {
     await this.load?.stop();
-    await Promise.all([this.envoy?.stop(), this.prometheus?.stop(), this.webhook?.stop(), ...Object.values(this.tritons ?? {}).map((t) => t.stop())]);
+    await Promise.all([this.kubelet?.stop(), this.prometheus?.stop(), this.webhook?.stop(), ...Object.values(this.tritons ?? {}).map((t) => t.stop())]);
   }
 
   /** Synthesizes the stack with these colors (and, once, an extra PromQL metric). */
@@ -163,7 +168,7 @@ export class PromoteRig {
   /** Prometheus labels each Triton as the ServiceMonitor would: app, namespace, and the color it serves as. */
   targets(blue: RunningTriton, green: RunningTriton): ScrapeTarget[] {
     return [
-      { address: `127.0.0.1:${this.ports.ops}`, metricsPath: "/stats/prometheus", labels: { app: "fraud-canary", namespace: this.namespace } },
+      ...this.kubelet.all().map((p) => ({ address: `127.0.0.1:${p.opsPort}`, metricsPath: "/stats/prometheus", labels: { app: "fraud-canary", namespace: this.namespace, pod: p.pod } })),
       ...([["blue", blue], ["green", green]] as const).map(([color, t]) => ({ address: `127.0.0.1:${t.ports.metrics}`, metricsPath: "/metrics", labels: { app: APP, namespace: this.namespace, color } })),
     ];
   }
@@ -177,8 +182,14 @@ export class PromoteRig {
     this.synth({ ...this.colors, [color]: { version, triton } } as Colors);
     await this.stack.ok("apply", "-input=false", "-auto-approve", "-var", `active=${active}`);
     await this.prometheus.setTargets(this.targets(this.colors.blue.triton, this.colors.green.triton));
-    // The mount stand-in polls every 200 ms and Envoy reloads at once: 30 s is slack for a loaded machine.
-    await until(`Envoy reaching ${color}'s new server`, 30_000, async () => (await fetch(`http://127.0.0.1:${this.envoy.adminPort}/clusters`).then((r) => r.text())).includes(`${color}-http::127.0.0.1:${triton.ports.http}::`));
+    // The rig moves a color to another Triton by rewriting its address in the ConfigMap; a cluster
+    // keeps the color's Service and replaces its pods, with no kubelet sync involved: so the pods
+    // take this change at once (never a weight: those go at the kubelet's pace).
+    await this.kubelet.syncAll();
+    // Envoy reloads its clusters at once: 30 s is slack for a loaded machine.
+    for (const pod of this.kubelet.all()) {
+      await until(`Envoy pod ${pod.pod} reaching ${color}'s new server`, 30_000, async () => (await fetch(`${pod.adminUrl}/clusters`).then((r) => r.text())).includes(`${color}-http::127.0.0.1:${triton.ports.http}::`));
+    }
     const expected = `weights canary: blue=${active === "blue" ? 100 : 0}, green=${active === "green" ? 100 : 0}`;
     if ((await this.versionServed()) !== expected) throw new Error(`staged ${color} while Envoy serves ${await this.versionServed()}`);
   }
@@ -188,41 +199,9 @@ export class PromoteRig {
     return this.stage("blue", version, triton);
   }
 
-  /**
-   * How the driver reaches Envoy's ops port: `--envoy-url`, or its default, a `kubectl port-forward`
-   * to each Envoy pod (kwok's PortForwards connect the fake pods' port 9902 to our Envoy: see
-   * {@link forwardEnvoyPods}).
-   */
-  public envoyAccess: "url" | "port-forward" = "url";
-
-  /**
-   * Connects port 9902 of every Envoy pod of the canary (fake, in kwok) to our Envoy's ops port, as
-   * the pod's own port, and the pod's logs (`kubectl logs`) to our Envoy's stdout (kwok's Logs).
-   */
-  async forwardEnvoyPods(): Promise<number> {
-    const pods = (await kubectl("get", "pods", "-n", this.namespace, "-l", "app=fraud-canary")).items as any[];
-    for (const pod of pods) {
-      const forward = {
-        apiVersion: "kwok.x-k8s.io/v1alpha1",
-        kind: "PortForward",
-        metadata: { name: pod.metadata.name, namespace: this.namespace },
-        spec: { forwards: [{ ports: [ENVOY_OPS_PORT], target: { address: "127.0.0.1", port: this.ports.ops } }] },
-      };
-      const logs = {
-        apiVersion: "kwok.x-k8s.io/v1alpha1",
-        kind: "Logs",
-        metadata: { name: pod.metadata.name, namespace: this.namespace },
-        spec: { logs: [{ containers: ["envoy"], logsFile: this.envoy.criLogFile, follow: false }] },
-      };
-      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: [forward, logs].map((o) => JSON.stringify(o)).join("\n") });
-      if (r.code !== 0) throw new Error(r.out);
-    }
-    return pods.length;
-  }
-
+  /** The driver reaches each Envoy pod by its default: a `kubectl port-forward` to the pod's admin port (kwok's PortForward to its Envoy here). */
   private promoteArgs(args: string[]): string[] {
-    const envoy = this.envoyAccess === "url" ? ["--envoy-url", this.envoy.opsUrl] : [];
-    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, ...envoy, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
+    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
   }
 
   /** `cdktf-triton promote` as a pipeline runs it, to its end. */
@@ -230,14 +209,17 @@ export class PromoteRig {
     return run(process.execPath, this.promoteArgs(args), { env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }), timeout: 600_000 });
   }
 
-  /** The CLI as a process a test can signal. */
-  promoteProcess(...args: string[]): { proc: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> } {
-    const proc = spawn(process.execPath, this.promoteArgs(args), { env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }), stdio: ["ignore", "pipe", "pipe"] });
+  /**
+   * The CLI as a process a test can signal: its own process group (`killGroup` stops it and the
+   * engine it runs at once, as a cancelled CI job's runner does), its output so far in `output()`.
+   */
+  promoteProcess(...args: string[]): { proc: ChildProcess; output: () => string; killGroup: () => void; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> } {
+    const proc = spawn(process.execPath, this.promoteArgs(args), { env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }), stdio: ["ignore", "pipe", "pipe"], detached: true });
     let out = "";
     proc.stdout!.on("data", (d) => (out += d));
     proc.stderr!.on("data", (d) => (out += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => proc.on("close", (code, signal) => resolve({ code, signal, out })));
-    return { proc, exited };
+    return { proc, output: () => out, killGroup: () => process.kill(-proc.pid!, "SIGKILL"), exited };
   }
 
   /** Waits (on the webhook's messages) until the promotion announced step `weight`. A step is an apply plus a rollout: 120 s is slack. */
@@ -245,10 +227,21 @@ export class PromoteRig {
     return until(`the promotion at ${weight} %`, 120_000, () => this.webhook.messages.slice(from).some((m) => m.event === "step" && m.weightPercent === weight), 100);
   }
 
-  /** The weights every route table of our Envoy serves (one answer, or a mix joined by " | "). */
+  /** The weights every Envoy pod serves, its runtime's over its file's (one answer, or a mix joined by " | "). */
   async versionServed(): Promise<string> {
-    const text = await (await fetch(`${this.envoy.opsUrl}/stats/prometheus?text_readouts`)).text();
-    return [...new Set([...text.matchAll(/envoy_http_rds_version_text\{[^}]*text_value="([^"]*)"\}/g)].map((m) => m[1]))].join(" | ");
+    return [...new Set(await Promise.all(this.kubelet.all().map(async (p) => weightsText("canary", (await this.served(p.adminUrl)).served))))].join(" | ");
+  }
+
+  /** What one Envoy serves on the canary route: its file's weights, its runtime's, and the result. */
+  served(adminUrl: string) {
+    return readServed(adminUrl, { route: "canary", clusters: ["blue-http", "blue-grpc", "green-http", "green-grpc"] });
+  }
+
+  /** Whether any Envoy pod holds runtime weights. */
+  async overrides(): Promise<string[]> {
+    const out: string[] = [];
+    for (const p of this.kubelet.all()) if (Object.keys((await this.served(p.adminUrl)).overrides).length) out.push(p.pod);
+    return out;
   }
 
   /** The pair's state output. */

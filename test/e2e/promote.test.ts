@@ -4,13 +4,17 @@ import { until } from "../peers/wait";
 import { engineEnv, kubeconfig, kubectl, kubectlBin, names, root, run, unavailable } from "./engine";
 import { loadReport, openBrowser } from "../peers/browser";
 import { parseEnvoyLog } from "../../lib/run/observe/envoy-log";
-import { APP, PromoteRig } from "./promote-fixture";
+import { APP, ENVOY_PODS, PromoteRig } from "./promote-fixture";
+import { KUBELET_SYNC_SECONDS } from "../peers/kubelet";
+import { weightsText } from "../../lib/run/envoys";
 
 // A staged promotion end to end, on real engines (the rig: test/e2e/promote-fixture.ts): the stack
-// applied to the test cluster by OpenTofu; our Envoy on loopback from the ConfigMap the apply wrote;
-// real Tritons behind it (the classifier's version 1 and 2 good, version 5 bad); a real Prometheus
-// scraping Envoy and the Tritons; steady load through Envoy for the whole run; the driver is the
-// CLI, `cdktf-triton promote --engine tofu`, as a pipeline runs it.
+// applied to the test cluster by OpenTofu; two Envoy pods, each a real Envoy on loopback from the
+// ConfigMap the apply wrote, refreshed at a kubelet's pace (a 60 s sync loop per pod, with jitter);
+// real Tritons behind them (the classifier's version 1 and 2 good, version 5 bad); a real Prometheus
+// scraping the Envoys and the Tritons; steady load through both Envoys for the whole run; the driver
+// is the CLI, `cdktf-triton promote --engine tofu`, as a pipeline runs it: it pushes each move of the
+// weights into every Envoy pod's runtime through a port-forward to the pod's admin port.
 const why = unavailable();
 const describeE2e = why ? describe.skip : describe;
 const cli = path.join(root, "bin", "cdktf-triton.js");
@@ -115,6 +119,13 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect([failed > 0, failed <= bound, failed, bound]).toEqual([true, true, failed, bound]);
     const decisionMs = report.timings.decisionMs;
     expect(decisionMs).toBeLessThan(8000);
+    // The abort was pushed into every Envoy pod, then applied; each pod's runtime value was cleared
+    // once its file (its kubelet's sync) carried 0 %.
+    const abortMove = report.timings.moves[report.timings.moves.length - 1];
+    expect(abortMove).toMatchObject({ weights: "weights canary: blue=0, green=100", order: "push-first" });
+    expect([abortMove.unreached, abortMove.servedAt < abortMove.appliedAt, abortMove.appliedAt < abortMove.filesAt]).toEqual([undefined, true, true]);
+    expect(report.timings.zeroTrafficAt).toBe(abortMove.servedAt);
+    expect(await rig.overrides()).toEqual([]);
     // Both runs in the history (cluster and files), and the messages in order.
     expect((await rig.history()).filter((h) => h.kind === "promotion").map((h) => h.status)).toEqual(["promoted", "aborted"]);
     const lines = fs.readFileSync(path.join(reports, "promotions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).status);
@@ -124,12 +135,9 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(table.stdout).toMatch(/green v2 -> blue v3\s+10%\(fail\)\s+aborted: /);
     expect(table.stdout).toMatch(/blue v1 -> green v2\s+10% 50% 100%\s+promoted/);
   }, 600_000);
-  test("a bad candidate (+200 ms) is aborted at its first latency analysis (Envoy's stats read through a port-forward to its pod)", async () => {
+  test("a bad candidate (+200 ms) is aborted at its first latency analysis (each Envoy pod's stats read through a port-forward to it)", async () => {
     await rig.stageBlue("v4", rig.tritons.slow);
-    // The driver's default: it lists the Envoy pods and port-forwards to each one's ops port.
-    expect(await rig.forwardEnvoyPods()).toBe(1);
-    rig.envoyAccess = "port-forward";
-    const r = await rig.promote("--json", path.join(work, "slow.json")).finally(() => (rig.envoyAccess = "url"));
+    const r = await rig.promote("--json", path.join(work, "slow.json"));
     expect([r.code, r.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
     const report = JSON.parse(fs.readFileSync(path.join(work, "slow.json"), "utf8"));
     expect(report.record.reason).toMatch(/^request-duration-p99 = \d+/);
@@ -138,6 +146,35 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(latency[0].value).toBeGreaterThan(150);
     expect(await rig.versionServed()).toBe("weights canary: blue=0, green=100");
   }, 600_000);
+
+  test("a run killed between the abort's push and its apply: the Envoys serve 0 % from their runtime while the state has the step; status says so, and the next run rolls it back", async () => {
+    await rig.stageBlue("v6", rig.tritons.v5);
+    const first = rig.promoteProcess();
+    // The driver says when every pod serves the abort's weights, then applies: killed right then (with its engine).
+    const pushed = /weights canary: blue=0, green=100: served by 2 of 2 Envoy pods; applying with tofu/;
+    await until("the abort pushed", 120_000, () => pushed.test(first.output()), 20);
+    first.killGroup();
+    await first.exited;
+    expect(await rig.state()).toMatchObject({ active: "green", canary: 10 }); // the apply never ran
+    expect(await rig.versionServed()).toBe("weights canary: blue=0, green=100");
+    expect((await rig.overrides()).length).toBe(ENVOY_PODS);
+    expect((await rig.history()).slice(-1)[0]).toMatchObject({ status: "aborted", currentStep: 0, to: { version: "v6" } });
+    const status = await run(process.execPath, [cli, "status", "-n", NS, "--kubeconfig", kubeconfig, "--json"], { timeout: 120_000 });
+    const [envoy] = JSON.parse(status.stdout).pairs[0].envoys;
+    expect(envoy.problems).toHaveLength(ENVOY_PODS);
+    expect(envoy.problems[0]).toMatch(/^Envoy pod fraud-canary-\S+ serves weights canary: blue=0, green=100 from its runtime while the applied ConfigMap has weights canary: blue=10, green=90: /);
+
+    // The next run: it names the pods, rolls the aborted promotion back (push, apply), then promotes
+    // the candidate anew (aborted again: it is still bad), and clears every runtime value at the end.
+    const second = await rig.promote();
+    expect([second.code, second.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
+    expect(second.out).toMatch(/Envoy pod fraud-canary-\S+ serves weights canary: blue=0, green=100 from its runtime while the state has weights canary: blue=10, green=90: an earlier run stopped between a push and its apply/);
+    expect(second.out).toMatch(/was left aborted at step 1 \(10 %\): rolling it back/);
+    expect(await rig.state()).toMatchObject({ active: "green", canary: 0 });
+    expect(await rig.versionServed()).toBe("weights canary: blue=0, green=100");
+    expect(await rig.overrides()).toEqual([]);
+    expect((await rig.history()).filter((h) => h.kind === "promotion").map((h) => h.status).slice(-2)).toEqual(["rolled-back", "aborted"]);
+  }, 900_000);
 
   test("Ctrl-C rolls back; a killed run is resumed by the next; a pause before the switch waits for --confirm; a failing webhook blocks nothing", async () => {
     await rig.stageBlue("v5", rig.tritons.v1);
@@ -179,8 +216,45 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect([confirmed.code, confirmed.out.slice(-2000)]).toEqual([0, expect.stringContaining("promoted: blue (v5) serves all traffic")]);
     expect(await rig.state()).toMatchObject({ active: "blue", canary: 0 });
     expect(await rig.versionServed()).toBe("weights canary: blue=100, green=0");
-    expect((await rig.history()).filter((h) => h.kind === "promotion").map((h) => h.status)).toEqual(["promoted", "aborted", "aborted", "interrupted", "promoted"]);
+    expect((await rig.history()).filter((h) => h.kind === "promotion").map((h) => h.status)).toEqual(["promoted", "aborted", "aborted", "rolled-back", "aborted", "interrupted", "promoted"]);
   }, 900_000);
+
+  test("an Envoy pod restarted mid-promotion serves the step's weights again; a pod that answers no push aborts the step, named", async () => {
+    await rig.stage("green", "v7", rig.tritons.v2);
+    const from = rig.webhook.messages.length;
+    const running = rig.promoteProcess("--json", path.join(work, "restart.json"));
+    await rig.untilStep(from, 10);
+    const [a, b] = rig.kubelet.all();
+    // The container restarts: its runtime is empty and its file is what its kubelet last wrote
+    // (most likely still 0 %). The driver looks at every pod each second and pushes again.
+    await rig.kubelet.get(a.pod).restart();
+    await until(`${a.pod} serving the step's weights again`, 10_000, async () => weightsText("canary", (await rig.served(a.adminUrl)).served) === "weights canary: blue=90, green=10", 100);
+    // Pod b hangs just as the second step applies: its push is retried, then the step aborts.
+    await until("the second step", 120_000, () => running.output().includes("step 2/3: 50 % to green"), 20);
+    rig.kubelet.get(b.pod).freeze();
+    await until("the abort", 120_000, () => running.output().includes("aborting: "), 100);
+    rig.kubelet.get(b.pod).thaw();
+    const done = await running.exited;
+    expect([done.code, done.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
+    const report = JSON.parse(fs.readFileSync(path.join(work, "restart.json"), "utf8"));
+    expect(report.record.reason).toMatch(new RegExp(`^step 2: Envoy pod did not take weights canary: blue=50, green=50: ${b.pod} \\(`));
+    // Back on blue in both pods (b's stale pushes, answered after it thawed, were set right too), nothing left in a runtime.
+    expect(await rig.versionServed()).toBe("weights canary: blue=100, green=0");
+    expect(await rig.overrides()).toEqual([]);
+  }, 900_000);
+
+  test("a plain apply of the canary variable, without the driver, reaches every Envoy pod at its kubelet's pace", async () => {
+    const servedEverywhere = (text: string) => async () => (await rig.versionServed()) === text;
+    // Each pod's kubelet writes the ConfigMap at its next sync: at most 1.5 sync periods (the jitter), plus 30 s of slack.
+    const limit = KUBELET_SYNC_SECONDS * 1500 + 30_000;
+    for (const canary of [25, 0]) {
+      await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=blue", "-var", `fraud_canary=${canary}`);
+      const applied = Date.now();
+      await until(`every Envoy pod serving ${canary} %`, limit, servedEverywhere(`weights canary: blue=${100 - canary}, green=${canary}`), 500);
+      console.log(`a plain apply of fraud_canary=${canary}: every Envoy pod served it ${((Date.now() - applied) / 1000).toFixed(1)} s after the apply`);
+      expect(await rig.overrides()).toEqual([]);
+    }
+  }, 600_000);
   test("the pair's Grafana dashboard (a ConfigMap with the sidecar's label): every panel's query returns data from the real Prometheus, the GPU panels aside (no GPU here)", async () => {
     const cm = await kubectl("get", "configmap", `${APP}-dashboard`, "-n", NS);
     expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: "1", app: APP });
@@ -203,8 +277,6 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
 
   test("status and report from the cluster: the pair, its colors, HPAs and Helm revisions, the history, the canary's Envoy (weights, health, and its event log through kubectl logs); a stopped standby is out of rotation", async () => {
     // Blue (v5 on the v1 server) serves since the last test; green (v2) is the standby at 0 %.
-    const pods = await rig.forwardEnvoyPods();
-    expect(pods).toBe(1);
     const green = rig.tritons.v2;
     const greenHost = `green-http 127.0.0.1:${green.ports.http}`;
     // Its gRPC cluster too: Envoy checks gRPC endpoints on Triton's HTTP port.
@@ -226,18 +298,20 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(pair.colors.map((c: any) => [c.color, c.version, c.readyReplicas, c.desiredReplicas, c.helmStatus, c.autoscaler])).toEqual([
       // The HPA controller holds each color at its minimum (no metrics adapter serves queue time here).
       ["blue", "v5", 1, 1, "deployed", { min: 1, max: 3, current: 1 }],
-      ["green", "v2", 1, 1, "deployed", { min: 1, max: 3, current: 1 }],
+      ["green", "v7", 1, 1, "deployed", { min: 1, max: 3, current: 1 }],
     ]);
     expect(pair.colors[0]).toMatchObject({ fingerprint: state.blue.fingerprint, fingerprintFrom: "serving" });
     // Every apply of the runs upgraded blue's release: Helm's revision says so.
     expect(pair.colors[0].helmRevision).toBeGreaterThan(1);
     // The newest 5 history records: the promotions of the earlier tests, oldest first.
-    expect(pair.history.map((h: any) => h.status)).toEqual(["promoted", "aborted", "aborted", "interrupted", "promoted"]);
+    expect(pair.history.map((h: any) => h.status)).toEqual(["rolled-back", "aborted", "interrupted", "promoted", "aborted"]);
     const [envoy] = pair.envoys;
-    expect(envoy).toMatchObject({ name: "fraud-canary", problems: [] });
-    expect([...new Set(envoy.weights)]).toEqual(["weights canary: blue=100, green=0"]);
+    expect(envoy).toMatchObject({ name: "fraud-canary", problems: [], runtime: [] });
+    expect(envoy.pods).toHaveLength(ENVOY_PODS);
+    expect(envoy.weights).toEqual(Array(ENVOY_PODS).fill("weights canary: blue=100, green=0"));
+    // Summed over the pods: each sees blue's host healthy and green's out.
     const health = Object.fromEntries(envoy.clusters.map((c: any) => [c.cluster, `${c.healthy}/${c.total}`]));
-    expect(health).toMatchObject({ "blue-http": "1/1", "green-http": "0/1" });
+    expect(health).toMatchObject({ "blue-http": `${ENVOY_PODS}/${ENVOY_PODS}`, "green-http": `0/${ENVOY_PODS}` });
     expect([...envoy.hostsOut].sort()).toEqual(greenHosts);
     const ejected = envoy.events.filter((e: any) => e.kind === "ejected");
     expect(ejected.map((e: any) => `${e.cluster} ${e.host}`)).toContain(greenHost);

@@ -27,6 +27,8 @@ export interface RunningEnvoy {
   /** Rewrites the watched files as a ConfigMap update does. */
   update(files: EnvoyFiles): void;
   stat(name: string): Promise<number>;
+  /** Sends Envoy's process a signal (SIGSTOP freezes it: a hung pod). */
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -49,10 +51,10 @@ function writeAtomically(dir: string, files: EnvoyFiles): void {
   }
 }
 
-/** `render(configDir, adminPort)` must render with that configDir and admin port. */
-export async function startEnvoy(render: (configDir: string, adminPort: number) => EnvoyFiles): Promise<RunningEnvoy> {
+/** `render(configDir, adminPort)` must render with that configDir and admin port (a free one unless given). */
+export async function startEnvoy(render: (configDir: string, adminPort: number) => EnvoyFiles, options: { adminPort?: number } = {}): Promise<RunningEnvoy> {
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "envoy-"));
-  const adminPort = await freePort();
+  const adminPort = options.adminPort ?? (await freePort());
   writeAtomically(configDir, render(configDir, adminPort));
   const stdoutFile = path.join(configDir, "stdout.jsonl");
   const stdout = fs.openSync(stdoutFile, "a");
@@ -85,8 +87,12 @@ export async function startEnvoy(render: (configDir: string, adminPort: number) 
       const m = /: (\d+)/.exec(text);
       return m ? Number(m[1]) : 0;
     },
+    signal: (signal) => {
+      proc.kill(signal);
+    },
     stop: async () => {
       if (proc.exitCode === null) {
+        proc.kill("SIGCONT");
         const exited = new Promise((r) => proc.once("exit", r));
         proc.kill("SIGTERM");
         await exited;

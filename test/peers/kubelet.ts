@@ -1,24 +1,44 @@
-// A small stand-in for the kubelet's ConfigMap volume: it reads a ConfigMap from the API server
-// (polling, as the kubelet's sync does, here every 200 ms) and writes its data into the folder Envoy
-// watches the way a mounted ConfigMap updates (startEnvoy's atomic `..data` swap). So an Envoy on
-// loopback serves exactly what `apply` wrote into the cluster. Only the pod's mount path (/etc/envoy,
-// named by the bootstrap and the listeners' RDS sources) and the admin and ops ports (9901, 9902)
-// are moved to this machine's. It also stands in for the container runtime's log writer: Envoy's
-// stdout, copied line by line into a file in the CRI log format (`<time> stdout F <line>`), which is
-// what the kubelet serves to `kubectl logs` (kwok's Logs objects point a fake pod at such a file).
+// A stand-in for the kubelets that run one Envoy Deployment's pods (kwok's fake pods run nothing):
+// for every Running pod of the Deployment, one Envoy on this machine, started from the ConfigMap
+// as it is at the pod's start (a kubelet mounts the current ConfigMap), and kept in sync the way a
+// kubelet keeps a mounted ConfigMap: pod by pod, on its sync loop. A kubelet re-syncs each pod
+// every `syncFrequency` (1 min by default) with up to half of it again as jitter
+// (workerResyncIntervalJitterFactor 0.5), so a change lands in each pod independently, 0 to 90 s
+// after the apply. The write is the kubelet's atomic `..data` swap (startEnvoy's). Tests may set a
+// shorter period with KUBELET_SYNC_SECONDS only for checks that time nothing.
+//
+// Only what a pod has of its own is moved to this machine's ports: the listeners, the admin (9901,
+// on the pod's loopback) and the ops port (9902). kwok's PortForward objects connect each fake
+// pod's 9901 and 9902 to its Envoy here, so `kubectl port-forward pod/<name> 9901` reaches that
+// Envoy as it would reach the pod's loopback. It also stands in for the container runtime's log
+// writer: Envoy's stdout, copied line by line into a file in the CRI log format (`<time> stdout F
+// <line>`), which kwok's Logs objects serve to `kubectl logs`.
 import * as fs from "fs";
+import * as os from "os";
 import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-config";
-import { ENVOY_OPS_PORT } from "../../lib/constructs/traffic/envoy-deployment";
+import { ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../lib/core/envoy";
 import { kubeconfig, kubectlBin, run } from "../e2e/engine";
 import { RunningEnvoy, startEnvoy } from "./envoy";
+import { freePort } from "./servers";
 import { until } from "./wait";
 
-export interface MountedEnvoy extends RunningEnvoy {
+/** The kubelet's sync period, in seconds (its default, 60, unless a test that times nothing sets less). */
+export const KUBELET_SYNC_SECONDS = Number(process.env.KUBELET_SYNC_SECONDS ?? 60);
+
+export interface PodEnvoy {
+  readonly pod: string;
+  /** The pod's listener ports on this machine, by the port the ConfigMap names. */
+  readonly ports: ReadonlyMap<number, number>;
+  readonly adminPort: number;
+  readonly opsPort: number;
+  readonly adminUrl: string;
   readonly opsUrl: string;
-  /** How many times the ConfigMap's data changed and was written into Envoy's folder. */
-  readonly syncs: () => number;
   /** Envoy's stdout in the CRI log format, as a container runtime writes a container's log. */
   readonly criLogFile: string;
+  /** How many times the kubelet wrote a changed ConfigMap into the pod, and when (epoch ms). */
+  readonly syncs: number[];
+  /** The Envoy running now (a new one after a restart). */
+  envoy(): RunningEnvoy;
 }
 
 async function readConfigMap(namespace: string, name: string): Promise<EnvoyFiles | undefined> {
@@ -27,67 +47,262 @@ async function readConfigMap(namespace: string, name: string): Promise<EnvoyFile
   return JSON.parse(r.stdout).data as EnvoyFiles;
 }
 
-/** Starts Envoy from the ConfigMap `namespace/name` (waiting until it exists) and keeps it in sync until stopped. */
-export async function envoyFromConfigMap(namespace: string, name: string, opsPort: number): Promise<MountedEnvoy> {
-  let data: EnvoyFiles | undefined;
-  // The first apply wrote it already; 60 s is slack for a loaded API server.
-  await until(`ConfigMap ${namespace}/${name}`, 60_000, async () => (data = await readConfigMap(namespace, name)) !== undefined, 200);
-  let configDir = "";
-  let adminPort = 0;
-  // The pod's mount path, in every file that names a watched file (the bootstrap, and the listeners' RDS sources).
-  const moved = (files: EnvoyFiles): EnvoyFiles => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.replace(/\/etc\/envoy\b/g, configDir)])) as unknown as EnvoyFiles;
-  const local = (files: EnvoyFiles): EnvoyFiles => {
-    const m = moved(files);
-    return {
-      ...m,
-      "envoy.yaml": m["envoy.yaml"].replace(/port_value: 9901\b/g, `port_value: ${adminPort}`).replace(new RegExp(`port_value: ${ENVOY_OPS_PORT}\\b`, "g"), `port_value: ${opsPort}`),
-    };
-  };
-  const envoy = await startEnvoy((dir, admin) => {
-    configDir = dir;
-    adminPort = admin;
-    return local(data!);
-  });
-  let syncs = 0;
-  let stopped = false;
-  const criLogFile = `${envoy.stdoutFile}.cri`;
-  fs.writeFileSync(criLogFile, "");
-  let offset = 0;
-  let partial = "";
-  const copyLog = () => {
-    const size = fs.statSync(envoy.stdoutFile).size;
-    if (size <= offset) return;
-    const fd = fs.openSync(envoy.stdoutFile, "r");
-    const buf = Buffer.alloc(size - offset);
-    fs.readSync(fd, buf, 0, buf.length, offset);
+async function runningPods(namespace: string, app: string): Promise<string[]> {
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "pods", "-n", namespace, "-l", `app=${app}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
+  if (r.code !== 0) throw new Error(r.out);
+  return r.stdout.trim().split(/\s+/).filter(Boolean);
+}
+
+async function kubectlApply(objects: object[]): Promise<void> {
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
+  if (r.code !== 0) throw new Error(r.out);
+}
+
+/** A closed port on this machine: what an unreachable pod's admin forwards to. */
+async function closedPort(): Promise<number> {
+  return freePort();
+}
+
+class Pod implements PodEnvoy {
+  public readonly syncs: number[] = [];
+  public readonly criLogFile: string;
+  public readonly adminUrl: string;
+  public readonly opsUrl: string;
+  private current!: RunningEnvoy;
+  /** The ConfigMap's data as last written into the pod (its mounted volume). */
+  private mounted!: EnvoyFiles;
+  private stopped = false;
+  private logOffset = 0;
+  private partial = "";
+  private loops: Promise<void>[] = [];
+  private wake?: () => void;
+
+  constructor(
+    private readonly kubelet: EnvoyKubelet,
+    public readonly pod: string,
+    public readonly ports: ReadonlyMap<number, number>,
+    public readonly adminPort: number,
+    public readonly opsPort: number,
+  ) {
+    this.adminUrl = `http://127.0.0.1:${adminPort}`;
+    this.opsUrl = `http://127.0.0.1:${opsPort}`;
+    this.criLogFile = `${kubelet.logDir}/${pod}.cri.log`;
+    fs.writeFileSync(this.criLogFile, "");
+  }
+
+  envoy(): RunningEnvoy {
+    return this.current;
+  }
+
+  /** The pod's files as this machine runs them: its own ports. */
+  private local(files: EnvoyFiles, configDir: string): EnvoyFiles {
+    const moves = new Map<number, number>([...this.ports, [ENVOY_ADMIN_PORT, this.adminPort], [ENVOY_OPS_PORT, this.opsPort]]);
+    return Object.fromEntries(
+      Object.entries(files).map(([k, v]) => [k, [...moves].reduce((t, [from, to]) => t.replace(new RegExp(`port_value: ${from}\\b`, "g"), `port_value: ${to}`), v.replace(/\/etc\/envoy\b/g, configDir))]),
+    ) as unknown as EnvoyFiles;
+  }
+
+  /** Starts the pod's Envoy from its mounted files and the kubelet's loops. */
+  async start(files: EnvoyFiles): Promise<void> {
+    this.mounted = files;
+    await this.startEnvoy();
+    await this.kubelet.forward(this.pod, this.adminPort, this.opsPort, this.criLogFile);
+    this.loops.push(this.syncLoop(), this.logLoop());
+  }
+
+  private async startEnvoy(): Promise<void> {
+    this.current = await startEnvoy((configDir) => this.local(this.mounted, configDir), { adminPort: this.adminPort });
+    this.logOffset = 0;
+  }
+
+  /** The container restarts: a new Envoy process from the pod's volume as it is (not refreshed), its runtime empty. */
+  async restart(): Promise<void> {
+    this.copyLog();
+    await this.current.stop();
+    await this.startEnvoy();
+  }
+
+  /** The pod hangs (its Envoy process stopped): it answers nothing, neither traffic nor its admin. */
+  freeze(): void {
+    this.current.signal("SIGSTOP");
+  }
+
+  thaw(): void {
+    this.current.signal("SIGCONT");
+  }
+
+  /** The kubelet's loop for this pod: every period (with jitter), the ConfigMap written into the pod if it changed. */
+  private async syncLoop(): Promise<void> {
+    while (!this.stopped) {
+      const period = KUBELET_SYNC_SECONDS * 1000 * (1 + 0.5 * Math.random());
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, period);
+        this.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      if (this.stopped) return;
+      await this.sync();
+    }
+  }
+
+  async sync(): Promise<void> {
+    const now = await readConfigMap(this.kubelet.namespace, this.kubelet.configMap).catch(() => undefined);
+    if (now && JSON.stringify(now) !== JSON.stringify(this.mounted)) {
+      this.mounted = now;
+      this.current.update(this.local(now, this.current.configDir));
+      this.syncs.push(Date.now());
+    }
+  }
+
+  private copyLog(): void {
+    const file = this.current.stdoutFile;
+    if (!fs.existsSync(file)) return;
+    const size = fs.statSync(file).size;
+    if (size <= this.logOffset) return;
+    const fd = fs.openSync(file, "r");
+    const buf = Buffer.alloc(size - this.logOffset);
+    fs.readSync(fd, buf, 0, buf.length, this.logOffset);
     fs.closeSync(fd);
-    offset = size;
-    const lines = (partial + buf.toString("utf8")).split("\n");
-    partial = lines.pop() ?? "";
+    this.logOffset = size;
+    const lines = (this.partial + buf.toString("utf8")).split("\n");
+    this.partial = lines.pop() ?? "";
     const now = new Date().toISOString();
-    if (lines.length) fs.appendFileSync(criLogFile, lines.map((l) => `${now} stdout F ${l}\n`).join(""));
-  };
-  const loop = (async () => {
-    while (!stopped) {
-      copyLog();
-      const now = await readConfigMap(namespace, name).catch(() => undefined);
-      if (now && JSON.stringify(now) !== JSON.stringify(data)) {
-        data = now;
-        envoy.update(local(now));
-        syncs++;
-      }
+    if (lines.length) fs.appendFileSync(this.criLogFile, lines.map((l) => `${now} stdout F ${l}\n`).join(""));
+  }
+
+  private async logLoop(): Promise<void> {
+    while (!this.stopped) {
+      this.copyLog();
       await new Promise((r) => setTimeout(r, 200));
     }
-  })();
-  return {
-    ...envoy,
-    opsUrl: `http://127.0.0.1:${opsPort}`,
-    syncs: () => syncs,
-    criLogFile,
-    stop: async () => {
-      stopped = true;
-      await loop;
-      await envoy.stop();
-    },
-  };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await Promise.all(this.loops);
+    this.copyLog();
+    await this.current.stop();
+  }
+}
+
+/**
+ * The stand-in kubelets of Deployment `name` in `namespace` (pods labelled `app=<name>`, mounting
+ * ConfigMap `name`): one local Envoy per Running pod, found within a second of the pod turning
+ * Running, stopped when the pod goes.
+ */
+export class EnvoyKubelet {
+  public readonly logDir: string;
+  private readonly pods = new Map<string, Pod>();
+  private stopped = false;
+  private watcher?: Promise<void>;
+  private listenerPorts: number[] = [];
+
+  constructor(
+    public readonly namespace: string,
+    public readonly configMap: string,
+  ) {
+    this.logDir = fs.mkdtempSync(`${os.tmpdir()}/kubelet-`);
+  }
+
+  /** Starts an Envoy for each Running pod and keeps watching; resolves once `expectPods` run. */
+  async start(expectPods: number): Promise<this> {
+    // The first apply wrote it already; 60 s is slack for a loaded API server.
+    let files: EnvoyFiles | undefined;
+    await until(`ConfigMap ${this.namespace}/${this.configMap}`, 60_000, async () => (files = await readConfigMap(this.namespace, this.configMap)) !== undefined, 200);
+    this.listenerPorts = [...files!["lds.yaml"].matchAll(/port_value: (\d+)/g)].map((m) => Number(m[1]));
+    await this.look();
+    this.watcher = (async () => {
+      while (!this.stopped) {
+        await new Promise((r) => setTimeout(r, 1000));
+        if (!this.stopped) await this.look().catch(() => undefined);
+      }
+    })();
+    // kwok marks the Deployment's pods Running within seconds; 60 s is slack for a loaded machine.
+    await until(`${expectPods} Envoy pods of ${this.namespace}/${this.configMap}`, 60_000, () => this.pods.size === expectPods, 200);
+    return this;
+  }
+
+  /** Pods that started or went since the last look. */
+  private async look(): Promise<void> {
+    const names = await runningPods(this.namespace, this.configMap);
+    for (const [name, pod] of this.pods) {
+      if (!names.includes(name)) {
+        this.pods.delete(name);
+        await pod.stop();
+      }
+    }
+    for (const name of names.filter((n) => !this.pods.has(n))) {
+      const files = await readConfigMap(this.namespace, this.configMap);
+      if (!files) continue;
+      const ports = new Map<number, number>();
+      for (const p of this.listenerPorts) ports.set(p, await freePort());
+      const pod = new Pod(this, name, ports, await freePort(), await freePort());
+      this.pods.set(name, pod);
+      await pod.start(files);
+    }
+  }
+
+  /** The pods' Envoys, by pod name order. */
+  all(): PodEnvoy[] {
+    return [...this.pods.values()].sort((a, b) => a.pod.localeCompare(b.pod));
+  }
+
+  get(pod: string): PodEnvoy & { restart(): Promise<void>; sync(): Promise<void>; freeze(): void; thaw(): void } {
+    const p = this.pods.get(pod);
+    if (!p) throw new Error(`no Envoy pod ${pod} (running: ${[...this.pods.keys()].join(", ")})`);
+    return p;
+  }
+
+  /** Each pod's URL for a listener port the ConfigMap names (a Service's endpoints, for the load). */
+  urls(listenerPort: number): string[] {
+    return this.all().map((p) => `http://127.0.0.1:${p.ports.get(listenerPort)}`);
+  }
+
+  /**
+   * Writes the ConfigMap into every pod at once. Only for what a cluster does without a kubelet
+   * sync: the rig moving a color to another Triton rewrites its address in the ConfigMap, where a
+   * cluster keeps the color's Service and replaces its pods. Never for weights.
+   */
+  async syncAll(): Promise<void> {
+    await Promise.all([...this.pods.values()].map((p) => p.sync()));
+  }
+
+  /** kwok's PortForward (admin and ops ports) and Logs for a pod; `adminTo` a closed port makes its admin unreachable. */
+  async forward(pod: string, adminTo: number, opsTo: number, criLogFile: string): Promise<void> {
+    await kubectlApply([
+      {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "PortForward",
+        metadata: { name: pod, namespace: this.namespace },
+        spec: {
+          forwards: [
+            { ports: [ENVOY_ADMIN_PORT], target: { address: "127.0.0.1", port: adminTo } },
+            { ports: [ENVOY_OPS_PORT], target: { address: "127.0.0.1", port: opsTo } },
+          ],
+        },
+      },
+      {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "Logs",
+        metadata: { name: pod, namespace: this.namespace },
+        spec: { logs: [{ containers: ["envoy"], logsFile: criLogFile, follow: false }] },
+      },
+    ]);
+  }
+
+  /** Cuts (or restores) the way to a pod's admin interface: its port-forward reaches a closed port. */
+  async setReachable(pod: string, reachable: boolean): Promise<void> {
+    const p = this.get(pod);
+    await this.forward(pod, reachable ? p.adminPort : await closedPort(), p.opsPort, p.criLogFile);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.watcher;
+    await Promise.all([...this.pods.values()].map((p) => p.stop()));
+    this.pods.clear();
+  }
 }

@@ -61,14 +61,19 @@ export const classifierInference: LoadRequest = {
   body: JSON.stringify({ inputs: [{ name: "INPUT", shape: [1, 4], datatype: "FP32", data: setosa }] }),
 };
 
-/** Steady load at `concurrency` until stopped; every response is recorded with its time. */
-export function steadyLoad(url: string, concurrency: number, what: LoadRequest = { path: "/v2/models/iris/infer", body }) {
-  const pool = new Pool(url, { connections: concurrency });
+/**
+ * Steady load at `concurrency` until stopped; every response is recorded with its time. Several
+ * URLs (the pods behind a Service) take the requests in turn.
+ */
+export function steadyLoad(url: string | readonly string[], concurrency: number, what: LoadRequest = { path: "/v2/models/iris/infer", body }) {
+  const pools = (typeof url === "string" ? [url] : url).map((u) => new Pool(u, { connections: concurrency }));
   const samples: Sample[] = [];
   let running = true;
+  let turn = 0;
   const workers = Array.from({ length: concurrency }, async () => {
     while (running) {
       const t0 = performance.now();
+      const pool = pools[turn++ % pools.length];
       try {
         const res = await pool.request({ method: "POST", path: what.path, headers: { "content-type": "application/json" }, body: what.body, headersTimeout: 10_000, bodyTimeout: 10_000 });
         const text = await res.body.text();
@@ -88,7 +93,7 @@ export function steadyLoad(url: string, concurrency: number, what: LoadRequest =
       (stopped ??= (async () => {
         running = false;
         await Promise.all(workers);
-        await pool.close();
+        await Promise.all(pools.map((p) => p.close()));
         return samples;
       })()),
   };

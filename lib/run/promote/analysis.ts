@@ -17,14 +17,22 @@ export interface QueryContext {
   readonly stable: string;
 }
 
-/** Envoy's per-cluster numbers we use, summed over the given clusters and Envoys. */
-export interface EnvoySnapshot {
+/** Envoy's per-cluster counters we use, summed over the given clusters (of one Envoy, or of all). */
+export interface EnvoyCounters {
   readonly completed: number;
   readonly errors5xx: number;
   /** Cumulative histogram of upstream request time: upper bound (ms, Infinity last) -> count. */
   readonly buckets: ReadonlyMap<number, number>;
-  /** The route tables' versions (the weights each Envoy serves): one per route table per Envoy. */
+  /** One Envoy's: how long its process has run (s); lower than before means it restarted. */
+  readonly uptime?: number;
+}
+
+/** The counters summed over the given clusters and Envoys, and each Envoy's own (by its URL). */
+export interface EnvoySnapshot extends EnvoyCounters {
+  /** The route tables' versions (the weights each Envoy's files carry): one per route table per Envoy. */
   readonly versions: readonly string[];
+  /** Each Envoy's counters, so a window can tell an Envoy that restarted (its counters start again from 0). */
+  readonly byEnvoy?: ReadonlyMap<string, EnvoyCounters>;
 }
 
 const HTTP_TIMEOUT_MS = 5_000;
@@ -37,15 +45,25 @@ export async function getText(url: string): Promise<string> {
   return text;
 }
 
-/** Reads every Envoy's ops port once and sums the numbers of `clusters`. */
-export async function envoySnapshot(opsUrls: readonly string[], clusters: readonly string[]): Promise<EnvoySnapshot> {
-  let completed = 0;
-  let errors5xx = 0;
+/** Sums counters. */
+function sum(all: readonly EnvoyCounters[]): EnvoyCounters {
   const buckets = new Map<number, number>();
+  for (const c of all) for (const [b, n] of c.buckets) buckets.set(b, (buckets.get(b) ?? 0) + n);
+  return { completed: all.reduce((n, c) => n + c.completed, 0), errors5xx: all.reduce((n, c) => n + c.errors5xx, 0), buckets };
+}
+
+/** Reads every Envoy's stats once (its admin's, or its ops port's `/stats/prometheus`) and sums the numbers of `clusters`. */
+export async function envoySnapshot(urls: readonly string[], clusters: readonly string[]): Promise<EnvoySnapshot> {
   const versions: string[] = [];
-  for (const base of opsUrls) {
+  const byEnvoy = new Map<string, EnvoyCounters>();
+  for (const base of urls) {
+    let completed = 0;
+    let errors5xx = 0;
+    let uptime: number | undefined;
+    const buckets = new Map<number, number>();
     for (const s of parsePrometheusText(await getText(`${base.replace(/\/$/, "")}/stats/prometheus?text_readouts`))) {
       if (s.name === "envoy_http_rds_version_text") versions.push(s.labels.text_value ?? "");
+      if (s.name === "envoy_server_uptime") uptime = s.value;
       if (!clusters.includes(s.labels.envoy_cluster_name)) continue;
       if (s.name === "envoy_cluster_upstream_rq_completed") completed += s.value;
       else if (s.name === "envoy_cluster_upstream_rq_xx" && s.labels.envoy_response_code_class === "5") errors5xx += s.value;
@@ -54,8 +72,26 @@ export async function envoySnapshot(opsUrls: readonly string[], clusters: readon
         buckets.set(bound, (buckets.get(bound) ?? 0) + s.value);
       }
     }
+    byEnvoy.set(base, { completed, errors5xx, buckets, uptime });
   }
-  return { completed, errors5xx, buckets, versions };
+  return { ...sum([...byEnvoy.values()]), versions, byEnvoy };
+}
+
+/**
+ * What the Envoys counted between two snapshots. Per Envoy when both have them: an Envoy that
+ * restarted (its uptime went down, or a counter did: they start again from 0), and one not in
+ * `before` (a new pod), count all they counted in the window (as Prometheus' rate() treats a
+ * counter reset).
+ */
+export function windowCounters(before: EnvoySnapshot, after: EnvoySnapshot): EnvoyCounters {
+  if (!before.byEnvoy || !after.byEnvoy) return { completed: after.completed - before.completed, errors5xx: after.errors5xx - before.errors5xx, buckets: histogramDelta(after.buckets, before.buckets) };
+  const parts = [...after.byEnvoy].map(([url, a]) => {
+    const b = before.byEnvoy!.get(url);
+    const restarted = !b || (a.uptime !== undefined && b.uptime !== undefined && a.uptime < b.uptime);
+    const reset = restarted || a.completed < b.completed || a.errors5xx < b.errors5xx || [...a.buckets].some(([bound, n]) => n < (b.buckets.get(bound) ?? 0));
+    return reset ? a : { completed: a.completed - b.completed, errors5xx: a.errors5xx - b.errors5xx, buckets: histogramDelta(a.buckets, b.buckets) };
+  });
+  return sum(parts);
 }
 
 /**
@@ -102,12 +138,12 @@ export function judge(metric: MetricSpec, value: number | undefined, at: string,
 
 /** An Envoy metric over the window between two snapshots. */
 export function judgeEnvoy(metric: MetricSpec, before: EnvoySnapshot, after: EnvoySnapshot, at: string): Measurement {
-  const requests = after.completed - before.completed;
+  const window = windowCounters(before, after);
+  const requests = window.completed;
   const minRequests = metric.minRequests ?? 10;
   if (requests < minRequests) return judge(metric, undefined, at, `${requests} candidate requests in the window (fewer than minRequests ${minRequests})`);
-  if (metric.kind === "envoy-success-rate") return judge(metric, (100 * (requests - (after.errors5xx - before.errors5xx))) / requests, at);
-  const delta = histogramDelta(after.buckets, before.buckets);
-  return judge(metric, histogramQuantile((metric.percentile ?? 99) / 100, delta), at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
+  if (metric.kind === "envoy-success-rate") return judge(metric, (100 * (requests - window.errors5xx)) / requests, at);
+  return judge(metric, histogramQuantile((metric.percentile ?? 99) / 100, window.buckets), at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
 }
 
 /** The PromQL a Prometheus metric runs, placeholders replaced. */

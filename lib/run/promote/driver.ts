@@ -289,6 +289,7 @@ class Driver {
     this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
     const applied = await this.setWeights(stable, weightPercent);
     if (!applied.ok) return `step ${i + 1}: ${applied.why}`;
+    if (applied.unreached.length) return `step ${i + 1}: Envoy pod${applied.unreached.length > 1 ? "s" : ""} did not take ${weightsText(this.split.route, this.target)}: ${applied.unreached.join("; ")}`;
     const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
     this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
     this.record.currentStep = i;
@@ -392,7 +393,8 @@ class Driver {
    * the candidate's share (an abort, a rollback) is pushed into every Envoy pod first and then
    * applied (Terraform stays the record); a rise is applied first (the candidate's capacity and the
    * ConfigMap), then pushed. A pod the push does not reach takes the weights from its file at its
-   * kubelet's next sync: fatal for a rise (the step aborts, naming it), reported for a fall.
+   * kubelet's next sync: the caller decides (a step aborts, naming it: its analysis would measure
+   * another share; an abort or the switch goes on).
    */
   private async setWeights(active: Color, canary: number): Promise<{ ok: true; unreached: string[] } | { ok: false; why: string }> {
     if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
@@ -428,7 +430,7 @@ class Driver {
     const failed = await apply();
     if (failed) return { ok: false, why: `${failed} (nothing moved)` };
     const unreached = await push();
-    if (unreached.length) return { ok: false, why: `Envoy pod${unreached.length > 1 ? "s" : ""} did not take ${move.weights}: ${unreached.join("; ")}` };
+    if (unreached.length) this.o.err.write(`promote: Envoy pod${unreached.length > 1 ? "s" : ""} did not take ${move.weights}: ${unreached.join("; ")}\n`);
     return { ok: true, unreached };
   }
 
