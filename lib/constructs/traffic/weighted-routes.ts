@@ -4,7 +4,7 @@
 import { Fn, IResolvable, Op, TerraformResource, Token } from "cdktf";
 import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
-import { protocolCluster } from "../../core/envoy";
+import { ENVOY_ADMIN_PORT, protocolCluster } from "../../core/envoy";
 import { AccessLogProps, adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
 
 export interface WeightedBackend {
@@ -193,18 +193,22 @@ function plannedWeightChecks(routes: readonly RouteProps[]): PlannedWeightCheck[
 }
 
 /**
- * Envoy's listener ports: valid, apart from the ops port (ENVOY_OPS_PORT) and, when there is a gRPC listener
- * (every backend serves gRPC), apart from each other.
+ * Envoy's listener ports: valid, apart from the ops port (ENVOY_OPS_PORT) and the admin's
+ * (ENVOY_ADMIN_PORT, on the pod's loopback: a listener on every address would collide with it) and,
+ * when there is a gRPC listener (every backend serves gRPC), apart from each other.
  */
 export function validateListenerPorts(httpPort: number | undefined, grpcPort: number | undefined, hasGrpc: boolean, v: PropValidator): void {
   v.port("httpPort", httpPort);
   v.port("grpcPort", grpcPort);
   const http = httpPort ?? 8000;
   const grpc = grpcPort ?? 8001;
-  const ops = ENVOY_OPS_PORT;
-  v.check("httpPort", http, http !== ops, `a port other than ${ops}, Envoy's ops port (/ready, /stats/prometheus)`);
+  const reserved = (field: string, port: number) => {
+    v.check(field, port, port !== ENVOY_OPS_PORT, `a port other than ${ENVOY_OPS_PORT}, Envoy's ops port (/ready, /stats/prometheus)`);
+    v.check(field, port, port !== ENVOY_ADMIN_PORT, `a port other than ${ENVOY_ADMIN_PORT}, Envoy's admin interface (the pod's loopback)`);
+  };
+  reserved("httpPort", http);
   if (hasGrpc) {
-    v.check("grpcPort", grpc, grpc !== ops, `a port other than ${ops}, Envoy's ops port (/ready, /stats/prometheus)`);
+    reserved("grpcPort", grpc);
     v.check("grpcPort", grpc, grpc !== http, `a port other than httpPort (${http}): each listener needs its own`);
   }
 }
