@@ -11,6 +11,7 @@ import { PromotionMetric } from "../../lib";
 import { ENVOY_PODS, PromoteRig, PromotionSettings, TEST_ANALYSIS, TEST_STEPS } from "../../test/e2e/promote-fixture";
 import { KUBELET_SYNC_SECONDS } from "../../test/peers/kubelet";
 import { median, writeBenchmarkBlock } from "./report";
+import { until } from "../../test/peers/wait";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 // Flagger's defaults (docs.flagger.app, canary analysis): a check every `interval` (1m), the canary
@@ -22,8 +23,12 @@ interface Run {
   firstErrorToDecisionMs: number;
   /** The abort: decision -> every Envoy pod serving 0 % (the push, read back from each pod). */
   decisionToZeroMs: number;
-  /** The same abort by the ConfigMap alone: decision -> every pod's mounted file carrying 0 % (its kubelet's sync). */
-  decisionToFilesMs: number;
+  /**
+   * The same rollback by the ConfigMap alone (the driver before the push), right after in the same
+   * rig: with every pod serving 10 % from its file, the decision -> the apply of 0 % -> every pod
+   * serving it (each kubelet's sync). Measured on the runs with the tests' settings.
+   */
+  decisionToFilesMs?: number;
   /** The first step: its start (the decision to move) -> every pod serving its weights (the apply, then the push). */
   stepStartToServedMs: number;
   /** The first step: the apply's end -> every pod serving its weights (the push alone). */
@@ -32,7 +37,25 @@ interface Run {
   failed: number;
 }
 
-async function measure(label: string, settings: PromotionSettings): Promise<Run[]> {
+/**
+ * A rollback as the driver did it before the push: a plain apply, then every pod's kubelet. The
+ * candidate (green) first at 10 % in every pod's file (a plain apply, waited for), then the decision
+ * and the apply of 0 %, timed until every pod serves it. Blue serves; no runtime value is set (the
+ * driver cleared them before it exited: checked).
+ */
+async function rollbackByConfigMap(rig: PromoteRig): Promise<number> {
+  if ((await rig.overrides()).length) throw new Error("a runtime value was left by the driver");
+  // Each pod's kubelet syncs within 1.5 periods (its jitter): 30 s of slack.
+  const limit = KUBELET_SYNC_SECONDS * 1500 + 30_000;
+  await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=blue", "-var", "fraud_canary=10");
+  await until("every pod serving 10 % from its file", limit, async () => (await rig.versionServed()) === "weights canary: blue=90, green=10", 200);
+  const decided = Date.now();
+  await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=blue", "-var", "fraud_canary=0");
+  await until("every pod serving 0 % from its file", limit, async () => (await rig.versionServed()) === "weights canary: blue=100, green=0", 100);
+  return Date.now() - decided;
+}
+
+async function measure(label: string, settings: PromotionSettings, configMapOnly = false): Promise<Run[]> {
   const rig = new PromoteRig(path.join(os.tmpdir(), `bench-promote-${label}`), `bench-promote-${label}`, settings);
   const runs: Run[] = [];
   try {
@@ -55,17 +78,17 @@ async function measure(label: string, settings: PromotionSettings): Promise<Run[
       const moves = report.timings.moves as { order: string; decidedAt: string; appliedAt?: string; servedAt?: string; filesAt?: string }[];
       const [step] = moves;
       const abort = moves[moves.length - 1];
-      if (moves.length !== 2 || step.order !== "apply-first" || abort.order !== "push-first" || !step.servedAt || !abort.servedAt || !abort.filesAt) throw new Error(`unexpected moves: ${JSON.stringify(moves)}`);
+      if (moves.length !== 2 || step.order !== "apply-first" || abort.order !== "push-first" || !step.servedAt || !abort.servedAt) throw new Error(`unexpected moves: ${JSON.stringify(moves)}`);
       const t = (iso: string) => Date.parse(iso);
       runs.push({
         firstErrorToDecisionMs: decision - epoch(firstError.endMs),
         decisionToZeroMs: t(abort.servedAt) - t(abort.decidedAt),
-        decisionToFilesMs: t(abort.filesAt) - t(abort.decidedAt),
         stepStartToServedMs: t(step.servedAt) - t(step.decidedAt),
         stepAppliedToServedMs: t(step.servedAt) - t(step.appliedAt!),
         lastCandidateAnswerAfterZeroMs: epoch(lastBad.endMs) - zero,
         failed: samples.filter((x) => x.status !== 200).length,
       });
+      if (configMapOnly) runs[runs.length - 1].decisionToFilesMs = await rollbackByConfigMap(rig);
       console.log(`${label} run ${i + 1}: ${JSON.stringify(runs[runs.length - 1])}`);
     }
   } finally {
@@ -75,7 +98,7 @@ async function measure(label: string, settings: PromotionSettings): Promise<Run[
 }
 
 async function main() {
-  const test = await measure("test", { steps: TEST_STEPS, analysis: TEST_ANALYSIS });
+  const test = await measure("test", { steps: TEST_STEPS, analysis: TEST_ANALYSIS }, true);
   // What a user gets by default: a 30 s analysis interval, failureLimit 0.
   const defaults = await measure("defaults", {
     steps: [{ weightPercent: 10, bakeSeconds: 120 }, { weightPercent: 100, bakeSeconds: 120 }],
@@ -103,13 +126,13 @@ async function main() {
     "",
     "| move | with the push (read back from every pod) | by the ConfigMap alone (every pod's mounted file) |",
     "|---|---|---|",
-    `| abort: decision -> 0 % | ${mw(all.map((r) => r.decisionToZeroMs))} | ${mw(all.map((r) => r.decisionToFilesMs))} |`,
+    `| abort: decision -> 0 % | ${mw(all.map((r) => r.decisionToZeroMs))} | ${mw(test.map((r) => r.decisionToFilesMs!))} (${test.length} runs) |`,
     `| a step (10 %): its start -> served (the apply, then the push) | ${mw(all.map((r) => r.stepStartToServedMs))} | - |`,
     `| a step (10 %): the apply's end -> served (the push) | ${mw(all.map((r) => r.stepAppliedToServedMs))} | - |`,
     "",
     `The last answer from the candidate came ${Math.round(-Math.max(...all.map((r) => r.lastCandidateAnswerAfterZeroMs)))} ms or more before every Envoy pod served 0 % (in every run): the rollback reaches open connections too (runtime values and route tables apply per request).`,
     "",
-    "The decision is the driver's (a failed measurement over its window). With the push, 0 % is when the driver has read the rollback's weights back from every pod's admin (POST /runtime_modify through a port-forward, then GET /runtime and the route tables' version); it applies after that. The ConfigMap column is when every pod's mounted file carried 0 % (the driver's look each second, so up to 1 s late): what the abort takes without the push, give or take the push's own few milliseconds before the apply. A step applies first (its capacity and the ConfigMap), then pushes: its start -> served is mostly the engine's apply.",
+    "The decision is the driver's (a failed measurement over its window). With the push, 0 % is when the driver has read the rollback's weights back from every pod's admin (POST /runtime_modify through a port-forward, then GET /runtime and the route tables' version); it applies after that. The ConfigMap column is the rollback as the driver did it before the push, measured in the same rig right after each run with the tests' settings: every pod serving 10 % from its file, then the decision, the apply of 0 % (OpenTofu) and each pod's kubelet sync, until every pod serves 0 % (polled every 100 ms). A step applies first (its capacity and the ConfigMap), then pushes: its start -> served is mostly the engine's apply.",
   ];
   lines.forEach((l) => console.log(l));
   writeBenchmarkBlock("promote", "Staged promotion: stopping a bad candidate (npm run bench:promote)", lines);

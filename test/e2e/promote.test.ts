@@ -192,7 +192,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     from = rig.webhook.messages.length;
     const killed = rig.promoteProcess();
     await rig.untilStep(from, 10);
-    killed.proc.kill("SIGKILL");
+    killed.killGroup(); // the job and everything it started, port-forwards included
     await killed.exited;
     const [left] = (await rig.history()).slice(-1);
     expect(left).toMatchObject({ status: "running", currentStep: 0, to: { color: "blue", version: "v5" } });
