@@ -5,6 +5,8 @@ import { histogramQuantile, judge, judgeEnvoy, promqlOf, windowCounters } from "
 import { parsePrometheusText } from "../lib/core/prometheus-text";
 import { historyTable, parseHistory } from "../lib/run/promote/history";
 import { PromotionRecord } from "../lib/run/records";
+import { parseWeightsVersion, weightKey, weightsVersion } from "../lib/core/envoy";
+import { sameWeights, weightsText } from "../lib/run/envoys";
 import { colorProps, newStack, resourcesOf, synthJson } from "./helpers";
 
 // The canary and the promotion at synth, and the analysis' arithmetic. The driver itself runs
@@ -172,6 +174,22 @@ describe("the analysis", () => {
       '100 * sum(rate(nv_inference_request_failure{app="fraud",namespace="ml",color="green"}[30s])) / (sum(rate(nv_inference_request_success{app="fraud",namespace="ml",color="green"}[30s])) + sum(rate(nv_inference_request_failure{app="fraud",namespace="ml",color="green"}[30s])))',
     );
     expect(promqlOf(PromotionMetric.promql({ name: "x", query: 'x{c="{{color}}",s="{{ stable }}"}[{{interval}}] {{unknown}}', max: 1 }), ctx, 10)).toBe('x{c="green",s="blue"}[10s] {{unknown}}');
+  });
+});
+
+describe("the weights a pod serves", () => {
+  test("the route tables' version reads back as written; runtime keys per route and cluster; texts compare by value", () => {
+    const version = weightsVersion([{ name: "canary", clusters: [{ cluster: "fraud-blue-http", weight: 75 }, { cluster: "fraud-green-http", weight: 25 }] }, { name: "ab", clusters: [{ cluster: "a-grpc", weight: 50 }, { cluster: "b-grpc", weight: 50 }] }])!;
+    expect(version).toBe("weights canary: fraud-blue=75, fraud-green=25; ab: a=50, b=50");
+    expect(parseWeightsVersion(version)).toEqual(new Map([["canary", new Map([["fraud-blue", 75], ["fraud-green", 25]])], ["ab", new Map([["a", 50], ["b", 50]])]]));
+    // A long version folded by YAML reads the same.
+    expect(parseWeightsVersion("weights canary: classifier-blue=90,\n  classifier-green=10")?.get("canary")).toEqual(new Map([["classifier-blue", 90], ["classifier-green", 10]]));
+    expect(parseWeightsVersion("weights canary: blue=${local.w}, green=0")).toBeUndefined();
+    expect(parseWeightsVersion("something else")).toBeUndefined();
+    expect(weightKey("canary", "fraud-blue-http")).toBe("weights.canary.fraud-blue-http");
+    expect(weightsText("canary", { blue: 90, green: 10 })).toBe("weights canary: blue=90, green=10");
+    expect(weightsText("canary", undefined)).toBe("mixed weights");
+    expect([sameWeights({ blue: 90, green: 10 }, { green: 10, blue: 90 }), sameWeights({ blue: 90 }, { blue: 90, green: 10 }), sameWeights(undefined, { blue: 100 })]).toEqual([true, false, false]);
   });
 });
 
