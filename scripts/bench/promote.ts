@@ -105,7 +105,7 @@ async function main() {
     analysis: { metrics: [PromotionMetric.successRate({ minPercent: 99 })] },
   });
   const flaggerMs = FLAGGER.intervalSeconds * FLAGGER.threshold * 1000;
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const s = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
   const row = (name: string, runs: Run[]) => {
     const d = median(runs.map((r) => r.firstErrorToDecisionMs));
     const worst = Math.max(...runs.map((r) => r.firstErrorToDecisionMs));
