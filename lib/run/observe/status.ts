@@ -4,8 +4,8 @@
 // revision), the history ConfigMap (the last verdicts and promotions), and each Envoy of ours in
 // front of the pair: the weights each pod serves (its route tables' and its runtime's), its
 // clusters' health (its admin interface, through a port-forward) and the health checkers' events
-// (its logs). Whatever cannot be read is a
-// problem in the output, never a crash. Runtime code: no cdktf here.
+// (its logs). Whatever cannot be read is a problem in the output, never a crash. Runtime code: no
+// cdktf here.
 import { parse as parseYaml } from "yaml";
 import { KubeAccess, kubectlFailure, runKubectl, runningPods } from "../kubectl";
 import { getText } from "../promote/analysis";
