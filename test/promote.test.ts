@@ -153,13 +153,13 @@ describe("the analysis", () => {
 
   test("a window without data is inconclusive, never a pass; thresholds bound both ways", () => {
     const m = PromotionMetric.successRate({ minPercent: 99, minRequests: 10 });
-    const snap = (completed: number, errors5xx: number) => ({ completed, errors5xx, buckets: new Map(), versions: [] });
+    const snap = (completed: number, errors5xx: number) => ({ completed, errors5xx, buckets: new Map() });
     expect(judgeEnvoy(m, snap(100, 0), snap(105, 0), "t")).toMatchObject({ verdict: "inconclusive", detail: "5 candidate requests in the window (fewer than minRequests 10)" });
     expect(judgeEnvoy(m, snap(100, 0), snap(200, 2), "t")).toMatchObject({ verdict: "fail", value: 98 });
     expect(judgeEnvoy(m, snap(100, 0), snap(200, 1), "t")).toMatchObject({ verdict: "pass", value: 99 });
     // Per Envoy pod: one that restarted counts from 0 again, a new one counts from its start; the other's delta as usual.
     const pod = (completed: number, errors5xx: number, uptime: number) => ({ completed, errors5xx, buckets: new Map([[Infinity, completed]]), uptime });
-    const pods = (entries: [string, ReturnType<typeof pod>][]) => ({ completed: 0, errors5xx: 0, buckets: new Map(), versions: [], byEnvoy: new Map(entries) });
+    const pods = (entries: [string, ReturnType<typeof pod>][]) => ({ completed: 0, errors5xx: 0, buckets: new Map(), byEnvoy: new Map(entries) });
     const before = pods([["a", pod(1000, 0, 50)], ["b", pod(5000, 0, 50)]]);
     expect(windowCounters(before, pods([["a", pod(1100, 1, 60)], ["b", pod(3000, 0, 60)]]))).toMatchObject({ completed: 100 + 3000, errors5xx: 1 });
     expect(windowCounters(before, pods([["a", pod(1100, 1, 60)], ["b", pod(5040, 0, 5)], ["c", pod(30, 0, 3)]]))).toMatchObject({ completed: 100 + 5040 + 30, errors5xx: 1 });

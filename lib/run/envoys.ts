@@ -6,7 +6,6 @@
 // serves is the runtime's value where one is set, else its file's. Runtime code: no cdktf here.
 import { request } from "undici";
 import { clusterBackend, parseWeightsVersion, weightKey, weightsVersion } from "../core/envoy";
-import { parsePrometheusText } from "../core/prometheus-text";
 import { KubeAccess, runningPods } from "./kubectl";
 import { PortForward, startPortForward } from "./verify/port-forward";
 
@@ -51,11 +50,14 @@ export function sameWeights(a: Weights | undefined, b: Weights | undefined): boo
   return [...keys].every((k) => a[k] === b[k]);
 }
 
+/** The route tables' versions alone (`http.<listener>.rds.<table>.version_text`): a few hundred bytes, where the whole stats are 100 kB or more. */
+const ROUTE_VERSIONS = `/stats?format=json&filter=${encodeURIComponent("^http\\..*\\.rds\\..*\\.version_text$")}`;
+
 /** Reads what one Envoy serves on the route: its route tables' version and its runtime. */
 export async function readServed(adminUrl: string, split: SplitRouteClusters): Promise<ServedWeights> {
   const base = adminUrl.replace(/\/$/, "");
-  const [stats, runtime] = await Promise.all([admin(`${base}/stats/prometheus?text_readouts`, "GET"), admin(`${base}/runtime`, "GET")]);
-  const versions = new Set(parsePrometheusText(stats).filter((s) => s.name === "envoy_http_rds_version_text").map((s) => s.labels.text_value ?? ""));
+  const [stats, runtime] = await Promise.all([admin(`${base}${ROUTE_VERSIONS}`, "GET"), admin(`${base}/runtime`, "GET")]);
+  const versions = new Set(((JSON.parse(stats).stats ?? []) as { value?: unknown }[]).map((s) => String(s.value ?? "")));
   const tables = versions.size === 1 ? parseWeightsVersion([...versions][0]) : undefined;
   const fileRoute = tables?.get(split.route);
   const file = fileRoute ? Object.fromEntries(fileRoute) : undefined;

@@ -17,6 +17,7 @@ import * as fs from "fs";
 import * as os from "os";
 import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-config";
 import { ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../lib/core/envoy";
+import { runningPods } from "../../lib/run/kubectl";
 import { kubeconfig, kubectlBin, run } from "../e2e/engine";
 import { RunningEnvoy, startEnvoy } from "./envoy";
 import { freePort } from "./servers";
@@ -35,8 +36,6 @@ export interface PodEnvoy {
   readonly opsUrl: string;
   /** Envoy's stdout in the CRI log format, as a container runtime writes a container's log. */
   readonly criLogFile: string;
-  /** How many times the kubelet wrote a changed ConfigMap into the pod, and when (epoch ms). */
-  readonly syncs: number[];
   /** The Envoy running now (a new one after a restart). */
   envoy(): RunningEnvoy;
 }
@@ -47,24 +46,12 @@ async function readConfigMap(namespace: string, name: string): Promise<EnvoyFile
   return JSON.parse(r.stdout).data as EnvoyFiles;
 }
 
-async function runningPods(namespace: string, app: string): Promise<string[]> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "pods", "-n", namespace, "-l", `app=${app}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
-  if (r.code !== 0) throw new Error(r.out);
-  return r.stdout.trim().split(/\s+/).filter(Boolean);
-}
-
 async function kubectlApply(objects: object[]): Promise<void> {
   const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
   if (r.code !== 0) throw new Error(r.out);
 }
 
-/** A closed port on this machine: what an unreachable pod's admin forwards to. */
-async function closedPort(): Promise<number> {
-  return freePort();
-}
-
 class Pod implements PodEnvoy {
-  public readonly syncs: number[] = [];
   public readonly criLogFile: string;
   public readonly adminUrl: string;
   public readonly opsUrl: string;
@@ -152,7 +139,6 @@ class Pod implements PodEnvoy {
     if (now && JSON.stringify(now) !== JSON.stringify(this.mounted)) {
       this.mounted = now;
       this.current.update(this.local(now, this.current.configDir));
-      this.syncs.push(Date.now());
     }
   }
 
@@ -227,7 +213,7 @@ export class EnvoyKubelet {
 
   /** Pods that started or went since the last look. */
   private async look(): Promise<void> {
-    const names = await runningPods(this.namespace, this.configMap);
+    const names = await runningPods({ kubeconfig, kubectl: kubectlBin }, this.namespace, this.configMap);
     for (const [name, pod] of this.pods) {
       if (!names.includes(name)) {
         this.pods.delete(name);
@@ -270,7 +256,7 @@ export class EnvoyKubelet {
     await Promise.all([...this.pods.values()].map((p) => p.sync()));
   }
 
-  /** kwok's PortForward (admin and ops ports) and Logs for a pod; `adminTo` a closed port makes its admin unreachable. */
+  /** kwok's PortForward (admin and ops ports) and Logs for a pod. */
   async forward(pod: string, adminTo: number, opsTo: number, criLogFile: string): Promise<void> {
     await kubectlApply([
       {
@@ -291,12 +277,6 @@ export class EnvoyKubelet {
         spec: { logs: [{ containers: ["envoy"], logsFile: criLogFile, follow: false }] },
       },
     ]);
-  }
-
-  /** Cuts (or restores) the way to a pod's admin interface: its port-forward reaches a closed port. */
-  async setReachable(pod: string, reachable: boolean): Promise<void> {
-    const p = this.get(pod);
-    await this.forward(pod, reachable ? p.adminPort : await closedPort(), p.opsPort, p.criLogFile);
   }
 
   async stop(): Promise<void> {

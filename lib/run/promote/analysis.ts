@@ -29,8 +29,6 @@ export interface EnvoyCounters {
 
 /** The counters summed over the given clusters and Envoys, and each Envoy's own (by its URL). */
 export interface EnvoySnapshot extends EnvoyCounters {
-  /** The route tables' versions (the weights each Envoy's files carry): one per route table per Envoy. */
-  readonly versions: readonly string[];
   /** Each Envoy's counters, so a window can tell an Envoy that restarted (its counters start again from 0). */
   readonly byEnvoy?: ReadonlyMap<string, EnvoyCounters>;
 }
@@ -54,15 +52,13 @@ function sum(all: readonly EnvoyCounters[]): EnvoyCounters {
 
 /** Reads every Envoy's stats once (its admin's, or its ops port's `/stats/prometheus`) and sums the numbers of `clusters`. */
 export async function envoySnapshot(urls: readonly string[], clusters: readonly string[]): Promise<EnvoySnapshot> {
-  const versions: string[] = [];
   const byEnvoy = new Map<string, EnvoyCounters>();
   for (const base of urls) {
     let completed = 0;
     let errors5xx = 0;
     let uptime: number | undefined;
     const buckets = new Map<number, number>();
-    for (const s of parsePrometheusText(await getText(`${base.replace(/\/$/, "")}/stats/prometheus?text_readouts`))) {
-      if (s.name === "envoy_http_rds_version_text") versions.push(s.labels.text_value ?? "");
+    for (const s of parsePrometheusText(await getText(`${base.replace(/\/$/, "")}/stats/prometheus`))) {
       if (s.name === "envoy_server_uptime") uptime = s.value;
       if (!clusters.includes(s.labels.envoy_cluster_name)) continue;
       if (s.name === "envoy_cluster_upstream_rq_completed") completed += s.value;
@@ -74,7 +70,7 @@ export async function envoySnapshot(urls: readonly string[], clusters: readonly 
     }
     byEnvoy.set(base, { completed, errors5xx, buckets, uptime });
   }
-  return { ...sum([...byEnvoy.values()]), versions, byEnvoy };
+  return { ...sum([...byEnvoy.values()]), byEnvoy };
 }
 
 /**

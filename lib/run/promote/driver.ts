@@ -18,7 +18,7 @@ import { appendHistoryFile, ClusterHistory } from "./history";
 import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord, WeightMove } from "../records";
 import { notify, Notification, PromotionEvent } from "./notify";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
-import { clusterBackend, parseWeightsVersion } from "../../core/envoy";
+import { clusterBackend } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 
 export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, paused: 3, interrupted: 130 } as const;
@@ -108,6 +108,19 @@ export function findPromotion(stack: string | undefined, promotion: string | und
 
 /** How long a push retries a pod that does not answer or does not serve the weights. */
 const PUSH_RETRY_MS = 5_000;
+
+/** An Envoy pod a push did not reach, and why. */
+interface Unreached {
+  readonly pod: string;
+  readonly why: string;
+}
+
+const describe = (u: Unreached) => `${u.pod} (${u.why})`;
+
+/** "Envoy pod X did not take weights ...: X (why)", one line for every pod not reached. */
+function notTaken(weights: Weights, unreached: readonly Unreached[], route: string): string {
+  return `Envoy pod${unreached.length > 1 ? "s" : ""} did not take ${weightsText(route, weights)}: ${unreached.map(describe).join("; ")}`;
+}
 
 const sleep = (ms: number, wake: Promise<unknown>) => Promise.race([new Promise((r) => setTimeout(r, Math.max(0, ms))), wake]);
 
@@ -289,7 +302,7 @@ class Driver {
     this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
     const applied = await this.setWeights(stable, weightPercent);
     if (!applied.ok) return `step ${i + 1}: ${applied.why}`;
-    if (applied.unreached.length) return `step ${i + 1}: Envoy pod${applied.unreached.length > 1 ? "s" : ""} did not take ${weightsText(this.split.route, this.target)}: ${applied.unreached.join("; ")}`;
+    if (applied.unreached.length) return `step ${i + 1}: ${notTaken(this.target, applied.unreached, this.split.route)}`;
     const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
     this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
     this.record.currentStep = i;
@@ -382,10 +395,14 @@ class Driver {
     }
   }
 
+  /** A color's backend, as the weights name it. */
+  private backendOf(color: Color): string {
+    return clusterBackend(this.spec.envoy.clusters[color][0]);
+  }
+
   /** Each color's percent, stable = active. */
   private weightsOf(active: Color, canary: number): Weights {
-    const backend = (c: Color) => clusterBackend(this.spec.envoy.clusters[c][0]);
-    return Object.fromEntries(COLORS.map((c) => [backend(c), c === active ? 100 - canary : canary]));
+    return Object.fromEntries(COLORS.map((c) => [this.backendOf(c), c === active ? 100 - canary : canary]));
   }
 
   /**
@@ -396,10 +413,10 @@ class Driver {
    * kubelet's next sync: the caller decides (a step aborts, naming it: its analysis would measure
    * another share; an abort or the switch goes on).
    */
-  private async setWeights(active: Color, canary: number): Promise<{ ok: true; unreached: string[] } | { ok: false; why: string }> {
+  private async setWeights(active: Color, canary: number): Promise<{ ok: true; unreached: Unreached[] } | { ok: false; why: string }> {
     if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
     const next = this.weightsOf(active, canary);
-    const cand = clusterBackend(this.spec.envoy.clusters[this.candidate][0]);
+    const cand = this.backendOf(this.candidate);
     const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
     this.timings.moves.push(move);
     const apply = async (): Promise<string | undefined> => {
@@ -413,16 +430,16 @@ class Driver {
       this.o.err.write(`${this.engine.binary} apply exited ${r.code}:\n${tail}\n`);
       return `${this.engine.binary} apply exited ${r.code}`;
     };
-    const push = async (): Promise<string[]> => {
+    const push = async (): Promise<Unreached[]> => {
       this.target = next;
       const unreached = await this.pushAll(next);
-      if (unreached.length) move.unreached = unreached.map((u) => u.split(" ")[0]);
+      if (unreached.length) move.unreached = unreached.map((u) => u.pod);
       else move.servedAt = new Date().toISOString();
       return unreached;
     };
     if (move.order === "push-first") {
       const unreached = await push();
-      this.say(`${move.weights}: served by ${this.fleet!.pods().length - unreached.length} of ${this.fleet!.pods().length} Envoy pods${unreached.length ? ` (not reached: ${unreached.join("; ")}; they take it from their file at their kubelet's next sync)` : ""}; applying with ${this.o.engine}`);
+      this.say(`${move.weights}: served by ${this.fleet!.pods().length - unreached.length} of ${this.fleet!.pods().length} Envoy pods${unreached.length ? ` (not reached: ${unreached.map(describe).join("; ")}; they take it from their file at their kubelet's next sync)` : ""}; applying with ${this.o.engine}`);
       const failed = await apply();
       if (failed) return { ok: false, why: `the Envoys serve ${move.weights} (pushed), but ${failed}: the state still has the earlier weights` };
       return { ok: true, unreached };
@@ -430,7 +447,7 @@ class Driver {
     const failed = await apply();
     if (failed) return { ok: false, why: `${failed} (nothing moved)` };
     const unreached = await push();
-    if (unreached.length) this.o.err.write(`promote: Envoy pod${unreached.length > 1 ? "s" : ""} did not take ${move.weights}: ${unreached.join("; ")}\n`);
+    if (unreached.length) this.o.err.write(`promote: ${notTaken(next, unreached, this.split.route)}\n`);
     return { ok: true, unreached };
   }
 
@@ -438,11 +455,11 @@ class Driver {
    * Pushes the weights into every Envoy pod and reads them back, each pod retried for up to 5 s.
    * Resolves to the pods that do not serve them, each with why.
    */
-  private async pushAll(weights: Weights): Promise<string[]> {
+  private async pushAll(weights: Weights): Promise<Unreached[]> {
     const deadline = Date.now() + PUSH_RETRY_MS;
     const failed = await Promise.all(
-      this.fleet!.pods().map(async (pod): Promise<string | undefined> => {
-        if (!pod.url) return `${pod.name} (${pod.problem})`;
+      this.fleet!.pods().map(async (pod): Promise<Unreached | undefined> => {
+        if (!pod.url) return { pod: pod.name, why: pod.problem ?? "not reached" };
         for (;;) {
           let why: string;
           try {
@@ -453,12 +470,12 @@ class Driver {
           } catch (e) {
             why = (e as Error).message;
           }
-          if (Date.now() > deadline) return `${pod.name} (${why})`;
+          if (Date.now() > deadline) return { pod: pod.name, why };
           await new Promise((r) => setTimeout(r, 250));
         }
       }),
     );
-    return failed.filter((f): f is string => f !== undefined);
+    return failed.filter((f): f is Unreached => f !== undefined);
   }
 
   /**
@@ -495,8 +512,7 @@ class Driver {
     );
     const left = open.filter((o): o is string => o !== undefined);
     const last = this.timings.moves[this.timings.moves.length - 1];
-    const lastWeights = last && parseWeightsVersion(last.weights)?.get(this.split.route);
-    if (!left.length && last && !last.filesAt && lastWeights && sameWeights(target, Object.fromEntries(lastWeights))) last.filesAt = new Date().toISOString();
+    if (!left.length && last && !last.filesAt && last.weights === text(target)) last.filesAt = new Date().toISOString();
     return left;
   }
 
