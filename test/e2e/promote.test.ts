@@ -27,7 +27,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
   beforeAll(() => rig.start(), 600_000);
   afterAll(() => rig.stop(), 120_000);
 
-  test("bad input is refused before any apply: a query Prometheus rejects, a missing engine, a canary the plan rules refuse", async () => {
+  test("bad input is refused before any apply: a query Prometheus rejects, a missing engine, an Envoy URL that is not its admin, a canary the plan rules refuse", async () => {
     const configMap = async () => (await kubectl("get", "configmap", "fraud-canary", "-n", NS)).metadata.resourceVersion;
     const before = await configMap();
     // A query Prometheus refuses: the dry query at start says so, and nothing is applied.
@@ -40,6 +40,13 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(await configMap()).toBe(before);
     expect(await names("configmap", NS)).not.toContain(`${APP}-promotions`);
     rig.synth({ blue: { version: "v1", triton: rig.tritons.v1 }, green: { version: "v2", triton: rig.tritons.v2 } });
+    // An Envoy's ops port given where its admin is wanted (--envoy-url takes each pod's 9901): one line, exit 2.
+    const opsUrl = rig.kubelet.all()[0].opsUrl;
+    const wrongPort = await run(process.execPath, [cli, "promote", "--stack", rig.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, "--prometheus-url", rig.prometheus.url, "--envoy-url", opsUrl], { env: engineEnv() });
+    expect([wrongPort.code, wrongPort.out.trim().split("\n")]).toEqual([
+      2,
+      [expect.stringMatching(new RegExp(`^cdktf-triton promote: Envoy pod ${opsUrl}: its admin interface does not answer: GET ${opsUrl}/stats answered 404 \\(is it Envoy's admin interface, the pod's port 9901\\? the ops port 9902 serves no runtime\\)$`))],
+    ]);
 
     // The canary's rules at plan: a switch with the canary above 0, a canary above 0 on a standby
     // that is not warm, and a percent outside 0 to 100.
