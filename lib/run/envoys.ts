@@ -56,7 +56,11 @@ const ROUTE_VERSIONS = `/stats?format=json&filter=${encodeURIComponent("^http\\.
 /** Reads what one Envoy serves on the route: its route tables' version and its runtime. */
 export async function readServed(adminUrl: string, split: SplitRouteClusters): Promise<ServedWeights> {
   const base = adminUrl.replace(/\/$/, "");
-  const [stats, runtime] = await Promise.all([admin(`${base}${ROUTE_VERSIONS}`, "GET"), admin(`${base}/runtime`, "GET")]);
+  // Both at once; a failure reported in this order, whichever answered first.
+  const [statsAnswer, runtimeAnswer] = await Promise.allSettled([admin(`${base}${ROUTE_VERSIONS}`, "GET"), admin(`${base}/runtime`, "GET")]);
+  if (statsAnswer.status === "rejected") throw statsAnswer.reason;
+  if (runtimeAnswer.status === "rejected") throw runtimeAnswer.reason;
+  const [stats, runtime] = [statsAnswer.value, runtimeAnswer.value];
   const versions = new Set(((JSON.parse(stats).stats ?? []) as { value?: unknown }[]).map((s) => String(s.value ?? "")));
   const tables = versions.size === 1 ? parseWeightsVersion([...versions][0]) : undefined;
   const fileRoute = tables?.get(split.route);
