@@ -1,7 +1,13 @@
 // Every command's exit codes, written once: each command's --help prints its list, and the README's
 // table is checked against this one (test/cli-errors.test.ts).
 
-export const EXIT_CODES: Readonly<Record<"verify" | "promote" | "history" | "status" | "report", readonly (readonly [number, string])[]>> = {
+const OPERATE: readonly (readonly [number, string])[] = [
+  [0, "done: the driver acted on the request (abort: the candidate is back at 0 %; with no driver, rolled back here)"],
+  [1, "refused, or nothing to act on: no promotion runs, or the driver refused (e.g. resume when not paused)"],
+  [2, "bad arguments, a cluster that cannot be read, a driver that did not answer, or abort with no driver and no --engine"],
+];
+
+export const EXIT_CODES: Readonly<Record<"verify" | "promote" | "abort" | "pause" | "resume" | "skip" | "history" | "status" | "report", readonly (readonly [number, string])[]>> = {
   verify: [
     [0, "pass: the candidate may take traffic"],
     [1, "verification failed: the candidate must not take traffic"],
@@ -9,11 +15,15 @@ export const EXIT_CODES: Readonly<Record<"verify" | "promote" | "history" | "sta
   ],
   promote: [
     [0, "promoted: the candidate serves all traffic"],
-    [1, "aborted: a metric failed (or stayed without data); the candidate is back at 0 %"],
-    [2, "could not start: bad arguments or spec, a missing engine, a query Prometheus refuses"],
-    [3, "paused before the switch: re-run with --confirm to switch, or --on-unfinished rollback"],
+    [1, "aborted: a metric failed (or stayed without data), or `cdktf-triton abort` was run; the candidate is back at 0 %"],
+    [2, "could not start: bad arguments or spec, a missing engine, a query Prometheus refuses, another driver holds the pair's lease (nothing applied), this run lost the lease, or --full refused by the running driver"],
+    [3, "awaiting confirmation before the switch: re-run with --confirm to switch, or --on-unfinished rollback"],
     [130, "interrupted: rolled back to the last good weights"],
   ],
+  abort: OPERATE,
+  pause: OPERATE,
+  resume: OPERATE,
+  skip: OPERATE,
   history: [
     [0, "the records printed (an empty history in the cluster too)"],
     [2, "bad arguments, a file that holds no record, or a cluster that cannot be read"],

@@ -13,6 +13,7 @@ import { collect, Io } from "./common";
 import { exitCodesHelp } from "./exit-codes";
 import { addPromoteCommands } from "./promote";
 import { addObserveCommands } from "./observe";
+import { addOperateCommands } from "./operate";
 import { PortForward, startPortForward } from "../run/verify/port-forward";
 import { junitXml, summaryText } from "../run/verify/report";
 import { parsePortForwardTarget, VERIFY_FLAGS, VerifyFlags } from "../core/gate-flags";
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
       code = await runVerify(flags, io);
     });
   addPromoteCommands(program, io, (c) => (code = c));
+  addOperateCommands(program, io, (c) => (code = c));
   addObserveCommands(program, io, (c) => (code = c));
   try {
     await program.parseAsync(argv as string[]);
@@ -207,6 +209,13 @@ async function recordVerdict(flags: VerifyFlags, verdict: string, message: strin
   } catch (e) {
     err.write(`cdktf-triton verify: the verdict (${verdict}) was not recorded in the history: ${(e as Error).message}\n`);
   }
+  // And an Event on the pair's active Service (named after the pair), beside the promotions' own.
+  if (!flags.historyApp || !namespace) return;
+  const { recordEvent } = await import("../run/events");
+  const passed = verdict === "pass" || verdict === "skipped";
+  const text = `gate of ${flags.historyApp}: ${flags.historyColor ?? "the candidate"}${flags.fingerprint ? ` (${flags.fingerprint})` : ""} ${verdict}${message ? `: ${message}` : ""}`;
+  const problem = await recordEvent({ access: { kubeconfig: flags.kubeconfig, context: flags.context }, namespace, service: flags.historyApp, component: "cdktf-triton-gate" }, passed ? "GatePassed" : "GateFailed", text);
+  if (problem) err.write(`cdktf-triton verify: ${problem} (the verdict stands)\n`);
 }
 
 /** The earlier pass `--passed` records, when it is for this fingerprint and this spec file. */

@@ -62,12 +62,19 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
     .option("--no-envoy", "skip the Envoys (no port-forward, no logs)")
     .option("--history <n>", "how many history records per pair", "5")
     .option("--json", "print JSON")
+    .option("--watch", "refresh until the promotion ends: one screen on a terminal, a line per change otherwise")
     .addHelpText("after", exitCodesHelp("status"))
     .action(async (flags) => {
       try {
-        const { collectStatus, statusText } = await import("../run/observe/status");
+        const { collectStatus, statusText, watchStatus } = await import("../run/observe/status");
         const n = Number(flags.history);
         if (!Number.isInteger(n) || n < 0) throw new Error(`--history ${flags.history}: expected a whole number`);
+        if (flags.watch && flags.json) throw new Error("--watch prints text: give --watch or --json, not both");
+        if (flags.watch && flags.envoy === false) throw new Error("--watch shows each Envoy's weights: drop --no-envoy");
+        if (flags.watch) {
+          const status = await watchStatus({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, { app: flags.app, historyLimit: n, out: io.out });
+          return setCode(status.pairs.length ? 0 : 1);
+        }
         const status = await collectStatus({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, { app: flags.app, envoy: flags.envoy, historyLimit: n });
         io.out.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${statusText(status)}\n`);
         setCode(status.pairs.length ? 0 : 1);

@@ -21,20 +21,26 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option("--report-dir <dir>", "append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json")
     .option("--json <file>", "write the report (the record, every measurement, timings) as JSON")
     .option("--confirm-before-switch", "ask before switching active (a pause without a terminal)")
-    .option("--confirm", "the switch is confirmed (continue a paused promotion)")
+    .option("--confirm", "the switch is confirmed (continue a promotion awaiting confirmation)")
+    .option("--full", "skip the remaining steps and switch: asks the running driver when one holds the pair, else runs without steps (asks first on a terminal)")
     .option("--on-unfinished <resume|rollback>", "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
     .option("--rollout-timeout <seconds>", "at the end, how long every Envoy pod's mounted file may take to carry the final weights before their runtime values are left in place", "300")
     .addHelpText("after", exitCodesHelp("promote"))
     .action(async (flags) => {
-      const { promote, PromoteError, PROMOTE_EXIT } = await import("../run/promote/driver");
-      const { PromotionSpecError } = await import("../core/promotion-spec");
+      const { promote, PromoteError, PROMOTE_EXIT, findPromotion } = await import("../run/promote/driver");
+      const { PromotionSpecError, loadPromotionSpec } = await import("../core/promotion-spec");
       const { EngineError, ENGINE_KINDS } = await import("../run/promote/engine");
+      const { LeaseError } = await import("../run/promote/lease");
       try {
         if (!ENGINE_KINDS.includes(flags.engine)) throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
         if (!["resume", "rollback"].includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected resume or rollback`);
         const timeout = Number(flags.rolloutTimeout);
         if (!Number.isInteger(timeout) || timeout < 1) throw new PromoteError(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
         for (const kv of flags.var) if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv)) throw new PromoteError(`--var ${JSON.stringify(kv)}: expected name=value`);
+        if (flags.full) {
+          const sent = await askFull(flags, io, findPromotion, loadPromotionSpec);
+          if (sent !== undefined) return setCode(sent);
+        }
         const report = await promote({
           stack: flags.stack,
           promotion: flags.promotion,
@@ -49,6 +55,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
           confirmBeforeSwitch: flags.confirmBeforeSwitch,
           confirm: flags.confirm,
           onUnfinished: flags.onUnfinished,
+          full: flags.full,
           rolloutTimeoutSeconds: timeout,
           out: io.out,
           err: io.err,
@@ -57,7 +64,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
         });
         setCode(report.exitCode);
       } catch (e) {
-        const known = e instanceof PromoteError || e instanceof PromotionSpecError || e instanceof EngineError;
+        const known = e instanceof PromoteError || e instanceof PromotionSpecError || e instanceof EngineError || e instanceof LeaseError;
         io.err.write(`cdktf-triton promote: ${known ? "" : "could not promote: "}${e instanceof PromotionSpecError ? e.brief : (e as Error).message}\n`);
         setCode(PROMOTE_EXIT.error);
       }
@@ -96,4 +103,45 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
         setCode(2);
       }
     });
+}
+
+/**
+ * `promote --full`: on a terminal, asks first. When a live driver holds the pair, the request goes
+ * to it and resolves to the exit code; with none, resolves to undefined (this run promotes without
+ * steps).
+ */
+async function askFull(flags: Record<string, any>, io: Io, find: typeof import("../run/promote/driver").findPromotion, load: typeof import("../core/promotion-spec").loadPromotionSpec): Promise<number | undefined> {
+  const { PairLease, NoDriver } = await import("../run/promote/lease");
+  const { sendRequest } = await import("../run/promote/operate");
+  const { Engine } = await import("../run/promote/engine");
+  const { stackDir, specFile } = find(flags.stack, flags.promotion);
+  const spec = load(specFile);
+  const kube = { kubeconfig: flags.kubeconfig, context: flags.context };
+  // The pair's namespace is in the state (the lease is beside the pair).
+  const engine = new Engine({ kind: flags.engine, stackDir, vars: flags.var, varFiles: flags.varFile });
+  engine.check();
+  const namespace = ((await engine.output(spec.output)) as { namespace?: string } | undefined)?.namespace;
+  const view = namespace ? await new PairLease(kube, namespace, spec.app).read() : undefined;
+  const live = Boolean(view?.live);
+  if (io.out.isTTY) {
+    const question = live
+      ? `skip the remaining steps of ${spec.app}'s running promotion (${view!.progress ? `${view!.progress.to.color} at step ${view!.progress.step} of ${view!.progress.steps}` : "its driver"}) and switch now? [y/N] `
+      : `promote ${spec.app} without its steps (no analysed canary) and switch? [y/N] `;
+    const readline = await import("readline");
+    const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    rl.close();
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      io.out.write("nothing changed\n");
+      return 1;
+    }
+  }
+  if (!live || !namespace) return undefined;
+  try {
+    // Promoted by the running driver: 0; refused by it: 2 (promote's 1 means aborted).
+    return (await sendRequest("full", { app: spec.app, namespace, kube, out: io.out })) === 0 ? 0 : 2;
+  } catch (e) {
+    if (e instanceof NoDriver) return undefined; // it ended meanwhile: this run goes on
+    throw e;
+  }
 }

@@ -3,7 +3,24 @@
 // report of a promotion run. The driver, the history and the reports import these; none of them
 // imports another for its types.
 
-export type PromotionStatus = "running" | "paused" | "promoted" | "aborted" | "interrupted" | "rolled-back";
+/**
+ * "running": a driver holds the pair (a pause requested with `cdktf-triton pause` is still
+ * running: the driver holds the weights, see `requests`); "awaiting-confirmation": every step
+ * passed and the driver exited (3) before the switch, for `promote --confirm` (records written
+ * before 0.2 call it "paused": read as this).
+ */
+export type PromotionStatus = "running" | "awaiting-confirmation" | "promoted" | "aborted" | "interrupted" | "rolled-back";
+
+/** A request another shell sent the driver (`cdktf-triton abort | pause | resume | skip`, `promote --full`), and the driver's answer. */
+export interface RequestRecord {
+  readonly action: "abort" | "pause" | "resume" | "skip" | "full";
+  readonly by: string;
+  readonly at: string;
+  /** The step traffic was on (1-based; 0 before the first). */
+  readonly step: number;
+  readonly outcome: "done" | "refused";
+  readonly detail: string;
+}
 
 /** Per metric, what a step measured. */
 export interface MetricSummary {
@@ -19,7 +36,8 @@ export interface StepRecord {
   readonly weightPercent: number;
   readonly startedAt: string;
   finishedAt?: string;
-  verdict?: "pass" | "fail" | "inconclusive" | "interrupted";
+  /** "skipped": ended early on request; "aborted": an abort request ended it. */
+  verdict?: "pass" | "fail" | "inconclusive" | "interrupted" | "skipped" | "aborted";
   metrics: MetricSummary[];
 }
 
@@ -47,6 +65,8 @@ export interface PromotionRecord {
   /** The step index traffic is on (-1 before the first). */
   currentStep: number;
   steps: StepRecord[];
+  /** Requests from other shells, in order. @default - none */
+  requests?: RequestRecord[];
 }
 
 export interface VerificationRecord {

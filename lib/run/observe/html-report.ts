@@ -167,7 +167,7 @@ export async function renderReport(data: ObservedData, options: { title?: string
       const points = p.steps.map((s) => ({ at: s.startedAt, weightPercent: s.weightPercent, verdict: s.verdict ?? "running" }));
       // How it ended: all traffic on the candidate (promoted), or back to 0 % (aborted, interrupted,
       // rolled back). A running or paused promotion has no end yet.
-      if (p.finishedAt && p.steps.length && p.status !== "running" && p.status !== "paused") {
+      if (p.finishedAt && p.steps.length && p.status !== "running" && p.status !== "awaiting-confirmation") {
         points.push({ at: p.finishedAt, weightPercent: p.status === "promoted" ? 100 : 0, verdict: p.status === "promoted" ? "pass" : p.status === "aborted" ? "fail" : "interrupted" });
       }
       if (points.length) parts.push(await figure(`${id}-weights-${slug(p.id)}`, weightsSpec(points, "Candidate weight")));

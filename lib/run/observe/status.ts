@@ -18,6 +18,7 @@ import { isColor } from "../../core/colors";
 import { ENVOY_ADMIN_PORT, isOpsCluster, parseWeightsVersion } from "../../core/envoy";
 import { readServed, sameWeights, SplitRouteClusters, weightsText } from "../envoys";
 import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
+import { Holder, holderText, PairLease, Progress } from "../promote/lease";
 import { addEnvoyLog, addHistoryRecords, ObservedData } from "./sources";
 
 export interface ColorStatus {
@@ -58,8 +59,20 @@ export interface EnvoyStatus {
   readonly problems: string[];
 }
 
+/** The pair's promotion driver, from its lease: who holds it and what it published. */
+export interface DriverStatus {
+  /** A driver holds the lease and renews it. */
+  readonly live: boolean;
+  readonly holder?: Holder;
+  readonly renewTime?: string;
+  /** What the driver last published (step, bake left, last measurements); phase "ended" after it let go. */
+  readonly progress?: Progress;
+}
+
 export interface PairStatus {
   readonly app: string;
+  /** The promotion driver's lease, when one ever ran for the pair. */
+  readonly driver?: DriverStatus;
   readonly namespace: string;
   /** The color the active Service selects ("" when it selects none). */
   readonly serving: string;
@@ -129,9 +142,19 @@ export async function collectStatus(access: KubeAccess, namespace: string, optio
     } catch (e) {
       problems.push(`history: ${(e as Error).message}`);
     }
+    let driver: DriverStatus | undefined;
+    try {
+      const lease = await new PairLease(access, namespace, app).read();
+      if (lease.exists) driver = { live: lease.live, ...(lease.holder ? { holder: lease.holder } : {}), ...(lease.renewTime ? { renewTime: lease.renewTime } : {}), ...(lease.progress ? { progress: lease.progress } : {}) };
+      if (lease.exists && !lease.live && lease.holderIdentity && lease.progress?.phase !== "ended") {
+        problems.push(`the promotion driver ${holderText(lease.holder, lease.holderIdentity)} is gone (its lease expired; last renewed ${lease.renewTime}): \`cdktf-triton abort --engine ...\` rolls the pair back, \`promote\` resumes it`);
+      }
+    } catch (e) {
+      problems.push(`promotion lease: ${(e as Error).message}`);
+    }
     const envoys: EnvoyStatus[] = [];
-    for (const envoyCm of frontingEnvoys(configMaps, app, namespace)) envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name, envoyCm.data ?? {}));
-    out.push({ app, namespace, serving, colors, history, envoys, problems });
+    if (options.envoy !== false) for (const envoyCm of frontingEnvoys(configMaps, app, namespace)) envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name, envoyCm.data ?? {}));
+    out.push({ app, namespace, ...(driver ? { driver } : {}), serving, colors, history, envoys, problems });
   }
   return { namespace, at, pairs: out };
 }
@@ -290,6 +313,11 @@ export function statusText(s: NamespaceStatus): string {
       c.helmRevision !== undefined ? `${c.helmRevision} ${c.helmStatus ?? ""}`.trim() : "-",
     ]);
     lines.push(...table(["COLOR", "VERSION", "FINGERPRINT", "READY", "HPA", "HELM"], rows).map((l) => `  ${l}`));
+    if (p.driver?.live && p.driver.progress) {
+      lines.push(`  promotion ${p.driver.progress.promotion}: ${progressText(p.driver.progress)}`);
+      lines.push(`    driver: ${holderText(p.driver.holder)} (lease renewed ${p.driver.renewTime})`);
+      for (const m of p.driver.progress.measurements) lines.push(`    ${measurementText(m)}`);
+    } else if (p.driver?.live) lines.push(`  promotion: starting (driver ${holderText(p.driver.holder)})`);
     if (p.history.length) {
       lines.push("  history:");
       for (const h of p.history) {
@@ -318,4 +346,66 @@ function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
   return [line(header), ...rows.map(line)];
+}
+
+/** "green v2: step 2/3 (50 %), baking, 12 s left" (or paused, applying...). */
+export function progressText(p: Progress): string {
+  const step = p.step > 0 ? `step ${p.step}/${p.steps} (${p.weightPercent} %)` : "before the first step";
+  const phase =
+    p.phase === "paused" ? `paused by ${p.pausedBy} since ${p.pausedAt}, ${p.bakeLeftSeconds ?? "?"} s of bake left when resumed` : p.phase === "baking" ? `baking, ${p.bakeLeftSeconds ?? "?"} s left` : p.phase;
+  return `${p.from.color} ${p.from.version} -> ${p.to.color} ${p.to.version}: ${step}, ${phase}`;
+}
+
+/** "request-success-rate = 99.8 (min 99): pass". */
+export function measurementText(m: Progress["measurements"][number]): string {
+  const limit = [m.min !== undefined ? `min ${m.min}` : "", m.max !== undefined ? `max ${m.max}` : ""].filter(Boolean).join(", ");
+  return `${m.metric} = ${m.value ?? "no data"}${limit ? ` (${limit})` : ""}: ${m.verdict}`;
+}
+
+/**
+ * `status --watch`: the pairs refreshed every `everyMs` until no driver holds any of them. On a
+ * terminal the whole screen is redrawn; elsewhere a line per pair is printed when something but
+ * the time left changed (the step, the phase, a measurement, an Envoy's weights or health).
+ */
+export async function watchStatus(
+  access: KubeAccess,
+  namespace: string,
+  options: { app?: string; historyLimit?: number; everyMs?: number; out: NodeJS.WritableStream & { isTTY?: boolean }; stop?: Promise<unknown> },
+): Promise<NamespaceStatus> {
+  const last = new Map<string, string>();
+  let stopped = false;
+  void options.stop?.then(() => (stopped = true));
+  let seenLive = false;
+  for (;;) {
+    const status = await collectStatus(access, namespace, { app: options.app, historyLimit: options.historyLimit });
+    const live = status.pairs.some((p) => p.driver?.live);
+    seenLive ||= live;
+    if (options.out.isTTY) options.out.write(`\x1b[2J\x1b[H${statusText(status)}\n\n${live ? `refreshed ${status.at}; Ctrl-C leaves` : "no promotion running"}\n`);
+    else {
+      for (const p of status.pairs) {
+        const { key, line } = watchLine(p);
+        if (last.get(p.app) !== key) options.out.write(`${status.at}  ${line}\n`);
+        last.set(p.app, key);
+      }
+    }
+    if (!live || stopped) {
+      if (!options.out.isTTY) options.out.write(`${new Date().toISOString()}  ${seenLive ? "the promotion ended" : "no promotion running"}\n`);
+      return status;
+    }
+    await new Promise((r) => setTimeout(r, options.everyMs ?? 2000));
+  }
+}
+
+/** A pair in one line, and the same without what changes every second (the time left). */
+export function watchLine(p: PairStatus): { key: string; line: string } {
+  const envoys = p.envoys.map((e) => {
+    const health = e.clusters.map((c) => `${c.cluster} ${c.healthy}/${c.total}`).join(" ");
+    return `envoy ${e.name}: ${e.weights.length ? e.weights.map((w, i) => `${e.pods[i] ?? "?"} ${w.replace(/^weights \S+: /, "")}`).join(", ") : "no weights read"}${health ? `; ${health}` : ""}${e.problems.length ? `; ${e.problems.length} problem(s)` : ""}`;
+  });
+  const d = p.driver;
+  const head = d?.live && d.progress ? progressText(d.progress) : d?.live ? "starting" : `${p.serving || "no color"} serves; no promotion running`;
+  const measurements = d?.live && d.progress ? d.progress.measurements.map(measurementText) : [];
+  const parts = [`${p.app}: ${head}`, ...measurements, ...envoys, ...p.problems.map((x) => `! ${x}`)];
+  const line = parts.join(" · ");
+  return { key: line.replace(/\d+ s (of bake )?left/g, "").replace(/ = [\d.e+-]+/g, ""), line };
 }

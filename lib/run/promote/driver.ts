@@ -8,7 +8,6 @@
 // a re-run after an interruption knows where traffic was left. Runtime code: no cdktf here.
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
 import { Engine, EngineKind } from "./engine";
@@ -17,11 +16,13 @@ import { clearOverrides, EnvoyFleet, pushWeights, readServed, sameWeights, Split
 import { appendHistoryFile, ClusterHistory } from "./history";
 import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord, WeightMove } from "../records";
 import { notify, Notification, PromotionEvent } from "./notify";
+import { DriverRequest, LeaseKeeper, PairLease, Progress, who } from "./lease";
+import { EventReason, EventTarget, recordEvent } from "../events";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
 import { clusterBackend } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 
-export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, paused: 3, interrupted: 130 } as const;
+export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, awaitingConfirmation: 3, interrupted: 130 } as const;
 
 export interface PromoteOptions {
   /** A stack folder (holding cdk.tf.json) or a stack name under ./cdktf.out/stacks. @default - the current folder, or the only stack of ./cdktf.out */
@@ -49,6 +50,16 @@ export interface PromoteOptions {
   readonly confirm?: boolean;
   /** What to do with a promotion an earlier run left unfinished. @default "resume" */
   readonly onUnfinished?: "resume" | "rollback";
+  /** Skip the steps (those left, when resuming) and switch: `promote --full` with no driver running. @default false */
+  readonly full?: boolean;
+  /**
+   * Only roll back the promotion an earlier run left unfinished, then stop (`cdktf-triton abort`
+   * when no driver holds the lease); nothing unfinished is a NothingToAbort error.
+   * @default false
+   */
+  readonly rollbackOnly?: boolean;
+  /** The pair the run must be for (`abort --app`): a stack whose promotion is another pair's is refused. @default - the stack's */
+  readonly app?: string;
   /**
    * How long, at the end, every Envoy pod's mounted file may take to carry the final weights (its
    * kubelet's sync: about a minute) before the driver leaves their runtime values in place and
@@ -71,6 +82,29 @@ export interface PromoteOptions {
 }
 
 export class PromoteError extends Error {}
+
+/** `abort` found no promotion to roll back. */
+export class NothingToAbort extends PromoteError {}
+
+/** The Kubernetes Event's reason for each transition (the README lists them). */
+const EVENT_REASON: Readonly<Record<PromotionEvent, EventReason>> = {
+  started: "PromotionStarted",
+  resumed: "PromotionResumed",
+  "lease-taken-over": "LeaseTakenOver",
+  step: "StepStarted",
+  "step-passed": "StepPassed",
+  "step-skipped": "StepSkipped",
+  paused: "Paused",
+  unpaused: "Unpaused",
+  "awaiting-confirmation": "AwaitingConfirmation",
+  aborted: "PromotionAborted",
+  promoted: "Promoted",
+  interrupted: "PromotionInterrupted",
+  "rolled-back": "RolledBack",
+};
+
+/** The promotion's step verdict when a request ended it early. */
+const SKIPPED = "skipped";
 
 /** The pair's state as the stack output gives it. */
 interface PairState {
@@ -122,15 +156,13 @@ function notTaken(weights: Weights, unreached: readonly Unreached[], route: stri
   return `Envoy pod${unreached.length > 1 ? "s" : ""} did not take ${weightsText(route, weights)}: ${unreached.map(describe).join("; ")}`;
 }
 
-const sleep = (ms: number, wake: Promise<unknown>) => Promise.race([new Promise((r) => setTimeout(r, Math.max(0, ms))), wake]);
-
 /** Runs a promotion; resolves to its report (the exit code in it). Never calls process.exit. */
 export async function promote(o: PromoteOptions): Promise<PromoteReport> {
   const driver = new Driver(o);
   try {
     return await driver.run();
   } finally {
-    driver.close();
+    await driver.close();
   }
 }
 
@@ -156,6 +188,22 @@ class Driver {
   private prometheusUrl?: string;
   private record!: PromotionRecord;
   private webhook?: string;
+  /** The pair's lease, held for the whole run. */
+  private keeper?: LeaseKeeper;
+  private leaseLost?: string;
+  /** What the driver does now (published with the lease). */
+  private phase: Progress["phase"] = "starting";
+  /** Requests from other shells (or --full): set by onRequest, acted on by the loop. */
+  private abortRequest?: DriverRequest;
+  private skipRequest?: DriverRequest;
+  private fullRequest?: { by: string; at: string };
+  private pausedBy?: { by: string; at: string };
+  /** The current step's bake left, for the lease's progress. */
+  private bakeLeftMs?: number;
+  private lastMeasured = new Map<string, Measurement>();
+  private readonly napping = new Set<() => void>();
+  private readonly eventProblems = new Set<string>();
+  private eventTarget?: EventTarget;
 
   constructor(private readonly o: PromoteOptions) {
     let detach = () => undefined as void;
@@ -183,12 +231,39 @@ class Driver {
     void this.interrupted.then((s) => {
       this.interruptedBy = s;
       this.say(`interrupted (${s}): rolling back to the last good weights (candidate 0 %)`);
+      this.wake();
     });
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.detach();
     this.fleet?.close();
+    await this.keeper?.release();
+  }
+
+  /** Waits `ms`, or less when a request or an interruption arrives. */
+  private nap(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.napping.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.napping.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const done of [...this.napping]) done();
+  }
+
+  /** Why the run must stop now: an interruption, or an abort requested from another shell. */
+  private stopReason(): string | undefined {
+    if (this.leaseLost) throw new PromoteError(`this run lost the pair's lease (${this.leaseLost}): it stops and touches nothing more; the run holding the lease owns the promotion`);
+    if (this.interruptedBy) return `interrupted (${this.interruptedBy})`;
+    if (this.abortRequest) return `aborted by ${this.abortRequest.by} (cdktf-triton abort)`;
+    return undefined;
   }
 
   private say(line: string): void {
@@ -206,6 +281,7 @@ class Driver {
     const { stackDir, specFile } = findPromotion(this.o.stack, this.o.promotion);
     this.spec = loadPromotionSpec(specFile);
     const spec = this.spec;
+    if (this.o.app !== undefined && spec.app !== this.o.app) throw new PromoteError(`the stack's promotion ${spec.path} is for ${spec.app}, not ${this.o.app}: give the stack of ${this.o.app} (--stack, --promotion)`);
     this.engine = new Engine({ kind: this.o.engine, stackDir, vars: this.o.vars, varFiles: this.o.varFiles });
     this.engine.check();
     const state = (await this.engine.output(spec.output)) as PairState | undefined;
@@ -214,7 +290,8 @@ class Driver {
     }
     this.history = new ClusterHistory(this.o.kube ?? {}, state.namespace, spec.history.configMap, spec.history.limit);
     this.webhook = process.env[spec.webhookUrlEnv] || undefined;
-    const promQueries = spec.analysis.metrics.filter(needsPrometheus);
+    // A rollback analyses nothing.
+    const promQueries = this.o.rollbackOnly ? [] : spec.analysis.metrics.filter(needsPrometheus);
     this.prometheusUrl = this.o.prometheusUrl ?? spec.analysis.prometheusUrl;
     if (promQueries.length && !this.prometheusUrl) {
       throw new PromoteError(`metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus: give --prometheus-url (or analysis.prometheusUrl)`);
@@ -233,24 +310,25 @@ class Driver {
         throw new PromoteError(`analysis metric ${m.name}: ${(e as Error).message}`);
       }
     }
+    await this.takeLease(state.namespace);
     await this.connectEnvoys(state.envoyNamespace);
     const from: ColorState = { color: stable, ...state[stable] };
     const to: ColorState = { color: candidate, ...state[candidate] };
 
     // An earlier run that did not finish: resume it (same candidate), or roll it back.
-    // Unfinished: running or paused, or aborted with traffic still on a step (its rollback failed).
+    // Unfinished: running or awaiting confirmation, or aborted with traffic still on a step (its rollback failed).
     const unfinished = (await this.history.read())
       .filter((r): r is PromotionRecord => r.kind === "promotion")
       .reverse()
-      .find((r) => r.status === "running" || r.status === "paused" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
+      .find((r) => r.status === "running" || r.status === "awaiting-confirmation" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
     let startStep = 0;
     if (unfinished) {
-      const resumable = unfinished.status === "running" || unfinished.status === "paused";
+      const resumable = unfinished.status === "running" || unfinished.status === "awaiting-confirmation";
       const same = resumable && unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint;
       const at = unfinished.currentStep >= 0 ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)` : "before its first step";
-      if (same && (this.o.onUnfinished ?? "resume") === "resume") {
+      if (same && (this.o.onUnfinished ?? "resume") === "resume" && !this.o.rollbackOnly) {
         this.record = unfinished;
-        startStep = Math.max(0, unfinished.status === "paused" ? spec.steps.length : unfinished.currentStep);
+        startStep = Math.max(0, unfinished.status === "awaiting-confirmation" ? spec.steps.length : unfinished.currentStep);
         this.say(`resuming promotion ${unfinished.id} (${unfinished.by}, ${unfinished.startedAt}), left ${unfinished.status} at ${at}`);
         this.record.status = "running";
         await this.save("resumed", `resumed by ${who()} at ${at}`);
@@ -264,9 +342,16 @@ class Driver {
         unfinished.currentStep = -1;
         unfinished.finishedAt = new Date().toISOString();
         await this.history.put(unfinished);
-        await this.send("rolled-back", `${spec.app}: promotion ${unfinished.id} (left at ${at}) rolled back: ${unfinished.from.color} takes all traffic again`, {});
+        await this.announce("rolled-back", `${spec.app}: promotion ${unfinished.id} (left at ${at}) rolled back by ${who()}: ${unfinished.from.color} takes all traffic again`, {});
+        if (this.o.rollbackOnly) {
+          this.record = unfinished;
+          this.say(`rolled back: ${unfinished.from.color} serves all traffic`);
+          return this.finish(0);
+        }
       }
     }
+    if (this.o.rollbackOnly) throw new NothingToAbort(`no promotion of ${spec.app} is running or left unfinished (history ConfigMap ${state.namespace}/${spec.history.configMap}): nothing to abort`);
+    if (this.o.full) this.fullRequest = { by: who(), at: new Date().toISOString() };
     if (!this.record) {
       if (to.fingerprint === from.fingerprint) throw new PromoteError(`${candidate} runs the same release as ${stable} (fingerprint ${to.fingerprint}): nothing to promote`);
       if (state.canary !== 0) this.say(`note: the state has the canary at ${state.canary} %; the first step sets it to ${spec.steps[0].weightPercent} %`);
@@ -289,23 +374,134 @@ class Driver {
 
     for (let i = startStep; i < spec.steps.length; i++) {
       const verdict = await this.step(i, stable, candidate, ctx);
-      if (verdict !== "pass") return this.abort(stable, verdict);
+      if (verdict !== "pass" && verdict !== SKIPPED) return this.abort(stable, verdict);
     }
     return this.switchOver(stable, candidate);
   }
 
-  /** One step: apply, wait for every Envoy, bake under analysis. */
-  private async step(i: number, stable: Color, candidate: Color, ctx: QueryContext): Promise<"pass" | string> {
+  /**
+   * Takes the pair's lease before anything is read for a decision or applied: a second run refuses
+   * (LeaseHeld, exit 2, naming the holder); an expired lease (its driver died) is taken over and
+   * its holder named.
+   */
+  private async takeLease(namespace: string): Promise<void> {
+    const lease = new PairLease(this.o.kube ?? {}, namespace, this.spec.app);
+    const keeper = new LeaseKeeper(
+      lease,
+      (r) => this.onRequest(r),
+      (why) => {
+        this.leaseLost = why;
+        this.o.err.write(`promote: ${why}: this run stops at its next step and touches nothing more\n`);
+        this.wake();
+      },
+      (line) => this.o.err.write(`promote: ${line}\n`),
+    );
+    const { takenFrom } = await keeper.acquire({});
+    this.keeper = keeper;
+    this.eventTarget = { access: this.o.kube ?? {}, namespace, service: this.spec.app, component: "cdktf-triton-promote" };
+    if (takenFrom) {
+      this.say(`took over the pair's lease from ${takenFrom}`);
+      await this.announce("lease-taken-over", `${this.spec.app}: ${who()} took over the promotion lease from ${takenFrom}`, {});
+    }
+  }
+
+  /** A request from another shell (through the lease): answered at once, acted on by the loop within a second. */
+  private onRequest(r: DriverRequest): void {
+    const reply = (outcome: "done" | "refused", detail: string) => {
+      this.keeper!.reply({ id: r.id, action: r.action, outcome, detail });
+      if (this.record) {
+        this.record.requests = [...(this.record.requests ?? []), { action: r.action, by: r.by, at: r.at, step: this.record.currentStep + 1, outcome, detail }];
+      }
+      this.say(`${r.action} requested by ${r.by}: ${outcome === "done" ? detail : `refused: ${detail}`}`);
+    };
+    if (this.phase === "switching" || this.phase === "aborting" || this.phase === "settling" || this.phase === "ended") {
+      return reply("refused", `the promotion is ${this.phase === "settling" ? "ending" : this.phase}`);
+    }
+    const step = this.record && this.record.currentStep >= 0 ? `step ${this.record.currentStep + 1} (${this.spec.steps[this.record.currentStep].weightPercent} %)` : "the first step";
+    switch (r.action) {
+      case "abort":
+        this.abortRequest = r;
+        reply("done", `aborting at ${step}: the candidate goes back to 0 %`);
+        // During an apply the Envoys take 0 % now; the apply's end is not waited for.
+        if (this.phase === "applying" && this.fleet) void this.pushAll(this.weightsOf(otherColor(this.candidate), 0));
+        break;
+      case "pause":
+        if (this.pausedBy) return reply("refused", `already paused by ${this.pausedBy.by} at ${this.pausedBy.at}`);
+        this.pausedBy = { by: r.by, at: r.at };
+        reply("done", `paused at ${step}: the weights hold and the bake clock stopped${this.bakeLeftMs !== undefined ? ` with ${Math.ceil(this.bakeLeftMs / 1000)} s left` : ""}; analysis goes on, a failed measurement still aborts`);
+        void this.save("paused", `${this.spec.app}: paused by ${r.by} at ${step}`, { by: r.by });
+        break;
+      case "resume":
+        if (!this.pausedBy) return reply("refused", "the promotion is not paused");
+        this.pausedBy = undefined;
+        reply("done", `resumed at ${step}${this.bakeLeftMs !== undefined ? `: ${Math.ceil(this.bakeLeftMs / 1000)} s of bake left` : ""}`);
+        void this.save("unpaused", `${this.spec.app}: resumed by ${r.by} at ${step}`, { by: r.by });
+        break;
+      case "skip":
+        this.skipRequest = r;
+        reply("done", `${step} ends now; the next step (or the switch) follows`);
+        break;
+      case "full":
+        this.fullRequest = { by: r.by, at: r.at };
+        reply("done", `${step} and the steps after it are skipped: switching to ${this.candidate}`);
+        break;
+    }
+    this.publish();
+    this.wake();
+  }
+
+  /** The driver's progress, for \`status --watch\` (written with the lease within a second). */
+  private publish(): void {
+    if (!this.keeper || !this.record) return;
+    const i = this.record.currentStep;
+    const weightPercent = i >= 0 ? this.spec.steps[i].weightPercent : 0;
+    this.keeper.publish(
+      {
+        promotion: this.record.id,
+        from: { color: this.record.from.color, version: this.record.from.version },
+        to: { color: this.record.to.color, version: this.record.to.version },
+        step: i + 1,
+        steps: this.spec.steps.length,
+        weightPercent,
+        phase: this.pausedBy && this.phase === "baking" ? "paused" : this.phase,
+        ...(this.bakeLeftMs !== undefined && this.phase === "baking" ? { bakeLeftSeconds: Math.ceil(this.bakeLeftMs / 1000) } : {}),
+        ...(this.pausedBy ? { pausedBy: this.pausedBy.by, pausedAt: this.pausedBy.at } : {}),
+        measurements: [...this.lastMeasured.values()].map((m) => ({ metric: m.metric, ...(m.value !== undefined ? { value: m.value } : {}), verdict: m.verdict, ...(m.min !== undefined ? { min: m.min } : {}), ...(m.max !== undefined ? { max: m.max } : {}), at: m.at })),
+      },
+      i >= 0 ? `step ${i + 1} of ${this.spec.steps.length} (${weightPercent} %)` : "before the first step",
+    );
+  }
+
+  /**
+   * One step: apply, push to every Envoy pod, bake under analysis. The bake clock stops while the
+   * promotion is paused (analysis goes on: a failed measurement still aborts); a skip ends the bake
+   * now; an abort request or an interruption ends it at once.
+   */
+  private async step(i: number, stable: Color, candidate: Color, ctx: QueryContext): Promise<"pass" | typeof SKIPPED | string> {
     const spec = this.spec;
     const { weightPercent, bakeSeconds } = spec.steps[i];
-    if (this.interruptedBy) return `interrupted (${this.interruptedBy})`;
+    const stop = this.stopReason();
+    if (stop) return stop;
+    if (this.fullRequest) {
+      this.say(`step ${i + 1}/${spec.steps.length} (${weightPercent} %) skipped (promote --full by ${this.fullRequest.by})`);
+      return SKIPPED;
+    }
     this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
+    this.phase = "applying";
+    this.bakeLeftMs = undefined;
+    this.publish();
     const applied = await this.setWeights(stable, weightPercent);
+    const stopped = this.stopReason();
+    if (stopped) return stopped;
     if (!applied.ok) return `step ${i + 1}: ${applied.why}`;
     if (applied.unreached.length) return `step ${i + 1}: ${notTaken(this.target, applied.unreached, this.split.route)}`;
     const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
     this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
     this.record.currentStep = i;
+    this.skipRequest = undefined; // a skip asked during the apply was for the step before
+    this.phase = "baking";
+    this.bakeLeftMs = bakeSeconds * 1000;
+    this.lastMeasured.clear();
     await this.save("step", `${spec.app}: step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} (${this.record.to.version}), baking ${bakeSeconds} s`, { step: i + 1, weightPercent });
 
     const metrics = spec.analysis.metrics;
@@ -314,28 +510,41 @@ class Driver {
     const clusters = spec.envoy.clusters[candidate];
     const baseline = await envoySnapshot(this.fleet!.urls(), clusters);
     const snapshots = new Map<string, EnvoySnapshot>(metrics.map((m) => [m.name, baseline]));
-    const started = Date.now();
-    const end = started + bakeSeconds * 1000;
-    const last = new Map<string, number>(metrics.map((m) => [m.name, started]));
+    const last = new Map<string, number>(metrics.map((m) => [m.name, Date.now()]));
+    // The bake clock: it runs while the promotion is not paused.
+    let baked = 0;
+    let tickAt = Date.now();
+    const left = () => {
+      const now = Date.now();
+      if (!this.pausedBy) baked += now - tickAt;
+      tickAt = now;
+      this.bakeLeftMs = Math.max(0, bakeSeconds * 1000 - baked);
+      return this.bakeLeftMs;
+    };
     const finish = (verdict: StepRecord["verdict"]) => {
       step.finishedAt = new Date().toISOString();
       step.verdict = verdict;
       step.metrics = metrics.map((m): MetricSummary => ({ metric: m.name, ...summary.get(m.name)! }));
+      this.bakeLeftMs = undefined;
     };
     for (;;) {
-      const due = Math.min(...metrics.map((m) => last.get(m.name)! + every(m)));
-      if (due > end) {
-        await this.bakeUntil(end);
-        break;
+      const bakeLeft = left();
+      const why = this.stopReason();
+      if (why) {
+        finish(this.abortRequest ? "aborted" : "interrupted");
+        return `${why} during step ${i + 1}`;
       }
-      await this.bakeUntil(due);
-      if (this.interruptedBy) {
-        finish("interrupted");
-        return `interrupted (${this.interruptedBy}) during step ${i + 1}`;
+      if (this.skipRequest || this.fullRequest) {
+        finish(SKIPPED);
+        const by = this.requestedBy();
+        this.skipRequest = undefined;
+        await this.save("step-skipped", `${spec.app}: step ${i + 1}/${spec.steps.length} at ${weightPercent} % skipped by ${by}`, { step: i + 1, weightPercent });
+        return SKIPPED;
       }
       const now = Date.now();
       let snapshot: EnvoySnapshot | undefined;
-      for (const m of metrics.filter((x) => last.get(x.name)! + every(x) <= now + 5)) {
+      const due = metrics.filter((x) => last.get(x.name)! + every(x) <= now + 5);
+      for (const m of due) {
         const at = new Date().toISOString();
         let result: Measurement;
         try {
@@ -351,6 +560,7 @@ class Driver {
         }
         last.set(m.name, now);
         this.measurements.push({ ...result, step: i + 1, weightPercent });
+        this.lastMeasured.set(m.name, result);
         const s = summary.get(m.name)!;
         if (result.verdict === "pass") s.passed++;
         else if (result.verdict === "fail") s.failed++;
@@ -363,11 +573,13 @@ class Driver {
           return `${m.name} = ${result.value} at ${weightPercent} % (${result.detail}; ${s.failed} failed measurement${s.failed > 1 ? "s" : ""}, failureLimit ${m.failureLimit ?? 0})`;
         }
       }
-      this.progress(i, weightPercent, Math.max(0, end - Date.now()), summary);
-    }
-    if (this.interruptedBy) {
-      finish("interrupted");
-      return `interrupted (${this.interruptedBy}) during step ${i + 1}`;
+      if (bakeLeft <= 0 && !this.pausedBy) break;
+      if (due.length) this.progress(i, weightPercent, bakeLeft, summary);
+      this.publish();
+      const nextDue = Math.min(...metrics.map((m) => last.get(m.name)! + every(m)));
+      await this.nap(Math.min(1000, nextDue - Date.now(), this.pausedBy ? 1000 : bakeLeft));
+      const after = this.stopReason();
+      if (!after) await this.converge();
     }
     const short = metrics.filter((m) => summary.get(m.name)!.passed < (m.count ?? 1));
     if (short.length) {
@@ -380,19 +592,18 @@ class Driver {
     return "pass";
   }
 
-  private progress(i: number, weight: number, leftMs: number, summary: Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>): void {
-    const values = [...summary].map(([name, s]) => `${name}=${s.last ?? "-"}${s.failed ? ` (${s.failed} failed)` : ""}`).join(" ");
-    const line = `step ${i + 1}/${this.spec.steps.length} ${weight} % · ${Math.ceil(leftMs / 1000)} s left · ${values}`;
-    if (this.o.out.isTTY) this.o.out.write(`\r\x1b[2K${line}`);
-    else this.say(line);
+  /** Who asked to end the step early. */
+  private requestedBy(): string {
+    if (this.skipRequest) return `${this.skipRequest.by} (cdktf-triton skip)`;
+    return `${this.fullRequest?.by ?? "?"} (promote --full)`;
   }
 
-  /** Waits until `t`, keeping every Envoy pod on the target weights meanwhile (a look each second); an interruption wakes it. */
-  private async bakeUntil(t: number): Promise<void> {
-    while (Date.now() < t && !this.interruptedBy) {
-      await sleep(Math.min(1000, t - Date.now()), this.interrupted);
-      if (!this.interruptedBy) await this.converge();
-    }
+  private progress(i: number, weight: number, leftMs: number, summary: Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>): void {
+    const values = [...summary].map(([name, s]) => `${name}=${s.last ?? "-"}${s.failed ? ` (${s.failed} failed)` : ""}`).join(" ");
+    const clock = this.pausedBy ? `paused by ${this.pausedBy.by}, ${Math.ceil(leftMs / 1000)} s of bake left` : `${Math.ceil(leftMs / 1000)} s left`;
+    const line = `step ${i + 1}/${this.spec.steps.length} ${weight} % · ${clock} · ${values}`;
+    if (this.o.out.isTTY) this.o.out.write(`\r\x1b[2K${line}`);
+    else this.say(line);
   }
 
   /** A color's backend, as the weights name it. */
@@ -419,7 +630,9 @@ class Driver {
     const cand = this.backendOf(this.candidate);
     const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
     this.timings.moves.push(move);
+    await this.holdsLease();
     const apply = async (): Promise<string | undefined> => {
+      await this.holdsLease();
       const r = await this.engine.apply({ [this.spec.variables.active]: active, [this.spec.variables.canary]: String(canary) });
       this.applyFailed = r.code !== 0;
       if (r.code === 0) {
@@ -446,9 +659,22 @@ class Driver {
     }
     const failed = await apply();
     if (failed) return { ok: false, why: `${failed} (nothing moved)` };
+    // An abort asked during the apply: the Envoys already serve 0 % (pushed then); this rise is not pushed.
+    if (this.abortRequest) return { ok: true, unreached: [] };
     const unreached = await push();
     if (unreached.length) this.o.err.write(`promote: ${notTaken(next, unreached, this.split.route)}\n`);
     return { ok: true, unreached };
+  }
+
+  /** Before any move: this run still holds the pair's lease; a run that lost it stops and touches nothing. */
+  private async holdsLease(): Promise<void> {
+    if (!this.keeper) return;
+    try {
+      await this.keeper.check();
+    } catch (e) {
+      this.leaseLost ??= (e as Error).message;
+      throw new PromoteError(`this run lost the pair's lease (${this.leaseLost}): it stops and touches nothing more; the run holding the lease owns the promotion`);
+    }
   }
 
   /**
@@ -542,6 +768,8 @@ class Driver {
 
   private async abort(stable: Color, reason: string): Promise<PromoteReport> {
     const interrupted = reason.startsWith("interrupted");
+    this.phase = "aborting";
+    this.publish();
     this.timings.decisionAt ??= new Date().toISOString();
     this.say(`${interrupted ? "interrupted" : "aborting"}: ${reason}`);
     // The decision first, in the history: a run that dies between the push and the apply leaves
@@ -567,15 +795,18 @@ class Driver {
 
   private async switchOver(stable: Color, candidate: Color): Promise<PromoteReport> {
     const last = this.spec.steps[this.spec.steps.length - 1].weightPercent;
-    if ((this.spec.confirmBeforeSwitch || this.o.confirmBeforeSwitch) && !this.o.confirm) {
+    this.phase = "switching";
+    this.publish();
+    // --full (asked on a terminal by the CLI) is the confirmation.
+    if ((this.spec.confirmBeforeSwitch || this.o.confirmBeforeSwitch) && !this.o.confirm && !this.fullRequest) {
       const question = `switch ${this.spec.app} to ${candidate} (${this.record.to.version})? [y/N] `;
       const yes = this.o.out.isTTY ? await (this.o.ask ?? askLine)(question) : false;
       if (!yes) {
-        this.record.status = "paused";
+        this.record.status = "awaiting-confirmation";
         this.record.reason = `awaiting confirmation before the switch; ${last} % of traffic stays on ${candidate} until a re-run with --confirm (switch) or --on-unfinished rollback`;
-        await this.save("paused", `${this.spec.app}: paused before the switch to ${candidate}: ${last} % of traffic is on it. Re-run promote with --confirm to switch, or --on-unfinished rollback.`);
+        await this.save("awaiting-confirmation", `${this.spec.app}: awaiting confirmation before the switch to ${candidate}: ${last} % of traffic is on it. Re-run promote with --confirm to switch, or --on-unfinished rollback.`);
         this.say(this.record.reason);
-        return this.finish(PROMOTE_EXIT.paused);
+        return this.finish(PROMOTE_EXIT.awaitingConfirmation);
       }
     }
     this.say(`switching ${this.spec.app}: active = ${candidate}, canary 0 (nothing moves that the last step did not already send to ${candidate}${last === 100 ? "" : `; the remaining ${100 - last} % moves now`})`);
@@ -602,20 +833,37 @@ class Driver {
       if (event === "started" || event === "resumed") throw new PromoteError(`cannot record the promotion, so nothing was applied: ${(e as Error).message}`);
       this.o.err.write(`promote: the history was not updated ("${event}"; the promotion goes on): ${(e as Error).message}\n`);
     }
-    await this.send(event, text, { status: this.record.status, from: this.record.from, to: this.record.to, ...fields });
+    await this.announce(event, text, { status: this.record.status, from: this.record.from, to: this.record.to, ...fields });
   }
 
-  private async send(event: PromotionEvent, text: string, fields: Record<string, unknown>): Promise<void> {
+  /**
+   * Tells of a transition: the webhook's message, and a Kubernetes Event on the pair's active
+   * Service. Neither failing blocks anything: a webhook problem is in the report, an Event that
+   * cannot be written is said once per kind of problem.
+   */
+  private async announce(event: PromotionEvent, text: string, fields: Record<string, unknown>): Promise<void> {
     const message: Notification = { text, event, app: this.spec.app, promotion: this.record?.id ?? "", ...fields };
-    const problem = await notify(this.webhook, message);
+    const [problem, eventProblem] = await Promise.all([
+      notify(this.webhook, message),
+      this.eventTarget ? recordEvent(this.eventTarget, EVENT_REASON[event], text) : Promise.resolve(undefined),
+    ]);
     if (problem) {
       this.notificationProblems.push(problem);
       this.o.err.write(`promote: notification not delivered (the promotion goes on): ${problem}\n`);
     }
+    const kind = eventProblem?.replace(/^the Event \w+ /, "the Events ");
+    if (kind && !this.eventProblems.has(kind)) {
+      this.eventProblems.add(kind);
+      this.o.err.write(`promote: ${eventProblem} (the promotion goes on; said once)\n`);
+    }
   }
 
   private async finish(exitCode: number): Promise<PromoteReport> {
+    this.phase = "settling";
+    this.publish();
     await this.settle();
+    this.phase = "ended";
+    this.publish();
     const report: PromoteReport = { record: this.record, measurements: this.measurements, notificationProblems: this.notificationProblems, timings: this.timings, exitCode };
     if (this.o.reportDir) {
       appendHistoryFile(this.o.reportDir, this.record);
@@ -665,11 +913,6 @@ class Driver {
       }
     }
   }
-}
-
-function who(): string {
-  const user = process.env.GITHUB_ACTOR ?? process.env.GITLAB_USER_LOGIN ?? process.env.USER ?? os.userInfo().username;
-  return `${user}@${os.hostname()}`;
 }
 
 async function askLine(question: string): Promise<boolean> {

@@ -19,7 +19,11 @@ export function parseHistory(text: string): { records: HistoryRecord[]; problems
     if (!line.trim()) return;
     try {
       const r = JSON.parse(line);
-      if (r && (r.kind === "promotion" || r.kind === "verification") && typeof r.id === "string") records.push(r);
+      if (r && (r.kind === "promotion" || r.kind === "verification") && typeof r.id === "string") {
+        // Written before 0.2: the wait before the switch was "paused".
+        if (r.kind === "promotion" && r.status === "paused") r.status = "awaiting-confirmation";
+        records.push(r);
+      }
       else problems.push(`line ${i + 1}: not a history record`);
     } catch (e) {
       problems.push(`line ${i + 1}: not JSON (${(e as Error).message})`);

@@ -4,7 +4,20 @@
 // Runtime code: no cdktf here.
 import { request } from "undici";
 
-export type PromotionEvent = "started" | "resumed" | "step" | "step-passed" | "aborted" | "paused" | "promoted" | "interrupted" | "rolled-back";
+export type PromotionEvent =
+  | "started"
+  | "resumed"
+  | "lease-taken-over"
+  | "step"
+  | "step-passed"
+  | "step-skipped"
+  | "paused"
+  | "unpaused"
+  | "awaiting-confirmation"
+  | "aborted"
+  | "promoted"
+  | "interrupted"
+  | "rolled-back";
 
 export interface Notification {
   readonly text: string;

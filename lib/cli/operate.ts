@@ -1,0 +1,103 @@
+// The CLI's `abort`, `pause`, `resume` and `skip`: requests to a running promotion's driver from any
+// shell, through the pair's lease. `abort` with no live driver rolls the pair back itself when it is
+// given the stack and the engine (as `promote` takes them).
+import { Command } from "commander";
+import { collect, Io } from "./common";
+import { exitCodesHelp } from "./exit-codes";
+
+const WHAT = {
+  abort: "Abort a running promotion: the candidate back to 0 % in every Envoy pod, then in the state. With no live driver (its lease expired), roll the pair back here through --engine and --stack",
+  pause: "Pause a running promotion: the weights hold and the bake clock stops; analysis goes on, and a failed measurement still aborts",
+  resume: "Resume a paused promotion: the bake clock runs again",
+  skip: "End the current step's bake now (it is recorded as skipped); the next step, or the switch, follows",
+} as const;
+
+export function addOperateCommands(program: Command, io: Io, setCode: (code: number) => void): void {
+  for (const action of ["abort", "pause", "resume", "skip"] as const) {
+    const command = program
+      .command(action)
+      .description(WHAT[action])
+      .requiredOption("--app <name>", "the pair's appName")
+      .option("-n, --namespace <ns>", "the pair's namespace", "default")
+      .option("--kubeconfig <file>", "kubeconfig")
+      .option("--context <name>", "kubeconfig context");
+    if (action === "abort") {
+      command
+        .option("--engine <tofu|terraform|cdktf>", "with no live driver: roll back through this engine (as promote --engine)")
+        .option("--stack <folder|name>", "with no live driver: the synthesized stack (as promote --stack)")
+        .option("--promotion <path>", "the TritonPromotion, when the stack declares several")
+        .option("--var <name=value>", "a variable for the rollback's apply (repeatable)", collect, [])
+        .option("--var-file <file>", "a variables file for the rollback's apply (repeatable)", collect, [])
+        .option("--envoy-url <url>", "an Envoy pod's admin URL (repeatable) instead of a port-forward to each Envoy pod", collect, [])
+        .option("--rollout-timeout <seconds>", "after the rollback, how long every Envoy pod's mounted file may take to carry its weights", "300");
+    }
+    command.addHelpText("after", exitCodesHelp(action)).action(async (flags) => {
+      const { sendRequest, noDriverText, NoDriver, LeaseError, OperateError, OPERATE_EXIT } = await import("../run/promote/operate");
+      const target = { app: flags.app, namespace: flags.namespace, kube: { kubeconfig: flags.kubeconfig, context: flags.context }, out: io.out };
+      const fail = (message: string) => {
+        io.err.write(`cdktf-triton ${action}: ${message}\n`);
+        setCode(OPERATE_EXIT.error);
+      };
+      try {
+        setCode(await sendRequest(action, target));
+      } catch (e) {
+        if (!(e instanceof NoDriver)) {
+          return fail(e instanceof LeaseError || e instanceof OperateError ? e.message : `could not ${action}: ${(e as Error).message}`);
+        }
+        try {
+          const { text, unfinished } = await noDriverText(e, target);
+          if (!unfinished) {
+            io.out.write(`${text}: nothing to ${action}\n`);
+            return setCode(OPERATE_EXIT.refused);
+          }
+          if (action !== "abort") {
+            io.out.write(`${text}: nothing to ${action} (cdktf-triton abort rolls it back; promote resumes it)\n`);
+            return setCode(OPERATE_EXIT.refused);
+          }
+          if (!flags.engine) return fail(`${text}. To roll it back from here, give the stack and the engine as promote takes them: --engine (and --stack, --var, --var-file)`);
+          setCode(await rollBack(flags, io));
+        } catch (e2) {
+          fail((e2 as Error).message);
+        }
+      }
+    });
+  }
+}
+
+/** `abort` with no live driver: the driver's rollback of the unfinished promotion, and nothing else. */
+async function rollBack(flags: Record<string, any>, io: Io): Promise<number> {
+  const { promote, PromoteError, NothingToAbort } = await import("../run/promote/driver");
+  const { EngineError, ENGINE_KINDS } = await import("../run/promote/engine");
+  const { PromotionSpecError } = await import("../core/promotion-spec");
+  const { OPERATE_EXIT } = await import("../run/promote/operate");
+  if (!ENGINE_KINDS.includes(flags.engine)) throw new Error(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
+  const timeout = Number(flags.rolloutTimeout);
+  if (!Number.isInteger(timeout) || timeout < 1) throw new Error(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
+  for (const kv of flags.var) if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv)) throw new Error(`--var ${JSON.stringify(kv)}: expected name=value`);
+  try {
+    const report = await promote({
+      stack: flags.stack,
+      promotion: flags.promotion,
+      engine: flags.engine,
+      vars: flags.var,
+      varFiles: flags.varFile,
+      kube: { kubeconfig: flags.kubeconfig, context: flags.context },
+      envoyUrls: flags.envoyUrl,
+      rollbackOnly: true,
+      onUnfinished: "rollback",
+      rolloutTimeoutSeconds: timeout,
+      app: flags.app,
+      out: io.out,
+      err: io.err,
+    });
+    return report.exitCode === 0 ? OPERATE_EXIT.done : OPERATE_EXIT.error;
+  } catch (e) {
+    if (e instanceof NothingToAbort) {
+      io.out.write(`${e.message}\n`);
+      return OPERATE_EXIT.refused;
+    }
+    if (e instanceof PromoteError || e instanceof EngineError) throw e;
+    if (e instanceof PromotionSpecError) throw new Error(e.brief);
+    throw new Error(`could not roll back: ${(e as Error).message}`);
+  }
+}
