@@ -68,6 +68,13 @@ const rows: [string, Row][] = [
   // promote
   ["promote: an unknown engine", { args: () => ["promote", "--engine", "pulumi"], exit: 2, first: /^cdktf-triton promote: --engine pulumi: expected one of / }],
   ["promote: a stack folder that is not there", { args: () => ["promote", "--stack", path.join(work, "nostack"), "--engine", "tofu"], exit: 2, first: /^cdktf-triton promote: .*nostack holds no synthesized stack \(cdk\.tf\.json\): run cdktf synth$/ }],
+  // abort, pause, resume, skip
+  ["abort: no --app", { args: () => ["abort"], exit: 2, first: /^error: required option '--app <name>' not specified$/ }],
+  ["pause: no kubeconfig", { args: () => ["pause", "--app", "fraud"], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton pause: could not read Lease default\/fraud-promotion: no cluster to talk to: kubectl found no kubeconfig \(give --kubeconfig FILE, or set KUBECONFIG\)$/ }],
+  ["resume: no kubectl", { args: () => ["resume", "--app", "fraud"], env: "no-kubectl", exit: 2, first: /^cdktf-triton resume: could not read Lease default\/fraud-promotion: kubectl is not on PATH: install kubectl, or put it on PATH$/ }],
+  ["skip: a kubeconfig that is not there", { args: () => ["skip", "--app", "fraud", "--kubeconfig", path.join(work, "nope.kubeconfig")], exit: 2, first: /^cdktf-triton skip: could not read Lease default\/fraud-promotion: the kubeconfig .*nope\.kubeconfig cannot be read: no such file$/ }],
+  // status --watch
+  ["status: --watch with --json", { args: () => ["status", "--watch", "--json"], exit: 2, first: /^cdktf-triton status: --watch prints text: give --watch or --json, not both$/ }],
   // history
   ["history: neither --app nor --file", { args: () => ["history"], exit: 2, first: /^cdktf-triton history: give --app \(the pair's appName\) or --file$/ }],
   ["history: a file that is not there", { args: () => ["history", "--file", path.join(work, "nope.jsonl")], exit: 2, first: /^cdktf-triton history: .*nope\.jsonl does not exist$/ }],
