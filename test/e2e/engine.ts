@@ -57,6 +57,7 @@ export interface Run {
   code: number | null;
   out: string;
   stdout: string;
+  stderr: string;
 }
 
 /**
@@ -79,7 +80,7 @@ export function run(cmd: string, args: string[], options: SpawnOptions & { input
     proc.on("error", (e) => (stderr += `\n${e.message}`));
     proc.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, out: `${stdout}\n${stderr}` });
+      resolve({ code, stdout, stderr, out: `${stdout}\n${stderr}` });
     });
     proc.stdin!.end(input ?? "");
   });

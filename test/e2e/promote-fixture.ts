@@ -22,6 +22,7 @@ import { startWebhookReceiver, WebhookReceiver } from "../peers/webhook";
 import { classifierInference, steadyLoad } from "../peers/load";
 import { until } from "../peers/wait";
 import { readServed, weightsText } from "../../lib/run/envoys";
+import { LeaseView, PairLease } from "../../lib/run/promote/lease";
 import { engineEnv, EngineStack, kubeconfig, kubectl, kubectlBin, root, run, synthesize } from "./engine";
 
 export const APP = "fraud";
@@ -242,6 +243,28 @@ export class PromoteRig {
     const out: string[] = [];
     for (const p of this.kubelet.all()) if (Object.keys((await this.served(p.adminUrl)).overrides).length) out.push(p.pod);
     return out;
+  }
+
+  /** The pair's promotion lease as a reader sees it. */
+  lease(): Promise<LeaseView> {
+    return new PairLease({ kubeconfig }, this.namespace, APP).read();
+  }
+
+  /** After a driver was killed: until its lease expired (15 s without renewal; 30 s is slack). */
+  async untilLeaseExpired(): Promise<void> {
+    await until("the killed driver's lease expired", 30_000, async () => !(await this.lease()).live, 250);
+  }
+
+  /** A command of the CLI for this pair (`--app`, `-n`, `--kubeconfig` added), to its end. */
+  cli(command: string, ...args: string[]) {
+    return run(process.execPath, [cli, command, "--app", APP, "-n", this.namespace, "--kubeconfig", kubeconfig, ...args], { env: engineEnv(), timeout: 600_000 });
+  }
+
+  /** The reasons of the Kubernetes Events on the pair's active Service, oldest first. */
+  async eventReasons(): Promise<string[]> {
+    const events = await kubectl("get", "events", "-n", this.namespace, "--field-selector", `involvedObject.name=${APP},involvedObject.kind=Service`);
+    // Our Events are named <service>.<creation time in ms, hex><random>: their names sort by time.
+    return (events.items as any[]).sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name))).map((e) => e.reason);
   }
 
   /** The pair's state output. */

@@ -162,6 +162,8 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     await until("the abort pushed", 120_000, () => pushed.test(first.output()), 20);
     first.killGroup();
     await first.exited;
+    // Its lease lasts 15 s more: the next run refuses until then.
+    await rig.untilLeaseExpired();
     expect(await rig.state()).toMatchObject({ active: "green", canary: 10 }); // the apply never ran
     expect(await rig.versionServed()).toBe("weights canary: blue=0, green=100");
     expect((await rig.overrides()).length).toBe(ENVOY_PODS);
@@ -177,6 +179,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect([second.code, second.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
     expect(second.out).toMatch(/Envoy pod fraud-canary-\S+ serves weights canary: blue=0, green=100 from its runtime while the state has weights canary: blue=10, green=90: an earlier run stopped between a push and its apply/);
     expect(second.out).toMatch(/was left aborted at step 1 \(10 %\): rolling it back/);
+    expect(second.out).toMatch(/took over the pair's lease from \S+ \(pid \d+\), since \S+, at step 1 of 3 \(10 %\), promotion \S+; its lease expired/);
     expect(await rig.state()).toMatchObject({ active: "green", canary: 0 });
     expect(await rig.versionServed()).toBe("weights canary: blue=0, green=100");
     expect(await rig.overrides()).toEqual([]);
@@ -201,6 +204,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     await rig.untilStep(from, 10);
     killed.killGroup(); // the job and everything it started, port-forwards included
     await killed.exited;
+    await rig.untilLeaseExpired();
     const [left] = (await rig.history()).slice(-1);
     expect(left).toMatchObject({ status: "running", currentStep: 0, to: { color: "blue", version: "v5" } });
     expect(await rig.versionServed()).toBe("weights canary: blue=10, green=90");
