@@ -135,7 +135,7 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     await killed.exited;
     const lease = await rig.lease();
     expect(lease.live).toBe(true); // renewed less than 15 s ago: a new run would refuse now
-    const early = await run(["promote", "--stack", rig.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig]);
+    const early = await rig.promote();
     expect([early.code, early.out.trim().split("\n").pop()]).toEqual([2, expect.stringContaining(`another driver promotes ${APP}: `)]);
     await rig.untilLeaseExpired();
     expect(Date.now() - Date.parse(lease.renewTime!)).toBeGreaterThanOrEqual(LEASE_DURATION_SECONDS * 1000);

@@ -348,11 +348,14 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-/** "green v2: step 2/3 (50 %), baking, 12 s left" (or paused, applying...). */
-export function progressText(p: Progress): string {
+/**
+ * "blue v1 -> green v2: step 2/3 (50 %), baking, 12 s left" (or paused, applying...). The driver
+ * publishes the bake left at `at` (renewing every 5 s): counted down from there.
+ */
+export function progressText(p: Progress, now = Date.now()): string {
   const step = p.step > 0 ? `step ${p.step}/${p.steps} (${p.weightPercent} %)` : "before the first step";
-  const phase =
-    p.phase === "paused" ? `paused by ${p.pausedBy} since ${p.pausedAt}, ${p.bakeLeftSeconds ?? "?"} s of bake left when resumed` : p.phase === "baking" ? `baking, ${p.bakeLeftSeconds ?? "?"} s left` : p.phase;
+  const left = p.bakeLeftSeconds === undefined ? "?" : Math.max(0, Math.ceil(p.bakeLeftSeconds - Math.max(0, now - Date.parse(p.at)) / 1000));
+  const phase = p.phase === "paused" ? `paused by ${p.pausedBy} since ${p.pausedAt}, ${p.bakeLeftSeconds ?? "?"} s of bake left when resumed` : p.phase === "baking" ? `baking, ${left} s left` : p.phase;
   return `${p.from.color} ${p.from.version} -> ${p.to.color} ${p.to.version}: ${step}, ${phase}`;
 }
 

@@ -191,8 +191,9 @@ class Driver {
   /** The pair's lease, held for the whole run. */
   private keeper?: LeaseKeeper;
   private leaseLost?: string;
-  /** What the driver does now (published with the lease). */
+  /** What the driver does now (published with the lease), and the step it is on or applying (-1 before the first). */
   private phase: Progress["phase"] = "starting";
+  private stepIndex = -1;
   /** Requests from other shells (or --full): set by onRequest, acted on by the loop. */
   private abortRequest?: DriverRequest;
   private skipRequest?: DriverRequest;
@@ -453,7 +454,7 @@ class Driver {
   /** The driver's progress, for \`status --watch\` (written with the lease within a second). */
   private publish(): void {
     if (!this.keeper || !this.record) return;
-    const i = this.record.currentStep;
+    const i = this.phase === "applying" ? this.stepIndex : this.record.currentStep;
     const weightPercent = i >= 0 ? this.spec.steps[i].weightPercent : 0;
     this.keeper.publish(
       {
@@ -488,6 +489,7 @@ class Driver {
     }
     this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
     this.phase = "applying";
+    this.stepIndex = i;
     this.bakeLeftMs = undefined;
     this.publish();
     const applied = await this.setWeights(stable, weightPercent);

@@ -287,11 +287,16 @@ export class LeaseKeeper {
     throw new LeaseError(`could not take Lease ${this.lease.namespace}/${this.lease.name}: it kept changing under this run`);
   }
 
-  /** What the driver publishes (written at the next look, within a second). */
+  /**
+   * What the driver publishes: written at the next look (within a second) when anything but the
+   * bake left changed, else with the next renewal (readers count the bake down from `at`).
+   */
   publish(progress: Omit<Progress, "at">, step?: string): void {
+    const same = (p?: Omit<Progress, "at">) => (p ? JSON.stringify({ ...p, at: undefined, bakeLeftSeconds: undefined }) : "");
+    const changed = same(this.progress) !== same(progress);
     this.progress = { ...progress, at: new Date().toISOString() };
     this.holder = { ...this.holder, promotion: progress.promotion, ...(step !== undefined ? { step } : {}) };
-    this.dirty = true;
+    if (changed) this.dirty = true;
   }
 
   /** The driver's answer to a request (written at the next look). */
