@@ -41,7 +41,7 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     const driver = refused.other;
     expect([refused.r.code, refused.r.out.trim().split("\n").pop()]).toEqual([
       2,
-      expect.stringMatching(new RegExp(`^cdktf-triton promote: another driver promotes ${APP}: \\S+@\\S+ \\(pid ${driver.proc.pid}\\), since \\S+.* holds Lease ${NS}/${APP}-promotion \\(renewed \\S+\\); nothing was applied$`)),
+      expect.stringMatching(new RegExp(`^cdktf-triton promote: another driver promotes ${APP}: \\S+@\\S+ \\(pid ${driver.proc.pid}\\), since \\S+.* holds Lease ${NS}/${APP}-promotion \\(renewed \\S+, so held until \\S+ at least\\); nothing was applied$`)),
     ]);
     expect(refused.r.out).not.toMatch(/applying with tofu/);
     await rig.untilStep(from, 10);
@@ -131,6 +131,8 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     const from = rig.webhook.messages.length;
     const killed = rig.promoteProcess();
     await rig.untilStep(from, 10);
+    // The step's Event is written beside its webhook message: killed once both are out.
+    await until("the step's Event", 10_000, async () => (await rig.eventReasons()).slice(-1)[0] === "StepStarted", 100);
     killed.killGroup();
     await killed.exited;
     const lease = await rig.lease();

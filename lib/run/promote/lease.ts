@@ -124,6 +124,13 @@ export function holderText(h: Holder | undefined, identity?: string): string {
 
 export class LeaseError extends Error {}
 
+/** When a live lease expires unless renewed. */
+function heldUntil(view: LeaseView): string {
+  const renewed = Date.parse(view.renewTime ?? "");
+  const seconds = view.object?.spec.leaseDurationSeconds ?? LEASE_DURATION_SECONDS;
+  return Number.isFinite(renewed) ? new Date(renewed + seconds * 1000).toISOString() : "?";
+}
+
 /** The pair's lease: read it, write requests to it, and (the driver) hold it. */
 export class PairLease {
   public readonly name: string;
@@ -259,7 +266,7 @@ export class LeaseKeeper {
     for (let attempt = 0; attempt < 10; attempt++) {
       const view = await this.lease.read();
       if (view.live && view.holderIdentity !== this.identity) {
-        throw new LeaseHeld(`another driver promotes ${this.lease.app}: ${holderText(view.holder, view.holderIdentity)} holds Lease ${this.lease.namespace}/${this.lease.name} (renewed ${view.renewTime}); nothing was applied`);
+        throw new LeaseHeld(`another driver promotes ${this.lease.app}: ${holderText(view.holder, view.holderIdentity)} holds Lease ${this.lease.namespace}/${this.lease.name} (renewed ${view.renewTime}, so held until ${heldUntil(view)} at least); nothing was applied`);
       }
       const object = view.object ?? this.lease.blank();
       const now = microTime();
