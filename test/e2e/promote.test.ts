@@ -220,7 +220,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     expect(await rig.versionServed()).toBe("weights canary: blue=100, green=0");
     expect(await rig.state()).toMatchObject({ active: "green", canary: 100 });
     const report = JSON.parse(fs.readFileSync(path.join(work, "resumed.json"), "utf8"));
-    expect(report.record).toMatchObject({ id: left.id, status: "paused" });
+    expect(report.record).toMatchObject({ id: left.id, status: "awaiting-confirmation" });
     expect(report.notificationProblems.length).toBeGreaterThan(0);
     rig.webhook.mode = "ok";
     const confirmed = await rig.promote("--confirm");

@@ -379,8 +379,23 @@ export async function watchStatus(
   let stopped = false;
   void options.stop?.then(() => (stopped = true));
   let seenLive = false;
+  let failingSince: number | undefined;
+  let lastProblem = "";
   for (;;) {
-    const status = await collectStatus(access, namespace, { app: options.app, historyLimit: options.historyLimit });
+    let status: NamespaceStatus;
+    try {
+      status = await collectStatus(access, namespace, { app: options.app, historyLimit: options.historyLimit });
+      failingSince = undefined;
+    } catch (e) {
+      // A refresh that fails (the API server restarting, a network blip) is said once and retried for a minute.
+      const problem = (e as Error).message;
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince > 60_000) throw new Error(`${problem} (for a minute; the watch stops)`);
+      if (problem !== lastProblem) options.out.write(`${new Date().toISOString()}  could not refresh (retrying): ${problem}\n`);
+      lastProblem = problem;
+      await new Promise((r) => setTimeout(r, options.everyMs ?? 2000));
+      continue;
+    }
     const live = status.pairs.some((p) => p.driver?.live);
     seenLive ||= live;
     if (options.out.isTTY) options.out.write(`\x1b[2J\x1b[H${statusText(status)}\n\n${live ? `refreshed ${status.at}; Ctrl-C leaves` : "no promotion running"}\n`);

@@ -408,17 +408,19 @@ class Driver {
 
   /** A request from another shell (through the lease): answered at once, acted on by the loop within a second. */
   private onRequest(r: DriverRequest): void {
+    // The step traffic is on, or the one being applied (-1 before the first).
+    const index = this.phase === "applying" ? this.stepIndex : (this.record?.currentStep ?? -1);
     const reply = (outcome: "done" | "refused", detail: string) => {
       this.keeper!.reply({ id: r.id, action: r.action, outcome, detail });
       if (this.record) {
-        this.record.requests = [...(this.record.requests ?? []), { action: r.action, by: r.by, at: r.at, step: this.record.currentStep + 1, outcome, detail }];
+        this.record.requests = [...(this.record.requests ?? []), { action: r.action, by: r.by, at: r.at, step: index + 1, outcome, detail }];
       }
       this.say(`${r.action} requested by ${r.by}: ${outcome === "done" ? detail : `refused: ${detail}`}`);
     };
     if (this.phase === "switching" || this.phase === "aborting" || this.phase === "settling" || this.phase === "ended") {
       return reply("refused", `the promotion is ${this.phase === "settling" ? "ending" : this.phase}`);
     }
-    const step = this.record && this.record.currentStep >= 0 ? `step ${this.record.currentStep + 1} (${this.spec.steps[this.record.currentStep].weightPercent} %)` : "the first step";
+    const step = index >= 0 ? `step ${index + 1} (${this.spec.steps[index].weightPercent} %)` : "the first step";
     switch (r.action) {
       case "abort":
         this.abortRequest = r;
@@ -440,7 +442,7 @@ class Driver {
         break;
       case "skip":
         this.skipRequest = r;
-        reply("done", `${step} ends now; the next step (or the switch) follows`);
+        reply("done", `${step} ends ${this.phase === "applying" ? "as soon as its apply is done" : "now"}; the next step (or the switch) follows`);
         break;
       case "full":
         this.fullRequest = { by: r.by, at: r.at };
@@ -500,7 +502,6 @@ class Driver {
     const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
     this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
     this.record.currentStep = i;
-    this.skipRequest = undefined; // a skip asked during the apply was for the step before
     this.phase = "baking";
     this.bakeLeftMs = bakeSeconds * 1000;
     this.lastMeasured.clear();
