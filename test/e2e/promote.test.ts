@@ -239,7 +239,14 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     // The container restarts: its runtime is empty and its file is what its kubelet last wrote
     // (most likely still 0 %). The driver looks at every pod each second and pushes again.
     await rig.kubelet.get(a.pod).restart();
-    await until(`${a.pod} serving the step's weights again`, 10_000, async () => weightsText("canary", (await rig.served(a.adminUrl)).served) === "weights canary: blue=90, green=10", 100);
+    await until(`${a.pod} serving the step's weights again`, 10_000, async () => weightsText("canary", (await rig.served(a.adminUrl)).served) === "weights canary: blue=90, green=10", 100).catch((e) => {
+      try {
+        running.killGroup();
+      } catch {
+        // it had exited
+      }
+      throw new Error(`${e.message}; the driver said:\n${running.output().slice(-4000)}`);
+    });
     // Pod b hangs just as the second step applies: its push is retried, then the step aborts.
     await until("the second step", 120_000, () => running.output().includes("step 2/3: 50 % to green"), 20);
     rig.kubelet.get(b.pod).freeze();

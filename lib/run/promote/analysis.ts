@@ -50,10 +50,15 @@ function sum(all: readonly EnvoyCounters[]): EnvoyCounters {
   return { completed: all.reduce((n, c) => n + c.completed, 0), errors5xx: all.reduce((n, c) => n + c.errors5xx, 0), buckets };
 }
 
-/** Reads every Envoy's stats once (its admin's, or its ops port's `/stats/prometheus`) and sums the numbers of `clusters`. */
-export async function envoySnapshot(urls: readonly string[], clusters: readonly string[]): Promise<EnvoySnapshot> {
+/**
+ * Reads every Envoy's stats once (its admin's, or its ops port's `/stats/prometheus`) and sums the
+ * numbers of `clusters`. A pod that does not answer fails the snapshot, unless `unreadable` is
+ * given: then it is left out and named there (a step's baseline: a pod restarting as the step
+ * starts counts from 0 in its first window, as a new pod does).
+ */
+export async function envoySnapshot(urls: readonly string[], clusters: readonly string[], unreadable?: string[]): Promise<EnvoySnapshot> {
   const byEnvoy = new Map<string, EnvoyCounters>();
-  for (const base of urls) {
+  const read = async (base: string): Promise<EnvoyCounters> => {
     let completed = 0;
     let errors5xx = 0;
     let uptime: number | undefined;
@@ -68,8 +73,14 @@ export async function envoySnapshot(urls: readonly string[], clusters: readonly 
         buckets.set(bound, (buckets.get(bound) ?? 0) + s.value);
       }
     }
-    byEnvoy.set(base, { completed, errors5xx, buckets, uptime });
-  }
+    return { completed, errors5xx, buckets, uptime };
+  };
+  const answers = await Promise.allSettled(urls.map(read));
+  answers.forEach((a, i) => {
+    if (a.status === "fulfilled") byEnvoy.set(urls[i], a.value);
+    else if (unreadable) unreadable.push(`${urls[i]} (${(a.reason as Error).message})`);
+    else throw a.reason;
+  });
   return { ...sum([...byEnvoy.values()]), byEnvoy };
 }
 

@@ -374,7 +374,15 @@ class Driver {
     }
 
     for (let i = startStep; i < spec.steps.length; i++) {
-      const verdict = await this.step(i, stable, candidate, ctx);
+      let verdict: string;
+      try {
+        verdict = await this.step(i, stable, candidate, ctx);
+      } catch (e) {
+        // Traffic is on a step: an unexpected failure rolls it back rather than leave it unwatched
+        // (a run that lost the lease touches nothing).
+        if (this.leaseLost) throw e;
+        verdict = `step ${i + 1}: the driver failed: ${(e as Error).message}`;
+      }
       if (verdict !== "pass" && verdict !== SKIPPED) return this.abort(stable, verdict);
     }
     return this.switchOver(stable, candidate);
@@ -511,7 +519,9 @@ class Driver {
     const every = (m: MetricSpec) => (m.intervalSeconds ?? spec.analysis.intervalSeconds) * 1000;
     const summary = new Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>(metrics.map((m) => [m.name, { passed: 0, failed: 0, inconclusive: 0 }]));
     const clusters = spec.envoy.clusters[candidate];
-    const baseline = await envoySnapshot(this.fleet!.urls(), clusters);
+    const unreadable: string[] = [];
+    const baseline = await envoySnapshot(this.fleet!.urls(), clusters, unreadable);
+    if (unreadable.length) this.say(`step ${i + 1}: the counters of ${unreadable.join("; ")} could not be read as the step started: its first window counts from its start`);
     const snapshots = new Map<string, EnvoySnapshot>(metrics.map((m) => [m.name, baseline]));
     const last = new Map<string, number>(metrics.map((m) => [m.name, Date.now()]));
     // The bake clock: it runs while the promotion is not paused.
