@@ -67,29 +67,12 @@ export function addOperateCommands(program: Command, io: Io, setCode: (code: num
 /** `abort` with no live driver: the driver's rollback of the unfinished promotion, and nothing else. */
 async function rollBack(flags: Record<string, any>, io: Io): Promise<number> {
   const { promote, PromoteError, NothingToAbort } = await import("../run/promote/driver");
-  const { EngineError, ENGINE_KINDS } = await import("../run/promote/engine");
+  const { EngineError } = await import("../run/promote/engine");
   const { PromotionSpecError } = await import("../core/promotion-spec");
   const { OPERATE_EXIT } = await import("../run/promote/operate");
-  if (!ENGINE_KINDS.includes(flags.engine)) throw new Error(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
-  const timeout = Number(flags.rolloutTimeout);
-  if (!Number.isInteger(timeout) || timeout < 1) throw new Error(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
-  for (const kv of flags.var) if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv)) throw new Error(`--var ${JSON.stringify(kv)}: expected name=value`);
+  const { engineOptions } = await import("./promote");
   try {
-    const report = await promote({
-      stack: flags.stack,
-      promotion: flags.promotion,
-      engine: flags.engine,
-      vars: flags.var,
-      varFiles: flags.varFile,
-      kube: { kubeconfig: flags.kubeconfig, context: flags.context },
-      envoyUrls: flags.envoyUrl,
-      rollbackOnly: true,
-      onUnfinished: "rollback",
-      rolloutTimeoutSeconds: timeout,
-      app: flags.app,
-      out: io.out,
-      err: io.err,
-    });
+    const report = await promote({ ...(await engineOptions(flags, io)), rollbackOnly: true, onUnfinished: "rollback", app: flags.app });
     return report.exitCode === 0 ? OPERATE_EXIT.done : OPERATE_EXIT.error;
   } catch (e) {
     if (e instanceof NothingToAbort) {

@@ -29,26 +29,17 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .action(async (flags) => {
       const { promote, PromoteError, PROMOTE_EXIT, findPromotion } = await import("../run/promote/driver");
       const { PromotionSpecError, loadPromotionSpec } = await import("../core/promotion-spec");
-      const { EngineError, ENGINE_KINDS } = await import("../run/promote/engine");
+      const { EngineError } = await import("../run/promote/engine");
       const { LeaseError } = await import("../run/promote/lease");
       try {
-        if (!ENGINE_KINDS.includes(flags.engine)) throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
+        const stackAndEngine = await engineOptions(flags, io);
         if (!["resume", "rollback"].includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected resume or rollback`);
-        const timeout = Number(flags.rolloutTimeout);
-        if (!Number.isInteger(timeout) || timeout < 1) throw new PromoteError(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
-        for (const kv of flags.var) if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv)) throw new PromoteError(`--var ${JSON.stringify(kv)}: expected name=value`);
         if (flags.full) {
           const sent = await askFull(flags, io, findPromotion, loadPromotionSpec);
           if (sent !== undefined) return setCode(sent);
         }
         const report = await promote({
-          stack: flags.stack,
-          promotion: flags.promotion,
-          engine: flags.engine,
-          vars: flags.var,
-          varFiles: flags.varFile,
-          kube: { kubeconfig: flags.kubeconfig, context: flags.context },
-          envoyUrls: flags.envoyUrl,
+          ...stackAndEngine,
           prometheusUrl: flags.prometheusUrl,
           reportDir: flags.reportDir,
           json: flags.json,
@@ -56,9 +47,6 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
           confirm: flags.confirm,
           onUnfinished: flags.onUnfinished,
           full: flags.full,
-          rolloutTimeoutSeconds: timeout,
-          out: io.out,
-          err: io.err,
           // vega loads only when a report is written
           writeHtml: async (report, dir) => (await import("../run/observe/html-report")).writePromotionHtml(report, dir),
         });
@@ -144,4 +132,29 @@ async function askFull(flags: Record<string, any>, io: Io, find: typeof import("
     if (e instanceof NoDriver) return undefined; // it ended meanwhile: this run goes on
     throw e;
   }
+}
+
+/**
+ * The driver's options that `promote` and `abort` (its rollback with no driver) share: the stack,
+ * the engine and its variables, the cluster access, the Envoy pods, the rollout timeout, checked.
+ */
+export async function engineOptions(flags: Record<string, any>, io: Io) {
+  const { PromoteError } = await import("../run/promote/driver");
+  const { ENGINE_KINDS } = await import("../run/promote/engine");
+  if (!ENGINE_KINDS.includes(flags.engine)) throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
+  const timeout = Number(flags.rolloutTimeout);
+  if (!Number.isInteger(timeout) || timeout < 1) throw new PromoteError(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
+  for (const kv of flags.var) if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv)) throw new PromoteError(`--var ${JSON.stringify(kv)}: expected name=value`);
+  return {
+    stack: flags.stack as string | undefined,
+    promotion: flags.promotion as string | undefined,
+    engine: flags.engine as import("../run/promote/engine").EngineKind,
+    vars: flags.var as string[],
+    varFiles: flags.varFile as string[],
+    kube: { kubeconfig: flags.kubeconfig as string | undefined, context: flags.context as string | undefined },
+    envoyUrls: flags.envoyUrl as string[],
+    rolloutTimeoutSeconds: timeout,
+    out: io.out,
+    err: io.err,
+  };
 }
