@@ -428,6 +428,9 @@ class Driver {
     if (this.phase === "switching" || this.phase === "aborting" || this.phase === "settling" || this.phase === "ended") {
       return reply("refused", `the promotion is ${this.phase === "settling" ? "ending" : this.phase}`);
     }
+    // Before the run has a promotion (it is reading the history, or rolling back an earlier one),
+    // only an abort is taken: it stops the run before its first step.
+    if (!this.record && r.action !== "abort") return reply("refused", "the driver is starting (it has no promotion yet): ask again in a few seconds");
     const step = index >= 0 ? `step ${index + 1} (${this.spec.steps[index].weightPercent} %)` : "the first step";
     switch (r.action) {
       case "abort":
@@ -440,13 +443,13 @@ class Driver {
         if (this.pausedBy) return reply("refused", `already paused by ${this.pausedBy.by} at ${this.pausedBy.at}`);
         this.pausedBy = { by: r.by, at: r.at };
         reply("done", `paused at ${step}: the weights hold and the bake clock stopped${this.bakeLeftMs !== undefined ? ` with ${Math.ceil(this.bakeLeftMs / 1000)} s left` : ""}; analysis goes on, a failed measurement still aborts`);
-        void this.save("paused", `${this.spec.app}: paused by ${r.by} at ${step}`, { by: r.by });
+        void this.save("paused", `${this.spec.app}: paused by ${r.by} at ${step}`, { by: r.by }).catch((e: Error) => this.o.err.write(`promote: ${e.message}\n`));
         break;
       case "resume":
         if (!this.pausedBy) return reply("refused", "the promotion is not paused");
         this.pausedBy = undefined;
         reply("done", `resumed at ${step}${this.bakeLeftMs !== undefined ? `: ${Math.ceil(this.bakeLeftMs / 1000)} s of bake left` : ""}`);
-        void this.save("unpaused", `${this.spec.app}: resumed by ${r.by} at ${step}`, { by: r.by });
+        void this.save("unpaused", `${this.spec.app}: resumed by ${r.by} at ${step}`, { by: r.by }).catch((e: Error) => this.o.err.write(`promote: ${e.message}\n`));
         break;
       case "skip":
         this.skipRequest = r;
