@@ -415,13 +415,13 @@ export async function watchStatus(
 }
 
 /** A pair in one line, and the same without what changes every second (the time left). */
-export function watchLine(p: PairStatus): { key: string; line: string } {
+export function watchLine(p: PairStatus, now = Date.now()): { key: string; line: string } {
   const envoys = p.envoys.map((e) => {
     const health = e.clusters.map((c) => `${c.cluster} ${c.healthy}/${c.total}`).join(" ");
     return `envoy ${e.name}: ${e.weights.length ? e.weights.map((w, i) => `${e.pods[i] ?? "?"} ${w.replace(/^weights \S+: /, "")}`).join(", ") : "no weights read"}${health ? `; ${health}` : ""}${e.problems.length ? `; ${e.problems.length} problem(s)` : ""}`;
   });
   const d = p.driver;
-  const head = d?.live && d.progress ? progressText(d.progress) : d?.live ? "starting" : `${p.serving || "no color"} serves; no promotion running`;
+  const head = d?.live && d.progress ? progressText(d.progress, now) : d?.live ? "starting" : `${p.serving || "no color"} serves; no promotion running`;
   const measurements = d?.live && d.progress ? d.progress.measurements.map(measurementText) : [];
   const parts = [`${p.app}: ${head}`, ...measurements, ...envoys, ...p.problems.map((x) => `! ${x}`)];
   const line = parts.join(" · ");
