@@ -35,6 +35,7 @@ test("the bake left counts down from when the driver published it; a pause shows
     `blue v1 -> green v2: step 2/3 (50 %), paused by alice@ops since ${at}, 30 s of bake left when resumed`,
   );
   expect(progressText(progress({ step: 0, phase: "starting", bakeLeftSeconds: undefined }))).toBe("blue v1 -> green v2: before the first step, starting");
+  expect(progressText(progress({ step: 0, phase: "settling", status: "aborted", bakeLeftSeconds: undefined }))).toBe("blue v1 -> green v2: aborted, settling");
   expect(measurementText({ metric: "p99", value: 180, verdict: "fail", max: 150, at })).toBe("p99 = 180 (max 150): fail");
   expect(measurementText({ metric: "queue", verdict: "inconclusive", at })).toBe("queue = no data: inconclusive");
 });

@@ -77,6 +77,8 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     expect([skip.code, skip.stdout]).toEqual([0, expect.stringContaining("step 1 (10 %) ends now")]);
     await rig.untilStep(from, 50);
 
+    // The watch shows step 2 baking (it refreshes every 2 s or so) before the abort ends it.
+    await until("the watch showing step 2", 60_000, () => /step 2\/3 \(50 %\), baking, \d+ s left/.test(watch.output()), 200);
     // Abort from another shell: every Envoy pod serves 0 % within seconds, then the state.
     const watching = watchServed(rig);
     const t0 = Date.now();
@@ -85,21 +87,25 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     const zeroMs = (await watching.firstZero) - t0;
     watching.stop();
     console.log(`abort from another shell: every Envoy pod served 0 % ${zeroMs} ms after the command started`);
-    // The request is seen within 1 s, pushed with a 5 s retry per pod: 3 s is the bound without a retry.
-    expect(zeroMs).toBeLessThan(5_000);
+    // From the command's start this includes the CLI's own start under ts-node (seconds on a loaded
+    // machine): bounded loosely here, the driver's part is bounded below.
+    expect(zeroMs).toBeLessThan(10_000);
     const done = await driver.exited;
     expect([done.code, done.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
     expect(await rig.state()).toMatchObject({ active: stateBefore.active, canary: 0 });
     expect(await rig.versionServed()).toBe("weights canary: blue=100, green=0");
     const report = JSON.parse(fs.readFileSync(path.join(work, refused.other === a ? "a.json" : "b.json"), "utf8"));
     expect(report.record.reason).toMatch(/^aborted by \S+ \(cdktf-triton abort\) during step 2$/);
-    // The driver's side: from the request written to every pod serving 0 %, within 2 s.
+    // The driver's side: it acts (decides the abort) within 2 s of the request written into the
+    // lease (it looks every second); every pod serves 0 % after the history write and the push.
     const asked = report.record.requests.find((r: any) => r.action === "abort");
     const abortMove = report.timings.moves[report.timings.moves.length - 1];
     expect(abortMove).toMatchObject({ weights: "weights canary: blue=100, green=0", order: "push-first" });
-    const actedMs = Date.parse(abortMove.servedAt) - Date.parse(asked.at);
-    console.log(`abort: the request written at ${asked.at}, every Envoy pod served 0 % ${actedMs} ms later`);
+    const actedMs = Date.parse(report.timings.decisionAt) - Date.parse(asked.at);
+    const servedMs = Date.parse(abortMove.servedAt) - Date.parse(asked.at);
+    console.log(`abort: the request written at ${asked.at}, the driver decided ${actedMs} ms later, every Envoy pod served 0 % ${servedMs} ms later`);
     expect(actedMs).toBeLessThan(2_000);
+    expect(servedMs).toBeLessThan(4_000);
     expect(report.record.steps.map((s: any) => [s.weightPercent, s.verdict])).toEqual([[10, "skipped"], [50, "aborted"]]);
     expect(report.record.requests.map((r: any) => [r.action, r.outcome, r.step])).toEqual([
       ["pause", "done", 1],
@@ -191,14 +197,14 @@ async function run(args: string[]) {
   return { code: done.code, stdout: done.stdout, stderr: done.stderr, out: done.out };
 }
 
-function spawnCollect(cmd: string, args: string[]): { proc: ChildProcess; exited: Promise<{ code: number | null; out: string; stdout: string; stderr: string }> } {
+function spawnCollect(cmd: string, args: string[]): { proc: ChildProcess; output: () => string; exited: Promise<{ code: number | null; out: string; stdout: string; stderr: string }> } {
   const proc = spawn(cmd, args, { env: engineEnv(), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let stdout = "";
   let stderr = "";
   proc.stdout!.on("data", (d) => ((out += d), (stdout += d)));
   proc.stderr!.on("data", (d) => ((out += d), (stderr += d)));
-  return { proc, exited: new Promise((resolve) => proc.on("close", (code) => resolve({ code, out, stdout, stderr }))) };
+  return { proc, output: () => out, exited: new Promise((resolve) => proc.on("close", (code) => resolve({ code, out, stdout, stderr }))) };
 }
 
 /** Reads what every Envoy pod serves, every 50 ms, until each serves the candidate at 0 %. */

@@ -353,7 +353,8 @@ function table(header: string[], rows: string[][]): string[] {
  * publishes the bake left at `at` (renewing every 5 s): counted down from there.
  */
 export function progressText(p: Progress, now = Date.now()): string {
-  const step = p.step > 0 ? `step ${p.step}/${p.steps} (${p.weightPercent} %)` : "before the first step";
+  // No step once the run rolled back or switched: its outcome instead.
+  const step = p.step > 0 ? `step ${p.step}/${p.steps} (${p.weightPercent} %)` : p.phase === "starting" || !p.status || p.status === "running" ? "before the first step" : p.status;
   const left = p.bakeLeftSeconds === undefined ? "?" : Math.max(0, Math.ceil(p.bakeLeftSeconds - Math.max(0, now - Date.parse(p.at)) / 1000));
   const phase = p.phase === "paused" ? `paused by ${p.pausedBy} since ${p.pausedAt}, ${p.bakeLeftSeconds ?? "?"} s of bake left when resumed` : p.phase === "baking" ? `baking, ${left} s left` : p.phase;
   return `${p.from.color} ${p.from.version} -> ${p.to.color} ${p.to.version}: ${step}, ${phase}`;

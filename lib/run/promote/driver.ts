@@ -477,6 +477,7 @@ class Driver {
         step: i + 1,
         steps: this.spec.steps.length,
         weightPercent,
+        status: this.record.status,
         phase: this.pausedBy && this.phase === "baking" ? "paused" : this.phase,
         ...(this.bakeLeftMs !== undefined && this.phase === "baking" ? { bakeLeftSeconds: Math.ceil(this.bakeLeftMs / 1000) } : {}),
         ...(this.pausedBy ? { pausedBy: this.pausedBy.by, pausedAt: this.pausedBy.at } : {}),

@@ -65,6 +65,8 @@ export interface Progress {
   readonly step: number;
   readonly steps: number;
   readonly weightPercent: number;
+  /** The promotion record's status ("running", then "aborted", "promoted"...). @default - not given */
+  readonly status?: string;
   /** What the driver does now. */
   readonly phase: "starting" | "applying" | "baking" | "paused" | "switching" | "aborting" | "settling" | "ended";
   /** Seconds of bake left (the bake clock stops while paused). */
