@@ -374,11 +374,9 @@ export function measurementText(m: Progress["measurements"][number]): string {
 export async function watchStatus(
   access: KubeAccess,
   namespace: string,
-  options: { app?: string; historyLimit?: number; everyMs?: number; out: NodeJS.WritableStream & { isTTY?: boolean }; stop?: Promise<unknown> },
+  options: { app?: string; historyLimit?: number; everyMs?: number; out: NodeJS.WritableStream & { isTTY?: boolean } },
 ): Promise<NamespaceStatus> {
   const last = new Map<string, string>();
-  let stopped = false;
-  void options.stop?.then(() => (stopped = true));
   let seenLive = false;
   let failingSince: number | undefined;
   let lastProblem = "";
@@ -407,7 +405,7 @@ export async function watchStatus(
         last.set(p.app, key);
       }
     }
-    if (!live || stopped) {
+    if (!live) {
       if (!options.out.isTTY) options.out.write(`${new Date().toISOString()}  ${seenLive ? "the promotion ended" : "no promotion running"}\n`);
       return status;
     }

@@ -261,7 +261,7 @@ class Driver {
 
   /** Why the run must stop now: an interruption, or an abort requested from another shell. */
   private stopReason(): string | undefined {
-    if (this.leaseLost) throw new PromoteError(`this run lost the pair's lease (${this.leaseLost}): it stops and touches nothing more; the run holding the lease owns the promotion`);
+    if (this.leaseLost) throw this.lostLease();
     if (this.interruptedBy) return `interrupted (${this.interruptedBy})`;
     if (this.abortRequest) return `aborted by ${this.abortRequest.by} (cdktf-triton abort)`;
     return undefined;
@@ -683,6 +683,10 @@ class Driver {
     return { ok: true, unreached };
   }
 
+  private lostLease(): PromoteError {
+    return new PromoteError(`this run lost the pair's lease (${this.leaseLost}): it stops and touches nothing more; the run holding the lease owns the promotion`);
+  }
+
   /** Before any move: this run still holds the pair's lease; a run that lost it stops and touches nothing. */
   private async holdsLease(): Promise<void> {
     if (!this.keeper) return;
@@ -690,7 +694,7 @@ class Driver {
       await this.keeper.check();
     } catch (e) {
       this.leaseLost ??= (e as Error).message;
-      throw new PromoteError(`this run lost the pair's lease (${this.leaseLost}): it stops and touches nothing more; the run holding the lease owns the promotion`);
+      throw this.lostLease();
     }
   }
 

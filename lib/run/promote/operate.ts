@@ -5,7 +5,7 @@
 // Runtime code: no cdktf here.
 import { KubeAccess } from "../kubectl";
 import { ClusterHistory } from "./history";
-import { holderText, LeaseError, NoDriver, PairLease, Progress, RequestAction } from "./lease";
+import { holderText, LeaseError, NoDriver, PairLease, RequestAction } from "./lease";
 import { PromotionRecord } from "../records";
 
 /** The exit codes of abort, pause, resume and skip. */
@@ -76,4 +76,3 @@ export async function noDriverText(e: NoDriver, t: OperateTarget): Promise<{ tex
 }
 
 export { LeaseError, NoDriver };
-export type { Progress };
