@@ -38,6 +38,8 @@ export { DependableConstruct } from "./constructs/dependencies";
 export type { Dependency } from "./constructs/dependencies";
 export { TritonCanary } from "./constructs/promote/triton-canary";
 export type { TritonCanaryProps } from "./constructs/promote/triton-canary";
+export { GatewayDataPlane, TritonGatewayCanary } from "./constructs/promote/triton-gateway-canary";
+export type { GatewayEnvoy, GatewayImplementation, TritonGatewayCanaryProps } from "./constructs/promote/triton-gateway-canary";
 export { TritonPromotion, PromotionMetric } from "./constructs/promote/triton-promotion";
 export type { TritonPromotionProps, MetricOptions, MetricSpec, PromotionStep, MetricKind } from "./constructs/promote/triton-promotion";
 export { TritonDashboard } from "./constructs/observe/triton-dashboard";

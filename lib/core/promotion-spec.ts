@@ -50,6 +50,12 @@ export interface MetricSpec {
   readonly minRequests?: number;
 }
 
+export interface GatewayPlaneSpec {
+  readonly implementation: "contour";
+  readonly route: string;
+  readonly envoy: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>>; readonly adminPort: number };
+}
+
 export interface PromotionSpec {
   readonly version: typeof PROMOTION_SPEC_VERSION;
   /** The TritonPromotion's construct path. */
@@ -65,7 +71,14 @@ export interface PromotionSpec {
    * route whose weights move, and each color's clusters (namespaces are in the output: they may be
    * variables).
    */
-  readonly envoy: { readonly name: string; readonly opsPort: number; readonly adminPort: number; readonly route: string; readonly clusters: Readonly<Record<Color, readonly string[]>> };
+  readonly envoy?: { readonly name: string; readonly opsPort: number; readonly adminPort: number; readonly route: string; readonly clusters: Readonly<Record<Color, readonly string[]>> };
+  /**
+   * Or the platform's Gateway (TritonGatewayCanary): the HTTPRoute's name (its namespace and each
+   * color's Service are in the output), and the Gateway's Envoy pods (namespace, labels, the admin
+   * port on their loopback) whose served weights the driver reads back. The Envoy metrics then come
+   * from Prometheus (the Gateway's Envoy's per-cluster stats).
+   */
+  readonly gateway?: GatewayPlaneSpec;
   readonly steps: readonly PromotionStep[];
   readonly analysis: { readonly intervalSeconds: number; readonly metrics: readonly MetricSpec[]; readonly prometheusUrl?: string };
   /** Ask before the switch (a TTY prompt; in CI the run pauses and a re-run with --confirm goes on). */
@@ -159,6 +172,7 @@ export function loadPromotionSpec(file: string): PromotionSpec {
     throw new PromotionSpecError(file, [{ field: "(file)", value: file, expected: `a readable JSON promotion spec (${(e as Error).message})` }]);
   }
   const problems = promotionProblems(spec);
+  if ((spec.envoy === undefined) === (spec.gateway === undefined)) problems.push({ field: "envoy", value: spec.gateway ? "(both envoy and gateway)" : undefined, expected: "one data plane: envoy (TritonCanary) or gateway (TritonGatewayCanary)" });
   if (spec.version !== PROMOTION_SPEC_VERSION) problems.unshift({ field: "version", value: spec.version, expected: `${PROMOTION_SPEC_VERSION} (written by this version of TritonPromotion: synthesize the stack again)` });
   if (problems.length) throw new PromotionSpecError(file, problems);
   return spec;

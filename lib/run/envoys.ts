@@ -103,7 +103,7 @@ export interface EnvoyPod {
 }
 
 /**
- * The Envoy pods of a Deployment (label `app=<name>`), each reached by a port-forward to its admin
+ * The Envoy pods of a Deployment (label `app=<name>`, or other labels), each reached by a port-forward to its admin
  * port; or a fixed list of admin URLs. `refresh()` lists the pods again: a new pod gets its
  * port-forward, a gone one is dropped.
  */
@@ -113,7 +113,8 @@ export class EnvoyFleet {
   private readonly unreached = new Map<string, string>();
   private fixed?: EnvoyPod[];
 
-  constructor(private readonly o: { readonly kube: KubeAccess; readonly namespace: string; readonly name: string; readonly adminPort: number; readonly urls?: readonly string[] }) {
+  /** `name`: the Deployment (its pods labelled `app=<name>`), or the labels that select the pods. */
+  constructor(private readonly o: { readonly kube: KubeAccess; readonly namespace: string; readonly name: string | Readonly<Record<string, string>>; readonly adminPort: number; readonly urls?: readonly string[] }) {
     if (o.urls?.length) this.fixed = o.urls.map((url) => ({ name: url, url }));
   }
 

@@ -65,9 +65,13 @@ export function kubectlFailure(r: KubectlRun, access: KubeAccess = {}): string {
   return last.replace(/^error: /, "");
 }
 
-/** The names of an app's running pods (label `app=<app>`); throws with kubectl's message when it cannot list them. */
-export async function runningPods(access: KubeAccess, namespace: string, app: string): Promise<string[]> {
-  const r = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", `app=${app}`, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
-  if (r.code !== 0) throw new Error(`could not list the pods of ${namespace}/${app}: ${kubectlFailure(r, access)}`);
+/**
+ * The names of an app's running pods (label `app=<app>`, or the labels given); throws with kubectl's
+ * message when it cannot list them.
+ */
+export async function runningPods(access: KubeAccess, namespace: string, app: string | Readonly<Record<string, string>>): Promise<string[]> {
+  const selector = typeof app === "string" ? `app=${app}` : Object.entries(app).map(([k, v]) => `${k}=${v}`).join(",");
+  const r = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", selector, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
+  if (r.code !== 0) throw new Error(`could not list the pods of ${namespace}/${typeof app === "string" ? app : selector}: ${kubectlFailure(r, access)}`);
   return r.stdout.trim().split(/\s+/).filter(Boolean);
 }

@@ -3,7 +3,7 @@
 // pipeline moves traffic with `-var canary=25`). Each weight is one Terraform conditional on the
 // pair's `active`, so switching `active` with the canary back at 0 moves nothing that was not
 // already serving.
-import { Fn, Op, TerraformLocal, TerraformStack, TerraformVariable, Token } from "cdktf";
+import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
 import { DependableConstruct } from "../dependencies";
@@ -14,7 +14,7 @@ import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-d
 import { CANARY_ROUTE } from "../../core/envoy";
 import { PAIR_LABEL } from "../../core/pair";
 import { requireWeightSumsAtPlan, RouteProps, weightedRoutesModel, WeightedRoutesProps } from "../traffic/weighted-routes";
-import { PropValidator } from "../validation";
+import { canaryWeights } from "./canary-weights";
 
 /** Props of a {@link TritonCanary}. */
 export interface TritonCanaryProps extends Omit<WeightedRoutesProps, "routes">, DataPlaneProps {
@@ -76,39 +76,12 @@ export class TritonCanary extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonCanaryProps) {
     super(scope, id);
-    const v = new PropValidator(this.node.path);
+    const { canaryVariable, weight, preconditions } = canaryWeights(this, props.pair, props.canaryPercent);
     const pair = props.pair;
-    v.check("pair", String(pair), pair instanceof TritonBlueGreen, "a TritonBlueGreen");
-    v.throwIfInvalid();
     this.pair = pair;
+    this.canaryVariable = canaryVariable;
     this.namespace = props.namespace ?? "default";
-    const canary = props.canaryPercent;
-    let c: string;
-    if (canary instanceof TerraformVariable) {
-      v.check("canaryPercent", `var.${canary.friendlyUniqueId}`, TerraformStack.of(canary) === TerraformStack.of(this), "a TerraformVariable of the same stack");
-      this.canaryVariable = canary;
-      c = `var.${canary.friendlyUniqueId}`;
-    } else {
-      v.integer("canaryPercent", canary, 0, 100);
-      v.knownAtSynth("canaryPercent", canary, "a number or a TerraformVariable (the plan-time rules reference it by name)");
-      c = String(canary);
-    }
-    const active = pair.activeVariable ? `var.${pair.activeVariable.friendlyUniqueId}` : undefined;
-    const standby = pair.standbyVariable ? `var.${pair.standbyVariable.friendlyUniqueId}` : undefined;
-    // A canary above 0 sends real traffic to the standby color: it must run full replicas.
-    if (!standby && typeof canary === "number" && canary > 0) {
-      v.check("canaryPercent", canary, pair.standby === "warm", `0 while ${pair.node.path} keeps its standby "${pair.standby}" (a canary needs standby "warm": full replicas)`);
-    }
-    v.throwIfInvalid();
     const backends = props.backends ?? { blue: Backend.release(pair.blue), green: Backend.release(pair.green) };
-    // Each color's weight: stable = active, candidate = the other color.
-    const canaryValue: number = canary instanceof TerraformVariable ? canary.numberValue : canary;
-    const weight = (color: Color): number => {
-      const stable = Op.sub(100, canaryValue);
-      if (!pair.activeVariable) return pair.active === color ? (typeof canaryValue === "number" && !Token.isUnresolved(canaryValue) ? 100 - canaryValue : stable) : canaryValue;
-      // A local: cdktf renders a conditional without parentheses, so it cannot be an operand.
-      return new TerraformLocal(this, `weight-${color}`, Fn.conditional(Op.eq(pair.activeVariable.stringValue, color), stable, canaryValue)).asNumber;
-    };
     const route: RouteProps = {
       name: CANARY_ROUTE,
       match: props.match,
@@ -130,28 +103,6 @@ export class TritonCanary extends DependableConstruct {
       }),
     ) as Record<Color, string[]>;
 
-    // The rules that involve the pair, at plan: a switch comes with the canary at 0, and a canary
-    // above 0 needs the standby color warm.
-    const activeNow = active ?? `"${pair.active}"`;
-    const serving = pair.servingColorExpression;
-    const preconditions = [
-      {
-        condition: `\${${serving} == "" || ${serving} == ${activeNow} || ${c} == 0}`,
-        errorMessage:
-          `${this.node.path}: canaryPercent is \${${c}} while this plan switches ${pair.appName} from \${${serving}} to \${${activeNow}}: ` +
-          `with a canary above 0 the color switched away from would take that share at once. Switch with the canary at 0 in the same plan` +
-          (this.canaryVariable ? ` (-var ${this.canaryVariable.friendlyUniqueId}=0)` : "") +
-          ": the color that took the canary's traffic then takes all of it, and nothing moves that was not already serving.",
-      },
-    ];
-    // (A literal canary was checked at synth above; a literal "warm" standby needs no rule.)
-    if (standby || (this.canaryVariable && pair.standby !== "warm")) {
-      const standbyNow = standby ? `\${${standby}}` : pair.standby;
-      preconditions.push({
-        condition: `\${${c} == 0 || ${standby ?? `"${pair.standby}"`} == "warm"}`,
-        errorMessage: `${this.node.path}: canaryPercent is \${${c}} while ${pair.appName}'s standby is "${standbyNow}": a canary above 0 sends real traffic to the standby color, which must run full replicas (standby "warm").`,
-      });
-    }
     const configMap = this.envoy.configMap;
     configMap.lifecycle = { ...configMap.lifecycle, precondition: [...(configMap.lifecycle?.precondition ?? []), ...preconditions] };
   }

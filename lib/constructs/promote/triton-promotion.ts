@@ -9,6 +9,7 @@ import { CANARY_ROUTE, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../core/envoy
 import { PropValidator } from "../validation";
 import { MetricSpec, PROMOTION_SPEC_VERSION, PromotionSpec, PromotionStep, promotionProblems } from "../../core/promotion-spec";
 import { TritonCanary } from "./triton-canary";
+import { TritonGatewayCanary } from "./triton-gateway-canary";
 
 export type { MetricSpec, PromotionStep, MetricKind } from "../../core/promotion-spec";
 
@@ -59,8 +60,12 @@ export class PromotionMetric {
 
 /** Props of a {@link TritonPromotion}. */
 export interface TritonPromotionProps {
-  /** The canary route whose weight the steps move; its pair's `active` and the canary percent must be TerraformVariables. */
-  readonly canary: TritonCanary;
+  /**
+   * The canary whose weight the steps move: our Envoy's ({@link TritonCanary}) or the Gateway's
+   * ({@link TritonGatewayCanary}, with its `dataPlane`); its pair's `active` and the canary percent
+   * must be TerraformVariables.
+   */
+  readonly canary: TritonCanary | TritonGatewayCanary;
   /** The candidate's weight per step, increasing, e.g. 5 → 25 → 50 → 100, each with its bake time. */
   readonly steps: readonly PromotionStep[];
   readonly analysis: {
@@ -95,11 +100,14 @@ export class TritonPromotion extends Construct {
     super(scope, id);
     const v = new PropValidator(this.node.path);
     const canary = props.canary;
-    v.check("canary", String(canary), canary instanceof TritonCanary, "a TritonCanary");
+    const gateway = canary instanceof TritonGatewayCanary;
+    v.check("canary", String(canary), canary instanceof TritonCanary || gateway, "a TritonCanary or a TritonGatewayCanary");
     v.throwIfInvalid();
     const pair = canary.pair;
-    v.check("canary", canary.node.path, canary.canaryVariable !== undefined, "a TritonCanary whose canaryPercent is a TerraformVariable (TritonCanary.percentVariable): the driver sets it per step");
-    v.check("canary", pair.node.path, pair.activeVariable !== undefined, "a TritonCanary whose pair's active is a TerraformVariable (TritonBlueGreen.activeVariable): the driver switches it");
+    const kind = gateway ? "TritonGatewayCanary" : "TritonCanary";
+    v.check("canary", canary.node.path, canary.canaryVariable !== undefined, `a ${kind} whose canaryPercent is a TerraformVariable (TritonCanary.percentVariable): the driver sets it per step`);
+    v.check("canary", pair.node.path, pair.activeVariable !== undefined, `a ${kind} whose pair's active is a TerraformVariable (TritonBlueGreen.activeVariable): the driver switches it`);
+    if (gateway) v.check("canary.dataPlane", canary.node.path, canary.dataPlane !== undefined, "a TritonGatewayCanary with its dataPlane (e.g. GatewayDataPlane.contour()): the driver reads the weights the Gateway's Envoy serves and each color's requests from it");
     const analysis = { intervalSeconds: props.analysis?.intervalSeconds ?? 30, metrics: props.analysis?.metrics, ...(props.analysis?.prometheusUrl !== undefined ? { prometheusUrl: props.analysis.prometheusUrl } : {}) };
     for (const p of promotionProblems({ steps: props.steps, analysis })) v.check(p.field, p.value, false, p.expected);
     v.integer("historyLimit", props.historyLimit, 1, 1000);
@@ -114,7 +122,8 @@ export class TritonPromotion extends Construct {
       value: {
         active: pair.active,
         namespace: pair.namespace,
-        envoyNamespace: canary.namespace,
+        envoyNamespace: canary instanceof TritonGatewayCanary ? (canary.dataPlane?.namespace ?? "") : canary.namespace,
+        ...(canary instanceof TritonGatewayCanary ? { gateway: { routeNamespace: canary.namespace, services: canary.services } } : {}),
         canary: `\${var.${canary.canaryVariable!.friendlyUniqueId}}`,
         ...Object.fromEntries(COLORS.map((c) => [c, { version: rel(c).props.version, fingerprint: `\${${pair.fingerprintExpressions[c]}}` }])),
       },
@@ -126,7 +135,9 @@ export class TritonPromotion extends Construct {
       app: pair.appName,
       variables: { active: pair.activeVariable!.friendlyUniqueId, canary: canary.canaryVariable!.friendlyUniqueId },
       output: outputId,
-      envoy: { name: canary.model.name, opsPort: ENVOY_OPS_PORT, adminPort: ENVOY_ADMIN_PORT, route: CANARY_ROUTE, clusters: canary.clusters },
+      ...(canary instanceof TritonGatewayCanary
+        ? { gateway: { implementation: canary.dataPlane!.implementation, route: canary.routeName, envoy: { namespace: canary.dataPlane!.namespace, podLabels: { ...canary.dataPlane!.podLabels }, adminPort: canary.dataPlane!.adminPort } } }
+        : { envoy: { name: canary.model.name, opsPort: ENVOY_OPS_PORT, adminPort: ENVOY_ADMIN_PORT, route: CANARY_ROUTE, clusters: canary.clusters } }),
       steps: props.steps.map((s) => ({ weightPercent: s.weightPercent, bakeSeconds: s.bakeSeconds })),
       analysis: analysis as PromotionSpec["analysis"],
       confirmBeforeSwitch: props.confirmBeforeSwitch ?? false,

@@ -6,6 +6,7 @@ import { request } from "undici";
 import { MetricSpec } from "../../core/promotion-spec";
 import { parsePrometheusText } from "../../core/prometheus-text";
 import { Measurement } from "../records";
+import { gatewayEnvoyQueries } from "../gateway";
 
 /** What the placeholders of a query stand for. */
 export interface QueryContext {
@@ -194,3 +195,22 @@ export async function queryPrometheus(baseUrl: string, query: string): Promise<n
 }
 
 const finite = (x: number) => (Number.isFinite(x) ? x : undefined);
+
+/**
+ * An Envoy metric of the Gateway's Envoy (TritonGatewayCanary), from Prometheus: the candidate's
+ * cluster's counters over the window, summed over every Gateway Envoy it scrapes. `increase()`
+ * extrapolates to the window's edges, so the request count is an estimate.
+ */
+export async function judgeGatewayEnvoy(metric: MetricSpec, prometheusUrl: string, statName: string, windowSeconds: number, at: string): Promise<Measurement> {
+  const kind = metric.kind === "envoy-latency" ? "envoy-latency" : "envoy-success-rate";
+  const q = gatewayEnvoyQueries(kind, statName, windowSeconds, metric.percentile ?? 99);
+  const requests = (await queryPrometheus(prometheusUrl, q.requests)) ?? 0;
+  const minRequests = metric.minRequests ?? 10;
+  if (requests < minRequests) return judge(metric, undefined, at, `${Math.round(requests)} candidate requests in the window through the Gateway's Envoy (fewer than minRequests ${minRequests})`);
+  if (kind === "envoy-success-rate") {
+    // The 5xx series exists only once the cluster answered a 5xx: none is 0 errors.
+    const errors = (await queryPrometheus(prometheusUrl, q.errors!)) ?? 0;
+    return judge(metric, (100 * (requests - errors)) / requests, at);
+  }
+  return judge(metric, await queryPrometheus(prometheusUrl, q.value!), at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
+}

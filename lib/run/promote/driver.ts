@@ -9,7 +9,8 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
+import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, judgeGatewayEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
+import { ColorService, contourStatName, gatewayEnvoyQueries, readGatewayServed, readRouteStatus, routeProblem } from "../gateway";
 import { Engine, EngineKind } from "./engine";
 import { KubeAccess } from "../kubectl";
 import { clearOverrides, EnvoyFleet, pushWeights, readServed, sameWeights, SplitRouteClusters, Weights, weightsText } from "../envoys";
@@ -112,6 +113,8 @@ interface PairState {
   readonly canary: number;
   readonly namespace: string;
   readonly envoyNamespace: string;
+  /** A TritonGatewayCanary's: the HTTPRoute's namespace and each color's Service. */
+  readonly gateway?: { readonly routeNamespace: string; readonly services: Readonly<Record<Color, ColorService>> };
   readonly blue: { version: string; fingerprint: string };
   readonly green: { version: string; fingerprint: string };
 }
@@ -142,6 +145,9 @@ export function findPromotion(stack: string | undefined, promotion: string | und
 
 /** How long a push retries a pod that does not answer or does not serve the weights. */
 const PUSH_RETRY_MS = 5_000;
+
+/** How long, after an apply, the Gateway may take to accept the route and its Envoy to serve the weights. */
+const GATEWAY_SERVE_TIMEOUT_MS = 30_000;
 
 /** An Envoy pod a push did not reach, and why. */
 interface Unreached {
@@ -178,6 +184,8 @@ class Driver {
   private history!: ClusterHistory;
   private fleet?: EnvoyFleet;
   private split!: SplitRouteClusters;
+  /** A TritonGatewayCanary's route, and each color's Service and its cluster's stat name. */
+  private gateway?: { readonly namespace: string; readonly services: Readonly<Record<Color, ColorService>>; readonly stats: Readonly<Record<Color, string>> };
   /** The weights the driver last decided: the state's at the start. */
   private target!: Weights;
   /** The color being promoted: its share rising is applied first, falling is pushed first. */
@@ -291,22 +299,27 @@ class Driver {
     }
     this.history = new ClusterHistory(this.o.kube ?? {}, state.namespace, spec.history.configMap, spec.history.limit);
     this.webhook = process.env[spec.webhookUrlEnv] || undefined;
-    // A rollback analyses nothing.
-    const promQueries = this.o.rollbackOnly ? [] : spec.analysis.metrics.filter(needsPrometheus);
+    if (spec.gateway && !state.gateway) throw new PromoteError(`the stack's output ${spec.output} has no gateway: apply the stack once (with ${this.o.engine}) before promoting`);
+    // A rollback analyses nothing. Through a Gateway every metric is Prometheus' (the Gateway's Envoy's stats).
+    const promQueries = this.o.rollbackOnly ? [] : spec.analysis.metrics.filter((m) => spec.gateway || needsPrometheus(m));
     this.prometheusUrl = this.o.prometheusUrl ?? spec.analysis.prometheusUrl;
     if (promQueries.length && !this.prometheusUrl) {
-      throw new PromoteError(`metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus: give --prometheus-url (or analysis.prometheusUrl)`);
+      throw new PromoteError(`metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus${spec.gateway ? " (through a Gateway, the Envoy metrics are its Envoy's stats as Prometheus scrapes them)" : ""}: give --prometheus-url (or analysis.prometheusUrl)`);
     }
     const stable = state.active;
     const candidate = otherColor(stable);
     this.candidate = candidate;
-    this.split = { route: spec.envoy.route, clusters: COLORS.flatMap((c) => spec.envoy.clusters[c]) };
+    if (spec.gateway) {
+      const services = state.gateway!.services;
+      this.gateway = { namespace: state.gateway!.routeNamespace, services, stats: Object.fromEntries(COLORS.map((c) => [c, contourStatName(services[c])])) as Record<Color, string> };
+      this.split = { route: spec.gateway.route, clusters: [] };
+    } else this.split = { route: spec.envoy!.route, clusters: COLORS.flatMap((c) => spec.envoy!.clusters[c]) };
     this.target = this.weightsOf(stable, state.canary);
     const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: candidate, stable };
     // Bad queries are refused before anything is applied: one dry query each.
     for (const m of promQueries) {
       try {
-        await queryPrometheus(this.prometheusUrl!, promqlOf(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds));
+        await queryPrometheus(this.prometheusUrl!, this.dryQuery(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds));
       } catch (e) {
         throw new PromoteError(`analysis metric ${m.name}: ${(e as Error).message}`);
       }
@@ -437,7 +450,7 @@ class Driver {
         this.abortRequest = r;
         reply("done", `aborting at ${step}: the candidate goes back to 0 %`);
         // During an apply the Envoys take 0 % now; the apply's end is not waited for.
-        if (this.phase === "applying" && this.fleet) void this.pushAll(this.weightsOf(otherColor(this.candidate), 0));
+        if (this.phase === "applying" && this.fleet && !this.gateway) void this.pushAll(this.weightsOf(otherColor(this.candidate), 0));
         break;
       case "pause":
         if (this.pausedBy) return reply("refused", `already paused by ${this.pausedBy.by} at ${this.pausedBy.at}`);
@@ -522,9 +535,10 @@ class Driver {
     const metrics = spec.analysis.metrics;
     const every = (m: MetricSpec) => (m.intervalSeconds ?? spec.analysis.intervalSeconds) * 1000;
     const summary = new Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>(metrics.map((m) => [m.name, { passed: 0, failed: 0, inconclusive: 0 }]));
-    const clusters = spec.envoy.clusters[candidate];
+    const clusters = spec.envoy?.clusters[candidate] ?? [];
     const unreadable: string[] = [];
-    const baseline = await envoySnapshot(this.fleet!.urls(), clusters, unreadable);
+    // Through a Gateway, Envoy's counters come from Prometheus: no baseline here.
+    const baseline = this.gateway ? { completed: 0, errors5xx: 0, buckets: new Map() } : await envoySnapshot(this.fleet!.urls(), clusters, unreadable);
     if (unreadable.length) this.say(`step ${i + 1}: the counters of ${unreadable.join("; ")} could not be read as the step started: its first window counts from its start`);
     const snapshots = new Map<string, EnvoySnapshot>(metrics.map((m) => [m.name, baseline]));
     const last = new Map<string, number>(metrics.map((m) => [m.name, Date.now()]));
@@ -565,7 +579,9 @@ class Driver {
         const at = new Date().toISOString();
         let result: Measurement;
         try {
-          if (m.kind === "envoy-success-rate" || m.kind === "envoy-latency") {
+          if ((m.kind === "envoy-success-rate" || m.kind === "envoy-latency") && this.gateway) {
+            result = await judgeGatewayEnvoy(m, this.prometheusUrl!, this.gateway.stats[candidate], every(m) / 1000, at);
+          } else if (m.kind === "envoy-success-rate" || m.kind === "envoy-latency") {
             snapshot ??= await envoySnapshot(this.fleet!.urls(), clusters);
             result = judgeEnvoy(m, snapshots.get(m.name)!, snapshot, at);
             snapshots.set(m.name, snapshot);
@@ -623,9 +639,15 @@ class Driver {
     else this.say(line);
   }
 
-  /** A color's backend, as the weights name it. */
+  /** A color's backend, as the weights name it: its Envoy clusters' base name, or its Service's name through a Gateway. */
   private backendOf(color: Color): string {
-    return clusterBackend(this.spec.envoy.clusters[color][0]);
+    return this.gateway ? this.gateway.services[color].name : clusterBackend(this.spec.envoy!.clusters[color][0]);
+  }
+
+  /** The query a Prometheus metric runs first, before anything is applied: a bad one stops the run. */
+  private dryQuery(m: MetricSpec, ctx: QueryContext, intervalSeconds: number): string {
+    if (this.gateway && (m.kind === "envoy-success-rate" || m.kind === "envoy-latency")) return gatewayEnvoyQueries(m.kind, this.gateway.stats[ctx.color as Color], intervalSeconds).requests;
+    return promqlOf(m, ctx, intervalSeconds);
   }
 
   /** Each color's percent, stable = active. */
@@ -645,7 +667,8 @@ class Driver {
     if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
     const next = this.weightsOf(active, canary);
     const cand = this.backendOf(this.candidate);
-    const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
+    // Through a Gateway nothing is pushed: the route is applied, and its Envoy takes it over xDS.
+    const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] && !this.gateway ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
     this.timings.moves.push(move);
     await this.holdsLease();
     const apply = async (): Promise<string | undefined> => {
@@ -662,7 +685,7 @@ class Driver {
     };
     const push = async (): Promise<Unreached[]> => {
       this.target = next;
-      const unreached = await this.pushAll(next);
+      const unreached = this.gateway ? await this.gatewayServes(next) : await this.pushAll(next);
       if (unreached.length) move.unreached = unreached.map((u) => u.pod);
       else move.servedAt = new Date().toISOString();
       return unreached;
@@ -726,6 +749,47 @@ class Driver {
   }
 
   /**
+   * After an apply through a Gateway: waits until every parent Gateway accepted the route's new
+   * generation and every Gateway Envoy pod serves the weights (its implementation pushes them over
+   * xDS), up to 30 s. Resolves to the pods that do not, each with why; a route the Gateway refused
+   * is every pod's why at once.
+   */
+  private async gatewayServes(weights: Weights): Promise<Unreached[]> {
+    const { namespace } = this.gateway!;
+    const deadline = Date.now() + GATEWAY_SERVE_TIMEOUT_MS;
+    const backends = Object.fromEntries(COLORS.map((c) => [this.backendOf(c), this.gateway!.stats[c]]));
+    let routeWhy: string | undefined;
+    for (;;) {
+      await this.fleet!.refresh().catch(() => undefined);
+      try {
+        const problem = routeProblem(await readRouteStatus(this.o.kube ?? {}, namespace, this.split.route));
+        routeWhy = problem && `HTTPRoute ${namespace}/${this.split.route}: ${problem.why}`;
+        if (problem?.refused) return this.fleet!.pods().map((p) => ({ pod: p.name, why: routeWhy! }));
+      } catch (e) {
+        routeWhy = (e as Error).message;
+      }
+      const open = routeWhy
+        ? this.fleet!.pods().map((p) => ({ pod: p.name, why: routeWhy! }))
+        : (
+            await Promise.all(
+              this.fleet!.pods().map(async (pod): Promise<Unreached | undefined> => {
+                if (!pod.url) return { pod: pod.name, why: pod.problem ?? "not reached" };
+                try {
+                  const s = await readGatewayServed(pod.url, backends);
+                  return sameWeights(s.served, weights) ? undefined : { pod: pod.name, why: s.served ? `it serves ${weightsText(this.split.route, s.served)}` : s.detail };
+                } catch (e) {
+                  return { pod: pod.name, why: (e as Error).message };
+                }
+              }),
+            )
+          ).filter((u): u is Unreached => u !== undefined);
+      if (!open.length) return [];
+      if (Date.now() > deadline) return open.map((u) => ({ ...u, why: `${u.why} (after ${GATEWAY_SERVE_TIMEOUT_MS / 1000} s)` }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
    * One look at every Envoy pod (the pods listed again every 5 s): a pod that does not serve the
    * target (a restarted Envoy, a new pod whose file is behind) gets it pushed again; a pod whose
    * file carries the target has its runtime values cleared. Resolves to the pods whose file does
@@ -733,6 +797,8 @@ class Driver {
    * is set when none is left.
    */
   private async converge(): Promise<string[]> {
+    // A Gateway's Envoy follows the route by itself: nothing to push or clear.
+    if (this.gateway) return [];
     const fleet = this.fleet!;
     if (Date.now() - this.lastRefresh > 5_000) {
       this.lastRefresh = Date.now();
@@ -770,7 +836,8 @@ class Driver {
    * says which pods keep one.
    */
   private async settle(): Promise<void> {
-    if (!this.fleet || this.applyFailed) return;
+    // A Gateway's Envoy has no runtime values to clear.
+    if (!this.fleet || this.applyFailed || this.gateway) return;
     const limit = this.o.rolloutTimeoutSeconds ?? 300;
     const deadline = Date.now() + limit * 1000;
     let left = await this.converge();
@@ -914,12 +981,26 @@ class Driver {
    * stopped between a push and its apply: said here, and set right by this run's first move.
    */
   private async connectEnvoys(namespace: string): Promise<void> {
-    const { name, adminPort } = this.spec.envoy;
+    const gw = this.spec.gateway?.envoy;
+    const name = gw ? gw.podLabels : this.spec.envoy!.name;
+    const adminPort = gw ? gw.adminPort : this.spec.envoy!.adminPort;
     this.fleet = new EnvoyFleet({ kube: this.o.kube ?? {}, namespace, name, adminPort, urls: this.o.envoyUrls });
     const pods = await this.fleet.refresh().catch((e: Error) => {
       throw new PromoteError(e.message.replace("the pods of", "the Envoy pods of"));
     });
     this.lastRefresh = Date.now();
+    if (gw) {
+      const selector = Object.entries(gw.podLabels).map(([k, v]) => `${k}=${v}`).join(",");
+      if (!pods.length) throw new PromoteError(`no running Envoy pod of the Gateway in ${namespace} (labels ${selector}): check the TritonGatewayCanary's dataPlane`);
+      const backends = Object.fromEntries(COLORS.map((c) => [this.backendOf(c), this.gateway!.stats[c]]));
+      for (const pod of pods) {
+        if (!pod.url) throw new PromoteError(`Gateway Envoy pod ${pod.name} cannot be reached: ${pod.problem}`);
+        await readGatewayServed(pod.url, backends).catch((e: Error) => {
+          throw new PromoteError(`Gateway Envoy pod ${pod.name}: its admin listener (port ${adminPort}) does not answer: ${e.message}`);
+        });
+      }
+      return;
+    }
     if (!pods.length) throw new PromoteError(`no running Envoy pod of ${namespace}/${name} (label app=${name}): apply the stack first`);
     for (const pod of pods) {
       if (!pod.url) throw new PromoteError(`Envoy pod ${pod.name} cannot be reached: ${pod.problem}`);
