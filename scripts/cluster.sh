@@ -3,7 +3,8 @@
 # scripts/setup-tools.sh builds into .tools/bin:
 #   kine (etcd's API on SQLite) -> kube-apiserver -> kube-controller-manager, kube-scheduler,
 #   kwok (fake nodes with GPUs; scheduled pods become Ready; scripts/cluster/kwok.yaml),
-#   and the Gateway API's standard CRDs (no Gateway controller: routes are stored, not served).
+#   the Gateway API's standard CRDs and Contour's (Contour itself is started by the test that needs
+#   it, test/peers/contour.ts: other routes are stored, not served).
 # Nothing runs inside the pods: this proves what the API server, the controllers and the engines do
 # with our Terraform, not what Triton does.
 #
@@ -126,10 +127,10 @@ up() {
     --cluster-signing-cert-file "$d/ca.crt" --cluster-signing-key-file "$d/ca.key" \
     --controllers '*,-node-lifecycle-controller,-node-ipam-controller'
   start kube-scheduler --kubeconfig "$KUBECONFIG_FILE" --leader-elect=false --bind-address 127.0.0.1 --secure-port 0
-  kc apply --server-side -f "$ROOT/.tools/kwok-crds/" -f "$ROOT/.tools/gateway-api-crds/" -f "$ROOT/.tools/monitoring-crds/" >/dev/null
-  wait_for "the CRDs (kwok's port-forwards and logs, Gateway API, Prometheus Operator)" 30 kc wait --for condition=established --timeout 5s \
+  kc apply --server-side -f "$ROOT/.tools/kwok-crds/" -f "$ROOT/.tools/gateway-api-crds/" -f "$ROOT/.tools/monitoring-crds/" -f "$ROOT/.tools/contour-crds/" >/dev/null
+  wait_for "the CRDs (kwok's port-forwards and logs, Gateway API, Prometheus Operator, Contour)" 30 kc wait --for condition=established --timeout 5s \
     crd/clusterportforwards.kwok.x-k8s.io crd/portforwards.kwok.x-k8s.io crd/logs.kwok.x-k8s.io crd/httproutes.gateway.networking.k8s.io \
-    crd/prometheusrules.monitoring.coreos.com crd/servicemonitors.monitoring.coreos.com
+    crd/prometheusrules.monitoring.coreos.com crd/servicemonitors.monitoring.coreos.com crd/httpproxies.projectcontour.io
   start kwok --kubeconfig "$KUBECONFIG_FILE" --config "$ROOT/scripts/cluster/kwok.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --node-ip 127.0.0.1 --node-port "$KWOK_PORT" --server-address "127.0.0.1:$KWOK_PORT" \

