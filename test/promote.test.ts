@@ -1,6 +1,7 @@
 import { TerraformVariable } from "cdktf";
 import { parse } from "yaml";
-import { Backend, PromotionMetric, TritonBlueGreen, TritonCanary, TritonPromotion, TritonValidationError } from "../lib";
+import { Backend, GatewayDataPlane, PromotionMetric, TritonBlueGreen, TritonCanary, TritonGatewayCanary, TritonPromotion, TritonValidationError } from "../lib";
+import { contourStatName, gatewayEnvoyQueries, routeProblem } from "../lib/run/gateway";
 import { histogramQuantile, judge, judgeEnvoy, promqlOf, windowCounters } from "../lib/run/promote/analysis";
 import { parsePrometheusText } from "../lib/core/prometheus-text";
 import { historyTable, parseHistory } from "../lib/run/promote/history";
@@ -79,6 +80,86 @@ describe("TritonCanary", () => {
         error_message: 'test/c: canaryPercent is ${var.canary} while fraud\'s standby is "preview": a canary above 0 sends real traffic to the standby color, which must run full replicas (standby "warm").',
       },
     ]);
+  });
+});
+
+describe("TritonGatewayCanary", () => {
+  test("an HTTPRoute with the pair's colors as weighted backendRefs, each weight one conditional on active; the Envoy canary's plan rules on its release", () => {
+    const { stack } = newStack();
+    const pair = pairIn(stack, TritonBlueGreen.standbyVariable(stack));
+    const canary = new TritonGatewayCanary(stack, "fraud-canary", {
+      pair,
+      canaryPercent: TritonCanary.percentVariable(stack, "fraud_canary"),
+      parentRefs: [{ name: "platform", namespace: "gateways", sectionName: "http" }],
+      hostnames: ["fraud.example.com"],
+      match: { pathPrefix: "/v2/models/fraud" },
+      dataPlane: GatewayDataPlane.contour(),
+    });
+    const json = synthJson(stack);
+    const weights = Object.entries<string>(json.locals).filter(([k]) => k.startsWith("fraud-canary_weight-"));
+    expect(weights.map(([, v]) => v)).toEqual(['${(var.active == "blue") ? (100 - var.fraud_canary) : var.fraud_canary}', '${(var.active == "green") ? (100 - var.fraud_canary) : var.fraud_canary}']);
+    const [release] = resourcesOf(json, "helm_release");
+    const values = JSON.parse(release.values[0].replace(/\$\{[^}]+\}/g, "0"));
+    expect(release).toMatchObject({ name: "fraud-canary", namespace: "ml" });
+    expect(values.spec).toMatchObject({
+      parentRefs: [{ name: "platform", namespace: "gateways", sectionName: "http" }],
+      hostnames: ["fraud.example.com"],
+      rules: [{ matches: [{ path: { type: "PathPrefix", value: "/v2/models/fraud" } }], backendRefs: [{ name: "fraud-blue", namespace: "ml", port: 8000 }, { name: "fraud-green", namespace: "ml", port: 8000 }] }],
+    });
+    // The weights are bare numbers from the locals; the sum, the switch and the warm standby at plan.
+    expect(release.values[0]).toMatch(/"weight": \$\{local\.fraud-canary_weight-blue_\w+\}/);
+    expect(release.lifecycle.precondition.map((p: any) => p.error_message.split(":").slice(0, 2).join(":"))).toEqual([
+      "test/fraud-canary/route: routes[0].backends",
+      expect.stringMatching(/^test\/fraud-canary: canaryPercent is \$\{var.fraud_canary\} while this plan switches fraud from \$\{local.fraud_serving-color_\w+\} to \$\{var.active\}$/),
+      'test/fraud-canary: canaryPercent is ${var.fraud_canary} while fraud\'s standby is "${var.standby}"',
+    ]);
+    expect(canary.services).toEqual({ blue: { namespace: "ml", name: "fraud-blue", port: 8000 }, green: { namespace: "ml", name: "fraud-green", port: 8000 } });
+  });
+
+  test("refuses a backend that is not a Service, a data plane it cannot read, and a promotion without one", () => {
+    const { stack } = newStack();
+    const pair = pairIn(stack);
+    expect(invalid(() => new TritonGatewayCanary(stack, "c1", { pair, canaryPercent: 0, parentRefs: [{ name: "gw" }], backends: { blue: Backend.address("b", "10.0.0.1", 8000), green: Backend.release(pair.green) } }))).toContain(
+      'backends.blue = "b" is invalid: expected a Service in the cluster (Backend.release, Backend.service): an HTTPRoute refers to Services',
+    );
+    const bad = invalid(() => new TritonGatewayCanary(stack, "c2", { pair, canaryPercent: 0, parentRefs: [{ name: "gw" }], dataPlane: { implementation: "istio" as never, namespace: "Istio_System", podLabels: {}, adminPort: 0 } }));
+    expect(bad).toContain('dataPlane.implementation = "istio" is invalid: expected contour (GatewayDataPlane.contour())');
+    expect(bad).toContain('dataPlane.namespace = "Istio_System" is invalid');
+    expect(bad).toContain("dataPlane.podLabels = \"{}\" is invalid: expected at least one label that selects the Gateway's Envoy pods");
+    expect(bad).toContain("dataPlane.adminPort = 0 is invalid: expected an integer from 1 to 65535");
+    expect(invalid(() => new TritonGatewayCanary(stack, "c3", { pair, canaryPercent: 0, parentRefs: [] }))).toContain("parentRefs = [] is invalid: expected at least one Gateway");
+    const canary = new TritonGatewayCanary(stack, "c4", { pair, canaryPercent: TritonCanary.percentVariable(stack), parentRefs: [{ name: "gw" }] });
+    expect(invalid(() => new TritonPromotion(stack, "p", { canary, steps, analysis: { metrics } }))).toContain("canary.dataPlane = \"test/c4\" is invalid: expected a TritonGatewayCanary with its dataPlane (e.g. GatewayDataPlane.contour())");
+  });
+
+  test("its promotion's spec names the route and the Gateway's Envoy; the output carries each color's Service", () => {
+    const { stack } = newStack();
+    const pair = pairIn(stack);
+    const canary = new TritonGatewayCanary(stack, "fraud-canary", {
+      pair,
+      canaryPercent: TritonCanary.percentVariable(stack, "fraud_canary"),
+      parentRefs: [{ name: "platform", namespace: "gateways" }],
+      dataPlane: GatewayDataPlane.contour({ namespace: "gateways", podLabels: { "app.kubernetes.io/name": "envoy", "gateway.networking.k8s.io/gateway-name": "platform" } }),
+    });
+    const promotion = new TritonPromotion(stack, "promote", { canary, steps, analysis: { metrics } });
+    expect(promotion.spec.envoy).toBeUndefined();
+    expect(promotion.spec.gateway).toEqual({ implementation: "contour", route: "fraud-canary", envoy: { namespace: "gateways", podLabels: { "app.kubernetes.io/name": "envoy", "gateway.networking.k8s.io/gateway-name": "platform" }, adminPort: 9001 } });
+    expect(synthJson(stack).output.fraud_promotion.value).toMatchObject({ envoyNamespace: "gateways", gateway: { routeNamespace: "ml", services: { blue: { namespace: "ml", name: "fraud-blue", port: 8000 } } } });
+  });
+
+  test("the run side: Contour's stat names, the Gateway Envoy's queries, and a route in force only once every parent accepted its generation", () => {
+    expect(contourStatName({ namespace: "ml", name: "fraud-blue", port: 8000 })).toBe("ml_fraud-blue_8000");
+    expect(gatewayEnvoyQueries("envoy-success-rate", "ml_fraud-green_8000", 30)).toEqual({
+      requests: 'sum(increase(envoy_cluster_upstream_rq_completed{envoy_cluster_name="ml_fraud-green_8000"}[30s]))',
+      errors: 'sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name="ml_fraud-green_8000",envoy_response_code_class="5"}[30s]))',
+    });
+    expect(gatewayEnvoyQueries("envoy-latency", "s", 6, 95).value).toBe('histogram_quantile(0.95, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="s"}[6s])))');
+    const cond = (type: string, status: string, observedGeneration: number, reason = "") => ({ type, status, observedGeneration, reason });
+    const parent = (conditions: any[]) => ({ parent: "gw/platform", controller: "projectcontour.io/gateway-controller", conditions });
+    expect(routeProblem({ generation: 3, parents: [] })).toEqual({ why: "no Gateway controller has written its status yet", refused: false });
+    expect(routeProblem({ generation: 3, parents: [parent([cond("Accepted", "True", 2), cond("ResolvedRefs", "True", 2)])] })).toEqual({ why: "gw/platform has not reported Accepted for generation 3 yet", refused: false });
+    expect(routeProblem({ generation: 3, parents: [parent([cond("Accepted", "True", 3), cond("ResolvedRefs", "False", 3, "BackendNotFound")])] })).toMatchObject({ refused: true, why: expect.stringContaining("says ResolvedRefs False: BackendNotFound") });
+    expect(routeProblem({ generation: 3, parents: [parent([cond("Accepted", "True", 3), cond("ResolvedRefs", "True", 3)])] })).toBeUndefined();
   });
 });
 

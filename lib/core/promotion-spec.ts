@@ -70,6 +70,7 @@ export interface PromotionSpec {
    * loopback: the driver reaches it by a port-forward to push and read back weights), the split
    * route whose weights move, and each color's clusters (namespaces are in the output: they may be
    * variables).
+   * @default - none: the canary is on a Gateway (`gateway`)
    */
   readonly envoy?: { readonly name: string; readonly opsPort: number; readonly adminPort: number; readonly route: string; readonly clusters: Readonly<Record<Color, readonly string[]>> };
   /**
@@ -77,6 +78,7 @@ export interface PromotionSpec {
    * color's Service are in the output), and the Gateway's Envoy pods (namespace, labels, the admin
    * port on their loopback) whose served weights the driver reads back. The Envoy metrics then come
    * from Prometheus (the Gateway's Envoy's per-cluster stats).
+   * @default - none: the canary is our Envoy (`envoy`)
    */
   readonly gateway?: GatewayPlaneSpec;
   readonly steps: readonly PromotionStep[];
