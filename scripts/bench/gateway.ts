@@ -24,7 +24,8 @@ async function main() {
   const served = (blue: number) => async () => JSON.stringify(await rig.served()) === JSON.stringify({ [SERVICE.blue]: blue, [SERVICE.green]: 100 - blue });
   try {
     await rig.start();
-    // Green serves; blue is the bad candidate.
+    // Green serves (switched to by a plain apply: the pair has no gate here); blue is the bad candidate.
+    await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=green");
     await rig.stage("blue", "v5", rig.tritons.v5);
     for (let i = 0; i < RUNS * 2; i++) {
       if (i % 2 === 0) {
