@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { envoyBinary } from "./envoy";
-import { freePort } from "./servers";
+import { freePort, stopGroup } from "./servers";
 import { until } from "./wait";
 import { kubeconfig, kubectlBin, run } from "../e2e/engine";
 
@@ -59,25 +59,6 @@ function spawnLogged(bin: string, args: string[], logFile: string): ChildProcess
   return proc;
 }
 
-async function stopProcess(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  try {
-    process.kill(-proc.pid!, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-proc.pid!, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** Starts Contour and its Envoy for a Gateway `name` in `namespace` (created with its GatewayClass). */
 export async function startContour(namespace: string, name: string): Promise<RunningContour> {
   if (!fs.existsSync(CONTOUR)) throw new Error(`${CONTOUR} is missing: run scripts/setup-tools.sh (npm test does)`);
@@ -109,7 +90,7 @@ export async function startContour(namespace: string, name: string): Promise<Run
   ], contourLog);
   let envoy: ChildProcess | undefined;
   const stop = async () => {
-    await Promise.all([envoy && stopProcess(envoy), stopProcess(contour)]);
+    await Promise.all([envoy && stopGroup(envoy), stopGroup(contour)]);
   };
   try {
     const boot = spawnSync(CONTOUR, ["bootstrap", path.join(dir, "bootstrap.json"), "--xds-address", "127.0.0.1", "--xds-port", String(xds), "--admin-address", path.join(dir, "admin.sock"), "--namespace", namespace], { encoding: "utf8" });

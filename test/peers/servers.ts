@@ -112,6 +112,26 @@ export function makeCertificates(dir: string) {
   return { caFile: f("ca.pem"), certFile: f("server.pem"), keyFile: f("server.key"), clientCertFile: f("client.pem"), clientKeyFile: f("client.key") };
 }
 
+/** Stops a process started in its own group (`detached`): SIGTERM, SIGKILL after 5 s. */
+export async function stopGroup(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once("exit", r));
+  try {
+    process.kill(-proc.pid!, "SIGTERM");
+  } catch {
+    return; // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-proc.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
 /**
  * Waits until a spawned server answers 200 on `readyPath` (90 s at most: model loads on a loaded
  * 2-core machine), or fails with the tail of its log when it exits or never gets there.
@@ -133,23 +153,7 @@ export async function started(
   }
   const log = () => (logOf ? logOf() : own);
   const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once("exit", r));
-      try {
-        process.kill(-proc.pid!, "SIGTERM");
-      } catch {
-        /* already gone */
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-proc.pid!, "SIGKILL");
-        } catch {
-          /* already gone */
-        }
-      }, 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopGroup(proc);
     cleanup?.();
   };
   const deadline = Date.now() + 90_000;

@@ -775,8 +775,13 @@ class Driver {
     const deadline = Date.now() + GATEWAY_SERVE_TIMEOUT_MS;
     const backends = Object.fromEntries(COLORS.map((c) => [this.backendOf(c), this.gateway!.stats[c]]));
     let routeWhy: string | undefined;
+    let listed = 0;
     for (;;) {
-      await this.fleet!.refresh().catch(() => undefined);
+      // The Gateway's Envoy pods listed again every 5 s (a pod that came or went).
+      if (Date.now() - listed > 5_000) {
+        listed = Date.now();
+        await this.fleet!.refresh().catch((e: Error) => this.o.err.write(`promote: ${e.message} (the Gateway Envoy pods listed before are kept)\n`));
+      }
       try {
         const problem = routeProblem(await readRouteStatus(this.o.kube ?? {}, namespace, this.split.route));
         routeWhy = problem && `HTTPRoute ${namespace}/${this.split.route}: ${problem.why}`;
