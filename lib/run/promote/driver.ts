@@ -804,6 +804,8 @@ class Driver {
               }),
             )
           ).filter((u): u is Unreached => u !== undefined);
+      // No pod listed is no pod serving it (never a vacuous "served").
+      if (!this.fleet!.pods().length) open.push({ pod: "(the Gateway's Envoy)", why: "no running pod matches the dataPlane's labels" });
       if (!open.length) return [];
       if (Date.now() > deadline) return open.map((u) => ({ ...u, why: `${u.why} (after ${GATEWAY_SERVE_TIMEOUT_MS / 1000} s)` }));
       await new Promise((r) => setTimeout(r, 100));
