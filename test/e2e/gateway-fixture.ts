@@ -14,7 +14,7 @@ import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Backend, GatewayDataPlane, MetricSpec, ModelControl, ModelRepository, PromotionMetric, PromotionStep, TritonBlueGreen, TritonCanary, TritonGatewayCanary, TritonPromotion } from "../../lib";
-import { readGatewayServed } from "../../lib/run/gateway";
+import { contourStatName, readGatewayServed } from "../../lib/run/gateway";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { startAll } from "../peers/servers";
 import { hostAddress, RunningContour, startContour } from "../peers/contour";
@@ -184,7 +184,7 @@ export class GatewayRig {
 
   /** What the Gateway's Envoy serves between the two colors (Service name -> percent). */
   async served(): Promise<Record<string, number> | undefined> {
-    const stat = (color: Color) => `${this.namespace}_${SERVICE[color]}_8000`;
+    const stat = (color: Color) => contourStatName({ namespace: this.namespace, name: SERVICE[color], port: 8000 });
     return (await readGatewayServed(`http://127.0.0.1:${this.contour.adminPort}`, { [SERVICE.blue]: stat("blue"), [SERVICE.green]: stat("green") })).served;
   }
 
