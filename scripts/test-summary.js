@@ -2,13 +2,26 @@
 // The closing line of `npm test`: passed, failed and skipped, summed over jest's JSON result files.
 // `node scripts/test-summary.js <full-ci-run: 1|0> <results.json...>`. In a full CI run a skipped
 // test fails the run, listed by name: it is a check that did not happen (a tool missing, a
-// describe.skip left behind). A run given a filter skips by design and is exempt.
+// describe.skip left behind). A run given a filter skips by design and is exempt. Failed tests are
+// named after the closing line with the first lines of their message: a CI log that keeps only its
+// tail still says what failed.
 const path = require("path");
 const [full, ...files] = process.argv.slice(2);
 const results = files.map((f) => JSON.parse(require("fs").readFileSync(path.resolve(f), "utf8")));
 const sum = (key) => results.reduce((n, r) => n + r[key], 0);
 const skipped = sum("numPendingTests") + sum("numTodoTests");
 console.log(`${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${skipped} skipped`);
+const failed = results.flatMap((r) =>
+  r.testResults.flatMap((t) =>
+    t.assertionResults
+      .filter((a) => a.status === "failed")
+      .map((a) => {
+        const message = (a.failureMessages ?? []).join("\n").replace(/\u001b\[[0-9;]*m/g, "").split("\n").filter((l) => l.trim() !== "" && !/^\s+at /.test(l)).slice(0, 12);
+        return [`  ${path.relative(process.cwd(), t.name)}: ${a.fullName}`, ...message.map((l) => `      ${l.trimEnd()}`)].join("\n");
+      }),
+  ),
+);
+if (failed.length > 0) console.log(`failed:\n${failed.join("\n")}`);
 if (full === "1" && skipped > 0) {
   const names = results.flatMap((r) =>
     r.testResults.flatMap((t) => t.assertionResults.filter((a) => a.status === "pending" || a.status === "todo").map((a) => `  ${path.relative(process.cwd(), t.name)}: ${a.fullName}`)),

@@ -16,7 +16,7 @@ function results(statuses: string[]): string {
       numFailedTests: count("failed"),
       numPendingTests: count("pending"),
       numTodoTests: count("todo"),
-      testResults: [{ name: path.join(process.cwd(), "test", "x.test.ts"), assertionResults: statuses.map((status, i) => ({ status, fullName: `case ${i}` })) }],
+      testResults: [{ name: path.join(process.cwd(), "test", "x.test.ts"), assertionResults: statuses.map((status, i) => ({ status, fullName: `case ${i}`, failureMessages: status === "failed" ? ["\u001b[31mError: expected 1\u001b[39m\n\n    at Object.<anonymous> (test/x.test.ts:1:1)\n    received 2"] : [] })) }],
     }),
   );
   return file;
@@ -26,7 +26,7 @@ const run = (full: string, ...files: string[]) => spawnSync(process.execPath, [s
 
 test("sums passed, failed and skipped over the result files", () => {
   const r = run("0", results(["passed", "passed", "failed"]), results(["passed", "pending", "todo"]));
-  expect(r.stdout.trim()).toBe("3 passed, 1 failed, 2 skipped");
+  expect(r.stdout.trim()).toBe("3 passed, 1 failed, 2 skipped\nfailed:\n  test/x.test.ts: case 2\n      Error: expected 1\n          received 2");
   expect(r.status).toBe(0);
 });
 
