@@ -39,10 +39,11 @@ export function envoyBinary(): string {
 }
 
 let generation = 0;
-function writeAtomically(dir: string, files: EnvoyFiles): void {
+/** Writes `files` into `dir` as a kubelet writes a mounted ConfigMap or Secret: a new `..data`, swapped in atomically. */
+export function writeAtomically(dir: string, files: Readonly<Record<string, string>> | EnvoyFiles): void {
   const stamp = `..${Date.now()}_${generation++}`;
   fs.mkdirSync(path.join(dir, stamp));
-  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, stamp, name), text);
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, stamp, name), text as string);
   fs.symlinkSync(stamp, path.join(dir, "..data_tmp"));
   fs.renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
   for (const name of Object.keys(files)) {

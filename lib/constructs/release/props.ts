@@ -10,16 +10,8 @@ export type { Color };
 export const DEFAULT_TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:25.10-py3";
 
 /** A Kubernetes toleration. */
-export interface Toleration {
-  /** @default - every key (with operator Exists) */
-  readonly key?: string;
-  /** @default "Equal" when value is set, else "Exists" */
-  readonly operator?: "Equal" | "Exists";
-  /** @default - none */
-  readonly value?: string;
-  /** @default - all effects */
-  readonly effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
-}
+export type { Toleration } from "../pod-scheduling";
+import type { Toleration } from "../pod-scheduling";
 
 /** CPU and memory of the Triton container. GPUs are set by `gpus`. */
 export interface ResourceOptions {

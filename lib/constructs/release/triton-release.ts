@@ -7,6 +7,7 @@ import { COLORS } from "../../core/colors";
 import { RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
 import { CHART_LABEL_KEYS, MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
 import { DependableConstruct } from "../dependencies";
+import { validatePodScheduling } from "../pod-scheduling";
 import { claimName } from "../names";
 
 /**
@@ -122,20 +123,12 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.check("helmTimeoutSeconds", props.helmTimeoutSeconds, props.helmTimeoutSeconds > budget, `more than probes.startupBudgetSeconds (${budget}), or the apply gives up while models still load`);
   }
 
-  v.stringMap("nodeSelector", props.nodeSelector, "label");
+  validatePodScheduling(props, v);
   v.stringMap("serviceAccountAnnotations", props.serviceAccountAnnotations, "annotation");
   v.stringMap("podAnnotations", props.podAnnotations, "annotation");
   v.userLabels("labels", props.labels, CHART_LABEL_KEYS, "the chart does not set itself");
   v.userLabels("podLabels", props.podLabels, CHART_LABEL_KEYS, "the chart does not set itself");
   v.stringMap("annotations", props.annotations, "annotation");
-  (props.imagePullSecrets ?? []).forEach((name, i) => v.dnsSubdomain(`imagePullSecrets[${i}]`, name));
-  if (props.priorityClassName !== undefined) v.dnsSubdomain("priorityClassName", props.priorityClassName);
-  if (props.affinity !== undefined) {
-    v.check("affinity", props.affinity, isPlainObject(props.affinity) && Object.keys(props.affinity).every((k) => ["nodeAffinity", "podAffinity", "podAntiAffinity"].includes(k)), "an object with nodeAffinity, podAffinity and/or podAntiAffinity");
-  }
-  (props.topologySpreadConstraints ?? []).forEach((c, i) => {
-    v.check(`topologySpreadConstraints[${i}]`, c, isPlainObject(c) && typeof c.topologyKey === "string" && Number.isInteger(c.maxSkew), "a topology spread constraint with maxSkew and topologyKey");
-  });
   v.stringMap("monitoring.labels", props.monitoring?.labels, "label");
   const ratio = props.monitoring?.failureRatio;
   if (ratio !== undefined) v.check("monitoring.failureRatio", ratio, typeof ratio === "number" && ratio > 0 && ratio < 1, "a share between 0 and 1, e.g. 0.05");
@@ -149,11 +142,6 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.integer("autoscaling.targetQueueTimeUs", hpa.targetQueueTimeUs, 1, 3_600_000_000);
     if (hpa.metricName !== undefined) v.check("autoscaling.metricName", hpa.metricName, typeof hpa.metricName === "string" && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(hpa.metricName), "a metric name as the adapter serves it, e.g. triton_queue_time_us");
   }
-  (props.tolerations ?? []).forEach((t, i) => {
-    v.oneOf(`tolerations[${i}].operator`, t.operator, ["Equal", "Exists"]);
-    v.oneOf(`tolerations[${i}].effect`, t.effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]);
-    if (t.operator === "Exists") v.check(`tolerations[${i}].value`, t.value, t.value === undefined, "no value with operator Exists");
-  });
   const restricted = props.restrictedApi;
   if (restricted !== undefined && restricted !== false) {
     if (typeof restricted !== "object" || restricted === null) {
@@ -183,8 +171,4 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.check(`extraArgs[${i}]`, arg, !MANAGED_FLAGS.includes(flag), `a flag the chart does not manage (it sets ${MANAGED_FLAGS.join(", ")})`);
   });
   v.throwIfInvalid();
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -174,7 +174,28 @@ export interface RenderOptions {
   readonly healthEventLogPath?: string;
   /** Where sampled access log lines go (JSON). @default "/dev/stdout" */
   readonly accessLogPath?: string;
+  /** Serve every data listener over TLS. @default - plain text */
+  readonly tls?: ListenerTls;
 }
+
+/**
+ * TLS on the data listeners, from files in folders laid out as a mounted Secret (`..data` swapped
+ * atomically on a change). Envoy reads them through file-based SDS and watches each folder, so a
+ * new certificate written into the Secret is served on the next handshake, without a restart.
+ */
+export interface ListenerTls {
+  /** Holds `tls.crt` and `tls.key` (a `kubernetes.io/tls` Secret). */
+  readonly certificateDir: string;
+  /** Holds `ca.crt`: a client must present a certificate it signed (mutual TLS). @default - no client certificate asked */
+  readonly clientCaDir?: string;
+}
+
+/**
+ * The SNI of the readiness chain's hops under TLS. Each TLS listener has a filter chain for this
+ * name that serves the readiness path alone and asks no client certificate, so the chain keeps
+ * working under mutual TLS; every other name reaches the listener's routes.
+ */
+export const READY_SNI = "ready.cdktf-triton.internal";
 
 /** The fields of an access log line (Envoy command operators). */
 export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
@@ -204,6 +225,10 @@ export interface EnvoyFiles {
   readonly "cds.yaml": string;
   /** The route table of listener i, `rds-<i>.yaml` (Envoy wants one table per file subscription). */
   readonly [routes: `rds-${number}.yaml`]: string;
+  /** Under TLS: the server certificate's SDS resource (Envoy wants one secret per file subscription). */
+  readonly "sds-certificate.yaml"?: string;
+  /** Under mutual TLS: the client CA's SDS resource. */
+  readonly "sds-client-ca.yaml"?: string;
 }
 
 /** The route table file of listener i. */
@@ -223,6 +248,9 @@ const T = {
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
   fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
   healthEventFileSink: "type.googleapis.com/envoy.extensions.health_check.event_sinks.file.v3.HealthCheckEventFileSink",
+  downstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+  secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+  tlsInspector: "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
 };
 
 const duration = (ms: number) => `${ms / 1000}s`;
@@ -236,19 +264,60 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   const bootstrap = {
     node: { id: model.name, cluster: model.name },
     admin: { address: { socket_address: { address: options.opsPort ? "127.0.0.1" : address, port_value: adminPort } } },
-    ...(options.opsPort ? { static_resources: opsResources(address, options.opsPort, adminPort, ports) } : {}),
+    ...(options.opsPort ? { static_resources: opsResources(address, options.opsPort, adminPort, ports, options.tls !== undefined) } : {}),
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
     // One runtime layer, the admin's (empty at start): a split route's weights can be moved at once
     // through the admin's /runtime_modify, ahead of the mounted file (see weightKeyPrefix).
     layered_runtime: { layers: [{ name: "admin", admin_layer: {} }] },
   };
   const clusters = model.clusters.map((c) => c.name);
-  const rendered = model.listeners.map((l, i) => renderListener(l, address, ports[i], watched(routesFile(i)), options.opsPort ? readyHop(i, ports.length, clusters) : undefined, options.accessLogPath ?? "/dev/stdout"));
+  const tls = options.tls ? listenerTls(options.tls, watched) : undefined;
+  const rendered = model.listeners.map((l, i) =>
+    renderListener(l, address, ports[i], watched(routesFile(i)), options.opsPort ? readyHop(i, ports.length, clusters) : undefined, options.accessLogPath ?? "/dev/stdout", tls),
+  );
   const version = weightsVersion(model);
   const lds = { resources: rendered.map((r) => r.listener) };
   const cds = { resources: model.clusters.map((c) => renderCluster(c, options.healthEventLogPath ?? "/dev/stdout")) };
   const rds = Object.fromEntries(rendered.map((r, i) => [routesFile(i), stringify({ ...(version ? { version_info: version } : {}), resources: [r.routes] })]));
-  return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), ...rds, "cds.yaml": stringify(cds) };
+  return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), ...rds, "cds.yaml": stringify(cds), ...(tls?.files ?? {}) };
+}
+
+/** What a TLS listener's filter chains carry: the routes' transport socket, the readiness chain's, and the SDS files they read. */
+interface RenderedTls {
+  readonly routes: object;
+  readonly readiness: object;
+  readonly files: Pick<EnvoyFiles, "sds-certificate.yaml" | "sds-client-ca.yaml">;
+}
+
+function listenerTls(tls: ListenerTls, watched: (file: string) => object): RenderedTls {
+  const secret = (name: string, body: object) => stringify({ resources: [{ "@type": T.secret, name, ...body }] });
+  const certificate = { name: "certificate", sds_config: watched("sds-certificate.yaml") };
+  const files: Record<string, string> = {
+    "sds-certificate.yaml": secret("certificate", {
+      tls_certificate: {
+        certificate_chain: { filename: `${tls.certificateDir}/tls.crt` },
+        private_key: { filename: `${tls.certificateDir}/tls.key` },
+        // The Secret's mount: the kubelet swaps `..data`, and Envoy re-reads both files together.
+        watched_directory: { path: tls.certificateDir },
+      },
+    }),
+  };
+  if (tls.clientCaDir) {
+    files["sds-client-ca.yaml"] = secret("client-ca", {
+      validation_context: { trusted_ca: { filename: `${tls.clientCaDir}/ca.crt` }, watched_directory: { path: tls.clientCaDir } },
+    });
+  }
+  const socket = (context: object) => ({ name: "envoy.transport_sockets.tls", typed_config: { "@type": T.downstreamTls, ...context } });
+  const common = { alpn_protocols: ["h2", "http/1.1"], tls_certificate_sds_secret_configs: [certificate] };
+  return {
+    routes: socket(
+      tls.clientCaDir
+        ? { require_client_certificate: true, common_tls_context: { ...common, validation_context_sds_secret_config: { name: "client-ca", sds_config: watched("sds-client-ca.yaml") } } }
+        : { common_tls_context: common },
+    ),
+    readiness: socket({ common_tls_context: common }),
+    files,
+  };
 }
 
 /** The route tables' version (core/envoy): the weights of each split route of the first listener (every listener has the same routes). */
@@ -269,11 +338,13 @@ function readyHop(i: number, count: number, clusters: readonly string[]): ReadyH
   return i + 1 < count ? { next: readyCluster(i + 1) } : { clusters };
 }
 
-const staticCluster = (name: string, port: number) => ({
+const staticCluster = (name: string, port: number, tls = false) => ({
   name,
   type: "STATIC",
   connect_timeout: "1s",
   load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }] },
+  // A hop to a TLS listener: its readiness chain (READY_SNI); the certificate is the pod's own, not checked.
+  ...(tls ? { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": T.upstreamTls, sni: READY_SNI } } } : {}),
 });
 
 /**
@@ -289,7 +360,7 @@ const staticCluster = (name: string, port: number) => ({
  * listener breaks the chain. `/live` is the admin's `/ready` alone: the process is up; a bad
  * configuration makes the pod unready, not restarted in a loop.
  */
-function opsResources(address: string, port: number, adminPort: number, listenerPorts: readonly number[]): object {
+function opsResources(address: string, port: number, adminPort: number, listenerPorts: readonly number[], tls: boolean): object {
   const toAdmin = (path: string, rewrite?: string) => ({ match: { path }, route: { cluster: ADMIN_CLUSTER, ...(rewrite ? { prefix_rewrite: rewrite } : {}) } });
   const ready = listenerPorts.length
     ? { match: { path: "/ready" }, route: { cluster: readyCluster(0), prefix_rewrite: READY_CHAIN_PATH, timeout: "1.5s" } }
@@ -298,24 +369,26 @@ function opsResources(address: string, port: number, adminPort: number, listener
     listeners: [
       httpListener("ops", address, port, { route_config: routeConfiguration("ops", [ready, toAdmin("/live", "/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }]) }, []),
     ],
-    clusters: [staticCluster(ADMIN_CLUSTER, adminPort), ...listenerPorts.map((p, i) => staticCluster(readyCluster(i), p))],
+    clusters: [staticCluster(ADMIN_CLUSTER, adminPort), ...listenerPorts.map((p, i) => staticCluster(readyCluster(i), p, tls))],
   };
 }
 
-function renderListener(l: ListenerModel, address: string, port: number, rds: object, readiness: ReadyHop | undefined, accessLogPath: string): { listener: object; routes: object } {
+function renderListener(l: ListenerModel, address: string, port: number, rds: object, readiness: ReadyHop | undefined, accessLogPath: string, tls?: RenderedTls): { listener: object; routes: object } {
   const filters: object[] = [];
-  if (readiness && "clusters" in readiness) {
-    // First, so that neither the rate limit nor a route ever sees the readiness request.
-    filters.push({
-      name: "envoy.filters.http.health_check",
-      typed_config: {
-        "@type": T.healthCheck,
-        pass_through_mode: false,
-        headers: [{ name: ":path", string_match: { exact: READY_CHAIN_PATH } }],
-        cluster_min_healthy_percentages: Object.fromEntries(readiness.clusters.map((c) => [c, { value: 0 }])),
-      },
-    });
-  }
+  const healthCheck =
+    readiness && "clusters" in readiness
+      ? {
+          name: "envoy.filters.http.health_check",
+          typed_config: {
+            "@type": T.healthCheck,
+            pass_through_mode: false,
+            headers: [{ name: ":path", string_match: { exact: READY_CHAIN_PATH } }],
+            cluster_min_healthy_percentages: Object.fromEntries(readiness.clusters.map((c) => [c, { value: 0 }])),
+          },
+        }
+      : undefined;
+  // First, so that neither the rate limit nor a route ever sees the readiness request.
+  if (healthCheck) filters.push(healthCheck);
   if (l.rateLimit) {
     const on = { default_value: { numerator: 100, denominator: "HUNDRED" }, runtime_key: `${l.name}_rate_limit` };
     filters.push({
@@ -360,7 +433,15 @@ function renderListener(l: ListenerModel, address: string, port: number, rds: ob
         },
       ]
     : [];
-  return { listener: { "@type": T.listener, ...httpListener(l.name, address, port, { rds: { route_config_name: l.name, config_source: rds } }, filters, accessLog) }, routes };
+  const listener = httpListener(l.name, address, port, { rds: { route_config_name: l.name, config_source: rds } }, filters, accessLog, tls?.routes);
+  if (tls && readiness) {
+    // The readiness chain's own filter chain (see READY_SNI): the hop or the health check, nothing else.
+    const onlyReady = [...("next" in readiness ? [{ match: { path: READY_CHAIN_PATH }, route: { cluster: readiness.next } }] : []), { match: { prefix: "/" }, direct_response: { status: 404 } }];
+    const chain = httpListener(l.name, address, port, { route_config: routeConfiguration(`${l.name}-ready`, onlyReady) }, healthCheck ? [healthCheck] : [], [], tls.readiness) as { filter_chains: object[] };
+    listener.filter_chains = [{ filter_chain_match: { server_names: [READY_SNI] }, ...chain.filter_chains[0] }, ...(listener.filter_chains as object[])];
+  }
+  if (tls) listener.listener_filters = [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": T.tlsInspector } }];
+  return { listener: { "@type": T.listener, ...listener }, routes };
 }
 
 /** A route table: one virtual host with these routes. */
@@ -369,12 +450,13 @@ function routeConfiguration(name: string, routes: object[], validateClusters = t
 }
 
 /** A listener with one HTTP connection manager: its routes (inline, or from RDS), these filters, then the router. */
-function httpListener(name: string, address: string, port: number, routing: { route_config: object } | { rds: object }, filters: object[], accessLog: object[] = []): Record<string, unknown> {
+function httpListener(name: string, address: string, port: number, routing: { route_config: object } | { rds: object }, filters: object[], accessLog: object[] = [], transportSocket?: object): Record<string, unknown> {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
     filter_chains: [
       {
+        ...(transportSocket ? { transport_socket: transportSocket } : {}),
         filters: [
           {
             name: "envoy.filters.network.http_connection_manager",
