@@ -26,7 +26,7 @@ export type { Protocol, HealthCheckProps, OutlierDetectionProps, RetryProps, Cir
 export { ACCESS_LOG_FORMAT } from "./constructs/traffic/envoy-config";
 export type { WeightedBackend, RouteProps, WeightedRoutesProps } from "./constructs/traffic/weighted-routes";
 export { DEFAULT_ENVOY_IMAGE, ENVOY_OPS_PORT } from "./constructs/traffic/envoy-deployment";
-export type { DataPlaneProps } from "./constructs/traffic/envoy-deployment";
+export type { DataPlaneProps, EnvoyDisruptionBudget, EnvoyResources, EnvoyTlsProps } from "./constructs/traffic/envoy-deployment";
 export { WeightedService } from "./constructs/traffic/weighted-service";
 export type { WeightedServiceProps } from "./constructs/traffic/weighted-service";
 export type { PoolEndpoint, Tier, FailoverPoolProps } from "./constructs/failover/failover-pool-model";
