@@ -1,5 +1,5 @@
 import { TerraformStack, TerraformVariable } from "cdktf";
-import { Backend, FailoverPool, GatewayRoute, ModelControl, TritonAlerts, TritonBlueGreen, TritonDashboard, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
+import { Backend, FailoverPool, GatewayRoute, ModelControl, PromotionMetric, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
 import { colorProps, newStack, thrownBy, s3Models } from "./helpers";
 import { gatewayDuration } from "../lib/constructs/traffic/gateway-route";
 
@@ -8,6 +8,12 @@ import { gatewayDuration } from "../lib/constructs/traffic/gateway-route";
 // constructs are the real ones, the error is theirs.
 const one = (backend: Backend) => ({ routes: [{ backends: [{ backend, weightPercent: 100 }] }] });
 const spec = (name = "classifier", extra: object = {}) => ({ models: [{ name, ...extra }] });
+
+const envoy = (s: TerraformStack, extra: object) => new WeightedService(s, "split", { ...one(Backend.address("a", "10.0.0.1", 8000)), ...extra });
+const release = (s: TerraformStack, extra: object) => new TritonRelease(s, "r", { appName: "r", color: "blue", version: "v1", modelRepository: s3Models, ...extra });
+const pair = (s: TerraformStack, extra: object = {}) => new TritonBlueGreen(s, "pair", { active: "blue", blue: colorProps(), green: colorProps(), standby: "warm", ...extra });
+const promotion = (s: TerraformStack, extra: object) =>
+  new TritonPromotion(s, "promo", { canary: new TritonCanary(s, "fraud-canary", { pair: pair(s), canaryPercent: TritonCanary.percentVariable(s) }), steps: [{ weightPercent: 10, bakeSeconds: 300 }], analysis: { metrics: [PromotionMetric.successRate({ minPercent: 99 })] }, ...extra });
 
 type Case = [name: string, build: (stack: TerraformStack) => void, path: string, field: string, value: string, expected: string];
 
@@ -58,6 +64,47 @@ const cases: Case[] = [
   ["an access log sampling 0 % (nothing would be logged)", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }], accessLog: { sampledPercent: 0 } }), "pool", "accessLog.sampledPercent", "0", "an integer from 1 to 100"],
   ["TritonAlerts with nothing to alert on", (s) => new TritonAlerts(s, "alerts", {}), "alerts", "pair", "undefined", "a pair, envoys, or both"],
   ["a dashboard whose Envoy is not one of ours", (s) => new TritonDashboard(s, "dash", { pair: new TritonBlueGreen(s, "pair", { active: "blue", blue: colorProps(), green: colorProps() }), envoys: [{} as never] }), "dash", "envoys[0]", "undefined", "a TritonCanary, WeightedService or FailoverPool"],
+  // Issue 25: accepted at synth, meaningless at run.
+  ["a step that bakes 30 s while its metric measures every 60 s (no measurement fits: every run aborts)", (s) => promotion(s, { steps: [{ weightPercent: 10, bakeSeconds: 30 }], analysis: { intervalSeconds: 60, metrics: [PromotionMetric.successRate({ minPercent: 99 })] } }), "promo", "steps[0].bakeSeconds", "30", 'at least 60 s: metric "request-success-rate" needs 1 passing measurement(s) of 60 s'],
+  ["a step too short for a metric's three measurements", (s) => promotion(s, { steps: [{ weightPercent: 10, bakeSeconds: 100 }], analysis: { intervalSeconds: 60, metrics: [PromotionMetric.latency({ maxMs: 100, count: 3, intervalSeconds: 40 })] } }), "promo", "steps[0].bakeSeconds", "100", "at least 120 s"],
+  ["replicas 0 on a color that may serve", (s) => pair(s, { green: colorProps({ replicas: 0 }) }), "pair", "green.replicas", "0", "at least 1: green serves once active names it"],
+  ["previewReplicas with a literal warm standby (silently ignored)", (s) => pair(s, { standby: "warm", previewReplicas: 2 }), "pair", "previewReplicas", "2", 'no previewReplicas with standby "warm"'],
+  ["previewReplicas with a literal scaled-down standby", (s) => pair(s, { standby: "scaled-down", previewReplicas: 1 }), "pair", "previewReplicas", "1", 'no previewReplicas with standby "scaled-down"'],
+  ["an active variable of type number", (s) => pair(s, { active: new TerraformVariable(s, "active", { type: "number" }) }), "pair", "active", '"var.active of type number"', 'a variable of type "string"'],
+  ["a standby variable of type bool", (s) => pair(s, { standby: new TerraformVariable(s, "standby", { type: "bool" }) }), "pair", "standby", '"var.standby of type bool"', 'a variable of type "string"'],
+  ["a preview Service type that does not exist", (s) => pair(s, { previewServiceType: "Internal" as never }), "pair", "previewServiceType", '"Internal"', '"ClusterIP", "NodePort", "LoadBalancer"'],
+  // Envoy for production: what a platform team could get wrong.
+  ["an image pull secret with capitals", (s) => envoy(s, { imagePullSecrets: ["Registry-Creds"] }), "split", "imagePullSecrets[0]", '"Registry-Creds"', "an RFC 1123 subdomain"],
+  ["image pull secrets as one string (a list expected)", (s) => envoy(s, { imagePullSecrets: "regcred" as never }), "split", "imagePullSecrets", '"regcred"', "a list of Secret names"],
+  ["a node selector value with a space", (s) => envoy(s, { nodeSelector: { "node-role.kubernetes.io/ingress": "edge nodes" } }), "split", 'nodeSelector["node-role.kubernetes.io/ingress"]', '"edge nodes"', "a Kubernetes label value"],
+  ["a node selector key with two slashes", (s) => envoy(s, { nodeSelector: { "a/b/c": "x" } }), "split", 'nodeSelector["a/b/c"]', '"a/b/c"', "a Kubernetes label key"],
+  ["a toleration with operator In", (s) => envoy(s, { tolerations: [{ key: "dedicated", operator: "In" as never, value: "ingress" }] }), "split", "tolerations[0].operator", '"In"', '"Equal", "Exists"'],
+  ["a toleration with effect NoExec (a typo)", (s) => envoy(s, { tolerations: [{ key: "dedicated", operator: "Exists", effect: "NoExec" as never }] }), "split", "tolerations[0].effect", '"NoExec"', '"NoSchedule", "PreferNoSchedule", "NoExecute"'],
+  ["a toleration without a key but with a value", (s) => envoy(s, { tolerations: [{ value: "ingress", effect: "NoSchedule" }] }), "split", "tolerations[0].value", '"ingress"', "a toleration without a key"],
+  ["tolerationSeconds on a NoSchedule toleration (Kubernetes ignores it)", (s) => envoy(s, { tolerations: [{ key: "k", operator: "Exists", effect: "NoSchedule", tolerationSeconds: 60 }] }), "split", "tolerations[0].tolerationSeconds", "60", 'effect "NoExecute"'],
+  ["an affinity with a misspelt nodeSelectorTerms", (s) => envoy(s, { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerm: [] } } } }), "split", "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerm", '"nodeSelectorTerm"', "one of the fields nodeSelectorTerms"],
+  ["a pod anti-affinity term whose topologyKey is a number", (s) => envoy(s, { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 1 }] } } }), "split", "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey", "1", "a non-empty string"],
+  ["a preferred node affinity whose weight is a string", (s) => envoy(s, { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: "50", preference: {} }] } } }), "split", "affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight", '"50"', "an integer"],
+  ["pod affinity required terms as one object (a list expected)", (s) => envoy(s, { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { topologyKey: "zone" } } } }), "split", "affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution", '{"topologyKey":"zone"}', "a list"],
+  ["a spread constraint with maxSkew 0", (s) => envoy(s, { topologySpreadConstraints: [{ maxSkew: 0, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway" }] }), "split", "topologySpreadConstraints[0].maxSkew", "0", "an integer of at least 1"],
+  ["a spread constraint that says ScheduleAnyWay", (s) => envoy(s, { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyWay" }] }), "split", "topologySpreadConstraints[0].whenUnsatisfiable", '"ScheduleAnyWay"', '"DoNotSchedule", "ScheduleAnyway"'],
+  ["a spread constraint with an unknown field (dropped in silence by the provider)", (s) => envoy(s, { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule", labelSelectors: {} }] }), "split", "topologySpreadConstraints[0].labelSelectors", '"labelSelectors"', "one of the fields maxSkew"],
+  ["a priority class name with an underscore", (s) => envoy(s, { priorityClassName: "system_critical" }), "split", "priorityClassName", '"system_critical"', "an RFC 1123 subdomain"],
+  ["a CPU limit below its request", (s) => envoy(s, { resources: { cpuRequest: "1", cpuLimit: "500m" } }), "split", "resources.cpuLimit", '"500m"', "at least resources.cpuRequest (1)"],
+  ["a memory limit below the default request", (s) => envoy(s, { resources: { memoryLimit: "64Mi" } }), "split", "resources.memoryLimit", '"64Mi"', "at least resources.memoryRequest (128Mi)"],
+  ["a CPU limit in cores with a unit Kubernetes does not have", (s) => envoy(s, { resources: { cpuLimit: "2cores" } }), "split", "resources.cpuLimit", '"2cores"', "a non-negative Kubernetes quantity"],
+  ["source ranges on a ClusterIP Service (ignored by Kubernetes)", (s) => envoy(s, { loadBalancerSourceRanges: ["10.0.0.0/8"] }), "split", "loadBalancerSourceRanges", '"ClusterIP"', 'serviceType "LoadBalancer"'],
+  ["a source range without a prefix length", (s) => envoy(s, { serviceType: "LoadBalancer", loadBalancerSourceRanges: ["10.0.0.1"] }), "split", "loadBalancerSourceRanges[0]", '"10.0.0.1"', "a CIDR"],
+  ["a source range with a /33", (s) => envoy(s, { serviceType: "LoadBalancer", loadBalancerSourceRanges: ["10.0.0.0/33"] }), "split", "loadBalancerSourceRanges[0]", '"10.0.0.0/33"', "a CIDR"],
+  ["a PDB with both maxUnavailable and minAvailable", (s) => envoy(s, { podDisruptionBudget: { maxUnavailable: 1, minAvailable: 1 } }), "split", "podDisruptionBudget", '"{\\"maxUnavailable\\":1,\\"minAvailable\\":1}"', "exactly one of maxUnavailable and minAvailable"],
+  ["a PDB with maxUnavailable 0 (no node with an Envoy pod can ever be drained)", (s) => envoy(s, { podDisruptionBudget: { maxUnavailable: 0 } }), "split", "podDisruptionBudget.maxUnavailable", "0", "otherwise no node holding an Envoy pod can be drained"],
+  ["a PDB whose minAvailable equals the replicas", (s) => envoy(s, { replicas: 3, podDisruptionBudget: { minAvailable: 3 } }), "split", "podDisruptionBudget.minAvailable", "3", "lets one of the 3 replicas go"],
+  ["a PDB percentage above 100", (s) => envoy(s, { podDisruptionBudget: { maxUnavailable: "150%" } }), "split", "podDisruptionBudget.maxUnavailable", '"150%"', 'a percentage such as "25%"'],
+  ["TLS without a Secret name", (s) => envoy(s, { tls: {} }), "split", "tls.secretName", "undefined", "a kubernetes.io/tls Secret"],
+  ["a TLS Secret name with a slash (a namespace/name)", (s) => envoy(s, { tls: { secretName: "certs/ingress-tls" } }), "split", "tls.secretName", '"certs/ingress-tls"', "an RFC 1123 subdomain"],
+  ["a client CA Secret name with capitals", (s) => envoy(s, { tls: { secretName: "ingress-tls", clientCaSecretName: "Client-CA" } }), "split", "tls.clientCaSecretName", '"Client-CA"', "an RFC 1123 subdomain"],
+  ["a Triton color's toleration without a key but operator Equal", (s) => release(s, { tolerations: [{ operator: "Equal", value: "gpu" }] }), "r", "tolerations[0].value", '"gpu"', "a toleration without a key"],
+  ["a Triton color's affinity with a misspelt podAntiAffinity field", (s) => release(s, { affinity: { podAntiAffinity: { preferredDuringScheduling: [] } } }), "r", "affinity.podAntiAffinity.preferredDuringScheduling", '"preferredDuringScheduling"', "one of the fields requiredDuringSchedulingIgnoredDuringExecution"],
 ];
 
 describe("wrong inputs are refused at synth, naming the construct path, the field, the value and what is valid", () => {

@@ -140,6 +140,25 @@ export function promotionProblems(spec: { steps?: unknown; analysis?: unknown })
     if (m?.count !== undefined && !int(m.count, 1, 1000)) bad(`${at}.count`, m.count, "a whole number from 1 to 1000");
     if (m?.minRequests !== undefined && !int(m.minRequests, 1, 1_000_000)) bad(`${at}.minRequests`, m.minRequests, "a whole number from 1 to 1000000");
   });
+  // Each step must have time for every metric's passing measurements, or no run can pass it.
+  if (int(analysis.intervalSeconds, 1, 3600) && Array.isArray(metrics)) {
+    const needs = metrics
+      .filter((m) => typeof m?.name === "string" && (m.intervalSeconds === undefined || int(m.intervalSeconds, 1, 3600)) && (m.count === undefined || int(m.count, 1, 1000)))
+      .map((m) => ({ name: m.name, count: m.count ?? 1, interval: m.intervalSeconds ?? analysis.intervalSeconds }))
+      .sort((a, b) => b.count * b.interval - a.count * a.interval);
+    const longest = needs[0];
+    if (longest) {
+      list.forEach((s, i) => {
+        if (int(s?.bakeSeconds, 1, 86_400) && s.bakeSeconds < longest.count * longest.interval) {
+          bad(
+            `steps[${i}].bakeSeconds`,
+            s.bakeSeconds,
+            `at least ${longest.count * longest.interval} s: metric "${longest.name}" needs ${longest.count} passing measurement(s) of ${longest.interval} s in each step; a shorter bake measures nothing and every run aborts`,
+          );
+        }
+      });
+    }
+  }
   if (analysis.prometheusUrl !== undefined) {
     let ok = false;
     try {

@@ -50,10 +50,16 @@ export interface TritonBlueGreenProps {
    */
   readonly previewReplicas?: number;
   /**
-   * Type of the active and preview Services.
+   * Type of the active Service, the one that serves.
    * @default "ClusterIP"
    */
   readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  /**
+   * Type of the preview Service, the one that selects the unverified candidate: inside the cluster
+   * unless you say otherwise.
+   * @default "ClusterIP"
+   */
+  readonly previewServiceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
   /** Annotations on the active and preview Services. @default {} */
   readonly serviceAnnotations?: Record<string, string>;
   /**
@@ -218,6 +224,7 @@ export class TritonBlueGreen extends DependableConstruct {
     v.dnsLabel("namespace", this.namespace);
     v.integer("previewReplicas", previewReplicas, 1, 1000);
     v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
+    v.oneOf("previewServiceType", props.previewServiceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
     v.stringMap("serviceAnnotations", props.serviceAnnotations, "annotation");
     v.userLabels("labels", props.labels, [...CHART_LABEL_KEYS, "cdktf-triton/role"]);
     v.stringMap("annotations", props.annotations, "annotation");
@@ -232,7 +239,11 @@ export class TritonBlueGreen extends DependableConstruct {
     // A color's own replicas reach its release only through the replica rule, so check them here.
     const inRule = "it enters the replica rule (use a literal, or TritonRelease for a replica variable)";
     v.knownAtSynth("previewReplicas", previewReplicas, inRule);
+    if (props.previewReplicas !== undefined && "literal" in standby && standby.literal !== "preview") {
+      v.check("previewReplicas", props.previewReplicas, false, `no previewReplicas with standby "${standby.literal}": only standby "preview" runs them (leave it out, or make standby "preview" or a variable)`);
+    }
     for (const color of COLORS) {
+      v.check(`${color}.replicas`, props[color]?.replicas, props[color]?.replicas !== 0, `at least 1: ${color} serves once active names it, and 0 pods would serve nothing (a standby's pods follow standby)`);
       v.integer(`${color}.replicas`, props[color]?.replicas, 0, 1000);
       v.knownAtSynth(`${color}.replicas`, props[color]?.replicas, inRule);
       const hpa = props[color]?.autoscaling;
@@ -299,7 +310,7 @@ export class TritonBlueGreen extends DependableConstruct {
     this.fingerprintExpressions = { blue: fingerprint("blue"), green: fingerprint("green") };
     const activeFingerprint = byActive(active, (c) => this.fingerprintExpressions[c]);
 
-    const service = (sid: string, name: string, role: string, color: string, annotations?: Record<string, string>): ServiceV1 =>
+    const service = (sid: string, name: string, role: string, color: string, type: string, annotations?: Record<string, string>): ServiceV1 =>
       new ServiceV1(this, sid, {
         metadata: {
           name,
@@ -308,7 +319,7 @@ export class TritonBlueGreen extends DependableConstruct {
           annotations: annotations || props.annotations ? { ...props.annotations, ...props.serviceAnnotations, ...annotations } : props.serviceAnnotations,
         },
         spec: {
-          type: props.serviceType ?? "ClusterIP",
+          type,
           selector: { app: this.appName, color },
           port: [
             { name: "http", port: TRITON_PORTS.http, targetPort: "http", protocol: "TCP" },
@@ -330,8 +341,8 @@ export class TritonBlueGreen extends DependableConstruct {
           `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${terraform_data.${this.gate.resource.friendlyUniqueId}.output}" : ${now}}`;
       }
     }
-    this.activeService = service("active-service", this.appName, "active", this.active, pairAnnotations);
-    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", previewColor(active));
+    this.activeService = service("active-service", this.appName, "active", this.active, props.serviceType ?? "ClusterIP", pairAnnotations);
+    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", previewColor(active), props.previewServiceType ?? "ClusterIP");
     // The switch moves only once both colors are rolled out and ready, and the gate has passed.
     this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
     if (this.gate) this.addSwitchPrecondition(this.gate.resource);
@@ -468,6 +479,7 @@ function choiceOf<T extends string>(
       TerraformStack.of(value) === TerraformStack.of(scope),
       "a TerraformVariable of the same stack",
     );
+    v.check(field, `var.${value.friendlyUniqueId} of type ${value.type}`, value.type === undefined || value.type === "string", `a variable of type "string" (one of ${allowed.map((a) => `"${a}"`).join(", ")})`);
     restrictVariable(value, allowed);
     return { expression: `var.${value.friendlyUniqueId}` };
   }
