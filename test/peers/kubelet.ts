@@ -12,14 +12,16 @@
 // pod's 9901 and 9902 to its Envoy here, so `kubectl port-forward pod/<name> 9901` reaches that
 // Envoy as it would reach the pod's loopback. It also stands in for the container runtime's log
 // writer: Envoy's stdout, copied line by line into a file in the CRI log format (`<time> stdout F
-// <line>`), which kwok's Logs objects serve to `kubectl logs`.
+// <line>`), which kwok's Logs objects serve to `kubectl logs`. The Secret volumes of the pod
+// template (Envoy's TLS certificate and client CA) are mounted the way the ConfigMap is: written
+// at the pod's start, refreshed on the same sync loop with the same atomic `..data` swap.
 import * as fs from "fs";
 import * as os from "os";
 import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-config";
 import { ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../lib/core/envoy";
 import { runningPods } from "../../lib/run/kubectl";
 import { kubeconfig, kubectlBin, run } from "../e2e/engine";
-import { RunningEnvoy, startEnvoy } from "./envoy";
+import { RunningEnvoy, startEnvoy, writeAtomically } from "./envoy";
 import { freePort } from "./servers";
 import { until } from "./wait";
 
@@ -46,6 +48,33 @@ async function readConfigMap(namespace: string, name: string): Promise<EnvoyFile
   return JSON.parse(r.stdout).data as EnvoyFiles;
 }
 
+/** A Secret volume of the pod template: where it is mounted, and which keys to which files. */
+interface SecretMount {
+  readonly mountPath: string;
+  readonly secretName: string;
+  readonly items?: readonly { key: string; path: string }[];
+}
+
+/** The Secret volumes of Deployment `name`'s pod template. */
+async function secretMounts(namespace: string, name: string): Promise<SecretMount[]> {
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "deployment", name, "-n", namespace, "-o", "json"]);
+  if (r.code !== 0) throw new Error(`deployment ${namespace}/${name}: ${r.out}`);
+  const pod = JSON.parse(r.stdout).spec.template.spec;
+  const volumes = new Map<string, any>((pod.volumes ?? []).filter((v: any) => v.secret).map((v: any) => [v.name, v.secret]));
+  return (pod.containers[0].volumeMounts ?? [])
+    .filter((m: any) => volumes.has(m.name))
+    .map((m: any) => ({ mountPath: m.mountPath, secretName: volumes.get(m.name).secretName, items: volumes.get(m.name).items }));
+}
+
+/** A Secret volume's files as the kubelet projects them (every key, or the listed items); undefined while the Secret is missing. */
+async function secretFiles(namespace: string, mount: SecretMount): Promise<Record<string, string> | undefined> {
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "secret", mount.secretName, "-n", namespace, "-o", "json", "--ignore-not-found"]);
+  if (r.code !== 0 || !r.stdout.trim()) return undefined;
+  const data: Record<string, string> = JSON.parse(r.stdout).data ?? {};
+  const decode = (k: string) => Buffer.from(data[k] ?? "", "base64").toString("utf8");
+  return Object.fromEntries(mount.items ? mount.items.map((i) => [i.path, decode(i.key)]) : Object.keys(data).map((k) => [k, decode(k)]));
+}
+
 async function kubectlApply(objects: object[]): Promise<void> {
   const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
   if (r.code !== 0) throw new Error(r.out);
@@ -63,6 +92,8 @@ class Pod implements PodEnvoy {
   private partial = "";
   private loops: Promise<void>[] = [];
   private wake?: () => void;
+  /** Each Secret volume: its folder on this machine and the files last written there. */
+  private readonly secrets = new Map<string, { dir: string; files: Record<string, string> }>();
 
   constructor(
     private readonly kubelet: EnvoyKubelet,
@@ -81,17 +112,35 @@ class Pod implements PodEnvoy {
     return this.current;
   }
 
-  /** The pod's files as this machine runs them: its own ports. */
+  /** The pod's files as this machine runs them: its own ports, its Secret volumes' folders. */
   private local(files: EnvoyFiles, configDir: string): EnvoyFiles {
     const moves = new Map<number, number>([...this.ports, [ENVOY_ADMIN_PORT, this.adminPort], [ENVOY_OPS_PORT, this.opsPort]]);
+    const paths = (text: string) => [...this.secrets].reduce((t, [mountPath, { dir }]) => t.split(mountPath).join(dir), text).replace(/\/etc\/envoy\b/g, configDir);
     return Object.fromEntries(
-      Object.entries(files).map(([k, v]) => [k, [...moves].reduce((t, [from, to]) => t.replace(new RegExp(`port_value: ${from}\\b`, "g"), `port_value: ${to}`), v.replace(/\/etc\/envoy\b/g, configDir))]),
+      Object.entries(files).map(([k, v]) => [k, [...moves].reduce((t, [from, to]) => t.replace(new RegExp(`port_value: ${from}\\b`, "g"), `port_value: ${to}`), paths(v))]),
     ) as unknown as EnvoyFiles;
+  }
+
+  /** Writes each Secret volume whose Secret changed (all of them at the pod's start). */
+  private async syncSecrets(): Promise<void> {
+    for (const mount of this.kubelet.secretMounts) {
+      const files = await secretFiles(this.kubelet.namespace, mount);
+      if (!files) {
+        if (!this.secrets.has(mount.mountPath)) throw new Error(`pod ${this.pod}: Secret ${this.kubelet.namespace}/${mount.secretName} is missing (a kubelet would not start the container)`);
+        continue;
+      }
+      const now = this.secrets.get(mount.mountPath);
+      if (now && JSON.stringify(now.files) === JSON.stringify(files)) continue;
+      const dir = now?.dir ?? fs.mkdtempSync(`${this.kubelet.logDir}/${this.pod}-secret-`);
+      writeAtomically(dir, files);
+      this.secrets.set(mount.mountPath, { dir, files });
+    }
   }
 
   /** Starts the pod's Envoy from its mounted files and the kubelet's loops. */
   async start(files: EnvoyFiles): Promise<void> {
     this.mounted = files;
+    await this.syncSecrets();
     await this.startEnvoy();
     await this.kubelet.forward(this.pod, this.adminPort, this.opsPort, this.criLogFile);
     this.loops.push(this.syncLoop(), this.logLoop());
@@ -135,6 +184,7 @@ class Pod implements PodEnvoy {
   }
 
   async sync(): Promise<void> {
+    await this.syncSecrets().catch(() => undefined);
     const now = await readConfigMap(this.kubelet.namespace, this.kubelet.configMap).catch(() => undefined);
     if (now && JSON.stringify(now) !== JSON.stringify(this.mounted)) {
       this.mounted = now;
@@ -185,6 +235,8 @@ export class EnvoyKubelet {
   private stopped = false;
   private watcher?: Promise<void>;
   private listenerPorts: number[] = [];
+  /** The pod template's Secret volumes (read at start). */
+  public secretMounts: SecretMount[] = [];
 
   constructor(
     public readonly namespace: string,
@@ -199,6 +251,7 @@ export class EnvoyKubelet {
     let files: EnvoyFiles | undefined;
     await until(`ConfigMap ${this.namespace}/${this.configMap}`, 60_000, async () => (files = await readConfigMap(this.namespace, this.configMap)) !== undefined, 200);
     this.listenerPorts = [...files!["lds.yaml"].matchAll(/port_value: (\d+)/g)].map((m) => Number(m[1]));
+    this.secretMounts = await secretMounts(this.namespace, this.configMap);
     await this.look();
     this.watcher = (async () => {
       while (!this.stopped) {
