@@ -215,3 +215,71 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     expect((error as Error).message).toContain(message);
   });
 });
+
+describe("Envoy's Deployment on a production cluster", () => {
+  const one = { routes: [{ backends: [{ backend: Backend.address("a", "10.0.0.1", 8000, 8001), weightPercent: 100 }] }] };
+  const synth = (extra: object) => {
+    const { stack } = newStack();
+    new WeightedService(stack, "edge", { ...one, ...extra });
+    const json = synthJson(stack);
+    return {
+      pod: resourcesOf(json, "kubernetes_deployment_v1")[0].spec.template.spec,
+      service: resourcesOf(json, "kubernetes_service_v1")[0].spec,
+      pdbs: resourcesOf(json, "kubernetes_pod_disruption_budget_v1"),
+      files: resourcesOf(json, "kubernetes_config_map_v1")[0].data,
+    };
+  };
+
+  test("by default: spread across nodes, a PDB of maxUnavailable 1, no pull secret, selector, toleration, priority or CPU limit; plain text", () => {
+    const { pod, service, pdbs, files } = synth({});
+    expect(pod.topology_spread_constraint).toEqual([
+      { label_selector: [{ match_labels: { app: "edge", "app.kubernetes.io/instance": "edge" } }], max_skew: 1, topology_key: "kubernetes.io/hostname", when_unsatisfiable: "ScheduleAnyway" },
+    ]);
+    for (const k of ["image_pull_secrets", "node_selector", "toleration", "affinity", "priority_class_name"]) expect([k, pod[k]]).toEqual([k, undefined]);
+    expect(pod.container[0].resources.limits).toEqual({ memory: "512Mi" });
+    expect(pdbs.map((p: any) => [p.spec.max_unavailable, p.spec.min_available])).toEqual([["1", undefined]]);
+    expect(service.port.find((p: any) => p.name === "grpc").app_protocol).toBe("kubernetes.io/h2c");
+    expect(Object.keys(files).filter((f) => f.startsWith("sds-"))).toEqual([]);
+    expect(files["lds.yaml"]).not.toContain("transport_socket");
+  });
+
+  test("a pod-spec affinity and spread constraints land in the provider's schema; a PDB by minAvailable or none; TLS mounts its Secrets and files", () => {
+    const { pod, service, pdbs, files } = synth({
+      imagePullSecrets: ["regcred"],
+      nodeSelector: { pool: "ingress" },
+      tolerations: [{ key: "dedicated", operator: "Equal", value: "ingress", effect: "NoExecute", tolerationSeconds: 30 }],
+      affinity: {
+        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["ingress"] }] }] } },
+        podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: "topology.kubernetes.io/zone", labelSelector: { matchLabels: { app: "edge" } } } }] },
+      },
+      topologySpreadConstraints: [],
+      priorityClassName: "ingress-critical",
+      resources: { cpuLimit: "2" },
+      serviceType: "LoadBalancer",
+      loadBalancerSourceRanges: ["203.0.113.0/24"],
+      podDisruptionBudget: { minAvailable: "50%" },
+      tls: { secretName: "edge-tls", clientCaSecretName: "edge-ca" },
+    });
+    expect(pod.image_pull_secrets).toEqual([{ name: "regcred" }]);
+    expect(pod.toleration).toEqual([{ key: "dedicated", operator: "Equal", value: "ingress", effect: "NoExecute", toleration_seconds: "30" }]);
+    expect(pod.affinity.node_affinity.required_during_scheduling_ignored_during_execution.node_selector_term).toEqual([{ match_expressions: [{ key: "pool", operator: "In", values: ["ingress"] }] }]);
+    expect(pod.affinity.pod_anti_affinity.preferred_during_scheduling_ignored_during_execution).toEqual([
+      { weight: 100, pod_affinity_term: { topology_key: "topology.kubernetes.io/zone", label_selector: [{ match_labels: { app: "edge" } }] } },
+    ]);
+    expect(pod.topology_spread_constraint).toBeUndefined();
+    expect(pod.priority_class_name).toBe("ingress-critical");
+    expect(pod.container[0].resources.limits).toEqual({ cpu: "2", memory: "512Mi" });
+    expect([service.type, service.load_balancer_source_ranges]).toEqual(["LoadBalancer", ["203.0.113.0/24"]]);
+    expect(service.port.find((p: any) => p.name === "grpc").app_protocol).toBeUndefined();
+    expect(pdbs.map((p: any) => [p.spec.max_unavailable, p.spec.min_available])).toEqual([[undefined, "50%"]]);
+    expect(pod.volume.filter((v: any) => v.secret).map((v: any) => [v.name, v.secret.secret_name])).toEqual([["tls-certificate", "edge-tls"], ["tls-client-ca", "edge-ca"]]);
+    expect(parse(files["sds-certificate.yaml"]).resources[0].tls_certificate.watched_directory).toEqual({ path: "/etc/envoy-tls/certificate" });
+    expect(parse(files["sds-client-ca.yaml"]).resources[0].validation_context.trusted_ca).toEqual({ filename: "/etc/envoy-tls/client-ca/ca.crt" });
+    const chains = parse(files["lds.yaml"]).resources[0].filter_chains;
+    expect(chains.map((c: any) => [c.filter_chain_match?.server_names, c.transport_socket.typed_config.require_client_certificate])).toEqual([
+      [["ready.cdktf-triton.internal"], undefined],
+      [undefined, true],
+    ]);
+    expect(synth({ podDisruptionBudget: false }).pdbs).toEqual([]);
+  });
+});

@@ -111,7 +111,7 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
   const ranges = props.loadBalancerSourceRanges;
   if (ranges !== undefined) {
-    v.check("loadBalancerSourceRanges", props.serviceType ?? "ClusterIP", props.serviceType === "LoadBalancer", 'serviceType "LoadBalancer": only a cloud load balancer filters by source');
+    v.check("loadBalancerSourceRanges", ranges, props.serviceType === "LoadBalancer", `no source ranges with serviceType "${props.serviceType ?? "ClusterIP"}": only a LoadBalancer Service filters by source`);
     if (!Array.isArray(ranges)) v.check("loadBalancerSourceRanges", ranges, false, 'a list of CIDRs such as "10.0.0.0/8"');
     else ranges.forEach((r, i) => v.check(`loadBalancerSourceRanges[${i}]`, r, isCidr(r), 'a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'));
   }
