@@ -19,7 +19,8 @@ function pair(active: Color | "var", standby: StandbyMode | "var") {
   new TritonBlueGreen(stack, "m", {
     blue: colorProps({ replicas: 4 }),
     green: colorProps({ replicas: 2 }),
-    previewReplicas: 3,
+    // Given only where it can matter: a literal "warm" or "scaled-down" standby refuses it.
+    ...(standby === "preview" || standby === "var" ? { previewReplicas: 3 } : {}),
     active: active === "var" ? TritonBlueGreen.activeVariable(stack) : active,
     standby: standby === "var" ? TritonBlueGreen.standbyVariable(stack) : standby,
   });
