@@ -19,6 +19,8 @@ export { summarizeApp } from "./constructs/summary";
 export * from "./core/tensor";
 export * from "./core/verify-spec";
 export { GateTarget, VerificationGate } from "./constructs/verify/verification-gate";
+export { GateRunner } from "./constructs/verify/gate-job";
+export type { GateJobOptions } from "./constructs/verify/gate-job";
 export type { VerificationGateProps, GateSwitchBack } from "./constructs/verify/verification-gate";
 export { TerraformData } from "./constructs/terraform-data";
 export { Backend } from "./constructs/traffic/backend";

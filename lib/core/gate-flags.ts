@@ -98,6 +98,18 @@ export function longFlag(f: VerifyFlag): string {
  * provisioner sets, from the values it has: every flag in the table's order.
  */
 export function gateCommand(values: Partial<VerifyFlags>): { args: string[]; environment: Record<string, string> } {
+  return verifyArguments(values, shellQuote, (env) => `"$${env}"`);
+}
+
+/**
+ * The same for a container (the gate as a Kubernetes Job): the argument vector, unquoted, with each
+ * environment-passed value as Kubernetes' `$(VAR)` reference, expanded from the container's env.
+ */
+export function gateArgv(values: Partial<VerifyFlags>): { args: string[]; environment: Record<string, string> } {
+  return verifyArguments(values, (word) => word, (env) => `$(${env})`);
+}
+
+function verifyArguments(values: Partial<VerifyFlags>, word: (w: string) => string, fromEnv: (env: string) => string): { args: string[]; environment: Record<string, string> } {
   const args = ["verify"];
   const environment: Record<string, string> = {};
   for (const f of VERIFY_FLAGS) {
@@ -107,12 +119,12 @@ export function gateCommand(values: Partial<VerifyFlags>): { args: string[]; env
     if (value === true) {
       args.push(flag);
     } else if (Array.isArray(value)) {
-      for (const v of value) args.push(flag, shellQuote(v));
+      for (const v of value) args.push(flag, word(v));
     } else if (f.env) {
       environment[f.env] = value;
-      args.push(flag, `"$${f.env}"`);
+      args.push(flag, fromEnv(f.env));
     } else {
-      args.push(flag, shellQuote(value));
+      args.push(flag, word(value));
     }
   }
   return { args, environment };

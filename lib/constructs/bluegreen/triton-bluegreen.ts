@@ -10,7 +10,8 @@ import { CHART_LABEL_KEYS, TRITON_PORTS } from "../release/values";
 import { PropValidator } from "../validation";
 import { VerifySpec } from "../../core/verify-spec";
 import { PAIR_ANNOTATIONS } from "../../core/pair";
-import { GateTarget, VerificationGate } from "../verify/verification-gate";
+import { GateTarget, VerificationGate, VerificationGateProps } from "../verify/verification-gate";
+import { ClusterRunner, GateRunner } from "../verify/gate-job";
 import { byActive, Choice, choiceValue, colorReplicas, previewColor, STANDBY_MODES, StandbyMode } from "./standby";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
@@ -91,8 +92,16 @@ export interface BlueGreenVerification {
   /** What the candidate must show. */
   readonly spec: VerifySpec;
   /**
-   * How the verifier, running where `apply` runs, reaches a color: `kubectl port-forward` to the
-   * color's own Service, or a URL per color.
+   * Where the verifier runs: `GateRunner.local()`, on the machine that applies (local-exec: Node,
+   * this package, kubectl, a route to the API server), or `GateRunner.cluster({ image })`, a
+   * Kubernetes Job in the pair's namespace that Terraform waits for (the runner needs nothing but
+   * Terraform). In the cluster the Job reaches a color by its Service's DNS name.
+   * @default GateRunner.local()
+   */
+  readonly runIn?: GateRunner;
+  /**
+   * How the verifier reaches a color: `kubectl port-forward` to the color's own Service (from
+   * where apply runs; in the cluster, the Service's DNS name), or a URL per color.
    * @default "port-forward"
    */
   readonly access?: "port-forward" | { readonly blue: string; readonly green: string };
@@ -337,8 +346,7 @@ export class TritonBlueGreen extends DependableConstruct {
         const now = this.annotationNow(PAIR_ANNOTATIONS.verified(color));
         const key = `format("%s %s ", ${this.fingerprintExpressions[color]}, "${this.gate.specHash}")`;
         const isActive = "literal" in active ? String(active.literal === color) : `${active.expression} == "${color}"`;
-        pairAnnotations[PAIR_ANNOTATIONS.verified(color)] =
-          `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${terraform_data.${this.gate.resource.friendlyUniqueId}.output}" : ${now}}`;
+        pairAnnotations[PAIR_ANNOTATIONS.verified(color)] = `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${${this.gate.passedAtExpression}}" : ${now}}`;
       }
     }
     this.activeService = service("active-service", this.appName, "active", this.active, props.serviceType ?? "ClusterIP", pairAnnotations);
@@ -376,10 +384,7 @@ export class TritonBlueGreen extends DependableConstruct {
   /** Verification through the active Service once the selectors moved; on failure, the selectors go back. */
   private afterSwitchVerification(options: BlueGreenVerification, activeFingerprint: string, servingFingerprintNow: string): VerificationGate {
     const a = options.afterSwitch!;
-    const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
-    const target = a.url
-      ? GateTarget.url(a.url)
-      : GateTarget.portForward({ service: this.appName, port, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
+    const target = a.url ? GateTarget.url(a.url) : this.serviceTarget(options, this.appName);
     const gate = new VerificationGate(this, "after-switch", {
       spec: a.spec,
       target,
@@ -390,6 +395,7 @@ export class TritonBlueGreen extends DependableConstruct {
       protocol: options.protocol,
       fingerprint: `\${${activeFingerprint}}`,
       allowServingChange: `\${${this.allowServingChangeExpression}}`,
+      ...this.gateJob(options, "after-switch"),
       switchBack: {
         activeService: this.appName,
         previewService: `${this.appName}-preview`,
@@ -400,6 +406,18 @@ export class TritonBlueGreen extends DependableConstruct {
     });
     gate.resource.dependsOn = [dependable(this.activeService), dependable(this.previewService)];
     return gate;
+  }
+
+  /** A Service of the pair as the gate reaches it: a port-forward from where apply runs, or its DNS name from a Job in the cluster. */
+  private serviceTarget(options: BlueGreenVerification, service: string): GateTarget {
+    const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
+    if (options.runIn instanceof ClusterRunner) return GateTarget.url(`http://${service}.${this.namespace}.svc.cluster.local:${port}`);
+    return GateTarget.portForward({ service, port, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
+  }
+
+  /** The gate's runner and, in the cluster, where its Job's objects go: `<app>-<gate>` in the pair's namespace. */
+  private gateJob(options: BlueGreenVerification, gate: string): Pick<VerificationGateProps, "runIn" | "job"> {
+    return { runIn: options.runIn, job: { namespace: this.namespace, name: `${this.appName}-${gate}`, labels: { app: this.appName } } };
   }
 
   /** An annotation of the active Service as the cluster has it at plan time ("" when absent). */
@@ -415,11 +433,7 @@ export class TritonBlueGreen extends DependableConstruct {
     const access = options.access ?? "port-forward";
     /** The candidate (the color `active` names) or the baseline (the other one), as a gate target. */
     const targetOf = (which: "candidate" | "baseline"): GateTarget => {
-      if (access === "port-forward") {
-        const color = which === "candidate" ? this.active : previewColor(active);
-        const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
-        return GateTarget.portForward({ service: `${this.appName}-${color}`, port, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
-      }
+      if (access === "port-forward") return this.serviceTarget(options, `${this.appName}-${which === "candidate" ? this.active : previewColor(active)}`);
       const [ifBlue, ifGreen] = which === "candidate" ? [access.blue, access.green] : [access.green, access.blue];
       if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);
       return GateTarget.url(`\${${active.expression} == "blue" ? ${JSON.stringify(ifBlue)} : ${JSON.stringify(ifGreen)}}`);
@@ -438,6 +452,7 @@ export class TritonBlueGreen extends DependableConstruct {
       passedRecord: `\${${passedRecord}}`,
       allowServingChange: `\${${this.allowServingChangeExpression}}`,
       history: { namespace: this.namespace, configMap: `${this.appName}-promotions`, app: this.appName, color: this.active },
+      ...this.gateJob(options, "verify"),
     });
     gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];
     return gate;

@@ -3,11 +3,12 @@
 // triggers change, and a failed verification fails its creation, so anything that depends on it
 // (the traffic switch) is not applied. Its command line is core/gate-flags' table, which the CLI
 // parses.
-import { TerraformAsset } from "cdktf";
+import { TerraformAsset, TerraformResource } from "cdktf";
 import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
 import { PropValidator } from "../validation";
-import { gateCommand, parsePortForwardTarget, VerifyFlags } from "../../core/gate-flags";
+import { gateArgv, gateCommand, parsePortForwardTarget, VerifyFlags } from "../../core/gate-flags";
+import { ClusterRunner, GATE_SPEC_DIR, GateJob, GateRunner, validateGateJob } from "./gate-job";
 import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
@@ -25,6 +26,8 @@ export abstract class GateTarget {
     return new PortForwardTarget(options.service, options.port ?? 8000, options.namespace, options.kubeconfig, options.context);
   }
 
+  /** @internal Whether it is reached through kubectl port-forward (only from where apply runs). */
+  public _portForward = false;
   /** @internal The CLI's flags that reach it, as the candidate or as the baseline. */
   public abstract _flags(role: "candidate" | "baseline"): Partial<VerifyFlags>;
   /** @internal */
@@ -59,6 +62,7 @@ class PortForwardTarget extends GateTarget {
     private readonly context?: string,
   ) {
     super();
+    this._portForward = true;
   }
   public _flags(role: "candidate" | "baseline"): Partial<VerifyFlags> {
     const target = `svc/${this.service}:${this.port}`;
@@ -139,6 +143,15 @@ export interface VerificationGateProps {
    * @default - not recorded
    */
   readonly history?: GateHistory;
+  /**
+   * Where the verifier runs: `GateRunner.local()` (local-exec where apply runs) or
+   * `GateRunner.cluster({ image })` (a Kubernetes Job; targets are then URLs reachable from inside
+   * the cluster, such as a Service's DNS name).
+   * @default GateRunner.local()
+   */
+  readonly runIn?: GateRunner;
+  /** With `GateRunner.cluster`: where its Job, ServiceAccount, Role and spec ConfigMap go. @default - the construct id, in "default" */
+  readonly job?: { readonly namespace?: string; readonly name?: string; readonly labels?: Record<string, string> };
 }
 
 /** Where a gate records its verdicts (Terraform expressions allowed). */
@@ -164,9 +177,13 @@ export interface GateSwitchBack {
 }
 
 export class VerificationGate extends DependableConstruct {
-  /** The terraform_data resource: make the switch depend on it. */
-  public readonly resource: TerraformData;
-  /** The command local-exec runs. */
+  /** What the switch depends on: the terraform_data that runs it (local), or the Job (cluster). */
+  public readonly resource: TerraformResource;
+  /** A Terraform expression (no `${}`): when the current verification was started (RFC 3339). */
+  public readonly passedAtExpression: string;
+  /** The Job's objects, with `GateRunner.cluster`. */
+  public readonly job?: GateJob;
+  /** The command local-exec runs (local), or the Job's container arguments joined (cluster). */
   public readonly command: string;
   /** The spec, shipped into the synth output as a file (golden inputs can be large). */
   public readonly specAsset: TerraformAsset;
@@ -184,6 +201,18 @@ export class VerificationGate extends DependableConstruct {
       e.problems.forEach((p) => v.check(`spec.${p.field}`, p.value, false, p.expected));
     }
     if (props.protocol !== undefined) v.oneOf("protocol", props.protocol, ["http", "grpc"]);
+    const cluster = props.runIn instanceof ClusterRunner ? props.runIn.options : undefined;
+    if (cluster) {
+      validateGateJob(cluster, v, "runIn");
+      const inPod = "not in the cluster: the Job's report is its log (kubectl logs job/<name>)";
+      v.check("reportDir", props.reportDir, props.reportDir === undefined, `no reportDir with GateRunner.cluster: report files would stay in the Job's pod (${inPod})`);
+      v.check("command", props.command, props.command === undefined, "no command with GateRunner.cluster: the Job runs the image's entrypoint");
+      for (const [field, t] of [["target", props.target], ["baseline", props.baseline]] as const) {
+        if (t?._portForward) v.check(field, "port-forward", false, "a URL the Job reaches inside the cluster, e.g. http://<service>.<namespace>.svc.cluster.local:8000 (port-forwards run only where apply runs)");
+      }
+      v.dnsLabel("job.name", props.job?.name ?? id, 52);
+      v.dnsLabel("job.namespace", props.job?.namespace);
+    } else if (props.runIn !== undefined) v.check("runIn", props.runIn, props.runIn instanceof GateRunner, "GateRunner.local() or GateRunner.cluster({ image })");
     props.target._validate(v, "target");
     props.baseline?._validate(v, "baseline");
     if (props.metricsUrl !== undefined) new UrlTarget(props.metricsUrl)._validate(v, "metricsUrl");
@@ -200,8 +229,8 @@ export class VerificationGate extends DependableConstruct {
     const back = props.switchBack;
     // Values read at plan time (the pass record, the break glass, the color to switch back to) reach
     // the CLI through the environment: gate-flags' table says which.
-    const { args, environment } = gateCommand({
-      spec: this.specAsset.path,
+    const flags: Partial<VerifyFlags> = {
+      spec: cluster ? `${GATE_SPEC_DIR}/verify.json` : this.specAsset.path,
       ...props.target._flags("candidate"),
       ...props.baseline?._flags("baseline"),
       metricsUrl: props.metricsUrl || undefined,
@@ -220,23 +249,46 @@ export class VerificationGate extends DependableConstruct {
             switchBackFingerprint: back.toFingerprint || undefined,
           }
         : {}),
-    });
-    this.command = [props.command ?? "npx --no-install cdktf-triton", ...args].join(" ");
-    this.resource = new TerraformData(
-      this,
-      "verify",
-      // `input` is the time of the run that created it (kept by ignore_changes): when it passed.
-      { triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command }, input: "${timestamp()}" },
-      {
-        provisioners: [{ type: "local-exec", command: this.command, ...(Object.keys(environment).length ? { environment } : {}) }],
-        lifecycle: { ignoreChanges: ["input"] },
-      },
-    );
+    };
+    if (cluster) {
+      const { args, environment } = gateArgv(flags);
+      this.command = args.join(" ");
+      this.job = new GateJob(this, "job", {
+        options: cluster,
+        namespace: props.job?.namespace ?? "default",
+        name: props.job?.name ?? id,
+        specText,
+        args,
+        environment,
+        triggers: { ...(props.triggers ?? {}), spec: specHash, command: this.command, image: cluster.image },
+        deadlineSeconds: props.spec.deadlineSeconds ?? 600,
+        historyConfigMap: props.history?.configMap,
+        switchBackServices: back ? [back.activeService, back.previewService].filter((x): x is string => !!x) : undefined,
+        labels: props.job?.labels ?? {},
+      });
+      this.resource = this.job.job;
+      this.passedAtExpression = `terraform_data.${this.job.trigger.friendlyUniqueId}.output`;
+    } else {
+      const { args, environment } = gateCommand(flags);
+      this.command = [props.command ?? "npx --no-install cdktf-triton", ...args].join(" ");
+      const resource = new TerraformData(
+        this,
+        "verify",
+        // `input` is the time of the run that created it (kept by ignore_changes): when it passed.
+        { triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command }, input: "${timestamp()}" },
+        {
+          provisioners: [{ type: "local-exec", command: this.command, ...(Object.keys(environment).length ? { environment } : {}) }],
+          lifecycle: { ignoreChanges: ["input"] },
+        },
+      );
+      this.resource = resource;
+      this.passedAtExpression = `terraform_data.${resource.friendlyUniqueId}.output`;
+    }
     this.specHash = specHash;
   }
 
   /** When the current verification ran (RFC 3339, known after apply). */
   public get passedAt(): string {
-    return this.resource.output;
+    return `\${${this.passedAtExpression}}`;
   }
 }
