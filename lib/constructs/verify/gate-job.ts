@@ -163,8 +163,10 @@ export class GateJob extends Construct {
       },
       // A new Job (a new name) each time the triggers change; values read at plan that are not
       // triggers (an earlier pass, the color to switch back to) are taken as the Job is created.
-      lifecycle: { ignoreChanges: ["spec", "metadata"], replaceTriggeredBy: [this.trigger], createBeforeDestroy: true },
+      lifecycle: { ignoreChanges: ["spec", "metadata"], createBeforeDestroy: true },
     });
+    // A bare reference, as Terraform wants it in JSON (cdktf's replaceTriggeredBy renders "${...}").
+    this.job.addOverride("lifecycle.replace_triggered_by", [`terraform_data.${this.trigger.friendlyUniqueId}`]);
     this.job.dependsOn = [dependable(spec), dependable(account), dependable(role), dependable(binding)];
   }
 }
