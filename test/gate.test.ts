@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
-import { GateTarget, TritonBlueGreen, TritonValidationError, VerificationGate, VerifySpec } from "../lib";
+import { GateRunner, GateTarget, TritonBlueGreen, TritonValidationError, VerificationGate, VerifySpec } from "../lib";
 import { colorProps, newStack, resourcesOf, serviceByName, synthJson } from "./helpers";
 
 const spec: VerifySpec = {
@@ -193,5 +193,60 @@ describe("after the switch, the guard and the break glass, in the Terraform grap
     expect(make({ allowServingChange: "yes" })).toThrow(/allowServingChange = "yes" is invalid: expected true, false or a bool TerraformVariable/);
     expect(make({ allowServingChange: new TerraformVariable(other, "glass", { type: "bool" }) })).toThrow(/allowServingChange = "var\.glass" is invalid: expected a TerraformVariable of the same stack/);
     expect(() => Testing.synth(stack)).not.toThrow();
+  });
+});
+
+describe("the gate in the cluster (GateRunner.cluster)", () => {
+  const image = "registry.example.com/cdktf-triton-gate:0.1.0";
+  const pair = (verify: object = {}) => {
+    const { stack } = newStack();
+    const bg = new TritonBlueGreen(stack, "clf", {
+      namespace: "ml",
+      blue: colorProps({ version: "v1" }),
+      green: colorProps({ version: "v2" }),
+      active: TritonBlueGreen.activeVariable(stack),
+      verify: { spec, runIn: GateRunner.cluster({ image, secretEnv: { TRITON_TOKEN: { secretName: "triton-auth", key: "token" } } }), headersFromEnv: { Authorization: "TRITON_TOKEN" }, ...verify },
+    });
+    return { bg, json: synthJson(stack) };
+  };
+
+  test("a Job the switch waits for: the spec in a ConfigMap, the candidate by its Service's DNS name, values read at plan in its env, a new Job per trigger", () => {
+    const { bg, json } = pair();
+    const [job] = resourcesOf(json, "kubernetes_job_v1");
+    expect(job.metadata).toMatchObject({ generate_name: "clf-verify-", namespace: "ml" });
+    expect([job.wait_for_completion, job.spec.backoff_limit, job.timeouts.create]).toEqual([true, 0, "900s"]);
+    const pod = job.spec.template.spec;
+    expect([pod.service_account_name, pod.restart_policy, pod.container[0].image]).toEqual(["clf-verify", "Never", image]);
+    const args: string[] = pod.container[0].args;
+    expect(args.slice(0, 5)).toEqual(["verify", "--spec", "/etc/cdktf-triton/verify.json", "--url", 'http://clf-${var.active}.ml.svc.cluster.local:8000']);
+    // An earlier pass and the break glass come through the env, never as triggers of a new Job.
+    expect(args).toEqual(expect.arrayContaining(["--passed", "$(CDKTF_TRITON_PASSED)", "--header", "Authorization=TRITON_TOKEN"]));
+    expect(pod.container[0].env.map((e: any) => e.name)).toEqual(["CDKTF_TRITON_PASSED", "CDKTF_TRITON_ALLOW_SERVING_CHANGE", "TRITON_TOKEN"]);
+    expect(pod.container[0].env[2].value_from.secret_key_ref).toEqual({ name: "triton-auth", key: "token" });
+    expect(args.some((a) => a.includes("--kubeconfig") || a.includes("--port-forward"))).toBe(false);
+    expect(job.lifecycle).toEqual({ ignore_changes: ["spec", "metadata"], create_before_destroy: true, replace_triggered_by: [`terraform_data.${bg.gate!.job!.trigger.friendlyUniqueId}`] });
+    const spec = resourcesOf(json, "kubernetes_config_map_v1").find((c: any) => c.metadata.name === "clf-verify-spec");
+    expect(JSON.parse(spec.data["verify.json"]).models[0].name).toBe("classifier");
+    // The switch waits for the Job; the pass record's time is the trigger's.
+    expect(serviceByName(json, "clf").depends_on).toContain(`kubernetes_job_v1.${bg.gate!.resource.friendlyUniqueId}`);
+    expect(JSON.stringify(serviceByName(json, "clf").metadata.annotations)).toContain(`terraform_data.${bg.gate!.job!.trigger.friendlyUniqueId}.output`);
+    // No local-exec anywhere.
+    expect(JSON.stringify(json)).not.toContain("local-exec");
+  });
+
+  test("the least Role: Events, the pair's history ConfigMap (create unrestricted), and after the switch the two Services it may point back", () => {
+    const { json } = pair({ afterSwitch: { spec } });
+    const roles = Object.fromEntries(resourcesOf(json, "kubernetes_role_v1").map((r: any) => [r.metadata.name, r.rule]));
+    expect(roles["clf-verify"]).toEqual([
+      { api_groups: [""], resources: ["events"], verbs: ["create"] },
+      { api_groups: [""], resources: ["configmaps"], resource_names: ["clf-promotions"], verbs: ["get", "update"] },
+      { api_groups: [""], resources: ["configmaps"], verbs: ["create"] },
+    ]);
+    expect(roles["clf-after-switch"]).toEqual([
+      { api_groups: [""], resources: ["events"], verbs: ["create"] },
+      { api_groups: [""], resources: ["services"], resource_names: ["clf", "clf-preview"], verbs: ["get", "patch"] },
+    ]);
+    const after = resourcesOf(json, "kubernetes_job_v1").find((j: any) => j.metadata.generate_name === "clf-after-switch-");
+    expect(after.spec.template.spec.container[0].args).toEqual(expect.arrayContaining(["--url", "http://clf.ml.svc.cluster.local:8000", "--switch-back-to", "$(CDKTF_TRITON_SWITCH_BACK_TO)"]));
   });
 });

@@ -1,5 +1,5 @@
 import { TerraformStack, TerraformVariable } from "cdktf";
-import { Backend, FailoverPool, GatewayRoute, ModelControl, PromotionMetric, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
+import { Backend, FailoverPool, GateRunner, GatewayRoute, ModelControl, PromotionMetric, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion, TritonRelease, TritonValidationError, VerificationGate, GateTarget, WeightedService } from "../lib";
 import { colorProps, newStack, thrownBy, s3Models } from "./helpers";
 import { gatewayDuration } from "../lib/constructs/traffic/gateway-route";
 
@@ -105,6 +105,12 @@ const cases: Case[] = [
   ["a client CA Secret name with capitals", (s) => envoy(s, { tls: { secretName: "ingress-tls", clientCaSecretName: "Client-CA" } }), "split", "tls.clientCaSecretName", '"Client-CA"', "an RFC 1123 subdomain"],
   ["a Triton color's toleration without a key but operator Equal", (s) => release(s, { tolerations: [{ operator: "Equal", value: "gpu" }] }), "r", "tolerations[0].value", '"gpu"', "a toleration without a key"],
   ["a Triton color's affinity with a misspelt podAntiAffinity field", (s) => release(s, { affinity: { podAntiAffinity: { preferredDuringScheduling: [] } } }), "r", "affinity.podAntiAffinity.preferredDuringScheduling", '"preferredDuringScheduling"', "one of the fields requiredDuringSchedulingIgnoredDuringExecution"],
+  // The gate in the cluster (issue 26).
+  ["a gate image without a tag", (s) => pair(s, { verify: { spec: spec(), runIn: GateRunner.cluster({ image: "registry.example.com/cdktf-triton-gate" }) } }), "pair/verify", "runIn.image", '"registry.example.com/cdktf-triton-gate"', "an explicit tag or digest"],
+  ["report files from a gate in the cluster (they would stay in its pod)", (s) => pair(s, { verify: { spec: spec(), reportDir: "reports", runIn: GateRunner.cluster({ image: "gate:1" }) } }), "pair/verify", "reportDir", '"reports"', "the Job's report is its log"],
+  ["a local command for a gate in the cluster", (s) => pair(s, { verify: { spec: spec(), command: "npx cdktf-triton", runIn: GateRunner.cluster({ image: "gate:1" }) } }), "pair/verify", "command", '"npx cdktf-triton"', "the Job runs the image's entrypoint"],
+  ["a port-forward target for a gate in the cluster", (s) => new VerificationGate(s, "g", { spec: spec(), target: GateTarget.portForward({ service: "triton" }), runIn: GateRunner.cluster({ image: "gate:1" }) }), "g", "target", '"port-forward"', "a URL the Job reaches inside the cluster"],
+  ["a Secret env var whose name is not one", (s) => pair(s, { verify: { spec: spec(), runIn: GateRunner.cluster({ image: "gate:1", secretEnv: { "TRITON-TOKEN": { secretName: "auth", key: "token" } } }) } }), "pair/verify", 'runIn.secretEnv["TRITON-TOKEN"]', '"TRITON-TOKEN"', "the name of an environment variable"],
 ];
 
 describe("wrong inputs are refused at synth, naming the construct path, the field, the value and what is valid", () => {

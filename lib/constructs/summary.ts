@@ -31,7 +31,10 @@ export function summarizeApp(app: App): string {
         : show(bg.standby);
       lines.push(`  ${bg.appName} in ${show(bg.namespace)}: active ${active}, standby ${standby}`);
       lines.push(`    services: ${bg.appName} -> active color, ${bg.appName}-preview -> standby color`);
-      if (bg.gate) lines.push(`    gate: the switch waits for cdktf-triton verify against the color to serve (${bg.gate.resource.friendlyUniqueId}); a fingerprint that passed before is not verified again`);
+      if (bg.gate) {
+        const where = bg.gate.job ? `a Job in ${bg.namespace}` : "local-exec";
+        lines.push(`    gate: the switch waits for cdktf-triton verify (${where}) against the color to serve (${bg.gate.resource.friendlyUniqueId}); a fingerprint that passed before is not verified again`);
+      }
       if (bg.afterSwitchGate) lines.push(`    after the switch: cdktf-triton verify through ${bg.appName}; if it does not pass, both Services go back to the color that served (${bg.afterSwitchGate.resource.friendlyUniqueId})`);
       const glass = bg.allowServingChangeExpression;
       lines.push(

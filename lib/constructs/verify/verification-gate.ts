@@ -251,7 +251,8 @@ export class VerificationGate extends DependableConstruct {
         : {}),
     };
     if (cluster) {
-      const { args, environment } = gateArgv(flags);
+      // The namespace of the Services it may point back (the Job's own; kubectl in a pod defaults to it too).
+      const { args, environment } = gateArgv({ ...flags, namespace: flags.namespace ?? props.job?.namespace ?? "default" });
       this.command = args.join(" ");
       this.job = new GateJob(this, "job", {
         options: cluster,
