@@ -221,8 +221,8 @@ describe("the gate in the cluster (GateRunner.cluster)", () => {
     expect(args.slice(0, 5)).toEqual(["verify", "--spec", "/etc/cdktf-triton/verify.json", "--url", 'http://clf-${var.active}.ml.svc.cluster.local:8000']);
     // An earlier pass and the break glass come through the env, never as triggers of a new Job.
     expect(args).toEqual(expect.arrayContaining(["--passed", "$(CDKTF_TRITON_PASSED)", "--header", "Authorization=TRITON_TOKEN"]));
-    expect(pod.container[0].env.map((e: any) => e.name)).toEqual(["CDKTF_TRITON_PASSED", "CDKTF_TRITON_ALLOW_SERVING_CHANGE", "TRITON_TOKEN"]);
-    expect(pod.container[0].env[2].value_from.secret_key_ref).toEqual({ name: "triton-auth", key: "token" });
+    expect(pod.container[0].env.map((e: any) => e.name)).toEqual(["HOME", "CDKTF_TRITON_PASSED", "CDKTF_TRITON_ALLOW_SERVING_CHANGE", "TRITON_TOKEN"]);
+    expect(pod.container[0].env[3].value_from.secret_key_ref).toEqual({ name: "triton-auth", key: "token" });
     expect(args.some((a) => a.includes("--kubeconfig") || a.includes("--port-forward"))).toBe(false);
     expect(job.lifecycle).toEqual({ ignore_changes: ["spec", "metadata"], create_before_destroy: true, replace_triggered_by: [`terraform_data.${bg.gate!.job!.trigger.friendlyUniqueId}`] });
     const spec = resourcesOf(json, "kubernetes_config_map_v1").find((c: any) => c.metadata.name === "clf-verify-spec");

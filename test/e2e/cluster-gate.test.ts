@@ -115,7 +115,12 @@ describeE2e("the verification gate as a Kubernetes Job, applied by OpenTofu", ()
     const pod = job.spec.template.spec;
     expect([pod.serviceAccountName, pod.containers[0].image, pod.restartPolicy]).toEqual(["fraud-verify", IMAGE, "Never"]);
     expect(pod.containers[0].args).toEqual(expect.arrayContaining(["--url", `http://${dnsName("blue")}:8000`, "--spec", "/etc/cdktf-triton/verify.json"]));
-    expect(await logs(job.metadata.name)).toContain("PASS: the candidate may take traffic");
+    const log = await logs(job.metadata.name);
+    expect(log).toContain("PASS: the candidate may take traffic");
+    // The Role was enough: the history and the Event were written.
+    expect(log).not.toMatch(/not recorded/);
+    const events = await kubectl("get", "events", "-n", NS, "--field-selector", "reason=GatePassed");
+    expect(events.items.some((e: any) => e.involvedObject.name === "fraud")).toBe(true);
     const role = await kubectl("get", "role", "fraud-verify", "-n", NS);
     expect(role.rules.map((r: any) => ({ ...r, verbs: [...r.verbs].sort() }))).toEqual([
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },

@@ -126,6 +126,8 @@ export class GateJob extends Construct {
     });
     this.trigger = new TerraformData(this, "trigger", { triggers_replace: { ...props.triggers }, input: "${timestamp()}" }, { lifecycle: { ignoreChanges: ["input"] } });
     const env = [
+      // kubectl's cache and anything else the CLI writes: the root filesystem is read-only.
+      { name: "HOME", value: "/tmp" },
       ...Object.entries(props.environment).map(([n, value]) => ({ name: n, value })),
       ...Object.entries(options.secretEnv ?? {}).map(([n, ref]) => ({ name: n, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } })),
     ];
@@ -151,13 +153,19 @@ export class GateJob extends Construct {
                 name: "verify",
                 image: options.image,
                 args: [...props.args],
-                env: env.length ? env : undefined,
-                volumeMount: [{ name: "spec", mountPath: GATE_SPEC_DIR, readOnly: true }],
+                env,
+                volumeMount: [
+                  { name: "spec", mountPath: GATE_SPEC_DIR, readOnly: true },
+                  { name: "tmp", mountPath: "/tmp" },
+                ],
                 resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
               },
             ],
-            volume: [{ name: "spec", configMap: { name: `${name}-spec` } }],
+            volume: [
+              { name: "spec", configMap: { name: `${name}-spec` } },
+              { name: "tmp", emptyDir: {} },
+            ],
           },
         },
       },
