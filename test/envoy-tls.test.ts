@@ -1,9 +1,6 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as tls from "tls";
-import { execFileSync } from "child_process";
-import { X509Certificate } from "crypto";
 import { PropValidator } from "../lib/constructs/validation";
 import { Backend } from "../lib/constructs/traffic/backend";
 import { ListenerTls, renderEnvoy } from "../lib/constructs/traffic/envoy-config";
@@ -11,7 +8,7 @@ import { weightedRoutesModel } from "../lib/constructs/traffic/weighted-routes";
 import { OipClient } from "../lib/run/verify/client";
 import { GrpcOipClient } from "../lib/run/verify/grpc-client";
 import { RunningEnvoy, startEnvoy, untilHealthy, writeAtomically } from "./peers/envoy";
-import { freePort, makeCertificates } from "./peers/servers";
+import { freePort, issueServerCertificate, makeCertificates, servedFingerprint } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";
 import { until } from "./peers/wait";
 
@@ -19,17 +16,6 @@ import { until } from "./peers/wait";
 // them, the certificate and the client CA in folders laid out as a kubelet mounts a Secret.
 
 const request = { inputs: [{ name: "INPUT", shape: [1, 4], datatype: "FP32" as const, data: [1, 2, 3, 4] }] };
-
-/** The SHA-256 fingerprint of the certificate a TLS server presents. */
-function servedFingerprint(port: number, ca: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca, ALPNProtocols: ["http/1.1"] }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.end();
-    });
-    socket.on("error", reject);
-  });
-}
 
 describe("inbound TLS on a real Envoy", () => {
   let triton: RunningTriton;
@@ -99,17 +85,13 @@ describe("inbound TLS on a real Envoy", () => {
 
   test("a rotated certificate, written into the Secret's folder as a kubelet does, is served without a restart", async () => {
     await start({ certificateDir: secretDir });
-    const before = await servedFingerprint(ports.http, ca);
+    const before = await servedFingerprint(ports.http, { ca });
     // A new key and certificate from the same CA.
-    const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-    const f = (n: string) => path.join(dir, n);
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f("next.key"), "-out", f("next.csr"));
-    ssl("x509", "-req", "-in", f("next.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.cnf"), "-out", f("next.pem"));
-    const next = new X509Certificate(fs.readFileSync(f("next.pem"))).fingerprint256;
-    expect(next).not.toBe(before);
-    writeAtomically(secretDir, { "tls.crt": fs.readFileSync(f("next.pem"), "utf8"), "tls.key": fs.readFileSync(f("next.key"), "utf8") });
+    const next = issueServerCertificate(dir, "next");
+    expect(next.fingerprint).not.toBe(before);
+    writeAtomically(secretDir, { "tls.crt": fs.readFileSync(next.certFile, "utf8"), "tls.key": fs.readFileSync(next.keyFile, "utf8") });
     // Envoy watches the folder: the next handshake after its reload presents the new certificate (10 s is slack for a loaded machine).
-    await until("the rotated certificate served", 10_000, async () => (await servedFingerprint(ports.http, ca)) === next, 100);
+    await until("the rotated certificate served", 10_000, async () => (await servedFingerprint(ports.http, { ca })) === next.fingerprint, 100);
     const https = new OipClient({ url: `https://localhost:${ports.http}`, tls: { ca } });
     expect((await https.infer("classifier", undefined, request)).outputs[0].name).toBe("PROBABILITIES");
     await https.close();

@@ -104,6 +104,26 @@ export class PropValidator {
     );
   }
 
+  /**
+   * Requests and limits: each a quantity, and no limit below its request (the API server would
+   * refuse the pods at apply, after the plan passed). `defaults` are the values used when unset.
+   */
+  public resources(
+    r: { readonly cpuRequest?: string; readonly cpuLimit?: string; readonly memoryRequest?: string; readonly memoryLimit?: string } | undefined,
+    defaults: { readonly cpuRequest: string; readonly memoryRequest: string; readonly memoryLimit?: string },
+  ): this {
+    for (const k of ["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"] as const) this.quantity(`resources.${k}`, r?.[k]);
+    const pairs = [
+      ["cpu", r?.cpuRequest ?? defaults.cpuRequest, r?.cpuLimit],
+      ["memory", r?.memoryRequest ?? defaults.memoryRequest, r?.memoryLimit ?? defaults.memoryLimit],
+    ] as const;
+    for (const [what, request, limit] of pairs) {
+      const [q, l] = [quantityValue(request), quantityValue(limit)];
+      if (q !== undefined && l !== undefined) this.check(`resources.${what}Limit`, limit, l >= q, `at least the ${what} request (${request})`);
+    }
+    return this;
+  }
+
   public oneOf<T extends string>(field: string, value: T | undefined, valid: readonly T[]): this {
     if (value === undefined) return this;
     return this.check(field, value, valid.includes(value), `one of ${valid.map((v) => `"${v}"`).join(", ")}`);

@@ -149,6 +149,12 @@ export async function kubectl(...args: string[]): Promise<any> {
   return JSON.parse(r.stdout);
 }
 
+/** `kubectl apply` of these objects on the test cluster. */
+export async function kubectlApply(...objects: object[]): Promise<void> {
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
+  if (r.code !== 0) throw new Error(`kubectl apply exited ${r.code}: ${r.out}`);
+}
+
 /** Names of the objects of a kind in a namespace ([] when there are none or the namespace is gone). */
 export async function names(kind: string, namespace: string): Promise<string[]> {
   const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]);

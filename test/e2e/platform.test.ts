@@ -1,9 +1,6 @@
-import { X509Certificate } from "crypto";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as tls from "tls";
 import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
@@ -11,10 +8,10 @@ import { Backend, ModelRepository, TritonBlueGreen, TritonCanary } from "../../l
 import { OipClient } from "../../lib/run/verify/client";
 import { GrpcOipClient } from "../../lib/run/verify/grpc-client";
 import { EnvoyKubelet } from "../peers/kubelet";
-import { freePort, makeCertificates } from "../peers/servers";
+import { freePort, issueServerCertificate, makeCertificates, servedFingerprint } from "../peers/servers";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { until } from "../peers/wait";
-import { EngineStack, kubeconfig, kubectl, kubectlBin, run, synthesize, unavailable } from "./engine";
+import { EngineStack, kubeconfig, kubectl, kubectlApply, kubectlBin, run, synthesize, unavailable } from "./engine";
 
 // A platform team's stack, as its own cluster asks: images from a private registry, the canary's
 // Envoy on dedicated ingress nodes (a taint, a node label, a priority class), behind a
@@ -72,24 +69,8 @@ async function kubectlRun(...args: string[]): Promise<string> {
   return r.stdout;
 }
 
-async function kubectlApplyJson(...objects: object[]): Promise<void> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
-  if (r.code !== 0) throw new Error(r.out);
-}
-
 const b64 = (file: string) => fs.readFileSync(file).toString("base64");
 const tlsSecret = (cert: string, key: string) => ({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { name: "fraud-tls", namespace: NS }, data: { "tls.crt": b64(cert), "tls.key": b64(key) } });
-
-/** The SHA-256 fingerprint of the certificate a TLS server presents (mutual TLS: with the client's). */
-function servedFingerprint(port: number, client: tls.ConnectionOptions): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ALPNProtocols: ["http/1.1"], ...client }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.end();
-    });
-    socket.on("error", reject);
-  });
-}
 
 describeE2e("a platform team's stack: private registry, dedicated ingress nodes, a LoadBalancer for its ranges, mutual TLS", () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-platform-"));
@@ -107,7 +88,7 @@ describeE2e("a platform team's stack: private registry, dedicated ingress nodes,
     ports = { http: await freePort(), grpc: await freePort() };
     // What the platform has before this stack: the namespace, its dedicated nodes, a priority class,
     // the registry's pull secret and the certificates.
-    await kubectlApplyJson(
+    await kubectlApply(
       { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
       ...INGRESS_NODES.map((name, i) => ({
         apiVersion: "v1",
@@ -209,12 +190,8 @@ describeE2e("a platform team's stack: private registry, dedicated ingress nodes,
   }, 120_000);
 
   test("a certificate renewed in the Secret is served by every pod after its kubelet's next sync, without a restart", async () => {
-    const f = (n: string) => path.join(work, n);
-    const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f("renewed.key"), "-out", f("renewed.csr"));
-    ssl("x509", "-req", "-in", f("renewed.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.cnf"), "-out", f("renewed.pem"));
-    const renewed = new X509Certificate(fs.readFileSync(f("renewed.pem"))).fingerprint256;
-    await kubectlApplyJson(tlsSecret(f("renewed.pem"), f("renewed.key")));
+    const { certFile, keyFile, fingerprint: renewed } = issueServerCertificate(work, "renewed");
+    await kubectlApply(tlsSecret(certFile, keyFile));
     for (const pod of kubelet!.all()) {
       const envoyBefore = pod.envoy();
       expect(await servedFingerprint(pod.ports.get(ports.http)!, client)).not.toBe(renewed);

@@ -15,16 +15,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { kubeconfig, kubectlBin, run } from "../e2e/engine";
+import { kubeconfig, kubectl, kubectlApply, kubectlBin, run } from "../e2e/engine";
 
-async function kubectlJson(...args: string[]): Promise<any> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args, "-o", "json"]);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.out}`);
-  return JSON.parse(r.stdout);
-}
-
-async function kubectlOk(args: string[], input?: string): Promise<string> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args], input === undefined ? {} : { input });
+async function kubectlOk(...args: string[]): Promise<string> {
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, ...args]);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.out}`);
   return r.stdout;
 }
@@ -67,7 +61,7 @@ export class GateJobKubelet {
   }
 
   private async look(): Promise<void> {
-    const pods = (await kubectlJson("get", "pods", "-n", this.namespace, "-l", "cdktf-triton/role=verify")).items;
+    const pods = (await kubectl("get", "pods", "-n", this.namespace, "-l", "cdktf-triton/role=verify")).items;
     for (const pod of pods) {
       const name = pod.metadata.name as string;
       if (this.handled.has(name) || pod.status?.phase !== "Running" || pod.metadata.deletionTimestamp) continue;
@@ -87,7 +81,7 @@ export class GateJobKubelet {
     for (const m of container.volumeMounts ?? []) {
       const volume = pod.spec.volumes.find((v: any) => v.name === m.name);
       if (!volume?.configMap) continue;
-      const data = (await kubectlJson("get", "configmap", volume.configMap.name, "-n", this.namespace)).data ?? {};
+      const data = (await kubectl("get", "configmap", volume.configMap.name, "-n", this.namespace)).data ?? {};
       const folder = path.join(dir, m.name);
       fs.mkdirSync(folder);
       for (const [k, v] of Object.entries(data)) fs.writeFileSync(path.join(folder, k), v as string);
@@ -98,14 +92,14 @@ export class GateJobKubelet {
     for (const e of container.env ?? []) {
       if (e.value !== undefined) env[e.name] = e.value;
       else if (e.valueFrom?.secretKeyRef) {
-        const secret = await kubectlJson("get", "secret", e.valueFrom.secretKeyRef.name, "-n", this.namespace);
+        const secret = await kubectl("get", "secret", e.valueFrom.secretKeyRef.name, "-n", this.namespace);
         env[e.name] = Buffer.from(secret.data[e.valueFrom.secretKeyRef.key], "base64").toString("utf8");
       } else env[e.name] = "";
     }
     // Kubernetes expands $(VAR) in args from the container's env; then the mount paths move here.
     const args = (container.args as string[]).map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, v) => (v in env ? env[v] : whole))).map((a) => [...mounts].reduce((t, [from, to]) => t.split(from).join(to), a));
     // The ServiceAccount's identity, as in-cluster config gives it to kubectl in a pod.
-    const token = (await kubectlOk(["create", "token", pod.spec.serviceAccountName, "-n", this.namespace, "--duration", "1h"])).trim();
+    const token = (await kubectlOk("create", "token", pod.spec.serviceAccountName, "-n", this.namespace, "--duration", "1h")).trim();
     const admin = parse(fs.readFileSync(kubeconfig, "utf8"));
     const cluster = admin.clusters[0].cluster;
     const podConfig = path.join(dir, "kubeconfig");
@@ -122,7 +116,7 @@ export class GateJobKubelet {
     );
     const logFile = path.join(dir, "container.log");
     fs.writeFileSync(logFile, "");
-    await kubectlOk(["apply", "-f", "-"], JSON.stringify({ apiVersion: "kwok.x-k8s.io/v1alpha1", kind: "Logs", metadata: { name, namespace: this.namespace }, spec: { logs: [{ containers: [container.name], logsFile: logFile, follow: false }] } }));
+    await kubectlApply({ apiVersion: "kwok.x-k8s.io/v1alpha1", kind: "Logs", metadata: { name, namespace: this.namespace }, spec: { logs: [{ containers: [container.name], logsFile: logFile, follow: false }] } });
     const entrypoint = path.join(this.imageRoot, "app", "node_modules", ".bin", "cdktf-triton");
     const child = spawn(entrypoint, args, {
       cwd: dir,
@@ -177,7 +171,7 @@ export class GateJobKubelet {
         },
       ],
     };
-    await kubectlOk(["patch", "pod", pod.metadata.name, "-n", this.namespace, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })]);
+    await kubectlOk("patch", "pod", pod.metadata.name, "-n", this.namespace, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status }));
   }
 
   async stop(): Promise<void> {

@@ -20,7 +20,7 @@ import * as os from "os";
 import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-config";
 import { ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../lib/core/envoy";
 import { runningPods } from "../../lib/run/kubectl";
-import { kubeconfig, kubectlBin, run } from "../e2e/engine";
+import { kubeconfig, kubectlApply, kubectlBin, run } from "../e2e/engine";
 import { RunningEnvoy, startEnvoy, writeAtomically } from "./envoy";
 import { freePort } from "./servers";
 import { until } from "./wait";
@@ -75,10 +75,6 @@ async function secretFiles(namespace: string, mount: SecretMount): Promise<Recor
   return Object.fromEntries(mount.items ? mount.items.map((i) => [i.path, decode(i.key)]) : Object.keys(data).map((k) => [k, decode(k)]));
 }
 
-async function kubectlApply(objects: object[]): Promise<void> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
-  if (r.code !== 0) throw new Error(r.out);
-}
 
 class Pod implements PodEnvoy {
   public readonly criLogFile: string;
@@ -311,7 +307,7 @@ export class EnvoyKubelet {
 
   /** kwok's PortForward (admin and ops ports) and Logs for a pod. */
   async forward(pod: string, adminTo: number, opsTo: number, criLogFile: string): Promise<void> {
-    await kubectlApply([
+    await kubectlApply(
       {
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "PortForward",
@@ -329,7 +325,7 @@ export class EnvoyKubelet {
         metadata: { name: pod, namespace: this.namespace },
         spec: { logs: [{ containers: ["envoy"], logsFile: criLogFile, follow: false }] },
       },
-    ]);
+    );
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,8 @@ import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import * as tls from "tls";
+import { X509Certificate } from "crypto";
 import { python } from "./python";
 
 export interface RunningServer {
@@ -110,6 +112,29 @@ export function makeCertificates(dir: string) {
   ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=verifier", "-keyout", f("client.key"), "-out", f("client.csr"));
   ssl("x509", "-req", "-in", f("client.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-out", f("client.pem"));
   return { caFile: f("ca.pem"), certFile: f("server.pem"), keyFile: f("server.key"), clientCertFile: f("client.pem"), clientKeyFile: f("client.key") };
+}
+
+/**
+ * Another server certificate (for 127.0.0.1 / localhost) from the CA of `makeCertificates(dir)`, as
+ * a renewal issues one: `<dir>/<name>.pem` and `<dir>/<name>.key`, and its SHA-256 fingerprint.
+ */
+export function issueServerCertificate(dir: string, name: string): { certFile: string; keyFile: string; fingerprint: string } {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`));
+  ssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.cnf"), "-out", f(`${name}.pem`));
+  return { certFile: f(`${name}.pem`), keyFile: f(`${name}.key`), fingerprint: new X509Certificate(fs.readFileSync(f(`${name}.pem`))).fingerprint256 };
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS server on 127.0.0.1:port presents (SNI localhost). */
+export function servedFingerprint(port: number, client: tls.ConnectionOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ALPNProtocols: ["http/1.1"], ...client }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.on("error", reject);
+  });
 }
 
 /** Stops a process started in its own group (`detached`): SIGTERM, SIGKILL after 5 s. */

@@ -2,7 +2,7 @@ import { Tokenization } from "cdktf";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 import { tritonChartAsset } from "../chart";
-import { isPinnedImage, isToken, PropValidator, quantityValue } from "../validation";
+import { isPinnedImage, isToken, PropValidator } from "../validation";
 import { COLORS } from "../../core/colors";
 import { RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
 import { CHART_LABEL_KEYS, MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
@@ -74,18 +74,7 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
   }
   v.integer("replicas", props.replicas, 0, 1000);
   v.integer("gpus", props.gpus, 0, 16);
-  v.quantity("resources.cpuRequest", props.resources?.cpuRequest);
-  v.quantity("resources.cpuLimit", props.resources?.cpuLimit);
-  v.quantity("resources.memoryRequest", props.resources?.memoryRequest);
-  v.quantity("resources.memoryLimit", props.resources?.memoryLimit);
-  // A limit below its request: the API server refuses the Deployment at apply, after the plan passed.
-  for (const [what, request, limit] of [
-    ["cpu", props.resources?.cpuRequest ?? "1", props.resources?.cpuLimit],
-    ["memory", props.resources?.memoryRequest ?? "4Gi", props.resources?.memoryLimit],
-  ] as const) {
-    const [r, l] = [quantityValue(request), quantityValue(limit)];
-    if (r !== undefined && l !== undefined) v.check(`resources.${what}Limit`, limit, l >= r, `at least the ${what} request (${request})`);
-  }
+  v.resources(props.resources, { cpuRequest: "1", memoryRequest: "4Gi" });
   v.quantity("shmSize", props.shmSize);
 
   if (!props.modelRepository || typeof props.modelRepository._validate !== "function") {

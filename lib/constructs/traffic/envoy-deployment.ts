@@ -8,7 +8,7 @@ import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { isPinnedImage, PropValidator, quantityValue } from "../validation";
+import { isPinnedImage, PropValidator } from "../validation";
 import { providerAffinity, providerTopologySpread, Toleration, validatePodScheduling } from "../pod-scheduling";
 import { PAIR_LABEL } from "../../core/pair";
 import { ENVOY_OPS_PORT, EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
@@ -107,7 +107,7 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.dnsLabel("namespace", props.namespace);
   v.integer("replicas", props.replicas, 1, 100);
   if (props.image !== undefined) v.check("image", props.image, isPinnedImage(props.image), "an image reference with an explicit tag or digest");
-  validateResources(props.resources, v);
+  v.resources(props.resources, { cpuRequest: "250m", memoryRequest: "128Mi", memoryLimit: "512Mi" });
   v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
   const ranges = props.loadBalancerSourceRanges;
   if (ranges !== undefined) {
@@ -128,19 +128,6 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.userLabels("labels", props.labels, ENVOY_LABEL_KEYS);
   v.userLabels("podLabels", props.podLabels, ENVOY_LABEL_KEYS);
   v.stringMap("annotations", props.annotations, "annotation");
-}
-
-function validateResources(r: EnvoyResources | undefined, v: PropValidator): void {
-  if (r === undefined) return;
-  for (const k of ["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"] as const) v.quantity(`resources.${k}`, r[k]);
-  const pairs = [
-    ["cpu", r.cpuRequest ?? "250m", r.cpuLimit],
-    ["memory", r.memoryRequest ?? "128Mi", r.memoryLimit ?? "512Mi"],
-  ] as const;
-  for (const [kind, request, limit] of pairs) {
-    const [q, l] = [quantityValue(request), quantityValue(limit)];
-    if (q !== undefined && l !== undefined) v.check(`resources.${kind}Limit`, limit, l >= q, `at least resources.${kind}Request (${request}): Kubernetes refuses a limit below the request`);
-  }
 }
 
 function validateDisruptionBudget(pdb: EnvoyDisruptionBudget | false | undefined, replicas: number, v: PropValidator): void {

@@ -47,17 +47,11 @@ export abstract class GateRunner {
   public static cluster(options: GateJobOptions): GateRunner {
     return new ClusterRunner(options);
   }
-
-  /** @internal */
-  public abstract readonly _kind: "local" | "cluster";
 }
 
-class LocalRunner extends GateRunner {
-  public readonly _kind = "local" as const;
-}
+class LocalRunner extends GateRunner {}
 
 export class ClusterRunner extends GateRunner {
-  public readonly _kind = "cluster" as const;
   constructor(public readonly options: GateJobOptions) {
     super();
   }

@@ -26,8 +26,6 @@ export abstract class GateTarget {
     return new PortForwardTarget(options.service, options.port ?? 8000, options.namespace, options.kubeconfig, options.context);
   }
 
-  /** @internal Whether it is reached through kubectl port-forward (only from where apply runs). */
-  public _portForward = false;
   /** @internal The CLI's flags that reach it, as the candidate or as the baseline. */
   public abstract _flags(role: "candidate" | "baseline"): Partial<VerifyFlags>;
   /** @internal */
@@ -62,7 +60,6 @@ class PortForwardTarget extends GateTarget {
     private readonly context?: string,
   ) {
     super();
-    this._portForward = true;
   }
   public _flags(role: "candidate" | "baseline"): Partial<VerifyFlags> {
     const target = `svc/${this.service}:${this.port}`;
@@ -208,7 +205,7 @@ export class VerificationGate extends DependableConstruct {
       v.check("reportDir", props.reportDir, props.reportDir === undefined, `no reportDir with GateRunner.cluster: report files would stay in the Job's pod (${inPod})`);
       v.check("command", props.command, props.command === undefined, "no command with GateRunner.cluster: the Job runs the image's entrypoint");
       for (const [field, t] of [["target", props.target], ["baseline", props.baseline]] as const) {
-        if (t?._portForward) v.check(field, "port-forward", false, "a URL the Job reaches inside the cluster, e.g. http://<service>.<namespace>.svc.cluster.local:8000 (port-forwards run only where apply runs)");
+        if (t instanceof PortForwardTarget) v.check(field, "port-forward", false, "a URL the Job reaches inside the cluster, e.g. http://<service>.<namespace>.svc.cluster.local:8000 (port-forwards run only where apply runs)");
       }
       v.dnsLabel("job.name", props.job?.name ?? id, 52);
       v.dnsLabel("job.namespace", props.job?.namespace);
