@@ -1,4 +1,6 @@
-import { contractMismatch, outputMismatch, outputsAgree, percentile, validateSpec, SpecError } from "../lib/run";
+import { contractMismatch, outputMismatch, outputsAgree } from "../lib/run/verify/compare";
+import { percentile } from "../lib/run/verify/probe";
+import { SpecError, validateSpec } from "../lib/core/verify-spec";
 
 describe("golden output comparison", () => {
   const t = (data: (number | string | boolean)[], shape = [data.length], datatype: any = "FP32") => ({ name: "y", datatype, shape, data });

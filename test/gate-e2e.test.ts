@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { App, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
-import { GateTarget, TerraformData, VerificationGate } from "../lib";
+import { GateTarget, VerificationGate } from "../lib";
+import { TerraformData } from "../lib/constructs/terraform-data";
 import { RunningServer, startMlserver } from "./peers/servers";
 import { setosaSpec } from "./peers/iris";
 

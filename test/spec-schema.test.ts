@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import Ajv from "ajv";
-import { SPEC_SCHEMA_FILE, SpecError, validateSpec, VerifySpec } from "../lib/run";
+import { SPEC_SCHEMA_FILE, SpecError, VerifySpec } from "../lib/run";
+import { validateSpec } from "../lib/core/verify-spec";
 import { setosaSpec } from "./peers/iris";
 import { classifierSpec } from "./peers/triton-models";
 

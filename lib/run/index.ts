@@ -1,10 +1,14 @@
 // `cdktf-triton/run`: the verifier's API for programs that verify a candidate themselves (the OIP
-// clients, the checks, the probe, the spec). Nothing here loads cdktf or the providers; a stack
-// imports `cdktf-triton` instead.
-export * from "../core/tensor";
-export * from "./verify/binary";
-export * from "./verify/client";
-export * from "../core/verify-spec";
-export * from "./verify/compare";
-export * from "./verify/probe";
-export * from "./verify/verifier";
+// clients, the probe, the spec, the report). Nothing here loads cdktf or the providers; a stack
+// imports `cdktf-triton` instead. Listed by hand, as in lib/index.ts; the codecs, comparisons and
+// percentiles behind it are internals.
+export type { Datatype, Tensor, TensorData } from "../core/tensor";
+export { loadSpec, SpecError, SPEC_SCHEMA_FILE } from "../core/verify-spec";
+export type { BaselineSpec, ExpectedOutput, GoldenCase, MetricsSpec, ModelSpec, ProbeSpec, SpecProblem, TensorContract, VerifySpec } from "../core/verify-spec";
+export type { InferRequest, InferResponse } from "./verify/binary";
+export { OipClient, OipError, scrapeMetrics } from "./verify/client";
+export type { ClientOptions, FailureKind, HealthAnswer, InferenceClient, MetricSample, ModelMetadata, TensorMetadata, TlsOptions } from "./verify/client";
+export { runProbe } from "./verify/probe";
+export type { ProbeResult } from "./verify/probe";
+export { makeClient, TargetUrlError, verify } from "./verify/verifier";
+export type { CheckResult, CheckStatus, OipProtocol, ProgressEvent, Report, Verdict, VerifyOptions, VerifyTarget } from "./verify/verifier";
