@@ -48,7 +48,7 @@ export class ExampleStack extends TerraformStack {
       replicas: 3,
       // Up to 6 pods on Triton's queue time (an adapter serves the metric: README); never below
       // what the replica rule gives the color (3 serving, 1 in preview).
-      autoscaling: { maxReplicas: 6, targetQueueTimeUs: 20000 },
+      autoscaling: { maxReplicas: 6, targetQueueTimeSeconds: 0.02 },
       gpus: 1,
       resources: { cpuRequest: "4", memoryRequest: "16Gi" },
       nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
@@ -88,7 +88,7 @@ export class ExampleStack extends TerraformStack {
               ],
             },
           ],
-          probe: { model: "resnet50", case: "all-zero image is class 0 or 1", requests: 200, concurrency: 4, budgets: { p99Ms: 250, maxErrorRate: 0 } },
+          probe: { model: "resnet50", case: "all-zero image is class 0 or 1", requests: 200, concurrency: 4, budgets: { p99Seconds: 0.25, maxErrorRate: 0 } },
         },
       },
     });
@@ -114,9 +114,9 @@ export class ExampleStack extends TerraformStack {
         intervalSeconds: 60,
         metrics: [
           PromotionMetric.successRate({ minPercent: 99 }),
-          PromotionMetric.latency({ percentile: 99, maxMs: 250 }),
+          PromotionMetric.latency({ percentile: 99, maxSeconds: 0.25 }),
           PromotionMetric.tritonFailureRate({ maxPercent: 1 }),
-          PromotionMetric.tritonQueueTime({ maxMs: 50 }),
+          PromotionMetric.tritonQueueTime({ maxSeconds: 0.05 }),
         ],
       },
       confirmBeforeSwitch: true,

@@ -164,6 +164,34 @@ describe("the p99 latency alert and the autoscaler's queue-time query, tested by
     ]);
     expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
   });
+
+  test("queue time per request is one number in the dashboard, the adapter rule and the promotion's analysis, failures or not (core/queue-time)", () => {
+    const { queueTimeAdapterRule } = require("../lib/constructs/release/autoscaling");
+    const { dashboardQueries } = require("../lib/constructs/observe/dashboard");
+    const { promqlOf } = require("../lib/run/promote/analysis");
+    const labels = { namespace: "ml", app: "classifier", color: "green", pod: "classifier-green-7d9f8-abcde", model: "iris", version: "1" };
+    // Every 15 s: 3 requests complete, waiting 150 ms in all (50 ms each); 1 fails before it queues.
+    const input_series = [
+      { series: series("nv_inference_queue_duration_us", labels), values: "0+150000x40" },
+      { series: series("nv_inference_request_success", labels), values: "0+3x40" },
+      { series: series("nv_inference_request_failure", labels), values: "0+1x40" },
+    ];
+    const adapter = queueTimeAdapterRule().metricsQuery.replace(/<<\.LabelMatchers>>/g, 'namespace="ml",pod="classifier-green-7d9f8-abcde"').replace(/<<\.GroupBy>>/g, "pod");
+    const panel = dashboardQueries({ app: "classifier", namespace: "ml" }).find((q: { panel: string }) => q.panel === "Queue time per request").expr.replace(/\$__rate_interval/g, "1m");
+    const analysis = promqlOf({ name: "queue", kind: "triton-queue-time", max: 1 }, { app: "classifier", namespace: "ml", color: "green", stable: "blue" }, 60);
+    const r = runPromtool({ groups: [] }, [
+      {
+        interval: "15s",
+        input_series,
+        promql_expr_test: [
+          { expr: `round(${adapter})`, eval_time: "5m", exp_samples: [{ labels: `{pod="${labels.pod}"}`, value: 50000 }] },
+          { expr: `round(${panel})`, eval_time: "5m", exp_samples: [{ labels: '{color="green"}', value: 50000 }] },
+          { expr: `round(1e6 * ${analysis})`, eval_time: "5m", exp_samples: [{ labels: "{}", value: 50000 }] },
+        ],
+      },
+    ]);
+    expect([r.code, r.out]).toEqual([0, expect.stringContaining("SUCCESS")]);
+  });
 });
 
 describe("TritonAlerts' rules (the pair's and its Envoys'), tested by promtool", () => {

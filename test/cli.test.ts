@@ -21,7 +21,7 @@ const goodSpec = {
       golden: [{ name: "setosa", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }], outputs: [{ name: "predict", data: [0] }] }],
     },
   ],
-  probe: { model: "iris", case: "setosa", requests: 40, concurrency: 2, budgets: { p99Ms: 5000 } },
+  probe: { model: "iris", case: "setosa", requests: 40, concurrency: 2, budgets: { p99Seconds: 5 } },
 };
 
 function run(args: string[], env: Record<string, string> = {}) {

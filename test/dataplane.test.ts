@@ -119,7 +119,7 @@ describe("weighted routes on a real Envoy", () => {
   test("overload is shed with fast 429s by the local rate limit, bursts allowed", async () => {
     // HTTP and gRPC listeners: the readiness chain crosses the rate-limited HTTP listener to reach the gRPC one.
     const both = Backend.address("blue", "127.0.0.1", servers.blue.ports.http, servers.blue.ports.grpc);
-    await run({ routes: [{ backends: [{ backend: both, weightPercent: 100 }] }], rateLimit: { maxTokens: 20, tokensPerFill: 1, fillIntervalMs: 10_000 } });
+    await run({ routes: [{ backends: [{ backend: both, weightPercent: 100 }] }], rateLimit: { maxTokens: 20, tokensPerFill: 1, fillIntervalSeconds: 10 } });
     const r = await load(envoy!.url(port), 100, 4);
     // The burst of 20 passes (the health checks do not use the listener), the rest is refused at once
     expect(r.byVersion).toEqual({ blue: 20 });

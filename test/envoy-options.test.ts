@@ -26,7 +26,7 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
     await Promise.all([...doubles.map((d) => d.stop()), a?.stop(), b?.stop()]);
   });
 
-  const healthCheck = { intervalMs: 200, timeoutMs: 250, unhealthyThreshold: 2, healthyThreshold: 1 };
+  const healthCheck = { intervalSeconds: 0.2, timeoutSeconds: 0.25, unhealthyThreshold: 2, healthyThreshold: 1 };
   const mls = (s: RunningMlserver, zone?: string, weight?: number) => ({ backend: Backend.address(s === a ? "a" : "b", "127.0.0.1", s.ports.http), zone, region: zone && "test", weight });
   const double = async (options: DoubleOptions) => {
     const d = await startMisbehavingServer(options);
@@ -72,7 +72,7 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
       tiers: [{ name: "only", endpoints: [mls(a), mls(b), endpoint] }],
       healthCheck,
       // Three hosts at 100, 100 and 67 %: mean 89, stdev 16; a factor of 1 ejects below 73 %.
-      outlierDetection: { consecutive5xx: 3, intervalMs: 500, baseEjectionTimeMs: 30_000, successRate: { minimumHosts: 3, requestVolume: 30, stdevFactor: 1 } },
+      outlierDetection: { consecutive5xx: 3, intervalSeconds: 0.5, baseEjectionTimeSeconds: 30, successRate: { minimumHosts: 3, requestVolume: 30, stdevFactor: 1 } },
       retries: { numRetries: 2 },
     });
     const traffic = steadyLoad(envoy!.url(port), 4);

@@ -20,16 +20,16 @@ const weighted: [string, WeightedRoutesProps][] = [
   ["a 90/10 split with gRPC", { routes: [{ backends: [{ backend: a, weightPercent: 90 }, { backend: b, weightPercent: 10 }] }] }],
   ["header, cookie and path matches, a mirror, timeouts", {
     routes: [
-      { name: "beta", match: { headers: { "x-variant": "green" }, pathPrefix: "/v2/models/fraud" }, backends: [{ backend: b, weightPercent: 100 }], timeoutMs: 1500 },
+      { name: "beta", match: { headers: { "x-variant": "green" }, pathPrefix: "/v2/models/fraud" }, backends: [{ backend: b, weightPercent: 100 }], timeoutSeconds: 1.5 },
       { name: "sticky", match: { cookies: { variant: "b" } }, backends: [{ backend: b, weightPercent: 100 }] },
       { backends: [{ backend: a, weightPercent: 100 }], mirror: { backend: b, percent: 5 } },
     ],
   }],
   ["health checks, outlier detection with success-rate ejection, a rate limit, admin APIs open", {
     routes: [{ backends: [{ backend: a, weightPercent: 50 }, { backend: b, weightPercent: 50 }] }],
-    healthCheck: { intervalMs: 500, timeoutMs: 250, unhealthyThreshold: 2, healthyThreshold: 2, path: "/v2/models/fraud/ready" },
-    outlierDetection: { consecutive5xx: 2, intervalMs: 100, baseEjectionTimeMs: 1000, maxEjectionPercent: 50, successRate: { minimumHosts: 2, requestVolume: 10, stdevFactor: 1.5 } },
-    rateLimit: { maxTokens: 100, tokensPerFill: 10, fillIntervalMs: 1000 },
+    healthCheck: { intervalSeconds: 0.5, timeoutSeconds: 0.25, unhealthyThreshold: 2, healthyThreshold: 2, path: "/v2/models/fraud/ready" },
+    outlierDetection: { consecutive5xx: 2, intervalSeconds: 0.1, baseEjectionTimeSeconds: 1, maxEjectionPercent: 50, successRate: { minimumHosts: 2, requestVolume: 10, stdevFactor: 1.5 } },
+    rateLimit: { maxTokens: 100, tokensPerFill: 10, fillIntervalSeconds: 1 },
     accessLog: { sampledPercent: 10 },
     allowAdminApis: true,
   }],
@@ -47,12 +47,12 @@ const pools: [string, FailoverPoolProps][] = [
     loadBalancing: "least-request",
     localityWeighted: true,
     circuitBreakers: { maxConnections: 100, maxPendingRequests: 50, maxRequests: 200, maxRetries: 5 },
-    retries: { numRetries: 3, perTryTimeoutMs: 500 },
-    timeoutMs: 5000,
-    healthCheck: { intervalMs: 100, timeoutMs: 50, unhealthyThreshold: 2, healthyThreshold: 3 },
+    retries: { numRetries: 3, perTryTimeoutSeconds: 0.5 },
+    timeoutSeconds: 5,
+    healthCheck: { intervalSeconds: 0.1, timeoutSeconds: 0.05, unhealthyThreshold: 2, healthyThreshold: 3 },
     outlierDetection: { consecutive5xx: 3, successRate: { stdevFactor: 1.9 } },
   }],
-  ["HTTP only with a rate limit and every request logged", { tiers: [{ name: "only", endpoints: [{ backend: httpOnly }] }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalMs: 100 }, accessLog: { sampledPercent: 100 } }],
+  ["HTTP only with a rate limit and every request logged", { tiers: [{ name: "only", endpoints: [{ backend: httpOnly }] }], rateLimit: { maxTokens: 10, tokensPerFill: 1, fillIntervalSeconds: 0.1 }, accessLog: { sampledPercent: 100 } }],
 ];
 
 describe("every rendered Envoy configuration is accepted by the real Envoy", () => {

@@ -26,9 +26,9 @@ export const poolProps = (primary: Backend[], secondary: Backend[]): FailoverPoo
     { name: "primary", endpoints: primary.map((backend) => ({ backend })) },
     { name: "secondary", endpoints: secondary.map((backend) => ({ backend })) },
   ],
-  healthCheck: { intervalMs: 100, timeoutMs: 250, unhealthyThreshold: 2, healthyThreshold: 3 },
-  outlierDetection: { consecutive5xx: 1, intervalMs: 100, baseEjectionTimeMs: 1000 },
-  retries: { numRetries: 3, perTryTimeoutMs: 2000 },
+  healthCheck: { intervalSeconds: 0.1, timeoutSeconds: 0.25, unhealthyThreshold: 2, healthyThreshold: 3 },
+  outlierDetection: { consecutive5xx: 1, intervalSeconds: 0.1, baseEjectionTimeSeconds: 1 },
+  retries: { numRetries: 3, perTryTimeoutSeconds: 2 },
 });
 
 describe("failover pool on a real Envoy", () => {
@@ -147,7 +147,7 @@ describe("failover pool on a real Envoy", () => {
       const remotePort = Number(new URL(remote.url).port);
       const tiers = (caFile: string): FailoverPoolProps => ({
         tiers: [{ name: "remote", endpoints: [{ backend: Backend.external(`https://localhost:${remotePort}`, { name: "remote", caFile }) }] }],
-        healthCheck: { intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 1 },
+        healthCheck: { intervalSeconds: 0.1, unhealthyThreshold: 2, healthyThreshold: 1 },
       });
       const doubler = JSON.stringify({ inputs: [{ name: "INPUT0", shape: [1], datatype: "FP32", data: [21] }] });
       const ask = async () => {

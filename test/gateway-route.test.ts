@@ -28,7 +28,7 @@ describe("GatewayRoute (Gateway API HTTPRoute with weighted backendRefs)", () =>
             { backend: Backend.release(bg.green), weightPercent: 20 },
           ],
           mirror: { backend: Backend.service("clf-shadow", { namespace: "ml" }), percent: 10 },
-          timeoutMs: 5000,
+          timeoutSeconds: 5,
         },
       ],
     });

@@ -45,7 +45,7 @@ describe("observability constructs", () => {
 
   test("TritonAlerts: a helm_release of the bundled rules chart with the pair's and each Envoy's groups; the chart renders them into a PrometheusRule", () => {
     const { stack, pair, canary } = setup();
-    const alerts = new TritonAlerts(stack, "alerts", { pair, envoys: [canary], labels: { release: "prom" }, p99LatencyMs: 2000 });
+    const alerts = new TritonAlerts(stack, "alerts", { pair, envoys: [canary], labels: { release: "prom" }, p99LatencySeconds: 2 });
     const [release] = resourcesOf(synthJson(stack), "helm_release").filter((r: any) => r.name === "classifier-alerts");
     expect(release.chart).toMatch(/^assets\/cdktf-triton-rules-chart\//);
     expect(release.namespace).toBe("${var.namespace}");
@@ -58,7 +58,7 @@ describe("observability constructs", () => {
   });
 
   test("the chart's HPA: min the color's replicas, max as given, on the queue-time metric; none for a color at 0 pods; the adapter rule's query names the metric", () => {
-    const objects = render({ replicas: 3, autoscaling: { maxReplicas: 6, targetQueueTimeUs: 20000 } });
+    const objects = render({ replicas: 3, autoscaling: { maxReplicas: 6, targetQueueTimeSeconds: 0.02 } });
     expect(objects.HorizontalPodAutoscaler.spec).toMatchObject({ minReplicas: 3, maxReplicas: 6, scaleTargetRef: { kind: "Deployment", name: objects.Deployment.metadata.name } });
     expect(objects.HorizontalPodAutoscaler.spec.metrics[0].pods).toEqual({ metric: { name: "triton_queue_time_us" }, target: { type: "AverageValue", averageValue: "20000" } });
     expect(objects.Deployment.spec.replicas).toBe(3);

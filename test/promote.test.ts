@@ -153,7 +153,7 @@ describe("TritonGatewayCanary", () => {
       requests: 'sum(increase(envoy_cluster_upstream_rq_completed{envoy_cluster_name="ml_fraud-green_8000"}[30s]))',
       errors: 'sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name="ml_fraud-green_8000",envoy_response_code_class="5"}[30s]))',
     });
-    expect(gatewayEnvoyQueries("envoy-latency", "s", 6, 95).value).toBe('histogram_quantile(0.95, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="s"}[6s])))');
+    expect(gatewayEnvoyQueries("envoy-latency", "s", 6, 95).value).toBe('histogram_quantile(0.95, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="s"}[6s]))) / 1000');
     const cond = (type: string, status: string, observedGeneration: number, reason = "") => ({ type, status, observedGeneration, reason });
     const parent = (conditions: any[]) => ({ parent: "gw/platform", controller: "projectcontour.io/gateway-controller", conditions });
     expect(routeProblem({ generation: 3, parents: [] })).toEqual({ why: "no Gateway controller has written its status yet", refused: false });

@@ -77,7 +77,7 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     // A real Envoy whose primary tier is a closed port: its health checker logs the primary out,
     // Triton (the backup) healthy.
     const dead = await freePort();
-    envoy = await startPool({ tiers: [{ name: "primary", endpoints: [{ backend: Backend.address("primary", "127.0.0.1", dead) }] }, { name: "backup", endpoints: [{ backend: Backend.address("backup", "127.0.0.1", triton.ports.http) }] }], healthCheck: { intervalMs: 100, timeoutMs: 100, unhealthyThreshold: 1, healthyThreshold: 1 } }, await freePort(), [dead]);
+    envoy = await startPool({ tiers: [{ name: "primary", endpoints: [{ backend: Backend.address("primary", "127.0.0.1", dead) }] }, { name: "backup", endpoints: [{ backend: Backend.address("backup", "127.0.0.1", triton.ports.http) }] }], healthCheck: { intervalSeconds: 0.1, timeoutSeconds: 0.1, unhealthyThreshold: 1, healthyThreshold: 1 } }, await freePort(), [dead]);
     // Bound: Envoy flushes its stdout file every 10 s; 30 s is slack for a loaded 2-core machine.
     await until("Envoy's health events on its stdout", 30_000, () => parseEnvoyLog(fs.readFileSync(envoy!.stdoutFile, "utf8")).events.length >= 2, 200);
   }, 240_000);

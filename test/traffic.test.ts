@@ -131,9 +131,9 @@ describe("WeightedService and FailoverPool in the cluster", () => {
         { name: "primary", endpoints: [{ backend: Backend.service("triton-a", { namespace: "ml" }), region: "eu-west-1", zone: "a" }] },
         { name: "backup", endpoints: [{ backend: Backend.external("https://triton.us-east-1.example.com", { name: "us-east" }), weight: 2, region: "us-east-1" }] },
       ],
-      healthCheck: { intervalMs: 2000, unhealthyThreshold: 3, healthyThreshold: 2 },
-      outlierDetection: { consecutive5xx: 5, baseEjectionTimeMs: 60000 },
-      rateLimit: { maxTokens: 200, tokensPerFill: 100, fillIntervalMs: 1000 },
+      healthCheck: { intervalSeconds: 2, unhealthyThreshold: 3, healthyThreshold: 2 },
+      outlierDetection: { consecutive5xx: 5, baseEjectionTimeSeconds: 60 },
+      rateLimit: { maxTokens: 200, tokensPerFill: 100, fillIntervalSeconds: 1 },
     });
     const files = resourcesOf(synthJson(stack), "kubernetes_config_map_v1")[0].data;
     const [cluster] = parse(files["cds.yaml"]).resources;
@@ -201,7 +201,7 @@ describe("WeightedService and FailoverPool in the cluster", () => {
     ["negative retries", pool([{ name: "p", endpoints: [{ backend: a }] }], { retries: { numRetries: -1 } }), "retries.numRetries = -1 is invalid: expected an integer from 0 to 10"],
     ["allowAdminApis not a boolean (service)", service([{ backends: [{ backend: a, weightPercent: 100 }] }], { allowAdminApis: "yes" }), 'allowAdminApis = "yes" is invalid: expected true or false'],
     ["allowAdminApis not a boolean (pool)", pool([{ name: "p", endpoints: [{ backend: a }] }], { allowAdminApis: 1 }), "allowAdminApis = 1 is invalid: expected true or false"],
-    ["a zero rate-limit bucket", pool([{ name: "p", endpoints: [{ backend: a }] }], { rateLimit: { maxTokens: 0, tokensPerFill: 1, fillIntervalMs: 1000 } }), "rateLimit.maxTokens = 0 is invalid: expected an integer from 1 to 1000000000"],
+    ["a zero rate-limit bucket", pool([{ name: "p", endpoints: [{ backend: a }] }], { rateLimit: { maxTokens: 0, tokensPerFill: 1, fillIntervalSeconds: 1 } }), "rateLimit.maxTokens = 0 is invalid: expected an integer from 1 to 1000000000"],
   ];
   test.each(cases)("fails at synth on %s, naming the construct path and field", (_name, construct, message) => {
     let error: unknown;

@@ -35,7 +35,7 @@ function irisSpec(overrides: Partial<VerifySpec> = {}): VerifySpec {
         ],
       },
     ],
-    probe: { model: "iris", case: "setosa alone", requests: 200, concurrency: 4, budgets: { p99Ms: 5000, maxErrorRate: 0 } },
+    probe: { model: "iris", case: "setosa alone", requests: 200, concurrency: 4, budgets: { p99Seconds: 5, maxErrorRate: 0 } },
     ...overrides,
   };
 }
@@ -123,7 +123,7 @@ describe("verifier against MLServer 1.7.1 (scikit-learn iris)", () => {
   });
 
   test("fails a latency budget the server cannot meet", async () => {
-    const report = await verify(irisSpec({ probe: { model: "iris", case: "setosa alone", requests: 50, concurrency: 2, budgets: { p50Ms: 0.001 } } }), {
+    const report = await verify(irisSpec({ probe: { model: "iris", case: "setosa alone", requests: 50, concurrency: 2, budgets: { p50Seconds: 0.000001 } } }), {
       url: server.url,
     });
     expect(report.verdict).toBe("fail");
@@ -160,7 +160,7 @@ describe("verifier against KServe 0.21 ModelServer (binary tensor extension)", (
         ],
       },
     ],
-    probe: { model: "doubler", case: "fp32", requests: 100, concurrency: 4, budgets: { p99Ms: 5000 } },
+    probe: { model: "doubler", case: "fp32", requests: 100, concurrency: 4, budgets: { p99Seconds: 5 } },
     baseline: { p99RegressionPercent: 1000, agreement: true },
   });
 
@@ -270,7 +270,7 @@ describe("verifier against a misbehaving server (test double): never pass, alway
         ],
       },
     ],
-    probe: { model: "m", case: "one row", requests: 60, concurrency: 4, budgets: { p99Ms: 2000, maxErrorRate: 0 } },
+    probe: { model: "m", case: "one row", requests: 60, concurrency: 4, budgets: { p99Seconds: 2, maxErrorRate: 0 } },
   };
   const client = { headersTimeoutMs: 1500, bodyTimeoutMs: 1500, connectTimeoutMs: 1000, maxResponseBytes: 1024 * 1024 };
 

@@ -21,6 +21,9 @@ const cases: Case[] = [
   ["a mirror percent from a Terraform variable (only weights may be)", (s) => new WeightedService(s, "split", { routes: [{ backends: [{ backend: Backend.address("a", "10.0.0.1", 8000), weightPercent: 100 }], mirror: { backend: Backend.address("m", "10.0.0.2", 8000), percent: new TerraformVariable(s, "mirror", { type: "number" }).numberValue } }] }), "split", "routes[0].mirror.percent", '"<a Terraform expression>"', "only weights may come from Terraform variables"],
   ["literal weights summing to 90 (refused at synth; weights from Terraform variables are summed at plan)", (s) => new WeightedService(s, "split", { routes: [{ backends: [{ backend: Backend.address("a", "10.0.0.1", 8000), weightPercent: 70 }, { backend: Backend.address("b", "10.0.0.2", 8000), weightPercent: 20 }] }] }), "split", "routes[0].backends", '"weights summing to 90"', "weightPercent values summing to 100"],
   ["success-rate ejection with a negative stdev factor (Envoy rejects the cluster and /ready still says 200)", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }], outlierDetection: { successRate: { stdevFactor: -1 } } }), "pool", "outlierDetection.successRate.stdevFactor", "-1", "a number above 0"],
+  ["a route timeout in milliseconds as 0.1 wrote it (30000 s is over the hour allowed)", (s) => new WeightedService(s, "split", { routes: [{ ...one(Backend.address("a", "10.0.0.1", 8000)).routes[0], timeoutSeconds: 30000 }] }), "split", "routes[0].timeoutSeconds", "30000", "seconds from 0.001 to 3600, to the millisecond at most (0.25 is 250 ms)"],
+  ["a health-check interval finer than a millisecond", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }], healthCheck: { intervalSeconds: 0.0005 } }), "pool", "healthCheck.intervalSeconds", "0.0005", "seconds from 0.01 to 3600, to the millisecond at most (0.25 is 250 ms)"],
+  ["an autoscaling target in microseconds as 0.1 wrote it", (s) => release(s, { replicas: 2, autoscaling: { maxReplicas: 4, targetQueueTimeSeconds: 50000 } }), "r", "autoscaling.targetQueueTimeSeconds", "50000", "seconds from 0.001 to 3600, to the millisecond at most (0.25 is 250 ms)"],
   ["a backend on port 70000", (s) => new WeightedService(s, "split", one(Backend.address("a", "10.0.0.1", 70000))), "split", "routes[0].backends[0].backend.httpPort", "70000", "an integer from 1 to 65535"],
   ["a service backend with a gRPC port 0", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.service("triton", { grpcPort: 0 }) }] }] }), "pool", "tiers[0].endpoints[0].backend.grpcPort", "0", "an integer from 1 to 65535"],
   ["httpPort on Envoy's ops port", (s) => new WeightedService(s, "split", { ...one(Backend.address("a", "10.0.0.1", 8000)), httpPort: 9902 }), "split", "httpPort", "9902", "Envoy's ops port"],
@@ -66,7 +69,7 @@ const cases: Case[] = [
   ["a dashboard whose Envoy is not one of ours", (s) => new TritonDashboard(s, "dash", { pair: new TritonBlueGreen(s, "pair", { active: "blue", blue: colorProps(), green: colorProps() }), envoys: [{} as never] }), "dash", "envoys[0]", "undefined", "a TritonCanary, WeightedService or FailoverPool"],
   // Issue 25: accepted at synth, meaningless at run.
   ["a step that bakes 30 s while its metric measures every 60 s (no measurement fits: every run aborts)", (s) => promotion(s, { steps: [{ weightPercent: 10, bakeSeconds: 30 }], analysis: { intervalSeconds: 60, metrics: [PromotionMetric.successRate({ minPercent: 99 })] } }), "promo", "steps[0].bakeSeconds", "30", 'at least 60 s: metric "request-success-rate" needs 1 passing measurement(s) of 60 s'],
-  ["a step too short for a metric's three measurements", (s) => promotion(s, { steps: [{ weightPercent: 10, bakeSeconds: 100 }], analysis: { intervalSeconds: 60, metrics: [PromotionMetric.latency({ maxMs: 100, count: 3, intervalSeconds: 40 })] } }), "promo", "steps[0].bakeSeconds", "100", "at least 120 s"],
+  ["a step too short for a metric's three measurements", (s) => promotion(s, { steps: [{ weightPercent: 10, bakeSeconds: 100 }], analysis: { intervalSeconds: 60, metrics: [PromotionMetric.latency({ maxSeconds: 0.1, count: 3, intervalSeconds: 40 })] } }), "promo", "steps[0].bakeSeconds", "100", "at least 120 s"],
   ["replicas 0 on a color that may serve", (s) => pair(s, { green: colorProps({ replicas: 0 }) }), "pair", "green.replicas", "0", "at least 1: green serves once active names it"],
   ["previewReplicas with a literal warm standby (silently ignored)", (s) => pair(s, { standby: "warm", previewReplicas: 2 }), "pair", "previewReplicas", "2", 'no previewReplicas with standby "warm"'],
   ["previewReplicas with a literal scaled-down standby", (s) => pair(s, { standby: "scaled-down", previewReplicas: 1 }), "pair", "previewReplicas", "1", 'no previewReplicas with standby "scaled-down"'],
@@ -125,7 +128,7 @@ describe("wrong inputs are refused at synth, naming the construct path, the fiel
   });
 });
 
-test("Gateway API durations: 1500 ms is 1s500ms (the HTTPRoute CRD refuses 1.5s)", () => {
-  expect([1500, 5000, 30000, 90_000, 3_600_000, 3_723_004, 250].map(gatewayDuration)).toEqual(["1s500ms", "5s", "30s", "1m30s", "1h", "1h2m3s4ms", "250ms"]);
-  for (const d of [1500, 3_723_004].map(gatewayDuration)) expect(d).toMatch(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/);
+test("Gateway API durations: 1.5 s is 1s500ms (the HTTPRoute CRD refuses 1.5s)", () => {
+  expect([1.5, 5, 30, 90, 3600, 3723.004, 0.25].map(gatewayDuration)).toEqual(["1s500ms", "5s", "30s", "1m30s", "1h", "1h2m3s4ms", "250ms"]);
+  for (const d of [1.5, 3723.004].map(gatewayDuration)) expect(d).toMatch(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/);
 });

@@ -60,6 +60,15 @@ export class PropValidator {
     );
   }
 
+  /**
+   * A duration: seconds (the one unit of every duration in props and specs), with a fraction down
+   * to a millisecond, from `min` to `max` seconds.
+   */
+  public seconds(field: string, value: number | undefined, min: number, max: number): this {
+    if (value === undefined) return this;
+    return this.check(field, value, typeof value === "number" && Number.isFinite(value) && value >= min && value <= max && Math.abs(value * 1000 - Math.round(value * 1000)) < 1e-6, `seconds from ${min} to ${max}, to the millisecond at most (0.25 is 250 ms)`);
+  }
+
   public port(field: string, value: number | undefined): this {
     return this.integer(field, value, 1, 65535);
   }

@@ -16,11 +16,11 @@ export interface PromotionStep {
 export type MetricKind =
   /** Percent of the candidate's requests that did not answer 5xx, from Envoy's per-cluster counters. */
   | "envoy-success-rate"
-  /** A latency percentile of the candidate's requests (ms), from Envoy's per-cluster histogram. */
+  /** A latency percentile of the candidate's requests (seconds), from Envoy's per-cluster histogram. */
   | "envoy-latency"
   /** Percent of the candidate's Triton inferences that failed (nv_inference_request_failure), from Prometheus. */
   | "triton-failure-rate"
-  /** The candidate's mean Triton queue time per request (ms, nv_inference_queue_duration_us), from Prometheus. */
+  /** The candidate's mean Triton queue time per request (seconds; core/queue-time), from Prometheus. */
   | "triton-queue-time"
   /** Your PromQL, from Prometheus. */
   | "promql";

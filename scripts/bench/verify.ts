@@ -73,7 +73,7 @@ const verdictSpec: VerifySpec = {
       ],
     },
   ],
-  probe: { model: "iris", case: "setosa", requests: 500, concurrency: CONNECTIONS, budgets: { p99Ms: 1000 } },
+  probe: { model: "iris", case: "setosa", requests: 500, concurrency: CONNECTIONS, budgets: { p99Seconds: 1 } },
 };
 
 async function main() {
@@ -109,7 +109,7 @@ async function main() {
       console.log(`| ${e.name} | ${e.requests} | ${median(ours).toFixed(0)} | ${median(theirs).toFixed(0)} | ${(median(ours) / median(theirs)).toFixed(2)} |`);
     }
 
-    const tritonSpec: VerifySpec = { ...classifierSpec(), probe: { ...classifierSpec().probe!, requests: 500, concurrency: CONNECTIONS, budgets: { p99Ms: 1000 } } };
+    const tritonSpec: VerifySpec = { ...classifierSpec(), probe: { ...classifierSpec().probe!, requests: 500, concurrency: CONNECTIONS, budgets: { p99Seconds: 1 } } };
     const targets = [
       { name: "Triton 2.51, classifier (metadata, 1 golden case of 3 rows, 500-request probe)", url: triton.url, spec: tritonSpec },
       { name: "MLServer 1.7, iris (metadata, 3 golden cases, 500-request probe)", url: mlserver.url, spec: verdictSpec },

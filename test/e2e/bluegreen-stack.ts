@@ -59,7 +59,7 @@ export class BlueGreenE2eStack extends TerraformStack {
       hostnames: ["iris.example.com"],
       routes: [
         { match: { headers: { "x-variant": "green" } }, backends: [{ backend: Backend.release(bg.green), weightPercent: 100 }] },
-        { backends: [{ backend: Backend.release(bg.blue), weightPercent: 80 }, { backend: Backend.release(bg.green), weightPercent: 20 }], timeoutMs: 5000 },
+        { backends: [{ backend: Backend.release(bg.blue), weightPercent: 80 }, { backend: Backend.release(bg.green), weightPercent: 20 }], timeoutSeconds: 5 },
       ],
     });
     new FailoverPool(this, "iris-failover", {

@@ -42,7 +42,7 @@ export const GATEWAY_ANALYSIS: { intervalSeconds: number; metrics: MetricSpec[] 
   metrics: [
     PromotionMetric.successRate({ minPercent: 99, minRequests: 10 }),
     // Envoy refreshes its histograms every 5 s: a 6 s window holds at least one refresh.
-    PromotionMetric.latency({ percentile: 99, maxMs: 500, intervalSeconds: 6, minRequests: 10 }),
+    PromotionMetric.latency({ percentile: 99, maxSeconds: 0.5, intervalSeconds: 6, minRequests: 10 }),
     PromotionMetric.tritonFailureRate({ maxPercent: 1 }),
   ],
 };

@@ -34,10 +34,10 @@ export const TEST_ANALYSIS: { intervalSeconds: number; metrics: MetricSpec[] } =
   metrics: [
     PromotionMetric.successRate({ minPercent: 99, minRequests: 20 }),
     // Envoy refreshes its histograms every 5 s: a 6 s window holds at least one refresh.
-    PromotionMetric.latency({ percentile: 99, maxMs: 150, intervalSeconds: 6, minRequests: 20 }),
+    PromotionMetric.latency({ percentile: 99, maxSeconds: 0.15, intervalSeconds: 6, minRequests: 20 }),
     PromotionMetric.tritonFailureRate({ maxPercent: 1, intervalSeconds: 3 }),
     // Loose: it must return data on Triton's own counters (no data would leave every step inconclusive).
-    PromotionMetric.tritonQueueTime({ maxMs: 1000, intervalSeconds: 3 }),
+    PromotionMetric.tritonQueueTime({ maxSeconds: 1, intervalSeconds: 3 }),
     PromotionMetric.promql({ name: "candidate-throughput", query: 'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",color="{{color}}"}[{{interval}}]))', min: 1, intervalSeconds: 3 }),
   ],
 };

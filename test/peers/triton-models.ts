@@ -45,6 +45,6 @@ export function classifierSpec(options: { version?: string; binary?: boolean } =
         ],
       },
     ],
-    probe: { model: "classifier", version: options.version, case: "three classes", requests: 200, concurrency: 4, budgets: { p99Ms: 5000, maxErrorRate: 0 } },
+    probe: { model: "classifier", version: options.version, case: "three classes", requests: 200, concurrency: 4, budgets: { p99Seconds: 5, maxErrorRate: 0 } },
   };
 }

@@ -5,10 +5,10 @@
 // The seed's failover rules map onto Envoy's fields:
 // - consecutive failures before a host is out  -> healthCheck.unhealthyThreshold
 // - successes before it is back (recovery)     -> healthCheck.healthyThreshold
-// - response time limit of a check             -> healthCheck.timeoutMs (and retries.perTryTimeoutMs for requests)
-// - check interval                              -> healthCheck.intervalMs
+// - response time limit of a check             -> healthCheck.timeoutSeconds (and retries.perTryTimeoutSeconds for requests)
+// - check interval                              -> healthCheck.intervalSeconds
 // - success rate                                -> outlierDetection.successRate
-// - cooldown after a failure                    -> outlierDetection.baseEjectionTimeMs
+// - cooldown after a failure                    -> outlierDetection.baseEjectionTimeSeconds
 import { PropValidator } from "../validation";
 import { Backend } from "../traffic/backend";
 import { AccessLogProps, adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
@@ -45,8 +45,8 @@ export interface FailoverPoolProps {
   readonly loadBalancing?: "round-robin" | "least-request";
   /** Weight by locality (region/zone) within a tier. @default false */
   readonly localityWeighted?: boolean;
-  /** @default 30000 */
-  readonly timeoutMs?: number;
+  /** How long a request may take, in seconds. @default 30 */
+  readonly timeoutSeconds?: number;
   /** @default - no rate limit */
   readonly rateLimit?: RateLimitProps;
   /**
@@ -80,7 +80,7 @@ export function failoverPoolModel(name: string, props: FailoverPoolProps, v: Pro
     rateLimit: props.rateLimit,
     accessLog: props.accessLog,
     refused: props.allowAdminApis ? [] : adminApiPaths(protocol),
-    routes: [{ name: "pool", clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }], timeoutMs: props.timeoutMs ?? 30000, retry: props.retries ?? {} }],
+    routes: [{ name: "pool", clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }], timeoutSeconds: props.timeoutSeconds ?? 30, retry: props.retries ?? {} }],
   }));
   const clusters = protocols.map((protocol) => ({
     name: `${name}-${protocol}`,
@@ -121,8 +121,8 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   });
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v, props.accessLog);
   v.integer("retries.numRetries", props.retries?.numRetries, 0, 10);
-  v.integer("retries.perTryTimeoutMs", props.retries?.perTryTimeoutMs, 1, 3_600_000);
-  v.integer("timeoutMs", props.timeoutMs, 1, 3_600_000);
+  v.seconds("retries.perTryTimeoutSeconds", props.retries?.perTryTimeoutSeconds, 0.001, 3600);
+  v.seconds("timeoutSeconds", props.timeoutSeconds, 0.001, 3600);
   const endpoints = (props.tiers ?? []).flatMap((t) => t.endpoints ?? []);
   validateListenerPorts(props.httpPort, props.grpcPort, endpoints.length > 0 && endpoints.every((e) => e.backend._target().grpcPort !== undefined), v);
   if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");

@@ -16,8 +16,8 @@ export interface RuleGroup {
 }
 
 export interface AlertThresholds {
-  /** Envoy's p99 response time per cluster above this, for 5 minutes. @default 5000 */
-  readonly p99LatencyMs?: number;
+  /** Envoy's p99 response time per cluster above this many seconds, for 5 minutes. @default 5 */
+  readonly p99LatencySeconds?: number;
   /** Envoy's share of 5xx answers per cluster above this (0..1), for 5 minutes. @default 0.05 */
   readonly failureRatio?: number;
 }
@@ -76,7 +76,7 @@ export function pairAlertRules(app: string, namespace: string): RuleGroup {
 export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresholds = {}, pools: readonly PoolTiers[] = []): RuleGroup {
   const sel = `namespace="${namespace}",app="${envoy}",${OPS}`;
   const by = "by (namespace, app, envoy_cluster_name)";
-  const p99 = t.p99LatencyMs ?? 5000;
+  const p99 = Math.round((t.p99LatencySeconds ?? 5) * 1000); // Triton and Envoy measure milliseconds
   const ratio = t.failureRatio ?? 0.05;
   return {
     name: `${envoy}.envoy`,

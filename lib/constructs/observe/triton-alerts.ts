@@ -47,7 +47,7 @@ export class TritonAlerts extends DependableConstruct {
     v.check("pair", props.pair, props.pair !== undefined || (props.envoys ?? []).length > 0, "a pair, envoys, or both: something to alert on");
     const r = props.failureRatio;
     if (r !== undefined) v.check("failureRatio", r, typeof r === "number" && r > 0 && r < 1, "a share between 0 and 1, e.g. 0.05");
-    v.integer("p99LatencyMs", props.p99LatencyMs, 1, 3_600_000);
+    v.seconds("p99LatencySeconds", props.p99LatencySeconds, 0.001, 3600);
     v.userLabels("labels", props.labels, ["app.kubernetes.io/managed-by"]);
     v.stringMap("annotations", props.annotations, "annotation");
     v.throwIfInvalid();

@@ -34,8 +34,8 @@ export interface TritonCanaryProps extends Omit<WeightedRoutesProps, "routes">, 
   readonly backends?: { readonly blue: Backend; readonly green: Backend };
   /** The requests the canary applies to. @default - every request */
   readonly match?: RouteProps["match"];
-  /** @default 30000 */
-  readonly timeoutMs?: number;
+  /** How long a request may take, in seconds. @default 30 */
+  readonly timeoutSeconds?: number;
 }
 
 /**
@@ -86,10 +86,10 @@ export class TritonCanary extends DependableConstruct {
       name: CANARY_ROUTE,
       match: props.match,
       backends: COLORS.map((color) => ({ backend: backends[color], weightPercent: weight(color) })),
-      timeoutMs: props.timeoutMs,
+      timeoutSeconds: props.timeoutSeconds,
     };
     const routes = [route];
-    const { pair: _pair, canaryPercent: _c, backends: _b, match: _m, timeoutMs: _t, ...rest } = props;
+    const { pair: _pair, canaryPercent: _c, backends: _b, match: _m, timeoutSeconds: _t, ...rest } = props;
     // The pair it fronts, for `cdktf-triton status` (a label, so `kubectl get -l` finds it).
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, rest, id, (name, mv) => {
       const model = weightedRoutesModel(name, { ...rest, routes }, mv);

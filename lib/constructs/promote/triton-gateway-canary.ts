@@ -65,8 +65,8 @@ export interface TritonGatewayCanaryProps {
   readonly hostnames?: readonly string[];
   /** The requests the canary applies to. @default - every request */
   readonly match?: RouteProps["match"];
-  /** @default 30000 */
-  readonly timeoutMs?: number;
+  /** How long a request may take, in seconds. @default 30 */
+  readonly timeoutSeconds?: number;
   /**
    * Each color's Service (an HTTPRoute refers to Services).
    * @default - each color's own Service (Backend.release)
@@ -134,7 +134,7 @@ export class TritonGatewayCanary extends DependableConstruct {
       namespace: this.namespace,
       parentRefs: props.parentRefs,
       hostnames: props.hostnames,
-      routes: [{ name: "canary", match: props.match, backends: COLORS.map((color) => ({ backend: backends[color], weightPercent: weight(color) })), timeoutMs: props.timeoutMs }],
+      routes: [{ name: "canary", match: props.match, backends: COLORS.map((color) => ({ backend: backends[color], weightPercent: weight(color) })), timeoutSeconds: props.timeoutSeconds }],
       labels: props.labels,
       annotations: props.annotations,
     });

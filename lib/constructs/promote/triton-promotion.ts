@@ -31,10 +31,10 @@ export class PromotionMetric {
     return { name: name ?? "request-success-rate", kind: "envoy-success-rate", min: minPercent, ...rest };
   }
 
-  /** A latency percentile (ms) of the candidate's requests through our Envoy (Envoy's per-cluster histogram). */
-  public static latency(options: MetricOptions & { readonly percentile?: number; readonly maxMs: number; readonly minRequests?: number; readonly name?: string }): MetricSpec {
-    const { percentile, maxMs, name, ...rest } = options;
-    return { name: name ?? `request-duration-p${percentile ?? 99}`, kind: "envoy-latency", percentile: percentile ?? 99, max: maxMs, ...rest };
+  /** A latency percentile (seconds) of the candidate's requests through our Envoy (Envoy's per-cluster histogram). */
+  public static latency(options: MetricOptions & { readonly percentile?: number; readonly maxSeconds: number; readonly minRequests?: number; readonly name?: string }): MetricSpec {
+    const { percentile, maxSeconds, name, ...rest } = options;
+    return { name: name ?? `request-duration-p${percentile ?? 99}`, kind: "envoy-latency", percentile: percentile ?? 99, max: maxSeconds, ...rest };
   }
 
   /** Percent of the candidate's Triton inferences that failed (nv_inference_request_failure), from Prometheus. */
@@ -43,10 +43,10 @@ export class PromotionMetric {
     return { name: name ?? "triton-failure-rate", kind: "triton-failure-rate", max: maxPercent, ...rest };
   }
 
-  /** The candidate's mean Triton queue time per request (ms), from Prometheus. */
-  public static tritonQueueTime(options: MetricOptions & { readonly maxMs: number; readonly name?: string }): MetricSpec {
-    const { maxMs, name, ...rest } = options;
-    return { name: name ?? "triton-queue-time", kind: "triton-queue-time", max: maxMs, ...rest };
+  /** The candidate's mean Triton queue time per request (seconds; core/queue-time), from Prometheus. */
+  public static tritonQueueTime(options: MetricOptions & { readonly maxSeconds: number; readonly name?: string }): MetricSpec {
+    const { maxSeconds, name, ...rest } = options;
+    return { name: name ?? "triton-queue-time", kind: "triton-queue-time", max: maxSeconds, ...rest };
   }
 
   /**

@@ -67,10 +67,10 @@ export interface MonitoringOptions {
   readonly failureRatio?: number;
   /**
    * TritonP99LatencyHigh fires when a model's p99 latency (Triton's latency summary, the slowest
-   * pod) stays above this many milliseconds for 5 minutes.
-   * @default 5000
+   * pod) stays above this many seconds for 5 minutes.
+   * @default 5
    */
-  readonly p99LatencyMs?: number;
+  readonly p99LatencySeconds?: number;
 }
 
 /**
@@ -84,8 +84,12 @@ export interface MonitoringOptions {
 export interface AutoscalingOptions {
   /** The most pods the HPA may run (at least `replicas`). */
   readonly maxReplicas: number;
-  /** Average queue time per request, in microseconds, each pod is kept under. @default 50000 */
-  readonly targetQueueTimeUs?: number;
+  /**
+   * Average queue time per request (core/queue-time), in seconds, each pod is kept under. The
+   * adapter serves the metric in microseconds (Triton's unit); the HPA's target is this times 1e6.
+   * @default 0.05
+   */
+  readonly targetQueueTimeSeconds?: number;
   /** The custom metric's name, as the adapter serves it. @default "triton_queue_time_us" */
   readonly metricName?: string;
 }

@@ -121,14 +121,14 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
   v.stringMap("monitoring.labels", props.monitoring?.labels, "label");
   const ratio = props.monitoring?.failureRatio;
   if (ratio !== undefined) v.check("monitoring.failureRatio", ratio, typeof ratio === "number" && ratio > 0 && ratio < 1, "a share between 0 and 1, e.g. 0.05");
-  v.integer("monitoring.p99LatencyMs", props.monitoring?.p99LatencyMs, 1, 3_600_000);
+  v.seconds("monitoring.p99LatencySeconds", props.monitoring?.p99LatencySeconds, 0.001, 3600);
   const hpa = props.autoscaling;
   if (hpa !== undefined) {
     v.integer("autoscaling.maxReplicas", hpa.maxReplicas, 1, 1000);
     if (typeof props.replicas === "number" && Number.isInteger(hpa.maxReplicas)) {
       v.check("autoscaling.maxReplicas", hpa.maxReplicas, hpa.maxReplicas >= props.replicas, `at least replicas (${props.replicas}), the HPA's minimum`);
     }
-    v.integer("autoscaling.targetQueueTimeUs", hpa.targetQueueTimeUs, 1, 3_600_000_000);
+    v.seconds("autoscaling.targetQueueTimeSeconds", hpa.targetQueueTimeSeconds, 0.001, 3600);
     if (hpa.metricName !== undefined) v.check("autoscaling.metricName", hpa.metricName, typeof hpa.metricName === "string" && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(hpa.metricName), "a metric name as the adapter serves it, e.g. triton_queue_time_us");
   }
   const restricted = props.restrictedApi;

@@ -164,10 +164,10 @@ export function resolveReleaseProps(props: TritonReleaseProps): ResolvedReleaseP
       prometheusRule: props.monitoring?.prometheusRule ?? false,
       labels: props.monitoring?.labels ?? {},
       failureRatio: props.monitoring?.failureRatio ?? 0.05,
-      p99LatencyMs: props.monitoring?.p99LatencyMs ?? 5000,
+      p99LatencySeconds: props.monitoring?.p99LatencySeconds ?? 5,
     },
     autoscaling: props.autoscaling
-      ? { maxReplicas: props.autoscaling.maxReplicas, targetQueueTimeUs: props.autoscaling.targetQueueTimeUs ?? 50000, metricName: props.autoscaling.metricName ?? "triton_queue_time_us" }
+      ? { maxReplicas: props.autoscaling.maxReplicas, targetQueueTimeSeconds: props.autoscaling.targetQueueTimeSeconds ?? 0.05, metricName: props.autoscaling.metricName ?? "triton_queue_time_us" }
       : false,
     extraArgs: props.extraArgs ?? [],
     helmTimeoutSeconds: props.helmTimeoutSeconds ?? probes.startupBudgetSeconds + 300,
@@ -240,9 +240,10 @@ export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
     monitoring: {
       labels: p.monitoring.labels,
       serviceMonitor: { enabled: p.monitoring.serviceMonitor },
-      prometheusRule: { enabled: p.monitoring.prometheusRule, failureRatio: p.monitoring.failureRatio, p99LatencyMs: p.monitoring.p99LatencyMs },
+      prometheusRule: { enabled: p.monitoring.prometheusRule, failureRatio: p.monitoring.failureRatio, p99LatencyMs: Math.round(p.monitoring.p99LatencySeconds * 1000) },
     },
-    autoscaling: p.autoscaling ? { enabled: true, ...p.autoscaling } : { enabled: false, maxReplicas: 1, metricName: "triton_queue_time_us", targetQueueTimeUs: 50000 },
+    // The chart speaks Triton's units: the adapter's metric is in microseconds.
+    autoscaling: p.autoscaling ? { enabled: true, maxReplicas: p.autoscaling.maxReplicas, metricName: p.autoscaling.metricName, targetQueueTimeUs: Math.round(p.autoscaling.targetQueueTimeSeconds * 1e6) } : { enabled: false, maxReplicas: 1, metricName: "triton_queue_time_us", targetQueueTimeUs: 50000 },
   };
 }
 

@@ -13,10 +13,10 @@ export type Protocol = "http" | "grpc";
 export interface HealthCheckProps {
   /** @default "/v2/health/ready" (Triton's readiness; a model's is /v2/models/{m}/ready) */
   readonly path?: string;
-  /** @default 1000 */
-  readonly intervalMs?: number;
-  /** @default 500 */
-  readonly timeoutMs?: number;
+  /** @default 1 */
+  readonly intervalSeconds?: number;
+  /** @default 0.5 */
+  readonly timeoutSeconds?: number;
   /** Consecutive failures before a host is taken out. @default 2 */
   readonly unhealthyThreshold?: number;
   /** Consecutive successes before it is taken back. @default 2 */
@@ -26,10 +26,10 @@ export interface HealthCheckProps {
 export interface OutlierDetectionProps {
   /** Consecutive 5xx (connect failures and resets included) before ejection. @default 3 */
   readonly consecutive5xx?: number;
-  /** @default 1000 */
-  readonly intervalMs?: number;
-  /** How long an ejected host stays out; Envoy multiplies it by the number of times the host was ejected, up to its max_ejection_time (300 s). @default 30000 */
-  readonly baseEjectionTimeMs?: number;
+  /** @default 1 */
+  readonly intervalSeconds?: number;
+  /** How long an ejected host stays out; Envoy multiplies it by the number of times the host was ejected, up to its max_ejection_time (300 s). @default 30 */
+  readonly baseEjectionTimeSeconds?: number;
   /** @default 100 */
   readonly maxEjectionPercent?: number;
   /** Success-rate ejection: hosts whose success rate is this many stdevs below the mean. @default - off */
@@ -39,8 +39,8 @@ export interface OutlierDetectionProps {
 export interface RetryProps {
   /** @default 2 */
   readonly numRetries?: number;
-  /** @default 2000 */
-  readonly perTryTimeoutMs?: number;
+  /** @default 2 */
+  readonly perTryTimeoutSeconds?: number;
   /** @default "5xx,reset,connect-failure,refused-stream" */
   readonly retryOn?: string;
 }
@@ -65,7 +65,7 @@ export interface RateLimitProps {
   /** Burst size. */
   readonly maxTokens: number;
   readonly tokensPerFill: number;
-  readonly fillIntervalMs: number;
+  readonly fillIntervalSeconds: number;
 }
 
 export interface MatchProps {
@@ -83,7 +83,7 @@ export interface RouteModel {
   /** Clusters and weights (percent): literals, or Terraform expressions embedded in the file (known at plan). */
   readonly clusters: readonly { readonly cluster: string; readonly weight: number | string }[];
   readonly mirror?: { readonly cluster: string; readonly percent: number };
-  readonly timeoutMs: number;
+  readonly timeoutSeconds: number;
   readonly retry?: RetryProps;
 }
 
@@ -253,7 +253,8 @@ const T = {
   tlsInspector: "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
 };
 
-const duration = (ms: number) => `${ms / 1000}s`;
+/** Seconds as Envoy's JSON duration ("0.25s"). */
+const duration = (seconds: number) => `${Math.round(seconds * 1000) / 1000}s`;
 
 export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): EnvoyFiles {
   const dir = options.configDir ?? "/etc/envoy";
@@ -396,7 +397,7 @@ function renderListener(l: ListenerModel, address: string, port: number, rds: ob
       typed_config: {
         "@type": T.localRateLimit,
         stat_prefix: `${l.name}_rate_limit`,
-        token_bucket: { max_tokens: l.rateLimit.maxTokens, tokens_per_fill: l.rateLimit.tokensPerFill, fill_interval: duration(l.rateLimit.fillIntervalMs) },
+        token_bucket: { max_tokens: l.rateLimit.maxTokens, tokens_per_fill: l.rateLimit.tokensPerFill, fill_interval: duration(l.rateLimit.fillIntervalSeconds) },
         filter_enabled: on,
         filter_enforced: on,
       },
@@ -500,7 +501,7 @@ function renderRoute(r: RouteModel): object {
   // Literal zero weights are left out; a weight known only at plan stays (Envoy takes a 0 there).
   const live = r.clusters.filter((c) => typeof c.weight !== "number" || c.weight > 0);
   const route: Record<string, unknown> = {
-    timeout: duration(r.timeoutMs),
+    timeout: duration(r.timeoutSeconds),
     ...(live.length === 1 && typeof live[0].weight === "number"
       ? { cluster: live[0].cluster }
       : { weighted_clusters: { runtime_key_prefix: weightKeyPrefix(r.name), clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })) } }),
@@ -512,7 +513,7 @@ function renderRoute(r: RouteModel): object {
     route.retry_policy = {
       retry_on: r.retry.retryOn ?? "5xx,reset,connect-failure,refused-stream",
       num_retries: r.retry.numRetries ?? 2,
-      per_try_timeout: duration(r.retry.perTryTimeoutMs ?? 2000),
+      per_try_timeout: duration(r.retry.perTryTimeoutSeconds ?? 2),
       // Retry on another host, and on the next priority (tier) once this one's hosts have failed.
       retry_host_predicate: [{ name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": T.previousHosts } }],
       host_selection_retry_max_attempts: 5,
@@ -571,9 +572,9 @@ function renderCluster(c: ClusterModel, healthEventLogPath: string): object {
       ? {
           health_checks: [
             {
-              timeout: duration(hc.timeoutMs ?? 500),
-              interval: duration(hc.intervalMs ?? 1000),
-              no_traffic_interval: duration(hc.intervalMs ?? 1000),
+              timeout: duration(hc.timeoutSeconds ?? 0.5),
+              interval: duration(hc.intervalSeconds ?? 1),
+              no_traffic_interval: duration(hc.intervalSeconds ?? 1),
               unhealthy_threshold: hc.unhealthyThreshold ?? 2,
               healthy_threshold: hc.healthyThreshold ?? 2,
               // Triton's readiness over HTTP/1.1, also for gRPC clusters (on the HTTP port, see healthCheckPort).
@@ -590,8 +591,8 @@ function renderCluster(c: ClusterModel, healthEventLogPath: string): object {
             consecutive_5xx: od.consecutive5xx ?? 3,
             consecutive_gateway_failure: od.consecutive5xx ?? 3,
             enforcing_consecutive_gateway_failure: 100,
-            interval: duration(od.intervalMs ?? 1000),
-            base_ejection_time: duration(od.baseEjectionTimeMs ?? 30000),
+            interval: duration(od.intervalSeconds ?? 1),
+            base_ejection_time: duration(od.baseEjectionTimeSeconds ?? 30),
             // Envoy by default lets a passing active health check end an ejection at once. Triton's
             // readiness passes while a model fails its inferences, so the ejected host would be
             // back within one check interval: an ejection lasts its ejection time.

@@ -55,7 +55,7 @@ export function renderHttpRouteSpec(props: GatewayRouteProps): Record<string, un
         ...(r.match ? { matches: [{ path: { type: "PathPrefix", value: r.match.pathPrefix ?? "/" }, ...(headers.length ? { headers } : {}) }] } : {}),
         ...(r.mirror ? { filters: [{ type: "RequestMirror", requestMirror: { backendRef: ref(r.mirror.backend), percent: r.mirror.percent } }] } : {}),
         backendRefs: r.backends.map((wb) => ({ ...ref(wb.backend), weight: wb.weightPercent })),
-        timeouts: { request: gatewayDuration(r.timeoutMs ?? 30000) },
+        timeouts: { request: gatewayDuration(r.timeoutSeconds ?? 30) },
       };
     }),
   };
@@ -115,10 +115,11 @@ function escapeRe(s: string): string {
 }
 
 /**
- * Milliseconds as a Gateway API Duration (`^([0-9]{1,5}(h|m|s|ms)){1,4}$`): 1500 is "1s500ms", not
+ * Seconds as a Gateway API Duration (`^([0-9]{1,5}(h|m|s|ms)){1,4}$`): 1.5 is "1s500ms", not
  * "1.5s", which the HTTPRoute CRD refuses.
  */
-export function gatewayDuration(ms: number): string {
+export function gatewayDuration(seconds: number): string {
+  const ms = Math.round(seconds * 1000);
   const parts: [number, string][] = [
     [Math.floor(ms / 3_600_000), "h"],
     [Math.floor((ms % 3_600_000) / 60_000), "m"],

@@ -25,8 +25,8 @@ export interface RouteProps {
   readonly backends: readonly WeightedBackend[];
   /** Copy this share of requests to a shadow backend; its answers are discarded. @default - none */
   readonly mirror?: { readonly backend: Backend; readonly percent: number };
-  /** @default 30000 */
-  readonly timeoutMs?: number;
+  /** How long a request may take, in seconds. @default 30 */
+  readonly timeoutSeconds?: number;
 }
 
 export interface WeightedRoutesProps {
@@ -72,7 +72,7 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
       match: r.match,
       clusters: r.backends.map((wb) => ({ cluster: protocolCluster(add(wb.backend).name, protocol), weight: planned(wb.weightPercent) })),
       mirror: r.mirror ? { cluster: protocolCluster(add(r.mirror.backend).name, protocol), percent: r.mirror.percent } : undefined,
-      timeoutMs: r.timeoutMs ?? 30000,
+      timeoutSeconds: r.timeoutSeconds ?? 30,
     }));
   const refused = (protocol: "http" | "grpc") => (props.allowAdminApis ? [] : adminApiPaths(protocol));
   const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, refused: refused("http"), routes: routes("http"), rateLimit: props.rateLimit, accessLog: props.accessLog }];
@@ -133,8 +133,8 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
       const n = r.mirror.backend._target().name;
       v.check(`${at}.mirror.backend`, n, !names.has(n), "a shadow backend that is not one of the route's own backends");
     }
-    v.knownAtSynth(`${at}.timeoutMs`, r.timeoutMs, "only weights may come from Terraform variables");
-    v.integer(`${at}.timeoutMs`, r.timeoutMs, 1, 3_600_000);
+    v.knownAtSynth(`${at}.timeoutSeconds`, r.timeoutSeconds, "only weights may come from Terraform variables");
+    v.seconds(`${at}.timeoutSeconds`, r.timeoutSeconds, 0.001, 3600);
   });
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v, props.accessLog);
   const backends = (props.routes ?? []).flatMap((r) => [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])]);
@@ -216,16 +216,16 @@ export function validateListenerPorts(httpPort: number | undefined, grpcPort: nu
 export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: OutlierDetectionProps | undefined, rl: RateLimitProps | undefined, v: PropValidator, log?: AccessLogProps): void {
   if (log !== undefined) v.integer("accessLog.sampledPercent", log.sampledPercent, 1, 100);
   if (hc) {
-    v.integer("healthCheck.intervalMs", hc.intervalMs, 10, 3_600_000);
-    v.integer("healthCheck.timeoutMs", hc.timeoutMs, 1, 3_600_000);
+    v.seconds("healthCheck.intervalSeconds", hc.intervalSeconds, 0.01, 3600);
+    v.seconds("healthCheck.timeoutSeconds", hc.timeoutSeconds, 0.001, 3600);
     v.integer("healthCheck.unhealthyThreshold", hc.unhealthyThreshold, 1, 100);
     v.integer("healthCheck.healthyThreshold", hc.healthyThreshold, 1, 100);
     if (hc.path !== undefined) v.check("healthCheck.path", hc.path, hc.path.startsWith("/"), "a path starting with /");
   }
   if (od) {
     v.integer("outlierDetection.consecutive5xx", od.consecutive5xx, 1, 1000);
-    v.integer("outlierDetection.intervalMs", od.intervalMs, 10, 3_600_000);
-    v.integer("outlierDetection.baseEjectionTimeMs", od.baseEjectionTimeMs, 1, 86_400_000);
+    v.seconds("outlierDetection.intervalSeconds", od.intervalSeconds, 0.01, 3600);
+    v.seconds("outlierDetection.baseEjectionTimeSeconds", od.baseEjectionTimeSeconds, 0.001, 86_400);
     v.integer("outlierDetection.maxEjectionPercent", od.maxEjectionPercent, 0, 100);
     if (od.successRate) {
       v.integer("outlierDetection.successRate.minimumHosts", od.successRate.minimumHosts, 1, 1000);
@@ -237,6 +237,6 @@ export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: Ou
   if (rl) {
     v.integer("rateLimit.maxTokens", rl.maxTokens, 1, 1_000_000_000);
     v.integer("rateLimit.tokensPerFill", rl.tokensPerFill, 1, 1_000_000_000);
-    v.integer("rateLimit.fillIntervalMs", rl.fillIntervalMs, 1, 3_600_000);
+    v.seconds("rateLimit.fillIntervalSeconds", rl.fillIntervalSeconds, 0.001, 3600);
   }
 }

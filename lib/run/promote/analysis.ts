@@ -5,6 +5,7 @@
 import { request } from "undici";
 import { MetricSpec } from "../../core/promotion-spec";
 import { parsePrometheusText } from "../../core/prometheus-text";
+import { queueTimePerRequestSeconds } from "../../core/queue-time";
 import { Measurement } from "../records";
 import { gatewayEnvoyQueries } from "../gateway";
 
@@ -151,7 +152,9 @@ export function judgeEnvoy(metric: MetricSpec, before: EnvoySnapshot, after: Env
   const minRequests = metric.minRequests ?? 10;
   if (requests < minRequests) return judge(metric, undefined, at, `${requests} candidate requests in the window (fewer than minRequests ${minRequests})`);
   if (metric.kind === "envoy-success-rate") return judge(metric, (100 * (requests - window.errors5xx)) / requests, at);
-  return judge(metric, histogramQuantile((metric.percentile ?? 99) / 100, window.buckets), at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
+  // Envoy's request-time histogram is in milliseconds; thresholds are in seconds.
+  const ms = histogramQuantile((metric.percentile ?? 99) / 100, window.buckets);
+  return judge(metric, ms === undefined ? undefined : ms / 1000, at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
 }
 
 /** The PromQL a Prometheus metric runs, placeholders replaced. */
@@ -162,7 +165,7 @@ export function promqlOf(metric: MetricSpec, ctx: QueryContext, intervalSeconds:
     metric.kind === "triton-failure-rate"
       ? `100 * ${rate("nv_inference_request_failure")} / (${rate("nv_inference_request_success")} + ${rate("nv_inference_request_failure")})`
       : metric.kind === "triton-queue-time"
-        ? `${rate("nv_inference_queue_duration_us")} / (${rate("nv_inference_request_success")} + ${rate("nv_inference_request_failure")}) / 1000`
+        ? queueTimePerRequestSeconds(rate, "no-data")
         : metric.query!;
   const values: Record<string, string> = { app: ctx.app, namespace: ctx.namespace, color: ctx.color, stable: ctx.stable, interval: `${intervalSeconds}s` };
   return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole);

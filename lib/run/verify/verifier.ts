@@ -289,9 +289,10 @@ export async function verify(spec: VerifySpec, target: VerifyTarget, options: Ve
           const b = p.budgets;
           const over: string[] = [];
           if (probe.errorRate > (b.maxErrorRate ?? 0)) over.push(`error rate ${pct(probe.errorRate)} > ${pct(b.maxErrorRate ?? 0)} (${probe.errorSamples[0] ?? ""})`);
-          if (b.p50Ms !== undefined && !(probe.p50Ms <= b.p50Ms)) over.push(`p50 ${ms(probe.p50Ms)} > ${b.p50Ms} ms`);
-          if (b.p95Ms !== undefined && !(probe.p95Ms <= b.p95Ms)) over.push(`p95 ${ms(probe.p95Ms)} > ${b.p95Ms} ms`);
-          if (b.p99Ms !== undefined && !(probe.p99Ms <= b.p99Ms)) over.push(`p99 ${ms(probe.p99Ms)} > ${b.p99Ms} ms`);
+          // Budgets are seconds (the spec's one unit for durations); the probe measures milliseconds.
+          for (const [q, measured, budget] of [["p50", probe.p50Ms, b.p50Seconds], ["p95", probe.p95Ms, b.p95Seconds], ["p99", probe.p99Ms, b.p99Seconds]] as const) {
+            if (budget !== undefined && !(measured <= budget * 1000)) over.push(`${q} ${ms(measured)} > ${ms(budget * 1000)}`);
+          }
           const line = `${probe.completed} requests at ${p.concurrency}: p50 ${ms(probe.p50Ms)}, p95 ${ms(probe.p95Ms)}, p99 ${ms(probe.p99Ms)}, errors ${pct(probe.errorRate)}`;
           return over.length ? { fail: `${over.join("; ")} (${line})` } : line;
         });
