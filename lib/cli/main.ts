@@ -21,6 +21,7 @@ import { packageFile } from "../core/package-file";
 import { loadSpec, SpecError } from "../core/verify-spec";
 import { switchBack } from "../run/verify/switch-back";
 import { httpUrlProblem, OipProtocol, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
+import { PROTOCOLS } from "../core/closed-sets";
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
@@ -55,7 +56,7 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
   const started = Date.now();
   try {
     // The arguments first, each bad one at once: a typo must not wait for a server or a deadline.
-    if (!["http", "grpc"].includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected http or grpc`);
+    if (!(PROTOCOLS as readonly string[]).includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected ${PROTOCOLS.join(" or ")}`);
     if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
     if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
     for (const [flag, value] of [["--url", flags.url], ["--baseline-url", flags.baselineUrl], ["--metrics-url", flags.metricsUrl]] as const) httpUrlFlag(flag, value);

@@ -1,6 +1,7 @@
 // What our rendered Envoy configuration and the run side that reads Envoy back agree on: the ops
 // port, the canary's route, how a backend's clusters are named per protocol, the ops listener's own
 // clusters, and the route tables' version (the weights a pod serves).
+import { Protocol } from "./closed-sets";
 
 /** The port of the ops listener: readiness, liveness and `/stats/prometheus` (never the admin API). */
 export const ENVOY_OPS_PORT = 9902;
@@ -11,7 +12,7 @@ export const ENVOY_ADMIN_PORT = 9901;
 /** The name of a TritonCanary's route, the one whose weights a promotion moves. */
 export const CANARY_ROUTE = "canary";
 
-export type ClusterProtocol = "http" | "grpc";
+export type ClusterProtocol = Protocol;
 
 /** A backend's cluster for one protocol. */
 export function protocolCluster(backend: string, protocol: ClusterProtocol): string {

@@ -15,6 +15,7 @@ import { ClusterRunner, GateRunner } from "../verify/gate-job";
 import { byActive, Choice, choiceValue, colorReplicas, previewColor, STANDBY_MODES, StandbyMode } from "./standby";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
+import { Protocol, SERVICE_TYPES, ServiceType } from "../../core/closed-sets";
 
 /** Props of a {@link TritonBlueGreen}. */
 export interface TritonBlueGreenProps {
@@ -54,13 +55,13 @@ export interface TritonBlueGreenProps {
    * Type of the active Service, the one that serves.
    * @default "ClusterIP"
    */
-  readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  readonly serviceType?: ServiceType;
   /**
    * Type of the preview Service, the one that selects the unverified candidate: inside the cluster
    * unless you say otherwise.
    * @default "ClusterIP"
    */
-  readonly previewServiceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  readonly previewServiceType?: ServiceType;
   /** Annotations on the active and preview Services. @default {} */
   readonly serviceAnnotations?: Record<string, string>;
   /**
@@ -122,7 +123,7 @@ export interface BlueGreenVerification {
   /** @default - no report files */
   readonly reportDir?: string;
   /** Verify over HTTP/REST (port 8000) or gRPC (port 8001, port-forwarded to the color's Service). @default "http" */
-  readonly protocol?: "http" | "grpc";
+  readonly protocol?: Protocol;
   /**
    * Verify again once the selectors moved, through the active Service (the real traffic path).
    * If it does not pass, the verifier points both Services back at the color that served before the
@@ -232,8 +233,8 @@ export class TritonBlueGreen extends DependableConstruct {
     v.dnsLabel("appName", this.appName, 47);
     v.dnsLabel("namespace", this.namespace);
     v.integer("previewReplicas", previewReplicas, 1, 1000);
-    v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
-    v.oneOf("previewServiceType", props.previewServiceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
+    v.oneOf("serviceType", props.serviceType, SERVICE_TYPES);
+    v.oneOf("previewServiceType", props.previewServiceType, SERVICE_TYPES);
     v.stringMap("serviceAnnotations", props.serviceAnnotations, "annotation");
     v.userLabels("labels", props.labels, [...CHART_LABEL_KEYS, "cdktf-triton/role"]);
     v.stringMap("annotations", props.annotations, "annotation");

@@ -5,10 +5,11 @@
 import { isIP } from "net";
 import { stringify } from "yaml";
 import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT, readyCluster, weightKeyPrefix, weightsVersion as versionOfRoutes } from "../../core/envoy";
+import { Protocol } from "../../core/closed-sets";
 
 export { ENVOY_OPS_PORT };
 
-export type Protocol = "http" | "grpc";
+export type { Protocol };
 
 export interface HealthCheckProps {
   /** @default "/v2/health/ready" (Triton's readiness; a model's is /v2/models/{m}/ready) */

@@ -16,6 +16,7 @@ import { ENVOY_OPS_PORT, EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-con
 export { ENVOY_OPS_PORT };
 import { dependable } from "cdktf/lib/tfExpression";
 import { claimName } from "../names";
+import { SERVICE_TYPES, ServiceType } from "../../core/closed-sets";
 
 export const DEFAULT_ENVOY_IMAGE = "envoyproxy/envoy:v1.40.0";
 
@@ -32,7 +33,7 @@ export interface DataPlaneProps {
   /** @default - cpu 250m, memory 128Mi requested; memory 512Mi limit; no CPU limit */
   readonly resources?: EnvoyResources;
   /** @default "ClusterIP" */
-  readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  readonly serviceType?: ServiceType;
   /** Client CIDRs a LoadBalancer Service admits (`serviceType: "LoadBalancer"` only). @default - every source */
   readonly loadBalancerSourceRanges?: readonly string[];
   /** Secrets to pull the image with, from a private registry. @default [] */
@@ -108,7 +109,7 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.integer("replicas", props.replicas, 1, 100);
   if (props.image !== undefined) v.check("image", props.image, isPinnedImage(props.image), "an image reference with an explicit tag or digest");
   v.resources(props.resources, { cpuRequest: "250m", memoryRequest: "128Mi", memoryLimit: "512Mi" });
-  v.oneOf("serviceType", props.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
+  v.oneOf("serviceType", props.serviceType, SERVICE_TYPES);
   const ranges = props.loadBalancerSourceRanges;
   if (ranges !== undefined) {
     v.check("loadBalancerSourceRanges", ranges, props.serviceType === "LoadBalancer", `no source ranges with serviceType "${props.serviceType ?? "ClusterIP"}": only a LoadBalancer Service filters by source`);

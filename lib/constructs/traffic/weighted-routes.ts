@@ -6,6 +6,7 @@ import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
 import { ENVOY_ADMIN_PORT, protocolCluster } from "../../core/envoy";
 import { AccessLogProps, adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-config";
+import { Protocol } from "../../core/closed-sets";
 
 export interface WeightedBackend {
   readonly backend: Backend;
@@ -66,7 +67,7 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
     targets.set(t.name, t);
     return t;
   };
-  const routes = (protocol: "http" | "grpc"): RouteModel[] =>
+  const routes = (protocol: Protocol): RouteModel[] =>
     props.routes.map((r, i) => ({
       name: r.name ?? `route-${i}`,
       match: r.match,
@@ -74,7 +75,7 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
       mirror: r.mirror ? { cluster: protocolCluster(add(r.mirror.backend).name, protocol), percent: r.mirror.percent } : undefined,
       timeoutSeconds: r.timeoutSeconds ?? 30,
     }));
-  const refused = (protocol: "http" | "grpc") => (props.allowAdminApis ? [] : adminApiPaths(protocol));
+  const refused = (protocol: Protocol) => (props.allowAdminApis ? [] : adminApiPaths(protocol));
   const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, refused: refused("http"), routes: routes("http"), rateLimit: props.rateLimit, accessLog: props.accessLog }];
   const grpc = [...targets.values()].every((t) => t.grpcPort !== undefined);
   if (grpc) listeners.push({ name: `${name}-grpc`, port: props.grpcPort ?? 8001, refused: refused("grpc"), routes: routes("grpc"), rateLimit: props.rateLimit, accessLog: props.accessLog });

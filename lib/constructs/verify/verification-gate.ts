@@ -13,6 +13,7 @@ import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 import { TerraformData } from "../terraform-data";
+import { Protocol, PROTOCOLS } from "../../core/closed-sets";
 
 /** How the CLI, running where `terraform apply` runs, reaches a server. */
 export abstract class GateTarget {
@@ -114,7 +115,7 @@ export interface VerificationGateProps {
    * (a port-forward to Triton's 8001, or a URL of it).
    * @default "http"
    */
-  readonly protocol?: "http" | "grpc";
+  readonly protocol?: Protocol;
   /**
    * The candidate's release fingerprint (a value or a Terraform expression), given to the CLI with
    * `--fingerprint` and recorded in its report.
@@ -197,7 +198,7 @@ export class VerificationGate extends DependableConstruct {
       if (!(e instanceof SpecError)) throw e;
       e.problems.forEach((p) => v.check(`spec.${p.field}`, p.value, false, p.expected));
     }
-    if (props.protocol !== undefined) v.oneOf("protocol", props.protocol, ["http", "grpc"]);
+    if (props.protocol !== undefined) v.oneOf("protocol", props.protocol, PROTOCOLS);
     const cluster = props.runIn instanceof ClusterRunner ? props.runIn.options : undefined;
     if (cluster) {
       validateGateJob(cluster, v, "runIn");

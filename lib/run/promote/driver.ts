@@ -22,6 +22,7 @@ import { EventReason, EventTarget, recordEvent } from "../events";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
 import { clusterBackend } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
+import { OnUnfinished } from "../../core/closed-sets";
 
 export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, awaitingConfirmation: 3, interrupted: 130 } as const;
 
@@ -50,7 +51,7 @@ export interface PromoteOptions {
   /** The switch is confirmed (a re-run after a pause, or a pipeline's manual approval). @default false */
   readonly confirm?: boolean;
   /** What to do with a promotion an earlier run left unfinished. @default "resume" */
-  readonly onUnfinished?: "resume" | "rollback";
+  readonly onUnfinished?: OnUnfinished;
   /** Skip the steps (those left, when resuming) and switch: `promote --full` with no driver running. @default false */
   readonly full?: boolean;
   /**

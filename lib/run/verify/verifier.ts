@@ -8,8 +8,9 @@ import { ClientOptions, HealthAnswer, InferenceClient, MetricSample, ModelMetada
 import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, responseMismatch } from "./compare";
 import { ProbeResult, runProbe } from "./probe";
 import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "../../core/verify-spec";
+import { Protocol } from "../../core/closed-sets";
 
-export type OipProtocol = "http" | "grpc";
+export type OipProtocol = Protocol;
 
 /** The client for a protocol. gRPC's libraries load only when asked for (the CLI starts faster). */
 export function makeClient(protocol: OipProtocol | undefined, options: ClientOptions): InferenceClient {

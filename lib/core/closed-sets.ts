@@ -1,0 +1,16 @@
+// The closed sets of values that props, specs and flags take, each declared once: the type is
+// derived from the list, and validation (props, specs, CLI flags) checks against the same list.
+// Colors are in core/colors, standby modes in constructs/bluegreen/standby, engines in
+// run/promote/engine.
+
+/** The Open Inference Protocol's transports: HTTP/REST (Triton's 8000) and gRPC (8001). */
+export const PROTOCOLS = ["http", "grpc"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** The Kubernetes Service types a Service of ours may take. */
+export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+/** What `promote` does with a promotion an earlier run left unfinished. */
+export const ON_UNFINISHED = ["resume", "rollback"] as const;
+export type OnUnfinished = (typeof ON_UNFINISHED)[number];
