@@ -5,6 +5,8 @@ import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { EXIT_CODES, exitCodesHelp } from "../lib/cli/exit-codes";
+import { RENAMED_FLAGS, SHARED_OPTIONS } from "../lib/core/cli-options";
+import { main } from "../lib/cli/main";
 
 // Bad input to every command, as a new user types it: the real CLI in its own process. Each row
 // asserts the exit code, that the command returns by itself well before any wait it could have
@@ -76,21 +78,21 @@ const rows: [string, Row][] = [
   // status --watch
   ["status: --watch with --json", { args: () => ["status", "--watch", "--json"], exit: 2, first: /^cdktf-triton status: --watch prints text: give --watch or --json, not both$/ }],
   // history
-  ["history: neither --app nor --file", { args: () => ["history"], exit: 2, first: /^cdktf-triton history: give --app \(the pair's appName\) or --file$/ }],
-  ["history: a file that is not there", { args: () => ["history", "--file", path.join(work, "nope.jsonl")], exit: 2, first: /^cdktf-triton history: .*nope\.jsonl does not exist$/ }],
-  ["history: a file with no valid record", { args: () => ["history", "--file", garbage], exit: 2, first: /^cdktf-triton history: .*garbage\.jsonl holds no promotion or verdict record \(2 lines could not be read: line 1: / }],
+  ["history: neither --app nor --history-file", { args: () => ["history"], exit: 2, first: /^cdktf-triton history: give --app \(the pair's appName\) or --history-file$/ }],
+  ["history: a file that is not there", { args: () => ["history", "--history-file", path.join(work, "nope.jsonl")], exit: 2, first: /^cdktf-triton history: .*nope\.jsonl does not exist$/ }],
+  ["history: a file with no valid record", { args: () => ["history", "--history-file", garbage], exit: 2, first: /^cdktf-triton history: .*garbage\.jsonl holds no promotion or verdict record \(2 lines could not be read: line 1: / }],
   ["history: no kubeconfig", { args: () => ["history", "--app", "fraud"], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton history: could not read ConfigMap default\/fraud-promotions: no cluster to talk to: kubectl found no kubeconfig \(give --kubeconfig FILE, or set KUBECONFIG\)$/ }],
   ["history: no kubectl", { args: () => ["history", "--app", "fraud"], env: "no-kubectl", exit: 2, first: /^cdktf-triton history: could not read ConfigMap default\/fraud-promotions: kubectl is not on PATH: install kubectl, or put it on PATH$/ }],
   // status
   ["status: no kubeconfig", { args: () => ["status"], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton status: no cluster to talk to: kubectl found no kubeconfig \(give --kubeconfig FILE, or set KUBECONFIG\)$/ }],
   ["status: a kubeconfig that is not there", { args: () => ["status", "--kubeconfig", path.join(work, "nope.kubeconfig")], exit: 2, first: /^cdktf-triton status: the kubeconfig .*nope\.kubeconfig cannot be read: no such file$/ }],
   ["status: no kubectl", { args: () => ["status"], env: "no-kubectl", exit: 2, first: /^cdktf-triton status: kubectl is not on PATH: install kubectl, or put it on PATH$/ }],
-  ["status: a --history that is no count", { args: () => ["status", "--history", "all"], exit: 2, first: /^cdktf-triton status: --history all: expected a whole number$/ }],
+  ["status: a --history-count that is no count", { args: () => ["status", "--history-count", "all"], exit: 2, first: /^cdktf-triton status: --history-count all: expected a whole number$/ }],
   // report
   ["report: no source", { args: () => ["report", "--out-dir", work], exit: 2, first: /^cdktf-triton report: nothing to report: give --app/ }],
-  ["report: every source missing", { args: () => ["report", "--history", path.join(work, "nope.jsonl"), "--reports", path.join(work, "noreports"), "--out-dir", work], exit: 2, first: /^cdktf-triton report: nothing to report: history .*nope\.jsonl: cannot be read \(ENOENT\).* \(and 1 more source unreadable\)$/ }],
+  ["report: every source missing", { args: () => ["report", "--history-file", path.join(work, "nope.jsonl"), "--reports", path.join(work, "noreports"), "--out-dir", work], exit: 2, first: /^cdktf-triton report: nothing to report: history .*nope\.jsonl: cannot be read \(ENOENT\).* \(and 1 more source unreadable\)$/ }],
   ["report: no kubeconfig", { args: () => ["report", "--app", "fraud", "--out-dir", work], env: "no-kubeconfig", exit: 2, first: /^cdktf-triton report: nothing to report: could not read ConfigMap default\/fraud-promotions: no cluster to talk to: kubectl found no kubeconfig/ }],
-  ["report: --out and --out-dir", { args: () => ["report", "--history", garbage, "--out", path.join(work, "r.html"), "--out-dir", work], exit: 2, first: /^cdktf-triton report: give --out or --out-dir, not both$/ }],
+  ["report: --out and --out-dir", { args: () => ["report", "--history-file", garbage, "--out", path.join(work, "r.html"), "--out-dir", work], exit: 2, first: /^cdktf-triton report: give --out or --out-dir, not both$/ }],
   // the program
   ["an unknown command", { args: () => ["frobnicate"], exit: 2, first: /^error: unknown command 'frobnicate'$/ }],
   ["--version", { args: () => ["--version"], exit: 0, stdout: true, first: /^\d+\.\d+\.\d+$/ }],
@@ -153,6 +155,35 @@ describe("the CLI's answer to bad input: one line, a documented exit code, at on
     expect(r.code).toBe(2);
     expect(r.stderr.split("\n")[0]).toMatch(/^ {2}waiting for the server live: cannot connect: .*ECONNREFUSED.* \(\d s left of the spec's waitForReadySeconds\)$/);
   });
+});
+
+test("the README's shared options are core/cli-options' rows, and each listed command's --help declares them", async () => {
+  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+  const rows = [...readme.matchAll(/^\| `(-[^`]+)` \| (.+) \| ([a-z, ]+) \|$/gm)].map((m) => ({ usage: m[1], description: m[2], commands: m[3].split(", ") }));
+  expect(rows.map((r) => [r.usage, r.description]).sort()).toEqual(Object.values(SHARED_OPTIONS).map((o) => [o.usage, o.description]).sort());
+  for (const row of rows) {
+    for (const command of row.commands) {
+      const help = await helpOf(command);
+      expect([command, help.replace(/\s+/g, " ")]).toEqual([command, expect.stringContaining(`${row.usage} ${row.description.slice(0, 20)}`)]);
+    }
+  }
+});
+
+/** A command's --help, from the CLI's main in this process (a spawn per command and option would take half a minute). */
+async function helpOf(command: string): Promise<string> {
+  const out: string[] = [];
+  const io = { out: { write: (t: string) => out.push(t) } as unknown as NodeJS.WritableStream, err: { write: (t: string) => out.push(t) } as unknown as NodeJS.WritableStream };
+  expect(await main(["node", "cdktf-triton", command, "--help"], io)).toBe(0);
+  return out.join("");
+}
+
+test("a flag renamed in 0.2.0 is answered with its new name, in one line, exit 2", async () => {
+  for (const [command, renames] of Object.entries(RENAMED_FLAGS)) {
+    for (const [old, now] of Object.entries(renames)) {
+      const r = await runCli([command, old, "x"], environment(undefined));
+      expect([r.code, r.stderr]).toEqual([2, `cdktf-triton ${command}: ${old} is ${now} since 0.2.0 (see the CHANGELOG)\n`]);
+    }
+  }
 });
 
 test("the README's exit codes are the ones each command's --help prints", async () => {

@@ -44,7 +44,7 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
   });
 
   test("exit 0 on pass, with a summary, a JSON report and a JUnit report (their folder created)", () => {
-    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json", file("reports/r.json"), "--junit", file("reports/r.xml")]);
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json-file", file("reports/r.json"), "--junit", file("reports/r.xml")]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("PASS  model iris golden setosa");
     expect(r.stdout).toContain("PASS: the candidate may take traffic");
@@ -68,7 +68,7 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
 
   test("a report that cannot be written: the verdict is printed, then exit 2 at once (not minutes under /proc)", () => {
     const t0 = Date.now();
-    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json", "/proc/cdktf-triton/report.json"]);
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--json-file", "/proc/cdktf-triton/report.json"]);
     expect(r.code).toBe(2);
     expect(r.stdout).toContain("PASS: the candidate may take traffic");
     expect(r.stderr).toMatch(/the verdict was PASS, but the report \/proc\/cdktf-triton\/report.json cannot be written: /);
@@ -124,14 +124,14 @@ describe("cdktf-triton verify (CLI) against MLServer", () => {
 
   test("headers come from the environment and never reach the output or the report", () => {
     const secret = "Bearer s3cr3t-token-value";
-    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--header", "Authorization=TRITON_TOKEN", "--json", file("h.json")], { TRITON_TOKEN: secret });
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", server.url, "--header", "Authorization=TRITON_TOKEN", "--json-file", file("h.json")], { TRITON_TOKEN: secret });
     expect(r.code).toBe(0);
     for (const text of [r.stdout, r.stderr, fs.readFileSync(file("h.json"), "utf8")]) expect(text).not.toContain("s3cr3t");
   });
 
   test("credentials in a URL are redacted from the output and the report", () => {
     const url = server.url.replace("http://", "http://user:hunter2@");
-    const r = run(["verify", "--spec", file("good.yaml"), "--url", url, "--json", file("u.json")]);
+    const r = run(["verify", "--spec", file("good.yaml"), "--url", url, "--json-file", file("u.json")]);
     for (const text of [r.stdout, r.stderr, fs.readFileSync(file("u.json"), "utf8")]) expect(text).not.toContain("hunter2");
   });
 
@@ -166,7 +166,7 @@ describe("cdktf-triton verify: fast rollback, break glass and switch-back argume
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
   test("a record of this fingerprint and this spec skips every check: exit 0, the report says when it passed", () => {
-    const r = run(["verify", "--spec", specFile, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", `0123456789abcdef ${specHash} 2026-11-28T10:00:00Z`, "--json", path.join(work, "r.json")]);
+    const r = run(["verify", "--spec", specFile, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", `0123456789abcdef ${specHash} 2026-11-28T10:00:00Z`, "--json-file", path.join(work, "r.json")]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("SKIP  verification (0 ms): skipped: fingerprint 0123456789abcdef passed at 2026-11-28T10:00:00Z");
     expect(r.stdout).toContain("PASS: the candidate may take traffic");
@@ -195,7 +195,7 @@ describe("cdktf-triton verify: fast rollback, break glass and switch-back argume
   });
 
   test("--allow-serving-change true is recorded in the summary and the report; other values are refused", () => {
-    const r = run(["verify", "--spec", specFile, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", `0123456789abcdef ${specHash} T`, "--allow-serving-change", "true", "--json", path.join(work, "g.json")]);
+    const r = run(["verify", "--spec", specFile, "--url", closed, "--fingerprint", "0123456789abcdef", "--passed", `0123456789abcdef ${specHash} T`, "--allow-serving-change", "true", "--json-file", path.join(work, "g.json")]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("break glass: allow_serving_change = true, the serving color's release was allowed to change in place");
     expect(JSON.parse(fs.readFileSync(path.join(work, "g.json"), "utf8")).servingChangeAllowed).toBe(true);

@@ -37,11 +37,11 @@ const written: Partial<VerifyFlags> = {
   metricsUrl: "http://127.0.0.1:8002/metrics",
   protocol: "grpc",
   header: ["Authorization=TOKEN", "X-Tenant=TENANT"],
-  json: "reports/gate.json",
+  jsonFile: "reports/gate.json",
   junit: "reports/gate.xml",
   htmlDir: "reports",
   fingerprint: "0123456789abcdef",
-  history: "ml/fraud-history",
+  historyConfigmap: "ml/fraud-history",
   historyApp: "fraud",
   historyColor: "green",
   passed: "0123456789abcdef 89ab 2026-12-05T10:00:00Z",
@@ -68,7 +68,7 @@ test("the URL targets and the defaults the gate leaves out", () => {
   expect(args).toEqual(["verify", "--spec", "v.json", "--url", "http://fraud-green.ml:8000", "--baseline-url", "http://fraud-blue.ml:8000"]);
   expect(environment).toEqual({});
   const flags = parsed(shellWords(args, environment));
-  expect(flags).toEqual({ spec: "v.json", url: "http://fraud-green.ml:8000", baselineUrl: "http://fraud-blue.ml:8000", protocol: "http", header: [], scheme: "http", connections: "8" });
+  expect(flags).toEqual({ spec: "v.json", url: "http://fraud-green.ml:8000", baselineUrl: "http://fraud-blue.ml:8000", protocol: "http", header: [], scheme: "http", connections: "8", namespace: "default" });
 });
 
 test("the table covers every option the CLI's verify has, and the CLI takes no other", () => {

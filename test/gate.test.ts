@@ -34,8 +34,8 @@ describe("verification gate in the Terraform graph", () => {
     const fp = bg.fingerprintExpressions;
     const activeFingerprint = `\${var.active == "blue" ? ${fp.blue} : ${fp.green}}`;
     expect(exec.command).toBe(
-      `npx --no-install cdktf-triton verify --spec ${specPath} --port-forward svc/clf-\${var.active}:8000 --namespace ml --kubeconfig '~/.kube/config' --json reports/verify.json --junit reports/verify.xml --html-dir reports` +
-        ` --fingerprint '${activeFingerprint}' --history ml/clf-promotions --history-app clf --history-color \${var.active} --passed "$CDKTF_TRITON_PASSED" --allow-serving-change "$CDKTF_TRITON_ALLOW_SERVING_CHANGE"`,
+      `npx --no-install cdktf-triton verify --spec ${specPath} --port-forward svc/clf-\${var.active}:8000 --namespace ml --kubeconfig '~/.kube/config' --json-file reports/verify.json --junit reports/verify.xml --html-dir reports` +
+        ` --fingerprint '${activeFingerprint}' --history-configmap ml/clf-promotions --history-app clf --history-color \${var.active} --passed "$CDKTF_TRITON_PASSED" --allow-serving-change "$CDKTF_TRITON_ALLOW_SERVING_CHANGE"`,
     );
     expect(bg.gate!.specAsset.path).toBe(specPath);
     // Values read at plan reach it through the environment, so they never make it run again

@@ -95,6 +95,6 @@ describe("npm pack, installed into a fresh project", () => {
       env: { ...process.env, TERRAFORM_BINARY_NAME: "/nonexistent/terraform" },
     });
     expect([promote.status, promote.stderr]).toEqual([2, expect.stringContaining("the engine /nonexistent/terraform (--engine terraform) cannot run: not found")]);
-    expect(sh(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["history", "--help"], stack)).toContain("--file <promotions.jsonl>");
+    expect(sh(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["history", "--help"], stack)).toContain("--history-file <promotions.jsonl>");
   }, 600_000);
 });

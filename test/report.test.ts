@@ -92,7 +92,7 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
 
   test("the version overview, the last verification's distribution, the promotions and the failover events, each chart with its marks", async () => {
     const out = path.join(dir, "report.html");
-    const r = await cli("report", "--history", historyFile, "--reports", reports, "--envoy-log", envoy!.stdoutFile, "--out", out, "--title", "classifier in ml");
+    const r = await cli("report", "--history-file", historyFile, "--reports", reports, "--envoy-log", envoy!.stdoutFile, "--out", out, "--title", "classifier in ml");
     expect([r.code, r.err]).toEqual([0, ""]);
     expect(r.out.trim()).toBe(out);
     const { page, errors, requests, marks } = await load(out, SCREENSHOT);
@@ -136,7 +136,7 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     for (const f of ["verify-v1.json", "verify-v2.json"]) fs.copyFileSync(path.join(reports, f), path.join(damaged, f));
     fs.writeFileSync(path.join(damaged, "verify-v5.json"), fs.readFileSync(path.join(reports, "verify-v5.json"), "utf8").slice(0, 200));
     const out = path.join(dir, "damaged.html");
-    const r = await cli("report", "--history", corrupted, "--history", path.join(dir, "missing.jsonl"), "--reports", damaged, "--out", out);
+    const r = await cli("report", "--history-file", corrupted, "--history-file", path.join(dir, "missing.jsonl"), "--reports", damaged, "--out", out);
     expect(r.code).toBe(0);
     const { errors, marks, page } = await load(out);
     expect(errors).toEqual([]);
@@ -159,14 +159,14 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
 
   test("each run its own file: an existing --out is not replaced; --out-dir names files by time", async () => {
     const out = path.join(dir, "once.html");
-    expect((await cli("report", "--history", historyFile, "--out", out)).code).toBe(0);
+    expect((await cli("report", "--history-file", historyFile, "--out", out)).code).toBe(0);
     const before = fs.readFileSync(out, "utf8");
-    const again = await cli("report", "--history", historyFile, "--out", out);
+    const again = await cli("report", "--history-file", historyFile, "--out", out);
     expect([again.code, again.err]).toEqual([2, `cdktf-triton report: ${out} exists: each report is its own file, give another --out\n`]);
     expect(fs.readFileSync(out, "utf8")).toBe(before);
     const folder = path.join(dir, "runs");
-    const a = await cli("report", "--history", historyFile, "--out-dir", folder);
-    const b = await cli("report", "--history", historyFile, "--out-dir", folder);
+    const a = await cli("report", "--history-file", historyFile, "--out-dir", folder);
+    const b = await cli("report", "--history-file", historyFile, "--out-dir", folder);
     expect(a.out).not.toBe(b.out);
     expect(fs.readdirSync(folder).filter((f) => /^report-.*\.html$/.test(f))).toHaveLength(2);
     const none = await cli("report");

@@ -22,6 +22,7 @@ import { loadSpec, SpecError } from "../core/verify-spec";
 import { switchBack } from "../run/verify/switch-back";
 import { httpUrlProblem, OipProtocol, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
 import { PROTOCOLS } from "../core/closed-sets";
+import { RENAMED_FLAGS } from "../core/cli-options";
 
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
@@ -41,6 +42,11 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
   addPromoteCommands(program, io, (c) => (code = c));
   addOperateCommands(program, io, (c) => (code = c));
   addObserveCommands(program, io, (c) => (code = c));
+  const renamed = renamedFlag(argv.slice(2));
+  if (renamed) {
+    io.err.write(`cdktf-triton ${renamed.command}: ${renamed.flag} is ${renamed.now} since 0.2.0 (see the CHANGELOG)\n`);
+    return EXIT.error;
+  }
   try {
     await program.parseAsync(argv as string[]);
   } catch (e) {
@@ -147,6 +153,19 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
 
 class UsageError extends Error {}
 
+/** A flag 0.1 had that this command now names otherwise (core/cli-options' RENAMED_FLAGS). */
+function renamedFlag(args: readonly string[]): { command: string; flag: string; now: string } | undefined {
+  const [command, ...rest] = args;
+  const renames = RENAMED_FLAGS[command ?? ""];
+  if (!renames) return undefined;
+  for (const arg of rest) {
+    if (arg === "--") return undefined;
+    const flag = arg.split("=")[0];
+    if (renames[flag]) return { command, flag, now: renames[flag] };
+  }
+  return undefined;
+}
+
 /** This package's version, from its package.json (beside lib/ in a checkout, beside dist/ when installed). */
 function packageVersion(): string {
   try {
@@ -190,10 +209,10 @@ async function writeHtml(report: Report, dir: string, io: Io): Promise<void> {
 
 /** Appends the verdict to the pair's history ConfigMap; a failed write is reported, never fatal (bounded: kubectl's request timeout). */
 async function recordVerdict(flags: VerifyFlags, verdict: string, message: string | undefined, err: NodeJS.WritableStream): Promise<void> {
-  if (!flags.history) return;
-  const [namespace, configMap] = flags.history.split("/");
+  if (!flags.historyConfigmap) return;
+  const [namespace, configMap] = flags.historyConfigmap.split("/");
   try {
-    if (!namespace || !configMap) throw new Error(`--history ${JSON.stringify(flags.history)}: expected NAMESPACE/CONFIGMAP`);
+    if (!namespace || !configMap) throw new Error(`--history-configmap ${JSON.stringify(flags.historyConfigmap)}: expected NAMESPACE/CONFIGMAP`);
     const { ClusterHistory } = await import("../run/promote/history");
     const at = new Date().toISOString();
     await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, namespace, configMap, 50).put({
@@ -256,7 +275,7 @@ function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
 async function writeReports(report: Report, flags: VerifyFlags, withinMs: number): Promise<void> {
   const writes = async () => {
     for (const [file, text] of [
-      [flags.json, () => JSON.stringify(report, null, 2) + "\n"],
+      [flags.jsonFile, () => JSON.stringify(report, null, 2) + "\n"],
       [flags.junit, () => junitXml(report)],
     ] as const) {
       if (!file) continue;

@@ -1,18 +1,14 @@
 // The CLI's `report` and `status` commands. Their modules (Vega among them) load only when one of
 // them runs, so `cdktf-triton verify` inside a gate's provisioner starts as fast as before.
 import { Command } from "commander";
-import { collect, Io } from "./common";
+import { addShared, CLUSTER, collect, Io } from "./common";
 import { exitCodesHelp } from "./exit-codes";
 
 export function addObserveCommands(program: Command, io: Io, setCode: (code: number) => void): void {
-  program
+  const report = program
     .command("report")
-    .description("Write a self-contained HTML report (version overview, latency, promotions, failover events) from a pair's history, JSON reports and Envoy logs")
-    .option("--app <name>", "read the pair's history ConfigMap (<app>-promotions) and its Envoys' logs from the cluster")
-    .option("-n, --namespace <ns>", "the pair's namespace", "default")
-    .option("--kubeconfig <file>", "kubeconfig")
-    .option("--context <name>", "kubeconfig context")
-    .option("--history <file>", "a promotions.jsonl file (repeatable)", collect, [])
+    .description("Write a self-contained HTML report (version overview, latency, promotions, failover events) from a pair's history, JSON reports and Envoy logs (--app: the cluster's history ConfigMap and the Envoys' logs)");
+  addShared(report, [...CLUSTER, "historyFile"])
     .option("--reports <dir|file>", "the gate's or the promotion driver's JSON reports: a folder or a file (repeatable)", collect, [])
     .option("--envoy-log <file>", "an Envoy's stdout saved to a file (repeatable)", collect, [])
     .option("--out <file.html>", "write here (an existing file is not replaced)")
@@ -25,14 +21,14 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
         const { renderReport, writeReportFile } = await import("../run/observe/html-report");
         if (flags.out && flags.outDir) throw new Error("give --out or --out-dir, not both");
         const data = emptyData();
-        if (!flags.app && !flags.history.length && !flags.reports.length && !flags.envoyLog.length) {
-          throw new Error("nothing to report: give --app (the cluster's history and Envoy logs), --history, --reports or --envoy-log");
+        if (!flags.app && !flags.historyFile.length && !flags.reports.length && !flags.envoyLog.length) {
+          throw new Error("nothing to report: give --app (the cluster's history and Envoy logs), --history-file, --reports or --envoy-log");
         }
         if (flags.app) {
           const { addClusterSources } = await import("../run/observe/status");
           await addClusterSources(data, { kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, flags.app);
         }
-        flags.history.forEach((f: string) => addHistoryFile(data, f));
+        flags.historyFile.forEach((f: string) => addHistoryFile(data, f));
         flags.reports.forEach((f: string) => addReports(data, f));
         flags.envoyLog.forEach((f: string) => addEnvoyLogFile(data, f));
         // A page with nothing on it is no report: say what could not be read, and write nothing.
@@ -52,23 +48,19 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
       }
     });
 
-  program
+  const status = program
     .command("status")
-    .description("Print each blue/green pair of a namespace: the serving color, each color's version, fingerprint, replicas and Helm revision, the last verdicts and promotions, and its Envoys' weights, ejections and health events")
-    .option("-n, --namespace <ns>", "the namespace", "default")
-    .option("--app <name>", "only this pair")
-    .option("--kubeconfig <file>", "kubeconfig")
-    .option("--context <name>", "kubeconfig context")
+    .description("Print each blue/green pair of a namespace (--app: only that one): the serving color, each color's version, fingerprint, replicas and Helm revision, the last verdicts and promotions, and its Envoys' weights, ejections and health events");
+  addShared(status, [...CLUSTER, "json"])
     .option("--no-envoy", "skip the Envoys (no port-forward, no logs)")
-    .option("--history <n>", "how many history records per pair", "5")
-    .option("--json", "print JSON")
+    .option("--history-count <n>", "how many history records per pair", "5")
     .option("--watch", "refresh until the promotion ends: one screen on a terminal, a line per change otherwise")
     .addHelpText("after", exitCodesHelp("status"))
     .action(async (flags) => {
       try {
         const { collectStatus, statusText, watchStatus } = await import("../run/observe/status");
-        const n = Number(flags.history);
-        if (!Number.isInteger(n) || n < 0) throw new Error(`--history ${flags.history}: expected a whole number`);
+        const n = Number(flags.historyCount);
+        if (!Number.isInteger(n) || n < 0) throw new Error(`--history-count ${flags.historyCount}: expected a whole number`);
         if (flags.watch && flags.json) throw new Error("--watch prints text: give --watch or --json, not both");
         if (flags.watch && flags.envoy === false) throw new Error("--watch shows each Envoy's weights: drop --no-envoy");
         if (flags.watch) {

@@ -2,7 +2,8 @@
 // shell, through the pair's lease. `abort` with no live driver rolls the pair back itself when it is
 // given the stack and the engine (as `promote` takes them).
 import { Command } from "commander";
-import { collect, Io } from "./common";
+import { addShared, Io } from "./common";
+import { addEngineOptions } from "./promote";
 import { exitCodesHelp } from "./exit-codes";
 
 const WHAT = {
@@ -14,23 +15,11 @@ const WHAT = {
 
 export function addOperateCommands(program: Command, io: Io, setCode: (code: number) => void): void {
   for (const action of ["abort", "pause", "resume", "skip"] as const) {
-    const command = program
-      .command(action)
-      .description(WHAT[action])
-      .requiredOption("--app <name>", "the pair's appName")
-      .option("-n, --namespace <ns>", "the pair's namespace", "default")
-      .option("--kubeconfig <file>", "kubeconfig")
-      .option("--context <name>", "kubeconfig context");
-    if (action === "abort") {
-      command
-        .option("--engine <tofu|terraform|cdktf>", "with no live driver: roll back through this engine (as promote --engine)")
-        .option("--stack <folder|name>", "with no live driver: the synthesized stack (as promote --stack)")
-        .option("--promotion <path>", "the TritonPromotion, when the stack declares several")
-        .option("--var <name=value>", "a variable for the rollback's apply (repeatable)", collect, [])
-        .option("--var-file <file>", "a variables file for the rollback's apply (repeatable)", collect, [])
-        .option("--envoy-url <url>", "an Envoy pod's admin URL (repeatable) instead of a port-forward to each Envoy pod", collect, [])
-        .option("--rollout-timeout <seconds>", "after the rollback, how long every Envoy pod's mounted file may take to carry its weights", "300");
-    }
+    const command = addShared(program.command(action).description(WHAT[action]), ["app", "namespace"], { appRequired: true });
+    // abort's rollback with no live driver takes the stack and the engine as promote does
+    // (--kubeconfig and --context among them); the other requests need only the cluster's access.
+    if (action === "abort") addEngineOptions(command);
+    else addShared(command, ["kubeconfig", "context"]);
     command.addHelpText("after", exitCodesHelp(action)).action(async (flags) => {
       const { sendRequest, noDriverText, NoDriver, LeaseError, OperateError, OPERATE_EXIT } = await import("../run/promote/operate");
       const target = { app: flags.app, namespace: flags.namespace, kube: { kubeconfig: flags.kubeconfig, context: flags.context }, out: io.out };

@@ -2,29 +2,22 @@
 // them runs, so `cdktf-triton verify` (inside a gate's provisioner) starts as fast as before.
 import * as fs from "fs";
 import { Command } from "commander";
-import { collect, Io } from "./common";
+import { addOption, addShared, CLUSTER, collect, Io } from "./common";
+import { ENGINE_KINDS, ON_UNFINISHED } from "../core/closed-sets";
 import { exitCodesHelp } from "./exit-codes";
 
 export function addPromoteCommands(program: Command, io: Io, setCode: (code: number) => void): void {
-  program
+  const promote = program
     .command("promote")
-    .description("Promote a blue/green pair's candidate in canary steps under analysis (a TritonPromotion of the stack)")
-    .option("--stack <folder|name>", "the synthesized stack (a folder with cdk.tf.json, or a name under cdktf.out/stacks)")
-    .option("--promotion <path>", "the TritonPromotion, when the stack declares several")
-    .option("--engine <tofu|terraform|cdktf>", "what applies the stack (terraform honours TERRAFORM_BINARY_NAME)", "terraform")
-    .option("--var <name=value>", "a variable for every apply (repeatable)", collect, [])
-    .option("--var-file <file>", "a variables file for every apply (repeatable)", collect, [])
-    .option("--kubeconfig <file>", "kubeconfig for the history ConfigMap and the Envoy port-forwards")
-    .option("--context <name>", "kubeconfig context")
-    .option("--envoy-url <url>", "an Envoy pod's admin URL (its port 9901; repeatable) instead of a port-forward to each Envoy pod", collect, [])
+    .description("Promote a blue/green pair's candidate in canary steps under analysis (a TritonPromotion of the stack)");
+  addEngineOptions(promote, "terraform")
     .option("--prometheus-url <url>", "Prometheus' HTTP API for Triton and PromQL metrics")
-    .option("--report-dir <dir>", "append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json")
-    .option("--json <file>", "write the report (the record, every measurement, timings) as JSON")
+    .option("--report-dir <dir>", "append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json");
+  addShared(promote, ["jsonFile"])
     .option("--confirm-before-switch", "ask before switching active (a pause without a terminal)")
     .option("--confirm", "the switch is confirmed (continue a promotion awaiting confirmation)")
     .option("--full", "skip the remaining steps and switch: asks the running driver when one holds the pair, else runs without steps (asks first on a terminal)")
-    .option("--on-unfinished <resume|rollback>", "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
-    .option("--rollout-timeout <seconds>", "at the end, how long every Envoy pod's mounted file may take to carry the final weights before their runtime values are left in place", "300")
+    .option(`--on-unfinished <${ON_UNFINISHED.join("|")}>`, "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
     .addHelpText("after", exitCodesHelp("promote"))
     .action(async (flags) => {
       const { promote, PromoteError, PROMOTE_EXIT, findPromotion } = await import("../run/promote/driver");
@@ -33,7 +26,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
       const { LeaseError } = await import("../run/promote/lease");
       try {
         const stackAndEngine = await engineOptions(flags, io);
-        if (!["resume", "rollback"].includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected resume or rollback`);
+        if (!(ON_UNFINISHED as readonly string[]).includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected ${ON_UNFINISHED.join(" or ")}`);
         if (flags.full) {
           const sent = await askFull(flags, io, findPromotion, loadPromotionSpec);
           if (sent !== undefined) return setCode(sent);
@@ -42,7 +35,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
           ...stackAndEngine,
           prometheusUrl: flags.prometheusUrl,
           reportDir: flags.reportDir,
-          json: flags.json,
+          json: flags.jsonFile,
           confirmBeforeSwitch: flags.confirmBeforeSwitch,
           confirm: flags.confirm,
           onUnfinished: flags.onUnfinished,
@@ -58,30 +51,28 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
       }
     });
 
-  program
+  const history = program
     .command("history")
-    .description("Print a pair's promotions and gate verdicts, from its history ConfigMap or a promotions.jsonl file")
-    .option("--app <name>", "the pair's appName (its ConfigMap is <app>-promotions)")
-    .option("-n, --namespace <ns>", "the pair's namespace", "default")
-    .option("--file <promotions.jsonl>", "read a report folder's file instead of the cluster")
-    .option("--kubeconfig <file>", "kubeconfig")
-    .option("--context <name>", "kubeconfig context")
-    .option("--json", "print the records as JSON")
+    .description("Print a pair's promotions and gate verdicts, from its history ConfigMap or a promotions.jsonl file");
+  addShared(history, [...CLUSTER, "historyFile", "json"])
     .addHelpText("after", exitCodesHelp("history"))
     .action(async (flags) => {
       const { ClusterHistory, historyTable, parseHistory } = await import("../run/promote/history");
       try {
         let records;
-        if (flags.file) {
-          if (!fs.existsSync(flags.file)) throw new Error(`${flags.file} does not exist`);
-          const parsed = parseHistory(fs.readFileSync(flags.file, "utf8"));
-          if (!parsed.records.length) {
-            throw new Error(`${flags.file} holds no promotion or verdict record${parsed.problems.length ? ` (${parsed.problems.length} line${parsed.problems.length === 1 ? "" : "s"} could not be read: ${parsed.problems[0]})` : ""}`);
+        if (flags.historyFile.length) {
+          records = [];
+          for (const file of flags.historyFile as string[]) {
+            if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
+            const parsed = parseHistory(fs.readFileSync(file, "utf8"));
+            if (!parsed.records.length) {
+              throw new Error(`${file} holds no promotion or verdict record${parsed.problems.length ? ` (${parsed.problems.length} line${parsed.problems.length === 1 ? "" : "s"} could not be read: ${parsed.problems[0]})` : ""}`);
+            }
+            parsed.problems.forEach((p) => io.err.write(`cdktf-triton history: ${file}: ${p} (skipped)\n`));
+            records.push(...parsed.records);
           }
-          parsed.problems.forEach((p) => io.err.write(`cdktf-triton history: ${flags.file}: ${p} (skipped)\n`));
-          records = parsed.records;
         } else {
-          if (!flags.app) throw new Error("give --app (the pair's appName) or --file");
+          if (!flags.app) throw new Error("give --app (the pair's appName) or --history-file");
           records = await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, `${flags.app}-promotions`, 1000).read();
         }
         io.out.write(flags.json ? `${JSON.stringify(records, null, 2)}\n` : records.length ? `${historyTable(records)}\n` : "no promotions or verdicts recorded\n");
@@ -135,12 +126,29 @@ async function askFull(flags: Record<string, any>, io: Io, find: typeof import("
 }
 
 /**
+ * Declares the driver's options that `promote` and `abort` (its rollback with no driver) share,
+ * once: the stack, the engine (`engineDefault`: promote's; abort's has none, so that "no --engine"
+ * can be told apart), variables, the cluster's access, the Envoy pods and the rollout timeout.
+ */
+export function addEngineOptions(command: Command, engineDefault?: string): Command {
+  command
+    .option("--stack <folder|name>", "the synthesized stack (a folder with cdk.tf.json, or a name under cdktf.out/stacks)")
+    .option("--promotion <path>", "the TritonPromotion, when the stack declares several");
+  addOption(command, { usage: `--engine <${ENGINE_KINDS.join("|")}>`, description: "what applies the stack (terraform honours TERRAFORM_BINARY_NAME)", ...(engineDefault ? { default: engineDefault } : {}) });
+  command
+    .option("--var <name=value>", "a variable for every apply (repeatable)", collect, [])
+    .option("--var-file <file>", "a variables file for every apply (repeatable)", collect, []);
+  addShared(command, ["kubeconfig", "context"]);
+  command.option("--envoy-url <url>", "an Envoy pod's admin URL (its port 9901; repeatable) instead of a port-forward to each Envoy pod", collect, []);
+  return addShared(command, ["rolloutTimeout"]);
+}
+
+/**
  * The driver's options that `promote` and `abort` (its rollback with no driver) share: the stack,
  * the engine and its variables, the cluster access, the Envoy pods, the rollout timeout, checked.
  */
 export async function engineOptions(flags: Record<string, any>, io: Io) {
   const { PromoteError } = await import("../run/promote/driver");
-  const { ENGINE_KINDS } = await import("../run/promote/engine");
   if (!ENGINE_KINDS.includes(flags.engine)) throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
   const timeout = Number(flags.rolloutTimeout);
   if (!Number.isInteger(timeout) || timeout < 1) throw new PromoteError(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);

@@ -1,7 +1,6 @@
 // The closed sets of values that props, specs and flags take, each declared once: the type is
 // derived from the list, and validation (props, specs, CLI flags) checks against the same list.
-// Colors are in core/colors, standby modes in constructs/bluegreen/standby, engines in
-// run/promote/engine.
+// Colors are in core/colors, standby modes in constructs/bluegreen/standby.
 
 /** The Open Inference Protocol's transports: HTTP/REST (Triton's 8000) and gRPC (8001). */
 export const PROTOCOLS = ["http", "grpc"] as const;
@@ -14,3 +13,7 @@ export type ServiceType = (typeof SERVICE_TYPES)[number];
 /** What `promote` does with a promotion an earlier run left unfinished. */
 export const ON_UNFINISHED = ["resume", "rollback"] as const;
 export type OnUnfinished = (typeof ON_UNFINISHED)[number];
+
+/** What applies a stack for the promotion driver. */
+export const ENGINE_KINDS = ["tofu", "terraform", "cdktf"] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];

@@ -1,6 +1,7 @@
 // The gate's command line, written once: the flags of `cdktf-triton verify`. The VerificationGate
 // renders its local-exec command from this table (gateCommand) and the CLI declares its options
 // from it, so a flag the gate writes is always one the CLI parses, with the same meaning.
+import { SHARED_OPTIONS } from "./cli-options";
 
 /** What `cdktf-triton verify` is given, by commander's name for each flag. */
 export interface VerifyFlags {
@@ -15,11 +16,11 @@ export interface VerifyFlags {
   metricsUrl?: string;
   protocol: string;
   header: string[];
-  json?: string;
+  jsonFile?: string;
   junit?: string;
   htmlDir?: string;
   fingerprint?: string;
-  history?: string;
+  historyConfigmap?: string;
   historyApp?: string;
   historyColor?: string;
   passed?: string;
@@ -57,19 +58,19 @@ export const VERIFY_FLAGS: readonly VerifyFlag[] = [
   { key: "spec", usage: "--spec <file>", description: "verification spec (.json, .yaml)", required: true },
   { key: "url", usage: "--url <url>", description: "candidate base URL, e.g. http://127.0.0.1:8000" },
   { key: "portForward", usage: "--port-forward <svc/name:port>", description: "reach the candidate through kubectl port-forward instead of --url" },
-  { key: "namespace", usage: "-n, --namespace <ns>", description: "namespace for port-forwards" },
-  { key: "kubeconfig", usage: "--kubeconfig <file>", description: "kubeconfig for port-forwards" },
-  { key: "context", usage: "--context <name>", description: "kubeconfig context for port-forwards" },
+  { key: "namespace", ...SHARED_OPTIONS.namespace },
+  { key: "kubeconfig", ...SHARED_OPTIONS.kubeconfig },
+  { key: "context", ...SHARED_OPTIONS.context },
   { key: "baselineUrl", usage: "--baseline-url <url>", description: "the active color, for relative budgets and output agreement" },
   { key: "baselinePortForward", usage: "--baseline-port-forward <svc/name:port>", description: "reach the baseline through kubectl port-forward" },
   { key: "metricsUrl", usage: "--metrics-url <url>", description: "Prometheus metrics of the candidate, e.g. http://127.0.0.1:8002/metrics" },
   { key: "protocol", usage: "--protocol <http|grpc>", description: "the Open Inference Protocol over HTTP/REST (Triton's 8000) or gRPC (8001; --url http://host:8001 for plaintext, https:// for TLS)", default: "http" },
   { key: "header", usage: "--header <Name=ENV_VAR>", description: "send header Name with the value of environment variable ENV_VAR (repeatable)", repeatable: true },
-  { key: "json", usage: "--json <file>", description: "write the report as JSON" },
+  { key: "jsonFile", usage: SHARED_OPTIONS.jsonFile.usage, description: SHARED_OPTIONS.jsonFile.description },
   { key: "junit", usage: "--junit <file>", description: "write the report as JUnit XML" },
   { key: "htmlDir", usage: "--html-dir <dir>", description: "also write an HTML report, <dir>/verify-<time>.html (each run its own file); a failed write is reported, the verdict stands" },
   { key: "fingerprint", usage: "--fingerprint <fp>", description: "the candidate's release fingerprint, recorded in the report" },
-  { key: "history", usage: "--history <namespace/configmap>", description: "record the verdict in this history ConfigMap (cdktf-triton history prints it); a failed write is reported, the verdict stands" },
+  { key: "historyConfigmap", usage: "--history-configmap <namespace/configmap>", description: "record the verdict in this history ConfigMap (cdktf-triton history prints it); a failed write is reported, the verdict stands" },
   { key: "historyApp", usage: "--history-app <app>", description: "the pair the verdict is recorded for" },
   { key: "historyColor", usage: "--history-color <color>", description: "the color verified" },
   { key: "passed", usage: "--passed <record>", description: 'an earlier pass, "<fingerprint> <spec hash> <time>": with the same fingerprint and spec, the checks are skipped (unless the spec sets fastRollback: false)', env: "CDKTF_TRITON_PASSED" },

@@ -30,7 +30,7 @@ async function main() {
     for (let i = 0; i < RUNS * 2; i++) {
       if (i % 2 === 0) {
         const json = path.join(rig.work, `run-${i}.json`);
-        const r = await rig.promote("--json", json);
+        const r = await rig.promote("--json-file", json);
         if (r.code !== 1) throw new Error(`the promotion did not abort (exit ${r.code}):\n${r.out.slice(-3000)}`);
         const moves = JSON.parse(fs.readFileSync(json, "utf8")).timings.moves;
         const [first, last] = [moves[0], moves[moves.length - 1]];

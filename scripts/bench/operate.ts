@@ -49,7 +49,7 @@ async function main() {
       const from = rig.webhook.messages.length;
       const json = path.join(rig.work, `run-${i}.json`);
       // --rollout-timeout 1: the run does not wait a kubelet sync for the files before the next run.
-      const driver = rig.promoteProcess("--json", json, "--rollout-timeout", "1");
+      const driver = rig.promoteProcess("--json-file", json, "--rollout-timeout", "1");
       await rig.untilStep(from, 10);
       await until("every pod serving 10 %", 10_000, async () => (await rig.versionServed()) === "weights canary: blue=90, green=10", 50);
       const acted = Date.now();

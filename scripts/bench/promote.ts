@@ -65,7 +65,7 @@ async function measure(label: string, settings: PromotionSettings, configMapOnly
       await rig.stage("green", `bad-${i}`, rig.tritons.v5);
       const from = rig.load.samples.length;
       const json = path.join(rig.work, `bad-${i}.json`);
-      const r = await rig.promote("--json", json);
+      const r = await rig.promote("--json-file", json);
       if (r.code !== 1) throw new Error(`the bad candidate was not aborted (exit ${r.code}):\n${r.out.slice(-3000)}`);
       const report = JSON.parse(fs.readFileSync(json, "utf8"));
       const epoch = (endMs: number) => performance.timeOrigin + endMs;

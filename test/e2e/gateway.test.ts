@@ -21,7 +21,7 @@ describeE2e("the canary on the platform's Gateway (Contour): promoted and aborte
 
   test("a good candidate is promoted through the Gateway: every step's weights served by the Gateway's Envoy within 2 s of the apply, the route Accepted, no failed request", async () => {
     const t0 = performance.now();
-    const r = await rig.promote("--json", path.join(work, "good.json"));
+    const r = await rig.promote("--json-file", path.join(work, "good.json"));
     const t1 = performance.now();
     expect([r.code, r.out]).toEqual([0, expect.stringContaining("promoted: green (v2) serves all traffic")]);
     const report = JSON.parse(fs.readFileSync(path.join(work, "good.json"), "utf8"));
@@ -60,7 +60,7 @@ describeE2e("the canary on the platform's Gateway (Contour): promoted and aborte
   test("a bad candidate is aborted: the Gateway's Envoy is back on the serving color within 2 s of the decision (the route patched, then applied)", async () => {
     // Stage blue as the candidate: a release whose model fails 5 % of requests.
     await rig.stage("blue", "v5", rig.tritons.v5);
-    const r = await rig.promote("--json", path.join(work, "bad.json"));
+    const r = await rig.promote("--json-file", path.join(work, "bad.json"));
     expect([r.code, r.out]).toEqual([1, expect.stringMatching(/aborting: (request-success-rate|triton-failure-rate) = [\d.]+ at 10 %/)]);
     const report = JSON.parse(fs.readFileSync(path.join(work, "bad.json"), "utf8"));
     expect(report.record).toMatchObject({ status: "aborted", currentStep: -1 });

@@ -34,8 +34,8 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
   test("two runs at once: one drives, the other exits 2 naming it and applies nothing; pause holds the weights and stops the bake clock; resume; skip; abort from another shell reaches 0 % in every pod within seconds; status --watch follows it; each transition is an Event", async () => {
     const stateBefore = await rig.state();
     const from = rig.webhook.messages.length;
-    const a = rig.promoteProcess("--json", path.join(work, "a.json"));
-    const b = rig.promoteProcess("--json", path.join(work, "b.json"));
+    const a = rig.promoteProcess("--json-file", path.join(work, "a.json"));
+    const b = rig.promoteProcess("--json-file", path.join(work, "b.json"));
     // The second takes no step: it refuses at once, naming the holder.
     const refused = await Promise.race([a.exited.then((r) => ({ r, other: b })), b.exited.then((r) => ({ r, other: a }))]);
     const driver = refused.other;
@@ -175,7 +175,7 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
 
   test("promote --full from another shell: the running driver skips the steps left and switches", async () => {
     const from = rig.webhook.messages.length;
-    const driver = rig.promoteProcess("--json", path.join(work, "full.json"));
+    const driver = rig.promoteProcess("--json-file", path.join(work, "full.json"));
     await rig.untilStep(from, 10);
     const full = await run(["promote", "--full", "--stack", rig.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig]);
     expect([full.code, full.stdout]).toEqual([0, expect.stringMatching(/answered in \d+\.\d s: step 1 \(10 %\) and the steps after it are skipped: switching to green\npromoted in \d+\.\d s: green \(v2\) serves all traffic/)]);

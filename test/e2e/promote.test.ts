@@ -69,7 +69,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     // Envoy reads its route tables just after it starts: 15 s is slack for a loaded machine.
     await until("Envoy serving the first apply's weights", 15_000, async () => (await rig.versionServed()) === "weights canary: blue=100, green=0");
     const sent = rig.load.samples.length;
-    const r = await rig.promote("--json", path.join(work, "good.json"));
+    const r = await rig.promote("--json-file", path.join(work, "good.json"));
     expect([r.code, r.out.slice(-3000)]).toEqual([0, expect.stringContaining("promoted: green (v2) serves all traffic")]);
     // Every step is a line in CI (no TTY): the weight, the time left, the live values.
     expect(r.out).toMatch(/step 1\/3 10 % · \d+ s left · request-success-rate=/);
@@ -102,7 +102,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
     const before = rig.webhook.messages.length;
     const sent = rig.load.samples.length;
     const started = performance.now();
-    const r = await rig.promote("--json", path.join(work, "bad.json"));
+    const r = await rig.promote("--json-file", path.join(work, "bad.json"));
     const elapsed = performance.now() - started;
     expect([r.code, r.out.slice(-3000)]).toEqual([1, expect.stringContaining("aborted")]);
     const report = JSON.parse(fs.readFileSync(path.join(work, "bad.json"), "utf8"));
@@ -144,7 +144,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
   }, 600_000);
   test("a bad candidate (+200 ms) is aborted at its first latency analysis (each Envoy pod's stats read through a port-forward to it)", async () => {
     await rig.stageBlue("v4", rig.tritons.slow);
-    const r = await rig.promote("--json", path.join(work, "slow.json"));
+    const r = await rig.promote("--json-file", path.join(work, "slow.json"));
     expect([r.code, r.out.slice(-2000)]).toEqual([1, expect.stringContaining("aborted")]);
     const report = JSON.parse(fs.readFileSync(path.join(work, "slow.json"), "utf8"));
     expect(report.record.reason).toMatch(/^request-duration-p99 = \d+/);
@@ -211,7 +211,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
 
     // The next run resumes it at that step; the webhook fails meanwhile, and nothing waits for it.
     rig.webhook.mode = "fail";
-    const resumed = rig.promoteProcess("--confirm-before-switch", "--json", path.join(work, "resumed.json"));
+    const resumed = rig.promoteProcess("--confirm-before-switch", "--json-file", path.join(work, "resumed.json"));
     const paused = await resumed.exited;
     expect([paused.code, paused.out.slice(-1500)]).toEqual([3, expect.stringContaining("awaiting confirmation before the switch")]);
     expect(paused.out).toContain(`resuming promotion ${left.id}`);
@@ -233,7 +233,7 @@ describeE2e("a staged promotion driven by cdktf-triton promote, on OpenTofu, rea
   test("an Envoy pod restarted mid-promotion serves the step's weights again; a pod that answers no push aborts the step, named", async () => {
     await rig.stage("green", "v7", rig.tritons.v2);
     const from = rig.webhook.messages.length;
-    const running = rig.promoteProcess("--json", path.join(work, "restart.json"));
+    const running = rig.promoteProcess("--json-file", path.join(work, "restart.json"));
     await rig.untilStep(from, 10);
     const [a, b] = rig.kubelet.all();
     // The container restarts: its runtime is empty and its file is what its kubelet last wrote

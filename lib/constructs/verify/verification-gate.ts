@@ -234,9 +234,9 @@ export class VerificationGate extends DependableConstruct {
       metricsUrl: props.metricsUrl || undefined,
       protocol: props.protocol === "grpc" ? "grpc" : undefined,
       header: Object.entries(props.headersFromEnv ?? {}).map(([name, env]) => `${name}=${env}`),
-      ...(props.reportDir ? { json: `${props.reportDir}/${id}.json`, junit: `${props.reportDir}/${id}.xml`, htmlDir: props.reportDir } : {}),
+      ...(props.reportDir ? { jsonFile: `${props.reportDir}/${id}.json`, junit: `${props.reportDir}/${id}.xml`, htmlDir: props.reportDir } : {}),
       fingerprint: props.fingerprint || undefined,
-      ...(props.history ? { history: `${props.history.namespace}/${props.history.configMap}`, historyApp: props.history.app, historyColor: props.history.color } : {}),
+      ...(props.history ? { historyConfigmap: `${props.history.namespace}/${props.history.configMap}`, historyApp: props.history.app, historyColor: props.history.color } : {}),
       passed: props.passedRecord || undefined,
       allowServingChange: props.allowServingChange || undefined,
       ...(back

@@ -4,9 +4,10 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { ENGINE_KINDS, EngineKind } from "../../core/closed-sets";
 
-export type EngineKind = "tofu" | "terraform" | "cdktf";
-export const ENGINE_KINDS: readonly EngineKind[] = ["tofu", "terraform", "cdktf"];
+export { ENGINE_KINDS };
+export type { EngineKind };
 
 export interface EngineOptions {
   readonly kind: EngineKind;
