@@ -68,10 +68,10 @@ describe("inbound TLS on a real Envoy", () => {
   test("mutual TLS: a client without a certificate is refused, one with a certificate the CA signed is served, the readiness chain still passes", async () => {
     await start({ certificateDir: secretDir, clientCaDir: caDir });
     expect((await fetch(`http://127.0.0.1:${ports.ops}/ready`)).status).toBe(200);
-    const anonymous = new OipClient({ url: `https://localhost:${ports.http}`, tls: { ca }, connectTimeoutMs: 2000 });
+    const anonymous = new OipClient({ url: `https://localhost:${ports.http}`, tls: { ca }, connectTimeoutSeconds: 2 });
     await expect(anonymous.infer("classifier", undefined, request)).rejects.toThrow();
     await anonymous.close();
-    const grpcAnonymous = new GrpcOipClient({ url: `https://localhost:${ports.grpc}`, tls: { ca }, connectTimeoutMs: 2000, headersTimeoutMs: 2000 });
+    const grpcAnonymous = new GrpcOipClient({ url: `https://localhost:${ports.grpc}`, tls: { ca }, connectTimeoutSeconds: 2, headersTimeoutSeconds: 2 });
     await expect(grpcAnonymous.infer("classifier", undefined, request)).rejects.toThrow();
     await grpcAnonymous.close();
     const client = { ca, cert: fs.readFileSync(certs.clientCertFile), key: fs.readFileSync(certs.clientKeyFile) };

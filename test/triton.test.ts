@@ -79,7 +79,7 @@ describe("verifier against Triton 2.51.0", () => {
     );
     expect(report.verdict).toBe("pass");
     expect(Object.keys(statuses(report))).toContain("model classifier/2 metadata");
-    const absent = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier", version: "4" }] }, { url: triton.url }, { pollIntervalMs: 200 });
+    const absent = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier", version: "4" }] }, { url: triton.url }, { pollIntervalSeconds: 0.2 });
     expect(absent.verdict).toBe("fail");
     expect(absent.checks.find((c) => c.name === "model classifier/4 ready")!.status).toBe("fail");
   });
@@ -292,11 +292,11 @@ describe("verifier over gRPC (KServe v2 gRPC) against Triton's port 8001", () =>
   });
 
   test("an absent model version is not ready, saying what Triton answered; nothing listening is an error", async () => {
-    const absent = await verify({ waitForReadySeconds: 3, models: [{ name: "classifier", version: "7" }] }, grpc(), { pollIntervalMs: 200 });
+    const absent = await verify({ waitForReadySeconds: 3, models: [{ name: "classifier", version: "7" }] }, grpc(), { pollIntervalSeconds: 0.2 });
     expect(absent.verdict).toBe("fail");
     expect(messageOf(absent, "model classifier/7 ready")).toMatch(/^not ready within 3s: the last answer was /);
     const port = await freePort();
-    const nothing = await verify({ waitForReadySeconds: 1, models: [{ name: "m" }] }, { url: `http://127.0.0.1:${port}`, protocol: "grpc" }, { pollIntervalMs: 200 });
+    const nothing = await verify({ waitForReadySeconds: 1, models: [{ name: "m" }] }, { url: `http://127.0.0.1:${port}`, protocol: "grpc" }, { pollIntervalSeconds: 0.2 });
     expect(nothing.verdict).toBe("error");
     expect(nothing.checks[0]).toMatchObject({ name: "server live", status: "error" });
   });
@@ -322,10 +322,10 @@ describe("verifier over gRPC with TLS (Triton's --grpc-use-ssl, a certificate of
     const url = `https://localhost:${triton.ports.grpc}`;
     const ok = await verify(classifierSpec({ version: "1" }), { url, protocol: "grpc", client: { tls: { ca: fs.readFileSync(certs.caFile) } } });
     expect(ok.checks.filter((c) => c.status !== "pass")).toEqual([]);
-    const untrusted = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier" }] }, { url, protocol: "grpc" }, { pollIntervalMs: 200 });
+    const untrusted = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier" }] }, { url, protocol: "grpc" }, { pollIntervalSeconds: 0.2 });
     expect(untrusted.verdict).toBe("error");
     // and plaintext against the TLS port is no pass either
-    const plain = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier" }] }, { url: `http://localhost:${triton.ports.grpc}`, protocol: "grpc" }, { pollIntervalMs: 200 });
+    const plain = await verify({ waitForReadySeconds: 1, models: [{ name: "classifier" }] }, { url: `http://localhost:${triton.ports.grpc}`, protocol: "grpc" }, { pollIntervalSeconds: 0.2 });
     expect(plain.verdict).not.toBe("pass");
   });
 });

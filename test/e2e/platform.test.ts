@@ -183,7 +183,7 @@ describeE2e("a platform team's stack: private registry, dedicated ingress nodes,
       const grpc = new GrpcOipClient({ url: `https://localhost:${pod.ports.get(ports.grpc)}`, tls: client });
       expect((await grpc.infer("classifier", undefined, request)).outputs[0].name).toBe("PROBABILITIES");
       await grpc.close();
-      const anonymous = new OipClient({ url: `https://localhost:${pod.ports.get(ports.http)}`, tls: { ca }, connectTimeoutMs: 2000 });
+      const anonymous = new OipClient({ url: `https://localhost:${pod.ports.get(ports.http)}`, tls: { ca }, connectTimeoutSeconds: 2 });
       await expect(anonymous.infer("classifier", undefined, request)).rejects.toThrow();
       await anonymous.close();
     }

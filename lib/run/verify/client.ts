@@ -21,12 +21,12 @@ export interface ClientOptions {
   readonly url: string;
   /** Connections kept open to the server. @default 8 */
   readonly connections?: number;
-  /** @default 5000 */
-  readonly connectTimeoutMs?: number;
-  /** Time to the response's headers. @default 30000 */
-  readonly headersTimeoutMs?: number;
-  /** Longest pause between two chunks of a response body. @default 30000 */
-  readonly bodyTimeoutMs?: number;
+  /** Seconds to connect. @default 5 */
+  readonly connectTimeoutSeconds?: number;
+  /** Seconds to the response's headers. @default 30 */
+  readonly headersTimeoutSeconds?: number;
+  /** Longest pause between two chunks of a response body, in seconds. @default 30 */
+  readonly bodyTimeoutSeconds?: number;
   /** Larger responses are refused. @default 64 MiB */
   readonly maxResponseBytes?: number;
   /** @default - plain TLS with Node's trusted CAs for https:// */
@@ -144,10 +144,10 @@ export class OipClient implements InferenceClient {
       connections: options.connections ?? 8,
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      headersTimeout: options.headersTimeoutMs ?? 30_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 30_000,
+      headersTimeout: (options.headersTimeoutSeconds ?? 30) * 1000,
+      bodyTimeout: (options.bodyTimeoutSeconds ?? 30) * 1000,
       connect: {
-        timeout: options.connectTimeoutMs ?? 5_000,
+        timeout: (options.connectTimeoutSeconds ?? 5) * 1000,
         ...(options.tls ?? {}),
       },
     });

@@ -49,7 +49,7 @@ export class GrpcOipClient implements InferenceClient {
       "grpc.max_send_message_length": -1,
       ...(tls?.servername ? { "grpc.ssl_target_name_override": tls.servername, "grpc.default_authority": tls.servername } : {}),
     });
-    this.callTimeoutMs = (options.connectTimeoutMs ?? 5_000) + (options.headersTimeoutMs ?? 30_000);
+    this.callTimeoutMs = ((options.connectTimeoutSeconds ?? 5) + (options.headersTimeoutSeconds ?? 30)) * 1000;
     this.headers = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   }
 
