@@ -141,149 +141,163 @@ export function loadSpec(file: string): VerifySpec {
 
 /** Checks a spec's shape and values; throws a SpecError naming each bad field. */
 export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
-  const problems: SpecProblem[] = [];
-  const bad = (field: string, value: unknown, expected: string) => problems.push({ field, value, expected });
-  const isObj = (x: unknown): x is Record<string, any> => typeof x === "object" && x !== null && !Array.isArray(x);
-  const num = (where: string, v: unknown, min: number, max: number, integer = false) => {
+  if (!isObj(doc)) throw new SpecError(source, [{ field: "the spec", value: doc, expected: "an object with a models list" }]);
+  const c = new SpecChecker();
+  // Unknown fields, from the published JSON Schema: a misspelled field must not switch a check off.
+  c.problems.push(...unknownFields(doc));
+  c.num("deadlineSeconds", doc.deadlineSeconds, 1, 86400);
+  c.num("waitForReadySeconds", doc.waitForReadySeconds, 0, 86400);
+  c.bool("fastRollback", doc.fastRollback);
+  c.models(doc.models);
+  if (doc.probe !== undefined) c.probe(doc.probe);
+  if (doc.baseline !== undefined) c.baseline(doc.baseline);
+  if (doc.metrics !== undefined) c.metrics(doc.metrics);
+  if (c.problems.length > 0) throw new SpecError(source, c.problems);
+  return doc as unknown as VerifySpec;
+}
+
+const isObj = (x: unknown): x is Record<string, any> => typeof x === "object" && x !== null && !Array.isArray(x);
+
+/** The spec's checks, part by part; each bad field becomes a problem with its path. */
+class SpecChecker {
+  readonly problems: SpecProblem[] = [];
+  /** Golden cases by model/case: the probe names one. */
+  private readonly cases = new Map<string, unknown>();
+
+  bad(field: string, value: unknown, expected: string): void {
+    this.problems.push({ field, value, expected });
+  }
+
+  num(where: string, v: unknown, min: number, max: number, integer = false): void {
     if (v === undefined) return;
     if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-      bad(where, v, `${integer ? "an integer" : "a number"} from ${min} to ${max}`);
+      this.bad(where, v, `${integer ? "an integer" : "a number"} from ${min} to ${max}`);
     }
-  };
-  const str = (where: string, v: unknown, optional = false) => {
+  }
+
+  str(where: string, v: unknown, optional = false): void {
     if (optional && v === undefined) return;
-    if (typeof v !== "string" || v.length === 0) bad(where, v, "a non-empty string");
-  };
-  const dtype = (where: string, v: unknown, optional = false) => {
+    if (typeof v !== "string" || v.length === 0) this.bad(where, v, "a non-empty string");
+  }
+
+  bool(where: string, v: unknown): void {
+    if (v !== undefined && typeof v !== "boolean") this.bad(where, v, "true or false");
+  }
+
+  dtype(where: string, v: unknown, optional = false): void {
     if (optional && v === undefined) return;
-    if (!DATATYPES.includes(v as Datatype)) bad(where, v, `one of ${DATATYPES.join(", ")}`);
-  };
-  const shape = (where: string, v: unknown, wildcards: boolean, optional = false) => {
+    if (!DATATYPES.includes(v as Datatype)) this.bad(where, v, `one of ${DATATYPES.join(", ")}`);
+  }
+
+  shape(where: string, v: unknown, wildcards: boolean, optional = false): void {
     if (optional && v === undefined) return;
     if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d) && (d >= 0 || (wildcards && d === -1)))) {
-      bad(where, v, wildcards ? "a list of sizes (integers >= 0, or -1 for any)" : "a list of sizes (integers >= 0)");
+      this.bad(where, v, wildcards ? "a list of sizes (integers >= 0, or -1 for any)" : "a list of sizes (integers >= 0)");
     }
-  };
-
-  if (!isObj(doc)) {
-    throw new SpecError(source, [{ field: "the spec", value: doc, expected: "an object with a models list" }]);
   }
-  // Unknown fields, from the published JSON Schema: a misspelled field must not switch a check off.
-  problems.push(...unknownFields(doc));
-  num("deadlineSeconds", doc.deadlineSeconds, 1, 86400);
-  num("waitForReadySeconds", doc.waitForReadySeconds, 0, 86400);
-  if (doc.fastRollback !== undefined && typeof doc.fastRollback !== "boolean") bad("fastRollback", doc.fastRollback, "true or false");
-  if (!Array.isArray(doc.models) || doc.models.length === 0) bad("models", doc.models, "a non-empty list of models");
-  const cases = new Map<string, any>();
-  (Array.isArray(doc.models) ? doc.models : []).forEach((m: any, i: number) => {
-    const at = `models[${i}]`;
-    if (!isObj(m)) {
-      bad(at, m, "an object with name");
-      return;
-    }
-    str(`${at}.name`, m.name);
-    str(`${at}.version`, m.version, true);
+
+  models(models: unknown): void {
+    if (!Array.isArray(models) || models.length === 0) this.bad("models", models, "a non-empty list of models");
+    (Array.isArray(models) ? models : []).forEach((m: any, i: number) => this.model(m, `models[${i}]`));
+  }
+
+  private model(m: any, at: string): void {
+    if (!isObj(m)) return this.bad(at, m, "an object with name");
+    this.str(`${at}.name`, m.name);
+    this.str(`${at}.version`, m.version, true);
     if (m.metadata !== undefined) {
       for (const side of ["inputs", "outputs"] as const) {
         const list = m.metadata?.[side];
-        if (!Array.isArray(list)) bad(`${at}.metadata.${side}`, list, "a list of {name, datatype, shape}");
+        if (!Array.isArray(list)) this.bad(`${at}.metadata.${side}`, list, "a list of {name, datatype, shape}");
         else
           list.forEach((t: any, j: number) => {
-            str(`${at}.metadata.${side}[${j}].name`, t?.name);
-            dtype(`${at}.metadata.${side}[${j}].datatype`, t?.datatype);
-            shape(`${at}.metadata.${side}[${j}].shape`, t?.shape, true);
+            this.str(`${at}.metadata.${side}[${j}].name`, t?.name);
+            this.dtype(`${at}.metadata.${side}[${j}].datatype`, t?.datatype);
+            this.shape(`${at}.metadata.${side}[${j}].shape`, t?.shape, true);
           });
       }
     }
-    if (m.golden !== undefined && !Array.isArray(m.golden)) bad(`${at}.golden`, m.golden, "a list of golden cases");
-    (Array.isArray(m.golden) ? m.golden : []).forEach((g: any, j: number) => {
-      const gat = `${at}.golden[${j}]`;
-      if (!isObj(g)) {
-        bad(gat, g, "an object with name, inputs, outputs");
-        return;
-      }
-      str(`${gat}.name`, g.name);
-      if (typeof g.name === "string") {
-        const key = `${m.name}/${g.name}`;
-        if (cases.has(key)) bad(`${gat}.name`, g.name, "a name unique within its model");
-        cases.set(key, g);
-      }
-      if (!Array.isArray(g.inputs) || g.inputs.length === 0) bad(`${gat}.inputs`, g.inputs, "a non-empty list of tensors");
-      (Array.isArray(g.inputs) ? g.inputs : []).forEach((t: any, k: number) => {
-        const tat = `${gat}.inputs[${k}]`;
-        str(`${tat}.name`, t?.name);
-        dtype(`${tat}.datatype`, t?.datatype);
-        shape(`${tat}.shape`, t?.shape, false);
-        if (!Array.isArray(t?.data)) bad(`${tat}.data`, t?.data, "a list of elements");
-        else if (Array.isArray(t?.shape) && t.shape.reduce((a: number, b: number) => a * b, 1) !== t.data.length) {
-          bad(`${tat}.data`, `${t.data.length} elements`, `as many elements as shape ${JSON.stringify(t.shape)} holds`);
-        }
-      });
-      if (!Array.isArray(g.outputs) || g.outputs.length === 0) bad(`${gat}.outputs`, g.outputs, "a non-empty list of expected outputs");
-      (Array.isArray(g.outputs) ? g.outputs : []).forEach((o: any, k: number) => {
-        const oat = `${gat}.outputs[${k}]`;
-        str(`${oat}.name`, o?.name);
-        dtype(`${oat}.datatype`, o?.datatype, true);
-        shape(`${oat}.shape`, o?.shape, true, true);
-        if (!Array.isArray(o?.data)) bad(`${oat}.data`, o?.data, "a list of expected elements");
-        num(`${oat}.atol`, o?.atol, 0, Number.MAX_VALUE);
-        num(`${oat}.rtol`, o?.rtol, 0, Number.MAX_VALUE);
-        num(`${oat}.topK`, o?.topK, 1, 1_000_000, true);
-        if (o?.argmax !== undefined && typeof o.argmax !== "boolean") bad(`${oat}.argmax`, o.argmax, "true or false");
-        if (o?.argmax && o?.topK !== undefined) bad(`${oat}.topK`, o.topK, "either argmax or topK, not both");
-        // A fixed shape decides how many elements an answer has: other data can never match.
-        if (Array.isArray(o?.shape) && o.shape.length > 0 && o.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) && Array.isArray(o?.data)) {
-          const all = o.shape.reduce((a: number, b: number) => a * b, 1);
-          const rows = all / (o.shape[o.shape.length - 1] || 1);
-          const want = o.argmax ? rows : typeof o.topK === "number" ? rows * o.topK : all;
-          const what = o.argmax ? "one label per row" : typeof o.topK === "number" ? `${o.topK} labels per row` : "the elements";
-          if (o.data.length !== want) bad(`${oat}.data`, `${o.data.length} elements`, `${want} (${what} of shape ${JSON.stringify(o.shape)}): an answer of that shape can never match`);
-        }
-        const contract = isObj(m.metadata) && Array.isArray(m.metadata.outputs) ? m.metadata.outputs.find((c: any) => c?.name === o?.name) : undefined;
-        if (contract && Array.isArray(contract.shape) && Array.isArray(o?.shape)) {
-          const fits = contract.shape.length === o.shape.length && contract.shape.every((d: number, x: number) => d === -1 || o.shape[x] === -1 || d === o.shape[x]);
-          if (!fits) bad(`${oat}.shape`, o.shape, `a shape the model's contract allows (${JSON.stringify(contract.shape)} in metadata.outputs)`);
-        }
-      });
-      if (g.binary !== undefined && typeof g.binary !== "boolean") bad(`${gat}.binary`, g.binary, "true or false");
-    });
-  });
-  if (doc.probe !== undefined) {
-    const p = doc.probe;
-    if (!isObj(p)) bad("probe", p, "an object");
-    else {
-      str("probe.model", p.model);
-      str("probe.case", p.case);
-      if (typeof p.model === "string" && typeof p.case === "string" && !cases.has(`${p.model}/${p.case}`)) {
-        bad("probe.case", p.case, `the name of a golden case of model ${showValue(p.model)} (${[...cases.keys()].join(", ") || "none declared"})`);
-      }
-      num("probe.requests", p.requests, 1, 10_000_000, true);
-      if (p.requests === undefined) bad("probe.requests", p.requests, "an integer from 1 to 10000000");
-      num("probe.concurrency", p.concurrency, 1, 1024, true);
-      if (p.concurrency === undefined) bad("probe.concurrency", p.concurrency, "an integer from 1 to 1024");
-      if (!isObj(p.budgets)) bad("probe.budgets", p.budgets, "an object with p50Seconds, p95Seconds, p99Seconds and/or maxErrorRate");
-      else {
-        for (const k of ["p50Seconds", "p95Seconds", "p99Seconds"]) num(`probe.budgets.${k}`, p.budgets[k], 0, 3600);
-        num("probe.budgets.maxErrorRate", p.budgets.maxErrorRate, 0, 1);
-      }
+    if (m.golden !== undefined && !Array.isArray(m.golden)) this.bad(`${at}.golden`, m.golden, "a list of golden cases");
+    (Array.isArray(m.golden) ? m.golden : []).forEach((g: any, j: number) => this.goldenCase(m, g, `${at}.golden[${j}]`));
+  }
+
+  private goldenCase(m: any, g: any, at: string): void {
+    if (!isObj(g)) return this.bad(at, g, "an object with name, inputs, outputs");
+    this.str(`${at}.name`, g.name);
+    if (typeof g.name === "string") {
+      const key = `${m.name}/${g.name}`;
+      if (this.cases.has(key)) this.bad(`${at}.name`, g.name, "a name unique within its model");
+      this.cases.set(key, g);
+    }
+    if (!Array.isArray(g.inputs) || g.inputs.length === 0) this.bad(`${at}.inputs`, g.inputs, "a non-empty list of tensors");
+    (Array.isArray(g.inputs) ? g.inputs : []).forEach((t: any, k: number) => this.goldenInput(t, `${at}.inputs[${k}]`));
+    if (!Array.isArray(g.outputs) || g.outputs.length === 0) this.bad(`${at}.outputs`, g.outputs, "a non-empty list of expected outputs");
+    (Array.isArray(g.outputs) ? g.outputs : []).forEach((o: any, k: number) => this.goldenOutput(m, o, `${at}.outputs[${k}]`));
+    this.bool(`${at}.binary`, g.binary);
+  }
+
+  private goldenInput(t: any, at: string): void {
+    this.str(`${at}.name`, t?.name);
+    this.dtype(`${at}.datatype`, t?.datatype);
+    this.shape(`${at}.shape`, t?.shape, false);
+    if (!Array.isArray(t?.data)) this.bad(`${at}.data`, t?.data, "a list of elements");
+    else if (Array.isArray(t?.shape) && t.shape.reduce((a: number, b: number) => a * b, 1) !== t.data.length) {
+      this.bad(`${at}.data`, `${t.data.length} elements`, `as many elements as shape ${JSON.stringify(t.shape)} holds`);
     }
   }
-  if (doc.baseline !== undefined) {
-    if (!isObj(doc.baseline)) bad("baseline", doc.baseline, "an object");
-    else {
-      num("baseline.p99RegressionPercent", doc.baseline.p99RegressionPercent, 0, 100_000);
-      if (doc.baseline.agreement !== undefined && typeof doc.baseline.agreement !== "boolean") bad("baseline.agreement", doc.baseline.agreement, "true or false");
+
+  private goldenOutput(m: any, o: any, at: string): void {
+    this.str(`${at}.name`, o?.name);
+    this.dtype(`${at}.datatype`, o?.datatype, true);
+    this.shape(`${at}.shape`, o?.shape, true, true);
+    if (!Array.isArray(o?.data)) this.bad(`${at}.data`, o?.data, "a list of expected elements");
+    this.num(`${at}.atol`, o?.atol, 0, Number.MAX_VALUE);
+    this.num(`${at}.rtol`, o?.rtol, 0, Number.MAX_VALUE);
+    this.num(`${at}.topK`, o?.topK, 1, 1_000_000, true);
+    this.bool(`${at}.argmax`, o?.argmax);
+    if (o?.argmax && o?.topK !== undefined) this.bad(`${at}.topK`, o.topK, "either argmax or topK, not both");
+    // A fixed shape decides how many elements an answer has: other data can never match.
+    if (Array.isArray(o?.shape) && o.shape.length > 0 && o.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) && Array.isArray(o?.data)) {
+      const all = o.shape.reduce((a: number, b: number) => a * b, 1);
+      const rows = all / (o.shape[o.shape.length - 1] || 1);
+      const want = o.argmax ? rows : typeof o.topK === "number" ? rows * o.topK : all;
+      const what = o.argmax ? "one label per row" : typeof o.topK === "number" ? `${o.topK} labels per row` : "the elements";
+      if (o.data.length !== want) this.bad(`${at}.data`, `${o.data.length} elements`, `${want} (${what} of shape ${JSON.stringify(o.shape)}): an answer of that shape can never match`);
+    }
+    const contract = isObj(m.metadata) && Array.isArray(m.metadata.outputs) ? m.metadata.outputs.find((c: any) => c?.name === o?.name) : undefined;
+    if (contract && Array.isArray(contract.shape) && Array.isArray(o?.shape)) {
+      const fits = contract.shape.length === o.shape.length && contract.shape.every((d: number, x: number) => d === -1 || o.shape[x] === -1 || d === o.shape[x]);
+      if (!fits) this.bad(`${at}.shape`, o.shape, `a shape the model's contract allows (${JSON.stringify(contract.shape)} in metadata.outputs)`);
     }
   }
-  if (doc.metrics !== undefined) {
-    if (!isObj(doc.metrics)) bad("metrics", doc.metrics, "an object");
-    else {
-      for (const k of ["successCounter", "failureCounter", "modelLabel"]) str(`metrics.${k}`, doc.metrics[k], true);
-      num("metrics.maxFailures", doc.metrics.maxFailures, 0, Number.MAX_SAFE_INTEGER, true);
+
+  probe(p: any): void {
+    if (!isObj(p)) return this.bad("probe", p, "an object");
+    this.str("probe.model", p.model);
+    this.str("probe.case", p.case);
+    if (typeof p.model === "string" && typeof p.case === "string" && !this.cases.has(`${p.model}/${p.case}`)) {
+      this.bad("probe.case", p.case, `the name of a golden case of model ${showValue(p.model)} (${[...this.cases.keys()].join(", ") || "none declared"})`);
     }
+    this.num("probe.requests", p.requests, 1, 10_000_000, true);
+    if (p.requests === undefined) this.bad("probe.requests", p.requests, "an integer from 1 to 10000000");
+    this.num("probe.concurrency", p.concurrency, 1, 1024, true);
+    if (p.concurrency === undefined) this.bad("probe.concurrency", p.concurrency, "an integer from 1 to 1024");
+    if (!isObj(p.budgets)) return this.bad("probe.budgets", p.budgets, "an object with p50Seconds, p95Seconds, p99Seconds and/or maxErrorRate");
+    for (const k of ["p50Seconds", "p95Seconds", "p99Seconds"]) this.num(`probe.budgets.${k}`, p.budgets[k], 0, 3600);
+    this.num("probe.budgets.maxErrorRate", p.budgets.maxErrorRate, 0, 1);
   }
-  if (problems.length > 0) throw new SpecError(source, problems);
-  return doc as unknown as VerifySpec;
+
+  baseline(b: any): void {
+    if (!isObj(b)) return this.bad("baseline", b, "an object");
+    this.num("baseline.p99RegressionPercent", b.p99RegressionPercent, 0, 100_000);
+    this.bool("baseline.agreement", b.agreement);
+  }
+
+  metrics(m: any): void {
+    if (!isObj(m)) return this.bad("metrics", m, "an object");
+    for (const k of ["successCounter", "failureCounter", "modelLabel"]) this.str(`metrics.${k}`, m[k], true);
+    this.num("metrics.maxFailures", m.maxFailures, 0, Number.MAX_SAFE_INTEGER, true);
+  }
 }
 
 /** The spec's JSON Schema, published in the package (`schemas/verify-spec.schema.json`) for editors. */
