@@ -227,12 +227,40 @@ export class TritonBlueGreen extends DependableConstruct {
     super(scope, id);
     this.appName = props.appName ?? id;
     this.namespace = props.namespace ?? "default";
-    const previewReplicas = props.previewReplicas ?? 1;
+    const { active, standby, allow } = this.validated(props);
+    if (props.active instanceof TerraformVariable) this.activeVariable = props.active;
+    if (props.standby instanceof TerraformVariable) this.standbyVariable = props.standby;
+    this.active = choiceValue(active);
+    this.standby = choiceValue(standby);
+    this.allowServingChangeExpression = allow instanceof TerraformVariable ? `var.${allow.friendlyUniqueId}` : String(allow);
 
+    // What serves now, read from the cluster at plan time: the active Service's live selector (a
+    // first apply finds no Service: "" serves) and the fingerprint written with it.
+    this.servingNow = new DataKubernetesServiceV1(this, "serving-now", { metadata: { name: this.appName, namespace: this.namespace } });
+    this.servingColorExpression = this.local("serving-color", `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.spec[0].selector.color, "")`);
+    const servingFingerprintNow = this.local("serving-fingerprint", this.annotationNow(PAIR_ANNOTATIONS.servingFingerprint));
+
+    this.blue = this.colorRelease(props, "blue", active, standby);
+    this.green = this.colorRelease(props, "green", active, standby);
+    this.fingerprintExpressions = { blue: this.fingerprint("blue"), green: this.fingerprint("green") };
+    const activeFingerprint = byActive(active, (c) => this.fingerprintExpressions[c]);
+
+    if (props.verify) this.gate = this.verificationGate(props.verify, active, activeFingerprint);
+    this.activeService = this.service(props, "active-service", this.appName, "active", this.active, props.serviceType ?? "ClusterIP", this.pairAnnotations(active, activeFingerprint));
+    this.previewService = this.service(props, "preview-service", `${this.appName}-preview`, "preview", previewColor(active), props.previewServiceType ?? "ClusterIP");
+    // The switch moves only once both colors are rolled out and ready, and the gate has passed.
+    this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
+    if (this.gate) this.addSwitchPrecondition(this.gate.resource);
+    this.addServingGuard(servingFingerprintNow);
+    if (props.verify?.afterSwitch) this.afterSwitchGate = this.afterSwitchVerification(props.verify, activeFingerprint, servingFingerprintNow);
+  }
+
+  /** Every prop checked at once (a TritonValidationError names each bad one); the choices and the break glass as given. */
+  private validated(props: TritonBlueGreenProps): { active: Choice<Color>; standby: Choice<StandbyMode>; allow: boolean | TerraformVariable } {
     const v = new PropValidator(this.node.path);
     v.dnsLabel("appName", this.appName, 47);
     v.dnsLabel("namespace", this.namespace);
-    v.integer("previewReplicas", previewReplicas, 1, 1000);
+    v.integer("previewReplicas", props.previewReplicas ?? 1, 1, 1000);
     v.oneOf("serviceType", props.serviceType, SERVICE_TYPES);
     v.oneOf("previewServiceType", props.previewServiceType, SERVICE_TYPES);
     v.stringMap("serviceAnnotations", props.serviceAnnotations, "annotation");
@@ -240,15 +268,24 @@ export class TritonBlueGreen extends DependableConstruct {
     v.stringMap("annotations", props.annotations, "annotation");
     const active = choiceOf(this, v, "active", props.active, COLORS);
     const standby = choiceOf(this, v, "standby", props.standby ?? "preview", STANDBY_MODES);
-    if (props.active instanceof TerraformVariable) this.activeVariable = props.active;
-    if (props.standby instanceof TerraformVariable) this.standbyVariable = props.standby;
-    this.active = choiceValue(active);
-    this.standby = choiceValue(standby);
     v.check("blue", props.blue, typeof props.blue === "object" && props.blue !== null, "the blue release's props");
     v.check("green", props.green, typeof props.green === "object" && props.green !== null, "the green release's props");
-    // A color's own replicas reach its release only through the replica rule, so check them here.
+    this.validateReplicas(v, props, standby);
+    const allow = props.allowServingChange ?? TritonBlueGreen.allowServingChangeVariable(this);
+    if (allow instanceof TerraformVariable) {
+      v.check("allowServingChange", `var.${allow.friendlyUniqueId}`, TerraformStack.of(allow) === TerraformStack.of(this), "a TerraformVariable of the same stack");
+    } else v.check("allowServingChange", allow, typeof allow === "boolean", "true, false or a bool TerraformVariable");
+    validateVerification(v, props);
+    claimName(this, v, "appName", this.appName, `Service ${this.namespace}/${this.appName}`);
+    claimName(this, v, "appName", this.appName, `Service ${this.namespace}/${this.appName}-preview`);
+    v.throwIfInvalid();
+    return { active, standby, allow };
+  }
+
+  /** A color's own replicas reach its release only through the replica rule, so they are checked here. */
+  private validateReplicas(v: PropValidator, props: TritonBlueGreenProps, standby: Choice<StandbyMode>): void {
     const inRule = "it enters the replica rule (use a literal, or TritonRelease for a replica variable)";
-    v.knownAtSynth("previewReplicas", previewReplicas, inRule);
+    v.knownAtSynth("previewReplicas", props.previewReplicas ?? 1, inRule);
     if (props.previewReplicas !== undefined && "literal" in standby && standby.literal !== "preview") {
       v.check("previewReplicas", props.previewReplicas, false, `no previewReplicas with standby "${standby.literal}": only standby "preview" runs them (leave it out, or make standby "preview" or a variable)`);
     }
@@ -262,101 +299,73 @@ export class TritonBlueGreen extends DependableConstruct {
         v.check(`${color}.autoscaling.maxReplicas`, hpa.maxReplicas, hpa.maxReplicas >= full, `at least ${color}.replicas (${full}), the HPA's minimum while it serves`);
       }
     }
-    const allow = props.allowServingChange ?? TritonBlueGreen.allowServingChangeVariable(this);
-    if (allow instanceof TerraformVariable) {
-      v.check("allowServingChange", `var.${allow.friendlyUniqueId}`, TerraformStack.of(allow) === TerraformStack.of(this), "a TerraformVariable of the same stack");
-    } else v.check("allowServingChange", allow, typeof allow === "boolean", "true, false or a bool TerraformVariable");
-    if (props.verify?.afterSwitch) {
-      const a = props.verify.afterSwitch;
-      v.check("verify.afterSwitch.spec", a.spec, typeof a.spec === "object" && a.spec !== null, "a verification spec");
-      const access = props.verify.access ?? "port-forward";
-      v.check("verify.afterSwitch.url", a.url, access === "port-forward" || typeof a.url === "string", "the active Service's URL (required when verify.access gives URLs)");
-    }
-    // A model the gate verifies must be one the candidate loads: explicit mode loads only its list.
-    for (const [key, spec] of [["verify.spec", props.verify?.spec], ["verify.afterSwitch.spec", props.verify?.afterSwitch?.spec]] as const) {
-      (Array.isArray(spec?.models) ? spec!.models : []).forEach((m, i) => {
-        for (const color of COLORS) {
-          const control = props[color]?.modelControl;
-          if (control && typeof m?.name === "string" && !control.loads(m.name)) {
-            v.check(`${key}.models[${i}].name`, m.name, false, `a model the ${color} release loads (explicit model control: ${control.loadedModels.join(", ")})`);
-          }
-        }
-      });
-    }
-    claimName(this, v, "appName", this.appName, `Service ${this.namespace}/${this.appName}`);
-    claimName(this, v, "appName", this.appName, `Service ${this.namespace}/${this.appName}-preview`);
-    v.throwIfInvalid();
-    this.allowServingChangeExpression = allow instanceof TerraformVariable ? `var.${allow.friendlyUniqueId}` : String(allow);
+  }
 
-    // What serves now, read from the cluster at plan time: the active Service's live selector (a
-    // first apply finds no Service: "" serves) and the fingerprint written with it.
-    this.servingNow = new DataKubernetesServiceV1(this, "serving-now", { metadata: { name: this.appName, namespace: this.namespace } });
-    const local = (lid: string, expression: string) => `local.${new TerraformLocal(this, lid, `\${${expression}}`).friendlyUniqueId}`;
-    this.servingColorExpression = local("serving-color", `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.spec[0].selector.color, "")`);
-    const servingFingerprintNow = local("serving-fingerprint", this.annotationNow(PAIR_ANNOTATIONS.servingFingerprint));
+  /** A Terraform local of this pair; its reference (no `${}`). */
+  private local(lid: string, expression: string): string {
+    return `local.${new TerraformLocal(this, lid, `\${${expression}}`).friendlyUniqueId}`;
+  }
 
-    const release = (color: Color): TritonRelease => {
-      const colorProps = props[color];
-      return new TritonRelease(this, color, {
-        ...colorProps,
-        ...(props.labels || colorProps.labels ? { labels: { ...props.labels, ...colorProps.labels } } : {}),
-        ...(props.annotations || colorProps.annotations ? { annotations: { ...props.annotations, ...colorProps.annotations } } : {}),
-        appName: this.appName,
-        color,
+  /** One color's TritonRelease: the pair's labels and annotations under its own, its replicas from the replica rule. */
+  private colorRelease(props: TritonBlueGreenProps, color: Color, active: Choice<Color>, standby: Choice<StandbyMode>): TritonRelease {
+    const colorProps = props[color];
+    return new TritonRelease(this, color, {
+      ...colorProps,
+      ...(props.labels || colorProps.labels ? { labels: { ...props.labels, ...colorProps.labels } } : {}),
+      ...(props.annotations || colorProps.annotations ? { annotations: { ...props.annotations, ...colorProps.annotations } } : {}),
+      appName: this.appName,
+      color,
+      namespace: this.namespace,
+      replicas: asNumber(
+        colorReplicas({ color, active, standby, activeReplicas: colorProps.replicas ?? 1, previewReplicas: props.previewReplicas ?? 1, serving: this.servingColorExpression }),
+      ),
+    });
+  }
+
+  /**
+   * A release's fingerprint: what it runs (the chart, whose asset path holds its content hash, and
+   * the values; replicas aside), evaluated by Terraform so variables in the values count.
+   */
+  private fingerprint(color: Color): string {
+    const r = `helm_release.${this.release(color).helmRelease.friendlyUniqueId}`;
+    return this.local(`fingerprint-${color}`, `substr(sha256(join("\\n", [${r}.chart, ${r}.values[0]])), 0, 16)`);
+  }
+
+  /**
+   * Written on the active Service with the selector: what it serves, and each color's last pass as
+   * the candidate (kept from the cluster, renewed when the active color's fingerprint is new).
+   */
+  private pairAnnotations(active: Choice<Color>, activeFingerprint: string): Record<string, string> {
+    const annotations: Record<string, string> = { [PAIR_ANNOTATIONS.servingFingerprint]: `\${${activeFingerprint}}` };
+    if (!this.gate) return annotations;
+    for (const color of COLORS) {
+      const now = this.annotationNow(PAIR_ANNOTATIONS.verified(color));
+      const key = `format("%s %s ", ${this.fingerprintExpressions[color]}, "${this.gate.specHash}")`;
+      const isActive = "literal" in active ? String(active.literal === color) : `${active.expression} == "${color}"`;
+      annotations[PAIR_ANNOTATIONS.verified(color)] = `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${${this.gate.passedAtExpression}}" : ${now}}`;
+    }
+    return annotations;
+  }
+
+  /** One of the pair's two Services (active or preview): the selector picks a color, the ports are Triton's. */
+  private service(props: TritonBlueGreenProps, sid: string, name: string, role: string, color: string, type: string, annotations?: Record<string, string>): ServiceV1 {
+    return new ServiceV1(this, sid, {
+      metadata: {
+        name,
         namespace: this.namespace,
-        replicas: asNumber(
-          colorReplicas({ color, active, standby, activeReplicas: colorProps.replicas ?? 1, previewReplicas, serving: this.servingColorExpression }),
-        ),
-      });
-    };
-    this.blue = release("blue");
-    this.green = release("green");
-    // A release's fingerprint: what it runs (the chart, whose asset path holds its content hash, and
-    // the values; replicas aside), evaluated by Terraform so variables in the values count.
-    const fingerprint = (color: Color) => {
-      const r = `helm_release.${this.release(color).helmRelease.friendlyUniqueId}`;
-      return local(`fingerprint-${color}`, `substr(sha256(join("\\n", [${r}.chart, ${r}.values[0]])), 0, 16)`);
-    };
-    this.fingerprintExpressions = { blue: fingerprint("blue"), green: fingerprint("green") };
-    const activeFingerprint = byActive(active, (c) => this.fingerprintExpressions[c]);
-
-    const service = (sid: string, name: string, role: string, color: string, type: string, annotations?: Record<string, string>): ServiceV1 =>
-      new ServiceV1(this, sid, {
-        metadata: {
-          name,
-          namespace: this.namespace,
-          labels: { ...props.labels, app: this.appName, "cdktf-triton/role": role },
-          annotations: annotations || props.annotations ? { ...props.annotations, ...props.serviceAnnotations, ...annotations } : props.serviceAnnotations,
-        },
-        spec: {
-          type,
-          selector: { app: this.appName, color },
-          port: [
-            { name: "http", port: TRITON_PORTS.http, targetPort: "http", protocol: "TCP" },
-            { name: "grpc", port: TRITON_PORTS.grpc, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
-            { name: "metrics", port: TRITON_PORTS.metrics, targetPort: "metrics", protocol: "TCP" },
-          ],
-        },
-      });
-    if (props.verify) this.gate = this.verificationGate(props.verify, active, activeFingerprint);
-    // Written with the selector: what the Service serves, and each color's last pass as the
-    // candidate (kept from the cluster, renewed when the active color's fingerprint is new).
-    const pairAnnotations: Record<string, string> = { [PAIR_ANNOTATIONS.servingFingerprint]: `\${${activeFingerprint}}` };
-    if (this.gate) {
-      for (const color of COLORS) {
-        const now = this.annotationNow(PAIR_ANNOTATIONS.verified(color));
-        const key = `format("%s %s ", ${this.fingerprintExpressions[color]}, "${this.gate.specHash}")`;
-        const isActive = "literal" in active ? String(active.literal === color) : `${active.expression} == "${color}"`;
-        pairAnnotations[PAIR_ANNOTATIONS.verified(color)] = `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${${this.gate.passedAtExpression}}" : ${now}}`;
-      }
-    }
-    this.activeService = service("active-service", this.appName, "active", this.active, props.serviceType ?? "ClusterIP", pairAnnotations);
-    this.previewService = service("preview-service", `${this.appName}-preview`, "preview", previewColor(active), props.previewServiceType ?? "ClusterIP");
-    // The switch moves only once both colors are rolled out and ready, and the gate has passed.
-    this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
-    if (this.gate) this.addSwitchPrecondition(this.gate.resource);
-    this.addServingGuard(servingFingerprintNow);
-    if (props.verify?.afterSwitch) this.afterSwitchGate = this.afterSwitchVerification(props.verify, activeFingerprint, servingFingerprintNow);
+        labels: { ...props.labels, app: this.appName, "cdktf-triton/role": role },
+        annotations: annotations || props.annotations ? { ...props.annotations, ...props.serviceAnnotations, ...annotations } : props.serviceAnnotations,
+      },
+      spec: {
+        type,
+        selector: { app: this.appName, color },
+        port: [
+          { name: "http", port: TRITON_PORTS.http, targetPort: "http", protocol: "TCP" },
+          { name: "grpc", port: TRITON_PORTS.grpc, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
+          { name: "metrics", port: TRITON_PORTS.metrics, targetPort: "metrics", protocol: "TCP" },
+        ],
+      },
+    });
   }
 
   /**
@@ -474,6 +483,26 @@ export class TritonBlueGreen extends DependableConstruct {
   /** The release of a color. */
   public release(color: Color): TritonRelease {
     return color === "blue" ? this.blue : this.green;
+  }
+}
+
+/** The gates' specs: an afterSwitch spec and its URL, and every verified model one the colors load (explicit mode loads only its list). */
+function validateVerification(v: PropValidator, props: TritonBlueGreenProps): void {
+  if (props.verify?.afterSwitch) {
+    const a = props.verify.afterSwitch;
+    v.check("verify.afterSwitch.spec", a.spec, typeof a.spec === "object" && a.spec !== null, "a verification spec");
+    const access = props.verify.access ?? "port-forward";
+    v.check("verify.afterSwitch.url", a.url, access === "port-forward" || typeof a.url === "string", "the active Service's URL (required when verify.access gives URLs)");
+  }
+  for (const [key, spec] of [["verify.spec", props.verify?.spec], ["verify.afterSwitch.spec", props.verify?.afterSwitch?.spec]] as const) {
+    (Array.isArray(spec?.models) ? spec!.models : []).forEach((m, i) => {
+      for (const color of COLORS) {
+        const control = props[color]?.modelControl;
+        if (control && typeof m?.name === "string" && !control.loads(m.name)) {
+          v.check(`${key}.models[${i}].name`, m.name, false, `a model the ${color} release loads (explicit model control: ${control.loadedModels.join(", ")})`);
+        }
+      }
+    });
   }
 }
 
