@@ -90,7 +90,9 @@ describe("failover pool on a real Envoy", () => {
 
     const before = samples.filter((s) => s.endMs < killedAt);
     const after = samples.filter((s) => s.endMs >= killedAt && s.endMs < backAt);
-    const lastPrimary = Math.max(killedAt, ...after.filter((s) => s.version === "primary").map((s) => s.endMs));
+    // By when each request was sent: an answer the primary sent before it died can reach the client
+    // late on a loaded machine (seen: 3 s), and is no request routed to a dead host.
+    const lastPrimary = Math.max(killedAt, ...after.filter((s) => s.version === "primary").map((s) => s.endMs - s.latencyMs));
     expect(before.length).toBeGreaterThan(50);
     expect(before.every((s) => s.version === "primary")).toBe(true);
     expect(samples.filter((s) => s.status !== 200).map((s) => ({ ...s, sinceKillMs: Math.round(s.endMs - killedAt), sinceBackMs: Math.round(s.endMs - backAt) }))).toEqual([]);
