@@ -108,100 +108,17 @@ function table(header: string[], rows: string[][], cls = ""): string {
 
 const slug = (s: string) => s.replace(/[^a-zA-Z0-9_-]+/g, "-");
 
-/** The whole report as one HTML document. */
+/** A pair, as the report shows it: its versions, promotions and verifications. */
+type ReportPair = ReturnType<typeof pairsOf>[number];
+
+/** The whole report as one HTML document: a section per pair, then the failover events. */
 export async function renderReport(data: ObservedData, options: { title?: string; generatedAt?: Date } = {}): Promise<string> {
   const title = options.title ?? "cdktf-triton report";
   const generatedAt = (options.generatedAt ?? new Date()).toISOString();
-  const parts: string[] = [];
   const pairs = pairsOf(data);
-  for (const pair of pairs) {
-    const id = slug(pair.app);
-    parts.push(`<section class="pair" id="pair-${id}"><h2>${esc(pair.app)}</h2>`);
-    // The version overview.
-    parts.push(`<h3>Version overview</h3>`);
-    if (pair.versions.length === 0) parts.push(`<p class="missing">No version of this pair has a record or a report.</p>`);
-    else {
-      parts.push(
-        table(
-          ["version", "colors", "fingerprint", "last verdict", "verified at", "p50", "p95", "p99", "req/s", "errors", "health", "promotions to it"],
-          pair.versions.map((v) => [
-            esc(v.version),
-            esc(v.colors.join(", ")),
-            `<code>${esc((v.fingerprint ?? "").slice(0, 16))}</code>`,
-            v.lastVerdict ? `<span class="verdict ${esc(v.lastVerdict)}">${esc(v.lastVerdict)}</span>` : "–",
-            esc(v.verifiedAt ?? "–"),
-            fmt(v.figures?.p50Ms, " ms"),
-            fmt(v.figures?.p95Ms, " ms"),
-            fmt(v.figures?.p99Ms, " ms"),
-            fmt(v.figures?.requestsPerSecond),
-            fmt(v.figures?.errorRatePercent, " %"),
-            fmt(v.health),
-            String(v.promotions),
-          ]),
-          "versions",
-        ),
-      );
-      parts.push(`<p class="definition">${esc(HEALTH_SCORE_DEFINITION)}.</p>`);
-      const measured = pair.versions.flatMap((v) => (v.figures ? [{ ...v.figures, version: v.version }] : []));
-      if (measured.length) {
-        parts.push(`<div class="charts">`);
-        parts.push(await figure(`${id}-latency`, latencySpec(measured)));
-        parts.push(await figure(`${id}-throughput`, perVersionSpec(measured, "requestsPerSecond", "Throughput per version (probe)", "requests/s", "#4292c6")));
-        parts.push(await figure(`${id}-errors`, perVersionSpec(measured, "errorRatePercent", "Error rate per version (probe)", "% of requests", "#de2d26")));
-        parts.push(`</div>`);
-      } else parts.push(`<p class="missing">No verification report with a latency probe for this pair: no latency, throughput or error-rate chart (give the gate's report folder with --reports).</p>`);
-    }
-    // The last verification's latency distribution.
-    const last = [...pair.verifications].reverse().find((v) => v.report.probe?.latencyBuckets?.length);
-    parts.push(`<h3>Latency distribution of the last verification</h3>`);
-    if (last) {
-      const p = last.report.probe!;
-      parts.push(await figure(`${id}-distribution`, distributionSpec(p.latencyBuckets, `${last.version}: ${p.completed} requests, ${last.report.startedAt}`), `From ${path.basename(last.file)}: verdict ${last.report.verdict}, p50 ${round(p.p50Ms)} ms, p99 ${round(p.p99Ms)} ms, max ${round(p.maxMs)} ms.`));
-    } else parts.push(`<p class="missing">No verification report with latency buckets for this pair.</p>`);
-    // Promotions.
-    parts.push(`<h3>Promotions</h3>`);
-    if (pair.promotions.length === 0) parts.push(`<p class="missing">No promotion recorded for this pair.</p>`);
-    for (const p of pair.promotions) {
-      parts.push(`<div class="promotion" id="promotion-${esc(slug(p.id))}"><h4>${esc(p.from.version)} (${esc(p.from.color)}) → ${esc(p.to.version)} (${esc(p.to.color)}): <span class="verdict ${esc(p.status)}">${esc(p.status)}</span></h4>`);
-      parts.push(`<p>Started ${esc(p.startedAt)} by ${esc(p.by)} with ${esc(p.engine)}${p.finishedAt ? `, finished ${esc(p.finishedAt)}` : ""}${p.reason ? `. ${esc(p.reason)}` : ""}.</p>`);
-      const points = p.steps.map((s) => ({ at: s.startedAt, weightPercent: s.weightPercent, verdict: s.verdict ?? "running" }));
-      // How it ended: all traffic on the candidate (promoted), or back to 0 % (aborted, interrupted,
-      // rolled back). A running or paused promotion has no end yet.
-      if (p.finishedAt && p.steps.length && p.status !== "running" && p.status !== "awaiting-confirmation") {
-        points.push({ at: p.finishedAt, weightPercent: p.status === "promoted" ? 100 : 0, verdict: p.status === "promoted" ? "pass" : p.status === "aborted" ? "fail" : "interrupted" });
-      }
-      if (points.length) parts.push(await figure(`${id}-weights-${slug(p.id)}`, weightsSpec(points, "Candidate weight")));
-      const report = data.promotions.find((r) => r.report.record.id === p.id)?.report;
-      if (report) {
-        const measured = report.measurements.filter((m) => m.value !== undefined).map((m) => ({ at: m.at, metric: m.metric, value: m.value!, verdict: m.verdict }));
-        const thresholds = [...new Map(report.measurements.flatMap((m) => [...(m.min !== undefined ? [[`${m.metric} min`, { metric: m.metric, bound: "min" as const, value: m.min }]] : []), ...(m.max !== undefined ? [[`${m.metric} max`, { metric: m.metric, bound: "max" as const, value: m.max }]] : [])] as [string, { metric: string; bound: "min" | "max"; value: number }][])).values()];
-        if (measured.length) parts.push(await figure(`${id}-measurements-${slug(p.id)}`, measurementsSpec(measured, thresholds, "Measurements against thresholds (dashed)")));
-        const inconclusive = report.measurements.filter((m) => m.value === undefined).length;
-        if (inconclusive) parts.push(`<p>${inconclusive} analysis window${inconclusive === 1 ? "" : "s"} without data (inconclusive).</p>`);
-      } else parts.push(`<p class="missing">No promotion-${esc(p.id)}.json among the reports: steps only, no measurements.</p>`);
-      parts.push(
-        table(
-          ["step", "weight", "started", "finished", "verdict", "metrics (passed/failed/inconclusive, last)"],
-          p.steps.map((s, i) => [String(i + 1), `${s.weightPercent} %`, esc(s.startedAt), esc(s.finishedAt ?? "–"), esc(s.verdict ?? "running"), esc(s.metrics.map((m) => `${m.metric}: ${m.passed}/${m.failed}/${m.inconclusive}${m.last !== undefined ? `, ${m.last}` : ""}`).join("; "))]),
-        ),
-      );
-      parts.push(`</div>`);
-    }
-    parts.push(`</section>`);
-  }
-  // Failover events (Envoy's), for the whole report.
-  const events = [...data.events].sort((a, b) => a.at.localeCompare(b.at));
-  const eventsPart: string[] = [`<section id="failover"><h2>Failover events</h2>`];
-  if (events.length) {
-    eventsPart.push(await figure("failover-events", eventsSpec(events.map((e) => ({ at: e.at, host: `${e.cluster} ${e.host}`, kind: e.kind })))));
-    eventsPart.push(table(["time", "Envoy", "cluster", "host", "event", "detail"], events.map((e) => [esc(e.at), esc(e.envoy ?? ""), esc(e.cluster), esc(e.host), `<span class="event ${esc(e.kind)}">${esc(e.kind)}</span>`, esc(e.detail)]), "events"));
-  } else eventsPart.push(`<p class="missing">No Envoy health-check events${data.sources.some((s) => s.startsWith("Envoy")) ? " in the Envoy logs read" : ": no Envoy log was given (--envoy-log, or --app with a cluster)"}.</p>`);
-  if (data.requests.length) {
-    const failed = data.requests.filter((r) => r.status >= 500 || r.status === 0);
-    eventsPart.push(`<p>${data.requests.length} logged request${data.requests.length === 1 ? "" : "s"} (sampled access log), ${failed.length} failed.</p>`);
-  }
-  eventsPart.push(`</section>`);
-
+  const parts: string[] = [];
+  for (const pair of pairs) parts.push(...(await pairSection(pair, data)));
+  const eventsPart = await failoverSection(data);
   const problems = data.problems.length
     ? `<section id="problems" class="problems"><h2>What is missing</h2><ul>${data.problems.map((p) => `<li>${esc(p)}</li>`).join("")}</ul></section>`
     : "";
@@ -228,6 +145,110 @@ ${parts.join("\n")}
 ${eventsPart.join("\n")}
 </body></html>
 `;
+}
+
+
+async function pairSection(pair: ReportPair, data: ObservedData): Promise<string[]> {
+  const id = slug(pair.app);
+  const parts = [`<section class="pair" id="pair-${id}"><h2>${esc(pair.app)}</h2>`, ...(await versionOverview(pair, id)), ...(await lastDistribution(pair, id))];
+  parts.push(`<h3>Promotions</h3>`);
+  if (pair.promotions.length === 0) parts.push(`<p class="missing">No promotion recorded for this pair.</p>`);
+  for (const p of pair.promotions) parts.push(...(await promotionPart(p, id, data)));
+  parts.push(`</section>`);
+  return parts;
+}
+
+/** The versions' table (fingerprint, last verdict, probe figures, health) and their charts. */
+async function versionOverview(pair: ReportPair, id: string): Promise<string[]> {
+  const parts = [`<h3>Version overview</h3>`];
+  if (pair.versions.length === 0) return [...parts, `<p class="missing">No version of this pair has a record or a report.</p>`];
+  parts.push(
+    table(
+      ["version", "colors", "fingerprint", "last verdict", "verified at", "p50", "p95", "p99", "req/s", "errors", "health", "promotions to it"],
+      pair.versions.map((v) => [
+        esc(v.version),
+        esc(v.colors.join(", ")),
+        `<code>${esc((v.fingerprint ?? "").slice(0, 16))}</code>`,
+        v.lastVerdict ? `<span class="verdict ${esc(v.lastVerdict)}">${esc(v.lastVerdict)}</span>` : "–",
+        esc(v.verifiedAt ?? "–"),
+        fmt(v.figures?.p50Ms, " ms"),
+        fmt(v.figures?.p95Ms, " ms"),
+        fmt(v.figures?.p99Ms, " ms"),
+        fmt(v.figures?.requestsPerSecond),
+        fmt(v.figures?.errorRatePercent, " %"),
+        fmt(v.health),
+        String(v.promotions),
+      ]),
+      "versions",
+    ),
+  );
+  parts.push(`<p class="definition">${esc(HEALTH_SCORE_DEFINITION)}.</p>`);
+  const measured = pair.versions.flatMap((v) => (v.figures ? [{ ...v.figures, version: v.version }] : []));
+  if (!measured.length) return [...parts, `<p class="missing">No verification report with a latency probe for this pair: no latency, throughput or error-rate chart (give the gate's report folder with --reports).</p>`];
+  return [
+    ...parts,
+    `<div class="charts">`,
+    await figure(`${id}-latency`, latencySpec(measured)),
+    await figure(`${id}-throughput`, perVersionSpec(measured, "requestsPerSecond", "Throughput per version (probe)", "requests/s", "#4292c6")),
+    await figure(`${id}-errors`, perVersionSpec(measured, "errorRatePercent", "Error rate per version (probe)", "% of requests", "#de2d26")),
+    `</div>`,
+  ];
+}
+
+/** The last verification's latency distribution. */
+async function lastDistribution(pair: ReportPair, id: string): Promise<string[]> {
+  const last = [...pair.verifications].reverse().find((v) => v.report.probe?.latencyBuckets?.length);
+  const heading = `<h3>Latency distribution of the last verification</h3>`;
+  if (!last) return [heading, `<p class="missing">No verification report with latency buckets for this pair.</p>`];
+  const p = last.report.probe!;
+  return [heading, await figure(`${id}-distribution`, distributionSpec(p.latencyBuckets, `${last.version}: ${p.completed} requests, ${last.report.startedAt}`), `From ${path.basename(last.file)}: verdict ${last.report.verdict}, p50 ${round(p.p50Ms)} ms, p99 ${round(p.p99Ms)} ms, max ${round(p.maxMs)} ms.`)];
+}
+
+/** One promotion: its weights over time, its measurements against their thresholds, its steps. */
+async function promotionPart(p: PromotionRecord, id: string, data: ObservedData): Promise<string[]> {
+  const parts = [
+    `<div class="promotion" id="promotion-${esc(slug(p.id))}"><h4>${esc(p.from.version)} (${esc(p.from.color)}) → ${esc(p.to.version)} (${esc(p.to.color)}): <span class="verdict ${esc(p.status)}">${esc(p.status)}</span></h4>`,
+    `<p>Started ${esc(p.startedAt)} by ${esc(p.by)} with ${esc(p.engine)}${p.finishedAt ? `, finished ${esc(p.finishedAt)}` : ""}${p.reason ? `. ${esc(p.reason)}` : ""}.</p>`,
+  ];
+  const points = p.steps.map((s) => ({ at: s.startedAt, weightPercent: s.weightPercent, verdict: s.verdict ?? "running" }));
+  // How it ended: all traffic on the candidate (promoted), or back to 0 % (aborted, interrupted,
+  // rolled back). A running or paused promotion has no end yet.
+  if (p.finishedAt && p.steps.length && p.status !== "running" && p.status !== "awaiting-confirmation") {
+    points.push({ at: p.finishedAt, weightPercent: p.status === "promoted" ? 100 : 0, verdict: p.status === "promoted" ? "pass" : p.status === "aborted" ? "fail" : "interrupted" });
+  }
+  if (points.length) parts.push(await figure(`${id}-weights-${slug(p.id)}`, weightsSpec(points, "Candidate weight")));
+  const report = data.promotions.find((r) => r.report.record.id === p.id)?.report;
+  if (report) {
+    const measured = report.measurements.filter((m) => m.value !== undefined).map((m) => ({ at: m.at, metric: m.metric, value: m.value!, verdict: m.verdict }));
+    const thresholds = [...new Map(report.measurements.flatMap((m) => [...(m.min !== undefined ? [[`${m.metric} min`, { metric: m.metric, bound: "min" as const, value: m.min }]] : []), ...(m.max !== undefined ? [[`${m.metric} max`, { metric: m.metric, bound: "max" as const, value: m.max }]] : [])] as [string, { metric: string; bound: "min" | "max"; value: number }][])).values()];
+    if (measured.length) parts.push(await figure(`${id}-measurements-${slug(p.id)}`, measurementsSpec(measured, thresholds, "Measurements against thresholds (dashed)")));
+    const inconclusive = report.measurements.filter((m) => m.value === undefined).length;
+    if (inconclusive) parts.push(`<p>${inconclusive} analysis window${inconclusive === 1 ? "" : "s"} without data (inconclusive).</p>`);
+  } else parts.push(`<p class="missing">No promotion-${esc(p.id)}.json among the reports: steps only, no measurements.</p>`);
+  parts.push(
+    table(
+      ["step", "weight", "started", "finished", "verdict", "metrics (passed/failed/inconclusive, last)"],
+      p.steps.map((s, i) => [String(i + 1), `${s.weightPercent} %`, esc(s.startedAt), esc(s.finishedAt ?? "–"), esc(s.verdict ?? "running"), esc(s.metrics.map((m) => `${m.metric}: ${m.passed}/${m.failed}/${m.inconclusive}${m.last !== undefined ? `, ${m.last}` : ""}`).join("; "))]),
+    ),
+  );
+  parts.push(`</div>`);
+  return parts;
+}
+
+/** Envoy's failover events for the whole report, and the sampled requests' failures. */
+async function failoverSection(data: ObservedData): Promise<string[]> {
+  const events = [...data.events].sort((a, b) => a.at.localeCompare(b.at));
+  const parts: string[] = [`<section id="failover"><h2>Failover events</h2>`];
+  if (events.length) {
+    parts.push(await figure("failover-events", eventsSpec(events.map((e) => ({ at: e.at, host: `${e.cluster} ${e.host}`, kind: e.kind })))));
+    parts.push(table(["time", "Envoy", "cluster", "host", "event", "detail"], events.map((e) => [esc(e.at), esc(e.envoy ?? ""), esc(e.cluster), esc(e.host), `<span class="event ${esc(e.kind)}">${esc(e.kind)}</span>`, esc(e.detail)]), "events"));
+  } else parts.push(`<p class="missing">No Envoy health-check events${data.sources.some((s) => s.startsWith("Envoy")) ? " in the Envoy logs read" : ": no Envoy log was given (--envoy-log, or --app with a cluster)"}.</p>`);
+  if (data.requests.length) {
+    const failed = data.requests.filter((r) => r.status >= 500 || r.status === 0);
+    parts.push(`<p>${data.requests.length} logged request${data.requests.length === 1 ? "" : "s"} (sampled access log), ${failed.length} failed.</p>`);
+  }
+  parts.push(`</section>`);
+  return parts;
 }
 
 /**
