@@ -61,6 +61,19 @@ export class TritonRelease extends DependableConstruct {
 /** Throws a TritonValidationError listing every invalid prop, each with what is valid. */
 export function validateReleaseProps(constructPath: string, props: TritonReleaseProps): void {
   const v = new PropValidator(constructPath);
+  validateIdentity(v, props);
+  validateModels(v, props);
+  validateLifecycle(v, props);
+  validatePodScheduling(props, v);
+  validateMetadata(v, props);
+  validateObservability(v, props);
+  validateRestrictedApi(v, props.restrictedApi);
+  validateExtraArgs(v, props.extraArgs);
+  v.throwIfInvalid();
+}
+
+/** Names, image, size: what the release is and how big. */
+function validateIdentity(v: PropValidator, props: TritonReleaseProps): void {
   v.dnsLabel("appName", props.appName, 47);
   v.oneOf("color", props.color, COLORS);
   v.labelValue("version", props.version);
@@ -77,6 +90,10 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
   v.resources(props.resources, { cpuRequest: "1", memoryRequest: "4Gi" });
   v.quantity("shmSize", props.shmSize);
 
+}
+
+/** Where the models come from and how Triton loads them. */
+function validateModels(v: PropValidator, props: TritonReleaseProps): void {
   if (!props.modelRepository || typeof props.modelRepository._validate !== "function") {
     v.check("modelRepository", props.modelRepository, false, "ModelRepository.objectStore(...) or ModelRepository.persistentVolumeClaim(...)");
   } else {
@@ -90,6 +107,10 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     }
   }
 
+}
+
+/** Probes, drain and rollout timing (each bounded by the ones it depends on). */
+function validateLifecycle(v: PropValidator, props: TritonReleaseProps): void {
   const probes = props.probes ?? {};
   v.integer("probes.startupBudgetSeconds", probes.startupBudgetSeconds, 10, 7200);
   v.integer("probes.periodSeconds", probes.periodSeconds, 1, 300);
@@ -112,12 +133,18 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.check("helmTimeoutSeconds", props.helmTimeoutSeconds, props.helmTimeoutSeconds > budget, `more than probes.startupBudgetSeconds (${budget}), or the apply gives up while models still load`);
   }
 
-  validatePodScheduling(props, v);
+}
+
+function validateMetadata(v: PropValidator, props: TritonReleaseProps): void {
   v.stringMap("serviceAccountAnnotations", props.serviceAccountAnnotations, "annotation");
   v.stringMap("podAnnotations", props.podAnnotations, "annotation");
   v.userLabels("labels", props.labels, CHART_LABEL_KEYS, "the chart does not set itself");
   v.userLabels("podLabels", props.podLabels, CHART_LABEL_KEYS, "the chart does not set itself");
   v.stringMap("annotations", props.annotations, "annotation");
+}
+
+/** The chart's alerts and the HorizontalPodAutoscaler. */
+function validateObservability(v: PropValidator, props: TritonReleaseProps): void {
   v.stringMap("monitoring.labels", props.monitoring?.labels, "label");
   const ratio = props.monitoring?.failureRatio;
   if (ratio !== undefined) v.check("monitoring.failureRatio", ratio, typeof ratio === "number" && ratio > 0 && ratio < 1, "a share between 0 and 1, e.g. 0.05");
@@ -131,7 +158,9 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
     v.seconds("autoscaling.targetQueueTimeSeconds", hpa.targetQueueTimeSeconds, 0.001, 3600);
     if (hpa.metricName !== undefined) v.check("autoscaling.metricName", hpa.metricName, typeof hpa.metricName === "string" && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(hpa.metricName), "a metric name as the adapter serves it, e.g. triton_queue_time_us");
   }
-  const restricted = props.restrictedApi;
+}
+
+function validateRestrictedApi(v: PropValidator, restricted: TritonReleaseProps["restrictedApi"]): void {
   if (restricted !== undefined && restricted !== false) {
     if (typeof restricted !== "object" || restricted === null) {
       v.check("restrictedApi", restricted, false, "false, or an object with apis, header, secretName, secretKey");
@@ -154,10 +183,12 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
       }
     }
   }
-  (props.extraArgs ?? []).forEach((arg, i) => {
+}
+
+function validateExtraArgs(v: PropValidator, extraArgs: TritonReleaseProps["extraArgs"]): void {
+  (extraArgs ?? []).forEach((arg, i) => {
     const flag = typeof arg === "string" ? arg.split("=")[0] : "";
     v.check(`extraArgs[${i}]`, arg, typeof arg === "string" && /^--[a-z][a-z0-9-]*(=.*)?$/.test(arg), "a flag of the form --name=value");
     v.check(`extraArgs[${i}]`, arg, !MANAGED_FLAGS.includes(flag), `a flag the chart does not manage (it sets ${MANAGED_FLAGS.join(", ")})`);
   });
-  v.throwIfInvalid();
 }
