@@ -199,10 +199,6 @@ export class EnvoyDeployment extends Construct {
     const spread = props.topologySpreadConstraints ?? [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }];
     this.configMap = new ConfigMapV1(this, "config", { metadata: { name, namespace, labels, annotations }, data: { ...this.files } });
     const ports = model.listeners.map((l) => ({ name: l.name.endsWith("-grpc") ? "grpc" : "http", port: l.port }));
-    // Readiness walks every data listener (see opsResources in envoy-config); liveness is the process alone.
-    const probe = { periodSeconds: 5, timeoutSeconds: 2 };
-    const readinessProbe = { ...probe, httpGet: { path: "/ready", port: String(ENVOY_OPS_PORT) }, failureThreshold: 3 };
-    const livenessProbe = { ...probe, httpGet: { path: "/live", port: String(ENVOY_OPS_PORT) }, failureThreshold: 6 };
     this.deployment = new DeploymentV1(this, "deployment", {
       metadata: { name, namespace, labels, annotations },
       waitForRollout: true,
@@ -231,28 +227,7 @@ export class EnvoyDeployment extends Construct {
             affinity: props.affinity ? providerAffinity(props.affinity) : undefined,
             topologySpreadConstraint: spread.length ? providerTopologySpread(spread) : undefined,
             priorityClassName: props.priorityClassName,
-            container: [
-              {
-                name: "envoy",
-                image: props.image ?? DEFAULT_ENVOY_IMAGE,
-                args: ["-c", "/etc/envoy/envoy.yaml", "--log-level", "info", "--drain-time-s", "10", "--disable-hot-restart"],
-                port: [...ports.map((p) => ({ name: p.name, containerPort: p.port })), { name: "ops", containerPort: ENVOY_OPS_PORT }],
-                readinessProbe,
-                livenessProbe,
-                lifecycle: { preStop: [{ exec: { command: ["sleep", "5"] } }] },
-                resources: {
-                  requests: { cpu: props.resources?.cpuRequest ?? "250m", memory: props.resources?.memoryRequest ?? "128Mi" },
-                  limits: { ...(props.resources?.cpuLimit ? { cpu: props.resources.cpuLimit } : {}), memory: props.resources?.memoryLimit ?? "512Mi" },
-                },
-                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
-                volumeMount: [
-                  { name: "config", mountPath: "/etc/envoy", readOnly: true },
-                  { name: "tmp", mountPath: "/tmp" },
-                  ...(tls ? [{ name: "tls-certificate", mountPath: ENVOY_TLS_DIRS.certificate, readOnly: true }] : []),
-                  ...(tls?.clientCaSecretName ? [{ name: "tls-client-ca", mountPath: ENVOY_TLS_DIRS.clientCa, readOnly: true }] : []),
-                ],
-              },
-            ],
+            container: [envoyContainer(props, ports, tls)],
             volume: [{ name: "config", configMap: { name } }, { name: "tmp", emptyDir: {} }, ...tlsVolumes],
           },
         },
@@ -279,4 +254,32 @@ export class EnvoyDeployment extends Construct {
       this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", { metadata: { name, namespace, labels, annotations }, spec: { ...budget, selector: { matchLabels: selector } } });
     }
   }
+}
+
+/** Envoy's container: the config and TLS mounts, the ops port's probes, non-root and read-only. */
+function envoyContainer(props: DataPlaneProps, ports: readonly { readonly name: string; readonly port: number }[], tls: DataPlaneProps["tls"]) {
+  // Readiness walks every data listener (see opsResources in envoy-config); liveness is the process alone.
+  const probe = { periodSeconds: 5, timeoutSeconds: 2 };
+  const readinessProbe = { ...probe, httpGet: { path: "/ready", port: String(ENVOY_OPS_PORT) }, failureThreshold: 3 };
+  const livenessProbe = { ...probe, httpGet: { path: "/live", port: String(ENVOY_OPS_PORT) }, failureThreshold: 6 };
+  return {
+    name: "envoy",
+    image: props.image ?? DEFAULT_ENVOY_IMAGE,
+    args: ["-c", "/etc/envoy/envoy.yaml", "--log-level", "info", "--drain-time-s", "10", "--disable-hot-restart"],
+    port: [...ports.map((p) => ({ name: p.name, containerPort: p.port })), { name: "ops", containerPort: ENVOY_OPS_PORT }],
+    readinessProbe,
+    livenessProbe,
+    lifecycle: { preStop: [{ exec: { command: ["sleep", "5"] } }] },
+    resources: {
+      requests: { cpu: props.resources?.cpuRequest ?? "250m", memory: props.resources?.memoryRequest ?? "128Mi" },
+      limits: { ...(props.resources?.cpuLimit ? { cpu: props.resources.cpuLimit } : {}), memory: props.resources?.memoryLimit ?? "512Mi" },
+    },
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
+    volumeMount: [
+      { name: "config", mountPath: "/etc/envoy", readOnly: true },
+      { name: "tmp", mountPath: "/tmp" },
+      ...(tls ? [{ name: "tls-certificate", mountPath: ENVOY_TLS_DIRS.certificate, readOnly: true }] : []),
+      ...(tls?.clientCaSecretName ? [{ name: "tls-client-ca", mountPath: ENVOY_TLS_DIRS.clientCa, readOnly: true }] : []),
+    ],
+  };
 }

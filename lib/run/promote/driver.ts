@@ -288,6 +288,42 @@ class Driver {
   }
 
   async run(): Promise<PromoteReport> {
+    const { state, ctx } = await this.prepare();
+    const stable = ctx.stable as Color;
+    const candidate = this.candidate;
+    await this.takeLease(state.namespace);
+    await this.connectEnvoys(state.envoyNamespace);
+    const from: ColorState = { color: stable, ...state[stable] };
+    const to: ColorState = { color: candidate, ...state[candidate] };
+    const unfinished = await this.settleUnfinished(stable, to);
+    if (unfinished === "rolled-back") return this.finish(0);
+    const startStep = unfinished;
+    if (this.o.rollbackOnly) throw new NothingToAbort(`no promotion of ${this.spec.app} is running or left unfinished (history ConfigMap ${state.namespace}/${this.spec.history.configMap}): nothing to abort`);
+    if (this.o.full) this.fullRequest = { by: who(), at: new Date().toISOString() };
+    if (!this.record) await this.start(state, from, to);
+
+    for (let i = startStep; i < this.spec.steps.length; i++) {
+      let verdict: string;
+      try {
+        verdict = await this.step(i, stable, candidate, ctx);
+      } catch (e) {
+        // Traffic is on a step: an unexpected failure rolls it back rather than leave it unwatched
+        // (a run that lost the lease touches nothing).
+        if (this.leaseLost) throw e;
+        verdict = `step ${i + 1}: the driver failed: ${(e as Error).message}`;
+      }
+      if (verdict !== "pass" && verdict !== SKIPPED) return this.abort(stable, verdict);
+    }
+    return this.switchOver(stable, candidate);
+  }
+
+  /**
+   * Everything checked before the lease is taken and anything applied: the spec, the engine and
+   * the pair's state, Prometheus for the metrics that need it (one dry query each, so a bad query
+   * is refused now), the data plane the weights travel through. The candidate is the color that
+   * does not serve.
+   */
+  private async prepare(): Promise<{ state: PairState; ctx: QueryContext }> {
     const { stackDir, specFile } = findPromotion(this.o.stack, this.o.promotion);
     this.spec = loadPromotionSpec(specFile);
     const spec = this.spec;
@@ -308,16 +344,14 @@ class Driver {
       throw new PromoteError(`metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus${spec.gateway ? " (through a Gateway, the Envoy metrics are its Envoy's stats as Prometheus scrapes them)" : ""}: give --prometheus-url (or analysis.prometheusUrl)`);
     }
     const stable = state.active;
-    const candidate = otherColor(stable);
-    this.candidate = candidate;
+    this.candidate = otherColor(stable);
     if (spec.gateway) {
       const services = state.gateway!.services;
       this.gateway = { namespace: state.gateway!.routeNamespace, services, stats: Object.fromEntries(COLORS.map((c) => [c, contourStatName(services[c])])) as Record<Color, string> };
       this.split = { route: spec.gateway.route, clusters: [] };
     } else this.split = { route: spec.envoy!.route, clusters: COLORS.flatMap((c) => spec.envoy!.clusters[c]) };
     this.target = this.weightsOf(stable, state.canary);
-    const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: candidate, stable };
-    // Bad queries are refused before anything is applied: one dry query each.
+    const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: this.candidate, stable };
     for (const m of promQueries) {
       try {
         await queryPrometheus(this.prometheusUrl!, this.dryQuery(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds));
@@ -325,81 +359,69 @@ class Driver {
         throw new PromoteError(`analysis metric ${m.name}: ${(e as Error).message}`);
       }
     }
-    await this.takeLease(state.namespace);
-    await this.connectEnvoys(state.envoyNamespace);
-    const from: ColorState = { color: stable, ...state[stable] };
-    const to: ColorState = { color: candidate, ...state[candidate] };
+    return { state, ctx };
+  }
 
-    // An earlier run that did not finish: resume it (same candidate), or roll it back.
-    // Unfinished: running or awaiting confirmation, or aborted with traffic still on a step (its rollback failed).
+  /**
+   * An earlier run that did not finish (running or awaiting confirmation, or aborted with traffic
+   * still on a step: its rollback failed): resumed when it promotes the same candidate (the step
+   * to start from), else rolled back; "rolled-back" when that was all this run was asked to do.
+   */
+  private async settleUnfinished(stable: Color, to: ColorState): Promise<number | "rolled-back"> {
+    const spec = this.spec;
     const unfinished = (await this.history.read())
       .filter((r): r is PromotionRecord => r.kind === "promotion")
       .reverse()
       .find((r) => r.status === "running" || r.status === "awaiting-confirmation" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
-    let startStep = 0;
-    if (unfinished) {
-      const resumable = unfinished.status === "running" || unfinished.status === "awaiting-confirmation";
-      const same = resumable && unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint;
-      const at = unfinished.currentStep >= 0 ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)` : "before its first step";
-      if (same && (this.o.onUnfinished ?? "resume") === "resume" && !this.o.rollbackOnly) {
-        this.record = unfinished;
-        startStep = Math.max(0, unfinished.status === "awaiting-confirmation" ? spec.steps.length : unfinished.currentStep);
-        this.say(`resuming promotion ${unfinished.id} (${unfinished.by}, ${unfinished.startedAt}), left ${unfinished.status} at ${at}`);
-        this.record.status = "running";
-        await this.save("resumed", `resumed by ${who()} at ${at}`);
-      } else {
-        this.say(`promotion ${unfinished.id} was left ${unfinished.status} at ${at}: rolling it back (candidate 0 %)`);
-        // The candidate back to 0 %, the color that serves now unchanged.
-        const back = await this.setWeights(stable, 0);
-        if (!back.ok) throw new PromoteError(`could not roll back promotion ${unfinished.id}: ${back.why}`);
-        unfinished.reason = `left ${unfinished.status} at ${at}; rolled back by a later run (${who()})`;
-        unfinished.status = "rolled-back";
-        unfinished.currentStep = -1;
-        unfinished.finishedAt = new Date().toISOString();
-        await this.history.put(unfinished);
-        await this.announce("rolled-back", `${spec.app}: promotion ${unfinished.id} (left at ${at}) rolled back by ${who()}: ${unfinished.from.color} takes all traffic again`, {});
-        if (this.o.rollbackOnly) {
-          this.record = unfinished;
-          this.say(`rolled back: ${unfinished.from.color} serves all traffic`);
-          return this.finish(0);
-        }
-      }
+    if (!unfinished) return 0;
+    const resumable = unfinished.status === "running" || unfinished.status === "awaiting-confirmation";
+    const same = resumable && unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint;
+    const at = unfinished.currentStep >= 0 ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)` : "before its first step";
+    if (same && (this.o.onUnfinished ?? "resume") === "resume" && !this.o.rollbackOnly) {
+      // Awaiting confirmation: every step passed, the switch is next.
+      const startStep = Math.max(0, unfinished.status === "awaiting-confirmation" ? spec.steps.length : unfinished.currentStep);
+      this.record = unfinished;
+      this.say(`resuming promotion ${unfinished.id} (${unfinished.by}, ${unfinished.startedAt}), left ${unfinished.status} at ${at}`);
+      this.record.status = "running";
+      await this.save("resumed", `resumed by ${who()} at ${at}`);
+      return startStep;
     }
-    if (this.o.rollbackOnly) throw new NothingToAbort(`no promotion of ${spec.app} is running or left unfinished (history ConfigMap ${state.namespace}/${spec.history.configMap}): nothing to abort`);
-    if (this.o.full) this.fullRequest = { by: who(), at: new Date().toISOString() };
-    if (!this.record) {
-      if (to.fingerprint === from.fingerprint) throw new PromoteError(`${candidate} runs the same release as ${stable} (fingerprint ${to.fingerprint}): nothing to promote`);
-      if (state.canary !== 0) this.say(`note: the state has the canary at ${state.canary} %; the first step sets it to ${spec.steps[0].weightPercent} %`);
-      this.record = {
-        kind: "promotion",
-        id: `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomBytes(3).toString("hex")}`,
-        app: spec.app,
-        namespace: state.namespace,
-        by: who(),
-        engine: this.o.engine,
-        startedAt: new Date().toISOString(),
-        from,
-        to,
-        status: "running",
-        currentStep: -1,
-        steps: [],
-      };
-      await this.save("started", `${spec.app}: promoting ${candidate} (${to.version}) over ${stable} (${from.version}) in ${spec.steps.length} steps: ${spec.steps.map((s) => `${s.weightPercent} %`).join(" → ")}`);
-    }
+    this.say(`promotion ${unfinished.id} was left ${unfinished.status} at ${at}: rolling it back (candidate 0 %)`);
+    // The candidate back to 0 %, the color that serves now unchanged.
+    const back = await this.setWeights(stable, 0);
+    if (!back.ok) throw new PromoteError(`could not roll back promotion ${unfinished.id}: ${back.why}`);
+    unfinished.reason = `left ${unfinished.status} at ${at}; rolled back by a later run (${who()})`;
+    unfinished.status = "rolled-back";
+    unfinished.currentStep = -1;
+    unfinished.finishedAt = new Date().toISOString();
+    await this.history.put(unfinished);
+    await this.announce("rolled-back", `${spec.app}: promotion ${unfinished.id} (left at ${at}) rolled back by ${who()}: ${unfinished.from.color} takes all traffic again`, {});
+    if (!this.o.rollbackOnly) return 0;
+    this.record = unfinished;
+    this.say(`rolled back: ${unfinished.from.color} serves all traffic`);
+    return "rolled-back";
+  }
 
-    for (let i = startStep; i < spec.steps.length; i++) {
-      let verdict: string;
-      try {
-        verdict = await this.step(i, stable, candidate, ctx);
-      } catch (e) {
-        // Traffic is on a step: an unexpected failure rolls it back rather than leave it unwatched
-        // (a run that lost the lease touches nothing).
-        if (this.leaseLost) throw e;
-        verdict = `step ${i + 1}: the driver failed: ${(e as Error).message}`;
-      }
-      if (verdict !== "pass" && verdict !== SKIPPED) return this.abort(stable, verdict);
-    }
-    return this.switchOver(stable, candidate);
+  /** A new promotion's record, saved (and announced) before its first step. */
+  private async start(state: PairState, from: ColorState, to: ColorState): Promise<void> {
+    const spec = this.spec;
+    if (to.fingerprint === from.fingerprint) throw new PromoteError(`${to.color} runs the same release as ${from.color} (fingerprint ${to.fingerprint}): nothing to promote`);
+    if (state.canary !== 0) this.say(`note: the state has the canary at ${state.canary} %; the first step sets it to ${spec.steps[0].weightPercent} %`);
+    this.record = {
+      kind: "promotion",
+      id: `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomBytes(3).toString("hex")}`,
+      app: spec.app,
+      namespace: state.namespace,
+      by: who(),
+      engine: this.o.engine,
+      startedAt: new Date().toISOString(),
+      from,
+      to,
+      status: "running",
+      currentStep: -1,
+      steps: [],
+    };
+    await this.save("started", `${spec.app}: promoting ${to.color} (${to.version}) over ${from.color} (${from.version}) in ${spec.steps.length} steps: ${spec.steps.map((s) => `${s.weightPercent} %`).join(" → ")}`);
   }
 
   /**
@@ -515,16 +537,8 @@ class Driver {
       this.say(`step ${i + 1}/${spec.steps.length} (${weightPercent} %) skipped (promote --full by ${this.fullRequest.by})`);
       return SKIPPED;
     }
-    this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
-    this.phase = "applying";
-    this.stepIndex = i;
-    this.bakeLeftMs = undefined;
-    this.publish();
-    const applied = await this.setWeights(stable, weightPercent);
-    const stopped = this.stopReason();
-    if (stopped) return stopped;
-    if (!applied.ok) return `step ${i + 1}: ${applied.why}`;
-    if (applied.unreached.length) return `step ${i + 1}: ${notTaken(this.target, applied.unreached, this.split.route)}`;
+    const notApplied = await this.applyStep(i, stable, candidate);
+    if (notApplied) return notApplied;
     const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
     this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
     this.record.currentStep = i;
@@ -568,10 +582,7 @@ class Driver {
       }
       if (this.skipRequest || this.fullRequest) {
         finish(SKIPPED);
-        const by = this.requestedBy();
-        this.skipRequest = undefined;
-        await this.save("step-skipped", `${spec.app}: step ${i + 1}/${spec.steps.length} at ${weightPercent} % skipped by ${by}`, { step: i + 1, weightPercent });
-        return SKIPPED;
+        return this.skipped(i, weightPercent);
       }
       const now = Date.now();
       let snapshot: EnvoySnapshot | undefined;
@@ -580,27 +591,18 @@ class Driver {
         const at = new Date().toISOString();
         let result: Measurement;
         try {
-          if ((m.kind === "envoy-success-rate" || m.kind === "envoy-latency") && this.gateway) {
-            result = await judgeGatewayEnvoy(m, this.prometheusUrl!, this.gateway.stats[candidate], every(m) / 1000, at);
-          } else if (m.kind === "envoy-success-rate" || m.kind === "envoy-latency") {
+          if (isEnvoyMetric(m) && !this.gateway) {
+            // Our Envoys' own counters, over the window since this metric's last snapshot (one read of every pod per round).
             snapshot ??= await envoySnapshot(this.fleet!.urls(), clusters);
             result = judgeEnvoy(m, snapshots.get(m.name)!, snapshot, at);
             snapshots.set(m.name, snapshot);
-          } else {
-            result = judge(m, await queryPrometheus(this.prometheusUrl!, promqlOf(m, ctx, every(m) / 1000)), at);
-          }
+          } else result = await this.measureInPrometheus(m, candidate, ctx, every(m) / 1000, at);
         } catch (e) {
           result = { metric: m.name, at, verdict: "inconclusive", detail: `could not measure: ${(e as Error).message}` };
         }
         last.set(m.name, now);
-        this.measurements.push({ ...result, step: i + 1, weightPercent });
-        this.lastMeasured.set(m.name, result);
         const s = summary.get(m.name)!;
-        if (result.verdict === "pass") s.passed++;
-        else if (result.verdict === "fail") s.failed++;
-        else s.inconclusive++;
-        if (result.value !== undefined) s.last = result.value;
-        if (result.verdict === "fail" && !this.timings.firstFailureAt) this.timings.firstFailureAt = at;
+        this.tally(s, result, i, weightPercent);
         if (s.failed > (m.failureLimit ?? 0)) {
           finish("fail");
           this.timings.decisionAt = new Date().toISOString();
@@ -624,6 +626,51 @@ class Driver {
     finish("pass");
     await this.save("step-passed", `${spec.app}: step ${i + 1}/${spec.steps.length} passed at ${weightPercent} % (${step.metrics.map((m) => `${m.metric} ${m.last ?? "-"}`).join(", ")})`, { step: i + 1, weightPercent });
     return "pass";
+  }
+
+  /**
+   * A step's weights applied and pushed to every Envoy pod (or the Gateway); why the step cannot
+   * go on, or undefined when the candidate serves its share everywhere.
+   */
+  private async applyStep(i: number, stable: Color, candidate: Color): Promise<string | undefined> {
+    const spec = this.spec;
+    const { weightPercent } = spec.steps[i];
+    this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
+    this.phase = "applying";
+    this.stepIndex = i;
+    this.bakeLeftMs = undefined;
+    this.publish();
+    const applied = await this.setWeights(stable, weightPercent);
+    const stopped = this.stopReason();
+    if (stopped) return stopped;
+    if (!applied.ok) return `step ${i + 1}: ${applied.why}`;
+    if (applied.unreached.length) return `step ${i + 1}: ${notTaken(this.target, applied.unreached, this.split.route)}`;
+    return undefined;
+  }
+
+  /** A metric Prometheus answers: Triton's or PromQL, or (through a Gateway) the Gateway's Envoy's stats. */
+  private async measureInPrometheus(m: MetricSpec, candidate: Color, ctx: QueryContext, windowSeconds: number, at: string): Promise<Measurement> {
+    if (isEnvoyMetric(m)) return judgeGatewayEnvoy(m, this.prometheusUrl!, this.gateway!.stats[candidate], windowSeconds, at);
+    return judge(m, await queryPrometheus(this.prometheusUrl!, promqlOf(m, ctx, windowSeconds)), at);
+  }
+
+  /** A measurement recorded: in the report, in what status shows, and in its metric's count for the step. */
+  private tally(s: { passed: number; failed: number; inconclusive: number; last?: number }, result: Measurement, i: number, weightPercent: number): void {
+    this.measurements.push({ ...result, step: i + 1, weightPercent });
+    this.lastMeasured.set(result.metric, result);
+    if (result.verdict === "pass") s.passed++;
+    else if (result.verdict === "fail") s.failed++;
+    else s.inconclusive++;
+    if (result.value !== undefined) s.last = result.value;
+    if (result.verdict === "fail" && !this.timings.firstFailureAt) this.timings.firstFailureAt = result.at;
+  }
+
+  /** A step ended early by `cdktf-triton skip` or `promote --full`: recorded, with who asked. */
+  private async skipped(i: number, weightPercent: number): Promise<typeof SKIPPED> {
+    const by = this.requestedBy();
+    this.skipRequest = undefined;
+    await this.save("step-skipped", `${this.spec.app}: step ${i + 1}/${this.spec.steps.length} at ${weightPercent} % skipped by ${by}`, { step: i + 1, weightPercent });
+    return SKIPPED;
   }
 
   /** Who asked to end the step early. */
@@ -1053,3 +1100,8 @@ async function askLine(question: string): Promise<boolean> {
 }
 
 export { PrometheusError };
+
+/** A metric read from Envoy's per-cluster counters (ours, or the Gateway's through Prometheus). */
+function isEnvoyMetric(m: MetricSpec): boolean {
+  return m.kind === "envoy-success-rate" || m.kind === "envoy-latency";
+}
