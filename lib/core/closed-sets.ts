@@ -17,3 +17,13 @@ export type OnUnfinished = (typeof ON_UNFINISHED)[number];
 /** What applies a stack for the promotion driver. */
 export const ENGINE_KINDS = ["tofu", "terraform", "cdktf"] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+/** How Envoy spreads a cluster's requests over its hosts. */
+export const LOAD_BALANCING = ["round-robin", "least-request"] as const;
+export type LoadBalancing = (typeof LOAD_BALANCING)[number];
+
+/** A gate's two targets: the candidate it verifies, the baseline it compares with. */
+export type GateRole = "candidate" | "baseline";
+
+/** A driver's answer to a request from another shell. */
+export type RequestOutcome = "done" | "refused";

@@ -15,7 +15,7 @@ import { ClusterRunner, GateRunner } from "../verify/gate-job";
 import { byActive, Choice, choiceValue, colorReplicas, previewColor, STANDBY_MODES, StandbyMode } from "./standby";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
-import { Protocol, SERVICE_TYPES, ServiceType } from "../../core/closed-sets";
+import { GateRole, Protocol, SERVICE_TYPES, ServiceType } from "../../core/closed-sets";
 
 /** Props of a {@link TritonBlueGreen}. */
 export interface TritonBlueGreenProps {
@@ -442,7 +442,7 @@ export class TritonBlueGreen extends DependableConstruct {
   private verificationGate(options: BlueGreenVerification, active: Choice<Color>, activeFingerprint: string): VerificationGate {
     const access = options.access ?? "port-forward";
     /** The candidate (the color `active` names) or the baseline (the other one), as a gate target. */
-    const targetOf = (which: "candidate" | "baseline"): GateTarget => {
+    const targetOf = (which: GateRole): GateTarget => {
       if (access === "port-forward") return this.serviceTarget(options, `${this.appName}-${which === "candidate" ? this.active : previewColor(active)}`);
       const [ifBlue, ifGreen] = which === "candidate" ? [access.blue, access.green] : [access.green, access.blue];
       if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);

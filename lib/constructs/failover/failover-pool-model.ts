@@ -13,6 +13,7 @@ import { PropValidator } from "../validation";
 import { Backend } from "../traffic/backend";
 import { AccessLogProps, adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
 import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
+import { LOAD_BALANCING, LoadBalancing } from "../../core/closed-sets";
 
 export interface PoolEndpoint {
   readonly backend: Backend;
@@ -42,7 +43,7 @@ export interface FailoverPoolProps {
   /** @default - 1024 connections, 1024 pending requests, 1024 requests, 64 retries */
   readonly circuitBreakers?: CircuitBreakerProps;
   /** @default "round-robin" */
-  readonly loadBalancing?: "round-robin" | "least-request";
+  readonly loadBalancing?: LoadBalancing;
   /** Weight by locality (region/zone) within a tier. @default false */
   readonly localityWeighted?: boolean;
   /** How long a request may take, in seconds. @default 30 */
@@ -126,6 +127,6 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   const endpoints = (props.tiers ?? []).flatMap((t) => t.endpoints ?? []);
   validateListenerPorts(props.httpPort, props.grpcPort, endpoints.length > 0 && endpoints.every((e) => e.backend._target().grpcPort !== undefined), v);
   if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
-  v.oneOf("loadBalancing", props.loadBalancing, ["round-robin", "least-request"]);
+  v.oneOf("loadBalancing", props.loadBalancing, LOAD_BALANCING);
   for (const k of ["maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"] as const) v.integer(`circuitBreakers.${k}`, props.circuitBreakers?.[k], 1, 1_000_000);
 }

@@ -5,7 +5,7 @@
 import { isIP } from "net";
 import { stringify } from "yaml";
 import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT, readyCluster, weightKeyPrefix, weightsVersion as versionOfRoutes } from "../../core/envoy";
-import { Protocol } from "../../core/closed-sets";
+import { LoadBalancing, Protocol } from "../../core/closed-sets";
 
 export { ENVOY_OPS_PORT };
 
@@ -138,7 +138,7 @@ export interface ClusterModel {
   readonly outlierDetection?: OutlierDetectionProps;
   readonly circuitBreakers?: CircuitBreakerProps;
   /** @default "round-robin" */
-  readonly loadBalancing?: "round-robin" | "least-request";
+  readonly loadBalancing?: LoadBalancing;
   /** Weight traffic by locality (region/zone) weights. @default false */
   readonly localityWeighted?: boolean;
   /** A pool's tier names, by priority (index 0 is priority 0). @default - not a pool */

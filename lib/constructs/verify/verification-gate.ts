@@ -13,7 +13,7 @@ import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 import { TerraformData } from "../terraform-data";
-import { Protocol, PROTOCOLS } from "../../core/closed-sets";
+import { GateRole, Protocol, PROTOCOLS } from "../../core/closed-sets";
 
 /** How the CLI, running where `terraform apply` runs, reaches a server. */
 export abstract class GateTarget {
@@ -28,7 +28,7 @@ export abstract class GateTarget {
   }
 
   /** @internal The CLI's flags that reach it, as the candidate or as the baseline. */
-  public abstract _flags(role: "candidate" | "baseline"): Partial<VerifyFlags>;
+  public abstract _flags(role: GateRole): Partial<VerifyFlags>;
   /** @internal */
   public abstract _validate(v: PropValidator, field: string): void;
 }
@@ -37,7 +37,7 @@ class UrlTarget extends GateTarget {
   constructor(private readonly url: string) {
     super();
   }
-  public _flags(role: "candidate" | "baseline"): Partial<VerifyFlags> {
+  public _flags(role: GateRole): Partial<VerifyFlags> {
     return role === "candidate" ? { url: this.url } : { baselineUrl: this.url };
   }
   public _validate(v: PropValidator, field: string): void {
@@ -62,7 +62,7 @@ class PortForwardTarget extends GateTarget {
   ) {
     super();
   }
-  public _flags(role: "candidate" | "baseline"): Partial<VerifyFlags> {
+  public _flags(role: GateRole): Partial<VerifyFlags> {
     const target = `svc/${this.service}:${this.port}`;
     // Namespace, kubeconfig and context are shared by both port-forwards: the candidate's.
     if (role === "baseline") return { baselinePortForward: target };

@@ -22,7 +22,7 @@ import { EventReason, EventTarget, recordEvent } from "../events";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
 import { clusterBackend } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
-import { OnUnfinished } from "../../core/closed-sets";
+import { OnUnfinished, RequestOutcome } from "../../core/closed-sets";
 
 export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, awaitingConfirmation: 3, interrupted: 130 } as const;
 
@@ -454,7 +454,7 @@ class Driver {
   private onRequest(r: DriverRequest): void {
     // The step traffic is on, or the one being applied (-1 before the first).
     const index = this.phase === "applying" ? this.stepIndex : (this.record?.currentStep ?? -1);
-    const reply = (outcome: "done" | "refused", detail: string) => {
+    const reply = (outcome: RequestOutcome, detail: string) => {
       this.keeper!.reply({ id: r.id, action: r.action, outcome, detail });
       if (this.record) {
         this.record.requests = [...(this.record.requests ?? []), { action: r.action, by: r.by, at: r.at, step: index + 1, outcome, detail }];

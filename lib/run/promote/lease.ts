@@ -8,6 +8,7 @@
 import * as os from "os";
 import { randomBytes } from "crypto";
 import { KubeAccess, kubectlFailure, runKubectl } from "../kubectl";
+import { RequestOutcome } from "../../core/closed-sets";
 
 /** How long a lease lasts without renewal, and how often the driver renews it. */
 export const LEASE_DURATION_SECONDS = 15;
@@ -51,7 +52,7 @@ export interface DriverAnswer {
   readonly id: string;
   readonly action: RequestAction;
   /** "done": acted on; "refused": not possible now (e.g. resume when not paused). */
-  readonly outcome: "done" | "refused";
+  readonly outcome: RequestOutcome;
   readonly detail: string;
   readonly at: string;
 }
