@@ -47,6 +47,8 @@ interface Sample {
   readonly latencyMs: number;
   readonly status: number;
   readonly version?: string;
+  /** Why a request got no answer (status 0). */
+  readonly error?: string;
 }
 
 /** What the steady load sends: by default MLServer's iris; `classifierInference` for the Triton test models. */
@@ -79,9 +81,10 @@ export function steadyLoad(url: string | readonly string[], concurrency: number,
         const text = await res.body.text();
         const now = performance.now();
         samples.push({ endMs: now, latencyMs: now - t0, status: res.statusCode, version: res.statusCode === 200 ? JSON.parse(text).model_version : undefined });
-      } catch {
+      } catch (e) {
         const now = performance.now();
-        samples.push({ endMs: now, latencyMs: now - t0, status: 0 });
+        const cause = (e as { cause?: Error }).cause;
+        samples.push({ endMs: now, latencyMs: now - t0, status: 0, error: `${(e as Error).message}${cause ? ` (${cause.message})` : ""}` });
       }
     }
   });
