@@ -55,7 +55,7 @@ describe("failover pool on a real Envoy", () => {
   };
   const mls = (s: RunningMlserver, name: string) => Backend.address(name, "127.0.0.1", s.ports.http);
 
-  test("kill -9 of the primary under load: no failed request but one the primary was answering as it died, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
+  test("kill -9 of the primary under load: no failed request but those the primary was answering as it died, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
     // The primary by name ("localhost"), as a Service is named in a cluster: a STRICT_DNS cluster, what production runs.
     const props = { ...poolProps([Backend.address("primary", "localhost", primary.ports.http)], [mls(secondary, "secondary")]), accessLog: { sampledPercent: 100 } };
     await start(props);
