@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import { Command } from "commander";
 import { addOption, addShared, CLUSTER, collect, Io } from "./common";
-import { ENGINE_KINDS, ON_UNFINISHED } from "../core/closed-sets";
+import { ENGINE_KINDS, EngineKind, ON_UNFINISHED } from "../core/closed-sets";
 import { exitCodesHelp } from "./exit-codes";
 
 export function addPromoteCommands(program: Command, io: Io, setCode: (code: number) => void): void {
@@ -156,7 +156,7 @@ export async function engineOptions(flags: Record<string, any>, io: Io) {
   return {
     stack: flags.stack as string | undefined,
     promotion: flags.promotion as string | undefined,
-    engine: flags.engine as import("../run/promote/engine").EngineKind,
+    engine: flags.engine as EngineKind,
     vars: flags.var as string[],
     varFiles: flags.varFile as string[],
     kube: { kubeconfig: flags.kubeconfig as string | undefined, context: flags.context as string | undefined },

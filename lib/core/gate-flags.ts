@@ -66,7 +66,7 @@ export const VERIFY_FLAGS: readonly VerifyFlag[] = [
   { key: "metricsUrl", usage: "--metrics-url <url>", description: "Prometheus metrics of the candidate, e.g. http://127.0.0.1:8002/metrics" },
   { key: "protocol", usage: "--protocol <http|grpc>", description: "the Open Inference Protocol over HTTP/REST (Triton's 8000) or gRPC (8001; --url http://host:8001 for plaintext, https:// for TLS)", default: "http" },
   { key: "header", usage: "--header <Name=ENV_VAR>", description: "send header Name with the value of environment variable ENV_VAR (repeatable)", repeatable: true },
-  { key: "jsonFile", usage: SHARED_OPTIONS.jsonFile.usage, description: SHARED_OPTIONS.jsonFile.description },
+  { key: "jsonFile", ...SHARED_OPTIONS.jsonFile },
   { key: "junit", usage: "--junit <file>", description: "write the report as JUnit XML" },
   { key: "htmlDir", usage: "--html-dir <dir>", description: "also write an HTML report, <dir>/verify-<time>.html (each run its own file); a failed write is reported, the verdict stands" },
   { key: "fingerprint", usage: "--fingerprint <fp>", description: "the candidate's release fingerprint, recorded in the report" },

@@ -32,7 +32,7 @@ export function dashboardQueries(o: DashboardOptions): DashboardQuery[] {
     { panel: "Requests per second", expr: requests },
     { panel: "Success rate", expr: `100 * ${rate("nv_inference_request_success")} / clamp_min(${requests}, 1e-9)` },
     { panel: "p99 latency", expr: `max by (color) (nv_inference_request_summary_us{${t},quantile="0.99"}) / 1000` },
-    { panel: "Queue time per request", expr: queueTimePerRequestUs((m) => rate(m), "zero") },
+    { panel: "Queue time per request", expr: queueTimePerRequestUs(rate, "zero") },
     { panel: "Compute time per request", expr: `${rate("nv_inference_compute_infer_duration_us")} / clamp_min(${rate("nv_inference_request_success")}, 1e-9)` },
     { panel: "GPU utilisation", expr: `100 * avg by (color) (nv_gpu_utilization{${t}})`, onlyWith: "gpu" },
     { panel: "GPU memory used", expr: `sum by (color) (nv_gpu_memory_used_bytes{${t}})`, onlyWith: "gpu" },

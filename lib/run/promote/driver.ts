@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, judgeGatewayEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
 import { ColorService, contourStatName, gatewayEnvoyQueries, patchRouteWeights, readGatewayServed, readRouteStatus, routeProblem } from "../gateway";
-import { Engine, EngineKind } from "./engine";
+import { Engine } from "./engine";
 import { KubeAccess } from "../kubectl";
 import { clearOverrides, EnvoyFleet, pushWeights, readServed, sameWeights, SplitRouteClusters, Weights, weightsText } from "../envoys";
 import { appendHistoryFile, ClusterHistory } from "./history";
@@ -22,7 +22,7 @@ import { EventReason, EventTarget, recordEvent } from "../events";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
 import { clusterBackend } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
-import { OnUnfinished, RequestOutcome } from "../../core/closed-sets";
+import { EngineKind, OnUnfinished, RequestOutcome } from "../../core/closed-sets";
 
 export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, awaitingConfirmation: 3, interrupted: 130 } as const;
 

@@ -4,10 +4,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ENGINE_KINDS, EngineKind } from "../../core/closed-sets";
-
-export { ENGINE_KINDS };
-export type { EngineKind };
+import { EngineKind } from "../../core/closed-sets";
 
 export interface EngineOptions {
   readonly kind: EngineKind;
