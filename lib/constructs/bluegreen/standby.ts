@@ -26,6 +26,13 @@ export interface ReplicaRuleInput {
    * @default - not known: only the active color runs its full replicas
    */
   readonly serving?: string;
+  /**
+   * The standby's capacity follows the canary's weight: `ceil(percent x activeReplicas / 100) +
+   * surge` pods, at least what the standby mode gives, at most activeReplicas. `percent` is a
+   * Terraform expression (no `${}`), the canary's variable.
+   * @default - the standby mode alone
+   */
+  readonly followCanary?: { readonly percent: string; readonly surge: number };
 }
 
 /**
@@ -41,21 +48,26 @@ export function colorReplicas(input: ReplicaRuleInput): number | string {
     "scaled-down": 0,
     preview: Math.min(input.previewReplicas, input.activeReplicas),
   };
-  const { active, standby } = input;
-  if ("literal" in active && "literal" in standby && input.serving === undefined) {
+  const { active, standby, followCanary } = input;
+  if ("literal" in active && "literal" in standby && input.serving === undefined && followCanary === undefined) {
     return active.literal === input.color ? input.activeReplicas : byStandby[standby.literal];
   }
-  const standbyExpr =
+  const modeExpr =
     "literal" in standby
       ? String(byStandby[standby.literal])
       : `${standby.expression} == "warm" ? ${byStandby.warm} : ${standby.expression} == "scaled-down" ? 0 : ${byStandby.preview}`;
+  // Capacity in proportion to the candidate's share of requests, never below the mode's, never above full.
+  const n = input.activeReplicas;
+  const standbyExpr = followCanary
+    ? `max(${"literal" in standby ? modeExpr : `(${modeExpr})`}, min(${n}, ceil(${followCanary.percent} * ${n} / 100) + ${followCanary.surge}))`
+    : modeExpr;
   // Full replicas while this color is active or still serves (until the apply after a switch).
   const full = [
     "literal" in active ? String(active.literal === input.color) : `${active.expression} == "${input.color}"`,
     ...(input.serving !== undefined ? [`${input.serving} == "${input.color}"`] : []),
   ].filter((c) => c !== "false");
   if (full.includes("true")) return input.activeReplicas;
-  if (full.length === 0) return "literal" in standby ? byStandby[standby.literal] : `\${${standbyExpr}}`;
+  if (full.length === 0) return "literal" in standby && !followCanary ? byStandby[standby.literal] : `\${${standbyExpr}}`;
   return `\${${full.join(" || ")} ? ${input.activeReplicas} : ${standbyExpr}}`;
 }
 

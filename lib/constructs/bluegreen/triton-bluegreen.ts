@@ -52,6 +52,16 @@ export interface TritonBlueGreenProps {
    */
   readonly previewReplicas?: number;
   /**
+   * Capacity that follows a canary's weight: while the standby color takes `canaryPercent` of the
+   * requests, it runs `ceil(canaryPercent x replicas / 100) + surge` pods (at least what its
+   * standby mode gives, at most its replicas), so a promotion holds the candidate's GPUs in
+   * proportion to its traffic instead of a warm standby's full replicas for the whole promotion.
+   * The same TerraformVariable as the canary's `canaryPercent`: each step's apply scales the
+   * candidate up (Helm waits until its pods are ready) before the driver pushes the step's weights.
+   * @default - the standby runs what its standby mode says
+   */
+  readonly followCanary?: { readonly canaryPercent: TerraformVariable; readonly surge?: number };
+  /**
    * Type of the active Service, the one that serves.
    * @default "ClusterIP"
    */
@@ -219,6 +229,8 @@ export class TritonBlueGreen extends DependableConstruct {
   public readonly fingerprintExpressions: Readonly<Record<Color, string>>;
   /** The guard's break-glass value, a Terraform bool expression (no `${}`). */
   public readonly allowServingChangeExpression: string;
+  /** The canary variable the standby's capacity follows (see {@link TritonBlueGreenProps.followCanary}). */
+  public readonly followCanaryVariable?: TerraformVariable;
   /** The variables this was given, for summaries. */
   public readonly activeVariable?: TerraformVariable;
   public readonly standbyVariable?: TerraformVariable;
@@ -230,6 +242,7 @@ export class TritonBlueGreen extends DependableConstruct {
     const { active, standby, allow } = this.validated(props);
     if (props.active instanceof TerraformVariable) this.activeVariable = props.active;
     if (props.standby instanceof TerraformVariable) this.standbyVariable = props.standby;
+    this.followCanaryVariable = props.followCanary?.canaryPercent;
     this.active = choiceValue(active);
     this.standby = choiceValue(standby);
     this.allowServingChangeExpression = allow instanceof TerraformVariable ? `var.${allow.friendlyUniqueId}` : String(allow);
@@ -271,6 +284,11 @@ export class TritonBlueGreen extends DependableConstruct {
     v.check("blue", props.blue, typeof props.blue === "object" && props.blue !== null, "the blue release's props");
     v.check("green", props.green, typeof props.green === "object" && props.green !== null, "the green release's props");
     this.validateReplicas(v, props, standby);
+    if (props.followCanary !== undefined) {
+      const f = props.followCanary;
+      v.check("followCanary.canaryPercent", String(f.canaryPercent), f.canaryPercent instanceof TerraformVariable && TerraformStack.of(f.canaryPercent) === TerraformStack.of(this), "the canary's percent variable (TritonCanary.percentVariable), of the same stack");
+      v.integer("followCanary.surge", f.surge, 0, 1000);
+    }
     const allow = props.allowServingChange ?? TritonBlueGreen.allowServingChangeVariable(this);
     if (allow instanceof TerraformVariable) {
       v.check("allowServingChange", `var.${allow.friendlyUniqueId}`, TerraformStack.of(allow) === TerraformStack.of(this), "a TerraformVariable of the same stack");
@@ -317,7 +335,15 @@ export class TritonBlueGreen extends DependableConstruct {
       color,
       namespace: this.namespace,
       replicas: asNumber(
-        colorReplicas({ color, active, standby, activeReplicas: colorProps.replicas ?? 1, previewReplicas: props.previewReplicas ?? 1, serving: this.servingColorExpression }),
+        colorReplicas({
+          color,
+          active,
+          standby,
+          activeReplicas: colorProps.replicas ?? 1,
+          previewReplicas: props.previewReplicas ?? 1,
+          serving: this.servingColorExpression,
+          ...(props.followCanary ? { followCanary: { percent: `var.${props.followCanary.canaryPercent.friendlyUniqueId}`, surge: props.followCanary.surge ?? 0 } } : {}),
+        }),
       ),
     });
   }

@@ -4,6 +4,7 @@
 // at plan: a switch of `active` comes with the canary at 0, and a canary above 0 needs the standby
 // color warm.
 import { Fn, Op, TerraformLocal, TerraformStack, TerraformVariable, Token } from "cdktf";
+import { dependable } from "cdktf/lib/tfExpression";
 import { Construct } from "constructs";
 import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
 import { Color } from "../../core/colors";
@@ -37,6 +38,12 @@ export function canaryWeights(scope: Construct, pair: TritonBlueGreen, canary: n
     v.knownAtSynth("canaryPercent", canary, "a number or a TerraformVariable (the plan-time rules reference it by name)");
     c = String(canary);
   }
+  // A pair whose standby follows a canary's weight follows this canary's variable, or none.
+  const follows = pair.followCanaryVariable;
+  if (follows) {
+    const named = `var.${follows.friendlyUniqueId}`;
+    v.check("canaryPercent", canaryVariable ? `var.${canaryVariable.friendlyUniqueId}` : canary, canaryVariable === follows, `${named}, the variable ${pair.node.path}'s followCanary names (its standby's capacity follows that weight)`);
+  }
   const active = pair.activeVariable ? `var.${pair.activeVariable.friendlyUniqueId}` : undefined;
   const standby = pair.standbyVariable ? `var.${pair.standbyVariable.friendlyUniqueId}` : undefined;
   // A canary above 0 sends real traffic to the standby color: it must run full replicas.
@@ -64,8 +71,9 @@ export function canaryWeights(scope: Construct, pair: TritonBlueGreen, canary: n
         ": the color that took the canary's traffic then takes all of it, and nothing moves that was not already serving.",
     },
   ];
-  // (A literal canary was checked above; a literal "warm" standby needs no rule.)
-  if (standby || (canaryVariable && pair.standby !== "warm")) {
+  // (A literal canary was checked above; a literal "warm" standby, or capacity that follows this
+  // canary, needs no rule.)
+  if (!follows && (standby || (canaryVariable && pair.standby !== "warm"))) {
     const standbyNow = standby ? `\${${standby}}` : pair.standby;
     preconditions.push({
       condition: `\${${c} == 0 || ${standby ?? `"${pair.standby}"`} == "warm"}`,
@@ -73,4 +81,16 @@ export function canaryWeights(scope: Construct, pair: TritonBlueGreen, canary: n
     });
   }
   return { canaryVariable, weight, preconditions };
+}
+
+/**
+ * When the standby's capacity follows this canary, the resource that carries the weights waits
+ * for both releases in every apply: a step's apply scales the candidate up, and Helm waits until
+ * its pods are ready, before the weights change (the driver pushes them into Envoy after the
+ * apply). A fall is pushed first, so the candidate's pods scale down after its share left them.
+ */
+export function followCapacity(pair: TritonBlueGreen, weights: { dependsOn?: string[] }): void {
+  if (!pair.followCanaryVariable) return;
+  const releases = [pair.blue.helmRelease, pair.green.helmRelease].map((r) => dependable(r));
+  weights.dependsOn = [...new Set([...(weights.dependsOn ?? []), ...releases])];
 }

@@ -14,7 +14,7 @@ import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-d
 import { CANARY_ROUTE } from "../../core/envoy";
 import { PAIR_LABEL } from "../../core/pair";
 import { requireWeightSumsAtPlan, RouteProps, weightedRoutesModel, WeightedRoutesProps } from "../traffic/weighted-routes";
-import { canaryWeights } from "./canary-weights";
+import { canaryWeights, followCapacity } from "./canary-weights";
 
 /** Props of a {@link TritonCanary}. */
 export interface TritonCanaryProps extends Omit<WeightedRoutesProps, "routes">, DataPlaneProps {
@@ -105,5 +105,6 @@ export class TritonCanary extends DependableConstruct {
 
     const configMap = this.envoy.configMap;
     configMap.lifecycle = { ...configMap.lifecycle, precondition: [...(configMap.lifecycle?.precondition ?? []), ...preconditions] };
+    followCapacity(pair, configMap);
   }
 }

@@ -11,7 +11,7 @@ import { Backend } from "../traffic/backend";
 import { GatewayRoute, ParentRef } from "../traffic/gateway-route";
 import { RouteProps } from "../traffic/weighted-routes";
 import { PropValidator } from "../validation";
-import { canaryWeights } from "./canary-weights";
+import { canaryWeights, followCapacity } from "./canary-weights";
 
 /** The Gateway API implementations whose data plane `cdktf-triton promote` can read. */
 export type GatewayImplementation = "contour";
@@ -140,5 +140,6 @@ export class TritonGatewayCanary extends DependableConstruct {
     });
     const release = this.route.helmRelease;
     release.lifecycle = { ...release.lifecycle, precondition: [...(release.lifecycle?.precondition ?? []), ...preconditions] };
+    followCapacity(props.pair, release);
   }
 }
