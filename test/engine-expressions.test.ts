@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Color, StandbyMode, TritonBlueGreen } from "../lib";
+import { Color, StandbyMode, TritonBlueGreen, TritonCanary } from "../lib";
 import { colorProps, newStack, releaseByName, resourcesOf, serviceByName, synthJson } from "./helpers";
 
 // The replica rule and the preview selector have two forms: numbers when `active`/`standby` are
@@ -87,6 +87,58 @@ describeEngine("Terraform expressions of the blue/green rule %s", (_title, engin
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("Invalid value for variable");
     expect(run.stderr).toContain('The active variable must be one of "blue", "green".');
+  });
+});
+
+/** A pair whose standby's capacity follows a canary's weight (blue serves 8 pods; green is the candidate). */
+function followingPair(standby: StandbyMode | "var", surge: number) {
+  const { stack } = newStack();
+  const canaryPercent = TritonCanary.percentVariable(stack, "fraud_canary");
+  const pair = new TritonBlueGreen(stack, "m", {
+    blue: colorProps({ replicas: 8 }),
+    green: colorProps({ replicas: 8 }),
+    ...(standby === "preview" || standby === "var" ? { previewReplicas: 2 } : {}),
+    active: TritonBlueGreen.activeVariable(stack),
+    standby: standby === "var" ? TritonBlueGreen.standbyVariable(stack) : standby,
+    followCanary: { canaryPercent, surge },
+  });
+  new TritonCanary(stack, "canary", { pair, canaryPercent });
+  const json = synthJson(stack);
+  return { variable: json.variable, locals: json.locals as Record<string, string>, observed: { blue: releaseByName(json, "m-blue").set[0].value, green: releaseByName(json, "m-green").set[0].value } };
+}
+
+describeEngine("capacity that follows the canary's weight, evaluated %s", (_title, engine) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "triton-follow-expr-"));
+  const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: path.join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
+  fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const replicas = (form: ReturnType<typeof followingPair>, vars: Record<string, string>) => {
+    const locals = Object.fromEntries(Object.entries(stubbedLocals(Object.fromEntries(Object.entries(form.locals).filter(([k]) => !k.includes("weight-"))), "blue")));
+    fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ variable: form.variable, locals: { ...locals, rule: form.observed } }));
+    const args = Object.entries(vars).flatMap(([k, v]) => ["-var", `${k}=${v}`]);
+    const rule = JSON.parse(JSON.parse(execFileSync(engine!, ["console", ...args], { cwd: dir, env, input: "jsonencode(local.rule)\n", encoding: "utf8" }).trim()));
+    return { blue: Number(rule.blue), green: Number(rule.green) };
+  };
+
+  test.each([
+    // weight: ceil(w x 8 / 100) + surge 1, at least the preview's 2, at most 8
+    [0, 2],
+    [5, 2],
+    [25, 3],
+    [50, 5],
+    [90, 8],
+    [100, 8],
+  ])("the candidate at %p %% runs %p pods (preview standby, surge 1); the color that serves keeps its 8", (weight, pods) => {
+    expect(replicas(followingPair("preview", 1), { active: "blue", fraud_canary: String(weight) })).toEqual({ blue: 8, green: pods });
+  });
+
+  test("with a standby variable: warm stays full, scaled-down follows the weight from 0", () => {
+    const form = followingPair("var", 0);
+    expect(replicas(form, { active: "blue", standby: "warm", fraud_canary: "5" })).toEqual({ blue: 8, green: 8 });
+    expect(replicas(form, { active: "blue", standby: "scaled-down", fraud_canary: "0" })).toEqual({ blue: 8, green: 0 });
+    expect(replicas(form, { active: "blue", standby: "scaled-down", fraud_canary: "25" })).toEqual({ blue: 8, green: 2 });
+    // the switch: green active at canary 0 runs its 8; blue still serves at plan, so it keeps its 8
+    expect(replicas(form, { active: "green", standby: "scaled-down", fraud_canary: "0" })).toEqual({ blue: 8, green: 8 });
   });
 });
 
