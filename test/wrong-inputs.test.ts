@@ -24,6 +24,12 @@ const cases: Case[] = [
   ["a route timeout in milliseconds as 0.1 wrote it (30000 s is over the hour allowed)", (s) => new WeightedService(s, "split", { routes: [{ ...one(Backend.address("a", "10.0.0.1", 8000)).routes[0], timeoutSeconds: 30000 }] }), "split", "routes[0].timeoutSeconds", "30000", "seconds from 0.001 to 3600, to the millisecond at most (0.25 is 250 ms)"],
   ["a health-check interval finer than a millisecond", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }], healthCheck: { intervalSeconds: 0.0005 } }), "pool", "healthCheck.intervalSeconds", "0.0005", "seconds from 0.01 to 3600, to the millisecond at most (0.25 is 250 ms)"],
   ["an autoscaling target in microseconds as 0.1 wrote it", (s) => release(s, { replicas: 2, autoscaling: { maxReplicas: 4, targetQueueTimeSeconds: 50000 } }), "r", "autoscaling.targetQueueTimeSeconds", "50000", "seconds from 0.001 to 3600, to the millisecond at most (0.25 is 250 ms)"],
+  ["a canary on another variable than the one its pair's capacity follows", (s) => {
+    const followed = TritonCanary.percentVariable(s, "followed");
+    const p = new TritonBlueGreen(s, "pair", { active: "blue", blue: colorProps(), green: colorProps(), followCanary: { canaryPercent: followed } });
+    new TritonCanary(s, "fraud-canary", { pair: p, canaryPercent: TritonCanary.percentVariable(s, "other") });
+  }, "fraud-canary", "canaryPercent", '"var.other"', "var.followed, the variable test/pair's followCanary names"],
+  ["a negative surge", (s) => pair(s, { standby: "preview", followCanary: { canaryPercent: TritonCanary.percentVariable(s), surge: -1 } }), "pair", "followCanary.surge", "-1", "an integer from 0 to 1000"],
   ["a backend on port 70000", (s) => new WeightedService(s, "split", one(Backend.address("a", "10.0.0.1", 70000))), "split", "routes[0].backends[0].backend.httpPort", "70000", "an integer from 1 to 65535"],
   ["a service backend with a gRPC port 0", (s) => new FailoverPool(s, "pool", { tiers: [{ name: "a", endpoints: [{ backend: Backend.service("triton", { grpcPort: 0 }) }] }] }), "pool", "tiers[0].endpoints[0].backend.grpcPort", "0", "an integer from 1 to 65535"],
   ["httpPort on Envoy's ops port", (s) => new WeightedService(s, "split", { ...one(Backend.address("a", "10.0.0.1", 8000)), httpPort: 9902 }), "split", "httpPort", "9902", "Envoy's ops port"],
