@@ -1,0 +1,62 @@
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { gpuBudget, GpuColor } from "../lib/constructs/capacity/gpu-budget";
+
+// The GPU budget's expressions, evaluated by a real engine over Node and Pod objects shaped as the
+// API server returns them (what the kubernetes_resources data source gives a plan).
+const engine = ["tofu", "terraform"].find((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
+
+const gpuTaint = { key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" };
+const node = (name: string, gpus: number, extra: object = {}) => ({ metadata: { name, labels: { pool: gpus ? "gpu" : "cpu" } }, spec: gpus ? { taints: [gpuTaint] } : {}, status: { allocatable: { cpu: "8", ...(gpus ? { "nvidia.com/gpu": String(gpus) } : {}) } }, ...extra });
+const pod = (namespace: string, app: string, nodeName: string, gpus: number) => ({
+  metadata: { namespace, labels: { app } },
+  spec: { nodeName, containers: [{ name: "c", resources: gpus ? { limits: { "nvidia.com/gpu": String(gpus) } } : {} }] },
+});
+const nodes = [node("gpu-a", 4), node("gpu-b", 4), node("cpu-1", 0), node("gpu-cordoned", 8, { spec: { unschedulable: true, taints: [gpuTaint] } })];
+const pods = [pod("other", "llm", "gpu-a", 2), pod("ml", "fraud", "gpu-b", 1), pod("ml", "web", "cpu-1", 0)];
+const color = (replicas: number | string, extra: Partial<GpuColor> = {}): GpuColor => ({ replicas, gpus: 1, nodeSelector: { pool: "gpu" }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }], ...extra });
+
+function evaluate(colors: GpuColor[], vars: Record<string, string> = {}): { free: number; need: number; fits: boolean } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpu-budget-"));
+  try {
+    const budget = gpuBudget({ nodes: "local.nodes", pods: "local.pods", app: "fraud", namespace: "ml", colors });
+    const variable = Object.fromEntries(Object.keys(vars).map((k) => [k, { type: "number" }]));
+    fs.writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ ...(Object.keys(variable).length ? { variable } : {}), locals: { nodes, pods, free: `\${${budget.free}}`, need: `\${${budget.need}}`, fits: `\${${budget.fits}}` } }));
+    const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: path.join(dir, "none.tfrc") };
+    fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");
+    const args = Object.entries(vars).flatMap(([k, v]) => ["-var", `${k}=${v}`]);
+    const out = execFileSync(engine!, ["console", ...args], { cwd: dir, env, input: "jsonencode({free = local.free, need = local.need, fits = local.fits})\n", encoding: "utf8" });
+    return JSON.parse(JSON.parse(out.trim()));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("an engine is on PATH (npm test installs OpenTofu)", () => {
+  expect(engine).toBeDefined();
+});
+
+test("free GPUs: allocatable on the nodes the colors can use, minus what other pods request; the pair's own pods count as free; cordoned and untolerated nodes count for nothing", () => {
+  // gpu-a: 4 - 2 (llm); gpu-b: 4 (the pair's own pod is what the change replaces); cpu-1 has none; gpu-cordoned is unschedulable
+  expect(evaluate([color(2), color("var.green")], { green: "4" })).toEqual({ free: 6, need: 6, fits: true });
+  expect(evaluate([color(2), color("var.green")], { green: "5" })).toEqual({ free: 6, need: 7, fits: false });
+});
+
+test("a color whose pods cannot land on the GPU nodes (no toleration) fits nowhere", () => {
+  const untolerated = color(1, { tolerations: [] });
+  expect(evaluate([untolerated])).toEqual({ free: 0, need: 1, fits: false });
+});
+
+test("per color too: a color pinned to one node cannot borrow another's free GPUs", () => {
+  const pinned = (replicas: number) => color(replicas, { nodeSelector: { pool: "gpu", "kubernetes.io/hostname": "gpu-a" } });
+  // gpu-a has 2 free; the other color may use gpu-a and gpu-b (6 free in all)
+  nodes[0].metadata.labels = { ...nodes[0].metadata.labels, "kubernetes.io/hostname": "gpu-a" } as never;
+  expect(evaluate([pinned(3), color(0)])).toMatchObject({ need: 3, fits: false });
+  expect(evaluate([pinned(2), color(4)])).toMatchObject({ need: 6, fits: true });
+});
+
+test("no GPUs asked: nothing to check", () => {
+  expect(evaluate([color(4, { gpus: 0 })])).toEqual({ free: 0, need: 0, fits: true });
+});
