@@ -1,5 +1,8 @@
 import { ITerraformDependable, TerraformLocal, TerraformStack, TerraformVariable, Token } from "cdktf";
 import { dependable } from "cdktf/lib/tfExpression";
+import { DataKubernetesResources } from "@cdktf/provider-kubernetes/lib/data-kubernetes-resources";
+import { gpuBudget } from "../capacity/gpu-budget";
+import { TerraformData } from "../terraform-data";
 import { DataKubernetesServiceV1 } from "@cdktf/provider-kubernetes/lib/data-kubernetes-service-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
@@ -61,6 +64,14 @@ export interface TritonBlueGreenProps {
    * @default - the standby runs what its standby mode says
    */
   readonly followCanary?: { readonly canaryPercent: TerraformVariable; readonly surge?: number };
+  /**
+   * Check at plan that the nvidia.com/gpu the pair's pods request after the apply fit in what the
+   * nodes they can use have free (allocatable minus other pods' requests; node selectors, taints and
+   * tolerations, cordoned nodes honoured), and refuse the plan with the numbers when they do not.
+   * Reads the cluster's Nodes and Pods at plan (the provider's identity needs list on both).
+   * @default false
+   */
+  readonly gpuBudget?: boolean;
   /**
    * Type of the active Service, the one that serves.
    * @default "ClusterIP"
@@ -229,6 +240,8 @@ export class TritonBlueGreen extends DependableConstruct {
   public readonly fingerprintExpressions: Readonly<Record<Color, string>>;
   /** The guard's break-glass value, a Terraform bool expression (no `${}`). */
   public readonly allowServingChangeExpression: string;
+  /** Each color's replica rule: a number, or `${expression}` (what its release runs after this apply). */
+  private readonly replicaRules: Record<Color, number | string> = { blue: 0, green: 0 };
   /** The canary variable the standby's capacity follows (see {@link TritonBlueGreenProps.followCanary}). */
   public readonly followCanaryVariable?: TerraformVariable;
   /** The variables this was given, for summaries. */
@@ -256,6 +269,7 @@ export class TritonBlueGreen extends DependableConstruct {
     this.blue = this.colorRelease(props, "blue", active, standby);
     this.green = this.colorRelease(props, "green", active, standby);
     this.fingerprintExpressions = { blue: this.fingerprint("blue"), green: this.fingerprint("green") };
+    if (props.gpuBudget) this.addGpuBudget();
     const activeFingerprint = byActive(active, (c) => this.fingerprintExpressions[c]);
 
     if (props.verify) this.gate = this.verificationGate(props.verify, active, activeFingerprint);
@@ -319,6 +333,31 @@ export class TritonBlueGreen extends DependableConstruct {
     }
   }
 
+  /**
+   * The GPU budget (issue 27, work in progress): a terraform_data whose precondition evaluates the
+   * budget over the cluster's Nodes and Pods at plan; both releases wait for it, so a change that
+   * does not fit is refused before anything moves.
+   */
+  private addGpuBudget(): void {
+    const nodes = new DataKubernetesResources(this, "gpu-nodes", { apiVersion: "v1", kind: "Node" });
+    const pods = new DataKubernetesResources(this, "gpu-pods", { apiVersion: "v1", kind: "Pod", fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
+    const colors = COLORS.map((color) => {
+      const p = this.release(color).props;
+      const rule = this.replicaRules[color];
+      const replicas = typeof rule === "number" ? rule : rule.replace(/^\$\{([\s\S]*)\}$/, "$1");
+      return { replicas, gpus: p.gpus, nodeSelector: p.nodeSelector, tolerations: p.tolerations };
+    });
+    const budget = gpuBudget({ nodes: `data.kubernetes_resources.${nodes.friendlyUniqueId}.objects`, pods: `data.kubernetes_resources.${pods.friendlyUniqueId}.objects`, app: this.appName, namespace: this.namespace, colors });
+    const check = new TerraformData(this, "gpu-budget", { input: { need: `\${${budget.need}}` } });
+    check.addOverride("lifecycle.precondition", [
+      {
+        condition: `\${${budget.fits}}`,
+        error_message: `${this.node.path}: this apply needs \${${budget.need}} nvidia.com/gpu for ${this.appName}'s pods, and the nodes they can use have \${${budget.free}} free (allocatable minus what other pods request). Free GPUs, or lower replicas, a warm standby or the canary's capacity.`,
+      },
+    ]);
+    for (const color of COLORS) this.release(color).helmRelease.dependsOn = [...(this.release(color).helmRelease.dependsOn ?? []), dependable(check)];
+  }
+
   /** A Terraform local of this pair; its reference (no `${}`). */
   private local(lid: string, expression: string): string {
     return `local.${new TerraformLocal(this, lid, `\${${expression}}`).friendlyUniqueId}`;
@@ -326,6 +365,15 @@ export class TritonBlueGreen extends DependableConstruct {
 
   /** One color's TritonRelease: the pair's labels and annotations under its own, its replicas from the replica rule. */
   private colorRelease(props: TritonBlueGreenProps, color: Color, active: Choice<Color>, standby: Choice<StandbyMode>): TritonRelease {
+    this.replicaRules[color] = colorReplicas({
+      color,
+      active,
+      standby,
+      activeReplicas: props[color].replicas ?? 1,
+      previewReplicas: props.previewReplicas ?? 1,
+      serving: this.servingColorExpression,
+      ...(props.followCanary ? { followCanary: { percent: `var.${props.followCanary.canaryPercent.friendlyUniqueId}`, surge: props.followCanary.surge ?? 0 } } : {}),
+    });
     const colorProps = props[color];
     return new TritonRelease(this, color, {
       ...colorProps,
@@ -334,17 +382,7 @@ export class TritonBlueGreen extends DependableConstruct {
       appName: this.appName,
       color,
       namespace: this.namespace,
-      replicas: asNumber(
-        colorReplicas({
-          color,
-          active,
-          standby,
-          activeReplicas: colorProps.replicas ?? 1,
-          previewReplicas: props.previewReplicas ?? 1,
-          serving: this.servingColorExpression,
-          ...(props.followCanary ? { followCanary: { percent: `var.${props.followCanary.canaryPercent.friendlyUniqueId}`, surge: props.followCanary.surge ?? 0 } } : {}),
-        }),
-      ),
+      replicas: asNumber(this.replicaRules[color]),
     });
   }
 
