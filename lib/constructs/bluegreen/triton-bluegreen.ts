@@ -348,11 +348,14 @@ export class TritonBlueGreen extends DependableConstruct {
       return { replicas, gpus: p.gpus, nodeSelector: p.nodeSelector, tolerations: p.tolerations };
     });
     const budget = gpuBudget({ nodes: `data.kubernetes_resources.${nodes.friendlyUniqueId}.objects`, pods: `data.kubernetes_resources.${pods.friendlyUniqueId}.objects`, app: this.appName, namespace: this.namespace, colors });
-    const check = new TerraformData(this, "gpu-budget", { input: { need: `\${${budget.need}}` } });
+    // Locals, so a plan shows the numbers by name and the message reads them.
+    const need = this.local("gpu-need", budget.need);
+    const free = this.local("gpu-free", budget.free);
+    const check = new TerraformData(this, "gpu-budget", { input: { need: `\${${need}}`, free: `\${${free}}` } });
     check.addOverride("lifecycle.precondition", [
       {
         condition: `\${${budget.fits}}`,
-        error_message: `${this.node.path}: this apply needs \${${budget.need}} nvidia.com/gpu for ${this.appName}'s pods, and the nodes they can use have \${${budget.free}} free (allocatable minus what other pods request). Free GPUs, or lower replicas, a warm standby or the canary's capacity.`,
+        error_message: `${this.node.path}: this apply needs \${${need}} nvidia.com/gpu for ${this.appName}'s pods, and the nodes they can use have \${${free}} free (allocatable minus what other pods request; each color is checked on its own nodes too). Free GPUs first, or lower the replicas, the standby's or the canary's capacity.`,
       },
     ]);
     for (const color of COLORS) this.release(color).helmRelease.dependsOn = [...(this.release(color).helmRelease.dependsOn ?? []), dependable(check)];
