@@ -60,3 +60,17 @@ test("per color too: a color pinned to one node cannot borrow another's free GPU
 test("no GPUs asked: nothing to check", () => {
   expect(evaluate([color(4, { gpus: 0 })])).toEqual({ free: 0, need: 0, fits: true });
 });
+
+test("gpuBudget on a pair: Nodes and Pods read at plan, a precondition both releases wait for, refusing with the numbers", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { TritonBlueGreen } = require("../lib");
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { colorProps, newStack, synthJson } = require("./helpers");
+  const { stack } = newStack();
+  new TritonBlueGreen(stack, "fraud", { namespace: "ml", blue: colorProps({ replicas: 2, gpus: 1 }), green: colorProps({ replicas: 2, gpus: 1 }), active: TritonBlueGreen.activeVariable(stack), standby: "warm", gpuBudget: true });
+  const json = synthJson(stack);
+  expect(Object.values(json.data.kubernetes_resources).map((d: any) => [d.kind, d.field_selector])).toEqual([["Node", undefined], ["Pod", "status.phase!=Succeeded,status.phase!=Failed"]]);
+  const [id, check] = Object.entries(json.resource.terraform_data as Record<string, any>).find(([k]) => k.includes("gpu-budget"))!;
+  expect(check.lifecycle.precondition[0].error_message).toMatch(/^test\/fraud: this apply needs \$\{local\.fraud_gpu-need_\w+\} nvidia\.com\/gpu for fraud's pods, and the nodes they can use have \$\{local\.fraud_gpu-free_\w+\} free/);
+  expect(Object.values(json.resource.helm_release).map((r: any) => r.depends_on)).toEqual([[`terraform_data.${id}`], [`terraform_data.${id}`]]);
+});
