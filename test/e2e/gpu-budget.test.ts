@@ -1,0 +1,66 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LocalBackend, TerraformStack } from "cdktf";
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { ModelControl, ModelRepository, TritonBlueGreen } from "../../lib";
+import { EngineStack, kubeconfig, kubectlApply, kubectlBin, run, synthesize, unavailable } from "./engine";
+
+// The GPU budget at plan, on OpenTofu against the test cluster: its two kwok nodes carry 8
+// nvidia.com/gpu each (scripts/cluster/kwok.yaml), a pod of another team holds 4 of them, and the
+// plan of a pair that would need more than the 12 left is refused with the numbers; one that fits
+// plans. (Issue 27, work in progress.)
+const why = unavailable();
+const describeE2e = why ? describe.skip : describe;
+const NS = "e2e-gpu-budget";
+
+describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-gpu-"));
+  let stack: EngineStack;
+
+  beforeAll(async () => {
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "other-team", "--ignore-not-found", "--wait=true"]);
+    // Another team's pod, scheduled by the real kube-scheduler on a GPU node: its 4 GPUs are not free.
+    await kubectlApply(
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "other-team" } },
+      {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "llm", namespace: "other-team", labels: { app: "llm" } },
+        spec: { nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" }, tolerations: [{ operator: "Exists" }], containers: [{ name: "llm", image: "registry.example/llm:1", resources: { limits: { "nvidia.com/gpu": "4" } } }] },
+      },
+    );
+    stack = synthesize(work, "gpu", (app, id) => {
+      const s = new TerraformStack(app, id);
+      new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
+      new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
+      new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
+      const namespace = new NamespaceV1(s, "namespace", { metadata: { name: NS } }).metadata.name;
+      const color = { modelRepository: ModelRepository.objectStore("s3://models/fraud"), modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), replicas: 2, gpus: 4, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } };
+      new TritonBlueGreen(s, "fraud", { namespace, blue: { ...color, version: "v1" }, green: { ...color, version: "v2" }, active: "blue", standby: TritonBlueGreen.standbyVariable(s, "standby", "preview"), gpuBudget: true });
+      return s;
+    });
+    await stack.ok("init", "-input=false");
+  }, 300_000);
+  afterAll(async () => {
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", "other-team", "--ignore-not-found", "--wait=false"]);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test("a warm standby would need 16 GPUs where 12 are free: the plan is refused, with the numbers", async () => {
+    const r = await stack.tofu("plan", "-input=false", "-no-color", "-var", "standby=warm");
+    expect(r.code).toBe(1);
+    const error = r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
+    expect(error).toContain("Resource precondition failed");
+    expect(error).toContain("gpu/fraud: this apply needs 16 nvidia.com/gpu for fraud's pods, and the nodes they can use have 12 free");
+  }, 300_000);
+
+  test("a preview standby (2 x 4 + 1 x 4 = 12 GPUs) fits: the plan goes through", async () => {
+    const { code, json } = await stack.plan({ standby: "preview" });
+    expect(code).toBe(2);
+    const check = json.resource_changes.find((rc: any) => rc.type === "terraform_data" && rc.address.includes("gpu-budget"));
+    expect(check.change.after.input).toEqual({ need: 12, free: 12 });
+  }, 300_000);
+});
