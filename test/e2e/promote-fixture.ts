@@ -63,6 +63,8 @@ export type Colors = Record<"blue" | "green", { version: string; triton: Running
 export interface PromotionSettings {
   readonly steps: PromotionStep[];
   readonly analysis: { intervalSeconds?: number; metrics: MetricSpec[] };
+  /** Capacity that follows the weight: each color's replicas, and the surge (standby "preview", 1 pod, otherwise). */
+  readonly followCanary?: { readonly replicas: number; readonly surge: number };
 }
 
 /** The stack: what a platform team writes. Each color is reached on loopback (`colors`). */
@@ -75,25 +77,27 @@ export function promoteStack(app: App, id: string, work: string, namespaceName: 
   const common = {
     modelRepository: ModelRepository.objectStore("s3://models/fraud", { credentialsSecret: "model-store" }),
     modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
-    replicas: 1,
+    replicas: settings.followCanary?.replicas ?? 1,
     // An HPA per color on Triton's queue time (nothing serves the metric here: it holds the minimum).
-    autoscaling: { maxReplicas: 3 },
+    autoscaling: { maxReplicas: Math.max(3, settings.followCanary?.replicas ?? 1) },
     gpus: 1,
     nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
   };
+  const canaryPercent = TritonCanary.percentVariable(s, "fraud_canary");
   const pair = new TritonBlueGreen(s, APP, {
     namespace,
     blue: { ...common, version: colors.blue.version },
     green: { ...common, version: colors.green.version },
     active: TritonBlueGreen.activeVariable(s, "active", "blue"),
-    standby: TritonBlueGreen.standbyVariable(s, "standby", "warm"),
+    standby: TritonBlueGreen.standbyVariable(s, "standby", settings.followCanary ? "preview" : "warm"),
+    ...(settings.followCanary ? { followCanary: { canaryPercent, surge: settings.followCanary.surge } } : {}),
   });
   const address = (color: "blue" | "green") => Backend.address(color, "127.0.0.1", colors[color].triton.ports.http, colors[color].triton.ports.grpc);
   const canary = new TritonCanary(s, "fraud-canary", {
     pair,
     namespace,
     replicas: ENVOY_PODS,
-    canaryPercent: TritonCanary.percentVariable(s, "fraud_canary"),
+    canaryPercent,
     backends: { blue: address("blue"), green: address("green") },
     httpPort: ports.http,
     grpcPort: ports.grpc,
