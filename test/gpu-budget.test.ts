@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,13 +9,15 @@ import { gpuBudget, GpuColor } from "../lib/constructs/capacity/gpu-budget";
 const engine = ["tofu", "terraform"].find((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
 
 const gpuTaint = { key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" };
-const node = (name: string, gpus: number, extra: object = {}) => ({ metadata: { name, labels: { pool: gpus ? "gpu" : "cpu" } }, spec: gpus ? { taints: [gpuTaint] } : {}, status: { allocatable: { cpu: "8", ...(gpus ? { "nvidia.com/gpu": String(gpus) } : {}) } }, ...extra });
-const pod = (namespace: string, app: string, nodeName: string, gpus: number) => ({
+// The data source's objects are one list, so an attribute one object lacks is null in it: the
+// fixtures carry those nulls as a plan sees them.
+const node = (name: string, gpus: number, extra: object = {}) => ({ metadata: { name, labels: { pool: gpus ? "gpu" : "cpu" } }, spec: { taints: gpus ? [{ ...gpuTaint, timeAdded: null }] : null, unschedulable: null }, status: { allocatable: { cpu: "8", "nvidia.com/gpu": gpus ? String(gpus) : null } }, ...extra });
+const pod = (namespace: string, app: string, nodeName: string | null, gpus: number) => ({
   metadata: { namespace, labels: { app } },
-  spec: { nodeName, containers: [{ name: "c", resources: gpus ? { limits: { "nvidia.com/gpu": String(gpus) } } : {} }] },
+  spec: { nodeName, containers: [{ name: "c", resources: { limits: gpus ? { "nvidia.com/gpu": String(gpus) } : null, requests: null } }] },
 });
-const nodes = [node("gpu-a", 4), node("gpu-b", 4), node("cpu-1", 0), node("gpu-cordoned", 8, { spec: { unschedulable: true, taints: [gpuTaint] } })];
-const pods = [pod("other", "llm", "gpu-a", 2), pod("ml", "fraud", "gpu-b", 1), pod("ml", "web", "cpu-1", 0)];
+const nodes = [node("gpu-a", 4), node("gpu-b", 4), node("cpu-1", 0), node("gpu-cordoned", 8, { spec: { unschedulable: true, taints: [{ ...gpuTaint, timeAdded: null }] } })];
+const pods = [pod("other", "llm", "gpu-a", 2), pod("ml", "fraud", "gpu-b", 1), pod("ml", "web", "cpu-1", 0), pod("other", "pending", null, 8)];
 const color = (replicas: number | string, extra: Partial<GpuColor> = {}): GpuColor => ({ replicas, gpus: 1, nodeSelector: { pool: "gpu" }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }], ...extra });
 
 function evaluate(colors: GpuColor[], vars: Record<string, string> = {}): { free: number; need: number; fits: boolean } {
@@ -27,8 +29,13 @@ function evaluate(colors: GpuColor[], vars: Record<string, string> = {}): { free
     const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: path.join(dir, "none.tfrc") };
     fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");
     const args = Object.entries(vars).flatMap(([k, v]) => ["-var", `${k}=${v}`]);
-    const out = execFileSync(engine!, ["console", ...args], { cwd: dir, env, input: "jsonencode({free = local.free, need = local.need, fits = local.fits})\n", encoding: "utf8" });
-    return JSON.parse(JSON.parse(out.trim()));
+    const r = spawnSync(engine!, ["console", ...args], { cwd: dir, env, input: "jsonencode({free = local.free, need = local.need, fits = local.fits})\n", encoding: "utf8" });
+    const out = `${r.stdout}${r.stderr}`;
+    try {
+      return JSON.parse(JSON.parse(r.stdout.trim()));
+    } catch {
+      throw new Error(`${engine} console said: ${out.replace(/\x1b\[[0-9;]*m/g, "")}`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

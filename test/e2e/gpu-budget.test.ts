@@ -4,9 +4,9 @@ import * as path from "path";
 import { LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { ModelControl, ModelRepository, TritonBlueGreen } from "../../lib";
-import { EngineStack, kubeconfig, kubectlApply, kubectlBin, run, synthesize, unavailable } from "./engine";
+import { EngineStack, kubeconfig, kubectl, kubectlApply, kubectlBin, run, synthesize, unavailable } from "./engine";
+import { until } from "../peers/wait";
 
 // The GPU budget at plan, on OpenTofu against the test cluster: its two kwok nodes carry 8
 // nvidia.com/gpu each (scripts/cluster/kwok.yaml), a pod of another team holds 4 of them, and the
@@ -25,6 +25,8 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
     // Another team's pod, scheduled by the real kube-scheduler on a GPU node: its 4 GPUs are not free.
     await kubectlApply(
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "other-team" } },
+      // The pair's namespace exists before the plan, as a platform's does: the pair reads its Service there at plan.
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
       {
         apiVersion: "v1",
         kind: "Pod",
@@ -32,12 +34,14 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
         spec: { nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" }, tolerations: [{ operator: "Exists" }], containers: [{ name: "llm", image: "registry.example/llm:1", resources: { limits: { "nvidia.com/gpu": "4" } } }] },
       },
     );
+    // Bound: the kube-scheduler binds a pod within a second; 30 s is slack for a loaded machine.
+    await until("the other team's pod bound to a GPU node", 30_000, async () => Boolean((await kubectl("get", "pod", "llm", "-n", "other-team")).spec.nodeName));
     stack = synthesize(work, "gpu", (app, id) => {
       const s = new TerraformStack(app, id);
       new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
       new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
       new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
-      const namespace = new NamespaceV1(s, "namespace", { metadata: { name: NS } }).metadata.name;
+      const namespace = NS;
       const color = { modelRepository: ModelRepository.objectStore("s3://models/fraud"), modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), replicas: 2, gpus: 4, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } };
       new TritonBlueGreen(s, "fraud", { namespace, blue: { ...color, version: "v1" }, green: { ...color, version: "v2" }, active: "blue", standby: TritonBlueGreen.standbyVariable(s, "standby", "preview"), gpuBudget: true });
       return s;
@@ -45,7 +49,8 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
     await stack.ok("init", "-input=false");
   }, 300_000);
   afterAll(async () => {
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", "other-team", "--ignore-not-found", "--wait=false"]);
+    if (process.env.KEEP_GPU_E2E) return console.log(work);
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", "other-team", NS, "--ignore-not-found", "--wait=false"]);
     fs.rmSync(work, { recursive: true, force: true });
   });
 

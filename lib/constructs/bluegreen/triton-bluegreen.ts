@@ -1,6 +1,7 @@
-import { ITerraformDependable, TerraformLocal, TerraformStack, TerraformVariable, Token } from "cdktf";
+import { ITerraformDependable, TerraformIterator, TerraformLocal, TerraformStack, TerraformVariable, Token } from "cdktf";
 import { dependable } from "cdktf/lib/tfExpression";
 import { DataKubernetesResources } from "@cdktf/provider-kubernetes/lib/data-kubernetes-resources";
+import { DataKubernetesAllNamespaces } from "@cdktf/provider-kubernetes/lib/data-kubernetes-all-namespaces";
 import { gpuBudget } from "../capacity/gpu-budget";
 import { TerraformData } from "../terraform-data";
 import { DataKubernetesServiceV1 } from "@cdktf/provider-kubernetes/lib/data-kubernetes-service-v1";
@@ -340,14 +341,17 @@ export class TritonBlueGreen extends DependableConstruct {
    */
   private addGpuBudget(): void {
     const nodes = new DataKubernetesResources(this, "gpu-nodes", { apiVersion: "v1", kind: "Node" });
-    const pods = new DataKubernetesResources(this, "gpu-pods", { apiVersion: "v1", kind: "Pod", fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
+    // The data source lists one namespace (without one, none: measured on provider 2.38), so one per namespace.
+    const namespaces = new DataKubernetesAllNamespaces(this, "gpu-namespaces", {});
+    const each = TerraformIterator.fromList(namespaces.namespaces);
+    const pods = new DataKubernetesResources(this, "gpu-pods", { forEach: each, apiVersion: "v1", kind: "Pod", namespace: each.value, fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
     const colors = COLORS.map((color) => {
       const p = this.release(color).props;
       const rule = this.replicaRules[color];
       const replicas = typeof rule === "number" ? rule : rule.replace(/^\$\{([\s\S]*)\}$/, "$1");
       return { replicas, gpus: p.gpus, nodeSelector: p.nodeSelector, tolerations: p.tolerations };
     });
-    const budget = gpuBudget({ nodes: `data.kubernetes_resources.${nodes.friendlyUniqueId}.objects`, pods: `data.kubernetes_resources.${pods.friendlyUniqueId}.objects`, app: this.appName, namespace: this.namespace, colors });
+    const budget = gpuBudget({ nodes: `data.kubernetes_resources.${nodes.friendlyUniqueId}.objects`, pods: `flatten([for ns, d in data.kubernetes_resources.${pods.friendlyUniqueId} : d.objects])`, app: this.appName, namespace: this.namespace, colors });
     // Locals, so a plan shows the numbers by name and the message reads them.
     const need = this.local("gpu-need", budget.need);
     const free = this.local("gpu-free", budget.free);

@@ -2,6 +2,7 @@
 // after this apply must fit in what the nodes they can use have free. Pure: Terraform expressions
 // over the cluster's Node and Pod objects (read at plan by `kubernetes_resources` data sources),
 // evaluated by the engine. (Work in progress for issue 27: not yet wired into a construct.)
+import { Token } from "cdktf";
 import { Toleration } from "../pod-scheduling";
 
 /** One color of the pair, as its pods will be scheduled. */
@@ -27,20 +28,32 @@ export interface GpuBudgetInput {
 
 const GPU = "nvidia.com/gpu";
 
+/**
+ * A value in an expression: a literal quoted, a cdktf token as it is (cdktf renders a reference
+ * inside an expression without `${}`).
+ */
+const literal = (value: string) => (Token.isUnresolved(value) ? value : JSON.stringify(value));
+
+/**
+ * The data source's objects are a list, so Terraform gives them one type: an attribute one object
+ * lacks is null in it. `try` does not catch a null, so each read says what null means.
+ */
+const orEmptyList = (expr: string) => `try([for e in ${expr} : e], [])`;
+
 /** HCL: does node `n` accept this color (labels match its node selector, every NoSchedule/NoExecute taint tolerated, schedulable)? */
 function eligible(n: string, color: GpuColor): string {
-  const labels = Object.entries(color.nodeSelector).map(([k, v]) => `lookup(try(${n}.metadata.labels, {}), ${JSON.stringify(k)}, null) == ${JSON.stringify(v)}`);
+  const labels = Object.entries(color.nodeSelector).map(([k, v]) => `try(${n}.metadata.labels[${JSON.stringify(k)}], null) == ${JSON.stringify(v)}`);
   const tolerated = (t: string) => {
     const any = color.tolerations.map((tol) => {
-      const key = tol.key === undefined ? "true" : `try(${t}.key, "") == ${JSON.stringify(tol.key)}`;
-      const value = (tol.operator ?? "Equal") === "Exists" ? "true" : `try(${t}.value, "") == ${JSON.stringify(tol.value ?? "")}`;
-      const effect = tol.effect === undefined ? "true" : `try(${t}.effect, "") == ${JSON.stringify(tol.effect)}`;
+      const key = tol.key === undefined ? "true" : `try(${t}.key, null) == ${JSON.stringify(tol.key)}`;
+      const value = (tol.operator ?? "Equal") === "Exists" ? "true" : `coalesce(try(${t}.value, null), "") == ${JSON.stringify(tol.value ?? "")}`;
+      const effect = tol.effect === undefined ? "true" : `try(${t}.effect, null) == ${JSON.stringify(tol.effect)}`;
       return `(${key} && ${value} && ${effect})`;
     });
     return any.length ? `(${any.join(" || ")})` : "false";
   };
-  const taints = `alltrue([for t in try(${n}.spec.taints, []) : contains(["NoSchedule", "NoExecute"], try(t.effect, "")) ? ${tolerated("t")} : true])`;
-  return [`!try(${n}.spec.unschedulable, false)`, ...labels, taints].join(" && ");
+  const taints = `alltrue([for t in ${orEmptyList(`${n}.spec.taints`)} : contains(["NoSchedule", "NoExecute"], coalesce(try(t.effect, null), "")) ? ${tolerated("t")} : true])`;
+  return [`try(${n}.spec.unschedulable, null) != true`, ...labels, taints].join(" && ");
 }
 
 /**
@@ -49,10 +62,11 @@ function eligible(n: string, color: GpuColor): string {
  * after the apply, and the condition that they fit, per color and in all.
  */
 export function gpuBudget(input: GpuBudgetInput): { free: string; need: string; fits: string } {
-  const others = `[for p in ${input.pods} : p if !(try(p.metadata.namespace, "") == ${JSON.stringify(input.namespace)} && try(p.metadata.labels.app, "") == ${JSON.stringify(input.app)})]`;
-  const requested = (p: string) => `sum(concat([0], [for c in try(${p}.spec.containers, []) : tonumber(try(c.resources.requests[${JSON.stringify(GPU)}], try(c.resources.limits[${JSON.stringify(GPU)}], "0")))]))`;
+  const others = `[for p in ${orEmptyList(input.pods)} : p if !(try(p.metadata.namespace, null) == ${literal(input.namespace)} && try(p.metadata.labels["app"], null) == ${literal(input.app)})]`;
+  const gpusOf = (resources: string) => `try(tonumber(coalesce(${resources}[${JSON.stringify(GPU)}], "0")), 0)`;
+  const requested = (p: string) => `sum(concat([0], [for c in ${orEmptyList(`${p}.spec.containers`)} : max(${gpusOf("c.resources.requests")}, ${gpusOf("c.resources.limits")})]))`;
   const freeOn = (accept: string) =>
-    `sum(concat([0], [for n in ${input.nodes} : tonumber(try(n.status.allocatable[${JSON.stringify(GPU)}], "0")) - sum(concat([0], [for p in ${others} : ${requested("p")} if try(p.spec.nodeName, "") == n.metadata.name])) if ${accept}]))`;
+    `sum(concat([0], [for n in ${orEmptyList(input.nodes)} : ${gpusOf("n.status.allocatable")} - sum(concat([0], [for p in ${others} : ${requested("p")} if try(p.spec.nodeName, null) == n.metadata.name])) if ${accept}]))`;
   const gpuColors = input.colors.filter((c) => c.gpus > 0);
   if (gpuColors.length === 0) return { free: "0", need: "0", fits: "true" };
   const needOf = (c: GpuColor) => `(${c.replicas}) * ${c.gpus}`;
