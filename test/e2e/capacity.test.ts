@@ -48,6 +48,8 @@ describeE2e("capacity that follows the canary's weight", () => {
       const w = greenWeight(p.served);
       if (Number.isFinite(w) && w > 0 && !p.served.includes("|")) expect({ served: p.served, ready: p.greenReady >= expected(w) }).toEqual({ served: p.served, ready: true });
     }
+    // (and the timeline saw every step's share served)
+    expect([...new Set(timeline.map((p) => greenWeight(p.served)).filter((w) => w > 0))].sort((a, b) => a - b)).toEqual([10, 50, 100]);
     // The stable color keeps its replicas until the switch, and the candidate's replicas step up with its weight.
     expect(timeline.every((p) => p.blue === 4)).toBe(true);
     const greenSteps = [...new Set(timeline.map((p) => p.green))];
