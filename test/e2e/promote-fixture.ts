@@ -65,6 +65,8 @@ export interface PromotionSettings {
   readonly analysis: { intervalSeconds?: number; metrics: MetricSpec[] };
   /** Capacity that follows the weight: each color's replicas, and the surge (standby "preview", 1 pod, otherwise). */
   readonly followCanary?: { readonly replicas: number; readonly surge: number };
+  /** Each color's replicas without followCanary (a warm standby runs as many). @default 1 */
+  readonly replicas?: number;
 }
 
 /** The stack: what a platform team writes. Each color is reached on loopback (`colors`). */
@@ -77,9 +79,9 @@ export function promoteStack(app: App, id: string, work: string, namespaceName: 
   const common = {
     modelRepository: ModelRepository.objectStore("s3://models/fraud", { credentialsSecret: "model-store" }),
     modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
-    replicas: settings.followCanary?.replicas ?? 1,
+    replicas: settings.followCanary?.replicas ?? settings.replicas ?? 1,
     // An HPA per color on Triton's queue time (nothing serves the metric here: it holds the minimum).
-    autoscaling: { maxReplicas: Math.max(3, settings.followCanary?.replicas ?? 1) },
+    autoscaling: { maxReplicas: Math.max(3, settings.followCanary?.replicas ?? settings.replicas ?? 1) },
     gpus: 1,
     nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
   };

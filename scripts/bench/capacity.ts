@@ -1,0 +1,78 @@
+// `npm run bench:capacity`: the GPUs one promotion holds, with a warm standby and with capacity that
+// follows the weight, from the replica counts a real run applied. Each mode runs the example's
+// steps (5, 25, 50, 100 %) on the e2e rig (test/e2e/promote-fixture.ts: OpenTofu applying to the
+// test cluster, kwok pods, real Envoys and Tritons) with short bakes; the API server's replica
+// counts are read while each step's share is served. GPU-minutes are then those counts times the
+// example's bakes (300, 300, 600, 600 s) times its 1 GPU per pod: the bakes are the promotion's
+// time (each step's apply and rollout, seconds on a cluster, are left out, the same for both modes).
+import * as os from "os";
+import * as path from "path";
+import { kubectl } from "../../test/e2e/engine";
+import { PromoteRig, TEST_ANALYSIS } from "../../test/e2e/promote-fixture";
+import { writeBenchmarkBlock } from "./report";
+
+const REPLICAS = 3; // the example's classifier
+const GPUS = 1;
+const EXAMPLE_BAKES = [300, 300, 600, 600];
+const WEIGHTS = [5, 25, 50, 100];
+
+interface Mode {
+  readonly name: string;
+  readonly followCanary?: { replicas: number; surge: number };
+}
+
+async function measure(mode: Mode): Promise<{ perStep: { weight: number; blue: number; green: number }[]; peak: number }> {
+  const ns = `bench-capacity-${mode.followCanary ? `follow-${mode.followCanary.surge}` : "warm"}`;
+  const steps = WEIGHTS.map((weightPercent) => ({ weightPercent, bakeSeconds: 8 }));
+  const rig = new PromoteRig(path.join(os.tmpdir(), ns), ns, { steps, analysis: TEST_ANALYSIS, ...(mode.followCanary ? { followCanary: mode.followCanary } : { replicas: REPLICAS }) });
+  await rig.start();
+  const seen = new Map<number, { blue: number; green: number }>();
+  let peak = 0;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const items = (await kubectl("get", "deployments", "-n", ns, "-l", "app=fraud")).items as any[];
+      const replicas = Object.fromEntries(items.map((d) => [d.metadata.labels.color, d.spec.replicas as number]));
+      const served = await rig.versionServed().catch(() => "");
+      const w = Number(/green=(\d+)/.exec(served)?.[1] ?? NaN);
+      peak = Math.max(peak, (replicas.blue ?? 0) + (replicas.green ?? 0));
+      if (WEIGHTS.includes(w) && !served.includes("|") && !seen.has(w)) seen.set(w, { blue: replicas.blue, green: replicas.green });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  try {
+    const r = await rig.promote("--json-file", path.join(rig.work, "report.json"));
+    if (r.code !== 0) throw new Error(`the promotion in mode ${mode.name} exited ${r.code}:\n${r.out.slice(-3000)}`);
+  } finally {
+    polling = false;
+    await poller;
+    await rig.stop();
+  }
+  return { perStep: WEIGHTS.map((weight) => ({ weight, ...seen.get(weight)! })), peak };
+}
+
+async function main(): Promise<void> {
+  const modes: Mode[] = [{ name: "warm standby (3 pods all along)" }, { name: "follows the weight, surge 1", followCanary: { replicas: REPLICAS, surge: 1 } }, { name: "follows the weight, surge 0", followCanary: { replicas: REPLICAS, surge: 0 } }];
+  const rows: string[] = [];
+  let warmMinutes = 0;
+  for (const mode of modes) {
+    const { perStep, peak } = await measure(mode);
+    const minutes = perStep.reduce((sum, s, i) => sum + ((s.blue + s.green) * GPUS * EXAMPLE_BAKES[i]) / 60, 0);
+    if (!mode.followCanary) warmMinutes = minutes;
+    const pods = perStep.map((s) => `${s.weight} %: ${s.blue} + ${s.green}`).join("; ");
+    rows.push(`| ${mode.name} | ${pods} | ${peak * GPUS} | **${minutes.toFixed(0)}**${warmMinutes && mode.followCanary ? ` (${((100 * minutes) / warmMinutes).toFixed(0)} % of the warm standby's)` : ""} |`);
+    console.log(rows[rows.length - 1]);
+  }
+  writeBenchmarkBlock("capacity", "GPU-minutes of a promotion: a warm standby, and capacity that follows the weight", [
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:capacity\`: the example's steps (5, 25, 50, 100 %) promoted on the e2e rig with 8 s bakes; each color ${REPLICAS} replicas, ${GPUS} GPU per pod (the example's classifier). The replica counts are the API server's while each step's share was served; GPU-minutes are those counts times the example's bakes (300, 300, 600, 600 s), the steps' applies and rollouts left out (the same for every mode). The peak is the most pods the API server held at once during the run, the switch included.`,
+    "",
+    "| mode | pods per step (stable + candidate) | peak GPUs | GPU-minutes of the steps |",
+    "| --- | --- | --- | --- |",
+    ...rows,
+  ]);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
