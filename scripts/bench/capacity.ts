@@ -7,7 +7,7 @@
 // time (each step's apply and rollout, seconds on a cluster, are left out, the same for both modes).
 import * as os from "os";
 import * as path from "path";
-import { kubectl } from "../../test/e2e/engine";
+import { kubeconfig, kubectl, kubectlBin, run } from "../../test/e2e/engine";
 import { PromoteRig, TEST_ANALYSIS } from "../../test/e2e/promote-fixture";
 import { writeBenchmarkBlock } from "./report";
 
@@ -47,6 +47,8 @@ async function measure(mode: Mode): Promise<{ perStep: { weight: number; blue: n
     polling = false;
     await poller;
     await rig.stop();
+    // Its GPU pods go with it: the next mode needs the cluster's GPUs.
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", ns, "--ignore-not-found", "--wait=true"]);
   }
   return { perStep: WEIGHTS.map((weight) => ({ weight, ...seen.get(weight)! })), peak };
 }

@@ -1,6 +1,6 @@
 import * as path from "path";
 import { performance } from "perf_hooks";
-import { kubectl, root, unavailable } from "./engine";
+import { kubeconfig, kubectl, kubectlBin, root, run, unavailable } from "./engine";
 import { PromoteRig, TEST_ANALYSIS } from "./promote-fixture";
 
 // Capacity that follows the weight (issue 27, work in progress): the candidate runs
@@ -21,7 +21,11 @@ const expected = (weight: number) => Math.max(1, Math.min(4, Math.ceil((weight *
 describeE2e("capacity that follows the canary's weight", () => {
   const rig = new PromoteRig(path.join(root, "test", ".tmp", NS), NS, { steps: STEPS, analysis: TEST_ANALYSIS, followCanary: { replicas: 4, surge: 1 } });
   beforeAll(() => rig.start(), 600_000);
-  afterAll(() => rig.stop(), 120_000);
+  // Its 8 GPU pods go with it: the e2e suites share the test cluster's 16 GPUs.
+  afterAll(async () => {
+    await rig.stop();
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
+  }, 120_000);
 
   test("each step's candidate pods are scaled up and ready before its weight rises; the stable color keeps its replicas; the switch lands on full capacity", async () => {
     type Point = { at: number; served: string; blue: number; green: number; greenReady: number };
