@@ -78,6 +78,6 @@ test("gpuBudget on a pair: Nodes and Pods read at plan, a precondition both rele
   const json = synthJson(stack);
   expect(Object.values(json.data.kubernetes_resources).map((d: any) => [d.kind, d.field_selector])).toEqual([["Node", undefined], ["Pod", "status.phase!=Succeeded,status.phase!=Failed"]]);
   const [id, check] = Object.entries(json.resource.terraform_data as Record<string, any>).find(([k]) => k.includes("gpu-budget"))!;
-  expect(check.lifecycle.precondition[0].error_message).toMatch(/^test\/fraud: this apply needs \$\{local\.fraud_gpu-need_\w+\} nvidia\.com\/gpu for fraud's pods, and the nodes they can use have \$\{local\.fraud_gpu-free_\w+\} free/);
+  expect(check.lifecycle.precondition[0].error_message).toMatch(/^test\/fraud: this change needs \$\{local\.fraud_gpu-need_\w+\} nvidia\.com\/gpu for fraud's pods at its peak, and the nodes they can use have \$\{local\.fraud_gpu-free_\w+\} free/);
   expect(Object.values(json.resource.helm_release).map((r: any) => r.depends_on)).toEqual([[`terraform_data.${id}`], [`terraform_data.${id}`]]);
 });

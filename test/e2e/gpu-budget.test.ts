@@ -4,14 +4,15 @@ import * as path from "path";
 import { LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { ModelControl, ModelRepository, TritonBlueGreen } from "../../lib";
+import { ModelControl, ModelRepository, TritonBlueGreen, TritonCanary } from "../../lib";
 import { EngineStack, kubeconfig, kubectl, kubectlApply, kubectlBin, run, synthesize, unavailable } from "./engine";
 import { until } from "../peers/wait";
 
 // The GPU budget at plan, on OpenTofu against the test cluster: its two kwok nodes carry 8
 // nvidia.com/gpu each (scripts/cluster/kwok.yaml), a pod of another team holds 4 of them (other
 // suites' pods may hold more: the free count is read from the API server first), and the plan of a
-// pair that would need more than what is left is refused with the numbers; one that fits plans.
+// pair that would need more than what is left is refused with the numbers; one that fits plans. The
+// pair's standby follows a canary's weight, so the budget checks a promotion's peak from its first step.
 const why = unavailable();
 const describeE2e = why ? describe.skip : describe;
 const NS = "e2e-gpu-budget";
@@ -53,7 +54,7 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
       new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
       const namespace = NS;
       const color = { modelRepository: ModelRepository.objectStore("s3://models/fraud"), modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), replicas, gpus: 1, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } };
-      new TritonBlueGreen(s, "fraud", { namespace, blue: { ...color, version: "v1" }, green: { ...color, version: "v2" }, active: "blue", standby: TritonBlueGreen.standbyVariable(s, "standby", "preview"), gpuBudget: true });
+      new TritonBlueGreen(s, "fraud", { namespace, blue: { ...color, version: "v1" }, green: { ...color, version: "v2" }, active: "blue", standby: TritonBlueGreen.standbyVariable(s, "standby", "preview"), followCanary: { canaryPercent: TritonCanary.percentVariable(s, "canary") }, gpuBudget: true });
       return s;
     });
     await stack.ok("init", "-input=false");
@@ -69,7 +70,7 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
     expect(r.code).toBe(1);
     const error = r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
     expect(error).toContain("Resource precondition failed");
-    expect(error).toContain(`gpu/fraud: this apply needs ${2 * replicas} nvidia.com/gpu for fraud's pods, and the nodes they can use have ${free} free`);
+    expect(error).toContain(`gpu/fraud: this change needs ${2 * replicas} nvidia.com/gpu for fraud's pods at its peak (with a canary above 0: both colors at full replicas, where the promotion ends), and the nodes they can use have ${free} free`);
   }, 300_000);
 
   test("a preview standby (replicas + 1 GPUs) fits: the plan goes through", async () => {
@@ -77,5 +78,15 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
     expect(code).toBe(2);
     const check = json.resource_changes.find((rc: any) => rc.type === "terraform_data" && rc.address.includes("gpu-budget"));
     expect(check.change.after.input).toEqual({ need: replicas + 1, free });
+  }, 300_000);
+
+  test("a promotion's first step, whose own pods would fit, is refused for its peak (both colors full)", async () => {
+    // At 10 % the candidate runs max(1, ceil(0.1 x replicas)) pods: that step alone fits...
+    expect(replicas + Math.max(1, Math.ceil(0.1 * replicas))).toBeLessThanOrEqual(free);
+    // ...but the promotion ends with both colors at full replicas, which does not.
+    const r = await stack.tofu("plan", "-input=false", "-no-color", "-var", "standby=preview", "-var", "canary=10");
+    expect(r.code).toBe(1);
+    const error = r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
+    expect(error).toContain(`this change needs ${2 * replicas} nvidia.com/gpu for fraud's pods at its peak`);
   }, 300_000);
 });

@@ -243,6 +243,8 @@ export class TritonBlueGreen extends DependableConstruct {
   public readonly allowServingChangeExpression: string;
   /** Each color's replica rule: a number, or `${expression}` (what its release runs after this apply). */
   private readonly replicaRules: Record<Color, number | string> = { blue: 0, green: 0 };
+  /** Each color's replicas while it serves (the HPA's minimum where one is set). */
+  private readonly fullReplicas: Record<Color, number> = { blue: 1, green: 1 };
   /** The canary variable the standby's capacity follows (see {@link TritonBlueGreenProps.followCanary}). */
   public readonly followCanaryVariable?: TerraformVariable;
   /** The variables this was given, for summaries. */
@@ -335,9 +337,12 @@ export class TritonBlueGreen extends DependableConstruct {
   }
 
   /**
-   * The GPU budget (issue 27, work in progress): a terraform_data whose precondition evaluates the
-   * budget over the cluster's Nodes and Pods at plan; both releases wait for it, so a change that
-   * does not fit is refused before anything moves.
+   * The GPU budget: a terraform_data whose precondition evaluates the budget over the cluster's
+   * Nodes and Pods at plan; both releases wait for it, so a change that does not fit is refused
+   * before anything moves. The need is the change's peak: what the pods request after this apply,
+   * and, while a canary that the standby's capacity follows is above 0, both colors at full
+   * replicas (where its last step and its switch take the promotion), so a promotion that could
+   * not finish is refused at its first step, before any request reaches the candidate.
    */
   private addGpuBudget(): void {
     const nodes = new DataKubernetesResources(this, "gpu-nodes", { apiVersion: "v1", kind: "Node" });
@@ -348,7 +353,9 @@ export class TritonBlueGreen extends DependableConstruct {
     const colors = COLORS.map((color) => {
       const p = this.release(color).props;
       const rule = this.replicaRules[color];
-      const replicas = typeof rule === "number" ? rule : rule.replace(/^\$\{([\s\S]*)\}$/, "$1");
+      const after = typeof rule === "number" ? String(rule) : rule.replace(/^\$\{([\s\S]*)\}$/, "$1");
+      const canary = this.followCanaryVariable && `var.${this.followCanaryVariable.friendlyUniqueId}`;
+      const replicas = canary ? `${canary} > 0 ? ${this.fullReplicas[color]} : (${after})` : after;
       return { replicas, gpus: p.gpus, nodeSelector: p.nodeSelector, tolerations: p.tolerations };
     });
     const budget = gpuBudget({ nodes: `data.kubernetes_resources.${nodes.friendlyUniqueId}.objects`, pods: `flatten([for ns, d in data.kubernetes_resources.${pods.friendlyUniqueId} : d.objects])`, app: this.appName, namespace: this.namespace, colors });
@@ -359,7 +366,7 @@ export class TritonBlueGreen extends DependableConstruct {
     check.addOverride("lifecycle.precondition", [
       {
         condition: `\${${budget.fits}}`,
-        error_message: `${this.node.path}: this apply needs \${${need}} nvidia.com/gpu for ${this.appName}'s pods, and the nodes they can use have \${${free}} free (allocatable minus what other pods request; each color is checked on its own nodes too). Free GPUs first, or lower the replicas, the standby's or the canary's capacity.`,
+        error_message: `${this.node.path}: this change needs \${${need}} nvidia.com/gpu for ${this.appName}'s pods at its peak${this.followCanaryVariable ? " (with a canary above 0: both colors at full replicas, where the promotion ends)" : ""}, and the nodes they can use have \${${free}} free (allocatable minus what other pods request; each color is checked on its own nodes too). Free GPUs first, or lower the replicas or the standby's capacity.`,
       },
     ]);
     for (const color of COLORS) this.release(color).helmRelease.dependsOn = [...(this.release(color).helmRelease.dependsOn ?? []), dependable(check)];
@@ -372,6 +379,7 @@ export class TritonBlueGreen extends DependableConstruct {
 
   /** One color's TritonRelease: the pair's labels and annotations under its own, its replicas from the replica rule. */
   private colorRelease(props: TritonBlueGreenProps, color: Color, active: Choice<Color>, standby: Choice<StandbyMode>): TritonRelease {
+    this.fullReplicas[color] = props[color].replicas ?? 1;
     this.replicaRules[color] = colorReplicas({
       color,
       active,

@@ -1,7 +1,7 @@
 // The GPU budget of a change, checked at plan: the nvidia.com/gpu that the pair's pods will request
 // after this apply must fit in what the nodes they can use have free. Pure: Terraform expressions
 // over the cluster's Node and Pod objects (read at plan by `kubernetes_resources` data sources),
-// evaluated by the engine. (Work in progress for issue 27: not yet wired into a construct.)
+// evaluated by the engine. Used by TritonBlueGreen's `gpuBudget`.
 import { Token } from "cdktf";
 import { Toleration } from "../pod-scheduling";
 
