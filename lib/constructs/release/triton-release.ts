@@ -5,7 +5,7 @@ import { tritonChartAsset } from "../chart";
 import { isPinnedImage, isToken, PropValidator } from "../validation";
 import { COLORS } from "../../core/colors";
 import { RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
-import { CHART_LABEL_KEYS, MANAGED_FLAGS, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
+import { CHART_LABEL_KEYS, MANAGED_FLAGS, PinnedVersions, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
 import { DependableConstruct } from "../dependencies";
 import { validatePodScheduling } from "../pod-scheduling";
 import { claimName } from "../names";
@@ -18,8 +18,9 @@ import { claimName } from "../names";
 export class TritonRelease extends DependableConstruct {
   /** Props with their defaults applied. */
   public readonly props: ResolvedReleaseProps;
-  /** The values handed to the chart (replicas aside, see `replicas`). */
-  public readonly values: TritonChartValues;
+  /** The values handed to the chart, but for the pinned versions (replicas aside, see `replicas`). */
+  private readonly baseValues: TritonChartValues;
+  private readonly pins: PinnedVersions[] = [];
   /** The helm_release resource. */
   public readonly helmRelease: Release;
 
@@ -32,7 +33,7 @@ export class TritonRelease extends DependableConstruct {
       claimName(this, names, "releaseName", this.props.releaseName, `${kind} ${this.props.namespace}/${this.props.releaseName}`);
     }
     names.throwIfInvalid();
-    this.values = renderChartValues(this.props);
+    this.baseValues = renderChartValues(this.props);
 
     this.helmRelease = new Release(this, "release", {
       name: this.props.releaseName,
@@ -50,6 +51,27 @@ export class TritonRelease extends DependableConstruct {
       timeout: this.props.helmTimeoutSeconds,
       maxHistory: 10,
     });
+  }
+
+  /** The values handed to the chart (replicas aside, see `replicas`). */
+  public get values(): TritonChartValues {
+    return this.pins.length ? { ...this.baseValues, pinnedVersions: [...this.pins] } : this.baseValues;
+  }
+
+  /**
+   * Pins a model's versions to what a ConfigMap's key holds (used by TritonModelCanary): the pods
+   * load it as usual at startup, then a postStart hook re-loads it with those versions. Needs
+   * explicit model control with the model loaded at startup; `by` (the caller's path) is named in
+   * the error otherwise.
+   */
+  public pinModelVersions(pin: PinnedVersions, by: string): void {
+    const v = new PropValidator(by);
+    const control = this.props.modelControl;
+    v.check("model", pin.model, control.mode === "explicit" && control.loads(pin.model), `a model ${this.node.path} loads at startup in explicit model control (ModelControl.explicit({ loadModels: ["${pin.model}"] })): versions load through Triton's repository API, which only explicit mode opens (it has ${control.mode}${control.mode === "explicit" ? ` loading ${control.loadedModels.join(", ")}` : ""})`);
+    v.check("model", pin.model, !this.pins.some((p) => p.model === pin.model), `a model whose versions nothing else pins on ${this.node.path}`);
+    v.throwIfInvalid();
+    this.pins.push(pin);
+    this.helmRelease.values = [JSON.stringify(this.values, null, 2)];
   }
 
   /** The name of the release's own Service (selects only this color's pods). */

@@ -52,6 +52,8 @@ export interface TritonChartValues {
     readonly secretKey: string;
   };
   readonly ports: typeof TRITON_PORTS;
+  /** Models whose versions a ConfigMap pins (TritonModelCanary); absent when none, so other releases' values do not change. */
+  readonly pinnedVersions?: readonly PinnedVersions[];
   readonly probes: {
     readonly startup: ProbeValues;
     readonly readiness: ProbeValues;
@@ -178,6 +180,13 @@ export function resolveReleaseProps(props: TritonReleaseProps): ResolvedReleaseP
  * Renders resolved props into our chart's values. Pure: the same props give the same values.
  * Replicas are not here: they may be a Terraform expression and go through helm_release `set`.
  */
+/** One model whose versions are pinned: the ConfigMap key that holds them (e.g. "3,4"). */
+export interface PinnedVersions {
+  readonly model: string;
+  readonly configMap: string;
+  readonly key: string;
+}
+
 export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
   const gpuResources: Record<string, string> = p.gpus > 0 ? { "nvidia.com/gpu": String(p.gpus) } : {};
   return {
