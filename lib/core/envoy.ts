@@ -37,10 +37,34 @@ export function isOpsCluster(name: string): boolean {
   return name === ADMIN_CLUSTER || /^ready-listener-\d+$/.test(name);
 }
 
+/**
+ * The versions of one model behind a route (TritonModelCanary): requests that name no version are
+ * rewritten to `/v2/models/<m>/versions/<pinned>`, but `nextPercent` of them to `<next>`; requests
+ * that name a version pass unchanged. Numbers, or Terraform expressions embedded in the file.
+ */
+export interface ModelVersionsRoute {
+  readonly model: string;
+  readonly pinned: number | string;
+  /** 0: none (the next route then rewrites to the pinned version, so a share left in the runtime cannot send requests to a version that is gone). */
+  readonly next: number | string;
+  readonly nextPercent: number | string;
+}
+
 /** A route that splits traffic, as the version names it. */
 export interface SplitRoute {
   readonly name: string;
   readonly clusters: readonly { readonly cluster: string; readonly weight: number | string }[];
+  readonly versions?: readonly ModelVersionsRoute[];
+}
+
+/** The runtime key of the share of a model's unversioned requests that goes to its next version (percent). */
+export function nextVersionKey(model: string): string {
+  return `versions.${model}.next_percent`;
+}
+
+/** The route table version's name of a model's versions: `model <m>`. */
+export function modelVersionsName(model: string): string {
+  return `model ${model}`;
 }
 
 /**
@@ -50,9 +74,11 @@ export interface SplitRoute {
  * pod serves them. Undefined without a split route.
  */
 export function weightsVersion(routes: readonly SplitRoute[]): string | undefined {
-  const split = routes.filter((r) => r.clusters.length > 1);
-  if (!split.length) return undefined;
-  return `weights ${split.map((r) => `${r.name}: ${r.clusters.map((c) => `${clusterBackend(c.cluster)}=${c.weight}`).join(", ")}`).join("; ")}`;
+  const parts = [
+    ...routes.filter((r) => r.clusters.length > 1).map((r) => `${r.name}: ${r.clusters.map((c) => `${clusterBackend(c.cluster)}=${c.weight}`).join(", ")}`),
+    ...routes.flatMap((r) => r.versions ?? []).map((v) => `${modelVersionsName(v.model)}: pinned=${v.pinned}, next=${v.next}, share=${v.nextPercent}`),
+  ];
+  return parts.length ? `weights ${parts.join("; ")}` : undefined;
 }
 
 /**

@@ -11,7 +11,7 @@ import { Color, COLORS } from "../../core/colors";
 import { Backend } from "../traffic/backend";
 import { EnvoyModel } from "../traffic/envoy-config";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
-import { CANARY_ROUTE } from "../../core/envoy";
+import { CANARY_ROUTE, ModelVersionsRoute } from "../../core/envoy";
 import { PAIR_LABEL } from "../../core/pair";
 import { requireWeightSumsAtPlan, RouteProps, weightedRoutesModel, WeightedRoutesProps } from "../traffic/weighted-routes";
 import { canaryWeights, followCapacity } from "./canary-weights";
@@ -65,7 +65,7 @@ export class TritonCanary extends DependableConstruct {
   }
 
   public readonly pair: TritonBlueGreen;
-  public readonly model: EnvoyModel;
+  private envoyModel: EnvoyModel;
   public readonly envoy: EnvoyDeployment;
   /** The canary variable, when `canaryPercent` is one. */
   public readonly canaryVariable?: TerraformVariable;
@@ -73,6 +73,24 @@ export class TritonCanary extends DependableConstruct {
   public readonly clusters: Readonly<Record<Color, readonly string[]>>;
   /** Envoy's namespace. */
   public readonly namespace: string;
+
+  /** Envoy's model: listeners, routes, clusters. */
+  public get model(): EnvoyModel {
+    return this.envoyModel;
+  }
+
+  /**
+   * Pins a model's unversioned HTTP requests to a version, with a share to the next one, on the
+   * canary's route (used by TritonModelCanary). The ConfigMap is rendered again.
+   */
+  public pinModelVersions(versions: ModelVersionsRoute): void {
+    const http = `${this.envoyModel.name}-http`;
+    this.envoyModel = {
+      ...this.envoyModel,
+      listeners: this.envoyModel.listeners.map((l) => (l.name !== http ? l : { ...l, routes: l.routes.map((r) => (r.name === CANARY_ROUTE ? { ...r, versions: [...(r.versions ?? []), versions] } : r)) })),
+    };
+    this.envoy.rerender(this.envoyModel);
+  }
 
   constructor(scope: Construct, id: string, props: TritonCanaryProps) {
     super(scope, id);
@@ -91,7 +109,7 @@ export class TritonCanary extends DependableConstruct {
     const routes = [route];
     const { pair: _pair, canaryPercent: _c, backends: _b, match: _m, timeoutSeconds: _t, ...rest } = props;
     // The pair it fronts, for `cdktf-triton status` (a label, so `kubectl get -l` finds it).
-    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, rest, id, (name, mv) => {
+    ({ model: this.envoyModel, envoy: this.envoy } = deployEnvoy(this, rest, id, (name, mv) => {
       const model = weightedRoutesModel(name, { ...rest, routes }, mv);
       return model;
     }, { [PAIR_LABEL]: pair.appName }));

@@ -4,7 +4,7 @@
 // ConfigMap mount), so a changed ConfigMap applies without restarting Envoy.
 import { isIP } from "net";
 import { stringify } from "yaml";
-import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT, readyCluster, weightKeyPrefix, weightsVersion as versionOfRoutes } from "../../core/envoy";
+import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT, ModelVersionsRoute, nextVersionKey, readyCluster, weightKeyPrefix, weightsVersion as versionOfRoutes } from "../../core/envoy";
 import { LoadBalancing, Protocol } from "../../core/closed-sets";
 
 export { ENVOY_OPS_PORT };
@@ -86,6 +86,8 @@ export interface RouteModel {
   readonly mirror?: { readonly cluster: string; readonly percent: number };
   readonly timeoutSeconds: number;
   readonly retry?: RetryProps;
+  /** Models whose unversioned requests are pinned to a version, with a share to the next (HTTP only). @default [] */
+  readonly versions?: readonly ModelVersionsRoute[];
 }
 
 /** A path prefix, or an exact path. */
@@ -417,7 +419,7 @@ function renderListener(l: ListenerModel, address: string, port: number, rds: ob
   // fixed order (envoyproxy/envoy#31678), and a route table checked against clusters not yet loaded
   // would be refused for good. A route to a cluster still loading answers 503 for that moment; readiness
   // (above) waits for every cluster.
-  const routes = { "@type": T.routeConfiguration, ...routeConfiguration(l.name, [...hop, ...refused, ...l.routes.map(renderRoute)], false) };
+  const routes = { "@type": T.routeConfiguration, ...routeConfiguration(l.name, [...hop, ...refused, ...l.routes.flatMap(renderRoutes)], false) };
   const accessLog = l.accessLog
     ? [
         {
@@ -489,6 +491,36 @@ function noRateLimit(listener: string): object {
     filter_enabled: off,
     filter_enforced: off,
   };
+}
+
+/**
+ * A route, after the routes of its pinned models' versions (same action, same retries): a request
+ * that names a version passes unchanged; one that names none (the model's metadata, ready, infer,
+ * generate) is rewritten to the next version for `nextPercent` of requests (a runtime fraction,
+ * moved at once through the admin's runtime like the weights), else to the pinned version.
+ */
+function renderRoutes(r: RouteModel): object[] {
+  const route = renderRoute(r);
+  const action = (route as { route: Record<string, unknown> }).route;
+  const pinnedRoutes = (r.versions ?? []).flatMap((v) => {
+    const base = `/v2/models/${v.model}`;
+    const unversioned = { safe_regex: { regex: `^${escapeRe(base)}(/ready|/infer|/generate|/generate_stream)?$` } };
+    const rewrite = (version: number | string) => ({ ...action, regex_rewrite: { pattern: { regex: `^${escapeRe(base)}` }, substitution: `${base}/versions/${version}` } });
+    // No next version (0): the next route goes to the pinned one, so a share the runtime still holds sends nothing astray.
+    const next = typeof v.next === "number" ? (v.next > 0 ? v.next : v.pinned) : `\${${stripInterpolation(v.next)} > 0 ? ${stripInterpolation(v.next)} : ${typeof v.pinned === "number" ? v.pinned : stripInterpolation(v.pinned)}}`;
+    return [
+      { name: `${r.name}-${v.model}-versioned`, match: { prefix: `${base}/versions/` }, route: action },
+      { name: `${r.name}-${v.model}-next`, match: { ...unversioned, runtime_fraction: { default_value: { numerator: v.nextPercent, denominator: "HUNDRED" }, runtime_key: nextVersionKey(v.model) } }, route: rewrite(next) },
+      { name: `${r.name}-${v.model}-pinned`, match: unversioned, route: rewrite(v.pinned) },
+    ];
+  });
+  return [...pinnedRoutes, route];
+}
+
+/** A Terraform interpolation's expression (`${x}` -> `x`); any other text as it is. */
+function stripInterpolation(value: string): string {
+  const m = /^\$\{([\s\S]*)\}$/.exec(value);
+  return m ? m[1] : value;
 }
 
 function renderRoute(r: RouteModel): object {

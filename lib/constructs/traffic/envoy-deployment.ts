@@ -171,12 +171,29 @@ export function deployEnvoy(scope: Construct, props: DataPlaneProps, id: string,
 }
 
 export class EnvoyDeployment extends Construct {
-  public readonly files: EnvoyFiles;
+  private rendered: EnvoyFiles;
+  private readonly renderOptions: Parameters<typeof renderEnvoy>[1];
   public readonly configMap: ConfigMapV1;
   public readonly deployment: DeploymentV1;
   public readonly service: ServiceV1;
   /** Absent with `podDisruptionBudget: false`. */
   public readonly podDisruptionBudget?: PodDisruptionBudgetV1;
+
+  /** The rendered files, as the ConfigMap holds them. */
+  public get files(): EnvoyFiles {
+    return this.rendered;
+  }
+
+  /**
+   * Renders the ConfigMap again from a changed model (routes added after construction, e.g. a
+   * model's pinned versions). Listeners and routes reload in the pods; the bootstrap must not change.
+   */
+  public rerender(model: EnvoyModel): void {
+    const files = renderEnvoy(model, this.renderOptions);
+    if (files["envoy.yaml"] !== this.rendered["envoy.yaml"]) throw new Error(`${this.node.path}: a re-render would change Envoy's bootstrap, which only a new pod reads`);
+    this.rendered = files;
+    this.configMap.data = { ...files };
+  }
 
   constructor(scope: Construct, id: string, name: string, model: EnvoyModel, props: DataPlaneProps) {
     super(scope, id);
@@ -185,11 +202,12 @@ export class EnvoyDeployment extends Construct {
     const annotations = props.annotations && Object.keys(props.annotations).length ? props.annotations : undefined;
     const selector = { app: name, "app.kubernetes.io/instance": name };
     const tls = props.tls;
-    this.files = renderEnvoy(model, {
+    this.renderOptions = {
       configDir: "/etc/envoy",
       opsPort: ENVOY_OPS_PORT,
       tls: tls ? { certificateDir: ENVOY_TLS_DIRS.certificate, clientCaDir: tls.clientCaSecretName ? ENVOY_TLS_DIRS.clientCa : undefined } : undefined,
-    });
+    };
+    this.rendered = renderEnvoy(model, this.renderOptions);
     const tlsVolumes = tls
       ? [
           { name: "tls-certificate", secret: { secretName: tls.secretName, items: [{ key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] } },
