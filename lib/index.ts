@@ -41,6 +41,8 @@ export type { GatewayRouteProps, ParentRef } from "./constructs/traffic/gateway-
 export type { Dependency } from "./constructs/dependencies";
 export { TritonCanary } from "./constructs/promote/triton-canary";
 export type { TritonCanaryProps } from "./constructs/promote/triton-canary";
+export { TritonModelCanary } from "./constructs/promote/triton-model-canary";
+export type { TritonModelCanaryProps } from "./constructs/promote/triton-model-canary";
 export { GatewayDataPlane, TritonGatewayCanary } from "./constructs/promote/triton-gateway-canary";
 export type { GatewayEnvoy, GatewayImplementation, TritonGatewayCanaryProps } from "./constructs/promote/triton-gateway-canary";
 export { TritonPromotion, PromotionMetric } from "./constructs/promote/triton-promotion";

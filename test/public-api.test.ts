@@ -9,7 +9,7 @@ import * as ts from "typescript";
 const SPEC_TYPES = ["BaselineSpec", "ExpectedOutput", "GoldenCase", "MetricsSpec", "ModelSpec", "ProbeSpec", "SpecProblem", "TensorContract", "VerifySpec", "Datatype", "Tensor", "TensorData"];
 const PACKAGE = [
   // constructs
-  "TritonRelease", "TritonBlueGreen", "VerificationGate", "WeightedService", "FailoverPool", "GatewayRoute", "TritonCanary", "TritonGatewayCanary", "TritonPromotion", "TritonDashboard", "TritonAlerts",
+  "TritonRelease", "TritonBlueGreen", "VerificationGate", "WeightedService", "FailoverPool", "GatewayRoute", "TritonCanary", "TritonGatewayCanary", "TritonModelCanary", "TritonPromotion", "TritonDashboard", "TritonAlerts",
   // factories and the values props take
   "Backend", "GateRunner", "GateTarget", "GatewayDataPlane", "ModelControl", "ModelRepository", "PromotionMetric",
   "COLORS", "DEFAULT_ENVOY_IMAGE", "DEFAULT_TRITON_IMAGE", "ENVOY_OPS_PORT", "RESTRICTABLE_APIS", "STANDBY_MODES", "TRITON_PORTS",
@@ -21,7 +21,7 @@ const PACKAGE = [
   "AccessLogProps", "AfterSwitchVerification", "AlertRule", "AlertThresholds", "AutoscalingOptions", "BlueGreenVerification", "CircuitBreakerProps", "Color", "DashboardOptions", "DashboardQuery", "DataPlaneProps", "Dependency", "DrainOptions",
   "EnvoyDisruptionBudget", "EnvoyResources", "EnvoyTlsProps", "ExplicitOptions", "FailoverPoolProps", "FailoverPoolServiceProps", "GateJobOptions", "GateSwitchBack", "GatewayEnvoy", "GatewayImplementation", "GatewayRouteProps", "HealthCheckProps", "MatchProps",
   "MetricKind", "MetricOptions", "MetricSpec", "MonitoringOptions", "ObjectStoreOptions", "OutlierDetectionProps", "ParentRef", "PersistentVolumeClaimOptions", "PollOptions", "PoolEndpoint", "ProbeOptions", "PromotionStep", "PropProblem", "Protocol",
-  "RateLimitProps", "ResourceOptions", "RestrictedApiName", "RestrictedApiOptions", "RetryProps", "RouteProps", "RuleGroup", "StandbyMode", "Tier", "Toleration", "TritonAlertsProps", "TritonBlueGreenProps", "TritonCanaryProps", "TritonColorProps",
+  "RateLimitProps", "ResourceOptions", "RestrictedApiName", "RestrictedApiOptions", "RetryProps", "RouteProps", "RuleGroup", "StandbyMode", "Tier", "Toleration", "TritonAlertsProps", "TritonBlueGreenProps", "TritonCanaryProps", "TritonColorProps", "TritonModelCanaryProps",
   "TritonDashboardProps", "TritonGatewayCanaryProps", "TritonPromotionProps", "TritonReleaseProps", "VerificationGateProps", "WeightedBackend", "WeightedRoutesProps", "WeightedServiceProps",
   ...SPEC_TYPES,
 ];

@@ -54,6 +54,7 @@ export interface ModelVersionsRoute {
 export interface SplitRoute {
   readonly name: string;
   readonly clusters: readonly { readonly cluster: string; readonly weight: number | string }[];
+  /** @default - no model's versions pinned */
   readonly versions?: readonly ModelVersionsRoute[];
 }
 

@@ -239,6 +239,8 @@ export class TritonBlueGreen extends DependableConstruct {
   /** Terraform expressions (no `${}`): the color serving at plan time ("" before the first apply), and each color's release fingerprint. */
   public readonly servingColorExpression: string;
   public readonly fingerprintExpressions: Readonly<Record<Color, string>>;
+  /** The serving fingerprint the active Service records now, a Terraform expression (no `${}`; "" before the first apply). */
+  public readonly servingFingerprintNowExpression: string;
   /** The guard's break-glass value, a Terraform bool expression (no `${}`). */
   public readonly allowServingChangeExpression: string;
   /** Each color's replica rule: a number, or `${expression}` (what its release runs after this apply). */
@@ -268,6 +270,7 @@ export class TritonBlueGreen extends DependableConstruct {
     this.servingNow = new DataKubernetesServiceV1(this, "serving-now", { metadata: { name: this.appName, namespace: this.namespace } });
     this.servingColorExpression = this.local("serving-color", `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.spec[0].selector.color, "")`);
     const servingFingerprintNow = this.local("serving-fingerprint", this.annotationNow(PAIR_ANNOTATIONS.servingFingerprint));
+    this.servingFingerprintNowExpression = servingFingerprintNow;
 
     this.blue = this.colorRelease(props, "blue", active, standby);
     this.green = this.colorRelease(props, "green", active, standby);

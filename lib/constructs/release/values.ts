@@ -52,7 +52,10 @@ export interface TritonChartValues {
     readonly secretKey: string;
   };
   readonly ports: typeof TRITON_PORTS;
-  /** Models whose versions a ConfigMap pins (TritonModelCanary); absent when none, so other releases' values do not change. */
+  /**
+   * Models whose versions a ConfigMap pins (TritonModelCanary); absent when none, so other releases' values do not change.
+   * @default - none
+   */
   readonly pinnedVersions?: readonly PinnedVersions[];
   readonly probes: {
     readonly startup: ProbeValues;

@@ -282,7 +282,10 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   const version = weightsVersion(model);
   const lds = { resources: rendered.map((r) => r.listener) };
   const cds = { resources: model.clusters.map((c) => renderCluster(c, options.healthEventLogPath ?? "/dev/stdout")) };
-  const rds = Object.fromEntries(rendered.map((r, i) => [routesFile(i), stringify({ ...(version ? { version_info: version } : {}), resources: [r.routes] })]));
+  // Route tables carry Terraform expressions (weights, versions) that the engine replaces in the
+  // text before Envoy parses it: no line is folded (a long double-quoted string would be split
+  // inside an expression) and no anchor stands in for a repeated route action.
+  const rds = Object.fromEntries(rendered.map((r, i) => [routesFile(i), stringify({ ...(version ? { version_info: version } : {}), resources: [r.routes] }, { lineWidth: 0, aliasDuplicateObjects: false })]));
   return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), ...rds, "cds.yaml": stringify(cds), ...(tls?.files ?? {}) };
 }
 

@@ -1,0 +1,121 @@
+// A model-level canary inside the serving fleet: the next version of one model loads beside the
+// current one in the same Triton pods, and a share of the model's requests that name no version
+// goes to it. The versions are Terraform state: three variables (the pinned version, the next one,
+// the share) that `cdktf-triton promote` sets; a ConfigMap holds the versions to load, which every
+// Triton pod reads at its start (the chart's postStart hook), and our Envoy pins the unversioned
+// requests to the pinned version with a runtime share to the next.
+import { TerraformStack, TerraformVariable } from "cdktf";
+import { dependable } from "cdktf/lib/tfExpression";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { DataKubernetesConfigMapV1 } from "@cdktf/provider-kubernetes/lib/data-kubernetes-config-map-v1";
+import { Construct } from "constructs";
+import { COLORS } from "../../core/colors";
+import { claimName } from "../names";
+import { PropValidator } from "../validation";
+import { TritonCanary } from "./triton-canary";
+
+/** Props of a {@link TritonModelCanary}. */
+export interface TritonModelCanaryProps {
+  /**
+   * The canary in front of the pair (our Envoy): its HTTP route pins the model's unversioned
+   * requests. A TritonGatewayCanary cannot: an HTTPRoute has no runtime share of a rewrite.
+   */
+  readonly canary: TritonCanary;
+  /** The model, as Triton names it; loaded at startup in explicit model control by both colors. */
+  readonly model: string;
+  /** The version its unversioned requests go to before any promotion: the pinned version variable's default. */
+  readonly version: number;
+}
+
+/** Triton's model names in a URL path without escaping (and in a ConfigMap name, lowered). */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/**
+ * One model of a pair served at pinned versions, with the next version canaried inside the running
+ * fleet: `version` (the pinned one), `nextVersion` (0: none) and `nextPercent` (the share of its
+ * unversioned HTTP requests to the next version) are Terraform variables. A plan that changes the
+ * versions the pods load changes the serving color in place: the serving guard lets that change
+ * through, and only alone (no switch of `active`, no color canary, no change to either release in
+ * the same plan).
+ */
+export class TritonModelCanary extends Construct {
+  public readonly canary: TritonCanary;
+  public readonly model: string;
+  public readonly versionVariable: TerraformVariable;
+  public readonly nextVersionVariable: TerraformVariable;
+  public readonly nextPercentVariable: TerraformVariable;
+  /** The ConfigMap (in the pair's namespace) whose `versions` key the Triton pods load, e.g. "3,4". */
+  public readonly configMap: ConfigMapV1;
+
+  constructor(scope: Construct, id: string, props: TritonModelCanaryProps) {
+    super(scope, id);
+    const v = new PropValidator(this.node.path);
+    v.check("canary", (props.canary as object | undefined)?.constructor?.name ?? String(props.canary), props.canary instanceof TritonCanary, "a TritonCanary (our Envoy): its routes pin the model's unversioned requests to a version with a runtime share to the next; a Gateway's HTTPRoute cannot");
+    v.check("model", props.model, typeof props.model === "string" && MODEL_NAME.test(props.model), "a Triton model name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 63");
+    v.integer("version", props.version, 1, 2 ** 31 - 1);
+    v.throwIfInvalid();
+    const { canary, model } = props;
+    const pair = canary.pair;
+    this.canary = canary;
+    this.model = model;
+
+    const stack = TerraformStack.of(this);
+    const base = id.replace(/-/g, "_");
+    const number = (name: string, dflt: number, description: string, condition: (ref: string) => string, what: string) => {
+      const variable = new TerraformVariable(stack, `${base}_${name}`, { type: "number", default: dflt, nullable: false, description });
+      const ref = `var.${variable.friendlyUniqueId}`;
+      variable.addValidation({ condition: `\${${condition(ref)}}`, errorMessage: `The ${variable.friendlyUniqueId} variable must be ${what}.` });
+      return variable;
+    };
+    this.versionVariable = number("version", props.version, `The version of ${model} that requests naming no version go to.`, (r) => `${r} >= 1 && floor(${r}) == ${r}`, "a whole number from 1 (a model version)");
+    this.nextVersionVariable = number("next_version", 0, `The next version of ${model}, loaded beside the pinned one (0: none).`, (r) => `${r} >= 0 && floor(${r}) == ${r}`, "a whole number: a model version, or 0 for none");
+    this.nextPercentVariable = number("next_percent", 0, `Percent of ${model}'s requests naming no version that go to the next version.`, (r) => `${r} >= 0 && ${r} <= 100 && floor(${r}) == ${r}`, "a whole number from 0 to 100");
+    const [pinned, next, percent] = [this.versionVariable, this.nextVersionVariable, this.nextPercentVariable].map((x) => `var.${x.friendlyUniqueId}`);
+
+    const name = `${pair.appName}-${model.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-versions`;
+    const names = new PropValidator(this.node.path);
+    names.dnsSubdomain("model", name);
+    claimName(this, names, "model", name, `ConfigMap ${pair.namespace}/${name}`);
+    names.throwIfInvalid();
+    const versions = `${next} > 0 ? format("%d,%d", ${pinned}, ${next}) : format("%d", ${pinned})`;
+    const now = new DataKubernetesConfigMapV1(this, "now", { metadata: { name, namespace: pair.namespace } });
+    const versionsNow = `try(data.kubernetes_config_map_v1.${now.friendlyUniqueId}.data["versions"], "")`;
+    this.configMap = new ConfigMapV1(this, "versions", {
+      metadata: { name, namespace: pair.namespace, labels: { app: pair.appName, "app.kubernetes.io/managed-by": "cdktf-triton" } },
+      data: { versions: `\${${versions}}` },
+      lifecycle: { precondition: this.preconditions(versions, versionsNow, { pinned, next, percent }) },
+    });
+
+    for (const color of COLORS) {
+      const release = pair.release(color);
+      release.pinModelVersions({ model, configMap: name, key: "versions" }, this.node.path);
+      // A pod reads the ConfigMap at its start: it exists before the first one.
+      release.helmRelease.dependsOn = [...(release.helmRelease.dependsOn ?? []), dependable(this.configMap)];
+    }
+    canary.pinModelVersions({ model, pinned: `\${${pinned}}`, next: `\${${next}}`, nextPercent: `\${${percent}}` });
+  }
+
+  /**
+   * The plan-time rules: a next version other than the pinned one, a share only with a next
+   * version, and a change of the loaded versions alone (the serving guard's one exception).
+   */
+  private preconditions(versions: string, versionsNow: string, v: { pinned: string; next: string; percent: string }) {
+    const pair = this.canary.pair;
+    const serving = pair.servingColorExpression;
+    const fingerprintNow = pair.servingFingerprintNowExpression;
+    const servingUnchanged = `(${serving} == "" || ${fingerprintNow} == "" || ${COLORS.map((c) => `(${serving} == "${c}" && ${fingerprintNow} == ${pair.fingerprintExpressions[c]})`).join(" || ")})`;
+    const activeUnchanged = pair.activeVariable ? `(${serving} == "" || ${serving} == var.${pair.activeVariable.friendlyUniqueId})` : "true";
+    const noColorCanary = this.canary.canaryVariable ? `var.${this.canary.canaryVariable.friendlyUniqueId} == 0` : "true";
+    const path = this.node.path;
+    return [
+      { condition: `\${${v.next} != ${v.pinned}}`, errorMessage: `${path}: the next version of ${this.model} (\${${v.next}}) is the pinned one: set ${v.next.slice(4)} to a version other than \${${v.pinned}}, or 0 for none.` },
+      { condition: `\${${v.percent} == 0 || ${v.next} > 0}`, errorMessage: `${path}: ${v.percent.slice(4)} is \${${v.percent}} with no next version of ${this.model} (${v.next.slice(4)} is 0): a share needs a version to go to.` },
+      {
+        condition: `\${${versionsNow} == "" || ${versionsNow} == (${versions}) || (${servingUnchanged} && ${activeUnchanged} && ${noColorCanary})}`,
+        errorMessage:
+          `${path}: this plan changes the versions of ${this.model} that every pod of ${pair.appName} loads (\${${versionsNow}} -> \${${versions}}), the serving color's pods included: the one change to the serving color the serving guard lets through, and only alone. ` +
+          `This plan also switches active, moves the color canary, or changes the serving release: apply the versions in a plan of their own.`,
+      },
+    ];
+  }
+}
