@@ -1,6 +1,9 @@
 import { parse } from "yaml";
 import { ModelControl, TritonBlueGreen, TritonCanary, TritonGatewayCanary, TritonModelCanary } from "../lib";
 import { colorProps, newStack, releaseByName, resourcesOf, synthJson, valuesOf } from "./helpers";
+import { classifierSpec } from "./peers/triton-models";
+
+const verify = classifierSpec();
 
 // TritonModelCanary at synth: its variables, the ConfigMap the pods load their versions from, the
 // releases' pinned model, the Envoy routes, and the plan-time rules (evaluated by an engine in the
@@ -16,7 +19,7 @@ function fixture(model = "classifier", control = ModelControl.explicit({ loadMod
 
 test("variables, the versions ConfigMap, both releases pinned, Envoy's routes for the model", () => {
   const { stack, canary } = fixture();
-  new TritonModelCanary(stack, "classifier-versions", { canary, model: "classifier", version: 3 });
+  new TritonModelCanary(stack, "classifier-versions", { canary, model: "classifier", version: 3, verify });
   const json = synthJson(stack);
   expect(json.variable.classifier_versions_version).toMatchObject({ type: "number", default: 3 });
   expect(json.variable.classifier_versions_next_version).toMatchObject({ type: "number", default: 0 });
@@ -61,14 +64,18 @@ test("wrong inputs name the construct path, the field, the value and what is val
     throw new Error("no error");
   };
   const a = fixture();
-  expect(bad(() => new TritonModelCanary(a.stack, "v", { canary: a.canary, model: "classifier", version: 0 }))).toContain("Invalid props for test/v:\n  - version = 0 is invalid: expected an integer from 1");
+  expect(bad(() => new TritonModelCanary(a.stack, "v", { canary: a.canary, model: "classifier", version: 0, verify }))).toContain("Invalid props for test/v:\n  - version = 0 is invalid: expected an integer from 1");
   const b = fixture();
-  expect(bad(() => new TritonModelCanary(b.stack, "v", { canary: b.canary, model: "../x", version: 1 }))).toMatch(/test\/v:\n  - model = "\.\.\/x" is invalid: expected a Triton model name/);
+  expect(bad(() => new TritonModelCanary(b.stack, "v", { canary: b.canary, model: "../x", version: 1, verify }))).toMatch(/test\/v:\n  - model = "\.\.\/x" is invalid: expected a Triton model name/);
   const c = fixture("classifier", ModelControl.none());
-  expect(bad(() => new TritonModelCanary(c.stack, "v", { canary: c.canary, model: "classifier", version: 1 }))).toMatch(/test\/v:\n  - model = "classifier" is invalid: expected a model test\/fraud\/blue loads at startup in explicit model control .*it has none\)/);
+  expect(bad(() => new TritonModelCanary(c.stack, "v", { canary: c.canary, model: "classifier", version: 1, verify }))).toMatch(/test\/v:\n  - model = "classifier" is invalid: expected a model test\/fraud\/blue loads at startup in explicit model control .*it has none\)/);
   const d = fixture("classifier", ModelControl.explicit({ loadModels: ["text"] }));
-  expect(bad(() => new TritonModelCanary(d.stack, "v", { canary: d.canary, model: "classifier", version: 1 }))).toMatch(/it has explicit loading text/);
+  expect(bad(() => new TritonModelCanary(d.stack, "v", { canary: d.canary, model: "classifier", version: 1, verify }))).toMatch(/it has explicit loading text/);
+  const f = fixture();
+  expect(bad(() => new TritonModelCanary(f.stack, "v", { canary: f.canary, model: "classifier", version: 1, verify: { models: [{ name: "text" }] } }))).toMatch(/verify\.models = "text" is invalid: expected a spec that checks classifier/);
+  const g = fixture();
+  expect(bad(() => new TritonModelCanary(g.stack, "v", { canary: g.canary, model: "classifier", version: 1, verify: { models: "x" } as never }))).toMatch(/- verify\.models = "x" is invalid/);
   const e = fixture();
   const gateway = Object.create(TritonGatewayCanary.prototype);
-  expect(bad(() => new TritonModelCanary(e.stack, "v", { canary: gateway, model: "classifier", version: 1 }))).toMatch(/test\/v:\n  - canary = "TritonGatewayCanary" is invalid: expected a TritonCanary \(our Envoy\)/);
+  expect(bad(() => new TritonModelCanary(e.stack, "v", { canary: gateway, model: "classifier", version: 1, verify }))).toMatch(/test\/v:\n  - canary = "TritonGatewayCanary" is invalid: expected a TritonCanary \(our Envoy\)/);
 });

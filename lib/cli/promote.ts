@@ -16,6 +16,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
   addShared(promote, ["jsonFile"])
     .option("--confirm-before-switch", "ask before switching active (a pause without a terminal)")
     .option("--confirm", "the switch is confirmed (continue a promotion awaiting confirmation)")
+    .option("--next-version <n>", "a TritonModelCanary's promotion: the model version to promote (loaded beside the one its requests go to); a re-run of an unfinished one takes it from the state")
     .option("--full", "skip the remaining steps and switch: asks the running driver when one holds the pair, else runs without steps (asks first on a terminal)")
     .option(`--on-unfinished <${ON_UNFINISHED.join("|")}>`, "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
     .addHelpText("after", exitCodesHelp("promote"))
@@ -27,6 +28,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
       try {
         const stackAndEngine = await engineOptions(flags, io);
         if (!(ON_UNFINISHED as readonly string[]).includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected ${ON_UNFINISHED.join(" or ")}`);
+        if (flags.nextVersion !== undefined && !/^[1-9][0-9]{0,9}$/.test(flags.nextVersion)) throw new PromoteError(`--next-version ${flags.nextVersion}: expected a model version, a whole number from 1`);
         if (flags.full) {
           const sent = await askFull(flags, io, findPromotion, loadPromotionSpec);
           if (sent !== undefined) return setCode(sent);
@@ -40,6 +42,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
           confirm: flags.confirm,
           onUnfinished: flags.onUnfinished,
           full: flags.full,
+          ...(flags.nextVersion !== undefined ? { nextVersion: Number(flags.nextVersion) } : {}),
           // vega loads only when a report is written
           writeHtml: async (report, dir) => (await import("../run/observe/html-report")).writePromotionHtml(report, dir),
         });

@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import { Color } from "./colors";
 import { Problem, ProblemsError } from "./problems";
+import { VerifySpec } from "./verify-spec";
 
 /** One step: the candidate's share of requests, and how long it bakes there under analysis. */
 export interface PromotionStep {
@@ -35,7 +36,7 @@ export interface MetricSpec {
   readonly max?: number;
   /** For envoy-latency: the percentile, e.g. 99. @default 99 */
   readonly percentile?: number;
-  /** For promql: the query; {{app}}, {{namespace}}, {{color}} (the candidate), {{stable}} and {{interval}} are replaced. @default - none (required for promql) */
+  /** For promql: the query; {{app}}, {{namespace}}, {{color}} (the candidate), {{stable}} and {{interval}} are replaced (and, for a TritonModelCanary, {{model}} and {{version}}: the candidate version). @default - none (required for promql) */
   readonly query?: string;
   /** Seconds between measurements (and the window each covers). @default - the analysis's intervalSeconds */
   readonly intervalSeconds?: number;
@@ -54,6 +55,22 @@ export interface GatewayPlaneSpec {
   readonly implementation: "contour";
   readonly route: string;
   readonly envoy: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>>; readonly adminPort: number };
+}
+
+/**
+ * A TritonModelCanary's promotion: one model's next version inside the serving color. The share of
+ * the model's unversioned requests moves on our Envoy (its `envoy`); the Triton pods (both colors')
+ * load the versions through their repository API, reached by a port-forward to each pod.
+ */
+export interface ModelPlaneSpec {
+  readonly name: string;
+  /** The Terraform variables: the pinned version, the next one (0: none), the share. */
+  readonly variables: { readonly version: string; readonly next: string; readonly percent: string };
+  /** Checked on the next version's own endpoints (`/versions/<n>`) of one serving pod before it takes a request. */
+  readonly verify: VerifySpec;
+  /** Each color's Triton pods (their labels), the HTTP port, and the restricted API's header and Secret where there is one. */
+  readonly triton: Readonly<Record<Color, { readonly podLabels: Readonly<Record<string, string>>; readonly restricted?: { readonly header: string; readonly secretName: string; readonly secretKey: string } }>>;
+  readonly httpPort: number;
 }
 
 export interface PromotionSpec {
@@ -81,6 +98,11 @@ export interface PromotionSpec {
    * @default - none: the canary is our Envoy (`envoy`)
    */
   readonly gateway?: GatewayPlaneSpec;
+  /**
+   * What moves is one model's next version inside the serving color (TritonModelCanary), on `envoy`.
+   * @default - none: the steps move the colors' weights
+   */
+  readonly model?: ModelPlaneSpec;
   readonly steps: readonly PromotionStep[];
   readonly analysis: { readonly intervalSeconds: number; readonly metrics: readonly MetricSpec[]; readonly prometheusUrl?: string };
   /** Ask before the switch (a TTY prompt; in CI the run pauses and a re-run with --confirm goes on). */

@@ -5,7 +5,7 @@
 // or more), and the admin's runtime (`POST /runtime_modify`, served at the next request). What a pod
 // serves is the runtime's value where one is set, else its file's. Runtime code: no cdktf here.
 import { request } from "undici";
-import { clusterBackend, parseWeightsVersion, weightKey, weightsVersion } from "../core/envoy";
+import { clusterBackend, modelVersionsName, nextVersionKey, parseWeightsVersion, weightKey, weightsVersion } from "../core/envoy";
 import { KubeAccess, runningPods } from "./kubectl";
 import { PortForward, startPortForward } from "./verify/port-forward";
 
@@ -92,6 +92,41 @@ export async function pushWeights(adminUrl: string, split: SplitRouteClusters, w
 export async function clearOverrides(adminUrl: string, split: SplitRouteClusters): Promise<void> {
   const query = split.clusters.map((c) => `${encodeURIComponent(weightKey(split.route, c))}=`).join("&");
   await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${query}`, "POST");
+}
+
+/**
+ * A model's versions behind our Envoy (TritonModelCanary) as weights: `<model>@<version>` -> the
+ * percent of its unversioned requests (versions with none left out).
+ */
+export function modelWeights(model: string, pinned: number, next: number, share: number): Weights {
+  const w: Record<string, number> = next > 0 ? { [`${model}@${pinned}`]: 100 - share, [`${model}@${next}`]: share } : { [`${model}@${pinned}`]: 100 };
+  return Object.fromEntries(Object.entries(w).filter(([, v]) => v > 0));
+}
+
+/** What one Envoy serves of a model's versions: its file's pinned/next/share, and the runtime's share. */
+export async function readModelServed(adminUrl: string, model: string): Promise<ServedWeights & { next?: number }> {
+  const base = adminUrl.replace(/\/$/, "");
+  const [stats, runtime] = await Promise.all([admin(`${base}${ROUTE_VERSIONS}`, "GET"), admin(`${base}/runtime`, "GET")]);
+  const versions = new Set(((JSON.parse(stats).stats ?? []) as { value?: unknown }[]).map((x) => String(x.value ?? "")));
+  const entry = versions.size === 1 ? parseWeightsVersion([...versions][0])?.get(modelVersionsName(model)) : undefined;
+  const value = (JSON.parse(runtime).entries ?? {})[nextVersionKey(model)]?.final_value as string | undefined;
+  const overrides: Record<string, number> = value !== undefined && value !== "" ? { [nextVersionKey(model)]: Number(value) } : {};
+  if (!entry || !entry.has("pinned") || !entry.has("next") || !entry.has("share")) return { overrides };
+  const [pinned, next, share] = [entry.get("pinned")!, entry.get("next")!, entry.get("share")!];
+  const file = modelWeights(model, pinned, next, share);
+  // With no next version the route goes to the pinned one whatever the runtime holds.
+  const served = modelWeights(model, pinned, next, overrides[nextVersionKey(model)] ?? share);
+  return { file, overrides, served, next };
+}
+
+/** Sets the share of a model's unversioned requests to its next version in one Envoy's runtime. */
+export async function pushModelShare(adminUrl: string, model: string, percent: number): Promise<void> {
+  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${encodeURIComponent(nextVersionKey(model))}=${percent}`, "POST");
+}
+
+/** Removes the share from one Envoy's runtime: its file's serves again. */
+export async function clearModelShare(adminUrl: string, model: string): Promise<void> {
+  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${encodeURIComponent(nextVersionKey(model))}=`, "POST");
 }
 
 export interface EnvoyPod {

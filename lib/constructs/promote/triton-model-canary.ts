@@ -13,6 +13,7 @@ import { COLORS } from "../../core/colors";
 import { claimName } from "../names";
 import { PropValidator } from "../validation";
 import { TritonCanary } from "./triton-canary";
+import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
 
 /** Props of a {@link TritonModelCanary}. */
 export interface TritonModelCanaryProps {
@@ -25,6 +26,12 @@ export interface TritonModelCanaryProps {
   readonly model: string;
   /** The version its unversioned requests go to before any promotion: the pinned version variable's default. */
   readonly version: number;
+  /**
+   * What the next version must pass before it takes a request, checked by `cdktf-triton promote`
+   * on its own endpoints (`/v2/models/<model>/versions/<next>`) of a serving pod: the spec's
+   * entries for this model are bound to the next version.
+   */
+  readonly verify: VerifySpec;
 }
 
 /** Triton's model names in a URL path without escaping (and in a ConfigMap name, lowered). */
@@ -41,11 +48,12 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export class TritonModelCanary extends Construct {
   public readonly canary: TritonCanary;
   public readonly model: string;
-  public readonly versionVariable: TerraformVariable;
-  public readonly nextVersionVariable: TerraformVariable;
-  public readonly nextPercentVariable: TerraformVariable;
+  /** The pinned version, the next one (0: none) and the next one's share of unversioned requests. */
+  public readonly variables: { readonly version: TerraformVariable; readonly next: TerraformVariable; readonly percent: TerraformVariable };
   /** The ConfigMap (in the pair's namespace) whose `versions` key the Triton pods load, e.g. "3,4". */
   public readonly configMap: ConfigMapV1;
+  /** The next version's check, validated. */
+  public readonly verifySpec!: VerifySpec;
 
   constructor(scope: Construct, id: string, props: TritonModelCanaryProps) {
     super(scope, id);
@@ -53,6 +61,13 @@ export class TritonModelCanary extends Construct {
     v.check("canary", (props.canary as object | undefined)?.constructor?.name ?? String(props.canary), props.canary instanceof TritonCanary, "a TritonCanary (our Envoy): its routes pin the model's unversioned requests to a version with a runtime share to the next; a Gateway's HTTPRoute cannot");
     v.check("model", props.model, typeof props.model === "string" && MODEL_NAME.test(props.model), "a Triton model name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 63");
     v.integer("version", props.version, 1, 2 ** 31 - 1);
+    try {
+      this.verifySpec = validateSpec(props.verify, "verify");
+      v.check("verify.models", props.verify.models.map((m) => m.name).join(", "), props.verify.models.some((m) => m.name === props.model), `a spec that checks ${props.model} (its entries for ${props.model} are run against the next version)`);
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      e.problems.forEach((p) => v.check(`verify.${p.field}`, p.value, false, p.expected));
+    }
     v.throwIfInvalid();
     const { canary, model } = props;
     const pair = canary.pair;
@@ -67,10 +82,11 @@ export class TritonModelCanary extends Construct {
       variable.addValidation({ condition: `\${${condition(ref)}}`, errorMessage: `The ${variable.friendlyUniqueId} variable must be ${what}.` });
       return variable;
     };
-    this.versionVariable = number("version", props.version, `The version of ${model} that requests naming no version go to.`, (r) => `${r} >= 1 && floor(${r}) == ${r}`, "a whole number from 1 (a model version)");
-    this.nextVersionVariable = number("next_version", 0, `The next version of ${model}, loaded beside the pinned one (0: none).`, (r) => `${r} >= 0 && floor(${r}) == ${r}`, "a whole number: a model version, or 0 for none");
-    this.nextPercentVariable = number("next_percent", 0, `Percent of ${model}'s requests naming no version that go to the next version.`, (r) => `${r} >= 0 && ${r} <= 100 && floor(${r}) == ${r}`, "a whole number from 0 to 100");
-    const [pinned, next, percent] = [this.versionVariable, this.nextVersionVariable, this.nextPercentVariable].map((x) => `var.${x.friendlyUniqueId}`);
+    const version = number("version", props.version, `The version of ${model} that requests naming no version go to.`, (r) => `${r} >= 1 && floor(${r}) == ${r}`, "a whole number from 1 (a model version)");
+    const nextVersion = number("next_version", 0, `The next version of ${model}, loaded beside the pinned one (0: none).`, (r) => `${r} >= 0 && floor(${r}) == ${r}`, "a whole number: a model version, or 0 for none");
+    const nextPercent = number("next_percent", 0, `Percent of ${model}'s requests naming no version that go to the next version.`, (r) => `${r} >= 0 && ${r} <= 100 && floor(${r}) == ${r}`, "a whole number from 0 to 100");
+    this.variables = { version, next: nextVersion, percent: nextPercent };
+    const [pinned, next, percent] = [version, nextVersion, nextPercent].map((x) => `var.${x.friendlyUniqueId}`);
 
     const name = `${pair.appName}-${model.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-versions`;
     const names = new PropValidator(this.node.path);

@@ -10,6 +10,9 @@ import { PropValidator } from "../validation";
 import { MetricSpec, PROMOTION_SPEC_VERSION, PromotionSpec, PromotionStep, promotionProblems } from "../../core/promotion-spec";
 import { TritonCanary } from "./triton-canary";
 import { TritonGatewayCanary } from "./triton-gateway-canary";
+import { TritonModelCanary } from "./triton-model-canary";
+import { ModelPlaneSpec } from "../../core/promotion-spec";
+import { TRITON_PORTS } from "../release/values";
 
 export type { MetricSpec, PromotionStep, MetricKind } from "../../core/promotion-spec";
 
@@ -51,7 +54,8 @@ export class PromotionMetric {
 
   /**
    * Your PromQL against Prometheus' HTTP API; one number. `{{app}}`, `{{namespace}}`, `{{color}}`
-   * (the candidate), `{{stable}}` and `{{interval}}` (e.g. `30s`) are replaced.
+   * (the candidate), `{{stable}}` and `{{interval}}` (e.g. `30s`) are replaced; for a TritonModelCanary also
+   * `{{model}}` and `{{version}}` (the candidate version; `{{color}}` is then the serving color).
    */
   public static promql(options: MetricOptions & { readonly name: string; readonly query: string; readonly min?: number; readonly max?: number }): MetricSpec {
     return { ...options, kind: "promql" };
@@ -63,9 +67,11 @@ export interface TritonPromotionProps {
   /**
    * The canary whose weight the steps move: our Envoy's ({@link TritonCanary}) or the Gateway's
    * ({@link TritonGatewayCanary}, with its `dataPlane`); its pair's `active` and the canary percent
-   * must be TerraformVariables.
+   * must be TerraformVariables. Or a model's next version inside the serving color
+   * ({@link TritonModelCanary}): the steps move the share of its unversioned requests, and the end
+   * makes it the only version; its analysis reads Triton's metrics of that version (Prometheus).
    */
-  readonly canary: TritonCanary | TritonGatewayCanary;
+  readonly canary: TritonCanary | TritonGatewayCanary | TritonModelCanary;
   /** The candidate's weight per step, increasing, e.g. 5 → 25 → 50 → 100, each with its bake time. */
   readonly steps: readonly PromotionStep[];
   readonly analysis: {
@@ -99,14 +105,21 @@ export class TritonPromotion extends Construct {
   constructor(scope: Construct, id: string, props: TritonPromotionProps) {
     super(scope, id);
     const v = new PropValidator(this.node.path);
-    const canary = props.canary;
+    const modelCanary = props.canary instanceof TritonModelCanary ? props.canary : undefined;
+    const canary = modelCanary ? modelCanary.canary : (props.canary as TritonCanary | TritonGatewayCanary);
     const gateway = canary instanceof TritonGatewayCanary;
-    v.check("canary", String(canary), canary instanceof TritonCanary || gateway, "a TritonCanary or a TritonGatewayCanary");
+    v.check("canary", String(canary), canary instanceof TritonCanary || gateway, "a TritonCanary, a TritonGatewayCanary or a TritonModelCanary");
     v.throwIfInvalid();
+    if (modelCanary) {
+      const envoyKinds = (props.analysis?.metrics ?? []).filter((m) => m.kind === "envoy-success-rate" || m.kind === "envoy-latency");
+      for (const m of envoyKinds) v.check("analysis.metrics", m.name, false, `Triton's metrics or PromQL for a TritonModelCanary: both versions are served by the same Envoy cluster, whose counters cannot tell them apart (PromotionMetric.tritonFailureRate, tritonQueueTime, promql with {{model}} and {{version}})`);
+    }
     const pair = canary.pair;
     const kind = gateway ? "TritonGatewayCanary" : "TritonCanary";
-    v.check("canary", canary.node.path, canary.canaryVariable !== undefined, `a ${kind} whose canaryPercent is a TerraformVariable (TritonCanary.percentVariable): the driver sets it per step`);
-    v.check("canary", pair.node.path, pair.activeVariable !== undefined, `a ${kind} whose pair's active is a TerraformVariable (TritonBlueGreen.activeVariable): the driver switches it`);
+    if (!modelCanary) {
+      v.check("canary", canary.node.path, canary.canaryVariable !== undefined, `a ${kind} whose canaryPercent is a TerraformVariable (TritonCanary.percentVariable): the driver sets it per step`);
+      v.check("canary", pair.node.path, pair.activeVariable !== undefined, `a ${kind} whose pair's active is a TerraformVariable (TritonBlueGreen.activeVariable): the driver switches it`);
+    }
     if (gateway) v.check("canary.dataPlane", canary.node.path, canary.dataPlane !== undefined, "a TritonGatewayCanary with its dataPlane (e.g. GatewayDataPlane.contour()): the driver reads the weights the Gateway's Envoy serves and each color's requests from it");
     const analysis = { intervalSeconds: props.analysis?.intervalSeconds ?? 30, metrics: props.analysis?.metrics, ...(props.analysis?.prometheusUrl !== undefined ? { prometheusUrl: props.analysis.prometheusUrl } : {}) };
     for (const p of promotionProblems({ steps: props.steps, analysis })) v.check(p.field, p.value, false, p.expected);
@@ -124,7 +137,8 @@ export class TritonPromotion extends Construct {
         namespace: pair.namespace,
         envoyNamespace: canary instanceof TritonGatewayCanary ? (canary.dataPlane?.namespace ?? "") : canary.namespace,
         ...(canary instanceof TritonGatewayCanary ? { gateway: { routeNamespace: canary.namespace, services: canary.services } } : {}),
-        canary: `\${var.${canary.canaryVariable!.friendlyUniqueId}}`,
+        canary: canary.canaryVariable ? `\${var.${canary.canaryVariable.friendlyUniqueId}}` : 0,
+        ...(modelCanary ? { model: Object.fromEntries((["version", "next", "percent"] as const).map((k) => [k, `\${var.${modelCanary.variables[k].friendlyUniqueId}}`])) } : {}),
         ...Object.fromEntries(COLORS.map((c) => [c, { version: rel(c).props.version, fingerprint: `\${${pair.fingerprintExpressions[c]}}` }])),
       },
     });
@@ -133,11 +147,12 @@ export class TritonPromotion extends Construct {
       version: PROMOTION_SPEC_VERSION,
       path: this.node.path,
       app: pair.appName,
-      variables: { active: pair.activeVariable!.friendlyUniqueId, canary: canary.canaryVariable!.friendlyUniqueId },
+      variables: { active: pair.activeVariable?.friendlyUniqueId ?? "", canary: canary.canaryVariable?.friendlyUniqueId ?? "" },
       output: outputId,
       ...(canary instanceof TritonGatewayCanary
         ? { gateway: { implementation: canary.dataPlane!.implementation, route: canary.routeName, envoy: { namespace: canary.dataPlane!.namespace, podLabels: { ...canary.dataPlane!.podLabels }, adminPort: canary.dataPlane!.adminPort } } }
         : { envoy: { name: canary.model.name, opsPort: ENVOY_OPS_PORT, adminPort: ENVOY_ADMIN_PORT, route: CANARY_ROUTE, clusters: canary.clusters } }),
+      ...(modelCanary ? { model: modelPlane(modelCanary) } : {}),
       steps: props.steps.map((s) => ({ weightPercent: s.weightPercent, bakeSeconds: s.bakeSeconds })),
       analysis: analysis as PromotionSpec["analysis"],
       confirmBeforeSwitch: props.confirmBeforeSwitch ?? false,
@@ -146,4 +161,24 @@ export class TritonPromotion extends Construct {
     };
     this.specAsset = specAsset(this, "spec", "cdktf-triton-promotions", "promotion.json", JSON.stringify(this.spec, null, 2)).asset;
   }
+}
+
+/** A model canary as the driver reads it: the variables, the check, each color's pods and restricted API. */
+function modelPlane(m: TritonModelCanary): ModelPlaneSpec {
+  const pair = m.canary.pair;
+  const triton = Object.fromEntries(
+    COLORS.map((color) => {
+      const release = pair.release(color);
+      const r = release.values.restrictedApi;
+      const restricted = r.enabled && r.apis.includes("model-repository") ? { header: r.header, secretName: r.secretName || `${release.props.releaseName}-restricted-api`, secretKey: r.secretKey } : undefined;
+      return [color, { podLabels: { app: pair.appName, color }, ...(restricted ? { restricted } : {}) }];
+    }),
+  ) as unknown as ModelPlaneSpec["triton"];
+  return {
+    name: m.model,
+    variables: { version: m.variables.version.friendlyUniqueId, next: m.variables.next.friendlyUniqueId, percent: m.variables.percent.friendlyUniqueId },
+    verify: m.verifySpec,
+    triton,
+    httpPort: TRITON_PORTS.http,
+  };
 }

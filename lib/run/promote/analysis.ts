@@ -17,6 +17,8 @@ export interface QueryContext {
   readonly color: string;
   /** The stable (active) color. */
   readonly stable: string;
+  /** A model-level canary's model and candidate version: Triton's metrics of that version alone. @default - every model of the color */
+  readonly model?: { readonly name: string; readonly version: string };
 }
 
 /** Envoy's per-cluster counters we use, summed over the given clusters (of one Envoy, or of all). */
@@ -159,7 +161,7 @@ export function judgeEnvoy(metric: MetricSpec, before: EnvoySnapshot, after: Env
 
 /** The PromQL a Prometheus metric runs, placeholders replaced. */
 export function promqlOf(metric: MetricSpec, ctx: QueryContext, intervalSeconds: number): string {
-  const sel = `{app="{{app}}",namespace="{{namespace}}",color="{{color}}"}`;
+  const sel = `{app="{{app}}",namespace="{{namespace}}",color="{{color}}"${ctx.model ? `,model="{{model}}",version="{{version}}"` : ""}}`;
   const rate = (name: string) => `sum(rate(${name}${sel}[{{interval}}]))`;
   const template =
     metric.kind === "triton-failure-rate"
@@ -167,7 +169,7 @@ export function promqlOf(metric: MetricSpec, ctx: QueryContext, intervalSeconds:
       : metric.kind === "triton-queue-time"
         ? queueTimePerRequestSeconds(rate, "no-data")
         : metric.query!;
-  const values: Record<string, string> = { app: ctx.app, namespace: ctx.namespace, color: ctx.color, stable: ctx.stable, interval: `${intervalSeconds}s` };
+  const values: Record<string, string> = { app: ctx.app, namespace: ctx.namespace, color: ctx.color, stable: ctx.stable, interval: `${intervalSeconds}s`, ...(ctx.model ? { model: ctx.model.name, version: ctx.model.version } : {}) };
   return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole);
 }
 

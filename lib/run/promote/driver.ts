@@ -13,7 +13,13 @@ import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, judgeGatewayEnvoy, pro
 import { ColorService, contourStatName, gatewayEnvoyQueries, patchRouteWeights, readGatewayServed, readRouteStatus, routeProblem } from "../gateway";
 import { Engine } from "./engine";
 import { KubeAccess } from "../kubectl";
-import { clearOverrides, EnvoyFleet, pushWeights, readServed, sameWeights, SplitRouteClusters, Weights, weightsText } from "../envoys";
+import { EnvoyFleet, modelWeights, sameWeights, SplitRouteClusters, Weights, weightsText } from "../envoys";
+import { ColorMoves, ModelMoves, Move, Moves } from "./moves";
+import { pinVersions } from "../model-versions";
+import { readModelServed } from "../envoys";
+import { kubectlFailure, runKubectl } from "../kubectl";
+import { verify } from "../verify/verifier";
+import { VerifySpec } from "../../core/verify-spec";
 import { appendHistoryFile, ClusterHistory } from "./history";
 import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord, WeightMove } from "../records";
 import { notify, Notification, PromotionEvent } from "./notify";
@@ -52,6 +58,12 @@ export interface PromoteOptions {
   readonly confirm?: boolean;
   /** What to do with a promotion an earlier run left unfinished. @default "resume" */
   readonly onUnfinished?: OnUnfinished;
+  /**
+   * A TritonModelCanary's promotion: the model version to promote over the pinned one (loaded
+   * beside it). A re-run of an unfinished one takes it from the state.
+   * @default - the state's next version; none there is an error
+   */
+  readonly nextVersion?: number;
   /** Skip the steps (those left, when resuming) and switch: `promote --full` with no driver running. @default false */
   readonly full?: boolean;
   /**
@@ -118,6 +130,8 @@ interface PairState {
   readonly gateway?: { readonly routeNamespace: string; readonly services: Readonly<Record<Color, ColorService>> };
   readonly blue: { version: string; fingerprint: string };
   readonly green: { version: string; fingerprint: string };
+  /** A TritonModelCanary's: the pinned version, the next one (0: none) and its share. */
+  readonly model?: { readonly version: number; readonly next: number; readonly percent: number };
 }
 
 /** Finds the stack folder and the promotion spec in it. */
@@ -185,6 +199,10 @@ class Driver {
   private history!: ClusterHistory;
   private fleet?: EnvoyFleet;
   private split!: SplitRouteClusters;
+  /** What the steps move: the colors' weights, or a model's versions. */
+  private moves!: Moves;
+  /** A TritonModelCanary's Triton pods per color (port-forwards to their HTTP port), and the restricted API's key where there is one. */
+  private tritons?: Record<Color, { readonly fleet: EnvoyFleet; restricted?: { readonly header: string; readonly key: string } }>;
   /** A TritonGatewayCanary's route, and each color's Service and its cluster's stat name. */
   private gateway?: { readonly namespace: string; readonly services: Readonly<Record<Color, ColorService>>; readonly stats: Readonly<Record<Color, string>> };
   /** The weights the driver last decided: the state's at the start. */
@@ -248,6 +266,7 @@ class Driver {
   async close(): Promise<void> {
     this.detach();
     this.fleet?.close();
+    for (const t of Object.values(this.tritons ?? {})) t.fleet.close();
     await this.keeper?.release();
   }
 
@@ -293,19 +312,28 @@ class Driver {
     const candidate = this.candidate;
     await this.takeLease(state.namespace);
     await this.connectEnvoys(state.envoyNamespace);
-    const from: ColorState = { color: stable, ...state[stable] };
-    const to: ColorState = { color: candidate, ...state[candidate] };
+    if (this.spec.model) await this.connectTritons(state.namespace);
+    const model = this.moves instanceof ModelMoves ? { name: this.spec.model!.name, moves: this.moves } : undefined;
+    const from: ColorState = model ? { color: stable, fingerprint: state[stable].fingerprint, version: `${model.name} ${model.moves.pinned}` } : { color: stable, ...state[stable] };
+    const to: ColorState = model ? { color: stable, fingerprint: state[stable].fingerprint, version: `${model.name} ${model.moves.next}` } : { color: candidate, ...state[candidate] };
     const unfinished = await this.settleUnfinished(stable, to);
     if (unfinished === "rolled-back") return this.finish(0);
     const startStep = unfinished;
     if (this.o.rollbackOnly) throw new NothingToAbort(`no promotion of ${this.spec.app} is running or left unfinished (history ConfigMap ${state.namespace}/${this.spec.history.configMap}): nothing to abort`);
     if (this.o.full) this.fullRequest = { by: who(), at: new Date().toISOString() };
-    if (!this.record) await this.start(state, from, to);
+    if (!this.record) {
+      await this.start(state, from, to);
+      // A model's next version: loaded beside the pinned one and checked before any request reaches it.
+      if (model) {
+        const notReady = await this.readyNext(model.moves, stable);
+        if (notReady) return this.abort(stable, notReady);
+      }
+    }
 
     for (let i = startStep; i < this.spec.steps.length; i++) {
       let verdict: string;
       try {
-        verdict = await this.step(i, stable, candidate, ctx);
+        verdict = await this.step(i, candidate, ctx);
       } catch (e) {
         // Traffic is on a step: an unexpected failure rolls it back rather than leave it unwatched
         // (a run that lost the lease touches nothing).
@@ -350,8 +378,11 @@ class Driver {
       this.gateway = { namespace: state.gateway!.routeNamespace, services, stats: Object.fromEntries(COLORS.map((c) => [c, contourStatName(services[c])])) as Record<Color, string> };
       this.split = { route: spec.gateway.route, clusters: [] };
     } else this.split = { route: spec.envoy!.route, clusters: COLORS.flatMap((c) => spec.envoy!.clusters[c]) };
-    this.target = this.weightsOf(stable, state.canary);
-    const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: this.candidate, stable };
+    const colors = new ColorMoves(this.split, spec.variables, stable, (c) => this.backendOf(c));
+    this.moves = colors;
+    this.target = colors.weightsOf(stable, state.canary);
+    const model = spec.model ? this.modelMoves(state) : undefined;
+    const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: this.candidate, stable, ...(model ? { model: { name: spec.model!.name, version: String(model.next) } } : {}) };
     for (const m of promQueries) {
       try {
         await queryPrometheus(this.prometheusUrl!, this.dryQuery(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds));
@@ -360,6 +391,25 @@ class Driver {
       }
     }
     return { state, ctx };
+  }
+
+  /**
+   * A TritonModelCanary's moves: the state's pinned version, and the next one (--next-version, or
+   * the state's when a promotion was left unfinished). The candidate "color" is the serving one.
+   */
+  private modelMoves(state: PairState): ModelMoves {
+    const spec = this.spec;
+    const name = spec.model!.name;
+    const m = state.model;
+    if (!m) throw new PromoteError(`the stack's output ${spec.output} has no model versions: apply the stack once (with ${this.o.engine}) before promoting`);
+    const next = this.o.nextVersion ?? (m.next > 0 ? m.next : undefined);
+    if (next === undefined) throw new PromoteError(`give --next-version: the version of ${name} to promote over ${m.version}, the one its requests go to now`);
+    if (next === m.version) throw new PromoteError(`${name} ${next} is the version its requests go to now: nothing to promote`);
+    const moves = new ModelMoves(name, spec.model!.variables, m.version, next);
+    this.moves = moves;
+    this.target = modelWeights(name, m.version, m.next, m.percent);
+    this.candidate = state.active;
+    return moves;
   }
 
   /**
@@ -375,7 +425,7 @@ class Driver {
       .find((r) => r.status === "running" || r.status === "awaiting-confirmation" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
     if (!unfinished) return 0;
     const resumable = unfinished.status === "running" || unfinished.status === "awaiting-confirmation";
-    const same = resumable && unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint;
+    const same = resumable && unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint && unfinished.to.version === to.version;
     const at = unfinished.currentStep >= 0 ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)` : "before its first step";
     if (same && (this.o.onUnfinished ?? "resume") === "resume" && !this.o.rollbackOnly) {
       // Awaiting confirmation: every step passed, the switch is next.
@@ -388,7 +438,7 @@ class Driver {
     }
     this.say(`promotion ${unfinished.id} was left ${unfinished.status} at ${at}: rolling it back (candidate 0 %)`);
     // The candidate back to 0 %, the color that serves now unchanged.
-    const back = await this.setWeights(stable, 0);
+    const back = await this.setWeights(this.moves.rollback());
     if (!back.ok) throw new PromoteError(`could not roll back promotion ${unfinished.id}: ${back.why}`);
     unfinished.reason = `left ${unfinished.status} at ${at}; rolled back by a later run (${who()})`;
     unfinished.status = "rolled-back";
@@ -405,7 +455,7 @@ class Driver {
   /** A new promotion's record, saved (and announced) before its first step. */
   private async start(state: PairState, from: ColorState, to: ColorState): Promise<void> {
     const spec = this.spec;
-    if (to.fingerprint === from.fingerprint) throw new PromoteError(`${to.color} runs the same release as ${from.color} (fingerprint ${to.fingerprint}): nothing to promote`);
+    if (!spec.model && to.fingerprint === from.fingerprint) throw new PromoteError(`${to.color} runs the same release as ${from.color} (fingerprint ${to.fingerprint}): nothing to promote`);
     if (state.canary !== 0) this.say(`note: the state has the canary at ${state.canary} %; the first step sets it to ${spec.steps[0].weightPercent} %`);
     this.record = {
       kind: "promotion",
@@ -473,7 +523,7 @@ class Driver {
         this.abortRequest = r;
         reply("done", `aborting at ${step}: the candidate goes back to 0 %`);
         // During an apply the Envoys take 0 % now; the apply's end is not waited for.
-        if (this.phase === "applying" && this.fleet && !this.gateway) void this.pushAll(this.weightsOf(otherColor(this.candidate), 0));
+        if (this.phase === "applying" && this.fleet && !this.gateway) void this.pushAll(this.moves.rollback().weights);
         break;
       case "pause":
         if (this.pausedBy) return reply("refused", `already paused by ${this.pausedBy.by} at ${this.pausedBy.at}`);
@@ -528,7 +578,7 @@ class Driver {
    * promotion is paused (analysis goes on: a failed measurement still aborts); a skip ends the bake
    * now; an abort request or an interruption ends it at once.
    */
-  private async step(i: number, stable: Color, candidate: Color, ctx: QueryContext): Promise<"pass" | typeof SKIPPED | string> {
+  private async step(i: number, candidate: Color, ctx: QueryContext): Promise<"pass" | typeof SKIPPED | string> {
     const spec = this.spec;
     const { weightPercent, bakeSeconds } = spec.steps[i];
     const stop = this.stopReason();
@@ -537,7 +587,7 @@ class Driver {
       this.say(`step ${i + 1}/${spec.steps.length} (${weightPercent} %) skipped (promote --full by ${this.fullRequest.by})`);
       return SKIPPED;
     }
-    const notApplied = await this.applyStep(i, stable, candidate);
+    const notApplied = await this.applyStep(i, candidate);
     if (notApplied) return notApplied;
     const step: StepRecord = { weightPercent, startedAt: new Date().toISOString(), metrics: [] };
     this.record.steps = [...this.record.steps.filter((s) => s.weightPercent !== weightPercent), step];
@@ -632,7 +682,7 @@ class Driver {
    * A step's weights applied and pushed to every Envoy pod (or the Gateway); why the step cannot
    * go on, or undefined when the candidate serves its share everywhere.
    */
-  private async applyStep(i: number, stable: Color, candidate: Color): Promise<string | undefined> {
+  private async applyStep(i: number, candidate: Color): Promise<string | undefined> {
     const spec = this.spec;
     const { weightPercent } = spec.steps[i];
     this.say(`step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${candidate} — applying with ${this.o.engine}`);
@@ -640,11 +690,11 @@ class Driver {
     this.stepIndex = i;
     this.bakeLeftMs = undefined;
     this.publish();
-    const applied = await this.setWeights(stable, weightPercent);
+    const applied = await this.setWeights(this.moves.step(weightPercent));
     const stopped = this.stopReason();
     if (stopped) return stopped;
     if (!applied.ok) return `step ${i + 1}: ${applied.why}`;
-    if (applied.unreached.length) return `step ${i + 1}: ${notTaken(this.target, applied.unreached, this.split.route)}`;
+    if (applied.unreached.length) return `step ${i + 1}: ${notTaken(this.target, applied.unreached, this.moves.route)}`;
     return undefined;
   }
 
@@ -698,11 +748,6 @@ class Driver {
     return promqlOf(m, ctx, intervalSeconds);
   }
 
-  /** Each color's percent, stable = active. */
-  private weightsOf(active: Color, canary: number): Weights {
-    return Object.fromEntries(COLORS.map((c) => [this.backendOf(c), c === active ? 100 - canary : canary]));
-  }
-
   /**
    * Moves the weights to `active` with the canary at `canary`, in the order that is safe: a fall of
    * the candidate's share (an abort, a rollback) is pushed into every Envoy pod first and then
@@ -711,22 +756,21 @@ class Driver {
    * kubelet's next sync: the caller decides (a step aborts, naming it: its analysis would measure
    * another share; an abort or the switch goes on).
    */
-  private async setWeights(active: Color, canary: number): Promise<{ ok: true; unreached: Unreached[] } | { ok: false; why: string }> {
+  private async setWeights(to: Move): Promise<{ ok: true; unreached: Unreached[] } | { ok: false; why: string }> {
     if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
-    const next = this.weightsOf(active, canary);
-    const cand = this.backendOf(this.candidate);
+    const next = to.weights;
     // Through a Gateway, the "push" of a fall is a patch of the route's weights (its Envoy takes
     // them over xDS); a rise is applied, then waited for.
-    const move: WeightMove = { weights: weightsText(this.split.route, next), order: next[cand] < this.target[cand] ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
+    const move: WeightMove = { weights: weightsText(this.moves.route, next), order: this.moves.pushFirst(to, this.target) ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
     this.timings.moves.push(move);
     await this.holdsLease();
     const apply = async (): Promise<string | undefined> => {
       await this.holdsLease();
-      const r = await this.engine.apply({ [this.spec.variables.active]: active, [this.spec.variables.canary]: String(canary) });
+      const r = await this.engine.apply(to.vars);
       this.applyFailed = r.code !== 0;
       if (r.code === 0) {
         move.appliedAt = new Date().toISOString();
-        return undefined;
+        return to.versions ? this.loadVersions(to.versions) : undefined;
       }
       const tail = r.output.trim().split("\n").slice(-15).join("\n");
       this.o.err.write(`${this.engine.binary} apply exited ${r.code}:\n${tail}\n`);
@@ -758,7 +802,7 @@ class Driver {
     // An abort asked during the apply: the Envoys already serve 0 % (pushed then); this rise is not pushed.
     if (this.abortRequest) return { ok: true, unreached: [] };
     const unreached = await push();
-    if (unreached.length) this.o.err.write(`promote: ${notTaken(next, unreached, this.split.route)}\n`);
+    if (unreached.length) this.o.err.write(`promote: ${notTaken(next, unreached, this.moves.route)}\n`);
     return { ok: true, unreached };
   }
 
@@ -789,10 +833,10 @@ class Driver {
         for (;;) {
           let why: string;
           try {
-            await pushWeights(pod.url, this.split, weights);
-            const back = await readServed(pod.url, this.split);
+            await this.moves.push(pod.url, weights);
+            const back = await this.moves.read(pod.url);
             if (sameWeights(back.served, weights)) return undefined;
-            why = `it serves ${weightsText(this.split.route, back.served)} after the push`;
+            why = `it serves ${weightsText(this.moves.route, back.served)} after the push`;
           } catch (e) {
             why = (e as Error).message;
           }
@@ -876,17 +920,17 @@ class Driver {
       await fleet.refresh().catch((e: Error) => this.o.err.write(`promote: ${e.message} (the Envoy pods listed before are kept)\n`));
     }
     const target = this.target;
-    const text = (w: Weights | undefined) => weightsText(this.split.route, w);
+    const text = (w: Weights | undefined) => weightsText(this.moves.route, w);
     const open = await Promise.all(
       fleet.pods().map(async (pod): Promise<string | undefined> => {
         if (!pod.url) return `${pod.name} (${pod.problem})`;
         try {
-          const s = await readServed(pod.url, this.split);
+          const s = await this.moves.read(pod.url);
           const fileCarries = sameWeights(s.file, target);
-          if (fileCarries && Object.keys(s.overrides).length) await clearOverrides(pod.url, this.split);
+          if (fileCarries && Object.keys(s.overrides).length) await this.moves.clear(pod.url);
           else if (!sameWeights(s.served, target)) {
             this.say(`Envoy pod ${pod.name} served ${text(s.served)}, not ${text(target)} (a restarted Envoy reads its file, which its kubelet may not have refreshed): pushed again`);
-            await pushWeights(pod.url, this.split, target);
+            await this.moves.push(pod.url, target);
           }
           return fileCarries ? undefined : `${pod.name} (its file carries ${text(s.file)})`;
         } catch (e) {
@@ -912,14 +956,14 @@ class Driver {
     const limit = this.o.rolloutTimeoutSeconds ?? 300;
     const deadline = Date.now() + limit * 1000;
     let left = await this.converge();
-    if (left.length) this.say(`waiting for every Envoy pod's mounted file to carry ${weightsText(this.split.route, this.target)} (each kubelet's sync, about a minute) to clear the runtime values: ${left.join("; ")}`);
+    if (left.length) this.say(`waiting for every Envoy pod's mounted file to carry ${weightsText(this.moves.route, this.target)} (each kubelet's sync, about a minute) to clear the runtime values: ${left.join("; ")}`);
     while (left.length && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
       left = await this.converge();
     }
     if (left.length) {
       this.o.err.write(
-        `promote: after ${limit} s, not every Envoy pod's file carries ${weightsText(this.split.route, this.target)}: ${left.join("; ")}. ` +
+        `promote: after ${limit} s, not every Envoy pod's file carries ${weightsText(this.moves.route, this.target)}: ${left.join("; ")}. ` +
           "They serve it from their runtime, which hides a later plain apply's weights until a promote run (or a pod restart) clears it; `cdktf-triton status` shows them.\n",
       );
     }
@@ -936,7 +980,7 @@ class Driver {
     this.record.status = interrupted ? "interrupted" : "aborted";
     this.record.reason = reason;
     await this.history.put(this.record).catch((e: Error) => this.o.err.write(`promote: the history was not updated (the rollback goes on): ${e.message}\n`));
-    const rolledBack = await this.setWeights(stable, 0);
+    const rolledBack = await this.setWeights(this.moves.rollback());
     const move = this.timings.moves[this.timings.moves.length - 1];
     this.timings.zeroTrafficAt = move?.servedAt ?? move?.appliedAt ?? new Date().toISOString();
     this.timings.decisionMs = this.timings.firstFailureAt ? Date.parse(this.timings.decisionAt) - Date.parse(this.timings.firstFailureAt) : undefined;
@@ -958,7 +1002,7 @@ class Driver {
     this.publish();
     // --full (asked on a terminal by the CLI) is the confirmation.
     if ((this.spec.confirmBeforeSwitch || this.o.confirmBeforeSwitch) && !this.o.confirm && !this.fullRequest) {
-      const question = `switch ${this.spec.app} to ${candidate} (${this.record.to.version})? [y/N] `;
+      const question = this.spec.model ? `make ${this.record.to.version} the only version ${this.spec.app} serves? [y/N] ` : `switch ${this.spec.app} to ${candidate} (${this.record.to.version})? [y/N] `;
       const yes = this.o.out.isTTY ? await (this.o.ask ?? askLine)(question) : false;
       if (!yes) {
         this.record.status = "awaiting-confirmation";
@@ -968,15 +1012,20 @@ class Driver {
         return this.finish(PROMOTE_EXIT.awaitingConfirmation);
       }
     }
-    this.say(`switching ${this.spec.app}: active = ${candidate}, canary 0 (nothing moves that the last step did not already send to ${candidate}${last === 100 ? "" : `; the remaining ${100 - last} % moves now`})`);
-    const switched = await this.setWeights(candidate, 0);
+    this.say(
+      this.spec.model
+        ? `finishing: ${this.record.to.version} takes all of ${this.spec.model.name}'s requests${last === 100 ? "" : ` (the remaining ${100 - last} % move now)`}, then ${this.record.from.version} unloads`
+        : `switching ${this.spec.app}: active = ${candidate}, canary 0 (nothing moves that the last step did not already send to ${candidate}${last === 100 ? "" : `; the remaining ${100 - last} % moves now`})`,
+    );
+    const switched = await this.setWeights(this.moves.finish());
     if (!switched.ok) return this.abort(stable, `the switch failed: ${switched.why}`);
     this.record.status = "promoted";
     delete this.record.reason; // a pause before the switch left its reason: it no longer holds
     this.record.currentStep = -1;
     this.record.finishedAt = new Date().toISOString();
-    await this.save("promoted", `${this.spec.app}: ${candidate} (${this.record.to.version}) promoted; it serves all traffic`);
-    this.say(`promoted: ${candidate} (${this.record.to.version}) serves all traffic`);
+    const done = this.spec.model ? `${this.record.to.version} is the only version of ${this.spec.model.name} ${candidate} serves` : `${candidate} (${this.record.to.version}) serves all traffic`;
+    await this.save("promoted", `${this.spec.app}: ${this.spec.model ? this.record.to.version : `${candidate} (${this.record.to.version})`} promoted; ${done}`);
+    this.say(`promoted: ${done}`);
     return this.finish(PROMOTE_EXIT.promoted);
   }
 
@@ -1047,6 +1096,103 @@ class Driver {
   }
 
   /**
+   * A TritonModelCanary's Triton pods, per color (a port-forward to each pod's HTTP port), and the
+   * restricted API's key, read from its Secret where the chart restricts the repository API.
+   */
+  private async connectTritons(namespace: string): Promise<void> {
+    const model = this.spec.model!;
+    const kube = this.o.kube ?? {};
+    this.tritons = {} as NonNullable<typeof this.tritons>;
+    for (const color of COLORS) {
+      const t = model.triton[color];
+      let restricted: { header: string; key: string } | undefined;
+      if (t.restricted) {
+        const r = await runKubectl(kube, ["get", "secret", t.restricted.secretName, "-n", namespace, "-o", `jsonpath={.data.${t.restricted.secretKey}}`]);
+        if (r.code !== 0) throw new PromoteError(`the ${color} release restricts Triton's repository API; its key (Secret ${namespace}/${t.restricted.secretName}) cannot be read: ${kubectlFailure(r, kube)}`);
+        restricted = { header: t.restricted.header, key: Buffer.from(r.stdout.trim(), "base64").toString("utf8") };
+      }
+      this.tritons[color] = { fleet: new EnvoyFleet({ kube, namespace, name: t.podLabels, adminPort: model.httpPort }), restricted };
+    }
+  }
+
+  /**
+   * Has every Triton pod of the pair (both colors: a standby that serves later must hold the same
+   * versions) serve `versions` of the model; pods that start meanwhile read them from the ConfigMap
+   * the apply wrote. Why not, for each pod that does not.
+   */
+  private async loadVersions(versions: readonly number[]): Promise<string | undefined> {
+    const model = this.spec.model!.name;
+    const failures = (
+      await Promise.all(
+        COLORS.map(async (color) => {
+          const { fleet, restricted } = this.tritons![color];
+          const pods = await fleet.refresh();
+          return Promise.all(
+            pods.map(async (pod) => {
+              if (!pod.url) return `${pod.name}: ${pod.problem ?? "not reached"}`;
+              try {
+                await pinVersions({ url: pod.url, restricted }, model, versions);
+                return undefined;
+              } catch (e) {
+                return `${pod.name}: ${(e as Error).message}`;
+              }
+            }),
+          );
+        }),
+      )
+    )
+      .flat()
+      .filter((f): f is string => f !== undefined);
+    if (failures.length) return `Triton pods do not serve ${model} ${versions.join(" and ")}: ${failures.join("; ")}`;
+    this.say(`every Triton pod of ${this.spec.app} serves ${model} ${versions.join(" and ")}`);
+    return undefined;
+  }
+
+  /**
+   * A model's next version made ready to take requests: applied with a share of 0 (the ConfigMap
+   * the pods load from, Envoy's next route) and loaded on every pod; every Envoy pod's file routing
+   * to it (its kubelet's sync: a runtime share acts only on a route the file has); and the spec
+   * passed on its own endpoints of a serving pod. Why not, or undefined.
+   */
+  private async readyNext(moves: ModelMoves, serving: Color): Promise<string | undefined> {
+    const name = this.spec.model!.name;
+    this.phase = "applying";
+    this.say(`loading ${name} ${moves.next} beside ${moves.pinned} (no request goes to it yet): applying with ${this.o.engine}`);
+    const applied = await this.setWeights(moves.step(0));
+    if (!applied.ok) return `loading ${name} ${moves.next}: ${applied.why}`;
+    const limit = this.o.rolloutTimeoutSeconds ?? 300;
+    const deadline = Date.now() + limit * 1000;
+    let said = false;
+    for (;;) {
+      const stop = this.stopReason();
+      if (stop) return stop;
+      await this.fleet!.refresh().catch(() => undefined);
+      const behind = (
+        await Promise.all(
+          this.fleet!.pods().map(async (pod) => {
+            if (!pod.url) return `${pod.name} (${pod.problem})`;
+            const served = await readModelServed(pod.url, name).catch((e: Error) => ({ next: undefined, why: e.message }));
+            return served.next === moves.next ? undefined : `${pod.name} (${"why" in served ? served.why : `its file routes to ${served.next ? `${name} ${served.next}` : "no next version"}`})`;
+          }),
+        )
+      ).filter((b): b is string => b !== undefined);
+      if (!behind.length) break;
+      if (Date.now() > deadline) return `after ${limit} s, not every Envoy pod's file has the route to ${name} ${moves.next}: ${behind.join("; ")}`;
+      if (!said) this.say(`waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (each kubelet's sync, about a minute): ${behind.join("; ")}`);
+      said = true;
+      await this.nap(1000);
+    }
+    const pod = this.tritons![serving].fleet.pods().find((p) => p.url);
+    if (!pod) return `no ${serving} Triton pod could be reached to check ${name} ${moves.next}`;
+    this.say(`checking ${name} ${moves.next} on its own endpoints of pod ${pod.name}`);
+    const report = await verify(bindVersion(this.spec.model!.verify, name, moves.next), { url: pod.url! });
+    const failed = report.checks.filter((c) => c.status === "fail" || c.status === "error");
+    if (report.verdict !== "pass") return `${name} ${moves.next} failed its check on pod ${pod.name} (${report.verdict}): ${failed.map((c) => `${c.name}: ${c.message}`).join("; ") || "see the report"}`;
+    this.say(`${name} ${moves.next} passed its check (${report.checks.length} checks)`);
+    return undefined;
+  }
+
+  /**
    * The Envoy pods, each reached at its admin port (as given, or one port-forward per pod); each
    * must answer. A pod holding runtime weights that differ from the state was left so by a run that
    * stopped between a push and its apply: said here, and set right by this run's first move.
@@ -1077,15 +1223,24 @@ class Driver {
       if (!pod.url) throw new PromoteError(`Envoy pod ${pod.name} cannot be reached: ${pod.problem}`);
       let served;
       try {
-        served = await readServed(pod.url, this.split);
+        served = await this.moves.read(pod.url);
       } catch (e) {
         throw new PromoteError(`Envoy pod ${pod.name}: its admin interface does not answer: ${(e as Error).message}`);
       }
       if (Object.keys(served.overrides).length && !sameWeights(served.served, this.target)) {
-        this.say(`Envoy pod ${pod.name} serves ${weightsText(this.split.route, served.served)} from its runtime while the state has ${weightsText(this.split.route, this.target)}: an earlier run stopped between a push and its apply; this run sets it right`);
+        this.say(`Envoy pod ${pod.name} serves ${weightsText(this.moves.route, served.served)} from its runtime while the state has ${weightsText(this.moves.route, this.target)}: an earlier run stopped between a push and its apply; this run sets it right`);
       }
     }
   }
+}
+
+/** A spec whose entries for `model` are bound to `version`: the next version checked on its own endpoints. */
+export function bindVersion(spec: VerifySpec, model: string, version: number): VerifySpec {
+  return {
+    ...spec,
+    models: spec.models.map((m) => (m.name === model ? { ...m, version: String(version) } : m)),
+    ...(spec.probe ? { probe: spec.probe.model === model ? { ...spec.probe, version: String(version) } : spec.probe } : {}),
+  };
 }
 
 async function askLine(question: string): Promise<boolean> {
