@@ -3,6 +3,7 @@ import { EnvoyModel, renderEnvoy } from "../lib/constructs/traffic/envoy-config"
 import { weightedRoutesModel } from "../lib/constructs/traffic/weighted-routes";
 import { PropValidator } from "../lib/constructs/validation";
 import { ModelVersionsRoute, nextVersionKey } from "../lib/core/envoy";
+import { GrpcOipClient } from "../lib/run/verify/grpc-client";
 import { RunningEnvoy, startEnvoy } from "./peers/envoy";
 import { freePort } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";
@@ -80,6 +81,20 @@ describe("a model's pinned versions through our Envoy", () => {
     expect(mixed.v2).toBeLessThan(90);
     await runtime(nextVersionKey("classifier"), 0);
     expect(await answers(20)).toEqual({ v1: 20 });
+  }, 60_000);
+
+  test("gRPC: the version is in the request's body, which Envoy does not rewrite: a request naming none gets Triton's highest loaded version; one naming a version gets it", async () => {
+    await start({ model: "classifier", pinned: 1, next: 2, nextPercent: 0 });
+    const client = new GrpcOipClient({ url: `http://127.0.0.1:${grpc}` });
+    try {
+      const request = { inputs: [{ name: "INPUT", datatype: "FP32", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] } as never;
+      // Over HTTP the same request is pinned to version 1; over gRPC it reaches version 2, the highest loaded.
+      expect(await answers(5)).toEqual({ v1: 5 });
+      expect((await client.infer("classifier", undefined, request)).modelVersion).toBe("2");
+      expect((await client.infer("classifier", "1", request)).modelVersion).toBe("1");
+    } finally {
+      await client.close();
+    }
   }, 60_000);
 
   test("the file's share is the default; with no next version (0), a share left in the runtime still lands on the pinned version", async () => {
