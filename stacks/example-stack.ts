@@ -2,19 +2,23 @@ import { LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Construct } from "constructs";
-import { Backend, FailoverPool, ModelControl, ModelRepository, PromotionMetric, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion } from "../lib";
+import { Backend, FailoverPool, ModelControl, ModelRepository, PromotionMetric, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard, TritonModelCanary, TritonPromotion, VerifySpec } from "../lib";
 
 /**
  * The example: one model (an image classifier) served blue/green. A pipeline switches colors with
  * `-var active=green`, keeps the old color warm with `-var standby=warm` while it bakes, then
  * `-var standby=scaled-down`; or promotes the candidate in steps with `cdktf-triton promote`
- * (5 -> 25 -> 50 -> 100 % through the canary's Envoy, analysed, aborted on bad metrics). A
- * failover pool in front sends traffic to another region when this cluster's canary route is down.
+ * (5 -> 25 -> 50 -> 100 % through the canary's Envoy, analysed, aborted on bad metrics). A new
+ * version of the model alone (same inputs and outputs) goes in place: loaded beside the current
+ * one in the serving pods, canaried in the same steps. A failover pool in front sends traffic to
+ * another region when this cluster's canary route is down.
  */
 export class ExampleStack extends TerraformStack {
   public readonly classifier: TritonBlueGreen;
   public readonly canary: TritonCanary;
   public readonly promotion: TritonPromotion;
+  public readonly resnet50: TritonModelCanary;
+  public readonly versionPromotion: TritonPromotion;
   public readonly failover: FailoverPool;
   public readonly alerts: TritonAlerts;
   public readonly dashboard: TritonDashboard;
@@ -57,6 +61,28 @@ export class ExampleStack extends TerraformStack {
       monitoring: { serviceMonitor: true, prometheusRule: true, labels: { release: "kube-prometheus" } },
     };
 
+    // What a color (or a model version) must answer before it takes traffic.
+    const spec: VerifySpec = {
+      waitForReadySeconds: 1200,
+      models: [
+        {
+          name: "resnet50",
+          metadata: {
+            inputs: [{ name: "input", datatype: "FP32", shape: [-1, 3, 224, 224] }],
+            outputs: [{ name: "probabilities", datatype: "FP32", shape: [-1, 1000] }],
+          },
+          golden: [
+            {
+              name: "all-zero image is class 0 or 1",
+              binary: true,
+              inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 224, 224], data: new Array(3 * 224 * 224).fill(0) }],
+              outputs: [{ name: "probabilities", topK: 2, data: [0, 1] }],
+            },
+          ],
+        },
+      ],
+      probe: { model: "resnet50", case: "all-zero image is class 0 or 1", requests: 200, concurrency: 4, budgets: { p99Seconds: 0.25, maxErrorRate: 0 } },
+    };
     this.classifier = new TritonBlueGreen(this, "classifier", {
       namespace: namespace.stringValue,
       blue: { ...common, version: "2026-10-01", image: "nvcr.io/nvidia/tritonserver:25.09-py3" },
@@ -69,27 +95,7 @@ export class ExampleStack extends TerraformStack {
       verify: {
         kubeconfig: "~/.kube/config",
         reportDir: "verify-reports",
-        spec: {
-          waitForReadySeconds: 1200,
-          models: [
-            {
-              name: "resnet50",
-              metadata: {
-                inputs: [{ name: "input", datatype: "FP32", shape: [-1, 3, 224, 224] }],
-                outputs: [{ name: "probabilities", datatype: "FP32", shape: [-1, 1000] }],
-              },
-              golden: [
-                {
-                  name: "all-zero image is class 0 or 1",
-                  binary: true,
-                  inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 224, 224], data: new Array(3 * 224 * 224).fill(0) }],
-                  outputs: [{ name: "probabilities", topK: 2, data: [0, 1] }],
-                },
-              ],
-            },
-          ],
-          probe: { model: "resnet50", case: "all-zero image is class 0 or 1", requests: 200, concurrency: 4, budgets: { p99Seconds: 0.25, maxErrorRate: 0 } },
-        },
+        spec,
       },
     });
 
@@ -120,6 +126,22 @@ export class ExampleStack extends TerraformStack {
         ],
       },
       confirmBeforeSwitch: true,
+    });
+    // A new resnet50 version in place (same inputs and outputs, same server): loaded beside version
+    // 1 in the serving pods, checked on its own endpoints, then a growing share of the requests
+    // that name no version (`cdktf-triton promote --promotion resnet50-version-promotion
+    // --next-version 2`); the end unloads version 1. Peak: the serving color's pods, not twice.
+    this.resnet50 = new TritonModelCanary(this, "resnet50-versions", { canary: this.canary, model: "resnet50", version: 1, verify: spec });
+    this.versionPromotion = new TritonPromotion(this, "resnet50-version-promotion", {
+      canary: this.resnet50,
+      steps: [
+        { weightPercent: 5, bakeSeconds: 300 },
+        { weightPercent: 25, bakeSeconds: 300 },
+        { weightPercent: 50, bakeSeconds: 600 },
+        { weightPercent: 100, bakeSeconds: 600 },
+      ],
+      // Both versions are behind the same Envoy cluster: Triton's metrics of the new version.
+      analysis: { intervalSeconds: 60, metrics: [PromotionMetric.tritonFailureRate({ maxPercent: 1 }), PromotionMetric.tritonQueueTime({ maxSeconds: 0.05 })] },
     });
     // Clients call the failover pool: this cluster's canary route first, another region's Triton
     // (over TLS) when it is down.

@@ -128,7 +128,8 @@ export class TritonPromotion extends Construct {
     v.check("webhookUrlEnv", webhookUrlEnv, /^[A-Za-z_][A-Za-z0-9_]*$/.test(webhookUrlEnv), "the name of an environment variable");
     v.throwIfInvalid();
 
-    const outputId = `${pair.appName}_promotion`.replace(/-/g, "_");
+    // A pair may have a promotion of its colors and one of each model canary's versions.
+    const outputId = `${pair.appName}${modelCanary ? `_${modelCanary.model}_versions` : ""}_promotion`.replace(/[^A-Za-z0-9_]/g, "_");
     const rel = (c: Color) => pair.release(c);
     this.stateOutput = new TerraformOutput(this, "state", {
       description: `The state of ${pair.appName} for cdktf-triton promote: the active color, and each color's version and release fingerprint.`,
