@@ -63,6 +63,11 @@ export function nextVersionKey(model: string): string {
   return `versions.${model}.next_percent`;
 }
 
+/** The statistics prefix of a model's next-version or pinned-version route (`vhost.<listener>.route.<prefix>.*`). */
+export function modelRouteStat(model: string, which: "next" | "pinned"): string {
+  return `${model.replace(/[^A-Za-z0-9_]/g, "_")}_${which}`;
+}
+
 /** The route table version's name of a model's versions: `model <m>`. */
 export function modelVersionsName(model: string): string {
   return `model ${model}`;

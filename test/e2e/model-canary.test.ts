@@ -9,7 +9,8 @@ import { ModelRig } from "./model-fixture";
 // The model-level canary on the test cluster, end to end (the rig: test/e2e/model-fixture.ts):
 // `cdktf-triton promote --next-version` loads the next version beside the pinned one in the same
 // Triton pods, moves a share of the requests that name no version to it, and finishes (one version
-// left) or aborts (the share back to 0, the version unloaded).
+// left) or aborts (the share back to 0, the version unloaded). Its analysis reads the next
+// version's route in Envoy and that version's Triton metrics.
 const why = unavailable();
 const describeE2e = why ? describe.skip : describe;
 const NS = "e2e-model-canary";
@@ -65,7 +66,7 @@ describeE2e(`a model's next version canaried inside the running fleet${why ? ` (
     expect(r.code).toBe(1);
     const report = JSON.parse(fs.readFileSync(path.join(work, "promote-5.json"), "utf8"));
     expect(report.record.status).toBe("aborted");
-    expect(report.record.reason).toMatch(/^triton-failure-rate = [\d.]+ at 20 %/);
+    expect(report.record.reason).toMatch(/^request-success-rate = [\d.]+ at 20 %/);
     expect(await rig.indexes()).toEqual({ blue: [2], green: [2] });
     const after = rig.load.samples.length;
     await until("a few answers after the abort", 10_000, () => rig.load.samples.length > after + 20);

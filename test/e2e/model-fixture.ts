@@ -76,6 +76,8 @@ export class ModelRig {
         analysis: {
           intervalSeconds: 2,
           metrics: [
+            // The next version's route's own counters in Envoy (Triton 2.51 counts a Python model's error response as a success).
+            PromotionMetric.successRate({ minPercent: 99, minRequests: 20 }),
             PromotionMetric.tritonFailureRate({ maxPercent: 1, intervalSeconds: 3 }),
             // The candidate version answers: no data would leave every step inconclusive.
             PromotionMetric.promql({ name: "version-throughput", query: 'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",model="{{model}}",version="{{version}}"}[{{interval}}]))', min: 0.5, intervalSeconds: 3 }),

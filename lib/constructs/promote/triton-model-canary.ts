@@ -11,6 +11,7 @@ import { DataKubernetesConfigMapV1 } from "@cdktf/provider-kubernetes/lib/data-k
 import { Construct } from "constructs";
 import { COLORS } from "../../core/colors";
 import { claimName } from "../names";
+import { TerraformData } from "../terraform-data";
 import { PropValidator } from "../validation";
 import { TritonCanary } from "./triton-canary";
 import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
@@ -99,8 +100,12 @@ export class TritonModelCanary extends Construct {
     this.configMap = new ConfigMapV1(this, "versions", {
       metadata: { name, namespace: pair.namespace, labels: { app: pair.appName, "app.kubernetes.io/managed-by": "cdktf-triton" } },
       data: { versions: `\${${versions}}` },
-      lifecycle: { precondition: this.preconditions(versions, versionsNow, { pinned, next, percent }) },
+      lifecycle: { precondition: this.preconditions({ pinned, next, percent }) },
     });
+    // The guard reads both releases' fingerprints: on a resource of its own, which nothing waits
+    // for (the releases wait for the ConfigMap: their pods read it).
+    const guard = new TerraformData(this, "versions-guard", { input: { versions: `\${${versions}}` } });
+    guard.addOverride("lifecycle.precondition", [this.aloneInItsPlan(versions, versionsNow)]);
 
     for (const color of COLORS) {
       const release = pair.release(color);
@@ -111,27 +116,28 @@ export class TritonModelCanary extends Construct {
     canary.pinModelVersions({ model, pinned: `\${${pinned}}`, next: `\${${next}}`, nextPercent: `\${${percent}}` });
   }
 
-  /**
-   * The plan-time rules: a next version other than the pinned one, a share only with a next
-   * version, and a change of the loaded versions alone (the serving guard's one exception).
-   */
-  private preconditions(versions: string, versionsNow: string, v: { pinned: string; next: string; percent: string }) {
+  /** The plan-time rules of the variables: a next version other than the pinned one, a share only with a next version. */
+  private preconditions(v: { pinned: string; next: string; percent: string }) {
+    const path = this.node.path;
+    return [
+      { condition: `\${${v.next} != ${v.pinned}}`, errorMessage: `${path}: the next version of ${this.model} (\${${v.next}}) is the pinned one: set ${v.next.slice(4)} to a version other than \${${v.pinned}}, or 0 for none.` },
+      { condition: `\${${v.percent} == 0 || ${v.next} > 0}`, errorMessage: `${path}: ${v.percent.slice(4)} is \${${v.percent}} with no next version of ${this.model} (${v.next.slice(4)} is 0): a share needs a version to go to.` },
+    ];
+  }
+
+  /** The serving guard's one exception: a change of the versions the pods load, alone in its plan. */
+  private aloneInItsPlan(versions: string, versionsNow: string): { condition: string; error_message: string } {
     const pair = this.canary.pair;
     const serving = pair.servingColorExpression;
     const fingerprintNow = pair.servingFingerprintNowExpression;
     const servingUnchanged = `(${serving} == "" || ${fingerprintNow} == "" || ${COLORS.map((c) => `(${serving} == "${c}" && ${fingerprintNow} == ${pair.fingerprintExpressions[c]})`).join(" || ")})`;
     const activeUnchanged = pair.activeVariable ? `(${serving} == "" || ${serving} == var.${pair.activeVariable.friendlyUniqueId})` : "true";
     const noColorCanary = this.canary.canaryVariable ? `var.${this.canary.canaryVariable.friendlyUniqueId} == 0` : "true";
-    const path = this.node.path;
-    return [
-      { condition: `\${${v.next} != ${v.pinned}}`, errorMessage: `${path}: the next version of ${this.model} (\${${v.next}}) is the pinned one: set ${v.next.slice(4)} to a version other than \${${v.pinned}}, or 0 for none.` },
-      { condition: `\${${v.percent} == 0 || ${v.next} > 0}`, errorMessage: `${path}: ${v.percent.slice(4)} is \${${v.percent}} with no next version of ${this.model} (${v.next.slice(4)} is 0): a share needs a version to go to.` },
-      {
-        condition: `\${${versionsNow} == "" || ${versionsNow} == (${versions}) || (${servingUnchanged} && ${activeUnchanged} && ${noColorCanary})}`,
-        errorMessage:
-          `${path}: this plan changes the versions of ${this.model} that every pod of ${pair.appName} loads (\${${versionsNow}} -> \${${versions}}), the serving color's pods included: the one change to the serving color the serving guard lets through, and only alone. ` +
-          `This plan also switches active, moves the color canary, or changes the serving release: apply the versions in a plan of their own.`,
-      },
-    ];
+    return {
+      condition: `\${${versionsNow} == "" || ${versionsNow} == (${versions}) || (${servingUnchanged} && ${activeUnchanged} && ${noColorCanary})}`,
+      error_message:
+        `${this.node.path}: this plan changes the versions of ${this.model} that every pod of ${pair.appName} loads (\${${versionsNow}} -> \${${versions}}), the serving color's pods included: the one change to the serving color the serving guard lets through, and only alone. ` +
+        `This plan also switches active, moves the color canary, or changes the serving release: apply the versions in a plan of their own.`,
+    };
   }
 }

@@ -69,7 +69,8 @@ export interface TritonPromotionProps {
    * ({@link TritonGatewayCanary}, with its `dataPlane`); its pair's `active` and the canary percent
    * must be TerraformVariables. Or a model's next version inside the serving color
    * ({@link TritonModelCanary}): the steps move the share of its unversioned requests, and the end
-   * makes it the only version; its analysis reads Triton's metrics of that version (Prometheus).
+   * makes it the only version; its Envoy metrics read the next version's route, its Triton metrics
+   * that version's (the `version` label).
    */
   readonly canary: TritonCanary | TritonGatewayCanary | TritonModelCanary;
   /** The candidate's weight per step, increasing, e.g. 5 → 25 → 50 → 100, each with its bake time. */
@@ -110,10 +111,6 @@ export class TritonPromotion extends Construct {
     const gateway = canary instanceof TritonGatewayCanary;
     v.check("canary", String(canary), canary instanceof TritonCanary || gateway, "a TritonCanary, a TritonGatewayCanary or a TritonModelCanary");
     v.throwIfInvalid();
-    if (modelCanary) {
-      const envoyKinds = (props.analysis?.metrics ?? []).filter((m) => m.kind === "envoy-success-rate" || m.kind === "envoy-latency");
-      for (const m of envoyKinds) v.check("analysis.metrics", m.name, false, `Triton's metrics or PromQL for a TritonModelCanary: both versions are served by the same Envoy cluster, whose counters cannot tell them apart (PromotionMetric.tritonFailureRate, tritonQueueTime, promql with {{model}} and {{version}})`);
-    }
     const pair = canary.pair;
     const kind = gateway ? "TritonGatewayCanary" : "TritonCanary";
     if (!modelCanary) {

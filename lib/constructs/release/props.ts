@@ -117,7 +117,9 @@ export interface TritonColorProps {
   /** @default ModelControl.none() */
   readonly modelControl?: ModelControl;
   /**
-   * Triton's `--strict-readiness`: ready only when every model is ready.
+   * Triton's `--strict-readiness`: ready only when every model is ready. A release whose model
+   * versions a TritonModelCanary pins runs without it (a version loading beside the serving one
+   * would make every pod unready at once); true is then refused.
    * @default true
    */
   readonly strictReadiness?: boolean;

@@ -21,6 +21,8 @@ export class TritonRelease extends DependableConstruct {
   /** The values handed to the chart, but for the pinned versions (replicas aside, see `replicas`). */
   private readonly baseValues: TritonChartValues;
   private readonly pins: PinnedVersions[] = [];
+  /** strictReadiness as given (undefined: not given). */
+  private readonly strictReadinessGiven?: boolean;
   /** The helm_release resource. */
   public readonly helmRelease: Release;
 
@@ -34,6 +36,7 @@ export class TritonRelease extends DependableConstruct {
     }
     names.throwIfInvalid();
     this.baseValues = renderChartValues(this.props);
+    this.strictReadinessGiven = props.strictReadiness;
 
     this.helmRelease = new Release(this, "release", {
       name: this.props.releaseName,
@@ -55,7 +58,11 @@ export class TritonRelease extends DependableConstruct {
 
   /** The values handed to the chart (replicas aside, see `replicas`). */
   public get values(): TritonChartValues {
-    return this.pins.length ? { ...this.baseValues, pinnedVersions: [...this.pins] } : this.baseValues;
+    // A version loading beside the serving one makes Triton's strict readiness false on every pod
+    // at once (measured: /v2/health/ready answers 400 during the load while inference goes on),
+    // which would take them out of their Service and Envoy's rotation: not strict. A starting pod
+    // is still held back until its models are loaded and pinned (the postStart hook).
+    return this.pins.length ? { ...this.baseValues, server: { ...this.baseValues.server, strictReadiness: false }, pinnedVersions: [...this.pins] } : this.baseValues;
   }
 
   /**
@@ -69,6 +76,7 @@ export class TritonRelease extends DependableConstruct {
     const control = this.props.modelControl;
     v.check("model", pin.model, control.mode === "explicit" && control.loads(pin.model), `a model ${this.node.path} loads at startup in explicit model control (ModelControl.explicit({ loadModels: ["${pin.model}"] })): versions load through Triton's repository API, which only explicit mode opens (it has ${control.mode}${control.mode === "explicit" ? ` loading ${control.loadedModels.join(", ")}` : ""})`);
     v.check("model", pin.model, !this.pins.some((p) => p.model === pin.model), `a model whose versions nothing else pins on ${this.node.path}`);
+    v.check("model", pin.model, this.strictReadinessGiven !== true, `a release without strictReadiness: true (${this.node.path} has it): a version loading beside the serving one makes Triton's strict readiness false on every pod at once, which would take them all out of rotation; a pinned model's pods run with --strict-readiness=false, and a starting pod is still held until its models are loaded (postStart)`);
     v.throwIfInvalid();
     this.pins.push(pin);
     this.helmRelease.values = [JSON.stringify(this.values, null, 2)];

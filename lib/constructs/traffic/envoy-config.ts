@@ -4,7 +4,7 @@
 // ConfigMap mount), so a changed ConfigMap applies without restarting Envoy.
 import { isIP } from "net";
 import { stringify } from "yaml";
-import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT, ModelVersionsRoute, nextVersionKey, readyCluster, weightKeyPrefix, weightsVersion as versionOfRoutes } from "../../core/envoy";
+import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT, modelRouteStat, ModelVersionsRoute, nextVersionKey, readyCluster, weightKeyPrefix, weightsVersion as versionOfRoutes } from "../../core/envoy";
 import { LoadBalancing, Protocol } from "../../core/closed-sets";
 
 export { ENVOY_OPS_PORT };
@@ -513,8 +513,9 @@ function renderRoutes(r: RouteModel): object[] {
     const next = typeof v.next === "number" ? (v.next > 0 ? v.next : v.pinned) : `\${${stripInterpolation(v.next)} > 0 ? ${stripInterpolation(v.next)} : ${typeof v.pinned === "number" ? v.pinned : stripInterpolation(v.pinned)}}`;
     return [
       { name: `${r.name}-${v.model}-versioned`, match: { prefix: `${base}/versions/` }, route: action },
-      { name: `${r.name}-${v.model}-next`, match: { ...unversioned, runtime_fraction: { default_value: { numerator: v.nextPercent, denominator: "HUNDRED" }, runtime_key: nextVersionKey(v.model) } }, route: rewrite(next) },
-      { name: `${r.name}-${v.model}-pinned`, match: unversioned, route: rewrite(v.pinned) },
+      // Each with its own statistics (vhost.<listener>.route.<stat_prefix>.*): both versions are behind the same clusters.
+      { name: `${r.name}-${v.model}-next`, stat_prefix: modelRouteStat(v.model, "next"), match: { ...unversioned, runtime_fraction: { default_value: { numerator: v.nextPercent, denominator: "HUNDRED" }, runtime_key: nextVersionKey(v.model) } }, route: rewrite(next) },
+      { name: `${r.name}-${v.model}-pinned`, stat_prefix: modelRouteStat(v.model, "pinned"), match: unversioned, route: rewrite(v.pinned) },
     ];
   });
   return [...pinnedRoutes, route];

@@ -54,13 +54,18 @@ function sum(all: readonly EnvoyCounters[]): EnvoyCounters {
   return { completed: all.reduce((n, c) => n + c.completed, 0), errors5xx: all.reduce((n, c) => n + c.errors5xx, 0), buckets };
 }
 
+/** Whose counters: clusters by name, or routes by their stat_prefix (a model's next-version route). */
+export type EnvoyCounterSource = readonly string[] | { readonly routes: readonly string[] };
+
 /**
  * Reads every Envoy's stats once (its admin's, or its ops port's `/stats/prometheus`) and sums the
  * numbers of `clusters`. A pod that does not answer fails the snapshot, unless `unreadable` is
  * given: then it is left out and named there (a step's baseline: a pod restarting as the step
  * starts counts from 0 in its first window, as a new pod does).
  */
-export async function envoySnapshot(urls: readonly string[], clusters: readonly string[], unreadable?: string[]): Promise<EnvoySnapshot> {
+export async function envoySnapshot(urls: readonly string[], clusters: EnvoyCounterSource, unreadable?: string[]): Promise<EnvoySnapshot> {
+  // A cluster's counters (envoy_cluster_*), or a route's (envoy_vhost_route_*: a route with a stat_prefix).
+  const [prefix, label, names] = Array.isArray(clusters) ? ["envoy_cluster_", "envoy_cluster_name", clusters as readonly string[]] : ["envoy_vhost_route_", "envoy_route", (clusters as { routes: readonly string[] }).routes];
   const byEnvoy = new Map<string, EnvoyCounters>();
   const read = async (base: string): Promise<EnvoyCounters> => {
     let completed = 0;
@@ -69,10 +74,10 @@ export async function envoySnapshot(urls: readonly string[], clusters: readonly 
     const buckets = new Map<number, number>();
     for (const s of parsePrometheusText(await getText(`${base.replace(/\/$/, "")}/stats/prometheus`))) {
       if (s.name === "envoy_server_uptime") uptime = s.value;
-      if (!clusters.includes(s.labels.envoy_cluster_name)) continue;
-      if (s.name === "envoy_cluster_upstream_rq_completed") completed += s.value;
-      else if (s.name === "envoy_cluster_upstream_rq_xx" && s.labels.envoy_response_code_class === "5") errors5xx += s.value;
-      else if (s.name === "envoy_cluster_upstream_rq_time_bucket") {
+      if (!names.includes(s.labels[label])) continue;
+      if (s.name === `${prefix}upstream_rq_completed`) completed += s.value;
+      else if (s.name === `${prefix}upstream_rq_xx` && s.labels.envoy_response_code_class === "5") errors5xx += s.value;
+      else if (s.name === `${prefix}upstream_rq_time_bucket`) {
         const bound = s.labels.le === "+Inf" ? Infinity : Number(s.labels.le);
         buckets.set(bound, (buckets.get(bound) ?? 0) + s.value);
       }

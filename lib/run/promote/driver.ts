@@ -9,7 +9,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, judgeGatewayEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
+import { EnvoyCounterSource, EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, judgeGatewayEnvoy, promqlOf, PrometheusError, QueryContext, queryPrometheus } from "./analysis";
 import { ColorService, contourStatName, gatewayEnvoyQueries, patchRouteWeights, readGatewayServed, readRouteStatus, routeProblem } from "../gateway";
 import { Engine } from "./engine";
 import { KubeAccess } from "../kubectl";
@@ -26,7 +26,7 @@ import { notify, Notification, PromotionEvent } from "./notify";
 import { DriverRequest, LeaseKeeper, PairLease, Progress, who } from "./lease";
 import { EventReason, EventTarget, recordEvent } from "../events";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
-import { clusterBackend } from "../../core/envoy";
+import { clusterBackend, modelRouteStat } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 import { EngineKind, OnUnfinished, RequestOutcome } from "../../core/closed-sets";
 
@@ -600,7 +600,8 @@ class Driver {
     const metrics = spec.analysis.metrics;
     const every = (m: MetricSpec) => (m.intervalSeconds ?? spec.analysis.intervalSeconds) * 1000;
     const summary = new Map<string, { passed: number; failed: number; inconclusive: number; last?: number }>(metrics.map((m) => [m.name, { passed: 0, failed: 0, inconclusive: 0 }]));
-    const clusters = spec.envoy?.clusters[candidate] ?? [];
+    // The candidate's counters: its color's clusters, or a model's next-version route (both versions share the clusters).
+    const clusters: EnvoyCounterSource = spec.model ? { routes: [modelRouteStat(spec.model.name, "next")] } : (spec.envoy?.clusters[candidate] ?? []);
     const unreadable: string[] = [];
     // Through a Gateway, Envoy's counters come from Prometheus: no baseline here.
     const baseline = this.gateway ? { completed: 0, errors5xx: 0, buckets: new Map() } : await envoySnapshot(this.fleet!.urls(), clusters, unreadable);
