@@ -106,8 +106,8 @@ describeE2e(title, () => {
     expect(reports.filter((f) => /^verify-\d{4}-.*\.html$/.test(f))).toHaveLength(1);
   }, 900_000);
 
-  test("cdktf-triton promote --engine cdktf finds the stack's promotion and state, and stops before any apply when Prometheus does not answer", async () => {
-    const r = await run(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["promote", "--stack", "triton-example", "--engine", "cdktf", "--prometheus-url", "http://127.0.0.1:1"], {
+  test("cdktf-triton promote --engine cdktf finds the stack's promotion (of two) and state, and stops before any apply when Prometheus does not answer", async () => {
+    const r = await run(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["promote", "--stack", "triton-example", "--promotion", "classifier-promotion", "--engine", "cdktf", "--prometheus-url", "http://127.0.0.1:1"], {
       cwd: project,
       env: engineEnv({ TERRAFORM_BINARY_NAME: "tofu", HOME: home }),
     });
