@@ -1,5 +1,6 @@
-// `npm run bench:capacity`: the GPUs one promotion holds, with a warm standby and with capacity that
-// follows the weight, from the replica counts a real run applied. Each mode runs the example's
+// `npm run bench:capacity`: the GPUs one promotion holds, with a warm standby, with capacity that
+// follows the weight, and for a new model version canaried inside the serving pods
+// (TritonModelCanary: test/e2e/model-fixture.ts), from the replica counts a real run applied. Each mode runs the example's
 // steps (5, 25, 50, 100 %) on the e2e rig (test/e2e/promote-fixture.ts: OpenTofu applying to the
 // test cluster, kwok pods, real Envoys and Tritons) with short bakes; the API server's replica
 // counts are read while each step's share is served. GPU-minutes are then those counts times the
@@ -9,6 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import { kubeconfig, kubectl, kubectlBin, run } from "../../test/e2e/engine";
 import { PromoteRig, TEST_ANALYSIS } from "../../test/e2e/promote-fixture";
+import { ModelRig } from "../../test/e2e/model-fixture";
+import { readModelServed } from "../../lib/run/envoys";
 import { writeBenchmarkBlock } from "./report";
 
 const REPLICAS = 3; // the example's classifier
@@ -53,20 +56,53 @@ async function measure(mode: Mode): Promise<{ perStep: { weight: number; blue: n
   return { perStep: WEIGHTS.map((weight) => ({ weight, ...seen.get(weight)! })), peak };
 }
 
+/** The model-level canary of the example's model update: the serving color's pods only, the standby as the example keeps it (preview, 1 pod). */
+async function measureModel(): Promise<{ perStep: { weight: number; blue: number; green: number }[]; peak: number }> {
+  const ns = "bench-capacity-model";
+  const steps = WEIGHTS.map((weightPercent) => ({ weightPercent, bakeSeconds: 8 }));
+  const rig = new ModelRig(path.join(os.tmpdir(), ns), ns, { steps, replicas: REPLICAS, standby: "preview" });
+  await rig.start();
+  const seen = new Map<number, { blue: number; green: number }>();
+  let peak = 0;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const items = (await kubectl("get", "deployments", "-n", ns, "-l", "app=fraud")).items as any[];
+      const replicas = Object.fromEntries(items.map((d) => [d.metadata.labels.color, d.spec.replicas as number]));
+      const shares = await Promise.all(rig.kubelet.all().map((p) => readModelServed(p.adminUrl, "classifier").then((s) => s.served?.["classifier@2"] ?? 0).catch(() => -1)));
+      peak = Math.max(peak, (replicas.blue ?? 0) + (replicas.green ?? 0));
+      const w = shares[0];
+      if (WEIGHTS.includes(w) && shares.every((x) => x === w) && !seen.has(w)) seen.set(w, { blue: replicas.blue, green: replicas.green });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  try {
+    const r = await rig.promote("--next-version", "2");
+    if (r.code !== 0) throw new Error(`the model-level promotion exited ${r.code}:\n${r.out.slice(-3000)}`);
+  } finally {
+    polling = false;
+    await poller;
+    await rig.stop();
+    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", ns, "--ignore-not-found", "--wait=true"]);
+  }
+  return { perStep: WEIGHTS.map((weight) => ({ weight, ...seen.get(weight)! })), peak };
+}
+
 async function main(): Promise<void> {
   const modes: Mode[] = [{ name: "warm standby (3 pods all along)" }, { name: "follows the weight, surge 1", followCanary: { replicas: REPLICAS, surge: 1 } }, { name: "follows the weight, surge 0", followCanary: { replicas: REPLICAS, surge: 0 } }];
   const rows: string[] = [];
   let warmMinutes = 0;
-  for (const mode of modes) {
-    const { perStep, peak } = await measure(mode);
+  for (const mode of [...modes, { name: "model-level canary (TritonModelCanary; standby in preview, 1 pod)", model: true }]) {
+    const { perStep, peak } = "model" in mode ? await measureModel() : await measure(mode);
     const minutes = perStep.reduce((sum, s, i) => sum + ((s.blue + s.green) * GPUS * EXAMPLE_BAKES[i]) / 60, 0);
-    if (!mode.followCanary) warmMinutes = minutes;
+    const compared = "model" in mode || ("followCanary" in mode && mode.followCanary);
+    if (!compared) warmMinutes = minutes;
     const pods = perStep.map((s) => `${s.weight} %: ${s.blue} + ${s.green}`).join("; ");
-    rows.push(`| ${mode.name} | ${pods} | ${peak * GPUS} | **${minutes.toFixed(0)}**${warmMinutes && mode.followCanary ? ` (${((100 * minutes) / warmMinutes).toFixed(0)} % of the warm standby's)` : ""} |`);
+    rows.push(`| ${mode.name} | ${pods} | ${peak * GPUS} | **${minutes.toFixed(0)}**${warmMinutes && compared ? ` (${((100 * minutes) / warmMinutes).toFixed(0)} % of the warm standby's)` : ""} |`);
     console.log(rows[rows.length - 1]);
   }
-  writeBenchmarkBlock("capacity", "GPU-minutes of a promotion: a warm standby, and capacity that follows the weight", [
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:capacity\`: the example's steps (5, 25, 50, 100 %) promoted on the e2e rig with 8 s bakes; each color ${REPLICAS} replicas, ${GPUS} GPU per pod (the example's classifier). The replica counts are the API server's while each step's share was served; GPU-minutes are those counts times the example's bakes (300, 300, 600, 600 s), the steps' applies and rollouts left out (the same for every mode). The peak is the most pods the API server held at once during the run, the switch included.`,
+  writeBenchmarkBlock("capacity", "GPU-minutes of a promotion: a warm standby, capacity that follows the weight, and a model version in place", [
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:capacity\`: the example's steps (5, 25, 50, 100 %) promoted on the e2e rig with 8 s bakes; each color ${REPLICAS} replicas, ${GPUS} GPU per pod (the example's classifier). The replica counts are the API server's while each step's share was served; GPU-minutes are those counts times the example's bakes (300, 300, 600, 600 s), the steps' applies and rollouts left out (the same for every mode). The peak is the most pods the API server held at once during the run, the switch included. The model-level canary promotes the classifier's version 2 over 1 inside the serving color (test/e2e/model-fixture.ts: blue's 3 pods, green in preview with 1 as the example keeps its standby; 0 with \`standby: "scaled-down"\`): its pods are the same at every step and at its end, which has no switch.`,
     "",
     "| mode | pods per step (stable + candidate) | peak GPUs | GPU-minutes of the steps |",
     "| --- | --- | --- | --- |",
