@@ -108,14 +108,15 @@ export class ExampleStack extends TerraformStack {
     });
     // The staged promotion `cdktf-triton promote` runs: each step bakes under analysis; a step
     // that fails a threshold puts the candidate back to 0 % and stops.
+    const steps = [
+      { weightPercent: 5, bakeSeconds: 300 },
+      { weightPercent: 25, bakeSeconds: 300 },
+      { weightPercent: 50, bakeSeconds: 600 },
+      { weightPercent: 100, bakeSeconds: 600 },
+    ];
     this.promotion = new TritonPromotion(this, "classifier-promotion", {
       canary: this.canary,
-      steps: [
-        { weightPercent: 5, bakeSeconds: 300 },
-        { weightPercent: 25, bakeSeconds: 300 },
-        { weightPercent: 50, bakeSeconds: 600 },
-        { weightPercent: 100, bakeSeconds: 600 },
-      ],
+      steps,
       analysis: {
         intervalSeconds: 60,
         metrics: [
@@ -134,12 +135,7 @@ export class ExampleStack extends TerraformStack {
     this.resnet50 = new TritonModelCanary(this, "resnet50-versions", { canary: this.canary, model: "resnet50", version: 1, verify: spec });
     this.versionPromotion = new TritonPromotion(this, "resnet50-version-promotion", {
       canary: this.resnet50,
-      steps: [
-        { weightPercent: 5, bakeSeconds: 300 },
-        { weightPercent: 25, bakeSeconds: 300 },
-        { weightPercent: 50, bakeSeconds: 600 },
-        { weightPercent: 100, bakeSeconds: 600 },
-      ],
+      steps,
       // Both versions are behind the same Envoy cluster: Triton's metrics of the new version.
       analysis: { intervalSeconds: 60, metrics: [PromotionMetric.tritonFailureRate({ maxPercent: 1 }), PromotionMetric.tritonQueueTime({ maxSeconds: 0.05 })] },
     });

@@ -1,9 +1,9 @@
-import { spawn } from "child_process";
 import { ModelControl, TritonRelease } from "../lib";
 import { ModelVersionsError, pinVersions, servedVersions } from "../lib/run/model-versions";
 import { newStack, s3Models } from "./helpers";
 import { renderChart } from "./peers/chart";
 import { RunningTriton, startTriton } from "./peers/triton";
+import { runHook } from "./peers/triton-pod";
 
 // The versions one real Triton serves (explicit model control, the classifier's versions 1, 2 and 3
 // in its repository, its config.pbtxt's policy `all`): set at a pod's start by the chart's
@@ -20,16 +20,10 @@ function renderedHook(restricted: boolean): { command: string[]; env: any[] } {
 }
 
 /** Runs the hook as the kubelet would in the pod, the pod's HTTP port being this Triton's. */
-function runHook(command: string[], triton: RunningTriton, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+function hookOn(command: string[], triton: RunningTriton, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   const args = [...command];
   args[3] = String(triton.ports.http); // python3 -c <script> <port> ...: the pod's port is this machine's
-  return new Promise((resolve) => {
-    const p = spawn(args[0], args.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    p.on("close", (code) => resolve({ code, out }));
-  });
+  return runHook(args, env);
 }
 
 async function inferVersion(triton: RunningTriton, version?: number): Promise<string> {
@@ -54,7 +48,7 @@ describe("a model's pinned versions on a real Triton", () => {
     expect(env).toEqual([{ name: "TRITON_PINNED_VERSIONS_0", valueFrom: { configMapKeyRef: { name: "fraud-classifier-versions", key: "versions" } } }]);
     expect(command.slice(0, 2)).toEqual(["python3", "-c"]);
     expect(command.slice(3)).toEqual(["8000", "", "900", "classifier"]);
-    const r = await runHook(command, triton, { TRITON_PINNED_VERSIONS_0: "2" });
+    const r = await hookOn(command, triton, { TRITON_PINNED_VERSIONS_0: "2" });
     expect(r).toEqual({ code: 0, out: "pin-versions: classifier serves versions 2\n" });
     expect(await servedVersions(admin(), "classifier")).toEqual([2]);
     // The configuration is the model's own (a load's config replaces it whole): inputs and batching intact.
@@ -81,8 +75,8 @@ describe("a model's pinned versions on a real Triton", () => {
 
   test("the hook with no versions, or not versions: one line, exit 1, nothing loaded", async () => {
     const { command } = renderedHook(false);
-    expect(await runHook(command, triton, { TRITON_PINNED_VERSIONS_0: "three" })).toEqual({ code: 1, out: "pin-versions: TRITON_PINNED_VERSIONS_0 is 'three', not versions like 3,4\n" });
-    expect(await runHook(command, triton, {})).toEqual({ code: 1, out: "pin-versions: no versions for model classifier (TRITON_PINNED_VERSIONS_0 is empty)\n" });
+    expect(await hookOn(command, triton, { TRITON_PINNED_VERSIONS_0: "three" })).toEqual({ code: 1, out: "pin-versions: TRITON_PINNED_VERSIONS_0 is 'three', not versions like 3,4\n" });
+    expect(await hookOn(command, triton, {})).toEqual({ code: 1, out: "pin-versions: no versions for model classifier (TRITON_PINNED_VERSIONS_0 is empty)\n" });
   }, 60_000);
 });
 
@@ -96,7 +90,7 @@ describe("with the repository API restricted (the chart's default in explicit mo
   test("the hook sends the key from the pod's environment; the driver needs it too", async () => {
     const { command } = renderedHook(true);
     expect(command[4]).toBe("triton-admin-key");
-    expect(await runHook(command, triton, { TRITON_PINNED_VERSIONS_0: "1", TRITON_RESTRICTED_API_KEY: "s3cret" })).toMatchObject({ code: 0 });
+    expect(await hookOn(command, triton, { TRITON_PINNED_VERSIONS_0: "1", TRITON_RESTRICTED_API_KEY: "s3cret" })).toMatchObject({ code: 0 });
     await expect(pinVersions({ url: triton.url }, "classifier", [1, 2])).rejects.toThrow(/answered 403 \(the repository API is restricted/);
     expect(await pinVersions({ url: triton.url, restricted: { header: "triton-admin-key", key: "s3cret" } }, "classifier", [1, 2])).toEqual([1, 2]);
   }, 120_000);

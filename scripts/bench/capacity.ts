@@ -24,11 +24,15 @@ interface Mode {
   readonly followCanary?: { replicas: number; surge: number };
 }
 
-async function measure(mode: Mode): Promise<{ perStep: { weight: number; blue: number; green: number }[]; peak: number }> {
-  const ns = `bench-capacity-${mode.followCanary ? `follow-${mode.followCanary.surge}` : "warm"}`;
-  const steps = WEIGHTS.map((weightPercent) => ({ weightPercent, bakeSeconds: 8 }));
-  const rig = new PromoteRig(path.join(os.tmpdir(), ns), ns, { steps, analysis: TEST_ANALYSIS, ...(mode.followCanary ? { followCanary: mode.followCanary } : { replicas: REPLICAS }) });
-  await rig.start();
+type Measured = { perStep: { weight: number; blue: number; green: number }[]; peak: number };
+
+/**
+ * Runs one promotion on a started rig while reading, every 200 ms, each color's replicas from the
+ * API server and the candidate's share every Envoy serves (`share`: the same number from every
+ * pod, or undefined); then stops the rig and deletes its namespace (its GPU pods go with it: the
+ * next mode needs the cluster's GPUs).
+ */
+async function measureRun(ns: string, rig: { stop(): Promise<void> }, share: () => Promise<number | undefined>, promote: () => Promise<{ code: number | null; out: string }>): Promise<Measured> {
   const seen = new Map<number, { blue: number; green: number }>();
   let peak = 0;
   let polling = true;
@@ -36,56 +40,48 @@ async function measure(mode: Mode): Promise<{ perStep: { weight: number; blue: n
     while (polling) {
       const items = (await kubectl("get", "deployments", "-n", ns, "-l", "app=fraud")).items as any[];
       const replicas = Object.fromEntries(items.map((d) => [d.metadata.labels.color, d.spec.replicas as number]));
-      const served = await rig.versionServed().catch(() => "");
-      const w = Number(/green=(\d+)/.exec(served)?.[1] ?? NaN);
+      const w = await share().catch(() => undefined);
       peak = Math.max(peak, (replicas.blue ?? 0) + (replicas.green ?? 0));
-      if (WEIGHTS.includes(w) && !served.includes("|") && !seen.has(w)) seen.set(w, { blue: replicas.blue, green: replicas.green });
+      if (w !== undefined && WEIGHTS.includes(w) && !seen.has(w)) seen.set(w, { blue: replicas.blue, green: replicas.green });
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
   try {
-    const r = await rig.promote("--json-file", path.join(rig.work, "report.json"));
-    if (r.code !== 0) throw new Error(`the promotion in mode ${mode.name} exited ${r.code}:\n${r.out.slice(-3000)}`);
+    const r = await promote();
+    if (r.code !== 0) throw new Error(`the promotion in ${ns} exited ${r.code}:\n${r.out.slice(-3000)}`);
   } finally {
     polling = false;
     await poller;
     await rig.stop();
-    // Its GPU pods go with it: the next mode needs the cluster's GPUs.
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", ns, "--ignore-not-found", "--wait=true"]);
   }
   return { perStep: WEIGHTS.map((weight) => ({ weight, ...seen.get(weight)! })), peak };
 }
 
-/** The model-level canary of the example's model update: the serving color's pods only, the standby as the example keeps it (preview, 1 pod). */
-async function measureModel(): Promise<{ perStep: { weight: number; blue: number; green: number }[]; peak: number }> {
-  const ns = "bench-capacity-model";
-  const steps = WEIGHTS.map((weightPercent) => ({ weightPercent, bakeSeconds: 8 }));
-  const rig = new ModelRig(path.join(os.tmpdir(), ns), ns, { steps, replicas: REPLICAS, standby: "preview" });
+const STEPS = WEIGHTS.map((weightPercent) => ({ weightPercent, bakeSeconds: 8 }));
+
+/** A promotion of the colors: a warm standby, or capacity that follows the weight. */
+async function measure(mode: Mode): Promise<Measured> {
+  const ns = `bench-capacity-${mode.followCanary ? `follow-${mode.followCanary.surge}` : "warm"}`;
+  const rig = new PromoteRig(path.join(os.tmpdir(), ns), ns, { steps: STEPS, analysis: TEST_ANALYSIS, ...(mode.followCanary ? { followCanary: mode.followCanary } : { replicas: REPLICAS }) });
   await rig.start();
-  const seen = new Map<number, { blue: number; green: number }>();
-  let peak = 0;
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      const items = (await kubectl("get", "deployments", "-n", ns, "-l", "app=fraud")).items as any[];
-      const replicas = Object.fromEntries(items.map((d) => [d.metadata.labels.color, d.spec.replicas as number]));
-      const shares = await Promise.all(rig.kubelet.all().map((p) => readModelServed(p.adminUrl, "classifier").then((s) => s.served?.["classifier@2"] ?? 0).catch(() => -1)));
-      peak = Math.max(peak, (replicas.blue ?? 0) + (replicas.green ?? 0));
-      const w = shares[0];
-      if (WEIGHTS.includes(w) && shares.every((x) => x === w) && !seen.has(w)) seen.set(w, { blue: replicas.blue, green: replicas.green });
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  try {
-    const r = await rig.promote("--next-version", "2");
-    if (r.code !== 0) throw new Error(`the model-level promotion exited ${r.code}:\n${r.out.slice(-3000)}`);
-  } finally {
-    polling = false;
-    await poller;
-    await rig.stop();
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", ns, "--ignore-not-found", "--wait=true"]);
-  }
-  return { perStep: WEIGHTS.map((weight) => ({ weight, ...seen.get(weight)! })), peak };
+  const share = async () => {
+    const served = await rig.versionServed();
+    return served.includes("|") ? undefined : Number(/green=(\d+)/.exec(served)?.[1] ?? NaN);
+  };
+  return measureRun(ns, rig, share, () => rig.promote("--json-file", path.join(rig.work, "report.json")));
+}
+
+/** The model-level canary of the example's model update: the serving color's pods only, the standby as the example keeps it (preview, 1 pod). */
+async function measureModel(): Promise<Measured> {
+  const ns = "bench-capacity-model";
+  const rig = new ModelRig(path.join(os.tmpdir(), ns), ns, { steps: STEPS, replicas: REPLICAS, standby: "preview" });
+  await rig.start();
+  const share = async () => {
+    const shares = await Promise.all(rig.kubelet.all().map(async (p) => (await readModelServed(p.adminUrl, "classifier")).served?.["classifier@2"] ?? 0));
+    return shares.every((x) => x === shares[0]) ? shares[0] : undefined;
+  };
+  return measureRun(ns, rig, share, () => rig.promote("--next-version", "2"));
 }
 
 async function main(): Promise<void> {

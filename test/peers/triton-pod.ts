@@ -127,7 +127,8 @@ export class TritonPod {
   }
 }
 
-function runHook(command: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+/** A pod's exec hook run as the kubelet runs it, with the container's environment: its exit code and output. */
+export function runHook(command: readonly string[], env: Readonly<Record<string, string>>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const p = spawn(command[0], command.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
