@@ -35,6 +35,19 @@ describeE2e(`a model's next version canaried inside the running fleet${why ? ` (
     expect(await rig.indexes()).toEqual({ blue: [1], green: [1] });
   }, 60_000);
 
+  test("the serving guard's one exception: a change of the versions alone plans; with a switch or a color canary in the same plan it is refused, saying so", async () => {
+    const alone = await rig.stack.plan({ classifier_versions_next_version: "2" });
+    expect(alone.code).toBe(2);
+    // Only the ConfigMap the pods load their versions from, and Envoy's routes (the next version's target): no release.
+    const changed = [...alone.changes.keys()].filter((a) => !a.startsWith("terraform_data.")).map((a) => a.replace(/_[0-9A-F]{8}$/, ""));
+    expect(changed.sort()).toEqual(["kubernetes_config_map_v1.classifier-versions", "kubernetes_config_map_v1.fraud-canary_envoy_config"]);
+    for (const vars of [["-var", "active=green"], ["-var", "fraud_canary=10"]]) {
+      const r = await rig.stack.tofu("plan", "-input=false", "-no-color", "-var", "classifier_versions_next_version=2", ...vars);
+      expect(r.code).toBe(1);
+      expect(r.out.replace(/[│╵╷\s]+/g, " ")).toContain("this plan changes the versions of classifier that every pod of fraud loads (1 -> 1,2), the serving color's pods included: the one change to the serving color the serving guard lets through, and only alone.");
+    }
+  }, 300_000);
+
   test("promote --next-version 2: loaded beside 1, checked, its share moved 20 -> 50 -> 100 %, finished; a pod restarted mid-promotion loads both; no request failed", async () => {
     const from = rig.load.samples.length;
     const proc = rig.promote("--next-version", "2", "--json-file", path.join(work, "promote-2.json"));
