@@ -53,23 +53,42 @@ export function sameWeights(a: Weights | undefined, b: Weights | undefined): boo
 /** The route tables' versions alone (`http.<listener>.rds.<table>.version_text`): a few hundred bytes, where the whole stats are 100 kB or more. */
 const ROUTE_VERSIONS = `/stats?format=json&filter=${encodeURIComponent("^http\\..*\\.rds\\..*\\.version_text$")}`;
 
-/** Reads what one Envoy serves on the route: its route tables' version and its runtime. */
-export async function readServed(adminUrl: string, split: SplitRouteClusters): Promise<ServedWeights> {
+/**
+ * One Envoy's route tables' version, parsed (undefined when its tables disagree or carry none),
+ * and a reader of its runtime's values (undefined where a key is not set).
+ */
+async function readTablesAndRuntime(adminUrl: string): Promise<{ tables?: Map<string, Map<string, number>>; runtime: (key: string) => number | undefined }> {
   const base = adminUrl.replace(/\/$/, "");
   // Both at once; a failure reported in this order, whichever answered first.
   const [statsAnswer, runtimeAnswer] = await Promise.allSettled([admin(`${base}${ROUTE_VERSIONS}`, "GET"), admin(`${base}/runtime`, "GET")]);
   if (statsAnswer.status === "rejected") throw statsAnswer.reason;
   if (runtimeAnswer.status === "rejected") throw runtimeAnswer.reason;
-  const [stats, runtime] = [statsAnswer.value, runtimeAnswer.value];
-  const versions = new Set(((JSON.parse(stats).stats ?? []) as { value?: unknown }[]).map((s) => String(s.value ?? "")));
-  const tables = versions.size === 1 ? parseWeightsVersion([...versions][0]) : undefined;
+  const versions = new Set(((JSON.parse(statsAnswer.value).stats ?? []) as { value?: unknown }[]).map((s) => String(s.value ?? "")));
+  const entries = (JSON.parse(runtimeAnswer.value).entries ?? {}) as Record<string, { final_value?: string }>;
+  return {
+    tables: versions.size === 1 ? parseWeightsVersion([...versions][0]) : undefined,
+    runtime: (key) => {
+      const v = entries[key]?.final_value;
+      return v !== undefined && v !== "" ? Number(v) : undefined;
+    },
+  };
+}
+
+/** Sets (or, with "", removes) values in one Envoy's runtime. */
+async function modifyRuntime(adminUrl: string, values: Readonly<Record<string, string | number>>): Promise<void> {
+  const query = Object.entries(values).map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join("&");
+  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${query}`, "POST");
+}
+
+/** Reads what one Envoy serves on the route: its route tables' version and its runtime. */
+export async function readServed(adminUrl: string, split: SplitRouteClusters): Promise<ServedWeights> {
+  const { tables, runtime } = await readTablesAndRuntime(adminUrl);
   const fileRoute = tables?.get(split.route);
   const file = fileRoute ? Object.fromEntries(fileRoute) : undefined;
-  const entries = (JSON.parse(runtime).entries ?? {}) as Record<string, { final_value?: string }>;
   const overrides: Record<string, number> = {};
   for (const cluster of split.clusters) {
-    const v = entries[weightKey(split.route, cluster)]?.final_value;
-    if (v !== undefined && v !== "") overrides[cluster] = Number(v);
+    const v = runtime(weightKey(split.route, cluster));
+    if (v !== undefined) overrides[cluster] = v;
   }
   // Per backend, every protocol's cluster must serve the same weight.
   const served: Record<string, number> = {};
@@ -84,14 +103,12 @@ export async function readServed(adminUrl: string, split: SplitRouteClusters): P
 
 /** Sets the route's weights in one Envoy's runtime: every cluster of each backend. */
 export async function pushWeights(adminUrl: string, split: SplitRouteClusters, weights: Weights): Promise<void> {
-  const query = split.clusters.map((c) => `${encodeURIComponent(weightKey(split.route, c))}=${weights[clusterBackend(c)] ?? 0}`).join("&");
-  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${query}`, "POST");
+  await modifyRuntime(adminUrl, Object.fromEntries(split.clusters.map((c) => [weightKey(split.route, c), weights[clusterBackend(c)] ?? 0])));
 }
 
 /** Removes the route's runtime values from one Envoy: its file's weights serve again. */
 export async function clearOverrides(adminUrl: string, split: SplitRouteClusters): Promise<void> {
-  const query = split.clusters.map((c) => `${encodeURIComponent(weightKey(split.route, c))}=`).join("&");
-  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${query}`, "POST");
+  await modifyRuntime(adminUrl, Object.fromEntries(split.clusters.map((c) => [weightKey(split.route, c), ""])));
 }
 
 /**
@@ -105,28 +122,26 @@ export function modelWeights(model: string, pinned: number, next: number, share:
 
 /** What one Envoy serves of a model's versions: its file's pinned/next/share, and the runtime's share. */
 export async function readModelServed(adminUrl: string, model: string): Promise<ServedWeights & { next?: number }> {
-  const base = adminUrl.replace(/\/$/, "");
-  const [stats, runtime] = await Promise.all([admin(`${base}${ROUTE_VERSIONS}`, "GET"), admin(`${base}/runtime`, "GET")]);
-  const versions = new Set(((JSON.parse(stats).stats ?? []) as { value?: unknown }[]).map((x) => String(x.value ?? "")));
-  const entry = versions.size === 1 ? parseWeightsVersion([...versions][0])?.get(modelVersionsName(model)) : undefined;
-  const value = (JSON.parse(runtime).entries ?? {})[nextVersionKey(model)]?.final_value as string | undefined;
-  const overrides: Record<string, number> = value !== undefined && value !== "" ? { [nextVersionKey(model)]: Number(value) } : {};
+  const { tables, runtime } = await readTablesAndRuntime(adminUrl);
+  const entry = tables?.get(modelVersionsName(model));
+  const share = runtime(nextVersionKey(model));
+  const overrides: Record<string, number> = share !== undefined ? { [nextVersionKey(model)]: share } : {};
   if (!entry || !entry.has("pinned") || !entry.has("next") || !entry.has("share")) return { overrides };
-  const [pinned, next, share] = [entry.get("pinned")!, entry.get("next")!, entry.get("share")!];
-  const file = modelWeights(model, pinned, next, share);
+  const [pinned, next, fileShare] = [entry.get("pinned")!, entry.get("next")!, entry.get("share")!];
+  const file = modelWeights(model, pinned, next, fileShare);
   // With no next version the route goes to the pinned one whatever the runtime holds.
-  const served = modelWeights(model, pinned, next, overrides[nextVersionKey(model)] ?? share);
+  const served = modelWeights(model, pinned, next, share ?? fileShare);
   return { file, overrides, served, next };
 }
 
 /** Sets the share of a model's unversioned requests to its next version in one Envoy's runtime. */
 export async function pushModelShare(adminUrl: string, model: string, percent: number): Promise<void> {
-  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${encodeURIComponent(nextVersionKey(model))}=${percent}`, "POST");
+  await modifyRuntime(adminUrl, { [nextVersionKey(model)]: percent });
 }
 
 /** Removes the share from one Envoy's runtime: its file's serves again. */
 export async function clearModelShare(adminUrl: string, model: string): Promise<void> {
-  await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${encodeURIComponent(nextVersionKey(model))}=`, "POST");
+  await modifyRuntime(adminUrl, { [nextVersionKey(model)]: "" });
 }
 
 export interface EnvoyPod {

@@ -378,11 +378,13 @@ class Driver {
       this.gateway = { namespace: state.gateway!.routeNamespace, services, stats: Object.fromEntries(COLORS.map((c) => [c, contourStatName(services[c])])) as Record<Color, string> };
       this.split = { route: spec.gateway.route, clusters: [] };
     } else this.split = { route: spec.envoy!.route, clusters: COLORS.flatMap((c) => spec.envoy!.clusters[c]) };
-    const colors = new ColorMoves(this.split, spec.variables, stable, (c) => this.backendOf(c));
-    this.moves = colors;
-    this.target = colors.weightsOf(stable, state.canary);
     if (!spec.model && this.o.nextVersion !== undefined) throw new PromoteError(`--next-version is for a TritonModelCanary's promotion; ${spec.path} promotes ${spec.app}'s colors`);
     const model = spec.model ? this.modelMoves(state) : undefined;
+    if (!model) {
+      const colors = new ColorMoves(this.split, spec.variables, stable, (c) => this.backendOf(c));
+      this.moves = colors;
+      this.target = colors.weightsOf(stable, state.canary);
+    }
     const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: this.candidate, stable, ...(model ? { model: { name: spec.model!.name, version: String(model.next) } } : {}) };
     for (const m of promQueries) {
       try {

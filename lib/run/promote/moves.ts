@@ -4,6 +4,7 @@
 // TritonGatewayCanary), and one model's versions inside the serving color (TritonModelCanary).
 // Runtime code: no cdktf here.
 import { Color, COLORS } from "../../core/colors";
+import { modelVersionsName } from "../../core/envoy";
 import { clearModelShare, clearOverrides, modelWeights, pushModelShare, pushWeights, readModelServed, readServed, ServedWeights, SplitRouteClusters, Weights } from "../envoys";
 
 /** One move: the variables an apply sets, and the weights served after it. */
@@ -98,7 +99,7 @@ export class ModelMoves implements Moves {
     public readonly pinned: number,
     public readonly next: number,
   ) {
-    this.route = `model ${model}`;
+    this.route = modelVersionsName(model);
     this.candidate = `${model}@${next}`;
   }
 
