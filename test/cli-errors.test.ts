@@ -69,6 +69,7 @@ const rows: [string, Row][] = [
   ["verify: a server that answers but is no inference server", { args: () => ["verify", "--spec", spec, "--url", webUrl], exit: 2, stdout: true, first: /^Verifying http:\/\/127\.0\.0\.1:\d+$/ }],
   // promote
   ["promote: an unknown engine", { args: () => ["promote", "--engine", "pulumi"], exit: 2, first: /^cdktf-triton promote: --engine pulumi: expected one of / }],
+  ["promote: a next version that is not a version", { args: () => ["promote", "--engine", "tofu", "--next-version", "v2"], exit: 2, first: /^cdktf-triton promote: --next-version v2: expected a model version, a whole number from 1$/ }],
   ["promote: a stack folder that is not there", { args: () => ["promote", "--stack", path.join(work, "nostack"), "--engine", "tofu"], exit: 2, first: /^cdktf-triton promote: .*nostack holds no synthesized stack \(cdk\.tf\.json\): run cdktf synth$/ }],
   // abort, pause, resume, skip
   ["abort: no --app", { args: () => ["abort"], exit: 2, first: /^error: required option '--app <name>' not specified$/ }],
