@@ -32,15 +32,17 @@ fi
 # Without arguments: every test but the real-engine ones first (two workers), then test/e2e on its
 # own, so its engines and control plane do not take the CPU from the timing-sensitive data-plane
 # tests (a request past its 1 s timeout during failover was seen when both ran at once).
+# Each jest run goes through scripts/jest-run.js: jest must exit within 60 s of its results, and
+# whatever a test left running is ended, named in the summary, and fails the run.
 status=0
 results=()
 if (( $# )); then
   results=(.tools/jest-results.json)
-  npx jest --json --outputFile="${results[0]}" "$@" || status=$?
+  node scripts/jest-run.js "${results[0]}" "$@" || status=$?
 else
   results=(.tools/jest-results.json .tools/jest-results-e2e.json)
-  npx jest --json --outputFile="${results[0]}" --testPathIgnorePatterns '/test/e2e/' || status=$?
-  npx jest --json --outputFile="${results[1]}" test/e2e || status=$?
+  node scripts/jest-run.js "${results[0]}" --testPathIgnorePatterns '/test/e2e/' || status=$?
+  node scripts/jest-run.js "${results[1]}" test/e2e || status=$?
 fi
 # In CI a full run may skip nothing: a skipped test is a check that did not happen (a tool missing,
 # a describe.skip left behind). A run given arguments (-t, a path) skips by design and is exempt.

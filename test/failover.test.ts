@@ -14,6 +14,7 @@ import { failoverPoolModel, FailoverPoolProps } from "../lib/constructs/failover
 import { PropValidator } from "../lib/constructs/validation";
 import { setosa } from "./peers/iris";
 import { steadyLoad } from "./peers/load";
+import { expectInOrder, hangCheck } from "./hang-check";
 import { freePort, makeCertificates, RunningMlserver, startAll, startKserve, startMlserver } from "./peers/servers";
 
 // Failover on a real Envoy in front of real MLServer instances: kill -9 the primary tier under
@@ -55,7 +56,7 @@ describe("failover pool on a real Envoy", () => {
   };
   const mls = (s: RunningMlserver, name: string) => Backend.address(name, "127.0.0.1", s.ports.http);
 
-  test("kill -9 of the primary under load: no failed request but those the primary was answering as it died, secondary serves everything within 1 s, primary takes traffic back when it returns", async () => {
+  test("kill -9 of the primary under load: no failed request but those the primary was answering as it died, secondary serves everything after it (how soon: npm run bench:dataplane), primary takes traffic back when it returns", async () => {
     // The primary by name ("localhost"), as a Service is named in a cluster: a STRICT_DNS cluster, what production runs.
     const props = { ...poolProps([Backend.address("primary", "localhost", primary.ports.http)], [mls(secondary, "secondary")]), accessLog: { sampledPercent: 100 } };
     await start(props);
@@ -64,7 +65,8 @@ describe("failover pool on a real Envoy", () => {
     await until("100 answers before the kill", 30_000, () => traffic.samples.length >= 100);
     const killedAt = performance.now();
     process.kill(-primary.pid, "SIGKILL");
-    const markedAt = await waitUntilHostFailed(envoy!, primary.ports.http, 5000);
+    // About 20 ms here (bench:dataplane); 30 s says it hung.
+    const markedAt = await waitUntilHostFailed(envoy!, primary.ports.http, 30_000);
     await until("100 answers after the kill", 30_000, () => traffic.samples.filter((x) => x.endMs >= killedAt).length >= 100);
     // What TritonAlerts' tier alerts read, from this Envoy: per-endpoint series labelled with the
     // host names the rules select each tier by (the primary's a DNS name, as a Service's would be).
@@ -112,8 +114,8 @@ describe("failover pool on a real Envoy", () => {
     expect({ unexplained, failed: failed.length, envoyCutOff: cutOff.length }).toEqual({ unexplained: [], failed: failed.length, envoyCutOff: expect.any(Number) });
     expect(failed.length).toBeLessThanOrEqual(cutOff.length);
     expect(after.length).toBeGreaterThan(50);
-    expect(lastPrimary - killedAt).toBeLessThanOrEqual(1000);
-    expect(markedAt - killedAt).toBeLessThanOrEqual(1000);
+    // How fast the dead primary is taken out is bench:dataplane's figure; here, only that it was.
+    expectInOrder(["the kill", killedAt], ["Envoy marking the primary failed", markedAt], ["the primary answering again", recoveredAt]);
     expect(Number.isFinite(recoveredAt)).toBe(true);
 
     // The failover event log on Envoy's stdout (what `kubectl logs` gives in a pod): the primary
@@ -130,7 +132,7 @@ describe("failover pool on a real Envoy", () => {
     expect(primaryEvents.map((e) => [e.cluster, e.kind])).toEqual(expect.arrayContaining([["pool-http", "ejected"], ["pool-http", "healthy"]]));
     const ejected = primaryEvents.find((e) => e.kind === "ejected")!;
     const healthy = primaryEvents.filter((e) => e.kind === "healthy").pop()!;
-    expect(Date.parse(healthy.at)).toBeGreaterThan(Date.parse(ejected.at));
+    expectInOrder(["ejected", ejected.at], ["healthy again", healthy.at]);
     expect(ejected.detail).toBe("NETWORK");
     const answered = log.requests.filter((r) => r.status === 200);
     expect(answered.length).toBeGreaterThanOrEqual(samples.length * 0.9);
@@ -199,6 +201,7 @@ describe("failover pool on a real Envoy", () => {
       expect(res.statusCode).toBe(503);
     }
     await pool.close();
-    expect(Math.max(...latencies)).toBeLessThan(100);
+    // A 503 comes at once (a few ms; bench:dataplane has the figure), never after a connect timeout's wait.
+    hangCheck("the slowest 503 with every tier down", Math.max(...latencies), { normalMs: 50 });
   }, 30_000);
 });

@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { Report, scrapeMetrics, verify, VerifySpec } from "../lib/run";
 import { classifierMetadata, classifierProbabilities, classifierSpec, setosa, versicolor, virginica } from "./peers/triton-models";
+import { hangCheck } from "./hang-check";
 import { freePort, makeCertificates, startAll } from "./peers/servers";
 import { RunningTriton, startTriton } from "./peers/triton";
 
@@ -228,8 +229,8 @@ describe("the Triton launcher", () => {
   test("a Triton that cannot start fails quickly with the tail of its log", async () => {
     const t0 = Date.now();
     await expect(startTriton({ models: { classifier: [1] }, args: ["--model-control-mode=bogus"] })).rejects.toThrow(/exited with [0-9]+[\s\S]*model-control-mode/);
-    // well inside the launcher's 90 s readiness bound: it did not wait for it
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    // It fails when the process exits (about 5 s here), not at the launcher's 90 s readiness bound.
+    hangCheck("a Triton that cannot start", Date.now() - t0, { normalMs: 5_000 });
   });
 });
 
