@@ -21,7 +21,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option(`--on-unfinished <${ON_UNFINISHED.join("|")}>`, "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
     .addHelpText("after", exitCodesHelp("promote"))
     .action(async (flags) => {
-      const { promote, PromoteError, PROMOTE_EXIT, findPromotion } = await import("../run/promote/driver");
+      const { promote, PromoteError, InterruptedBeforeStart, PROMOTE_EXIT, findPromotion } = await import("../run/promote/driver");
       const { PromotionSpecError, loadPromotionSpec } = await import("../core/promotion-spec");
       const { EngineError } = await import("../run/promote/engine");
       const { LeaseError } = await import("../run/promote/lease");
@@ -50,7 +50,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
       } catch (e) {
         const known = e instanceof PromoteError || e instanceof PromotionSpecError || e instanceof EngineError || e instanceof LeaseError;
         io.err.write(`cdktf-triton promote: ${known ? "" : "could not promote: "}${e instanceof PromotionSpecError ? e.brief : (e as Error).message}\n`);
-        setCode(PROMOTE_EXIT.error);
+        setCode(e instanceof InterruptedBeforeStart ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.error);
       }
     });
 

@@ -109,9 +109,13 @@ export interface WeightMove {
   readonly weights: string;
   /** "push-first" (a decrease of the candidate: the Envoys, then the apply), or "apply-first". */
   readonly order: "push-first" | "apply-first";
-  readonly decidedAt: string;
+  /** The driver started the move (an abort's: after its decision was written to the history). */
+  readonly startedAt: string;
+  /** The clock "applied": the engine's apply returned (docs/benchmarks.md, the clocks). */
   appliedAt?: string;
+  /** The clock "served": every Envoy pod (or the Gateway's Envoy) read back serving the weights. */
   servedAt?: string;
+  /** Every Envoy pod's mounted file carried the weights (its kubelet's sync). */
   filesAt?: string;
   /** Envoy pods the push did not reach (they take the weights from their file). */
   unreached?: string[];
@@ -122,8 +126,10 @@ export interface PromoteReport {
   readonly measurements: readonly (Measurement & { step: number; weightPercent: number })[];
   readonly notificationProblems: readonly string[];
   /**
-   * From the first failed measurement to the abort decision, and from the decision to the candidate
-   * at 0 % in every Envoy; and each move of the weights (every step, the abort, the switch).
+   * The clocks of docs/benchmarks.md: `decisionAt` is "decision" (the analysis returned a failed
+   * verdict, or the driver read an operator's request or received a signal; before any write);
+   * from the first failed measurement to it, and from it to the candidate at 0 % in every Envoy
+   * ("served"); and each move of the weights (every step, the abort, the switch).
    */
   readonly timings: { firstFailureAt?: string; decisionAt?: string; zeroTrafficAt?: string; decisionMs?: number; rollbackMs?: number; moves?: WeightMove[] };
   readonly exitCode: number;

@@ -20,8 +20,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const FLAGGER = { intervalSeconds: 60, threshold: 5 };
 
 interface Run {
+  /** *first error* -> *decision* (docs/benchmarks.md, the clocks). */
   firstErrorToDecisionMs: number;
-  /** The abort: decision -> every Envoy pod serving 0 % (the push, read back from each pod). */
+  /** The abort: *decision* -> *served* (every Envoy pod read back at 0 %: the push). */
   decisionToZeroMs: number;
   /**
    * The same rollback by the ConfigMap alone (the driver before the push), right after in the same
@@ -29,10 +30,11 @@ interface Run {
    * serving it (each kubelet's sync). Measured on the runs with the tests' settings.
    */
   decisionToFilesMs?: number;
-  /** The first step: its start (the decision to move) -> every pod serving its weights (the apply, then the push). */
+  /** The first step: *move started* -> *served* (the apply, then the push). */
   stepStartToServedMs: number;
-  /** The first step: the apply's end -> every pod serving its weights (the push alone). */
+  /** The first step: *applied* -> *served* (the push alone). */
   stepAppliedToServedMs: number;
+  /** The candidate's last answer (*in traffic*) relative to *served* at 0 % (negative: before). */
   lastCandidateAnswerAfterZeroMs: number;
   failed: number;
 }
@@ -75,15 +77,15 @@ async function measure(label: string, settings: PromotionSettings, configMapOnly
       const zero = Date.parse(report.timings.zeroTrafficAt);
       const lastBad = [...samples].reverse().find((x) => x.version === "5" || x.status !== 200);
       if (!firstError || !lastBad) throw new Error("the bad candidate answered nothing");
-      const moves = report.timings.moves as { order: string; decidedAt: string; appliedAt?: string; servedAt?: string; filesAt?: string }[];
+      const moves = report.timings.moves as { order: string; startedAt: string; appliedAt?: string; servedAt?: string; filesAt?: string }[];
       const [step] = moves;
       const abort = moves[moves.length - 1];
       if (moves.length !== 2 || step.order !== "apply-first" || abort.order !== "push-first" || !step.servedAt || !abort.servedAt) throw new Error(`unexpected moves: ${JSON.stringify(moves)}`);
       const t = (iso: string) => Date.parse(iso);
       runs.push({
         firstErrorToDecisionMs: decision - epoch(firstError.endMs),
-        decisionToZeroMs: t(abort.servedAt) - t(abort.decidedAt),
-        stepStartToServedMs: t(step.servedAt) - t(step.decidedAt),
+        decisionToZeroMs: t(abort.servedAt) - decision,
+        stepStartToServedMs: t(step.servedAt) - t(step.startedAt),
         stepAppliedToServedMs: t(step.servedAt) - t(step.appliedAt!),
         lastCandidateAnswerAfterZeroMs: epoch(lastBad.endMs) - zero,
         failed: samples.filter((x) => x.status !== 200).length,
@@ -116,7 +118,7 @@ async function main() {
   const lines = [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, ${RUNS} aborted runs per row (median [worst]); a candidate failing 5 % of requests at a 10 % step, 4 clients of steady load through ${ENVOY_PODS} Envoy pods whose mounted ConfigMap a stand-in kubelet refreshes every ${KUBELET_SYNC_SECONDS} s per pod, plus up to half of it as jitter (a kubelet's default sync loop).`,
     "",
-    "| analysis | first error -> abort decision | ratio to Flagger's defaults | decision -> candidate at 0 % in every Envoy pod | requests failed (median) |",
+    "| analysis | *first error* -> *decision* | ratio to Flagger's defaults | *decision* -> *served* (the candidate at 0 % in every Envoy pod) | requests failed (median) |",
     "|---|---|---|---|---|",
     row("ours, the tests' settings (2 s interval)", test),
     row("ours, defaults (30 s interval, failureLimit 0)", defaults),
@@ -126,13 +128,13 @@ async function main() {
     "",
     "| move | with the push (read back from every pod) | by the ConfigMap alone (every pod's mounted file) |",
     "|---|---|---|",
-    `| abort: decision -> 0 % | ${mw(all.map((r) => r.decisionToZeroMs))} | ${mw(test.map((r) => r.decisionToFilesMs!))} (${test.length} runs) |`,
-    `| a step (10 %): its start -> served (the apply, then the push) | ${mw(all.map((r) => r.stepStartToServedMs))} | - |`,
-    `| a step (10 %): the apply's end -> served (the push) | ${mw(all.map((r) => r.stepAppliedToServedMs))} | - |`,
+    `| abort: *decision* -> *served* at 0 % | ${mw(all.map((r) => r.decisionToZeroMs))} | ${mw(test.map((r) => r.decisionToFilesMs!))} (${test.length} runs; from the apply's start) |`,
+    `| a step (10 %): *move started* -> *served* (the apply, then the push) | ${mw(all.map((r) => r.stepStartToServedMs))} | - |`,
+    `| a step (10 %): *applied* -> *served* (the push) | ${mw(all.map((r) => r.stepAppliedToServedMs))} | - |`,
     "",
-    `The last answer from the candidate came ${Math.round(-Math.max(...all.map((r) => r.lastCandidateAnswerAfterZeroMs)))} ms or more before every Envoy pod served 0 % (in every run): the rollback reaches open connections too (runtime values and route tables apply per request).`,
+    `The candidate's last answer (*in traffic*) came ${Math.round(-Math.max(...all.map((r) => r.lastCandidateAnswerAfterZeroMs)))} ms or more before *served* at 0 % (in every run): the rollback reaches open connections too (runtime values and route tables apply per request).`,
     "",
-    "The decision is the driver's (a failed measurement over its window). With the push, 0 % is when the driver has read the rollback's weights back from every pod's admin (POST /runtime_modify through a port-forward, then GET /runtime and the route tables' version); it applies after that. The ConfigMap column is the rollback as the driver did it before the push, measured in the same rig right after each run with the tests' settings: every pod serving 10 % from its file, then the decision, the apply of 0 % (OpenTofu) and each pod's kubelet sync, until every pod serves 0 % (polled every 100 ms). A step applies first (its capacity and the ConfigMap), then pushes: its start -> served is mostly the engine's apply.",
+    "The *decision* is the driver's (a failed measurement over its window), before it writes the abort to the history and then pushes. With the push, 0 % is when the driver has read the rollback's weights back from every pod's admin (POST /runtime_modify through a port-forward, then GET /runtime and the route tables' version); it applies after that. The ConfigMap column is the rollback as the driver did it before the push, measured in the same rig right after each run with the tests' settings: every pod serving 10 % from its file, then the decision, the apply of 0 % (OpenTofu) and each pod's kubelet sync, until every pod serves 0 % (polled every 100 ms). A step applies first (its capacity and the ConfigMap), then pushes: its start -> served is mostly the engine's apply.",
   ];
   lines.forEach((l) => console.log(l));
   writeBenchmarkBlock("promote", "Staged promotion: stopping a bad candidate (npm run bench:promote)", lines);

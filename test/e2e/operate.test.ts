@@ -1,10 +1,13 @@
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { ChildProcess, spawn } from "child_process";
 import { until } from "../peers/wait";
 import { engineEnv, kubeconfig, root, unavailable } from "./engine";
 import { APP, ENVOY_PODS, PromoteRig, TEST_ANALYSIS } from "./promote-fixture";
-import { expectInOrder } from "../hang-check";
+import { expectInOrder, hangCheck } from "../hang-check";
+import { STOP_WITHIN_SECONDS } from "../../lib/run/promote/driver";
+import { LEASE_DURATION_SECONDS } from "../../lib/run/promote/lease";
 
 // Operating a running promotion from other shells, on the promotion rig (test/e2e/promote-fixture.ts:
 // OpenTofu, the test cluster's API server, two real Envoy pods refreshed at a kubelet's pace, real
@@ -169,6 +172,57 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     expect((await rig.eventReasons()).slice(-4)).toEqual(["PromotionStarted", "StepStarted", "LeaseTakenOver", "RolledBack"]);
   }, 600_000);
 
+  test("SIGTERM while the API server does not answer: the rollback pushed into every Envoy pod, then, past 60 s, one line on where traffic was left, exit 4, the lease left to expire; abort --engine finishes the rollback", async () => {
+    const from = rig.webhook.messages.length;
+    const driver = rig.promoteProcess("--json-file", path.join(work, "term.json"));
+    await rig.untilStep(from, 10);
+    // The driver's API server stops answering: its kubeconfig (and its engine's) now names a
+    // listener that accepts and never answers (a double: no real API server hangs on purpose).
+    // Its port-forwards to the Envoy pods, already open, still carry its pushes.
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((socket) => held.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const answering = fs.readFileSync(rig.driverKubeconfig, "utf8");
+    fs.writeFileSync(rig.driverKubeconfig, answering.replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${(silent.address() as net.AddressInfo).port}`));
+    try {
+      const t0 = Date.now();
+      driver.proc.kill("SIGTERM");
+      const stopped = await driver.exited;
+      // The driver's promise (STOP_WITHIN_SECONDS), kept as a hang check: it exits at its deadline here.
+      hangCheck("a driver after SIGTERM with its API server silent", Date.now() - t0, { normalMs: STOP_WITHIN_SECONDS * 1000, deadlineMs: STOP_WITHIN_SECONDS * 1000 });
+      const lines = stopped.out.trim().split("\n");
+      expect([stopped.code, lines[lines.length - 1]]).toEqual([
+        4,
+        expect.stringMatching(
+          new RegExp(
+            `^cdktf-triton promote: interrupted \\(SIGTERM\\), stopped: the rollback did not finish within ${STOP_WITHIN_SECONDS} s; it was applying weights canary: blue=100, green=0 with tofu for \\d+ s\\. ` +
+              "Every Envoy pod serves weights canary: blue=100, green=0 from its runtime \\(pushed\\), but the apply did not finish: the state still has step 1 of 3 \\(10 % to green, v2\\), which a restarted Envoy pod would serve\\. " +
+              `The pair's lease is left to expire \\(${LEASE_DURATION_SECONDS} s\\)\\. A re-run rolls it back \\(--on-unfinished rollback\\), as does \`cdktf-triton abort --engine tofu\`\\.$`,
+          ),
+        ),
+      ]);
+      expect(stopped.out).toContain("interrupted (SIGTERM): rolling back to the last good weights (candidate 0 %); it exits within 60 s");
+      expect(stopped.out).toMatch(/still applying weights canary: blue=100, green=0 with tofu \(\d+ s\)/); // said while it waited
+      // The rollback it owed, as far as it could go: every Envoy pod serves 0 % (pushed), the state still has the step.
+      expect(await rig.versionServed()).toBe("weights canary: blue=100, green=0");
+      expect(await rig.state()).toMatchObject({ active: "blue", canary: 10 });
+      // The lease: not released (the driver still named), so it expires by itself.
+      expect((await rig.lease()).holder).toMatchObject({ pid: driver.proc.pid });
+      await rig.untilLeaseExpired();
+    } finally {
+      fs.writeFileSync(rig.driverKubeconfig, answering);
+      silent.close();
+      held.forEach((s) => s.destroy());
+    }
+    // The engine the driver asked to stop ends once its connections fail (it holds the state's lock until then).
+    await until("the stopped driver's engine exiting", 120_000, () => !groupAlive(driver.proc.pid!), 250);
+    // From another shell with the cluster answering: the rollback finished through the engine.
+    const rolled = await rig.cli("abort", "--engine", "tofu", "--stack", rig.stack.dir);
+    expect([rolled.code, rolled.out.slice(-2000)]).toEqual([0, expect.stringContaining("rolled back: blue serves all traffic")]);
+    expect(await rig.state()).toMatchObject({ active: "blue", canary: 0 });
+    expect(await rig.versionServed()).toBe("weights canary: blue=100, green=0");
+  }, 600_000);
+
   test("promote --full from another shell: the running driver skips the steps left and switches", async () => {
     const from = rig.webhook.messages.length;
     const driver = rig.promoteProcess("--json-file", path.join(work, "full.json"));
@@ -185,6 +239,16 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     expect((await rig.eventReasons()).slice(-4)).toEqual(["PromotionStarted", "StepStarted", "StepSkipped", "Promoted"]);
   }, 600_000);
 });
+
+/** Whether any process of group `pgid` is still there. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The CLI to its end, with the engines' environment. */
 async function run(args: string[]) {

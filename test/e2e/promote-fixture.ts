@@ -69,12 +69,12 @@ export interface PromotionSettings {
   readonly replicas?: number;
 }
 
-/** The stack: what a platform team writes. Each color is reached on loopback (`colors`). */
-export function promoteStack(app: App, id: string, work: string, namespaceName: string, ports: Ports, colors: Colors, settings: PromotionSettings): TerraformStack {
+/** The stack: what a platform team writes. Each color is reached on loopback (`colors`); the engine reaches the cluster with `access`. */
+export function promoteStack(app: App, id: string, work: string, namespaceName: string, ports: Ports, colors: Colors, settings: PromotionSettings, access = kubeconfig): TerraformStack {
   const s = new TerraformStack(app, id);
   new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
-  new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
-  new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
+  new KubernetesProvider(s, "kubernetes", { configPath: access });
+  new HelmProvider(s, "helm", { kubernetes: { configPath: access } });
   const namespace = new NamespaceV1(s, "namespace", { metadata: { name: namespaceName } }).metadata.name;
   const common = {
     modelRepository: ModelRepository.objectStore("s3://models/fraud", { credentialsSecret: "model-store" }),
@@ -119,6 +119,11 @@ export class PromoteRig {
   public webhook!: WebhookReceiver;
   public load!: ReturnType<typeof steadyLoad>;
   public readonly reports: string;
+  /**
+   * The kubeconfig the driver and its engine use: a copy of the test cluster's, so that a test can
+   * point it elsewhere (an API server that does not answer) while the rig keeps reading the cluster.
+   */
+  public readonly driverKubeconfig: string;
   private ports!: Ports;
   /** What each color runs in the stack as last synthesized. */
   private colors!: Colors;
@@ -129,12 +134,14 @@ export class PromoteRig {
     public settings: PromotionSettings = { steps: TEST_STEPS, analysis: TEST_ANALYSIS },
   ) {
     this.reports = path.join(work, "reports");
+    this.driverKubeconfig = path.join(work, "driver-kubeconfig");
   }
 
   /** Starts everything, applies the stack (blue v1 serving, green v2 the candidate) and the load. */
   async start(): Promise<this> {
     fs.rmSync(this.work, { recursive: true, force: true });
     fs.mkdirSync(this.work, { recursive: true });
+    fs.copyFileSync(kubeconfig, this.driverKubeconfig);
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", this.namespace, "--ignore-not-found", "--wait=true"]);
     this.ports = { http: await freePort(), grpc: await freePort() };
     // Latency summaries on, as the chart runs Triton (the p99 alert and the dashboard read them).
@@ -168,7 +175,7 @@ export class PromoteRig {
   synth(colors: Colors, extraQuery?: string): EngineStack {
     this.colors = colors;
     const settings = extraQuery ? { ...this.settings, analysis: { ...this.settings.analysis, metrics: [...this.settings.analysis.metrics, PromotionMetric.promql({ name: "extra", query: extraQuery, max: 1 })] } } : this.settings;
-    this.stack = synthesize(path.join(this.work, "out"), "promote", (app, id) => promoteStack(app, id, this.work, this.namespace, this.ports, colors, settings));
+    this.stack = synthesize(path.join(this.work, "out"), "promote", (app, id) => promoteStack(app, id, this.work, this.namespace, this.ports, colors, settings, this.driverKubeconfig));
     return this.stack;
   }
 
@@ -208,7 +215,7 @@ export class PromoteRig {
 
   /** The driver reaches each Envoy pod by its default: a `kubectl port-forward` to the pod's admin port (kwok's PortForward to its Envoy here). */
   private promoteArgs(args: string[]): string[] {
-    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
+    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", this.driverKubeconfig, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
   }
 
   /** `cdktf-triton promote` as a pipeline runs it, to its end. */

@@ -21,14 +21,24 @@ import { VerifySpec } from "../../core/verify-spec";
 import { appendHistoryFile, ClusterHistory } from "./history";
 import { ColorState, Measurement, MetricSummary, PromoteReport, PromotionRecord, StepRecord, WeightMove } from "../records";
 import { notify, Notification, PromotionEvent } from "./notify";
-import { DriverRequest, LeaseKeeper, PairLease, Progress, who } from "./lease";
+import { DriverRequest, LEASE_DURATION_SECONDS, LeaseKeeper, PairLease, Progress, who } from "./lease";
 import { EventReason, EventTarget, recordEvent } from "../events";
 import { Color, COLORS, isColor, otherColor } from "../../core/colors";
 import { clusterBackend, modelRouteStat } from "../../core/envoy";
 import { loadPromotionSpec, MetricSpec, needsPrometheus, PromotionSpec } from "../../core/promotion-spec";
 import { EngineKind, OnUnfinished, RequestOutcome } from "../../core/closed-sets";
 
-export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, awaitingConfirmation: 3, interrupted: 130 } as const;
+export const PROMOTE_EXIT = { promoted: 0, aborted: 1, error: 2, awaitingConfirmation: 3, stoppedUnfinished: 4, interrupted: 130 } as const;
+
+/**
+ * How long a driver has, from SIGINT or SIGTERM, to roll back and exit. Past it (or at a second
+ * signal) it says in one line where traffic was left and exits PROMOTE_EXIT.stoppedUnfinished,
+ * leaving the pair's lease to expire: a re-run, or `cdktf-triton abort --engine`, rolls back.
+ */
+export const STOP_WITHIN_SECONDS = 60;
+
+/** How often, at least, a driver that waits says what it waits for. */
+export const WAITING_SAID_EVERY_SECONDS = 10;
 
 export interface PromoteOptions {
   /** A stack folder (holding cdk.tf.json) or a stack name under ./cdktf.out/stacks. @default - the current folder, or the only stack of ./cdktf.out */
@@ -83,7 +93,12 @@ export interface PromoteOptions {
   readonly err: NodeJS.WritableStream;
   /** Answers the TTY question before the switch. @default - reads a line from stdin */
   readonly ask?: (question: string) => Promise<boolean>;
-  /** Resolves when the user interrupts (SIGINT/SIGTERM). @default - the process's signals */
+  /**
+   * Resolves when the user interrupts. With the default the driver owns the process's SIGINT and
+   * SIGTERM: it rolls back and exits within STOP_WITHIN_SECONDS, or says where traffic was left and
+   * exits PROMOTE_EXIT.stoppedUnfinished. A caller that gives its own owns that deadline too.
+   * @default - the process's signals
+   */
   readonly interrupted?: Promise<string>;
   /**
    * Writes this run's HTML report into reportDir and resolves to its path (the CLI renders it: the
@@ -97,6 +112,9 @@ export class PromoteError extends Error {}
 
 /** `abort` found no promotion to roll back. */
 export class NothingToAbort extends PromoteError {}
+
+/** Interrupted before the first step: nothing was applied (exit PROMOTE_EXIT.interrupted). */
+export class InterruptedBeforeStart extends PromoteError {}
 
 /** The Kubernetes Event's reason for each transition (the README lists them). */
 const EVENT_REASON: Readonly<Record<PromotionEvent, EventReason>> = {
@@ -230,20 +248,25 @@ class Driver {
   private bakeLeftMs?: number;
   private lastMeasured = new Map<string, Measurement>();
   private readonly napping = new Set<() => void>();
+  /** What the driver waits for now (said again every WAITING_SAID_EVERY_SECONDS), and since when. */
+  private waiting?: { readonly what: string | (() => string); readonly since: number };
+  /** The Envoy pods whose file does not route to a model's next version yet, each with why. */
+  private behind: string[] = [];
+  private lastSaid = Date.now();
+  private waitingTimer?: NodeJS.Timeout;
   private readonly eventProblems = new Set<string>();
   private eventTarget?: EventTarget;
 
   constructor(private readonly o: PromoteOptions) {
     let detach = () => undefined as void;
+    let stopTimer: NodeJS.Timeout | undefined;
     this.interrupted =
       o.interrupted ??
       new Promise<string>((resolve) => {
         const on = (signal: string) => () => {
-          if (this.interruptedBy) {
-            // A second signal: stop now, and say where traffic was left.
-            this.o.err.write(`\ncdktf-triton promote: stopped by a second ${signal}. ${this.whereTrafficIs()} A re-run resumes or rolls back (--on-unfinished).\n`);
-            process.exit(PROMOTE_EXIT.interrupted);
-          }
+          // A second signal: stop now. The first: the rollback, within STOP_WITHIN_SECONDS.
+          if (this.interruptedBy) return this.stopNow(`a second ${signal}`);
+          stopTimer ??= setTimeout(() => this.stopNow(`the rollback did not finish within ${STOP_WITHIN_SECONDS} s`), STOP_WITHIN_SECONDS * 1000);
           resolve(signal);
         };
         const int = on("SIGINT");
@@ -253,17 +276,59 @@ class Driver {
         detach = () => {
           process.off("SIGINT", int);
           process.off("SIGTERM", term);
+          if (stopTimer) clearTimeout(stopTimer);
         };
       });
     this.detach = () => detach();
     void this.interrupted.then((s) => {
       this.interruptedBy = s;
-      this.say(`interrupted (${s}): rolling back to the last good weights (candidate 0 %)`);
+      this.timings.decisionAt ??= new Date().toISOString();
+      this.say(`interrupted (${s}): rolling back to the last good weights (candidate 0 %); it exits within ${STOP_WITHIN_SECONDS} s`);
       this.wake();
     });
+    this.waitingTimer = setInterval(() => this.sayWaiting(), 1000);
+    this.waitingTimer.unref();
+  }
+
+  /**
+   * Out of time after an interruption: one line on where traffic is, the engine asked to stop (it
+   * stops gracefully and writes its state), the lease left to expire, and exit.
+   */
+  private stopNow(why: string): never {
+    const doing = this.waiting ? `; it was ${waitingText(this.waiting.what)} for ${Math.round((Date.now() - this.waiting.since) / 1000)} s` : "";
+    const lease = this.keeper ? ` The pair's lease is left to expire (${LEASE_DURATION_SECONDS} s).` : "";
+    this.o.err.write(
+      `\ncdktf-triton promote: interrupted (${this.interruptedBy}), stopped: ${why}${doing}. ${this.whereTrafficIs()}${lease} A re-run rolls it back (--on-unfinished rollback), as does \`cdktf-triton abort --engine ${this.o.engine}\`.\n`,
+    );
+    this.engine?.cancel();
+    this.keeper?.abandon();
+    this.fleet?.close();
+    for (const t of Object.values(this.tritons ?? {})) t.fleet.close();
+    process.exit(PROMOTE_EXIT.stoppedUnfinished);
+  }
+
+  /**
+   * Runs `work`, said to be what the driver waits for: a wait longer than
+   * WAITING_SAID_EVERY_SECONDS is said again at that pace, with how long it has lasted.
+   */
+  private async during<T>(what: string | (() => string), work: () => Promise<T>): Promise<T> {
+    const outer = this.waiting;
+    this.waiting = { what, since: Date.now() };
+    try {
+      return await work();
+    } finally {
+      this.waiting = outer;
+    }
+  }
+
+  private sayWaiting(): void {
+    if (!this.waiting || Date.now() - this.lastSaid < WAITING_SAID_EVERY_SECONDS * 1000) return;
+    if (this.o.out.isTTY) this.o.out.write("\r\x1b[2K");
+    this.say(`still ${waitingText(this.waiting.what)} (${Math.round((Date.now() - this.waiting.since) / 1000)} s)`);
   }
 
   async close(): Promise<void> {
+    clearInterval(this.waitingTimer);
     this.detach();
     this.fleet?.close();
     for (const t of Object.values(this.tritons ?? {})) t.fleet.close();
@@ -296,14 +361,19 @@ class Driver {
   }
 
   private say(line: string): void {
+    this.lastSaid = Date.now();
     this.o.out.write(`promote: ${line}\n`);
   }
 
+  /** Where traffic is as far as this run knows: its last move (pushed, applied, or neither), and the state's step. */
   private whereTrafficIs(): string {
     const r = this.record;
-    if (!r || r.currentStep < 0) return "Traffic was not moved.";
-    const step = this.spec.steps[r.currentStep];
-    return `Traffic is left on step ${r.currentStep + 1} of ${this.spec.steps.length}: ${step.weightPercent} % to ${r.to.color} (${r.to.version}), unwatched.`;
+    const last = this.timings.moves[this.timings.moves.length - 1];
+    const step = r && r.currentStep >= 0 ? `step ${r.currentStep + 1} of ${this.spec.steps.length} (${this.spec.steps[r.currentStep].weightPercent} % to ${r.to.color}, ${r.to.version})` : undefined;
+    if (last?.appliedAt) return `The state and the Envoy pods' files have ${last.weights}${last.servedAt ? ", served" : ""}.`;
+    if (last?.servedAt) return `Every Envoy pod serves ${last.weights} from its runtime (pushed), but the apply did not finish: the state still has ${step ?? "the weights before it"}, which a restarted Envoy pod would serve.`;
+    if (!step) return "Traffic was not moved.";
+    return `Traffic is left on ${step}, unwatched.`;
   }
 
   async run(): Promise<PromoteReport> {
@@ -321,6 +391,7 @@ class Driver {
     const startStep = unfinished;
     if (this.o.rollbackOnly) throw new NothingToAbort(`no promotion of ${this.spec.app} is running or left unfinished (history ConfigMap ${state.namespace}/${this.spec.history.configMap}): nothing to abort`);
     if (this.o.full) this.fullRequest = { by: who(), at: new Date().toISOString() };
+    if (!this.record && this.interruptedBy) throw new InterruptedBeforeStart(`interrupted (${this.interruptedBy}) before the first step: nothing was applied`);
     if (!this.record) {
       await this.start(state, from, to);
       // A model's next version: loaded beside the pinned one and checked before any request reaches it.
@@ -358,7 +429,7 @@ class Driver {
     if (this.o.app !== undefined && spec.app !== this.o.app) throw new PromoteError(`the stack's promotion ${spec.path} is for ${spec.app}, not ${this.o.app}: give the stack of ${this.o.app} (--stack, --promotion)`);
     this.engine = new Engine({ kind: this.o.engine, stackDir, vars: this.o.vars, varFiles: this.o.varFiles });
     this.engine.check();
-    const state = (await this.engine.output(spec.output)) as PairState | undefined;
+    const state = (await this.during(`reading the stack's state with ${this.o.engine}`, () => this.engine.output(spec.output))) as PairState | undefined;
     if (!state || !isColor(state.active)) {
       throw new PromoteError(`the stack's state has no output ${spec.output}: apply the stack once (with ${this.o.engine}) before promoting`);
     }
@@ -422,7 +493,7 @@ class Driver {
    */
   private async settleUnfinished(stable: Color, to: ColorState): Promise<number | "rolled-back"> {
     const spec = this.spec;
-    const unfinished = (await this.history.read())
+    const unfinished = (await this.during("reading the pair's history", () => this.history.read()))
       .filter((r): r is PromotionRecord => r.kind === "promotion")
       .reverse()
       .find((r) => r.status === "running" || r.status === "awaiting-confirmation" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
@@ -494,7 +565,7 @@ class Driver {
       },
       (line) => this.o.err.write(`promote: ${line}\n`),
     );
-    const { takenFrom } = await keeper.acquire({});
+    const { takenFrom } = await this.during(`taking the pair's lease ${namespace}/${this.spec.app}-promotion`, () => keeper.acquire({}));
     this.keeper = keeper;
     this.eventTarget = { access: this.o.kube ?? {}, namespace, service: this.spec.app, component: "cdktf-triton-promote" };
     if (takenFrom) {
@@ -524,6 +595,7 @@ class Driver {
     switch (r.action) {
       case "abort":
         this.abortRequest = r;
+        this.timings.decisionAt ??= new Date().toISOString();
         reply("done", `aborting at ${step}: the candidate goes back to 0 %`);
         // During an apply the Envoys take 0 % now; the apply's end is not waited for.
         if (this.phase === "applying" && this.fleet && !this.gateway) void this.pushAll(this.moves.rollback().weights);
@@ -765,12 +837,14 @@ class Driver {
     const next = to.weights;
     // Through a Gateway, the "push" of a fall is a patch of the route's weights (its Envoy takes
     // them over xDS); a rise is applied, then waited for.
-    const move: WeightMove = { weights: weightsText(this.moves.route, next), order: this.moves.pushFirst(to, this.target) ? "push-first" : "apply-first", decidedAt: new Date().toISOString() };
+    const move: WeightMove = { weights: weightsText(this.moves.route, next), order: this.moves.pushFirst(to, this.target) ? "push-first" : "apply-first", startedAt: new Date().toISOString() };
     this.timings.moves.push(move);
-    await this.holdsLease();
+    // A rollback goes ahead when the lease cannot be read (the API server does not answer): only a lease seen taken stops it.
+    const rollback = sameWeights(next, this.moves.rollback().weights);
+    await this.holdsLease(rollback);
     const apply = async (): Promise<string | undefined> => {
-      await this.holdsLease();
-      const r = await this.engine.apply(to.vars);
+      await this.holdsLease(rollback);
+      const r = await this.during(`applying ${move.weights} with ${this.o.engine}`, () => this.engine.apply(to.vars));
       this.applyFailed = r.code !== 0;
       if (r.code === 0) {
         move.appliedAt = new Date().toISOString();
@@ -782,7 +856,7 @@ class Driver {
     };
     const push = async (): Promise<Unreached[]> => {
       this.target = next;
-      const unreached = this.gateway ? await this.gatewayServes(next, move.order === "push-first") : await this.pushAll(next);
+      const unreached = await this.during(`${this.gateway ? "waiting for the Gateway's Envoy to serve" : "pushing into every Envoy pod"} ${move.weights}`, () => (this.gateway ? this.gatewayServes(next, move.order === "push-first") : this.pushAll(next)));
       if (unreached.length) move.unreached = unreached.map((u) => u.pod);
       else move.servedAt = new Date().toISOString();
       return unreached;
@@ -815,10 +889,10 @@ class Driver {
   }
 
   /** Before any move: this run still holds the pair's lease; a run that lost it stops and touches nothing. */
-  private async holdsLease(): Promise<void> {
+  private async holdsLease(unreadableOk = false): Promise<void> {
     if (!this.keeper) return;
     try {
-      await this.keeper.check();
+      await this.keeper.check(unreadableOk);
     } catch (e) {
       this.leaseLost ??= (e as Error).message;
       throw this.lostLease();
@@ -961,10 +1035,12 @@ class Driver {
     const deadline = Date.now() + limit * 1000;
     let left = await this.converge();
     if (left.length) this.say(`waiting for every Envoy pod's mounted file to carry ${weightsText(this.moves.route, this.target)} (each kubelet's sync, about a minute) to clear the runtime values: ${left.join("; ")}`);
-    while (left.length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      left = await this.converge();
-    }
+    await this.during(`waiting for every Envoy pod's mounted file to carry ${weightsText(this.moves.route, this.target)} (up to ${limit} s)`, async () => {
+      while (left.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        left = await this.converge();
+      }
+    });
     if (left.length) {
       this.o.err.write(
         `promote: after ${limit} s, not every Envoy pod's file carries ${weightsText(this.moves.route, this.target)}: ${left.join("; ")}. ` +
@@ -997,7 +1073,7 @@ class Driver {
       : `${this.spec.app}: promotion of ${this.record.to.color} ${interrupted ? "interrupted" : "aborted"}: ${reason}; THE ROLLBACK FAILED (${rolledBack.why}). ${this.whereTrafficIs()}`;
     await this.save(interrupted ? "interrupted" : "aborted", text);
     this.say(text);
-    return this.finish(interrupted ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.aborted);
+    return this.finish(!interrupted ? PROMOTE_EXIT.aborted : rolledBack.ok ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.stoppedUnfinished);
   }
 
   private async switchOver(stable: Color, candidate: Color): Promise<PromoteReport> {
@@ -1073,7 +1149,9 @@ class Driver {
   private async finish(exitCode: number): Promise<PromoteReport> {
     this.phase = "settling";
     this.publish();
-    await this.settle();
+    // Interrupted: no wait for the kubelets' syncs (a minute or more); the runtime values equal the state's weights.
+    if (this.interruptedBy && this.fleet && !this.gateway) this.say("the Envoy pods keep these weights in their runtime until a promote run clears them (their files carry them at their kubelet's next sync; `cdktf-triton status` shows them)");
+    else await this.settle();
     this.phase = "ended";
     this.publish();
     const report: PromoteReport = { record: this.record, measurements: this.measurements, notificationProblems: this.notificationProblems, timings: this.timings, exitCode };
@@ -1171,13 +1249,28 @@ class Driver {
     const applied = await this.setWeights(moves.step(0));
     if (!applied.ok) return `loading ${name} ${moves.next}: ${applied.why}`;
     const limit = this.o.rolloutTimeoutSeconds ?? 300;
+    const notReady = await this.during(() => `waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (up to ${limit} s): ${this.behind.join("; ") || "reading them"}`, () => this.untilNextRouted(moves, limit));
+    if (notReady) return notReady;
+    const pod = this.tritons![serving].fleet.pods().find((p) => p.url);
+    if (!pod) return `no ${serving} Triton pod could be reached to check ${name} ${moves.next}`;
+    this.say(`checking ${name} ${moves.next} on its own endpoints of pod ${pod.name}`);
+    const report = await this.during(`checking ${name} ${moves.next} on pod ${pod.name}`, () => verify(bindVersion(this.spec.model!.verify, name, moves.next), { url: pod.url! }));
+    const failed = report.checks.filter((c) => c.status === "fail" || c.status === "error");
+    if (report.verdict !== "pass") return `${name} ${moves.next} failed its check on pod ${pod.name} (${report.verdict}): ${failed.map((c) => `${c.name}: ${c.message}`).join("; ") || "see the report"}`;
+    this.say(`${name} ${moves.next} passed its check (${report.checks.length} checks)`);
+    return undefined;
+  }
+
+  /** Until every Envoy pod's file routes to the next version (its kubelet's sync); why not, after `limit` s. */
+  private async untilNextRouted(moves: ModelMoves, limit: number): Promise<string | undefined> {
+    const name = this.spec.model!.name;
     const deadline = Date.now() + limit * 1000;
     let said = false;
     for (;;) {
       const stop = this.stopReason();
       if (stop) return stop;
       await this.fleet!.refresh().catch(() => undefined);
-      const behind = (
+      this.behind = (
         await Promise.all(
           this.fleet!.pods().map(async (pod) => {
             if (!pod.url) return `${pod.name} (${pod.problem})`;
@@ -1186,20 +1279,12 @@ class Driver {
           }),
         )
       ).filter((b): b is string => b !== undefined);
-      if (!behind.length) break;
-      if (Date.now() > deadline) return `after ${limit} s, not every Envoy pod's file has the route to ${name} ${moves.next}: ${behind.join("; ")}`;
-      if (!said) this.say(`waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (each kubelet's sync, about a minute): ${behind.join("; ")}`);
+      if (!this.behind.length) return undefined;
+      if (Date.now() > deadline) return `after ${limit} s, not every Envoy pod's file has the route to ${name} ${moves.next}: ${this.behind.join("; ")}`;
+      if (!said) this.say(`waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (each kubelet's sync, about a minute): ${this.behind.join("; ")}`);
       said = true;
       await this.nap(1000);
     }
-    const pod = this.tritons![serving].fleet.pods().find((p) => p.url);
-    if (!pod) return `no ${serving} Triton pod could be reached to check ${name} ${moves.next}`;
-    this.say(`checking ${name} ${moves.next} on its own endpoints of pod ${pod.name}`);
-    const report = await verify(bindVersion(this.spec.model!.verify, name, moves.next), { url: pod.url! });
-    const failed = report.checks.filter((c) => c.status === "fail" || c.status === "error");
-    if (report.verdict !== "pass") return `${name} ${moves.next} failed its check on pod ${pod.name} (${report.verdict}): ${failed.map((c) => `${c.name}: ${c.message}`).join("; ") || "see the report"}`;
-    this.say(`${name} ${moves.next} passed its check (${report.checks.length} checks)`);
-    return undefined;
   }
 
   /**
@@ -1265,6 +1350,8 @@ async function askLine(question: string): Promise<boolean> {
 }
 
 export { PrometheusError };
+
+const waitingText = (what: string | (() => string)) => (typeof what === "string" ? what : what());
 
 /** A metric read from Envoy's per-cluster counters (ours, or the Gateway's through Prometheus). */
 function isEnvoyMetric(m: MetricSpec): boolean {

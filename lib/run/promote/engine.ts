@@ -1,7 +1,7 @@
 // How the promotion driver applies the stack: the engine the user runs (`tofu`, `terraform` or
 // `cdktf deploy`), in the synthesized stack's folder, with the user's variables plus the step's.
 // Runtime code: no cdktf here.
-import { spawn, spawnSync } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { EngineKind } from "../../core/closed-sets";
@@ -46,6 +46,8 @@ export class Engine {
   public readonly binary: string;
   /** What reads outputs: the engine itself, or (for cdktf) the Terraform binary cdktf runs. */
   public readonly outputBinary: string;
+  /** The engine's processes running now. */
+  private readonly running = new Set<ChildProcess>();
 
   constructor(private readonly options: EngineOptions) {
     this.binary = engineBinary(options.kind, options.stackDir);
@@ -75,6 +77,14 @@ export class Engine {
     return this.run(this.binary, args, this.options.stackDir);
   }
 
+  /**
+   * Asks every engine process running now to stop (SIGTERM: OpenTofu and Terraform stop gracefully,
+   * finishing the operations under way and writing their state); does not wait for them.
+   */
+  cancel(): void {
+    for (const proc of this.running) proc.kill("SIGTERM");
+  }
+
   /** One output of the stack's state, parsed; undefined when the state has none. */
   async output(name: string): Promise<unknown> {
     const r = await this.run(this.outputBinary, ["output", "-json", name], this.options.stackDir, false);
@@ -91,6 +101,7 @@ export class Engine {
     const started = Date.now();
     return new Promise((resolve) => {
       const proc = spawn(bin, args, { cwd, env: { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+      this.running.add(proc);
       let output = "";
       let partial = "";
       const take = (d: Buffer) => {
@@ -104,7 +115,10 @@ export class Engine {
       proc.stdout.on("data", take);
       proc.stderr.on("data", take);
       proc.on("error", (e) => (output += `\n${e.message}`));
-      proc.on("close", (code) => resolve({ code, output, ms: Date.now() - started }));
+      proc.on("close", (code) => {
+        this.running.delete(proc);
+        resolve({ code, output, ms: Date.now() - started });
+      });
     });
   }
 }

@@ -316,10 +316,20 @@ export class LeaseKeeper {
     void this.tick();
   }
 
-  /** Before every apply: the lease is still this run's. */
-  async check(): Promise<void> {
+  /**
+   * Before every move: the lease is still this run's. `unreadableOk`: a lease that cannot be read
+   * (the API server does not answer) passes unless it was seen taken, for a move that only takes
+   * traffic from the candidate (a rollback must not wait for the API server).
+   */
+  async check(unreadableOk = false): Promise<void> {
     if (this.lost) throw new LeaseError(this.lost);
-    const view = await this.lease.read();
+    let view: LeaseView;
+    try {
+      view = await this.lease.read();
+    } catch (e) {
+      if (unreadableOk) return;
+      throw e;
+    }
     if (view.holderIdentity !== this.identity) {
       this.lost = `the lease was taken by ${holderText(view.holder, view.holderIdentity)}`;
       throw new LeaseError(this.lost);
@@ -366,6 +376,11 @@ export class LeaseKeeper {
   private stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Stops renewing without releasing: the lease expires LEASE_DURATION_SECONDS after its last renewal (a driver that cannot finish). */
+  abandon(): void {
+    this.stop();
   }
 
   /** At the end: the lease freed (holder cleared), the last progress and answer kept for `status`. */
