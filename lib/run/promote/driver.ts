@@ -174,6 +174,9 @@ export function findPromotion(stack: string | undefined, promotion: string | und
   throw new PromoteError(`${promotion ? `no single promotion ${JSON.stringify(promotion)}` : "several promotions"} in ${stackDir}: choose with --promotion (${named.map((n) => n.p).join(", ")})`);
 }
 
+/** How long an abort's push waits for its decision to be in the history (an API server that does not answer). */
+const HISTORY_FIRST_MS = 3_000;
+
 /** How long a push retries a pod that does not answer or does not serve the weights. */
 const PUSH_RETRY_MS = 5_000;
 
@@ -839,7 +842,7 @@ class Driver {
     // them over xDS); a rise is applied, then waited for.
     const move: WeightMove = { weights: weightsText(this.moves.route, next), order: this.moves.pushFirst(to, this.target) ? "push-first" : "apply-first", startedAt: new Date().toISOString() };
     this.timings.moves.push(move);
-    // A rollback goes ahead when the lease cannot be read (the API server does not answer): only a lease seen taken stops it.
+    // A rollback goes ahead unless the lease was seen taken: it never waits on an API server that does not answer.
     const rollback = sameWeights(next, this.moves.rollback().weights);
     await this.holdsLease(rollback);
     const apply = async (): Promise<string | undefined> => {
@@ -889,10 +892,10 @@ class Driver {
   }
 
   /** Before any move: this run still holds the pair's lease; a run that lost it stops and touches nothing. */
-  private async holdsLease(unreadableOk = false): Promise<void> {
+  private async holdsLease(rollback = false): Promise<void> {
     if (!this.keeper) return;
     try {
-      await this.keeper.check(unreadableOk);
+      await this.keeper.check(rollback);
     } catch (e) {
       this.leaseLost ??= (e as Error).message;
       throw this.lostLease();
@@ -1056,10 +1059,12 @@ class Driver {
     this.timings.decisionAt ??= new Date().toISOString();
     this.say(`${interrupted ? "interrupted" : "aborting"}: ${reason}`);
     // The decision first, in the history: a run that dies between the push and the apply leaves
-    // the record aborted on its step, and the next run finishes the rollback.
+    // the record aborted on its step, and the next run finishes the rollback. An API server that
+    // does not answer holds the push back HISTORY_FIRST_MS at most (the write goes on meanwhile).
     this.record.status = interrupted ? "interrupted" : "aborted";
     this.record.reason = reason;
-    await this.history.put(this.record).catch((e: Error) => this.o.err.write(`promote: the history was not updated (the rollback goes on): ${e.message}\n`));
+    const written = this.history.put(this.record).catch((e: Error) => this.o.err.write(`promote: the history was not updated (the rollback goes on): ${e.message}\n`));
+    await Promise.race([written, new Promise((r) => setTimeout(r, HISTORY_FIRST_MS).unref())]);
     const rolledBack = await this.setWeights(this.moves.rollback());
     const move = this.timings.moves[this.timings.moves.length - 1];
     this.timings.zeroTrafficAt = move?.servedAt ?? move?.appliedAt ?? new Date().toISOString();

@@ -317,19 +317,14 @@ export class LeaseKeeper {
   }
 
   /**
-   * Before every move: the lease is still this run's. `unreadableOk`: a lease that cannot be read
-   * (the API server does not answer) passes unless it was seen taken, for a move that only takes
-   * traffic from the candidate (a rollback must not wait for the API server).
+   * Before every move: the lease is still this run's. `rollback`: a move that only takes traffic
+   * from the candidate is stopped only by a lease seen taken (this keeper reads it every second),
+   * never by a wait on an API server that does not answer.
    */
-  async check(unreadableOk = false): Promise<void> {
+  async check(rollback = false): Promise<void> {
     if (this.lost) throw new LeaseError(this.lost);
-    let view: LeaseView;
-    try {
-      view = await this.lease.read();
-    } catch (e) {
-      if (unreadableOk) return;
-      throw e;
-    }
+    if (rollback) return;
+    const view = await this.lease.read();
     if (view.holderIdentity !== this.identity) {
       this.lost = `the lease was taken by ${holderText(view.holder, view.holderIdentity)}`;
       throw new LeaseError(this.lost);
