@@ -49,10 +49,11 @@ export default class TestEnvironment extends NodeEnvironment {
 
   async handleTestEvent(event: Circus.Event): Promise<void> {
     if (event.name === "test_start") {
-      const name = fullName(event.test);
-      this.registry.test = name;
+      this.registry.test = fullName(event.test);
+    } else if (event.name === "test_started") {
+      // Dispatched once the test is known to run (not skipped, not filtered out), before its hooks.
       if (this.e2e && this.firstFailure !== undefined) {
-        // An error before the test runs: circus then runs neither its beforeEach hooks nor its body.
+        // An error before its hooks: circus then runs neither its beforeEach hooks nor its body.
         const error = new Error(`not run: "${this.firstFailure}" failed before it in this file, and the tests of an e2e file start from the state the one before left (the file stops at its first failure)`);
         error.stack = `Error: ${error.message}`; // no frame of ours: the message is the whole story
         event.test.errors.push([error, error]);

@@ -22,11 +22,12 @@ const NS = "e2e-operate";
 
 describeE2e("operating a promotion from any shell: the lease, abort, pause, resume, skip, --full, status --watch, events", () => {
   const work = path.join(root, "test", ".tmp", NS);
-  // Long first steps: time for requests while a step bakes.
+  // Long first steps: every test ends them itself (skip, abort, a kill, --full), so their bake is
+  // only the window its requests and the watch have, however loaded the machine.
   const rig = new PromoteRig(work, NS, {
     steps: [
-      { weightPercent: 10, bakeSeconds: 30 },
-      { weightPercent: 50, bakeSeconds: 30 },
+      { weightPercent: 10, bakeSeconds: 300 },
+      { weightPercent: 50, bakeSeconds: 300 },
       { weightPercent: 100, bakeSeconds: 8 },
     ],
     analysis: TEST_ANALYSIS,
@@ -80,7 +81,9 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     await rig.untilStep(from, 50);
 
     // The watch shows step 2 baking (it refreshes every 2 s or so) before the abort ends it.
-    await until("the watch showing step 2", 60_000, () => /step 2\/3 \(50 %\), baking, \d+ s left/.test(watch.output()), 200);
+    await until("the watch showing step 2", 60_000, () => /step 2\/3 \(50 %\), baking, \d+ s left/.test(watch.output()), 200).catch((e: Error) => {
+      throw new Error(`${e.message}; the watch printed:\n${watch.output().slice(-3000)}\nthe driver printed:\n${driver.output().slice(-3000)}`);
+    });
     // Abort from another shell: every Envoy pod serves 0 %, then the state (how soon: npm run bench:operate).
     const watching = watchServed(rig);
     const t0 = Date.now();
@@ -139,10 +142,11 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     await until("the step's Event", 10_000, async () => (await rig.eventReasons()).slice(-1)[0] === "StepStarted", 100);
     killed.killGroup();
     await killed.exited;
+    // Renewed less than 15 s ago: still live, so a new run refuses (the first test's refusal, by the
+    // same lease). Not tried here: a CLI that starts slower than the lease's 15 s on a loaded machine
+    // would take the pair over and run the whole promotion.
     const lease = await rig.lease();
-    expect(lease.live).toBe(true); // renewed less than 15 s ago: a new run would refuse now
-    const early = await rig.promote();
-    expect([early.code, early.out.trim().split("\n").pop()]).toEqual([2, expect.stringContaining(`another driver promotes ${APP}: `)]);
+    expect(lease.live).toBe(true);
     await rig.untilLeaseExpired();
     // Left to expire, never released: the killed driver still named in it.
     expect(await rig.lease()).toMatchObject({ live: false, holderIdentity: lease.holderIdentity });
