@@ -273,11 +273,14 @@ export class PromoteRig {
     return run(process.execPath, [cli, command, "--app", APP, "-n", this.namespace, "--kubeconfig", kubeconfig, ...args], { env: engineEnv(), timeout: 600_000 });
   }
 
-  /** The reasons of the Kubernetes Events on the pair's active Service, oldest first. */
+  /** The reasons of the driver's Kubernetes Events on the pair's active Service, oldest first (the cluster's own, e.g. ClusterIPNotAllocated from the API server's repair loop, left out). */
   async eventReasons(): Promise<string[]> {
     const events = await kubectl("get", "events", "-n", this.namespace, "--field-selector", `involvedObject.name=${APP},involvedObject.kind=Service`);
     // Our Events are named <service>.<creation time in ms, hex><random>: their names sort by time.
-    return (events.items as any[]).sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name))).map((e) => e.reason);
+    return (events.items as any[])
+      .filter((e) => e.source?.component === "cdktf-triton-promote")
+      .sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name)))
+      .map((e) => e.reason);
   }
 
   /** The pair's state output. */
