@@ -1121,7 +1121,7 @@ class Driver {
    */
   private async save(event: PromotionEvent, text: string, fields: Record<string, unknown> = {}): Promise<void> {
     try {
-      await this.history.put(this.record);
+      await this.during(`recording "${event}" in the pair's history`, () => this.history.put(this.record));
     } catch (e) {
       if (event === "started" || event === "resumed") throw new PromoteError(`cannot record the promotion, so nothing was applied: ${(e as Error).message}`);
       this.o.err.write(`promote: the history was not updated ("${event}"; the promotion goes on): ${(e as Error).message}\n`);
@@ -1136,10 +1136,9 @@ class Driver {
    */
   private async announce(event: PromotionEvent, text: string, fields: Record<string, unknown>): Promise<void> {
     const message: Notification = { text, event, app: this.spec.app, promotion: this.record?.id ?? "", ...fields };
-    const [problem, eventProblem] = await Promise.all([
-      notify(this.webhook, message),
-      this.eventTarget ? recordEvent(this.eventTarget, EVENT_REASON[event], text) : Promise.resolve(undefined),
-    ]);
+    const [problem, eventProblem] = await this.during(`announcing "${event}" (webhook, Event)`, () =>
+      Promise.all([notify(this.webhook, message), this.eventTarget ? recordEvent(this.eventTarget, EVENT_REASON[event], text) : Promise.resolve(undefined)]),
+    );
     if (problem) {
       this.notificationProblems.push(problem);
       this.o.err.write(`promote: notification not delivered (the promotion goes on): ${problem}\n`);
