@@ -196,7 +196,11 @@ function notTaken(weights: Weights, unreached: readonly Unreached[], route: stri
   return `Envoy pod${unreached.length > 1 ? "s" : ""} did not take ${weightsText(route, weights)}: ${unreached.map(describe).join("; ")}`;
 }
 
-/** Runs a promotion; resolves to its report (the exit code in it). Never calls process.exit. */
+/**
+ * Runs a promotion; resolves to its report (the exit code in it). It calls process.exit only when
+ * it owns the process's signals (no `interrupted` given) and an interruption's rollback did not end
+ * within STOP_WITHIN_SECONDS, or a second signal came.
+ */
 export async function promote(o: PromoteOptions): Promise<PromoteReport> {
   const driver = new Driver(o);
   try {
