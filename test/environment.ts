@@ -16,8 +16,8 @@ import type { Circus } from "@jest/types";
 export interface TrackedChild {
   readonly pid: number;
   readonly command: string;
-  /** The test that started it, or undefined outside a test (beforeAll, the module's top level). */
-  readonly test?: string;
+  /** The test that started it, or undefined outside a test (beforeAll, the module's top level) or when the rig owns it (test/peers/processes.ts). */
+  test?: string;
 }
 
 /** What test/setup.ts and this environment share, on the test context's global. */

@@ -16,6 +16,8 @@ import { until } from "./wait";
 
 export interface RunningEnvoy {
   readonly configDir: string;
+  /** Envoy's process (its group's leader). */
+  readonly pid: number;
   readonly adminPort: number;
   readonly url: (port: number) => string;
   /**
@@ -82,6 +84,7 @@ export async function startEnvoy(render: (configDir: string, adminPort: number) 
     adminPort,
     stdoutFile,
     url: (port) => `http://127.0.0.1:${port}`,
+    pid: proc.pid!,
     update: (files) => writeAtomically(configDir, files),
     stat: async (name) => {
       const text = await (await admin(`/stats?filter=^${name.replace(/\./g, "\\.")}$`)).text();

@@ -24,6 +24,7 @@ import { kubeconfig, kubectlApply, kubectlBin, run } from "../e2e/engine";
 import { RunningEnvoy, startEnvoy, writeAtomically } from "./envoy";
 import { freePort } from "./servers";
 import { until } from "./wait";
+import { ownedByFile } from "./processes";
 
 /** The kubelet's sync period, in seconds (its default, 60, unless a test that times nothing sets less). */
 export const KUBELET_SYNC_SECONDS = Number(process.env.KUBELET_SYNC_SECONDS ?? 60);
@@ -144,6 +145,7 @@ class Pod implements PodEnvoy {
 
   private async startEnvoy(): Promise<void> {
     this.current = await startEnvoy((configDir) => this.local(this.mounted, configDir), { adminPort: this.adminPort });
+    ownedByFile(this.current.pid); // the pod's, which the rig stops: a restart in a test outlives the test
     this.logOffset = 0;
   }
 

@@ -10,6 +10,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import { kubeconfig, kubectlBin, run } from "../e2e/engine";
 import { BACKEND_DIR, makeRepository, ModelSelection, spawnTriton, TritonPorts } from "./triton";
+import { ownedByFile } from "./processes";
 import { until } from "./wait";
 
 async function kubectlJson(...args: string[]): Promise<any> {
@@ -92,6 +93,7 @@ export class TritonPod {
       ...(container.args as string[]).map(expand).filter((a) => !LOCAL_FLAGS.test(a)),
     ];
     const { process: proc, log } = spawnTriton(args, { ...this.env, ...env });
+    ownedByFile(proc.pid); // the pod's, which the rig stops: a restart in a test outlives the test
     this.proc = proc;
     this.log = log;
     // Triton loads its models before it serves: 120 s is slack for the Python backend on a loaded machine.
