@@ -11,6 +11,7 @@
 import NodeEnvironment from "jest-environment-node";
 import type { EnvironmentContext, JestEnvironmentConfig } from "@jest/environment";
 import type { Circus } from "@jest/types";
+import { groupAlive } from "./peers/processes";
 
 /** A child process as test/setup.ts registers it. */
 export interface TrackedChild {
@@ -78,16 +79,6 @@ function fullName(test: Circus.TestEntry): string {
     if (block.name !== "ROOT_DESCRIBE_BLOCK") names.unshift(block.name);
   }
   return names.join(" ");
-}
-
-/** Whether any process of group `pgid` is still there. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

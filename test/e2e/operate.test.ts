@@ -3,6 +3,7 @@ import * as net from "net";
 import * as path from "path";
 import { ChildProcess, spawn } from "child_process";
 import { until } from "../peers/wait";
+import { groupAlive } from "../peers/processes";
 import { engineEnv, kubeconfig, root, unavailable } from "./engine";
 import { APP, ENVOY_PODS, PromoteRig, TEST_ANALYSIS } from "./promote-fixture";
 import { expectInOrder, hangCheck } from "../hang-check";
@@ -245,16 +246,6 @@ describeE2e("operating a promotion from any shell: the lease, abort, pause, resu
     expect((await rig.eventReasons()).slice(-4)).toEqual(["PromotionStarted", "StepStarted", "StepSkipped", "Promoted"]);
   }, 600_000);
 });
-
-/** Whether any process of group `pgid` is still there. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The CLI to its end, with the engines' environment. */
 async function run(args: string[]) {

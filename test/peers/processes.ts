@@ -9,3 +9,13 @@ export function ownedByFile(pid: number | undefined): void {
   const child = registry?.children.find((c) => c.pid === pid);
   if (child) child.test = undefined;
 }
+
+/** Whether any process of group `pgid` is still there. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
