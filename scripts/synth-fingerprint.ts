@@ -11,6 +11,8 @@ import { App, TerraformStack } from "cdktf";
 import { ExampleStack } from "../stacks/example-stack";
 import { BlueGreenE2eStack } from "../test/e2e/bluegreen-stack";
 import { pinMirroredProviders } from "../test/e2e/engine";
+import { GatewayRig } from "../test/e2e/gateway-fixture";
+import { modelStack } from "../test/e2e/model-fixture";
 import { Colors, promoteStack, TEST_ANALYSIS, TEST_STEPS } from "../test/e2e/promote-fixture";
 import { weightsStack } from "../test/e2e/weights-stack";
 import { RunningTriton } from "../test/peers/triton";
@@ -36,6 +38,13 @@ const stacks: Record<string, (app: App, id: string) => TerraformStack> = {
   bluegreen: (app, id) => new BlueGreenE2eStack(app, id, path.join(out, "work-bluegreen"), "e2e-bluegreen-opentofu"),
   promote: (app, id) => promoteStack(app, id, path.join(out, "work-promote"), "e2e-promote", { http: 19000, grpc: 19001 }, colors, { steps: TEST_STEPS, analysis: TEST_ANALYSIS }),
   weights: weightsStack,
+  model: (app, id) => modelStack(app, id, path.join(out, "work-model"), "e2e-model", { steps: TEST_STEPS }, { http: 19100, grpc: 19101 }, { blue: { http: 18100, grpc: 18101 }, green: { http: 28100, grpc: 28101 } }),
+  gateway: (app, id) => {
+    const rig = new GatewayRig(path.join(out, "work-gateway"), "e2e-gateway");
+    // The colors the rig's start() would record; build() reads only their versions.
+    Object.assign((rig as unknown as { colors: Colors }).colors, colors);
+    return rig.build(app, id);
+  },
 };
 
 for (const [id, build] of Object.entries(stacks)) {

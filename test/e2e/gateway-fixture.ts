@@ -70,8 +70,8 @@ export class GatewayRig {
     return `${this.namespace}-contour`;
   }
 
-  /** What the platform team writes. */
-  private build(app: App, id: string): TerraformStack {
+  /** What the platform team writes (public for scripts/synth-fingerprint.ts). */
+  build(app: App, id: string): TerraformStack {
     const s = new TerraformStack(app, id);
     new LocalBackend(s, { path: path.join(this.work, "terraform.tfstate") });
     new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });

@@ -7,7 +7,7 @@
 // the Tritons; steady load through the Envoys, none of it naming a version.
 import * as fs from "fs";
 import * as path from "path";
-import { LocalBackend, TerraformStack } from "cdktf";
+import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
@@ -31,6 +31,37 @@ export interface ModelRigSettings {
   readonly replicas?: number;
   /** @default "warm" */
   readonly standby?: StandbyMode;
+}
+
+/** The model canary e2e's stack: the pair, the Envoy canary on `envoy`'s ports reaching each color at `tritonPorts`, the versions' promotion. */
+export function modelStack(app: App, id: string, work: string, namespaceName: string, settings: ModelRigSettings, envoy: { http: number; grpc: number }, tritonPorts: Record<"blue" | "green", { http: number; grpc: number }>): TerraformStack {
+  const s = new TerraformStack(app, id);
+  new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
+  new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
+  new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
+  const namespace = new NamespaceV1(s, "namespace", { metadata: { name: namespaceName } }).metadata.name;
+  const common = { modelRepository: ModelRepository.objectStore("s3://models/fraud"), modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), replicas: settings.replicas ?? 1, gpus: 1, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } };
+  const pair = new TritonBlueGreen(s, MODEL_APP, { namespace, blue: { ...common, version: "2.51" }, green: { ...common, version: "2.51" }, active: TritonBlueGreen.activeVariable(s, "active", "blue"), standby: settings.standby ?? "warm" });
+  const address = (color: "blue" | "green") => Backend.address(color, "127.0.0.1", tritonPorts[color].http, tritonPorts[color].grpc);
+  const canary = new TritonCanary(s, "fraud-canary", { pair, namespace, replicas: 2, canaryPercent: TritonCanary.percentVariable(s, "fraud_canary"), backends: { blue: address("blue"), green: address("green") }, httpPort: envoy.http, grpcPort: envoy.grpc, outlierDetection: { consecutive5xx: 1000 } });
+  // The next version's check before it takes a request: its golden answers and contract (no probe).
+  const { probe: _probe, ...verify } = classifierSpec();
+  const model = new TritonModelCanary(s, "classifier-versions", { canary, model: "classifier", version: 1, verify });
+  new TritonPromotion(s, "classifier-promotion", {
+    canary: model,
+    steps: settings.steps,
+    analysis: {
+      intervalSeconds: 2,
+      metrics: [
+        // The next version's route's own counters in Envoy (Triton 2.51 counts a Python model's error response as a success).
+        PromotionMetric.successRate({ minPercent: 99, minRequests: 20 }),
+        PromotionMetric.tritonFailureRate({ maxPercent: 1, intervalSeconds: 3 }),
+        // The candidate version answers: no data would leave every step inconclusive.
+        PromotionMetric.promql({ name: "version-throughput", query: 'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",model="{{model}}",version="{{version}}"}[{{interval}}]))', min: 0.5, intervalSeconds: 3 }),
+      ],
+    },
+  });
+  return s;
 }
 
 export class ModelRig {
@@ -57,35 +88,7 @@ export class ModelRig {
     const grpc = await freePort();
     const ports = async () => ({ http: await freePort(), grpc: await freePort(), metrics: await freePort() });
     const tritonPorts = { blue: await ports(), green: await ports() };
-    this.stack = synthesize(path.join(this.work, "out"), "model", (app, id) => {
-      const s = new TerraformStack(app, id);
-      new LocalBackend(s, { path: path.join(this.work, "terraform.tfstate") });
-      new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
-      new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
-      const namespace = new NamespaceV1(s, "namespace", { metadata: { name: this.namespace } }).metadata.name;
-      const common = { modelRepository: ModelRepository.objectStore("s3://models/fraud"), modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), replicas: this.settings.replicas ?? 1, gpus: 1, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } };
-      const pair = new TritonBlueGreen(s, MODEL_APP, { namespace, blue: { ...common, version: "2.51" }, green: { ...common, version: "2.51" }, active: TritonBlueGreen.activeVariable(s, "active", "blue"), standby: this.settings.standby ?? "warm" });
-      const address = (color: "blue" | "green") => Backend.address(color, "127.0.0.1", tritonPorts[color].http, tritonPorts[color].grpc);
-      const canary = new TritonCanary(s, "fraud-canary", { pair, namespace, replicas: 2, canaryPercent: TritonCanary.percentVariable(s, "fraud_canary"), backends: { blue: address("blue"), green: address("green") }, httpPort: this.http, grpcPort: grpc, outlierDetection: { consecutive5xx: 1000 } });
-      // The next version's check before it takes a request: its golden answers and contract (no probe).
-      const { probe: _probe, ...verify } = classifierSpec();
-      const model = new TritonModelCanary(s, "classifier-versions", { canary, model: "classifier", version: 1, verify });
-      new TritonPromotion(s, "classifier-promotion", {
-        canary: model,
-        steps: this.settings.steps,
-        analysis: {
-          intervalSeconds: 2,
-          metrics: [
-            // The next version's route's own counters in Envoy (Triton 2.51 counts a Python model's error response as a success).
-            PromotionMetric.successRate({ minPercent: 99, minRequests: 20 }),
-            PromotionMetric.tritonFailureRate({ maxPercent: 1, intervalSeconds: 3 }),
-            // The candidate version answers: no data would leave every step inconclusive.
-            PromotionMetric.promql({ name: "version-throughput", query: 'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",model="{{model}}",version="{{version}}"}[{{interval}}]))', min: 0.5, intervalSeconds: 3 }),
-          ],
-        },
-      });
-      return s;
-    });
+    this.stack = synthesize(path.join(this.work, "out"), "model", (app, id) => modelStack(app, id, this.work, this.namespace, this.settings, { http: this.http, grpc }, tritonPorts));
     await this.stack.ok("init", "-input=false");
     await this.stack.ok("apply", "-input=false", "-auto-approve");
     const models = { classifier: [1, 2, 5] };
