@@ -27,7 +27,7 @@ export { GateRunner } from "./constructs/verify/gate-job";
 export type { GateJobOptions } from "./constructs/verify/gate-job";
 export type { VerificationGateProps, GateSwitchBack } from "./constructs/verify/verification-gate";
 export { Backend } from "./constructs/traffic/backend";
-export type { Protocol, HealthCheckProps, OutlierDetectionProps, RetryProps, CircuitBreakerProps, RateLimitProps, MatchProps, AccessLogProps } from "./constructs/traffic/envoy-config";
+export type { Protocol, HealthCheckProps, OutlierDetectionProps, RetryProps, CircuitBreakerProps, RateLimitProps, MatchProps, AccessLogProps } from "./constructs/traffic/envoy-model";
 export type { WeightedBackend, RouteProps, WeightedRoutesProps } from "./constructs/traffic/weighted-routes";
 export { DEFAULT_ENVOY_IMAGE, ENVOY_OPS_PORT } from "./constructs/traffic/envoy-deployment";
 export type { DataPlaneProps, EnvoyDisruptionBudget, EnvoyResources, EnvoyTlsProps } from "./constructs/traffic/envoy-deployment";

@@ -1,5 +1,6 @@
 import { Backend } from "../lib/constructs/traffic/backend";
-import { EnvoyModel, renderEnvoy } from "../lib/constructs/traffic/envoy-config";
+import { EnvoyModel } from "../lib/constructs/traffic/envoy-model";
+import { renderEnvoy } from "../lib/constructs/traffic/envoy-config";
 import { weightedRoutesModel } from "../lib/constructs/traffic/weighted-routes";
 import { PropValidator } from "../lib/constructs/validation";
 import { ModelVersionsRoute, nextVersionKey } from "../lib/core/envoy";

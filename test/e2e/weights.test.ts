@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-config";
+import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-model";
 import { validateEnvoy } from "../peers/envoy";
 import { engines, EngineStack, synthesize, unavailable } from "./engine";
 import { weightsStack } from "./weights-stack";

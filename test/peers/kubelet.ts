@@ -17,7 +17,7 @@
 // at the pod's start, refreshed on the same sync loop with the same atomic `..data` swap.
 import * as fs from "fs";
 import * as os from "os";
-import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-config";
+import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-model";
 import { ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../lib/core/envoy";
 import { runningPods } from "../../lib/run/kubectl";
 import { kubeconfig, kubectlApply, kubectlBin, run } from "../e2e/engine";

@@ -11,7 +11,7 @@
 // - cooldown after a failure                    -> outlierDetection.baseEjectionTimeSeconds
 import { PropValidator } from "../validation";
 import { Backend } from "../traffic/backend";
-import { AccessLogProps, adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-config";
+import { AccessLogProps, adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-model";
 import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
 import { LOAD_BALANCING, LoadBalancing } from "../../core/closed-sets";
 

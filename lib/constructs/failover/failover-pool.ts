@@ -1,6 +1,6 @@
 // FailoverPool: the construct. The pool itself (props, validation, the Envoy model) is failover-pool-model.ts.
 import { Construct } from "constructs";
-import { EnvoyModel } from "../traffic/envoy-config";
+import { EnvoyModel } from "../traffic/envoy-model";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
 import { failoverPoolModel, FailoverPoolProps } from "./failover-pool-model";
 import { DependableConstruct } from "../dependencies";

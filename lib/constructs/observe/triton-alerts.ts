@@ -7,7 +7,7 @@ import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
 import { chartAsset } from "../chart";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
-import { EnvoyModel } from "../traffic/envoy-config";
+import { EnvoyModel } from "../traffic/envoy-model";
 import { PropValidator } from "../validation";
 import { AlertThresholds, envoyAlertRules, pairAlertRules, poolTiersOf, RuleGroup } from "./alerts";
 

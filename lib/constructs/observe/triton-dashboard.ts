@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
-import { EnvoyModel } from "../traffic/envoy-config";
+import { EnvoyModel } from "../traffic/envoy-model";
 import { PropValidator } from "../validation";
 import { pairDashboard } from "./dashboard";
 

@@ -9,7 +9,7 @@ import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
 import { DependableConstruct } from "../dependencies";
 import { Color, COLORS } from "../../core/colors";
 import { Backend } from "../traffic/backend";
-import { EnvoyModel } from "../traffic/envoy-config";
+import { EnvoyModel } from "../traffic/envoy-model";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
 import { CANARY_ROUTE, ModelVersionsRoute } from "../../core/envoy";
 import { PAIR_LABEL } from "../../core/pair";

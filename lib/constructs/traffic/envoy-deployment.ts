@@ -11,7 +11,8 @@ import { Construct } from "constructs";
 import { isPinnedImage, PropValidator } from "../validation";
 import { providerAffinity, providerTopologySpread, Toleration, validatePodScheduling } from "../pod-scheduling";
 import { PAIR_LABEL } from "../../core/pair";
-import { ENVOY_OPS_PORT, EnvoyFiles, EnvoyModel, renderEnvoy } from "./envoy-config";
+import { ENVOY_OPS_PORT, EnvoyFiles, EnvoyModel } from "./envoy-model";
+import { renderEnvoy } from "./envoy-config";
 
 export { ENVOY_OPS_PORT };
 import { dependable } from "cdktf/lib/tfExpression";

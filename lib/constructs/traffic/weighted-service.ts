@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { EnvoyModel } from "./envoy-config";
+import { EnvoyModel } from "./envoy-model";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "./envoy-deployment";
 import { requireWeightSumsAtPlan, weightedRoutesModel, WeightedRoutesProps } from "./weighted-routes";
 import { DependableConstruct } from "../dependencies";
