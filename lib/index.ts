@@ -17,7 +17,7 @@ export { queueTimeAdapterRule } from "./constructs/release/autoscaling";
 export { STANDBY_MODES } from "./constructs/bluegreen/standby";
 export type { StandbyMode } from "./constructs/bluegreen/standby";
 export { TritonBlueGreen } from "./constructs/bluegreen/triton-bluegreen";
-export type { AfterSwitchVerification, BlueGreenVerification, TritonBlueGreenProps } from "./constructs/bluegreen/triton-bluegreen";
+export type { AfterSwitchVerification, BlueGreenVerification, TritonBlueGreenProps } from "./constructs/bluegreen/bluegreen-props";
 export { summarizeApp } from "./constructs/summary";
 export type { Datatype, Tensor, TensorData } from "./core/tensor";
 export { loadSpec, SpecError, SPEC_SCHEMA_FILE } from "./core/verify-spec";
