@@ -27,7 +27,7 @@ const PACKAGE = [
 ];
 const RUN = [
   "verify", "makeClient", "OipClient", "OipError", "TargetUrlError", "runProbe", "scrapeMetrics", "loadSpec", "SpecError", "SPEC_SCHEMA_FILE",
-  "CheckResult", "CheckStatus", "ClientOptions", "FailureKind", "HealthAnswer", "InferRequest", "InferResponse", "InferenceClient", "MetricSample", "ModelMetadata", "OipProtocol", "ProbeResult", "ProgressEvent", "Report", "TensorMetadata", "TlsOptions", "Verdict", "VerifyOptions", "VerifyTarget",
+  "CheckResult", "CheckStatus", "ClientOptions", "FailureKind", "HealthAnswer", "InferRequest", "InferResponse", "InferenceClient", "MetricSample", "ModelMetadata", "OipProtocol", "ProbeResult", "Protocol", "ProgressEvent", "Report", "TensorMetadata", "TlsOptions", "Verdict", "VerifyOptions", "VerifyTarget",
   ...SPEC_TYPES,
 ];
 

@@ -3,7 +3,8 @@
 // failed) or 2 (could not verify: bad arguments or spec, unreachable server). Its options are the
 // gate's table (core/gate-flags). Loads nothing from cdktf, so it starts fast inside a local-exec
 // provisioner; `promote`, `history`, `status` and `report` load their modules when they run.
-import { createHash } from "crypto";
+import { CLI_EXIT, VERIFY_EXIT } from "../core/exit-codes";
+import { contentHash } from "../core/names";
 import * as fs from "fs";
 import * as path from "path";
 import type { SingleBar } from "cli-progress";
@@ -20,11 +21,12 @@ import { parsePortForwardTarget, VERIFY_FLAGS, VerifyFlags } from "../core/gate-
 import { packageFile } from "../core/package-file";
 import { loadSpec, SpecError } from "../core/verify-spec";
 import { switchBack } from "../run/verify/switch-back";
-import { httpUrlProblem, OipProtocol, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
-import { PROTOCOLS } from "../core/closed-sets";
+import { httpUrlProblem, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
+import { Protocol, PROTOCOLS } from "../core/closed-sets";
 import { RENAMED_FLAGS } from "../core/cli-options";
 
-export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
+/** verify's exit codes (kept under this name for callers of main()). */
+export const EXIT = VERIFY_EXIT;
 
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
 export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
@@ -50,7 +52,7 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
   try {
     await program.parseAsync(argv as string[]);
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.error;
+    if (e instanceof CommanderError) return e.exitCode === 0 ? CLI_EXIT.help : CLI_EXIT.badArguments;
     io.err.write(`cdktf-triton: ${(e as Error).message}\n`);
     return EXIT.error;
   }
@@ -111,7 +113,7 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
     const progress = progressPrinter(flags.quiet ? undefined : io.err);
     // On one terminal the progress lines already listed each check: the summary then gives the verdict.
     const listed = !flags.quiet && isTty(io.err) && isTty(io.out);
-    let report: Report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as OipProtocol }, { onProgress: progress.onEvent });
+    let report: Report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as Protocol }, { onProgress: progress.onEvent });
     progress.done();
     report = { ...report, ...fingerprint, ...servingChangeAllowed };
     if (report.verdict !== "pass" && flags.switchBack) {
@@ -243,7 +245,7 @@ function passedBefore(flags: VerifyFlags, allowed: boolean): { fingerprint: stri
   if (!allowed || !flags.fingerprint || !flags.passed) return undefined;
   const m = /^(\S+) (\S+) (\S+)$/.exec(flags.passed.trim());
   if (!m || m[1] !== flags.fingerprint) return undefined;
-  const specHash = createHash("sha256").update(fs.readFileSync(flags.spec)).digest("hex").slice(0, 16);
+  const specHash = contentHash(fs.readFileSync(flags.spec));
   return m[2] === specHash ? { fingerprint: m[1], passedAt: m[3] } : undefined;
 }
 

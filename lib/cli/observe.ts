@@ -1,5 +1,6 @@
 // The CLI's `report` and `status` commands. Their modules (Vega among them) load only when one of
 // them runs, so `cdktf-triton verify` inside a gate's provisioner starts as fast as before.
+import { REPORT_EXIT, STATUS_EXIT } from "../core/exit-codes";
 import { Command } from "commander";
 import { addShared, CLUSTER, collect, Io } from "./common";
 import { exitCodesHelp } from "./exit-codes";
@@ -40,11 +41,11 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
         const file = writeReportFile(html, flags.out ? { file: flags.out } : { dir: flags.outDir ?? ".", prefix: "report" });
         for (const p of data.problems) io.err.write(`cdktf-triton report: ${p}\n`);
         io.out.write(`${file}\n`);
-        setCode(0);
+        setCode(REPORT_EXIT.written);
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         io.err.write(`cdktf-triton report: ${err.code === "EEXIST" ? `${flags.out} exists: each report is its own file, give another --out` : err.message}\n`);
-        setCode(2);
+        setCode(REPORT_EXIT.error);
       }
     });
 
@@ -65,14 +66,14 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
         if (flags.watch && flags.envoy === false) throw new Error("--watch shows each Envoy's weights: drop --no-envoy");
         if (flags.watch) {
           const status = await watchStatus({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, { app: flags.app, historyLimit: n, out: io.out });
-          return setCode(status.pairs.length ? 0 : 1);
+          return setCode(status.pairs.length ? STATUS_EXIT.printed : STATUS_EXIT.noPair);
         }
         const status = await collectStatus({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, { app: flags.app, envoy: flags.envoy, historyLimit: n });
         io.out.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${statusText(status)}\n`);
-        setCode(status.pairs.length ? 0 : 1);
+        setCode(status.pairs.length ? STATUS_EXIT.printed : STATUS_EXIT.noPair);
       } catch (e) {
         io.err.write(`cdktf-triton status: ${(e as Error).message}\n`);
-        setCode(2);
+        setCode(STATUS_EXIT.error);
       }
     });
 }

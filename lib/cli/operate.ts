@@ -1,6 +1,7 @@
 // The CLI's `abort`, `pause`, `resume` and `skip`: requests to a running promotion's driver from any
 // shell, through the pair's lease. `abort` with no live driver rolls the pair back itself when it is
 // given the stack and the engine (as `promote` takes them).
+import { OPERATE_EXIT, PROMOTE_EXIT } from "../core/exit-codes";
 import { Command } from "commander";
 import { addShared, Io } from "./common";
 import { addEngineOptions } from "./promote";
@@ -21,7 +22,7 @@ export function addOperateCommands(program: Command, io: Io, setCode: (code: num
     if (action === "abort") addEngineOptions(command);
     else addShared(command, ["kubeconfig", "context"]);
     command.addHelpText("after", exitCodesHelp(action)).action(async (flags) => {
-      const { sendRequest, noDriverText, NoDriver, LeaseError, OperateError, OPERATE_EXIT } = await import("../run/promote/operate");
+      const { sendRequest, noDriverText, NoDriver, LeaseError, OperateError } = await import("../run/promote/operate");
       const target = { app: flags.app, namespace: flags.namespace, kube: { kubeconfig: flags.kubeconfig, context: flags.context }, out: io.out };
       const fail = (message: string) => {
         io.err.write(`cdktf-triton ${action}: ${message}\n`);
@@ -58,11 +59,10 @@ async function rollBack(flags: Record<string, any>, io: Io): Promise<number> {
   const { promote, PromoteError, NothingToAbort } = await import("../run/promote/driver");
   const { EngineError } = await import("../run/promote/engine");
   const { PromotionSpecError } = await import("../core/promotion-spec");
-  const { OPERATE_EXIT } = await import("../run/promote/operate");
   const { engineOptions } = await import("./promote");
   try {
     const report = await promote({ ...(await engineOptions(flags, io)), rollbackOnly: true, onUnfinished: "rollback", app: flags.app });
-    return report.exitCode === 0 ? OPERATE_EXIT.done : OPERATE_EXIT.error;
+    return report.exitCode === PROMOTE_EXIT.rolledBack ? OPERATE_EXIT.done : OPERATE_EXIT.error;
   } catch (e) {
     if (e instanceof NothingToAbort) {
       io.out.write(`${e.message}\n`);

@@ -1,5 +1,7 @@
 // The CLI's `promote` and `history` commands. The modules that do the work load only when one of
 // them runs, so `cdktf-triton verify` (inside a gate's provisioner) starts as fast as before.
+import { HISTORY_EXIT, OPERATE_EXIT, PROMOTE_EXIT } from "../core/exit-codes";
+import { historyConfigMap } from "../core/names";
 import * as fs from "fs";
 import { Command } from "commander";
 import { addOption, addShared, CLUSTER, collect, Io } from "./common";
@@ -21,7 +23,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
     .option(`--on-unfinished <${ON_UNFINISHED.join("|")}>`, "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
     .addHelpText("after", exitCodesHelp("promote"))
     .action(async (flags) => {
-      const { promote, PromoteError, InterruptedBeforeStart, PROMOTE_EXIT, findPromotion } = await import("../run/promote/driver");
+      const { promote, PromoteError, InterruptedBeforeStart, findPromotion } = await import("../run/promote/driver");
       const { PromotionSpecError, loadPromotionSpec } = await import("../core/promotion-spec");
       const { EngineError } = await import("../run/promote/engine");
       const { LeaseError } = await import("../run/promote/lease");
@@ -76,13 +78,13 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
           }
         } else {
           if (!flags.app) throw new Error("give --app (the pair's appName) or --history-file");
-          records = await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, `${flags.app}-promotions`, 1000).read();
+          records = await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, historyConfigMap(flags.app), 1000).read();
         }
         io.out.write(flags.json ? `${JSON.stringify(records, null, 2)}\n` : records.length ? `${historyTable(records)}\n` : "no promotions or verdicts recorded\n");
-        setCode(0);
+        setCode(HISTORY_EXIT.printed);
       } catch (e) {
         io.err.write(`cdktf-triton history: ${(e as Error).message}\n`);
-        setCode(2);
+        setCode(HISTORY_EXIT.error);
       }
     });
 }
@@ -115,13 +117,13 @@ async function askFull(flags: Record<string, any>, io: Io, find: typeof import("
     rl.close();
     if (!/^y(es)?$/i.test(answer.trim())) {
       io.out.write("nothing changed\n");
-      return 1;
+      return PROMOTE_EXIT.aborted;
     }
   }
   if (!live || !namespace) return undefined;
   try {
     // Promoted by the running driver: 0; refused by it: 2 (promote's 1 means aborted).
-    return (await sendRequest("full", { app: spec.app, namespace, kube, out: io.out })) === 0 ? 0 : 2;
+    return (await sendRequest("full", { app: spec.app, namespace, kube, out: io.out })) === OPERATE_EXIT.done ? PROMOTE_EXIT.promoted : PROMOTE_EXIT.error;
   } catch (e) {
     if (e instanceof NoDriver) return undefined; // it ended meanwhile: this run goes on
     throw e;

@@ -1,7 +1,7 @@
 // A JSON spec shipped into the synth output as a file asset (not on a command line or in the
 // environment: golden tensors easily pass the kernel's 128 KiB limit for one argument or variable).
 // Written once per content hash under the temp folder, from where cdktf copies it beside the stack.
-import { createHash } from "crypto";
+import { contentHash } from "../core/names";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -10,7 +10,7 @@ import { Construct } from "constructs";
 
 /** `text` as `<fileName>` in the stack's assets; its sha256 (16 hex) with it. */
 export function specAsset(scope: Construct, id: string, folder: string, fileName: string, text: string): { asset: TerraformAsset; hash: string } {
-  const hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
+  const hash = contentHash(text);
   const file = path.join(os.tmpdir(), folder, hash, fileName);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, text);

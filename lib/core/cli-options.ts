@@ -1,6 +1,7 @@
 // The options several CLI commands take, declared once: a flag name means one thing in every
 // command that has it. Core, not cli/: the gate's flag table (core/gate-flags) uses them too, so
 // the verify command a gate writes and the one a person types share these rows.
+import { historyConfigMap } from "./names";
 
 /** One option, in commander's form. */
 export interface OptionSpec {
@@ -17,7 +18,7 @@ export const SHARED_OPTIONS = {
   kubeconfig: { usage: "--kubeconfig <file>", description: "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)" },
   context: { usage: "--context <name>", description: "kubeconfig context (default: its current context)" },
   namespace: { usage: "-n, --namespace <ns>", description: "the pair's namespace", default: "default" },
-  app: { usage: "--app <name>", description: "the pair's appName (its history ConfigMap is <app>-promotions)" },
+  app: { usage: "--app <name>", description: `the pair's appName (its history ConfigMap is ${historyConfigMap("<app>")})` },
   /** Printing JSON instead of text: a flag, never a file. */
   json: { usage: "--json", description: "print JSON on stdout instead of text" },
   /** Writing a report to a file: always this name. */

@@ -12,10 +12,8 @@ export const ENVOY_ADMIN_PORT = 9901;
 /** The name of a TritonCanary's route, the one whose weights a promotion moves. */
 export const CANARY_ROUTE = "canary";
 
-export type ClusterProtocol = Protocol;
-
 /** A backend's cluster for one protocol. */
-export function protocolCluster(backend: string, protocol: ClusterProtocol): string {
+export function protocolCluster(backend: string, protocol: Protocol): string {
   return `${backend}-${protocol}`;
 }
 

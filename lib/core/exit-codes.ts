@@ -3,6 +3,9 @@
 // and the docs' table). A number literal for an exit code anywhere else in lib/ fails
 // test/names-once.test.ts.
 
+/** Every command: its --help (or --version) printed, or its arguments refused before it ran. */
+export const CLI_EXIT = { help: 0, badArguments: 2 } as const;
+
 /** `verify`. */
 export const VERIFY_EXIT = { pass: 0, fail: 1, error: 2 } as const;
 

@@ -11,4 +11,7 @@ export type { ClientOptions, FailureKind, HealthAnswer, InferenceClient, MetricS
 export { runProbe } from "./verify/probe";
 export type { ProbeResult } from "./verify/probe";
 export { makeClient, TargetUrlError, verify } from "./verify/verifier";
-export type { CheckResult, CheckStatus, OipProtocol, ProgressEvent, Report, Verdict, VerifyOptions, VerifyTarget } from "./verify/verifier";
+export type { CheckResult, CheckStatus, ProgressEvent, Report, Verdict, VerifyOptions, VerifyTarget } from "./verify/verifier";
+export type { Protocol } from "../core/closed-sets";
+/** @deprecated since 0.3.0: the same type as {@link Protocol}, its one name now. */
+export type OipProtocol = import("../core/closed-sets").Protocol;

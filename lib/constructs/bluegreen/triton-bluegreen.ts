@@ -1,4 +1,5 @@
 import { ITerraformDependable, TerraformIterator, TerraformLocal, TerraformStack, TerraformVariable } from "cdktf";
+import { historyConfigMap } from "../../core/names";
 import { dependable } from "cdktf/lib/tfExpression";
 import { DataKubernetesResources } from "@cdktf/provider-kubernetes/lib/data-kubernetes-resources";
 import { DataKubernetesAllNamespaces } from "@cdktf/provider-kubernetes/lib/data-kubernetes-all-namespaces";
@@ -396,7 +397,7 @@ export class TritonBlueGreen extends DependableConstruct {
       fingerprint: `\${${activeFingerprint}}`,
       passedRecord: `\${${passedRecord}}`,
       allowServingChange: `\${${this.allowServingChangeExpression}}`,
-      history: { namespace: this.namespace, configMap: `${this.appName}-promotions`, app: this.appName, color: this.active },
+      history: { namespace: this.namespace, configMap: historyConfigMap(this.appName), app: this.appName, color: this.active },
       ...this.gateJob(options, "verify"),
     });
     gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];

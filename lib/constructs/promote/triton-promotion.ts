@@ -1,6 +1,7 @@
 // A staged promotion declared next to its pair: the steps, the analysis and what the driver does.
 // Synthesized into the stack's folder as a file asset (promotion.json) that `cdktf-triton promote`
 // reads, and a stack output with the pair's state (active color, versions, fingerprints).
+import { historyConfigMap, PROMOTION_SPEC_FILE, PROMOTION_SPEC_FOLDER } from "../../core/names";
 import { TerraformAsset, TerraformOutput } from "cdktf";
 import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
@@ -154,10 +155,10 @@ export class TritonPromotion extends Construct {
       steps: props.steps.map((s) => ({ weightPercent: s.weightPercent, bakeSeconds: s.bakeSeconds })),
       analysis: analysis as PromotionSpec["analysis"],
       confirmBeforeSwitch: props.confirmBeforeSwitch ?? false,
-      history: { configMap: `${pair.appName}-promotions`, limit: props.historyLimit ?? 50 },
+      history: { configMap: historyConfigMap(pair.appName), limit: props.historyLimit ?? 50 },
       webhookUrlEnv,
     };
-    this.specAsset = specAsset(this, "spec", "cdktf-triton-promotions", "promotion.json", JSON.stringify(this.spec, null, 2)).asset;
+    this.specAsset = specAsset(this, "spec", PROMOTION_SPEC_FOLDER, PROMOTION_SPEC_FILE, JSON.stringify(this.spec, null, 2)).asset;
   }
 }
 

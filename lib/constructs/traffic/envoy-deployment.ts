@@ -1,7 +1,7 @@
 // Envoy in the cluster: a ConfigMap with the rendered files, a hardened Deployment that mounts it
 // (listeners and clusters hot-reload when the ConfigMap changes; a changed bootstrap rolls the pods),
 // a Service, and a PodDisruptionBudget. Shared by WeightedService and FailoverPool.
-import { createHash } from "crypto";
+import { contentHash } from "../../core/names";
 import { isIP } from "net";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
@@ -230,7 +230,7 @@ export class EnvoyDeployment extends Construct {
             labels: { ...props.podLabels, ...labels },
             annotations: {
               // Listeners and clusters reload from the mounted files; only a new bootstrap restarts pods.
-              "cdktf-triton/bootstrap": createHash("sha256").update(this.files["envoy.yaml"]).digest("hex").slice(0, 16),
+              "cdktf-triton/bootstrap": contentHash(this.files["envoy.yaml"]),
               "prometheus.io/scrape": "true",
               "prometheus.io/port": String(ENVOY_OPS_PORT),
               "prometheus.io/path": "/stats/prometheus",

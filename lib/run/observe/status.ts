@@ -6,6 +6,7 @@
 // clusters' health (its admin interface, through a port-forward) and the health checkers' events
 // (its logs). Whatever cannot be read is a problem in the output, never a crash. Runtime code: no
 // cdktf here.
+import { historyConfigMap } from "../../core/names";
 import { parse as parseYaml } from "yaml";
 import { KubeAccess, kubectlFailure, runKubectl, runningPods } from "../kubectl";
 import { getText } from "../promote/analysis";
@@ -267,11 +268,11 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
 }
 
 /** A pair's history ConfigMap (the one `promote` and the gate write). */
-const pairHistory = (access: KubeAccess, namespace: string, app: string) => new ClusterHistory(access, namespace, `${app}-promotions`, 1000);
+const pairHistory = (access: KubeAccess, namespace: string, app: string) => new ClusterHistory(access, namespace, historyConfigMap(app), 1000);
 
 /** For the report: the pair's history ConfigMap and its Envoys' logs, read from the cluster. */
 export async function addClusterSources(data: ObservedData, access: KubeAccess, namespace: string, app: string): Promise<void> {
-  const where = `history ConfigMap ${namespace}/${app}-promotions`;
+  const where = `history ConfigMap ${namespace}/${historyConfigMap(app)}`;
   try {
     const loaded = await pairHistory(access, namespace, app).load();
     if (!loaded.exists) data.problems.push(`${where} does not exist: no promotion or gate verdict recorded in the cluster`);

@@ -5,6 +5,7 @@
 // --watch` shows), the last request written to it (`cdktf-triton abort | pause | resume | skip`,
 // `promote --full`) and the driver's answer. Written with optimistic concurrency (resourceVersion),
 // so a request and a renewal never overwrite each other. Runtime code: no cdktf here.
+import { promotionLease } from "../../core/names";
 import * as os from "os";
 import { randomBytes } from "crypto";
 import { KubeAccess, kubectlFailure, runKubectl } from "../kubectl";
@@ -21,7 +22,6 @@ export const LEASE_ANNOTATIONS = {
   answer: "cdktf-triton.io/answer",
 } as const;
 
-export const leaseName = (app: string) => `${app}-promotion`;
 
 export const REQUEST_ACTIONS = ["abort", "pause", "resume", "skip", "full"] as const;
 export type RequestAction = (typeof REQUEST_ACTIONS)[number];
@@ -143,7 +143,7 @@ export class PairLease {
     public readonly namespace: string,
     public readonly app: string,
   ) {
-    this.name = leaseName(app);
+    this.name = promotionLease(app);
   }
 
   async read(): Promise<LeaseView> {

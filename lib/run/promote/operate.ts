@@ -3,13 +3,13 @@
 // print the driver's answer. `abort` with no live driver (its runner died: the lease expired) rolls
 // the pair back itself through the stack's engine, as `promote --on-unfinished rollback` would.
 // Runtime code: no cdktf here.
+import { OPERATE_EXIT } from "../../core/exit-codes";
+import { historyConfigMap } from "../../core/names";
 import { KubeAccess } from "../kubectl";
 import { ClusterHistory } from "./history";
 import { holderText, LeaseError, NoDriver, PairLease, RequestAction } from "./lease";
 import { PromotionRecord } from "../records";
 
-/** The exit codes of abort, pause, resume and skip. */
-export const OPERATE_EXIT = { done: 0, refused: 1, error: 2 } as const;
 
 export class OperateError extends Error {}
 
@@ -22,7 +22,7 @@ export interface OperateTarget {
 
 /** The promotion of the pair a later run would take up: running, awaiting confirmation, or aborted on a step. */
 export async function unfinishedPromotion(t: OperateTarget): Promise<PromotionRecord | undefined> {
-  const records = await new ClusterHistory(t.kube, t.namespace, `${t.app}-promotions`, 1000).read();
+  const records = await new ClusterHistory(t.kube, t.namespace, historyConfigMap(t.app), 1000).read();
   return records
     .filter((r): r is PromotionRecord => r.kind === "promotion")
     .reverse()
@@ -52,7 +52,7 @@ export async function sendRequest(action: RequestAction, t: OperateTarget, endMs
     await new Promise((r) => setTimeout(r, 500));
     view = await lease.read();
   }
-  const record = view.progress ? (await new ClusterHistory(t.kube, t.namespace, `${t.app}-promotions`, 1000).read()).find((r) => r.id === view.progress!.promotion) : undefined;
+  const record = view.progress ? (await new ClusterHistory(t.kube, t.namespace, historyConfigMap(t.app), 1000).read()).find((r) => r.id === view.progress!.promotion) : undefined;
   const status = record?.kind === "promotion" ? record.status : undefined;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (action === "abort" && status === "aborted" && record?.kind === "promotion" && record.currentStep < 0) {

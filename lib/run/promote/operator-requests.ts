@@ -2,6 +2,7 @@
 // shell (`cdktf-triton abort | pause | resume | skip`, `promote --full`): each answered at once, and
 // acted on by the step loop within a second. The driver's progress is published with the lease for
 // `status --watch`. Runtime code: no cdktf here.
+import { promotionLease } from "../../core/names";
 import { RequestOutcome } from "../../core/closed-sets";
 import { KubeAccess } from "../kubectl";
 import { RunContext } from "./context";
@@ -43,7 +44,7 @@ export class OperatorRequests {
       },
       (line) => c.o.err.write(`promote: ${line}\n`),
     );
-    const { takenFrom } = await c.during(`taking the pair's lease ${namespace}/${c.spec.app}-promotion`, () => keeper.acquire({}));
+    const { takenFrom } = await c.during(`taking the pair's lease ${namespace}/${promotionLease(c.spec.app)}`, () => keeper.acquire({}));
     this.keeper = keeper;
     this.recorder.eventTarget = { access: this.kube, namespace, service: c.spec.app, component: "cdktf-triton-promote" };
     if (takenFrom) {

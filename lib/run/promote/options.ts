@@ -1,5 +1,6 @@
 // What a promotion run is given (PromoteOptions), how it ends badly (PromoteError and its kinds),
 // the clocks an operator relies on, and where it finds its stack and spec. Runtime code: no cdktf here.
+import { PROMOTION_SPEC_FILE } from "../../core/names";
 import * as fs from "fs";
 import * as path from "path";
 import { KubeAccess } from "../kubectl";
@@ -108,7 +109,7 @@ export function findPromotion(stack: string | undefined, promotion: string | und
   if (!fs.existsSync(path.join(stackDir, "cdk.tf.json"))) throw new PromoteError(`${stackDir} holds no synthesized stack (cdk.tf.json): run cdktf synth`);
   const assets = path.join(stackDir, "assets");
   const specs = (fs.existsSync(assets) ? fs.readdirSync(assets) : []).flatMap((a) =>
-    fs.readdirSync(path.join(assets, a)).map((h) => path.join(assets, a, h, "promotion.json")).filter((f) => fs.existsSync(f)),
+    fs.readdirSync(path.join(assets, a)).map((h) => path.join(assets, a, h, PROMOTION_SPEC_FILE)).filter((f) => fs.existsSync(f)),
   );
   const named = specs.map((f) => ({ f, p: (JSON.parse(fs.readFileSync(f, "utf8")) as PromotionSpec).path }));
   const chosen = promotion ? named.filter((n) => n.p === promotion || n.p.endsWith(`/${promotion}`)) : named;

@@ -10,10 +10,8 @@ import { ProbeResult, runProbe } from "./probe";
 import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "../../core/verify-spec";
 import { Protocol } from "../../core/closed-sets";
 
-export type OipProtocol = Protocol;
-
 /** The client for a protocol. gRPC's libraries load only when asked for (the CLI starts faster). */
-export function makeClient(protocol: OipProtocol | undefined, options: ClientOptions): InferenceClient {
+export function makeClient(protocol: Protocol | undefined, options: ClientOptions): InferenceClient {
   if (protocol !== "grpc") return new OipClient(options);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { GrpcOipClient } = require("./grpc-client") as typeof import("./grpc-client");
@@ -54,7 +52,7 @@ export interface VerifyTarget {
   /** The candidate: http(s)://host:port, for gRPC too (h2c over http, TLS over https). */
   readonly url: string;
   /** The Open Inference Protocol over HTTP/REST (port 8000) or gRPC (port 8001). @default "http" */
-  readonly protocol?: OipProtocol;
+  readonly protocol?: Protocol;
   /** Triton's metrics endpoint, e.g. http://host:8002/metrics. @default - server counters not checked */
   readonly metricsUrl?: string;
   /** The active color, for relative budgets and output agreement. @default - no baseline */
