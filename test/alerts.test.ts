@@ -167,7 +167,7 @@ describe("the p99 latency alert and the autoscaler's queue-time query, tested by
 
   test("queue time per request is one number in the dashboard, the adapter rule and the promotion's analysis, failures or not (core/queue-time)", () => {
     const { queueTimeAdapterRule } = require("../lib/constructs/release/autoscaling");
-    const { dashboardQueries } = require("../lib/constructs/observe/dashboard");
+    const { dashboardQueries } = require("../lib/constructs/monitoring/dashboard");
     const { promqlOf } = require("../lib/run/promote/analysis");
     const labels = { namespace: "ml", app: "classifier", color: "green", pod: "classifier-green-7d9f8-abcde", model: "iris", version: "1" };
     // Every 15 s: 3 requests complete, waiting 150 ms in all (50 ms each); 1 fails before it queues.
@@ -195,7 +195,7 @@ describe("the p99 latency alert and the autoscaler's queue-time query, tested by
 });
 
 describe("TritonAlerts' rules (the pair's and its Envoys'), tested by promtool", () => {
-  const { pairAlertRules, envoyAlertRules } = require("../lib/constructs/observe/alerts");
+  const { pairAlertRules, envoyAlertRules } = require("../lib/constructs/monitoring/alerts");
   const rules = { groups: [pairAlertRules("classifier", "ml"), envoyAlertRules("classifier-canary", "ml")] };
   // What a pod scrape (or PodMonitor) of our Envoy gives its series: the pod's namespace and app.
   const envoy = (cluster: string) => ({ namespace: "ml", app: "classifier-canary", pod: "classifier-canary-5d8f-x2x7q", envoy_cluster_name: cluster, job: "kubernetes-pods" });
@@ -304,7 +304,7 @@ describe("TritonAlerts' rules (the pair's and its Envoys'), tested by promtool",
 });
 
 describe("a failover pool's tier alerts (from Envoy's per-endpoint stats), tested by promtool", () => {
-  const { envoyAlertRules } = require("../lib/constructs/observe/alerts");
+  const { envoyAlertRules } = require("../lib/constructs/monitoring/alerts");
   const pools = [{ cluster: "classifier-failover-http", tiers: [{ name: "primary", hosts: ["classifier-canary.ml.svc.cluster.local"] }, { name: "backup", hosts: ["triton.eu-west-1.example.com"] }] }];
   const rules = { groups: [envoyAlertRules("classifier-failover", "ml", {}, pools)] };
   const endpoint = (host: string, address: string) => ({ namespace: "ml", app: "classifier-failover", envoy_cluster_name: "classifier-failover-http", envoy_endpoint_hostname: host, envoy_endpoint_address: address, job: "kubernetes-pods" });

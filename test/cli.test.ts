@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { expandHome } from "../lib/run/kubectl";
+import { expandHome } from "../lib/run/kube/kubectl";
 import { switchBack } from "../lib/run/verify/switch-back";
 import { hangCheck } from "./hang-check";
 import { freePort, RunningServer, startMlserver } from "./peers/servers";

@@ -8,7 +8,7 @@ import { Double, startMisbehavingServer } from "./doubles/misbehaving-server";
 import { RunningEnvoy, startPool, waitUntilHostFailed } from "./peers/envoy";
 import { until } from "./peers/wait";
 import { parseEnvoyLog } from "../lib/run/observe/envoy-log";
-import { poolTiersOf } from "../lib/constructs/observe/alerts";
+import { poolTiersOf } from "../lib/constructs/monitoring/alerts";
 import { parsePrometheusText } from "../lib/core/prometheus-text";
 import { failoverPoolModel, FailoverPoolProps } from "../lib/constructs/failover/failover-pool-model";
 import { PropValidator } from "../lib/constructs/validation";

@@ -1,6 +1,6 @@
 import { spawnSync } from "child_process";
 import { Command } from "commander";
-import { addVerifyOptions } from "../lib/cli/main";
+import { addVerifyOptions } from "../lib/cli/verify";
 import { gateCommand, VERIFY_FLAGS, VerifyFlags } from "../lib/core/gate-flags";
 
 // The gate's command line is one contract, written once (core/gate-flags): what the gate renders,

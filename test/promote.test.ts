@@ -4,7 +4,7 @@ import { Backend, GatewayDataPlane, PromotionMetric, TritonBlueGreen, TritonCana
 import { contourStatName, gatewayEnvoyQueries, routeProblem } from "../lib/run/gateway";
 import { histogramQuantile, judge, judgeEnvoy, promqlOf, windowCounters } from "../lib/run/promote/analysis";
 import { parsePrometheusText } from "../lib/core/prometheus-text";
-import { historyTable, parseHistory } from "../lib/run/promote/history";
+import { historyTable, parseHistory } from "../lib/run/records/history";
 import { PromotionRecord } from "../lib/run/records";
 import { parseWeightsVersion, weightKey, weightsVersion } from "../lib/core/envoy";
 import { sameWeights, weightsText } from "../lib/run/envoys";

@@ -22,7 +22,7 @@ export function addOperateCommands(program: Command, io: Io, setCode: (code: num
     if (action === "abort") addEngineOptions(command);
     else addShared(command, ["kubeconfig", "context"]);
     command.addHelpText("after", exitCodesHelp(action)).action(async (flags) => {
-      const { sendRequest, noDriverText, NoDriver, LeaseError, OperateError } = await import("../run/promote/operate");
+      const { sendRequest, noDriverText, NoDriver, LeaseError, OperateError } = await import("../run/promote/ask-driver");
       const target = { app: flags.app, namespace: flags.namespace, kube: { kubeconfig: flags.kubeconfig, context: flags.context }, out: io.out };
       const fail = (message: string) => {
         io.err.write(`cdktf-triton ${action}: ${message}\n`);

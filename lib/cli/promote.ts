@@ -62,7 +62,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
   addShared(history, [...CLUSTER, "historyFile", "json"])
     .addHelpText("after", exitCodesHelp("history"))
     .action(async (flags) => {
-      const { ClusterHistory, historyTable, parseHistory } = await import("../run/promote/history");
+      const { ClusterHistory, historyTable, parseHistory } = await import("../run/records/history");
       try {
         let records;
         if (flags.historyFile.length) {
@@ -96,7 +96,7 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
  */
 async function askFull(flags: Record<string, any>, io: Io, find: typeof import("../run/promote/driver").findPromotion, load: typeof import("../core/promotion-spec").loadPromotionSpec): Promise<number | undefined> {
   const { PairLease, NoDriver } = await import("../run/promote/lease");
-  const { sendRequest } = await import("../run/promote/operate");
+  const { sendRequest } = await import("../run/promote/ask-driver");
   const { Engine } = await import("../run/promote/engine");
   const { stackDir, specFile } = find(flags.stack, flags.promotion);
   const spec = load(specFile);

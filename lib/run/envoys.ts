@@ -6,8 +6,8 @@
 // serves is the runtime's value where one is set, else its file's. Runtime code: no cdktf here.
 import { request } from "undici";
 import { clusterBackend, modelVersionsName, nextVersionKey, parseWeightsVersion, weightKey, weightsVersion } from "../core/envoy";
-import { KubeAccess, runningPods } from "./kubectl";
-import { PortForward, startPortForward } from "./verify/port-forward";
+import { KubeAccess, runningPods } from "./kube/kubectl";
+import { PortForward, startPortForward } from "./kube/port-forward";
 
 /** Percent per backend, e.g. { blue: 90, green: 10 }. */
 export type Weights = Readonly<Record<string, number>>;

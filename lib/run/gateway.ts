@@ -4,7 +4,7 @@
 // listener on the pod's loopback). No push: the implementation programs its Envoy from the route
 // over xDS. Runtime code: no cdktf here.
 import { request } from "undici";
-import { KubeAccess, kubectlFailure, runKubectl } from "./kubectl";
+import { KubeAccess, kubectlFailure, runKubectl } from "./kube/kubectl";
 import { Weights } from "./envoys";
 
 /** A color's Service as the route refers to it. */

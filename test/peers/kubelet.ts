@@ -19,7 +19,7 @@ import * as fs from "fs";
 import * as os from "os";
 import { EnvoyFiles } from "../../lib/constructs/traffic/envoy-model";
 import { ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../lib/core/envoy";
-import { runningPods } from "../../lib/run/kubectl";
+import { runningPods } from "../../lib/run/kube/kubectl";
 import { kubeconfig, kubectlApply, kubectlBin, run } from "../e2e/engine";
 import { RunningEnvoy, startEnvoy, writeAtomically } from "./envoy";
 import { freePort } from "./servers";

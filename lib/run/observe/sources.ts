@@ -4,7 +4,7 @@
 // in words, and everything readable is still used. Runtime code: no cdktf here.
 import * as fs from "fs";
 import * as path from "path";
-import { parseHistory } from "../promote/history";
+import { parseHistory } from "../records/history";
 import type { HistoryRecord, PromoteReport } from "../records";
 import type { Report as VerifyReport } from "../verify/verifier";
 import { AccessLine, EnvoyLog, FailoverEvent, parseEnvoyLog } from "./envoy-log";

@@ -8,13 +8,13 @@
 // cdktf here.
 import { historyConfigMap } from "../../core/names";
 import { parse as parseYaml } from "yaml";
-import { KubeAccess, kubectlFailure, runKubectl, runningPods } from "../kubectl";
-import { getText } from "../promote/analysis";
+import { KubeAccess, kubectlFailure, runKubectl, runningPods } from "../kube/kubectl";
+import { getText } from "../http";
 import { parsePrometheusText } from "../../core/prometheus-text";
-import { ClusterHistory } from "../promote/history";
+import { ClusterHistory } from "../records/history";
 import { HistoryRecord } from "../records";
 import { PAIR_ANNOTATIONS, PAIR_LABEL } from "../../core/pair";
-import { startPortForward } from "../verify/port-forward";
+import { startPortForward } from "../kube/port-forward";
 import { isColor } from "../../core/colors";
 import { ENVOY_ADMIN_PORT, isOpsCluster, parseWeightsVersion } from "../../core/envoy";
 import { readServed, sameWeights, SplitRouteClusters, weightsText } from "../envoys";

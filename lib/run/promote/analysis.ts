@@ -2,12 +2,12 @@
 // metrics come from our Envoys' ops ports (`/stats/prometheus`: per-cluster counters, and the
 // request-time histogram for percentiles); Triton's and custom ones from a Prometheus HTTP API.
 // A window without data is "inconclusive", never a pass. Runtime code: no cdktf here.
-import { request } from "undici";
 import { MetricSpec } from "../../core/promotion-spec";
 import { parsePrometheusText } from "../../core/prometheus-text";
 import { queueTimePerRequestSeconds } from "../../core/queue-time";
 import { Measurement } from "../records";
 import { gatewayEnvoyQueries } from "../gateway";
+import { getText, readUrl } from "../http";
 
 /** What the placeholders of a query stand for. */
 export interface QueryContext {
@@ -35,16 +35,6 @@ export interface EnvoyCounters {
 export interface EnvoySnapshot extends EnvoyCounters {
   /** Each Envoy's counters, so a window can tell an Envoy that restarted (its counters start again from 0). */
   readonly byEnvoy?: ReadonlyMap<string, EnvoyCounters>;
-}
-
-const HTTP_TIMEOUT_MS = 5_000;
-
-/** A URL's body as text (bounded by 5 s); throws unless it answers 200. */
-export async function getText(url: string): Promise<string> {
-  const res = await request(url, { headersTimeout: HTTP_TIMEOUT_MS, bodyTimeout: HTTP_TIMEOUT_MS });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}: ${text.slice(0, 200)}`);
-  return text;
 }
 
 /** Sums counters. */
@@ -186,8 +176,8 @@ export class PrometheusError extends Error {}
  */
 export async function queryPrometheus(baseUrl: string, query: string): Promise<number | undefined> {
   const url = `${baseUrl.replace(/\/$/, "")}/api/v1/query?query=${encodeURIComponent(query)}`;
-  const res = await request(url, { headersTimeout: HTTP_TIMEOUT_MS, bodyTimeout: HTTP_TIMEOUT_MS });
-  const text = await res.body.text();
+  const res = await readUrl(url);
+  const text = res.text;
   let body: { status?: string; error?: string; errorType?: string; data?: { resultType: string; result: unknown } };
   try {
     body = JSON.parse(text);

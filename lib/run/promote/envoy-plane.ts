@@ -2,7 +2,7 @@
 // each pod's runtime through its admin interface and read back; a pod serves it from its runtime
 // until its mounted ConfigMap carries it (its kubelet's sync, a minute or more), when the runtime
 // values are cleared. Runtime code: no cdktf here.
-import { KubeAccess } from "../kubectl";
+import { KubeAccess } from "../kube/kubectl";
 import { EnvoyFleet, sameWeights, Weights, weightsText } from "../envoys";
 import { WeightMove } from "../records";
 import { DONE, Outcome, RunContext } from "./context";

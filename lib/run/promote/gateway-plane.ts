@@ -3,7 +3,7 @@
 // pushes it over xDS); a fall is patched into the route first, then applied. The Gateway's Envoy
 // follows its route by itself: no runtime values to clear. Runtime code: no cdktf here.
 import { Color, COLORS } from "../../core/colors";
-import { KubeAccess } from "../kubectl";
+import { KubeAccess } from "../kube/kubectl";
 import { EnvoyFleet, sameWeights, Weights, weightsText } from "../envoys";
 import { ColorService, patchRouteWeights, readGatewayServed, readRouteStatus, routeProblem } from "../gateway";
 import { DONE, Outcome } from "./context";

@@ -8,7 +8,7 @@
 import { promotionLease } from "../../core/names";
 import * as os from "os";
 import { randomBytes } from "crypto";
-import { KubeAccess, kubectlFailure, runKubectl } from "../kubectl";
+import { KubeAccess, kubectlFailure, runKubectl } from "../kube/kubectl";
 import { RequestOutcome } from "../../core/closed-sets";
 
 /** How long a lease lasts without renewal, and how often the driver renews it. */

@@ -6,7 +6,7 @@
 import { Color, COLORS } from "../../core/colors";
 import { VerifySpec } from "../../core/verify-spec";
 import { EnvoyFleet, readModelServed, Weights } from "../envoys";
-import { kubectlFailure, runKubectl } from "../kubectl";
+import { kubectlFailure, runKubectl } from "../kube/kubectl";
 import { pinVersions } from "../model-versions";
 import { verify } from "../verify/verifier";
 import { DONE, failed, Outcome, RunContext } from "./context";

@@ -4,7 +4,7 @@
 // `status --watch`. Runtime code: no cdktf here.
 import { promotionLease } from "../../core/names";
 import { RequestOutcome } from "../../core/closed-sets";
-import { KubeAccess } from "../kubectl";
+import { KubeAccess } from "../kube/kubectl";
 import { RunContext } from "./context";
 import { DriverRequest, LEASE_DURATION_SECONDS, LeaseKeeper, PairLease, who } from "./lease";
 import { Recorder } from "./recorder";

@@ -3,7 +3,7 @@
 import { PROMOTION_SPEC_FILE } from "../../core/names";
 import * as fs from "fs";
 import * as path from "path";
-import { KubeAccess } from "../kubectl";
+import { KubeAccess } from "../kube/kubectl";
 import { PromoteReport } from "../records";
 import { EngineKind, OnUnfinished } from "../../core/closed-sets";
 import { PromotionSpec } from "../../core/promotion-spec";

@@ -3,11 +3,11 @@
 // pair's active Service); at the end, the report's files. Runtime code: no cdktf here.
 import * as fs from "fs";
 import * as path from "path";
-import { EventReason, EventTarget, recordEvent } from "../events";
-import { KubeAccess } from "../kubectl";
+import { EventReason, EventTarget, recordEvent } from "../kube/events";
+import { KubeAccess } from "../kube/kubectl";
 import { PromoteReport } from "../records";
 import { RunContext } from "./context";
-import { appendHistoryFile, ClusterHistory } from "./history";
+import { appendHistoryFile, ClusterHistory } from "../records/history";
 import { notify, Notification, PromotionEvent } from "./notify";
 import { PromoteError } from "./options";
 

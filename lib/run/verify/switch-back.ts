@@ -4,7 +4,7 @@
 // Runtime code: no cdktf here.
 import { isColor, otherColor } from "../../core/colors";
 import { PAIR_ANNOTATIONS } from "../../core/pair";
-import { kubectlFailure, runKubectl } from "../kubectl";
+import { kubectlFailure, runKubectl } from "../kube/kubectl";
 
 export interface SwitchBackOptions {
   /** The active Service (`svc/NAME` or NAME) and the preview Service. */

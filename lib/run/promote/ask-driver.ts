@@ -5,8 +5,8 @@
 // Runtime code: no cdktf here.
 import { OPERATE_EXIT } from "../../core/exit-codes";
 import { historyConfigMap } from "../../core/names";
-import { KubeAccess } from "../kubectl";
-import { ClusterHistory } from "./history";
+import { KubeAccess } from "../kube/kubectl";
+import { ClusterHistory } from "../records/history";
 import { holderText, LeaseError, NoDriver, PairLease, RequestAction } from "./lease";
 import { PromotionRecord } from "../records";
 

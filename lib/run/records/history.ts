@@ -4,8 +4,8 @@
 // Runtime code: no cdktf here.
 import * as fs from "fs";
 import * as path from "path";
-import { KubeAccess, kubectlFailure, runKubectl } from "../kubectl";
-import { HistoryRecord } from "../records";
+import { KubeAccess, kubectlFailure, runKubectl } from "../kube/kubectl";
+import { HistoryRecord } from "./index";
 
 export type { KubeAccess };
 

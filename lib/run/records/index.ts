@@ -2,7 +2,7 @@
 // writes them into the pair's history and its report files), a gate's verdict record, and the
 // report of a promotion run. The driver, the history and the reports import these; none of them
 // imports another for its types.
-import { RequestOutcome } from "../core/closed-sets";
+import { RequestOutcome } from "../../core/closed-sets";
 
 /**
  * "running": a driver holds the pair (a pause requested with `cdktf-triton pause` is still

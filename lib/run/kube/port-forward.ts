@@ -2,7 +2,7 @@
 // local port, started before the verification and stopped after it.
 import { spawn } from "child_process";
 import { parsePortForwardTarget } from "../../core/gate-flags";
-import { expandHome, kubectlFailure } from "../kubectl";
+import { expandHome, kubectlFailure } from "./kubectl";
 
 export interface PortForwardOptions {
   /** e.g. svc/classifier-green:8000 */
