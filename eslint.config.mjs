@@ -11,7 +11,10 @@ export default tseslint.config(
     files: ["**/*.ts", "**/*.js", "**/*.mjs"],
     rules: {
       "no-duplicate-imports": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
     },
   },
 );

@@ -35,7 +35,12 @@ function marked() {
     try {
       if (!fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(mark)) continue;
       const pgid = pgidOf(entry);
-      const command = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ").slice(0, 200);
+      const command = fs
+        .readFileSync(`/proc/${entry}/cmdline`, "utf8")
+        .split("\0")
+        .filter(Boolean)
+        .join(" ")
+        .slice(0, 200);
       found.push({ pid: Number(entry), pgid, command });
     } catch {
       /* gone meanwhile, or not ours to read */
@@ -64,7 +69,8 @@ async function end(processes) {
   const targets = [...new Set(processes.map((p) => (p.pgid > 1 && p.pgid !== own ? -p.pgid : p.pid)))];
   targets.forEach((t) => signal(t, "SIGTERM"));
   const deadline = Date.now() + TERM_GRACE_MS;
-  const alive = () => processes.some((p) => fs.existsSync(`/proc/${p.pid}`) && !/\) Z /.test(safeRead(`/proc/${p.pid}/stat`)));
+  const alive = () =>
+    processes.some((p) => fs.existsSync(`/proc/${p.pid}`) && !/\) Z /.test(safeRead(`/proc/${p.pid}/stat`)));
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   targets.forEach((t) => signal(t, "SIGKILL"));
 }
@@ -92,7 +98,9 @@ async function main() {
     if (resultsAt === undefined && fs.existsSync(results)) resultsAt = Date.now();
     if (resultsAt !== undefined && Date.now() - resultsAt > EXIT_AFTER_RESULTS_MS && !hung) {
       hung = true;
-      process.stderr.write(`jest-run: jest did not exit within ${EXIT_AFTER_RESULTS_MS / 1000} s of its last result (a handle a test left open): ending it\n`);
+      process.stderr.write(
+        `jest-run: jest did not exit within ${EXIT_AFTER_RESULTS_MS / 1000} s of its last result (a handle a test left open): ending it\n`,
+      );
       void end([{ pid: jest.pid, pgid: jest.pid }]);
     }
   }, 1000);
@@ -100,12 +108,22 @@ async function main() {
   clearInterval(watch);
   const leftovers = marked();
   if (leftovers.length) {
-    process.stderr.write(`jest-run: ${leftovers.length} process${leftovers.length > 1 ? "es" : ""} of this run outlived jest: ending them: ${leftovers.map((p) => `${p.command} (pid ${p.pid})`).join("; ")}\n`);
+    process.stderr.write(
+      `jest-run: ${leftovers.length} process${leftovers.length > 1 ? "es" : ""} of this run outlived jest: ending them: ${leftovers.map((p) => `${p.command} (pid ${p.pid})`).join("; ")}\n`,
+    );
     await end(leftovers);
   }
   const noResults = !fs.existsSync(results);
-  const report = noResults ? { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, testResults: [] } : JSON.parse(fs.readFileSync(results, "utf8"));
-  report.cdktfTritonRun = { jestExitCode: code, hung, exitAfterResultsSeconds: EXIT_AFTER_RESULTS_MS / 1000, noResults, leftovers };
+  const report = noResults
+    ? { numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, testResults: [] }
+    : JSON.parse(fs.readFileSync(results, "utf8"));
+  report.cdktfTritonRun = {
+    jestExitCode: code,
+    hung,
+    exitAfterResultsSeconds: EXIT_AFTER_RESULTS_MS / 1000,
+    noResults,
+    leftovers,
+  };
   fs.mkdirSync(path.dirname(path.resolve(results)), { recursive: true });
   fs.writeFileSync(results, JSON.stringify(report));
   process.exit(hung || leftovers.length || noResults ? 1 : code);

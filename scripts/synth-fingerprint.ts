@@ -23,8 +23,12 @@ fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 
 /** A Triton that only names its ports: the promote stack reaches each color on loopback. */
-const triton = (http: number, grpc: number) => ({ ports: { http, grpc, metrics: http + 2 } }) as unknown as RunningTriton;
-const colors: Colors = { blue: { version: "v1", triton: triton(18000, 18001) }, green: { version: "v2", triton: triton(28000, 28001) } };
+const triton = (http: number, grpc: number) =>
+  ({ ports: { http, grpc, metrics: http + 2 } }) as unknown as RunningTriton;
+const colors: Colors = {
+  blue: { version: "v1", triton: triton(18000, 18001) },
+  green: { version: "v2", triton: triton(28000, 28001) },
+};
 
 const stacks: Record<string, (app: App, id: string) => TerraformStack> = {
   // `npm start`
@@ -36,9 +40,22 @@ const stacks: Record<string, (app: App, id: string) => TerraformStack> = {
     return s;
   },
   bluegreen: (app, id) => new BlueGreenE2eStack(app, id, path.join(out, "work-bluegreen"), "e2e-bluegreen-opentofu"),
-  promote: (app, id) => promoteStack(app, id, path.join(out, "work-promote"), "e2e-promote", { http: 19000, grpc: 19001 }, colors, { steps: TEST_STEPS, analysis: TEST_ANALYSIS }),
+  promote: (app, id) =>
+    promoteStack(app, id, path.join(out, "work-promote"), "e2e-promote", { http: 19000, grpc: 19001 }, colors, {
+      steps: TEST_STEPS,
+      analysis: TEST_ANALYSIS,
+    }),
   weights: weightsStack,
-  model: (app, id) => modelStack(app, id, path.join(out, "work-model"), "e2e-model", { steps: TEST_STEPS }, { http: 19100, grpc: 19101 }, { blue: { http: 18100, grpc: 18101 }, green: { http: 28100, grpc: 28101 } }),
+  model: (app, id) =>
+    modelStack(
+      app,
+      id,
+      path.join(out, "work-model"),
+      "e2e-model",
+      { steps: TEST_STEPS },
+      { http: 19100, grpc: 19101 },
+      { blue: { http: 18100, grpc: 18101 }, green: { http: 28100, grpc: 28101 } },
+    ),
   gateway: (app, id) => {
     const rig = new GatewayRig(path.join(out, "work-gateway"), "e2e-gateway");
     // The colors the rig's start() would record; build() reads only their versions.
@@ -55,7 +72,9 @@ for (const [id, build] of Object.entries(stacks)) {
 }
 
 function files(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 for (const f of files(out).sort()) {
   const hash = crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex");

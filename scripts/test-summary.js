@@ -17,8 +17,16 @@ const failed = results.flatMap((r) =>
     t.assertionResults
       .filter((a) => a.status === "failed")
       .map((a) => {
-        const message = (a.failureMessages ?? []).join("\n").replace(/\u001b\[[0-9;]*m/g, "").split("\n").filter((l) => l.trim() !== "" && !/^\s+at /.test(l)).slice(0, 12);
-        return [`  ${path.relative(process.cwd(), t.name)}: ${a.fullName}`, ...message.map((l) => `      ${l.trimEnd()}`)].join("\n");
+        const message = (a.failureMessages ?? [])
+          .join("\n")
+          .replace(/\u001b\[[0-9;]*m/g, "")
+          .split("\n")
+          .filter((l) => l.trim() !== "" && !/^\s+at /.test(l))
+          .slice(0, 12);
+        return [
+          `  ${path.relative(process.cwd(), t.name)}: ${a.fullName}`,
+          ...message.map((l) => `      ${l.trimEnd()}`),
+        ].join("\n");
       }),
   ),
 );
@@ -26,8 +34,15 @@ if (failed.length > 0) console.log(`failed:\n${failed.join("\n")}`);
 const run = results.map((r) => r.cdktfTritonRun).filter(Boolean);
 const broken = [
   ...run.filter((x) => x.noResults).map((x) => `jest wrote no results (it exited with ${x.jestExitCode})`),
-  ...run.filter((x) => x.hung).map((x) => `jest did not exit within ${x.exitAfterResultsSeconds} s of its last result (a handle a test left open): it was ended`),
-  ...run.flatMap((x) => x.leftovers.map((p) => `left running after jest, ended: ${p.command} (pid ${p.pid}, group ${p.pgid})`)),
+  ...run
+    .filter((x) => x.hung)
+    .map(
+      (x) =>
+        `jest did not exit within ${x.exitAfterResultsSeconds} s of its last result (a handle a test left open): it was ended`,
+    ),
+  ...run.flatMap((x) =>
+    x.leftovers.map((p) => `left running after jest, ended: ${p.command} (pid ${p.pid}, group ${p.pgid})`),
+  ),
 ];
 if (broken.length > 0) {
   console.log(`the run did not end cleanly:\n${broken.map((b) => `  ${b}`).join("\n")}`);
@@ -35,7 +50,11 @@ if (broken.length > 0) {
 }
 if (full === "1" && skipped > 0) {
   const names = results.flatMap((r) =>
-    r.testResults.flatMap((t) => t.assertionResults.filter((a) => a.status === "pending" || a.status === "todo").map((a) => `  ${path.relative(process.cwd(), t.name)}: ${a.fullName}`)),
+    r.testResults.flatMap((t) =>
+      t.assertionResults
+        .filter((a) => a.status === "pending" || a.status === "todo")
+        .map((a) => `  ${path.relative(process.cwd(), t.name)}: ${a.fullName}`),
+    ),
   );
   console.log(`CI=true: a full run must skip nothing; skipped:\n${names.join("\n")}`);
   process.exit(1);

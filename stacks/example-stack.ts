@@ -2,7 +2,20 @@ import { LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Construct } from "constructs";
-import { Backend, FailoverPool, ModelControl, ModelRepository, PromotionMetric, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard, TritonModelCanary, TritonPromotion, VerifySpec } from "../lib";
+import {
+  Backend,
+  FailoverPool,
+  ModelControl,
+  ModelRepository,
+  PromotionMetric,
+  TritonAlerts,
+  TritonBlueGreen,
+  TritonCanary,
+  TritonDashboard,
+  TritonModelCanary,
+  TritonPromotion,
+  VerifySpec,
+} from "../lib";
 
 /**
  * The example: one model (an image classifier) served blue/green. A pipeline switches colors with
@@ -75,13 +88,21 @@ export class ExampleStack extends TerraformStack {
             {
               name: "all-zero image is class 0 or 1",
               binary: true,
-              inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 224, 224], data: new Array(3 * 224 * 224).fill(0) }],
+              inputs: [
+                { name: "input", datatype: "FP32", shape: [1, 3, 224, 224], data: new Array(3 * 224 * 224).fill(0) },
+              ],
               outputs: [{ name: "probabilities", topK: 2, data: [0, 1] }],
             },
           ],
         },
       ],
-      probe: { model: "resnet50", case: "all-zero image is class 0 or 1", requests: 200, concurrency: 4, budgets: { p99Seconds: 0.25, maxErrorRate: 0 } },
+      probe: {
+        model: "resnet50",
+        case: "all-zero image is class 0 or 1",
+        requests: 200,
+        concurrency: 4,
+        budgets: { p99Seconds: 0.25, maxErrorRate: 0 },
+      },
     };
     this.classifier = new TritonBlueGreen(this, "classifier", {
       namespace: namespace.stringValue,
@@ -132,12 +153,23 @@ export class ExampleStack extends TerraformStack {
     // 1 in the serving pods, checked on its own endpoints, then a growing share of the requests
     // that name no version (`cdktf-triton promote --promotion resnet50-version-promotion
     // --next-version 2`); the end unloads version 1. Peak: the serving color's pods, not twice.
-    this.resnet50 = new TritonModelCanary(this, "resnet50-versions", { canary: this.canary, model: "resnet50", version: 1, verify: spec });
+    this.resnet50 = new TritonModelCanary(this, "resnet50-versions", {
+      canary: this.canary,
+      model: "resnet50",
+      version: 1,
+      verify: spec,
+    });
     this.versionPromotion = new TritonPromotion(this, "resnet50-version-promotion", {
       canary: this.resnet50,
       steps,
       // Both versions are behind the same Envoy cluster: Triton's metrics of the new version.
-      analysis: { intervalSeconds: 60, metrics: [PromotionMetric.tritonFailureRate({ maxPercent: 1 }), PromotionMetric.tritonQueueTime({ maxSeconds: 0.05 })] },
+      analysis: {
+        intervalSeconds: 60,
+        metrics: [
+          PromotionMetric.tritonFailureRate({ maxPercent: 1 }),
+          PromotionMetric.tritonQueueTime({ maxSeconds: 0.05 }),
+        ],
+      },
     });
     // Clients call the failover pool: this cluster's canary route first, another region's Triton
     // (over TLS) when it is down.
@@ -152,8 +184,15 @@ export class ExampleStack extends TerraformStack {
     });
     // Alerts (a PrometheusRule): the serving color without a ready pod; per Envoy cluster, hosts
     // ejected, no healthy host left, p99 above 5000 ms, 5xx above 5 %.
-    this.alerts = new TritonAlerts(this, "classifier-alerts", { pair: this.classifier, envoys: [this.canary, this.failover], labels: { release: "kube-prometheus" } });
+    this.alerts = new TritonAlerts(this, "classifier-alerts", {
+      pair: this.classifier,
+      envoys: [this.canary, this.failover],
+      labels: { release: "kube-prometheus" },
+    });
     // The pair's Grafana dashboard, a ConfigMap Grafana's dashboard sidecar picks up.
-    this.dashboard = new TritonDashboard(this, "classifier-dashboard", { pair: this.classifier, envoys: [this.canary, this.failover] });
+    this.dashboard = new TritonDashboard(this, "classifier-dashboard", {
+      pair: this.classifier,
+      envoys: [this.canary, this.failover],
+    });
   }
 }

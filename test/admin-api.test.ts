@@ -22,7 +22,12 @@ function grpcCall(port: number, method: string): Promise<{ status: number; grpcS
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on("error", reject);
-    const req = session.request({ ":method": "POST", ":path": `/inference.GRPCInferenceService/${method}`, "content-type": "application/grpc", te: "trailers" });
+    const req = session.request({
+      ":method": "POST",
+      ":path": `/inference.GRPCInferenceService/${method}`,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
     let status = 0;
     let grpcStatus: string | undefined;
     req.on("response", (h) => {
@@ -56,7 +61,10 @@ describe("Triton's administrative APIs through our Envoy data plane", () => {
   let http: number;
   let grpc: number;
   beforeAll(async () => {
-    triton = await startTriton({ models: { classifier: [1], text: [1] }, args: ["--model-control-mode=explicit", "--load-model=classifier"] });
+    triton = await startTriton({
+      models: { classifier: [1], text: [1] },
+      args: ["--model-control-mode=explicit", "--load-model=classifier"],
+    });
     [http, grpc] = [await freePort(), await freePort()];
   }, 120_000);
   afterEach(() => envoy?.stop());
@@ -65,12 +73,20 @@ describe("Triton's administrative APIs through our Envoy data plane", () => {
   const backend = () => Backend.address("triton", "127.0.0.1", triton.ports.http, triton.ports.grpc);
   const start = async (model: ReturnType<typeof weightedRoutesModel>) => {
     const ports = { [`${model.name}-http`]: http, [`${model.name}-grpc`]: grpc };
-    envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: ports }));
+    envoy = await startEnvoy((configDir, adminPort) =>
+      renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: ports }),
+    );
     await untilServing(`http://127.0.0.1:${http}/v2/models/classifier/infer`);
   };
 
   test("WeightedService by default: repository, trace and logging answer 403 on HTTP and gRPC; inference passes", async () => {
-    await start(weightedRoutesModel("canary", { routes: [{ backends: [{ backend: backend(), weightPercent: 100 }] }] }, new PropValidator("test")));
+    await start(
+      weightedRoutesModel(
+        "canary",
+        { routes: [{ backends: [{ backend: backend(), weightPercent: 100 }] }] },
+        new PropValidator("test"),
+      ),
+    );
     const via = `http://127.0.0.1:${http}`;
     // Triton itself would answer these: the refusal is the data plane's
     expect((await post(`${triton.url}/v2/repository/index`)).status).toBe(200);
@@ -89,7 +105,11 @@ describe("Triton's administrative APIs through our Envoy data plane", () => {
 
   test("FailoverPool by default refuses them too; allowAdminApis: true serves them", async () => {
     const pool = (allowAdminApis?: boolean) =>
-      failoverPoolModel("pool", { tiers: [{ name: "primary", endpoints: [{ backend: backend() }] }], allowAdminApis }, new PropValidator("test"));
+      failoverPoolModel(
+        "pool",
+        { tiers: [{ name: "primary", endpoints: [{ backend: backend() }] }], allowAdminApis },
+        new PropValidator("test"),
+      );
     await start(pool());
     expect((await post(`http://127.0.0.1:${http}/v2/repository/index`)).status).toBe(403);
     expect(await grpcCall(grpc, "LogSettings")).toEqual(PERMISSION_DENIED);

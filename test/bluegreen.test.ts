@@ -11,7 +11,11 @@ import { StandbyMode, TritonBlueGreen } from "../lib";
 import { colorProps, newStack, releaseByName, serviceByName, synthJson, valuesOf } from "./helpers";
 import { colorReplicas } from "../lib/constructs/bluegreen/standby";
 
-function blueGreen(stack: Construct, active: "blue" | "green" | TerraformVariable, standby?: StandbyMode | TerraformVariable) {
+function blueGreen(
+  stack: Construct,
+  active: "blue" | "green" | TerraformVariable,
+  standby?: StandbyMode | TerraformVariable,
+) {
   return new TritonBlueGreen(stack, "classifier", {
     blue: colorProps({ version: "v1", replicas: 3 }),
     green: colorProps({ version: "v2", replicas: 3 }),
@@ -21,27 +25,38 @@ function blueGreen(stack: Construct, active: "blue" | "green" | TerraformVariabl
 }
 
 describe("TritonBlueGreen", () => {
-  test.each(["blue", "green"] as const)("the active Service selects %s and the preview Service the other color", (active) => {
-    // Given a pair with a literal active color
-    const { stack } = newStack();
-    blueGreen(stack, active);
+  test.each(["blue", "green"] as const)(
+    "the active Service selects %s and the preview Service the other color",
+    (active) => {
+      // Given a pair with a literal active color
+      const { stack } = newStack();
+      blueGreen(stack, active);
 
-    // When synthesized
-    const json = synthJson(stack);
+      // When synthesized
+      const json = synthJson(stack);
 
-    // Then the selectors follow `active`
-    const other = active === "blue" ? "green" : "blue";
-    expect(serviceByName(json, "classifier").spec.selector).toEqual({ app: "classifier", color: active });
-    expect(serviceByName(json, "classifier-preview").spec.selector).toEqual({ app: "classifier", color: other });
-    expect(serviceByName(json, "classifier").spec.port.map((p: any) => [p.name, p.port])).toEqual([
-      ["http", 8000],
-      ["grpc", 8001],
-      ["metrics", 8002],
-    ]);
-    // Both releases exist; labels tie pods to the selectors
-    expect(valuesOf(releaseByName(json, "classifier-blue"))).toMatchObject({ app: "classifier", color: "blue", version: "v1" });
-    expect(valuesOf(releaseByName(json, "classifier-green"))).toMatchObject({ app: "classifier", color: "green", version: "v2" });
-  });
+      // Then the selectors follow `active`
+      const other = active === "blue" ? "green" : "blue";
+      expect(serviceByName(json, "classifier").spec.selector).toEqual({ app: "classifier", color: active });
+      expect(serviceByName(json, "classifier-preview").spec.selector).toEqual({ app: "classifier", color: other });
+      expect(serviceByName(json, "classifier").spec.port.map((p: any) => [p.name, p.port])).toEqual([
+        ["http", 8000],
+        ["grpc", 8001],
+        ["metrics", 8002],
+      ]);
+      // Both releases exist; labels tie pods to the selectors
+      expect(valuesOf(releaseByName(json, "classifier-blue"))).toMatchObject({
+        app: "classifier",
+        color: "blue",
+        version: "v1",
+      });
+      expect(valuesOf(releaseByName(json, "classifier-green"))).toMatchObject({
+        app: "classifier",
+        color: "green",
+        version: "v2",
+      });
+    },
+  );
 
   test("the active color runs full replicas; the other runs previewReplicas once it no longer serves (read from the cluster at plan)", () => {
     const { stack } = newStack();
@@ -51,18 +66,29 @@ describe("TritonBlueGreen", () => {
     // blue keeps its 3 pods through the apply that switches away from it (the live selector still
     // says blue at that plan) and goes to 1 in the next one
     expect(bg.servingColorExpression).toMatch(/^local\.classifier_serving-color_[0-9A-F]+$/);
-    expect(releaseByName(json, "classifier-blue").set).toEqual([{ name: "replicas", value: `\${${bg.servingColorExpression} == "blue" ? 3 : 1}`, type: "auto" }]);
+    expect(releaseByName(json, "classifier-blue").set).toEqual([
+      { name: "replicas", value: `\${${bg.servingColorExpression} == "blue" ? 3 : 1}`, type: "auto" },
+    ]);
     // the serving color: the live active Service's selector, "" when there is no Service yet
     const local = bg.servingColorExpression.replace("local.", "");
-    expect(json.locals[local]).toBe(`\${try(data.kubernetes_service_v1.${bg.servingNow.friendlyUniqueId}.spec[0].selector.color, "")}`);
-    expect(json.data.kubernetes_service_v1[bg.servingNow.friendlyUniqueId].metadata).toEqual({ name: "classifier", namespace: "default" });
+    expect(json.locals[local]).toBe(
+      `\${try(data.kubernetes_service_v1.${bg.servingNow.friendlyUniqueId}.spec[0].selector.color, "")}`,
+    );
+    expect(json.data.kubernetes_service_v1[bg.servingNow.friendlyUniqueId].metadata).toEqual({
+      name: "classifier",
+      namespace: "default",
+    });
   });
 
   test("replica rule with the serving color: full while active or still serving", () => {
     const base = { color: "blue", activeReplicas: 4, previewReplicas: 2, serving: "local.serving" } as const;
     expect(colorReplicas({ ...base, active: { literal: "blue" }, standby: { literal: "preview" } })).toBe(4);
-    expect(colorReplicas({ ...base, active: { literal: "green" }, standby: { literal: "scaled-down" } })).toBe('${local.serving == "blue" ? 4 : 0}');
-    expect(colorReplicas({ ...base, active: { expression: "var.active" }, standby: { literal: "warm" } })).toBe('${var.active == "blue" || local.serving == "blue" ? 4 : 4}');
+    expect(colorReplicas({ ...base, active: { literal: "green" }, standby: { literal: "scaled-down" } })).toBe(
+      '${local.serving == "blue" ? 4 : 0}',
+    );
+    expect(colorReplicas({ ...base, active: { expression: "var.active" }, standby: { literal: "warm" } })).toBe(
+      '${var.active == "blue" || local.serving == "blue" ? 4 : 4}',
+    );
   });
 
   test.each([
@@ -75,12 +101,24 @@ describe("TritonBlueGreen", () => {
     ["green", "scaled-down", 0, 4],
   ] as const)("replica rule: active %s, standby %s gives blue %d, green %d", (active, standby, blue, green) => {
     const rule = (color: "blue" | "green", activeReplicas: number) =>
-      colorReplicas({ color, active: { literal: active }, standby: { literal: standby }, activeReplicas, previewReplicas: 2 });
+      colorReplicas({
+        color,
+        active: { literal: active },
+        standby: { literal: standby },
+        activeReplicas,
+        previewReplicas: 2,
+      });
     expect([rule("blue", 5), rule("green", 4)]).toEqual([blue, green]);
   });
 
   test("preview replicas never exceed the color's own replicas", () => {
-    const rule = { color: "blue", active: { literal: "green" }, standby: { literal: "preview" }, activeReplicas: 1, previewReplicas: 3 } as const;
+    const rule = {
+      color: "blue",
+      active: { literal: "green" },
+      standby: { literal: "preview" },
+      activeReplicas: 1,
+      previewReplicas: 3,
+    } as const;
     expect(colorReplicas(rule)).toBe(1);
   });
 
@@ -102,16 +140,23 @@ describe("TritonBlueGreen", () => {
 
     // Then the selectors and replicas are Terraform expressions of those variables
     expect(serviceByName(json, "classifier").spec.selector.color).toBe("${var.active}");
-    expect(serviceByName(json, "classifier-preview").spec.selector.color).toBe('${var.active == "blue" ? "green" : "blue"}');
+    expect(serviceByName(json, "classifier-preview").spec.selector.color).toBe(
+      '${var.active == "blue" ? "green" : "blue"}',
+    );
     expect(releaseByName(json, "classifier-green").set[0].value).toBe(
       `\${var.active == "green" || ${bg.servingColorExpression} == "green" ? 3 : var.standby == "warm" ? 3 : var.standby == "scaled-down" ? 0 : 1}`,
     );
     // And Terraform refuses any other value before planning
     expect(json.variable.active).toMatchObject({ type: "string", default: "blue" });
     expect(json.variable.active.validation).toEqual([
-      { condition: '${contains(["blue", "green"], var.active)}', error_message: 'The active variable must be one of "blue", "green".' },
+      {
+        condition: '${contains(["blue", "green"], var.active)}',
+        error_message: 'The active variable must be one of "blue", "green".',
+      },
     ]);
-    expect(json.variable.standby.validation[0].condition).toBe('${contains(["preview", "warm", "scaled-down"], var.standby)}');
+    expect(json.variable.standby.validation[0].condition).toBe(
+      '${contains(["preview", "warm", "scaled-down"], var.standby)}',
+    );
   });
 
   test("a user's own variable gets the validation once, even when shared by several pairs", () => {
@@ -163,7 +208,10 @@ describe("TritonBlueGreen", () => {
       expect(a).not.toEqual(b);
       expect(restBlue).toEqual(restGreen);
       // the active Service also records which fingerprint it serves, written with the selector
-      const withoutFingerprint = (m: any) => ({ ...m, annotations: { ...m.annotations, "cdktf-triton.io/serving-fingerprint": "" } });
+      const withoutFingerprint = (m: any) => ({
+        ...m,
+        annotations: { ...m.annotations, "cdktf-triton.io/serving-fingerprint": "" },
+      });
       expect(withoutFingerprint(blue[id].metadata)).toEqual(withoutFingerprint(green[id].metadata));
     }
   });
@@ -184,7 +232,10 @@ describe("TritonBlueGreen", () => {
       metadata: {
         name: "ranker",
         namespace: "ml",
-        annotations: { "service.beta.kubernetes.io/aws-load-balancer-internal": "true", "cdktf-triton.io/serving-fingerprint": expect.stringMatching(/^\$\{local\.bg_fingerprint-blue_/) },
+        annotations: {
+          "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+          "cdktf-triton.io/serving-fingerprint": expect.stringMatching(/^\$\{local\.bg_fingerprint-blue_/),
+        },
         labels: { app: "ranker", "cdktf-triton/role": "active" },
       },
     });

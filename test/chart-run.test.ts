@@ -37,7 +37,8 @@ async function launchRendered(props: Partial<TritonReleaseProps>, models: Record
       // the kubelet reads the Secret; it must be one the chart renders or the one the user named
       const ref = e.valueFrom.secretKeyRef;
       const ours = objects.Secret?.metadata.name === ref.name && ref.key in objects.Secret.data;
-      if (!ours && ref.name !== (props.restrictedApi && props.restrictedApi.secretName)) throw new Error(`env ${e.name} reads Secret ${ref.name}, which nothing provides`);
+      if (!ours && ref.name !== (props.restrictedApi && props.restrictedApi.secretName))
+        throw new Error(`env ${e.name} reads Secret ${ref.name}, which nothing provides`);
       env[e.name] = KEY;
     } else env[e.name] = e.value;
   }
@@ -49,16 +50,42 @@ async function launchRendered(props: Partial<TritonReleaseProps>, models: Record
     // the kubelet's $(VAR) expansion; an unknown variable would stay literal, as in Kubernetes
     return arg.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v) => env[v] ?? m);
   });
-  const image = [`--backend-directory=${BACKEND_DIR}`, "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1"];
+  const image = [
+    `--backend-directory=${BACKEND_DIR}`,
+    "--http-address=127.0.0.1",
+    "--grpc-address=127.0.0.1",
+    "--metrics-address=127.0.0.1",
+  ];
   const { process: proc, log } = spawnTriton([...args, ...image]);
   const url = `http://127.0.0.1:${portOf("http")}`;
   const probe = container.startupProbe.httpGet;
-  const server = await started(proc, `http://127.0.0.1:${typeof probe.port === "string" ? portOf(probe.port) : local[probe.port]}`, undefined, probe.path, () => fs.rmSync(repository, { recursive: true, force: true }), undefined, log);
-  return { url, metricsUrl: `http://127.0.0.1:${portOf("metrics")}/metrics`, container, repository, process: proc, log, stop: server.stop };
+  const server = await started(
+    proc,
+    `http://127.0.0.1:${typeof probe.port === "string" ? portOf(probe.port) : local[probe.port]}`,
+    undefined,
+    probe.path,
+    () => fs.rmSync(repository, { recursive: true, force: true }),
+    undefined,
+    log,
+  );
+  return {
+    url,
+    metricsUrl: `http://127.0.0.1:${portOf("metrics")}/metrics`,
+    container,
+    repository,
+    process: proc,
+    log,
+    stop: server.stop,
+  };
 }
 
 /** GET or POST on Triton, with optional headers; status and parsed body. */
-async function call(url: string, method = "GET", body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function call(
+  url: string,
+  method = "GET",
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const res = await fetch(url, { method, body: body === undefined ? undefined : JSON.stringify(body), headers });
   const text = await res.text();
   let parsed: any = text;
@@ -79,7 +106,9 @@ async function expectProbesPass(t: Launched): Promise<void> {
   }
 }
 
-const infer = (name: string, datatype: string, data: unknown[]) => ({ inputs: [{ name, datatype, shape: [data.length], data }] });
+const infer = (name: string, datatype: string, data: unknown[]) => ({
+  inputs: [{ name, datatype, shape: [data.length], data }],
+});
 
 describe("the chart's tritonserver args, run by the real Triton", () => {
   let running: Launched | undefined;
@@ -92,7 +121,8 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     running = await launchRendered({ modelControl: ModelControl.none() }, { classifier: [1], text: [1] });
     expect(running.container.args).toContain("--model-control-mode=none");
     await expectProbesPass(running);
-    for (const m of ["classifier", "text"]) expect((await call(`${running.url}/v2/models/${m}/ready`)).status).toBe(200);
+    for (const m of ["classifier", "text"])
+      expect((await call(`${running.url}/v2/models/${m}/ready`)).status).toBe(200);
     // no restricted API unless asked for in this mode
     expect(running.container.args.some((a: string) => a.includes("restricted"))).toBe(false);
   }, 120_000);
@@ -116,13 +146,24 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     expect(running.container.args).toContain("--repository-poll-secs=2");
     await expectProbesPass(running);
     expect((await call(`${running.url}/v2/models/text/ready`)).status).not.toBe(200);
-    fs.cpSync(path.join(MODELS_DIR, "text"), path.join(running.repository, "text"), { recursive: true, filter: (src) => !src.includes("__pycache__") });
+    fs.cpSync(path.join(MODELS_DIR, "text"), path.join(running.repository, "text"), {
+      recursive: true,
+      filter: (src) => !src.includes("__pycache__"),
+    });
     // the next poll (2 s) loads it; a model load takes seconds on a loaded 2-core machine
-    await until("text loaded by the poll", 60000, async () => (await call(`${running!.url}/v2/models/text/ready`)).status === 200, 200);
+    await until(
+      "text loaded by the poll",
+      60000,
+      async () => (await call(`${running!.url}/v2/models/text/ready`)).status === 200,
+      200,
+    );
   }, 120_000);
 
   test("ModelControl.explicit({ loadModels }): exactly the listed models are loaded; the repository API needs the key", async () => {
-    running = await launchRendered({ modelControl: ModelControl.explicit({ loadModels: ["classifier"] }) }, { classifier: [1], text: [1] });
+    running = await launchRendered(
+      { modelControl: ModelControl.explicit({ loadModels: ["classifier"] }) },
+      { classifier: [1], text: [1] },
+    );
     expect(running.container.args).toContain("--load-model=classifier");
     await expectProbesPass(running);
     const key = { "triton-admin-key": KEY };
@@ -134,12 +175,17 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     // restricted by default in explicit mode: without the key, no index, no load, no trace or log settings
     expect((await call(`${running.url}/v2/repository/index`, "POST", {})).status).toBe(403);
     expect((await call(`${running.url}/v2/repository/models/text/load`, "POST", {})).status).toBe(403);
-    expect((await call(`${running.url}/v2/repository/models/classifier/unload`, "POST", {}, { "triton-admin-key": "wrong" })).status).toBe(403);
+    expect(
+      (await call(`${running.url}/v2/repository/models/classifier/unload`, "POST", {}, { "triton-admin-key": "wrong" }))
+        .status,
+    ).toBe(403);
     expect((await call(`${running.url}/v2/trace/setting`)).status).toBe(403);
     expect((await call(`${running.url}/v2/logging`)).status).toBe(403);
     expect((await call(`${running.url}/v2/models/text/ready`)).status).not.toBe(200);
     // inference and health stay open
-    const answer = await call(`${running.url}/v2/models/classifier/infer`, "POST", { inputs: [{ name: "INPUT", datatype: "FP32", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] });
+    const answer = await call(`${running.url}/v2/models/classifier/infer`, "POST", {
+      inputs: [{ name: "INPUT", datatype: "FP32", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
+    });
     expect(answer.status).toBe(200);
     // with the key, the repository API works
     expect((await call(`${running.url}/v2/repository/models/text/load`, "POST", {}, key)).status).toBe(200);
@@ -148,23 +194,37 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
   }, 120_000);
 
   test("restrictedApi: false leaves the repository API open in explicit mode", async () => {
-    running = await launchRendered({ modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), restrictedApi: false }, { classifier: [1], text: [1] });
+    running = await launchRendered(
+      { modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), restrictedApi: false },
+      { classifier: [1], text: [1] },
+    );
     expect((await call(`${running.url}/v2/repository/index`, "POST", {})).status).toBe(200);
   }, 120_000);
 
   test("restrictedApi with the user's Secret, a header of theirs, and inference restricted too", async () => {
     running = await launchRendered(
-      { restrictedApi: { secretName: "triton-keys", secretKey: "admin", header: "x-team-key", apis: ["inference", "model-repository"] } },
+      {
+        restrictedApi: {
+          secretName: "triton-keys",
+          secretKey: "admin",
+          header: "x-team-key",
+          apis: ["inference", "model-repository"],
+        },
+      },
       { classifier: [1] },
     );
     await expectProbesPass(running);
     const body = { inputs: [{ name: "INPUT", datatype: "FP32", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] };
     expect((await call(`${running.url}/v2/models/classifier/infer`, "POST", body)).status).toBe(403);
-    expect((await call(`${running.url}/v2/models/classifier/infer`, "POST", body, { "x-team-key": KEY })).status).toBe(200);
+    expect((await call(`${running.url}/v2/models/classifier/infer`, "POST", body, { "x-team-key": KEY })).status).toBe(
+      200,
+    );
   }, 120_000);
 
   test("a misspelled flag makes Triton refuse to start, so this test would catch one in the chart", async () => {
-    await expect(launchRendered({ extraArgs: ["--strict-readyness=true"] }, { classifier: [1] })).rejects.toThrow(/exited with [0-9]+[\s\S]*strict-readyness/);
+    await expect(launchRendered({ extraArgs: ["--strict-readyness=true"] }, { classifier: [1] })).rejects.toThrow(
+      /exited with [0-9]+[\s\S]*strict-readyness/,
+    );
   }, 120_000);
 
   test("SIGTERM with the rendered exit timeout: an in-flight request is drained, then Triton exits", async () => {
@@ -172,7 +232,9 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     expect(running.container.args).toContain("--exit-timeout-secs=20");
     const inFlight = call(`${running.url}/v2/models/slow/infer`, "POST", infer("DELAY_MS", "INT32", [3000]));
     const proc = running.process;
-    await until("the slow request executing (Triton's log)", 30000, async () => running!.log().includes("slow: executing, sleeping 3000 ms"));
+    await until("the slow request executing (Triton's log)", 30000, async () =>
+      running!.log().includes("slow: executing, sleeping 3000 ms"),
+    );
     const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     process.kill(-proc.pid!, "SIGTERM");
     const answer = await inFlight;
@@ -180,6 +242,8 @@ describe("the chart's tritonserver args, run by the real Triton", () => {
     expect(answer.body.outputs[0].data).toEqual([3000]);
     // then it exits by itself, well before the 20 s exit timeout (nothing else is in flight)
     expect(await exited).toBe(0);
-    expect(running.log()).toMatch(/Timeout 2[0-9]: Found 1 live models and 0 in-flight non-inference requests|successfully unloaded 'slow'/);
+    expect(running.log()).toMatch(
+      /Timeout 2[0-9]: Found 1 live models and 0 in-flight non-inference requests|successfully unloaded 'slow'/,
+    );
   }, 120_000);
 });

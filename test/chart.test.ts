@@ -39,7 +39,11 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
       color: "green",
       "app.kubernetes.io/instance": "classifier-green",
     });
-    expect(deployment.spec.template.metadata.labels).toMatchObject({ app: "classifier", color: "green", version: "v7" });
+    expect(deployment.spec.template.metadata.labels).toMatchObject({
+      app: "classifier",
+      color: "green",
+      version: "v7",
+    });
     const container = deployment.spec.template.spec.containers[0];
     expect(container.command).toEqual(["tritonserver"]);
     expect(container.args).toEqual([
@@ -70,15 +74,35 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
   });
 
   test("probes: startup budget for model loads, readiness on /v2/health/ready, liveness on /v2/health/live", () => {
-    const container = render({ probes: { startupBudgetSeconds: 1200, periodSeconds: 20 } }).Deployment.spec.template.spec.containers[0];
-    expect(container.startupProbe).toEqual({ httpGet: { path: "/v2/health/live", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 60 });
-    expect(container.readinessProbe).toEqual({ httpGet: { path: "/v2/health/ready", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 });
-    expect(container.livenessProbe).toEqual({ httpGet: { path: "/v2/health/live", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 });
+    const container = render({ probes: { startupBudgetSeconds: 1200, periodSeconds: 20 } }).Deployment.spec.template
+      .spec.containers[0];
+    expect(container.startupProbe).toEqual({
+      httpGet: { path: "/v2/health/live", port: "http" },
+      periodSeconds: 20,
+      timeoutSeconds: 5,
+      failureThreshold: 60,
+    });
+    expect(container.readinessProbe).toEqual({
+      httpGet: { path: "/v2/health/ready", port: "http" },
+      periodSeconds: 20,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    });
+    expect(container.livenessProbe).toEqual({
+      httpGet: { path: "/v2/health/live", port: "http" },
+      periodSeconds: 20,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    });
   });
 
   test("hardened: non-root, read-only root filesystem, no privilege escalation, all capabilities dropped", () => {
     const pod = render().Deployment.spec.template.spec;
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.serviceAccountName).toBe("classifier-green");
     expect(pod.containers[0].securityContext).toEqual({
@@ -95,7 +119,8 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
   });
 
   test("GPUs: nvidia.com/gpu requests and limits, node selector and the GPU toleration", () => {
-    const pod = render({ gpus: 2, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } }).Deployment.spec.template.spec;
+    const pod = render({ gpus: 2, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } }).Deployment.spec.template
+      .spec;
     expect(pod.containers[0].resources).toEqual({
       requests: { cpu: "1", memory: "4Gi", "nvidia.com/gpu": "2" },
       limits: { memory: "4Gi", "nvidia.com/gpu": "2" },
@@ -108,7 +133,8 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
     const s3 = render({ modelRepository: ModelRepository.objectStore("s3://b/m", { credentialsSecret: "s3-creds" }) });
     expect(s3.Deployment.spec.template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: "s3-creds" } }]);
 
-    const gs = render({ modelRepository: ModelRepository.objectStore("gs://b/m", { credentialsSecret: "gcs-sa" }) }).Deployment.spec.template.spec;
+    const gs = render({ modelRepository: ModelRepository.objectStore("gs://b/m", { credentialsSecret: "gcs-sa" }) })
+      .Deployment.spec.template.spec;
     expect(gs.containers[0].envFrom).toBeUndefined();
     expect(gs.containers[0].env).toEqual([
       { name: "GOOGLE_APPLICATION_CREDENTIALS", value: "/var/run/secrets/triton-gcs/credentials.json" },
@@ -121,32 +147,60 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
       modelRepository: ModelRepository.persistentVolumeClaim("model-store", { subPath: "triton" }),
     }).Deployment.spec.template.spec;
     expect(pod.containers[0].args[0]).toBe("--model-repository=/models");
-    expect(pod.containers[0].volumeMounts).toContainEqual({ name: "models", mountPath: "/models", readOnly: true, subPath: "triton" });
-    expect(pod.volumes).toContainEqual({ name: "models", persistentVolumeClaim: { claimName: "model-store", readOnly: true } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: "models",
+      mountPath: "/models",
+      readOnly: true,
+      subPath: "triton",
+    });
+    expect(pod.volumes).toContainEqual({
+      name: "models",
+      persistentVolumeClaim: { claimName: "model-store", readOnly: true },
+    });
   });
 
   test("the color's Service selects only its pods on 8000/8001/8002; the PDB allows one disruption", () => {
     const objects = render({ maxUnavailable: 1 });
     expect(objects.Service.spec.selector).toEqual(objects.Deployment.spec.selector.matchLabels);
     expect(objects.Service.spec.ports.map((p: any) => p.port)).toEqual([8000, 8001, 8002]);
-    expect(objects.PodDisruptionBudget.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: objects.Deployment.spec.selector.matchLabels } });
+    expect(objects.PodDisruptionBudget.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: objects.Deployment.spec.selector.matchLabels },
+    });
   });
 
   test("ServiceMonitor and PrometheusRule when enabled, with the extra labels", () => {
     const objects = render({ monitoring: { serviceMonitor: true, prometheusRule: true, labels: { release: "prom" } } });
     expect(objects.ServiceMonitor.metadata.labels).toMatchObject({ release: "prom", app: "classifier" });
-    expect(objects.ServiceMonitor.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s", relabelings: [{ sourceLabels: ["__meta_kubernetes_pod_label_version"], targetLabel: "release_version" }] }]);
+    expect(objects.ServiceMonitor.spec.endpoints).toEqual([
+      {
+        port: "metrics",
+        path: "/metrics",
+        interval: "30s",
+        relabelings: [{ sourceLabels: ["__meta_kubernetes_pod_label_version"], targetLabel: "release_version" }],
+      },
+    ]);
     const alerts = objects.PrometheusRule.spec.groups[0].rules.map((r: any) => r.alert);
     expect(alerts).toEqual(["TritonInferenceFailures", "TritonP99LatencyHigh", "TritonReplicasUnavailable"]);
-    expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain('nv_inference_request_failure{app="classifier",color="green"}');
+    expect(objects.PrometheusRule.spec.groups[0].rules[0].expr).toContain(
+      'nv_inference_request_failure{app="classifier",color="green"}',
+    );
     // Every label the alerts select Triton's series by is one the ServiceMonitor attaches to them
     // (Triton exports only model and version, and `quantile` on its summaries): without
     // podTargetLabels the alert could never fire.
-    const selected = objects.PrometheusRule.spec.groups[0].rules
-      .flatMap((r: any) => [...(r.expr as string).matchAll(/nv_[a-z_]+\{([^}]*)\}/g)].flatMap((m) => m[1].split(",").map((kv) => kv.split("=")[0].trim())));
+    const selected = objects.PrometheusRule.spec.groups[0].rules.flatMap((r: any) =>
+      [...(r.expr as string).matchAll(/nv_[a-z_]+\{([^}]*)\}/g)].flatMap((m) =>
+        m[1].split(",").map((kv) => kv.split("=")[0].trim()),
+      ),
+    );
     expect(selected.length).toBeGreaterThan(0);
-    expect([...new Set(selected)].filter((l) => l !== "quantile" && !objects.ServiceMonitor.spec.podTargetLabels.includes(l))).toEqual([]);
-    for (const l of objects.ServiceMonitor.spec.podTargetLabels) expect(objects.Deployment.spec.template.metadata.labels[l]).toBeDefined();
+    expect(
+      [...new Set(selected)].filter(
+        (l) => l !== "quantile" && !objects.ServiceMonitor.spec.podTargetLabels.includes(l),
+      ),
+    ).toEqual([]);
+    for (const l of objects.ServiceMonitor.spec.podTargetLabels)
+      expect(objects.Deployment.spec.template.metadata.labels[l]).toBeDefined();
   });
 
   test("the team's labels and annotations on every object, pod labels on pods only; pull secrets, priority, spread", () => {
@@ -157,24 +211,47 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
       serviceAccountAnnotations: { "iam.gke.io/gcp-service-account": "triton@p.iam.gserviceaccount.com" },
       imagePullSecrets: ["registry"],
       priorityClassName: "inference-high",
-      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" }],
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" },
+      ],
       modelControl: ModelControl.explicit({ loadModels: ["m"] }), // renders the restricted-API Secret too
       monitoring: { serviceMonitor: true, prometheusRule: true },
     });
-    expect(Object.keys(objects).sort()).toEqual(["Deployment", "PodDisruptionBudget", "PrometheusRule", "Secret", "Service", "ServiceAccount", "ServiceMonitor"]);
+    expect(Object.keys(objects).sort()).toEqual([
+      "Deployment",
+      "PodDisruptionBudget",
+      "PrometheusRule",
+      "Secret",
+      "Service",
+      "ServiceAccount",
+      "ServiceMonitor",
+    ]);
     for (const obj of Object.values(objects)) {
       expect(obj.metadata.labels).toMatchObject({ "cost-center": "ml-42", team: "fraud", app: "classifier" });
       expect(obj.metadata.labels["azure.workload.identity/use"]).toBeUndefined();
       expect(obj.metadata.annotations).toMatchObject({ "example.com/owner": "fraud@example.com" });
     }
-    expect(objects.ServiceAccount.metadata.annotations["iam.gke.io/gcp-service-account"]).toBe("triton@p.iam.gserviceaccount.com");
+    expect(objects.ServiceAccount.metadata.annotations["iam.gke.io/gcp-service-account"]).toBe(
+      "triton@p.iam.gserviceaccount.com",
+    );
     const pod = objects.Deployment.spec.template;
-    expect(pod.metadata.labels).toMatchObject({ "cost-center": "ml-42", "azure.workload.identity/use": "true", app: "classifier", color: "green" });
-    expect(objects.Deployment.spec.selector.matchLabels).toEqual({ app: "classifier", color: "green", "app.kubernetes.io/instance": "classifier-green" });
+    expect(pod.metadata.labels).toMatchObject({
+      "cost-center": "ml-42",
+      "azure.workload.identity/use": "true",
+      app: "classifier",
+      color: "green",
+    });
+    expect(objects.Deployment.spec.selector.matchLabels).toEqual({
+      app: "classifier",
+      color: "green",
+      "app.kubernetes.io/instance": "classifier-green",
+    });
     expect(pod.spec).toMatchObject({
       imagePullSecrets: [{ name: "registry" }],
       priorityClassName: "inference-high",
-      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" }],
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" },
+      ],
     });
   });
 
@@ -187,13 +264,24 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
             weight: 100,
             podAffinityTerm: {
               topologyKey: "kubernetes.io/hostname",
-              labelSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["classifier"] }, { key: "color", operator: "NotIn", values: ["green"] }] },
+              labelSelector: {
+                matchExpressions: [
+                  { key: "app", operator: "In", values: ["classifier"] },
+                  { key: "color", operator: "NotIn", values: ["green"] },
+                ],
+              },
             },
           },
         ],
       },
     });
-    const zone = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }] } } };
+    const zone = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }],
+        },
+      },
+    };
     expect(render({ affinity: zone }).Deployment.spec.template.spec.affinity).toEqual(zone);
     expect(render().Deployment.metadata.annotations).toBeUndefined(); // none given: none rendered
   });
@@ -204,18 +292,32 @@ describeHelm(`the bundled chart, rendered by helm${suffix}`, () => {
     expect(Buffer.from(objects.Secret.data.token, "base64").toString()).toMatch(/^[A-Za-z0-9]{40}$/);
     const container = objects.Deployment.spec.template.spec.containers[0];
     expect(container.env).toEqual([
-      { name: "TRITON_RESTRICTED_API_KEY", valueFrom: { secretKeyRef: { name: "classifier-green-restricted-api", key: "token" } } },
+      {
+        name: "TRITON_RESTRICTED_API_KEY",
+        valueFrom: { secretKeyRef: { name: "classifier-green-restricted-api", key: "token" } },
+      },
     ]);
     // a second render (another install) gets another key: it is never a constant of the chart
-    expect(render({ modelControl: ModelControl.explicit({ loadModels: ["resnet50"] }) }).Secret.data.token).not.toBe(objects.Secret.data.token);
+    expect(render({ modelControl: ModelControl.explicit({ loadModels: ["resnet50"] }) }).Secret.data.token).not.toBe(
+      objects.Secret.data.token,
+    );
   });
 
   test("restricted API: the user's Secret is read, not rendered; none and poll modes leave it off unless asked", () => {
-    const objects = render({ restrictedApi: { secretName: "triton-keys", secretKey: "admin", header: "x-team-key", apis: ["model-repository"] } });
+    const objects = render({
+      restrictedApi: {
+        secretName: "triton-keys",
+        secretKey: "admin",
+        header: "x-team-key",
+        apis: ["model-repository"],
+      },
+    });
     expect(objects.Secret).toBeUndefined();
     const container = objects.Deployment.spec.template.spec.containers[0];
     expect(container.args).toContain("--http-restricted-api=model-repository:x-team-key=$(TRITON_RESTRICTED_API_KEY)");
-    expect(container.env).toEqual([{ name: "TRITON_RESTRICTED_API_KEY", valueFrom: { secretKeyRef: { name: "triton-keys", key: "admin" } } }]);
+    expect(container.env).toEqual([
+      { name: "TRITON_RESTRICTED_API_KEY", valueFrom: { secretKeyRef: { name: "triton-keys", key: "admin" } } },
+    ]);
     for (const modelControl of [ModelControl.none(), ModelControl.poll()]) {
       const off = render({ modelControl });
       expect(off.Secret).toBeUndefined();

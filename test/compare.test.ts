@@ -3,11 +3,18 @@ import { percentile } from "../lib/run/verify/probe";
 import { SpecError, validateSpec } from "../lib/core/verify-spec";
 
 describe("golden output comparison", () => {
-  const t = (data: (number | string | boolean)[], shape = [data.length], datatype: any = "FP32") => ({ name: "y", datatype, shape, data });
+  const t = (data: (number | string | boolean)[], shape = [data.length], datatype: any = "FP32") => ({
+    name: "y",
+    datatype,
+    shape,
+    data,
+  });
 
   test("numbers within atol + rtol * |expected| match; outside do not", () => {
     expect(outputMismatch({ name: "y", data: [1, 100] }, t([1.0000005, 100.0005]))).toBeUndefined();
-    expect(outputMismatch({ name: "y", data: [1, 100], atol: 0, rtol: 0 }, t([1, 100.0005]))).toBe("y[1] = 100.0005, expected 100 ± 0");
+    expect(outputMismatch({ name: "y", data: [1, 100], atol: 0, rtol: 0 }, t([1, 100.0005]))).toBe(
+      "y[1] = 100.0005, expected 100 ± 0",
+    );
   });
 
   test("NaN never matches, whatever the tolerance", () => {
@@ -24,24 +31,33 @@ describe("golden output comparison", () => {
   test("argmax and top-k compare class indices per row", () => {
     const scores = t([0.1, 0.7, 0.2, 0.5, 0.1, 0.4], [2, 3]);
     expect(outputMismatch({ name: "y", argmax: true, data: [1, 0] }, scores)).toBeUndefined();
-    expect(outputMismatch({ name: "y", argmax: true, data: [1, 2] }, scores)).toBe("y row 1: top 1 classes [0], expected [2]");
+    expect(outputMismatch({ name: "y", argmax: true, data: [1, 2] }, scores)).toBe(
+      "y row 1: top 1 classes [0], expected [2]",
+    );
     expect(outputMismatch({ name: "y", topK: 2, data: [2, 1, 2, 0] }, scores)).toBeUndefined();
-    expect(outputMismatch({ name: "y", topK: 2, data: [0, 1, 2, 0] }, scores)).toBe("y row 0: top 2 classes [1,2], expected [0,1]");
+    expect(outputMismatch({ name: "y", topK: 2, data: [0, 1, 2, 0] }, scores)).toBe(
+      "y row 0: top 2 classes [1,2], expected [0,1]",
+    );
   });
 
   test("datatype, shape (with -1 wildcards) and presence are part of the answer", () => {
     expect(outputMismatch({ name: "z", data: [1] }, undefined)).toBe("no output named z");
     expect(outputMismatch({ name: "y", datatype: "FP64", data: [1] }, t([1]))).toBe("y is FP32, expected FP64");
     expect(outputMismatch({ name: "y", shape: [-1, 3], data: [1, 2, 3] }, t([1, 2, 3], [1, 3]))).toBeUndefined();
-    expect(outputMismatch({ name: "y", shape: [-1, 3], data: [1, 2, 3] }, t([1, 2, 3], [3]))).toBe("y has shape [3], expected [-1,3]");
+    expect(outputMismatch({ name: "y", shape: [-1, 3], data: [1, 2, 3] }, t([1, 2, 3], [3]))).toBe(
+      "y has shape [3], expected [-1,3]",
+    );
   });
 
   test("the metadata contract names every difference", () => {
     const expected = [{ name: "x", datatype: "FP32" as const, shape: [-1, 4] }];
     expect(contractMismatch("input", expected, [{ name: "x", datatype: "FP32", shape: [8, 4] }])).toBeUndefined();
-    expect(contractMismatch("input", expected, [{ name: "x", datatype: "FP16", shape: [-1, 5] }, { name: "w", datatype: "FP32", shape: [1] }])).toBe(
-      "input x is FP16, expected FP32; input x has shape [-1,5], expected [-1,4]; unexpected input w",
-    );
+    expect(
+      contractMismatch("input", expected, [
+        { name: "x", datatype: "FP16", shape: [-1, 5] },
+        { name: "w", datatype: "FP32", shape: [1] },
+      ]),
+    ).toBe("input x is FP16, expected FP32; input x has shape [-1,5], expected [-1,4]; unexpected input w");
   });
 
   test("candidate and baseline agree within the case's tolerance", () => {
@@ -59,13 +75,31 @@ describe("spec validation", () => {
   test("names every bad field with its value and what is valid", () => {
     let error: SpecError | undefined;
     try {
-      validateSpec({ deadlineSeconds: 0, models: [{ name: "m", golden: [{ name: "g", inputs: [{ name: "x", datatype: "FP32", shape: [2], data: [1] }], outputs: [{ name: "y", data: [1], argmax: true, topK: 2 }] }] }] });
+      validateSpec({
+        deadlineSeconds: 0,
+        models: [
+          {
+            name: "m",
+            golden: [
+              {
+                name: "g",
+                inputs: [{ name: "x", datatype: "FP32", shape: [2], data: [1] }],
+                outputs: [{ name: "y", data: [1], argmax: true, topK: 2 }],
+              },
+            ],
+          },
+        ],
+      });
     } catch (e) {
       error = e as SpecError;
     }
     expect(error?.problems).toEqual([
       { field: "deadlineSeconds", value: 0, expected: "a number from 1 to 86400" },
-      { field: "models[0].golden[0].inputs[0].data", value: "1 elements", expected: "as many elements as shape [2] holds" },
+      {
+        field: "models[0].golden[0].inputs[0].data",
+        value: "1 elements",
+        expected: "as many elements as shape [2] holds",
+      },
       { field: "models[0].golden[0].outputs[0].topK", value: 2, expected: "either argmax or topK, not both" },
     ]);
   });
@@ -74,8 +108,11 @@ describe("spec validation", () => {
 describe("verify() itself", () => {
   test("refuses a spec that does not fit before sending anything", async () => {
     const { verify } = await import("../lib/run");
-    await expect(verify({ models: [{ name: "m" }], probe: { model: "m", case: "missing", requests: 1, concurrency: 1, budgets: {} } }, { url: "http://127.0.0.1:1" })).rejects.toThrow(
-      /probe.case = "missing": expected the name of a golden case of model "m"/,
-    );
+    await expect(
+      verify(
+        { models: [{ name: "m" }], probe: { model: "m", case: "missing", requests: 1, concurrency: 1, budgets: {} } },
+        { url: "http://127.0.0.1:1" },
+      ),
+    ).rejects.toThrow(/probe.case = "missing": expected the name of a golden case of model "m"/);
   });
 });

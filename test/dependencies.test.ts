@@ -7,7 +7,16 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Construct } from "constructs";
-import { Backend, FailoverPool, GateTarget, GatewayRoute, TritonBlueGreen, TritonRelease, VerificationGate, WeightedService } from "../lib";
+import {
+  Backend,
+  FailoverPool,
+  GateTarget,
+  GatewayRoute,
+  TritonBlueGreen,
+  TritonRelease,
+  VerificationGate,
+  WeightedService,
+} from "../lib";
 import { colorProps, newStack, synthJson } from "./helpers";
 import { EngineStack, synthesize, tofu } from "./e2e/engine";
 import { resourcesIn } from "../lib/constructs/dependencies";
@@ -20,18 +29,45 @@ function build(stack: TerraformStack) {
   const group = new Construct(stack, "team-secrets");
   new SecretV1(group, "a", { metadata: { name: "a", namespace: "ml" } });
   new SecretV1(group, "b", { metadata: { name: "b", namespace: "ml" } });
-  const pair = new TritonBlueGreen(stack, "pair", { namespace: "ml", blue: colorProps(), green: colorProps(), active: "blue", verify: { spec: { models: [{ name: "m" }] } } }).dependsOn(ns, group);
-  const release = new TritonRelease(stack, "lone", { ...colorProps(), appName: "lone", color: "blue", namespace: "ml" }).dependsOn(ns);
-  const split = new WeightedService(stack, "split", { namespace: "ml", routes: [{ backends: [{ backend: Backend.release(pair.blue), weightPercent: 100 }] }] }).dependsOn(ns);
-  const pool = new FailoverPool(stack, "pool", { namespace: "ml", tiers: [{ name: "a", endpoints: [{ backend: Backend.release(pair.blue) }] }] }).dependsOn(ns);
-  const route = new GatewayRoute(stack, "route", { namespace: "ml", parentRefs: [{ name: "gw" }], routes: [{ backends: [{ backend: Backend.release(pair.blue), weightPercent: 100 }] }] }).dependsOn(ns);
-  const gate = new VerificationGate(stack, "smoke", { spec: { models: [{ name: "m" }] }, target: GateTarget.url("http://127.0.0.1:8000") }).dependsOn(ns);
+  const pair = new TritonBlueGreen(stack, "pair", {
+    namespace: "ml",
+    blue: colorProps(),
+    green: colorProps(),
+    active: "blue",
+    verify: { spec: { models: [{ name: "m" }] } },
+  }).dependsOn(ns, group);
+  const release = new TritonRelease(stack, "lone", {
+    ...colorProps(),
+    appName: "lone",
+    color: "blue",
+    namespace: "ml",
+  }).dependsOn(ns);
+  const split = new WeightedService(stack, "split", {
+    namespace: "ml",
+    routes: [{ backends: [{ backend: Backend.release(pair.blue), weightPercent: 100 }] }],
+  }).dependsOn(ns);
+  const pool = new FailoverPool(stack, "pool", {
+    namespace: "ml",
+    tiers: [{ name: "a", endpoints: [{ backend: Backend.release(pair.blue) }] }],
+  }).dependsOn(ns);
+  const route = new GatewayRoute(stack, "route", {
+    namespace: "ml",
+    parentRefs: [{ name: "gw" }],
+    routes: [{ backends: [{ backend: Backend.release(pair.blue), weightPercent: 100 }] }],
+  }).dependsOn(ns);
+  const gate = new VerificationGate(stack, "smoke", {
+    spec: { models: [{ name: "m" }] },
+    target: GateTarget.url("http://127.0.0.1:8000"),
+  }).dependsOn(ns);
   return { ns, group, constructs: [pair, release, split, pool, route, gate] as Construct[], pair };
 }
 
 /** The addresses of a construct's resources, each with the depends_on it was synthesized with. */
 function resourcesOf(json: any, construct: Construct): [string, string[] | undefined][] {
-  return resourcesIn(construct).map((r) => [`${r.terraformResourceType}.${r.friendlyUniqueId}`, json.resource[r.terraformResourceType][r.friendlyUniqueId].depends_on]);
+  return resourcesIn(construct).map((r) => [
+    `${r.terraformResourceType}.${r.friendlyUniqueId}`,
+    json.resource[r.terraformResourceType][r.friendlyUniqueId].depends_on,
+  ]);
 }
 
 /** Whether `to` is reachable from `from` in `tofu graph`'s DOT output (the graph is transitively reduced). */
@@ -54,7 +90,8 @@ describe("dependsOn", () => {
     for (const construct of constructs) {
       const resources = resourcesOf(json, construct);
       expect(resources.length).toBeGreaterThan(0);
-      for (const [address, dependsOn] of resources) expect([address, dependsOn]).toEqual([address, expect.arrayContaining([ns])]);
+      for (const [address, dependsOn] of resources)
+        expect([address, dependsOn]).toEqual([address, expect.arrayContaining([ns])]);
     }
     // a construct given as a dependency stands for every resource in it
     const secrets = resourcesOf(json, group).map(([address]) => address);
@@ -68,17 +105,23 @@ describe("dependsOn", () => {
 
   test("the Envoy Deployment waits for its ConfigMap (a real depends_on, not cdktf's dropped addDependency)", () => {
     const { stack } = newStack();
-    new WeightedService(stack, "split", { routes: [{ backends: [{ backend: Backend.address("a", "10.0.0.1", 8000), weightPercent: 100 }] }] });
+    new WeightedService(stack, "split", {
+      routes: [{ backends: [{ backend: Backend.address("a", "10.0.0.1", 8000), weightPercent: 100 }] }],
+    });
     const json = synthJson(stack);
     const [deployment] = Object.values<any>(json.resource.kubernetes_deployment_v1);
-    expect(deployment.depends_on).toEqual([`kubernetes_config_map_v1.${Object.keys(json.resource.kubernetes_config_map_v1)[0]}`]);
+    expect(deployment.depends_on).toEqual([
+      `kubernetes_config_map_v1.${Object.keys(json.resource.kubernetes_config_map_v1)[0]}`,
+    ]);
   });
 
   test("a construct with no resource in it is refused, naming both paths", () => {
     const { stack } = newStack();
     const empty = new Construct(stack, "nothing");
     const release = new TritonRelease(stack, "r", { ...colorProps(), appName: "r", color: "blue" });
-    expect(() => release.dependsOn(empty)).toThrow(`${stack.node.id}/r: dependsOn[0] = ${stack.node.id}/nothing holds no Terraform resource to wait for`);
+    expect(() => release.dependsOn(empty)).toThrow(
+      `${stack.node.id}/r: dependsOn[0] = ${stack.node.id}/nothing holds no Terraform resource to wait for`,
+    );
   });
 
   describe("with a real engine", () => {
@@ -103,7 +146,9 @@ describe("dependsOn", () => {
       await stack.ok("init", "-input=false");
       await stack.ok("validate");
       const graph = await stack.ok("graph");
-      const addresses = constructs.flatMap((c) => resourcesIn(c).map((r) => `${r.terraformResourceType}.${r.friendlyUniqueId}`));
+      const addresses = constructs.flatMap((c) =>
+        resourcesIn(c).map((r) => `${r.terraformResourceType}.${r.friendlyUniqueId}`),
+      );
       expect(addresses.length).toBeGreaterThan(10);
       expect(addresses.filter((a) => !reaches(graph, a, "kubernetes_namespace_v1.team-namespace"))).toEqual([]);
       // and the check can fail: the pair's live read of what serves does not wait (it is read at plan)

@@ -55,7 +55,9 @@ export default class TestEnvironment extends NodeEnvironment {
       // Dispatched once the test is known to run (not skipped, not filtered out), before its hooks.
       if (this.e2e && this.firstFailure !== undefined) {
         // An error before its hooks: circus then runs neither its beforeEach hooks nor its body.
-        const error = new Error(`not run: "${this.firstFailure}" failed before it in this file, and the tests of an e2e file start from the state the one before left (the file stops at its first failure)`);
+        const error = new Error(
+          `not run: "${this.firstFailure}" failed before it in this file, and the tests of an e2e file start from the state the one before left (the file stops at its first failure)`,
+        );
         error.stack = `Error: ${error.message}`; // no frame of ours: the message is the whole story
         event.test.errors.push([error, error]);
       }
@@ -90,13 +92,19 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /** Ends the groups of the children `which` selects that still run, named on stderr; drops them from the registry. */
-async function endChildren(registry: ChildRegistry | undefined, which: (c: TrackedChild) => boolean, owner: string): Promise<void> {
+async function endChildren(
+  registry: ChildRegistry | undefined,
+  which: (c: TrackedChild) => boolean,
+  owner: string,
+): Promise<void> {
   if (!registry) return;
   const chosen = registry.children.filter(which);
   registry.children = registry.children.filter((c) => !which(c));
   const left = chosen.filter((c) => groupAlive(c.pid));
   if (!left.length) return;
-  process.stderr.write(`${owner} ended with ${left.length} process group${left.length > 1 ? "s" : ""} it started still running; ending them: ${left.map((c) => `${c.command} (pid ${c.pid})`).join("; ")}\n`);
+  process.stderr.write(
+    `${owner} ended with ${left.length} process group${left.length > 1 ? "s" : ""} it started still running; ending them: ${left.map((c) => `${c.command} (pid ${c.pid})`).join("; ")}\n`,
+  );
   left.forEach((c) => signalGroup(c.pid, "SIGTERM"));
   const deadline = Date.now() + TERM_GRACE_MS;
   while (left.some((c) => groupAlive(c.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -27,7 +27,12 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
   });
 
   const healthCheck = { intervalSeconds: 0.2, timeoutSeconds: 0.25, unhealthyThreshold: 2, healthyThreshold: 1 };
-  const mls = (s: RunningMlserver, zone?: string, weight?: number) => ({ backend: Backend.address(s === a ? "a" : "b", "127.0.0.1", s.ports.http), zone, region: zone && "test", weight });
+  const mls = (s: RunningMlserver, zone?: string, weight?: number) => ({
+    backend: Backend.address(s === a ? "a" : "b", "127.0.0.1", s.ports.http),
+    zone,
+    region: zone && "test",
+    weight,
+  });
   const double = async (options: DoubleOptions) => {
     const d = await startMisbehavingServer(options);
     doubles.push(d);
@@ -38,16 +43,23 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
     await envoy?.stop();
     envoy = await startPool(props, port);
   };
-  const share = (r: { byVersion: Record<string, number> }, version: string, of: number) => (r.byVersion[version] ?? 0) / of;
+  const share = (r: { byVersion: Record<string, number> }, version: string, of: number) =>
+    (r.byVersion[version] ?? 0) / of;
 
   test("least request sends a slow host far less than its round-robin third", async () => {
     const { endpoint } = await double({ root: "slow", delayMs: 100 });
-    const pool = (loadBalancing: "round-robin" | "least-request"): FailoverPoolProps => ({ tiers: [{ name: "only", endpoints: [mls(a), mls(b), endpoint] }], healthCheck, loadBalancing });
+    const pool = (loadBalancing: "round-robin" | "least-request"): FailoverPoolProps => ({
+      tiers: [{ name: "only", endpoints: [mls(a), mls(b), endpoint] }],
+      healthCheck,
+      loadBalancing,
+    });
     await start(pool("round-robin"));
     const rr = await load(envoy!.url(port), 600, 6);
     await start(pool("least-request"));
     const lr = await load(envoy!.url(port), 600, 6);
-    console.log(`slow host's share: round robin ${(share(rr, "slow", 600) * 100).toFixed(1)} %, least request ${(share(lr, "slow", 600) * 100).toFixed(1)} %`);
+    console.log(
+      `slow host's share: round robin ${(share(rr, "slow", 600) * 100).toFixed(1)} %, least request ${(share(lr, "slow", 600) * 100).toFixed(1)} %`,
+    );
     expect([rr.failed, lr.failed]).toEqual([0, 0]);
     // Round robin: one in three, whatever the latency. Least request (two random choices, the one
     // with fewer requests in flight): the slow host wins only when both choices land on it (1/9).
@@ -56,13 +68,20 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
   }, 90_000);
 
   test("locality weights split traffic between zones 3:1", async () => {
-    await start({ tiers: [{ name: "only", endpoints: [mls(a, "zone-a", 3), mls(b, "zone-b", 1)] }], healthCheck, localityWeighted: true });
+    await start({
+      tiers: [{ name: "only", endpoints: [mls(a, "zone-a", 3), mls(b, "zone-b", 1)] }],
+      healthCheck,
+      localityWeighted: true,
+    });
     const r = await load(envoy!.url(port), 2000, 8);
     expect(r.failed).toBe(0);
     // Envoy picks localities by a weighted schedule, not at random: 2 points is ample.
     expect(Math.abs(share(r, "a", 2000) - 0.75)).toBeLessThanOrEqual(0.02);
     const clusters: any = await (await fetch(`http://127.0.0.1:${envoy!.adminPort}/clusters?format=json`)).json();
-    const zones = clusters.cluster_statuses.find((c: any) => c.name === "pool-http").host_statuses.map((h: any) => h.locality.zone).sort();
+    const zones = clusters.cluster_statuses
+      .find((c: any) => c.name === "pool-http")
+      .host_statuses.map((h: any) => h.locality.zone)
+      .sort();
     expect(zones).toEqual(["zone-a", "zone-b"]);
   }, 60_000);
 
@@ -72,13 +91,22 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
       tiers: [{ name: "only", endpoints: [mls(a), mls(b), endpoint] }],
       healthCheck,
       // Three hosts at 100, 100 and 67 %: mean 89, stdev 16; a factor of 1 ejects below 73 %.
-      outlierDetection: { consecutive5xx: 3, intervalSeconds: 0.5, baseEjectionTimeSeconds: 30, successRate: { minimumHosts: 3, requestVolume: 30, stdevFactor: 1 } },
+      outlierDetection: {
+        consecutive5xx: 3,
+        intervalSeconds: 0.5,
+        baseEjectionTimeSeconds: 30,
+        successRate: { minimumHosts: 3, requestVolume: 30, stdevFactor: 1 },
+      },
       retries: { numRetries: 2 },
     });
     const traffic = steadyLoad(envoy!.url(port), 4);
     try {
       // Bound: one 500 ms interval with 30 requests per host; 20 s is slack for a loaded 2-core machine.
-      await until("an ejection by success rate", 20_000, async () => (await envoy!.stat("cluster.pool-http.outlier_detection.ejections_enforced_success_rate")) >= 1);
+      await until(
+        "an ejection by success rate",
+        20_000,
+        async () => (await envoy!.stat("cluster.pool-http.outlier_detection.ejections_enforced_success_rate")) >= 1,
+      );
       const ejectedAt = traffic.samples.length;
       // Its readiness keeps passing (every 200 ms): the ejection must hold anyway, for the ~2 s of
       // 1500 answers (a dozen health checks).
@@ -95,7 +123,11 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
 
   test("circuit breakers bound what reaches a slow host and shed the rest with fast 503s", async () => {
     const limited = await double({ root: "slow", delayMs: 200 });
-    await start({ tiers: [{ name: "only", endpoints: [limited.endpoint] }], healthCheck, circuitBreakers: { maxConnections: 2, maxPendingRequests: 2, maxRequests: 2 } });
+    await start({
+      tiers: [{ name: "only", endpoints: [limited.endpoint] }],
+      healthCheck,
+      circuitBreakers: { maxConnections: 2, maxPendingRequests: 2, maxRequests: 2 },
+    });
     const r = await load(envoy!.url(port), 100, 16);
     expect(limited.d.maxInFlight()).toBeLessThanOrEqual(2);
     expect(r.statuses[503]).toBeGreaterThan(0);

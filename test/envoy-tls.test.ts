@@ -32,7 +32,10 @@ describe("inbound TLS on a real Envoy", () => {
     triton = await startTriton({ models: { classifier: [1] } });
     fs.mkdirSync(secretDir);
     fs.mkdirSync(caDir);
-    writeAtomically(secretDir, { "tls.crt": fs.readFileSync(certs.certFile, "utf8"), "tls.key": fs.readFileSync(certs.keyFile, "utf8") });
+    writeAtomically(secretDir, {
+      "tls.crt": fs.readFileSync(certs.certFile, "utf8"),
+      "tls.key": fs.readFileSync(certs.keyFile, "utf8"),
+    });
     writeAtomically(caDir, { "ca.crt": ca.toString("utf8") });
   }, 180_000);
   afterAll(async () => {
@@ -45,9 +48,20 @@ describe("inbound TLS on a real Envoy", () => {
     await envoy?.stop();
     ports = { http: await freePort(), grpc: await freePort(), ops: await freePort() };
     const backend = Backend.address("blue", "127.0.0.1", triton.ports.http, triton.ports.grpc);
-    const model = weightedRoutesModel("triton", { routes: [{ backends: [{ backend, weightPercent: 100 }] }] }, new PropValidator("test"));
+    const model = weightedRoutesModel(
+      "triton",
+      { routes: [{ backends: [{ backend, weightPercent: 100 }] }] },
+      new PropValidator("test"),
+    );
     envoy = await startEnvoy((configDir, adminPort) =>
-      renderEnvoy(model, { configDir, adminPort, opsPort: ports.ops, listenAddress: "127.0.0.1", portOverrides: { "triton-http": ports.http, "triton-grpc": ports.grpc }, tls: listenerTls }),
+      renderEnvoy(model, {
+        configDir,
+        adminPort,
+        opsPort: ports.ops,
+        listenAddress: "127.0.0.1",
+        portOverrides: { "triton-http": ports.http, "triton-grpc": ports.grpc },
+        tls: listenerTls,
+      }),
     );
     // The ops port's readiness chain walks both TLS listeners.
     await untilHealthy(envoy, ports.ops);
@@ -72,7 +86,12 @@ describe("inbound TLS on a real Envoy", () => {
     const anonymous = new OipClient({ url: `https://localhost:${ports.http}`, tls: { ca }, connectTimeoutSeconds: 2 });
     await expect(anonymous.infer("classifier", undefined, request)).rejects.toThrow();
     await anonymous.close();
-    const grpcAnonymous = new GrpcOipClient({ url: `https://localhost:${ports.grpc}`, tls: { ca }, connectTimeoutSeconds: 2, headersTimeoutSeconds: 2 });
+    const grpcAnonymous = new GrpcOipClient({
+      url: `https://localhost:${ports.grpc}`,
+      tls: { ca },
+      connectTimeoutSeconds: 2,
+      headersTimeoutSeconds: 2,
+    });
     await expect(grpcAnonymous.infer("classifier", undefined, request)).rejects.toThrow();
     await grpcAnonymous.close();
     const client = { ca, cert: fs.readFileSync(certs.clientCertFile), key: fs.readFileSync(certs.clientKeyFile) };
@@ -90,9 +109,17 @@ describe("inbound TLS on a real Envoy", () => {
     // A new key and certificate from the same CA.
     const next = issueServerCertificate(dir, "next");
     expect(next.fingerprint).not.toBe(before);
-    writeAtomically(secretDir, { "tls.crt": fs.readFileSync(next.certFile, "utf8"), "tls.key": fs.readFileSync(next.keyFile, "utf8") });
+    writeAtomically(secretDir, {
+      "tls.crt": fs.readFileSync(next.certFile, "utf8"),
+      "tls.key": fs.readFileSync(next.keyFile, "utf8"),
+    });
     // Envoy watches the folder: the next handshake after its reload presents the new certificate (10 s is slack for a loaded machine).
-    await until("the rotated certificate served", 10_000, async () => (await servedFingerprint(ports.http, { ca })) === next.fingerprint, 100);
+    await until(
+      "the rotated certificate served",
+      10_000,
+      async () => (await servedFingerprint(ports.http, { ca })) === next.fingerprint,
+      100,
+    );
     const https = new OipClient({ url: `https://localhost:${ports.http}`, tls: { ca } });
     expect((await https.infer("classifier", undefined, request)).outputs[0].name).toBe("PROBABILITIES");
     await https.close();

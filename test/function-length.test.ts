@@ -18,7 +18,10 @@ function functionsOf(dir: string): { where: string; lines: number }[] {
           const first = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line;
           const last = sf.getLineAndCharacterOfPosition(node.getEnd()).line;
           const name = node.name?.getText(sf) ?? (ts.isConstructorDeclaration(node) ? "constructor" : "(anonymous)");
-          out.push({ where: `${path.relative(path.join(__dirname, ".."), file)}:${first + 1} ${name}`, lines: last - first + 1 });
+          out.push({
+            where: `${path.relative(path.join(__dirname, ".."), file)}:${first + 1} ${name}`,
+            lines: last - first + 1,
+          });
         }
         ts.forEachChild(node, visit);
       };

@@ -13,7 +13,9 @@ import { setosaSpec } from "./peers/iris";
 // MLServer. A failing verification leaves the switch where it was; a passing one moves it.
 // Every engine on PATH (OpenTofu from scripts/setup-tools.sh; Terraform where the machine has it).
 const engines = ["tofu", "terraform"].filter((bin) => spawnSync(bin, ["version"], { stdio: "ignore" }).status === 0);
-const cases = engines.length ? engines.map((e) => [`with ${e}`, e]) : [["(skipped: neither tofu nor terraform on PATH)", undefined]];
+const cases = engines.length
+  ? engines.map((e) => [`with ${e}`, e])
+  : [["(skipped: neither tofu nor terraform on PATH)", undefined]];
 const describeEngine = engines.length ? describe.each(cases) : describe.skip.each(cases);
 const bin = path.resolve(__dirname, "..", "bin", "cdktf-triton.js");
 
@@ -22,7 +24,12 @@ describeEngine("the verification gate in a real apply %s", (_title, engine) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-triton-gate-"));
   const outdir = path.join(work, "out");
   const stackDir = path.join(outdir, "stacks", "gate");
-  const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", TF_CLI_CONFIG_FILE: path.join(work, "none.tfrc") };
+  const env = {
+    ...process.env,
+    CHECKPOINT_DISABLE: "1",
+    TF_IN_AUTOMATION: "1",
+    TF_CLI_CONFIG_FILE: path.join(work, "none.tfrc"),
+  };
   fs.writeFileSync(env.TF_CLI_CONFIG_FILE, "");
 
   beforeAll(async () => {

@@ -9,7 +9,10 @@ import { gateCommand, VERIFY_FLAGS, VerifyFlags } from "../lib/core/gate-flags";
 
 /** The words `sh` makes of the gate's arguments, with its environment, as local-exec runs them. */
 function shellWords(args: string[], environment: Record<string, string>): string[] {
-  const r = spawnSync("sh", ["-c", `printf '%s\\0' ${args.join(" ")}`], { encoding: "utf8", env: { PATH: process.env.PATH, ...environment } });
+  const r = spawnSync("sh", ["-c", `printf '%s\\0' ${args.join(" ")}`], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, ...environment },
+  });
   if (r.status !== 0) throw new Error(r.stderr);
   return r.stdout.split("\0").slice(0, -1);
 }
@@ -57,18 +60,44 @@ test("every flag the gate writes reaches the CLI with its value, through a real 
   const words = shellWords(args, environment);
   expect(words[0]).toBe("verify");
   const flags = parsed(words);
-  for (const [key, value] of Object.entries(written)) expect([key, flags[key as keyof VerifyFlags]]).toEqual([key, value]);
+  for (const [key, value] of Object.entries(written))
+    expect([key, flags[key as keyof VerifyFlags]]).toEqual([key, value]);
   // values read at plan time travel in the environment, never in the command (they are not triggers)
-  expect(Object.keys(environment).sort()).toEqual(VERIFY_FLAGS.filter((f) => f.env).map((f) => f.env).sort());
+  expect(Object.keys(environment).sort()).toEqual(
+    VERIFY_FLAGS.filter((f) => f.env)
+      .map((f) => f.env)
+      .sort(),
+  );
   for (const value of Object.values(environment)) if (value) expect(args.join(" ")).not.toContain(value);
 });
 
 test("the URL targets and the defaults the gate leaves out", () => {
-  const { args, environment } = gateCommand({ spec: "v.json", url: "http://fraud-green.ml:8000", baselineUrl: "http://fraud-blue.ml:8000" });
-  expect(args).toEqual(["verify", "--spec", "v.json", "--url", "http://fraud-green.ml:8000", "--baseline-url", "http://fraud-blue.ml:8000"]);
+  const { args, environment } = gateCommand({
+    spec: "v.json",
+    url: "http://fraud-green.ml:8000",
+    baselineUrl: "http://fraud-blue.ml:8000",
+  });
+  expect(args).toEqual([
+    "verify",
+    "--spec",
+    "v.json",
+    "--url",
+    "http://fraud-green.ml:8000",
+    "--baseline-url",
+    "http://fraud-blue.ml:8000",
+  ]);
   expect(environment).toEqual({});
   const flags = parsed(shellWords(args, environment));
-  expect(flags).toEqual({ spec: "v.json", url: "http://fraud-green.ml:8000", baselineUrl: "http://fraud-blue.ml:8000", protocol: "http", header: [], scheme: "http", connections: "8", namespace: "default" });
+  expect(flags).toEqual({
+    spec: "v.json",
+    url: "http://fraud-green.ml:8000",
+    baselineUrl: "http://fraud-blue.ml:8000",
+    protocol: "http",
+    header: [],
+    scheme: "http",
+    connections: "8",
+    namespace: "default",
+  });
 });
 
 test("the table covers every option the CLI's verify has, and the CLI takes no other", () => {

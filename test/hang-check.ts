@@ -26,7 +26,9 @@ export function hangBoundMs(bound: HangBound): number {
 export function hangCheck(what: string, elapsedMs: number, bound: HangBound): void {
   const limit = hangBoundMs(bound);
   if (!(elapsedMs <= limit)) {
-    throw new Error(`hang check: ${what} took ${elapsedMs} ms, past its hang bound of ${limit} ms (normal ${bound.normalMs} ms${bound.deadlineMs !== undefined ? `, deadline ${bound.deadlineMs} ms` : ""})`);
+    throw new Error(
+      `hang check: ${what} took ${elapsedMs} ms, past its hang bound of ${limit} ms (normal ${bound.normalMs} ms${bound.deadlineMs !== undefined ? `, deadline ${bound.deadlineMs} ms` : ""})`,
+    );
   }
 }
 
@@ -36,6 +38,7 @@ export function expectInOrder(...instants: readonly (readonly [string, string | 
   for (let i = 1; i < at.length; i++) {
     const [before, a] = at[i - 1];
     const [after, b] = at[i];
-    if (!(Number.isFinite(a) && Number.isFinite(b) && a <= b)) throw new Error(`expected ${before} (${instants[i - 1][1]}) no later than ${after} (${instants[i][1]})`);
+    if (!(Number.isFinite(a) && Number.isFinite(b) && a <= b))
+      throw new Error(`expected ${before} (${instants[i - 1][1]}) no later than ${after} (${instants[i][1]})`);
   }
 }

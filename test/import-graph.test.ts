@@ -51,7 +51,9 @@ function importsOf(file: string): { local: string[]; external: string[] } {
       continue;
     }
     const base = path.resolve(path.dirname(file), fileName);
-    const found = [`${base}.ts`, path.join(base, "index.ts"), base].find((c) => fs.existsSync(c) && fs.statSync(c).isFile());
+    const found = [`${base}.ts`, path.join(base, "index.ts"), base].find(
+      (c) => fs.existsSync(c) && fs.statSync(c).isFile(),
+    );
     if (!found) throw new Error(`${path.relative(lib, file)} imports ${fileName}, which is no file`);
     if (found.endsWith(".ts")) local.push(found);
   }
@@ -77,7 +79,12 @@ test("no module imports one of a layer above it or beside it", () => {
 test("the promotion driver writes records and never imports the reports that read them", () => {
   const driverSide = files.filter((f) => rel(f).startsWith(`run${path.sep}promote${path.sep}`));
   expect(driverSide.length).toBeGreaterThan(3);
-  const wrong = driverSide.flatMap((f) => graph.get(f)!.local.filter((to) => rel(to).startsWith(`run${path.sep}observe${path.sep}`)).map((to) => `${rel(f)} imports ${rel(to)}`));
+  const wrong = driverSide.flatMap((f) =>
+    graph
+      .get(f)!
+      .local.filter((to) => rel(to).startsWith(`run${path.sep}observe${path.sep}`))
+      .map((to) => `${rel(f)} imports ${rel(to)}`),
+  );
   expect(wrong).toEqual([]);
 });
 
@@ -86,8 +93,12 @@ test("the construct side never names the run side's libraries, and the run side 
   const synthOnly = /^(cdktf|@cdktf\/|constructs)(\/|$)/;
   const wrong = files.flatMap((f) => {
     const layer = layerOf(f);
-    const bad = layer === "constructs" || layer === "index" || layer === "core" ? graph.get(f)!.external.filter((m) => runOnly.test(m)) : [];
-    const bad2 = layer !== "constructs" && layer !== "index" ? graph.get(f)!.external.filter((m) => synthOnly.test(m)) : [];
+    const bad =
+      layer === "constructs" || layer === "index" || layer === "core"
+        ? graph.get(f)!.external.filter((m) => runOnly.test(m))
+        : [];
+    const bad2 =
+      layer !== "constructs" && layer !== "index" ? graph.get(f)!.external.filter((m) => synthOnly.test(m)) : [];
     return [...bad, ...bad2].map((m) => `${rel(f)} (${layer}) imports ${m}`);
   });
   expect(wrong).toEqual([]);
@@ -145,6 +156,11 @@ test("loading the CLI loads no cdktf, provider or constructs module", () => {
 test("importing the package from a stack loads no run-time module", () => {
   const loaded = loadedBy(path.join(lib, "index.ts"));
   expect(loaded.some((m) => /[\\/]node_modules[\\/]cdktf[\\/]/.test(m))).toBe(true);
-  const runtime = loaded.filter((m) => m.includes(`${path.sep}lib${path.sep}run${path.sep}`) || m.includes(`${path.sep}lib${path.sep}cli${path.sep}`) || /[\\/]node_modules[\\/](undici|@grpc|vega|vega-lite|commander|cli-progress)[\\/]/.test(m));
+  const runtime = loaded.filter(
+    (m) =>
+      m.includes(`${path.sep}lib${path.sep}run${path.sep}`) ||
+      m.includes(`${path.sep}lib${path.sep}cli${path.sep}`) ||
+      /[\\/]node_modules[\\/](undici|@grpc|vega|vega-lite|commander|cli-progress)[\\/]/.test(m),
+  );
   expect(runtime.map((m) => path.relative(path.join(lib, ".."), m))).toEqual([]);
 });

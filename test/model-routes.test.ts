@@ -22,7 +22,10 @@ describe("a model's pinned versions through our Envoy", () => {
   let http: number;
   let grpc: number;
   beforeAll(async () => {
-    triton = await startTriton({ models: { classifier: [1, 2] }, args: ["--model-control-mode=explicit", "--load-model=classifier"] });
+    triton = await startTriton({
+      models: { classifier: [1, 2] },
+      args: ["--model-control-mode=explicit", "--load-model=classifier"],
+    });
     [http, grpc] = [await freePort(), await freePort()];
   }, 120_000);
   afterEach(() => envoy?.stop());
@@ -46,9 +49,25 @@ describe("a model's pinned versions through our Envoy", () => {
   };
   const start = async (versions: ModelVersionsRoute) => {
     const backend = Backend.address("triton", "127.0.0.1", triton.ports.http, triton.ports.grpc);
-    const model = weightedRoutesModel("canary", { routes: [{ name: "canary", backends: [{ backend, weightPercent: 100 }] }] }, new PropValidator("test"));
-    const pinned: EnvoyModel = { ...model, listeners: model.listeners.map((l, i) => (i === 0 ? { ...l, routes: l.routes.map((r) => ({ ...r, versions: [versions] })) } : l)) };
-    envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(pinned, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "canary-http": http, "canary-grpc": grpc } }));
+    const model = weightedRoutesModel(
+      "canary",
+      { routes: [{ name: "canary", backends: [{ backend, weightPercent: 100 }] }] },
+      new PropValidator("test"),
+    );
+    const pinned: EnvoyModel = {
+      ...model,
+      listeners: model.listeners.map((l, i) =>
+        i === 0 ? { ...l, routes: l.routes.map((r) => ({ ...r, versions: [versions] })) } : l,
+      ),
+    };
+    envoy = await startEnvoy((configDir, adminPort) =>
+      renderEnvoy(pinned, {
+        configDir,
+        adminPort,
+        listenAddress: "127.0.0.1",
+        portOverrides: { "canary-http": http, "canary-grpc": grpc },
+      }),
+    );
     // Health checks pass within seconds; until then Envoy answers 503.
     const end = Date.now() + 30_000;
     while ((await fetch(via("/v2/models/classifier/versions/1/ready")).catch(() => undefined))?.status !== 200) {
@@ -62,7 +81,10 @@ describe("a model's pinned versions through our Envoy", () => {
     expect(await answers(20)).toEqual({ v1: 20 });
     expect(await answers(5, "/v2/models/classifier/versions/2/infer")).toEqual({ v2: 5 });
     // Triton itself, asked without a version, answers from version 2.
-    const direct = await fetch(`${triton.url}/v2/models/classifier/infer`, { method: "POST", body: JSON.stringify(infer) });
+    const direct = await fetch(`${triton.url}/v2/models/classifier/infer`, {
+      method: "POST",
+      body: JSON.stringify(infer),
+    });
     expect(((await direct.json()) as { model_version: string }).model_version).toBe("2");
     // The metadata and readiness that name no version are the pinned version's.
     const meta = (await (await fetch(via("/v2/models/classifier"))).json()) as { versions: string[] };
@@ -88,7 +110,9 @@ describe("a model's pinned versions through our Envoy", () => {
     await start({ model: "classifier", pinned: 1, next: 2, nextPercent: 0 });
     const client = new GrpcOipClient({ url: `http://127.0.0.1:${grpc}` });
     try {
-      const request = { inputs: [{ name: "INPUT", datatype: "FP32", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] } as never;
+      const request = {
+        inputs: [{ name: "INPUT", datatype: "FP32", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
+      } as never;
       // Over HTTP the same request is pinned to version 1; over gRPC it reaches version 2, the highest loaded.
       expect(await answers(5)).toEqual({ v1: 5 });
       expect((await client.infer("classifier", undefined, request)).modelVersion).toBe("2");

@@ -13,7 +13,10 @@ const RULES: readonly { readonly what: string; readonly re: RegExp }[] = [
   { what: "the history ConfigMap's name (core/names.ts historyConfigMap)", re: /-promotions\b/ },
   { what: "the promotion spec's file name (core/names.ts PROMOTION_SPEC_FILE)", re: /promotion\.json/ },
   { what: "a hash computed by hand (core/names.ts contentHash)", re: /\bcreateHash\(/ },
-  { what: "an exit code as a number (core/exit-codes.ts)", re: /process\.exit\(\s*\d|process\.exitCode\s*=\s*\d|setCode\(\s*\d/ },
+  {
+    what: "an exit code as a number (core/exit-codes.ts)",
+    re: /process\.exit\(\s*\d|process\.exitCode\s*=\s*\d|setCode\(\s*\d/,
+  },
 ];
 
 function sources(dir: string): string[] {
@@ -51,7 +54,10 @@ test("the check finds what it looks for", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "names-once-"));
   try {
     const f = path.join(dir, "bad.ts");
-    fs.writeFileSync(f, 'const a = `${app}-promotions`;\nconst b = "promotion.json";\nprocess.exit(2);\nprocess.exitCode = 1;\n// promotion.json in a comment is fine\n');
+    fs.writeFileSync(
+      f,
+      'const a = `${app}-promotions`;\nconst b = "promotion.json";\nprocess.exit(2);\nprocess.exitCode = 1;\n// promotion.json in a comment is fine\n',
+    );
     expect(offences([f], code).length).toBe(4);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

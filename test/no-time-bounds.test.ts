@@ -9,7 +9,8 @@ import { expectInOrder, hangBoundMs, hangCheck } from "./hang-check";
 const testDir = __dirname;
 
 /** A clock, an instant or a duration: Date.now / Date.parse, a `...Ms` or `...Seconds` name, `...At`, `.at`, elapsed, latencies, "answered in". */
-const TIME = /Date\.(now|parse)\b|performance\.now|hrtime|\b\w*(Ms|MS|_MS|Millis|Seconds|SECONDS|Elapsed|Duration|Latency|Latencies|Time|At)\b|\.at\b|\b(ms|t0|elapsed|duration|latency|latencies|seconds)\b|answered in/;
+const TIME =
+  /Date\.(now|parse)\b|performance\.now|hrtime|\b\w*(Ms|MS|_MS|Millis|Seconds|SECONDS|Elapsed|Duration|Latency|Latencies|Time|At)\b|\.at\b|\b(ms|t0|elapsed|duration|latency|latencies|seconds)\b|answered in/;
 const COMPARISON = /^\.(toBeLessThan|toBeLessThanOrEqual|toBeGreaterThan|toBeGreaterThanOrEqual)\(/;
 
 /** The text inside the parentheses that open at `open` (balanced; strings are not special: good enough for our tests). */
@@ -77,8 +78,12 @@ test("a hang check's bound: 5 x the normal time, and at least 10 s over the dead
   expect(hangBoundMs({ normalMs: 4_000 })).toBe(20_000);
   expect(hangBoundMs({ normalMs: 2_500, deadlineMs: 8_000 })).toBe(18_000);
   expect(hangBoundMs({ normalMs: 10_000, deadlineMs: 8_000 })).toBe(50_000);
-  expect(() => hangCheck("a command", 20_001, { normalMs: 4_000 })).toThrow("hang check: a command took 20001 ms, past its hang bound of 20000 ms (normal 4000 ms)");
+  expect(() => hangCheck("a command", 20_001, { normalMs: 4_000 })).toThrow(
+    "hang check: a command took 20001 ms, past its hang bound of 20000 ms (normal 4000 ms)",
+  );
   expect(() => hangCheck("a command", 20_000, { normalMs: 4_000 })).not.toThrow();
-  expect(() => expectInOrder(["served", "2026-12-07T10:00:01Z"], ["applied", "2026-12-07T10:00:00Z"])).toThrow("expected served (2026-12-07T10:00:01Z) no later than applied (2026-12-07T10:00:00Z)");
+  expect(() => expectInOrder(["served", "2026-12-07T10:00:01Z"], ["applied", "2026-12-07T10:00:00Z"])).toThrow(
+    "expected served (2026-12-07T10:00:01Z) no later than applied (2026-12-07T10:00:00Z)",
+  );
   expect(() => expectInOrder(["p50", 3], ["p99", 3])).not.toThrow();
 });

@@ -35,11 +35,19 @@ describe("the README example", () => {
 });
 
 test("the table of contents links to headings that exist, and lists every section", () => {
-  const anchor = (heading: string) => heading.trim().toLowerCase().replace(/`/g, "").replace(/[^a-z0-9 _-]/g, "").replace(/ /g, "-");
+  const anchor = (heading: string) =>
+    heading
+      .trim()
+      .toLowerCase()
+      .replace(/`/g, "")
+      .replace(/[^a-z0-9 _-]/g, "")
+      .replace(/ /g, "-");
   const headings = [...readme.matchAll(/^(#{2,4}) (.+)$/gm)].map((m) => ({ level: m[1].length, anchor: anchor(m[2]) }));
   const toc = readme.slice(readme.indexOf("## Contents"), readme.indexOf("## The two commands"));
   const links = [...toc.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
   expect(links.length).toBeGreaterThan(8);
   expect(links.filter((l) => !headings.some((h) => h.anchor === l))).toEqual([]);
-  expect(headings.filter((h) => h.level === 2 && h.anchor !== "contents" && !links.includes(h.anchor)).map((h) => h.anchor)).toEqual([]);
+  expect(
+    headings.filter((h) => h.level === 2 && h.anchor !== "contents" && !links.includes(h.anchor)).map((h) => h.anchor),
+  ).toEqual([]);
 });

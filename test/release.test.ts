@@ -84,7 +84,13 @@ describe("TritonRelease", () => {
     expect(release.set).toEqual([{ name: "replicas", value: "4", type: "auto" }]);
     expect(valuesOf(release)).toMatchObject({
       modelRepository: { uri: "gs://bucket/repo", credentialsSecret: "gcs-sa", credentialsKey: "key.json" },
-      server: { mode: "poll", repositoryPollSeconds: 15, strictReadiness: false, exitTimeoutSeconds: 60, extraArgs: ["--log-verbose=1"] },
+      server: {
+        mode: "poll",
+        repositoryPollSeconds: 15,
+        strictReadiness: false,
+        exitTimeoutSeconds: 60,
+        extraArgs: ["--log-verbose=1"],
+      },
       probes: {
         startup: { periodSeconds: 15, timeoutSeconds: 10, failureThreshold: 120 },
         liveness: { periodSeconds: 15, timeoutSeconds: 10, failureThreshold: 5 },
@@ -99,7 +105,11 @@ describe("TritonRelease", () => {
       tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
       shmSize: "8Gi",
       pdb: { maxUnavailable: 2 },
-      monitoring: { labels: { release: "kube-prometheus" }, serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
+      monitoring: {
+        labels: { release: "kube-prometheus" },
+        serviceMonitor: { enabled: true },
+        prometheusRule: { enabled: true },
+      },
     });
   });
 

@@ -26,25 +26,121 @@ const fp = { "1": "1111aaaa2222bbbb", "2": "3333cccc4444dddd", "5": "5555eeee666
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const io = { out: { write: (s: string) => ((out += s), true) } as any, err: { write: (s: string) => ((err += s), true) } as any };
+  const io = {
+    out: { write: (s: string) => ((out += s), true) } as any,
+    err: { write: (s: string) => ((err += s), true) } as any,
+  };
   const code = await main(["node", "cdktf-triton", ...args], io);
   return { code, out, err };
 }
 
 /** A pair's history: v1 (blue) promoted to v2 (green), then v5 (blue) aborted at its first step. */
-function history(at: (minutes: number) => string): { records: (PromotionRecord | VerificationRecord)[]; aborted: PromoteReport } {
+function history(at: (minutes: number) => string): {
+  records: (PromotionRecord | VerificationRecord)[];
+  aborted: PromoteReport;
+} {
   const c = (color: string, v: "1" | "2" | "5") => ({ color, version: `v${v}`, fingerprint: fp[v] });
-  const step = (w: number, from: number, to: number, verdict: "pass" | "fail") => ({ weightPercent: w, startedAt: at(from), finishedAt: at(to), verdict, metrics: [{ metric: "success-rate", passed: verdict === "pass" ? 2 : 0, failed: verdict === "pass" ? 0 : 1, inconclusive: 0, last: verdict === "pass" ? 100 : 95 }] });
-  const promoted: PromotionRecord = { kind: "promotion", id: "p-1", app: "classifier", namespace: "ml", by: "ci@runner", engine: "tofu", startedAt: at(10), finishedAt: at(40), from: c("blue", "1"), to: c("green", "2"), status: "promoted", currentStep: 2, steps: [step(10, 10, 20, "pass"), step(50, 20, 30, "pass"), step(100, 30, 40, "pass")] };
-  const aborted: PromotionRecord = { kind: "promotion", id: "p-2", app: "classifier", namespace: "ml", by: "ci@runner", engine: "tofu", startedAt: at(60), finishedAt: at(62), from: c("green", "2"), to: c("blue", "5"), status: "aborted", reason: "success-rate 95 must be >= 99", currentStep: 0, steps: [step(10, 60, 62, "fail")] };
-  const verdict = (id: string, color: string, v: "1" | "2" | "5", verdict: string, minutes: number): VerificationRecord => ({ kind: "verification", id, app: "classifier", namespace: "ml", at: at(minutes), color, fingerprint: fp[v], verdict });
+  const step = (w: number, from: number, to: number, verdict: "pass" | "fail") => ({
+    weightPercent: w,
+    startedAt: at(from),
+    finishedAt: at(to),
+    verdict,
+    metrics: [
+      {
+        metric: "success-rate",
+        passed: verdict === "pass" ? 2 : 0,
+        failed: verdict === "pass" ? 0 : 1,
+        inconclusive: 0,
+        last: verdict === "pass" ? 100 : 95,
+      },
+    ],
+  });
+  const promoted: PromotionRecord = {
+    kind: "promotion",
+    id: "p-1",
+    app: "classifier",
+    namespace: "ml",
+    by: "ci@runner",
+    engine: "tofu",
+    startedAt: at(10),
+    finishedAt: at(40),
+    from: c("blue", "1"),
+    to: c("green", "2"),
+    status: "promoted",
+    currentStep: 2,
+    steps: [step(10, 10, 20, "pass"), step(50, 20, 30, "pass"), step(100, 30, 40, "pass")],
+  };
+  const aborted: PromotionRecord = {
+    kind: "promotion",
+    id: "p-2",
+    app: "classifier",
+    namespace: "ml",
+    by: "ci@runner",
+    engine: "tofu",
+    startedAt: at(60),
+    finishedAt: at(62),
+    from: c("green", "2"),
+    to: c("blue", "5"),
+    status: "aborted",
+    reason: "success-rate 95 must be >= 99",
+    currentStep: 0,
+    steps: [step(10, 60, 62, "fail")],
+  };
+  const verdict = (
+    id: string,
+    color: string,
+    v: "1" | "2" | "5",
+    verdict: string,
+    minutes: number,
+  ): VerificationRecord => ({
+    kind: "verification",
+    id,
+    app: "classifier",
+    namespace: "ml",
+    at: at(minutes),
+    color,
+    fingerprint: fp[v],
+    verdict,
+  });
   const measurements = [
-    { metric: "success-rate", at: at(61), value: 95, verdict: "fail" as const, detail: "must be >= 99", min: 99, step: 0, weightPercent: 10 },
-    { metric: "p99-latency", at: at(61), value: 12.5, verdict: "pass" as const, detail: "must be <= 500", max: 500, step: 0, weightPercent: 10 },
-    { metric: "p99-latency", at: at(61.5), verdict: "inconclusive" as const, detail: "no data", max: 500, step: 0, weightPercent: 10 },
+    {
+      metric: "success-rate",
+      at: at(61),
+      value: 95,
+      verdict: "fail" as const,
+      detail: "must be >= 99",
+      min: 99,
+      step: 0,
+      weightPercent: 10,
+    },
+    {
+      metric: "p99-latency",
+      at: at(61),
+      value: 12.5,
+      verdict: "pass" as const,
+      detail: "must be <= 500",
+      max: 500,
+      step: 0,
+      weightPercent: 10,
+    },
+    {
+      metric: "p99-latency",
+      at: at(61.5),
+      verdict: "inconclusive" as const,
+      detail: "no data",
+      max: 500,
+      step: 0,
+      weightPercent: 10,
+    },
   ];
   return {
-    records: [verdict("v-1", "blue", "1", "pass", 0), verdict("v-2", "green", "2", "pass", 5), promoted, verdict("v-5", "blue", "5", "fail", 55), aborted],
+    records: [
+      verdict("v-1", "blue", "1", "pass", 0),
+      verdict("v-2", "green", "2", "pass", 5),
+      promoted,
+      verdict("v-5", "blue", "5", "fail", 55),
+      aborted,
+    ],
     aborted: { record: aborted, measurements, notificationProblems: [], timings: {}, exitCode: 1 },
   };
 }
@@ -68,7 +164,10 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     // The gate's reports, one per version, from the real verifier (the fingerprints as the gate passes them).
     for (const v of ["1", "2", "5"] as const) {
       const report = await verify(classifierSpec({ version: v }), { url: triton.url });
-      fs.writeFileSync(path.join(reports, `verify-v${v}.json`), JSON.stringify({ ...report, fingerprint: fp[v] }, null, 2));
+      fs.writeFileSync(
+        path.join(reports, `verify-v${v}.json`),
+        JSON.stringify({ ...report, fingerprint: fp[v] }, null, 2),
+      );
     }
     const h = history(at);
     historyFile = path.join(dir, "promotions.jsonl");
@@ -77,9 +176,24 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     // A real Envoy whose primary tier is a closed port: its health checker logs the primary out,
     // Triton (the backup) healthy.
     const dead = await freePort();
-    envoy = await startPool({ tiers: [{ name: "primary", endpoints: [{ backend: Backend.address("primary", "127.0.0.1", dead) }] }, { name: "backup", endpoints: [{ backend: Backend.address("backup", "127.0.0.1", triton.ports.http) }] }], healthCheck: { intervalSeconds: 0.1, timeoutSeconds: 0.1, unhealthyThreshold: 1, healthyThreshold: 1 } }, await freePort(), [dead]);
+    envoy = await startPool(
+      {
+        tiers: [
+          { name: "primary", endpoints: [{ backend: Backend.address("primary", "127.0.0.1", dead) }] },
+          { name: "backup", endpoints: [{ backend: Backend.address("backup", "127.0.0.1", triton.ports.http) }] },
+        ],
+        healthCheck: { intervalSeconds: 0.1, timeoutSeconds: 0.1, unhealthyThreshold: 1, healthyThreshold: 1 },
+      },
+      await freePort(),
+      [dead],
+    );
     // Bound: Envoy flushes its stdout file every 10 s; 30 s is slack for a loaded 2-core machine.
-    await until("Envoy's health events on its stdout", 30_000, () => parseEnvoyLog(fs.readFileSync(envoy!.stdoutFile, "utf8")).events.length >= 2, 200);
+    await until(
+      "Envoy's health events on its stdout",
+      30_000,
+      () => parseEnvoyLog(fs.readFileSync(envoy!.stdoutFile, "utf8")).events.length >= 2,
+      200,
+    );
   }, 240_000);
   afterAll(async () => {
     await browser?.close();
@@ -92,7 +206,19 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
 
   test("the version overview, the last verification's distribution, the promotions and the failover events, each chart with its marks", async () => {
     const out = path.join(dir, "report.html");
-    const r = await cli("report", "--history-file", historyFile, "--reports", reports, "--envoy-log", envoy!.stdoutFile, "--out", out, "--title", "classifier in ml");
+    const r = await cli(
+      "report",
+      "--history-file",
+      historyFile,
+      "--reports",
+      reports,
+      "--envoy-log",
+      envoy!.stdoutFile,
+      "--out",
+      out,
+      "--title",
+      "classifier in ml",
+    );
     expect([r.code, r.err]).toEqual([0, ""]);
     expect(r.out.trim()).toBe(out);
     const { page, errors, requests, marks } = await load(out, SCREENSHOT);
@@ -107,7 +233,9 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     expect(v5.probe.latencyBuckets.length).toBeGreaterThan(0);
     expect(await marks("classifier-distribution", "rect")).toBe(v5.probe.latencyBuckets.length);
     // Promotions: 3 steps + the switch as points on a step line; the aborted one: 1 step + the abort.
-    expect([await marks("classifier-weights-p-1", "symbol"), await marks("classifier-weights-p-1", "line")]).toEqual([4, 1]);
+    expect([await marks("classifier-weights-p-1", "symbol"), await marks("classifier-weights-p-1", "line")]).toEqual([
+      4, 1,
+    ]);
     expect(await marks("classifier-weights-p-2", "symbol")).toBe(2);
     // The aborted promotion's measurements: 2 with a value (1 inconclusive, not drawn), 2 thresholds.
     expect(await marks("classifier-measurements-p-2", "symbol")).toBe(2);
@@ -134,9 +262,22 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     const damaged = path.join(dir, "damaged-reports");
     fs.mkdirSync(damaged);
     for (const f of ["verify-v1.json", "verify-v2.json"]) fs.copyFileSync(path.join(reports, f), path.join(damaged, f));
-    fs.writeFileSync(path.join(damaged, "verify-v5.json"), fs.readFileSync(path.join(reports, "verify-v5.json"), "utf8").slice(0, 200));
+    fs.writeFileSync(
+      path.join(damaged, "verify-v5.json"),
+      fs.readFileSync(path.join(reports, "verify-v5.json"), "utf8").slice(0, 200),
+    );
     const out = path.join(dir, "damaged.html");
-    const r = await cli("report", "--history-file", corrupted, "--history-file", path.join(dir, "missing.jsonl"), "--reports", damaged, "--out", out);
+    const r = await cli(
+      "report",
+      "--history-file",
+      corrupted,
+      "--history-file",
+      path.join(dir, "missing.jsonl"),
+      "--reports",
+      damaged,
+      "--out",
+      out,
+    );
     expect(r.code).toBe(0);
     const { errors, marks, page } = await load(out);
     expect(errors).toEqual([]);
@@ -162,7 +303,10 @@ describe("cdktf-triton report, rendered in headless Chromium", () => {
     expect((await cli("report", "--history-file", historyFile, "--out", out)).code).toBe(0);
     const before = fs.readFileSync(out, "utf8");
     const again = await cli("report", "--history-file", historyFile, "--out", out);
-    expect([again.code, again.err]).toEqual([2, `cdktf-triton report: ${out} exists: each report is its own file, give another --out\n`]);
+    expect([again.code, again.err]).toEqual([
+      2,
+      `cdktf-triton report: ${out} exists: each report is its own file, give another --out\n`,
+    ]);
     expect(fs.readFileSync(out, "utf8")).toBe(before);
     const folder = path.join(dir, "runs");
     const a = await cli("report", "--history-file", historyFile, "--out-dir", folder);

@@ -9,7 +9,11 @@ import * as path from "path";
 const script = path.resolve(__dirname, "..", "scripts", "setup-tools.sh");
 
 function setup(dir: string, env: Record<string, string> = {}) {
-  const r = spawnSync("bash", [script, "triton"], { encoding: "utf8", env: { ...process.env, SETUP_TOOLS_DIR: dir, ...env }, timeout: 600_000 });
+  const r = spawnSync("bash", [script, "triton"], {
+    encoding: "utf8",
+    env: { ...process.env, SETUP_TOOLS_DIR: dir, ...env },
+    timeout: 600_000,
+  });
   return { code: r.status, out: r.stdout + r.stderr, lastError: r.stderr.trim().split("\n").pop() ?? "" };
 }
 
@@ -31,7 +35,11 @@ describe("setup-tools: Triton from the nvidia-pytriton wheel", () => {
     const first = setup(dir);
     expect(first.code).toBe(0);
     const home = path.join(dir, "triton", "pytriton", "tritonserver");
-    for (const f of ["bin/tritonserver", "backends/python/libtriton_python.so", "backends/python/triton_python_backend_stub"]) {
+    for (const f of [
+      "bin/tritonserver",
+      "backends/python/libtriton_python.so",
+      "backends/python/triton_python_backend_stub",
+    ]) {
       expect(fs.existsSync(path.join(home, f))).toBe(true);
     }
     expect(first.out).toMatch(/setup-tools: Triton ready in \d+s/);

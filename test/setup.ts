@@ -19,9 +19,15 @@ jest.mock("child_process", () => {
     const args = Array.isArray(rest[0]) ? (rest[0] as string[]) : [];
     const given = (Array.isArray(rest[0]) ? rest[1] : rest[0]) as SpawnOptions | undefined;
     const options: SpawnOptions = { ...given, detached: true };
-    if (marker && options.env && options.env.CDKTF_TRITON_TEST_RUN === undefined) options.env = { ...options.env, CDKTF_TRITON_TEST_RUN: marker };
+    if (marker && options.env && options.env.CDKTF_TRITON_TEST_RUN === undefined)
+      options.env = { ...options.env, CDKTF_TRITON_TEST_RUN: marker };
     const child = real.spawn(command, args, options);
-    if (registry && child.pid !== undefined) registry.children.push({ pid: child.pid, command: [command, ...args].join(" ").slice(0, 160), test: registry.test });
+    if (registry && child.pid !== undefined)
+      registry.children.push({
+        pid: child.pid,
+        command: [command, ...args].join(" ").slice(0, 160),
+        test: registry.test,
+      });
     return child;
   }
   return { ...real, spawn };

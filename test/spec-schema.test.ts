@@ -37,12 +37,32 @@ describe("the verification spec's JSON Schema", () => {
   test.each<[string, (s: any) => void, string, string]>([
     ["goldens", (s) => (s.models[0].goldens = s.models[0].golden), "models[0].goldens", 'did you mean "golden"?'],
     ["metdata", (s) => (s.models[0].metdata = s.models[0].metadata), "models[0].metdata", 'did you mean "metadata"?'],
-    ["atoll", (s) => (s.models[0].golden[0].outputs[0].atoll = 0.1), "models[0].golden[0].outputs[0].atoll", 'did you mean "atol"?'],
-    ["budgets.p99seconds", (s) => (s.probe.budgets.p99seconds = 0.05), "probe.budgets.p99seconds", 'did you mean "p99Seconds"?'],
-    ["budgets.p99Ms (0.1's name)", (s) => (s.probe.budgets.p99Ms = 50), "probe.budgets.p99Ms", 'no such field since 0.2.0: "p99Seconds", in seconds'],
+    [
+      "atoll",
+      (s) => (s.models[0].golden[0].outputs[0].atoll = 0.1),
+      "models[0].golden[0].outputs[0].atoll",
+      'did you mean "atol"?',
+    ],
+    [
+      "budgets.p99seconds",
+      (s) => (s.probe.budgets.p99seconds = 0.05),
+      "probe.budgets.p99seconds",
+      'did you mean "p99Seconds"?',
+    ],
+    [
+      "budgets.p99Ms (0.1's name)",
+      (s) => (s.probe.budgets.p99Ms = 50),
+      "probe.budgets.p99Ms",
+      'no such field since 0.2.0: "p99Seconds", in seconds',
+    ],
     ["deadlineSecond", (s) => (s.deadlineSecond = 60), "deadlineSecond", 'did you mean "deadlineSeconds"?'],
     ["Binary", (s) => (s.models[0].golden[0].Binary = true), "models[0].golden[0].Binary", 'did you mean "binary"?'],
-    ["something unrelated", (s) => (s.colour = "blue"), "colour", "no such field (known: deadlineSeconds, waitForReadySeconds, fastRollback, models, probe, baseline, metrics)"],
+    [
+      "something unrelated",
+      (s) => (s.colour = "blue"),
+      "colour",
+      "no such field (known: deadlineSeconds, waitForReadySeconds, fastRollback, models, probe, baseline, metrics)",
+    ],
   ])("a misspelled %s is refused with its path and the nearest known name", (_name, spoil, field, expected) => {
     const spec = good();
     spoil(spec);

@@ -19,7 +19,11 @@ describe("verifier memory with many connections at the size cap, against Triton"
   afterAll(() => triton?.stop());
 
   const run = (concurrency: number) => {
-    const r = spawnSync(process.execPath, [tsNode, "--transpile-only", probe, triton.url, String(concurrency), String(ELEMENTS)], { encoding: "utf8", timeout: 240_000 });
+    const r = spawnSync(
+      process.execPath,
+      [tsNode, "--transpile-only", probe, triton.url, String(concurrency), String(ELEMENTS)],
+      { encoding: "utf8", timeout: 240_000 },
+    );
     if (r.status !== 0) throw new Error(r.stderr);
     return JSON.parse(r.stdout.trim().split("\n").pop()!) as { verdict: string; errors?: string[]; maxRssMiB: number };
   };
@@ -27,9 +31,15 @@ describe("verifier memory with many connections at the size cap, against Triton"
   test("peak RSS at 16 connections is within 64 MiB of that at 1 connection", () => {
     const one = run(1);
     const sixteen = run(16);
-    expect({ one: one.verdict, sixteen: sixteen.verdict, errors: sixteen.errors }).toEqual({ one: "pass", sixteen: "pass", errors: [] });
+    expect({ one: one.verdict, sixteen: sixteen.verdict, errors: sixteen.errors }).toEqual({
+      one: "pass",
+      sixteen: "pass",
+      errors: [],
+    });
     // printed for the record: the figures go with the note, not into a timed assertion
-    console.log(`verifier peak RSS: ${one.maxRssMiB.toFixed(0)} MiB at 1 connection, ${sixteen.maxRssMiB.toFixed(0)} MiB at 16 (14 MiB answers)`);
+    console.log(
+      `verifier peak RSS: ${one.maxRssMiB.toFixed(0)} MiB at 1 connection, ${sixteen.maxRssMiB.toFixed(0)} MiB at 16 (14 MiB answers)`,
+    );
     expect(sixteen.maxRssMiB - one.maxRssMiB).toBeLessThan(64);
   }, 300_000);
 });

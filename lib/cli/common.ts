@@ -12,12 +12,19 @@ export const collect = (value: string, previous: string[]): string[] => [...prev
 export function addOption(command: Command, spec: OptionSpec, options: { required?: boolean } = {}): Command {
   if (options.required) return command.requiredOption(spec.usage, spec.description);
   if (spec.repeatable) return command.option(spec.usage, spec.description, collect, [] as string[]);
-  return spec.default !== undefined ? command.option(spec.usage, spec.description, spec.default) : command.option(spec.usage, spec.description);
+  return spec.default !== undefined
+    ? command.option(spec.usage, spec.description, spec.default)
+    : command.option(spec.usage, spec.description);
 }
 
 /** Declares shared options by name; `appRequired` makes `--app` required. */
-export function addShared(command: Command, names: readonly SharedOption[], options: { appRequired?: boolean } = {}): Command {
-  for (const name of names) addOption(command, SHARED_OPTIONS[name], { required: name === "app" && options.appRequired });
+export function addShared(
+  command: Command,
+  names: readonly SharedOption[],
+  options: { appRequired?: boolean } = {},
+): Command {
+  for (const name of names)
+    addOption(command, SHARED_OPTIONS[name], { required: name === "app" && options.appRequired });
   return command;
 }
 

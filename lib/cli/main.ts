@@ -16,7 +16,10 @@ import { addVerifyCommand } from "./verify";
 export const EXIT = VERIFY_EXIT;
 
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
-export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: Io = { out: process.stdout, err: process.stderr },
+): Promise<number> {
   let code: number = EXIT.error;
   const program = new Command("cdktf-triton")
     .exitOverride()
@@ -28,7 +31,9 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
   addObserveCommands(program, io, (c) => (code = c));
   const renamed = renamedFlag(argv.slice(2));
   if (renamed) {
-    io.err.write(`cdktf-triton ${renamed.command}: ${renamed.flag} is ${renamed.now} since 0.2.0 (see the CHANGELOG)\n`);
+    io.err.write(
+      `cdktf-triton ${renamed.command}: ${renamed.flag} is ${renamed.now} since 0.2.0 (see the CHANGELOG)\n`,
+    );
     return EXIT.error;
   }
   try {

@@ -11,16 +11,28 @@ import { exitCodesHelp } from "./exit-codes";
 export function addPromoteCommands(program: Command, io: Io, setCode: (code: number) => void): void {
   const promote = program
     .command("promote")
-    .description("Promote a blue/green pair's candidate in canary steps under analysis (a TritonPromotion of the stack)");
+    .description(
+      "Promote a blue/green pair's candidate in canary steps under analysis (a TritonPromotion of the stack)",
+    );
   addEngineOptions(promote, "terraform")
     .option("--prometheus-url <url>", "Prometheus' HTTP API for Triton and PromQL metrics")
     .option("--report-dir <dir>", "append the record to <dir>/promotions.jsonl and write <dir>/promotion-<id>.json");
   addShared(promote, ["jsonFile"])
     .option("--confirm-before-switch", "ask before switching active (a pause without a terminal)")
     .option("--confirm", "the switch is confirmed (continue a promotion awaiting confirmation)")
-    .option("--next-version <n>", "a TritonModelCanary's promotion: the model version to promote (loaded beside the one its requests go to); a re-run of an unfinished one takes it from the state")
-    .option("--full", "skip the remaining steps and switch: asks the running driver when one holds the pair, else runs without steps (asks first on a terminal)")
-    .option(`--on-unfinished <${ON_UNFINISHED.join("|")}>`, "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back", "resume")
+    .option(
+      "--next-version <n>",
+      "a TritonModelCanary's promotion: the model version to promote (loaded beside the one its requests go to); a re-run of an unfinished one takes it from the state",
+    )
+    .option(
+      "--full",
+      "skip the remaining steps and switch: asks the running driver when one holds the pair, else runs without steps (asks first on a terminal)",
+    )
+    .option(
+      `--on-unfinished <${ON_UNFINISHED.join("|")}>`,
+      "an earlier run left a promotion unfinished: resume it (same candidate) or roll it back",
+      "resume",
+    )
     .addHelpText("after", exitCodesHelp("promote"))
     .action(async (flags) => {
       const { promote, PromoteError, InterruptedBeforeStart, findPromotion } = await import("../run/promote/driver");
@@ -29,8 +41,12 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
       const { LeaseError } = await import("../run/promote/lease");
       try {
         const stackAndEngine = await engineOptions(flags, io);
-        if (!(ON_UNFINISHED as readonly string[]).includes(flags.onUnfinished)) throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected ${ON_UNFINISHED.join(" or ")}`);
-        if (flags.nextVersion !== undefined && !/^[1-9][0-9]{0,9}$/.test(flags.nextVersion)) throw new PromoteError(`--next-version ${flags.nextVersion}: expected a model version, a whole number from 1`);
+        if (!(ON_UNFINISHED as readonly string[]).includes(flags.onUnfinished))
+          throw new PromoteError(`--on-unfinished ${flags.onUnfinished}: expected ${ON_UNFINISHED.join(" or ")}`);
+        if (flags.nextVersion !== undefined && !/^[1-9][0-9]{0,9}$/.test(flags.nextVersion))
+          throw new PromoteError(
+            `--next-version ${flags.nextVersion}: expected a model version, a whole number from 1`,
+          );
         if (flags.full) {
           const sent = await askFull(flags, io, findPromotion, loadPromotionSpec);
           if (sent !== undefined) return setCode(sent);
@@ -46,12 +62,19 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
           full: flags.full,
           ...(flags.nextVersion !== undefined ? { nextVersion: Number(flags.nextVersion) } : {}),
           // vega loads only when a report is written
-          writeHtml: async (report, dir) => (await import("../run/observe/html-report")).writePromotionHtml(report, dir),
+          writeHtml: async (report, dir) =>
+            (await import("../run/observe/html-report")).writePromotionHtml(report, dir),
         });
         setCode(report.exitCode);
       } catch (e) {
-        const known = e instanceof PromoteError || e instanceof PromotionSpecError || e instanceof EngineError || e instanceof LeaseError;
-        io.err.write(`cdktf-triton promote: ${known ? "" : "could not promote: "}${e instanceof PromotionSpecError ? e.brief : (e as Error).message}\n`);
+        const known =
+          e instanceof PromoteError ||
+          e instanceof PromotionSpecError ||
+          e instanceof EngineError ||
+          e instanceof LeaseError;
+        io.err.write(
+          `cdktf-triton promote: ${known ? "" : "could not promote: "}${e instanceof PromotionSpecError ? e.brief : (e as Error).message}\n`,
+        );
         setCode(e instanceof InterruptedBeforeStart ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.error);
       }
     });
@@ -71,16 +94,29 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
             if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
             const parsed = parseHistory(fs.readFileSync(file, "utf8"));
             if (!parsed.records.length) {
-              throw new Error(`${file} holds no promotion or verdict record${parsed.problems.length ? ` (${parsed.problems.length} line${parsed.problems.length === 1 ? "" : "s"} could not be read: ${parsed.problems[0]})` : ""}`);
+              throw new Error(
+                `${file} holds no promotion or verdict record${parsed.problems.length ? ` (${parsed.problems.length} line${parsed.problems.length === 1 ? "" : "s"} could not be read: ${parsed.problems[0]})` : ""}`,
+              );
             }
             parsed.problems.forEach((p) => io.err.write(`cdktf-triton history: ${file}: ${p} (skipped)\n`));
             records.push(...parsed.records);
           }
         } else {
           if (!flags.app) throw new Error("give --app (the pair's appName) or --history-file");
-          records = await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, flags.namespace, historyConfigMap(flags.app), 1000).read();
+          records = await new ClusterHistory(
+            { kubeconfig: flags.kubeconfig, context: flags.context },
+            flags.namespace,
+            historyConfigMap(flags.app),
+            1000,
+          ).read();
         }
-        io.out.write(flags.json ? `${JSON.stringify(records, null, 2)}\n` : records.length ? `${historyTable(records)}\n` : "no promotions or verdicts recorded\n");
+        io.out.write(
+          flags.json
+            ? `${JSON.stringify(records, null, 2)}\n`
+            : records.length
+              ? `${historyTable(records)}\n`
+              : "no promotions or verdicts recorded\n",
+        );
         setCode(HISTORY_EXIT.printed);
       } catch (e) {
         io.err.write(`cdktf-triton history: ${(e as Error).message}\n`);
@@ -94,7 +130,12 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
  * to it and resolves to the exit code; with none, resolves to undefined (this run promotes without
  * steps).
  */
-async function askFull(flags: Record<string, any>, io: Io, find: typeof import("../run/promote/driver").findPromotion, load: typeof import("../core/promotion-spec").loadPromotionSpec): Promise<number | undefined> {
+async function askFull(
+  flags: Record<string, any>,
+  io: Io,
+  find: typeof import("../run/promote/driver").findPromotion,
+  load: typeof import("../core/promotion-spec").loadPromotionSpec,
+): Promise<number | undefined> {
   const { PairLease, NoDriver } = await import("../run/promote/lease");
   const { sendRequest } = await import("../run/promote/ask-driver");
   const { Engine } = await import("../run/promote/engine");
@@ -123,7 +164,9 @@ async function askFull(flags: Record<string, any>, io: Io, find: typeof import("
   if (!live || !namespace) return undefined;
   try {
     // Promoted by the running driver: 0; refused by it: 2 (promote's 1 means aborted).
-    return (await sendRequest("full", { app: spec.app, namespace, kube, out: io.out })) === OPERATE_EXIT.done ? PROMOTE_EXIT.promoted : PROMOTE_EXIT.error;
+    return (await sendRequest("full", { app: spec.app, namespace, kube, out: io.out })) === OPERATE_EXIT.done
+      ? PROMOTE_EXIT.promoted
+      : PROMOTE_EXIT.error;
   } catch (e) {
     if (e instanceof NoDriver) return undefined; // it ended meanwhile: this run goes on
     throw e;
@@ -137,14 +180,26 @@ async function askFull(flags: Record<string, any>, io: Io, find: typeof import("
  */
 export function addEngineOptions(command: Command, engineDefault?: string): Command {
   command
-    .option("--stack <folder|name>", "the synthesized stack (a folder with cdk.tf.json, or a name under cdktf.out/stacks)")
+    .option(
+      "--stack <folder|name>",
+      "the synthesized stack (a folder with cdk.tf.json, or a name under cdktf.out/stacks)",
+    )
     .option("--promotion <path>", "the TritonPromotion, when the stack declares several");
-  addOption(command, { usage: `--engine <${ENGINE_KINDS.join("|")}>`, description: "what applies the stack (terraform honours TERRAFORM_BINARY_NAME)", ...(engineDefault ? { default: engineDefault } : {}) });
+  addOption(command, {
+    usage: `--engine <${ENGINE_KINDS.join("|")}>`,
+    description: "what applies the stack (terraform honours TERRAFORM_BINARY_NAME)",
+    ...(engineDefault ? { default: engineDefault } : {}),
+  });
   command
     .option("--var <name=value>", "a variable for every apply (repeatable)", collect, [])
     .option("--var-file <file>", "a variables file for every apply (repeatable)", collect, []);
   addShared(command, ["kubeconfig", "context"]);
-  command.option("--envoy-url <url>", "an Envoy pod's admin URL (its port 9901; repeatable) instead of a port-forward to each Envoy pod", collect, []);
+  command.option(
+    "--envoy-url <url>",
+    "an Envoy pod's admin URL (its port 9901; repeatable) instead of a port-forward to each Envoy pod",
+    collect,
+    [],
+  );
   return addShared(command, ["rolloutTimeout"]);
 }
 
@@ -154,10 +209,14 @@ export function addEngineOptions(command: Command, engineDefault?: string): Comm
  */
 export async function engineOptions(flags: Record<string, any>, io: Io) {
   const { PromoteError } = await import("../run/promote/driver");
-  if (!ENGINE_KINDS.includes(flags.engine)) throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
+  if (!ENGINE_KINDS.includes(flags.engine))
+    throw new PromoteError(`--engine ${flags.engine}: expected one of ${ENGINE_KINDS.join(", ")}`);
   const timeout = Number(flags.rolloutTimeout);
-  if (!Number.isInteger(timeout) || timeout < 1) throw new PromoteError(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
-  for (const kv of flags.var) if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv)) throw new PromoteError(`--var ${JSON.stringify(kv)}: expected name=value`);
+  if (!Number.isInteger(timeout) || timeout < 1)
+    throw new PromoteError(`--rollout-timeout ${flags.rolloutTimeout}: expected a whole number of seconds`);
+  for (const kv of flags.var)
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*=/.test(kv))
+      throw new PromoteError(`--var ${JSON.stringify(kv)}: expected name=value`);
   return {
     stack: flags.stack as string | undefined,
     promotion: flags.promotion as string | undefined,

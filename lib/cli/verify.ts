@@ -33,11 +33,22 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
   const started = Date.now();
   try {
     // The arguments first, each bad one at once: a typo must not wait for a server or a deadline.
-    if (!(PROTOCOLS as readonly string[]).includes(flags.protocol)) throw new UsageError(`--protocol ${flags.protocol}: expected ${PROTOCOLS.join(" or ")}`);
-    if (Boolean(flags.url) === Boolean(flags.portForward)) throw new UsageError("give exactly one of --url and --port-forward");
-    if (flags.baselineUrl && flags.baselinePortForward) throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
-    for (const [flag, value] of [["--url", flags.url], ["--baseline-url", flags.baselineUrl], ["--metrics-url", flags.metricsUrl]] as const) httpUrlFlag(flag, value);
-    for (const [flag, value] of [["--port-forward", flags.portForward], ["--baseline-port-forward", flags.baselinePortForward]] as const) {
+    if (!(PROTOCOLS as readonly string[]).includes(flags.protocol))
+      throw new UsageError(`--protocol ${flags.protocol}: expected ${PROTOCOLS.join(" or ")}`);
+    if (Boolean(flags.url) === Boolean(flags.portForward))
+      throw new UsageError("give exactly one of --url and --port-forward");
+    if (flags.baselineUrl && flags.baselinePortForward)
+      throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
+    for (const [flag, value] of [
+      ["--url", flags.url],
+      ["--baseline-url", flags.baselineUrl],
+      ["--metrics-url", flags.metricsUrl],
+    ] as const)
+      httpUrlFlag(flag, value);
+    for (const [flag, value] of [
+      ["--port-forward", flags.portForward],
+      ["--baseline-port-forward", flags.baselinePortForward],
+    ] as const) {
       try {
         if (value !== undefined) parsePortForwardTarget(value, flag);
       } catch (e) {
@@ -47,9 +58,12 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
     const spec = loadSpec(flags.spec);
     const servingChangeAllowed = flags.allowServingChange === "true" ? { servingChangeAllowed: true } : {};
     if (flags.allowServingChange !== undefined && !["true", "false"].includes(flags.allowServingChange)) {
-      throw new UsageError(`--allow-serving-change ${JSON.stringify(flags.allowServingChange)}: expected true or false`);
+      throw new UsageError(
+        `--allow-serving-change ${JSON.stringify(flags.allowServingChange)}: expected true or false`,
+      );
     }
-    if (flags.switchBack && flags.switchBackFrom === undefined) throw new UsageError("--switch-back needs --switch-back-from (and --switch-back-to)");
+    if (flags.switchBack && flags.switchBackFrom === undefined)
+      throw new UsageError("--switch-back needs --switch-back-from (and --switch-back-to)");
     const fingerprint = flags.fingerprint ? { fingerprint: flags.fingerprint } : {};
     const earlier = passedBefore(flags, spec.fastRollback !== false);
     if (earlier) {
@@ -57,7 +71,7 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
       const message = `skipped: fingerprint ${earlier.fingerprint} passed at ${earlier.passedAt}`;
       const report: Report = {
         verdict: "pass",
-        target: flags.url ? redactUrl(flags.url) : flags.portForward ?? "",
+        target: flags.url ? redactUrl(flags.url) : (flags.portForward ?? ""),
         startedAt: new Date(started).toISOString(),
         durationMs: Date.now() - started,
         checks: [{ name: "verification", status: "skipped", message, durationMs: 0 }],
@@ -72,17 +86,27 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
     }
     const client = clientOptions(flags);
     const forward = async (target: string) => {
-      const pf = await startPortForward({ target, namespace: flags.namespace, kubeconfig: flags.kubeconfig, context: flags.context });
+      const pf = await startPortForward({
+        target,
+        namespace: flags.namespace,
+        kubeconfig: flags.kubeconfig,
+        context: flags.context,
+      });
       forwards.push(pf);
       return pf.url.replace(/^http:/, `${flags.scheme}:`);
     };
     const url = flags.url ?? (await forward(flags.portForward!));
-    const baselineUrl = flags.baselineUrl ?? (flags.baselinePortForward ? await forward(flags.baselinePortForward) : undefined);
+    const baselineUrl =
+      flags.baselineUrl ?? (flags.baselinePortForward ? await forward(flags.baselinePortForward) : undefined);
 
     const progress = progressPrinter(flags.quiet ? undefined : io.err);
     // On one terminal the progress lines already listed each check: the summary then gives the verdict.
     const listed = !flags.quiet && isTty(io.err) && isTty(io.out);
-    let report: Report = await verify(spec, { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as Protocol }, { onProgress: progress.onEvent });
+    let report: Report = await verify(
+      spec,
+      { url, baselineUrl, metricsUrl: flags.metricsUrl, client, protocol: flags.protocol as Protocol },
+      { onProgress: progress.onEvent },
+    );
     progress.done();
     report = { ...report, ...fingerprint, ...servingChangeAllowed };
     if (report.verdict !== "pass" && flags.switchBack) {
@@ -98,7 +122,15 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
         kubeconfig: flags.kubeconfig,
         context: flags.context,
       });
-      report = { ...report, switchBack: { to: flags.switchBackTo ?? "", restored: back.restored, message: back.message, msAfterVerdict: back.ms } };
+      report = {
+        ...report,
+        switchBack: {
+          to: flags.switchBackTo ?? "",
+          restored: back.restored,
+          message: back.message,
+          msAfterVerdict: back.ms,
+        },
+      };
     }
     // The verdict first, then the reports, within what is left of the deadline.
     io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report, { checks: !listed })}\n`);
@@ -106,15 +138,27 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
     try {
       await writeReports(report, flags, Math.max(1000, left));
     } catch (e) {
-      io.err.write(`cdktf-triton verify: the verdict was ${report.verdict.toUpperCase()}, but ${(e as Error).message}\n`);
+      io.err.write(
+        `cdktf-triton verify: the verdict was ${report.verdict.toUpperCase()}, but ${(e as Error).message}\n`,
+      );
       return VERIFY_EXIT.error;
     }
     if (flags.htmlDir) await writeHtml(report, flags.htmlDir, io);
     const failedChecks = report.checks.filter((c) => c.status === "fail").map((c) => c.name);
-    await recordVerdict(flags, report.verdict, failedChecks.length ? `failed: ${failedChecks.join(", ")}` : undefined, io.err);
+    await recordVerdict(
+      flags,
+      report.verdict,
+      failedChecks.length ? `failed: ${failedChecks.join(", ")}` : undefined,
+      io.err,
+    );
     return VERIFY_EXIT[report.verdict];
   } catch (e) {
-    const message = e instanceof SpecError ? e.brief : e instanceof UsageError ? e.message : `could not verify: ${(e as Error).message}`;
+    const message =
+      e instanceof SpecError
+        ? e.brief
+        : e instanceof UsageError
+          ? e.message
+          : `could not verify: ${(e as Error).message}`;
     io.err.write(`cdktf-triton verify: ${message}\n`);
     return VERIFY_EXIT.error;
   } finally {
@@ -149,19 +193,30 @@ async function writeHtml(report: Report, dir: string, io: Io): Promise<void> {
     const data = emptyData();
     data.verifications.push({ file: "this run", report });
     data.sources.push(`this verification of ${report.target}`);
-    const file = writeReportFile(await renderReport(data, { title: `Verification of ${report.target}: ${report.verdict}` }), { dir, prefix: "verify", at: new Date(report.startedAt) });
+    const file = writeReportFile(
+      await renderReport(data, { title: `Verification of ${report.target}: ${report.verdict}` }),
+      { dir, prefix: "verify", at: new Date(report.startedAt) },
+    );
     io.out.write(`HTML report: ${file}\n`);
   } catch (e) {
-    io.err.write(`cdktf-triton verify: the HTML report was not written (${(e as Error).message}); the verdict stands\n`);
+    io.err.write(
+      `cdktf-triton verify: the HTML report was not written (${(e as Error).message}); the verdict stands\n`,
+    );
   }
 }
 
 /** Appends the verdict to the pair's history ConfigMap; a failed write is reported, never fatal (bounded: kubectl's request timeout). */
-async function recordVerdict(flags: VerifyFlags, verdict: string, message: string | undefined, err: NodeJS.WritableStream): Promise<void> {
+async function recordVerdict(
+  flags: VerifyFlags,
+  verdict: string,
+  message: string | undefined,
+  err: NodeJS.WritableStream,
+): Promise<void> {
   if (!flags.historyConfigmap) return;
   const [namespace, configMap] = flags.historyConfigmap.split("/");
   try {
-    if (!namespace || !configMap) throw new Error(`--history-configmap ${JSON.stringify(flags.historyConfigmap)}: expected NAMESPACE/CONFIGMAP`);
+    if (!namespace || !configMap)
+      throw new Error(`--history-configmap ${JSON.stringify(flags.historyConfigmap)}: expected NAMESPACE/CONFIGMAP`);
     const { ClusterHistory } = await import("../run/records/history");
     const at = new Date().toISOString();
     await new ClusterHistory({ kubeconfig: flags.kubeconfig, context: flags.context }, namespace, configMap, 50).put({
@@ -176,14 +231,25 @@ async function recordVerdict(flags: VerifyFlags, verdict: string, message: strin
       ...(message ? { message } : {}),
     });
   } catch (e) {
-    err.write(`cdktf-triton verify: the verdict (${verdict}) was not recorded in the history: ${(e as Error).message}\n`);
+    err.write(
+      `cdktf-triton verify: the verdict (${verdict}) was not recorded in the history: ${(e as Error).message}\n`,
+    );
   }
   // And an Event on the pair's active Service (named after the pair), beside the promotions' own.
   if (!flags.historyApp || !namespace) return;
   const { recordEvent } = await import("../run/kube/events");
   const passed = verdict === "pass" || verdict === "skipped";
   const text = `gate of ${flags.historyApp}: ${flags.historyColor ?? "the candidate"}${flags.fingerprint ? ` (${flags.fingerprint})` : ""} ${verdict}${message ? `: ${message}` : ""}`;
-  const problem = await recordEvent({ access: { kubeconfig: flags.kubeconfig, context: flags.context }, namespace, service: flags.historyApp, component: "cdktf-triton-gate" }, passed ? "GatePassed" : "GateFailed", text);
+  const problem = await recordEvent(
+    {
+      access: { kubeconfig: flags.kubeconfig, context: flags.context },
+      namespace,
+      service: flags.historyApp,
+      component: "cdktf-triton-gate",
+    },
+    passed ? "GatePassed" : "GateFailed",
+    text,
+  );
   if (problem) err.write(`cdktf-triton verify: ${problem} (the verdict stands)\n`);
 }
 
@@ -200,7 +266,10 @@ function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
   const headers: Record<string, string> = {};
   for (const h of flags.header) {
     const m = /^([A-Za-z0-9-]+)=([A-Za-z_][A-Za-z0-9_]*)$/.exec(h);
-    if (!m) throw new UsageError(`--header ${JSON.stringify(h)}: expected Name=ENV_VAR (the value is read from the environment, never given on the command line)`);
+    if (!m)
+      throw new UsageError(
+        `--header ${JSON.stringify(h)}: expected Name=ENV_VAR (the value is read from the environment, never given on the command line)`,
+      );
     const value = process.env[m[2]];
     if (value === undefined) throw new UsageError(`--header ${m[1]}: environment variable ${m[2]} is not set`);
     headers[m[1]] = value;
@@ -214,9 +283,16 @@ function clientOptions(flags: VerifyFlags): Omit<ClientOptions, "url"> {
     }
   };
   const connections = Number(flags.connections);
-  if (!Number.isInteger(connections) || connections < 1 || connections > 1024) throw new UsageError(`--connections ${flags.connections}: expected an integer from 1 to 1024`);
-  if (!["http", "https"].includes(flags.scheme)) throw new UsageError(`--scheme ${flags.scheme}: expected http or https`);
-  const tls = { ca: read("ca", flags.ca), cert: read("cert", flags.cert), key: read("key", flags.key), servername: flags.servername };
+  if (!Number.isInteger(connections) || connections < 1 || connections > 1024)
+    throw new UsageError(`--connections ${flags.connections}: expected an integer from 1 to 1024`);
+  if (!["http", "https"].includes(flags.scheme))
+    throw new UsageError(`--scheme ${flags.scheme}: expected http or https`);
+  const tls = {
+    ca: read("ca", flags.ca),
+    cert: read("cert", flags.cert),
+    key: read("key", flags.key),
+    servername: flags.servername,
+  };
   return { headers, connections, tls: Object.values(tls).some((v) => v !== undefined) ? tls : undefined };
 }
 
@@ -238,7 +314,11 @@ async function writeReports(report: Report, flags: VerifyFlags, withinMs: number
   };
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the reports were not written within the deadline (${Math.round(withinMs / 1000)}s left)`)), withinMs);
+    timer = setTimeout(
+      () =>
+        reject(new Error(`the reports were not written within the deadline (${Math.round(withinMs / 1000)}s left)`)),
+      withinMs,
+    );
   });
   try {
     await Promise.race([writes(), late]);
@@ -277,12 +357,17 @@ function progressPrinter(stream?: NodeJS.WritableStream) {
         bar = undefined;
         stream.write(`  ${e.result.status.toUpperCase().padEnd(7)} ${e.result.name}\n`);
       } else if (e.type === "waiting") {
-        stream.write(`  waiting for ${e.what}: ${e.seen} (${e.leftSeconds} s left of the spec's waitForReadySeconds)\n`);
+        stream.write(
+          `  waiting for ${e.what}: ${e.seen} (${e.leftSeconds} s left of the spec's waitForReadySeconds)\n`,
+        );
       } else if (tty) {
         if (!bar) {
           // Loaded on a terminal only: a gate's CLI starts without it.
           const { SingleBar: Bar } = require("cli-progress") as typeof import("cli-progress");
-          bar = new Bar({ stream: stream as NodeJS.WriteStream, format: `  probe ${e.label} [{bar}] {value}/{total} requests` });
+          bar = new Bar({
+            stream: stream as NodeJS.WriteStream,
+            format: `  probe ${e.label} [{bar}] {value}/{total} requests`,
+          });
           bar.start(e.total, 0);
         }
         bar.update(e.done);

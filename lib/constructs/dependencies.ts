@@ -26,7 +26,9 @@ export function addDependencies(scope: IConstruct, dependencies: readonly Depend
   const targets = dependencies.flatMap((d) => (isDependable(d) ? [d] : resourcesIn(d)));
   dependencies.forEach((d, i) => {
     if (!isDependable(d) && resourcesIn(d).length === 0) {
-      throw new Error(`${scope.node.path}: dependsOn[${i}] = ${d.node.path} holds no Terraform resource to wait for: pass a resource, a data source, a module, or a construct that holds resources`);
+      throw new Error(
+        `${scope.node.path}: dependsOn[${i}] = ${d.node.path} holds no Terraform resource to wait for: pass a resource, a data source, a module, or a construct that holds resources`,
+      );
     }
   });
   const refs = targets.map((t) => dependable(t));

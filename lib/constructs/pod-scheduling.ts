@@ -33,7 +33,12 @@ type Shape = { readonly [key: string]: "string" | "int" | "strings" | "labels" |
 const REQUIREMENT: Shape = { key: "string", operator: "string", values: "strings" };
 const LABEL_SELECTOR: Shape = { matchLabels: "labels", matchExpressions: [REQUIREMENT] };
 const NODE_SELECTOR_TERM: Shape = { matchExpressions: [REQUIREMENT], matchFields: [REQUIREMENT] };
-const POD_AFFINITY_TERM: Shape = { labelSelector: LABEL_SELECTOR, namespaceSelector: LABEL_SELECTOR, namespaces: "strings", topologyKey: "string" };
+const POD_AFFINITY_TERM: Shape = {
+  labelSelector: LABEL_SELECTOR,
+  namespaceSelector: LABEL_SELECTOR,
+  namespaces: "strings",
+  topologyKey: "string",
+};
 const POD_AFFINITY: Shape = {
   requiredDuringSchedulingIgnoredDuringExecution: [POD_AFFINITY_TERM],
   preferredDuringSchedulingIgnoredDuringExecution: [{ weight: "int", podAffinityTerm: POD_AFFINITY_TERM }],
@@ -71,7 +76,8 @@ function checkShape(field: string, value: unknown, shape: Shape, v: PropValidato
     if (kind === undefined) v.check(at, k, false, `one of the fields ${Object.keys(shape).join(", ")}`);
     else if (kind === "string") v.check(at, x, typeof x === "string" && x.length > 0, "a non-empty string");
     else if (kind === "int") v.check(at, x, Number.isInteger(x), "an integer");
-    else if (kind === "strings") v.check(at, x, Array.isArray(x) && x.every((s) => typeof s === "string"), "a list of strings");
+    else if (kind === "strings")
+      v.check(at, x, Array.isArray(x) && x.every((s) => typeof s === "string"), "a list of strings");
     else if (kind === "labels") v.stringMap(at, x as Record<string, string>, "label");
     else if (Array.isArray(kind)) {
       if (!Array.isArray(x)) v.check(at, x, false, "a list");
@@ -83,22 +89,43 @@ function checkShape(field: string, value: unknown, shape: Shape, v: PropValidato
 export function validatePodScheduling(props: PodScheduling, v: PropValidator): void {
   v.stringMap("nodeSelector", props.nodeSelector, "label");
   if (props.imagePullSecrets !== undefined) {
-    if (!Array.isArray(props.imagePullSecrets)) v.check("imagePullSecrets", props.imagePullSecrets, false, "a list of Secret names");
+    if (!Array.isArray(props.imagePullSecrets))
+      v.check("imagePullSecrets", props.imagePullSecrets, false, "a list of Secret names");
     else props.imagePullSecrets.forEach((name, i) => v.dnsSubdomain(`imagePullSecrets[${i}]`, name));
   }
   if (props.priorityClassName !== undefined) v.dnsSubdomain("priorityClassName", props.priorityClassName);
   if (props.affinity !== undefined) checkShape("affinity", props.affinity, AFFINITY, v);
   if (props.topologySpreadConstraints !== undefined) {
-    if (!Array.isArray(props.topologySpreadConstraints)) v.check("topologySpreadConstraints", props.topologySpreadConstraints, false, "a list of topology spread constraints");
+    if (!Array.isArray(props.topologySpreadConstraints))
+      v.check(
+        "topologySpreadConstraints",
+        props.topologySpreadConstraints,
+        false,
+        "a list of topology spread constraints",
+      );
     else
       props.topologySpreadConstraints.forEach((c, i) => {
         const at = `topologySpreadConstraints[${i}]`;
         checkShape(at, c, TOPOLOGY_SPREAD, v);
         if (!isObject(c)) return;
-        v.check(`${at}.maxSkew`, c.maxSkew, Number.isInteger(c.maxSkew) && (c.maxSkew as number) >= 1, "an integer of at least 1");
-        v.check(`${at}.topologyKey`, c.topologyKey, typeof c.topologyKey === "string" && c.topologyKey.length > 0, 'a node label key, e.g. "kubernetes.io/hostname"');
-        v.oneOf(`${at}.whenUnsatisfiable`, c.whenUnsatisfiable as string | undefined, ["DoNotSchedule", "ScheduleAnyway"]);
-        if (c.whenUnsatisfiable === undefined) v.check(`${at}.whenUnsatisfiable`, undefined, false, '"DoNotSchedule" or "ScheduleAnyway"');
+        v.check(
+          `${at}.maxSkew`,
+          c.maxSkew,
+          Number.isInteger(c.maxSkew) && (c.maxSkew as number) >= 1,
+          "an integer of at least 1",
+        );
+        v.check(
+          `${at}.topologyKey`,
+          c.topologyKey,
+          typeof c.topologyKey === "string" && c.topologyKey.length > 0,
+          'a node label key, e.g. "kubernetes.io/hostname"',
+        );
+        v.oneOf(`${at}.whenUnsatisfiable`, c.whenUnsatisfiable as string | undefined, [
+          "DoNotSchedule",
+          "ScheduleAnyway",
+        ]);
+        if (c.whenUnsatisfiable === undefined)
+          v.check(`${at}.whenUnsatisfiable`, undefined, false, '"DoNotSchedule" or "ScheduleAnyway"');
       });
   }
   if (props.tolerations !== undefined && !Array.isArray(props.tolerations)) {
@@ -108,11 +135,23 @@ export function validatePodScheduling(props: PodScheduling, v: PropValidator): v
   (props.tolerations ?? []).forEach((t, i) => {
     v.oneOf(`tolerations[${i}].operator`, t.operator, ["Equal", "Exists"]);
     v.oneOf(`tolerations[${i}].effect`, t.effect, ["NoSchedule", "PreferNoSchedule", "NoExecute"]);
-    if (t.operator === "Exists") v.check(`tolerations[${i}].value`, t.value, t.value === undefined, "no value with operator Exists");
-    if (t.key === undefined) v.check(`tolerations[${i}].value`, t.value, t.value === undefined && t.operator !== "Equal", 'no value and operator "Exists" for a toleration without a key (it tolerates every taint)');
+    if (t.operator === "Exists")
+      v.check(`tolerations[${i}].value`, t.value, t.value === undefined, "no value with operator Exists");
+    if (t.key === undefined)
+      v.check(
+        `tolerations[${i}].value`,
+        t.value,
+        t.value === undefined && t.operator !== "Equal",
+        'no value and operator "Exists" for a toleration without a key (it tolerates every taint)',
+      );
     if (t.tolerationSeconds !== undefined) {
       v.integer(`tolerations[${i}].tolerationSeconds`, t.tolerationSeconds, 0, 31_536_000);
-      v.check(`tolerations[${i}].tolerationSeconds`, t.tolerationSeconds, t.effect === "NoExecute", 'effect "NoExecute": only a NoExecute taint evicts after a while');
+      v.check(
+        `tolerations[${i}].tolerationSeconds`,
+        t.tolerationSeconds,
+        t.effect === "NoExecute",
+        'effect "NoExecute": only a NoExecute taint evicts after a while',
+      );
     }
   });
 }
@@ -121,17 +160,28 @@ export function validatePodScheduling(props: PodScheduling, v: PropValidator): v
 const providerSelector = (s: unknown) => (isObject(s) ? [s] : undefined);
 
 function providerPodAffinityTerm(t: Record<string, unknown>) {
-  return { ...t, labelSelector: providerSelector(t.labelSelector), namespaceSelector: providerSelector(t.namespaceSelector) };
+  return {
+    ...t,
+    labelSelector: providerSelector(t.labelSelector),
+    namespaceSelector: providerSelector(t.namespaceSelector),
+  };
 }
 
 function providerPodAffinity(a: unknown) {
   if (!isObject(a)) return undefined;
-  const required = (a.requiredDuringSchedulingIgnoredDuringExecution as Record<string, unknown>[] | undefined)?.map(providerPodAffinityTerm);
-  const preferred = (a.preferredDuringSchedulingIgnoredDuringExecution as Record<string, unknown>[] | undefined)?.map((p) => ({
-    weight: p.weight,
-    podAffinityTerm: providerPodAffinityTerm(p.podAffinityTerm as Record<string, unknown>),
-  }));
-  return { requiredDuringSchedulingIgnoredDuringExecution: required, preferredDuringSchedulingIgnoredDuringExecution: preferred };
+  const required = (a.requiredDuringSchedulingIgnoredDuringExecution as Record<string, unknown>[] | undefined)?.map(
+    providerPodAffinityTerm,
+  );
+  const preferred = (a.preferredDuringSchedulingIgnoredDuringExecution as Record<string, unknown>[] | undefined)?.map(
+    (p) => ({
+      weight: p.weight,
+      podAffinityTerm: providerPodAffinityTerm(p.podAffinityTerm as Record<string, unknown>),
+    }),
+  );
+  return {
+    requiredDuringSchedulingIgnoredDuringExecution: required,
+    preferredDuringSchedulingIgnoredDuringExecution: preferred,
+  };
 }
 
 /** A pod-spec affinity (validated) in the kubernetes provider's schema: `nodeSelectorTerms` is `nodeSelectorTerm`, selectors are lists of one. */

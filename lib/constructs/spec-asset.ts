@@ -9,7 +9,13 @@ import { AssetType, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 
 /** `text` as `<fileName>` in the stack's assets; its sha256 (16 hex) with it. */
-export function specAsset(scope: Construct, id: string, folder: string, fileName: string, text: string): { asset: TerraformAsset; hash: string } {
+export function specAsset(
+  scope: Construct,
+  id: string,
+  folder: string,
+  fileName: string,
+  text: string,
+): { asset: TerraformAsset; hash: string } {
   const hash = contentHash(text);
   const file = path.join(os.tmpdir(), folder, hash, fileName);
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -33,9 +33,14 @@ export function summarizeApp(app: App): string {
       lines.push(`    services: ${bg.appName} -> active color, ${bg.appName}-preview -> standby color`);
       if (bg.gate) {
         const where = bg.gate.job ? `a Job in ${bg.namespace}` : "local-exec";
-        lines.push(`    gate: the switch waits for cdktf-triton verify (${where}) against the color to serve (${bg.gate.resource.friendlyUniqueId}); a fingerprint that passed before is not verified again`);
+        lines.push(
+          `    gate: the switch waits for cdktf-triton verify (${where}) against the color to serve (${bg.gate.resource.friendlyUniqueId}); a fingerprint that passed before is not verified again`,
+        );
       }
-      if (bg.afterSwitchGate) lines.push(`    after the switch: cdktf-triton verify through ${bg.appName}; if it does not pass, both Services go back to the color that served (${bg.afterSwitchGate.resource.friendlyUniqueId})`);
+      if (bg.afterSwitchGate)
+        lines.push(
+          `    after the switch: cdktf-triton verify through ${bg.appName}; if it does not pass, both Services go back to the color that served (${bg.afterSwitchGate.resource.friendlyUniqueId})`,
+        );
       const glass = bg.allowServingChangeExpression;
       lines.push(
         `    guard: a plan that changes the release of the color serving now (read from the cluster) is refused; break glass: ${glass.startsWith("var.") ? `-var ${glass.slice(4)}=true` : `allowServingChange is ${glass}`}`,
@@ -46,7 +51,9 @@ export function summarizeApp(app: App): string {
       lines.push(
         `  release ${p.releaseName}: color ${p.color}, version ${p.version}, ${p.image}, ` +
           `replicas ${show(p.replicas)}, models ${p.modelRepository} (${p.modelControl.mode}), gpus ${p.gpus}` +
-          (p.restrictedApi ? `, ${p.restrictedApi.apis.join("/")} APIs need header ${p.restrictedApi.header} (Secret ${p.restrictedApi.secretName || `${p.releaseName}-restricted-api`})` : ""),
+          (p.restrictedApi
+            ? `, ${p.restrictedApi.apis.join("/")} APIs need header ${p.restrictedApi.header} (Secret ${p.restrictedApi.secretName || `${p.releaseName}-restricted-api`})`
+            : ""),
       );
     }
   }

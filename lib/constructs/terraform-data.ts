@@ -19,7 +19,12 @@ export class TerraformData extends TerraformResource {
   }
 
   protected synthesizeHclAttributes(): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(this.attributes).map(([k, value]) => [k, { value, isBlock: false, type: "simple", storageClassType: "any" }]));
+    return Object.fromEntries(
+      Object.entries(this.attributes).map(([k, value]) => [
+        k,
+        { value, isBlock: false, type: "simple", storageClassType: "any" },
+      ]),
+    );
   }
 
   /** `terraform_data.<id>.output`. */

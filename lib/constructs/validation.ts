@@ -13,7 +13,11 @@ export class TritonValidationError extends ProblemsError {
     public readonly constructPath: string,
     problems: readonly Problem[],
   ) {
-    super(`Invalid props for ${constructPath}`, problems, (p) => `${p.field} = ${propValue(p.value)} is invalid: expected ${p.expected}`);
+    super(
+      `Invalid props for ${constructPath}`,
+      problems,
+      (p) => `${p.field} = ${propValue(p.value)} is invalid: expected ${p.expected}`,
+    );
     this.name = "TritonValidationError";
   }
 }
@@ -46,7 +50,8 @@ export class PropValidator {
 
   /** Records a problem when `value` is a token: for props that must be known at synth. */
   public knownAtSynth(field: string, value: unknown, why: string): this {
-    if (isToken(value)) this.problems.push({ field, value: "<a Terraform expression>", expected: `a value known at synth: ${why}` });
+    if (isToken(value))
+      this.problems.push({ field, value: "<a Terraform expression>", expected: `a value known at synth: ${why}` });
     return this;
   }
 
@@ -66,7 +71,16 @@ export class PropValidator {
    */
   public seconds(field: string, value: number | undefined, min: number, max: number): this {
     if (value === undefined) return this;
-    return this.check(field, value, typeof value === "number" && Number.isFinite(value) && value >= min && value <= max && Math.abs(value * 1000 - Math.round(value * 1000)) < 1e-6, `seconds from ${min} to ${max}, to the millisecond at most (0.25 is 250 ms)`);
+    return this.check(
+      field,
+      value,
+      typeof value === "number" &&
+        Number.isFinite(value) &&
+        value >= min &&
+        value <= max &&
+        Math.abs(value * 1000 - Math.round(value * 1000)) < 1e-6,
+      `seconds from ${min} to ${max}, to the millisecond at most (0.25 is 250 ms)`,
+    );
   }
 
   public port(field: string, value: number | undefined): this {
@@ -118,17 +132,26 @@ export class PropValidator {
    * refuse the pods at apply, after the plan passed). `defaults` are the values used when unset.
    */
   public resources(
-    r: { readonly cpuRequest?: string; readonly cpuLimit?: string; readonly memoryRequest?: string; readonly memoryLimit?: string } | undefined,
+    r:
+      | {
+          readonly cpuRequest?: string;
+          readonly cpuLimit?: string;
+          readonly memoryRequest?: string;
+          readonly memoryLimit?: string;
+        }
+      | undefined,
     defaults: { readonly cpuRequest: string; readonly memoryRequest: string; readonly memoryLimit?: string },
   ): this {
-    for (const k of ["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"] as const) this.quantity(`resources.${k}`, r?.[k]);
+    for (const k of ["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"] as const)
+      this.quantity(`resources.${k}`, r?.[k]);
     const pairs = [
       ["cpu", r?.cpuRequest ?? defaults.cpuRequest, r?.cpuLimit],
       ["memory", r?.memoryRequest ?? defaults.memoryRequest, r?.memoryLimit ?? defaults.memoryLimit],
     ] as const;
     for (const [what, request, limit] of pairs) {
       const [q, l] = [quantityValue(request), quantityValue(limit)];
-      if (q !== undefined && l !== undefined) this.check(`resources.${what}Limit`, limit, l >= q, `at least the ${what} request (${request})`);
+      if (q !== undefined && l !== undefined)
+        this.check(`resources.${what}Limit`, limit, l >= q, `at least the ${what} request (${request})`);
     }
     return this;
   }
@@ -144,7 +167,12 @@ export class PropValidator {
       return this.check(field, value, false, `an object of ${what} keys to string values`);
     }
     for (const [k, v] of Object.entries(value)) {
-      this.check(`${field}["${k}"]`, k, QUALIFIED_KEY.test(k), `a Kubernetes ${what} key: an optional DNS prefix and '/', then a name of at most 63 characters`);
+      this.check(
+        `${field}["${k}"]`,
+        k,
+        QUALIFIED_KEY.test(k),
+        `a Kubernetes ${what} key: an optional DNS prefix and '/', then a name of at most 63 characters`,
+      );
       if (what === "label") this.labelValue(`${field}["${k}"]`, v);
       else this.check(`${field}["${k}"]`, v, typeof v === "string", "a string");
     }
@@ -152,9 +180,15 @@ export class PropValidator {
   }
 
   /** A map of the user's labels: valid keys and values, and none of the `reserved` keys our selectors use. */
-  public userLabels(field: string, value: Record<string, string> | undefined, reserved: readonly string[], setter = "we do not set ourselves"): this {
+  public userLabels(
+    field: string,
+    value: Record<string, string> | undefined,
+    reserved: readonly string[],
+    setter = "we do not set ourselves",
+  ): this {
     this.stringMap(field, value, "label");
-    for (const key of Object.keys(value ?? {})) this.check(`${field}["${key}"]`, key, !reserved.includes(key), `a key ${setter} (not ${reserved.join(", ")})`);
+    for (const key of Object.keys(value ?? {}))
+      this.check(`${field}["${key}"]`, key, !reserved.includes(key), `a key ${setter} (not ${reserved.join(", ")})`);
     return this;
   }
 
@@ -171,7 +205,8 @@ export function isToken(value: unknown): boolean {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const QUALIFIED_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const QUALIFIED_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE]\d+)?$/;
 
 /**
@@ -186,7 +221,22 @@ export function isPinnedImage(ref: string): boolean {
 const IMAGE_REF =
   /^((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
 
-const QUANTITY_SUFFIX: Record<string, number> = { m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const QUANTITY_SUFFIX: Record<string, number> = {
+  m: 1e-3,
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
 
 /** A Kubernetes quantity's value (500m = 0.5, 4Gi = 4 * 2^30), or undefined when it is not one. */
 export function quantityValue(q: string | undefined): number | undefined {

@@ -18,15 +18,27 @@ export const SHARED_OPTIONS = {
   kubeconfig: { usage: "--kubeconfig <file>", description: "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)" },
   context: { usage: "--context <name>", description: "kubeconfig context (default: its current context)" },
   namespace: { usage: "-n, --namespace <ns>", description: "the pair's namespace", default: "default" },
-  app: { usage: "--app <name>", description: `the pair's appName (its history ConfigMap is ${historyConfigMap("<app>")})` },
+  app: {
+    usage: "--app <name>",
+    description: `the pair's appName (its history ConfigMap is ${historyConfigMap("<app>")})`,
+  },
   /** Printing JSON instead of text: a flag, never a file. */
   json: { usage: "--json", description: "print JSON on stdout instead of text" },
   /** Writing a report to a file: always this name. */
   jsonFile: { usage: "--json-file <file>", description: "also write the report as JSON to this file" },
   /** A promotions.jsonl file (a report folder's history) in place of the cluster's ConfigMap. */
-  historyFile: { usage: "--history-file <promotions.jsonl>", description: "read this promotions.jsonl (a report folder's history) instead of the cluster (repeatable)", repeatable: true },
+  historyFile: {
+    usage: "--history-file <promotions.jsonl>",
+    description: "read this promotions.jsonl (a report folder's history) instead of the cluster (repeatable)",
+    repeatable: true,
+  },
   /** Seconds every Envoy pod's mounted file may take to carry the final weights. */
-  rolloutTimeout: { usage: "--rollout-timeout <seconds>", description: "how long every Envoy pod's mounted file may take to carry the weights of the last apply (their runtime values stay in place meanwhile)", default: "300" },
+  rolloutTimeout: {
+    usage: "--rollout-timeout <seconds>",
+    description:
+      "how long every Envoy pod's mounted file may take to carry the weights of the last apply (their runtime values stay in place meanwhile)",
+    default: "300",
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type SharedOption = keyof typeof SHARED_OPTIONS;

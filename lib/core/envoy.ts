@@ -79,8 +79,12 @@ export function modelVersionsName(model: string): string {
  */
 export function weightsVersion(routes: readonly SplitRoute[]): string | undefined {
   const parts = [
-    ...routes.filter((r) => r.clusters.length > 1).map((r) => `${r.name}: ${r.clusters.map((c) => `${clusterBackend(c.cluster)}=${c.weight}`).join(", ")}`),
-    ...routes.flatMap((r) => r.versions ?? []).map((v) => `${modelVersionsName(v.model)}: pinned=${v.pinned}, next=${v.next}, share=${v.nextPercent}`),
+    ...routes
+      .filter((r) => r.clusters.length > 1)
+      .map((r) => `${r.name}: ${r.clusters.map((c) => `${clusterBackend(c.cluster)}=${c.weight}`).join(", ")}`),
+    ...routes
+      .flatMap((r) => r.versions ?? [])
+      .map((v) => `${modelVersionsName(v.model)}: pinned=${v.pinned}, next=${v.next}, share=${v.nextPercent}`),
   ];
   return parts.length ? `weights ${parts.join("; ")}` : undefined;
 }

@@ -10,7 +10,15 @@ export const CLI_EXIT = { help: 0, badArguments: 2 } as const;
 export const VERIFY_EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
 /** `promote` (and the driver behind `abort` with no live driver: `rolledBack`, its rollback done). */
-export const PROMOTE_EXIT = { promoted: 0, rolledBack: 0, aborted: 1, error: 2, awaitingConfirmation: 3, stoppedUnfinished: 4, interrupted: 130 } as const;
+export const PROMOTE_EXIT = {
+  promoted: 0,
+  rolledBack: 0,
+  aborted: 1,
+  error: 2,
+  awaitingConfirmation: 3,
+  stoppedUnfinished: 4,
+  interrupted: 130,
+} as const;
 
 /** `abort`, `pause`, `resume`, `skip`. */
 export const OPERATE_EXIT = { done: 0, refused: 1, error: 2 } as const;

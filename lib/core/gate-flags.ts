@@ -57,28 +57,95 @@ export interface VerifyFlag {
 export const VERIFY_FLAGS: readonly VerifyFlag[] = [
   { key: "spec", usage: "--spec <file>", description: "verification spec (.json, .yaml)", required: true },
   { key: "url", usage: "--url <url>", description: "candidate base URL, e.g. http://127.0.0.1:8000" },
-  { key: "portForward", usage: "--port-forward <svc/name:port>", description: "reach the candidate through kubectl port-forward instead of --url" },
+  {
+    key: "portForward",
+    usage: "--port-forward <svc/name:port>",
+    description: "reach the candidate through kubectl port-forward instead of --url",
+  },
   { key: "namespace", ...SHARED_OPTIONS.namespace },
   { key: "kubeconfig", ...SHARED_OPTIONS.kubeconfig },
   { key: "context", ...SHARED_OPTIONS.context },
-  { key: "baselineUrl", usage: "--baseline-url <url>", description: "the active color, for relative budgets and output agreement" },
-  { key: "baselinePortForward", usage: "--baseline-port-forward <svc/name:port>", description: "reach the baseline through kubectl port-forward" },
-  { key: "metricsUrl", usage: "--metrics-url <url>", description: "Prometheus metrics of the candidate, e.g. http://127.0.0.1:8002/metrics" },
-  { key: "protocol", usage: "--protocol <http|grpc>", description: "the Open Inference Protocol over HTTP/REST (Triton's 8000) or gRPC (8001; --url http://host:8001 for plaintext, https:// for TLS)", default: "http" },
-  { key: "header", usage: "--header <Name=ENV_VAR>", description: "send header Name with the value of environment variable ENV_VAR (repeatable)", repeatable: true },
+  {
+    key: "baselineUrl",
+    usage: "--baseline-url <url>",
+    description: "the active color, for relative budgets and output agreement",
+  },
+  {
+    key: "baselinePortForward",
+    usage: "--baseline-port-forward <svc/name:port>",
+    description: "reach the baseline through kubectl port-forward",
+  },
+  {
+    key: "metricsUrl",
+    usage: "--metrics-url <url>",
+    description: "Prometheus metrics of the candidate, e.g. http://127.0.0.1:8002/metrics",
+  },
+  {
+    key: "protocol",
+    usage: "--protocol <http|grpc>",
+    description:
+      "the Open Inference Protocol over HTTP/REST (Triton's 8000) or gRPC (8001; --url http://host:8001 for plaintext, https:// for TLS)",
+    default: "http",
+  },
+  {
+    key: "header",
+    usage: "--header <Name=ENV_VAR>",
+    description: "send header Name with the value of environment variable ENV_VAR (repeatable)",
+    repeatable: true,
+  },
   { key: "jsonFile", ...SHARED_OPTIONS.jsonFile },
   { key: "junit", usage: "--junit <file>", description: "write the report as JUnit XML" },
-  { key: "htmlDir", usage: "--html-dir <dir>", description: "also write an HTML report, <dir>/verify-<time>.html (each run its own file); a failed write is reported, the verdict stands" },
-  { key: "fingerprint", usage: "--fingerprint <fp>", description: "the candidate's release fingerprint, recorded in the report" },
-  { key: "historyConfigmap", usage: "--history-configmap <namespace/configmap>", description: "record the verdict in this history ConfigMap (cdktf-triton history prints it); a failed write is reported, the verdict stands" },
+  {
+    key: "htmlDir",
+    usage: "--html-dir <dir>",
+    description:
+      "also write an HTML report, <dir>/verify-<time>.html (each run its own file); a failed write is reported, the verdict stands",
+  },
+  {
+    key: "fingerprint",
+    usage: "--fingerprint <fp>",
+    description: "the candidate's release fingerprint, recorded in the report",
+  },
+  {
+    key: "historyConfigmap",
+    usage: "--history-configmap <namespace/configmap>",
+    description:
+      "record the verdict in this history ConfigMap (cdktf-triton history prints it); a failed write is reported, the verdict stands",
+  },
   { key: "historyApp", usage: "--history-app <app>", description: "the pair the verdict is recorded for" },
   { key: "historyColor", usage: "--history-color <color>", description: "the color verified" },
-  { key: "passed", usage: "--passed <record>", description: 'an earlier pass, "<fingerprint> <spec hash> <time>": with the same fingerprint and spec, the checks are skipped (unless the spec sets fastRollback: false)', env: "CDKTF_TRITON_PASSED" },
-  { key: "allowServingChange", usage: "--allow-serving-change <true|false>", description: "record that the serving color's release was allowed to change (break glass)", env: "CDKTF_TRITON_ALLOW_SERVING_CHANGE" },
-  { key: "switchBack", usage: "--switch-back <svc/ACTIVE[,svc/PREVIEW]>", description: "when verification does not pass, point these Services back at --switch-back-to (and the preview at the other color)" },
+  {
+    key: "passed",
+    usage: "--passed <record>",
+    description:
+      'an earlier pass, "<fingerprint> <spec hash> <time>": with the same fingerprint and spec, the checks are skipped (unless the spec sets fastRollback: false)',
+    env: "CDKTF_TRITON_PASSED",
+  },
+  {
+    key: "allowServingChange",
+    usage: "--allow-serving-change <true|false>",
+    description: "record that the serving color's release was allowed to change (break glass)",
+    env: "CDKTF_TRITON_ALLOW_SERVING_CHANGE",
+  },
+  {
+    key: "switchBack",
+    usage: "--switch-back <svc/ACTIVE[,svc/PREVIEW]>",
+    description:
+      "when verification does not pass, point these Services back at --switch-back-to (and the preview at the other color)",
+  },
   { key: "switchBackFrom", usage: "--switch-back-from <color>", description: "the color this apply switched to" },
-  { key: "switchBackTo", usage: "--switch-back-to <color>", description: "the color that served before this apply (empty: none did)", env: "CDKTF_TRITON_SWITCH_BACK_TO" },
-  { key: "switchBackFingerprint", usage: "--switch-back-fingerprint <fp>", description: "that color's release fingerprint", env: "CDKTF_TRITON_SWITCH_BACK_FINGERPRINT" },
+  {
+    key: "switchBackTo",
+    usage: "--switch-back-to <color>",
+    description: "the color that served before this apply (empty: none did)",
+    env: "CDKTF_TRITON_SWITCH_BACK_TO",
+  },
+  {
+    key: "switchBackFingerprint",
+    usage: "--switch-back-fingerprint <fp>",
+    description: "that color's release fingerprint",
+    env: "CDKTF_TRITON_SWITCH_BACK_FINGERPRINT",
+  },
   // Not written by the gate: for people and pipelines that run verify themselves.
   { key: "scheme", usage: "--scheme <http|https>", description: "scheme of port-forwarded URLs", default: "http" },
   { key: "ca", usage: "--ca <file>", description: "CA certificate (PEM) for TLS" },
@@ -107,10 +174,18 @@ export function gateCommand(values: Partial<VerifyFlags>): { args: string[]; env
  * environment-passed value as Kubernetes' `$(VAR)` reference, expanded from the container's env.
  */
 export function gateArgv(values: Partial<VerifyFlags>): { args: string[]; environment: Record<string, string> } {
-  return verifyArguments(values, (word) => word, (env) => `$(${env})`);
+  return verifyArguments(
+    values,
+    (word) => word,
+    (env) => `$(${env})`,
+  );
 }
 
-function verifyArguments(values: Partial<VerifyFlags>, word: (w: string) => string, fromEnv: (env: string) => string): { args: string[]; environment: Record<string, string> } {
+function verifyArguments(
+  values: Partial<VerifyFlags>,
+  word: (w: string) => string,
+  fromEnv: (env: string) => string,
+): { args: string[]; environment: Record<string, string> } {
   const args = ["verify"];
   const environment: Record<string, string> = {};
   for (const f of VERIFY_FLAGS) {

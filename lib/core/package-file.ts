@@ -6,6 +6,9 @@ import * as path from "path";
 
 /** The path of `segments` under the package root; `exists` decides which candidate is the root. */
 export function packageFile(segments: readonly string[], exists: (p: string) => boolean = fs.existsSync): string {
-  const candidates = [path.resolve(__dirname, "..", "..", ...segments), path.resolve(__dirname, "..", "..", "..", ...segments)];
+  const candidates = [
+    path.resolve(__dirname, "..", "..", ...segments),
+    path.resolve(__dirname, "..", "..", "..", ...segments),
+  ];
   return candidates.find(exists) ?? candidates[0];
 }

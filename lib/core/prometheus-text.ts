@@ -25,9 +25,11 @@ export function parsePrometheusText(text: string): Sample[] {
     if (!line || line.startsWith("#")) return;
     const m = SAMPLE.exec(line);
     const value = m ? Number(m[3]) : NaN;
-    if (!m || (Number.isNaN(value) && m[3] !== "NaN")) throw new PrometheusTextError(`line ${i + 1} is not a Prometheus sample: ${JSON.stringify(line.slice(0, 80))}`);
+    if (!m || (Number.isNaN(value) && m[3] !== "NaN"))
+      throw new PrometheusTextError(`line ${i + 1} is not a Prometheus sample: ${JSON.stringify(line.slice(0, 80))}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(LABEL)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    for (const l of (m[2] ?? "").matchAll(LABEL))
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
     samples.push({ name: m[1], labels, value });
   });
   return samples;

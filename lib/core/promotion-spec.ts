@@ -54,7 +54,11 @@ export interface MetricSpec {
 export interface GatewayPlaneSpec {
   readonly implementation: "contour";
   readonly route: string;
-  readonly envoy: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>>; readonly adminPort: number };
+  readonly envoy: {
+    readonly namespace: string;
+    readonly podLabels: Readonly<Record<string, string>>;
+    readonly adminPort: number;
+  };
 }
 
 /**
@@ -69,7 +73,15 @@ export interface ModelPlaneSpec {
   /** Checked on the next version's own endpoints (`/versions/<n>`) of one serving pod before it takes a request. */
   readonly verify: VerifySpec;
   /** Each color's Triton pods (their labels), the HTTP port, and the restricted API's header and Secret where there is one. */
-  readonly triton: Readonly<Record<Color, { readonly podLabels: Readonly<Record<string, string>>; readonly restricted?: { readonly header: string; readonly secretName: string; readonly secretKey: string } }>>;
+  readonly triton: Readonly<
+    Record<
+      Color,
+      {
+        readonly podLabels: Readonly<Record<string, string>>;
+        readonly restricted?: { readonly header: string; readonly secretName: string; readonly secretKey: string };
+      }
+    >
+  >;
   readonly httpPort: number;
 }
 
@@ -89,7 +101,13 @@ export interface PromotionSpec {
    * variables).
    * @default - none: the canary is on a Gateway (`gateway`)
    */
-  readonly envoy?: { readonly name: string; readonly opsPort: number; readonly adminPort: number; readonly route: string; readonly clusters: Readonly<Record<Color, readonly string[]>> };
+  readonly envoy?: {
+    readonly name: string;
+    readonly opsPort: number;
+    readonly adminPort: number;
+    readonly route: string;
+    readonly clusters: Readonly<Record<Color, readonly string[]>>;
+  };
   /**
    * Or the platform's Gateway (TritonGatewayCanary): the HTTPRoute's name (its namespace and each
    * color's Service are in the output), and the Gateway's Envoy pods (namespace, labels, the admin
@@ -104,7 +122,11 @@ export interface PromotionSpec {
    */
   readonly model?: ModelPlaneSpec;
   readonly steps: readonly PromotionStep[];
-  readonly analysis: { readonly intervalSeconds: number; readonly metrics: readonly MetricSpec[]; readonly prometheusUrl?: string };
+  readonly analysis: {
+    readonly intervalSeconds: number;
+    readonly metrics: readonly MetricSpec[];
+    readonly prometheusUrl?: string;
+  };
   /** Ask before the switch (a TTY prompt; in CI the run pauses and a re-run with --confirm goes on). */
   readonly confirmBeforeSwitch: boolean;
   /** The history ConfigMap (in the pair's namespace) and how many records it keeps. */
@@ -113,7 +135,13 @@ export interface PromotionSpec {
   readonly webhookUrlEnv: string;
 }
 
-export const METRIC_KINDS: readonly MetricKind[] = ["envoy-success-rate", "envoy-latency", "triton-failure-rate", "triton-queue-time", "promql"];
+export const METRIC_KINDS: readonly MetricKind[] = [
+  "envoy-success-rate",
+  "envoy-latency",
+  "triton-failure-rate",
+  "triton-queue-time",
+  "promql",
+];
 const PROMETHEUS_KINDS: readonly MetricKind[] = ["triton-failure-rate", "triton-queue-time", "promql"];
 
 export function needsPrometheus(m: MetricSpec): boolean {
@@ -122,50 +150,77 @@ export function needsPrometheus(m: MetricSpec): boolean {
 
 export type SpecProblem = Problem;
 
-const int = (x: unknown, min: number, max: number) => typeof x === "number" && Number.isInteger(x) && x >= min && x <= max;
+const int = (x: unknown, min: number, max: number) =>
+  typeof x === "number" && Number.isInteger(x) && x >= min && x <= max;
 
 /** Every problem of the steps and the analysis (the parts a user writes), by field. */
 export function promotionProblems(spec: { steps?: unknown; analysis?: unknown }): SpecProblem[] {
   const problems: SpecProblem[] = [];
   const bad = (field: string, value: unknown, expected: string) => problems.push({ field, value, expected });
   const steps = spec.steps as PromotionStep[] | undefined;
-  if (!Array.isArray(steps) || steps.length === 0) bad("steps", steps, "at least one step, e.g. [{ weightPercent: 5, bakeSeconds: 60 }, ...]");
+  if (!Array.isArray(steps) || steps.length === 0)
+    bad("steps", steps, "at least one step, e.g. [{ weightPercent: 5, bakeSeconds: 60 }, ...]");
   const list = Array.isArray(steps) ? steps : [];
   list.forEach((s, i) => {
-    if (!int(s?.weightPercent, 1, 100)) bad(`steps[${i}].weightPercent`, s?.weightPercent, "a whole number from 1 to 100 (percent of requests to the candidate)");
+    if (!int(s?.weightPercent, 1, 100))
+      bad(
+        `steps[${i}].weightPercent`,
+        s?.weightPercent,
+        "a whole number from 1 to 100 (percent of requests to the candidate)",
+      );
     else if (i > 0 && int(list[i - 1]?.weightPercent, 1, 100) && s.weightPercent <= list[i - 1].weightPercent) {
-      bad(`steps[${i}].weightPercent`, s.weightPercent, `a weight above the previous step's ${list[i - 1].weightPercent}: steps increase`);
+      bad(
+        `steps[${i}].weightPercent`,
+        s.weightPercent,
+        `a weight above the previous step's ${list[i - 1].weightPercent}: steps increase`,
+      );
     }
-    if (!int(s?.bakeSeconds, 1, 86_400)) bad(`steps[${i}].bakeSeconds`, s?.bakeSeconds, "a whole number of seconds from 1 to 86400");
+    if (!int(s?.bakeSeconds, 1, 86_400))
+      bad(`steps[${i}].bakeSeconds`, s?.bakeSeconds, "a whole number of seconds from 1 to 86400");
   });
   const analysis = spec.analysis as PromotionSpec["analysis"] | undefined;
   if (typeof analysis !== "object" || analysis === null) {
     bad("analysis", analysis, "an analysis: metrics and an interval");
     return problems;
   }
-  if (!int(analysis.intervalSeconds, 1, 3600)) bad("analysis.intervalSeconds", analysis.intervalSeconds, "a whole number of seconds from 1 to 3600");
+  if (!int(analysis.intervalSeconds, 1, 3600))
+    bad("analysis.intervalSeconds", analysis.intervalSeconds, "a whole number of seconds from 1 to 3600");
   const metrics = analysis.metrics;
-  if (!Array.isArray(metrics) || metrics.length === 0) bad("analysis.metrics", metrics, "at least one metric (a promotion without analysis would promote anything)");
+  if (!Array.isArray(metrics) || metrics.length === 0)
+    bad("analysis.metrics", metrics, "at least one metric (a promotion without analysis would promote anything)");
   const names = new Set<string>();
   (Array.isArray(metrics) ? metrics : []).forEach((m, i) => {
     const at = `analysis.metrics[${i}]`;
-    if (typeof m?.name !== "string" || !/^[A-Za-z0-9_.-]{1,63}$/.test(m.name)) bad(`${at}.name`, m?.name, "a name of letters, digits, '_', '.', '-' (at most 63)");
+    if (typeof m?.name !== "string" || !/^[A-Za-z0-9_.-]{1,63}$/.test(m.name))
+      bad(`${at}.name`, m?.name, "a name of letters, digits, '_', '.', '-' (at most 63)");
     else if (names.has(m.name)) bad(`${at}.name`, m.name, "a name no other metric of this analysis has");
     else names.add(m.name);
     if (!METRIC_KINDS.includes(m?.kind)) bad(`${at}.kind`, m?.kind, `one of ${METRIC_KINDS.join(", ")}`);
     if (m?.min === undefined && m?.max === undefined) bad(`${at}`, "(no threshold)", "a threshold: min, max or both");
-    for (const k of ["min", "max"] as const) if (m?.[k] !== undefined && !(typeof m[k] === "number" && Number.isFinite(m[k]))) bad(`${at}.${k}`, m[k], "a finite number");
-    if (m?.kind === "envoy-latency" && !(typeof m.percentile === "number" && m.percentile > 0 && m.percentile < 100)) bad(`${at}.percentile`, m.percentile, "a percentile above 0 and below 100, e.g. 99");
-    if (m?.kind === "promql" && (typeof m.query !== "string" || m.query.trim() === "")) bad(`${at}.query`, m.query, "a PromQL query");
-    if (m?.intervalSeconds !== undefined && !int(m.intervalSeconds, 1, 3600)) bad(`${at}.intervalSeconds`, m.intervalSeconds, "a whole number of seconds from 1 to 3600");
-    if (m?.failureLimit !== undefined && !int(m.failureLimit, 0, 1000)) bad(`${at}.failureLimit`, m.failureLimit, "a whole number from 0 to 1000");
+    for (const k of ["min", "max"] as const)
+      if (m?.[k] !== undefined && !(typeof m[k] === "number" && Number.isFinite(m[k])))
+        bad(`${at}.${k}`, m[k], "a finite number");
+    if (m?.kind === "envoy-latency" && !(typeof m.percentile === "number" && m.percentile > 0 && m.percentile < 100))
+      bad(`${at}.percentile`, m.percentile, "a percentile above 0 and below 100, e.g. 99");
+    if (m?.kind === "promql" && (typeof m.query !== "string" || m.query.trim() === ""))
+      bad(`${at}.query`, m.query, "a PromQL query");
+    if (m?.intervalSeconds !== undefined && !int(m.intervalSeconds, 1, 3600))
+      bad(`${at}.intervalSeconds`, m.intervalSeconds, "a whole number of seconds from 1 to 3600");
+    if (m?.failureLimit !== undefined && !int(m.failureLimit, 0, 1000))
+      bad(`${at}.failureLimit`, m.failureLimit, "a whole number from 0 to 1000");
     if (m?.count !== undefined && !int(m.count, 1, 1000)) bad(`${at}.count`, m.count, "a whole number from 1 to 1000");
-    if (m?.minRequests !== undefined && !int(m.minRequests, 1, 1_000_000)) bad(`${at}.minRequests`, m.minRequests, "a whole number from 1 to 1000000");
+    if (m?.minRequests !== undefined && !int(m.minRequests, 1, 1_000_000))
+      bad(`${at}.minRequests`, m.minRequests, "a whole number from 1 to 1000000");
   });
   // Each step must have time for every metric's passing measurements, or no run can pass it.
   if (int(analysis.intervalSeconds, 1, 3600) && Array.isArray(metrics)) {
     const needs = metrics
-      .filter((m) => typeof m?.name === "string" && (m.intervalSeconds === undefined || int(m.intervalSeconds, 1, 3600)) && (m.count === undefined || int(m.count, 1, 1000)))
+      .filter(
+        (m) =>
+          typeof m?.name === "string" &&
+          (m.intervalSeconds === undefined || int(m.intervalSeconds, 1, 3600)) &&
+          (m.count === undefined || int(m.count, 1, 1000)),
+      )
       .map((m) => ({ name: m.name, count: m.count ?? 1, interval: m.intervalSeconds ?? analysis.intervalSeconds }))
       .sort((a, b) => b.count * b.interval - a.count * a.interval);
     const longest = needs[0];
@@ -212,11 +267,23 @@ export function loadPromotionSpec(file: string): PromotionSpec {
   try {
     spec = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
-    throw new PromotionSpecError(file, [{ field: "(file)", value: file, expected: `a readable JSON promotion spec (${(e as Error).message})` }]);
+    throw new PromotionSpecError(file, [
+      { field: "(file)", value: file, expected: `a readable JSON promotion spec (${(e as Error).message})` },
+    ]);
   }
   const problems = promotionProblems(spec);
-  if ((spec.envoy === undefined) === (spec.gateway === undefined)) problems.push({ field: "envoy", value: spec.gateway ? "(both envoy and gateway)" : undefined, expected: "one data plane: envoy (TritonCanary) or gateway (TritonGatewayCanary)" });
-  if (spec.version !== PROMOTION_SPEC_VERSION) problems.unshift({ field: "version", value: spec.version, expected: `${PROMOTION_SPEC_VERSION} (written by this version of TritonPromotion: synthesize the stack again)` });
+  if ((spec.envoy === undefined) === (spec.gateway === undefined))
+    problems.push({
+      field: "envoy",
+      value: spec.gateway ? "(both envoy and gateway)" : undefined,
+      expected: "one data plane: envoy (TritonCanary) or gateway (TritonGatewayCanary)",
+    });
+  if (spec.version !== PROMOTION_SPEC_VERSION)
+    problems.unshift({
+      field: "version",
+      value: spec.version,
+      expected: `${PROMOTION_SPEC_VERSION} (written by this version of TritonPromotion: synthesize the stack again)`,
+    });
   if (problems.length) throw new PromotionSpecError(file, problems);
   return spec;
 }

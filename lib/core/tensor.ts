@@ -68,19 +68,45 @@ export function encodeTensorData(datatype: Datatype, data: TensorData): Buffer {
     const v = typeof raw === "boolean" ? Number(raw) : Number(raw);
     const o = i * size;
     switch (datatype) {
-      case "BOOL": buf.writeUInt8(v ? 1 : 0, o); break;
-      case "UINT8": buf.writeUInt8(v, o); break;
-      case "INT8": buf.writeInt8(v, o); break;
-      case "UINT16": buf.writeUInt16LE(v, o); break;
-      case "INT16": buf.writeInt16LE(v, o); break;
-      case "UINT32": buf.writeUInt32LE(v, o); break;
-      case "INT32": buf.writeInt32LE(v, o); break;
-      case "UINT64": buf.writeBigUInt64LE(BigInt(Math.trunc(v)), o); break;
-      case "INT64": buf.writeBigInt64LE(BigInt(Math.trunc(v)), o); break;
-      case "FP32": buf.writeFloatLE(v, o); break;
-      case "FP64": buf.writeDoubleLE(v, o); break;
-      case "FP16": buf.writeUInt16LE(toHalf(v), o); break;
-      case "BF16": buf.writeUInt16LE(toBfloat16(v), o); break;
+      case "BOOL":
+        buf.writeUInt8(v ? 1 : 0, o);
+        break;
+      case "UINT8":
+        buf.writeUInt8(v, o);
+        break;
+      case "INT8":
+        buf.writeInt8(v, o);
+        break;
+      case "UINT16":
+        buf.writeUInt16LE(v, o);
+        break;
+      case "INT16":
+        buf.writeInt16LE(v, o);
+        break;
+      case "UINT32":
+        buf.writeUInt32LE(v, o);
+        break;
+      case "INT32":
+        buf.writeInt32LE(v, o);
+        break;
+      case "UINT64":
+        buf.writeBigUInt64LE(BigInt(Math.trunc(v)), o);
+        break;
+      case "INT64":
+        buf.writeBigInt64LE(BigInt(Math.trunc(v)), o);
+        break;
+      case "FP32":
+        buf.writeFloatLE(v, o);
+        break;
+      case "FP64":
+        buf.writeDoubleLE(v, o);
+        break;
+      case "FP16":
+        buf.writeUInt16LE(toHalf(v), o);
+        break;
+      case "BF16":
+        buf.writeUInt16LE(toBfloat16(v), o);
+        break;
     }
   });
   return buf;
@@ -101,21 +127,46 @@ export function decodeTensorData(datatype: Datatype, bytes: Buffer, expectedElem
     }
   } else {
     const size = ELEMENT_BYTES[datatype];
-    if (bytes.length % size !== 0) throw new Error(`${datatype} tensor: ${bytes.length} bytes is not a multiple of ${size}`);
+    if (bytes.length % size !== 0)
+      throw new Error(`${datatype} tensor: ${bytes.length} bytes is not a multiple of ${size}`);
     for (let o = 0; o < bytes.length; o += size) {
       switch (datatype) {
-        case "BOOL": out.push(bytes.readUInt8(o) !== 0); break;
-        case "UINT8": out.push(bytes.readUInt8(o)); break;
-        case "INT8": out.push(bytes.readInt8(o)); break;
-        case "UINT16": out.push(bytes.readUInt16LE(o)); break;
-        case "INT16": out.push(bytes.readInt16LE(o)); break;
-        case "UINT32": out.push(bytes.readUInt32LE(o)); break;
-        case "INT32": out.push(bytes.readInt32LE(o)); break;
-        case "UINT64": out.push(Number(bytes.readBigUInt64LE(o))); break;
-        case "INT64": out.push(Number(bytes.readBigInt64LE(o))); break;
-        case "FP32": out.push(bytes.readFloatLE(o)); break;
-        case "FP64": out.push(bytes.readDoubleLE(o)); break;
-        case "FP16": out.push(fromHalf(bytes.readUInt16LE(o))); break;
+        case "BOOL":
+          out.push(bytes.readUInt8(o) !== 0);
+          break;
+        case "UINT8":
+          out.push(bytes.readUInt8(o));
+          break;
+        case "INT8":
+          out.push(bytes.readInt8(o));
+          break;
+        case "UINT16":
+          out.push(bytes.readUInt16LE(o));
+          break;
+        case "INT16":
+          out.push(bytes.readInt16LE(o));
+          break;
+        case "UINT32":
+          out.push(bytes.readUInt32LE(o));
+          break;
+        case "INT32":
+          out.push(bytes.readInt32LE(o));
+          break;
+        case "UINT64":
+          out.push(Number(bytes.readBigUInt64LE(o)));
+          break;
+        case "INT64":
+          out.push(Number(bytes.readBigInt64LE(o)));
+          break;
+        case "FP32":
+          out.push(bytes.readFloatLE(o));
+          break;
+        case "FP64":
+          out.push(bytes.readDoubleLE(o));
+          break;
+        case "FP16":
+          out.push(fromHalf(bytes.readUInt16LE(o)));
+          break;
         case "BF16": {
           const f = Buffer.alloc(4);
           f.writeUInt16LE(bytes.readUInt16LE(o), 2);
@@ -150,12 +201,12 @@ export function toHalf(value: number): number {
     let half = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (half & 1))) half++;
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++; // may carry into the exponent: correct
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // may carry into the exponent: correct
   return sign | half;
 }
 

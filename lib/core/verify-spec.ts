@@ -134,14 +134,21 @@ export function loadSpec(file: string): VerifySpec {
     // yaml loads only for YAML specs: the gate's specs are JSON, and the CLI's start counts.
     doc = /\.ya?ml$/i.test(file) ? (require("yaml") as typeof import("yaml")).parse(text) : JSON.parse(text);
   } catch (e) {
-    throw new SpecError(file, [{ field: "file", value: file, expected: `valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"} (${(e as Error).message})` }]);
+    throw new SpecError(file, [
+      {
+        field: "file",
+        value: file,
+        expected: `valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"} (${(e as Error).message})`,
+      },
+    ]);
   }
   return validateSpec(doc, file);
 }
 
 /** Checks a spec's shape and values; throws a SpecError naming each bad field. */
 export function validateSpec(doc: unknown, source = "(in code)"): VerifySpec {
-  if (!isObj(doc)) throw new SpecError(source, [{ field: "the spec", value: doc, expected: "an object with a models list" }]);
+  if (!isObj(doc))
+    throw new SpecError(source, [{ field: "the spec", value: doc, expected: "an object with a models list" }]);
   const c = new SpecChecker();
   // Unknown fields, from the published JSON Schema: a misspelled field must not switch a check off.
   c.problems.push(...unknownFields(doc));
@@ -192,7 +199,11 @@ class SpecChecker {
   shape(where: string, v: unknown, wildcards: boolean, optional = false): void {
     if (optional && v === undefined) return;
     if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d) && (d >= 0 || (wildcards && d === -1)))) {
-      this.bad(where, v, wildcards ? "a list of sizes (integers >= 0, or -1 for any)" : "a list of sizes (integers >= 0)");
+      this.bad(
+        where,
+        v,
+        wildcards ? "a list of sizes (integers >= 0, or -1 for any)" : "a list of sizes (integers >= 0)",
+      );
     }
   }
 
@@ -217,8 +228,11 @@ class SpecChecker {
           });
       }
     }
-    if (m.golden !== undefined && !Array.isArray(m.golden)) this.bad(`${at}.golden`, m.golden, "a list of golden cases");
-    (Array.isArray(m.golden) ? m.golden : []).forEach((g: any, j: number) => this.goldenCase(m, g, `${at}.golden[${j}]`));
+    if (m.golden !== undefined && !Array.isArray(m.golden))
+      this.bad(`${at}.golden`, m.golden, "a list of golden cases");
+    (Array.isArray(m.golden) ? m.golden : []).forEach((g: any, j: number) =>
+      this.goldenCase(m, g, `${at}.golden[${j}]`),
+    );
   }
 
   private goldenCase(m: any, g: any, at: string): void {
@@ -229,10 +243,14 @@ class SpecChecker {
       if (this.cases.has(key)) this.bad(`${at}.name`, g.name, "a name unique within its model");
       this.cases.set(key, g);
     }
-    if (!Array.isArray(g.inputs) || g.inputs.length === 0) this.bad(`${at}.inputs`, g.inputs, "a non-empty list of tensors");
+    if (!Array.isArray(g.inputs) || g.inputs.length === 0)
+      this.bad(`${at}.inputs`, g.inputs, "a non-empty list of tensors");
     (Array.isArray(g.inputs) ? g.inputs : []).forEach((t: any, k: number) => this.goldenInput(t, `${at}.inputs[${k}]`));
-    if (!Array.isArray(g.outputs) || g.outputs.length === 0) this.bad(`${at}.outputs`, g.outputs, "a non-empty list of expected outputs");
-    (Array.isArray(g.outputs) ? g.outputs : []).forEach((o: any, k: number) => this.goldenOutput(m, o, `${at}.outputs[${k}]`));
+    if (!Array.isArray(g.outputs) || g.outputs.length === 0)
+      this.bad(`${at}.outputs`, g.outputs, "a non-empty list of expected outputs");
+    (Array.isArray(g.outputs) ? g.outputs : []).forEach((o: any, k: number) =>
+      this.goldenOutput(m, o, `${at}.outputs[${k}]`),
+    );
     this.bool(`${at}.binary`, g.binary);
   }
 
@@ -257,17 +275,41 @@ class SpecChecker {
     this.bool(`${at}.argmax`, o?.argmax);
     if (o?.argmax && o?.topK !== undefined) this.bad(`${at}.topK`, o.topK, "either argmax or topK, not both");
     // A fixed shape decides how many elements an answer has: other data can never match.
-    if (Array.isArray(o?.shape) && o.shape.length > 0 && o.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) && Array.isArray(o?.data)) {
+    if (
+      Array.isArray(o?.shape) &&
+      o.shape.length > 0 &&
+      o.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) &&
+      Array.isArray(o?.data)
+    ) {
       const all = o.shape.reduce((a: number, b: number) => a * b, 1);
       const rows = all / (o.shape[o.shape.length - 1] || 1);
       const want = o.argmax ? rows : typeof o.topK === "number" ? rows * o.topK : all;
-      const what = o.argmax ? "one label per row" : typeof o.topK === "number" ? `${o.topK} labels per row` : "the elements";
-      if (o.data.length !== want) this.bad(`${at}.data`, `${o.data.length} elements`, `${want} (${what} of shape ${JSON.stringify(o.shape)}): an answer of that shape can never match`);
+      const what = o.argmax
+        ? "one label per row"
+        : typeof o.topK === "number"
+          ? `${o.topK} labels per row`
+          : "the elements";
+      if (o.data.length !== want)
+        this.bad(
+          `${at}.data`,
+          `${o.data.length} elements`,
+          `${want} (${what} of shape ${JSON.stringify(o.shape)}): an answer of that shape can never match`,
+        );
     }
-    const contract = isObj(m.metadata) && Array.isArray(m.metadata.outputs) ? m.metadata.outputs.find((c: any) => c?.name === o?.name) : undefined;
+    const contract =
+      isObj(m.metadata) && Array.isArray(m.metadata.outputs)
+        ? m.metadata.outputs.find((c: any) => c?.name === o?.name)
+        : undefined;
     if (contract && Array.isArray(contract.shape) && Array.isArray(o?.shape)) {
-      const fits = contract.shape.length === o.shape.length && contract.shape.every((d: number, x: number) => d === -1 || o.shape[x] === -1 || d === o.shape[x]);
-      if (!fits) this.bad(`${at}.shape`, o.shape, `a shape the model's contract allows (${JSON.stringify(contract.shape)} in metadata.outputs)`);
+      const fits =
+        contract.shape.length === o.shape.length &&
+        contract.shape.every((d: number, x: number) => d === -1 || o.shape[x] === -1 || d === o.shape[x]);
+      if (!fits)
+        this.bad(
+          `${at}.shape`,
+          o.shape,
+          `a shape the model's contract allows (${JSON.stringify(contract.shape)} in metadata.outputs)`,
+        );
     }
   }
 
@@ -276,13 +318,22 @@ class SpecChecker {
     this.str("probe.model", p.model);
     this.str("probe.case", p.case);
     if (typeof p.model === "string" && typeof p.case === "string" && !this.cases.has(`${p.model}/${p.case}`)) {
-      this.bad("probe.case", p.case, `the name of a golden case of model ${showValue(p.model)} (${[...this.cases.keys()].join(", ") || "none declared"})`);
+      this.bad(
+        "probe.case",
+        p.case,
+        `the name of a golden case of model ${showValue(p.model)} (${[...this.cases.keys()].join(", ") || "none declared"})`,
+      );
     }
     this.num("probe.requests", p.requests, 1, 10_000_000, true);
     if (p.requests === undefined) this.bad("probe.requests", p.requests, "an integer from 1 to 10000000");
     this.num("probe.concurrency", p.concurrency, 1, 1024, true);
     if (p.concurrency === undefined) this.bad("probe.concurrency", p.concurrency, "an integer from 1 to 1024");
-    if (!isObj(p.budgets)) return this.bad("probe.budgets", p.budgets, "an object with p50Seconds, p95Seconds, p99Seconds and/or maxErrorRate");
+    if (!isObj(p.budgets))
+      return this.bad(
+        "probe.budgets",
+        p.budgets,
+        "an object with p50Seconds, p95Seconds, p99Seconds and/or maxErrorRate",
+      );
     for (const k of ["p50Seconds", "p95Seconds", "p99Seconds"]) this.num(`probe.budgets.${k}`, p.budgets[k], 0, 3600);
     this.num("probe.budgets.maxErrorRate", p.budgets.maxErrorRate, 0, 1);
   }
@@ -306,11 +357,17 @@ export const SPEC_SCHEMA_FILE = packageFile(["schemas", "verify-spec.schema.json
 let schemaValidator: ValidateFunction | undefined;
 
 /** Fields renamed in 0.2.0, when every duration became seconds: a spec written for 0.1 is told the new name. */
-const RENAMED_IN_0_2: Readonly<Record<string, string>> = { p50Ms: "p50Seconds", p95Ms: "p95Seconds", p99Ms: "p99Seconds" };
+const RENAMED_IN_0_2: Readonly<Record<string, string>> = {
+  p50Ms: "p50Seconds",
+  p95Ms: "p95Seconds",
+  p99Ms: "p99Seconds",
+};
 
 /** Each field the schema does not know, with its path and the nearest known name. */
 function unknownFields(doc: unknown): SpecProblem[] {
-  schemaValidator ??= new Ajv({ allErrors: true, verbose: true, strict: false }).compile(JSON.parse(fs.readFileSync(SPEC_SCHEMA_FILE, "utf8")));
+  schemaValidator ??= new Ajv({ allErrors: true, verbose: true, strict: false }).compile(
+    JSON.parse(fs.readFileSync(SPEC_SCHEMA_FILE, "utf8")),
+  );
   if (schemaValidator(doc)) return [];
   return (schemaValidator.errors ?? [])
     .filter((e: ErrorObject) => e.keyword === "additionalProperties")
@@ -322,13 +379,19 @@ function unknownFields(doc: unknown): SpecProblem[] {
         .map((k) => (/^\d+$/.test(k) ? `[${k}]` : `.${k.replace(/~1/g, "/").replace(/~0/g, "~")}`))
         .join("")
         .replace(/^\./, "");
-      const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {}).filter((k) => k !== "$schema");
+      const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {}).filter(
+        (k) => k !== "$schema",
+      );
       const near = nearest(name, known);
       const renamed = RENAMED_IN_0_2[name];
       return {
         field: at ? `${at}.${name}` : name,
         value: (e.data as Record<string, unknown>)?.[name],
-        expected: renamed ? `no such field since 0.2.0: "${renamed}", in seconds (every duration is seconds: 250 ms is 0.25)` : near ? `no such field: did you mean "${near}"?` : `no such field (known: ${known.join(", ")})`,
+        expected: renamed
+          ? `no such field since 0.2.0: "${renamed}", in seconds (every duration is seconds: 250 ms is 0.25)`
+          : near
+            ? `no such field: did you mean "${near}"?`
+            : `no such field (known: ${known.join(", ")})`,
       };
     });
 }
@@ -339,9 +402,12 @@ function nearest(name: string, known: readonly string[]): string | undefined {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0][j] = j;
     for (let i = 1; i <= a.length; i++)
-      for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++)
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     return d[a.length][b.length];
   };
-  const scored = known.map((k) => [k, distance(name.toLowerCase(), k.toLowerCase())] as const).sort((a, b) => a[1] - b[1]);
+  const scored = known
+    .map((k) => [k, distance(name.toLowerCase(), k.toLowerCase())] as const)
+    .sort((a, b) => a[1] - b[1]);
   return scored.length && scored[0][1] <= Math.max(2, Math.floor(name.length / 3)) ? scored[0][0] : undefined;
 }

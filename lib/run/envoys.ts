@@ -5,7 +5,14 @@
 // or more), and the admin's runtime (`POST /runtime_modify`, served at the next request). What a pod
 // serves is the runtime's value where one is set, else its file's. Runtime code: no cdktf here.
 import { request } from "undici";
-import { clusterBackend, modelVersionsName, nextVersionKey, parseWeightsVersion, weightKey, weightsVersion } from "../core/envoy";
+import {
+  clusterBackend,
+  modelVersionsName,
+  nextVersionKey,
+  parseWeightsVersion,
+  weightKey,
+  weightsVersion,
+} from "../core/envoy";
 import { KubeAccess, runningPods } from "./kube/kubectl";
 import { PortForward, startPortForward } from "./kube/port-forward";
 
@@ -34,14 +41,21 @@ const ADMIN_TIMEOUT_MS = 2_000;
 async function admin(url: string, method: "GET" | "POST"): Promise<string> {
   const res = await request(url, { method, headersTimeout: ADMIN_TIMEOUT_MS, bodyTimeout: ADMIN_TIMEOUT_MS });
   const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`${method} ${url.replace(/\?.*/, "")} answered ${res.statusCode}${res.statusCode === 404 ? " (is it Envoy's admin interface, the pod's port 9901? the ops port 9902 serves no runtime)" : `: ${text.slice(0, 200)}`}`);
+  if (res.statusCode !== 200)
+    throw new Error(
+      `${method} ${url.replace(/\?.*/, "")} answered ${res.statusCode}${res.statusCode === 404 ? " (is it Envoy's admin interface, the pod's port 9901? the ops port 9902 serves no runtime)" : `: ${text.slice(0, 200)}`}`,
+    );
   return text;
 }
 
 /** `weights canary: blue=90, green=10`: the text the route tables' version uses. */
 export function weightsText(route: string, weights: Weights | undefined): string {
   if (!weights) return "mixed weights";
-  return weightsVersion([{ name: route, clusters: Object.entries(weights).map(([backend, weight]) => ({ cluster: backend, weight })) }]) ?? "no weights";
+  return (
+    weightsVersion([
+      { name: route, clusters: Object.entries(weights).map(([backend, weight]) => ({ cluster: backend, weight })) },
+    ]) ?? "no weights"
+  );
 }
 
 export function sameWeights(a: Weights | undefined, b: Weights | undefined): boolean {
@@ -57,13 +71,20 @@ const ROUTE_VERSIONS = `/stats?format=json&filter=${encodeURIComponent("^http\\.
  * One Envoy's route tables' version, parsed (undefined when its tables disagree or carry none),
  * and a reader of its runtime's values (undefined where a key is not set).
  */
-async function readTablesAndRuntime(adminUrl: string): Promise<{ tables?: Map<string, Map<string, number>>; runtime: (key: string) => number | undefined }> {
+async function readTablesAndRuntime(
+  adminUrl: string,
+): Promise<{ tables?: Map<string, Map<string, number>>; runtime: (key: string) => number | undefined }> {
   const base = adminUrl.replace(/\/$/, "");
   // Both at once; a failure reported in this order, whichever answered first.
-  const [statsAnswer, runtimeAnswer] = await Promise.allSettled([admin(`${base}${ROUTE_VERSIONS}`, "GET"), admin(`${base}/runtime`, "GET")]);
+  const [statsAnswer, runtimeAnswer] = await Promise.allSettled([
+    admin(`${base}${ROUTE_VERSIONS}`, "GET"),
+    admin(`${base}/runtime`, "GET"),
+  ]);
   if (statsAnswer.status === "rejected") throw statsAnswer.reason;
   if (runtimeAnswer.status === "rejected") throw runtimeAnswer.reason;
-  const versions = new Set(((JSON.parse(statsAnswer.value).stats ?? []) as { value?: unknown }[]).map((s) => String(s.value ?? "")));
+  const versions = new Set(
+    ((JSON.parse(statsAnswer.value).stats ?? []) as { value?: unknown }[]).map((s) => String(s.value ?? "")),
+  );
   const entries = (JSON.parse(runtimeAnswer.value).entries ?? {}) as Record<string, { final_value?: string }>;
   return {
     tables: versions.size === 1 ? parseWeightsVersion([...versions][0]) : undefined,
@@ -76,7 +97,9 @@ async function readTablesAndRuntime(adminUrl: string): Promise<{ tables?: Map<st
 
 /** Sets (or, with "", removes) values in one Envoy's runtime. */
 async function modifyRuntime(adminUrl: string, values: Readonly<Record<string, string | number>>): Promise<void> {
-  const query = Object.entries(values).map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join("&");
+  const query = Object.entries(values)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${v}`)
+    .join("&");
   await admin(`${adminUrl.replace(/\/$/, "")}/runtime_modify?${query}`, "POST");
 }
 
@@ -103,7 +126,10 @@ export async function readServed(adminUrl: string, split: SplitRouteClusters): P
 
 /** Sets the route's weights in one Envoy's runtime: every cluster of each backend. */
 export async function pushWeights(adminUrl: string, split: SplitRouteClusters, weights: Weights): Promise<void> {
-  await modifyRuntime(adminUrl, Object.fromEntries(split.clusters.map((c) => [weightKey(split.route, c), weights[clusterBackend(c)] ?? 0])));
+  await modifyRuntime(
+    adminUrl,
+    Object.fromEntries(split.clusters.map((c) => [weightKey(split.route, c), weights[clusterBackend(c)] ?? 0])),
+  );
 }
 
 /** Removes the route's runtime values from one Envoy: its file's weights serve again. */
@@ -116,7 +142,8 @@ export async function clearOverrides(adminUrl: string, split: SplitRouteClusters
  * percent of its unversioned requests (versions with none left out).
  */
 export function modelWeights(model: string, pinned: number, next: number, share: number): Weights {
-  const w: Record<string, number> = next > 0 ? { [`${model}@${pinned}`]: 100 - share, [`${model}@${next}`]: share } : { [`${model}@${pinned}`]: 100 };
+  const w: Record<string, number> =
+    next > 0 ? { [`${model}@${pinned}`]: 100 - share, [`${model}@${next}`]: share } : { [`${model}@${pinned}`]: 100 };
   return Object.fromEntries(Object.entries(w).filter(([, v]) => v > 0));
 }
 
@@ -164,13 +191,27 @@ export class EnvoyFleet {
   private fixed?: EnvoyPod[];
 
   /** `name`: the Deployment (its pods labelled `app=<name>`), or the labels that select the pods. */
-  constructor(private readonly o: { readonly kube: KubeAccess; readonly namespace: string; readonly name: string | Readonly<Record<string, string>>; readonly adminPort: number; readonly urls?: readonly string[] }) {
+  constructor(
+    private readonly o: {
+      readonly kube: KubeAccess;
+      readonly namespace: string;
+      readonly name: string | Readonly<Record<string, string>>;
+      readonly adminPort: number;
+      readonly urls?: readonly string[];
+    },
+  ) {
     if (o.urls?.length) this.fixed = o.urls.map((url) => ({ name: url, url }));
   }
 
   /** The pods as last listed. */
   pods(): EnvoyPod[] {
-    return this.fixed ?? [...[...this.forwards.entries()].map(([name, pf]) => ({ name, url: pf.url })), ...[...this.unreached].map(([name, problem]) => ({ name, problem }))].sort((a, b) => a.name.localeCompare(b.name));
+    return (
+      this.fixed ??
+      [
+        ...[...this.forwards.entries()].map(([name, pf]) => ({ name, url: pf.url })),
+        ...[...this.unreached].map(([name, problem]) => ({ name, problem })),
+      ].sort((a, b) => a.name.localeCompare(b.name))
+    );
   }
 
   /** The admin URLs of the pods reached. */
@@ -192,7 +233,17 @@ export class EnvoyFleet {
     this.unreached.clear();
     for (const pod of names.filter((n) => !this.forwards.has(n))) {
       try {
-        this.forwards.set(pod, await startPortForward({ target: `pod/${pod}:${adminPort}`, namespace, kubeconfig: kube.kubeconfig, context: kube.context, kubectl: kube.kubectl, timeoutMs: 10_000 }));
+        this.forwards.set(
+          pod,
+          await startPortForward({
+            target: `pod/${pod}:${adminPort}`,
+            namespace,
+            kubeconfig: kube.kubeconfig,
+            context: kube.context,
+            kubectl: kube.kubectl,
+            timeoutMs: 10_000,
+          }),
+        );
       } catch (e) {
         // Tried again at the next refresh.
         this.unreached.set(pod, (e as Error).message);

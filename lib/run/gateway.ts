@@ -24,7 +24,10 @@ const ADMIN_TIMEOUT_MS = 2_000;
 async function getJson(url: string): Promise<any> {
   const res = await request(url, { headersTimeout: ADMIN_TIMEOUT_MS, bodyTimeout: ADMIN_TIMEOUT_MS });
   const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`GET ${url.replace(/\?.*/, "")} answered ${res.statusCode}${res.statusCode === 404 ? " (is it the Gateway Envoy's admin listener? Contour's is the pod's 127.0.0.1:9001)" : `: ${text.slice(0, 200)}`}`);
+  if (res.statusCode !== 200)
+    throw new Error(
+      `GET ${url.replace(/\?.*/, "")} answered ${res.statusCode}${res.statusCode === 404 ? " (is it the Gateway Envoy's admin listener? Contour's is the pod's 127.0.0.1:9001)" : `: ${text.slice(0, 200)}`}`,
+    );
   return JSON.parse(text);
 }
 
@@ -39,9 +42,15 @@ export interface GatewayServed {
  * cluster): read from its routes that split between all of them (a route to one alone, e.g. a
  * preview route, is not the canary's). Every such route must carry the same weights.
  */
-export async function readGatewayServed(adminUrl: string, backends: Readonly<Record<string, string>>): Promise<GatewayServed> {
+export async function readGatewayServed(
+  adminUrl: string,
+  backends: Readonly<Record<string, string>>,
+): Promise<GatewayServed> {
   const base = adminUrl.replace(/\/$/, "");
-  const [clusters, routes] = await Promise.all([getJson(`${base}/config_dump?resource=dynamic_active_clusters`), getJson(`${base}/config_dump?resource=dynamic_route_configs`)]);
+  const [clusters, routes] = await Promise.all([
+    getJson(`${base}/config_dump?resource=dynamic_active_clusters`),
+    getJson(`${base}/config_dump?resource=dynamic_route_configs`),
+  ]);
   const backendOfStat = new Map(Object.entries(backends).map(([backend, stat]) => [stat, backend]));
   // Envoy cluster name -> our backend, through the cluster's alt_stat_name.
   const backendOf = new Map<string, string>();
@@ -55,7 +64,8 @@ export async function readGatewayServed(adminUrl: string, backends: Readonly<Rec
       for (const r of vh.routes ?? []) {
         const action = r.route;
         if (!action) continue;
-        const split: { name: string; weight?: number }[] = action.weighted_clusters?.clusters ?? (action.cluster ? [{ name: action.cluster, weight: 1 }] : []);
+        const split: { name: string; weight?: number }[] =
+          action.weighted_clusters?.clusters ?? (action.cluster ? [{ name: action.cluster, weight: 1 }] : []);
         const ours = split.filter((c) => backendOf.has(c.name));
         if (new Set(ours.map((c) => backendOf.get(c.name))).size !== Object.keys(backends).length) continue;
         const total = split.reduce((n, c) => n + (c.weight ?? 0), 0);
@@ -66,8 +76,12 @@ export async function readGatewayServed(adminUrl: string, backends: Readonly<Rec
       }
     }
   }
-  if (seen.size === 0) return { detail: `no route of it splits between ${Object.values(backends).join(" and ")} (the route is not programmed yet, or its clusters have no endpoints)` };
-  if (seen.size > 1) return { detail: `its routes to ${Object.values(backends).join(" and ")} disagree: ${[...seen].join(" / ")}` };
+  if (seen.size === 0)
+    return {
+      detail: `no route of it splits between ${Object.values(backends).join(" and ")} (the route is not programmed yet, or its clusters have no endpoints)`,
+    };
+  if (seen.size > 1)
+    return { detail: `its routes to ${Object.values(backends).join(" and ")} disagree: ${[...seen].join(" / ")}` };
   const served = Object.fromEntries(JSON.parse([...seen][0]) as [string, number][]);
   return { served, detail: "" };
 }
@@ -83,12 +97,24 @@ interface Condition {
 /** The HTTPRoute's status as its parents' controllers wrote it. */
 export interface RouteStatus {
   readonly generation: number;
-  readonly parents: readonly { readonly parent: string; readonly controller: string; readonly conditions: readonly Condition[] }[];
+  readonly parents: readonly {
+    readonly parent: string;
+    readonly controller: string;
+    readonly conditions: readonly Condition[];
+  }[];
 }
 
 /** Reads the HTTPRoute's generation and status; throws with kubectl's message when it cannot. */
 export async function readRouteStatus(kube: KubeAccess, namespace: string, name: string): Promise<RouteStatus> {
-  const r = await runKubectl(kube, ["get", "httproutes.gateway.networking.k8s.io", name, "-n", namespace, "-o", "json"]);
+  const r = await runKubectl(kube, [
+    "get",
+    "httproutes.gateway.networking.k8s.io",
+    name,
+    "-n",
+    namespace,
+    "-o",
+    "json",
+  ]);
   if (r.code !== 0) throw new Error(`could not read HTTPRoute ${namespace}/${name}: ${kubectlFailure(r, kube)}`);
   const route = JSON.parse(r.stdout);
   return {
@@ -111,20 +137,37 @@ export function routeProblem(s: RouteStatus): { why: string; refused: boolean } 
   for (const p of s.parents) {
     for (const type of ["Accepted", "ResolvedRefs"]) {
       const c = p.conditions.find((x) => x.type === type);
-      if (!c || (c.observedGeneration ?? 0) < s.generation) return { why: `${p.parent} has not reported ${type} for generation ${s.generation} yet`, refused: false };
-      if (c.status !== "True") return { why: `${p.parent} (${p.controller}) says ${type} ${c.status}: ${c.reason ?? ""}${c.message ? `: ${c.message}` : ""}`, refused: true };
+      if (!c || (c.observedGeneration ?? 0) < s.generation)
+        return { why: `${p.parent} has not reported ${type} for generation ${s.generation} yet`, refused: false };
+      if (c.status !== "True")
+        return {
+          why: `${p.parent} (${p.controller}) says ${type} ${c.status}: ${c.reason ?? ""}${c.message ? `: ${c.message}` : ""}`,
+          refused: true,
+        };
     }
   }
   return undefined;
 }
 
 /** The PromQL of an Envoy metric of the Gateway's Envoy for one cluster, over a window. */
-export function gatewayEnvoyQueries(kind: "envoy-success-rate" | "envoy-latency", statName: string, windowSeconds: number, percentile = 99): { requests: string; errors?: string; value?: string } {
+export function gatewayEnvoyQueries(
+  kind: "envoy-success-rate" | "envoy-latency",
+  statName: string,
+  windowSeconds: number,
+  percentile = 99,
+): { requests: string; errors?: string; value?: string } {
   const sel = `{envoy_cluster_name="${statName}"}`;
   const w = `[${windowSeconds}s]`;
   const requests = `sum(increase(envoy_cluster_upstream_rq_completed${sel}${w}))`;
-  if (kind === "envoy-success-rate") return { requests, errors: `sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name="${statName}",envoy_response_code_class="5"}${w}))` };
-  return { requests, value: `histogram_quantile(${percentile / 100}, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket${sel}${w}))) / 1000` };
+  if (kind === "envoy-success-rate")
+    return {
+      requests,
+      errors: `sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name="${statName}",envoy_response_code_class="5"}${w}))`,
+    };
+  return {
+    requests,
+    value: `histogram_quantile(${percentile / 100}, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket${sel}${w}))) / 1000`,
+  };
 }
 
 /**
@@ -133,9 +176,23 @@ export function gatewayEnvoyQueries(kind: "envoy-success-rate" | "envoy-latency"
  * a fall of the candidate's share reaches the Gateway before the apply does. The apply that follows
  * writes the same weights (Helm's three-way merge leaves them), so Terraform stays the record.
  */
-export async function patchRouteWeights(kube: KubeAccess, namespace: string, name: string, weights: Readonly<Record<string, number>>): Promise<void> {
-  const route = await runKubectl(kube, ["get", "httproutes.gateway.networking.k8s.io", name, "-n", namespace, "-o", "json"]);
-  if (route.code !== 0) throw new Error(`could not read HTTPRoute ${namespace}/${name}: ${kubectlFailure(route, kube)}`);
+export async function patchRouteWeights(
+  kube: KubeAccess,
+  namespace: string,
+  name: string,
+  weights: Readonly<Record<string, number>>,
+): Promise<void> {
+  const route = await runKubectl(kube, [
+    "get",
+    "httproutes.gateway.networking.k8s.io",
+    name,
+    "-n",
+    namespace,
+    "-o",
+    "json",
+  ]);
+  if (route.code !== 0)
+    throw new Error(`could not read HTTPRoute ${namespace}/${name}: ${kubectlFailure(route, kube)}`);
   const rules = (JSON.parse(route.stdout).spec?.rules ?? []) as { backendRefs?: { name: string }[] }[];
   const ops = rules.flatMap((rule, i) =>
     (rule.backendRefs ?? []).flatMap((ref, j) =>
@@ -147,7 +204,17 @@ export async function patchRouteWeights(kube: KubeAccess, namespace: string, nam
         : [],
     ),
   );
-  if (!ops.length) throw new Error(`HTTPRoute ${namespace}/${name} refers to none of ${Object.keys(weights).join(", ")}`);
-  const r = await runKubectl(kube, ["patch", "httproutes.gateway.networking.k8s.io", name, "-n", namespace, "--type=json", "-p", JSON.stringify(ops)]);
+  if (!ops.length)
+    throw new Error(`HTTPRoute ${namespace}/${name} refers to none of ${Object.keys(weights).join(", ")}`);
+  const r = await runKubectl(kube, [
+    "patch",
+    "httproutes.gateway.networking.k8s.io",
+    name,
+    "-n",
+    namespace,
+    "--type=json",
+    "-p",
+    JSON.stringify(ops),
+  ]);
   if (r.code !== 0) throw new Error(`could not patch HTTPRoute ${namespace}/${name}: ${kubectlFailure(r, kube)}`);
 }

@@ -22,7 +22,8 @@ async function main() {
   const rise: { decided: number; applied: number }[] = [];
   const abort: number[] = [];
   const byApply: number[] = [];
-  const served = (blue: number) => async () => JSON.stringify(await rig.served()) === JSON.stringify({ [SERVICE.blue]: blue, [SERVICE.green]: 100 - blue });
+  const served = (blue: number) => async () =>
+    JSON.stringify(await rig.served()) === JSON.stringify({ [SERVICE.blue]: blue, [SERVICE.green]: 100 - blue });
   try {
     await rig.start();
     // Green serves (switched to by a plain apply: the pair has no gate here); blue is the bad candidate.
@@ -37,9 +38,14 @@ async function main() {
         const moves = timings.moves;
         const [first, last] = [moves[0], moves[moves.length - 1]];
         if (last.order !== "push-first") throw new Error(`the abort was not patched first: ${JSON.stringify(last)}`);
-        rise.push({ decided: Date.parse(first.servedAt) - Date.parse(first.startedAt), applied: Date.parse(first.servedAt) - Date.parse(first.appliedAt) });
+        rise.push({
+          decided: Date.parse(first.servedAt) - Date.parse(first.startedAt),
+          applied: Date.parse(first.servedAt) - Date.parse(first.appliedAt),
+        });
         abort.push(Date.parse(last.servedAt) - Date.parse(timings.decisionAt));
-        console.log(`run ${i + 1} (the driver): step 1 served ${rise[rise.length - 1].decided} ms after its move started, ${rise[rise.length - 1].applied} ms after the apply; the abort served ${abort[abort.length - 1]} ms after the decision`);
+        console.log(
+          `run ${i + 1} (the driver): step 1 served ${rise[rise.length - 1].decided} ms after its move started, ${rise[rise.length - 1].applied} ms after the apply; the abort served ${abort[abort.length - 1]} ms after the decision`,
+        );
       } else {
         await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=green", "-var", "fraud_canary=10");
         await until("the Gateway serving 10 % to blue", 30_000, served(10), 50);
@@ -47,7 +53,9 @@ async function main() {
         await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=green", "-var", "fraud_canary=0");
         await until("the Gateway serving 0 % to blue", 30_000, served(0), 50);
         byApply.push(Date.now() - t0);
-        console.log(`run ${i + 1} (the reference, a plain apply): served ${byApply[byApply.length - 1]} ms after the apply started`);
+        console.log(
+          `run ${i + 1} (the reference, a plain apply): served ${byApply[byApply.length - 1]} ms after the apply started`,
+        );
       }
     }
   } finally {

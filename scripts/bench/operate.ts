@@ -31,7 +31,11 @@ interface Run {
 /** A command of the packed CLI for the rig's pair, *asked* -> *answered* (its exit); refused unless it exits 0. */
 async function answered(bin: string, rig: PromoteRig, command: string): Promise<number> {
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [bin, command, "--app", "fraud", "-n", rig.namespace, "--kubeconfig", kubeconfig], { env: engineEnv(), stdio: "ignore" });
+  const proc = spawn(
+    process.execPath,
+    [bin, command, "--app", "fraud", "-n", rig.namespace, "--kubeconfig", kubeconfig],
+    { env: engineEnv(), stdio: "ignore" },
+  );
   const code = await new Promise((r) => proc.on("close", r));
   if (code !== 0) throw new Error(`cdktf-triton ${command} exited ${code}`);
   return Date.now() - t0;
@@ -64,31 +68,49 @@ async function main() {
       // --rollout-timeout 1: the run does not wait a kubelet sync for the files before the next run.
       const driver = rig.promoteProcess("--json-file", json, "--rollout-timeout", "1");
       await rig.untilStep(from, 10);
-      await until("every pod serving 10 %", 10_000, async () => (await rig.versionServed()) === "weights canary: blue=90, green=10", 50);
+      await until(
+        "every pod serving 10 %",
+        10_000,
+        async () => (await rig.versionServed()) === "weights canary: blue=90, green=10",
+        50,
+      );
       if (fromShell) {
         pauses.push(await answered(bin, rig, "pause"));
         resumes.push(await answered(bin, rig, "resume"));
       }
       const acted = Date.now();
       if (fromShell) {
-        const abort = spawn(process.execPath, [bin, "abort", "--app", "fraud", "-n", rig.namespace, "--kubeconfig", kubeconfig], { env: engineEnv(), stdio: "ignore" });
+        const abort = spawn(
+          process.execPath,
+          [bin, "abort", "--app", "fraud", "-n", rig.namespace, "--kubeconfig", kubeconfig],
+          { env: engineEnv(), stdio: "ignore" },
+        );
         const zero = await untilZero(rig);
         await new Promise((r) => abort.on("close", r));
         const done = await driver.exited;
         if (done.code !== 1) throw new Error(`the driver did not abort (exit ${done.code}):\n${done.out.slice(-2000)}`);
         const report = JSON.parse(fs.readFileSync(json, "utf8"));
         const move = report.timings.moves[report.timings.moves.length - 1];
-        other.push({ actToZeroMs: zero - acted, seenToServedMs: Date.parse(move.servedAt) - Date.parse(report.timings.decisionAt) });
+        other.push({
+          actToZeroMs: zero - acted,
+          seenToServedMs: Date.parse(move.servedAt) - Date.parse(report.timings.decisionAt),
+        });
       } else {
         driver.proc.kill("SIGINT");
         const zero = await untilZero(rig);
         const done = await driver.exited;
-        if (done.code !== 130) throw new Error(`the driver was not interrupted (exit ${done.code}):\n${done.out.slice(-2000)}`);
+        if (done.code !== 130)
+          throw new Error(`the driver was not interrupted (exit ${done.code}):\n${done.out.slice(-2000)}`);
         const report = JSON.parse(fs.readFileSync(json, "utf8"));
         const move = report.timings.moves[report.timings.moves.length - 1];
-        own.push({ actToZeroMs: zero - acted, seenToServedMs: Date.parse(move.servedAt) - Date.parse(report.timings.decisionAt) });
+        own.push({
+          actToZeroMs: zero - acted,
+          seenToServedMs: Date.parse(move.servedAt) - Date.parse(report.timings.decisionAt),
+        });
       }
-      console.log(`run ${i + 1} (${fromShell ? "abort from another shell" : "Ctrl-C in the driver's shell"}): ${JSON.stringify((fromShell ? other : own).slice(-1)[0])}`);
+      console.log(
+        `run ${i + 1} (${fromShell ? "abort from another shell" : "Ctrl-C in the driver's shell"}): ${JSON.stringify((fromShell ? other : own).slice(-1)[0])}`,
+      );
     }
   } finally {
     await rig.stop();

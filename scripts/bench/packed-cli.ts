@@ -12,10 +12,14 @@ export function packedCli(): string {
   const out = path.join(ROOT, "bench.out", "packed");
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out, { recursive: true });
-  const tarball = execFileSync("npm", ["pack", "--pack-destination", out, "--silent"], { cwd: ROOT, encoding: "utf8" }).trim().split("\n").pop()!;
+  const tarball = execFileSync("npm", ["pack", "--pack-destination", out, "--silent"], { cwd: ROOT, encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .pop()!;
   execFileSync("tar", ["xzf", path.join(out, tarball), "-C", out]);
   fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "package", "node_modules"));
   const bin = path.join(out, "package", "bin", "cdktf-triton.js");
-  if (fs.existsSync(path.join(out, "package", "lib"))) throw new Error("the packed package holds TypeScript sources: it would run through ts-node");
+  if (fs.existsSync(path.join(out, "package", "lib")))
+    throw new Error("the packed package holds TypeScript sources: it would run through ts-node");
   return bin;
 }

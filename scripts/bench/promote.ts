@@ -50,10 +50,20 @@ async function rollbackByConfigMap(rig: PromoteRig): Promise<number> {
   // Each pod's kubelet syncs within 1.5 periods (its jitter): 30 s of slack.
   const limit = KUBELET_SYNC_SECONDS * 1500 + 30_000;
   await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=blue", "-var", "fraud_canary=10");
-  await until("every pod serving 10 % from its file", limit, async () => (await rig.versionServed()) === "weights canary: blue=90, green=10", 200);
+  await until(
+    "every pod serving 10 % from its file",
+    limit,
+    async () => (await rig.versionServed()) === "weights canary: blue=90, green=10",
+    200,
+  );
   const decided = Date.now();
   await rig.stack.ok("apply", "-input=false", "-auto-approve", "-var", "active=blue", "-var", "fraud_canary=0");
-  await until("every pod serving 0 % from its file", limit, async () => (await rig.versionServed()) === "weights canary: blue=100, green=0", 100);
+  await until(
+    "every pod serving 0 % from its file",
+    limit,
+    async () => (await rig.versionServed()) === "weights canary: blue=100, green=0",
+    100,
+  );
   return Date.now() - decided;
 }
 
@@ -77,10 +87,23 @@ async function measure(label: string, settings: PromotionSettings, configMapOnly
       const zero = Date.parse(report.timings.zeroTrafficAt);
       const lastBad = [...samples].reverse().find((x) => x.version === "5" || x.status !== 200);
       if (!firstError || !lastBad) throw new Error("the bad candidate answered nothing");
-      const moves = report.timings.moves as { order: string; startedAt: string; appliedAt?: string; servedAt?: string; filesAt?: string }[];
+      const moves = report.timings.moves as {
+        order: string;
+        startedAt: string;
+        appliedAt?: string;
+        servedAt?: string;
+        filesAt?: string;
+      }[];
       const [step] = moves;
       const abort = moves[moves.length - 1];
-      if (moves.length !== 2 || step.order !== "apply-first" || abort.order !== "push-first" || !step.servedAt || !abort.servedAt) throw new Error(`unexpected moves: ${JSON.stringify(moves)}`);
+      if (
+        moves.length !== 2 ||
+        step.order !== "apply-first" ||
+        abort.order !== "push-first" ||
+        !step.servedAt ||
+        !abort.servedAt
+      )
+        throw new Error(`unexpected moves: ${JSON.stringify(moves)}`);
       const t = (iso: string) => Date.parse(iso);
       runs.push({
         firstErrorToDecisionMs: decision - epoch(firstError.endMs),
@@ -103,7 +126,10 @@ async function main() {
   const test = await measure("test", { steps: TEST_STEPS, analysis: TEST_ANALYSIS }, true);
   // What a user gets by default: a 30 s analysis interval, failureLimit 0.
   const defaults = await measure("defaults", {
-    steps: [{ weightPercent: 10, bakeSeconds: 120 }, { weightPercent: 100, bakeSeconds: 120 }],
+    steps: [
+      { weightPercent: 10, bakeSeconds: 120 },
+      { weightPercent: 100, bakeSeconds: 120 },
+    ],
     analysis: { metrics: [PromotionMetric.successRate({ minPercent: 99 })] },
   });
   const flaggerMs = FLAGGER.intervalSeconds * FLAGGER.threshold * 1000;

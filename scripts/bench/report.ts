@@ -11,6 +11,11 @@ export function writeBenchmarkBlock(name: string, heading: string, lines: readon
   const begin = `<!-- bench:${name} begin -->`;
   const end = `<!-- bench:${name} end -->`;
   const block = `${begin}\n${lines.join("\n")}\n${end}`;
-  fs.writeFileSync(doc, text.includes(begin) ? text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `${text.trimEnd()}\n\n## ${heading}\n\n${block}\n`);
+  fs.writeFileSync(
+    doc,
+    text.includes(begin)
+      ? text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block)
+      : `${text.trimEnd()}\n\n## ${heading}\n\n${block}\n`,
+  );
   console.log(`\nwritten to ${path.relative(process.cwd(), doc)}`);
 }

@@ -17,7 +17,6 @@ import { median, writeBenchmarkBlock } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 
-
 async function main() {
   const BIN = packedCli();
   const triton = await startTriton({ models: { classifier: [1] } });
@@ -35,7 +34,11 @@ async function main() {
     const fingerprint = "0123456789abcdef";
     const run = (extra: string[]) => {
       const t0 = performance.now();
-      const r = spawnSync(process.execPath, [BIN, "verify", "--spec", specFile, "--url", triton.url, "--fingerprint", fingerprint, "-q", ...extra], { encoding: "utf8", timeout: 120_000 });
+      const r = spawnSync(
+        process.execPath,
+        [BIN, "verify", "--spec", specFile, "--url", triton.url, "--fingerprint", fingerprint, "-q", ...extra],
+        { encoding: "utf8", timeout: 120_000 },
+      );
       const ms = performance.now() - t0;
       if (r.status !== 0) throw new Error(`cdktf-triton verify exited ${r.status}: ${r.stdout}${r.stderr}`);
       return { ms, out: r.stdout };
@@ -50,12 +53,18 @@ async function main() {
     }
     const v = median(verified);
     const k = median(skipped);
-    out(`Run of ${new Date().toISOString().slice(0, 10)}: Triton 2.51.0 (nvidia-pytriton 0.7.0) on loopback, the classifier's spec with 1 golden case and 50 probe requests at concurrency 2, ${RUNS} runs each (median; worst in brackets). Wall time of \`cdktf-triton verify\` from the packed package as the gate runs it (Node start included; a port-forward, which the gate adds in a cluster, is not).`);
+    out(
+      `Run of ${new Date().toISOString().slice(0, 10)}: Triton 2.51.0 (nvidia-pytriton 0.7.0) on loopback, the classifier's spec with 1 golden case and 50 probe requests at concurrency 2, ${RUNS} runs each (median; worst in brackets). Wall time of \`cdktf-triton verify\` from the packed package as the gate runs it (Node start included; a port-forward, which the gate adds in a cluster, is not).`,
+    );
     out();
     out("| gate run | wall time | ratio to the verified switch |");
     out("|---|---:|---:|");
-    out(`| verified switch (reference): every check | ${v.toFixed(0)} ms [${Math.max(...verified).toFixed(0)} ms] | 1.00 |`);
-    out(`| rollback to a fingerprint that passed: checks skipped | ${k.toFixed(0)} ms [${Math.max(...skipped).toFixed(0)} ms] | ${(k / v).toFixed(2)} |`);
+    out(
+      `| verified switch (reference): every check | ${v.toFixed(0)} ms [${Math.max(...verified).toFixed(0)} ms] | 1.00 |`,
+    );
+    out(
+      `| rollback to a fingerprint that passed: checks skipped | ${k.toFixed(0)} ms [${Math.max(...skipped).toFixed(0)} ms] | ${(k / v).toFixed(2)} |`,
+    );
   } finally {
     await triton.stop();
     fs.rmSync(dir, { recursive: true, force: true });

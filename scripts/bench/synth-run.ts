@@ -35,7 +35,10 @@ if (mode === "ours") {
     });
   }
 } else {
-  const chart = new TerraformAsset(stack, "chart", { path: path.resolve(__dirname, "..", "..", "charts", "triton"), type: AssetType.DIRECTORY });
+  const chart = new TerraformAsset(stack, "chart", {
+    path: path.resolve(__dirname, "..", "..", "charts", "triton"),
+    type: AssetType.DIRECTORY,
+  });
   for (let i = 0; i < models; i++) {
     const app = `model-${i}`;
     const releases = (["blue", "green"] as const).map(
@@ -92,8 +95,20 @@ function rawValues(app: string, color: string, uri: string, version: string) {
     color,
     version,
     image: "nvcr.io/nvidia/tritonserver:25.10-py3",
-    modelRepository: { uri, credentialsSecret: "", credentialsKey: "credentials.json", pvc: { claimName: "", subPath: "" } },
-    server: { mode: "none", repositoryPollSeconds: 30, loadModels: [], strictReadiness: true, exitTimeoutSeconds: 30, extraArgs: [] },
+    modelRepository: {
+      uri,
+      credentialsSecret: "",
+      credentialsKey: "credentials.json",
+      pvc: { claimName: "", subPath: "" },
+    },
+    server: {
+      mode: "none",
+      repositoryPollSeconds: 30,
+      loadModels: [],
+      strictReadiness: true,
+      exitTimeoutSeconds: 30,
+      extraArgs: [],
+    },
     ports: { http: 8000, grpc: 8001, metrics: 8002 },
     probes: {
       startup: { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },

@@ -25,11 +25,15 @@ const tsNode = path.join(root, "node_modules", ".bin", "ts-node");
 function once(mode: string, models: number): Run {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${mode}-`));
   try {
-    const out = execFileSync(process.execPath, [tsNode, "--transpile-only", path.join(__dirname, "synth-run.ts"), mode, String(models), outdir], {
-      cwd: root,
-      env: { ...process.env, CHECKPOINT_DISABLE: "1" },
-      encoding: "utf8",
-    });
+    const out = execFileSync(
+      process.execPath,
+      [tsNode, "--transpile-only", path.join(__dirname, "synth-run.ts"), mode, String(models), outdir],
+      {
+        cwd: root,
+        env: { ...process.env, CHECKPOINT_DISABLE: "1" },
+        encoding: "utf8",
+      },
+    );
     return JSON.parse(out.trim().split("\n").pop()!);
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
@@ -40,11 +44,14 @@ const f = (x: number, d = 0) => x.toFixed(d);
 
 console.log(`synth benchmark: median of ${RUNS} runs per cell, node ${process.version}, ${os.cpus().length} cores`);
 console.log("");
-console.log("| models | ours construct+synth ms | raw construct+synth ms | ratio | ours process ms | raw process ms | ratio | ours peak RSS MiB | raw peak RSS MiB | ratio |");
+console.log(
+  "| models | ours construct+synth ms | raw construct+synth ms | ratio | ours process ms | raw process ms | ratio | ours peak RSS MiB | raw peak RSS MiB | ratio |",
+);
 console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const models of SIZES) {
   const runs: Record<string, Run[]> = { ours: [], raw: [] };
-  for (let i = 0; i < RUNS; i++) for (const mode of i % 2 ? ["raw", "ours"] : ["ours", "raw"]) runs[mode].push(once(mode, models));
+  for (let i = 0; i < RUNS; i++)
+    for (const mode of i % 2 ? ["raw", "ours"] : ["ours", "raw"]) runs[mode].push(once(mode, models));
   const m = (mode: string, key: keyof Run) => median(runs[mode].map((r) => r[key] as number));
   const work = (mode: string) => median(runs[mode].map((r) => r.constructMs + r.synthMs));
   console.log(

@@ -83,7 +83,7 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
     const root = options.root && (req.url ?? "").startsWith("/v2/");
     const m = /^\/([a-z0-9-]+)(\/v2.*)$/.exec(req.url ?? "");
     const mode = (root ? options.root : m?.[1]) as Mode | RootMode;
-    const path = root ? req.url! : m?.[2] ?? "";
+    const path = root ? req.url! : (m?.[2] ?? "");
     const json = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
       res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -96,9 +96,14 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
       if (path === "/v2/health/live") return json(200, { live: true });
       if (mode === "flapping" || mode === "slow" || mode === "flaky") {
         if (path === "/v2/health/ready") return json(++readyCount % 3 === 0 || mode !== "flapping" ? 200 : 503, {});
-        const answer = { model_name: "iris", model_version: mode === "flapping" ? "flapper" : mode, outputs: [{ name: "predict", datatype: "INT64", shape: [1, 1], data: [0] }] };
+        const answer = {
+          model_name: "iris",
+          model_version: mode === "flapping" ? "flapper" : mode,
+          outputs: [{ name: "predict", datatype: "INT64", shape: [1, 1], data: [0] }],
+        };
         const n = ++inferCount;
-        if (mode === "flaky" && n % (options.errorEvery ?? 3) === 0) return json(500, { error: "flaky: failing on purpose" });
+        if (mode === "flaky" && n % (options.errorEvery ?? 3) === 0)
+          return json(500, { error: "flaky: failing on purpose" });
         if (mode !== "slow") return json(200, answer);
         maxInFlight = Math.max(maxInFlight, ++inFlight);
         return later(options.delayMs ?? 100, () => {
@@ -110,7 +115,8 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
         if (mode === "ready-false-body") return json(200, { ready: false }); // 200, but the body says no
         return mode === "never-ready" ? json(503, { ready: false }) : json(200, { ready: true });
       }
-      if (path === "/v2/models/m") return json(200, mode === "metadata-other-model" ? { ...METADATA, name: "other" } : METADATA);
+      if (path === "/v2/models/m")
+        return json(200, mode === "metadata-other-model" ? { ...METADATA, name: "other" } : METADATA);
       if (path !== "/v2/models/m/infer") return json(404, { error: "not found" });
 
       inferCount++;
@@ -121,7 +127,11 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
         /* binary or odd request: one row */
       }
       const y = Array.from({ length: rows }, () => [0.1, 0.2, 0.7]).flat();
-      const good = { model_name: "m", model_version: "1", outputs: [{ name: "y", datatype: "FP32", shape: [rows, 3], data: y }] };
+      const good = {
+        model_name: "m",
+        model_version: "1",
+        outputs: [{ name: "y", datatype: "FP32", shape: [rows, 3], data: y }],
+      };
       switch (mode) {
         case "good":
           return json(200, good);
@@ -148,10 +158,18 @@ export async function startMisbehavingServer(options: DoubleOptions = {}): Promi
           return inferCount % 3 === 0 ? json(503, { error: "overloaded" }) : json(200, good);
         case "nan-outputs": {
           // NaN cannot be JSON; a real server sends it in binary. FP32 NaN, binary extension.
-          const header = Buffer.from(JSON.stringify({ model_name: "m", outputs: [{ name: "y", datatype: "FP32", shape: [rows, 3], parameters: { binary_data_size: rows * 12 } }] }));
+          const header = Buffer.from(
+            JSON.stringify({
+              model_name: "m",
+              outputs: [{ name: "y", datatype: "FP32", shape: [rows, 3], parameters: { binary_data_size: rows * 12 } }],
+            }),
+          );
           const data = Buffer.alloc(rows * 12);
           for (let i = 0; i < rows * 3; i++) data.writeFloatLE(NaN, i * 4);
-          res.writeHead(200, { "content-type": "application/octet-stream", "inference-header-content-length": header.length });
+          res.writeHead(200, {
+            "content-type": "application/octet-stream",
+            "inference-header-content-length": header.length,
+          });
           return res.end(Buffer.concat([header, data]));
         }
         case "wrong-dtype":

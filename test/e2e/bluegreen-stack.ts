@@ -3,7 +3,15 @@ import { App, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Backend, FailoverPool, GatewayRoute, ModelControl, ModelRepository, TritonBlueGreen, WeightedService } from "../../lib";
+import {
+  Backend,
+  FailoverPool,
+  GatewayRoute,
+  ModelControl,
+  ModelRepository,
+  TritonBlueGreen,
+  WeightedService,
+} from "../../lib";
 import { VerifySpec } from "../../lib/run";
 import { classifierSpec } from "../peers/triton-models";
 import { kubeconfig, root } from "./engine";
@@ -31,7 +39,8 @@ export class BlueGreenE2eStack extends TerraformStack {
 
     // A build tag per color, in its pods' annotations: a change to a release that only a plan sees
     // (a variable in its values), as a pipeline makes one.
-    const build = (color: string) => new TerraformVariable(this, `${color}_build`, { type: "string", default: "1" }).stringValue;
+    const build = (color: string) =>
+      new TerraformVariable(this, `${color}_build`, { type: "string", default: "1" }).stringValue;
     const common = {
       modelRepository: ModelRepository.objectStore("s3://models/classifier", { credentialsSecret: "model-store" }),
       modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
@@ -46,20 +55,42 @@ export class BlueGreenE2eStack extends TerraformStack {
       green: { ...common, version: "v2", podAnnotations: { "example.com/build": build("green") } },
       active: TritonBlueGreen.activeVariable(this, "active", "blue"),
       standby: TritonBlueGreen.standbyVariable(this, "standby", "preview"),
-      verify: { spec: e2eSpec, kubeconfig, command: `${process.execPath} ${bin}`, afterSwitch: { spec: e2eSpec }, reportDir: "reports" },
+      verify: {
+        spec: e2eSpec,
+        kubeconfig,
+        command: `${process.execPath} ${bin}`,
+        afterSwitch: { spec: e2eSpec },
+        reportDir: "reports",
+      },
     });
     new WeightedService(this, "iris-canary", {
       namespace,
       replicas: 1,
-      routes: [{ backends: [{ backend: Backend.release(bg.blue), weightPercent: 90 }, { backend: Backend.release(bg.green), weightPercent: 10 }] }],
+      routes: [
+        {
+          backends: [
+            { backend: Backend.release(bg.blue), weightPercent: 90 },
+            { backend: Backend.release(bg.green), weightPercent: 10 },
+          ],
+        },
+      ],
     });
     new GatewayRoute(this, "iris-route", {
       namespace,
       parentRefs: [{ name: "inference-gateway" }],
       hostnames: ["iris.example.com"],
       routes: [
-        { match: { headers: { "x-variant": "green" } }, backends: [{ backend: Backend.release(bg.green), weightPercent: 100 }] },
-        { backends: [{ backend: Backend.release(bg.blue), weightPercent: 80 }, { backend: Backend.release(bg.green), weightPercent: 20 }], timeoutSeconds: 5 },
+        {
+          match: { headers: { "x-variant": "green" } },
+          backends: [{ backend: Backend.release(bg.green), weightPercent: 100 }],
+        },
+        {
+          backends: [
+            { backend: Backend.release(bg.blue), weightPercent: 80 },
+            { backend: Backend.release(bg.green), weightPercent: 20 },
+          ],
+          timeoutSeconds: 5,
+        },
       ],
     });
     new FailoverPool(this, "iris-failover", {
@@ -72,4 +103,3 @@ export class BlueGreenE2eStack extends TerraformStack {
     });
   }
 }
-

@@ -5,7 +5,20 @@ import { RunningTriton, startTriton } from "../peers/triton";
 import { startAll } from "../peers/servers";
 import { ChildProcess, spawn } from "child_process";
 import { BlueGreenE2eStack } from "./bluegreen-stack";
-import { ColorForwards, engines, EngineStack, kubeconfig, kubectl, kubectlBin, names, root, run, synthesize, unavailable, varArgs } from "./engine";
+import {
+  ColorForwards,
+  engines,
+  EngineStack,
+  kubeconfig,
+  kubectl,
+  kubectlBin,
+  names,
+  root,
+  run,
+  synthesize,
+  unavailable,
+  varArgs,
+} from "./engine";
 
 // The constructs' own test stack, planned and applied by OpenTofu with the real kubernetes and helm
 // providers against a real kube-apiserver (scripts/cluster.sh: kine, controller-manager, scheduler,
@@ -26,39 +39,61 @@ describeE2e("blue/green on a real API server with $name and the real providers",
   let stack: EngineStack;
   /** The restricted-API keys the chart generated on install, by color. */
   const keys: Record<string, string> = {};
-  const keyOf = async (color: string) => (await kubectl("get", "secret", `iris-${color}-restricted-api`, "-n", NS)).data.token as string;
+  const keyOf = async (color: string) =>
+    (await kubectl("get", "secret", `iris-${color}-restricted-api`, "-n", NS)).data.token as string;
   const selector = async (name: string) => (await kubectl("get", "service", name, "-n", NS)).spec.selector;
-  const replicas = async (color: string) => (await kubectl("get", "deployment", `iris-${color}`, "-n", NS)).spec.replicas;
+  const replicas = async (color: string) =>
+    (await kubectl("get", "deployment", `iris-${color}`, "-n", NS)).spec.replicas;
   /** The variables every plan and apply of this stack is given from now on. */
   const vars: Record<string, string> = { active: "blue", standby: "preview", blue_build: "1", green_build: "1" };
   const timings: { verifiedSwitchMs?: number; verifiedGate?: string; rollbackMs?: number; switchBackMs?: number } = {};
   /** How long the engine says the pre-switch gate took in an apply's output. */
-  const gateSeconds = (out: string) => /terraform_data\.iris_verify_\w+: Creation complete after (\S+)/.exec(out)?.[1] ?? "?";
+  const gateSeconds = (out: string) =>
+    /terraform_data\.iris_verify_\w+: Creation complete after (\S+)/.exec(out)?.[1] ?? "?";
   /** The pre-switch gate's last report (the gate writes it into the stack's reports/ folder). */
   const gateReport = () => JSON.parse(fs.readFileSync(path.join(stack.dir, "reports", "verify.json"), "utf8"));
   /** Inferences a Triton answered, by its own counter. */
   const inferences = async (t: RunningTriton) =>
-    (await scrapeMetrics(t.metricsUrl)).filter((m) => m.name === "nv_inference_request_success" && m.labels.model === "classifier").reduce((n, m) => n + m.value, 0);
+    (await scrapeMetrics(t.metricsUrl))
+      .filter((m) => m.name === "nv_inference_request_success" && m.labels.model === "classifier")
+      .reduce((n, m) => n + m.value, 0);
 
   beforeAll(async () => {
     fs.rmSync(work, { recursive: true, force: true });
     fs.mkdirSync(work, { recursive: true });
     // What an interrupted earlier run left in a reused cluster goes with its namespace.
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      NS,
+      "--ignore-not-found",
+      "--wait=true",
+      "--timeout=120s",
+    ]);
     // version 4 answers the pre-switch gate's 1 golden + 50 probe requests, then fails every request
-    const [v1, v2, v3, v4] = await startAll([1, 2, 3, 4].map((v) => startTriton({ models: { classifier: [v] }, env: { CLASSIFIER_FAIL_AFTER: "51" } })));
+    const [v1, v2, v3, v4] = await startAll(
+      [1, 2, 3, 4].map((v) => startTriton({ models: { classifier: [v] }, env: { CLASSIFIER_FAIL_AFTER: "51" } })),
+    );
     tritons = { v1, v2, v3, v4 };
     forwards = new ColorForwards(NS, "iris", { blue: v1.ports.http, green: v2.ports.http }).start();
   }, 180_000);
   afterAll(async () => {
     // Leave nothing behind even when a test failed half-way.
-    if (stack && fs.existsSync(path.join(work, "terraform.tfstate"))) await stack.tofu("destroy", "-input=false", "-auto-approve");
+    if (stack && fs.existsSync(path.join(work, "terraform.tfstate")))
+      await stack.tofu("destroy", "-input=false", "-auto-approve");
     await forwards?.stop();
     await Promise.all(Object.values(tritons ?? {}).map((t) => t.stop()));
   }, 600_000);
 
   test("init installs the providers from the mirror only; validate accepts the stack", async () => {
-    stack = synthesize(path.join(work, "out"), "bluegreen", (app, id) => new BlueGreenE2eStack(app, id, work, NS), engine);
+    stack = synthesize(
+      path.join(work, "out"),
+      "bluegreen",
+      (app, id) => new BlueGreenE2eStack(app, id, work, NS),
+      engine,
+    );
     const init = await stack.ok("init", "-input=false");
     expect(init).toMatch(/Installing hashicorp\/kubernetes v3\.2\.2-main/);
     expect(init).toMatch(/Installing hashicorp\/helm v3\.2\.1-main/);
@@ -70,15 +105,23 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(plan.code).toBe(2);
     // the live Service is read once the namespace exists (a first apply: nothing serves yet)
     const reads = [...plan.changes.entries()].filter(([, a]) => a.join() === "read");
-    expect(reads.map(([address]) => address)).toEqual([expect.stringContaining("data.kubernetes_service_v1.iris_serving-now")]);
-    expect([...plan.changes.values()].filter((a) => a.join() !== "read").every((a) => a.join() === "create")).toBe(true);
+    expect(reads.map(([address]) => address)).toEqual([
+      expect.stringContaining("data.kubernetes_service_v1.iris_serving-now"),
+    ]);
+    expect([...plan.changes.values()].filter((a) => a.join() !== "read").every((a) => a.join() === "create")).toBe(
+      true,
+    );
     const apply = await stack.apply(vars);
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
     expect(apply.out).toContain("PASS: the candidate may take traffic");
     // the switch records what it serves, and that blue's fingerprint passed this spec
     const annotations = (await kubectl("get", "service", "iris", "-n", NS)).metadata.annotations;
     expect(annotations["cdktf-triton.io/serving-fingerprint"]).toMatch(/^[0-9a-f]{16}$/);
-    expect(annotations["cdktf-triton.io/verified-blue"]).toMatch(new RegExp(`^${annotations["cdktf-triton.io/serving-fingerprint"]} [0-9a-f]{16} [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z$`));
+    expect(annotations["cdktf-triton.io/verified-blue"]).toMatch(
+      new RegExp(
+        `^${annotations["cdktf-triton.io/serving-fingerprint"]} [0-9a-f]{16} [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z$`,
+      ),
+    );
     expect(annotations["cdktf-triton.io/verified-green"]).toBe("");
 
     // Both colors' Deployments, rolled out on the kwok GPU nodes (standby "preview": green runs 1).
@@ -103,7 +146,12 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     expect(await selector("iris-preview")).toEqual({ app: "iris", color: "green" });
     expect(await selector("iris-blue")).toMatchObject({ app: "iris", color: "blue" });
     // The chart's PodDisruptionBudget and ServiceAccount for each color, the data plane's objects.
-    expect(await names("poddisruptionbudgets", NS)).toEqual(["iris-blue", "iris-canary", "iris-failover", "iris-green"]);
+    expect(await names("poddisruptionbudgets", NS)).toEqual([
+      "iris-blue",
+      "iris-canary",
+      "iris-failover",
+      "iris-green",
+    ]);
     expect(await names("serviceaccounts", NS)).toEqual(expect.arrayContaining(["iris-blue", "iris-green"]));
     const cm = await kubectl("get", "configmap", "iris-canary", "-n", NS);
     expect(Object.keys(cm.data).sort()).toEqual(["cds.yaml", "envoy.yaml", "lds.yaml", "rds-0.yaml", "rds-1.yaml"]);
@@ -136,11 +184,14 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     );
     const glass = await stack.plan({ ...vars, blue_build: "2", allow_serving_change: "true" });
     expect(glass.code).toBe(2);
-    expect([...glass.changes.keys()].filter((a) => a.startsWith("helm_release."))).toEqual([expect.stringContaining("iris_blue")]);
+    expect([...glass.changes.keys()].filter((a) => a.startsWith("helm_release."))).toEqual([
+      expect.stringContaining("iris_blue"),
+    ]);
   }, 300_000);
 
   test("a change to the standby color plans and applies; the serving color's Deployment is untouched", async () => {
-    const generation = async (color: string) => (await kubectl("get", "deployment", `iris-${color}`, "-n", NS)).metadata.generation;
+    const generation = async (color: string) =>
+      (await kubectl("get", "deployment", `iris-${color}`, "-n", NS)).metadata.generation;
     const [blueBefore, greenBefore] = [await generation("blue"), await generation("green")];
     vars.green_build = "2";
     const plan = await stack.plan(vars);
@@ -163,9 +214,14 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     // ...until the serving color is named active again: blue passed before, so nothing is verified
     const back = await stack.apply(vars);
     if (back.code !== 0) throw new Error(back.out.slice(-6000));
-    expect(back.out).toMatch(/SKIP +verification \(0 ms\): skipped: fingerprint [0-9a-f]{16} passed at \d{4}-\d\d-\d\dT/);
+    expect(back.out).toMatch(
+      /SKIP +verification \(0 ms\): skipped: fingerprint [0-9a-f]{16} passed at \d{4}-\d\d-\d\dT/,
+    );
     // Each verdict is in the pair's history (what `cdktf-triton history` prints): blue's first pass, green's failure, blue's skip.
-    const history = ((await kubectl("get", "configmap", "iris-promotions", "-n", NS)).data["history.jsonl"] as string).trim().split("\n").map((l) => JSON.parse(l));
+    const history = ((await kubectl("get", "configmap", "iris-promotions", "-n", NS)).data["history.jsonl"] as string)
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(history.slice(-3).map((h) => [h.kind, h.app, h.color, h.verdict])).toEqual([
       ["verification", "iris", "blue", "pass"],
       ["verification", "iris", "green", "fail"],
@@ -182,8 +238,13 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     const plan = await stack.plan(vars);
     const services = [...plan.changes.entries()].filter(([address]) => address.startsWith("kubernetes_service_v1."));
     expect(services.map(([, actions]) => actions)).toEqual([["update"], ["update"]]); // in place
-    expect(plan.changes.get([...plan.changes.keys()].find((a) => a.includes("iris_verify"))!)).toEqual(["delete", "create"]);
-    expect([...plan.changes.keys()].filter((a) => a.startsWith("helm_release."))).toEqual([expect.stringContaining("iris_green")]);
+    expect(plan.changes.get([...plan.changes.keys()].find((a) => a.includes("iris_verify"))!)).toEqual([
+      "delete",
+      "create",
+    ]);
+    expect([...plan.changes.keys()].filter((a) => a.startsWith("helm_release."))).toEqual([
+      expect.stringContaining("iris_green"),
+    ]);
 
     const watch = watchReplicas(NS, "iris-blue");
     const t0 = Date.now();
@@ -219,7 +280,10 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     timings.rollbackMs = Date.now() - t0;
     if (apply.code !== 0) throw new Error(apply.out.slice(-6000));
     const report = gateReport();
-    expect(report.skipped).toEqual({ fingerprint: report.fingerprint, passedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(report.skipped).toEqual({
+      fingerprint: report.fingerprint,
+      passedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
     expect(apply.out).toContain(`skipped: fingerprint ${report.fingerprint} passed at ${report.skipped.passedAt}`);
     expect(await selector("iris")).toEqual({ app: "iris", color: "blue" });
     // blue answered only the post-switch verification through the active Service (1 golden + 50
@@ -241,7 +305,9 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     const apply = await stack.apply({ ...vars, active: "green", green_build: "3" });
     expect(apply.code).not.toBe(0);
     expect(apply.out).toContain("PASS: the candidate may take traffic"); // before the switch
-    const back = /switched back: iris and iris-preview select blue and green again \((\d+) ms after the verdict\)/.exec(apply.out);
+    const back = /switched back: iris and iris-preview select blue and green again \((\d+) ms after the verdict\)/.exec(
+      apply.out,
+    );
     expect(back).not.toBeNull();
     console.log(`${name}: post-switch failure, verdict to restored selectors: ${back![1]} ms`);
     timings.switchBackMs = Number(back![1]);
@@ -250,7 +316,12 @@ describeE2e("blue/green on a real API server with $name and the real providers",
     // the next plan says what it would do again: move the Services to green and verify after the switch
     const plan = await stack.plan({ ...vars, active: "green", green_build: "3" });
     const changed = [...plan.changes.keys()];
-    expect(changed).toEqual(expect.arrayContaining([expect.stringContaining("kubernetes_service_v1.iris_active-service"), expect.stringContaining("iris_after-switch")]));
+    expect(changed).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining("kubernetes_service_v1.iris_active-service"),
+        expect.stringContaining("iris_after-switch"),
+      ]),
+    );
     // and with active=blue again (what serves), the plan only tidies up: green shrinks, records are rewritten
     const restore = await stack.apply(vars);
     if (restore.code !== 0) throw new Error(restore.out.slice(-6000));
@@ -275,9 +346,24 @@ describeE2e("blue/green on a real API server with $name and the real providers",
 /** Records every spec.replicas the API server holds for a Deployment, from now until stop(). */
 function watchReplicas(namespace: string, deployment: string): { stop(): Promise<number[]> } {
   const seen: number[] = [];
-  const proc: ChildProcess = spawn(kubectlBin, ["--kubeconfig", kubeconfig, "get", "deployment", deployment, "-n", namespace, "--watch", "-o", "jsonpath={.spec.replicas}{\"\\n\"}"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc: ChildProcess = spawn(
+    kubectlBin,
+    [
+      "--kubeconfig",
+      kubeconfig,
+      "get",
+      "deployment",
+      deployment,
+      "-n",
+      namespace,
+      "--watch",
+      "-o",
+      'jsonpath={.spec.replicas}{"\\n"}',
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let buffer = "";
   proc.stdout!.on("data", (d) => {
     buffer += d;

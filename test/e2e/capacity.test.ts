@@ -19,12 +19,24 @@ const STEPS = [
 const expected = (weight: number) => Math.max(1, Math.min(4, Math.ceil((weight * 4) / 100) + 1));
 
 describeE2e("capacity that follows the canary's weight", () => {
-  const rig = new PromoteRig(path.join(root, "test", ".tmp", NS), NS, { steps: STEPS, analysis: TEST_ANALYSIS, followCanary: { replicas: 4, surge: 1 } });
+  const rig = new PromoteRig(path.join(root, "test", ".tmp", NS), NS, {
+    steps: STEPS,
+    analysis: TEST_ANALYSIS,
+    followCanary: { replicas: 4, surge: 1 },
+  });
   beforeAll(() => rig.start(), 600_000);
   // Its 8 GPU pods go with it: the e2e suites share the test cluster's 16 GPUs.
   afterAll(async () => {
     await rig.stop();
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      NS,
+      "--ignore-not-found",
+      "--wait=false",
+    ]);
   }, 120_000);
 
   test("each step's candidate pods are scaled up and ready before its weight rises; the stable color keeps its replicas; the switch lands on full capacity", async () => {
@@ -33,9 +45,20 @@ describeE2e("capacity that follows the canary's weight", () => {
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        const deployments = Object.fromEntries(((await kubectl("get", "deployments", "-n", NS, "-l", "app=fraud")).items as any[]).map((d) => [d.metadata.labels.color, d]));
+        const deployments = Object.fromEntries(
+          ((await kubectl("get", "deployments", "-n", NS, "-l", "app=fraud")).items as any[]).map((d) => [
+            d.metadata.labels.color,
+            d,
+          ]),
+        );
         const served = await rig.versionServed().catch(() => "");
-        timeline.push({ at: performance.now(), served, blue: deployments.blue?.spec.replicas, green: deployments.green?.spec.replicas, greenReady: deployments.green?.status.readyReplicas ?? 0 });
+        timeline.push({
+          at: performance.now(),
+          served,
+          blue: deployments.blue?.spec.replicas,
+          green: deployments.green?.spec.replicas,
+          greenReady: deployments.green?.status.readyReplicas ?? 0,
+        });
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
@@ -50,10 +73,13 @@ describeE2e("capacity that follows the canary's weight", () => {
     // Whenever an Envoy serves the candidate a share, its ready pods are at least what that share asks.
     for (const p of timeline) {
       const w = greenWeight(p.served);
-      if (Number.isFinite(w) && w > 0 && !p.served.includes("|")) expect({ served: p.served, ready: p.greenReady >= expected(w) }).toEqual({ served: p.served, ready: true });
+      if (Number.isFinite(w) && w > 0 && !p.served.includes("|"))
+        expect({ served: p.served, ready: p.greenReady >= expected(w) }).toEqual({ served: p.served, ready: true });
     }
     // (and the timeline saw every step's share served)
-    expect([...new Set(timeline.map((p) => greenWeight(p.served)).filter((w) => w > 0))].sort((a, b) => a - b)).toEqual([10, 50, 100]);
+    expect([...new Set(timeline.map((p) => greenWeight(p.served)).filter((w) => w > 0))].sort((a, b) => a - b)).toEqual(
+      [10, 50, 100],
+    );
     // The stable color keeps its replicas until the switch, and the candidate's replicas step up with its weight.
     expect(timeline.every((p) => p.blue === 4)).toBe(true);
     const greenSteps = [...new Set(timeline.map((p) => p.green))];

@@ -37,15 +37,25 @@ function gateStack(app: App, id: string, work: string, imageRoot: string): Terra
   new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
   new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
   const namespace = new NamespaceV1(s, "namespace", { metadata: { name: NS } }).metadata.name;
-  const build = (color: string) => new TerraformVariable(s, `${color}_build`, { type: "string", default: "1" }).stringValue;
+  const build = (color: string) =>
+    new TerraformVariable(s, `${color}_build`, { type: "string", default: "1" }).stringValue;
   const common = {
     modelRepository: ModelRepository.objectStore("s3://models/classifier", { credentialsSecret: "model-store" }),
     modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
     replicas: 1,
   };
   const active = TritonBlueGreen.activeVariable(s, "active", "blue");
-  const colors = { blue: { ...common, version: "v1", podAnnotations: { "example.com/build": build("blue") } }, green: { ...common, version: "v2", podAnnotations: { "example.com/build": build("green") } } };
-  new TritonBlueGreen(s, "fraud", { namespace, ...colors, active, standby: "warm", verify: { spec: e2eSpec, runIn: GateRunner.cluster({ image: IMAGE }) } });
+  const colors = {
+    blue: { ...common, version: "v1", podAnnotations: { "example.com/build": build("blue") } },
+    green: { ...common, version: "v2", podAnnotations: { "example.com/build": build("green") } },
+  };
+  new TritonBlueGreen(s, "fraud", {
+    namespace,
+    ...colors,
+    active,
+    standby: "warm",
+    verify: { spec: e2eSpec, runIn: GateRunner.cluster({ image: IMAGE }) },
+  });
   // The same colors and spec with the local gate, reaching the same Tritons by URL: its time beside the Job's.
   const url = (color: "blue" | "green") => `http://${color === "blue" ? ADDRESSES.v1 : ADDRESSES.v2}:8000`;
   new TritonBlueGreen(s, "local", {
@@ -53,7 +63,12 @@ function gateStack(app: App, id: string, work: string, imageRoot: string): Terra
     ...colors,
     active,
     standby: "warm",
-    verify: { spec: e2eSpec, access: { blue: url("blue"), green: url("green") }, kubeconfig, command: path.join(imageRoot, "app", "node_modules", ".bin", "cdktf-triton") },
+    verify: {
+      spec: e2eSpec,
+      access: { blue: url("blue"), green: url("green") },
+      kubeconfig,
+      command: path.join(imageRoot, "app", "node_modules", ".bin", "cdktf-triton"),
+    },
   });
   return s;
 }
@@ -69,8 +84,12 @@ describeE2e("the verification gate as a Kubernetes Job, applied by OpenTofu", ()
   const times: string[] = [];
 
   const selector = async () => (await kubectl("get", "service", "fraud", "-n", NS)).spec.selector.color;
-  const jobs = async () => (await kubectl("get", "jobs", "-n", NS, "-l", "app=fraud")).items.sort((a: any, b: any) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp));
-  const logs = async (job: string) => (await run(kubectlBin, ["--kubeconfig", kubeconfig, "logs", `job/${job}`, "-n", NS])).stdout;
+  const jobs = async () =>
+    (await kubectl("get", "jobs", "-n", NS, "-l", "app=fraud")).items.sort((a: any, b: any) =>
+      a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp),
+    );
+  const logs = async (job: string) =>
+    (await run(kubectlBin, ["--kubeconfig", kubeconfig, "logs", `job/${job}`, "-n", NS])).stdout;
   /** OpenTofu's own account of each gate's time in an apply's output. */
   const gateTimes = (out: string) => ({
     job: /kubernetes_job_v1\.fraud_verify_job_\w+: Creation complete after (\S+)/.exec(out)?.[1],
@@ -79,18 +98,49 @@ describeE2e("the verification gate as a Kubernetes Job, applied by OpenTofu", ()
   const apply = async (label: string) => {
     const r = await stack.apply(vars);
     const t = gateTimes(r.out);
-    if (process.env.GATE_DEBUG) console.log(r.out.split("\n").filter((l) => /Creation complete|Creating/.test(l)).join("\n"));
+    if (process.env.GATE_DEBUG)
+      console.log(
+        r.out
+          .split("\n")
+          .filter((l) => /Creation complete|Creating/.test(l))
+          .join("\n"),
+      );
     const run = kubelet.runs[kubelet.runs.length - 1];
-    times.push(`${label}: Job ${t.job ?? "-"}, local gate ${t.local ?? "-"} (OpenTofu's "Creation complete after"); the Job's container ran ${run?.finishedAt ? ((run.finishedAt - run.startedAt) / 1000).toFixed(1) : "?"} s`);
+    times.push(
+      `${label}: Job ${t.job ?? "-"}, local gate ${t.local ?? "-"} (OpenTofu's "Creation complete after"); the Job's container ran ${run?.finishedAt ? ((run.finishedAt - run.startedAt) / 1000).toFixed(1) : "?"} s`,
+    );
     return r;
   };
 
   beforeAll(async () => {
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      NS,
+      "--ignore-not-found",
+      "--wait=true",
+      "--timeout=120s",
+    ]);
     // The image's files, by the Dockerfile's own steps.
     const check = await run("bash", [path.join(root, "scripts", "check-gate-image.sh"), imageRoot], { cwd: root });
     if (check.code !== 0) throw new Error(`scripts/check-gate-image.sh: ${check.out}`);
-    const [v1, v2, v3] = await startAll(([["v1", 1], ["v2", 2], ["v3", 3]] as const).map(async ([v, model]) => startTriton({ models: { classifier: [model] }, address: ADDRESSES[v], ports: { http: 8000, grpc: 8001, metrics: await freePort() } })));
+    const [v1, v2, v3] = await startAll(
+      (
+        [
+          ["v1", 1],
+          ["v2", 2],
+          ["v3", 3],
+        ] as const
+      ).map(async ([v, model]) =>
+        startTriton({
+          models: { classifier: [model] },
+          address: ADDRESSES[v],
+          ports: { http: 8000, grpc: 8001, metrics: await freePort() },
+        }),
+      ),
+    );
     tritons = { v1, v2, v3 };
     kubelet = new GateJobKubelet(NS, imageRoot, hosts).start();
     stack = synthesize(path.join(work, "out"), "gate", (app, id) => gateStack(app, id, work, imageRoot));
@@ -99,7 +149,8 @@ describeE2e("the verification gate as a Kubernetes Job, applied by OpenTofu", ()
 
   afterAll(async () => {
     console.log(`the gate's time, Job against local-exec, same Tritons, same applies:\n${times.join("\n")}`);
-    if (stack && fs.existsSync(path.join(work, "terraform.tfstate"))) await stack.tofu("destroy", "-input=false", "-auto-approve");
+    if (stack && fs.existsSync(path.join(work, "terraform.tfstate")))
+      await stack.tofu("destroy", "-input=false", "-auto-approve");
     await kubelet?.stop();
     await Promise.all(Object.values(tritons ?? {}).map((t) => t.stop()));
     fs.rmSync(work, { recursive: true, force: true });
@@ -113,8 +164,14 @@ describeE2e("the verification gate as a Kubernetes Job, applied by OpenTofu", ()
     expect(job.metadata.name).toMatch(/^fraud-verify-/);
     expect(job.status.conditions.find((c: any) => c.type === "Complete")?.status).toBe("True");
     const pod = job.spec.template.spec;
-    expect([pod.serviceAccountName, pod.containers[0].image, pod.restartPolicy]).toEqual(["fraud-verify", IMAGE, "Never"]);
-    expect(pod.containers[0].args).toEqual(expect.arrayContaining(["--url", `http://${dnsName("blue")}:8000`, "--spec", "/etc/cdktf-triton/verify.json"]));
+    expect([pod.serviceAccountName, pod.containers[0].image, pod.restartPolicy]).toEqual([
+      "fraud-verify",
+      IMAGE,
+      "Never",
+    ]);
+    expect(pod.containers[0].args).toEqual(
+      expect.arrayContaining(["--url", `http://${dnsName("blue")}:8000`, "--spec", "/etc/cdktf-triton/verify.json"]),
+    );
     const log = await logs(job.metadata.name);
     expect(log).toContain("PASS: the candidate may take traffic");
     // The Role was enough: the history and the Event were written.

@@ -65,7 +65,11 @@ export interface Run {
  * pipes this process drains, and a synchronous wait let those pipes fill until the servers stalled
  * mid-verification (seen as a probe stuck until the gate's deadline).
  */
-export function run(cmd: string, args: string[], options: SpawnOptions & { input?: string; timeout?: number } = {}): Promise<Run> {
+export function run(
+  cmd: string,
+  args: string[],
+  options: SpawnOptions & { input?: string; timeout?: number } = {},
+): Promise<Run> {
   const { input, timeout = 600_000, ...spawnOptions } = options;
   return new Promise((resolve) => {
     const proc = spawn(cmd, args, { env: engineEnv(), ...spawnOptions, stdio: ["pipe", "pipe", "pipe"] });
@@ -106,13 +110,21 @@ export class EngineStack {
   }
 
   /** `plan` saved and shown as JSON: the resource changes, by address. */
-  async plan(vars: Record<string, string> = {}): Promise<{ changes: Map<string, string[]>; json: any; code: number | null; out: string }> {
+  async plan(
+    vars: Record<string, string> = {},
+  ): Promise<{ changes: Map<string, string[]>; json: any; code: number | null; out: string }> {
     const plan = await this.tofu("plan", "-input=false", "-detailed-exitcode", "-out=e2e.tfplan", ...varArgs(vars));
     if (plan.code !== 0 && plan.code !== 2) throw new Error(`tofu plan exited ${plan.code}:\n${plan.out.slice(-6000)}`);
-    const json = JSON.parse((await this.ok("show", "-json", "e2e.tfplan")).trim().split("\n").find((l) => l.startsWith("{"))!);
+    const json = JSON.parse(
+      (await this.ok("show", "-json", "e2e.tfplan"))
+        .trim()
+        .split("\n")
+        .find((l) => l.startsWith("{"))!,
+    );
     const changes = new Map<string, string[]>();
     for (const rc of json.resource_changes ?? []) {
-      if (!(rc.change.actions.length === 1 && rc.change.actions[0] === "no-op")) changes.set(rc.address, rc.change.actions);
+      if (!(rc.change.actions.length === 1 && rc.change.actions[0] === "no-op"))
+        changes.set(rc.address, rc.change.actions);
     }
     return { changes, json, code: plan.code, out: plan.out };
   }
@@ -127,7 +139,12 @@ export function varArgs(vars: Record<string, string>): string[] {
 }
 
 /** Synthesizes one stack into outdir and returns it. */
-export function synthesize(outdir: string, id: string, build: (app: App, id: string) => TerraformStack, engine = tofu): EngineStack {
+export function synthesize(
+  outdir: string,
+  id: string,
+  build: (app: App, id: string) => TerraformStack,
+  engine = tofu,
+): EngineStack {
   const app = new App({ outdir });
   const stack = build(app, id);
   pinMirroredProviders(stack);
@@ -138,7 +155,8 @@ export function synthesize(outdir: string, id: string, build: (app: App, id: str
 /** The engines the e2e tests run on: OpenTofu always; Terraform too where the machine has one. */
 export function engines(): { name: string; bin: string }[] {
   const found = [{ name: "OpenTofu", bin: tofu }];
-  if (spawnSync("terraform", ["version"], { stdio: "ignore" }).status === 0) found.push({ name: "Terraform", bin: "terraform" });
+  if (spawnSync("terraform", ["version"], { stdio: "ignore" }).status === 0)
+    found.push({ name: "Terraform", bin: "terraform" });
   return found;
 }
 
@@ -151,7 +169,9 @@ export async function kubectl(...args: string[]): Promise<any> {
 
 /** `kubectl apply` of these objects on the test cluster. */
 export async function kubectlApply(...objects: object[]): Promise<void> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+    input: objects.map((o) => JSON.stringify(o)).join("\n"),
+  });
   if (r.code !== 0) throw new Error(`kubectl apply exited ${r.code}: ${r.out}`);
 }
 
@@ -159,7 +179,9 @@ export async function kubectlApply(...objects: object[]): Promise<void> {
 export async function names(kind: string, namespace: string): Promise<string[]> {
   const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", kind, "-n", namespace, "-o", "json"]);
   if (r.code !== 0) return [];
-  return JSON.parse(r.stdout).items.map((i: any) => i.metadata.name).sort();
+  return JSON.parse(r.stdout)
+    .items.map((i: any) => i.metadata.name)
+    .sort();
 }
 
 /**
@@ -211,7 +233,18 @@ export class ColorForwards {
   }
 
   private async reconcileOnce(): Promise<void> {
-    const pods = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "pods", "-n", this.namespace, "-l", `app=${this.app}`, "-o", "json"]);
+    const pods = await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "get",
+      "pods",
+      "-n",
+      this.namespace,
+      "-l",
+      `app=${this.app}`,
+      "-o",
+      "json",
+    ]);
     if (pods.code !== 0) return;
     for (const pod of JSON.parse(pods.stdout).items) {
       const color = pod.metadata.labels?.color as "blue" | "green" | undefined;
@@ -224,7 +257,9 @@ export class ColorForwards {
         metadata: { name: pod.metadata.name, namespace: this.namespace },
         spec: { forwards: [{ ports: [this.containerPort], target: { address: "127.0.0.1", port } }] },
       };
-      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: JSON.stringify(forward) });
+      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+        input: JSON.stringify(forward),
+      });
       if (r.code === 0) this.applied.set(pod.metadata.name, port);
     }
   }

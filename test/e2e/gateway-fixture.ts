@@ -13,7 +13,19 @@ import * as path from "path";
 import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Backend, GatewayDataPlane, MetricSpec, ModelControl, ModelRepository, PromotionMetric, PromotionStep, TritonBlueGreen, TritonCanary, TritonGatewayCanary, TritonPromotion } from "../../lib";
+import {
+  Backend,
+  GatewayDataPlane,
+  MetricSpec,
+  ModelControl,
+  ModelRepository,
+  PromotionMetric,
+  PromotionStep,
+  TritonBlueGreen,
+  TritonCanary,
+  TritonGatewayCanary,
+  TritonPromotion,
+} from "../../lib";
 import { contourStatName, readGatewayServed } from "../../lib/run/gateway";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { startAll } from "../peers/servers";
@@ -93,7 +105,10 @@ export class GatewayRig {
       pair,
       canaryPercent: TritonCanary.percentVariable(s, "fraud_canary"),
       parentRefs: [{ name: GATEWAY, namespace: this.gatewayNamespace, sectionName: "http" }],
-      backends: { blue: Backend.service(SERVICE.blue, { namespace: this.namespace }), green: Backend.service(SERVICE.green, { namespace: this.namespace }) },
+      backends: {
+        blue: Backend.service(SERVICE.blue, { namespace: this.namespace }),
+        green: Backend.service(SERVICE.green, { namespace: this.namespace }),
+      },
       dataPlane: GatewayDataPlane.contour({ namespace: this.gatewayNamespace }),
     });
     new TritonPromotion(s, "fraud-promotion", { canary, steps: this.steps, analysis: GATEWAY_ANALYSIS });
@@ -103,11 +118,20 @@ export class GatewayRig {
   /** Each color's Service and its EndpointSlice: the Triton that color runs, on this machine's address. */
   private async endpoints(): Promise<void> {
     const objects = (Object.keys(SERVICE) as Color[]).flatMap((color) => [
-      { apiVersion: "v1", kind: "Service", metadata: { name: SERVICE[color], namespace: this.namespace }, spec: { ports: [{ name: "http", port: 8000, targetPort: 8000 }] } },
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: SERVICE[color], namespace: this.namespace },
+        spec: { ports: [{ name: "http", port: 8000, targetPort: 8000 }] },
+      },
       {
         apiVersion: "discovery.k8s.io/v1",
         kind: "EndpointSlice",
-        metadata: { name: `${SERVICE[color]}-1`, namespace: this.namespace, labels: { "kubernetes.io/service-name": SERVICE[color] } },
+        metadata: {
+          name: `${SERVICE[color]}-1`,
+          namespace: this.namespace,
+          labels: { "kubernetes.io/service-name": SERVICE[color] },
+        },
         addressType: "IPv4",
         ports: [{ name: "http", port: this.colors[color].triton.ports.http, protocol: "TCP" }],
         endpoints: [{ addresses: [this.address], conditions: { ready: true } }],
@@ -117,14 +141,24 @@ export class GatewayRig {
   }
 
   private async apply(objects: object[]): Promise<void> {
-    const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
+    const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+      input: objects.map((o) => JSON.stringify(o)).join("\n"),
+    });
     if (r.code !== 0) throw new Error(r.out);
   }
 
   private targets(): ScrapeTarget[] {
     return [
-      { address: `127.0.0.1:${this.contour.statsPort}`, metricsPath: "/stats/prometheus", labels: { app: "envoy", namespace: this.gatewayNamespace } },
-      ...(Object.keys(SERVICE) as Color[]).map((color) => ({ address: `127.0.0.1:${this.colors[color].triton.ports.metrics}`, metricsPath: "/metrics", labels: { app: APP, namespace: this.namespace, color } })),
+      {
+        address: `127.0.0.1:${this.contour.statsPort}`,
+        metricsPath: "/stats/prometheus",
+        labels: { app: "envoy", namespace: this.gatewayNamespace },
+      },
+      ...(Object.keys(SERVICE) as Color[]).map((color) => ({
+        address: `127.0.0.1:${this.colors[color].triton.ports.metrics}`,
+        metricsPath: "/metrics",
+        labels: { app: APP, namespace: this.namespace, color },
+      })),
     ];
   }
 
@@ -132,7 +166,16 @@ export class GatewayRig {
   async start(): Promise<this> {
     fs.rmSync(this.work, { recursive: true, force: true });
     fs.mkdirSync(this.work, { recursive: true });
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", this.namespace, this.gatewayNamespace, "--ignore-not-found", "--wait=true"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      this.namespace,
+      this.gatewayNamespace,
+      "--ignore-not-found",
+      "--wait=true",
+    ]);
     await run(kubectlBin, ["--kubeconfig", kubeconfig, "create", "namespace", this.namespace]);
     this.address = hostAddress();
     const [v1, v2, v5] = await startAll([
@@ -146,11 +189,26 @@ export class GatewayRig {
     // The Gateway's Envoy as a pod: labelled as Contour's Envoy pods are; kwok forwards its admin port
     // (Contour's read-only admin listener, 9001) to the real Envoy's.
     await this.apply([
-      { apiVersion: "v1", kind: "Pod", metadata: { name: "envoy-0", namespace: this.gatewayNamespace, labels: { app: "envoy" } }, spec: { containers: [{ name: "envoy", image: "docker.io/envoyproxy/envoy:v1.40.0" }] } },
-      { apiVersion: "kwok.x-k8s.io/v1alpha1", kind: "PortForward", metadata: { name: "envoy-0", namespace: this.gatewayNamespace }, spec: { forwards: [{ ports: [9001], target: { address: "127.0.0.1", port: this.contour.adminPort } }] } },
+      {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "envoy-0", namespace: this.gatewayNamespace, labels: { app: "envoy" } },
+        spec: { containers: [{ name: "envoy", image: "docker.io/envoyproxy/envoy:v1.40.0" }] },
+      },
+      {
+        apiVersion: "kwok.x-k8s.io/v1alpha1",
+        kind: "PortForward",
+        metadata: { name: "envoy-0", namespace: this.gatewayNamespace },
+        spec: { forwards: [{ ports: [9001], target: { address: "127.0.0.1", port: this.contour.adminPort } }] },
+      },
     ]);
     // kwok marks a scheduled pod Running within seconds: 60 s is slack for a loaded machine.
-    await until("the Gateway's Envoy pod Running", 60_000, async () => (await kubectl("get", "pod", "envoy-0", "-n", this.gatewayNamespace)).status.phase === "Running", 250);
+    await until(
+      "the Gateway's Envoy pod Running",
+      60_000,
+      async () => (await kubectl("get", "pod", "envoy-0", "-n", this.gatewayNamespace)).status.phase === "Running",
+      250,
+    );
     await this.endpoints();
     this.prometheus = await startPrometheus(this.targets());
     this.synth();
@@ -158,7 +216,12 @@ export class GatewayRig {
     await this.stack.ok("apply", "-input=false", "-auto-approve");
     this.load = steadyLoad(this.contour.httpUrl, 4, classifierInference);
     // Contour pushes the route within a second; 30 s is slack for its first sync on a loaded machine.
-    await until("the Gateway's Envoy serving blue=100, green=0", 30_000, async () => JSON.stringify(await this.served()) === JSON.stringify({ [SERVICE.blue]: 100, [SERVICE.green]: 0 }), 200).catch((e) => {
+    await until(
+      "the Gateway's Envoy serving blue=100, green=0",
+      30_000,
+      async () => JSON.stringify(await this.served()) === JSON.stringify({ [SERVICE.blue]: 100, [SERVICE.green]: 0 }),
+      200,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${this.contour.logs()}`);
     });
     return this;
@@ -166,7 +229,11 @@ export class GatewayRig {
 
   async stop(): Promise<void> {
     await this.load?.stop();
-    await Promise.all([this.contour?.stop(), this.prometheus?.stop(), ...Object.values(this.tritons ?? {}).map((t) => t.stop())]);
+    await Promise.all([
+      this.contour?.stop(),
+      this.prometheus?.stop(),
+      ...Object.values(this.tritons ?? {}).map((t) => t.stop()),
+    ]);
   }
 
   private synth(): void {
@@ -179,17 +246,46 @@ export class GatewayRig {
     this.synth();
     await this.endpoints();
     await this.prometheus.setTargets(this.targets());
-    await this.stack.ok("apply", "-input=false", "-auto-approve", "-var", `active=${color === "blue" ? "green" : "blue"}`);
+    await this.stack.ok(
+      "apply",
+      "-input=false",
+      "-auto-approve",
+      "-var",
+      `active=${color === "blue" ? "green" : "blue"}`,
+    );
   }
 
   /** What the Gateway's Envoy serves between the two colors (Service name -> percent). */
   async served(): Promise<Record<string, number> | undefined> {
     const stat = (color: Color) => contourStatName({ namespace: this.namespace, name: SERVICE[color], port: 8000 });
-    return (await readGatewayServed(`http://127.0.0.1:${this.contour.adminPort}`, { [SERVICE.blue]: stat("blue"), [SERVICE.green]: stat("green") })).served;
+    return (
+      await readGatewayServed(`http://127.0.0.1:${this.contour.adminPort}`, {
+        [SERVICE.blue]: stat("blue"),
+        [SERVICE.green]: stat("green"),
+      })
+    ).served;
   }
 
   /** `cdktf-triton promote` as a pipeline runs it, to its end. */
   promote(...args: string[]) {
-    return run(process.execPath, [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", kubeconfig, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args], { env: engineEnv(), timeout: 600_000 });
+    return run(
+      process.execPath,
+      [
+        cli,
+        "promote",
+        "--stack",
+        this.stack.dir,
+        "--engine",
+        "tofu",
+        "--kubeconfig",
+        kubeconfig,
+        "--prometheus-url",
+        this.prometheus.url,
+        "--report-dir",
+        this.reports,
+        ...args,
+      ],
+      { env: engineEnv(), timeout: 600_000 },
+    );
   }
 }

@@ -24,7 +24,16 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
   let replicas = 0;
 
   beforeAll(async () => {
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "other-team", "--ignore-not-found", "--wait=true"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      NS,
+      "other-team",
+      "--ignore-not-found",
+      "--wait=true",
+    ]);
     // Another team's pod, scheduled by the real kube-scheduler on a GPU node: its 4 GPUs are not free.
     await kubectlApply(
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "other-team" } },
@@ -34,16 +43,43 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name: "llm", namespace: "other-team", labels: { app: "llm" } },
-        spec: { nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" }, tolerations: [{ operator: "Exists" }], containers: [{ name: "llm", image: "registry.example/llm:1", resources: { limits: { "nvidia.com/gpu": "4" } } }] },
+        spec: {
+          nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
+          tolerations: [{ operator: "Exists" }],
+          containers: [
+            { name: "llm", image: "registry.example/llm:1", resources: { limits: { "nvidia.com/gpu": "4" } } },
+          ],
+        },
       },
     );
     // Bound: the kube-scheduler binds a pod within a second; 30 s is slack for a loaded machine.
-    await until("the other team's pod bound to a GPU node", 30_000, async () => Boolean((await kubectl("get", "pod", "llm", "-n", "other-team")).spec.nodeName));
+    await until("the other team's pod bound to a GPU node", 30_000, async () =>
+      Boolean((await kubectl("get", "pod", "llm", "-n", "other-team")).spec.nodeName),
+    );
     // What is free on the GPU nodes now, as a scheduler counts it.
-    const nodes = (await kubectl("get", "nodes")).items.filter((n: any) => n.metadata.labels?.["nvidia.com/gpu.product"] === "NVIDIA-L4");
-    const pods = (await kubectl("get", "pods", "-A")).items.filter((p: any) => !["Succeeded", "Failed"].includes(p.status?.phase));
-    const held = (name: string) => pods.filter((p: any) => p.spec.nodeName === name).reduce((n: number, p: any) => n + p.spec.containers.reduce((m: number, c: any) => m + Number(c.resources?.limits?.["nvidia.com/gpu"] ?? c.resources?.requests?.["nvidia.com/gpu"] ?? 0), 0), 0);
-    free = nodes.reduce((n: number, node: any) => n + Number(node.status.allocatable["nvidia.com/gpu"] ?? 0) - held(node.metadata.name), 0);
+    const nodes = (await kubectl("get", "nodes")).items.filter(
+      (n: any) => n.metadata.labels?.["nvidia.com/gpu.product"] === "NVIDIA-L4",
+    );
+    const pods = (await kubectl("get", "pods", "-A")).items.filter(
+      (p: any) => !["Succeeded", "Failed"].includes(p.status?.phase),
+    );
+    const held = (name: string) =>
+      pods
+        .filter((p: any) => p.spec.nodeName === name)
+        .reduce(
+          (n: number, p: any) =>
+            n +
+            p.spec.containers.reduce(
+              (m: number, c: any) =>
+                m + Number(c.resources?.limits?.["nvidia.com/gpu"] ?? c.resources?.requests?.["nvidia.com/gpu"] ?? 0),
+              0,
+            ),
+          0,
+        );
+    free = nodes.reduce(
+      (n: number, node: any) => n + Number(node.status.allocatable["nvidia.com/gpu"] ?? 0) - held(node.metadata.name),
+      0,
+    );
     // Replicas per color such that a warm standby (2 x replicas) does not fit and a preview one (replicas + 1) does.
     replicas = Math.floor(free / 2) + 1;
     if (replicas + 1 > free) throw new Error(`only ${free} GPUs free on the test cluster: the test needs at least 4`);
@@ -53,15 +89,38 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
       new KubernetesProvider(s, "kubernetes", { configPath: kubeconfig });
       new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
       const namespace = NS;
-      const color = { modelRepository: ModelRepository.objectStore("s3://models/fraud"), modelControl: ModelControl.explicit({ loadModels: ["classifier"] }), replicas, gpus: 1, nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" } };
-      new TritonBlueGreen(s, "fraud", { namespace, blue: { ...color, version: "v1" }, green: { ...color, version: "v2" }, active: "blue", standby: TritonBlueGreen.standbyVariable(s, "standby", "preview"), followCanary: { canaryPercent: TritonCanary.percentVariable(s, "canary") }, gpuBudget: true });
+      const color = {
+        modelRepository: ModelRepository.objectStore("s3://models/fraud"),
+        modelControl: ModelControl.explicit({ loadModels: ["classifier"] }),
+        replicas,
+        gpus: 1,
+        nodeSelector: { "nvidia.com/gpu.product": "NVIDIA-L4" },
+      };
+      new TritonBlueGreen(s, "fraud", {
+        namespace,
+        blue: { ...color, version: "v1" },
+        green: { ...color, version: "v2" },
+        active: "blue",
+        standby: TritonBlueGreen.standbyVariable(s, "standby", "preview"),
+        followCanary: { canaryPercent: TritonCanary.percentVariable(s, "canary") },
+        gpuBudget: true,
+      });
       return s;
     });
     await stack.ok("init", "-input=false");
   }, 300_000);
   afterAll(async () => {
     if (process.env.KEEP_GPU_E2E) return console.log(work);
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", "other-team", NS, "--ignore-not-found", "--wait=false"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      "other-team",
+      NS,
+      "--ignore-not-found",
+      "--wait=false",
+    ]);
     fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -70,13 +129,17 @@ describeE2e(`the GPU budget at plan${why ? ` (skipped: ${why})` : ""}`, () => {
     expect(r.code).toBe(1);
     const error = r.out.slice(r.out.indexOf("Error:")).replace(/[│╵╷\s]+/g, " ");
     expect(error).toContain("Resource precondition failed");
-    expect(error).toContain(`gpu/fraud: this change needs ${2 * replicas} nvidia.com/gpu for fraud's pods at its peak (with a canary above 0: both colors at full replicas, where the promotion ends), and the nodes they can use have ${free} free`);
+    expect(error).toContain(
+      `gpu/fraud: this change needs ${2 * replicas} nvidia.com/gpu for fraud's pods at its peak (with a canary above 0: both colors at full replicas, where the promotion ends), and the nodes they can use have ${free} free`,
+    );
   }, 300_000);
 
   test("a preview standby (replicas + 1 GPUs) fits: the plan goes through", async () => {
     const { code, json } = await stack.plan({ standby: "preview" });
     expect(code).toBe(2);
-    const check = json.resource_changes.find((rc: any) => rc.type === "terraform_data" && rc.address.includes("gpu-budget"));
+    const check = json.resource_changes.find(
+      (rc: any) => rc.type === "terraform_data" && rc.address.includes("gpu-budget"),
+    );
     expect(check.change.after.input).toEqual({ need: replicas + 1, free });
   }, 300_000);
 

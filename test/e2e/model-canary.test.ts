@@ -26,7 +26,15 @@ describeE2e(`a model's next version canaried inside the running fleet${why ? ` (
   beforeAll(() => rig.start(), 600_000);
   afterAll(async () => {
     await rig.stop();
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=false"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      NS,
+      "--ignore-not-found",
+      "--wait=false",
+    ]);
     fs.rmSync(work, { recursive: true, force: true });
   }, 120_000);
 
@@ -39,12 +47,29 @@ describeE2e(`a model's next version canaried inside the running fleet${why ? ` (
     const alone = await rig.stack.plan({ classifier_versions_next_version: "2" });
     expect(alone.code).toBe(2);
     // Only the ConfigMap the pods load their versions from, and Envoy's routes (the next version's target): no release.
-    const changed = [...alone.changes.keys()].filter((a) => !a.startsWith("terraform_data.")).map((a) => a.replace(/_[0-9A-F]{8}$/, ""));
-    expect(changed.sort()).toEqual(["kubernetes_config_map_v1.classifier-versions", "kubernetes_config_map_v1.fraud-canary_envoy_config"]);
-    for (const vars of [["-var", "active=green"], ["-var", "fraud_canary=10"]]) {
-      const r = await rig.stack.tofu("plan", "-input=false", "-no-color", "-var", "classifier_versions_next_version=2", ...vars);
+    const changed = [...alone.changes.keys()]
+      .filter((a) => !a.startsWith("terraform_data."))
+      .map((a) => a.replace(/_[0-9A-F]{8}$/, ""));
+    expect(changed.sort()).toEqual([
+      "kubernetes_config_map_v1.classifier-versions",
+      "kubernetes_config_map_v1.fraud-canary_envoy_config",
+    ]);
+    for (const vars of [
+      ["-var", "active=green"],
+      ["-var", "fraud_canary=10"],
+    ]) {
+      const r = await rig.stack.tofu(
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-var",
+        "classifier_versions_next_version=2",
+        ...vars,
+      );
       expect(r.code).toBe(1);
-      expect(r.out.replace(/[│╵╷\s]+/g, " ")).toContain("this plan changes the versions of classifier that every pod of fraud loads (1 -> 1,2), the serving color's pods included: the one change to the serving color the serving guard lets through, and only alone.");
+      expect(r.out.replace(/[│╵╷\s]+/g, " ")).toContain(
+        "this plan changes the versions of classifier that every pod of fraud loads (1 -> 1,2), the serving color's pods included: the one change to the serving color the serving guard lets through, and only alone.",
+      );
     }
   }, 300_000);
 
@@ -52,14 +77,20 @@ describeE2e(`a model's next version canaried inside the running fleet${why ? ` (
     const from = rig.load.samples.length;
     const proc = rig.promote("--next-version", "2", "--json-file", path.join(work, "promote-2.json"));
     // Mid-promotion (version 2 answers requests): the standby's pod restarts and loads what the others serve.
-    await until("version 2 answering a share of the requests", 300_000, () => rig.load.samples.slice(from).some((s) => s.version === "2"));
+    await until("version 2 answering a share of the requests", 300_000, () =>
+      rig.load.samples.slice(from).some((s) => s.version === "2"),
+    );
     await rig.tritons.green.restart();
     expect(rig.tritons.green.hookOutput).toBe("pin-versions: classifier serves versions 1,2\n");
     const r = await proc;
     expect(r.out).toContain("promoted: classifier 2 is the only version of classifier blue serves");
     expect(r.code).toBe(0);
     const report = JSON.parse(fs.readFileSync(path.join(work, "promote-2.json"), "utf8"));
-    expect(report.record.steps.map((s: any) => [s.weightPercent, s.verdict])).toEqual([[20, "pass"], [50, "pass"], [100, "pass"]]);
+    expect(report.record.steps.map((s: any) => [s.weightPercent, s.verdict])).toEqual([
+      [20, "pass"],
+      [50, "pass"],
+      [100, "pass"],
+    ]);
     const samples = rig.load.samples.slice(from);
     expect(samples.filter((s) => s.status !== 200)).toEqual([]);
     // Only one version in each repository index afterwards, and every request now answered by it.
@@ -70,7 +101,10 @@ describeE2e(`a model's next version canaried inside the running fleet${why ? ` (
     // Every Envoy's file pins version 2 with no next one, and no runtime share is left.
     for (const pod of rig.kubelet.all()) {
       const served = await readModelServed(pod.adminUrl, "classifier");
-      expect({ file: served.file, overrides: served.overrides }).toEqual({ file: { "classifier@2": 100 }, overrides: {} });
+      expect({ file: served.file, overrides: served.overrides }).toEqual({
+        file: { "classifier@2": 100 },
+        overrides: {},
+      });
     }
   }, 600_000);
 

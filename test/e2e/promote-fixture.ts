@@ -13,7 +13,18 @@ import { App, LocalBackend, TerraformStack } from "cdktf";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Backend, MetricSpec, ModelControl, ModelRepository, PromotionMetric, PromotionStep, TritonBlueGreen, TritonCanary, TritonDashboard, TritonPromotion } from "../../lib";
+import {
+  Backend,
+  MetricSpec,
+  ModelControl,
+  ModelRepository,
+  PromotionMetric,
+  PromotionStep,
+  TritonBlueGreen,
+  TritonCanary,
+  TritonDashboard,
+  TritonPromotion,
+} from "../../lib";
 import { RunningTriton, startTriton } from "../peers/triton";
 import { freePort, startAll } from "../peers/servers";
 import { EnvoyKubelet } from "../peers/kubelet";
@@ -38,7 +49,13 @@ export const TEST_ANALYSIS: { intervalSeconds: number; metrics: MetricSpec[] } =
     PromotionMetric.tritonFailureRate({ maxPercent: 1, intervalSeconds: 3 }),
     // Loose: it must return data on Triton's own counters (no data would leave every step inconclusive).
     PromotionMetric.tritonQueueTime({ maxSeconds: 1, intervalSeconds: 3 }),
-    PromotionMetric.promql({ name: "candidate-throughput", query: 'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",color="{{color}}"}[{{interval}}]))', min: 1, intervalSeconds: 3 }),
+    PromotionMetric.promql({
+      name: "candidate-throughput",
+      query:
+        'sum(rate(nv_inference_request_success{app="{{app}}",namespace="{{namespace}}",color="{{color}}"}[{{interval}}]))',
+      min: 1,
+      intervalSeconds: 3,
+    }),
   ],
 };
 
@@ -70,7 +87,16 @@ export interface PromotionSettings {
 }
 
 /** The stack: what a platform team writes. Each color is reached on loopback (`colors`); the engine reaches the cluster with `access`. */
-export function promoteStack(app: App, id: string, work: string, namespaceName: string, ports: Ports, colors: Colors, settings: PromotionSettings, access = kubeconfig): TerraformStack {
+export function promoteStack(
+  app: App,
+  id: string,
+  work: string,
+  namespaceName: string,
+  ports: Ports,
+  colors: Colors,
+  settings: PromotionSettings,
+  access = kubeconfig,
+): TerraformStack {
   const s = new TerraformStack(app, id);
   new LocalBackend(s, { path: path.join(work, "terraform.tfstate") });
   new KubernetesProvider(s, "kubernetes", { configPath: access });
@@ -94,7 +120,8 @@ export function promoteStack(app: App, id: string, work: string, namespaceName: 
     standby: TritonBlueGreen.standbyVariable(s, "standby", settings.followCanary ? "preview" : "warm"),
     ...(settings.followCanary ? { followCanary: { canaryPercent, surge: settings.followCanary.surge } } : {}),
   });
-  const address = (color: "blue" | "green") => Backend.address(color, "127.0.0.1", colors[color].triton.ports.http, colors[color].triton.ports.grpc);
+  const address = (color: "blue" | "green") =>
+    Backend.address(color, "127.0.0.1", colors[color].triton.ports.http, colors[color].triton.ports.grpc);
   const canary = new TritonCanary(s, "fraud-canary", {
     pair,
     namespace,
@@ -142,7 +169,15 @@ export class PromoteRig {
     fs.rmSync(this.work, { recursive: true, force: true });
     fs.mkdirSync(this.work, { recursive: true });
     fs.copyFileSync(kubeconfig, this.driverKubeconfig);
-    await run(kubectlBin, ["--kubeconfig", kubeconfig, "delete", "namespace", this.namespace, "--ignore-not-found", "--wait=true"]);
+    await run(kubectlBin, [
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "namespace",
+      this.namespace,
+      "--ignore-not-found",
+      "--wait=true",
+    ]);
     this.ports = { http: await freePort(), grpc: await freePort() };
     // Latency summaries on, as the chart runs Triton (the p99 alert and the dashboard read them).
     const args = ["--metrics-config=summary_latencies=true"];
@@ -150,7 +185,11 @@ export class PromoteRig {
       startTriton({ models: { classifier: [1] }, args }),
       startTriton({ models: { classifier: [2] }, args }),
       startTriton({ models: { classifier: [5] }, args, env: { CLASSIFIER_FAIL_EVERY: "20" } }),
-      startTriton({ models: { classifier: [5] }, args, env: { CLASSIFIER_FAIL_EVERY: "0", CLASSIFIER_DELAY_MS: "200" } }),
+      startTriton({
+        models: { classifier: [5] },
+        args,
+        env: { CLASSIFIER_FAIL_EVERY: "0", CLASSIFIER_DELAY_MS: "200" },
+      }),
     ]);
     this.tritons = { v1, v2, v5, slow };
     this.webhook = await startWebhookReceiver();
@@ -162,28 +201,65 @@ export class PromoteRig {
     // Every request through the Envoys (in turn, as their Service would spread them), for the whole run.
     this.load = steadyLoad(this.kubelet.urls(this.ports.http), 4, classifierInference);
     // Envoy reads its route tables just after it starts: 15 s is slack for a loaded machine.
-    await until("Envoy serving the first apply's weights", 15_000, async () => (await this.versionServed()) === "weights canary: blue=100, green=0");
+    await until(
+      "Envoy serving the first apply's weights",
+      15_000,
+      async () => (await this.versionServed()) === "weights canary: blue=100, green=0",
+    );
     return this;
   }
 
   async stop(): Promise<void> {
     await this.load?.stop();
-    await Promise.all([this.kubelet?.stop(), this.prometheus?.stop(), this.webhook?.stop(), ...Object.values(this.tritons ?? {}).map((t) => t.stop())]);
+    await Promise.all([
+      this.kubelet?.stop(),
+      this.prometheus?.stop(),
+      this.webhook?.stop(),
+      ...Object.values(this.tritons ?? {}).map((t) => t.stop()),
+    ]);
   }
 
   /** Synthesizes the stack with these colors (and, once, an extra PromQL metric). */
   synth(colors: Colors, extraQuery?: string): EngineStack {
     this.colors = colors;
-    const settings = extraQuery ? { ...this.settings, analysis: { ...this.settings.analysis, metrics: [...this.settings.analysis.metrics, PromotionMetric.promql({ name: "extra", query: extraQuery, max: 1 })] } } : this.settings;
-    this.stack = synthesize(path.join(this.work, "out"), "promote", (app, id) => promoteStack(app, id, this.work, this.namespace, this.ports, colors, settings, this.driverKubeconfig));
+    const settings = extraQuery
+      ? {
+          ...this.settings,
+          analysis: {
+            ...this.settings.analysis,
+            metrics: [
+              ...this.settings.analysis.metrics,
+              PromotionMetric.promql({ name: "extra", query: extraQuery, max: 1 }),
+            ],
+          },
+        }
+      : this.settings;
+    this.stack = synthesize(path.join(this.work, "out"), "promote", (app, id) =>
+      promoteStack(app, id, this.work, this.namespace, this.ports, colors, settings, this.driverKubeconfig),
+    );
     return this.stack;
   }
 
   /** Prometheus labels each Triton as the ServiceMonitor would: app, namespace, and the color it serves as. */
   targets(blue: RunningTriton, green: RunningTriton): ScrapeTarget[] {
     return [
-      ...this.kubelet.all().map((p) => ({ address: `127.0.0.1:${p.opsPort}`, metricsPath: "/stats/prometheus", labels: { app: "fraud-canary", namespace: this.namespace, pod: p.pod } })),
-      ...([["blue", blue], ["green", green]] as const).map(([color, t]) => ({ address: `127.0.0.1:${t.ports.metrics}`, metricsPath: "/metrics", labels: { app: APP, namespace: this.namespace, color } })),
+      ...this.kubelet
+        .all()
+        .map((p) => ({
+          address: `127.0.0.1:${p.opsPort}`,
+          metricsPath: "/stats/prometheus",
+          labels: { app: "fraud-canary", namespace: this.namespace, pod: p.pod },
+        })),
+      ...(
+        [
+          ["blue", blue],
+          ["green", green],
+        ] as const
+      ).map(([color, t]) => ({
+        address: `127.0.0.1:${t.ports.metrics}`,
+        metricsPath: "/metrics",
+        labels: { app: APP, namespace: this.namespace, color },
+      })),
     ];
   }
 
@@ -202,10 +278,15 @@ export class PromoteRig {
     await this.kubelet.syncAll();
     // Envoy reloads its clusters at once: 30 s is slack for a loaded machine.
     for (const pod of this.kubelet.all()) {
-      await until(`Envoy pod ${pod.pod} reaching ${color}'s new server`, 30_000, async () => (await fetch(`${pod.adminUrl}/clusters`).then((r) => r.text())).includes(`${color}-http::127.0.0.1:${triton.ports.http}::`));
+      await until(`Envoy pod ${pod.pod} reaching ${color}'s new server`, 30_000, async () =>
+        (await fetch(`${pod.adminUrl}/clusters`).then((r) => r.text())).includes(
+          `${color}-http::127.0.0.1:${triton.ports.http}::`,
+        ),
+      );
     }
     const expected = `weights canary: blue=${active === "blue" ? 100 : 0}, green=${active === "green" ? 100 : 0}`;
-    if ((await this.versionServed()) !== expected) throw new Error(`staged ${color} while Envoy serves ${await this.versionServed()}`);
+    if ((await this.versionServed()) !== expected)
+      throw new Error(`staged ${color} while Envoy serves ${await this.versionServed()}`);
   }
 
   /** Stages a new release on blue while green serves. */
@@ -215,35 +296,74 @@ export class PromoteRig {
 
   /** The driver reaches each Envoy pod by its default: a `kubectl port-forward` to the pod's admin port (kwok's PortForward to its Envoy here). */
   private promoteArgs(args: string[]): string[] {
-    return [cli, "promote", "--stack", this.stack.dir, "--engine", "tofu", "--kubeconfig", this.driverKubeconfig, "--prometheus-url", this.prometheus.url, "--report-dir", this.reports, ...args];
+    return [
+      cli,
+      "promote",
+      "--stack",
+      this.stack.dir,
+      "--engine",
+      "tofu",
+      "--kubeconfig",
+      this.driverKubeconfig,
+      "--prometheus-url",
+      this.prometheus.url,
+      "--report-dir",
+      this.reports,
+      ...args,
+    ];
   }
 
   /** `cdktf-triton promote` as a pipeline runs it, to its end. */
   promote(...args: string[]) {
-    return run(process.execPath, this.promoteArgs(args), { env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }), timeout: 600_000 });
+    return run(process.execPath, this.promoteArgs(args), {
+      env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }),
+      timeout: 600_000,
+    });
   }
 
   /**
    * The CLI as a process a test can signal: its own process group (`killGroup` stops it and the
    * engine it runs at once, as a cancelled CI job's runner does), its output so far in `output()`.
    */
-  promoteProcess(...args: string[]): { proc: ChildProcess; output: () => string; killGroup: () => void; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> } {
-    const proc = spawn(process.execPath, this.promoteArgs(args), { env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  promoteProcess(...args: string[]): {
+    proc: ChildProcess;
+    output: () => string;
+    killGroup: () => void;
+    exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>;
+  } {
+    const proc = spawn(process.execPath, this.promoteArgs(args), {
+      env: engineEnv({ CDKTF_TRITON_WEBHOOK_URL: this.webhook.url }),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     let out = "";
     proc.stdout!.on("data", (d) => (out += d));
     proc.stderr!.on("data", (d) => (out += d));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => proc.on("close", (code, signal) => resolve({ code, signal, out })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) =>
+      proc.on("close", (code, signal) => resolve({ code, signal, out })),
+    );
     return { proc, output: () => out, killGroup: () => process.kill(-proc.pid!, "SIGKILL"), exited };
   }
 
   /** Waits (on the webhook's messages) until the promotion announced step `weight`. A step is an apply plus a rollout: 120 s is slack. */
   untilStep(from: number, weight: number): Promise<void> {
-    return until(`the promotion at ${weight} %`, 120_000, () => this.webhook.messages.slice(from).some((m) => m.event === "step" && m.weightPercent === weight), 100);
+    return until(
+      `the promotion at ${weight} %`,
+      120_000,
+      () => this.webhook.messages.slice(from).some((m) => m.event === "step" && m.weightPercent === weight),
+      100,
+    );
   }
 
   /** The weights every Envoy pod serves, its runtime's over its file's (one answer, or a mix joined by " | "). */
   async versionServed(): Promise<string> {
-    return [...new Set(await Promise.all(this.kubelet.all().map(async (p) => weightsText("canary", (await this.served(p.adminUrl)).served))))].join(" | ");
+    return [
+      ...new Set(
+        await Promise.all(
+          this.kubelet.all().map(async (p) => weightsText("canary", (await this.served(p.adminUrl)).served)),
+        ),
+      ),
+    ].join(" | ");
   }
 
   /** What one Envoy serves on the canary route: its file's weights, its runtime's, and the result. */
@@ -254,7 +374,8 @@ export class PromoteRig {
   /** Whether any Envoy pod holds runtime weights. */
   async overrides(): Promise<string[]> {
     const out: string[] = [];
-    for (const p of this.kubelet.all()) if (Object.keys((await this.served(p.adminUrl)).overrides).length) out.push(p.pod);
+    for (const p of this.kubelet.all())
+      if (Object.keys((await this.served(p.adminUrl)).overrides).length) out.push(p.pod);
     return out;
   }
 
@@ -270,12 +391,23 @@ export class PromoteRig {
 
   /** A command of the CLI for this pair (`--app`, `-n`, `--kubeconfig` added), to its end. */
   cli(command: string, ...args: string[]) {
-    return run(process.execPath, [cli, command, "--app", APP, "-n", this.namespace, "--kubeconfig", kubeconfig, ...args], { env: engineEnv(), timeout: 600_000 });
+    return run(
+      process.execPath,
+      [cli, command, "--app", APP, "-n", this.namespace, "--kubeconfig", kubeconfig, ...args],
+      { env: engineEnv(), timeout: 600_000 },
+    );
   }
 
   /** The reasons of the driver's Kubernetes Events on the pair's active Service, oldest first (the cluster's own, e.g. ClusterIPNotAllocated from the API server's repair loop, left out). */
   async eventReasons(): Promise<string[]> {
-    const events = await kubectl("get", "events", "-n", this.namespace, "--field-selector", `involvedObject.name=${APP},involvedObject.kind=Service`);
+    const events = await kubectl(
+      "get",
+      "events",
+      "-n",
+      this.namespace,
+      "--field-selector",
+      `involvedObject.name=${APP},involvedObject.kind=Service`,
+    );
     // Our Events are named <service>.<creation time in ms, hex><random>: their names sort by time.
     return (events.items as any[])
       .filter((e) => e.source?.component === "cdktf-triton-promote")
@@ -285,12 +417,20 @@ export class PromoteRig {
 
   /** The pair's state output. */
   async state(): Promise<any> {
-    return JSON.parse((await this.stack.ok("output", "-json", "fraud_promotion")).trim().split("\n").find((l) => l.startsWith("{"))!);
+    return JSON.parse(
+      (await this.stack.ok("output", "-json", "fraud_promotion"))
+        .trim()
+        .split("\n")
+        .find((l) => l.startsWith("{"))!,
+    );
   }
 
   /** The pair's history ConfigMap, parsed. */
   async history(): Promise<any[]> {
     const cm = await kubectl("get", "configmap", `${APP}-promotions`, "-n", this.namespace);
-    return (cm.data["history.jsonl"] as string).trim().split("\n").map((l) => JSON.parse(l));
+    return (cm.data["history.jsonl"] as string)
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
   }
 }

@@ -13,10 +13,41 @@ export function weightsStack(app: App, id: string): TerraformStack {
   const blue = Backend.address("blue", "blue.ml.svc.cluster.local", 8000, 8001);
   const green = Backend.address("green", "green.ml.svc.cluster.local", 8000, 8001);
   // Two independent variables (the sum can be wrong), and the usual form (it cannot be).
-  new WeightedService(s, "split", { namespace: "ml", routes: [{ backends: [{ backend: blue, weightPercent: stable.numberValue }, { backend: green, weightPercent: canary.numberValue }] }] });
+  new WeightedService(s, "split", {
+    namespace: "ml",
+    routes: [
+      {
+        backends: [
+          { backend: blue, weightPercent: stable.numberValue },
+          { backend: green, weightPercent: canary.numberValue },
+        ],
+      },
+    ],
+  });
   new HelmProvider(s, "helm", { kubernetes: { configPath: kubeconfig } });
   const svc = (name: string) => Backend.service(name, { namespace: "ml" });
-  new GatewayRoute(s, "route", { namespace: "ml", parentRefs: [{ name: "gw" }], routes: [{ backends: [{ backend: svc("blue"), weightPercent: stable.numberValue }, { backend: svc("green"), weightPercent: canary.numberValue }] }] });
-  new WeightedService(s, "complement", { namespace: "ml", routes: [{ backends: [{ backend: blue, weightPercent: Op.sub(100, canary.numberValue) }, { backend: green, weightPercent: canary.numberValue }] }] });
+  new GatewayRoute(s, "route", {
+    namespace: "ml",
+    parentRefs: [{ name: "gw" }],
+    routes: [
+      {
+        backends: [
+          { backend: svc("blue"), weightPercent: stable.numberValue },
+          { backend: svc("green"), weightPercent: canary.numberValue },
+        ],
+      },
+    ],
+  });
+  new WeightedService(s, "complement", {
+    namespace: "ml",
+    routes: [
+      {
+        backends: [
+          { backend: blue, weightPercent: Op.sub(100, canary.numberValue) },
+          { backend: green, weightPercent: canary.numberValue },
+        ],
+      },
+    ],
+  });
   return s;
 }

@@ -8,11 +8,22 @@ import { Browser, chromium, Page } from "playwright-core";
 export const CHROMIUM = "/usr/bin/chromium";
 
 export async function openBrowser(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup-tools.sh chromium (npm test does; Debian's chromium package)`);
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} is missing: run scripts/setup-tools.sh chromium (npm test does; Debian's chromium package)`,
+    );
   // Flags for a machine without network: no background connections, no component updates.
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }
 
@@ -38,5 +49,11 @@ export async function loadReport(browser: Browser, file: string, screenshot?: st
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
   }
-  return { page, errors, requests, marks: (chart, mark, element = "path") => page.locator(`#chart-${chart} g.mark-${mark}.role-mark > ${element}`).count() };
+  return {
+    page,
+    errors,
+    requests,
+    marks: (chart, mark, element = "path") =>
+      page.locator(`#chart-${chart} g.mark-${mark}.role-mark > ${element}`).count(),
+  };
 }

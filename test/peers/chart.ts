@@ -21,16 +21,28 @@ export function render(props: Partial<TritonReleaseProps> = {}): Record<string, 
     modelRepository: s3Models,
     ...props,
   });
-  return renderChart("triton", release.values, release.props.releaseName, ["--set", `replicas=${release.props.replicas}`]);
+  return renderChart("triton", release.values, release.props.releaseName, [
+    "--set",
+    `replicas=${release.props.replicas}`,
+  ]);
 }
 
 /** `helm template` of a bundled chart with these values: the objects by kind (the last of each kind). */
-export function renderChart(chart: BundledChart, values: object, name = "x", extra: readonly string[] = []): Record<string, any> {
+export function renderChart(
+  chart: BundledChart,
+  values: object,
+  name = "x",
+  extra: readonly string[] = [],
+): Record<string, any> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chart-values-"));
   const valuesFile = path.join(dir, "values.json");
   fs.writeFileSync(valuesFile, JSON.stringify(values));
   try {
-    const out = execFileSync(helm, ["template", name, chartDir(chart), "--namespace", "serving", "-f", valuesFile, ...extra], { encoding: "utf8" });
+    const out = execFileSync(
+      helm,
+      ["template", name, chartDir(chart), "--namespace", "serving", "-f", valuesFile, ...extra],
+      { encoding: "utf8" },
+    );
     const byKind: Record<string, any> = {};
     for (const doc of parseAllDocuments(out)) {
       const obj = doc.toJSON();

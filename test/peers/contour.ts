@@ -43,12 +43,17 @@ export function hostAddress(): string {
   const found = Object.values(os.networkInterfaces())
     .flat()
     .find((a) => a && a.family === "IPv4" && !a.internal);
-  if (!found) throw new Error("this machine has no non-loopback IPv4 address: the Gateway's backends need one (the API server refuses loopback endpoints)");
+  if (!found)
+    throw new Error(
+      "this machine has no non-loopback IPv4 address: the Gateway's backends need one (the API server refuses loopback endpoints)",
+    );
   return found.address;
 }
 
 async function apply(objects: object[]): Promise<void> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], { input: objects.map((o) => JSON.stringify(o)).join("\n") });
+  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], {
+    input: objects.map((o) => JSON.stringify(o)).join("\n"),
+  });
   if (r.code !== 0) throw new Error(`kubectl apply: ${r.out}`);
 }
 
@@ -63,51 +68,146 @@ function spawnLogged(bin: string, args: string[], logFile: string): ChildProcess
 export async function startContour(namespace: string, name: string): Promise<RunningContour> {
   if (!fs.existsSync(CONTOUR)) throw new Error(`${CONTOUR} is missing: run scripts/setup-tools.sh (npm test does)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "contour-"));
-  const [xds, metrics, health, debug, adminPort, statsPort, envoyHttp] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+  const [xds, metrics, health, debug, adminPort, statsPort, envoyHttp] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
+  );
   // Contour listens on the Gateway listener's port + 8000: a free port above 8000 gives the listener's.
   const listenerPort = envoyHttp - 8000;
   const className = `${namespace}-contour`;
   await apply([
     { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
-    { apiVersion: "gateway.networking.k8s.io/v1", kind: "GatewayClass", metadata: { name: className }, spec: { controllerName: CONTOUR_CONTROLLER } },
+    {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GatewayClass",
+      metadata: { name: className },
+      spec: { controllerName: CONTOUR_CONTROLLER },
+    },
     {
       apiVersion: "gateway.networking.k8s.io/v1",
       kind: "Gateway",
       metadata: { name, namespace },
-      spec: { gatewayClassName: className, listeners: [{ name: "http", protocol: "HTTP", port: listenerPort, allowedRoutes: { namespaces: { from: "All" } } }] },
+      spec: {
+        gatewayClassName: className,
+        listeners: [
+          { name: "http", protocol: "HTTP", port: listenerPort, allowedRoutes: { namespaces: { from: "All" } } },
+        ],
+      },
     },
   ]);
-  fs.writeFileSync(path.join(dir, "contour.yaml"), JSON.stringify({ gateway: { gatewayRef: { namespace, name } }, network: { "admin-port": adminPort } }));
+  fs.writeFileSync(
+    path.join(dir, "contour.yaml"),
+    JSON.stringify({ gateway: { gatewayRef: { namespace, name } }, network: { "admin-port": adminPort } }),
+  );
   const contourLog = path.join(dir, "contour.log");
   const envoyLog = path.join(dir, "envoy.log");
-  const logs = () => ["contour", "envoy"].map((n) => `--- ${n}:\n${fs.readFileSync(path.join(dir, `${n}.log`), "utf8").slice(-3000)}`).join("\n");
-  const contour = spawnLogged(CONTOUR, [
-    "serve", "--kubeconfig", kubeconfig, "--insecure", "--disable-leader-election", "--config-path", path.join(dir, "contour.yaml"),
-    "--xds-address", "127.0.0.1", "--xds-port", String(xds), "--debug-http-address", "127.0.0.1", "--http-address", "127.0.0.1", "--http-port", String(metrics),
-    "--health-address", "127.0.0.1", "--health-port", String(health), "--debug-http-port", String(debug),
-    "--stats-address", "127.0.0.1", "--stats-port", String(statsPort),
-    ...["tlsroutes", "grpcroutes", "tcproutes", "backendtlspolicies"].flatMap((f) => ["--disable-feature", f]),
-  ], contourLog);
+  const logs = () =>
+    ["contour", "envoy"]
+      .map((n) => `--- ${n}:\n${fs.readFileSync(path.join(dir, `${n}.log`), "utf8").slice(-3000)}`)
+      .join("\n");
+  const contour = spawnLogged(
+    CONTOUR,
+    [
+      "serve",
+      "--kubeconfig",
+      kubeconfig,
+      "--insecure",
+      "--disable-leader-election",
+      "--config-path",
+      path.join(dir, "contour.yaml"),
+      "--xds-address",
+      "127.0.0.1",
+      "--xds-port",
+      String(xds),
+      "--debug-http-address",
+      "127.0.0.1",
+      "--http-address",
+      "127.0.0.1",
+      "--http-port",
+      String(metrics),
+      "--health-address",
+      "127.0.0.1",
+      "--health-port",
+      String(health),
+      "--debug-http-port",
+      String(debug),
+      "--stats-address",
+      "127.0.0.1",
+      "--stats-port",
+      String(statsPort),
+      ...["tlsroutes", "grpcroutes", "tcproutes", "backendtlspolicies"].flatMap((f) => ["--disable-feature", f]),
+    ],
+    contourLog,
+  );
   let envoy: ChildProcess | undefined;
   const stop = async () => {
     await Promise.all([envoy && stopGroup(envoy), stopGroup(contour)]);
   };
   try {
-    const boot = spawnSync(CONTOUR, ["bootstrap", path.join(dir, "bootstrap.json"), "--xds-address", "127.0.0.1", "--xds-port", String(xds), "--admin-address", path.join(dir, "admin.sock"), "--namespace", namespace], { encoding: "utf8" });
+    const boot = spawnSync(
+      CONTOUR,
+      [
+        "bootstrap",
+        path.join(dir, "bootstrap.json"),
+        "--xds-address",
+        "127.0.0.1",
+        "--xds-port",
+        String(xds),
+        "--admin-address",
+        path.join(dir, "admin.sock"),
+        "--namespace",
+        namespace,
+      ],
+      { encoding: "utf8" },
+    );
     if (boot.status !== 0) throw new Error(`contour bootstrap exited ${boot.status}: ${boot.stderr}`);
-    envoy = spawnLogged(envoyBinary(), ["-c", path.join(dir, "bootstrap.json"), "--service-cluster", "contour", "--service-node", `${name}-0`, "--base-id", String(adminPort), "--log-level", "warn"], envoyLog);
+    envoy = spawnLogged(
+      envoyBinary(),
+      [
+        "-c",
+        path.join(dir, "bootstrap.json"),
+        "--service-cluster",
+        "contour",
+        "--service-node",
+        `${name}-0`,
+        "--base-id",
+        String(adminPort),
+        "--log-level",
+        "warn",
+      ],
+      envoyLog,
+    );
     // Contour reconciles the Gateway (Programmed) and Envoy takes its listeners over xDS (the admin
     // listener is one of them): 60 s is slack for Contour's informers' first sync on a loaded machine.
-    await until("Contour's Envoy serving its admin listener", 60_000, async () => {
-      if (contour.exitCode !== null || envoy!.exitCode !== null) throw new Error("exited");
-      return (await fetch(`http://127.0.0.1:${adminPort}/ready`)).status === 200;
-    }, 200).catch((e) => {
+    await until(
+      "Contour's Envoy serving its admin listener",
+      60_000,
+      async () => {
+        if (contour.exitCode !== null || envoy!.exitCode !== null) throw new Error("exited");
+        return (await fetch(`http://127.0.0.1:${adminPort}/ready`)).status === 200;
+      },
+      200,
+    ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${logs()}`);
     });
-    await until(`Gateway ${namespace}/${name} Programmed by Contour`, 60_000, async () => {
-      const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "gateway", name, "-n", namespace, "-o", "jsonpath={.status.conditions[?(@.type==\"Programmed\")].status}"]);
-      return r.stdout.trim() === "True";
-    }, 200);
+    await until(
+      `Gateway ${namespace}/${name} Programmed by Contour`,
+      60_000,
+      async () => {
+        const r = await run(kubectlBin, [
+          "--kubeconfig",
+          kubeconfig,
+          "get",
+          "gateway",
+          name,
+          "-n",
+          namespace,
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Programmed")].status}',
+        ]);
+        return r.stdout.trim() === "True";
+      },
+      200,
+    );
   } catch (e) {
     await stop();
     throw e;

@@ -56,15 +56,22 @@ export function writeAtomically(dir: string, files: Readonly<Record<string, stri
 }
 
 /** `render(configDir, adminPort)` must render with that configDir and admin port (a free one unless given). */
-export async function startEnvoy(render: (configDir: string, adminPort: number) => EnvoyFiles, options: { adminPort?: number } = {}): Promise<RunningEnvoy> {
+export async function startEnvoy(
+  render: (configDir: string, adminPort: number) => EnvoyFiles,
+  options: { adminPort?: number } = {},
+): Promise<RunningEnvoy> {
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "envoy-"));
   const adminPort = options.adminPort ?? (await freePort());
   writeAtomically(configDir, render(configDir, adminPort));
   const stdoutFile = path.join(configDir, "stdout.jsonl");
   const stdout = fs.openSync(stdoutFile, "a");
-  const proc: ChildProcess = spawn(envoyBinary(), ["-c", path.join(configDir, "envoy.yaml"), "--base-id", String(adminPort), "--log-level", "warn"], {
-    stdio: ["ignore", stdout, "pipe"],
-  });
+  const proc: ChildProcess = spawn(
+    envoyBinary(),
+    ["-c", path.join(configDir, "envoy.yaml"), "--base-id", String(adminPort), "--log-level", "warn"],
+    {
+      stdio: ["ignore", stdout, "pipe"],
+    },
+  );
   fs.closeSync(stdout);
   let log = "";
   proc.stderr!.on("data", (d) => (log = (log + d).slice(-8000)));
@@ -111,7 +118,8 @@ export async function startEnvoy(render: (configDir: string, adminPort: number) 
 export async function waitUntilHostFailed(envoy: RunningEnvoy, port: number, limitMs: number): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < limitMs) {
-    if ((await hosts(envoy)).some((h) => h.address === `127.0.0.1:${port}` && h.flags !== "healthy")) return performance.now();
+    if ((await hosts(envoy)).some((h) => h.address === `127.0.0.1:${port}` && h.flags !== "healthy"))
+      return performance.now();
     await new Promise((r) => setTimeout(r, 5));
   }
   return NaN;
@@ -120,7 +128,11 @@ export async function waitUntilHostFailed(envoy: RunningEnvoy, port: number, lim
 /** Every host of every cluster in Envoy's admin `/clusters`, with its health flags. */
 export async function hosts(envoy: RunningEnvoy): Promise<{ cluster: string; address: string; flags: string }[]> {
   const text = await (await fetch(`http://127.0.0.1:${envoy.adminPort}/clusters`)).text();
-  return [...text.matchAll(/^([^:\s]+)::([0-9.]+:\d+)::health_flags::(\S+)$/gm)].map((m) => ({ cluster: m[1], address: m[2], flags: m[3] }));
+  return [...text.matchAll(/^([^:\s]+)::([0-9.]+:\d+)::health_flags::(\S+)$/gm)].map((m) => ({
+    cluster: m[1],
+    address: m[2],
+    flags: m[3],
+  }));
 }
 
 /**
@@ -128,11 +140,22 @@ export async function hosts(envoy: RunningEnvoy): Promise<{ cluster: string; add
  * checks: healthy, or failed for a reason other than "not checked yet". Bound: first checks run at
  * once and time out after at most 500 ms in our tests; 15 s is slack for a loaded 2-core machine.
  */
-export async function untilHealthy(envoy: RunningEnvoy, opsPort?: number, expectFailed: readonly number[] = []): Promise<void> {
+export async function untilHealthy(
+  envoy: RunningEnvoy,
+  opsPort?: number,
+  expectFailed: readonly number[] = [],
+): Promise<void> {
   await until("Envoy ready, every host checked", 15_000, async () => {
     if (opsPort && (await fetch(`http://127.0.0.1:${opsPort}/ready`)).status !== 200) return false;
     const all = (await hosts(envoy)).filter((h) => !isOpsCluster(h.cluster));
-    return all.length > 0 && all.every((h) => (expectFailed.includes(Number(h.address.split(":")[1])) ? /failed_active_hc/.test(h.flags) : h.flags === "healthy"));
+    return (
+      all.length > 0 &&
+      all.every((h) =>
+        expectFailed.includes(Number(h.address.split(":")[1]))
+          ? /failed_active_hc/.test(h.flags)
+          : h.flags === "healthy",
+      )
+    );
   });
 }
 
@@ -140,9 +163,15 @@ export async function untilHealthy(envoy: RunningEnvoy, opsPort?: number, expect
  * Envoy with a FailoverPool named "pool" (cluster `pool-http`) listening on `port`, started once
  * every host has its first verdict: healthy, or failed for the ports in `failing`.
  */
-export async function startPool(props: FailoverPoolProps, port: number, failing: readonly number[] = []): Promise<RunningEnvoy> {
+export async function startPool(
+  props: FailoverPoolProps,
+  port: number,
+  failing: readonly number[] = [],
+): Promise<RunningEnvoy> {
   const model = failoverPoolModel("pool", props, new PropValidator("test"));
-  const envoy = await startEnvoy((configDir, adminPort) => renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "pool-http": port } }));
+  const envoy = await startEnvoy((configDir, adminPort) =>
+    renderEnvoy(model, { configDir, adminPort, listenAddress: "127.0.0.1", portOverrides: { "pool-http": port } }),
+  );
   await untilHealthy(envoy, undefined, failing);
   return envoy;
 }
@@ -168,7 +197,10 @@ export const inlineRoutes = (tables: ReadonlyMap<string, unknown>) => (listener:
       const hcm = f.typed_config;
       if (hcm?.rds) {
         const table = tables.get(hcm.rds.route_config_name);
-        if (!table) throw new Error(`listener ${listener.name}: no route table ${hcm.rds.route_config_name} in the rds-<i>.yaml files`);
+        if (!table)
+          throw new Error(
+            `listener ${listener.name}: no route table ${hcm.rds.route_config_name} in the rds-<i>.yaml files`,
+          );
         delete hcm.rds;
         hcm.route_config = table;
       }
@@ -193,7 +225,11 @@ export function validateEnvoy(files: EnvoyFiles): { ok: boolean; log: string } {
     fs.writeFileSync(path.join(dir, "envoy.yaml"), stringify(bootstrap));
     // stdout a file, as in a pod (the rendered /dev/stdout log paths must open).
     const out = fs.openSync(path.join(dir, "stdout"), "w");
-    const r = spawnSync(envoyBinary(), ["--mode", "validate", "-c", path.join(dir, "envoy.yaml"), "--log-level", "warn"], { encoding: "utf8", timeout: 60_000, stdio: ["ignore", out, "pipe"] });
+    const r = spawnSync(
+      envoyBinary(),
+      ["--mode", "validate", "-c", path.join(dir, "envoy.yaml"), "--log-level", "warn"],
+      { encoding: "utf8", timeout: 60_000, stdio: ["ignore", out, "pipe"] },
+    );
     fs.closeSync(out);
     return { ok: r.status === 0, log: `${fs.readFileSync(path.join(dir, "stdout"), "utf8")}${r.stderr}`.slice(-3000) };
   } finally {

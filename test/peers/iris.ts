@@ -19,6 +19,17 @@ export function setosaSpec(expectedClass: number): VerifySpec {
   return {
     deadlineSeconds: 60,
     waitForReadySeconds: 10,
-    models: [{ name: "iris", golden: [{ name: "setosa", inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }], outputs: [{ name: "predict", data: [expectedClass] }] }] }],
+    models: [
+      {
+        name: "iris",
+        golden: [
+          {
+            name: "setosa",
+            inputs: [{ name: "x", datatype: "FP64", shape: [1, 4], data: setosa }],
+            outputs: [{ name: "predict", data: [expectedClass] }],
+          },
+        ],
+      },
+    ],
   };
 }

@@ -66,7 +66,14 @@ export class GateJobKubelet {
       const name = pod.metadata.name as string;
       if (this.handled.has(name) || pod.status?.phase !== "Running" || pod.metadata.deletionTimestamp) continue;
       this.handled.add(name);
-      void this.runPod(pod).catch((e) => this.finish(pod, { pod: name, job: pod.metadata.labels["job-name"], startedAt: Date.now() }, 128, `stand-in: ${(e as Error).message}\n`));
+      void this.runPod(pod).catch((e) =>
+        this.finish(
+          pod,
+          { pod: name, job: pod.metadata.labels["job-name"], startedAt: Date.now() },
+          128,
+          `stand-in: ${(e as Error).message}\n`,
+        ),
+      );
     }
   }
 
@@ -97,9 +104,13 @@ export class GateJobKubelet {
       } else env[e.name] = "";
     }
     // Kubernetes expands $(VAR) in args from the container's env; then the mount paths move here.
-    const args = (container.args as string[]).map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, v) => (v in env ? env[v] : whole))).map((a) => [...mounts].reduce((t, [from, to]) => t.split(from).join(to), a));
+    const args = (container.args as string[])
+      .map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, v) => (v in env ? env[v] : whole)))
+      .map((a) => [...mounts].reduce((t, [from, to]) => t.split(from).join(to), a));
     // The ServiceAccount's identity, as in-cluster config gives it to kubectl in a pod.
-    const token = (await kubectlOk("create", "token", pod.spec.serviceAccountName, "-n", this.namespace, "--duration", "1h")).trim();
+    const token = (
+      await kubectlOk("create", "token", pod.spec.serviceAccountName, "-n", this.namespace, "--duration", "1h")
+    ).trim();
     const admin = parse(fs.readFileSync(kubeconfig, "utf8"));
     const cluster = admin.clusters[0].cluster;
     const podConfig = path.join(dir, "kubeconfig");
@@ -116,7 +127,12 @@ export class GateJobKubelet {
     );
     const logFile = path.join(dir, "container.log");
     fs.writeFileSync(logFile, "");
-    await kubectlApply({ apiVersion: "kwok.x-k8s.io/v1alpha1", kind: "Logs", metadata: { name, namespace: this.namespace }, spec: { logs: [{ containers: [container.name], logsFile: logFile, follow: false }] } });
+    await kubectlApply({
+      apiVersion: "kwok.x-k8s.io/v1alpha1",
+      kind: "Logs",
+      metadata: { name, namespace: this.namespace },
+      spec: { logs: [{ containers: [container.name], logsFile: logFile, follow: false }] },
+    });
     const entrypoint = path.join(this.imageRoot, "app", "node_modules", ".bin", "cdktf-triton");
     const child = spawn(entrypoint, args, {
       cwd: dir,
@@ -135,7 +151,8 @@ export class GateJobKubelet {
     const write = (chunk: Buffer, stream: "stdout" | "stderr") => {
       const lines = (partial + chunk.toString("utf8")).split("\n");
       partial = lines.pop() ?? "";
-      if (lines.length) fs.appendFileSync(logFile, lines.map((l) => `${new Date().toISOString()} ${stream} F ${l}\n`).join(""));
+      if (lines.length)
+        fs.appendFileSync(logFile, lines.map((l) => `${new Date().toISOString()} ${stream} F ${l}\n`).join(""));
     };
     child.stdout!.on("data", (c) => write(c, "stdout"));
     child.stderr!.on("data", (c) => write(c, "stderr"));
@@ -167,11 +184,28 @@ export class GateJobKubelet {
           ready: false,
           started: false,
           restartCount: 0,
-          state: { terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt: new Date(record.startedAt).toISOString(), finishedAt: now } },
+          state: {
+            terminated: {
+              exitCode: code,
+              reason: code === 0 ? "Completed" : "Error",
+              startedAt: new Date(record.startedAt).toISOString(),
+              finishedAt: now,
+            },
+          },
         },
       ],
     };
-    await kubectlOk("patch", "pod", pod.metadata.name, "-n", this.namespace, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status }));
+    await kubectlOk(
+      "patch",
+      "pod",
+      pod.metadata.name,
+      "-n",
+      this.namespace,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status }),
+    );
   }
 
   async stop(): Promise<void> {

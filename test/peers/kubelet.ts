@@ -44,7 +44,18 @@ export interface PodEnvoy {
 }
 
 async function readConfigMap(namespace: string, name: string): Promise<EnvoyFiles | undefined> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "configmap", name, "-n", namespace, "-o", "json", "--ignore-not-found"]);
+  const r = await run(kubectlBin, [
+    "--kubeconfig",
+    kubeconfig,
+    "get",
+    "configmap",
+    name,
+    "-n",
+    namespace,
+    "-o",
+    "json",
+    "--ignore-not-found",
+  ]);
   if (r.code !== 0 || !r.stdout.trim()) return undefined;
   return JSON.parse(r.stdout).data as EnvoyFiles;
 }
@@ -58,24 +69,52 @@ interface SecretMount {
 
 /** The Secret volumes of Deployment `name`'s pod template. */
 async function secretMounts(namespace: string, name: string): Promise<SecretMount[]> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "deployment", name, "-n", namespace, "-o", "json"]);
+  const r = await run(kubectlBin, [
+    "--kubeconfig",
+    kubeconfig,
+    "get",
+    "deployment",
+    name,
+    "-n",
+    namespace,
+    "-o",
+    "json",
+  ]);
   if (r.code !== 0) throw new Error(`deployment ${namespace}/${name}: ${r.out}`);
   const pod = JSON.parse(r.stdout).spec.template.spec;
-  const volumes = new Map<string, any>((pod.volumes ?? []).filter((v: any) => v.secret).map((v: any) => [v.name, v.secret]));
+  const volumes = new Map<string, any>(
+    (pod.volumes ?? []).filter((v: any) => v.secret).map((v: any) => [v.name, v.secret]),
+  );
   return (pod.containers[0].volumeMounts ?? [])
     .filter((m: any) => volumes.has(m.name))
-    .map((m: any) => ({ mountPath: m.mountPath, secretName: volumes.get(m.name).secretName, items: volumes.get(m.name).items }));
+    .map((m: any) => ({
+      mountPath: m.mountPath,
+      secretName: volumes.get(m.name).secretName,
+      items: volumes.get(m.name).items,
+    }));
 }
 
 /** A Secret volume's files as the kubelet projects them (every key, or the listed items); undefined while the Secret is missing. */
 async function secretFiles(namespace: string, mount: SecretMount): Promise<Record<string, string> | undefined> {
-  const r = await run(kubectlBin, ["--kubeconfig", kubeconfig, "get", "secret", mount.secretName, "-n", namespace, "-o", "json", "--ignore-not-found"]);
+  const r = await run(kubectlBin, [
+    "--kubeconfig",
+    kubeconfig,
+    "get",
+    "secret",
+    mount.secretName,
+    "-n",
+    namespace,
+    "-o",
+    "json",
+    "--ignore-not-found",
+  ]);
   if (r.code !== 0 || !r.stdout.trim()) return undefined;
   const data: Record<string, string> = JSON.parse(r.stdout).data ?? {};
   const decode = (k: string) => Buffer.from(data[k] ?? "", "base64").toString("utf8");
-  return Object.fromEntries(mount.items ? mount.items.map((i) => [i.path, decode(i.key)]) : Object.keys(data).map((k) => [k, decode(k)]));
+  return Object.fromEntries(
+    mount.items ? mount.items.map((i) => [i.path, decode(i.key)]) : Object.keys(data).map((k) => [k, decode(k)]),
+  );
 }
-
 
 class Pod implements PodEnvoy {
   public readonly criLogFile: string;
@@ -111,10 +150,23 @@ class Pod implements PodEnvoy {
 
   /** The pod's files as this machine runs them: its own ports, its Secret volumes' folders. */
   private local(files: EnvoyFiles, configDir: string): EnvoyFiles {
-    const moves = new Map<number, number>([...this.ports, [ENVOY_ADMIN_PORT, this.adminPort], [ENVOY_OPS_PORT, this.opsPort]]);
-    const paths = (text: string) => [...this.secrets].reduce((t, [mountPath, { dir }]) => t.split(mountPath).join(dir), text).replace(/\/etc\/envoy\b/g, configDir);
+    const moves = new Map<number, number>([
+      ...this.ports,
+      [ENVOY_ADMIN_PORT, this.adminPort],
+      [ENVOY_OPS_PORT, this.opsPort],
+    ]);
+    const paths = (text: string) =>
+      [...this.secrets]
+        .reduce((t, [mountPath, { dir }]) => t.split(mountPath).join(dir), text)
+        .replace(/\/etc\/envoy\b/g, configDir);
     return Object.fromEntries(
-      Object.entries(files).map(([k, v]) => [k, [...moves].reduce((t, [from, to]) => t.replace(new RegExp(`port_value: ${from}\\b`, "g"), `port_value: ${to}`), paths(v))]),
+      Object.entries(files).map(([k, v]) => [
+        k,
+        [...moves].reduce(
+          (t, [from, to]) => t.replace(new RegExp(`port_value: ${from}\\b`, "g"), `port_value: ${to}`),
+          paths(v),
+        ),
+      ]),
     ) as unknown as EnvoyFiles;
   }
 
@@ -123,7 +175,10 @@ class Pod implements PodEnvoy {
     for (const mount of this.kubelet.secretMounts) {
       const files = await secretFiles(this.kubelet.namespace, mount);
       if (!files) {
-        if (!this.secrets.has(mount.mountPath)) throw new Error(`pod ${this.pod}: Secret ${this.kubelet.namespace}/${mount.secretName} is missing (a kubelet would not start the container)`);
+        if (!this.secrets.has(mount.mountPath))
+          throw new Error(
+            `pod ${this.pod}: Secret ${this.kubelet.namespace}/${mount.secretName} is missing (a kubelet would not start the container)`,
+          );
         continue;
       }
       const now = this.secrets.get(mount.mountPath);
@@ -247,7 +302,12 @@ export class EnvoyKubelet {
   async start(expectPods: number): Promise<this> {
     // The first apply wrote it already; 60 s is slack for a loaded API server.
     let files: EnvoyFiles | undefined;
-    await until(`ConfigMap ${this.namespace}/${this.configMap}`, 60_000, async () => (files = await readConfigMap(this.namespace, this.configMap)) !== undefined, 200);
+    await until(
+      `ConfigMap ${this.namespace}/${this.configMap}`,
+      60_000,
+      async () => (files = await readConfigMap(this.namespace, this.configMap)) !== undefined,
+      200,
+    );
     this.listenerPorts = [...files!["lds.yaml"].matchAll(/port_value: (\d+)/g)].map((m) => Number(m[1]));
     this.secretMounts = await secretMounts(this.namespace, this.configMap);
     await this.look();
@@ -258,7 +318,12 @@ export class EnvoyKubelet {
       }
     })();
     // kwok marks the Deployment's pods Running within seconds; 60 s is slack for a loaded machine.
-    await until(`${expectPods} Envoy pods of ${this.namespace}/${this.configMap}`, 60_000, () => this.pods.size === expectPods, 200);
+    await until(
+      `${expectPods} Envoy pods of ${this.namespace}/${this.configMap}`,
+      60_000,
+      () => this.pods.size === expectPods,
+      200,
+    );
     return this;
   }
 

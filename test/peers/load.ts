@@ -13,7 +13,12 @@ export interface LoadResult {
 }
 
 /** Sends `requests` inferences at `concurrency` and counts who answered. */
-export async function load(url: string, requests: number, concurrency: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+export async function load(
+  url: string,
+  requests: number,
+  concurrency: number,
+  headers: Record<string, string> = {},
+): Promise<LoadResult> {
   const pool = new Pool(url, { connections: concurrency });
   const byVersion: Record<string, number> = {};
   const statuses: Record<number, number> = {};
@@ -23,7 +28,12 @@ export async function load(url: string, requests: number, concurrency: number, h
     Array.from({ length: concurrency }, async () => {
       while (next++ < requests) {
         try {
-          const res = await pool.request({ method: "POST", path: "/v2/models/iris/infer", headers: { "content-type": "application/json", ...headers }, body });
+          const res = await pool.request({
+            method: "POST",
+            path: "/v2/models/iris/infer",
+            headers: { "content-type": "application/json", ...headers },
+            body,
+          });
           const text = await res.body.text();
           statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
           if (res.statusCode !== 200) failed++;
@@ -40,7 +50,6 @@ export async function load(url: string, requests: number, concurrency: number, h
   await pool.close();
   return { byVersion, failed, statuses };
 }
-
 
 interface Sample {
   readonly endMs: number;
@@ -67,7 +76,11 @@ export const classifierInference: LoadRequest = {
  * Steady load at `concurrency` until stopped; every response is recorded with its time. Several
  * URLs (the pods behind a Service) take the requests in turn.
  */
-export function steadyLoad(url: string | readonly string[], concurrency: number, what: LoadRequest = { path: "/v2/models/iris/infer", body }) {
+export function steadyLoad(
+  url: string | readonly string[],
+  concurrency: number,
+  what: LoadRequest = { path: "/v2/models/iris/infer", body },
+) {
   const pools = (typeof url === "string" ? [url] : url).map((u) => new Pool(u, { connections: concurrency }));
   const samples: Sample[] = [];
   let running = true;
@@ -77,14 +90,31 @@ export function steadyLoad(url: string | readonly string[], concurrency: number,
       const t0 = performance.now();
       const pool = pools[turn++ % pools.length];
       try {
-        const res = await pool.request({ method: "POST", path: what.path, headers: { "content-type": "application/json" }, body: what.body, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const res = await pool.request({
+          method: "POST",
+          path: what.path,
+          headers: { "content-type": "application/json" },
+          body: what.body,
+          headersTimeout: 10_000,
+          bodyTimeout: 10_000,
+        });
         const text = await res.body.text();
         const now = performance.now();
-        samples.push({ endMs: now, latencyMs: now - t0, status: res.statusCode, version: res.statusCode === 200 ? JSON.parse(text).model_version : undefined });
+        samples.push({
+          endMs: now,
+          latencyMs: now - t0,
+          status: res.statusCode,
+          version: res.statusCode === 200 ? JSON.parse(text).model_version : undefined,
+        });
       } catch (e) {
         const now = performance.now();
         const cause = (e as { cause?: Error }).cause;
-        samples.push({ endMs: now, latencyMs: now - t0, status: 0, error: `${(e as Error).message}${cause ? ` (${cause.message})` : ""}` });
+        samples.push({
+          endMs: now,
+          latencyMs: now - t0,
+          status: 0,
+          error: `${(e as Error).message}${cause ? ` (${cause.message})` : ""}`,
+        });
       }
     }
   });
@@ -101,4 +131,3 @@ export function steadyLoad(url: string | readonly string[], concurrency: number,
       })()),
   };
 }
-

@@ -72,10 +72,23 @@ export async function startMlserver(options: MlserverOptions = {}): Promise<Runn
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlserver-iris-"));
   const ports = options.ports ?? { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
   const { http, grpc, metrics } = ports;
-  execFileSync(python("mlserver"), [path.join(__dirname, "mlserver_iris.py"), dir, String(http), String(grpc), String(metrics), options.version ?? "v1"]);
+  execFileSync(python("mlserver"), [
+    path.join(__dirname, "mlserver_iris.py"),
+    dir,
+    String(http),
+    String(grpc),
+    String(metrics),
+    options.version ?? "v1",
+  ]);
   const mlserver = path.join(path.dirname(python("mlserver")), "mlserver");
   const proc = spawn(mlserver, ["start", dir], { cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  const server = await started(proc, `http://127.0.0.1:${http}`, `http://127.0.0.1:${metrics}/metrics`, "/v2/models/iris/ready", () => fs.rmSync(dir, { recursive: true, force: true }));
+  const server = await started(
+    proc,
+    `http://127.0.0.1:${http}`,
+    `http://127.0.0.1:${metrics}/metrics`,
+    "/v2/models/iris/ready",
+    () => fs.rmSync(dir, { recursive: true, force: true }),
+  );
   return { ...server, ports, pid: proc.pid! };
 }
 
@@ -90,49 +103,185 @@ export function startKserve(tls?: Certificates, requireClientCert = false): Prom
 }
 
 /** One of our KServe model scripts on a free port, ready when `model` is. */
-async function startKserveScript(script: string, model: string, tls?: Certificates, requireClientCert = false): Promise<RunningServer> {
+async function startKserveScript(
+  script: string,
+  model: string,
+  tls?: Certificates,
+  requireClientCert = false,
+): Promise<RunningServer> {
   const http = await freePort();
-  const tlsArgs = tls ? ["--ssl_certfile", tls.certFile, "--ssl_keyfile", tls.keyFile, ...(requireClientCert ? ["--ssl_client_ca", tls.caFile] : [])] : [];
+  const tlsArgs = tls
+    ? [
+        "--ssl_certfile",
+        tls.certFile,
+        "--ssl_keyfile",
+        tls.keyFile,
+        ...(requireClientCert ? ["--ssl_client_ca", tls.caFile] : []),
+      ]
+    : [];
   const proc = spawn(python("kserve"), [path.join(__dirname, script), "--http_port", String(http), ...tlsArgs], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const client = tls ? { ca: fs.readFileSync(tls.caFile), ...(requireClientCert ? { cert: fs.readFileSync(tls.clientCertFile), key: fs.readFileSync(tls.clientKeyFile) } : {}) } : undefined;
-  return started(proc, `${tls ? "https" : "http"}://127.0.0.1:${http}`, undefined, `/v2/models/${model}/ready`, undefined, client);
+  const client = tls
+    ? {
+        ca: fs.readFileSync(tls.caFile),
+        ...(requireClientCert
+          ? { cert: fs.readFileSync(tls.clientCertFile), key: fs.readFileSync(tls.clientKeyFile) }
+          : {}),
+      }
+    : undefined;
+  return started(
+    proc,
+    `${tls ? "https" : "http"}://127.0.0.1:${http}`,
+    undefined,
+    `/v2/models/${model}/ready`,
+    undefined,
+    client,
+  );
 }
 
 /** A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, made with openssl. */
 export function makeCertificates(dir: string) {
   const f = (n: string) => path.join(dir, n);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cdktf-triton test CA", "-keyout", f("ca.key"), "-out", f("ca.pem"));
-  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f("server.key"), "-out", f("server.csr"));
+  ssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=cdktf-triton test CA",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+  );
+  ssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    f("server.key"),
+    "-out",
+    f("server.csr"),
+  );
   fs.writeFileSync(f("san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  ssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.cnf"), "-out", f("server.pem"));
-  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=verifier", "-keyout", f("client.key"), "-out", f("client.csr"));
-  ssl("x509", "-req", "-in", f("client.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-out", f("client.pem"));
-  return { caFile: f("ca.pem"), certFile: f("server.pem"), keyFile: f("server.key"), clientCertFile: f("client.pem"), clientKeyFile: f("client.key") };
+  ssl(
+    "x509",
+    "-req",
+    "-in",
+    f("server.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    f("san.cnf"),
+    "-out",
+    f("server.pem"),
+  );
+  ssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=verifier",
+    "-keyout",
+    f("client.key"),
+    "-out",
+    f("client.csr"),
+  );
+  ssl(
+    "x509",
+    "-req",
+    "-in",
+    f("client.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-out",
+    f("client.pem"),
+  );
+  return {
+    caFile: f("ca.pem"),
+    certFile: f("server.pem"),
+    keyFile: f("server.key"),
+    clientCertFile: f("client.pem"),
+    clientKeyFile: f("client.key"),
+  };
 }
 
 /**
  * Another server certificate (for 127.0.0.1 / localhost) from the CA of `makeCertificates(dir)`, as
  * a renewal issues one: `<dir>/<name>.pem` and `<dir>/<name>.key`, and its SHA-256 fingerprint.
  */
-export function issueServerCertificate(dir: string, name: string): { certFile: string; keyFile: string; fingerprint: string } {
+export function issueServerCertificate(
+  dir: string,
+  name: string,
+): { certFile: string; keyFile: string; fingerprint: string } {
   const f = (n: string) => path.join(dir, n);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`));
-  ssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.cnf"), "-out", f(`${name}.pem`));
-  return { certFile: f(`${name}.pem`), keyFile: f(`${name}.key`), fingerprint: new X509Certificate(fs.readFileSync(f(`${name}.pem`))).fingerprint256 };
+  ssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    f(`${name}.key`),
+    "-out",
+    f(`${name}.csr`),
+  );
+  ssl(
+    "x509",
+    "-req",
+    "-in",
+    f(`${name}.csr`),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    f("san.cnf"),
+    "-out",
+    f(`${name}.pem`),
+  );
+  return {
+    certFile: f(`${name}.pem`),
+    keyFile: f(`${name}.key`),
+    fingerprint: new X509Certificate(fs.readFileSync(f(`${name}.pem`))).fingerprint256,
+  };
 }
 
 /** The SHA-256 fingerprint of the certificate a TLS server on 127.0.0.1:port presents (SNI localhost). */
 export function servedFingerprint(port: number, client: tls.ConnectionOptions): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ALPNProtocols: ["http/1.1"], ...client }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.end();
-    });
+    const socket = tls.connect(
+      { host: "127.0.0.1", port, servername: "localhost", ALPNProtocols: ["http/1.1"], ...client },
+      () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      },
+    );
     socket.on("error", reject);
   });
 }
@@ -193,7 +342,8 @@ export async function started(
   }
   const exited = proc.exitCode !== null ? ` (it exited with ${proc.exitCode})` : "";
   // what it printed before exiting may still be in the pipes
-  if (proc.exitCode !== null && proc.stdout && !proc.stdout.readableEnded) await Promise.race([new Promise((r) => proc.once("close", r)), new Promise((r) => setTimeout(r, 2000))]);
+  if (proc.exitCode !== null && proc.stdout && !proc.stdout.readableEnded)
+    await Promise.race([new Promise((r) => proc.once("close", r)), new Promise((r) => setTimeout(r, 2000))]);
   await stop();
   throw new Error(`server at ${url} did not become ready${exited}:\n${log()}`);
 }

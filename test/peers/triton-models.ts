@@ -39,12 +39,21 @@ export function classifierSpec(options: { version?: string; binary?: boolean } =
           {
             name: "three classes",
             binary: options.binary,
-            inputs: [{ name: "INPUT", datatype: "FP32", shape: [3, 4], data: [...setosa, ...versicolor, ...virginica] }],
+            inputs: [
+              { name: "INPUT", datatype: "FP32", shape: [3, 4], data: [...setosa, ...versicolor, ...virginica] },
+            ],
             outputs: [{ name: "PROBABILITIES", datatype: "FP32", shape: [3, 3], argmax: true, data: [0, 1, 2] }],
           },
         ],
       },
     ],
-    probe: { model: "classifier", version: options.version, case: "three classes", requests: 200, concurrency: 4, budgets: { p99Seconds: 5, maxErrorRate: 0 } },
+    probe: {
+      model: "classifier",
+      version: options.version,
+      case: "three classes",
+      requests: 200,
+      concurrency: 4,
+      budgets: { p99Seconds: 5, maxErrorRate: 0 },
+    },
   };
 }

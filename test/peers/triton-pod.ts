@@ -20,7 +20,8 @@ async function kubectlJson(...args: string[]): Promise<any> {
 }
 
 /** The flags this machine sets itself: where the repository and the ports are. */
-const LOCAL_FLAGS = /^--(model-repository|http-port|grpc-port|metrics-port|backend-directory|(http|grpc|metrics)-address)=/;
+const LOCAL_FLAGS =
+  /^--(model-repository|http-port|grpc-port|metrics-port|backend-directory|(http|grpc|metrics)-address)=/;
 
 export class TritonPod {
   public readonly url: string;
@@ -50,7 +51,14 @@ export class TritonPod {
   async start(): Promise<this> {
     // kwok runs a Deployment's pod within seconds of the apply; 60 s is slack.
     await until(`a running pod of ${this.namespace}/${this.release}`, 60_000, async () => {
-      const pods = await kubectlJson("get", "pods", "-n", this.namespace, "-l", `app.kubernetes.io/instance=${this.release}`);
+      const pods = await kubectlJson(
+        "get",
+        "pods",
+        "-n",
+        this.namespace,
+        "-l",
+        `app.kubernetes.io/instance=${this.release}`,
+      );
       this.pod = pods.items.find((p: any) => p.status?.phase === "Running")?.metadata.name ?? "";
       return this.pod !== "";
     });
@@ -80,7 +88,8 @@ export class TritonPod {
   private async startContainer(): Promise<void> {
     const container = (await kubectlJson("get", "pod", this.pod, "-n", this.namespace)).spec.containers[0];
     const env = await this.resolveEnv(container.env ?? []);
-    const expand = (arg: string) => arg.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
+    const expand = (arg: string) =>
+      arg.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
     const args = [
       `--model-repository=${this.repository}`,
       `--backend-directory=${BACKEND_DIR}`,
@@ -107,9 +116,16 @@ export class TritonPod {
       const command = hook.map((a) => (a === String(8000) ? String(this.ports.http) : a));
       const r = await runHook(command, env);
       this.hookOutput = r.out;
-      if (r.code !== 0) throw new Error(`pod ${this.pod}: postStart hook exited ${r.code} (the kubelet would kill the container): ${r.out}`);
+      if (r.code !== 0)
+        throw new Error(
+          `pod ${this.pod}: postStart hook exited ${r.code} (the kubelet would kill the container): ${r.out}`,
+        );
     }
-    await until(`Triton of pod ${this.pod} ready`, 60_000, async () => (await fetch(`${this.url}/v2/health/ready`).catch(() => undefined))?.status === 200);
+    await until(
+      `Triton of pod ${this.pod} ready`,
+      60_000,
+      async () => (await fetch(`${this.url}/v2/health/ready`).catch(() => undefined))?.status === 200,
+    );
   }
 
   /** The container's environment as the kubelet resolves it at the container's start. */
@@ -122,7 +138,10 @@ export class TritonPod {
         env[v.name] = (await kubectlJson("get", "configmap", name, "-n", this.namespace)).data[key];
       } else if (v.valueFrom?.secretKeyRef) {
         const { name, key } = v.valueFrom.secretKeyRef;
-        env[v.name] = Buffer.from((await kubectlJson("get", "secret", name, "-n", this.namespace)).data[key], "base64").toString("utf8");
+        env[v.name] = Buffer.from(
+          (await kubectlJson("get", "secret", name, "-n", this.namespace)).data[key],
+          "base64",
+        ).toString("utf8");
       }
     }
     return env;
@@ -130,9 +149,15 @@ export class TritonPod {
 }
 
 /** A pod's exec hook run as the kubelet runs it, with the container's environment: its exit code and output. */
-export function runHook(command: readonly string[], env: Readonly<Record<string, string>>): Promise<{ code: number | null; out: string }> {
+export function runHook(
+  command: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(command[0], command.slice(1), { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(command[0], command.slice(1), {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     p.stdout.on("data", (d) => (out += d));
     p.stderr.on("data", (d) => (out += d));

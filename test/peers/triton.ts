@@ -39,9 +39,11 @@ export interface RunningTriton extends RunningServer {
 
 /** The environment tritonserver needs: its libraries, and numpy<2 first on PATH for the Python backend stub. */
 export function tritonEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  if (!fs.existsSync(TRITONSERVER)) throw new Error(`${TRITONSERVER} is missing: run scripts/setup-tools.sh (npm test does)`);
+  if (!fs.existsSync(TRITONSERVER))
+    throw new Error(`${TRITONSERVER} is missing: run scripts/setup-tools.sh (npm test does)`);
   const venv = path.join(TOOLS, "venv-triton", "bin");
-  if (!fs.existsSync(path.join(venv, "python3"))) throw new Error(`${venv} is missing: run scripts/setup-tools.sh (npm test does)`);
+  if (!fs.existsSync(path.join(venv, "python3")))
+    throw new Error(`${venv} is missing: run scripts/setup-tools.sh (npm test does)`);
   return {
     ...process.env,
     LD_LIBRARY_PATH: path.join(TOOLS, "triton", "nvidia_pytriton.libs"),
@@ -53,7 +55,8 @@ export function tritonEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.
 /** A model repository in a new temporary folder holding the selected models and versions. */
 export function makeRepository(models: ModelSelection): string {
   const repo = fs.mkdtempSync(path.join(os.tmpdir(), "triton-repo-"));
-  const copy = (from: string, to: string) => fs.cpSync(from, to, { recursive: true, filter: (f) => !f.includes("__pycache__") });
+  const copy = (from: string, to: string) =>
+    fs.cpSync(from, to, { recursive: true, filter: (f) => !f.includes("__pycache__") });
   for (const [model, versions] of Object.entries(models)) {
     const src = path.join(MODELS_DIR, model);
     if (!fs.existsSync(src)) throw new Error(`no test model ${model} in ${MODELS_DIR}`);
@@ -70,8 +73,15 @@ export function makeRepository(models: ModelSelection): string {
 }
 
 /** Spawns tritonserver with exactly these arguments, in its own process group, logging to a ring buffer. */
-export function spawnTriton(args: readonly string[], env: Readonly<Record<string, string>> = {}): { process: ChildProcess; log: () => string } {
-  const proc = spawn(TRITONSERVER, [...args], { env: tritonEnv(env), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnTriton(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): { process: ChildProcess; log: () => string } {
+  const proc = spawn(TRITONSERVER, [...args], {
+    env: tritonEnv(env),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   // The head (a refused flag is reported there, before Triton prints its usage) and the tail.
   let head = "";
   let tail = "";
@@ -80,7 +90,7 @@ export function spawnTriton(args: readonly string[], env: Readonly<Record<string
     if (head.length < 3000) head += d.toString();
     else {
       tail += d.toString();
-      if (tail.length > 8000) (tail = tail.slice(-8000)), (dropped = true);
+      if (tail.length > 8000) ((tail = tail.slice(-8000)), (dropped = true));
     }
   };
   proc.stdout!.on("data", keep);
@@ -110,20 +120,39 @@ export const ALL_MODELS: ModelSelection = { classifier: [1], text: [1], tensors:
 export async function startTriton(options: TritonOptions = {}): Promise<RunningTriton> {
   const repository = makeRepository(options.models ?? ALL_MODELS);
   const ports = options.ports ?? { http: await freePort(), grpc: await freePort(), metrics: await freePort() };
-  const { process: proc, log } = spawnTriton([
-    `--model-repository=${repository}`,
-    `--backend-directory=${BACKEND_DIR}`,
-    `--http-address=${options.address ?? "127.0.0.1"}`,
-    `--grpc-address=${options.address ?? "127.0.0.1"}`,
-    "--metrics-address=127.0.0.1",
-    `--http-port=${ports.http}`,
-    `--grpc-port=${ports.grpc}`,
-    `--metrics-port=${ports.metrics}`,
-    "--exit-timeout-secs=5",
-    ...(options.args ?? []),
-  ], options.env);
+  const { process: proc, log } = spawnTriton(
+    [
+      `--model-repository=${repository}`,
+      `--backend-directory=${BACKEND_DIR}`,
+      `--http-address=${options.address ?? "127.0.0.1"}`,
+      `--grpc-address=${options.address ?? "127.0.0.1"}`,
+      "--metrics-address=127.0.0.1",
+      `--http-port=${ports.http}`,
+      `--grpc-port=${ports.grpc}`,
+      `--metrics-port=${ports.metrics}`,
+      "--exit-timeout-secs=5",
+      ...(options.args ?? []),
+    ],
+    options.env,
+  );
   const url = `http://${options.address ?? "127.0.0.1"}:${ports.http}`;
   const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`;
-  const server = await started(proc, url, metricsUrl, "/v2/health/ready", () => fs.rmSync(repository, { recursive: true, force: true }), undefined, log);
-  return { ...server, metricsUrl, grpcAddress: `${options.address ?? "127.0.0.1"}:${ports.grpc}`, ports, process: proc, repository, log };
+  const server = await started(
+    proc,
+    url,
+    metricsUrl,
+    "/v2/health/ready",
+    () => fs.rmSync(repository, { recursive: true, force: true }),
+    undefined,
+    log,
+  );
+  return {
+    ...server,
+    metricsUrl,
+    grpcAddress: `${options.address ?? "127.0.0.1"}:${ports.grpc}`,
+    ports,
+    process: proc,
+    repository,
+    log,
+  };
 }

@@ -16,14 +16,27 @@ export function validateVerification(v: PropValidator, props: TritonBlueGreenPro
     const a = props.verify.afterSwitch;
     v.check("verify.afterSwitch.spec", a.spec, typeof a.spec === "object" && a.spec !== null, "a verification spec");
     const access = props.verify.access ?? "port-forward";
-    v.check("verify.afterSwitch.url", a.url, access === "port-forward" || typeof a.url === "string", "the active Service's URL (required when verify.access gives URLs)");
+    v.check(
+      "verify.afterSwitch.url",
+      a.url,
+      access === "port-forward" || typeof a.url === "string",
+      "the active Service's URL (required when verify.access gives URLs)",
+    );
   }
-  for (const [key, spec] of [["verify.spec", props.verify?.spec], ["verify.afterSwitch.spec", props.verify?.afterSwitch?.spec]] as const) {
+  for (const [key, spec] of [
+    ["verify.spec", props.verify?.spec],
+    ["verify.afterSwitch.spec", props.verify?.afterSwitch?.spec],
+  ] as const) {
     (Array.isArray(spec?.models) ? spec!.models : []).forEach((m, i) => {
       for (const color of COLORS) {
         const control = props[color]?.modelControl;
         if (control && typeof m?.name === "string" && !control.loads(m.name)) {
-          v.check(`${key}.models[${i}].name`, m.name, false, `a model the ${color} release loads (explicit model control: ${control.loadedModels.join(", ")})`);
+          v.check(
+            `${key}.models[${i}].name`,
+            m.name,
+            false,
+            `a model the ${color} release loads (explicit model control: ${control.loadedModels.join(", ")})`,
+          );
         }
       }
     });
@@ -48,7 +61,12 @@ export function choiceOf<T extends string>(
       TerraformStack.of(value) === TerraformStack.of(scope),
       "a TerraformVariable of the same stack",
     );
-    v.check(field, `var.${value.friendlyUniqueId} of type ${value.type}`, value.type === undefined || value.type === "string", `a variable of type "string" (one of ${allowed.map((a) => `"${a}"`).join(", ")})`);
+    v.check(
+      field,
+      `var.${value.friendlyUniqueId} of type ${value.type}`,
+      value.type === undefined || value.type === "string",
+      `a variable of type "string" (one of ${allowed.map((a) => `"${a}"`).join(", ")})`,
+    );
     restrictVariable(value, allowed);
     return { expression: `var.${value.friendlyUniqueId}` };
   }

@@ -67,7 +67,8 @@ export function colorReplicas(input: ReplicaRuleInput): number | string {
     ...(input.serving !== undefined ? [`${input.serving} == "${input.color}"`] : []),
   ].filter((c) => c !== "false");
   if (full.includes("true")) return input.activeReplicas;
-  if (full.length === 0) return "literal" in standby && !followCanary ? byStandby[standby.literal] : `\${${standbyExpr}}`;
+  if (full.length === 0)
+    return "literal" in standby && !followCanary ? byStandby[standby.literal] : `\${${standbyExpr}}`;
   return `\${${full.join(" || ")} ? ${input.activeReplicas} : ${standbyExpr}}`;
 }
 

@@ -45,7 +45,11 @@ export class TritonBlueGreen extends DependableConstruct {
   }
 
   /** A TerraformVariable for `standby`, validated to one of the StandbyModes. */
-  public static standbyVariable(scope: Construct, id = "standby", defaultMode: StandbyMode = "preview"): TerraformVariable {
+  public static standbyVariable(
+    scope: Construct,
+    id = "standby",
+    defaultMode: StandbyMode = "preview",
+  ): TerraformVariable {
     return new TerraformVariable(scope, id, {
       type: "string",
       default: defaultMode,
@@ -61,7 +65,8 @@ export class TritonBlueGreen extends DependableConstruct {
     const stack = TerraformStack.of(scope);
     const existing = stack.node.tryFindChild(ALLOW_SERVING_CHANGE);
     if (existing) {
-      if (!(existing instanceof TerraformVariable)) throw new Error(`${stack.node.path}/${ALLOW_SERVING_CHANGE} exists and is not a TerraformVariable`);
+      if (!(existing instanceof TerraformVariable))
+        throw new Error(`${stack.node.path}/${ALLOW_SERVING_CHANGE} exists and is not a TerraformVariable`);
       return existing;
     }
     return new TerraformVariable(stack, ALLOW_SERVING_CHANGE, {
@@ -117,13 +122,22 @@ export class TritonBlueGreen extends DependableConstruct {
     this.followCanaryVariable = props.followCanary?.canaryPercent;
     this.active = choiceValue(active);
     this.standby = choiceValue(standby);
-    this.allowServingChangeExpression = allow instanceof TerraformVariable ? `var.${allow.friendlyUniqueId}` : String(allow);
+    this.allowServingChangeExpression =
+      allow instanceof TerraformVariable ? `var.${allow.friendlyUniqueId}` : String(allow);
 
     // What serves now, read from the cluster at plan time: the active Service's live selector (a
     // first apply finds no Service: "" serves) and the fingerprint written with it.
-    this.servingNow = new DataKubernetesServiceV1(this, "serving-now", { metadata: { name: this.appName, namespace: this.namespace } });
-    this.servingColorExpression = this.local("serving-color", `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.spec[0].selector.color, "")`);
-    const servingFingerprintNow = this.local("serving-fingerprint", this.annotationNow(PAIR_ANNOTATIONS.servingFingerprint));
+    this.servingNow = new DataKubernetesServiceV1(this, "serving-now", {
+      metadata: { name: this.appName, namespace: this.namespace },
+    });
+    this.servingColorExpression = this.local(
+      "serving-color",
+      `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.spec[0].selector.color, "")`,
+    );
+    const servingFingerprintNow = this.local(
+      "serving-fingerprint",
+      this.annotationNow(PAIR_ANNOTATIONS.servingFingerprint),
+    );
     this.servingFingerprintNowExpression = servingFingerprintNow;
 
     this.blue = this.colorRelease(props, "blue", active, standby);
@@ -133,17 +147,37 @@ export class TritonBlueGreen extends DependableConstruct {
     const activeFingerprint = byActive(active, (c) => this.fingerprintExpressions[c]);
 
     if (props.verify) this.gate = this.verificationGate(props.verify, active, activeFingerprint);
-    this.activeService = this.service(props, "active-service", this.appName, "active", this.active, props.serviceType ?? "ClusterIP", this.pairAnnotations(active, activeFingerprint));
-    this.previewService = this.service(props, "preview-service", `${this.appName}-preview`, "preview", previewColor(active), props.previewServiceType ?? "ClusterIP");
+    this.activeService = this.service(
+      props,
+      "active-service",
+      this.appName,
+      "active",
+      this.active,
+      props.serviceType ?? "ClusterIP",
+      this.pairAnnotations(active, activeFingerprint),
+    );
+    this.previewService = this.service(
+      props,
+      "preview-service",
+      `${this.appName}-preview`,
+      "preview",
+      previewColor(active),
+      props.previewServiceType ?? "ClusterIP",
+    );
     // The switch moves only once both colors are rolled out and ready, and the gate has passed.
     this.addSwitchPrecondition(this.blue.helmRelease, this.green.helmRelease);
     if (this.gate) this.addSwitchPrecondition(this.gate.resource);
     this.addServingGuard(servingFingerprintNow);
-    if (props.verify?.afterSwitch) this.afterSwitchGate = this.afterSwitchVerification(props.verify, activeFingerprint, servingFingerprintNow);
+    if (props.verify?.afterSwitch)
+      this.afterSwitchGate = this.afterSwitchVerification(props.verify, activeFingerprint, servingFingerprintNow);
   }
 
   /** Every prop checked at once (a TritonValidationError names each bad one); the choices and the break glass as given. */
-  private validated(props: TritonBlueGreenProps): { active: Choice<Color>; standby: Choice<StandbyMode>; allow: boolean | TerraformVariable } {
+  private validated(props: TritonBlueGreenProps): {
+    active: Choice<Color>;
+    standby: Choice<StandbyMode>;
+    allow: boolean | TerraformVariable;
+  } {
     const v = new PropValidator(this.node.path);
     v.dnsLabel("appName", this.appName, 47);
     v.dnsLabel("namespace", this.namespace);
@@ -160,12 +194,22 @@ export class TritonBlueGreen extends DependableConstruct {
     this.validateReplicas(v, props, standby);
     if (props.followCanary !== undefined) {
       const f = props.followCanary;
-      v.check("followCanary.canaryPercent", String(f.canaryPercent), f.canaryPercent instanceof TerraformVariable && TerraformStack.of(f.canaryPercent) === TerraformStack.of(this), "the canary's percent variable (TritonCanary.percentVariable), of the same stack");
+      v.check(
+        "followCanary.canaryPercent",
+        String(f.canaryPercent),
+        f.canaryPercent instanceof TerraformVariable && TerraformStack.of(f.canaryPercent) === TerraformStack.of(this),
+        "the canary's percent variable (TritonCanary.percentVariable), of the same stack",
+      );
       v.integer("followCanary.surge", f.surge, 0, 1000);
     }
     const allow = props.allowServingChange ?? TritonBlueGreen.allowServingChangeVariable(this);
     if (allow instanceof TerraformVariable) {
-      v.check("allowServingChange", `var.${allow.friendlyUniqueId}`, TerraformStack.of(allow) === TerraformStack.of(this), "a TerraformVariable of the same stack");
+      v.check(
+        "allowServingChange",
+        `var.${allow.friendlyUniqueId}`,
+        TerraformStack.of(allow) === TerraformStack.of(this),
+        "a TerraformVariable of the same stack",
+      );
     } else v.check("allowServingChange", allow, typeof allow === "boolean", "true, false or a bool TerraformVariable");
     validateVerification(v, props);
     claimName(this, v, "appName", this.appName, `Service ${this.namespace}/${this.appName}`);
@@ -179,16 +223,31 @@ export class TritonBlueGreen extends DependableConstruct {
     const inRule = "it enters the replica rule (use a literal, or TritonRelease for a replica variable)";
     v.knownAtSynth("previewReplicas", props.previewReplicas ?? 1, inRule);
     if (props.previewReplicas !== undefined && "literal" in standby && standby.literal !== "preview") {
-      v.check("previewReplicas", props.previewReplicas, false, `no previewReplicas with standby "${standby.literal}": only standby "preview" runs them (leave it out, or make standby "preview" or a variable)`);
+      v.check(
+        "previewReplicas",
+        props.previewReplicas,
+        false,
+        `no previewReplicas with standby "${standby.literal}": only standby "preview" runs them (leave it out, or make standby "preview" or a variable)`,
+      );
     }
     for (const color of COLORS) {
-      v.check(`${color}.replicas`, props[color]?.replicas, props[color]?.replicas !== 0, `at least 1: ${color} serves once active names it, and 0 pods would serve nothing (a standby's pods follow standby)`);
+      v.check(
+        `${color}.replicas`,
+        props[color]?.replicas,
+        props[color]?.replicas !== 0,
+        `at least 1: ${color} serves once active names it, and 0 pods would serve nothing (a standby's pods follow standby)`,
+      );
       v.integer(`${color}.replicas`, props[color]?.replicas, 0, 1000);
       v.knownAtSynth(`${color}.replicas`, props[color]?.replicas, inRule);
       const hpa = props[color]?.autoscaling;
       const full = props[color]?.replicas ?? 1;
       if (hpa && Number.isInteger(hpa.maxReplicas) && typeof full === "number") {
-        v.check(`${color}.autoscaling.maxReplicas`, hpa.maxReplicas, hpa.maxReplicas >= full, `at least ${color}.replicas (${full}), the HPA's minimum while it serves`);
+        v.check(
+          `${color}.autoscaling.maxReplicas`,
+          hpa.maxReplicas,
+          hpa.maxReplicas >= full,
+          `at least ${color}.replicas (${full}), the HPA's minimum while it serves`,
+        );
       }
     }
   }
@@ -206,7 +265,13 @@ export class TritonBlueGreen extends DependableConstruct {
     // The data source lists one namespace (without one, none: measured on provider 2.38), so one per namespace.
     const namespaces = new DataKubernetesAllNamespaces(this, "gpu-namespaces", {});
     const each = TerraformIterator.fromList(namespaces.namespaces);
-    const pods = new DataKubernetesResources(this, "gpu-pods", { forEach: each, apiVersion: "v1", kind: "Pod", namespace: each.value, fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" });
+    const pods = new DataKubernetesResources(this, "gpu-pods", {
+      forEach: each,
+      apiVersion: "v1",
+      kind: "Pod",
+      namespace: each.value,
+      fieldSelector: "status.phase!=Succeeded,status.phase!=Failed",
+    });
     const colors = COLORS.map((color) => {
       const p = this.release(color).props;
       const rule = this.replicaRules[color];
@@ -215,7 +280,13 @@ export class TritonBlueGreen extends DependableConstruct {
       const replicas = canary ? `${canary} > 0 ? ${this.fullReplicas[color]} : (${after})` : after;
       return { replicas, gpus: p.gpus, nodeSelector: p.nodeSelector, tolerations: p.tolerations };
     });
-    const budget = gpuBudget({ nodes: `data.kubernetes_resources.${nodes.friendlyUniqueId}.objects`, pods: `flatten([for ns, d in data.kubernetes_resources.${pods.friendlyUniqueId} : d.objects])`, app: this.appName, namespace: this.namespace, colors });
+    const budget = gpuBudget({
+      nodes: `data.kubernetes_resources.${nodes.friendlyUniqueId}.objects`,
+      pods: `flatten([for ns, d in data.kubernetes_resources.${pods.friendlyUniqueId} : d.objects])`,
+      app: this.appName,
+      namespace: this.namespace,
+      colors,
+    });
     // Locals, so a plan shows the numbers by name and the message reads them.
     const need = this.local("gpu-need", budget.need);
     const free = this.local("gpu-free", budget.free);
@@ -226,7 +297,11 @@ export class TritonBlueGreen extends DependableConstruct {
         error_message: `${this.node.path}: this change needs \${${need}} nvidia.com/gpu for ${this.appName}'s pods at its peak${this.followCanaryVariable ? " (with a canary above 0: both colors at full replicas, where the promotion ends)" : ""}, and the nodes they can use have \${${free}} free (allocatable minus what other pods request; each color is checked on its own nodes too). Free GPUs first, or lower the replicas or the standby's capacity.`,
       },
     ]);
-    for (const color of COLORS) this.release(color).helmRelease.dependsOn = [...(this.release(color).helmRelease.dependsOn ?? []), dependable(check)];
+    for (const color of COLORS)
+      this.release(color).helmRelease.dependsOn = [
+        ...(this.release(color).helmRelease.dependsOn ?? []),
+        dependable(check),
+      ];
   }
 
   /** A Terraform local of this pair; its reference (no `${}`). */
@@ -235,7 +310,12 @@ export class TritonBlueGreen extends DependableConstruct {
   }
 
   /** One color's TritonRelease: the pair's labels and annotations under its own, its replicas from the replica rule. */
-  private colorRelease(props: TritonBlueGreenProps, color: Color, active: Choice<Color>, standby: Choice<StandbyMode>): TritonRelease {
+  private colorRelease(
+    props: TritonBlueGreenProps,
+    color: Color,
+    active: Choice<Color>,
+    standby: Choice<StandbyMode>,
+  ): TritonRelease {
     this.fullReplicas[color] = props[color].replicas ?? 1;
     this.replicaRules[color] = colorReplicas({
       color,
@@ -244,13 +324,22 @@ export class TritonBlueGreen extends DependableConstruct {
       activeReplicas: props[color].replicas ?? 1,
       previewReplicas: props.previewReplicas ?? 1,
       serving: this.servingColorExpression,
-      ...(props.followCanary ? { followCanary: { percent: `var.${props.followCanary.canaryPercent.friendlyUniqueId}`, surge: props.followCanary.surge ?? 0 } } : {}),
+      ...(props.followCanary
+        ? {
+            followCanary: {
+              percent: `var.${props.followCanary.canaryPercent.friendlyUniqueId}`,
+              surge: props.followCanary.surge ?? 0,
+            },
+          }
+        : {}),
     });
     const colorProps = props[color];
     return new TritonRelease(this, color, {
       ...colorProps,
       ...(props.labels || colorProps.labels ? { labels: { ...props.labels, ...colorProps.labels } } : {}),
-      ...(props.annotations || colorProps.annotations ? { annotations: { ...props.annotations, ...colorProps.annotations } } : {}),
+      ...(props.annotations || colorProps.annotations
+        ? { annotations: { ...props.annotations, ...colorProps.annotations } }
+        : {}),
       appName: this.appName,
       color,
       namespace: this.namespace,
@@ -278,26 +367,44 @@ export class TritonBlueGreen extends DependableConstruct {
       const now = this.annotationNow(PAIR_ANNOTATIONS.verified(color));
       const key = `format("%s %s ", ${this.fingerprintExpressions[color]}, "${this.gate.specHash}")`;
       const isActive = "literal" in active ? String(active.literal === color) : `${active.expression} == "${color}"`;
-      annotations[PAIR_ANNOTATIONS.verified(color)] = `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${${this.gate.passedAtExpression}}" : ${now}}`;
+      annotations[PAIR_ANNOTATIONS.verified(color)] =
+        `\${${isActive} && !startswith(${now}, ${key}) ? "\${${key}}\${${this.gate.passedAtExpression}}" : ${now}}`;
     }
     return annotations;
   }
 
   /** One of the pair's two Services (active or preview): the selector picks a color, the ports are Triton's. */
-  private service(props: TritonBlueGreenProps, sid: string, name: string, role: string, color: string, type: string, annotations?: Record<string, string>): ServiceV1 {
+  private service(
+    props: TritonBlueGreenProps,
+    sid: string,
+    name: string,
+    role: string,
+    color: string,
+    type: string,
+    annotations?: Record<string, string>,
+  ): ServiceV1 {
     return new ServiceV1(this, sid, {
       metadata: {
         name,
         namespace: this.namespace,
         labels: { ...props.labels, app: this.appName, "cdktf-triton/role": role },
-        annotations: annotations || props.annotations ? { ...props.annotations, ...props.serviceAnnotations, ...annotations } : props.serviceAnnotations,
+        annotations:
+          annotations || props.annotations
+            ? { ...props.annotations, ...props.serviceAnnotations, ...annotations }
+            : props.serviceAnnotations,
       },
       spec: {
         type,
         selector: { app: this.appName, color },
         port: [
           { name: "http", port: TRITON_PORTS.http, targetPort: "http", protocol: "TCP" },
-          { name: "grpc", port: TRITON_PORTS.grpc, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" },
+          {
+            name: "grpc",
+            port: TRITON_PORTS.grpc,
+            targetPort: "grpc",
+            protocol: "TCP",
+            appProtocol: "kubernetes.io/h2c",
+          },
           { name: "metrics", port: TRITON_PORTS.metrics, targetPort: "metrics", protocol: "TCP" },
         ],
       },
@@ -328,7 +435,11 @@ export class TritonBlueGreen extends DependableConstruct {
   }
 
   /** Verification through the active Service once the selectors moved; on failure, the selectors go back. */
-  private afterSwitchVerification(options: BlueGreenVerification, activeFingerprint: string, servingFingerprintNow: string): VerificationGate {
+  private afterSwitchVerification(
+    options: BlueGreenVerification,
+    activeFingerprint: string,
+    servingFingerprintNow: string,
+  ): VerificationGate {
     const a = options.afterSwitch!;
     const target = a.url ? GateTarget.url(a.url) : this.serviceTarget(options, this.appName);
     const gate = new VerificationGate(this, "after-switch", {
@@ -357,13 +468,23 @@ export class TritonBlueGreen extends DependableConstruct {
   /** A Service of the pair as the gate reaches it: a port-forward from where apply runs, or its DNS name from a Job in the cluster. */
   private serviceTarget(options: BlueGreenVerification, service: string): GateTarget {
     const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
-    if (options.runIn instanceof ClusterRunner) return GateTarget.url(`http://${service}.${this.namespace}.svc.cluster.local:${port}`);
-    return GateTarget.portForward({ service, port, namespace: this.namespace, kubeconfig: options.kubeconfig, context: options.kubeContext });
+    if (options.runIn instanceof ClusterRunner)
+      return GateTarget.url(`http://${service}.${this.namespace}.svc.cluster.local:${port}`);
+    return GateTarget.portForward({
+      service,
+      port,
+      namespace: this.namespace,
+      kubeconfig: options.kubeconfig,
+      context: options.kubeContext,
+    });
   }
 
   /** The gate's runner and, in the cluster, where its Job's objects go: `<app>-<gate>` in the pair's namespace. */
   private gateJob(options: BlueGreenVerification, gate: string): Pick<VerificationGateProps, "runIn" | "job"> {
-    return { runIn: options.runIn, job: { namespace: this.namespace, name: `${this.appName}-${gate}`, labels: { app: this.appName } } };
+    return {
+      runIn: options.runIn,
+      job: { namespace: this.namespace, name: `${this.appName}-${gate}`, labels: { app: this.appName } },
+    };
   }
 
   /** An annotation of the active Service as the cluster has it at plan time ("" when absent). */
@@ -375,14 +496,24 @@ export class TritonBlueGreen extends DependableConstruct {
    * A gate that verifies the color `active` names, re-run when that color or its release changes.
    * A fingerprint that passed before (the active Service's record of it) is not verified again.
    */
-  private verificationGate(options: BlueGreenVerification, active: Choice<Color>, activeFingerprint: string): VerificationGate {
+  private verificationGate(
+    options: BlueGreenVerification,
+    active: Choice<Color>,
+    activeFingerprint: string,
+  ): VerificationGate {
     const access = options.access ?? "port-forward";
     /** The candidate (the color `active` names) or the baseline (the other one), as a gate target. */
     const targetOf = (which: GateRole): GateTarget => {
-      if (access === "port-forward") return this.serviceTarget(options, `${this.appName}-${which === "candidate" ? this.active : previewColor(active)}`);
+      if (access === "port-forward")
+        return this.serviceTarget(
+          options,
+          `${this.appName}-${which === "candidate" ? this.active : previewColor(active)}`,
+        );
       const [ifBlue, ifGreen] = which === "candidate" ? [access.blue, access.green] : [access.green, access.blue];
       if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);
-      return GateTarget.url(`\${${active.expression} == "blue" ? ${JSON.stringify(ifBlue)} : ${JSON.stringify(ifGreen)}}`);
+      return GateTarget.url(
+        `\${${active.expression} == "blue" ? ${JSON.stringify(ifBlue)} : ${JSON.stringify(ifGreen)}}`,
+      );
     };
     const passedRecord = byActive(active, (c) => this.annotationNow(PAIR_ANNOTATIONS.verified(c)));
     const gate = new VerificationGate(this, "verify", {
@@ -397,7 +528,12 @@ export class TritonBlueGreen extends DependableConstruct {
       fingerprint: `\${${activeFingerprint}}`,
       passedRecord: `\${${passedRecord}}`,
       allowServingChange: `\${${this.allowServingChangeExpression}}`,
-      history: { namespace: this.namespace, configMap: historyConfigMap(this.appName), app: this.appName, color: this.active },
+      history: {
+        namespace: this.namespace,
+        configMap: historyConfigMap(this.appName),
+        app: this.appName,
+        color: this.active,
+      },
       ...this.gateJob(options, "verify"),
     });
     gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];

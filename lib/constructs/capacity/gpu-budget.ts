@@ -42,11 +42,16 @@ const orEmptyList = (expr: string) => `try([for e in ${expr} : e], [])`;
 
 /** HCL: does node `n` accept this color (labels match its node selector, every NoSchedule/NoExecute taint tolerated, schedulable)? */
 function eligible(n: string, color: GpuColor): string {
-  const labels = Object.entries(color.nodeSelector).map(([k, v]) => `try(${n}.metadata.labels[${JSON.stringify(k)}], null) == ${JSON.stringify(v)}`);
+  const labels = Object.entries(color.nodeSelector).map(
+    ([k, v]) => `try(${n}.metadata.labels[${JSON.stringify(k)}], null) == ${JSON.stringify(v)}`,
+  );
   const tolerated = (t: string) => {
     const any = color.tolerations.map((tol) => {
       const key = tol.key === undefined ? "true" : `try(${t}.key, null) == ${JSON.stringify(tol.key)}`;
-      const value = (tol.operator ?? "Equal") === "Exists" ? "true" : `coalesce(try(${t}.value, null), "") == ${JSON.stringify(tol.value ?? "")}`;
+      const value =
+        (tol.operator ?? "Equal") === "Exists"
+          ? "true"
+          : `coalesce(try(${t}.value, null), "") == ${JSON.stringify(tol.value ?? "")}`;
       const effect = tol.effect === undefined ? "true" : `try(${t}.effect, null) == ${JSON.stringify(tol.effect)}`;
       return `(${key} && ${value} && ${effect})`;
     });
@@ -64,7 +69,8 @@ function eligible(n: string, color: GpuColor): string {
 export function gpuBudget(input: GpuBudgetInput): { free: string; need: string; fits: string } {
   const others = `[for p in ${orEmptyList(input.pods)} : p if !(try(p.metadata.namespace, null) == ${literal(input.namespace)} && try(p.metadata.labels["app"], null) == ${literal(input.app)})]`;
   const gpusOf = (resources: string) => `try(tonumber(coalesce(${resources}[${JSON.stringify(GPU)}], "0")), 0)`;
-  const requested = (p: string) => `sum(concat([0], [for c in ${orEmptyList(`${p}.spec.containers`)} : max(${gpusOf("c.resources.requests")}, ${gpusOf("c.resources.limits")})]))`;
+  const requested = (p: string) =>
+    `sum(concat([0], [for c in ${orEmptyList(`${p}.spec.containers`)} : max(${gpusOf("c.resources.requests")}, ${gpusOf("c.resources.limits")})]))`;
   const freeOn = (accept: string) =>
     `sum(concat([0], [for n in ${orEmptyList(input.nodes)} : ${gpusOf("n.status.allocatable")} - sum(concat([0], [for p in ${others} : ${requested("p")} if try(p.spec.nodeName, null) == n.metadata.name])) if ${accept}]))`;
   const gpuColors = input.colors.filter((c) => c.gpus > 0);

@@ -11,7 +11,18 @@
 // - cooldown after a failure                    -> outlierDetection.baseEjectionTimeSeconds
 import { PropValidator } from "../validation";
 import { Backend } from "../traffic/backend";
-import { AccessLogProps, adminApiPaths, CircuitBreakerProps, EndpointModel, EnvoyModel, HealthCheckProps, ListenerModel, OutlierDetectionProps, RateLimitProps, RetryProps } from "../traffic/envoy-model";
+import {
+  AccessLogProps,
+  adminApiPaths,
+  CircuitBreakerProps,
+  EndpointModel,
+  EnvoyModel,
+  HealthCheckProps,
+  ListenerModel,
+  OutlierDetectionProps,
+  RateLimitProps,
+  RetryProps,
+} from "../traffic/envoy-model";
 import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
 import { LOAD_BALANCING, LoadBalancing } from "../../core/closed-sets";
 
@@ -72,16 +83,25 @@ export interface FailoverPoolProps {
 export function failoverPoolModel(name: string, props: FailoverPoolProps, v: PropValidator): EnvoyModel {
   validateFailoverPool(props, v);
   v.throwIfInvalid();
-  const targets = props.tiers.flatMap((t, priority) => t.endpoints.map((e) => ({ e, t: e.backend._target(), priority })));
+  const targets = props.tiers.flatMap((t, priority) =>
+    t.endpoints.map((e) => ({ e, t: e.backend._target(), priority })),
+  );
   const grpc = targets.every(({ t }) => t.grpcPort !== undefined);
   const protocols = grpc ? (["http", "grpc"] as const) : (["http"] as const);
   const listeners: ListenerModel[] = protocols.map((protocol) => ({
     name: `${name}-${protocol}`,
-    port: protocol === "http" ? props.httpPort ?? 8000 : props.grpcPort ?? 8001,
+    port: protocol === "http" ? (props.httpPort ?? 8000) : (props.grpcPort ?? 8001),
     rateLimit: props.rateLimit,
     accessLog: props.accessLog,
     refused: props.allowAdminApis ? [] : adminApiPaths(protocol),
-    routes: [{ name: "pool", clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }], timeoutSeconds: props.timeoutSeconds ?? 30, retry: props.retries ?? {} }],
+    routes: [
+      {
+        name: "pool",
+        clusters: [{ cluster: `${name}-${protocol}`, weight: 100 }],
+        timeoutSeconds: props.timeoutSeconds ?? 30,
+        retry: props.retries ?? {},
+      },
+    ],
   }));
   const clusters = protocols.map((protocol) => ({
     name: `${name}-${protocol}`,
@@ -110,7 +130,12 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   v.check("tiers", props.tiers, Array.isArray(props.tiers) && props.tiers.length > 0, "at least one tier");
   const seen = new Set<string>();
   (props.tiers ?? []).forEach((tier, i) => {
-    v.check(`tiers[${i}].endpoints`, tier.endpoints, Array.isArray(tier.endpoints) && tier.endpoints.length > 0, "at least one endpoint per tier");
+    v.check(
+      `tiers[${i}].endpoints`,
+      tier.endpoints,
+      Array.isArray(tier.endpoints) && tier.endpoints.length > 0,
+      "at least one endpoint per tier",
+    );
     (tier.endpoints ?? []).forEach((e, j) => {
       e.backend._validate(v, `tiers[${i}].endpoints[${j}].backend`);
       const t = e.backend._target();
@@ -125,8 +150,15 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   v.seconds("retries.perTryTimeoutSeconds", props.retries?.perTryTimeoutSeconds, 0.001, 3600);
   v.seconds("timeoutSeconds", props.timeoutSeconds, 0.001, 3600);
   const endpoints = (props.tiers ?? []).flatMap((t) => t.endpoints ?? []);
-  validateListenerPorts(props.httpPort, props.grpcPort, endpoints.length > 0 && endpoints.every((e) => e.backend._target().grpcPort !== undefined), v);
-  if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
+  validateListenerPorts(
+    props.httpPort,
+    props.grpcPort,
+    endpoints.length > 0 && endpoints.every((e) => e.backend._target().grpcPort !== undefined),
+    v,
+  );
+  if (props.allowAdminApis !== undefined)
+    v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
   v.oneOf("loadBalancing", props.loadBalancing, LOAD_BALANCING);
-  for (const k of ["maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"] as const) v.integer(`circuitBreakers.${k}`, props.circuitBreakers?.[k], 1, 1_000_000);
+  for (const k of ["maxConnections", "maxPendingRequests", "maxRequests", "maxRetries"] as const)
+    v.integer(`circuitBreakers.${k}`, props.circuitBreakers?.[k], 1, 1_000_000);
 }

@@ -17,6 +17,8 @@ export class FailoverPool extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: FailoverPoolServiceProps) {
     super(scope, id);
-    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => failoverPoolModel(name, props, v)));
+    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) =>
+      failoverPoolModel(name, props, v),
+    ));
   }
 }

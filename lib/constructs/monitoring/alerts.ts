@@ -29,10 +29,22 @@ export interface PoolTiers {
 }
 
 /** The pools among an Envoy model's clusters (clusters whose endpoints span priorities). */
-export function poolTiersOf(model: { readonly clusters: readonly { readonly name: string; readonly tiers?: readonly string[]; readonly endpoints: readonly { readonly host: string; readonly priority: number }[] }[] }): PoolTiers[] {
+export function poolTiersOf(model: {
+  readonly clusters: readonly {
+    readonly name: string;
+    readonly tiers?: readonly string[];
+    readonly endpoints: readonly { readonly host: string; readonly priority: number }[];
+  }[];
+}): PoolTiers[] {
   return model.clusters
     .filter((c) => c.tiers && c.tiers.length > 1)
-    .map((c) => ({ cluster: c.name, tiers: c.tiers!.map((name, priority) => ({ name, hosts: [...new Set(c.endpoints.filter((e) => e.priority === priority).map((e) => e.host))] })) }));
+    .map((c) => ({
+      cluster: c.name,
+      tiers: c.tiers!.map((name, priority) => ({
+        name,
+        hosts: [...new Set(c.endpoints.filter((e) => e.priority === priority).map((e) => e.host))],
+      })),
+    }));
 }
 
 /**
@@ -41,7 +53,11 @@ export function poolTiersOf(model: { readonly clusters: readonly { readonly name
  * they are: they hold no regex metacharacter once interpolated (a namespace is a DNS label).
  */
 export function hostsRegex(hosts: readonly string[]): string {
-  const escape = (h: string) => h.split(/(\$\{[^}]*\})/).map((part, i) => (i % 2 ? part : part.replace(/[.*+?^${}()|[\]\\]/g, (c) => `\\\\${c}`))).join("");
+  const escape = (h: string) =>
+    h
+      .split(/(\$\{[^}]*\})/)
+      .map((part, i) => (i % 2 ? part : part.replace(/[.*+?^${}()|[\]\\]/g, (c) => `\\\\${c}`)))
+      .join("");
   return hosts.map(escape).join("|");
 }
 
@@ -73,7 +89,12 @@ export function pairAlertRules(app: string, namespace: string): RuleGroup {
  * rotation (no backup left), p99 response time, 5xx ratio. Its series carry the pod's `app` label
  * (the Envoy's name) as a pod scrape or PodMonitor attaches it.
  */
-export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresholds = {}, pools: readonly PoolTiers[] = []): RuleGroup {
+export function envoyAlertRules(
+  envoy: string,
+  namespace: string,
+  t: AlertThresholds = {},
+  pools: readonly PoolTiers[] = [],
+): RuleGroup {
   const sel = `namespace="${namespace}",app="${envoy}",${OPS}`;
   const by = "by (namespace, app, envoy_cluster_name)";
   const p99 = Math.round((t.p99LatencySeconds ?? 5) * 1000); // Triton and Envoy measure milliseconds
@@ -86,35 +107,45 @@ export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresh
         expr: `sum ${by} (envoy_cluster_outlier_detection_ejections_active{${sel}}) > 0`,
         for: "1m",
         labels: { severity: "warning" },
-        annotations: { summary: `Envoy ${envoy}: {{ $value }} host(s) of {{ $labels.envoy_cluster_name }} ejected for their errors` },
+        annotations: {
+          summary: `Envoy ${envoy}: {{ $value }} host(s) of {{ $labels.envoy_cluster_name }} ejected for their errors`,
+        },
       },
       {
         alert: "EnvoyNoHealthyHost",
         expr: `sum ${by} (envoy_cluster_membership_healthy{${sel}}) == 0 and on (namespace, app, envoy_cluster_name) sum ${by} (envoy_cluster_membership_total{${sel}}) > 0`,
         for: "30s",
         labels: { severity: "critical" },
-        annotations: { summary: `Envoy ${envoy}: every host of {{ $labels.envoy_cluster_name }} is out of rotation: no backup left, requests get 503` },
+        annotations: {
+          summary: `Envoy ${envoy}: every host of {{ $labels.envoy_cluster_name }} is out of rotation: no backup left, requests get 503`,
+        },
       },
       {
         alert: "EnvoyHostsUnhealthy",
         expr: `sum ${by} (envoy_cluster_membership_healthy{${sel}}) < sum ${by} (envoy_cluster_membership_total{${sel}})`,
         for: "2m",
         labels: { severity: "warning" },
-        annotations: { summary: `Envoy ${envoy}: hosts of {{ $labels.envoy_cluster_name }} are out of rotation; a pool may be serving from a lower tier` },
+        annotations: {
+          summary: `Envoy ${envoy}: hosts of {{ $labels.envoy_cluster_name }} are out of rotation; a pool may be serving from a lower tier`,
+        },
       },
       {
         alert: "EnvoyP99LatencyHigh",
         expr: `histogram_quantile(0.99, sum by (namespace, app, envoy_cluster_name, le) (rate(envoy_cluster_upstream_rq_time_bucket{${sel}}[5m]))) > ${p99}`,
         for: "5m",
         labels: { severity: "warning" },
-        annotations: { summary: `Envoy ${envoy}: p99 response time of {{ $labels.envoy_cluster_name }} above ${p99} ms` },
+        annotations: {
+          summary: `Envoy ${envoy}: p99 response time of {{ $labels.envoy_cluster_name }} above ${p99} ms`,
+        },
       },
       {
         alert: "EnvoyFailureRatioHigh",
         expr: `sum ${by} (rate(envoy_cluster_upstream_rq_xx{${sel},envoy_response_code_class="5"}[5m])) / clamp_min(sum ${by} (rate(envoy_cluster_upstream_rq_completed{${sel}}[5m])), 1e-9) > ${ratio}`,
         for: "5m",
         labels: { severity: "warning" },
-        annotations: { summary: `Envoy ${envoy}: more than ${ratio} of the answers from {{ $labels.envoy_cluster_name }} are 5xx` },
+        annotations: {
+          summary: `Envoy ${envoy}: more than ${ratio} of the answers from {{ $labels.envoy_cluster_name }} are 5xx`,
+        },
       },
       // A pool's tiers, from its per-endpoint stats (labelled with each endpoint's host name).
       ...pools.flatMap((p) => {
@@ -126,7 +157,9 @@ export function envoyAlertRules(envoy: string, namespace: string, t: AlertThresh
             expr: `max ${by} (envoy_cluster_endpoint_healthy{${at},envoy_endpoint_hostname=~"${hostsRegex(tier.hosts)}"}) == 0`,
             for: "30s",
             labels: { severity: "warning", tier: tier.name },
-            annotations: { summary: `Envoy ${envoy}: every host of tier ${tier.name} of ${p.cluster} is out of rotation` },
+            annotations: {
+              summary: `Envoy ${envoy}: every host of tier ${tier.name} of ${p.cluster} is out of rotation`,
+            },
           })),
           {
             alert: "EnvoyFailoverToLowerTier",

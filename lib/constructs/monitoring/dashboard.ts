@@ -33,7 +33,10 @@ export function dashboardQueries(o: DashboardOptions): DashboardQuery[] {
     { panel: "Success rate", expr: `100 * ${rate("nv_inference_request_success")} / clamp_min(${requests}, 1e-9)` },
     { panel: "p99 latency", expr: `max by (color) (nv_inference_request_summary_us{${t},quantile="0.99"}) / 1000` },
     { panel: "Queue time per request", expr: queueTimePerRequestUs(rate, "zero") },
-    { panel: "Compute time per request", expr: `${rate("nv_inference_compute_infer_duration_us")} / clamp_min(${rate("nv_inference_request_success")}, 1e-9)` },
+    {
+      panel: "Compute time per request",
+      expr: `${rate("nv_inference_compute_infer_duration_us")} / clamp_min(${rate("nv_inference_request_success")}, 1e-9)`,
+    },
     { panel: "GPU utilisation", expr: `100 * avg by (color) (nv_gpu_utilization{${t}})`, onlyWith: "gpu" },
     { panel: "GPU memory used", expr: `sum by (color) (nv_gpu_memory_used_bytes{${t}})`, onlyWith: "gpu" },
   ];
@@ -41,10 +44,22 @@ export function dashboardQueries(o: DashboardOptions): DashboardQuery[] {
     const e = `app=~"${o.envoys.join("|")}",namespace="${o.namespace}",${OPS}`;
     const completed = `sum by (app, envoy_cluster_name) (rate(envoy_cluster_upstream_rq_completed{${e}}[$__rate_interval]))`;
     q.push(
-      { panel: "Envoy traffic share per cluster (the weights in effect)", expr: `100 * ${completed} / ignoring (envoy_cluster_name) group_left sum by (app) (rate(envoy_cluster_upstream_rq_completed{${e}}[$__rate_interval]))` },
-      { panel: "Envoy hosts ejected", expr: `sum by (app, envoy_cluster_name) (envoy_cluster_outlier_detection_ejections_active{${e}})` },
-      { panel: "Envoy healthy hosts", expr: `sum by (app, envoy_cluster_name) (envoy_cluster_membership_healthy{${e}})` },
-      { panel: "Envoy health-check failures per second", expr: `sum by (app, envoy_cluster_name) (rate(envoy_cluster_health_check_failure{${e}}[$__rate_interval]))` },
+      {
+        panel: "Envoy traffic share per cluster (the weights in effect)",
+        expr: `100 * ${completed} / ignoring (envoy_cluster_name) group_left sum by (app) (rate(envoy_cluster_upstream_rq_completed{${e}}[$__rate_interval]))`,
+      },
+      {
+        panel: "Envoy hosts ejected",
+        expr: `sum by (app, envoy_cluster_name) (envoy_cluster_outlier_detection_ejections_active{${e}})`,
+      },
+      {
+        panel: "Envoy healthy hosts",
+        expr: `sum by (app, envoy_cluster_name) (envoy_cluster_membership_healthy{${e}})`,
+      },
+      {
+        panel: "Envoy health-check failures per second",
+        expr: `sum by (app, envoy_cluster_name) (rate(envoy_cluster_health_check_failure{${e}}[$__rate_interval]))`,
+      },
     );
   }
   return q;
@@ -84,7 +99,14 @@ export function pairDashboard(o: DashboardOptions): Record<string, unknown> {
       gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
       fieldConfig: { defaults: { unit: UNITS[q.panel] ?? "short" }, overrides: [] },
       options: { legend: { displayMode: "list", placement: "bottom" }, tooltip: { mode: "multi" } },
-      targets: [{ refId: "A", datasource: { type: "prometheus", uid: "$datasource" }, expr: q.expr, legendFormat: q.expr.includes("by (color)") ? "{{color}}" : "{{app}} {{envoy_cluster_name}}" }],
+      targets: [
+        {
+          refId: "A",
+          datasource: { type: "prometheus", uid: "$datasource" },
+          expr: q.expr,
+          legendFormat: q.expr.includes("by (color)") ? "{{color}}" : "{{app}} {{envoy_cluster_name}}",
+        },
+      ],
     })),
   };
 }

@@ -42,11 +42,25 @@ export class TritonAlerts extends DependableConstruct {
   constructor(scope: Construct, id: string, props: TritonAlertsProps) {
     super(scope, id);
     const v = new PropValidator(this.node.path);
-    if (props.pair !== undefined) v.check("pair", props.pair, props.pair instanceof TritonBlueGreen, "a TritonBlueGreen");
-    (props.envoys ?? []).forEach((e, i) => v.check(`envoys[${i}]`, e?.model?.name, typeof e?.model?.name === "string", "a TritonCanary, WeightedService or FailoverPool"));
-    v.check("pair", props.pair, props.pair !== undefined || (props.envoys ?? []).length > 0, "a pair, envoys, or both: something to alert on");
+    if (props.pair !== undefined)
+      v.check("pair", props.pair, props.pair instanceof TritonBlueGreen, "a TritonBlueGreen");
+    (props.envoys ?? []).forEach((e, i) =>
+      v.check(
+        `envoys[${i}]`,
+        e?.model?.name,
+        typeof e?.model?.name === "string",
+        "a TritonCanary, WeightedService or FailoverPool",
+      ),
+    );
+    v.check(
+      "pair",
+      props.pair,
+      props.pair !== undefined || (props.envoys ?? []).length > 0,
+      "a pair, envoys, or both: something to alert on",
+    );
     const r = props.failureRatio;
-    if (r !== undefined) v.check("failureRatio", r, typeof r === "number" && r > 0 && r < 1, "a share between 0 and 1, e.g. 0.05");
+    if (r !== undefined)
+      v.check("failureRatio", r, typeof r === "number" && r > 0 && r < 1, "a share between 0 and 1, e.g. 0.05");
     v.seconds("p99LatencySeconds", props.p99LatencySeconds, 0.001, 3600);
     v.userLabels("labels", props.labels, ["app.kubernetes.io/managed-by"]);
     v.stringMap("annotations", props.annotations, "annotation");
@@ -65,7 +79,13 @@ export class TritonAlerts extends DependableConstruct {
       name,
       namespace,
       chart: chartAsset(this, "rules").path,
-      values: [JSON.stringify({ name, labels: props.labels ?? {}, annotations: props.annotations ?? {}, groups: this.groups }, null, 2)],
+      values: [
+        JSON.stringify(
+          { name, labels: props.labels ?? {}, annotations: props.annotations ?? {}, groups: this.groups },
+          null,
+          2,
+        ),
+      ],
       wait: false,
       atomic: true,
     });

@@ -53,15 +53,31 @@ export class TritonDashboard extends DependableConstruct {
     v.dnsSubdomain("name", name);
     v.stringMap("labels", props.labels, "label");
     v.stringMap("annotations", props.annotations, "annotation");
-    (props.envoys ?? []).forEach((e, i) => v.check(`envoys[${i}]`, e?.model?.name, typeof e?.model?.name === "string", "a TritonCanary, WeightedService or FailoverPool"));
+    (props.envoys ?? []).forEach((e, i) =>
+      v.check(
+        `envoys[${i}]`,
+        e?.model?.name,
+        typeof e?.model?.name === "string",
+        "a TritonCanary, WeightedService or FailoverPool",
+      ),
+    );
     claimName(this, v, "name", name, `ConfigMap ${props.pair.namespace}/${name}`);
     v.throwIfInvalid();
-    this.dashboard = pairDashboard({ app, namespace: props.pair.namespace, envoys: (props.envoys ?? []).map((e) => e.model.name), title: props.title });
+    this.dashboard = pairDashboard({
+      app,
+      namespace: props.pair.namespace,
+      envoys: (props.envoys ?? []).map((e) => e.model.name),
+      title: props.title,
+    });
     this.configMap = new ConfigMapV1(this, "dashboard", {
       metadata: {
         name,
         namespace: props.pair.namespace,
-        labels: { ...(props.labels ?? { grafana_dashboard: "1" }), app, "app.kubernetes.io/managed-by": "cdktf-triton" },
+        labels: {
+          ...(props.labels ?? { grafana_dashboard: "1" }),
+          app,
+          "app.kubernetes.io/managed-by": "cdktf-triton",
+        },
         ...(props.annotations && Object.keys(props.annotations).length ? { annotations: props.annotations } : {}),
       },
       data: { [`${app}.json`]: JSON.stringify(this.dashboard, null, 1) },

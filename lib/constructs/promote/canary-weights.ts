@@ -23,40 +23,72 @@ export interface CanaryWeights {
  * Checks `pair` and `canaryPercent` under the construct's path (throws a TritonValidationError) and
  * builds the weights and the rules. Called from the constructor of `scope`, the canary.
  */
-export function canaryWeights(scope: Construct, pair: TritonBlueGreen, canary: number | TerraformVariable): CanaryWeights {
+export function canaryWeights(
+  scope: Construct,
+  pair: TritonBlueGreen,
+  canary: number | TerraformVariable,
+): CanaryWeights {
   const v = new PropValidator(scope.node.path);
   v.check("pair", String(pair), pair instanceof TritonBlueGreen, "a TritonBlueGreen");
   v.throwIfInvalid();
   let canaryVariable: TerraformVariable | undefined;
   let c: string;
   if (canary instanceof TerraformVariable) {
-    v.check("canaryPercent", `var.${canary.friendlyUniqueId}`, TerraformStack.of(canary) === TerraformStack.of(scope), "a TerraformVariable of the same stack");
+    v.check(
+      "canaryPercent",
+      `var.${canary.friendlyUniqueId}`,
+      TerraformStack.of(canary) === TerraformStack.of(scope),
+      "a TerraformVariable of the same stack",
+    );
     canaryVariable = canary;
     c = `var.${canary.friendlyUniqueId}`;
   } else {
     v.integer("canaryPercent", canary, 0, 100);
-    v.knownAtSynth("canaryPercent", canary, "a number or a TerraformVariable (the plan-time rules reference it by name)");
+    v.knownAtSynth(
+      "canaryPercent",
+      canary,
+      "a number or a TerraformVariable (the plan-time rules reference it by name)",
+    );
     c = String(canary);
   }
   // A pair whose standby follows a canary's weight follows this canary's variable, or none.
   const follows = pair.followCanaryVariable;
   if (follows) {
     const named = `var.${follows.friendlyUniqueId}`;
-    v.check("canaryPercent", canaryVariable ? `var.${canaryVariable.friendlyUniqueId}` : canary, canaryVariable === follows, `${named}, the variable ${pair.node.path}'s followCanary names (its standby's capacity follows that weight)`);
+    v.check(
+      "canaryPercent",
+      canaryVariable ? `var.${canaryVariable.friendlyUniqueId}` : canary,
+      canaryVariable === follows,
+      `${named}, the variable ${pair.node.path}'s followCanary names (its standby's capacity follows that weight)`,
+    );
   }
   const active = pair.activeVariable ? `var.${pair.activeVariable.friendlyUniqueId}` : undefined;
   const standby = pair.standbyVariable ? `var.${pair.standbyVariable.friendlyUniqueId}` : undefined;
   // A canary above 0 sends real traffic to the standby color: it must run full replicas.
   if (!standby && typeof canary === "number" && canary > 0) {
-    v.check("canaryPercent", canary, pair.standby === "warm", `0 while ${pair.node.path} keeps its standby "${pair.standby}" (a canary needs standby "warm": full replicas)`);
+    v.check(
+      "canaryPercent",
+      canary,
+      pair.standby === "warm",
+      `0 while ${pair.node.path} keeps its standby "${pair.standby}" (a canary needs standby "warm": full replicas)`,
+    );
   }
   v.throwIfInvalid();
   const canaryValue: number = canary instanceof TerraformVariable ? canary.numberValue : canary;
   const weight = (color: Color): number => {
     const stable = Op.sub(100, canaryValue);
-    if (!pair.activeVariable) return pair.active === color ? (typeof canaryValue === "number" && !Token.isUnresolved(canaryValue) ? 100 - canaryValue : stable) : canaryValue;
+    if (!pair.activeVariable)
+      return pair.active === color
+        ? typeof canaryValue === "number" && !Token.isUnresolved(canaryValue)
+          ? 100 - canaryValue
+          : stable
+        : canaryValue;
     // A local: cdktf renders a conditional without parentheses, so it cannot be an operand.
-    return new TerraformLocal(scope, `weight-${color}`, Fn.conditional(Op.eq(pair.activeVariable.stringValue, color), stable, canaryValue)).asNumber;
+    return new TerraformLocal(
+      scope,
+      `weight-${color}`,
+      Fn.conditional(Op.eq(pair.activeVariable.stringValue, color), stable, canaryValue),
+    ).asNumber;
   };
   const path = scope.node.path;
   const activeNow = active ?? `"${pair.active}"`;

@@ -13,7 +13,12 @@ import { EnvoyModel } from "../traffic/envoy-model";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
 import { CANARY_ROUTE, ModelVersionsRoute } from "../../core/envoy";
 import { PAIR_LABEL } from "../../core/pair";
-import { requireWeightSumsAtPlan, RouteProps, weightedRoutesModel, WeightedRoutesProps } from "../traffic/weighted-routes";
+import {
+  requireWeightSumsAtPlan,
+  RouteProps,
+  weightedRoutesModel,
+  WeightedRoutesProps,
+} from "../traffic/weighted-routes";
 import { canaryWeights, followCapacity } from "./canary-weights";
 
 /** Props of a {@link TritonCanary}. */
@@ -87,7 +92,16 @@ export class TritonCanary extends DependableConstruct {
     const http = `${this.envoyModel.name}-http`;
     this.envoyModel = {
       ...this.envoyModel,
-      listeners: this.envoyModel.listeners.map((l) => (l.name !== http ? l : { ...l, routes: l.routes.map((r) => (r.name === CANARY_ROUTE ? { ...r, versions: [...(r.versions ?? []), versions] } : r)) })),
+      listeners: this.envoyModel.listeners.map((l) =>
+        l.name !== http
+          ? l
+          : {
+              ...l,
+              routes: l.routes.map((r) =>
+                r.name === CANARY_ROUTE ? { ...r, versions: [...(r.versions ?? []), versions] } : r,
+              ),
+            },
+      ),
     };
     this.envoy.rerender(this.envoyModel);
   }
@@ -109,10 +123,16 @@ export class TritonCanary extends DependableConstruct {
     const routes = [route];
     const { pair: _pair, canaryPercent: _c, backends: _b, match: _m, timeoutSeconds: _t, ...rest } = props;
     // The pair it fronts, for `cdktf-triton status` (a label, so `kubectl get -l` finds it).
-    ({ model: this.envoyModel, envoy: this.envoy } = deployEnvoy(this, rest, id, (name, mv) => {
-      const model = weightedRoutesModel(name, { ...rest, routes }, mv);
-      return model;
-    }, { [PAIR_LABEL]: pair.appName }));
+    ({ model: this.envoyModel, envoy: this.envoy } = deployEnvoy(
+      this,
+      rest,
+      id,
+      (name, mv) => {
+        const model = weightedRoutesModel(name, { ...rest, routes }, mv);
+        return model;
+      },
+      { [PAIR_LABEL]: pair.appName },
+    ));
     requireWeightSumsAtPlan(this.envoy.configMap, this.node.path, routes);
     this.clusters = Object.fromEntries(
       COLORS.map((color) => {
@@ -122,7 +142,10 @@ export class TritonCanary extends DependableConstruct {
     ) as Record<Color, string[]>;
 
     const configMap = this.envoy.configMap;
-    configMap.lifecycle = { ...configMap.lifecycle, precondition: [...(configMap.lifecycle?.precondition ?? []), ...preconditions] };
+    configMap.lifecycle = {
+      ...configMap.lifecycle,
+      precondition: [...(configMap.lifecycle?.precondition ?? []), ...preconditions],
+    };
     followCapacity(pair, configMap);
   }
 }

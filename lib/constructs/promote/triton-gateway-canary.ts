@@ -40,8 +40,19 @@ export class GatewayDataPlane {
    * `app.kubernetes.io/name: envoy` and `gateway.networking.k8s.io/gateway-name: <gateway>`).
    * Contour names each Service's Envoy cluster in the stats `<namespace>_<service>_<port>`.
    */
-  public static contour(options: { readonly namespace?: string; readonly podLabels?: Readonly<Record<string, string>>; readonly adminPort?: number } = {}): GatewayEnvoy {
-    return { implementation: "contour", namespace: options.namespace ?? "projectcontour", podLabels: options.podLabels ?? { app: "envoy" }, adminPort: options.adminPort ?? 9001 };
+  public static contour(
+    options: {
+      readonly namespace?: string;
+      readonly podLabels?: Readonly<Record<string, string>>;
+      readonly adminPort?: number;
+    } = {},
+  ): GatewayEnvoy {
+    return {
+      implementation: "contour",
+      namespace: options.namespace ?? "projectcontour",
+      podLabels: options.podLabels ?? { app: "envoy" },
+      adminPort: options.adminPort ?? 9001,
+    };
   }
 }
 
@@ -98,7 +109,9 @@ export class TritonGatewayCanary extends DependableConstruct {
   public readonly routeName: string;
   public readonly namespace: string;
   /** Each color's Service as the route refers to it (namespace, name, port). */
-  public readonly services: Readonly<Record<Color, { readonly namespace: string; readonly name: string; readonly port: number }>>;
+  public readonly services: Readonly<
+    Record<Color, { readonly namespace: string; readonly name: string; readonly port: number }>
+  >;
   public readonly dataPlane?: GatewayEnvoy;
 
   constructor(scope: Construct, id: string, props: TritonGatewayCanaryProps) {
@@ -112,34 +125,61 @@ export class TritonGatewayCanary extends DependableConstruct {
     const v = new PropValidator(this.node.path);
     const d = props.dataPlane;
     if (d !== undefined) {
-      v.check("dataPlane.implementation", d.implementation, d.implementation === "contour", "contour (GatewayDataPlane.contour()): the only implementation whose Envoy the promotion reads");
+      v.check(
+        "dataPlane.implementation",
+        d.implementation,
+        d.implementation === "contour",
+        "contour (GatewayDataPlane.contour()): the only implementation whose Envoy the promotion reads",
+      );
       v.dnsLabel("dataPlane.namespace", d.namespace);
-      v.check("dataPlane.podLabels", JSON.stringify(d.podLabels), typeof d.podLabels === "object" && d.podLabels !== null && Object.keys(d.podLabels).length > 0, "at least one label that selects the Gateway's Envoy pods");
+      v.check(
+        "dataPlane.podLabels",
+        JSON.stringify(d.podLabels),
+        typeof d.podLabels === "object" && d.podLabels !== null && Object.keys(d.podLabels).length > 0,
+        "at least one label that selects the Gateway's Envoy pods",
+      );
       v.stringMap("dataPlane.podLabels", d.podLabels, "label");
       v.port("dataPlane.adminPort", d.adminPort);
     }
     const backends = props.backends ?? { blue: Backend.release(pair.blue), green: Backend.release(pair.green) };
     COLORS.forEach((color) => {
       const t = backends[color]?._target?.();
-      v.check(`backends.${color}`, t?.name ?? String(backends[color]), t?.service !== undefined, "a Service in the cluster (Backend.release, Backend.service): an HTTPRoute refers to Services");
+      v.check(
+        `backends.${color}`,
+        t?.name ?? String(backends[color]),
+        t?.service !== undefined,
+        "a Service in the cluster (Backend.release, Backend.service): an HTTPRoute refers to Services",
+      );
     });
     v.throwIfInvalid();
     this.dataPlane = d;
-    this.services = Object.fromEntries(COLORS.map((color) => {
-      const t = backends[color]._target();
-      return [color, { namespace: t.service!.namespace, name: t.service!.name, port: t.httpPort }];
-    })) as Record<Color, { namespace: string; name: string; port: number }>;
+    this.services = Object.fromEntries(
+      COLORS.map((color) => {
+        const t = backends[color]._target();
+        return [color, { namespace: t.service!.namespace, name: t.service!.name, port: t.httpPort }];
+      }),
+    ) as Record<Color, { namespace: string; name: string; port: number }>;
     this.route = new GatewayRoute(this, "route", {
       name: this.routeName,
       namespace: this.namespace,
       parentRefs: props.parentRefs,
       hostnames: props.hostnames,
-      routes: [{ name: "canary", match: props.match, backends: COLORS.map((color) => ({ backend: backends[color], weightPercent: weight(color) })), timeoutSeconds: props.timeoutSeconds }],
+      routes: [
+        {
+          name: "canary",
+          match: props.match,
+          backends: COLORS.map((color) => ({ backend: backends[color], weightPercent: weight(color) })),
+          timeoutSeconds: props.timeoutSeconds,
+        },
+      ],
       labels: props.labels,
       annotations: props.annotations,
     });
     const release = this.route.helmRelease;
-    release.lifecycle = { ...release.lifecycle, precondition: [...(release.lifecycle?.precondition ?? []), ...preconditions] };
+    release.lifecycle = {
+      ...release.lifecycle,
+      precondition: [...(release.lifecycle?.precondition ?? []), ...preconditions],
+    };
     followCapacity(props.pair, release);
   }
 }

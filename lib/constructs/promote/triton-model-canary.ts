@@ -50,7 +50,11 @@ export class TritonModelCanary extends Construct {
   public readonly canary: TritonCanary;
   public readonly model: string;
   /** The pinned version, the next one (0: none) and the next one's share of unversioned requests. */
-  public readonly variables: { readonly version: TerraformVariable; readonly next: TerraformVariable; readonly percent: TerraformVariable };
+  public readonly variables: {
+    readonly version: TerraformVariable;
+    readonly next: TerraformVariable;
+    readonly percent: TerraformVariable;
+  };
   /** The ConfigMap (in the pair's namespace) whose `versions` key the Triton pods load, e.g. "3,4". */
   public readonly configMap: ConfigMapV1;
   /** The next version's check, validated. */
@@ -59,12 +63,27 @@ export class TritonModelCanary extends Construct {
   constructor(scope: Construct, id: string, props: TritonModelCanaryProps) {
     super(scope, id);
     const v = new PropValidator(this.node.path);
-    v.check("canary", (props.canary as object | undefined)?.constructor?.name ?? String(props.canary), props.canary instanceof TritonCanary, "a TritonCanary (our Envoy): its routes pin the model's unversioned requests to a version with a runtime share to the next; a Gateway's HTTPRoute cannot");
-    v.check("model", props.model, typeof props.model === "string" && MODEL_NAME.test(props.model), "a Triton model name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 63");
+    v.check(
+      "canary",
+      (props.canary as object | undefined)?.constructor?.name ?? String(props.canary),
+      props.canary instanceof TritonCanary,
+      "a TritonCanary (our Envoy): its routes pin the model's unversioned requests to a version with a runtime share to the next; a Gateway's HTTPRoute cannot",
+    );
+    v.check(
+      "model",
+      props.model,
+      typeof props.model === "string" && MODEL_NAME.test(props.model),
+      "a Triton model name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 63",
+    );
     v.integer("version", props.version, 1, 2 ** 31 - 1);
     try {
       this.verifySpec = validateSpec(props.verify, "verify");
-      v.check("verify.models", props.verify.models.map((m) => m.name).join(", "), props.verify.models.some((m) => m.name === props.model), `a spec that checks ${props.model} (its entries for ${props.model} are run against the next version)`);
+      v.check(
+        "verify.models",
+        props.verify.models.map((m) => m.name).join(", "),
+        props.verify.models.some((m) => m.name === props.model),
+        `a spec that checks ${props.model} (its entries for ${props.model} are run against the next version)`,
+      );
     } catch (e) {
       if (!(e instanceof SpecError)) throw e;
       e.problems.forEach((p) => v.check(`verify.${p.field}`, p.value, false, p.expected));
@@ -77,15 +96,47 @@ export class TritonModelCanary extends Construct {
 
     const stack = TerraformStack.of(this);
     const base = id.replace(/-/g, "_");
-    const number = (name: string, dflt: number, description: string, condition: (ref: string) => string, what: string) => {
-      const variable = new TerraformVariable(stack, `${base}_${name}`, { type: "number", default: dflt, nullable: false, description });
+    const number = (
+      name: string,
+      dflt: number,
+      description: string,
+      condition: (ref: string) => string,
+      what: string,
+    ) => {
+      const variable = new TerraformVariable(stack, `${base}_${name}`, {
+        type: "number",
+        default: dflt,
+        nullable: false,
+        description,
+      });
       const ref = `var.${variable.friendlyUniqueId}`;
-      variable.addValidation({ condition: `\${${condition(ref)}}`, errorMessage: `The ${variable.friendlyUniqueId} variable must be ${what}.` });
+      variable.addValidation({
+        condition: `\${${condition(ref)}}`,
+        errorMessage: `The ${variable.friendlyUniqueId} variable must be ${what}.`,
+      });
       return variable;
     };
-    const version = number("version", props.version, `The version of ${model} that requests naming no version go to.`, (r) => `${r} >= 1 && floor(${r}) == ${r}`, "a whole number from 1 (a model version)");
-    const nextVersion = number("next_version", 0, `The next version of ${model}, loaded beside the pinned one (0: none).`, (r) => `${r} >= 0 && floor(${r}) == ${r}`, "a whole number: a model version, or 0 for none");
-    const nextPercent = number("next_percent", 0, `Percent of ${model}'s requests naming no version that go to the next version.`, (r) => `${r} >= 0 && ${r} <= 100 && floor(${r}) == ${r}`, "a whole number from 0 to 100");
+    const version = number(
+      "version",
+      props.version,
+      `The version of ${model} that requests naming no version go to.`,
+      (r) => `${r} >= 1 && floor(${r}) == ${r}`,
+      "a whole number from 1 (a model version)",
+    );
+    const nextVersion = number(
+      "next_version",
+      0,
+      `The next version of ${model}, loaded beside the pinned one (0: none).`,
+      (r) => `${r} >= 0 && floor(${r}) == ${r}`,
+      "a whole number: a model version, or 0 for none",
+    );
+    const nextPercent = number(
+      "next_percent",
+      0,
+      `Percent of ${model}'s requests naming no version that go to the next version.`,
+      (r) => `${r} >= 0 && ${r} <= 100 && floor(${r}) == ${r}`,
+      "a whole number from 0 to 100",
+    );
     this.variables = { version, next: nextVersion, percent: nextPercent };
     const [pinned, next, percent] = [version, nextVersion, nextPercent].map((x) => `var.${x.friendlyUniqueId}`);
 
@@ -98,7 +149,11 @@ export class TritonModelCanary extends Construct {
     const now = new DataKubernetesConfigMapV1(this, "now", { metadata: { name, namespace: pair.namespace } });
     const versionsNow = `try(data.kubernetes_config_map_v1.${now.friendlyUniqueId}.data["versions"], "")`;
     this.configMap = new ConfigMapV1(this, "versions", {
-      metadata: { name, namespace: pair.namespace, labels: { app: pair.appName, "app.kubernetes.io/managed-by": "cdktf-triton" } },
+      metadata: {
+        name,
+        namespace: pair.namespace,
+        labels: { app: pair.appName, "app.kubernetes.io/managed-by": "cdktf-triton" },
+      },
       data: { versions: `\${${versions}}` },
       lifecycle: { precondition: this.preconditions({ pinned, next, percent }) },
     });
@@ -120,8 +175,14 @@ export class TritonModelCanary extends Construct {
   private preconditions(v: { pinned: string; next: string; percent: string }) {
     const path = this.node.path;
     return [
-      { condition: `\${${v.next} != ${v.pinned}}`, errorMessage: `${path}: the next version of ${this.model} (\${${v.next}}) is the pinned one: set ${v.next.slice(4)} to a version other than \${${v.pinned}}, or 0 for none.` },
-      { condition: `\${${v.percent} == 0 || ${v.next} > 0}`, errorMessage: `${path}: ${v.percent.slice(4)} is \${${v.percent}} with no next version of ${this.model} (${v.next.slice(4)} is 0): a share needs a version to go to.` },
+      {
+        condition: `\${${v.next} != ${v.pinned}}`,
+        errorMessage: `${path}: the next version of ${this.model} (\${${v.next}}) is the pinned one: set ${v.next.slice(4)} to a version other than \${${v.pinned}}, or 0 for none.`,
+      },
+      {
+        condition: `\${${v.percent} == 0 || ${v.next} > 0}`,
+        errorMessage: `${path}: ${v.percent.slice(4)} is \${${v.percent}} with no next version of ${this.model} (${v.next.slice(4)} is 0): a share needs a version to go to.`,
+      },
     ];
   }
 
@@ -131,8 +192,12 @@ export class TritonModelCanary extends Construct {
     const serving = pair.servingColorExpression;
     const fingerprintNow = pair.servingFingerprintNowExpression;
     const servingUnchanged = `(${serving} == "" || ${fingerprintNow} == "" || ${COLORS.map((c) => `(${serving} == "${c}" && ${fingerprintNow} == ${pair.fingerprintExpressions[c]})`).join(" || ")})`;
-    const activeUnchanged = pair.activeVariable ? `(${serving} == "" || ${serving} == var.${pair.activeVariable.friendlyUniqueId})` : "true";
-    const noColorCanary = this.canary.canaryVariable ? `var.${this.canary.canaryVariable.friendlyUniqueId} == 0` : "true";
+    const activeUnchanged = pair.activeVariable
+      ? `(${serving} == "" || ${serving} == var.${pair.activeVariable.friendlyUniqueId})`
+      : "true";
+    const noColorCanary = this.canary.canaryVariable
+      ? `var.${this.canary.canaryVariable.friendlyUniqueId} == 0`
+      : "true";
     return {
       condition: `\${${versionsNow} == "" || ${versionsNow} == (${versions}) || (${servingUnchanged} && ${activeUnchanged} && ${noColorCanary})}`,
       error_message:

@@ -8,7 +8,13 @@ import { Construct } from "constructs";
 import { Color, COLORS } from "../../core/colors";
 import { CANARY_ROUTE, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../core/envoy";
 import { PropValidator } from "../validation";
-import { MetricSpec, PROMOTION_SPEC_VERSION, PromotionSpec, PromotionStep, promotionProblems } from "../../core/promotion-spec";
+import {
+  MetricSpec,
+  PROMOTION_SPEC_VERSION,
+  PromotionSpec,
+  PromotionStep,
+  promotionProblems,
+} from "../../core/promotion-spec";
 import { TritonCanary } from "./triton-canary";
 import { TritonGatewayCanary } from "./triton-gateway-canary";
 import { TritonModelCanary } from "./triton-model-canary";
@@ -30,25 +36,44 @@ export interface MetricOptions {
 /** The metrics a promotion can analyse, like Flagger's built-in and custom metric templates. */
 export class PromotionMetric {
   /** Percent of the candidate's requests through our Envoy that did not answer 5xx (Envoy's per-cluster counters). */
-  public static successRate(options: MetricOptions & { readonly minPercent: number; readonly minRequests?: number; readonly name?: string }): MetricSpec {
+  public static successRate(
+    options: MetricOptions & { readonly minPercent: number; readonly minRequests?: number; readonly name?: string },
+  ): MetricSpec {
     const { minPercent, name, ...rest } = options;
     return { name: name ?? "request-success-rate", kind: "envoy-success-rate", min: minPercent, ...rest };
   }
 
   /** A latency percentile (seconds) of the candidate's requests through our Envoy (Envoy's per-cluster histogram). */
-  public static latency(options: MetricOptions & { readonly percentile?: number; readonly maxSeconds: number; readonly minRequests?: number; readonly name?: string }): MetricSpec {
+  public static latency(
+    options: MetricOptions & {
+      readonly percentile?: number;
+      readonly maxSeconds: number;
+      readonly minRequests?: number;
+      readonly name?: string;
+    },
+  ): MetricSpec {
     const { percentile, maxSeconds, name, ...rest } = options;
-    return { name: name ?? `request-duration-p${percentile ?? 99}`, kind: "envoy-latency", percentile: percentile ?? 99, max: maxSeconds, ...rest };
+    return {
+      name: name ?? `request-duration-p${percentile ?? 99}`,
+      kind: "envoy-latency",
+      percentile: percentile ?? 99,
+      max: maxSeconds,
+      ...rest,
+    };
   }
 
   /** Percent of the candidate's Triton inferences that failed (nv_inference_request_failure), from Prometheus. */
-  public static tritonFailureRate(options: MetricOptions & { readonly maxPercent: number; readonly name?: string }): MetricSpec {
+  public static tritonFailureRate(
+    options: MetricOptions & { readonly maxPercent: number; readonly name?: string },
+  ): MetricSpec {
     const { maxPercent, name, ...rest } = options;
     return { name: name ?? "triton-failure-rate", kind: "triton-failure-rate", max: maxPercent, ...rest };
   }
 
   /** The candidate's mean Triton queue time per request (seconds; core/queue-time), from Prometheus. */
-  public static tritonQueueTime(options: MetricOptions & { readonly maxSeconds: number; readonly name?: string }): MetricSpec {
+  public static tritonQueueTime(
+    options: MetricOptions & { readonly maxSeconds: number; readonly name?: string },
+  ): MetricSpec {
     const { maxSeconds, name, ...rest } = options;
     return { name: name ?? "triton-queue-time", kind: "triton-queue-time", max: maxSeconds, ...rest };
   }
@@ -58,7 +83,14 @@ export class PromotionMetric {
    * (the candidate), `{{stable}}` and `{{interval}}` (e.g. `30s`) are replaced; for a TritonModelCanary also
    * `{{model}}` and `{{version}}` (the candidate version; `{{color}}` is then the serving color).
    */
-  public static promql(options: MetricOptions & { readonly name: string; readonly query: string; readonly min?: number; readonly max?: number }): MetricSpec {
+  public static promql(
+    options: MetricOptions & {
+      readonly name: string;
+      readonly query: string;
+      readonly min?: number;
+      readonly max?: number;
+    },
+  ): MetricSpec {
     return { ...options, kind: "promql" };
   }
 }
@@ -110,24 +142,57 @@ export class TritonPromotion extends Construct {
     const modelCanary = props.canary instanceof TritonModelCanary ? props.canary : undefined;
     const canary = modelCanary ? modelCanary.canary : (props.canary as TritonCanary | TritonGatewayCanary);
     const gateway = canary instanceof TritonGatewayCanary;
-    v.check("canary", String(canary), canary instanceof TritonCanary || gateway, "a TritonCanary, a TritonGatewayCanary or a TritonModelCanary");
+    v.check(
+      "canary",
+      String(canary),
+      canary instanceof TritonCanary || gateway,
+      "a TritonCanary, a TritonGatewayCanary or a TritonModelCanary",
+    );
     v.throwIfInvalid();
     const pair = canary.pair;
     const kind = gateway ? "TritonGatewayCanary" : "TritonCanary";
     if (!modelCanary) {
-      v.check("canary", canary.node.path, canary.canaryVariable !== undefined, `a ${kind} whose canaryPercent is a TerraformVariable (TritonCanary.percentVariable): the driver sets it per step`);
-      v.check("canary", pair.node.path, pair.activeVariable !== undefined, `a ${kind} whose pair's active is a TerraformVariable (TritonBlueGreen.activeVariable): the driver switches it`);
+      v.check(
+        "canary",
+        canary.node.path,
+        canary.canaryVariable !== undefined,
+        `a ${kind} whose canaryPercent is a TerraformVariable (TritonCanary.percentVariable): the driver sets it per step`,
+      );
+      v.check(
+        "canary",
+        pair.node.path,
+        pair.activeVariable !== undefined,
+        `a ${kind} whose pair's active is a TerraformVariable (TritonBlueGreen.activeVariable): the driver switches it`,
+      );
     }
-    if (gateway) v.check("canary.dataPlane", canary.node.path, canary.dataPlane !== undefined, "a TritonGatewayCanary with its dataPlane (e.g. GatewayDataPlane.contour()): the driver reads the weights the Gateway's Envoy serves and each color's requests from it");
-    const analysis = { intervalSeconds: props.analysis?.intervalSeconds ?? 30, metrics: props.analysis?.metrics, ...(props.analysis?.prometheusUrl !== undefined ? { prometheusUrl: props.analysis.prometheusUrl } : {}) };
+    if (gateway)
+      v.check(
+        "canary.dataPlane",
+        canary.node.path,
+        canary.dataPlane !== undefined,
+        "a TritonGatewayCanary with its dataPlane (e.g. GatewayDataPlane.contour()): the driver reads the weights the Gateway's Envoy serves and each color's requests from it",
+      );
+    const analysis = {
+      intervalSeconds: props.analysis?.intervalSeconds ?? 30,
+      metrics: props.analysis?.metrics,
+      ...(props.analysis?.prometheusUrl !== undefined ? { prometheusUrl: props.analysis.prometheusUrl } : {}),
+    };
     for (const p of promotionProblems({ steps: props.steps, analysis })) v.check(p.field, p.value, false, p.expected);
     v.integer("historyLimit", props.historyLimit, 1, 1000);
     const webhookUrlEnv = props.webhookUrlEnv ?? "CDKTF_TRITON_WEBHOOK_URL";
-    v.check("webhookUrlEnv", webhookUrlEnv, /^[A-Za-z_][A-Za-z0-9_]*$/.test(webhookUrlEnv), "the name of an environment variable");
+    v.check(
+      "webhookUrlEnv",
+      webhookUrlEnv,
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(webhookUrlEnv),
+      "the name of an environment variable",
+    );
     v.throwIfInvalid();
 
     // A pair may have a promotion of its colors and one of each model canary's versions.
-    const outputId = `${pair.appName}${modelCanary ? `_${modelCanary.model}_versions` : ""}_promotion`.replace(/[^A-Za-z0-9_]/g, "_");
+    const outputId = `${pair.appName}${modelCanary ? `_${modelCanary.model}_versions` : ""}_promotion`.replace(
+      /[^A-Za-z0-9_]/g,
+      "_",
+    );
     const rel = (c: Color) => pair.release(c);
     this.stateOutput = new TerraformOutput(this, "state", {
       description: `The state of ${pair.appName} for cdktf-triton promote: the active color, and each color's version and release fingerprint.`,
@@ -135,10 +200,26 @@ export class TritonPromotion extends Construct {
         active: pair.active,
         namespace: pair.namespace,
         envoyNamespace: canary instanceof TritonGatewayCanary ? (canary.dataPlane?.namespace ?? "") : canary.namespace,
-        ...(canary instanceof TritonGatewayCanary ? { gateway: { routeNamespace: canary.namespace, services: canary.services } } : {}),
+        ...(canary instanceof TritonGatewayCanary
+          ? { gateway: { routeNamespace: canary.namespace, services: canary.services } }
+          : {}),
         canary: canary.canaryVariable ? `\${var.${canary.canaryVariable.friendlyUniqueId}}` : 0,
-        ...(modelCanary ? { model: Object.fromEntries((["version", "next", "percent"] as const).map((k) => [k, `\${var.${modelCanary.variables[k].friendlyUniqueId}}`])) } : {}),
-        ...Object.fromEntries(COLORS.map((c) => [c, { version: rel(c).props.version, fingerprint: `\${${pair.fingerprintExpressions[c]}}` }])),
+        ...(modelCanary
+          ? {
+              model: Object.fromEntries(
+                (["version", "next", "percent"] as const).map((k) => [
+                  k,
+                  `\${var.${modelCanary.variables[k].friendlyUniqueId}}`,
+                ]),
+              ),
+            }
+          : {}),
+        ...Object.fromEntries(
+          COLORS.map((c) => [
+            c,
+            { version: rel(c).props.version, fingerprint: `\${${pair.fingerprintExpressions[c]}}` },
+          ]),
+        ),
       },
     });
     this.stateOutput.overrideLogicalId(outputId);
@@ -146,11 +227,32 @@ export class TritonPromotion extends Construct {
       version: PROMOTION_SPEC_VERSION,
       path: this.node.path,
       app: pair.appName,
-      variables: { active: pair.activeVariable?.friendlyUniqueId ?? "", canary: canary.canaryVariable?.friendlyUniqueId ?? "" },
+      variables: {
+        active: pair.activeVariable?.friendlyUniqueId ?? "",
+        canary: canary.canaryVariable?.friendlyUniqueId ?? "",
+      },
       output: outputId,
       ...(canary instanceof TritonGatewayCanary
-        ? { gateway: { implementation: canary.dataPlane!.implementation, route: canary.routeName, envoy: { namespace: canary.dataPlane!.namespace, podLabels: { ...canary.dataPlane!.podLabels }, adminPort: canary.dataPlane!.adminPort } } }
-        : { envoy: { name: canary.model.name, opsPort: ENVOY_OPS_PORT, adminPort: ENVOY_ADMIN_PORT, route: CANARY_ROUTE, clusters: canary.clusters } }),
+        ? {
+            gateway: {
+              implementation: canary.dataPlane!.implementation,
+              route: canary.routeName,
+              envoy: {
+                namespace: canary.dataPlane!.namespace,
+                podLabels: { ...canary.dataPlane!.podLabels },
+                adminPort: canary.dataPlane!.adminPort,
+              },
+            },
+          }
+        : {
+            envoy: {
+              name: canary.model.name,
+              opsPort: ENVOY_OPS_PORT,
+              adminPort: ENVOY_ADMIN_PORT,
+              route: CANARY_ROUTE,
+              clusters: canary.clusters,
+            },
+          }),
       ...(modelCanary ? { model: modelPlane(modelCanary) } : {}),
       steps: props.steps.map((s) => ({ weightPercent: s.weightPercent, bakeSeconds: s.bakeSeconds })),
       analysis: analysis as PromotionSpec["analysis"],
@@ -158,7 +260,13 @@ export class TritonPromotion extends Construct {
       history: { configMap: historyConfigMap(pair.appName), limit: props.historyLimit ?? 50 },
       webhookUrlEnv,
     };
-    this.specAsset = specAsset(this, "spec", PROMOTION_SPEC_FOLDER, PROMOTION_SPEC_FILE, JSON.stringify(this.spec, null, 2)).asset;
+    this.specAsset = specAsset(
+      this,
+      "spec",
+      PROMOTION_SPEC_FOLDER,
+      PROMOTION_SPEC_FILE,
+      JSON.stringify(this.spec, null, 2),
+    ).asset;
   }
 }
 
@@ -169,13 +277,24 @@ function modelPlane(m: TritonModelCanary): ModelPlaneSpec {
     COLORS.map((color) => {
       const release = pair.release(color);
       const r = release.values.restrictedApi;
-      const restricted = r.enabled && r.apis.includes("model-repository") ? { header: r.header, secretName: r.secretName || `${release.props.releaseName}-restricted-api`, secretKey: r.secretKey } : undefined;
+      const restricted =
+        r.enabled && r.apis.includes("model-repository")
+          ? {
+              header: r.header,
+              secretName: r.secretName || `${release.props.releaseName}-restricted-api`,
+              secretKey: r.secretKey,
+            }
+          : undefined;
       return [color, { podLabels: { app: pair.appName, color }, ...(restricted ? { restricted } : {}) }];
     }),
   ) as unknown as ModelPlaneSpec["triton"];
   return {
     name: m.model,
-    variables: { version: m.variables.version.friendlyUniqueId, next: m.variables.next.friendlyUniqueId, percent: m.variables.percent.friendlyUniqueId },
+    variables: {
+      version: m.variables.version.friendlyUniqueId,
+      next: m.variables.next.friendlyUniqueId,
+      percent: m.variables.percent.friendlyUniqueId,
+    },
     verify: m.verifySpec,
     triton,
     httpPort: TRITON_PORTS.http,

@@ -15,6 +15,9 @@ export function queueTimeAdapterRule(metricName = "triton_queue_time_us"): Recor
     seriesQuery: 'nv_inference_queue_duration_us{namespace!="",pod!=""}',
     resources: { overrides: { namespace: { resource: "namespace" }, pod: { resource: "pod" } } },
     name: { matches: "^nv_inference_queue_duration_us$", as: metricName },
-    metricsQuery: queueTimePerRequestUs((counter) => `sum(rate(${counter}{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)`, "zero"),
+    metricsQuery: queueTimePerRequestUs(
+      (counter) => `sum(rate(${counter}{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)`,
+      "zero",
+    ),
   };
 }

@@ -89,7 +89,12 @@ class ObjectStoreRepository extends ModelRepository {
         typeof uri === "string" && uri.startsWith("gs://") && this.options.credentialsSecret !== undefined,
         "credentialsKey only together with credentialsSecret and a gs:// URI",
       );
-      v.check(`${field}.credentialsKey`, this.options.credentialsKey, /^[-._a-zA-Z0-9]+$/.test(this.options.credentialsKey), "a Secret key of -, _, . and alphanumerics");
+      v.check(
+        `${field}.credentialsKey`,
+        this.options.credentialsKey,
+        /^[-._a-zA-Z0-9]+$/.test(this.options.credentialsKey),
+        "a Secret key of -, _, . and alphanumerics",
+      );
     }
   }
 

@@ -5,7 +5,15 @@ import { tritonChartAsset } from "../chart";
 import { isPinnedImage, isToken, PropValidator } from "../validation";
 import { COLORS } from "../../core/colors";
 import { RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
-import { CHART_LABEL_KEYS, MANAGED_FLAGS, PinnedVersions, renderChartValues, ResolvedReleaseProps, resolveReleaseProps, TritonChartValues } from "./values";
+import {
+  CHART_LABEL_KEYS,
+  MANAGED_FLAGS,
+  PinnedVersions,
+  renderChartValues,
+  ResolvedReleaseProps,
+  resolveReleaseProps,
+  TritonChartValues,
+} from "./values";
 import { DependableConstruct } from "../dependencies";
 import { validatePodScheduling } from "../pod-scheduling";
 import { claimName } from "../names";
@@ -32,7 +40,13 @@ export class TritonRelease extends DependableConstruct {
     this.props = resolveReleaseProps(props);
     const names = new PropValidator(this.node.path);
     for (const kind of ["Helm release", "Deployment", "Service"]) {
-      claimName(this, names, "releaseName", this.props.releaseName, `${kind} ${this.props.namespace}/${this.props.releaseName}`);
+      claimName(
+        this,
+        names,
+        "releaseName",
+        this.props.releaseName,
+        `${kind} ${this.props.namespace}/${this.props.releaseName}`,
+      );
     }
     names.throwIfInvalid();
     this.baseValues = renderChartValues(this.props);
@@ -62,7 +76,13 @@ export class TritonRelease extends DependableConstruct {
     // at once (measured: /v2/health/ready answers 400 during the load while inference goes on),
     // which would take them out of their Service and Envoy's rotation: not strict. A starting pod
     // is still held back until its models are loaded and pinned (the postStart hook).
-    return this.pins.length ? { ...this.baseValues, server: { ...this.baseValues.server, strictReadiness: false }, pinnedVersions: [...this.pins] } : this.baseValues;
+    return this.pins.length
+      ? {
+          ...this.baseValues,
+          server: { ...this.baseValues.server, strictReadiness: false },
+          pinnedVersions: [...this.pins],
+        }
+      : this.baseValues;
   }
 
   /**
@@ -74,9 +94,24 @@ export class TritonRelease extends DependableConstruct {
   public pinModelVersions(pin: PinnedVersions, by: string): void {
     const v = new PropValidator(by);
     const control = this.props.modelControl;
-    v.check("model", pin.model, control.mode === "explicit" && control.loads(pin.model), `a model ${this.node.path} loads at startup in explicit model control (ModelControl.explicit({ loadModels: ["${pin.model}"] })): versions load through Triton's repository API, which only explicit mode opens (it has ${control.mode}${control.mode === "explicit" ? ` loading ${control.loadedModels.join(", ")}` : ""})`);
-    v.check("model", pin.model, !this.pins.some((p) => p.model === pin.model), `a model whose versions nothing else pins on ${this.node.path}`);
-    v.check("model", pin.model, this.strictReadinessGiven !== true, `a release without strictReadiness: true (${this.node.path} has it): a version loading beside the serving one makes Triton's strict readiness false on every pod at once, which would take them all out of rotation; a pinned model's pods run with --strict-readiness=false, and a starting pod is still held until its models are loaded (postStart)`);
+    v.check(
+      "model",
+      pin.model,
+      control.mode === "explicit" && control.loads(pin.model),
+      `a model ${this.node.path} loads at startup in explicit model control (ModelControl.explicit({ loadModels: ["${pin.model}"] })): versions load through Triton's repository API, which only explicit mode opens (it has ${control.mode}${control.mode === "explicit" ? ` loading ${control.loadedModels.join(", ")}` : ""})`,
+    );
+    v.check(
+      "model",
+      pin.model,
+      !this.pins.some((p) => p.model === pin.model),
+      `a model whose versions nothing else pins on ${this.node.path}`,
+    );
+    v.check(
+      "model",
+      pin.model,
+      this.strictReadinessGiven !== true,
+      `a release without strictReadiness: true (${this.node.path} has it): a version loading beside the serving one makes Triton's strict readiness false on every pod at once, which would take them all out of rotation; a pinned model's pods run with --strict-readiness=false, and a starting pod is still held until its models are loaded (postStart)`,
+    );
     v.throwIfInvalid();
     this.pins.push(pin);
     this.helmRelease.values = [JSON.stringify(this.values, null, 2)];
@@ -113,30 +148,43 @@ function validateIdentity(v: PropValidator, props: TritonReleaseProps): void {
     v.dnsLabel("releaseName", `${props.appName}-${props.color}`, 53);
   }
   if (props.image !== undefined) {
-    v.check("image", props.image, isPinnedImage(props.image), "an image reference with an explicit tag or digest, e.g. nvcr.io/nvidia/tritonserver:25.10-py3");
+    v.check(
+      "image",
+      props.image,
+      isPinnedImage(props.image),
+      "an image reference with an explicit tag or digest, e.g. nvcr.io/nvidia/tritonserver:25.10-py3",
+    );
   }
   v.integer("replicas", props.replicas, 0, 1000);
   v.integer("gpus", props.gpus, 0, 16);
   v.resources(props.resources, { cpuRequest: "1", memoryRequest: "4Gi" });
   v.quantity("shmSize", props.shmSize);
-
 }
 
 /** Where the models come from and how Triton loads them. */
 function validateModels(v: PropValidator, props: TritonReleaseProps): void {
   if (!props.modelRepository || typeof props.modelRepository._validate !== "function") {
-    v.check("modelRepository", props.modelRepository, false, "ModelRepository.objectStore(...) or ModelRepository.persistentVolumeClaim(...)");
+    v.check(
+      "modelRepository",
+      props.modelRepository,
+      false,
+      "ModelRepository.objectStore(...) or ModelRepository.persistentVolumeClaim(...)",
+    );
   } else {
     props.modelRepository._validate(v, "modelRepository");
   }
   if (props.modelControl !== undefined) {
     if (typeof props.modelControl._validate !== "function") {
-      v.check("modelControl", props.modelControl, false, "ModelControl.none(), ModelControl.poll(...) or ModelControl.explicit(...)");
+      v.check(
+        "modelControl",
+        props.modelControl,
+        false,
+        "ModelControl.none(), ModelControl.poll(...) or ModelControl.explicit(...)",
+      );
     } else {
       props.modelControl._validate(v, "modelControl");
     }
   }
-
 }
 
 /** Probes, drain and rollout timing (each bounded by the ones it depends on). */
@@ -148,10 +196,20 @@ function validateLifecycle(v: PropValidator, props: TritonReleaseProps): void {
   v.integer("probes.failureThreshold", probes.failureThreshold, 1, 100);
   const period = probes.periodSeconds ?? 10;
   if (probes.timeoutSeconds !== undefined && Number.isInteger(period)) {
-    v.check("probes.timeoutSeconds", probes.timeoutSeconds, probes.timeoutSeconds <= period, `at most probes.periodSeconds (${period})`);
+    v.check(
+      "probes.timeoutSeconds",
+      probes.timeoutSeconds,
+      probes.timeoutSeconds <= period,
+      `at most probes.periodSeconds (${period})`,
+    );
   }
   if (probes.startupBudgetSeconds !== undefined && Number.isInteger(period)) {
-    v.check("probes.startupBudgetSeconds", probes.startupBudgetSeconds, probes.startupBudgetSeconds >= period, `at least probes.periodSeconds (${period})`);
+    v.check(
+      "probes.startupBudgetSeconds",
+      probes.startupBudgetSeconds,
+      probes.startupBudgetSeconds >= period,
+      `at least probes.periodSeconds (${period})`,
+    );
   }
 
   v.integer("drain.preStopSeconds", props.drain?.preStopSeconds, 0, 600);
@@ -160,9 +218,13 @@ function validateLifecycle(v: PropValidator, props: TritonReleaseProps): void {
   v.integer("helmTimeoutSeconds", props.helmTimeoutSeconds, 60, 86400);
   const budget = probes.startupBudgetSeconds ?? 900;
   if (props.helmTimeoutSeconds !== undefined && Number.isInteger(budget)) {
-    v.check("helmTimeoutSeconds", props.helmTimeoutSeconds, props.helmTimeoutSeconds > budget, `more than probes.startupBudgetSeconds (${budget}), or the apply gives up while models still load`);
+    v.check(
+      "helmTimeoutSeconds",
+      props.helmTimeoutSeconds,
+      props.helmTimeoutSeconds > budget,
+      `more than probes.startupBudgetSeconds (${budget}), or the apply gives up while models still load`,
+    );
   }
-
 }
 
 function validateMetadata(v: PropValidator, props: TritonReleaseProps): void {
@@ -177,16 +239,33 @@ function validateMetadata(v: PropValidator, props: TritonReleaseProps): void {
 function validateObservability(v: PropValidator, props: TritonReleaseProps): void {
   v.stringMap("monitoring.labels", props.monitoring?.labels, "label");
   const ratio = props.monitoring?.failureRatio;
-  if (ratio !== undefined) v.check("monitoring.failureRatio", ratio, typeof ratio === "number" && ratio > 0 && ratio < 1, "a share between 0 and 1, e.g. 0.05");
+  if (ratio !== undefined)
+    v.check(
+      "monitoring.failureRatio",
+      ratio,
+      typeof ratio === "number" && ratio > 0 && ratio < 1,
+      "a share between 0 and 1, e.g. 0.05",
+    );
   v.seconds("monitoring.p99LatencySeconds", props.monitoring?.p99LatencySeconds, 0.001, 3600);
   const hpa = props.autoscaling;
   if (hpa !== undefined) {
     v.integer("autoscaling.maxReplicas", hpa.maxReplicas, 1, 1000);
     if (typeof props.replicas === "number" && Number.isInteger(hpa.maxReplicas)) {
-      v.check("autoscaling.maxReplicas", hpa.maxReplicas, hpa.maxReplicas >= props.replicas, `at least replicas (${props.replicas}), the HPA's minimum`);
+      v.check(
+        "autoscaling.maxReplicas",
+        hpa.maxReplicas,
+        hpa.maxReplicas >= props.replicas,
+        `at least replicas (${props.replicas}), the HPA's minimum`,
+      );
     }
     v.seconds("autoscaling.targetQueueTimeSeconds", hpa.targetQueueTimeSeconds, 0.001, 3600);
-    if (hpa.metricName !== undefined) v.check("autoscaling.metricName", hpa.metricName, typeof hpa.metricName === "string" && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(hpa.metricName), "a metric name as the adapter serves it, e.g. triton_queue_time_us");
+    if (hpa.metricName !== undefined)
+      v.check(
+        "autoscaling.metricName",
+        hpa.metricName,
+        typeof hpa.metricName === "string" && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(hpa.metricName),
+        "a metric name as the adapter serves it, e.g. triton_queue_time_us",
+      );
   }
 }
 
@@ -200,16 +279,29 @@ function validateRestrictedApi(v: PropValidator, restricted: TritonReleaseProps[
         v.check(
           "restrictedApi.apis",
           apis,
-          Array.isArray(apis) && apis.length > 0 && apis.every((a) => RESTRICTABLE_APIS.includes(a)) && new Set(apis).size === apis.length,
+          Array.isArray(apis) &&
+            apis.length > 0 &&
+            apis.every((a) => RESTRICTABLE_APIS.includes(a)) &&
+            new Set(apis).size === apis.length,
           `a non-empty list of distinct API names from ${RESTRICTABLE_APIS.join(", ")}`,
         );
       }
       if (restricted.header !== undefined) {
-        v.check("restrictedApi.header", restricted.header, typeof restricted.header === "string" && /^[a-z0-9][a-z0-9-]{0,62}$/.test(restricted.header), 'a lower-case header name (letters, digits, "-"), e.g. "triton-admin-key"');
+        v.check(
+          "restrictedApi.header",
+          restricted.header,
+          typeof restricted.header === "string" && /^[a-z0-9][a-z0-9-]{0,62}$/.test(restricted.header),
+          'a lower-case header name (letters, digits, "-"), e.g. "triton-admin-key"',
+        );
       }
       v.dnsSubdomain("restrictedApi.secretName", restricted.secretName);
       if (restricted.secretKey !== undefined) {
-        v.check("restrictedApi.secretKey", restricted.secretKey, typeof restricted.secretKey === "string" && /^[-._a-zA-Z0-9]{1,253}$/.test(restricted.secretKey), 'a Secret key (letters, digits, "-", "_", ".")');
+        v.check(
+          "restrictedApi.secretKey",
+          restricted.secretKey,
+          typeof restricted.secretKey === "string" && /^[-._a-zA-Z0-9]{1,253}$/.test(restricted.secretKey),
+          'a Secret key (letters, digits, "-", "_", ".")',
+        );
       }
     }
   }
@@ -218,7 +310,17 @@ function validateRestrictedApi(v: PropValidator, restricted: TritonReleaseProps[
 function validateExtraArgs(v: PropValidator, extraArgs: TritonReleaseProps["extraArgs"]): void {
   (extraArgs ?? []).forEach((arg, i) => {
     const flag = typeof arg === "string" ? arg.split("=")[0] : "";
-    v.check(`extraArgs[${i}]`, arg, typeof arg === "string" && /^--[a-z][a-z0-9-]*(=.*)?$/.test(arg), "a flag of the form --name=value");
-    v.check(`extraArgs[${i}]`, arg, !MANAGED_FLAGS.includes(flag), `a flag the chart does not manage (it sets ${MANAGED_FLAGS.join(", ")})`);
+    v.check(
+      `extraArgs[${i}]`,
+      arg,
+      typeof arg === "string" && /^--[a-z][a-z0-9-]*(=.*)?$/.test(arg),
+      "a flag of the form --name=value",
+    );
+    v.check(
+      `extraArgs[${i}]`,
+      arg,
+      !MANAGED_FLAGS.includes(flag),
+      `a flag the chart does not manage (it sets ${MANAGED_FLAGS.join(", ")})`,
+    );
   });
 }

@@ -1,6 +1,13 @@
 import { ModelControl, ModelControlValues } from "./model-control";
 import { ModelRepositoryValues } from "./model-repository";
-import { AutoscalingOptions, Color, DEFAULT_TRITON_IMAGE, RestrictedApiName, Toleration, TritonReleaseProps } from "./props";
+import {
+  AutoscalingOptions,
+  Color,
+  DEFAULT_TRITON_IMAGE,
+  RestrictedApiName,
+  Toleration,
+  TritonReleaseProps,
+} from "./props";
 
 /** Flags the chart sets itself; `extraArgs` may not override them. */
 export const MANAGED_FLAGS = [
@@ -83,9 +90,18 @@ export interface TritonChartValues {
   readonly monitoring: {
     readonly labels: Record<string, string>;
     readonly serviceMonitor: { readonly enabled: boolean };
-    readonly prometheusRule: { readonly enabled: boolean; readonly failureRatio: number; readonly p99LatencyMs: number };
+    readonly prometheusRule: {
+      readonly enabled: boolean;
+      readonly failureRatio: number;
+      readonly p99LatencyMs: number;
+    };
   };
-  readonly autoscaling: { readonly enabled: boolean; readonly maxReplicas: number; readonly metricName: string; readonly targetQueueTimeUs: number };
+  readonly autoscaling: {
+    readonly enabled: boolean;
+    readonly maxReplicas: number;
+    readonly metricName: string;
+    readonly targetQueueTimeUs: number;
+  };
 }
 
 interface ProbeValues {
@@ -96,7 +112,10 @@ interface ProbeValues {
 
 /** Props with every default applied, as {@link TritonRelease} exposes them. */
 export type ResolvedReleaseProps = Required<
-  Omit<TritonReleaseProps, "resources" | "probes" | "drain" | "monitoring" | "replicas" | "restrictedApi" | "autoscaling">
+  Omit<
+    TritonReleaseProps,
+    "resources" | "probes" | "drain" | "monitoring" | "replicas" | "restrictedApi" | "autoscaling"
+  >
 > & {
   /** False when off; otherwise every field resolved ("" secretName: the chart's own Secret). */
   readonly restrictedApi: false | Required<Exclude<TritonReleaseProps["restrictedApi"], false | undefined>>;
@@ -172,7 +191,11 @@ export function resolveReleaseProps(props: TritonReleaseProps): ResolvedReleaseP
       p99LatencySeconds: props.monitoring?.p99LatencySeconds ?? 5,
     },
     autoscaling: props.autoscaling
-      ? { maxReplicas: props.autoscaling.maxReplicas, targetQueueTimeSeconds: props.autoscaling.targetQueueTimeSeconds ?? 0.05, metricName: props.autoscaling.metricName ?? "triton_queue_time_us" }
+      ? {
+          maxReplicas: props.autoscaling.maxReplicas,
+          targetQueueTimeSeconds: props.autoscaling.targetQueueTimeSeconds ?? 0.05,
+          metricName: props.autoscaling.metricName ?? "triton_queue_time_us",
+        }
       : false,
     extraArgs: props.extraArgs ?? [],
     helmTimeoutSeconds: props.helmTimeoutSeconds ?? probes.startupBudgetSeconds + 300,
@@ -204,7 +227,10 @@ export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
       exitTimeoutSeconds: p.drain.exitTimeoutSeconds,
       extraArgs: p.extraArgs,
     },
-    restrictedApi: { enabled: p.restrictedApi !== false, ...(p.restrictedApi || { ...RESTRICTED_API_DEFAULTS, secretName: "" }) },
+    restrictedApi: {
+      enabled: p.restrictedApi !== false,
+      ...(p.restrictedApi || { ...RESTRICTED_API_DEFAULTS, secretName: "" }),
+    },
     ports: TRITON_PORTS,
     probes: {
       startup: {
@@ -252,15 +278,35 @@ export function renderChartValues(p: ResolvedReleaseProps): TritonChartValues {
     monitoring: {
       labels: p.monitoring.labels,
       serviceMonitor: { enabled: p.monitoring.serviceMonitor },
-      prometheusRule: { enabled: p.monitoring.prometheusRule, failureRatio: p.monitoring.failureRatio, p99LatencyMs: Math.round(p.monitoring.p99LatencySeconds * 1000) },
+      prometheusRule: {
+        enabled: p.monitoring.prometheusRule,
+        failureRatio: p.monitoring.failureRatio,
+        p99LatencyMs: Math.round(p.monitoring.p99LatencySeconds * 1000),
+      },
     },
     // The chart speaks Triton's units: the adapter's metric is in microseconds.
-    autoscaling: p.autoscaling ? { enabled: true, maxReplicas: p.autoscaling.maxReplicas, metricName: p.autoscaling.metricName, targetQueueTimeUs: Math.round(p.autoscaling.targetQueueTimeSeconds * 1e6) } : { enabled: false, maxReplicas: 1, metricName: "triton_queue_time_us", targetQueueTimeUs: 50000 },
+    autoscaling: p.autoscaling
+      ? {
+          enabled: true,
+          maxReplicas: p.autoscaling.maxReplicas,
+          metricName: p.autoscaling.metricName,
+          targetQueueTimeUs: Math.round(p.autoscaling.targetQueueTimeSeconds * 1e6),
+        }
+      : { enabled: false, maxReplicas: 1, metricName: "triton_queue_time_us", targetQueueTimeUs: 50000 },
   };
 }
 
 /** Label keys the chart sets itself: a user's label must not replace them (selectors rely on them). */
-export const CHART_LABEL_KEYS: readonly string[] = ["app", "color", "version", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart"];
+export const CHART_LABEL_KEYS: readonly string[] = [
+  "app",
+  "color",
+  "version",
+  "app.kubernetes.io/name",
+  "app.kubernetes.io/instance",
+  "app.kubernetes.io/version",
+  "app.kubernetes.io/managed-by",
+  "helm.sh/chart",
+];
 
 /** The default affinity: keep away from the other color's pods of the same app, where the cluster allows. */
 export function colorAntiAffinity(app: string, color: Color): Record<string, unknown> {

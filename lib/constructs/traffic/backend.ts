@@ -26,15 +26,31 @@ export abstract class Backend {
   public static release(release: TritonRelease): Backend {
     const p = release.props;
     const service = { name: p.releaseName, namespace: p.namespace ?? "default" };
-    return new Fixed({ name: p.releaseName, host: `${service.name}.${service.namespace}.svc.cluster.local`, httpPort: TRITON_PORTS.http, grpcPort: TRITON_PORTS.grpc, service });
+    return new Fixed({
+      name: p.releaseName,
+      host: `${service.name}.${service.namespace}.svc.cluster.local`,
+      httpPort: TRITON_PORTS.http,
+      grpcPort: TRITON_PORTS.grpc,
+      service,
+    });
   }
 
   /** Any Service in the cluster serving the Open Inference Protocol. */
-  public static service(name: string, options: { namespace?: string; httpPort?: number; grpcPort?: number } = {}): Backend {
+  public static service(
+    name: string,
+    options: { namespace?: string; httpPort?: number; grpcPort?: number } = {},
+  ): Backend {
     const ns = options.namespace ?? "default";
     const service = { name, namespace: ns };
-    return new Fixed({ name: `${name}.${ns}`, host: `${name}.${ns}.svc.cluster.local`, httpPort: options.httpPort ?? TRITON_PORTS.http, grpcPort: options.grpcPort, service }, (v, at) =>
-      v.port(`${at}.httpPort`, options.httpPort).port(`${at}.grpcPort`, options.grpcPort),
+    return new Fixed(
+      {
+        name: `${name}.${ns}`,
+        host: `${name}.${ns}.svc.cluster.local`,
+        httpPort: options.httpPort ?? TRITON_PORTS.http,
+        grpcPort: options.grpcPort,
+        service,
+      },
+      (v, at) => v.port(`${at}.httpPort`, options.httpPort).port(`${at}.grpcPort`, options.grpcPort),
     );
   }
 
@@ -42,7 +58,10 @@ export abstract class Backend {
    * An endpoint outside the cluster, e.g. https://triton.eu-west-1.example.com: TLS with SNI = its
    * host, its certificate verified against `caFile` (a path inside the Envoy container) and its name.
    */
-  public static external(url: string, options: { name?: string; sni?: string; grpcPort?: number; caFile?: string } = {}): Backend {
+  public static external(
+    url: string,
+    options: { name?: string; sni?: string; grpcPort?: number; caFile?: string } = {},
+  ): Backend {
     let u: URL | undefined;
     try {
       u = new URL(url);
@@ -56,17 +75,37 @@ export abstract class Backend {
         host: u?.hostname ?? "invalid",
         httpPort: Number(u?.port || (tls ? 443 : 80)),
         grpcPort: options.grpcPort,
-        tls: tls ? { sni: options.sni ?? u!.hostname, caFile: options.caFile ?? "/etc/ssl/certs/ca-certificates.crt" } : undefined,
+        tls: tls
+          ? { sni: options.sni ?? u!.hostname, caFile: options.caFile ?? "/etc/ssl/certs/ca-certificates.crt" }
+          : undefined,
       },
       // Checked by the construct that uses the backend, under its path and field.
       (v, at) => {
-        if (!u) v.check(`${at}.url`, url, false, "an absolute URL with a scheme and a host, e.g. https://triton.eu-west-1.example.com");
+        if (!u)
+          v.check(
+            `${at}.url`,
+            url,
+            false,
+            "an absolute URL with a scheme and a host, e.g. https://triton.eu-west-1.example.com",
+          );
         else {
           v.check(`${at}.url`, url, ["http:", "https:"].includes(u.protocol), "an http:// or https:// URL");
-          v.check(`${at}.url`, url, u.pathname === "/" && !u.search && !u.hash, "a scheme, host and port only: Envoy sends each request's own path to the backend, so a path here would be dropped");
-          if (u.username || u.password) v.check(`${at}.url`, "(a URL with credentials)", false, "a URL without credentials");
+          v.check(
+            `${at}.url`,
+            url,
+            u.pathname === "/" && !u.search && !u.hash,
+            "a scheme, host and port only: Envoy sends each request's own path to the backend, so a path here would be dropped",
+          );
+          if (u.username || u.password)
+            v.check(`${at}.url`, "(a URL with credentials)", false, "a URL without credentials");
           const tlsOption = options.caFile !== undefined ? "caFile" : options.sni !== undefined ? "sni" : undefined;
-          if (!tls && tlsOption) v.check(`${at}.${tlsOption}`, options[tlsOption], false, `an https:// URL with it: ${url} is plain HTTP, and TLS would silently not be used`);
+          if (!tls && tlsOption)
+            v.check(
+              `${at}.${tlsOption}`,
+              options[tlsOption],
+              false,
+              `an https:// URL with it: ${url} is plain HTTP, and TLS would silently not be used`,
+            );
         }
         v.port(`${at}.grpcPort`, options.grpcPort);
       },
@@ -75,7 +114,9 @@ export abstract class Backend {
 
   /** A host and ports as given (an IP, a DNS name): for tests on loopback and for static fleets. */
   public static address(name: string, host: string, httpPort: number, grpcPort?: number): Backend {
-    return new Fixed({ name, host, httpPort, grpcPort }, (v, at) => v.port(`${at}.httpPort`, httpPort).port(`${at}.grpcPort`, grpcPort));
+    return new Fixed({ name, host, httpPort, grpcPort }, (v, at) =>
+      v.port(`${at}.httpPort`, httpPort).port(`${at}.grpcPort`, grpcPort),
+    );
   }
 
   /** @internal */

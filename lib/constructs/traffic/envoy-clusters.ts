@@ -2,7 +2,13 @@
 // health checks, outlier detection, circuit breakers, HTTP/2 for gRPC, and TLS to the endpoints that
 // name an SNI.
 import { isIP } from "net";
-import { CircuitBreakerProps, ClusterModel, EndpointModel, HealthCheckProps, OutlierDetectionProps } from "./envoy-model";
+import {
+  CircuitBreakerProps,
+  ClusterModel,
+  EndpointModel,
+  HealthCheckProps,
+  OutlierDetectionProps,
+} from "./envoy-model";
 import { duration, T } from "./envoy-types";
 
 export function renderCluster(c: ClusterModel, healthEventLogPath: string): object {
@@ -11,7 +17,9 @@ export function renderCluster(c: ClusterModel, healthEventLogPath: string): obje
     name: c.name,
     // Addresses that are all IP literals need no resolver (STATIC); names are resolved and
     // re-resolved (STRICT_DNS), which also spreads a name's addresses.
-    ...(c.endpoints.every((e) => isIP(e.host)) ? { type: "STATIC" } : { type: "STRICT_DNS", dns_lookup_family: "V4_PREFERRED" }),
+    ...(c.endpoints.every((e) => isIP(e.host))
+      ? { type: "STATIC" }
+      : { type: "STRICT_DNS", dns_lookup_family: "V4_PREFERRED" }),
     connect_timeout: "1s",
     lb_policy: c.loadBalancing === "least-request" ? "LEAST_REQUEST" : "ROUND_ROBIN",
     load_assignment: loadAssignment(c),
@@ -21,14 +29,29 @@ export function renderCluster(c: ClusterModel, healthEventLogPath: string): obje
     // 1 s before its workers' load balancers see them (a CPU saving for clusters of thousands of
     // hosts). Ours have a handful, and a host known dead must leave rotation at once (measured: a
     // host healthy in /clusters received no request for the next 600 without it).
-    common_lb_config: { healthy_panic_threshold: { value: 0 }, update_merge_window: "0s", ...(c.localityWeighted ? { locality_weighted_lb_config: {} } : {}) },
+    common_lb_config: {
+      healthy_panic_threshold: { value: 0 },
+      update_merge_window: "0s",
+      ...(c.localityWeighted ? { locality_weighted_lb_config: {} } : {}),
+    },
     // A pool's stats per endpoint (requests, health; labelled with the endpoint's host name): which
     // tier serves is observable, and alertable (Envoy has no statistics per priority).
-    ...(new Set(c.endpoints.map((e) => e.priority)).size > 1 ? { track_cluster_stats: { per_endpoint_stats: true } } : {}),
+    ...(new Set(c.endpoints.map((e) => e.priority)).size > 1
+      ? { track_cluster_stats: { per_endpoint_stats: true } }
+      : {}),
     ...(c.healthCheck ? { health_checks: [healthCheck(c.healthCheck, healthEventLogPath)] } : {}),
     ...(c.outlierDetection ? { outlier_detection: outlierDetection(c.outlierDetection) } : {}),
     circuit_breakers: { thresholds: [circuitBreakerThresholds(c.circuitBreakers)] },
-    ...(c.protocol === "grpc" ? { typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": T.http2, explicit_http_config: { http2_protocol_options: {} } } } } : {}),
+    ...(c.protocol === "grpc"
+      ? {
+          typed_extension_protocol_options: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+              "@type": T.http2,
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+        }
+      : {}),
     // Endpoints in other clusters or regions speak TLS with their own SNI; the rest plaintext.
     ...transportSocketMatches(c),
   };
@@ -70,7 +93,12 @@ function healthCheck(hc: HealthCheckProps, healthEventLogPath: string): object {
     // Triton's readiness over HTTP/1.1, also for gRPC clusters (on the HTTP port, see healthCheckPort).
     http_health_check: { path: hc.path ?? "/v2/health/ready", codec_client_type: "HTTP1" },
     // Ejections, recoveries and first failures as JSON lines: the failover event log.
-    event_logger: [{ name: "envoy.health_check.event_sink.file", typed_config: { "@type": T.healthEventFileSink, event_log_path: healthEventLogPath } }],
+    event_logger: [
+      {
+        name: "envoy.health_check.event_sink.file",
+        typed_config: { "@type": T.healthEventFileSink, event_log_path: healthEventLogPath },
+      },
+    ],
   };
 }
 
@@ -123,7 +151,9 @@ function transportSocketMatches(c: ClusterModel): object {
           common_tls_context: {
             validation_context: {
               trusted_ca: { filename: caFile },
-              match_typed_subject_alt_names: [{ san_type: /^[0-9.]+$/.test(sni) ? "IP_ADDRESS" : "DNS", matcher: { exact: sni } }],
+              match_typed_subject_alt_names: [
+                { san_type: /^[0-9.]+$/.test(sni) ? "IP_ADDRESS" : "DNS", matcher: { exact: sni } },
+              ],
             },
           },
         },

@@ -6,7 +6,15 @@
 import { stringify } from "yaml";
 import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, readyCluster, weightsVersion as versionOfRoutes } from "../../core/envoy";
 import { renderCluster } from "./envoy-clusters";
-import { EnvoyFiles, EnvoyModel, ListenerModel, ListenerTls, READY_SNI, RenderOptions, ACCESS_LOG_FORMAT } from "./envoy-model";
+import {
+  EnvoyFiles,
+  EnvoyModel,
+  ListenerModel,
+  ListenerTls,
+  READY_SNI,
+  RenderOptions,
+  ACCESS_LOG_FORMAT,
+} from "./envoy-model";
 import { renderRoutes } from "./envoy-routes";
 import { duration, T } from "./envoy-types";
 
@@ -16,13 +24,18 @@ export const routesFile = (i: number): `rds-${number}.yaml` => `rds-${i}.yaml`;
 export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): EnvoyFiles {
   const dir = options.configDir ?? "/etc/envoy";
   const address = options.listenAddress ?? "0.0.0.0";
-  const watched = (file: string) => ({ resource_api_version: "V3", path_config_source: { path: `${dir}/${file}`, watched_directory: { path: dir } } });
+  const watched = (file: string) => ({
+    resource_api_version: "V3",
+    path_config_source: { path: `${dir}/${file}`, watched_directory: { path: dir } },
+  });
   const adminPort = options.adminPort ?? ENVOY_ADMIN_PORT;
   const ports = model.listeners.map((l) => options.portOverrides?.[l.name] ?? l.port);
   const bootstrap = {
     node: { id: model.name, cluster: model.name },
     admin: { address: { socket_address: { address: options.opsPort ? "127.0.0.1" : address, port_value: adminPort } } },
-    ...(options.opsPort ? { static_resources: opsResources(address, options.opsPort, adminPort, ports, options.tls !== undefined) } : {}),
+    ...(options.opsPort
+      ? { static_resources: opsResources(address, options.opsPort, adminPort, ports, options.tls !== undefined) }
+      : {}),
     dynamic_resources: { lds_config: watched("lds.yaml"), cds_config: watched("cds.yaml") },
     // One runtime layer, the admin's (empty at start): a split route's weights can be moved at once
     // through the admin's /runtime_modify, ahead of the mounted file (see weightKeyPrefix).
@@ -31,7 +44,15 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   const clusters = model.clusters.map((c) => c.name);
   const tls = options.tls ? listenerTls(options.tls, watched) : undefined;
   const rendered = model.listeners.map((l, i) =>
-    renderListener(l, address, ports[i], watched(routesFile(i)), options.opsPort ? readyHop(i, ports.length, clusters) : undefined, options.accessLogPath ?? "/dev/stdout", tls),
+    renderListener(
+      l,
+      address,
+      ports[i],
+      watched(routesFile(i)),
+      options.opsPort ? readyHop(i, ports.length, clusters) : undefined,
+      options.accessLogPath ?? "/dev/stdout",
+      tls,
+    ),
   );
   const version = weightsVersion(model);
   const lds = { resources: rendered.map((r) => r.listener) };
@@ -39,8 +60,22 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
   // Route tables carry Terraform expressions (weights, versions) that the engine replaces in the
   // text before Envoy parses it: no line is folded (a long double-quoted string would be split
   // inside an expression) and no anchor stands in for a repeated route action.
-  const rds = Object.fromEntries(rendered.map((r, i) => [routesFile(i), stringify({ ...(version ? { version_info: version } : {}), resources: [r.routes] }, { lineWidth: 0, aliasDuplicateObjects: false })]));
-  return { "envoy.yaml": stringify(bootstrap), "lds.yaml": stringify(lds), ...rds, "cds.yaml": stringify(cds), ...(tls?.files ?? {}) };
+  const rds = Object.fromEntries(
+    rendered.map((r, i) => [
+      routesFile(i),
+      stringify(
+        { ...(version ? { version_info: version } : {}), resources: [r.routes] },
+        { lineWidth: 0, aliasDuplicateObjects: false },
+      ),
+    ]),
+  );
+  return {
+    "envoy.yaml": stringify(bootstrap),
+    "lds.yaml": stringify(lds),
+    ...rds,
+    "cds.yaml": stringify(cds),
+    ...(tls?.files ?? {}),
+  };
 }
 
 /** What a TLS listener's filter chains carry: the routes' transport socket, the readiness chain's, and the SDS files they read. */
@@ -65,15 +100,27 @@ function listenerTls(tls: ListenerTls, watched: (file: string) => object): Rende
   };
   if (tls.clientCaDir) {
     files["sds-client-ca.yaml"] = secret("client-ca", {
-      validation_context: { trusted_ca: { filename: `${tls.clientCaDir}/ca.crt` }, watched_directory: { path: tls.clientCaDir } },
+      validation_context: {
+        trusted_ca: { filename: `${tls.clientCaDir}/ca.crt` },
+        watched_directory: { path: tls.clientCaDir },
+      },
     });
   }
-  const socket = (context: object) => ({ name: "envoy.transport_sockets.tls", typed_config: { "@type": T.downstreamTls, ...context } });
+  const socket = (context: object) => ({
+    name: "envoy.transport_sockets.tls",
+    typed_config: { "@type": T.downstreamTls, ...context },
+  });
   const common = { alpn_protocols: ["h2", "http/1.1"], tls_certificate_sds_secret_configs: [certificate] };
   return {
     routes: socket(
       tls.clientCaDir
-        ? { require_client_certificate: true, common_tls_context: { ...common, validation_context_sds_secret_config: { name: "client-ca", sds_config: watched("sds-client-ca.yaml") } } }
+        ? {
+            require_client_certificate: true,
+            common_tls_context: {
+              ...common,
+              validation_context_sds_secret_config: { name: "client-ca", sds_config: watched("sds-client-ca.yaml") },
+            },
+          }
         : { common_tls_context: common },
     ),
     readiness: socket({ common_tls_context: common }),
@@ -103,9 +150,21 @@ const staticCluster = (name: string, port: number, tls = false) => ({
   name,
   type: "STATIC",
   connect_timeout: "1s",
-  load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }] },
+  load_assignment: {
+    cluster_name: name,
+    endpoints: [
+      { lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] },
+    ],
+  },
   // A hop to a TLS listener: its readiness chain (READY_SNI); the certificate is the pod's own, not checked.
-  ...(tls ? { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": T.upstreamTls, sni: READY_SNI } } } : {}),
+  ...(tls
+    ? {
+        transport_socket: {
+          name: "envoy.transport_sockets.tls",
+          typed_config: { "@type": T.upstreamTls, sni: READY_SNI },
+        },
+      }
+    : {}),
 });
 
 /**
@@ -121,20 +180,56 @@ const staticCluster = (name: string, port: number, tls = false) => ({
  * listener breaks the chain. `/live` is the admin's `/ready` alone: the process is up; a bad
  * configuration makes the pod unready, not restarted in a loop.
  */
-function opsResources(address: string, port: number, adminPort: number, listenerPorts: readonly number[], tls: boolean): object {
-  const toAdmin = (path: string, rewrite?: string) => ({ match: { path }, route: { cluster: ADMIN_CLUSTER, ...(rewrite ? { prefix_rewrite: rewrite } : {}) } });
+function opsResources(
+  address: string,
+  port: number,
+  adminPort: number,
+  listenerPorts: readonly number[],
+  tls: boolean,
+): object {
+  const toAdmin = (path: string, rewrite?: string) => ({
+    match: { path },
+    route: { cluster: ADMIN_CLUSTER, ...(rewrite ? { prefix_rewrite: rewrite } : {}) },
+  });
   const ready = listenerPorts.length
-    ? { match: { path: "/ready" }, route: { cluster: readyCluster(0), prefix_rewrite: READY_CHAIN_PATH, timeout: "1.5s" } }
+    ? {
+        match: { path: "/ready" },
+        route: { cluster: readyCluster(0), prefix_rewrite: READY_CHAIN_PATH, timeout: "1.5s" },
+      }
     : toAdmin("/ready");
   return {
     listeners: [
-      httpListener("ops", address, port, { route_config: routeConfiguration("ops", [ready, toAdmin("/live", "/ready"), toAdmin("/stats/prometheus"), { match: { prefix: "/" }, direct_response: { status: 404 } }]) }, []),
+      httpListener(
+        "ops",
+        address,
+        port,
+        {
+          route_config: routeConfiguration("ops", [
+            ready,
+            toAdmin("/live", "/ready"),
+            toAdmin("/stats/prometheus"),
+            { match: { prefix: "/" }, direct_response: { status: 404 } },
+          ]),
+        },
+        [],
+      ),
     ],
-    clusters: [staticCluster(ADMIN_CLUSTER, adminPort), ...listenerPorts.map((p, i) => staticCluster(readyCluster(i), p, tls))],
+    clusters: [
+      staticCluster(ADMIN_CLUSTER, adminPort),
+      ...listenerPorts.map((p, i) => staticCluster(readyCluster(i), p, tls)),
+    ],
   };
 }
 
-function renderListener(l: ListenerModel, address: string, port: number, rds: object, readiness: ReadyHop | undefined, accessLogPath: string, tls?: RenderedTls): { listener: object; routes: object } {
+function renderListener(
+  l: ListenerModel,
+  address: string,
+  port: number,
+  rds: object,
+  readiness: ReadyHop | undefined,
+  accessLogPath: string,
+  tls?: RenderedTls,
+): { listener: object; routes: object } {
   const filters: object[] = [];
   const healthCheck =
     readiness && "clusters" in readiness
@@ -157,7 +252,11 @@ function renderListener(l: ListenerModel, address: string, port: number, rds: ob
       typed_config: {
         "@type": T.localRateLimit,
         stat_prefix: `${l.name}_rate_limit`,
-        token_bucket: { max_tokens: l.rateLimit.maxTokens, tokens_per_fill: l.rateLimit.tokensPerFill, fill_interval: duration(l.rateLimit.fillIntervalSeconds) },
+        token_bucket: {
+          max_tokens: l.rateLimit.maxTokens,
+          tokens_per_fill: l.rateLimit.tokensPerFill,
+          fill_interval: duration(l.rateLimit.fillIntervalSeconds),
+        },
         filter_enabled: on,
         filter_enforced: on,
       },
@@ -165,18 +264,32 @@ function renderListener(l: ListenerModel, address: string, port: number, rds: ob
   }
   const refused = (l.refused ?? []).map((match) => ({
     match,
-    direct_response: { status: 403, body: { inline_string: "refused: Triton's administrative API is not served through this data plane\n" } },
+    direct_response: {
+      status: 403,
+      body: { inline_string: "refused: Triton's administrative API is not served through this data plane\n" },
+    },
   }));
   // A hop of the readiness chain is never rate limited: a probe refused under overload would take the pod out.
   const hop =
     readiness && "next" in readiness
-      ? [{ match: { path: READY_CHAIN_PATH }, route: { cluster: readiness.next }, ...(l.rateLimit ? { typed_per_filter_config: { "envoy.filters.http.local_ratelimit": noRateLimit(l.name) } } : {}) }]
+      ? [
+          {
+            match: { path: READY_CHAIN_PATH },
+            route: { cluster: readiness.next },
+            ...(l.rateLimit
+              ? { typed_per_filter_config: { "envoy.filters.http.local_ratelimit": noRateLimit(l.name) } }
+              : {}),
+          },
+        ]
       : [];
   // validate_clusters off: Envoy reloads the listeners', route tables' and clusters' files in no
   // fixed order (envoyproxy/envoy#31678), and a route table checked against clusters not yet loaded
   // would be refused for good. A route to a cluster still loading answers 503 for that moment; readiness
   // (above) waits for every cluster.
-  const routes = { "@type": T.routeConfiguration, ...routeConfiguration(l.name, [...hop, ...refused, ...l.routes.flatMap(renderRoutes)], false) };
+  const routes = {
+    "@type": T.routeConfiguration,
+    ...routeConfiguration(l.name, [...hop, ...refused, ...l.routes.flatMap(renderRoutes)], false),
+  };
   const accessLog = l.accessLog
     ? [
         {
@@ -185,33 +298,84 @@ function renderListener(l: ListenerModel, address: string, port: number, rds: ob
           filter: {
             and_filter: {
               filters: [
-                { runtime_filter: { runtime_key: `${l.name}_access_log_percent`, percent_sampled: { numerator: l.accessLog.sampledPercent, denominator: "HUNDRED" }, use_independent_randomness: true } },
-                { header_filter: { header: { name: ":path", string_match: { exact: READY_CHAIN_PATH }, invert_match: true } } },
+                {
+                  runtime_filter: {
+                    runtime_key: `${l.name}_access_log_percent`,
+                    percent_sampled: { numerator: l.accessLog.sampledPercent, denominator: "HUNDRED" },
+                    use_independent_randomness: true,
+                  },
+                },
+                {
+                  header_filter: {
+                    header: { name: ":path", string_match: { exact: READY_CHAIN_PATH }, invert_match: true },
+                  },
+                },
               ],
             },
           },
-          typed_config: { "@type": T.fileAccessLog, path: accessLogPath, log_format: { json_format: { ...ACCESS_LOG_FORMAT, listener: l.name } } },
+          typed_config: {
+            "@type": T.fileAccessLog,
+            path: accessLogPath,
+            log_format: { json_format: { ...ACCESS_LOG_FORMAT, listener: l.name } },
+          },
         },
       ]
     : [];
-  const listener = httpListener(l.name, address, port, { rds: { route_config_name: l.name, config_source: rds } }, filters, accessLog, tls?.routes);
+  const listener = httpListener(
+    l.name,
+    address,
+    port,
+    { rds: { route_config_name: l.name, config_source: rds } },
+    filters,
+    accessLog,
+    tls?.routes,
+  );
   if (tls && readiness) {
     // The readiness chain's own filter chain (see READY_SNI): the hop or the health check, nothing else.
-    const onlyReady = [...("next" in readiness ? [{ match: { path: READY_CHAIN_PATH }, route: { cluster: readiness.next } }] : []), { match: { prefix: "/" }, direct_response: { status: 404 } }];
-    const chain = httpListener(l.name, address, port, { route_config: routeConfiguration(`${l.name}-ready`, onlyReady) }, healthCheck ? [healthCheck] : [], [], tls.readiness) as { filter_chains: object[] };
-    listener.filter_chains = [{ filter_chain_match: { server_names: [READY_SNI] }, ...chain.filter_chains[0] }, ...(listener.filter_chains as object[])];
+    const onlyReady = [
+      ...("next" in readiness ? [{ match: { path: READY_CHAIN_PATH }, route: { cluster: readiness.next } }] : []),
+      { match: { prefix: "/" }, direct_response: { status: 404 } },
+    ];
+    const chain = httpListener(
+      l.name,
+      address,
+      port,
+      { route_config: routeConfiguration(`${l.name}-ready`, onlyReady) },
+      healthCheck ? [healthCheck] : [],
+      [],
+      tls.readiness,
+    ) as { filter_chains: object[] };
+    listener.filter_chains = [
+      { filter_chain_match: { server_names: [READY_SNI] }, ...chain.filter_chains[0] },
+      ...(listener.filter_chains as object[]),
+    ];
   }
-  if (tls) listener.listener_filters = [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": T.tlsInspector } }];
+  if (tls)
+    listener.listener_filters = [
+      { name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": T.tlsInspector } },
+    ];
   return { listener: { "@type": T.listener, ...listener }, routes };
 }
 
 /** A route table: one virtual host with these routes. */
 function routeConfiguration(name: string, routes: object[], validateClusters = true): Record<string, unknown> {
-  return { name, ...(validateClusters ? {} : { validate_clusters: false }), virtual_hosts: [{ name, domains: ["*"], routes }] };
+  return {
+    name,
+    ...(validateClusters ? {} : { validate_clusters: false }),
+    virtual_hosts: [{ name, domains: ["*"], routes }],
+  };
 }
 
 /** A listener with one HTTP connection manager: its routes (inline, or from RDS), these filters, then the router. */
-function httpListener(name: string, address: string, port: number, routing: { route_config: object } | { rds: object }, filters: object[], accessLog: object[] = [], transportSocket?: object): Record<string, unknown> {
+function httpListener(
+  name: string,
+  address: string,
+  port: number,
+  routing: { route_config: object } | { rds: object },
+  filters: object[],
+  accessLog: object[] = [],
+  transportSocket?: object,
+): Record<string, unknown> {
   return {
     name,
     address: { socket_address: { address, port_value: port } },

@@ -100,29 +100,54 @@ export interface EnvoyTlsProps {
 }
 
 /** Where the pods mount the TLS Secrets. */
-export const ENVOY_TLS_DIRS = { certificate: "/etc/envoy-tls/certificate", clientCa: "/etc/envoy-tls/client-ca" } as const;
+export const ENVOY_TLS_DIRS = {
+  certificate: "/etc/envoy-tls/certificate",
+  clientCa: "/etc/envoy-tls/client-ca",
+} as const;
 
-const ENVOY_LABEL_KEYS = ["app", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by", PAIR_LABEL];
+const ENVOY_LABEL_KEYS = [
+  "app",
+  "app.kubernetes.io/name",
+  "app.kubernetes.io/instance",
+  "app.kubernetes.io/managed-by",
+  PAIR_LABEL,
+];
 
 export function validateDataPlane(props: DataPlaneProps, name: string, v: PropValidator): void {
   v.dnsLabel("name", name, 63);
   v.dnsLabel("namespace", props.namespace);
   v.integer("replicas", props.replicas, 1, 100);
-  if (props.image !== undefined) v.check("image", props.image, isPinnedImage(props.image), "an image reference with an explicit tag or digest");
+  if (props.image !== undefined)
+    v.check("image", props.image, isPinnedImage(props.image), "an image reference with an explicit tag or digest");
   v.resources(props.resources, { cpuRequest: "250m", memoryRequest: "128Mi", memoryLimit: "512Mi" });
   v.oneOf("serviceType", props.serviceType, SERVICE_TYPES);
   const ranges = props.loadBalancerSourceRanges;
   if (ranges !== undefined) {
-    v.check("loadBalancerSourceRanges", ranges, props.serviceType === "LoadBalancer", `no source ranges with serviceType "${props.serviceType ?? "ClusterIP"}": only a LoadBalancer Service filters by source`);
-    if (!Array.isArray(ranges)) v.check("loadBalancerSourceRanges", ranges, false, 'a list of CIDRs such as "10.0.0.0/8"');
-    else ranges.forEach((r, i) => v.check(`loadBalancerSourceRanges[${i}]`, r, isCidr(r), 'a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'));
+    v.check(
+      "loadBalancerSourceRanges",
+      ranges,
+      props.serviceType === "LoadBalancer",
+      `no source ranges with serviceType "${props.serviceType ?? "ClusterIP"}": only a LoadBalancer Service filters by source`,
+    );
+    if (!Array.isArray(ranges))
+      v.check("loadBalancerSourceRanges", ranges, false, 'a list of CIDRs such as "10.0.0.0/8"');
+    else
+      ranges.forEach((r, i) =>
+        v.check(`loadBalancerSourceRanges[${i}]`, r, isCidr(r), 'a CIDR such as "10.0.0.0/8" or "2001:db8::/32"'),
+      );
   }
   validatePodScheduling(props, v);
   validateDisruptionBudget(props.podDisruptionBudget, props.replicas ?? 2, v);
   if (props.tls !== undefined) {
-    if (typeof props.tls !== "object" || props.tls === null) v.check("tls", props.tls, false, "an object with secretName and optionally clientCaSecretName");
+    if (typeof props.tls !== "object" || props.tls === null)
+      v.check("tls", props.tls, false, "an object with secretName and optionally clientCaSecretName");
     else {
-      v.check("tls.secretName", props.tls.secretName, props.tls.secretName !== undefined, "the name of a kubernetes.io/tls Secret in Envoy's namespace");
+      v.check(
+        "tls.secretName",
+        props.tls.secretName,
+        props.tls.secretName !== undefined,
+        "the name of a kubernetes.io/tls Secret in Envoy's namespace",
+      );
       v.dnsSubdomain("tls.secretName", props.tls.secretName);
       v.dnsSubdomain("tls.clientCaSecretName", props.tls.clientCaSecretName);
     }
@@ -132,23 +157,43 @@ export function validateDataPlane(props: DataPlaneProps, name: string, v: PropVa
   v.stringMap("annotations", props.annotations, "annotation");
 }
 
-function validateDisruptionBudget(pdb: EnvoyDisruptionBudget | false | undefined, replicas: number, v: PropValidator): void {
+function validateDisruptionBudget(
+  pdb: EnvoyDisruptionBudget | false | undefined,
+  replicas: number,
+  v: PropValidator,
+): void {
   if (pdb === undefined || pdb === false) return;
   if (typeof pdb !== "object" || pdb === null) {
     v.check("podDisruptionBudget", pdb, false, "false, or an object with maxUnavailable or minAvailable");
     return;
   }
   const set = (["maxUnavailable", "minAvailable"] as const).filter((k) => pdb[k] !== undefined);
-  v.check("podDisruptionBudget", JSON.stringify(pdb), set.length === 1, "exactly one of maxUnavailable and minAvailable");
+  v.check(
+    "podDisruptionBudget",
+    JSON.stringify(pdb),
+    set.length === 1,
+    "exactly one of maxUnavailable and minAvailable",
+  );
   for (const k of set) {
     const x = pdb[k]!;
-    const ok = (typeof x === "number" && Number.isInteger(x) && x >= 0) || (typeof x === "string" && /^(100|[1-9]?[0-9])%$/.test(x));
+    const ok =
+      (typeof x === "number" && Number.isInteger(x) && x >= 0) ||
+      (typeof x === "string" && /^(100|[1-9]?[0-9])%$/.test(x));
     v.check(`podDisruptionBudget.${k}`, x, ok, 'a whole number of pods or a percentage such as "25%"');
   }
   // A budget no eviction can meet blocks every node drain for good.
-  const blocks = pdb.maxUnavailable === 0 || pdb.maxUnavailable === "0%" || pdb.minAvailable === "100%" || (typeof pdb.minAvailable === "number" && Number.isInteger(replicas) && pdb.minAvailable >= replicas);
+  const blocks =
+    pdb.maxUnavailable === 0 ||
+    pdb.maxUnavailable === "0%" ||
+    pdb.minAvailable === "100%" ||
+    (typeof pdb.minAvailable === "number" && Number.isInteger(replicas) && pdb.minAvailable >= replicas);
   const k = pdb.maxUnavailable !== undefined ? "maxUnavailable" : "minAvailable";
-  v.check(`podDisruptionBudget.${k}`, pdb[k], !blocks, `a budget that lets one of the ${replicas} replicas go: otherwise no node holding an Envoy pod can be drained`);
+  v.check(
+    `podDisruptionBudget.${k}`,
+    pdb[k],
+    !blocks,
+    `a budget that lets one of the ${replicas} replicas go: otherwise no node holding an Envoy pod can be drained`,
+  );
 }
 
 function isCidr(r: unknown): boolean {
@@ -162,13 +207,23 @@ function isCidr(r: unknown): boolean {
  * The body of WeightedService and FailoverPool: validate where Envoy runs, build the model (which
  * validates the routing props and throws once for both), and deploy it.
  */
-export function deployEnvoy(scope: Construct, props: DataPlaneProps, id: string, build: (name: string, v: PropValidator) => EnvoyModel, ownLabels: Record<string, string> = {}) {
+export function deployEnvoy(
+  scope: Construct,
+  props: DataPlaneProps,
+  id: string,
+  build: (name: string, v: PropValidator) => EnvoyModel,
+  ownLabels: Record<string, string> = {},
+) {
   const name = props.name ?? id;
   const v = new PropValidator(scope.node.path);
   validateDataPlane(props, name, v);
-  for (const kind of ["ConfigMap", "Deployment", "Service"]) claimName(scope, v, "name", name, `${kind} ${props.namespace ?? "default"}/${name}`);
+  for (const kind of ["ConfigMap", "Deployment", "Service"])
+    claimName(scope, v, "name", name, `${kind} ${props.namespace ?? "default"}/${name}`);
   const model = build(name, v);
-  return { model, envoy: new EnvoyDeployment(scope, "envoy", name, model, { ...props, labels: { ...props.labels, ...ownLabels } }) };
+  return {
+    model,
+    envoy: new EnvoyDeployment(scope, "envoy", name, model, { ...props, labels: { ...props.labels, ...ownLabels } }),
+  };
 }
 
 export class EnvoyDeployment extends Construct {
@@ -191,7 +246,8 @@ export class EnvoyDeployment extends Construct {
    */
   public rerender(model: EnvoyModel): void {
     const files = renderEnvoy(model, this.renderOptions);
-    if (files["envoy.yaml"] !== this.rendered["envoy.yaml"]) throw new Error(`${this.node.path}: a re-render would change Envoy's bootstrap, which only a new pod reads`);
+    if (files["envoy.yaml"] !== this.rendered["envoy.yaml"])
+      throw new Error(`${this.node.path}: a re-render would change Envoy's bootstrap, which only a new pod reads`);
     this.rendered = files;
     this.configMap.data = { ...files };
   }
@@ -199,24 +255,61 @@ export class EnvoyDeployment extends Construct {
   constructor(scope: Construct, id: string, name: string, model: EnvoyModel, props: DataPlaneProps) {
     super(scope, id);
     const namespace = props.namespace ?? "default";
-    const labels = { ...props.labels, app: name, "app.kubernetes.io/name": "envoy", "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "cdktf-triton" };
+    const labels = {
+      ...props.labels,
+      app: name,
+      "app.kubernetes.io/name": "envoy",
+      "app.kubernetes.io/instance": name,
+      "app.kubernetes.io/managed-by": "cdktf-triton",
+    };
     const annotations = props.annotations && Object.keys(props.annotations).length ? props.annotations : undefined;
     const selector = { app: name, "app.kubernetes.io/instance": name };
     const tls = props.tls;
     this.renderOptions = {
       configDir: "/etc/envoy",
       opsPort: ENVOY_OPS_PORT,
-      tls: tls ? { certificateDir: ENVOY_TLS_DIRS.certificate, clientCaDir: tls.clientCaSecretName ? ENVOY_TLS_DIRS.clientCa : undefined } : undefined,
+      tls: tls
+        ? {
+            certificateDir: ENVOY_TLS_DIRS.certificate,
+            clientCaDir: tls.clientCaSecretName ? ENVOY_TLS_DIRS.clientCa : undefined,
+          }
+        : undefined,
     };
     this.rendered = renderEnvoy(model, this.renderOptions);
     const tlsVolumes = tls
       ? [
-          { name: "tls-certificate", secret: { secretName: tls.secretName, items: [{ key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] } },
-          ...(tls.clientCaSecretName ? [{ name: "tls-client-ca", secret: { secretName: tls.clientCaSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] } }] : []),
+          {
+            name: "tls-certificate",
+            secret: {
+              secretName: tls.secretName,
+              items: [
+                { key: "tls.crt", path: "tls.crt" },
+                { key: "tls.key", path: "tls.key" },
+              ],
+            },
+          },
+          ...(tls.clientCaSecretName
+            ? [
+                {
+                  name: "tls-client-ca",
+                  secret: { secretName: tls.clientCaSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] },
+                },
+              ]
+            : []),
         ]
       : [];
-    const spread = props.topologySpreadConstraints ?? [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }];
-    this.configMap = new ConfigMapV1(this, "config", { metadata: { name, namespace, labels, annotations }, data: { ...this.files } });
+    const spread = props.topologySpreadConstraints ?? [
+      {
+        maxSkew: 1,
+        topologyKey: "kubernetes.io/hostname",
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: { matchLabels: selector },
+      },
+    ];
+    this.configMap = new ConfigMapV1(this, "config", {
+      metadata: { name, namespace, labels, annotations },
+      data: { ...this.files },
+    });
     const ports = model.listeners.map((l) => ({ name: l.name.endsWith("-grpc") ? "grpc" : "http", port: l.port }));
     this.deployment = new DeploymentV1(this, "deployment", {
       metadata: { name, namespace, labels, annotations },
@@ -239,10 +332,22 @@ export class EnvoyDeployment extends Construct {
           spec: {
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: 30,
-            securityContext: { runAsNonRoot: true, runAsUser: "101", runAsGroup: "101", seccompProfile: { type: "RuntimeDefault" } },
-            imagePullSecrets: props.imagePullSecrets?.length ? props.imagePullSecrets.map((name) => ({ name })) : undefined,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: "101",
+              runAsGroup: "101",
+              seccompProfile: { type: "RuntimeDefault" },
+            },
+            imagePullSecrets: props.imagePullSecrets?.length
+              ? props.imagePullSecrets.map((name) => ({ name }))
+              : undefined,
             nodeSelector: props.nodeSelector && Object.keys(props.nodeSelector).length ? props.nodeSelector : undefined,
-            toleration: props.tolerations?.length ? props.tolerations.map((t) => ({ ...t, tolerationSeconds: t.tolerationSeconds === undefined ? undefined : String(t.tolerationSeconds) })) : undefined,
+            toleration: props.tolerations?.length
+              ? props.tolerations.map((t) => ({
+                  ...t,
+                  tolerationSeconds: t.tolerationSeconds === undefined ? undefined : String(t.tolerationSeconds),
+                }))
+              : undefined,
             affinity: props.affinity ? providerAffinity(props.affinity) : undefined,
             topologySpreadConstraint: spread.length ? providerTopologySpread(spread) : undefined,
             priorityClassName: props.priorityClassName,
@@ -258,25 +363,43 @@ export class EnvoyDeployment extends Construct {
       metadata: { name, namespace, labels, annotations },
       spec: {
         type: props.serviceType ?? "ClusterIP",
-        loadBalancerSourceRanges: props.loadBalancerSourceRanges?.length ? [...props.loadBalancerSourceRanges] : undefined,
+        loadBalancerSourceRanges: props.loadBalancerSourceRanges?.length
+          ? [...props.loadBalancerSourceRanges]
+          : undefined,
         selector,
         port: [
           // gRPC in plain text is HTTP/2 with prior knowledge (h2c); over TLS, ALPN says h2.
-          ...ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: "TCP", ...(p.name === "grpc" && !tls ? { appProtocol: "kubernetes.io/h2c" } : {}) })),
+          ...ports.map((p) => ({
+            name: p.name,
+            port: p.port,
+            targetPort: p.name,
+            protocol: "TCP",
+            ...(p.name === "grpc" && !tls ? { appProtocol: "kubernetes.io/h2c" } : {}),
+          })),
           { name: "metrics", port: ENVOY_OPS_PORT, targetPort: "ops", protocol: "TCP" },
         ],
       },
     });
     const pdb = props.podDisruptionBudget;
     if (pdb !== false) {
-      const budget = pdb?.minAvailable !== undefined ? { minAvailable: String(pdb.minAvailable) } : { maxUnavailable: String(pdb?.maxUnavailable ?? 1) };
-      this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", { metadata: { name, namespace, labels, annotations }, spec: { ...budget, selector: { matchLabels: selector } } });
+      const budget =
+        pdb?.minAvailable !== undefined
+          ? { minAvailable: String(pdb.minAvailable) }
+          : { maxUnavailable: String(pdb?.maxUnavailable ?? 1) };
+      this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
+        metadata: { name, namespace, labels, annotations },
+        spec: { ...budget, selector: { matchLabels: selector } },
+      });
     }
   }
 }
 
 /** Envoy's container: the config and TLS mounts, the ops port's probes, non-root and read-only. */
-function envoyContainer(props: DataPlaneProps, ports: readonly { readonly name: string; readonly port: number }[], tls: DataPlaneProps["tls"]) {
+function envoyContainer(
+  props: DataPlaneProps,
+  ports: readonly { readonly name: string; readonly port: number }[],
+  tls: DataPlaneProps["tls"],
+) {
   // Readiness walks every data listener (see opsResources in envoy-config); liveness is the process alone.
   const probe = { periodSeconds: 5, timeoutSeconds: 2 };
   const readinessProbe = { ...probe, httpGet: { path: "/ready", port: String(ENVOY_OPS_PORT) }, failureThreshold: 3 };
@@ -285,20 +408,33 @@ function envoyContainer(props: DataPlaneProps, ports: readonly { readonly name: 
     name: "envoy",
     image: props.image ?? DEFAULT_ENVOY_IMAGE,
     args: ["-c", "/etc/envoy/envoy.yaml", "--log-level", "info", "--drain-time-s", "10", "--disable-hot-restart"],
-    port: [...ports.map((p) => ({ name: p.name, containerPort: p.port })), { name: "ops", containerPort: ENVOY_OPS_PORT }],
+    port: [
+      ...ports.map((p) => ({ name: p.name, containerPort: p.port })),
+      { name: "ops", containerPort: ENVOY_OPS_PORT },
+    ],
     readinessProbe,
     livenessProbe,
     lifecycle: { preStop: [{ exec: { command: ["sleep", "5"] } }] },
     resources: {
       requests: { cpu: props.resources?.cpuRequest ?? "250m", memory: props.resources?.memoryRequest ?? "128Mi" },
-      limits: { ...(props.resources?.cpuLimit ? { cpu: props.resources.cpuLimit } : {}), memory: props.resources?.memoryLimit ?? "512Mi" },
+      limits: {
+        ...(props.resources?.cpuLimit ? { cpu: props.resources.cpuLimit } : {}),
+        memory: props.resources?.memoryLimit ?? "512Mi",
+      },
     },
-    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+    },
     volumeMount: [
       { name: "config", mountPath: "/etc/envoy", readOnly: true },
       { name: "tmp", mountPath: "/tmp" },
       ...(tls ? [{ name: "tls-certificate", mountPath: ENVOY_TLS_DIRS.certificate, readOnly: true }] : []),
-      ...(tls?.clientCaSecretName ? [{ name: "tls-client-ca", mountPath: ENVOY_TLS_DIRS.clientCa, readOnly: true }] : []),
+      ...(tls?.clientCaSecretName
+        ? [{ name: "tls-client-ca", mountPath: ENVOY_TLS_DIRS.clientCa, readOnly: true }]
+        : []),
     ],
   };
 }

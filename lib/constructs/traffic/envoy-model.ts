@@ -31,7 +31,11 @@ export interface OutlierDetectionProps {
   /** @default 100 */
   readonly maxEjectionPercent?: number;
   /** Success-rate ejection: hosts whose success rate is this many stdevs below the mean. @default - off */
-  readonly successRate?: { readonly minimumHosts?: number; readonly requestVolume?: number; readonly stdevFactor?: number };
+  readonly successRate?: {
+    readonly minimumHosts?: number;
+    readonly requestVolume?: number;
+    readonly stdevFactor?: number;
+  };
 }
 
 export interface RetryProps {
@@ -97,7 +101,9 @@ export type PathMatch = { readonly prefix: string } | { readonly path: string };
  */
 export function adminApiPaths(protocol: Protocol): PathMatch[] {
   if (protocol === "http") return [{ prefix: "/v2/repository" }, { prefix: "/v2/trace" }, { prefix: "/v2/logging" }];
-  return ["RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "TraceSetting", "LogSettings"].map((m) => ({ path: `/inference.GRPCInferenceService/${m}` }));
+  return ["RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload", "TraceSetting", "LogSettings"].map(
+    (m) => ({ path: `/inference.GRPCInferenceService/${m}` }),
+  );
 }
 
 /** Envoy's access log: one JSON line per sampled request, so a failover can be traced to requests. */

@@ -16,14 +16,38 @@ export function renderRoutes(r: RouteModel): object[] {
   const pinnedRoutes = (r.versions ?? []).flatMap((v) => {
     const base = `/v2/models/${v.model}`;
     const unversioned = { safe_regex: { regex: `^${escapeRe(base)}(/ready|/infer|/generate|/generate_stream)?$` } };
-    const rewrite = (version: number | string) => ({ ...action, regex_rewrite: { pattern: { regex: `^${escapeRe(base)}` }, substitution: `${base}/versions/${version}` } });
+    const rewrite = (version: number | string) => ({
+      ...action,
+      regex_rewrite: { pattern: { regex: `^${escapeRe(base)}` }, substitution: `${base}/versions/${version}` },
+    });
     // No next version (0): the next route goes to the pinned one, so a share the runtime still holds sends nothing astray.
-    const next = typeof v.next === "number" ? (v.next > 0 ? v.next : v.pinned) : `\${${stripInterpolation(v.next)} > 0 ? ${stripInterpolation(v.next)} : ${typeof v.pinned === "number" ? v.pinned : stripInterpolation(v.pinned)}}`;
+    const next =
+      typeof v.next === "number"
+        ? v.next > 0
+          ? v.next
+          : v.pinned
+        : `\${${stripInterpolation(v.next)} > 0 ? ${stripInterpolation(v.next)} : ${typeof v.pinned === "number" ? v.pinned : stripInterpolation(v.pinned)}}`;
     return [
       { name: `${r.name}-${v.model}-versioned`, match: { prefix: `${base}/versions/` }, route: action },
       // Each with its own statistics (vhost.<listener>.route.<stat_prefix>.*): both versions are behind the same clusters.
-      { name: `${r.name}-${v.model}-next`, stat_prefix: modelRouteStat(v.model, "next"), match: { ...unversioned, runtime_fraction: { default_value: { numerator: v.nextPercent, denominator: "HUNDRED" }, runtime_key: nextVersionKey(v.model) } }, route: rewrite(next) },
-      { name: `${r.name}-${v.model}-pinned`, stat_prefix: modelRouteStat(v.model, "pinned"), match: unversioned, route: rewrite(v.pinned) },
+      {
+        name: `${r.name}-${v.model}-next`,
+        stat_prefix: modelRouteStat(v.model, "next"),
+        match: {
+          ...unversioned,
+          runtime_fraction: {
+            default_value: { numerator: v.nextPercent, denominator: "HUNDRED" },
+            runtime_key: nextVersionKey(v.model),
+          },
+        },
+        route: rewrite(next),
+      },
+      {
+        name: `${r.name}-${v.model}-pinned`,
+        stat_prefix: modelRouteStat(v.model, "pinned"),
+        match: unversioned,
+        route: rewrite(v.pinned),
+      },
     ];
   });
   return [...pinnedRoutes, route];
@@ -37,7 +61,10 @@ function stripInterpolation(value: string): string {
 
 function renderRoute(r: RouteModel): object {
   const headers = [
-    ...Object.entries(r.match?.headers ?? {}).map(([name, exact]) => ({ name: name.toLowerCase(), string_match: { exact } })),
+    ...Object.entries(r.match?.headers ?? {}).map(([name, exact]) => ({
+      name: name.toLowerCase(),
+      string_match: { exact },
+    })),
     ...Object.entries(r.match?.cookies ?? {}).map(([name, value]) => ({
       name: "cookie",
       string_match: { safe_regex: { regex: `(.*;\\s*)?${escapeRe(name)}=${escapeRe(value)}(;.*)?` } },
@@ -49,10 +76,20 @@ function renderRoute(r: RouteModel): object {
     timeout: duration(r.timeoutSeconds),
     ...(live.length === 1 && typeof live[0].weight === "number"
       ? { cluster: live[0].cluster }
-      : { weighted_clusters: { runtime_key_prefix: weightKeyPrefix(r.name), clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })) } }),
+      : {
+          weighted_clusters: {
+            runtime_key_prefix: weightKeyPrefix(r.name),
+            clusters: live.map((c) => ({ name: c.cluster, weight: c.weight })),
+          },
+        }),
   };
   if (r.mirror) {
-    route.request_mirror_policies = [{ cluster: r.mirror.cluster, runtime_fraction: { default_value: { numerator: r.mirror.percent, denominator: "HUNDRED" } } }];
+    route.request_mirror_policies = [
+      {
+        cluster: r.mirror.cluster,
+        runtime_fraction: { default_value: { numerator: r.mirror.percent, denominator: "HUNDRED" } },
+      },
+    ];
   }
   if (r.retry) {
     route.retry_policy = {
@@ -60,9 +97,14 @@ function renderRoute(r: RouteModel): object {
       num_retries: r.retry.numRetries ?? 2,
       per_try_timeout: duration(r.retry.perTryTimeoutSeconds ?? 2),
       // Retry on another host, and on the next priority (tier) once this one's hosts have failed.
-      retry_host_predicate: [{ name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": T.previousHosts } }],
+      retry_host_predicate: [
+        { name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": T.previousHosts } },
+      ],
       host_selection_retry_max_attempts: 5,
-      retry_priority: { name: "envoy.retry_priorities.previous_priorities", typed_config: { "@type": T.previousPriorities, update_frequency: 1 } },
+      retry_priority: {
+        name: "envoy.retry_priorities.previous_priorities",
+        typed_config: { "@type": T.previousPriorities, update_frequency: 1 },
+      },
     };
   }
   return { name: r.name, match: { prefix: r.match?.pathPrefix ?? "/", ...(headers.length ? { headers } : {}) }, route };
@@ -71,4 +113,3 @@ function renderRoute(r: RouteModel): object {
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
-

@@ -39,21 +39,48 @@ export interface GatewayRouteProps {
 export function renderHttpRouteSpec(props: GatewayRouteProps): Record<string, unknown> {
   const ref = (b: RouteProps["backends"][number]["backend"]) => {
     const t = b._target();
-    if (!t.service) throw new Error(`backend ${t.name} is not a Service in the cluster: an HTTPRoute refers to Services`);
+    if (!t.service)
+      throw new Error(`backend ${t.name} is not a Service in the cluster: an HTTPRoute refers to Services`);
     return { name: t.service.name, namespace: t.service.namespace, port: t.httpPort };
   };
   return {
-    parentRefs: props.parentRefs.map((p) => ({ name: p.name, ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.sectionName ? { sectionName: p.sectionName } : {}) })),
+    parentRefs: props.parentRefs.map((p) => ({
+      name: p.name,
+      ...(p.namespace ? { namespace: p.namespace } : {}),
+      ...(p.sectionName ? { sectionName: p.sectionName } : {}),
+    })),
     ...(props.hostnames?.length ? { hostnames: props.hostnames } : {}),
     rules: props.routes.map((r) => {
       const headers = [
         ...Object.entries(r.match?.headers ?? {}).map(([name, value]) => ({ type: "Exact", name, value })),
         // Gateway API has no cookie match: a regular expression on the Cookie header.
-        ...Object.entries(r.match?.cookies ?? {}).map(([name, value]) => ({ type: "RegularExpression", name: "Cookie", value: `(^|.*;\\s*)${escapeRe(name)}=${escapeRe(value)}(;.*|$)` })),
+        ...Object.entries(r.match?.cookies ?? {}).map(([name, value]) => ({
+          type: "RegularExpression",
+          name: "Cookie",
+          value: `(^|.*;\\s*)${escapeRe(name)}=${escapeRe(value)}(;.*|$)`,
+        })),
       ];
       return {
-        ...(r.match ? { matches: [{ path: { type: "PathPrefix", value: r.match.pathPrefix ?? "/" }, ...(headers.length ? { headers } : {}) }] } : {}),
-        ...(r.mirror ? { filters: [{ type: "RequestMirror", requestMirror: { backendRef: ref(r.mirror.backend), percent: r.mirror.percent } }] } : {}),
+        ...(r.match
+          ? {
+              matches: [
+                {
+                  path: { type: "PathPrefix", value: r.match.pathPrefix ?? "/" },
+                  ...(headers.length ? { headers } : {}),
+                },
+              ],
+            }
+          : {}),
+        ...(r.mirror
+          ? {
+              filters: [
+                {
+                  type: "RequestMirror",
+                  requestMirror: { backendRef: ref(r.mirror.backend), percent: r.mirror.percent },
+                },
+              ],
+            }
+          : {}),
         backendRefs: r.backends.map((wb) => ({ ...ref(wb.backend), weight: wb.weightPercent })),
         timeouts: { request: gatewayDuration(r.timeoutSeconds ?? 30) },
       };
@@ -72,16 +99,33 @@ export class GatewayRoute extends DependableConstruct {
     v.dnsLabel("name", name, 53);
     claimName(this, v, "name", name, `Helm release ${props.namespace ?? "default"}/${name}`);
     v.dnsLabel("namespace", props.namespace);
-    v.check("parentRefs", props.parentRefs, Array.isArray(props.parentRefs) && props.parentRefs.length > 0, "at least one Gateway");
+    v.check(
+      "parentRefs",
+      props.parentRefs,
+      Array.isArray(props.parentRefs) && props.parentRefs.length > 0,
+      "at least one Gateway",
+    );
     (props.parentRefs ?? []).forEach((p, i) => v.dnsSubdomain(`parentRefs[${i}].name`, p.name));
-    (props.hostnames ?? []).forEach((h, i) => v.check(`hostnames[${i}]`, h, /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(h), "a DNS name, optionally starting with *."));
+    (props.hostnames ?? []).forEach((h, i) =>
+      v.check(
+        `hostnames[${i}]`,
+        h,
+        /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(h),
+        "a DNS name, optionally starting with *.",
+      ),
+    );
     validateWeightedRoutes({ routes: props.routes }, v);
     v.userLabels("labels", props.labels, ["app.kubernetes.io/managed-by"]);
     v.stringMap("annotations", props.annotations, "annotation");
     (props.routes ?? []).forEach((r, i) =>
       [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])].forEach((b) => {
         const t = b._target();
-        v.check(`routes[${i}]`, t.name, t.service !== undefined, "in-cluster backends only (Backend.release, Backend.service): an HTTPRoute refers to Services");
+        v.check(
+          `routes[${i}]`,
+          t.name,
+          t.service !== undefined,
+          "in-cluster backends only (Backend.release, Backend.service): an HTTPRoute refers to Services",
+        );
       }),
     );
     v.throwIfInvalid();
@@ -106,7 +150,11 @@ export class GatewayRoute extends DependableConstruct {
  */
 function valuesJson(values: object): string {
   const planned: number[] = [];
-  const text = JSON.stringify(values, (_k, v) => (typeof v === "number" && Token.isUnresolved(v) ? `@@planned-${planned.push(v) - 1}@@` : v), 2);
+  const text = JSON.stringify(
+    values,
+    (_k, v) => (typeof v === "number" && Token.isUnresolved(v) ? `@@planned-${planned.push(v) - 1}@@` : v),
+    2,
+  );
   return text.replace(/"@@planned-(\d+)@@"/g, (_m, i) => Token.asString(planned[Number(i)]));
 }
 
@@ -126,6 +174,9 @@ export function gatewayDuration(seconds: number): string {
     [Math.floor((ms % 60_000) / 1000), "s"],
     [ms % 1000, "ms"],
   ];
-  const text = parts.filter(([n]) => n > 0).map(([n, unit]) => `${n}${unit}`).join("");
+  const text = parts
+    .filter(([n]) => n > 0)
+    .map(([n, unit]) => `${n}${unit}`)
+    .join("");
   return text || "0s";
 }

@@ -5,7 +5,19 @@ import { Fn, IResolvable, Op, TerraformResource, Token } from "cdktf";
 import { PropValidator } from "../validation";
 import { Backend, BackendTarget } from "./backend";
 import { ENVOY_ADMIN_PORT, protocolCluster } from "../../core/envoy";
-import { AccessLogProps, adminApiPaths, ClusterModel, ENVOY_OPS_PORT, EnvoyModel, HealthCheckProps, ListenerModel, MatchProps, OutlierDetectionProps, RateLimitProps, RouteModel } from "./envoy-model";
+import {
+  AccessLogProps,
+  adminApiPaths,
+  ClusterModel,
+  ENVOY_OPS_PORT,
+  EnvoyModel,
+  HealthCheckProps,
+  ListenerModel,
+  MatchProps,
+  OutlierDetectionProps,
+  RateLimitProps,
+  RouteModel,
+} from "./envoy-model";
 import { Protocol } from "../../core/closed-sets";
 
 export interface WeightedBackend {
@@ -71,14 +83,36 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
     props.routes.map((r, i) => ({
       name: r.name ?? `route-${i}`,
       match: r.match,
-      clusters: r.backends.map((wb) => ({ cluster: protocolCluster(add(wb.backend).name, protocol), weight: planned(wb.weightPercent) })),
-      mirror: r.mirror ? { cluster: protocolCluster(add(r.mirror.backend).name, protocol), percent: r.mirror.percent } : undefined,
+      clusters: r.backends.map((wb) => ({
+        cluster: protocolCluster(add(wb.backend).name, protocol),
+        weight: planned(wb.weightPercent),
+      })),
+      mirror: r.mirror
+        ? { cluster: protocolCluster(add(r.mirror.backend).name, protocol), percent: r.mirror.percent }
+        : undefined,
       timeoutSeconds: r.timeoutSeconds ?? 30,
     }));
   const refused = (protocol: Protocol) => (props.allowAdminApis ? [] : adminApiPaths(protocol));
-  const listeners: ListenerModel[] = [{ name: `${name}-http`, port: props.httpPort ?? 8000, refused: refused("http"), routes: routes("http"), rateLimit: props.rateLimit, accessLog: props.accessLog }];
+  const listeners: ListenerModel[] = [
+    {
+      name: `${name}-http`,
+      port: props.httpPort ?? 8000,
+      refused: refused("http"),
+      routes: routes("http"),
+      rateLimit: props.rateLimit,
+      accessLog: props.accessLog,
+    },
+  ];
   const grpc = [...targets.values()].every((t) => t.grpcPort !== undefined);
-  if (grpc) listeners.push({ name: `${name}-grpc`, port: props.grpcPort ?? 8001, refused: refused("grpc"), routes: routes("grpc"), rateLimit: props.rateLimit, accessLog: props.accessLog });
+  if (grpc)
+    listeners.push({
+      name: `${name}-grpc`,
+      port: props.grpcPort ?? 8001,
+      refused: refused("grpc"),
+      routes: routes("grpc"),
+      rateLimit: props.rateLimit,
+      accessLog: props.accessLog,
+    });
   const clusters: ClusterModel[] = [];
   for (const t of targets.values()) {
     for (const protocol of grpc ? (["http", "grpc"] as const) : (["http"] as const)) {
@@ -86,7 +120,14 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
         name: protocolCluster(t.name, protocol),
         protocol,
         endpoints: [
-          { host: t.host, port: protocol === "http" ? t.httpPort : t.grpcPort!, healthCheckPort: protocol === "grpc" ? t.httpPort : undefined, tls: t.tls, priority: 0, weight: 1 },
+          {
+            host: t.host,
+            port: protocol === "http" ? t.httpPort : t.grpcPort!,
+            healthCheckPort: protocol === "grpc" ? t.httpPort : undefined,
+            tls: t.tls,
+            priority: 0,
+            weight: 1,
+          },
         ],
         healthCheck: props.healthCheck ?? {},
         outlierDetection: props.outlierDetection ?? {},
@@ -101,17 +142,38 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
   (props.routes ?? []).forEach((r, i) => {
     const at = `routes[${i}]`;
     if (!r.match && i < props.routes.length - 1) {
-      v.check(`${at}.match`, undefined, false, "a match: a route without one takes every request, so the routes after it would never be used");
+      v.check(
+        `${at}.match`,
+        undefined,
+        false,
+        "a match: a route without one takes every request, so the routes after it would never be used",
+      );
     }
     for (const [h, value] of Object.entries(r.match?.headers ?? {})) {
-      v.check(`${at}.match.headers["${h}"]`, h, /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h) && h.toLowerCase() !== "cookie", "an HTTP header name (use cookies for cookies)");
+      v.check(
+        `${at}.match.headers["${h}"]`,
+        h,
+        /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h) && h.toLowerCase() !== "cookie",
+        "an HTTP header name (use cookies for cookies)",
+      );
       v.check(`${at}.match.headers["${h}"]`, value, typeof value === "string", "a string");
     }
     for (const [c, value] of Object.entries(r.match?.cookies ?? {})) {
       v.check(`${at}.match.cookies["${c}"]`, c, /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(c), "a cookie name");
-      v.check(`${at}.match.cookies["${c}"]`, value, typeof value === "string" && !/[;,\s]/.test(value), "a cookie value without ';', ',' or spaces");
+      v.check(
+        `${at}.match.cookies["${c}"]`,
+        value,
+        typeof value === "string" && !/[;,\s]/.test(value),
+        "a cookie value without ';', ',' or spaces",
+      );
     }
-    if (r.match?.pathPrefix !== undefined) v.check(`${at}.match.pathPrefix`, r.match.pathPrefix, r.match.pathPrefix.startsWith("/"), "a path starting with /");
+    if (r.match?.pathPrefix !== undefined)
+      v.check(
+        `${at}.match.pathPrefix`,
+        r.match.pathPrefix,
+        r.match.pathPrefix.startsWith("/"),
+        "a path starting with /",
+      );
     v.check(`${at}.backends`, r.backends, Array.isArray(r.backends) && r.backends.length > 0, "at least one backend");
     const names = new Set<string>();
     (r.backends ?? []).forEach((wb, j) => {
@@ -138,9 +200,18 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
     v.seconds(`${at}.timeoutSeconds`, r.timeoutSeconds, 0.001, 3600);
   });
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v, props.accessLog);
-  const backends = (props.routes ?? []).flatMap((r) => [...(r.backends ?? []).map((b) => b.backend), ...(r.mirror ? [r.mirror.backend] : [])]);
-  validateListenerPorts(props.httpPort, props.grpcPort, backends.length > 0 && backends.every((b) => b._target().grpcPort !== undefined), v);
-  if (props.allowAdminApis !== undefined) v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
+  const backends = (props.routes ?? []).flatMap((r) => [
+    ...(r.backends ?? []).map((b) => b.backend),
+    ...(r.mirror ? [r.mirror.backend] : []),
+  ]);
+  validateListenerPorts(
+    props.httpPort,
+    props.grpcPort,
+    backends.length > 0 && backends.every((b) => b._target().grpcPort !== undefined),
+    v,
+  );
+  if (props.allowAdminApis !== undefined)
+    v.check("allowAdminApis", props.allowAdminApis, typeof props.allowAdminApis === "boolean", "true or false");
 }
 
 /** A weight for the rendered configuration: a literal, or a Terraform expression embedded in the file. */
@@ -162,7 +233,11 @@ interface PlannedWeightCheck {
  * path, the field, the weights and their sum). Nothing when every weight is a literal: those are
  * checked at synth.
  */
-export function requireWeightSumsAtPlan(resource: TerraformResource, constructPath: string, routes: readonly RouteProps[]): void {
+export function requireWeightSumsAtPlan(
+  resource: TerraformResource,
+  constructPath: string,
+  routes: readonly RouteProps[],
+): void {
   const checks = plannedWeightChecks(routes);
   if (!checks.length) return;
   resource.lifecycle = {
@@ -198,14 +273,29 @@ function plannedWeightChecks(routes: readonly RouteProps[]): PlannedWeightCheck[
  * (ENVOY_ADMIN_PORT, on the pod's loopback: a listener on every address would collide with it) and,
  * when there is a gRPC listener (every backend serves gRPC), apart from each other.
  */
-export function validateListenerPorts(httpPort: number | undefined, grpcPort: number | undefined, hasGrpc: boolean, v: PropValidator): void {
+export function validateListenerPorts(
+  httpPort: number | undefined,
+  grpcPort: number | undefined,
+  hasGrpc: boolean,
+  v: PropValidator,
+): void {
   v.port("httpPort", httpPort);
   v.port("grpcPort", grpcPort);
   const http = httpPort ?? 8000;
   const grpc = grpcPort ?? 8001;
   const reserved = (field: string, port: number) => {
-    v.check(field, port, port !== ENVOY_OPS_PORT, `a port other than ${ENVOY_OPS_PORT}, Envoy's ops port (/ready, /stats/prometheus)`);
-    v.check(field, port, port !== ENVOY_ADMIN_PORT, `a port other than ${ENVOY_ADMIN_PORT}, Envoy's admin interface (the pod's loopback)`);
+    v.check(
+      field,
+      port,
+      port !== ENVOY_OPS_PORT,
+      `a port other than ${ENVOY_OPS_PORT}, Envoy's ops port (/ready, /stats/prometheus)`,
+    );
+    v.check(
+      field,
+      port,
+      port !== ENVOY_ADMIN_PORT,
+      `a port other than ${ENVOY_ADMIN_PORT}, Envoy's admin interface (the pod's loopback)`,
+    );
   };
   reserved("httpPort", http);
   if (hasGrpc) {
@@ -214,7 +304,13 @@ export function validateListenerPorts(httpPort: number | undefined, grpcPort: nu
   }
 }
 
-export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: OutlierDetectionProps | undefined, rl: RateLimitProps | undefined, v: PropValidator, log?: AccessLogProps): void {
+export function validateHealthAndLimits(
+  hc: HealthCheckProps | undefined,
+  od: OutlierDetectionProps | undefined,
+  rl: RateLimitProps | undefined,
+  v: PropValidator,
+  log?: AccessLogProps,
+): void {
   if (log !== undefined) v.integer("accessLog.sampledPercent", log.sampledPercent, 1, 100);
   if (hc) {
     v.seconds("healthCheck.intervalSeconds", hc.intervalSeconds, 0.01, 3600);
@@ -232,7 +328,13 @@ export function validateHealthAndLimits(hc: HealthCheckProps | undefined, od: Ou
       v.integer("outlierDetection.successRate.minimumHosts", od.successRate.minimumHosts, 1, 1000);
       v.integer("outlierDetection.successRate.requestVolume", od.successRate.requestVolume, 1, 1_000_000);
       const f = od.successRate.stdevFactor;
-      if (f !== undefined) v.check("outlierDetection.successRate.stdevFactor", f, typeof f === "number" && f > 0 && f <= 100, "a number above 0 and at most 100 (Envoy rejects the cluster otherwise)");
+      if (f !== undefined)
+        v.check(
+          "outlierDetection.successRate.stdevFactor",
+          f,
+          typeof f === "number" && f > 0 && f <= 100,
+          "a number above 0 and at most 100 (Envoy rejects the cluster otherwise)",
+        );
     }
   }
   if (rl) {

@@ -17,7 +17,9 @@ export class WeightedService extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: WeightedServiceProps) {
     super(scope, id);
-    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) => weightedRoutesModel(name, props, v)));
+    ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) =>
+      weightedRoutesModel(name, props, v),
+    ));
     // Weights from Terraform variables: the plan refuses a route whose weights do not sum to 100.
     requireWeightSumsAtPlan(this.envoy.configMap, this.node.path, props.routes);
   }

@@ -58,12 +58,27 @@ export class ClusterRunner extends GateRunner {
 }
 
 export function validateGateJob(o: GateJobOptions, v: PropValidator, field: string): void {
-  v.check(`${field}.image`, o.image, typeof o.image === "string" && isPinnedImage(o.image), "an image reference with an explicit tag or digest (built from this package's Dockerfile)");
+  v.check(
+    `${field}.image`,
+    o.image,
+    typeof o.image === "string" && isPinnedImage(o.image),
+    "an image reference with an explicit tag or digest (built from this package's Dockerfile)",
+  );
   (o.imagePullSecrets ?? []).forEach((n, i) => v.dnsSubdomain(`${field}.imagePullSecrets[${i}]`, n));
   for (const [env, ref] of Object.entries(o.secretEnv ?? {})) {
-    v.check(`${field}.secretEnv["${env}"]`, env, /^[A-Za-z_][A-Za-z0-9_]*$/.test(env), "the name of an environment variable");
+    v.check(
+      `${field}.secretEnv["${env}"]`,
+      env,
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(env),
+      "the name of an environment variable",
+    );
     v.dnsSubdomain(`${field}.secretEnv["${env}"].secretName`, ref?.secretName);
-    v.check(`${field}.secretEnv["${env}"].key`, ref?.key, typeof ref?.key === "string" && /^[-._a-zA-Z0-9]+$/.test(ref.key), "a key of the Secret");
+    v.check(
+      `${field}.secretEnv["${env}"].key`,
+      ref?.key,
+      typeof ref?.key === "string" && /^[-._a-zA-Z0-9]+$/.test(ref.key),
+      "a key of the Secret",
+    );
   }
   v.integer(`${field}.startupSeconds`, o.startupSeconds, 0, 86_400);
 }
@@ -98,19 +113,36 @@ export class GateJob extends Construct {
     const { namespace, name, options } = props;
     const labels = { ...props.labels, "cdktf-triton/role": "verify" };
     const metadata = { name, namespace, labels };
-    const spec = new ConfigMapV1(this, "spec", { metadata: { ...metadata, name: `${name}-spec` }, data: { "verify.json": props.specText } });
+    const spec = new ConfigMapV1(this, "spec", {
+      metadata: { ...metadata, name: `${name}-spec` },
+      data: { "verify.json": props.specText },
+    });
     const account = new ServiceAccountV1(this, "account", { metadata, automountServiceAccountToken: false });
     const rules = [
       // The verdict's Event on the pair's Service.
       { apiGroups: [""], resources: ["events"], verbs: ["create"] },
       ...(props.historyConfigMap
         ? [
-            { apiGroups: [""], resources: ["configmaps"], resourceNames: [props.historyConfigMap], verbs: ["get", "update"] },
+            {
+              apiGroups: [""],
+              resources: ["configmaps"],
+              resourceNames: [props.historyConfigMap],
+              verbs: ["get", "update"],
+            },
             // Kubernetes cannot limit `create` to a name: the first verdict creates the history.
             { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
           ]
         : []),
-      ...(props.switchBackServices?.length ? [{ apiGroups: [""], resources: ["services"], resourceNames: [...props.switchBackServices], verbs: ["get", "patch"] }] : []),
+      ...(props.switchBackServices?.length
+        ? [
+            {
+              apiGroups: [""],
+              resources: ["services"],
+              resourceNames: [...props.switchBackServices],
+              verbs: ["get", "patch"],
+            },
+          ]
+        : []),
     ];
     const role = new RoleV1(this, "role", { metadata, rule: rules });
     const binding = new RoleBindingV1(this, "binding", {
@@ -118,12 +150,20 @@ export class GateJob extends Construct {
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
       subject: [{ kind: "ServiceAccount", name, namespace }],
     });
-    this.trigger = new TerraformData(this, "trigger", { triggers_replace: { ...props.triggers }, input: "${timestamp()}" }, { lifecycle: { ignoreChanges: ["input"] } });
+    this.trigger = new TerraformData(
+      this,
+      "trigger",
+      { triggers_replace: { ...props.triggers }, input: "${timestamp()}" },
+      { lifecycle: { ignoreChanges: ["input"] } },
+    );
     const env = [
       // kubectl's cache and anything else the CLI writes: the root filesystem is read-only.
       { name: "HOME", value: "/tmp" },
       ...Object.entries(props.environment).map(([n, value]) => ({ name: n, value })),
-      ...Object.entries(options.secretEnv ?? {}).map(([n, ref]) => ({ name: n, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } })),
+      ...Object.entries(options.secretEnv ?? {}).map(([n, ref]) => ({
+        name: n,
+        valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } },
+      })),
     ];
     const waitSeconds = props.deadlineSeconds + (options.startupSeconds ?? 300);
     this.job = new JobV1(this, "job", {
@@ -140,7 +180,9 @@ export class GateJob extends Construct {
             serviceAccountName: name,
             // The token only for the verifier's writes (history, Events, switch back).
             automountServiceAccountToken: true,
-            imagePullSecrets: options.imagePullSecrets?.length ? options.imagePullSecrets.map((n) => ({ name: n })) : undefined,
+            imagePullSecrets: options.imagePullSecrets?.length
+              ? options.imagePullSecrets.map((n) => ({ name: n }))
+              : undefined,
             securityContext: { runAsNonRoot: true, runAsUser: "1000", seccompProfile: { type: "RuntimeDefault" } },
             container: [
               {
@@ -153,7 +195,11 @@ export class GateJob extends Construct {
                   { name: "tmp", mountPath: "/tmp" },
                 ],
                 resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
-                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ["ALL"] },
+                },
               },
             ],
             volume: [

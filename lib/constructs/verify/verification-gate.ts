@@ -23,8 +23,20 @@ export abstract class GateTarget {
   }
 
   /** A Service reached through `kubectl port-forward`, started and stopped by the verifier. */
-  public static portForward(options: { service: string; port?: number; namespace?: string; kubeconfig?: string; context?: string }): GateTarget {
-    return new PortForwardTarget(options.service, options.port ?? 8000, options.namespace, options.kubeconfig, options.context);
+  public static portForward(options: {
+    service: string;
+    port?: number;
+    namespace?: string;
+    kubeconfig?: string;
+    context?: string;
+  }): GateTarget {
+    return new PortForwardTarget(
+      options.service,
+      options.port ?? 8000,
+      options.namespace,
+      options.kubeconfig,
+      options.context,
+    );
   }
 
   /** @internal The CLI's flags that reach it, as the candidate or as the baseline. */
@@ -66,7 +78,12 @@ class PortForwardTarget extends GateTarget {
     const target = `svc/${this.service}:${this.port}`;
     // Namespace, kubeconfig and context are shared by both port-forwards: the candidate's.
     if (role === "baseline") return { baselinePortForward: target };
-    return { portForward: target, namespace: this.namespace || undefined, kubeconfig: this.kubeconfig || undefined, context: this.context || undefined };
+    return {
+      portForward: target,
+      namespace: this.namespace || undefined,
+      kubeconfig: this.kubeconfig || undefined,
+      context: this.context || undefined,
+    };
   }
   public _validate(v: PropValidator, field: string): void {
     v.port(`${field}.port`, this.port);
@@ -203,21 +220,52 @@ export class VerificationGate extends DependableConstruct {
     if (cluster) {
       validateGateJob(cluster, v, "runIn");
       const inPod = "not in the cluster: the Job's report is its log (kubectl logs job/<name>)";
-      v.check("reportDir", props.reportDir, props.reportDir === undefined, `no reportDir with GateRunner.cluster: report files would stay in the Job's pod (${inPod})`);
-      v.check("command", props.command, props.command === undefined, "no command with GateRunner.cluster: the Job runs the image's entrypoint");
-      for (const [field, t] of [["target", props.target], ["baseline", props.baseline]] as const) {
-        if (t instanceof PortForwardTarget) v.check(field, "port-forward", false, "a URL the Job reaches inside the cluster, e.g. http://<service>.<namespace>.svc.cluster.local:8000 (port-forwards run only where apply runs)");
+      v.check(
+        "reportDir",
+        props.reportDir,
+        props.reportDir === undefined,
+        `no reportDir with GateRunner.cluster: report files would stay in the Job's pod (${inPod})`,
+      );
+      v.check(
+        "command",
+        props.command,
+        props.command === undefined,
+        "no command with GateRunner.cluster: the Job runs the image's entrypoint",
+      );
+      for (const [field, t] of [
+        ["target", props.target],
+        ["baseline", props.baseline],
+      ] as const) {
+        if (t instanceof PortForwardTarget)
+          v.check(
+            field,
+            "port-forward",
+            false,
+            "a URL the Job reaches inside the cluster, e.g. http://<service>.<namespace>.svc.cluster.local:8000 (port-forwards run only where apply runs)",
+          );
       }
       v.dnsLabel("job.name", props.job?.name ?? id, 52);
       v.dnsLabel("job.namespace", props.job?.namespace);
-    } else if (props.runIn !== undefined) v.check("runIn", props.runIn, props.runIn instanceof GateRunner, "GateRunner.local() or GateRunner.cluster({ image })");
+    } else if (props.runIn !== undefined)
+      v.check(
+        "runIn",
+        props.runIn,
+        props.runIn instanceof GateRunner,
+        "GateRunner.local() or GateRunner.cluster({ image })",
+      );
     props.target._validate(v, "target");
     props.baseline?._validate(v, "baseline");
     if (props.metricsUrl !== undefined) new UrlTarget(props.metricsUrl)._validate(v, "metricsUrl");
-    if (props.reportDir !== undefined) claimName(this, v, "reportDir", props.reportDir, `the report ${props.reportDir}/${id}.json`);
+    if (props.reportDir !== undefined)
+      claimName(this, v, "reportDir", props.reportDir, `the report ${props.reportDir}/${id}.json`);
     for (const [name, env] of Object.entries(props.headersFromEnv ?? {})) {
       v.check(`headersFromEnv["${name}"]`, name, /^[A-Za-z0-9-]+$/.test(name), "an HTTP header name");
-      v.check(`headersFromEnv["${name}"]`, env, /^[A-Za-z_][A-Za-z0-9_]*$/.test(env), "the name of an environment variable");
+      v.check(
+        `headersFromEnv["${name}"]`,
+        env,
+        /^[A-Za-z_][A-Za-z0-9_]*$/.test(env),
+        "the name of an environment variable",
+      );
     }
     v.throwIfInvalid();
 
@@ -234,14 +282,25 @@ export class VerificationGate extends DependableConstruct {
       metricsUrl: props.metricsUrl || undefined,
       protocol: props.protocol === "grpc" ? "grpc" : undefined,
       header: Object.entries(props.headersFromEnv ?? {}).map(([name, env]) => `${name}=${env}`),
-      ...(props.reportDir ? { jsonFile: `${props.reportDir}/${id}.json`, junit: `${props.reportDir}/${id}.xml`, htmlDir: props.reportDir } : {}),
+      ...(props.reportDir
+        ? { jsonFile: `${props.reportDir}/${id}.json`, junit: `${props.reportDir}/${id}.xml`, htmlDir: props.reportDir }
+        : {}),
       fingerprint: props.fingerprint || undefined,
-      ...(props.history ? { historyConfigmap: `${props.history.namespace}/${props.history.configMap}`, historyApp: props.history.app, historyColor: props.history.color } : {}),
+      ...(props.history
+        ? {
+            historyConfigmap: `${props.history.namespace}/${props.history.configMap}`,
+            historyApp: props.history.app,
+            historyColor: props.history.color,
+          }
+        : {}),
       passed: props.passedRecord || undefined,
       allowServingChange: props.allowServingChange || undefined,
       ...(back
         ? {
-            switchBack: [back.activeService, back.previewService].filter(Boolean).map((s) => `svc/${s}`).join(","),
+            switchBack: [back.activeService, back.previewService]
+              .filter(Boolean)
+              .map((s) => `svc/${s}`)
+              .join(","),
             switchBackFrom: back.from,
             switchBackTo: back.to,
             switchBackFingerprint: back.toFingerprint || undefined,
@@ -250,7 +309,10 @@ export class VerificationGate extends DependableConstruct {
     };
     if (cluster) {
       // The namespace of the Services it may point back (the Job's own; kubectl in a pod defaults to it too).
-      const { args, environment } = gateArgv({ ...flags, namespace: flags.namespace ?? props.job?.namespace ?? "default" });
+      const { args, environment } = gateArgv({
+        ...flags,
+        namespace: flags.namespace ?? props.job?.namespace ?? "default",
+      });
       this.command = args.join(" ");
       this.job = new GateJob(this, "job", {
         options: cluster,
@@ -262,7 +324,9 @@ export class VerificationGate extends DependableConstruct {
         triggers: { ...(props.triggers ?? {}), spec: specHash, command: this.command, image: cluster.image },
         deadlineSeconds: props.spec.deadlineSeconds ?? 600,
         historyConfigMap: props.history?.configMap,
-        switchBackServices: back ? [back.activeService, back.previewService].filter((x): x is string => !!x) : undefined,
+        switchBackServices: back
+          ? [back.activeService, back.previewService].filter((x): x is string => !!x)
+          : undefined,
         labels: props.job?.labels ?? {},
       });
       this.resource = this.job.job;
@@ -274,9 +338,14 @@ export class VerificationGate extends DependableConstruct {
         this,
         "verify",
         // `input` is the time of the run that created it (kept by ignore_changes): when it passed.
-        { triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command }, input: "${timestamp()}" },
         {
-          provisioners: [{ type: "local-exec", command: this.command, ...(Object.keys(environment).length ? { environment } : {}) }],
+          triggers_replace: { ...(props.triggers ?? {}), spec: specHash, command: this.command },
+          input: "${timestamp()}",
+        },
+        {
+          provisioners: [
+            { type: "local-exec", command: this.command, ...(Object.keys(environment).length ? { environment } : {}) },
+          ],
           lifecycle: { ignoreChanges: ["input"] },
         },
       );

@@ -18,7 +18,8 @@ export const EVENT_REASONS = {
   Unpaused: "the bake clock runs again (`cdktf-triton resume`)",
   AwaitingConfirmation: "all steps passed; the driver exited (3) before the switch, waiting for `promote --confirm`",
   Promoted: "the candidate serves all traffic",
-  PromotionAborted: "a metric failed or stayed without data, or someone ran `cdktf-triton abort`: the candidate is back at 0 %",
+  PromotionAborted:
+    "a metric failed or stayed without data, or someone ran `cdktf-triton abort`: the candidate is back at 0 %",
   PromotionInterrupted: "the driver was interrupted (Ctrl-C, SIGTERM) and rolled back",
   RolledBack: "a promotion left unfinished was rolled back (by `cdktf-triton abort` or a later run)",
   GatePassed: "the gate verified the candidate (or skipped it: a fingerprint that passed before)",
@@ -27,7 +28,13 @@ export const EVENT_REASONS = {
 
 export type EventReason = keyof typeof EVENT_REASONS;
 
-const WARNINGS: ReadonlySet<EventReason> = new Set(["PromotionAborted", "PromotionInterrupted", "RolledBack", "GateFailed", "LeaseTakenOver"]);
+const WARNINGS: ReadonlySet<EventReason> = new Set([
+  "PromotionAborted",
+  "PromotionInterrupted",
+  "RolledBack",
+  "GateFailed",
+  "LeaseTakenOver",
+]);
 
 export interface EventTarget {
   readonly access: KubeAccess;
@@ -39,12 +46,20 @@ export interface EventTarget {
 }
 
 /** Creates an Event on the Service; resolves to the problem when it could not (never rejects). */
-export async function recordEvent(target: EventTarget, reason: EventReason, message: string): Promise<string | undefined> {
+export async function recordEvent(
+  target: EventTarget,
+  reason: EventReason,
+  message: string,
+): Promise<string | undefined> {
   const now = new Date();
   const event = {
     apiVersion: "v1",
     kind: "Event",
-    metadata: { name: `${target.service}.${now.getTime().toString(16)}${randomBytes(3).toString("hex")}`, namespace: target.namespace, labels: { "app.kubernetes.io/managed-by": "cdktf-triton" } },
+    metadata: {
+      name: `${target.service}.${now.getTime().toString(16)}${randomBytes(3).toString("hex")}`,
+      namespace: target.namespace,
+      labels: { "app.kubernetes.io/managed-by": "cdktf-triton" },
+    },
     involvedObject: { apiVersion: "v1", kind: "Service", name: target.service, namespace: target.namespace },
     reason,
     // The API server refuses a message over 1 KiB for some clients' sake: kept well under it.
@@ -57,7 +72,9 @@ export async function recordEvent(target: EventTarget, reason: EventReason, mess
   };
   try {
     const r = await runKubectl(target.access, ["create", "-f", "-", "-o", "name"], JSON.stringify(event));
-    return r.code === 0 ? undefined : `the Event ${reason} was not recorded on Service ${target.namespace}/${target.service}: ${kubectlFailure(r, target.access)}`;
+    return r.code === 0
+      ? undefined
+      : `the Event ${reason} was not recorded on Service ${target.namespace}/${target.service}: ${kubectlFailure(r, target.access)}`;
   } catch (e) {
     return `the Event ${reason} was not recorded: ${(e as Error).message}`;
   }

@@ -31,7 +31,12 @@ export interface KubectlRun {
 }
 
 export function runKubectl(access: KubeAccess, args: readonly string[], input?: string): Promise<KubectlRun> {
-  const all = [...(access.kubeconfig ? ["--kubeconfig", expandHome(access.kubeconfig)] : []), ...(access.context ? ["--context", access.context] : []), "--request-timeout=20s", ...args];
+  const all = [
+    ...(access.kubeconfig ? ["--kubeconfig", expandHome(access.kubeconfig)] : []),
+    ...(access.context ? ["--context", access.context] : []),
+    "--request-timeout=20s",
+    ...args,
+  ];
   return new Promise((resolve) => {
     const proc = spawn(access.kubectl ?? "kubectl", all, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -40,7 +45,9 @@ export function runKubectl(access: KubeAccess, args: readonly string[], input?: 
     proc.stderr.on("data", (d) => (stderr += d));
     let error: string | undefined;
     proc.on("error", (e) => (error = `kubectl: ${e.message}`));
-    proc.on("close", (code) => resolve({ code, stdout, stderr: error ? `${stderr}${error}` : stderr, ...(error ? { error } : {}) }));
+    proc.on("close", (code) =>
+      resolve({ code, stdout, stderr: error ? `${stderr}${error}` : stderr, ...(error ? { error } : {}) }),
+    );
     proc.stdin.end(input ?? "");
   });
 }
@@ -58,10 +65,14 @@ export function kubectlFailure(r: KubectlRun, access: KubeAccess = {}): string {
     .filter(Boolean);
   const text = lines.join("\n");
   const last = lines[lines.length - 1] ?? `${bin} exited ${r.code}`;
-  if (/localhost:8080\b/.test(text) && !access.kubeconfig) return "no cluster to talk to: kubectl found no kubeconfig (give --kubeconfig FILE, or set KUBECONFIG)";
-  if (access.kubeconfig && /no such file or directory/.test(text)) return `the kubeconfig ${access.kubeconfig} cannot be read: no such file`;
-  if (/context .*(does not exist|not found)/i.test(text)) return `the kubeconfig has no context ${JSON.stringify(access.context ?? "")}: ${last.replace(/^error: /, "")}`;
-  if (/Unable to connect to the server|connection refused|no such host|i\/o timeout|was refused/i.test(text)) return `the Kubernetes API server does not answer: ${last.replace(/^error: /, "")}`;
+  if (/localhost:8080\b/.test(text) && !access.kubeconfig)
+    return "no cluster to talk to: kubectl found no kubeconfig (give --kubeconfig FILE, or set KUBECONFIG)";
+  if (access.kubeconfig && /no such file or directory/.test(text))
+    return `the kubeconfig ${access.kubeconfig} cannot be read: no such file`;
+  if (/context .*(does not exist|not found)/i.test(text))
+    return `the kubeconfig has no context ${JSON.stringify(access.context ?? "")}: ${last.replace(/^error: /, "")}`;
+  if (/Unable to connect to the server|connection refused|no such host|i\/o timeout|was refused/i.test(text))
+    return `the Kubernetes API server does not answer: ${last.replace(/^error: /, "")}`;
   return last.replace(/^error: /, "");
 }
 
@@ -69,9 +80,32 @@ export function kubectlFailure(r: KubectlRun, access: KubeAccess = {}): string {
  * The names of an app's running pods (label `app=<app>`, or the labels given); throws with kubectl's
  * message when it cannot list them.
  */
-export async function runningPods(access: KubeAccess, namespace: string, app: string | Readonly<Record<string, string>>): Promise<string[]> {
-  const selector = typeof app === "string" ? `app=${app}` : Object.entries(app).map(([k, v]) => `${k}=${v}`).join(",");
-  const r = await runKubectl(access, ["get", "pods", "-n", namespace, "-l", selector, "--field-selector", "status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}"]);
-  if (r.code !== 0) throw new Error(`could not list the pods of ${namespace}/${typeof app === "string" ? app : selector}: ${kubectlFailure(r, access)}`);
+export async function runningPods(
+  access: KubeAccess,
+  namespace: string,
+  app: string | Readonly<Record<string, string>>,
+): Promise<string[]> {
+  const selector =
+    typeof app === "string"
+      ? `app=${app}`
+      : Object.entries(app)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",");
+  const r = await runKubectl(access, [
+    "get",
+    "pods",
+    "-n",
+    namespace,
+    "-l",
+    selector,
+    "--field-selector",
+    "status.phase=Running",
+    "-o",
+    "jsonpath={.items[*].metadata.name}",
+  ]);
+  if (r.code !== 0)
+    throw new Error(
+      `could not list the pods of ${namespace}/${typeof app === "string" ? app : selector}: ${kubectlFailure(r, access)}`,
+    );
   return r.stdout.trim().split(/\s+/).filter(Boolean);
 }

@@ -44,10 +44,17 @@ export function startPortForward(options: PortForwardOptions): Promise<PortForwa
       stop();
       reject(new Error(`kubectl port-forward ${resource} failed: ${why}`));
     };
-    const timer = setTimeout(() => fail(`no forwarding within ${options.timeoutMs ?? 30000} ms: ${err.trim()}`), options.timeoutMs ?? 30000);
+    const timer = setTimeout(
+      () => fail(`no forwarding within ${options.timeoutMs ?? 30000} ms: ${err.trim()}`),
+      options.timeoutMs ?? 30000,
+    );
     // kubectl's failure as one line (no kubeconfig, no such Service, no kubectl at all)
-    proc.on("error", (e) => fail(kubectlFailure({ code: null, stdout: "", stderr: "", error: `kubectl: ${e.message}` }, options)));
-    proc.on("exit", (code) => fail(`exited with ${code}: ${kubectlFailure({ code, stdout: out, stderr: err }, options)}`));
+    proc.on("error", (e) =>
+      fail(kubectlFailure({ code: null, stdout: "", stderr: "", error: `kubectl: ${e.message}` }, options)),
+    );
+    proc.on("exit", (code) =>
+      fail(`exited with ${code}: ${kubectlFailure({ code, stdout: out, stderr: err }, options)}`),
+    );
     proc.stderr!.on("data", (d) => (err += d));
     proc.stdout!.on("data", (d) => {
       out += d;
@@ -55,7 +62,11 @@ export function startPortForward(options: PortForwardOptions): Promise<PortForwa
       if (m) {
         clearTimeout(timer);
         proc.removeAllListeners("exit");
-        resolve({ url: `http://127.0.0.1:${m[1]}`, alive: () => proc.exitCode === null && proc.signalCode === null, stop });
+        resolve({
+          url: `http://127.0.0.1:${m[1]}`,
+          alive: () => proc.exitCode === null && proc.signalCode === null,
+          stop,
+        });
       }
     });
   });

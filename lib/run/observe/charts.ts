@@ -14,8 +14,19 @@ const CONFIG = {
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   // Quiet: a facet without a value (a metric with no conclusive measurement) is drawn empty, not
   // warned about on the CLI's output.
-  const quiet = { level: () => quiet, error: (...a: unknown[]) => { throw new Error(a.map(String).join(" ")); }, warn: () => quiet, info: () => quiet, debug: () => quiet };
-  const compiled = compile({ ...spec, config: { ...CONFIG, ...(spec as { config?: object }).config } } as TopLevelSpec, { logger: quiet as never }).spec;
+  const quiet = {
+    level: () => quiet,
+    error: (...a: unknown[]) => {
+      throw new Error(a.map(String).join(" "));
+    },
+    warn: () => quiet,
+    info: () => quiet,
+    debug: () => quiet,
+  };
+  const compiled = compile(
+    { ...spec, config: { ...CONFIG, ...(spec as { config?: object }).config } } as TopLevelSpec,
+    { logger: quiet as never },
+  ).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Error });
   try {
     return await view.toSVG();
@@ -50,13 +61,24 @@ export function latencySpec(rows: readonly VersionFigures[]): TopLevelSpec {
       x: { field: "version", type: "nominal", title: "version", sort: null },
       xOffset: { field: "quantile", sort: ["p50", "p95", "p99"] },
       y: { field: "ms", type: "quantitative", title: "ms" },
-      color: { field: "quantile", type: "nominal", sort: ["p50", "p95", "p99"], scale: { range: ["#9ecae1", "#4292c6", "#08519c"] } },
+      color: {
+        field: "quantile",
+        type: "nominal",
+        sort: ["p50", "p95", "p99"],
+        scale: { range: ["#9ecae1", "#4292c6", "#08519c"] },
+      },
     },
   };
 }
 
 /** One bar per version for a number of each (throughput, error rate). */
-export function perVersionSpec(rows: readonly VersionFigures[], field: "requestsPerSecond" | "errorRatePercent", title: string, axis: string, color: string): TopLevelSpec {
+export function perVersionSpec(
+  rows: readonly VersionFigures[],
+  field: "requestsPerSecond" | "errorRatePercent",
+  title: string,
+  axis: string,
+  color: string,
+): TopLevelSpec {
   return {
     title,
     width: { step: 40 },
@@ -71,7 +93,10 @@ export function perVersionSpec(rows: readonly VersionFigures[], field: "requests
 }
 
 /** The probe's latency buckets: one bar per bucket. */
-export function distributionSpec(buckets: readonly { fromMs: number; toMs: number; count: number }[], title: string): TopLevelSpec {
+export function distributionSpec(
+  buckets: readonly { fromMs: number; toMs: number; count: number }[],
+  title: string,
+): TopLevelSpec {
   const label = (b: { fromMs: number; toMs: number }) => `${b.fromMs}–${b.toMs} ms`;
   return {
     title,
@@ -87,20 +112,36 @@ export function distributionSpec(buckets: readonly { fromMs: number; toMs: numbe
 }
 
 /** A promotion's traffic steps: the candidate's weight over time (a step line, a point per step). */
-export function weightsSpec(points: readonly { at: string; weightPercent: number; verdict: string }[], title: string): TopLevelSpec {
+export function weightsSpec(
+  points: readonly { at: string; weightPercent: number; verdict: string }[],
+  title: string,
+): TopLevelSpec {
   return {
     title,
     width: 520,
     height: 140,
     data: { values: points },
     layer: [
-      { mark: { type: "line", interpolate: "step-after", color: "#4292c6" }, encoding: { x: { field: "at", type: "temporal", title: "time" }, y: { field: "weightPercent", type: "quantitative", title: "candidate %", scale: { domain: [0, 100] } } } },
+      {
+        mark: { type: "line", interpolate: "step-after", color: "#4292c6" },
+        encoding: {
+          x: { field: "at", type: "temporal", title: "time" },
+          y: { field: "weightPercent", type: "quantitative", title: "candidate %", scale: { domain: [0, 100] } },
+        },
+      },
       {
         mark: { type: "point", filled: true, size: 70, tooltip: true },
         encoding: {
           x: { field: "at", type: "temporal" },
           y: { field: "weightPercent", type: "quantitative" },
-          color: { field: "verdict", type: "nominal", scale: { domain: ["pass", "fail", "inconclusive", "interrupted", "running"], range: ["#31a354", "#de2d26", "#fd8d3c", "#756bb1", "#969696"] } },
+          color: {
+            field: "verdict",
+            type: "nominal",
+            scale: {
+              domain: ["pass", "fail", "inconclusive", "interrupted", "running"],
+              range: ["#31a354", "#de2d26", "#fd8d3c", "#756bb1", "#969696"],
+            },
+          },
         },
       },
     ],
@@ -115,8 +156,20 @@ export function measurementsSpec(
 ): TopLevelSpec {
   return {
     title,
-    data: { values: [...points.map((p) => ({ ...p, layer: "measurement" })), ...thresholds.map((t) => ({ metric: t.metric, threshold: t.value, bound: t.bound, layer: "threshold" }))] },
-    facet: { row: { field: "metric", type: "nominal", title: null, header: { labelAngle: 0, labelAlign: "left", labelFontWeight: "bold" } } },
+    data: {
+      values: [
+        ...points.map((p) => ({ ...p, layer: "measurement" })),
+        ...thresholds.map((t) => ({ metric: t.metric, threshold: t.value, bound: t.bound, layer: "threshold" })),
+      ],
+    },
+    facet: {
+      row: {
+        field: "metric",
+        type: "nominal",
+        title: null,
+        header: { labelAngle: 0, labelAlign: "left", labelFontWeight: "bold" },
+      },
+    },
     resolve: { scale: { y: "independent" } },
     spec: {
       width: 520,
@@ -128,7 +181,11 @@ export function measurementsSpec(
           encoding: {
             x: { field: "at", type: "temporal", title: "time" },
             y: { field: "value", type: "quantitative", title: "value", scale: { zero: false } },
-            color: { field: "verdict", type: "nominal", scale: { domain: ["pass", "fail", "inconclusive"], range: ["#31a354", "#de2d26", "#fd8d3c"] } },
+            color: {
+              field: "verdict",
+              type: "nominal",
+              scale: { domain: ["pass", "fail", "inconclusive"], range: ["#31a354", "#de2d26", "#fd8d3c"] },
+            },
           },
         },
         {
@@ -152,7 +209,15 @@ export function eventsSpec(events: readonly { at: string; host: string; kind: st
     encoding: {
       x: { field: "at", type: "temporal", title: "time" },
       y: { field: "host", type: "nominal", title: "host", axis: { labelLimit: 320 } },
-      color: { field: "kind", type: "nominal", title: "event", scale: { domain: ["ejected", "failed", "healthy", "degraded", "not-degraded"], range: ["#de2d26", "#fd8d3c", "#31a354", "#bcbddc", "#756bb1"] } },
+      color: {
+        field: "kind",
+        type: "nominal",
+        title: "event",
+        scale: {
+          domain: ["ejected", "failed", "healthy", "degraded", "not-degraded"],
+          range: ["#de2d26", "#fd8d3c", "#31a354", "#bcbddc", "#756bb1"],
+        },
+      },
       shape: { field: "kind", type: "nominal", legend: null },
     },
   };

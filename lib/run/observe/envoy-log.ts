@@ -64,8 +64,17 @@ export function parseEnvoyLog(text: string, envoy?: string): EnvoyLog {
     if (kindKey && typeof o.cluster_name === "string") {
       const a = o.host?.socket_address ?? {};
       const body = o[kindKey] ?? {};
-      const detail = body.failure_type ?? (body.first_check ? "first check" : kindKey === "add_healthy_event" ? "healthy threshold reached" : "");
-      events.push({ at: String(o.timestamp ?? ""), cluster: o.cluster_name, host: `${a.address ?? "?"}:${a.port_value ?? "?"}`, kind: KINDS[kindKey], detail: String(detail), ...(envoy ? { envoy } : {}) });
+      const detail =
+        body.failure_type ??
+        (body.first_check ? "first check" : kindKey === "add_healthy_event" ? "healthy threshold reached" : "");
+      events.push({
+        at: String(o.timestamp ?? ""),
+        cluster: o.cluster_name,
+        host: `${a.address ?? "?"}:${a.port_value ?? "?"}`,
+        kind: KINDS[kindKey],
+        detail: String(detail),
+        ...(envoy ? { envoy } : {}),
+      });
     } else if (o && o.kind === "access") {
       requests.push({
         at: String(o.start_time ?? ""),

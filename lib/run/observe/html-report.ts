@@ -8,7 +8,16 @@ import * as path from "path";
 import type { TopLevelSpec } from "vega-lite";
 import type { PromoteReport, PromotionRecord } from "../records";
 import type { Report as VerifyReport } from "../verify/verifier";
-import { distributionSpec, eventsSpec, latencySpec, measurementsSpec, perVersionSpec, renderSvg, VersionFigures, weightsSpec } from "./charts";
+import {
+  distributionSpec,
+  eventsSpec,
+  latencySpec,
+  measurementsSpec,
+  perVersionSpec,
+  renderSvg,
+  VersionFigures,
+  weightsSpec,
+} from "./charts";
 import { addHistoryText, emptyData, ObservedData } from "./sources";
 
 export const HEALTH_SCORE_DEFINITION =
@@ -38,26 +47,45 @@ export function healthScore(r: VerifyReport): number {
 }
 
 /** The pairs in the data, each with its versions, promotions and verifications. */
-export function pairsOf(data: ObservedData): { app: string; versions: VersionRow[]; promotions: PromotionRecord[]; verifications: { file: string; report: VerifyReport; version: string }[] }[] {
+export function pairsOf(
+  data: ObservedData,
+): {
+  app: string;
+  versions: VersionRow[];
+  promotions: PromotionRecord[];
+  verifications: { file: string; report: VerifyReport; version: string }[];
+}[] {
   const byFingerprint = new Map<string, { app: string; version?: string; color: string }>();
   for (const h of data.history) {
     if (h.kind === "promotion") {
-      for (const c of [h.from, h.to]) if (c.fingerprint) byFingerprint.set(c.fingerprint, { app: h.app, version: c.version, color: c.color });
+      for (const c of [h.from, h.to])
+        if (c.fingerprint) byFingerprint.set(c.fingerprint, { app: h.app, version: c.version, color: c.color });
     }
   }
   for (const h of data.history) {
-    if (h.kind === "verification" && h.fingerprint && !byFingerprint.has(h.fingerprint)) byFingerprint.set(h.fingerprint, { app: h.app, color: h.color });
+    if (h.kind === "verification" && h.fingerprint && !byFingerprint.has(h.fingerprint))
+      byFingerprint.set(h.fingerprint, { app: h.app, color: h.color });
   }
   const apps = [...new Set(data.history.map((h) => h.app))];
   const verifications = data.verifications.map((v) => {
     const known = v.report.fingerprint ? byFingerprint.get(v.report.fingerprint) : undefined;
-    const version = known?.version ?? (known ? `${known.color} ${v.report.fingerprint!.slice(0, 8)}` : v.report.fingerprint ? v.report.fingerprint.slice(0, 8) : v.report.target);
+    const version =
+      known?.version ??
+      (known
+        ? `${known.color} ${v.report.fingerprint!.slice(0, 8)}`
+        : v.report.fingerprint
+          ? v.report.fingerprint.slice(0, 8)
+          : v.report.target);
     return { ...v, app: known?.app ?? UNATTRIBUTED, version, color: known?.color };
   });
   if (verifications.some((v) => v.app === UNATTRIBUTED)) apps.push(UNATTRIBUTED);
   return apps.map((app) => {
-    const promotions = data.history.filter((h): h is PromotionRecord => h.kind === "promotion" && h.app === app).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-    const mine = verifications.filter((v) => v.app === app).sort((a, b) => a.report.startedAt.localeCompare(b.report.startedAt));
+    const promotions = data.history
+      .filter((h): h is PromotionRecord => h.kind === "promotion" && h.app === app)
+      .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    const mine = verifications
+      .filter((v) => v.app === app)
+      .sort((a, b) => a.report.startedAt.localeCompare(b.report.startedAt));
     const rows = new Map<string, { -readonly [K in keyof VersionRow]: VersionRow[K] }>();
     const row = (version: string, fingerprint?: string) => {
       if (!rows.has(version)) rows.set(version, { version, colors: [], fingerprint, promotions: 0 });
@@ -86,7 +114,16 @@ export function pairsOf(data: ObservedData): { app: string; versions: VersionRow
         lastVerdict: v.report.verdict,
         verifiedAt: v.report.startedAt,
         health: healthScore(v.report),
-        figures: p ? { version: v.version, p50Ms: round(p.p50Ms), p95Ms: round(p.p95Ms), p99Ms: round(p.p99Ms), requestsPerSecond: round(p.requestsPerSecond), errorRatePercent: round(100 * p.errorRate) } : undefined,
+        figures: p
+          ? {
+              version: v.version,
+              p50Ms: round(p.p50Ms),
+              p95Ms: round(p.p95Ms),
+              p99Ms: round(p.p99Ms),
+              requestsPerSecond: round(p.requestsPerSecond),
+              errorRatePercent: round(100 * p.errorRate),
+            }
+          : undefined,
       });
     }
     return { app, versions: [...rows.values()], promotions, verifications: mine };
@@ -95,7 +132,11 @@ export function pairsOf(data: ObservedData): { app: string; versions: VersionRow
 
 const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : x);
 
-const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const esc = (s: unknown) =>
+  String(s ?? "").replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
 const fmt = (x: number | undefined, unit = "") => (x === undefined || !Number.isFinite(x) ? "–" : `${x}${unit}`);
 
 async function figure(id: string, spec: TopLevelSpec, caption?: string): Promise<string> {
@@ -112,7 +153,10 @@ const slug = (s: string) => s.replace(/[^a-zA-Z0-9_-]+/g, "-");
 type ReportPair = ReturnType<typeof pairsOf>[number];
 
 /** The whole report as one HTML document: a section per pair, then the failover events. */
-export async function renderReport(data: ObservedData, options: { title?: string; generatedAt?: Date } = {}): Promise<string> {
+export async function renderReport(
+  data: ObservedData,
+  options: { title?: string; generatedAt?: Date } = {},
+): Promise<string> {
   const title = options.title ?? "cdktf-triton report";
   const generatedAt = (options.generatedAt ?? new Date()).toISOString();
   const pairs = pairsOf(data);
@@ -122,7 +166,8 @@ export async function renderReport(data: ObservedData, options: { title?: string
   const problems = data.problems.length
     ? `<section id="problems" class="problems"><h2>What is missing</h2><ul>${data.problems.map((p) => `<li>${esc(p)}</li>`).join("")}</ul></section>`
     : "";
-  const nothing = pairs.length === 0 ? `<p class="missing">No pair in the sources: no history record and no report.</p>` : "";
+  const nothing =
+    pairs.length === 0 ? `<p class="missing">No pair in the sources: no history record and no report.</p>` : "";
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -147,10 +192,13 @@ ${eventsPart.join("\n")}
 `;
 }
 
-
 async function pairSection(pair: ReportPair, data: ObservedData): Promise<string[]> {
   const id = slug(pair.app);
-  const parts = [`<section class="pair" id="pair-${id}"><h2>${esc(pair.app)}</h2>`, ...(await versionOverview(pair, id)), ...(await lastDistribution(pair, id))];
+  const parts = [
+    `<section class="pair" id="pair-${id}"><h2>${esc(pair.app)}</h2>`,
+    ...(await versionOverview(pair, id)),
+    ...(await lastDistribution(pair, id)),
+  ];
   parts.push(`<h3>Promotions</h3>`);
   if (pair.promotions.length === 0) parts.push(`<p class="missing">No promotion recorded for this pair.</p>`);
   for (const p of pair.promotions) parts.push(...(await promotionPart(p, id, data)));
@@ -161,10 +209,24 @@ async function pairSection(pair: ReportPair, data: ObservedData): Promise<string
 /** The versions' table (fingerprint, last verdict, probe figures, health) and their charts. */
 async function versionOverview(pair: ReportPair, id: string): Promise<string[]> {
   const parts = [`<h3>Version overview</h3>`];
-  if (pair.versions.length === 0) return [...parts, `<p class="missing">No version of this pair has a record or a report.</p>`];
+  if (pair.versions.length === 0)
+    return [...parts, `<p class="missing">No version of this pair has a record or a report.</p>`];
   parts.push(
     table(
-      ["version", "colors", "fingerprint", "last verdict", "verified at", "p50", "p95", "p99", "req/s", "errors", "health", "promotions to it"],
+      [
+        "version",
+        "colors",
+        "fingerprint",
+        "last verdict",
+        "verified at",
+        "p50",
+        "p95",
+        "p99",
+        "req/s",
+        "errors",
+        "health",
+        "promotions to it",
+      ],
       pair.versions.map((v) => [
         esc(v.version),
         esc(v.colors.join(", ")),
@@ -184,13 +246,23 @@ async function versionOverview(pair: ReportPair, id: string): Promise<string[]> 
   );
   parts.push(`<p class="definition">${esc(HEALTH_SCORE_DEFINITION)}.</p>`);
   const measured = pair.versions.flatMap((v) => (v.figures ? [{ ...v.figures, version: v.version }] : []));
-  if (!measured.length) return [...parts, `<p class="missing">No verification report with a latency probe for this pair: no latency, throughput or error-rate chart (give the gate's report folder with --reports).</p>`];
+  if (!measured.length)
+    return [
+      ...parts,
+      `<p class="missing">No verification report with a latency probe for this pair: no latency, throughput or error-rate chart (give the gate's report folder with --reports).</p>`,
+    ];
   return [
     ...parts,
     `<div class="charts">`,
     await figure(`${id}-latency`, latencySpec(measured)),
-    await figure(`${id}-throughput`, perVersionSpec(measured, "requestsPerSecond", "Throughput per version (probe)", "requests/s", "#4292c6")),
-    await figure(`${id}-errors`, perVersionSpec(measured, "errorRatePercent", "Error rate per version (probe)", "% of requests", "#de2d26")),
+    await figure(
+      `${id}-throughput`,
+      perVersionSpec(measured, "requestsPerSecond", "Throughput per version (probe)", "requests/s", "#4292c6"),
+    ),
+    await figure(
+      `${id}-errors`,
+      perVersionSpec(measured, "errorRatePercent", "Error rate per version (probe)", "% of requests", "#de2d26"),
+    ),
     `</div>`,
   ];
 }
@@ -201,7 +273,14 @@ async function lastDistribution(pair: ReportPair, id: string): Promise<string[]>
   const heading = `<h3>Latency distribution of the last verification</h3>`;
   if (!last) return [heading, `<p class="missing">No verification report with latency buckets for this pair.</p>`];
   const p = last.report.probe!;
-  return [heading, await figure(`${id}-distribution`, distributionSpec(p.latencyBuckets, `${last.version}: ${p.completed} requests, ${last.report.startedAt}`), `From ${path.basename(last.file)}: verdict ${last.report.verdict}, p50 ${round(p.p50Ms)} ms, p99 ${round(p.p99Ms)} ms, max ${round(p.maxMs)} ms.`)];
+  return [
+    heading,
+    await figure(
+      `${id}-distribution`,
+      distributionSpec(p.latencyBuckets, `${last.version}: ${p.completed} requests, ${last.report.startedAt}`),
+      `From ${path.basename(last.file)}: verdict ${last.report.verdict}, p50 ${round(p.p50Ms)} ms, p99 ${round(p.p99Ms)} ms, max ${round(p.maxMs)} ms.`,
+    ),
+  ];
 }
 
 /** One promotion: its weights over time, its measurements against their thresholds, its steps. */
@@ -210,25 +289,71 @@ async function promotionPart(p: PromotionRecord, id: string, data: ObservedData)
     `<div class="promotion" id="promotion-${esc(slug(p.id))}"><h4>${esc(p.from.version)} (${esc(p.from.color)}) → ${esc(p.to.version)} (${esc(p.to.color)}): <span class="verdict ${esc(p.status)}">${esc(p.status)}</span></h4>`,
     `<p>Started ${esc(p.startedAt)} by ${esc(p.by)} with ${esc(p.engine)}${p.finishedAt ? `, finished ${esc(p.finishedAt)}` : ""}${p.reason ? `. ${esc(p.reason)}` : ""}.</p>`,
   ];
-  const points = p.steps.map((s) => ({ at: s.startedAt, weightPercent: s.weightPercent, verdict: s.verdict ?? "running" }));
+  const points = p.steps.map((s) => ({
+    at: s.startedAt,
+    weightPercent: s.weightPercent,
+    verdict: s.verdict ?? "running",
+  }));
   // How it ended: all traffic on the candidate (promoted), or back to 0 % (aborted, interrupted,
   // rolled back). A running or paused promotion has no end yet.
   if (p.finishedAt && p.steps.length && p.status !== "running" && p.status !== "awaiting-confirmation") {
-    points.push({ at: p.finishedAt, weightPercent: p.status === "promoted" ? 100 : 0, verdict: p.status === "promoted" ? "pass" : p.status === "aborted" ? "fail" : "interrupted" });
+    points.push({
+      at: p.finishedAt,
+      weightPercent: p.status === "promoted" ? 100 : 0,
+      verdict: p.status === "promoted" ? "pass" : p.status === "aborted" ? "fail" : "interrupted",
+    });
   }
   if (points.length) parts.push(await figure(`${id}-weights-${slug(p.id)}`, weightsSpec(points, "Candidate weight")));
   const report = data.promotions.find((r) => r.report.record.id === p.id)?.report;
   if (report) {
-    const measured = report.measurements.filter((m) => m.value !== undefined).map((m) => ({ at: m.at, metric: m.metric, value: m.value!, verdict: m.verdict }));
-    const thresholds = [...new Map(report.measurements.flatMap((m) => [...(m.min !== undefined ? [[`${m.metric} min`, { metric: m.metric, bound: "min" as const, value: m.min }]] : []), ...(m.max !== undefined ? [[`${m.metric} max`, { metric: m.metric, bound: "max" as const, value: m.max }]] : [])] as [string, { metric: string; bound: "min" | "max"; value: number }][])).values()];
-    if (measured.length) parts.push(await figure(`${id}-measurements-${slug(p.id)}`, measurementsSpec(measured, thresholds, "Measurements against thresholds (dashed)")));
+    const measured = report.measurements
+      .filter((m) => m.value !== undefined)
+      .map((m) => ({ at: m.at, metric: m.metric, value: m.value!, verdict: m.verdict }));
+    const thresholds = [
+      ...new Map(
+        report.measurements.flatMap(
+          (m) =>
+            [
+              ...(m.min !== undefined
+                ? [[`${m.metric} min`, { metric: m.metric, bound: "min" as const, value: m.min }]]
+                : []),
+              ...(m.max !== undefined
+                ? [[`${m.metric} max`, { metric: m.metric, bound: "max" as const, value: m.max }]]
+                : []),
+            ] as [string, { metric: string; bound: "min" | "max"; value: number }][],
+        ),
+      ).values(),
+    ];
+    if (measured.length)
+      parts.push(
+        await figure(
+          `${id}-measurements-${slug(p.id)}`,
+          measurementsSpec(measured, thresholds, "Measurements against thresholds (dashed)"),
+        ),
+      );
     const inconclusive = report.measurements.filter((m) => m.value === undefined).length;
-    if (inconclusive) parts.push(`<p>${inconclusive} analysis window${inconclusive === 1 ? "" : "s"} without data (inconclusive).</p>`);
-  } else parts.push(`<p class="missing">No promotion-${esc(p.id)}.json among the reports: steps only, no measurements.</p>`);
+    if (inconclusive)
+      parts.push(`<p>${inconclusive} analysis window${inconclusive === 1 ? "" : "s"} without data (inconclusive).</p>`);
+  } else
+    parts.push(`<p class="missing">No promotion-${esc(p.id)}.json among the reports: steps only, no measurements.</p>`);
   parts.push(
     table(
       ["step", "weight", "started", "finished", "verdict", "metrics (passed/failed/inconclusive, last)"],
-      p.steps.map((s, i) => [String(i + 1), `${s.weightPercent} %`, esc(s.startedAt), esc(s.finishedAt ?? "–"), esc(s.verdict ?? "running"), esc(s.metrics.map((m) => `${m.metric}: ${m.passed}/${m.failed}/${m.inconclusive}${m.last !== undefined ? `, ${m.last}` : ""}`).join("; "))]),
+      p.steps.map((s, i) => [
+        String(i + 1),
+        `${s.weightPercent} %`,
+        esc(s.startedAt),
+        esc(s.finishedAt ?? "–"),
+        esc(s.verdict ?? "running"),
+        esc(
+          s.metrics
+            .map(
+              (m) =>
+                `${m.metric}: ${m.passed}/${m.failed}/${m.inconclusive}${m.last !== undefined ? `, ${m.last}` : ""}`,
+            )
+            .join("; "),
+        ),
+      ]),
     ),
   );
   parts.push(`</div>`);
@@ -240,12 +365,35 @@ async function failoverSection(data: ObservedData): Promise<string[]> {
   const events = [...data.events].sort((a, b) => a.at.localeCompare(b.at));
   const parts: string[] = [`<section id="failover"><h2>Failover events</h2>`];
   if (events.length) {
-    parts.push(await figure("failover-events", eventsSpec(events.map((e) => ({ at: e.at, host: `${e.cluster} ${e.host}`, kind: e.kind })))));
-    parts.push(table(["time", "Envoy", "cluster", "host", "event", "detail"], events.map((e) => [esc(e.at), esc(e.envoy ?? ""), esc(e.cluster), esc(e.host), `<span class="event ${esc(e.kind)}">${esc(e.kind)}</span>`, esc(e.detail)]), "events"));
-  } else parts.push(`<p class="missing">No Envoy health-check events${data.sources.some((s) => s.startsWith("Envoy")) ? " in the Envoy logs read" : ": no Envoy log was given (--envoy-log, or --app with a cluster)"}.</p>`);
+    parts.push(
+      await figure(
+        "failover-events",
+        eventsSpec(events.map((e) => ({ at: e.at, host: `${e.cluster} ${e.host}`, kind: e.kind }))),
+      ),
+    );
+    parts.push(
+      table(
+        ["time", "Envoy", "cluster", "host", "event", "detail"],
+        events.map((e) => [
+          esc(e.at),
+          esc(e.envoy ?? ""),
+          esc(e.cluster),
+          esc(e.host),
+          `<span class="event ${esc(e.kind)}">${esc(e.kind)}</span>`,
+          esc(e.detail),
+        ]),
+        "events",
+      ),
+    );
+  } else
+    parts.push(
+      `<p class="missing">No Envoy health-check events${data.sources.some((s) => s.startsWith("Envoy")) ? " in the Envoy logs read" : ": no Envoy log was given (--envoy-log, or --app with a cluster)"}.</p>`,
+    );
   if (data.requests.length) {
     const failed = data.requests.filter((r) => r.status >= 500 || r.status === 0);
-    parts.push(`<p>${data.requests.length} logged request${data.requests.length === 1 ? "" : "s"} (sampled access log), ${failed.length} failed.</p>`);
+    parts.push(
+      `<p>${data.requests.length} logged request${data.requests.length === 1 ? "" : "s"} (sampled access log), ${failed.length} failed.</p>`,
+    );
   }
   parts.push(`</section>`);
   return parts;
@@ -255,7 +403,10 @@ async function failoverSection(data: ObservedData): Promise<string[]> {
  * Writes the report to `file`, refusing to replace an existing one (each run its own file), or into
  * `dir` as `<prefix>-<time>.html` (a counter is added when that exists). Returns the path.
  */
-export function writeReportFile(html: string, target: { file: string } | { dir: string; prefix: string; at?: Date }): string {
+export function writeReportFile(
+  html: string,
+  target: { file: string } | { dir: string; prefix: string; at?: Date },
+): string {
   if ("file" in target) {
     fs.mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true });
     fs.writeFileSync(target.file, html, { flag: "wx" });
@@ -279,6 +430,8 @@ export async function writePromotionHtml(report: PromoteReport, dir: string): Pr
   const data = emptyData();
   addHistoryText(data, JSON.stringify(report.record), "this run");
   data.promotions.push({ file: "this run", report });
-  const html = await renderReport(data, { title: `Promotion ${report.record.id} of ${report.record.app}: ${report.record.status}` });
+  const html = await renderReport(data, {
+    title: `Promotion ${report.record.id} of ${report.record.app}: ${report.record.status}`,
+  });
   return writeReportFile(html, { dir, prefix: `promotion-${report.record.id}` });
 }

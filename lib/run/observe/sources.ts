@@ -34,7 +34,9 @@ export function addHistoryFile(data: ObservedData, file: string): void {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    data.problems.push(`history ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the promotion timeline and the verdicts shown come only from the JSON reports`);
+    data.problems.push(
+      `history ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the promotion timeline and the verdicts shown come only from the JSON reports`,
+    );
     return;
   }
   addHistoryText(data, text, `history ${file}`);
@@ -46,7 +48,12 @@ export function addHistoryText(data: ObservedData, text: string, source: string)
 }
 
 /** Adds records (and the problems of their source); the same record from two sources keeps its later state. */
-export function addHistoryRecords(data: ObservedData, records: readonly HistoryRecord[], problems: readonly string[], source: string): void {
+export function addHistoryRecords(
+  data: ObservedData,
+  records: readonly HistoryRecord[],
+  problems: readonly string[],
+  source: string,
+): void {
   for (const p of problems) data.problems.push(`${source}: ${p}, skipped`);
   mergeRecords(data, records);
   data.sources.push(`${source}: ${records.length} record${records.length === 1 ? "" : "s"}`);
@@ -61,7 +68,8 @@ function mergeRecords(data: ObservedData, records: readonly HistoryRecord[]): vo
 }
 
 function laterOf(a: HistoryRecord, b: HistoryRecord): HistoryRecord {
-  if (a.kind === "promotion" && b.kind === "promotion") return (b.finishedAt ?? "") >= (a.finishedAt ?? "") && b.steps.length >= a.steps.length ? b : a;
+  if (a.kind === "promotion" && b.kind === "promotion")
+    return (b.finishedAt ?? "") >= (a.finishedAt ?? "") && b.steps.length >= a.steps.length ? b : a;
   return b;
 }
 
@@ -73,9 +81,16 @@ function laterOf(a: HistoryRecord, b: HistoryRecord): HistoryRecord {
 export function addReports(data: ObservedData, target: string): void {
   let files: string[];
   try {
-    files = fs.statSync(target).isDirectory() ? fs.readdirSync(target).sort().map((f) => path.join(target, f)) : [target];
+    files = fs.statSync(target).isDirectory()
+      ? fs
+          .readdirSync(target)
+          .sort()
+          .map((f) => path.join(target, f))
+      : [target];
   } catch (e) {
-    data.problems.push(`reports ${target}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); no verification or promotion report from there`);
+    data.problems.push(
+      `reports ${target}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); no verification or promotion report from there`,
+    );
     return;
   }
   let read = 0;
@@ -109,7 +124,9 @@ export function addEnvoyLog(data: ObservedData, text: string, source: string, en
   const log = parseEnvoyLog(text, envoy);
   data.events.push(...log.events);
   data.requests.push(...log.requests);
-  data.sources.push(`${source}: ${log.events.length} health event${log.events.length === 1 ? "" : "s"}, ${log.requests.length} logged request${log.requests.length === 1 ? "" : "s"}`);
+  data.sources.push(
+    `${source}: ${log.events.length} health event${log.events.length === 1 ? "" : "s"}, ${log.requests.length} logged request${log.requests.length === 1 ? "" : "s"}`,
+  );
   return log;
 }
 
@@ -118,7 +135,9 @@ export function addEnvoyLogFile(data: ObservedData, file: string): void {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    data.problems.push(`Envoy log ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); no failover events from it`);
+    data.problems.push(
+      `Envoy log ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); no failover events from it`,
+    );
     return;
   }
   addEnvoyLog(data, text, `Envoy log ${file}`, path.basename(file));

@@ -97,15 +97,39 @@ async function getJson(access: KubeAccess, args: string[]): Promise<any> {
 }
 
 /** Reads the pairs of a namespace (or one pair). */
-export async function collectStatus(access: KubeAccess, namespace: string, options: { app?: string; envoy?: boolean; historyLimit?: number } = {}): Promise<NamespaceStatus> {
+export async function collectStatus(
+  access: KubeAccess,
+  namespace: string,
+  options: { app?: string; envoy?: boolean; historyLimit?: number } = {},
+): Promise<NamespaceStatus> {
   const at = new Date().toISOString();
-  const services = (await getJson(access, ["get", "services", "-n", namespace, "-l", "cdktf-triton/role=active"])).items as any[];
+  const services = (await getJson(access, ["get", "services", "-n", namespace, "-l", "cdktf-triton/role=active"]))
+    .items as any[];
   const pairs = services.filter((s) => !options.app || s.metadata.labels?.app === options.app);
-  if (options.app && pairs.length === 0) throw new Error(`no blue/green pair ${options.app} in namespace ${namespace} (no Service labelled cdktf-triton/role=active, app=${options.app})`);
+  if (options.app && pairs.length === 0)
+    throw new Error(
+      `no blue/green pair ${options.app} in namespace ${namespace} (no Service labelled cdktf-triton/role=active, app=${options.app})`,
+    );
   const deployments = (await getJson(access, ["get", "deployments", "-n", namespace])).items as any[];
-  const hpas = ((await getJson(access, ["get", "horizontalpodautoscalers", "-n", namespace]).catch(() => ({ items: [] }))).items ?? []) as any[];
-  const helm = ((await getJson(access, ["get", "secrets", "-n", namespace, "-l", "owner=helm"]).catch(() => ({ items: [] }))).items ?? []) as any[];
-  const configMaps = options.envoy === false ? [] : ((await getJson(access, ["get", "configmaps", "-n", namespace, "-l", "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton"])).items as any[]);
+  const hpas = ((
+    await getJson(access, ["get", "horizontalpodautoscalers", "-n", namespace]).catch(() => ({ items: [] }))
+  ).items ?? []) as any[];
+  const helm = ((
+    await getJson(access, ["get", "secrets", "-n", namespace, "-l", "owner=helm"]).catch(() => ({ items: [] }))
+  ).items ?? []) as any[];
+  const configMaps =
+    options.envoy === false
+      ? []
+      : ((
+          await getJson(access, [
+            "get",
+            "configmaps",
+            "-n",
+            namespace,
+            "-l",
+            "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton",
+          ])
+        ).items as any[]);
   const out: PairStatus[] = [];
   for (const svc of pairs) {
     const app: string = svc.metadata.labels.app;
@@ -119,19 +143,32 @@ export async function collectStatus(access: KubeAccess, namespace: string, optio
         const color = d.metadata.labels.color as string;
         const release = d.metadata.name as string;
         const verified = (annotations[PAIR_ANNOTATIONS.verified(color)] ?? "").split(" ")[0];
-        const fingerprint = color === serving ? annotations[PAIR_ANNOTATIONS.servingFingerprint] : verified || undefined;
-        const records = helm.filter((s) => s.metadata.labels?.name === release).map((s) => ({ revision: Number(s.metadata.labels.version), status: s.metadata.labels.status as string }));
+        const fingerprint =
+          color === serving ? annotations[PAIR_ANNOTATIONS.servingFingerprint] : verified || undefined;
+        const records = helm
+          .filter((s) => s.metadata.labels?.name === release)
+          .map((s) => ({ revision: Number(s.metadata.labels.version), status: s.metadata.labels.status as string }));
         const latest = records.sort((a, b) => b.revision - a.revision)[0];
         const hpa = hpas.find((h) => h.spec?.scaleTargetRef?.name === release);
         return {
           color,
           release,
           version: d.metadata.labels.version ?? "",
-          ...(fingerprint ? { fingerprint, fingerprintFrom: color === serving ? ("serving" as const) : ("last verified" as const) } : {}),
+          ...(fingerprint
+            ? { fingerprint, fingerprintFrom: color === serving ? ("serving" as const) : ("last verified" as const) }
+            : {}),
           desiredReplicas: d.spec.replicas ?? 0,
           readyReplicas: d.status?.readyReplicas ?? 0,
           ...(latest ? { helmRevision: latest.revision, helmStatus: latest.status } : {}),
-          ...(hpa ? { autoscaler: { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas, ...(hpa.status?.currentReplicas !== undefined ? { current: hpa.status.currentReplicas } : {}) } } : {}),
+          ...(hpa
+            ? {
+                autoscaler: {
+                  min: hpa.spec.minReplicas ?? 1,
+                  max: hpa.spec.maxReplicas,
+                  ...(hpa.status?.currentReplicas !== undefined ? { current: hpa.status.currentReplicas } : {}),
+                },
+              }
+            : {}),
         };
       });
     if (colors.length === 0) problems.push(`no Deployment labelled app=${app} with a color in ${namespace}`);
@@ -146,15 +183,25 @@ export async function collectStatus(access: KubeAccess, namespace: string, optio
     let driver: DriverStatus | undefined;
     try {
       const lease = await new PairLease(access, namespace, app).read();
-      if (lease.exists) driver = { live: lease.live, ...(lease.holder ? { holder: lease.holder } : {}), ...(lease.renewTime ? { renewTime: lease.renewTime } : {}), ...(lease.progress ? { progress: lease.progress } : {}) };
+      if (lease.exists)
+        driver = {
+          live: lease.live,
+          ...(lease.holder ? { holder: lease.holder } : {}),
+          ...(lease.renewTime ? { renewTime: lease.renewTime } : {}),
+          ...(lease.progress ? { progress: lease.progress } : {}),
+        };
       if (lease.exists && !lease.live && lease.holderIdentity && lease.progress?.phase !== "ended") {
-        problems.push(`the promotion driver ${holderText(lease.holder, lease.holderIdentity)} is gone (its lease expired; last renewed ${lease.renewTime}): \`cdktf-triton abort --engine ...\` rolls the pair back, \`promote\` resumes it`);
+        problems.push(
+          `the promotion driver ${holderText(lease.holder, lease.holderIdentity)} is gone (its lease expired; last renewed ${lease.renewTime}): \`cdktf-triton abort --engine ...\` rolls the pair back, \`promote\` resumes it`,
+        );
       }
     } catch (e) {
       problems.push(`promotion lease: ${(e as Error).message}`);
     }
     const envoys: EnvoyStatus[] = [];
-    if (options.envoy !== false) for (const envoyCm of frontingEnvoys(configMaps, app, namespace)) envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name, envoyCm.data ?? {}));
+    if (options.envoy !== false)
+      for (const envoyCm of frontingEnvoys(configMaps, app, namespace))
+        envoys.push(await envoyStatus(access, namespace, envoyCm.metadata.name, envoyCm.data ?? {}));
     out.push({ app, namespace, ...(driver ? { driver } : {}), serving, colors, history, envoys, problems });
   }
   return { namespace, at, pairs: out };
@@ -168,21 +215,33 @@ export async function collectStatus(access: KubeAccess, namespace: string, optio
 export function frontingEnvoys(configMaps: readonly any[], app: string, namespace: string): any[] {
   const hostsOf = (cm: any): string[] => {
     try {
-      return (parseYaml(cm.data?.["cds.yaml"] ?? "")?.resources ?? []).flatMap((c: any) => (c.load_assignment?.endpoints ?? []).flatMap((e: any) => (e.lb_endpoints ?? []).map((l: any) => String(l.endpoint?.address?.socket_address?.address ?? ""))));
+      return (parseYaml(cm.data?.["cds.yaml"] ?? "")?.resources ?? []).flatMap((c: any) =>
+        (c.load_assignment?.endpoints ?? []).flatMap((e: any) =>
+          (e.lb_endpoints ?? []).map((l: any) => String(l.endpoint?.address?.socket_address?.address ?? "")),
+        ),
+      );
     } catch {
       return [];
     }
   };
   const names = new Set([app, `${app}-preview`, `${app}-blue`, `${app}-green`]);
-  const reaches = (host: string, targets: Set<string>) => [...targets].some((n) => host === n || host.startsWith(`${n}.${namespace}.`) || host === `${n}.${namespace}`);
-  const fronting = configMaps.filter((cm) => cm.metadata.labels?.[PAIR_LABEL] === app || hostsOf(cm).some((h) => reaches(h, names)));
+  const reaches = (host: string, targets: Set<string>) =>
+    [...targets].some((n) => host === n || host.startsWith(`${n}.${namespace}.`) || host === `${n}.${namespace}`);
+  const fronting = configMaps.filter(
+    (cm) => cm.metadata.labels?.[PAIR_LABEL] === app || hostsOf(cm).some((h) => reaches(h, names)),
+  );
   const envoyNames = new Set(fronting.map((cm) => cm.metadata.name as string));
-  const second = configMaps.filter((cm) => !envoyNames.has(cm.metadata.name) && hostsOf(cm).some((h) => reaches(h, envoyNames)));
+  const second = configMaps.filter(
+    (cm) => !envoyNames.has(cm.metadata.name) && hostsOf(cm).some((h) => reaches(h, envoyNames)),
+  );
   return [...fronting, ...second];
 }
 
 /** The split routes of an Envoy's ConfigMap (route name, clusters), and the weights it carries (what was applied). */
-function splitRoutes(data: Record<string, string>): { routes: SplitRouteClusters[]; applied?: Map<string, Map<string, number>> } {
+function splitRoutes(data: Record<string, string>): {
+  routes: SplitRouteClusters[];
+  applied?: Map<string, Map<string, number>>;
+} {
   const routes = new Map<string, Set<string>>();
   let applied: Map<string, Map<string, number>> | undefined;
   for (const [file, text] of Object.entries(data)) {
@@ -209,7 +268,12 @@ function splitRoutes(data: Record<string, string>): { routes: SplitRouteClusters
 }
 
 /** One Envoy: each pod's admin interface (weights, cluster health) and logs (health events). */
-export async function envoyStatus(access: KubeAccess, namespace: string, name: string, configMapData: Record<string, string> = {}): Promise<EnvoyStatus> {
+export async function envoyStatus(
+  access: KubeAccess,
+  namespace: string,
+  name: string,
+  configMapData: Record<string, string> = {},
+): Promise<EnvoyStatus> {
   const problems: string[] = [];
   const weights: string[] = [];
   const runtime: string[] = [];
@@ -225,7 +289,13 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
   }
   for (const pod of podNames) {
     try {
-      const pf = await startPortForward({ target: `pod/${pod}:${ENVOY_ADMIN_PORT}`, namespace, kubeconfig: access.kubeconfig, context: access.context, kubectl: access.kubectl });
+      const pf = await startPortForward({
+        target: `pod/${pod}:${ENVOY_ADMIN_PORT}`,
+        namespace,
+        kubeconfig: access.kubeconfig,
+        context: access.context,
+        kubectl: access.kubectl,
+      });
       try {
         for (const split of routes) {
           const s = await readServed(pf.url, split);
@@ -257,30 +327,58 @@ export async function envoyStatus(access: KubeAccess, namespace: string, name: s
       problems.push(`Envoy pod ${pod}: its admin interface could not be read (${(e as Error).message})`);
     }
     const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=5000"]);
-    if (logs.code !== 0) problems.push(`Envoy pod ${pod}: its logs could not be read (${kubectlFailure(logs, access)}): no health events from it`);
+    if (logs.code !== 0)
+      problems.push(
+        `Envoy pod ${pod}: its logs could not be read (${kubectlFailure(logs, access)}): no health events from it`,
+      );
     else events.push(...parseEnvoyLog(logs.stdout, pod).events);
   }
   events.sort((a, b) => a.at.localeCompare(b.at));
   const last = new Map<string, FailoverEvent>();
   for (const e of events) if (e.kind !== "degraded" && e.kind !== "not-degraded") last.set(`${e.cluster} ${e.host}`, e);
   const hostsOut = [...last.entries()].filter(([, e]) => e.kind === "ejected" || e.kind === "failed").map(([k]) => k);
-  return { name, pods: podNames, weights, runtime, clusters: [...clusters.entries()].map(([cluster, c]) => ({ cluster, ...c })), hostsOut, events, problems };
+  return {
+    name,
+    pods: podNames,
+    weights,
+    runtime,
+    clusters: [...clusters.entries()].map(([cluster, c]) => ({ cluster, ...c })),
+    hostsOut,
+    events,
+    problems,
+  };
 }
 
 /** A pair's history ConfigMap (the one `promote` and the gate write). */
-const pairHistory = (access: KubeAccess, namespace: string, app: string) => new ClusterHistory(access, namespace, historyConfigMap(app), 1000);
+const pairHistory = (access: KubeAccess, namespace: string, app: string) =>
+  new ClusterHistory(access, namespace, historyConfigMap(app), 1000);
 
 /** For the report: the pair's history ConfigMap and its Envoys' logs, read from the cluster. */
-export async function addClusterSources(data: ObservedData, access: KubeAccess, namespace: string, app: string): Promise<void> {
+export async function addClusterSources(
+  data: ObservedData,
+  access: KubeAccess,
+  namespace: string,
+  app: string,
+): Promise<void> {
   const where = `history ConfigMap ${namespace}/${historyConfigMap(app)}`;
   try {
     const loaded = await pairHistory(access, namespace, app).load();
-    if (!loaded.exists) data.problems.push(`${where} does not exist: no promotion or gate verdict recorded in the cluster`);
+    if (!loaded.exists)
+      data.problems.push(`${where} does not exist: no promotion or gate verdict recorded in the cluster`);
     else addHistoryRecords(data, loaded.records, loaded.problems, where);
   } catch (e) {
     data.problems.push((e as Error).message); // names the ConfigMap
   }
-  const cms = await runKubectl(access, ["get", "configmaps", "-n", namespace, "-l", "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton", "-o", "json"]);
+  const cms = await runKubectl(access, [
+    "get",
+    "configmaps",
+    "-n",
+    namespace,
+    "-l",
+    "app.kubernetes.io/name=envoy,app.kubernetes.io/managed-by=cdktf-triton",
+    "-o",
+    "json",
+  ]);
   if (cms.code !== 0) {
     data.problems.push(`Envoys in ${namespace}: cannot be listed (${kubectlFailure(cms, access)}): no failover events`);
     return;
@@ -293,7 +391,10 @@ export async function addClusterSources(data: ObservedData, access: KubeAccess, 
     });
     for (const pod of pods) {
       const logs = await runKubectl(access, ["logs", `pod/${pod}`, "-n", namespace, "--tail=20000"]);
-      if (logs.code !== 0) data.problems.push(`Envoy pod ${namespace}/${pod}: logs cannot be read (${kubectlFailure(logs, access)}): no failover events from it`);
+      if (logs.code !== 0)
+        data.problems.push(
+          `Envoy pod ${namespace}/${pod}: logs cannot be read (${kubectlFailure(logs, access)}): no failover events from it`,
+        );
       else addEnvoyLog(data, logs.stdout, `Envoy pod ${namespace}/${pod}`, pod);
     }
   }
@@ -308,7 +409,9 @@ export function statusText(s: NamespaceStatus): string {
     const rows = p.colors.map((c) => [
       `${c.color}${c.color === p.serving ? "*" : ""}`,
       c.version,
-      c.fingerprint ? `${c.fingerprint.slice(0, 16)}${c.fingerprintFrom === "last verified" ? " (verified)" : ""}` : "-",
+      c.fingerprint
+        ? `${c.fingerprint.slice(0, 16)}${c.fingerprintFrom === "last verified" ? " (verified)" : ""}`
+        : "-",
       `${c.readyReplicas}/${c.desiredReplicas}`,
       c.autoscaler ? `${c.autoscaler.min}-${c.autoscaler.max}` : "-",
       c.helmRevision !== undefined ? `${c.helmRevision} ${c.helmStatus ?? ""}`.trim() : "-",
@@ -333,9 +436,11 @@ export function statusText(s: NamespaceStatus): string {
       lines.push(`  envoy ${e.name} (${e.pods.length} pod${e.pods.length === 1 ? "" : "s"}):`);
       for (const w of [...new Set(e.weights)]) lines.push(`    serves: ${w}`);
       for (const r of e.runtime) lines.push(`    runtime: ${r}`);
-      for (const c of e.clusters) lines.push(`    ${c.cluster}: ${c.healthy}/${c.total} healthy${c.ejected ? `, ${c.ejected} ejected` : ""}`);
+      for (const c of e.clusters)
+        lines.push(`    ${c.cluster}: ${c.healthy}/${c.total} healthy${c.ejected ? `, ${c.ejected} ejected` : ""}`);
       lines.push(`    out of rotation: ${e.hostsOut.length ? e.hostsOut.join(", ") : "none"}`);
-      for (const ev of e.events.slice(-5)) lines.push(`    ${ev.at}  ${ev.kind} ${ev.cluster} ${ev.host}${ev.detail ? ` (${ev.detail})` : ""}`);
+      for (const ev of e.events.slice(-5))
+        lines.push(`    ${ev.at}  ${ev.kind} ${ev.cluster} ${ev.host}${ev.detail ? ` (${ev.detail})` : ""}`);
       for (const pr of e.problems) lines.push(`    ! ${pr}`);
     }
     for (const pr of p.problems) lines.push(`  ! ${pr}`);
@@ -345,7 +450,11 @@ export function statusText(s: NamespaceStatus): string {
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -355,15 +464,30 @@ function table(header: string[], rows: string[][]): string[] {
  */
 export function progressText(p: Progress, now = Date.now()): string {
   // No step once the run rolled back or switched: its outcome instead.
-  const step = p.step > 0 ? `step ${p.step}/${p.steps} (${p.weightPercent} %)` : p.phase === "starting" || !p.status || p.status === "running" ? "before the first step" : p.status;
-  const left = p.bakeLeftSeconds === undefined ? "?" : Math.max(0, Math.ceil(p.bakeLeftSeconds - Math.max(0, now - Date.parse(p.at)) / 1000));
-  const phase = p.phase === "paused" ? `paused by ${p.pausedBy} since ${p.pausedAt}, ${p.bakeLeftSeconds ?? "?"} s of bake left when resumed` : p.phase === "baking" ? `baking, ${left} s left` : p.phase;
+  const step =
+    p.step > 0
+      ? `step ${p.step}/${p.steps} (${p.weightPercent} %)`
+      : p.phase === "starting" || !p.status || p.status === "running"
+        ? "before the first step"
+        : p.status;
+  const left =
+    p.bakeLeftSeconds === undefined
+      ? "?"
+      : Math.max(0, Math.ceil(p.bakeLeftSeconds - Math.max(0, now - Date.parse(p.at)) / 1000));
+  const phase =
+    p.phase === "paused"
+      ? `paused by ${p.pausedBy} since ${p.pausedAt}, ${p.bakeLeftSeconds ?? "?"} s of bake left when resumed`
+      : p.phase === "baking"
+        ? `baking, ${left} s left`
+        : p.phase;
   return `${p.from.color} ${p.from.version} -> ${p.to.color} ${p.to.version}: ${step}, ${phase}`;
 }
 
 /** "request-success-rate = 99.8 (min 99): pass". */
 export function measurementText(m: Progress["measurements"][number]): string {
-  const limit = [m.min !== undefined ? `min ${m.min}` : "", m.max !== undefined ? `max ${m.max}` : ""].filter(Boolean).join(", ");
+  const limit = [m.min !== undefined ? `min ${m.min}` : "", m.max !== undefined ? `max ${m.max}` : ""]
+    .filter(Boolean)
+    .join(", ");
   return `${m.metric} = ${m.value ?? "no data"}${limit ? ` (${limit})` : ""}: ${m.verdict}`;
 }
 
@@ -391,14 +515,18 @@ export async function watchStatus(
       const problem = (e as Error).message;
       failingSince ??= Date.now();
       if (Date.now() - failingSince > 60_000) throw new Error(`${problem} (for a minute; the watch stops)`);
-      if (problem !== lastProblem) options.out.write(`${new Date().toISOString()}  could not refresh (retrying): ${problem}\n`);
+      if (problem !== lastProblem)
+        options.out.write(`${new Date().toISOString()}  could not refresh (retrying): ${problem}\n`);
       lastProblem = problem;
       await new Promise((r) => setTimeout(r, options.everyMs ?? 2000));
       continue;
     }
     const live = status.pairs.some((p) => p.driver?.live);
     seenLive ||= live;
-    if (options.out.isTTY) options.out.write(`\x1b[2J\x1b[H${statusText(status)}\n\n${live ? `refreshed ${status.at}; Ctrl-C leaves` : "no promotion running"}\n`);
+    if (options.out.isTTY)
+      options.out.write(
+        `\x1b[2J\x1b[H${statusText(status)}\n\n${live ? `refreshed ${status.at}; Ctrl-C leaves` : "no promotion running"}\n`,
+      );
     else {
       for (const p of status.pairs) {
         const { key, line } = watchLine(p);
@@ -407,7 +535,10 @@ export async function watchStatus(
       }
     }
     if (!live) {
-      if (!options.out.isTTY) options.out.write(`${new Date().toISOString()}  ${seenLive ? "the promotion ended" : "no promotion running"}\n`);
+      if (!options.out.isTTY)
+        options.out.write(
+          `${new Date().toISOString()}  ${seenLive ? "the promotion ended" : "no promotion running"}\n`,
+        );
       return status;
     }
     await new Promise((r) => setTimeout(r, options.everyMs ?? 2000));
@@ -421,7 +552,12 @@ export function watchLine(p: PairStatus, now = Date.now()): { key: string; line:
     return `envoy ${e.name}: ${e.weights.length ? e.weights.map((w, i) => `${e.pods[i] ?? "?"} ${w.replace(/^weights \S+: /, "")}`).join(", ") : "no weights read"}${health ? `; ${health}` : ""}${e.problems.length ? `; ${e.problems.length} problem(s)` : ""}`;
   });
   const d = p.driver;
-  const head = d?.live && d.progress ? progressText(d.progress, now) : d?.live ? "starting" : `${p.serving || "no color"} serves; no promotion running`;
+  const head =
+    d?.live && d.progress
+      ? progressText(d.progress, now)
+      : d?.live
+        ? "starting"
+        : `${p.serving || "no color"} serves; no promotion running`;
   const measurements = d?.live && d.progress ? d.progress.measurements.map(measurementText) : [];
   const parts = [`${p.app}: ${head}`, ...measurements, ...envoys, ...p.problems.map((x) => `! ${x}`)];
   const line = parts.join(" · ");

@@ -41,7 +41,11 @@ export interface EnvoySnapshot extends EnvoyCounters {
 function sum(all: readonly EnvoyCounters[]): EnvoyCounters {
   const buckets = new Map<number, number>();
   for (const c of all) for (const [b, n] of c.buckets) buckets.set(b, (buckets.get(b) ?? 0) + n);
-  return { completed: all.reduce((n, c) => n + c.completed, 0), errors5xx: all.reduce((n, c) => n + c.errors5xx, 0), buckets };
+  return {
+    completed: all.reduce((n, c) => n + c.completed, 0),
+    errors5xx: all.reduce((n, c) => n + c.errors5xx, 0),
+    buckets,
+  };
 }
 
 /** Whose counters: clusters by name, or routes by their stat_prefix (a model's next-version route). */
@@ -53,9 +57,15 @@ export type EnvoyCounterSource = readonly string[] | { readonly routes: readonly
  * given: then it is left out and named there (a step's baseline: a pod restarting as the step
  * starts counts from 0 in its first window, as a new pod does).
  */
-export async function envoySnapshot(urls: readonly string[], clusters: EnvoyCounterSource, unreadable?: string[]): Promise<EnvoySnapshot> {
+export async function envoySnapshot(
+  urls: readonly string[],
+  clusters: EnvoyCounterSource,
+  unreadable?: string[],
+): Promise<EnvoySnapshot> {
   // A cluster's counters (envoy_cluster_*), or a route's (envoy_vhost_route_*: a route with a stat_prefix).
-  const [prefix, label, names] = Array.isArray(clusters) ? ["envoy_cluster_", "envoy_cluster_name", clusters as readonly string[]] : ["envoy_vhost_route_", "envoy_route", (clusters as { routes: readonly string[] }).routes];
+  const [prefix, label, names] = Array.isArray(clusters)
+    ? ["envoy_cluster_", "envoy_cluster_name", clusters as readonly string[]]
+    : ["envoy_vhost_route_", "envoy_route", (clusters as { routes: readonly string[] }).routes];
   const byEnvoy = new Map<string, EnvoyCounters>();
   const read = async (base: string): Promise<EnvoyCounters> => {
     let completed = 0;
@@ -90,12 +100,27 @@ export async function envoySnapshot(urls: readonly string[], clusters: EnvoyCoun
  * counter reset).
  */
 export function windowCounters(before: EnvoySnapshot, after: EnvoySnapshot): EnvoyCounters {
-  if (!before.byEnvoy || !after.byEnvoy) return { completed: after.completed - before.completed, errors5xx: after.errors5xx - before.errors5xx, buckets: histogramDelta(after.buckets, before.buckets) };
+  if (!before.byEnvoy || !after.byEnvoy)
+    return {
+      completed: after.completed - before.completed,
+      errors5xx: after.errors5xx - before.errors5xx,
+      buckets: histogramDelta(after.buckets, before.buckets),
+    };
   const parts = [...after.byEnvoy].map(([url, a]) => {
     const b = before.byEnvoy!.get(url);
     const restarted = !b || (a.uptime !== undefined && b.uptime !== undefined && a.uptime < b.uptime);
-    const reset = restarted || a.completed < b.completed || a.errors5xx < b.errors5xx || [...a.buckets].some(([bound, n]) => n < (b.buckets.get(bound) ?? 0));
-    return reset ? a : { completed: a.completed - b.completed, errors5xx: a.errors5xx - b.errors5xx, buckets: histogramDelta(a.buckets, b.buckets) };
+    const reset =
+      restarted ||
+      a.completed < b.completed ||
+      a.errors5xx < b.errors5xx ||
+      [...a.buckets].some(([bound, n]) => n < (b.buckets.get(bound) ?? 0));
+    return reset
+      ? a
+      : {
+          completed: a.completed - b.completed,
+          errors5xx: a.errors5xx - b.errors5xx,
+          buckets: histogramDelta(a.buckets, b.buckets),
+        };
   });
   return sum(parts);
 }
@@ -134,12 +159,28 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Compares a value with the metric's threshold. */
 export function judge(metric: MetricSpec, value: number | undefined, at: string, noData = "no data"): Measurement {
-  const threshold = { ...(metric.min !== undefined ? { min: metric.min } : {}), ...(metric.max !== undefined ? { max: metric.max } : {}) };
-  if (value === undefined || !Number.isFinite(value)) return { metric: metric.name, at, verdict: "inconclusive", detail: noData, ...threshold };
+  const threshold = {
+    ...(metric.min !== undefined ? { min: metric.min } : {}),
+    ...(metric.max !== undefined ? { max: metric.max } : {}),
+  };
+  if (value === undefined || !Number.isFinite(value))
+    return { metric: metric.name, at, verdict: "inconclusive", detail: noData, ...threshold };
   const low = metric.min !== undefined && value < metric.min;
   const high = metric.max !== undefined && value > metric.max;
-  const bounds = [metric.min !== undefined ? `>= ${metric.min}` : "", metric.max !== undefined ? `<= ${metric.max}` : ""].filter(Boolean).join(" and ");
-  return { metric: metric.name, at, value: round(value), verdict: low || high ? "fail" : "pass", detail: `must be ${bounds}`, ...threshold };
+  const bounds = [
+    metric.min !== undefined ? `>= ${metric.min}` : "",
+    metric.max !== undefined ? `<= ${metric.max}` : "",
+  ]
+    .filter(Boolean)
+    .join(" and ");
+  return {
+    metric: metric.name,
+    at,
+    value: round(value),
+    verdict: low || high ? "fail" : "pass",
+    detail: `must be ${bounds}`,
+    ...threshold,
+  };
 }
 
 /** An Envoy metric over the window between two snapshots. */
@@ -147,11 +188,22 @@ export function judgeEnvoy(metric: MetricSpec, before: EnvoySnapshot, after: Env
   const window = windowCounters(before, after);
   const requests = window.completed;
   const minRequests = metric.minRequests ?? 10;
-  if (requests < minRequests) return judge(metric, undefined, at, `${requests} candidate requests in the window (fewer than minRequests ${minRequests})`);
+  if (requests < minRequests)
+    return judge(
+      metric,
+      undefined,
+      at,
+      `${requests} candidate requests in the window (fewer than minRequests ${minRequests})`,
+    );
   if (metric.kind === "envoy-success-rate") return judge(metric, (100 * (requests - window.errors5xx)) / requests, at);
   // Envoy's request-time histogram is in milliseconds; thresholds are in seconds.
   const ms = histogramQuantile((metric.percentile ?? 99) / 100, window.buckets);
-  return judge(metric, ms === undefined ? undefined : ms / 1000, at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
+  return judge(
+    metric,
+    ms === undefined ? undefined : ms / 1000,
+    at,
+    "no request-time observations in the window (Envoy flushes histograms every 5 s)",
+  );
 }
 
 /** The PromQL a Prometheus metric runs, placeholders replaced. */
@@ -164,7 +216,14 @@ export function promqlOf(metric: MetricSpec, ctx: QueryContext, intervalSeconds:
       : metric.kind === "triton-queue-time"
         ? queueTimePerRequestSeconds(rate, "no-data")
         : metric.query!;
-  const values: Record<string, string> = { app: ctx.app, namespace: ctx.namespace, color: ctx.color, stable: ctx.stable, interval: `${intervalSeconds}s`, ...(ctx.model ? { model: ctx.model.name, version: ctx.model.version } : {}) };
+  const values: Record<string, string> = {
+    app: ctx.app,
+    namespace: ctx.namespace,
+    color: ctx.color,
+    stable: ctx.stable,
+    interval: `${intervalSeconds}s`,
+    ...(ctx.model ? { model: ctx.model.name, version: ctx.model.version } : {}),
+  };
   return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => values[key] ?? whole);
 }
 
@@ -184,13 +243,22 @@ export async function queryPrometheus(baseUrl: string, query: string): Promise<n
   } catch {
     throw new PrometheusError(`${baseUrl} answered ${res.statusCode} without JSON: ${text.slice(0, 200)}`);
   }
-  if (body.status !== "success") throw new PrometheusError(`Prometheus refused ${JSON.stringify(query)}: ${body.errorType ?? res.statusCode}: ${body.error ?? text.slice(0, 200)}`);
+  if (body.status !== "success")
+    throw new PrometheusError(
+      `Prometheus refused ${JSON.stringify(query)}: ${body.errorType ?? res.statusCode}: ${body.error ?? text.slice(0, 200)}`,
+    );
   const data = body.data!;
   if (data.resultType === "scalar") return finite(Number((data.result as [number, string])[1]));
-  if (data.resultType !== "vector") throw new PrometheusError(`${JSON.stringify(query)} returned a ${data.resultType}: the analysis needs one number (a scalar or a single-sample vector)`);
+  if (data.resultType !== "vector")
+    throw new PrometheusError(
+      `${JSON.stringify(query)} returned a ${data.resultType}: the analysis needs one number (a scalar or a single-sample vector)`,
+    );
   const result = data.result as { value: [number, string] }[];
   if (result.length === 0) return undefined;
-  if (result.length > 1) throw new PrometheusError(`${JSON.stringify(query)} returned ${result.length} series: aggregate it to one (sum, max, ...)`);
+  if (result.length > 1)
+    throw new PrometheusError(
+      `${JSON.stringify(query)} returned ${result.length} series: aggregate it to one (sum, max, ...)`,
+    );
   return finite(Number(result[0].value[1]));
 }
 
@@ -201,16 +269,33 @@ const finite = (x: number) => (Number.isFinite(x) ? x : undefined);
  * cluster's counters over the window, summed over every Gateway Envoy it scrapes. `increase()`
  * extrapolates to the window's edges, so the request count is an estimate.
  */
-export async function judgeGatewayEnvoy(metric: MetricSpec, prometheusUrl: string, statName: string, windowSeconds: number, at: string): Promise<Measurement> {
+export async function judgeGatewayEnvoy(
+  metric: MetricSpec,
+  prometheusUrl: string,
+  statName: string,
+  windowSeconds: number,
+  at: string,
+): Promise<Measurement> {
   const kind = metric.kind === "envoy-latency" ? "envoy-latency" : "envoy-success-rate";
   const q = gatewayEnvoyQueries(kind, statName, windowSeconds, metric.percentile ?? 99);
   const requests = (await queryPrometheus(prometheusUrl, q.requests)) ?? 0;
   const minRequests = metric.minRequests ?? 10;
-  if (requests < minRequests) return judge(metric, undefined, at, `${Math.round(requests)} candidate requests in the window through the Gateway's Envoy (fewer than minRequests ${minRequests})`);
+  if (requests < minRequests)
+    return judge(
+      metric,
+      undefined,
+      at,
+      `${Math.round(requests)} candidate requests in the window through the Gateway's Envoy (fewer than minRequests ${minRequests})`,
+    );
   if (kind === "envoy-success-rate") {
     // The 5xx series exists only once the cluster answered a 5xx: none is 0 errors.
     const errors = (await queryPrometheus(prometheusUrl, q.errors!)) ?? 0;
     return judge(metric, (100 * (requests - errors)) / requests, at);
   }
-  return judge(metric, await queryPrometheus(prometheusUrl, q.value!), at, "no request-time observations in the window (Envoy flushes histograms every 5 s)");
+  return judge(
+    metric,
+    await queryPrometheus(prometheusUrl, q.value!),
+    at,
+    "no request-time observations in the window (Envoy flushes histograms every 5 s)",
+  );
 }

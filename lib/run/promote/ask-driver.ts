@@ -10,7 +10,6 @@ import { ClusterHistory } from "../records/history";
 import { holderText, LeaseError, NoDriver, PairLease, RequestAction } from "./lease";
 import { PromotionRecord } from "../records";
 
-
 export class OperateError extends Error {}
 
 export interface OperateTarget {
@@ -26,7 +25,12 @@ export async function unfinishedPromotion(t: OperateTarget): Promise<PromotionRe
   return records
     .filter((r): r is PromotionRecord => r.kind === "promotion")
     .reverse()
-    .find((r) => r.status === "running" || r.status === "awaiting-confirmation" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
+    .find(
+      (r) =>
+        r.status === "running" ||
+        r.status === "awaiting-confirmation" ||
+        (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"),
+    );
 }
 
 /**
@@ -48,30 +52,52 @@ export async function sendRequest(action: RequestAction, t: OperateTarget, endMs
   // Until the weights moved: the driver's phase is "settling" (the move applied) or it let go.
   const deadline = Date.now() + endMs;
   let view = await lease.read();
-  while (view.live && view.holderIdentity && !["settling", "ended"].includes(view.progress?.phase ?? "") && Date.now() < deadline) {
+  while (
+    view.live &&
+    view.holderIdentity &&
+    !["settling", "ended"].includes(view.progress?.phase ?? "") &&
+    Date.now() < deadline
+  ) {
     await new Promise((r) => setTimeout(r, 500));
     view = await lease.read();
   }
-  const record = view.progress ? (await new ClusterHistory(t.kube, t.namespace, historyConfigMap(t.app), 1000).read()).find((r) => r.id === view.progress!.promotion) : undefined;
+  const record = view.progress
+    ? (await new ClusterHistory(t.kube, t.namespace, historyConfigMap(t.app), 1000).read()).find(
+        (r) => r.id === view.progress!.promotion,
+      )
+    : undefined;
   const status = record?.kind === "promotion" ? record.status : undefined;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (action === "abort" && status === "aborted" && record?.kind === "promotion" && record.currentStep < 0) {
-    t.out.write(`aborted in ${seconds} s: ${record.from.color} serves all traffic again, the candidate is at 0 % in every Envoy pod and in the state\n`);
+    t.out.write(
+      `aborted in ${seconds} s: ${record.from.color} serves all traffic again, the candidate is at 0 % in every Envoy pod and in the state\n`,
+    );
     return OPERATE_EXIT.done;
   }
   if (action === "full" && status === "promoted" && record?.kind === "promotion") {
     t.out.write(`promoted in ${seconds} s: ${record.to.color} (${record.to.version}) serves all traffic\n`);
     return OPERATE_EXIT.done;
   }
-  throw new OperateError(`the driver took the ${action} request, but the promotion ${status ? `is ${status}${record?.kind === "promotion" && record.reason ? ` (${record.reason})` : ""}` : "was not seen to end"} after ${seconds} s: see cdktf-triton status --app ${t.app}`);
+  throw new OperateError(
+    `the driver took the ${action} request, but the promotion ${status ? `is ${status}${record?.kind === "promotion" && record.reason ? ` (${record.reason})` : ""}` : "was not seen to end"} after ${seconds} s: see cdktf-triton status --app ${t.app}`,
+  );
 }
 
 /** What to say when no driver runs: the lease's last holder, and what the history holds. */
-export async function noDriverText(e: NoDriver, t: OperateTarget): Promise<{ text: string; unfinished?: PromotionRecord }> {
+export async function noDriverText(
+  e: NoDriver,
+  t: OperateTarget,
+): Promise<{ text: string; unfinished?: PromotionRecord }> {
   const unfinished = await unfinishedPromotion(t);
   if (!unfinished) return { text: `no promotion of ${t.app} is running (${e.message})` };
-  const at = unfinished.currentStep >= 0 ? `at step ${unfinished.currentStep + 1} (${unfinished.steps[unfinished.steps.length - 1]?.weightPercent ?? "?"} %)` : "before its first step";
-  const state = unfinished.status === "awaiting-confirmation" ? "awaits confirmation before the switch (promote --confirm switches)" : `was left ${unfinished.status} ${at}`;
+  const at =
+    unfinished.currentStep >= 0
+      ? `at step ${unfinished.currentStep + 1} (${unfinished.steps[unfinished.steps.length - 1]?.weightPercent ?? "?"} %)`
+      : "before its first step";
+  const state =
+    unfinished.status === "awaiting-confirmation"
+      ? "awaits confirmation before the switch (promote --confirm switches)"
+      : `was left ${unfinished.status} ${at}`;
   return { text: `no driver runs ${t.app}'s promotion ${unfinished.id}: ${e.message}; it ${state}`, unfinished };
 }
 

@@ -63,7 +63,9 @@ export class RunContext {
 
   /** What the driver was waiting for, and for how long, or undefined. */
   waitingNow(): string | undefined {
-    return this.waiting ? `${waitingText(this.waiting.what)} for ${Math.round((Date.now() - this.waiting.since) / 1000)} s` : undefined;
+    return this.waiting
+      ? `${waitingText(this.waiting.what)} for ${Math.round((Date.now() - this.waiting.since) / 1000)} s`
+      : undefined;
   }
 
   /** Waits `ms`, or less when a request or an interruption arrives. */
@@ -92,7 +94,9 @@ export class RunContext {
   }
 
   lostLease(): PromoteError {
-    return new PromoteError(`this run lost the pair's lease (${this.leaseLost}): it stops and touches nothing more; the run holding the lease owns the promotion`);
+    return new PromoteError(
+      `this run lost the pair's lease (${this.leaseLost}): it stops and touches nothing more; the run holding the lease owns the promotion`,
+    );
   }
 
   say(line: string): void {
@@ -104,9 +108,14 @@ export class RunContext {
   whereTrafficIs(): string {
     const r = this.record;
     const last = this.timings.moves[this.timings.moves.length - 1];
-    const step = r && r.currentStep >= 0 ? `step ${r.currentStep + 1} of ${this.spec.steps.length} (${this.spec.steps[r.currentStep].weightPercent} % to ${r.to.color}, ${r.to.version})` : undefined;
-    if (last?.appliedAt) return `The state and the Envoy pods' files have ${last.weights}${last.servedAt ? ", served" : ""}.`;
-    if (last?.servedAt) return `Every Envoy pod serves ${last.weights} from its runtime (pushed), but the apply did not finish: the state still has ${step ?? "the weights before it"}, which a restarted Envoy pod would serve.`;
+    const step =
+      r && r.currentStep >= 0
+        ? `step ${r.currentStep + 1} of ${this.spec.steps.length} (${this.spec.steps[r.currentStep].weightPercent} % to ${r.to.color}, ${r.to.version})`
+        : undefined;
+    if (last?.appliedAt)
+      return `The state and the Envoy pods' files have ${last.weights}${last.servedAt ? ", served" : ""}.`;
+    if (last?.servedAt)
+      return `Every Envoy pod serves ${last.weights} from its runtime (pushed), but the apply did not finish: the state still has ${step ?? "the weights before it"}, which a restarted Envoy pod would serve.`;
     if (!step) return "Traffic was not moved.";
     return `Traffic is left on ${step}, unwatched.`;
   }

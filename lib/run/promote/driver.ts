@@ -31,7 +31,14 @@ import { who } from "./lease";
 import { ModelPlane } from "./model-plane";
 import { ColorMoves, ModelMoves, Moves } from "./moves";
 import { OperatorRequests } from "./operator-requests";
-import { findPromotion, InterruptedBeforeStart, NothingToAbort, PromoteError, PromoteOptions, STOP_WITHIN_SECONDS } from "./options";
+import {
+  findPromotion,
+  InterruptedBeforeStart,
+  NothingToAbort,
+  PromoteError,
+  PromoteOptions,
+  STOP_WITHIN_SECONDS,
+} from "./options";
 import { Recorder } from "./recorder";
 import { dryQuery, StepLoop } from "./step-loop";
 import { DataPlane, Traffic } from "./traffic";
@@ -96,7 +103,10 @@ class Driver {
         const on = (signal: string) => () => {
           // A second signal: stop now. The first: the rollback, within STOP_WITHIN_SECONDS.
           if (c.interruptedBy) return this.stopNow(`a second ${signal}`);
-          stopTimer ??= setTimeout(() => this.stopNow(`the rollback did not finish within ${STOP_WITHIN_SECONDS} s`), STOP_WITHIN_SECONDS * 1000);
+          stopTimer ??= setTimeout(
+            () => this.stopNow(`the rollback did not finish within ${STOP_WITHIN_SECONDS} s`),
+            STOP_WITHIN_SECONDS * 1000,
+          );
           resolve(signal);
         };
         const int = on("SIGINT");
@@ -113,7 +123,9 @@ class Driver {
     void interrupted.then((s) => {
       c.interruptedBy = s;
       c.timings.decisionAt ??= new Date().toISOString();
-      c.say(`interrupted (${s}): rolling back to the last good weights (candidate 0 %); it exits within ${STOP_WITHIN_SECONDS} s`);
+      c.say(
+        `interrupted (${s}): rolling back to the last good weights (candidate 0 %); it exits within ${STOP_WITHIN_SECONDS} s`,
+      );
       c.wake();
     });
     this.waitingTimer = setInterval(() => c.sayWaiting(), 1000);
@@ -152,17 +164,28 @@ class Driver {
     this.requests = new OperatorRequests(c, c.o.kube ?? {}, this.recorder);
     await this.requests.takeLease(state.namespace);
     const plane = this.dataPlane(prepared);
-    this.traffic = new Traffic(c, this.engine!, prepared.moves, plane, prepared.start, (rollback) => this.requests!.holdsLease(rollback));
+    this.traffic = new Traffic(c, this.engine!, prepared.moves, plane, prepared.start, (rollback) =>
+      this.requests!.holdsLease(rollback),
+    );
     this.requests.traffic = this.traffic;
     await plane.connect(prepared.start);
-    const model = prepared.moves instanceof ModelMoves ? { name: c.spec.model!.name, moves: prepared.moves } : undefined;
-    const from: ColorState = model ? { color: stable, fingerprint: state[stable].fingerprint, version: `${model.name} ${model.moves.pinned}` } : { color: stable, ...state[stable] };
-    const to: ColorState = model ? { color: stable, fingerprint: state[stable].fingerprint, version: `${model.name} ${model.moves.next}` } : { color: c.candidate, ...state[c.candidate] };
+    const model =
+      prepared.moves instanceof ModelMoves ? { name: c.spec.model!.name, moves: prepared.moves } : undefined;
+    const from: ColorState = model
+      ? { color: stable, fingerprint: state[stable].fingerprint, version: `${model.name} ${model.moves.pinned}` }
+      : { color: stable, ...state[stable] };
+    const to: ColorState = model
+      ? { color: stable, fingerprint: state[stable].fingerprint, version: `${model.name} ${model.moves.next}` }
+      : { color: c.candidate, ...state[c.candidate] };
     const unfinished = await this.settleUnfinished(stable, to);
     if (unfinished === "rolled-back") return this.finish(PROMOTE_EXIT.rolledBack);
-    if (c.o.rollbackOnly) throw new NothingToAbort(`no promotion of ${c.spec.app} is running or left unfinished (history ConfigMap ${state.namespace}/${c.spec.history.configMap}): nothing to abort`);
+    if (c.o.rollbackOnly)
+      throw new NothingToAbort(
+        `no promotion of ${c.spec.app} is running or left unfinished (history ConfigMap ${state.namespace}/${c.spec.history.configMap}): nothing to abort`,
+      );
     if (c.o.full) c.fullRequest = { by: who(), at: new Date().toISOString() };
-    if (!c.record && c.interruptedBy) throw new InterruptedBeforeStart(`interrupted (${c.interruptedBy}) before the first step: nothing was applied`);
+    if (!c.record && c.interruptedBy)
+      throw new InterruptedBeforeStart(`interrupted (${c.interruptedBy}) before the first step: nothing was applied`);
     if (!c.record) {
       await this.start(state, from, to);
       // A model's next version: loaded beside the pinned one and checked before any request reaches it.
@@ -177,7 +200,15 @@ class Driver {
   /** The steps from `first` on, then the switch; the first step that does not pass aborts. */
   private async steps(first: number, stable: Color, prepared: Prepared): Promise<PromoteReport> {
     const { c } = this;
-    const loop = new StepLoop(c, this.traffic, this.requests!, this.recorder, prepared.ctx, prepared.prometheusUrl, prepared.gateway);
+    const loop = new StepLoop(
+      c,
+      this.traffic,
+      this.requests!,
+      this.recorder,
+      prepared.ctx,
+      prepared.prometheusUrl,
+      prepared.gateway,
+    );
     for (let i = first; i < c.spec.steps.length; i++) {
       let reason: string | undefined;
       try {
@@ -205,32 +236,61 @@ class Driver {
     const { stackDir, specFile } = findPromotion(c.o.stack, c.o.promotion);
     c.spec = loadPromotionSpec(specFile);
     const spec = c.spec;
-    if (c.o.app !== undefined && spec.app !== c.o.app) throw new PromoteError(`the stack's promotion ${spec.path} is for ${spec.app}, not ${c.o.app}: give the stack of ${c.o.app} (--stack, --promotion)`);
+    if (c.o.app !== undefined && spec.app !== c.o.app)
+      throw new PromoteError(
+        `the stack's promotion ${spec.path} is for ${spec.app}, not ${c.o.app}: give the stack of ${c.o.app} (--stack, --promotion)`,
+      );
     const engine = (this.engine = new Engine({ kind: c.o.engine, stackDir, vars: c.o.vars, varFiles: c.o.varFiles }));
     engine.check();
-    const state = (await c.during(`reading the stack's state with ${c.o.engine}`, () => engine.output(spec.output))) as PairState | undefined;
+    const state = (await c.during(`reading the stack's state with ${c.o.engine}`, () => engine.output(spec.output))) as
+      PairState | undefined;
     if (!state || !isColor(state.active)) {
-      throw new PromoteError(`the stack's state has no output ${spec.output}: apply the stack once (with ${c.o.engine}) before promoting`);
+      throw new PromoteError(
+        `the stack's state has no output ${spec.output}: apply the stack once (with ${c.o.engine}) before promoting`,
+      );
     }
     this.recorder = new Recorder(c, c.o.kube ?? {}, state.namespace);
-    if (spec.gateway && !state.gateway) throw new PromoteError(`the stack's output ${spec.output} has no gateway: apply the stack once (with ${c.o.engine}) before promoting`);
+    if (spec.gateway && !state.gateway)
+      throw new PromoteError(
+        `the stack's output ${spec.output} has no gateway: apply the stack once (with ${c.o.engine}) before promoting`,
+      );
     // A rollback analyses nothing. Through a Gateway every metric is Prometheus' (the Gateway's Envoy's stats).
     const promQueries = c.o.rollbackOnly ? [] : spec.analysis.metrics.filter((m) => spec.gateway || needsPrometheus(m));
     const prometheusUrl = c.o.prometheusUrl ?? spec.analysis.prometheusUrl;
     if (promQueries.length && !prometheusUrl) {
-      throw new PromoteError(`metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus${spec.gateway ? " (through a Gateway, the Envoy metrics are its Envoy's stats as Prometheus scrapes them)" : ""}: give --prometheus-url (or analysis.prometheusUrl)`);
+      throw new PromoteError(
+        `metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus${spec.gateway ? " (through a Gateway, the Envoy metrics are its Envoy's stats as Prometheus scrapes them)" : ""}: give --prometheus-url (or analysis.prometheusUrl)`,
+      );
     }
     const stable = state.active;
     c.candidate = otherColor(stable);
     const gateway = this.gatewayRoute(state);
-    if (!spec.model && c.o.nextVersion !== undefined) throw new PromoteError(`--next-version is for a TritonModelCanary's promotion; ${spec.path} promotes ${spec.app}'s colors`);
+    if (!spec.model && c.o.nextVersion !== undefined)
+      throw new PromoteError(
+        `--next-version is for a TritonModelCanary's promotion; ${spec.path} promotes ${spec.app}'s colors`,
+      );
     const model = spec.model ? this.modelMoves(state) : undefined;
-    const colors = model ? undefined : new ColorMoves(splitOf(spec, gateway), spec.variables, stable, (color) => (gateway ? gateway.services[color].name : clusterBackendOf(spec, color)));
-    const start = model ? modelWeights(spec.model!.name, model.pinned, state.model!.next, state.model!.percent) : colors!.weightsOf(stable, state.canary);
-    const ctx: QueryContext = { app: spec.app, namespace: state.namespace, color: c.candidate, stable, ...(model ? { model: { name: spec.model!.name, version: String(model.next) } } : {}) };
+    const colors = model
+      ? undefined
+      : new ColorMoves(splitOf(spec, gateway), spec.variables, stable, (color) =>
+          gateway ? gateway.services[color].name : clusterBackendOf(spec, color),
+        );
+    const start = model
+      ? modelWeights(spec.model!.name, model.pinned, state.model!.next, state.model!.percent)
+      : colors!.weightsOf(stable, state.canary);
+    const ctx: QueryContext = {
+      app: spec.app,
+      namespace: state.namespace,
+      color: c.candidate,
+      stable,
+      ...(model ? { model: { name: spec.model!.name, version: String(model.next) } } : {}),
+    };
     for (const m of promQueries) {
       try {
-        await queryPrometheus(prometheusUrl!, dryQuery(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds, gateway));
+        await queryPrometheus(
+          prometheusUrl!,
+          dryQuery(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds, gateway),
+        );
       } catch (e) {
         throw new PromoteError(`analysis metric ${m.name}: ${(e as Error).message}`);
       }
@@ -243,7 +303,12 @@ class Driver {
     const { gateway } = this.c.spec;
     if (!gateway) return undefined;
     const services = state.gateway!.services;
-    return { namespace: state.gateway!.routeNamespace, route: gateway.route, services, stats: Object.fromEntries(COLORS.map((c) => [c, contourStatName(services[c])])) as Record<Color, string> };
+    return {
+      namespace: state.gateway!.routeNamespace,
+      route: gateway.route,
+      services,
+      stats: Object.fromEntries(COLORS.map((c) => [c, contourStatName(services[c])])) as Record<Color, string>,
+    };
   }
 
   /** The data plane the weights travel through: the Gateway's Envoy, or ours (with a model's Triton pods). */
@@ -251,8 +316,20 @@ class Driver {
     const { c } = this;
     const kube = c.o.kube ?? {};
     const gw = c.spec.gateway?.envoy;
-    if (gw) return new GatewayPlane(kube, p.gateway!, { namespace: p.state.envoyNamespace, labels: gw.podLabels, adminPort: gw.adminPort, urls: c.o.envoyUrls }, c.o.err);
-    const envoys = { kube, namespace: p.state.envoyNamespace, name: c.spec.envoy!.name, adminPort: c.spec.envoy!.adminPort, urls: c.o.envoyUrls };
+    if (gw)
+      return new GatewayPlane(
+        kube,
+        p.gateway!,
+        { namespace: p.state.envoyNamespace, labels: gw.podLabels, adminPort: gw.adminPort, urls: c.o.envoyUrls },
+        c.o.err,
+      );
+    const envoys = {
+      kube,
+      namespace: p.state.envoyNamespace,
+      name: c.spec.envoy!.name,
+      adminPort: c.spec.envoy!.adminPort,
+      urls: c.o.envoyUrls,
+    };
     return c.spec.model ? new ModelPlane(c, p.moves, envoys, p.state.namespace) : new EnvoyPlane(c, p.moves, envoys);
   }
 
@@ -264,10 +341,17 @@ class Driver {
     const spec = this.c.spec;
     const name = spec.model!.name;
     const m = state.model;
-    if (!m) throw new PromoteError(`the stack's output ${spec.output} has no model versions: apply the stack once (with ${this.c.o.engine}) before promoting`);
+    if (!m)
+      throw new PromoteError(
+        `the stack's output ${spec.output} has no model versions: apply the stack once (with ${this.c.o.engine}) before promoting`,
+      );
     const next = this.c.o.nextVersion ?? (m.next > 0 ? m.next : undefined);
-    if (next === undefined) throw new PromoteError(`give --next-version: the version of ${name} to promote over ${m.version}, the one its requests go to now`);
-    if (next === m.version) throw new PromoteError(`${name} ${next} is the version its requests go to now: nothing to promote`);
+    if (next === undefined)
+      throw new PromoteError(
+        `give --next-version: the version of ${name} to promote over ${m.version}, the one its requests go to now`,
+      );
+    if (next === m.version)
+      throw new PromoteError(`${name} ${next} is the version its requests go to now: nothing to promote`);
     const moves = new ModelMoves(name, spec.model!.variables, m.version, next);
     this.c.candidate = state.active;
     return moves;
@@ -283,16 +367,33 @@ class Driver {
     const unfinished = (await this.c.during("reading the pair's history", () => this.recorder.history.read()))
       .filter((r): r is PromotionRecord => r.kind === "promotion")
       .reverse()
-      .find((r) => r.status === "running" || r.status === "awaiting-confirmation" || (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"));
+      .find(
+        (r) =>
+          r.status === "running" ||
+          r.status === "awaiting-confirmation" ||
+          (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"),
+      );
     if (!unfinished) return 0;
     const resumable = unfinished.status === "running" || unfinished.status === "awaiting-confirmation";
-    const same = resumable && unfinished.from.color === stable && unfinished.to.fingerprint === to.fingerprint && unfinished.to.version === to.version;
-    const at = unfinished.currentStep >= 0 ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)` : "before its first step";
+    const same =
+      resumable &&
+      unfinished.from.color === stable &&
+      unfinished.to.fingerprint === to.fingerprint &&
+      unfinished.to.version === to.version;
+    const at =
+      unfinished.currentStep >= 0
+        ? `step ${unfinished.currentStep + 1} (${spec.steps[unfinished.currentStep]?.weightPercent ?? "?"} %)`
+        : "before its first step";
     if (same && (this.c.o.onUnfinished ?? "resume") === "resume" && !this.c.o.rollbackOnly) {
       // Awaiting confirmation: every step passed, the switch is next.
-      const startStep = Math.max(0, unfinished.status === "awaiting-confirmation" ? spec.steps.length : unfinished.currentStep);
+      const startStep = Math.max(
+        0,
+        unfinished.status === "awaiting-confirmation" ? spec.steps.length : unfinished.currentStep,
+      );
       this.c.record = unfinished;
-      this.c.say(`resuming promotion ${unfinished.id} (${unfinished.by}, ${unfinished.startedAt}), left ${unfinished.status} at ${at}`);
+      this.c.say(
+        `resuming promotion ${unfinished.id} (${unfinished.by}, ${unfinished.startedAt}), left ${unfinished.status} at ${at}`,
+      );
       this.c.record.status = "running";
       await this.recorder.save("resumed", `resumed by ${who()} at ${at}`);
       return startStep;
@@ -306,7 +407,11 @@ class Driver {
     unfinished.currentStep = -1;
     unfinished.finishedAt = new Date().toISOString();
     await this.recorder.history.put(unfinished);
-    await this.recorder.announce("rolled-back", `${spec.app}: promotion ${unfinished.id} (left at ${at}) rolled back by ${who()}: ${unfinished.from.color} takes all traffic again`, {});
+    await this.recorder.announce(
+      "rolled-back",
+      `${spec.app}: promotion ${unfinished.id} (left at ${at}) rolled back by ${who()}: ${unfinished.from.color} takes all traffic again`,
+      {},
+    );
     if (!this.c.o.rollbackOnly) return 0;
     this.c.record = unfinished;
     this.c.say(`rolled back: ${unfinished.from.color} serves all traffic`);
@@ -316,8 +421,14 @@ class Driver {
   /** A new promotion's record, saved (and announced) before its first step. */
   private async start(state: PairState, from: ColorState, to: ColorState): Promise<void> {
     const spec = this.c.spec;
-    if (!spec.model && to.fingerprint === from.fingerprint) throw new PromoteError(`${to.color} runs the same release as ${from.color} (fingerprint ${to.fingerprint}): nothing to promote`);
-    if (state.canary !== 0) this.c.say(`note: the state has the canary at ${state.canary} %; the first step sets it to ${spec.steps[0].weightPercent} %`);
+    if (!spec.model && to.fingerprint === from.fingerprint)
+      throw new PromoteError(
+        `${to.color} runs the same release as ${from.color} (fingerprint ${to.fingerprint}): nothing to promote`,
+      );
+    if (state.canary !== 0)
+      this.c.say(
+        `note: the state has the canary at ${state.canary} %; the first step sets it to ${spec.steps[0].weightPercent} %`,
+      );
     this.c.record = {
       kind: "promotion",
       id: `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomBytes(3).toString("hex")}`,
@@ -332,7 +443,10 @@ class Driver {
       currentStep: -1,
       steps: [],
     };
-    await this.recorder.save("started", `${spec.app}: promoting ${to.color} (${to.version}) over ${from.color} (${from.version}) in ${spec.steps.length} steps: ${spec.steps.map((s) => `${s.weightPercent} %`).join(" → ")}`);
+    await this.recorder.save(
+      "started",
+      `${spec.app}: promoting ${to.color} (${to.version}) over ${from.color} (${from.version}) in ${spec.steps.length} steps: ${spec.steps.map((s) => `${s.weightPercent} %`).join(" → ")}`,
+    );
   }
 
   private async abort(stable: Color, reason: string): Promise<PromoteReport> {
@@ -346,12 +460,18 @@ class Driver {
     // does not answer holds the push back HISTORY_FIRST_MS at most (the write goes on meanwhile).
     this.c.record.status = interrupted ? "interrupted" : "aborted";
     this.c.record.reason = reason;
-    const written = this.recorder.history.put(this.c.record).catch((e: Error) => this.c.o.err.write(`promote: the history was not updated (the rollback goes on): ${e.message}\n`));
+    const written = this.recorder.history
+      .put(this.c.record)
+      .catch((e: Error) =>
+        this.c.o.err.write(`promote: the history was not updated (the rollback goes on): ${e.message}\n`),
+      );
     await Promise.race([written, new Promise((r) => setTimeout(r, HISTORY_FIRST_MS).unref())]);
     const rolledBack = await this.traffic.move(this.traffic.moves.rollback());
     const move = this.c.timings.moves[this.c.timings.moves.length - 1];
     this.c.timings.zeroTrafficAt = move?.servedAt ?? move?.appliedAt ?? new Date().toISOString();
-    this.c.timings.decisionMs = this.c.timings.firstFailureAt ? Date.parse(this.c.timings.decisionAt) - Date.parse(this.c.timings.firstFailureAt) : undefined;
+    this.c.timings.decisionMs = this.c.timings.firstFailureAt
+      ? Date.parse(this.c.timings.decisionAt) - Date.parse(this.c.timings.firstFailureAt)
+      : undefined;
     this.c.timings.rollbackMs = Date.parse(this.c.timings.zeroTrafficAt) - Date.parse(this.c.timings.decisionAt);
     this.c.record.reason = rolledBack.ok ? reason : `${reason}; the rollback failed too: ${rolledBack.why}`;
     if (rolledBack.ok) this.c.record.currentStep = -1;
@@ -361,7 +481,9 @@ class Driver {
       : `${this.c.spec.app}: promotion of ${this.c.record.to.color} ${interrupted ? "interrupted" : "aborted"}: ${reason}; THE ROLLBACK FAILED (${rolledBack.why}). ${this.c.whereTrafficIs()}`;
     await this.recorder.save(interrupted ? "interrupted" : "aborted", text);
     this.c.say(text);
-    return this.finish(!interrupted ? PROMOTE_EXIT.aborted : rolledBack.ok ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.stoppedUnfinished);
+    return this.finish(
+      !interrupted ? PROMOTE_EXIT.aborted : rolledBack.ok ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.stoppedUnfinished,
+    );
   }
 
   private async switchOver(stable: Color, candidate: Color): Promise<PromoteReport> {
@@ -370,12 +492,17 @@ class Driver {
     this.requests!.publish();
     // --full (asked on a terminal by the CLI) is the confirmation.
     if ((this.c.spec.confirmBeforeSwitch || this.c.o.confirmBeforeSwitch) && !this.c.o.confirm && !this.c.fullRequest) {
-      const question = this.c.spec.model ? `make ${this.c.record.to.version} the only version ${this.c.spec.app} serves? [y/N] ` : `switch ${this.c.spec.app} to ${candidate} (${this.c.record.to.version})? [y/N] `;
+      const question = this.c.spec.model
+        ? `make ${this.c.record.to.version} the only version ${this.c.spec.app} serves? [y/N] `
+        : `switch ${this.c.spec.app} to ${candidate} (${this.c.record.to.version})? [y/N] `;
       const yes = this.c.o.out.isTTY ? await (this.c.o.ask ?? askLine)(question) : false;
       if (!yes) {
         this.c.record.status = "awaiting-confirmation";
         this.c.record.reason = `awaiting confirmation before the switch; ${last} % of traffic stays on ${candidate} until a re-run with --confirm (switch) or --on-unfinished rollback`;
-        await this.recorder.save("awaiting-confirmation", `${this.c.spec.app}: awaiting confirmation before the switch to ${candidate}: ${last} % of traffic is on it. Re-run promote with --confirm to switch, or --on-unfinished rollback.`);
+        await this.recorder.save(
+          "awaiting-confirmation",
+          `${this.c.spec.app}: awaiting confirmation before the switch to ${candidate}: ${last} % of traffic is on it. Re-run promote with --confirm to switch, or --on-unfinished rollback.`,
+        );
         this.c.say(this.c.record.reason);
         return this.finish(PROMOTE_EXIT.awaitingConfirmation);
       }
@@ -391,8 +518,13 @@ class Driver {
     delete this.c.record.reason; // a pause before the switch left its reason: it no longer holds
     this.c.record.currentStep = -1;
     this.c.record.finishedAt = new Date().toISOString();
-    const done = this.c.spec.model ? `${this.c.record.to.version} is the only version of ${this.c.spec.model.name} ${candidate} serves` : `${candidate} (${this.c.record.to.version}) serves all traffic`;
-    await this.recorder.save("promoted", `${this.c.spec.app}: ${this.c.spec.model ? this.c.record.to.version : `${candidate} (${this.c.record.to.version})`} promoted; ${done}`);
+    const done = this.c.spec.model
+      ? `${this.c.record.to.version} is the only version of ${this.c.spec.model.name} ${candidate} serves`
+      : `${candidate} (${this.c.record.to.version}) serves all traffic`;
+    await this.recorder.save(
+      "promoted",
+      `${this.c.spec.app}: ${this.c.spec.model ? this.c.record.to.version : `${candidate} (${this.c.record.to.version})`} promoted; ${done}`,
+    );
     this.c.say(`promoted: ${done}`);
     return this.finish(PROMOTE_EXIT.promoted);
   }
@@ -402,11 +534,20 @@ class Driver {
     c.phase = "settling";
     this.requests?.publish();
     // Interrupted: no wait for the kubelets' syncs (a minute or more); the runtime values equal the state's weights.
-    if (c.interruptedBy && this.traffic.plane.holdsRuntime) c.say("the Envoy pods keep these weights in their runtime until a promote run clears them (their files carry them at their kubelet's next sync; `cdktf-triton status` shows them)");
+    if (c.interruptedBy && this.traffic.plane.holdsRuntime)
+      c.say(
+        "the Envoy pods keep these weights in their runtime until a promote run clears them (their files carry them at their kubelet's next sync; `cdktf-triton status` shows them)",
+      );
     else await this.traffic.settle();
     c.phase = "ended";
     this.requests?.publish();
-    const report: PromoteReport = { record: c.record, measurements: c.measurements, notificationProblems: this.recorder.notificationProblems, timings: c.timings, exitCode };
+    const report: PromoteReport = {
+      record: c.record,
+      measurements: c.measurements,
+      notificationProblems: this.recorder.notificationProblems,
+      timings: c.timings,
+      exitCode,
+    };
     await this.recorder.writeReport(report);
     return report;
   }
@@ -414,7 +555,9 @@ class Driver {
 
 /** The canary's split route: our Envoy's, with each color's clusters, or the Gateway's HTTPRoute. */
 function splitOf(spec: RunContext["spec"], gateway: GatewayRoute | undefined): SplitRouteClusters {
-  return gateway ? { route: gateway.route, clusters: [] } : { route: spec.envoy!.route, clusters: COLORS.flatMap((c) => spec.envoy!.clusters[c]) };
+  return gateway
+    ? { route: gateway.route, clusters: [] }
+    : { route: spec.envoy!.route, clusters: COLORS.flatMap((c) => spec.envoy!.clusters[c]) };
 }
 
 /** A color's backend as our Envoy's weights name it: its clusters' base name. */
@@ -433,5 +576,13 @@ async function askLine(question: string): Promise<boolean> {
   }
 }
 
-export { findPromotion, InterruptedBeforeStart, NothingToAbort, PromoteError, PrometheusError, PROMOTE_EXIT, STOP_WITHIN_SECONDS };
+export {
+  findPromotion,
+  InterruptedBeforeStart,
+  NothingToAbort,
+  PromoteError,
+  PrometheusError,
+  PROMOTE_EXIT,
+  STOP_WITHIN_SECONDS,
+};
 export type { PromoteOptions };

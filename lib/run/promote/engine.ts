@@ -56,10 +56,21 @@ export class Engine {
 
   /** Throws a clear error when the engine (or what reads outputs) is not installed. */
   check(): void {
-    for (const [bin, args] of [[this.binary, this.options.kind === "cdktf" ? ["--version"] : ["version"]], [this.outputBinary, ["version"]]] as const) {
-      const r = spawnSync(bin, [...args], { encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" }, timeout: 60_000 });
+    for (const [bin, args] of [
+      [this.binary, this.options.kind === "cdktf" ? ["--version"] : ["version"]],
+      [this.outputBinary, ["version"]],
+    ] as const) {
+      const r = spawnSync(bin, [...args], {
+        encoding: "utf8",
+        env: { ...process.env, CHECKPOINT_DISABLE: "1" },
+        timeout: 60_000,
+      });
       if (r.error || r.status !== 0) {
-        const why = r.error ? (r.error as NodeJS.ErrnoException).code === "ENOENT" ? "not found (install it, or put it on PATH)" : r.error.message : `exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`;
+        const why = r.error
+          ? (r.error as NodeJS.ErrnoException).code === "ENOENT"
+            ? "not found (install it, or put it on PATH)"
+            : r.error.message
+          : `exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`;
         throw new EngineError(`the engine ${bin} (--engine ${this.options.kind}) cannot run: ${why}`);
       }
     }
@@ -71,9 +82,26 @@ export class Engine {
     const user = (this.options.vars ?? []).filter((kv) => !(kv.split("=")[0] in vars));
     if (this.options.kind === "cdktf") {
       const stack = path.basename(this.options.stackDir);
-      return this.run(this.binary, ["deploy", stack, "--auto-approve", ...(this.options.varFiles ?? []).map((f) => `--var-file=${path.resolve(f)}`), ...[...user, ...own].map((kv) => `--var=${kv}`)], projectDir(this.options.stackDir));
+      return this.run(
+        this.binary,
+        [
+          "deploy",
+          stack,
+          "--auto-approve",
+          ...(this.options.varFiles ?? []).map((f) => `--var-file=${path.resolve(f)}`),
+          ...[...user, ...own].map((kv) => `--var=${kv}`),
+        ],
+        projectDir(this.options.stackDir),
+      );
     }
-    const args = ["apply", "-input=false", "-auto-approve", "-no-color", ...(this.options.varFiles ?? []).map((f) => `-var-file=${path.resolve(f)}`), ...[...user, ...own].flatMap((kv) => ["-var", kv])];
+    const args = [
+      "apply",
+      "-input=false",
+      "-auto-approve",
+      "-no-color",
+      ...(this.options.varFiles ?? []).map((f) => `-var-file=${path.resolve(f)}`),
+      ...[...user, ...own].flatMap((kv) => ["-var", kv]),
+    ];
     return this.run(this.binary, args, this.options.stackDir);
   }
 
@@ -100,7 +128,11 @@ export class Engine {
   private run(bin: string, args: string[], cwd: string, stream = true): Promise<EngineRun> {
     const started = Date.now();
     return new Promise((resolve) => {
-      const proc = spawn(bin, args, { cwd, env: { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(bin, args, {
+        cwd,
+        env: { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       this.running.add(proc);
       let output = "";
       let partial = "";

@@ -16,13 +16,24 @@ const PUSH_RETRY_MS = 5_000;
 export class EnvoyPlane implements DataPlane {
   readonly fleet: EnvoyFleet;
   readonly holdsRuntime = true;
-  readonly words = { pods: "Envoy pods", serving: "pushing into every Envoy pod", pushed: "pushed", later: "they take it from their file at their kubelet's next sync" };
+  readonly words = {
+    pods: "Envoy pods",
+    serving: "pushing into every Envoy pod",
+    pushed: "pushed",
+    later: "they take it from their file at their kubelet's next sync",
+  };
   private lastRefresh = 0;
 
   constructor(
     protected readonly c: RunContext,
     protected readonly moves: Moves,
-    readonly access: { readonly kube: KubeAccess; readonly namespace: string; readonly name: string; readonly adminPort: number; readonly urls?: readonly string[] },
+    readonly access: {
+      readonly kube: KubeAccess;
+      readonly namespace: string;
+      readonly name: string;
+      readonly adminPort: number;
+      readonly urls?: readonly string[];
+    },
   ) {
     this.fleet = new EnvoyFleet(access);
   }
@@ -38,7 +49,8 @@ export class EnvoyPlane implements DataPlane {
       throw new PromoteError(e.message.replace("the pods of", "the Envoy pods of"));
     });
     this.lastRefresh = Date.now();
-    if (!pods.length) throw new PromoteError(`no running Envoy pod of ${namespace}/${name} (label app=${name}): apply the stack first`);
+    if (!pods.length)
+      throw new PromoteError(`no running Envoy pod of ${namespace}/${name} (label app=${name}): apply the stack first`);
     for (const pod of pods) {
       if (!pod.url) throw new PromoteError(`Envoy pod ${pod.name} cannot be reached: ${pod.problem}`);
       let served;
@@ -48,7 +60,9 @@ export class EnvoyPlane implements DataPlane {
         throw new PromoteError(`Envoy pod ${pod.name}: its admin interface does not answer: ${(e as Error).message}`);
       }
       if (Object.keys(served.overrides).length && !sameWeights(served.served, target)) {
-        this.c.say(`Envoy pod ${pod.name} serves ${weightsText(this.moves.route, served.served)} from its runtime while the state has ${weightsText(this.moves.route, target)}: an earlier run stopped between a push and its apply; this run sets it right`);
+        this.c.say(
+          `Envoy pod ${pod.name} serves ${weightsText(this.moves.route, served.served)} from its runtime while the state has ${weightsText(this.moves.route, target)}: an earlier run stopped between a push and its apply; this run sets it right`,
+        );
       }
     }
   }
@@ -99,7 +113,9 @@ export class EnvoyPlane implements DataPlane {
   async converge(target: Weights, last: WeightMove | undefined): Promise<string[]> {
     if (Date.now() - this.lastRefresh > 5_000) {
       this.lastRefresh = Date.now();
-      await this.fleet.refresh().catch((e: Error) => this.c.o.err.write(`promote: ${e.message} (the Envoy pods listed before are kept)\n`));
+      await this.fleet
+        .refresh()
+        .catch((e: Error) => this.c.o.err.write(`promote: ${e.message} (the Envoy pods listed before are kept)\n`));
     }
     const text = (w: Weights | undefined) => weightsText(this.moves.route, w);
     const open = await Promise.all(
@@ -110,7 +126,9 @@ export class EnvoyPlane implements DataPlane {
           const fileCarries = sameWeights(s.file, target);
           if (fileCarries && Object.keys(s.overrides).length) await this.moves.clear(pod.url);
           else if (!sameWeights(s.served, target)) {
-            this.c.say(`Envoy pod ${pod.name} served ${text(s.served)}, not ${text(target)} (a restarted Envoy reads its file, which its kubelet may not have refreshed): pushed again`);
+            this.c.say(
+              `Envoy pod ${pod.name} served ${text(s.served)}, not ${text(target)} (a restarted Envoy reads its file, which its kubelet may not have refreshed): pushed again`,
+            );
             await this.moves.push(pod.url, target);
           }
           return fileCarries ? undefined : `${pod.name} (its file carries ${text(s.file)})`;

@@ -24,17 +24,33 @@ export interface GatewayRoute {
 export class GatewayPlane implements DataPlane {
   readonly fleet: EnvoyFleet;
   readonly holdsRuntime = false;
-  readonly words = { pods: "Gateway Envoy pods", serving: "waiting for the Gateway's Envoy to serve", pushed: "the route patched", later: "the apply writes the route again" };
+  readonly words = {
+    pods: "Gateway Envoy pods",
+    serving: "waiting for the Gateway's Envoy to serve",
+    pushed: "the route patched",
+    later: "the apply writes the route again",
+  };
   /** Each color's backend as the weights name it, and its cluster's stat name. */
   private readonly backends: Record<string, string>;
 
   constructor(
     private readonly kube: KubeAccess,
     private readonly gateway: GatewayRoute,
-    private readonly pods: { readonly namespace: string; readonly labels: Readonly<Record<string, string>>; readonly adminPort: number; readonly urls?: readonly string[] },
+    private readonly pods: {
+      readonly namespace: string;
+      readonly labels: Readonly<Record<string, string>>;
+      readonly adminPort: number;
+      readonly urls?: readonly string[];
+    },
     private readonly err: NodeJS.WritableStream,
   ) {
-    this.fleet = new EnvoyFleet({ kube, namespace: pods.namespace, name: pods.labels, adminPort: pods.adminPort, urls: pods.urls });
+    this.fleet = new EnvoyFleet({
+      kube,
+      namespace: pods.namespace,
+      name: pods.labels,
+      adminPort: pods.adminPort,
+      urls: pods.urls,
+    });
     this.backends = Object.fromEntries(COLORS.map((c) => [gateway.services[c].name, gateway.stats[c]]));
   }
 
@@ -44,12 +60,19 @@ export class GatewayPlane implements DataPlane {
     const pods = await this.fleet.refresh().catch((e: Error) => {
       throw new PromoteError(e.message.replace("the pods of", "the Envoy pods of"));
     });
-    const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
-    if (!pods.length) throw new PromoteError(`no running Envoy pod of the Gateway in ${namespace} (labels ${selector}): check the TritonGatewayCanary's dataPlane`);
+    const selector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
+    if (!pods.length)
+      throw new PromoteError(
+        `no running Envoy pod of the Gateway in ${namespace} (labels ${selector}): check the TritonGatewayCanary's dataPlane`,
+      );
     for (const pod of pods) {
       if (!pod.url) throw new PromoteError(`Gateway Envoy pod ${pod.name} cannot be reached: ${pod.problem}`);
       await readGatewayServed(pod.url, this.backends).catch((e: Error) => {
-        throw new PromoteError(`Gateway Envoy pod ${pod.name}: its admin listener (port ${adminPort}) does not answer: ${e.message}`);
+        throw new PromoteError(
+          `Gateway Envoy pod ${pod.name}: its admin listener (port ${adminPort}) does not answer: ${e.message}`,
+        );
       });
     }
   }
@@ -75,15 +98,23 @@ export class GatewayPlane implements DataPlane {
       // The Gateway's Envoy pods listed again every 5 s (a pod that came or went).
       if (Date.now() - listed > 5_000) {
         listed = Date.now();
-        await this.fleet.refresh().catch((e: Error) => this.err.write(`promote: ${e.message} (the Gateway Envoy pods listed before are kept)\n`));
+        await this.fleet
+          .refresh()
+          .catch((e: Error) =>
+            this.err.write(`promote: ${e.message} (the Gateway Envoy pods listed before are kept)\n`),
+          );
       }
       const routeWhy = await this.routeWhy();
       if (routeWhy?.refused) return this.fleet.pods().map((p) => ({ pod: p.name, why: routeWhy.why }));
-      const open = routeWhy ? this.fleet.pods().map((p) => ({ pod: p.name, why: routeWhy.why })) : await this.notServing(weights);
+      const open = routeWhy
+        ? this.fleet.pods().map((p) => ({ pod: p.name, why: routeWhy.why }))
+        : await this.notServing(weights);
       // No pod listed is no pod serving it (never a vacuous "served").
-      if (!this.fleet.pods().length) open.push({ pod: "(the Gateway's Envoy)", why: "no running pod matches the dataPlane's labels" });
+      if (!this.fleet.pods().length)
+        open.push({ pod: "(the Gateway's Envoy)", why: "no running pod matches the dataPlane's labels" });
       if (!open.length) return [];
-      if (Date.now() > deadline) return open.map((u) => ({ ...u, why: `${u.why} (after ${GATEWAY_SERVE_TIMEOUT_MS / 1000} s)` }));
+      if (Date.now() > deadline)
+        return open.map((u) => ({ ...u, why: `${u.why} (after ${GATEWAY_SERVE_TIMEOUT_MS / 1000} s)` }));
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -106,7 +137,9 @@ export class GatewayPlane implements DataPlane {
         if (!pod.url) return { pod: pod.name, why: pod.problem ?? "not reached" };
         try {
           const s = await readGatewayServed(pod.url, this.backends);
-          return sameWeights(s.served, weights) ? undefined : { pod: pod.name, why: s.served ? `it serves ${weightsText(this.gateway.route, s.served)}` : s.detail };
+          return sameWeights(s.served, weights)
+            ? undefined
+            : { pod: pod.name, why: s.served ? `it serves ${weightsText(this.gateway.route, s.served)}` : s.detail };
         } catch (e) {
           return { pod: pod.name, why: (e as Error).message };
         }

@@ -22,7 +22,6 @@ export const LEASE_ANNOTATIONS = {
   answer: "cdktf-triton.io/answer",
 } as const;
 
-
 export const REQUEST_ACTIONS = ["abort", "pause", "resume", "skip", "full"] as const;
 export type RequestAction = (typeof REQUEST_ACTIONS)[number];
 
@@ -75,7 +74,14 @@ export interface Progress {
   readonly pausedBy?: string;
   readonly pausedAt?: string;
   /** The last value of each metric, with its verdict and threshold. */
-  readonly measurements: readonly { metric: string; value?: number; verdict: string; min?: number; max?: number; at: string }[];
+  readonly measurements: readonly {
+    metric: string;
+    value?: number;
+    verdict: string;
+    min?: number;
+    max?: number;
+    at: string;
+  }[];
   readonly at: string;
 }
 
@@ -97,8 +103,20 @@ export interface LeaseView {
 interface LeaseObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec: { holderIdentity?: string | null; leaseDurationSeconds?: number; acquireTime?: string | null; renewTime?: string | null; leaseTransitions?: number };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: {
+    holderIdentity?: string | null;
+    leaseDurationSeconds?: number;
+    acquireTime?: string | null;
+    renewTime?: string | null;
+    leaseTransitions?: number;
+  };
 }
 
 /** A Kubernetes MicroTime: RFC 3339 with 6 fractional digits. */
@@ -147,14 +165,27 @@ export class PairLease {
   }
 
   async read(): Promise<LeaseView> {
-    const r = await runKubectl(this.access, ["get", "lease", this.name, "-n", this.namespace, "-o", "json", "--ignore-not-found"]);
-    if (r.code !== 0) throw new LeaseError(`could not read Lease ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
+    const r = await runKubectl(this.access, [
+      "get",
+      "lease",
+      this.name,
+      "-n",
+      this.namespace,
+      "-o",
+      "json",
+      "--ignore-not-found",
+    ]);
+    if (r.code !== 0)
+      throw new LeaseError(`could not read Lease ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
     if (!r.stdout.trim()) return { exists: false, live: false };
     const object = JSON.parse(r.stdout) as LeaseObject;
     const a = object.metadata.annotations ?? {};
     const spec = object.spec ?? {};
     const renewed = Date.parse(spec.renewTime ?? "");
-    const live = Boolean(spec.holderIdentity) && Number.isFinite(renewed) && renewed + (spec.leaseDurationSeconds ?? LEASE_DURATION_SECONDS) * 1000 > Date.now();
+    const live =
+      Boolean(spec.holderIdentity) &&
+      Number.isFinite(renewed) &&
+      renewed + (spec.leaseDurationSeconds ?? LEASE_DURATION_SECONDS) * 1000 > Date.now();
     return {
       exists: true,
       holderIdentity: spec.holderIdentity ?? undefined,
@@ -171,7 +202,11 @@ export class PairLease {
 
   /** Writes the object (create when new, else replace at its resourceVersion); "conflict" when someone wrote first. */
   async write(object: LeaseObject, create: boolean): Promise<"ok" | "conflict"> {
-    const r = await runKubectl(this.access, [create ? "create" : "replace", "-f", "-", "-o", "name"], JSON.stringify(object));
+    const r = await runKubectl(
+      this.access,
+      [create ? "create" : "replace", "-f", "-", "-o", "name"],
+      JSON.stringify(object),
+    );
     if (r.code === 0) return "ok";
     if (/Conflict|AlreadyExists|the object has been modified|already exists/i.test(r.stderr)) return "conflict";
     throw new LeaseError(`could not write Lease ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
@@ -182,7 +217,16 @@ export class PairLease {
     return {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
-      metadata: { name: this.name, namespace: this.namespace, labels: { "app.kubernetes.io/managed-by": "cdktf-triton", app: this.app, "cdktf-triton/role": "promotion-lease" }, annotations: {} },
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        labels: {
+          "app.kubernetes.io/managed-by": "cdktf-triton",
+          app: this.app,
+          "cdktf-triton/role": "promotion-lease",
+        },
+        annotations: {},
+      },
       spec: { leaseDurationSeconds: LEASE_DURATION_SECONDS, leaseTransitions: 0 },
     };
   }
@@ -194,7 +238,12 @@ export class PairLease {
    * or no answer came within `answerMs`.
    */
   async request(action: RequestAction, answerMs = 10_000): Promise<{ answer: DriverAnswer; holder?: Holder }> {
-    const request: DriverRequest = { id: randomBytes(6).toString("hex"), action, by: who(), at: new Date().toISOString() };
+    const request: DriverRequest = {
+      id: randomBytes(6).toString("hex"),
+      action,
+      by: who(),
+      at: new Date().toISOString(),
+    };
     const pendingUntil = Date.now() + 5_000;
     for (;;) {
       const view = await this.read();
@@ -205,7 +254,10 @@ export class PairLease {
         continue;
       }
       const object = view.object;
-      object.metadata.annotations = { ...(object.metadata.annotations ?? {}), [LEASE_ANNOTATIONS.request]: JSON.stringify(request) };
+      object.metadata.annotations = {
+        ...(object.metadata.annotations ?? {}),
+        [LEASE_ANNOTATIONS.request]: JSON.stringify(request),
+      };
       if ((await this.write(object, false)) === "conflict") continue;
       break;
     }
@@ -213,8 +265,14 @@ export class PairLease {
     for (;;) {
       const view = await this.read();
       if (view.answer?.id === request.id) return { answer: view.answer, holder: view.holder };
-      if (!view.live) throw new LeaseError(`the driver (${holderText(view.holder, view.holderIdentity)}) stopped before it answered the ${action} request`);
-      if (Date.now() > deadline) throw new LeaseError(`the driver (${holderText(view.holder, view.holderIdentity)}) did not answer the ${action} request within ${answerMs / 1000} s`);
+      if (!view.live)
+        throw new LeaseError(
+          `the driver (${holderText(view.holder, view.holderIdentity)}) stopped before it answered the ${action} request`,
+        );
+      if (Date.now() > deadline)
+        throw new LeaseError(
+          `the driver (${holderText(view.holder, view.holderIdentity)}) did not answer the ${action} request within ${answerMs / 1000} s`,
+        );
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -269,11 +327,15 @@ export class LeaseKeeper {
     for (let attempt = 0; attempt < 10; attempt++) {
       const view = await this.lease.read();
       if (view.live && view.holderIdentity !== this.identity) {
-        throw new LeaseHeld(`another driver promotes ${this.lease.app}: ${holderText(view.holder, view.holderIdentity)} holds Lease ${this.lease.namespace}/${this.lease.name} (renewed ${view.renewTime}, so held until ${heldUntil(view)} at least); nothing was applied`);
+        throw new LeaseHeld(
+          `another driver promotes ${this.lease.app}: ${holderText(view.holder, view.holderIdentity)} holds Lease ${this.lease.namespace}/${this.lease.name} (renewed ${view.renewTime}, so held until ${heldUntil(view)} at least); nothing was applied`,
+        );
       }
       const object = view.object ?? this.lease.blank();
       const now = microTime();
-      const takenFrom = view.holderIdentity ? `${holderText(view.holder, view.holderIdentity)}; its lease expired (last renewed ${view.renewTime})` : undefined;
+      const takenFrom = view.holderIdentity
+        ? `${holderText(view.holder, view.holderIdentity)}; its lease expired (last renewed ${view.renewTime})`
+        : undefined;
       object.spec = {
         ...object.spec,
         holderIdentity: this.identity,
@@ -282,11 +344,19 @@ export class LeaseKeeper {
         renewTime: now,
         leaseTransitions: (object.spec.leaseTransitions ?? 0) + (view.exists ? 1 : 0),
       };
-      const annotations: Record<string, string> = { ...(object.metadata.annotations ?? {}), [LEASE_ANNOTATIONS.holder]: JSON.stringify(this.holder) };
+      const annotations: Record<string, string> = {
+        ...(object.metadata.annotations ?? {}),
+        [LEASE_ANNOTATIONS.holder]: JSON.stringify(this.holder),
+      };
       delete annotations[LEASE_ANNOTATIONS.progress];
       if (view.request && view.request.id !== view.answer?.id) {
         this.seen.add(view.request.id);
-        annotations[LEASE_ANNOTATIONS.answer] = JSON.stringify({ ...view.request, outcome: "refused", detail: "the driver it was for was gone", at: new Date().toISOString() });
+        annotations[LEASE_ANNOTATIONS.answer] = JSON.stringify({
+          ...view.request,
+          outcome: "refused",
+          detail: "the driver it was for was gone",
+          at: new Date().toISOString(),
+        });
       } else if (view.request) this.seen.add(view.request.id);
       object.metadata.annotations = annotations;
       if ((await this.lease.write(object, !view.exists)) === "conflict") continue;
@@ -294,7 +364,9 @@ export class LeaseKeeper {
       this.timer = setInterval(() => void this.tick(), 1000);
       return { takenFrom };
     }
-    throw new LeaseError(`could not take Lease ${this.lease.namespace}/${this.lease.name}: it kept changing under this run`);
+    throw new LeaseError(
+      `could not take Lease ${this.lease.namespace}/${this.lease.name}: it kept changing under this run`,
+    );
   }
 
   /**
@@ -302,7 +374,8 @@ export class LeaseKeeper {
    * bake left changed, else with the next renewal (readers count the bake down from `at`).
    */
   publish(progress: Omit<Progress, "at">, step?: string): void {
-    const same = (p?: Omit<Progress, "at">) => (p ? JSON.stringify({ ...p, at: undefined, bakeLeftSeconds: undefined }) : "");
+    const same = (p?: Omit<Progress, "at">) =>
+      p ? JSON.stringify({ ...p, at: undefined, bakeLeftSeconds: undefined }) : "";
     const changed = same(this.progress) !== same(progress);
     this.progress = { ...progress, at: new Date().toISOString() };
     this.holder = { ...this.holder, promotion: progress.promotion, ...(step !== undefined ? { step } : {}) };
@@ -329,7 +402,10 @@ export class LeaseKeeper {
       this.lost = `the lease was taken by ${holderText(view.holder, view.holderIdentity)}`;
       throw new LeaseError(this.lost);
     }
-    if (Date.now() - this.lastRenew > LEASE_DURATION_SECONDS * 1000) throw new LeaseError(`the lease was not renewed for ${Math.round((Date.now() - this.lastRenew) / 1000)} s (the API server did not answer): another run may have taken it`);
+    if (Date.now() - this.lastRenew > LEASE_DURATION_SECONDS * 1000)
+      throw new LeaseError(
+        `the lease was not renewed for ${Math.round((Date.now() - this.lastRenew) / 1000)} s (the API server did not answer): another run may have taken it`,
+      );
   }
 
   /** One look (every second): a new request handed over; the lease renewed every 5 s, or at once when there is something to write. */
@@ -393,12 +469,30 @@ export class LeaseKeeper {
         object.metadata.annotations = {
           ...(object.metadata.annotations ?? {}),
           [LEASE_ANNOTATIONS.holder]: JSON.stringify(this.holder),
-          ...(this.progress ? { [LEASE_ANNOTATIONS.progress]: JSON.stringify({ ...this.progress, phase: "ended", at: new Date().toISOString() }) } : {}),
+          ...(this.progress
+            ? {
+                [LEASE_ANNOTATIONS.progress]: JSON.stringify({
+                  ...this.progress,
+                  phase: "ended",
+                  at: new Date().toISOString(),
+                }),
+              }
+            : {}),
           ...(this.answer ? { [LEASE_ANNOTATIONS.answer]: JSON.stringify(this.answer) } : {}),
         };
         // A request nobody will answer now is answered refused.
-        if (view.request && view.request.id !== this.answer?.id && view.request.id !== view.answer?.id && !this.seen.has(view.request.id)) {
-          object.metadata.annotations[LEASE_ANNOTATIONS.answer] = JSON.stringify({ ...view.request, outcome: "refused", detail: "the promotion ended before the driver saw it", at: new Date().toISOString() });
+        if (
+          view.request &&
+          view.request.id !== this.answer?.id &&
+          view.request.id !== view.answer?.id &&
+          !this.seen.has(view.request.id)
+        ) {
+          object.metadata.annotations[LEASE_ANNOTATIONS.answer] = JSON.stringify({
+            ...view.request,
+            outcome: "refused",
+            detail: "the promotion ended before the driver saw it",
+            at: new Date().toISOString(),
+          });
         }
         if ((await this.lease.write(object, false)) === "ok") return;
       } catch (e) {

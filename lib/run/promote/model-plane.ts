@@ -17,13 +17,21 @@ import { MoveResult } from "./traffic";
 
 export class ModelPlane extends EnvoyPlane {
   /** The pair's Triton pods per color (port-forwards to their HTTP port), and the restricted API's key where there is one. */
-  private readonly tritons = {} as Record<Color, { readonly fleet: EnvoyFleet; restricted?: { readonly header: string; readonly key: string } }>;
+  private readonly tritons = {} as Record<
+    Color,
+    { readonly fleet: EnvoyFleet; restricted?: { readonly header: string; readonly key: string } }
+  >;
   /** The versions of the model every Triton pod was last made to serve. */
   private loadedVersions?: readonly number[];
   /** The Envoy pods whose file does not route to the next version yet, each with why. */
   private behind: string[] = [];
 
-  constructor(c: RunContext, moves: Moves, envoys: EnvoyPlane["access"], private readonly pairNamespace: string) {
+  constructor(
+    c: RunContext,
+    moves: Moves,
+    envoys: EnvoyPlane["access"],
+    private readonly pairNamespace: string,
+  ) {
     super(c, moves, envoys);
   }
 
@@ -44,11 +52,25 @@ export class ModelPlane extends EnvoyPlane {
       const t = model.triton[color];
       let restricted: { header: string; key: string } | undefined;
       if (t.restricted) {
-        const r = await runKubectl(kube, ["get", "secret", t.restricted.secretName, "-n", namespace, "-o", `jsonpath={.data.${t.restricted.secretKey}}`]);
-        if (r.code !== 0) throw new PromoteError(`the ${color} release restricts Triton's repository API; its key (Secret ${namespace}/${t.restricted.secretName}) cannot be read: ${kubectlFailure(r, kube)}`);
+        const r = await runKubectl(kube, [
+          "get",
+          "secret",
+          t.restricted.secretName,
+          "-n",
+          namespace,
+          "-o",
+          `jsonpath={.data.${t.restricted.secretKey}}`,
+        ]);
+        if (r.code !== 0)
+          throw new PromoteError(
+            `the ${color} release restricts Triton's repository API; its key (Secret ${namespace}/${t.restricted.secretName}) cannot be read: ${kubectlFailure(r, kube)}`,
+          );
         restricted = { header: t.restricted.header, key: Buffer.from(r.stdout.trim(), "base64").toString("utf8") };
       }
-      this.tritons[color] = { fleet: new EnvoyFleet({ kube, namespace, name: t.podLabels, adminPort: model.httpPort }), restricted };
+      this.tritons[color] = {
+        fleet: new EnvoyFleet({ kube, namespace, name: t.podLabels, adminPort: model.httpPort }),
+        restricted,
+      };
     }
   }
 
@@ -87,11 +109,15 @@ export class ModelPlane extends EnvoyPlane {
     )
       .flat()
       .filter((f): f is string => f !== undefined);
-    if (failures.length && versions.length > 1) return failed(`Triton pods do not serve ${model} ${versions.join(" and ")}: ${failures.join("; ")}`);
+    if (failures.length && versions.length > 1)
+      return failed(`Triton pods do not serve ${model} ${versions.join(" and ")}: ${failures.join("; ")}`);
     this.loadedVersions = versions;
     // An unload that did not happen leaves a version no request reaches (the routes and the
     // ConfigMap name only the others): said, not fatal; the pod drops it at its next start.
-    if (failures.length) this.c.o.err.write(`promote: ${model} ${versions[0]} is the only version now, but not every Triton pod unloaded the other (it takes memory, no requests): ${failures.join("; ")}\n`);
+    if (failures.length)
+      this.c.o.err.write(
+        `promote: ${model} ${versions[0]} is the only version now, but not every Triton pod unloaded the other (it takes memory, no requests): ${failures.join("; ")}\n`,
+      );
     else this.c.say(`every Triton pod of ${this.c.spec.app} serves ${model} ${versions.join(" and ")}`);
     return DONE;
   }
@@ -105,18 +131,29 @@ export class ModelPlane extends EnvoyPlane {
   async readyNext(moves: ModelMoves, serving: Color, move: (to: Move) => Promise<MoveResult>): Promise<Outcome> {
     const name = this.c.spec.model!.name;
     this.c.phase = "applying";
-    this.c.say(`loading ${name} ${moves.next} beside ${moves.pinned} (no request goes to it yet): applying with ${this.c.o.engine}`);
+    this.c.say(
+      `loading ${name} ${moves.next} beside ${moves.pinned} (no request goes to it yet): applying with ${this.c.o.engine}`,
+    );
     const applied = await move(moves.step(0));
     if (!applied.ok) return failed(`loading ${name} ${moves.next}: ${applied.why}`);
     const limit = this.c.o.rolloutTimeoutSeconds ?? 300;
-    const routed = await this.c.during(() => `waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (up to ${limit} s): ${this.behind.join("; ") || "reading them"}`, () => this.untilNextRouted(moves, limit));
+    const routed = await this.c.during(
+      () =>
+        `waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (up to ${limit} s): ${this.behind.join("; ") || "reading them"}`,
+      () => this.untilNextRouted(moves, limit),
+    );
     if (!routed.ok) return routed;
     const pod = this.tritons[serving].fleet.pods().find((p) => p.url);
     if (!pod) return failed(`no ${serving} Triton pod could be reached to check ${name} ${moves.next}`);
     this.c.say(`checking ${name} ${moves.next} on its own endpoints of pod ${pod.name}`);
-    const report = await this.c.during(`checking ${name} ${moves.next} on pod ${pod.name}`, () => verify(bindVersion(this.c.spec.model!.verify, name, moves.next), { url: pod.url! }));
+    const report = await this.c.during(`checking ${name} ${moves.next} on pod ${pod.name}`, () =>
+      verify(bindVersion(this.c.spec.model!.verify, name, moves.next), { url: pod.url! }),
+    );
     const bad = report.checks.filter((c) => c.status === "fail" || c.status === "error");
-    if (report.verdict !== "pass") return failed(`${name} ${moves.next} failed its check on pod ${pod.name} (${report.verdict}): ${bad.map((c) => `${c.name}: ${c.message}`).join("; ") || "see the report"}`);
+    if (report.verdict !== "pass")
+      return failed(
+        `${name} ${moves.next} failed its check on pod ${pod.name} (${report.verdict}): ${bad.map((c) => `${c.name}: ${c.message}`).join("; ") || "see the report"}`,
+      );
     this.c.say(`${name} ${moves.next} passed its check (${report.checks.length} checks)`);
     return DONE;
   }
@@ -134,14 +171,25 @@ export class ModelPlane extends EnvoyPlane {
         await Promise.all(
           this.fleet.pods().map(async (pod) => {
             if (!pod.url) return `${pod.name} (${pod.problem})`;
-            const served = await readModelServed(pod.url, name).catch((e: Error) => ({ next: undefined, why: e.message }));
-            return served.next === moves.next ? undefined : `${pod.name} (${"why" in served ? served.why : `its file routes to ${served.next ? `${name} ${served.next}` : "no next version"}`})`;
+            const served = await readModelServed(pod.url, name).catch((e: Error) => ({
+              next: undefined,
+              why: e.message,
+            }));
+            return served.next === moves.next
+              ? undefined
+              : `${pod.name} (${"why" in served ? served.why : `its file routes to ${served.next ? `${name} ${served.next}` : "no next version"}`})`;
           }),
         )
       ).filter((b): b is string => b !== undefined);
       if (!this.behind.length) return DONE;
-      if (Date.now() > deadline) return failed(`after ${limit} s, not every Envoy pod's file has the route to ${name} ${moves.next}: ${this.behind.join("; ")}`);
-      if (!said) this.c.say(`waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (each kubelet's sync, about a minute): ${this.behind.join("; ")}`);
+      if (Date.now() > deadline)
+        return failed(
+          `after ${limit} s, not every Envoy pod's file has the route to ${name} ${moves.next}: ${this.behind.join("; ")}`,
+        );
+      if (!said)
+        this.c.say(
+          `waiting for every Envoy pod's mounted file to route to ${name} ${moves.next} (each kubelet's sync, about a minute): ${this.behind.join("; ")}`,
+        );
       said = true;
       await this.c.nap(1000);
     }
@@ -158,6 +206,8 @@ export function bindVersion(spec: VerifySpec, model: string, version: number): V
   return {
     ...spec,
     models: spec.models.map((m) => (m.name === model ? { ...m, version: String(version) } : m)),
-    ...(spec.probe ? { probe: spec.probe.model === model ? { ...spec.probe, version: String(version) } : spec.probe } : {}),
+    ...(spec.probe
+      ? { probe: spec.probe.model === model ? { ...spec.probe, version: String(version) } : spec.probe }
+      : {}),
   };
 }

@@ -5,7 +5,18 @@
 // Runtime code: no cdktf here.
 import { Color, COLORS } from "../../core/colors";
 import { modelVersionsName } from "../../core/envoy";
-import { clearModelShare, clearOverrides, modelWeights, pushModelShare, pushWeights, readModelServed, readServed, ServedWeights, SplitRouteClusters, Weights } from "../envoys";
+import {
+  clearModelShare,
+  clearOverrides,
+  modelWeights,
+  pushModelShare,
+  pushWeights,
+  readModelServed,
+  readServed,
+  ServedWeights,
+  SplitRouteClusters,
+  Weights,
+} from "../envoys";
 
 /** One move: the variables an apply sets, and the weights served after it. */
 export interface Move {
@@ -57,7 +68,10 @@ export class ColorMoves implements Moves {
   }
 
   private move(active: Color, canary: number): Move {
-    return { vars: { [this.variables.active]: active, [this.variables.canary]: String(canary) }, weights: this.weightsOf(active, canary) };
+    return {
+      vars: { [this.variables.active]: active, [this.variables.canary]: String(canary) },
+      weights: this.weightsOf(active, canary),
+    };
   }
 
   step(percent: number): Move {
@@ -69,7 +83,10 @@ export class ColorMoves implements Moves {
   }
 
   finish(): Move {
-    return this.move(COLORS.find((c) => c !== this.stable)!, 0);
+    return this.move(
+      COLORS.find((c) => c !== this.stable)!,
+      0,
+    );
   }
 
   pushFirst(move: Move, now: Weights): boolean {
@@ -105,7 +122,11 @@ export class ModelMoves implements Moves {
 
   private move(pinned: number, next: number, percent: number): Move {
     return {
-      vars: { [this.variables.version]: String(pinned), [this.variables.next]: String(next), [this.variables.percent]: String(percent) },
+      vars: {
+        [this.variables.version]: String(pinned),
+        [this.variables.next]: String(next),
+        [this.variables.percent]: String(percent),
+      },
       weights: modelWeights(this.model, pinned, next, percent),
       versions: next > 0 ? [pinned, next] : [pinned],
     };
@@ -140,4 +161,3 @@ export class ModelMoves implements Moves {
     return clearModelShare(adminUrl, this.model);
   }
 }
-

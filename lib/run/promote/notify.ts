@@ -28,7 +28,11 @@ export interface Notification {
 }
 
 /** Sends `message`; resolves to undefined when delivered, or to the problem (never rejects). */
-export async function notify(url: string | undefined, message: Notification, timeoutMs = 5_000): Promise<string | undefined> {
+export async function notify(
+  url: string | undefined,
+  message: Notification,
+  timeoutMs = 5_000,
+): Promise<string | undefined> {
   if (!url) return undefined;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -42,7 +46,9 @@ export async function notify(url: string | undefined, message: Notification, tim
       bodyTimeout: timeoutMs,
     });
     await res.body.dump();
-    return res.statusCode >= 200 && res.statusCode < 300 ? undefined : `the webhook answered ${res.statusCode} to "${message.event}"`;
+    return res.statusCode >= 200 && res.statusCode < 300
+      ? undefined
+      : `the webhook answered ${res.statusCode} to "${message.event}"`;
   } catch (e) {
     return `the webhook failed on "${message.event}": ${controller.signal.aborted ? `no answer in ${timeoutMs} ms` : (e as Error).message}`;
   } finally {

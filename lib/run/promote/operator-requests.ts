@@ -44,12 +44,23 @@ export class OperatorRequests {
       },
       (line) => c.o.err.write(`promote: ${line}\n`),
     );
-    const { takenFrom } = await c.during(`taking the pair's lease ${namespace}/${promotionLease(c.spec.app)}`, () => keeper.acquire({}));
+    const { takenFrom } = await c.during(`taking the pair's lease ${namespace}/${promotionLease(c.spec.app)}`, () =>
+      keeper.acquire({}),
+    );
     this.keeper = keeper;
-    this.recorder.eventTarget = { access: this.kube, namespace, service: c.spec.app, component: "cdktf-triton-promote" };
+    this.recorder.eventTarget = {
+      access: this.kube,
+      namespace,
+      service: c.spec.app,
+      component: "cdktf-triton-promote",
+    };
     if (takenFrom) {
       c.say(`took over the pair's lease from ${takenFrom}`);
-      await this.recorder.announce("lease-taken-over", `${c.spec.app}: ${who()} took over the promotion lease from ${takenFrom}`, {});
+      await this.recorder.announce(
+        "lease-taken-over",
+        `${c.spec.app}: ${who()} took over the promotion lease from ${takenFrom}`,
+        {},
+      );
     }
   }
 
@@ -71,7 +82,11 @@ export class OperatorRequests {
     const index = c.phase === "applying" ? c.stepIndex : (c.record?.currentStep ?? -1);
     const reply = (outcome: RequestOutcome, detail: string) => {
       this.keeper!.reply({ id: r.id, action: r.action, outcome, detail });
-      if (c.record) c.record.requests = [...(c.record.requests ?? []), { action: r.action, by: r.by, at: r.at, step: index + 1, outcome, detail }];
+      if (c.record)
+        c.record.requests = [
+          ...(c.record.requests ?? []),
+          { action: r.action, by: r.by, at: r.at, step: index + 1, outcome, detail },
+        ];
       c.say(`${r.action} requested by ${r.by}: ${outcome === "done" ? detail : `refused: ${detail}`}`);
     };
     if (c.phase === "switching" || c.phase === "aborting" || c.phase === "settling" || c.phase === "ended") {
@@ -79,7 +94,8 @@ export class OperatorRequests {
     }
     // Before the run has a promotion (it is reading the history, or rolling back an earlier one),
     // only an abort is taken: it stops the run before its first step.
-    if (!c.record && r.action !== "abort") return reply("refused", "the driver is starting (it has no promotion yet): ask again in a few seconds");
+    if (!c.record && r.action !== "abort")
+      return reply("refused", "the driver is starting (it has no promotion yet): ask again in a few seconds");
     const step = index >= 0 ? `step ${index + 1} (${c.spec.steps[index].weightPercent} %)` : "the first step";
     const refused = this.act(r, step, (detail) => reply("done", detail));
     if (refused) return reply("refused", refused);
@@ -102,18 +118,26 @@ export class OperatorRequests {
       case "pause":
         if (c.pausedBy) return `already paused by ${c.pausedBy.by} at ${c.pausedBy.at}`;
         c.pausedBy = { by: r.by, at: r.at };
-        done(`paused at ${step}: the weights hold and the bake clock stopped${bakeLeft !== undefined ? ` with ${bakeLeft} s left` : ""}; analysis goes on, a failed measurement still aborts`);
-        void this.recorder.save("paused", `${c.spec.app}: paused by ${r.by} at ${step}`, { by: r.by }).catch((e: Error) => c.o.err.write(`promote: ${e.message}\n`));
+        done(
+          `paused at ${step}: the weights hold and the bake clock stopped${bakeLeft !== undefined ? ` with ${bakeLeft} s left` : ""}; analysis goes on, a failed measurement still aborts`,
+        );
+        void this.recorder
+          .save("paused", `${c.spec.app}: paused by ${r.by} at ${step}`, { by: r.by })
+          .catch((e: Error) => c.o.err.write(`promote: ${e.message}\n`));
         return undefined;
       case "resume":
         if (!c.pausedBy) return "the promotion is not paused";
         c.pausedBy = undefined;
         done(`resumed at ${step}${bakeLeft !== undefined ? `: ${bakeLeft} s of bake left` : ""}`);
-        void this.recorder.save("unpaused", `${c.spec.app}: resumed by ${r.by} at ${step}`, { by: r.by }).catch((e: Error) => c.o.err.write(`promote: ${e.message}\n`));
+        void this.recorder
+          .save("unpaused", `${c.spec.app}: resumed by ${r.by} at ${step}`, { by: r.by })
+          .catch((e: Error) => c.o.err.write(`promote: ${e.message}\n`));
         return undefined;
       case "skip":
         c.skipRequest = r;
-        done(`${step} ends ${c.phase === "applying" ? "as soon as its apply is done" : "now"}; the next step (or the switch) follows`);
+        done(
+          `${step} ends ${c.phase === "applying" ? "as soon as its apply is done" : "now"}; the next step (or the switch) follows`,
+        );
         return undefined;
       case "full":
         c.fullRequest = { by: r.by, at: r.at };
@@ -138,9 +162,18 @@ export class OperatorRequests {
         weightPercent,
         status: c.record.status,
         phase: c.pausedBy && c.phase === "baking" ? "paused" : c.phase,
-        ...(c.bakeLeftMs !== undefined && c.phase === "baking" ? { bakeLeftSeconds: Math.ceil(c.bakeLeftMs / 1000) } : {}),
+        ...(c.bakeLeftMs !== undefined && c.phase === "baking"
+          ? { bakeLeftSeconds: Math.ceil(c.bakeLeftMs / 1000) }
+          : {}),
         ...(c.pausedBy ? { pausedBy: c.pausedBy.by, pausedAt: c.pausedBy.at } : {}),
-        measurements: [...c.lastMeasured.values()].map((m) => ({ metric: m.metric, ...(m.value !== undefined ? { value: m.value } : {}), verdict: m.verdict, ...(m.min !== undefined ? { min: m.min } : {}), ...(m.max !== undefined ? { max: m.max } : {}), at: m.at })),
+        measurements: [...c.lastMeasured.values()].map((m) => ({
+          metric: m.metric,
+          ...(m.value !== undefined ? { value: m.value } : {}),
+          verdict: m.verdict,
+          ...(m.min !== undefined ? { min: m.min } : {}),
+          ...(m.max !== undefined ? { max: m.max } : {}),
+          at: m.at,
+        })),
       },
       i >= 0 ? `step ${i + 1} of ${c.spec.steps.length} (${weightPercent} %)` : "before the first step",
     );

@@ -95,25 +95,41 @@ export class NothingToAbort extends PromoteError {}
 export class InterruptedBeforeStart extends PromoteError {}
 
 /** Finds the stack folder and the promotion spec in it. */
-export function findPromotion(stack: string | undefined, promotion: string | undefined): { stackDir: string; specFile: string } {
+export function findPromotion(
+  stack: string | undefined,
+  promotion: string | undefined,
+): { stackDir: string; specFile: string } {
   const cwd = process.cwd();
   let stackDir: string;
   if (stack && fs.existsSync(path.join(stack, "cdk.tf.json"))) stackDir = path.resolve(stack);
   else if (stack) stackDir = path.resolve(cwd, "cdktf.out", "stacks", stack);
   else if (fs.existsSync(path.join(cwd, "cdk.tf.json"))) stackDir = cwd;
   else {
-    const stacks = fs.existsSync(path.join(cwd, "cdktf.out", "stacks")) ? fs.readdirSync(path.join(cwd, "cdktf.out", "stacks")) : [];
-    if (stacks.length !== 1) throw new PromoteError(stacks.length ? `several stacks in cdktf.out/stacks (${stacks.join(", ")}): choose one with --stack` : "no synthesized stack here: run cdktf synth, or give --stack <folder or name>");
+    const stacks = fs.existsSync(path.join(cwd, "cdktf.out", "stacks"))
+      ? fs.readdirSync(path.join(cwd, "cdktf.out", "stacks"))
+      : [];
+    if (stacks.length !== 1)
+      throw new PromoteError(
+        stacks.length
+          ? `several stacks in cdktf.out/stacks (${stacks.join(", ")}): choose one with --stack`
+          : "no synthesized stack here: run cdktf synth, or give --stack <folder or name>",
+      );
     stackDir = path.join(cwd, "cdktf.out", "stacks", stacks[0]);
   }
-  if (!fs.existsSync(path.join(stackDir, "cdk.tf.json"))) throw new PromoteError(`${stackDir} holds no synthesized stack (cdk.tf.json): run cdktf synth`);
+  if (!fs.existsSync(path.join(stackDir, "cdk.tf.json")))
+    throw new PromoteError(`${stackDir} holds no synthesized stack (cdk.tf.json): run cdktf synth`);
   const assets = path.join(stackDir, "assets");
   const specs = (fs.existsSync(assets) ? fs.readdirSync(assets) : []).flatMap((a) =>
-    fs.readdirSync(path.join(assets, a)).map((h) => path.join(assets, a, h, PROMOTION_SPEC_FILE)).filter((f) => fs.existsSync(f)),
+    fs
+      .readdirSync(path.join(assets, a))
+      .map((h) => path.join(assets, a, h, PROMOTION_SPEC_FILE))
+      .filter((f) => fs.existsSync(f)),
   );
   const named = specs.map((f) => ({ f, p: (JSON.parse(fs.readFileSync(f, "utf8")) as PromotionSpec).path }));
   const chosen = promotion ? named.filter((n) => n.p === promotion || n.p.endsWith(`/${promotion}`)) : named;
   if (chosen.length === 1) return { stackDir, specFile: chosen[0].f };
   if (!named.length) throw new PromoteError(`${stackDir} declares no TritonPromotion`);
-  throw new PromoteError(`${promotion ? `no single promotion ${JSON.stringify(promotion)}` : "several promotions"} in ${stackDir}: choose with --promotion (${named.map((n) => n.p).join(", ")})`);
+  throw new PromoteError(
+    `${promotion ? `no single promotion ${JSON.stringify(promotion)}` : "several promotions"} in ${stackDir}: choose with --promotion (${named.map((n) => n.p).join(", ")})`,
+  );
 }

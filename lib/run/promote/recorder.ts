@@ -56,8 +56,11 @@ export class Recorder {
     try {
       await this.c.during(`recording "${event}" in the pair's history`, () => this.history.put(record));
     } catch (e) {
-      if (event === "started" || event === "resumed") throw new PromoteError(`cannot record the promotion, so nothing was applied: ${(e as Error).message}`);
-      this.c.o.err.write(`promote: the history was not updated ("${event}"; the promotion goes on): ${(e as Error).message}\n`);
+      if (event === "started" || event === "resumed")
+        throw new PromoteError(`cannot record the promotion, so nothing was applied: ${(e as Error).message}`);
+      this.c.o.err.write(
+        `promote: the history was not updated ("${event}"; the promotion goes on): ${(e as Error).message}\n`,
+      );
     }
     await this.announce(event, text, { status: record.status, from: record.from, to: record.to, ...fields });
   }
@@ -70,7 +73,10 @@ export class Recorder {
   async announce(event: PromotionEvent, text: string, fields: Record<string, unknown>): Promise<void> {
     const message: Notification = { text, event, app: this.c.spec.app, promotion: this.c.record?.id ?? "", ...fields };
     const [problem, eventProblem] = await this.c.during(`announcing "${event}" (webhook, Event)`, () =>
-      Promise.all([notify(this.webhook, message), this.eventTarget ? recordEvent(this.eventTarget, EVENT_REASON[event], text) : Promise.resolve(undefined)]),
+      Promise.all([
+        notify(this.webhook, message),
+        this.eventTarget ? recordEvent(this.eventTarget, EVENT_REASON[event], text) : Promise.resolve(undefined),
+      ]),
     );
     if (problem) {
       this.notificationProblems.push(problem);

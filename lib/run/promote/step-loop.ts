@@ -6,7 +6,17 @@ import { Color } from "../../core/colors";
 import { modelRouteStat } from "../../core/envoy";
 import { MetricSpec } from "../../core/promotion-spec";
 import { Measurement, MetricSummary, StepRecord } from "../records";
-import { EnvoyCounterSource, EnvoySnapshot, envoySnapshot, judge, judgeEnvoy, judgeGatewayEnvoy, promqlOf, QueryContext, queryPrometheus } from "./analysis";
+import {
+  EnvoyCounterSource,
+  EnvoySnapshot,
+  envoySnapshot,
+  judge,
+  judgeEnvoy,
+  judgeGatewayEnvoy,
+  promqlOf,
+  QueryContext,
+  queryPrometheus,
+} from "./analysis";
 import { RunContext } from "./context";
 import { GatewayRoute } from "./gateway-plane";
 import { gatewayEnvoyQueries } from "../gateway";
@@ -15,7 +25,8 @@ import { Recorder } from "./recorder";
 import { notTaken, Traffic } from "./traffic";
 
 /** How a step ended: passed its analysis, skipped (by an operator or --full), or stopped with the reason the promotion aborts. */
-export type StepOutcome = { readonly kind: "passed" } | { readonly kind: "skipped" } | { readonly kind: "stopped"; readonly reason: string };
+export type StepOutcome =
+  { readonly kind: "passed" } | { readonly kind: "skipped" } | { readonly kind: "stopped"; readonly reason: string };
 
 const PASSED: StepOutcome = { kind: "passed" };
 const SKIPPED: StepOutcome = { kind: "skipped" };
@@ -75,7 +86,11 @@ export class StepLoop {
     c.phase = "baking";
     c.bakeLeftMs = bakeSeconds * 1000;
     c.lastMeasured.clear();
-    await this.recorder.save("step", `${spec.app}: step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${c.candidate} (${c.record.to.version}), baking ${bakeSeconds} s`, { step: i + 1, weightPercent });
+    await this.recorder.save(
+      "step",
+      `${spec.app}: step ${i + 1}/${spec.steps.length}: ${weightPercent} % to ${c.candidate} (${c.record.to.version}), baking ${bakeSeconds} s`,
+      { step: i + 1, weightPercent },
+    );
     return this.bake(await this.startBake(i, weightPercent, record), bakeSeconds);
   }
 
@@ -92,7 +107,8 @@ export class StepLoop {
     const stop = c.stopReason();
     if (stop) return stopped(stop);
     if (!applied.ok) return stopped(`step ${i + 1}: ${applied.why}`);
-    if (applied.unreached.length) return stopped(`step ${i + 1}: ${notTaken(this.traffic.target, applied.unreached, this.traffic.moves.route)}`);
+    if (applied.unreached.length)
+      return stopped(`step ${i + 1}: ${notTaken(this.traffic.target, applied.unreached, this.traffic.moves.route)}`);
     return PASSED;
   }
 
@@ -101,11 +117,18 @@ export class StepLoop {
     const spec = this.c.spec;
     const metrics = spec.analysis.metrics;
     // The candidate's counters: its color's clusters, or a model's next-version route (both versions share the clusters).
-    const clusters: EnvoyCounterSource = spec.model ? { routes: [modelRouteStat(spec.model.name, "next")] } : (spec.envoy?.clusters[this.c.candidate] ?? []);
+    const clusters: EnvoyCounterSource = spec.model
+      ? { routes: [modelRouteStat(spec.model.name, "next")] }
+      : (spec.envoy?.clusters[this.c.candidate] ?? []);
     const unreadable: string[] = [];
     // Through a Gateway, Envoy's counters come from Prometheus: no baseline here.
-    const baseline = this.gateway ? { completed: 0, errors5xx: 0, buckets: new Map() } : await envoySnapshot(this.traffic.plane.fleet.urls(), clusters, unreadable);
-    if (unreadable.length) this.c.say(`step ${i + 1}: the counters of ${unreadable.join("; ")} could not be read as the step started: its first window counts from its start`);
+    const baseline = this.gateway
+      ? { completed: 0, errors5xx: 0, buckets: new Map() }
+      : await envoySnapshot(this.traffic.plane.fleet.urls(), clusters, unreadable);
+    if (unreadable.length)
+      this.c.say(
+        `step ${i + 1}: the counters of ${unreadable.join("; ")} could not be read as the step started: its first window counts from its start`,
+      );
     return {
       i,
       weightPercent,
@@ -183,7 +206,10 @@ export class StepLoop {
       if (s.failed > (m.failureLimit ?? 0)) {
         this.finish(b, "fail");
         this.c.timings.decisionAt = new Date().toISOString();
-        return { kind: "failed", reason: `${m.name} = ${result.value} at ${b.weightPercent} % (${result.detail}; ${s.failed} failed measurement${s.failed > 1 ? "s" : ""}, failureLimit ${m.failureLimit ?? 0})` };
+        return {
+          kind: "failed",
+          reason: `${m.name} = ${result.value} at ${b.weightPercent} % (${result.detail}; ${s.failed} failed measurement${s.failed > 1 ? "s" : ""}, failureLimit ${m.failureLimit ?? 0})`,
+        };
       }
     }
     return { kind: "measured", count: due.length };
@@ -197,10 +223,16 @@ export class StepLoop {
     if (short.length) {
       this.finish(b, "inconclusive");
       c.timings.decisionAt = new Date().toISOString();
-      return stopped(`inconclusive at ${b.weightPercent} %: ${short.map((m) => `${m.name} passed ${b.summary.get(m.name)!.passed} of the ${m.count ?? 1} measurement(s) it needs (${b.summary.get(m.name)!.inconclusive} without data)`).join("; ")}`);
+      return stopped(
+        `inconclusive at ${b.weightPercent} %: ${short.map((m) => `${m.name} passed ${b.summary.get(m.name)!.passed} of the ${m.count ?? 1} measurement(s) it needs (${b.summary.get(m.name)!.inconclusive} without data)`).join("; ")}`,
+      );
     }
     this.finish(b, "pass");
-    await this.recorder.save("step-passed", `${spec.app}: step ${b.i + 1}/${spec.steps.length} passed at ${b.weightPercent} % (${b.record.metrics.map((m) => `${m.metric} ${m.last ?? "-"}`).join(", ")})`, { step: b.i + 1, weightPercent: b.weightPercent });
+    await this.recorder.save(
+      "step-passed",
+      `${spec.app}: step ${b.i + 1}/${spec.steps.length} passed at ${b.weightPercent} % (${b.record.metrics.map((m) => `${m.metric} ${m.last ?? "-"}`).join(", ")})`,
+      { step: b.i + 1, weightPercent: b.weightPercent },
+    );
     return PASSED;
   }
 
@@ -208,13 +240,17 @@ export class StepLoop {
   private finish(b: Bake, verdict: StepRecord["verdict"]): void {
     b.record.finishedAt = new Date().toISOString();
     b.record.verdict = verdict;
-    b.record.metrics = this.c.spec.analysis.metrics.map((m): MetricSummary => ({ metric: m.name, ...b.summary.get(m.name)! }));
+    b.record.metrics = this.c.spec.analysis.metrics.map((m): MetricSummary => ({
+      metric: m.name,
+      ...b.summary.get(m.name)!,
+    }));
     this.c.bakeLeftMs = undefined;
   }
 
   /** A metric Prometheus answers: Triton's or PromQL, or (through a Gateway) the Gateway's Envoy's stats. */
   private async measureInPrometheus(m: MetricSpec, windowSeconds: number, at: string): Promise<Measurement> {
-    if (isEnvoyMetric(m)) return judgeGatewayEnvoy(m, this.prometheusUrl!, this.gateway!.stats[this.c.candidate], windowSeconds, at);
+    if (isEnvoyMetric(m))
+      return judgeGatewayEnvoy(m, this.prometheusUrl!, this.gateway!.stats[this.c.candidate], windowSeconds, at);
     return judge(m, await queryPrometheus(this.prometheusUrl!, promqlOf(m, this.ctx, windowSeconds)), at);
   }
 
@@ -233,17 +269,27 @@ export class StepLoop {
   /** A step ended early by `cdktf-triton skip` or `promote --full`: recorded, with who asked. */
   private async skipped(i: number, weightPercent: number): Promise<StepOutcome> {
     const { c } = this;
-    const by = c.skipRequest ? `${c.skipRequest.by} (cdktf-triton skip)` : `${c.fullRequest?.by ?? "?"} (promote --full)`;
+    const by = c.skipRequest
+      ? `${c.skipRequest.by} (cdktf-triton skip)`
+      : `${c.fullRequest?.by ?? "?"} (promote --full)`;
     c.skipRequest = undefined;
-    await this.recorder.save("step-skipped", `${c.spec.app}: step ${i + 1}/${c.spec.steps.length} at ${weightPercent} % skipped by ${by}`, { step: i + 1, weightPercent });
+    await this.recorder.save(
+      "step-skipped",
+      `${c.spec.app}: step ${i + 1}/${c.spec.steps.length} at ${weightPercent} % skipped by ${by}`,
+      { step: i + 1, weightPercent },
+    );
     return SKIPPED;
   }
 
   private progress(b: Bake): void {
     const { c } = this;
     const leftMs = c.bakeLeftMs ?? 0;
-    const values = [...b.summary].map(([name, s]) => `${name}=${s.last ?? "-"}${s.failed ? ` (${s.failed} failed)` : ""}`).join(" ");
-    const clock = c.pausedBy ? `paused by ${c.pausedBy.by}, ${Math.ceil(leftMs / 1000)} s of bake left` : `${Math.ceil(leftMs / 1000)} s left`;
+    const values = [...b.summary]
+      .map(([name, s]) => `${name}=${s.last ?? "-"}${s.failed ? ` (${s.failed} failed)` : ""}`)
+      .join(" ");
+    const clock = c.pausedBy
+      ? `paused by ${c.pausedBy.by}, ${Math.ceil(leftMs / 1000)} s of bake left`
+      : `${Math.ceil(leftMs / 1000)} s left`;
     const line = `step ${b.i + 1}/${c.spec.steps.length} ${b.weightPercent} % · ${clock} · ${values}`;
     if (c.o.out.isTTY) c.o.out.write(`\r\x1b[2K${line}`);
     else c.say(line);
@@ -251,8 +297,18 @@ export class StepLoop {
 }
 
 /** The query a Prometheus metric runs first, before anything is applied: a bad one stops the run. */
-export function dryQuery(m: MetricSpec, ctx: QueryContext, intervalSeconds: number, gateway: GatewayRoute | undefined): string {
-  if (gateway && isEnvoyMetric(m)) return gatewayEnvoyQueries(m.kind as "envoy-success-rate" | "envoy-latency", gateway.stats[ctx.color as Color], intervalSeconds).requests;
+export function dryQuery(
+  m: MetricSpec,
+  ctx: QueryContext,
+  intervalSeconds: number,
+  gateway: GatewayRoute | undefined,
+): string {
+  if (gateway && isEnvoyMetric(m))
+    return gatewayEnvoyQueries(
+      m.kind as "envoy-success-rate" | "envoy-latency",
+      gateway.stats[ctx.color as Color],
+      intervalSeconds,
+    ).requests;
   return promqlOf(m, ctx, intervalSeconds);
 }
 

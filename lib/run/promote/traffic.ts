@@ -23,7 +23,8 @@ export function notTaken(weights: Weights, unreached: readonly Unreached[], rout
 }
 
 /** What a move did: applied (and served, but by the pods named), or why not. */
-export type MoveResult = { readonly ok: true; readonly unreached: Unreached[] } | { readonly ok: false; readonly why: string };
+export type MoveResult =
+  { readonly ok: true; readonly unreached: Unreached[] } | { readonly ok: false; readonly why: string };
 
 /** Where the weights are served, and how they get there. */
 export interface DataPlane {
@@ -76,7 +77,11 @@ export class Traffic {
   async move(to: Move): Promise<MoveResult> {
     if (this.c.o.out.isTTY) this.c.o.out.write("\r\x1b[2K");
     const next = to.weights;
-    const move: WeightMove = { weights: weightsText(this.moves.route, next), order: this.moves.pushFirst(to, this.target) ? "push-first" : "apply-first", startedAt: new Date().toISOString() };
+    const move: WeightMove = {
+      weights: weightsText(this.moves.route, next),
+      order: this.moves.pushFirst(to, this.target) ? "push-first" : "apply-first",
+      startedAt: new Date().toISOString(),
+    };
     this.c.timings.moves.push(move);
     // A rollback goes ahead unless the lease was seen taken: it never waits on an API server that does not answer.
     const rollback = sameWeights(next, this.moves.rollback().weights);
@@ -96,9 +101,15 @@ export class Traffic {
     const { words } = this.plane;
     const unreached = await this.serve(to.weights, move);
     const pods = this.plane.fleet.pods().length;
-    this.c.say(`${move.weights}: served by ${pods - unreached.length} of ${pods} ${words.pods}${unreached.length ? ` (not reached: ${unreached.map(describeUnreached).join("; ")}; ${words.later})` : ""}; applying with ${this.c.o.engine}`);
+    this.c.say(
+      `${move.weights}: served by ${pods - unreached.length} of ${pods} ${words.pods}${unreached.length ? ` (not reached: ${unreached.map(describeUnreached).join("; ")}; ${words.later})` : ""}; applying with ${this.c.o.engine}`,
+    );
     const applied = await this.apply(to, move, rollback);
-    if (!applied.ok) return { ok: false, why: `the Envoys serve ${move.weights} (${words.pushed}), but ${applied.why}: the state still has the earlier weights` };
+    if (!applied.ok)
+      return {
+        ok: false,
+        why: `the Envoys serve ${move.weights} (${words.pushed}), but ${applied.why}: the state still has the earlier weights`,
+      };
     if (!unreached.length) return { ok: true, unreached };
     const still = await this.plane.servedAfterApply(to.weights, unreached);
     if (!still.length) move.servedAt = new Date().toISOString();
@@ -120,7 +131,9 @@ export class Traffic {
 
   private async serve(weights: Weights, move: WeightMove): Promise<Unreached[]> {
     this.target = weights;
-    const unreached = await this.c.during(`${this.plane.words.serving} ${move.weights}`, () => this.plane.serve(weights, move.order === "push-first"));
+    const unreached = await this.c.during(`${this.plane.words.serving} ${move.weights}`, () =>
+      this.plane.serve(weights, move.order === "push-first"),
+    );
     if (unreached.length) move.unreached = unreached.map((u) => u.pod);
     else move.servedAt = new Date().toISOString();
     return unreached;
@@ -148,7 +161,10 @@ export class Traffic {
     const deadline = Date.now() + limit * 1000;
     const final = weightsText(this.moves.route, this.target);
     let left = await this.converge();
-    if (left.length) this.c.say(`waiting for every Envoy pod's mounted file to carry ${final} (each kubelet's sync, about a minute) to clear the runtime values: ${left.join("; ")}`);
+    if (left.length)
+      this.c.say(
+        `waiting for every Envoy pod's mounted file to carry ${final} (each kubelet's sync, about a minute) to clear the runtime values: ${left.join("; ")}`,
+      );
     await this.c.during(`waiting for every Envoy pod's mounted file to carry ${final} (up to ${limit} s)`, async () => {
       while (left.length && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 1000));

@@ -23,8 +23,7 @@ export function parseHistory(text: string): { records: HistoryRecord[]; problems
         // Written before 0.2: the wait before the switch was "paused".
         if (r.kind === "promotion" && r.status === "paused") r.status = "awaiting-confirmation";
         records.push(r);
-      }
-      else problems.push(`line ${i + 1}: not a history record`);
+      } else problems.push(`line ${i + 1}: not a history record`);
     } catch (e) {
       problems.push(`line ${i + 1}: not JSON (${(e as Error).message})`);
     }
@@ -73,16 +72,31 @@ export class ClusterHistory {
         },
         data,
       };
-      const r = await runKubectl(this.access, [object ? "replace" : "create", "-f", "-", "-o", "name"], JSON.stringify(body));
+      const r = await runKubectl(
+        this.access,
+        [object ? "replace" : "create", "-f", "-", "-o", "name"],
+        JSON.stringify(body),
+      );
       if (r.code === 0) return;
       const conflict = /Conflict|AlreadyExists|the object has been modified|already exists/i.test(r.stderr);
-      if (!conflict || attempt >= 5) throw new Error(`could not write ConfigMap ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
+      if (!conflict || attempt >= 5)
+        throw new Error(`could not write ConfigMap ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
     }
   }
 
   private async get(): Promise<{ object?: { metadata: { resourceVersion: string }; data?: Record<string, string> } }> {
-    const r = await runKubectl(this.access, ["get", "configmap", this.name, "-n", this.namespace, "-o", "json", "--ignore-not-found"]);
-    if (r.code !== 0) throw new Error(`could not read ConfigMap ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
+    const r = await runKubectl(this.access, [
+      "get",
+      "configmap",
+      this.name,
+      "-n",
+      this.namespace,
+      "-o",
+      "json",
+      "--ignore-not-found",
+    ]);
+    if (r.code !== 0)
+      throw new Error(`could not read ConfigMap ${this.namespace}/${this.name}: ${kubectlFailure(r, this.access)}`);
     return r.stdout.trim() ? { object: JSON.parse(r.stdout) } : {};
   }
 }
@@ -99,11 +113,33 @@ export function appendHistoryFile(dir: string, record: HistoryRecord): string {
 export function historyTable(records: readonly HistoryRecord[]): string {
   const rows = records.map((r) =>
     r.kind === "promotion"
-      ? [r.startedAt, r.app, "promotion", `${r.from.color} ${r.from.version} -> ${r.to.color} ${r.to.version}`, r.steps.map((s) => `${s.weightPercent}%${s.verdict && s.verdict !== "pass" ? `(${s.verdict})` : ""}`).join(" "), r.status + (r.reason ? `: ${r.reason}` : ""), r.by]
-      : [r.at, r.app, "verification", `${r.color} ${r.fingerprint ?? ""}`.trim(), "", r.verdict + (r.message ? `: ${r.message}` : ""), ""],
+      ? [
+          r.startedAt,
+          r.app,
+          "promotion",
+          `${r.from.color} ${r.from.version} -> ${r.to.color} ${r.to.version}`,
+          r.steps
+            .map((s) => `${s.weightPercent}%${s.verdict && s.verdict !== "pass" ? `(${s.verdict})` : ""}`)
+            .join(" "),
+          r.status + (r.reason ? `: ${r.reason}` : ""),
+          r.by,
+        ]
+      : [
+          r.at,
+          r.app,
+          "verification",
+          `${r.color} ${r.fingerprint ?? ""}`.trim(),
+          "",
+          r.verdict + (r.message ? `: ${r.message}` : ""),
+          "",
+        ],
   );
   const header = ["WHEN", "APP", "KIND", "CHANGE", "STEPS", "OUTCOME", "BY"];
   const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => row[i].length))));
-  const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i] ? `${c.slice(0, widths[i] - 1)}…` : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c.length > widths[i] ? `${c.slice(0, widths[i] - 1)}…` : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }

@@ -10,7 +10,8 @@ import { RequestOutcome } from "../../core/closed-sets";
  * passed and the driver exited (3) before the switch, for `promote --confirm` (records written
  * before 0.2 call it "paused": read as this).
  */
-export type PromotionStatus = "running" | "awaiting-confirmation" | "promoted" | "aborted" | "interrupted" | "rolled-back";
+export type PromotionStatus =
+  "running" | "awaiting-confirmation" | "promoted" | "aborted" | "interrupted" | "rolled-back";
 
 /** A request another shell sent the driver (`cdktf-triton abort | pause | resume | skip`, `promote --full`), and the driver's answer. */
 export interface RequestRecord {
@@ -131,6 +132,13 @@ export interface PromoteReport {
    * from the first failed measurement to it, and from it to the candidate at 0 % in every Envoy
    * ("served"); and each move of the weights (every step, the abort, the switch).
    */
-  readonly timings: { firstFailureAt?: string; decisionAt?: string; zeroTrafficAt?: string; decisionMs?: number; rollbackMs?: number; moves?: WeightMove[] };
+  readonly timings: {
+    firstFailureAt?: string;
+    decisionAt?: string;
+    zeroTrafficAt?: string;
+    decisionMs?: number;
+    rollbackMs?: number;
+    moves?: WeightMove[];
+  };
   readonly exitCode: number;
 }

@@ -1,7 +1,15 @@
 // Framing of inference requests and responses: JSON, or JSON plus Triton's binary tensor data
 // extension (the JSON header's length in Inference-Header-Content-Length, then each binary tensor's
 // bytes in order).
-import { DATATYPES, Datatype, decodeTensorData, elementCount, encodeTensorData, Tensor, TensorData } from "../../core/tensor";
+import {
+  DATATYPES,
+  Datatype,
+  decodeTensorData,
+  elementCount,
+  encodeTensorData,
+  Tensor,
+  TensorData,
+} from "../../core/tensor";
 
 export const HEADER_LENGTH = "inference-header-content-length";
 
@@ -48,7 +56,9 @@ export function encodeInferRequest(req: InferRequest): EncodedRequest {
   doc.inputs = inputs;
   const parameters: Record<string, unknown> = {};
   if (req.outputs && req.outputs.length > 0) {
-    doc.outputs = req.outputs.map((name) => (req.binaryOutputs ? { name, parameters: { binary_data: true } } : { name }));
+    doc.outputs = req.outputs.map((name) =>
+      req.binaryOutputs ? { name, parameters: { binary_data: true } } : { name },
+    );
   } else if (req.binaryOutputs) {
     parameters.binary_data_output = true;
   }
@@ -104,7 +114,8 @@ export function decodeInferResponse(body: Buffer, headerLength?: number): InferR
     } else {
       if (!Array.isArray(o.data)) throw new Error(`${where}: neither data nor binary_data_size`);
       data = flatten(o.data);
-      if (data.length !== count) throw new Error(`${where}: ${data.length} elements where shape ${JSON.stringify(o.shape)} needs ${count}`);
+      if (data.length !== count)
+        throw new Error(`${where}: ${data.length} elements where shape ${JSON.stringify(o.shape)} needs ${count}`);
       checkJsonElements(o.datatype, data, where);
     }
     return { name: o.name, datatype: o.datatype, shape: o.shape, data };

@@ -181,12 +181,27 @@ export class OipClient implements InferenceClient {
       });
     };
     if (typeof doc?.name !== "string") throw new OipError("protocol", "model metadata has no name");
-    if (doc.name !== model) throw new OipError("protocol", `the metadata is of model ${JSON.stringify(doc.name)}, not ${JSON.stringify(model)}`);
-    return { name: doc.name, versions: doc.versions, platform: doc.platform, inputs: tensors(doc.inputs, "inputs"), outputs: tensors(doc.outputs, "outputs") };
+    if (doc.name !== model)
+      throw new OipError(
+        "protocol",
+        `the metadata is of model ${JSON.stringify(doc.name)}, not ${JSON.stringify(model)}`,
+      );
+    return {
+      name: doc.name,
+      versions: doc.versions,
+      platform: doc.platform,
+      inputs: tensors(doc.inputs, "inputs"),
+      outputs: tensors(doc.outputs, "outputs"),
+    };
   }
 
   /** `.../infer`, JSON or binary as the request asks. */
-  public async infer(model: string, version: string | undefined, req: InferRequest, signal?: AbortSignal): Promise<InferResponse> {
+  public async infer(
+    model: string,
+    version: string | undefined,
+    req: InferRequest,
+    signal?: AbortSignal,
+  ): Promise<InferResponse> {
     const encoded = encodeInferRequest(req);
     return this.inferEncoded(model, version, encoded.body, encoded.headers, signal);
   }
@@ -202,7 +217,13 @@ export class OipClient implements InferenceClient {
 
   public async probe(prepared: PreparedInfer, signal?: AbortSignal): Promise<void> {
     const { body, headers } = prepared.payload as { body: Buffer; headers: Record<string, string> };
-    const res = await this.request("POST", `${modelPath(prepared.model, prepared.version)}/infer`, { body, headers }, signal, false);
+    const res = await this.request(
+      "POST",
+      `${modelPath(prepared.model, prepared.version)}/infer`,
+      { body, headers },
+      signal,
+      false,
+    );
     if (res.status !== 200) throw new OipError("http", `POST .../infer answered ${res.status}`, res.status);
   }
 
@@ -263,14 +284,23 @@ export class OipClient implements InferenceClient {
     } catch (e) {
       throw e instanceof OipError ? e : classify(e);
     }
-    return { status: res.statusCode, headers: res.headers, body: keepBody ? Buffer.concat(chunks, size) : Buffer.alloc(0) };
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: keepBody ? Buffer.concat(chunks, size) : Buffer.alloc(0),
+    };
   }
 
   public async close(): Promise<void> {
     await this.pool.close();
   }
 
-  private async expectOk(method: "GET" | "POST", path: string, payload?: { body: Buffer; headers: Record<string, string> }, signal?: AbortSignal): Promise<RawResponse> {
+  private async expectOk(
+    method: "GET" | "POST",
+    path: string,
+    payload?: { body: Buffer; headers: Record<string, string> },
+    signal?: AbortSignal,
+  ): Promise<RawResponse> {
     const res = await this.request(method, path, payload, signal);
     if (res.status !== 200) {
       const text = res.body.subarray(0, 300).toString("utf8").replace(/\s+/g, " ");
@@ -289,7 +319,11 @@ export class OipClient implements InferenceClient {
 }
 
 /** Scrapes a Prometheus text endpoint (Triton's :8002/metrics) into flat samples. */
-export async function scrapeMetrics(url: string, options: Omit<ClientOptions, "url"> = {}, signal?: AbortSignal): Promise<MetricSample[]> {
+export async function scrapeMetrics(
+  url: string,
+  options: Omit<ClientOptions, "url"> = {},
+  signal?: AbortSignal,
+): Promise<MetricSample[]> {
   const u = new URL(url);
   const client = new OipClient({ ...options, url: u.origin, connections: 1 });
   try {
@@ -314,14 +348,18 @@ function classify(e: unknown): OipError {
   const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string } };
   const code = err?.code ?? err?.cause?.code ?? "";
   const msg = err?.message ?? String(e);
-  if (err?.name === "AbortError" || err?.name === "TimeoutError" || code === "ABORT_ERR") return new OipError("aborted", "aborted at the deadline");
-  if (["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"].includes(code)) {
+  if (err?.name === "AbortError" || err?.name === "TimeoutError" || code === "ABORT_ERR")
+    return new OipError("aborted", "aborted at the deadline");
+  if (
+    ["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"].includes(code)
+  ) {
     return new OipError("unreachable", `cannot connect: ${code} ${msg}`);
   }
   // An untrusted or mismatched certificate: we cannot tell a good candidate from a bad one.
   if (/^(CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH|ERR_TLS_CERT)/.test(code)) {
     return new OipError("unreachable", `TLS: ${code} ${msg}`);
   }
-  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return new OipError("timeout", `${code}: ${msg}`);
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT")
+    return new OipError("timeout", `${code}: ${msg}`);
   return new OipError("protocol", code ? `${code}: ${msg}` : msg);
 }

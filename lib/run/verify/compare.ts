@@ -20,7 +20,8 @@ export function contractMismatch(
     if (!a) problems.push(`${kind} ${e.name} is missing`);
     else {
       if (a.datatype !== e.datatype) problems.push(`${kind} ${e.name} is ${a.datatype}, expected ${e.datatype}`);
-      if (!shapeMatches(e.shape, a.shape)) problems.push(`${kind} ${e.name} has shape ${JSON.stringify(a.shape)}, expected ${JSON.stringify(e.shape)}`);
+      if (!shapeMatches(e.shape, a.shape))
+        problems.push(`${kind} ${e.name} has shape ${JSON.stringify(a.shape)}, expected ${JSON.stringify(e.shape)}`);
     }
   }
   const expectedNames = new Set(expected.map((t) => t.name));
@@ -30,7 +31,8 @@ export function contractMismatch(
 
 export function outputMismatch(expected: ExpectedOutput, actual: Tensor | undefined): string | undefined {
   if (!actual) return `no output named ${expected.name}`;
-  if (expected.datatype && actual.datatype !== expected.datatype) return `${expected.name} is ${actual.datatype}, expected ${expected.datatype}`;
+  if (expected.datatype && actual.datatype !== expected.datatype)
+    return `${expected.name} is ${actual.datatype}, expected ${expected.datatype}`;
   if (expected.shape && !shapeMatches(expected.shape, actual.shape)) {
     return `${expected.name} has shape ${JSON.stringify(actual.shape)}, expected ${JSON.stringify(expected.shape)}`;
   }
@@ -38,17 +40,20 @@ export function outputMismatch(expected: ExpectedOutput, actual: Tensor | undefi
     const k = expected.topK ?? 1;
     const width = actual.shape.length ? actual.shape[actual.shape.length - 1] : 1;
     const rows = width ? actual.data.length / width : 0;
-    if (expected.data.length !== rows * k) return `${expected.name}: expected ${rows * k} class indices (${rows} rows x top ${k}), the spec has ${expected.data.length}`;
+    if (expected.data.length !== rows * k)
+      return `${expected.name}: expected ${rows * k} class indices (${rows} rows x top ${k}), the spec has ${expected.data.length}`;
     for (let r = 0; r < rows; r++) {
       const row = actual.data.slice(r * width, (r + 1) * width).map(Number);
       if (row.some((v) => Number.isNaN(v))) return `${expected.name} row ${r} holds NaN`;
       const top = topIndices(row, k);
       const want = expected.data.slice(r * k, (r + 1) * k).map(Number);
-      if (!sameSet(top, want)) return `${expected.name} row ${r}: top ${k} classes ${JSON.stringify(top)}, expected ${JSON.stringify(want)}`;
+      if (!sameSet(top, want))
+        return `${expected.name} row ${r}: top ${k} classes ${JSON.stringify(top)}, expected ${JSON.stringify(want)}`;
     }
     return undefined;
   }
-  if (actual.data.length !== expected.data.length) return `${expected.name} has ${actual.data.length} elements, expected ${expected.data.length}`;
+  if (actual.data.length !== expected.data.length)
+    return `${expected.name} has ${actual.data.length} elements, expected ${expected.data.length}`;
   const atol = expected.atol ?? 1e-6;
   const rtol = expected.rtol ?? 1e-5;
   for (let i = 0; i < actual.data.length; i++) {
@@ -69,7 +74,12 @@ export function outputMismatch(expected: ExpectedOutput, actual: Tensor | undefi
 /** Two answers to the same input agree (candidate against baseline), within the same tolerances. */
 export function outputsAgree(candidate: Tensor, baseline: Tensor, spec: ExpectedOutput): string | undefined {
   return outputMismatch(
-    { ...spec, datatype: baseline.datatype, shape: baseline.shape, data: spec.argmax || spec.topK ? classIndices(baseline, spec.topK ?? 1) : baseline.data },
+    {
+      ...spec,
+      datatype: baseline.datatype,
+      shape: baseline.shape,
+      data: spec.argmax || spec.topK ? classIndices(baseline, spec.topK ?? 1) : baseline.data,
+    },
     candidate,
   );
 }
@@ -77,7 +87,8 @@ export function outputsAgree(candidate: Tensor, baseline: Tensor, spec: Expected
 function classIndices(t: Tensor, k: number): number[] {
   const width = t.shape.length ? t.shape[t.shape.length - 1] : 1;
   const out: number[] = [];
-  for (let r = 0; r * width < t.data.length; r++) out.push(...topIndices(t.data.slice(r * width, (r + 1) * width).map(Number), k));
+  for (let r = 0; r * width < t.data.length; r++)
+    out.push(...topIndices(t.data.slice(r * width, (r + 1) * width).map(Number), k));
   return out;
 }
 
@@ -106,9 +117,11 @@ export function inputsMismatch(inputs: readonly Tensor[], published: PublishedCo
   const byName = new Map(published.inputs.map((t) => [t.name, t]));
   for (const t of inputs) {
     const p = byName.get(t.name);
-    if (!p) return `the golden input ${t.name} is not an input of the model (it takes ${[...byName.keys()].join(", ")})`;
+    if (!p)
+      return `the golden input ${t.name} is not an input of the model (it takes ${[...byName.keys()].join(", ")})`;
     if (p.datatype !== t.datatype) return `the golden input ${t.name} is ${t.datatype}, the model takes ${p.datatype}`;
-    if (!shapeMatches(p.shape, t.shape)) return `the golden input ${t.name} has shape ${JSON.stringify(t.shape)}, the model takes ${JSON.stringify(p.shape)}`;
+    if (!shapeMatches(p.shape, t.shape))
+      return `the golden input ${t.name} has shape ${JSON.stringify(t.shape)}, the model takes ${JSON.stringify(p.shape)}`;
   }
   return undefined;
 }
@@ -124,7 +137,8 @@ export function responseMismatch(
   version: string | undefined,
   published: PublishedContract,
 ): string | undefined {
-  if (res.modelName !== model) return `the response is from model ${JSON.stringify(res.modelName ?? null)}, not ${JSON.stringify(model)}`;
+  if (res.modelName !== model)
+    return `the response is from model ${JSON.stringify(res.modelName ?? null)}, not ${JSON.stringify(model)}`;
   if (version !== undefined && res.modelVersion !== undefined && res.modelVersion !== version) {
     return `the response is from version ${JSON.stringify(res.modelVersion)}, not ${JSON.stringify(version)}`;
   }
@@ -139,7 +153,8 @@ export function responseMismatch(
     const p = byName.get(o.name);
     if (!p) return `the response has output ${o.name}, which the model does not publish`;
     if (p.datatype !== o.datatype) return `output ${o.name} is ${o.datatype}, the model publishes ${p.datatype}`;
-    if (!shapeMatches(p.shape, o.shape)) return `output ${o.name} has shape ${JSON.stringify(o.shape)}, the model publishes ${JSON.stringify(p.shape)}`;
+    if (!shapeMatches(p.shape, o.shape))
+      return `output ${o.name} has shape ${JSON.stringify(o.shape)}, the model publishes ${JSON.stringify(p.shape)}`;
   }
   return undefined;
 }

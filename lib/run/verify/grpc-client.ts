@@ -7,7 +7,15 @@ import * as protoLoader from "@grpc/proto-loader";
 import { packageFile } from "../../core/package-file";
 import { InferRequest, InferResponse } from "./binary";
 import { ClientOptions, HealthAnswer, InferenceClient, ModelMetadata, OipError, PreparedInfer } from "./client";
-import { DATATYPES, Datatype, decodeTensorData, elementCount, encodeTensorData, Tensor, TensorData } from "../../core/tensor";
+import {
+  DATATYPES,
+  Datatype,
+  decodeTensorData,
+  elementCount,
+  encodeTensorData,
+  Tensor,
+  TensorData,
+} from "../../core/tensor";
 
 /** The shipped proto. */
 export const OIP_PROTO_FILE = packageFile(["protos", "grpc_predict_v2.proto"]);
@@ -15,7 +23,12 @@ export const OIP_PROTO_FILE = packageFile(["protos", "grpc_predict_v2.proto"]);
 let serviceConstructor: grpc.ServiceClientConstructor | undefined;
 function service(): grpc.ServiceClientConstructor {
   if (!serviceConstructor) {
-    const definition = protoLoader.loadSync(OIP_PROTO_FILE, { keepCase: true, longs: Number, defaults: true, oneofs: true });
+    const definition = protoLoader.loadSync(OIP_PROTO_FILE, {
+      keepCase: true,
+      longs: Number,
+      defaults: true,
+      oneofs: true,
+    });
     serviceConstructor = (grpc.loadPackageDefinition(definition) as any).inference.GRPCInferenceService;
   }
   return serviceConstructor!;
@@ -32,7 +45,10 @@ export class GrpcOipClient implements InferenceClient {
   constructor(options: ClientOptions) {
     this.url = new URL(options.url);
     if (!["http:", "https:"].includes(this.url.protocol)) {
-      throw new OipError("protocol", `unsupported URL scheme ${this.url.protocol} for gRPC (http for plaintext h2c, https for TLS)`);
+      throw new OipError(
+        "protocol",
+        `unsupported URL scheme ${this.url.protocol} for gRPC (http for plaintext h2c, https for TLS)`,
+      );
     }
     const tls = options.tls;
     const credentials =
@@ -47,7 +63,9 @@ export class GrpcOipClient implements InferenceClient {
     this.client = new (service())(`${this.url.hostname}:${port}`, credentials, {
       "grpc.max_receive_message_length": options.maxResponseBytes ?? 64 * 1024 * 1024,
       "grpc.max_send_message_length": -1,
-      ...(tls?.servername ? { "grpc.ssl_target_name_override": tls.servername, "grpc.default_authority": tls.servername } : {}),
+      ...(tls?.servername
+        ? { "grpc.ssl_target_name_override": tls.servername, "grpc.default_authority": tls.servername }
+        : {}),
     });
     this.callTimeoutMs = ((options.connectTimeoutSeconds ?? 5) + (options.headersTimeoutSeconds ?? 30)) * 1000;
     this.headers = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
@@ -67,12 +85,28 @@ export class GrpcOipClient implements InferenceClient {
 
   public async modelMetadata(model: string, version?: string, signal?: AbortSignal): Promise<ModelMetadata> {
     const res = await this.call<any>("ModelMetadata", { name: model, version: version ?? "" }, signal);
-    if (res.name !== model) throw new OipError("protocol", `the metadata is of model ${JSON.stringify(res.name)}, not ${JSON.stringify(model)}`);
-    const tensors = (list: any[]) => list.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) }));
-    return { name: res.name, versions: res.versions, platform: res.platform, inputs: tensors(res.inputs), outputs: tensors(res.outputs) };
+    if (res.name !== model)
+      throw new OipError(
+        "protocol",
+        `the metadata is of model ${JSON.stringify(res.name)}, not ${JSON.stringify(model)}`,
+      );
+    const tensors = (list: any[]) =>
+      list.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) }));
+    return {
+      name: res.name,
+      versions: res.versions,
+      platform: res.platform,
+      inputs: tensors(res.inputs),
+      outputs: tensors(res.outputs),
+    };
   }
 
-  public infer(model: string, version: string | undefined, req: InferRequest, signal?: AbortSignal): Promise<InferResponse> {
+  public infer(
+    model: string,
+    version: string | undefined,
+    req: InferRequest,
+    signal?: AbortSignal,
+  ): Promise<InferResponse> {
     return this.inferPrepared(this.prepare(model, version, req), signal);
   }
 
@@ -90,7 +124,12 @@ export class GrpcOipClient implements InferenceClient {
         model_name: model,
         model_version: version ?? "",
         id: req.id ?? "",
-        inputs: req.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape], ...(raw ? {} : { contents: toContents(t) }) })),
+        inputs: req.inputs.map((t) => ({
+          name: t.name,
+          datatype: t.datatype,
+          shape: [...t.shape],
+          ...(raw ? {} : { contents: toContents(t) }),
+        })),
         outputs: (req.outputs ?? []).map((name) => ({ name })),
         raw_input_contents: raw ? req.inputs.map((t) => encodeTensorData(t.datatype, t.data)) : [],
       },
@@ -104,18 +143,25 @@ export class GrpcOipClient implements InferenceClient {
       throw new OipError("protocol", `${res.outputs.length} outputs but ${raw.length} raw_output_contents`);
     }
     const outputs: Tensor[] = res.outputs.map((o: any, i: number): Tensor => {
-      if (!DATATYPES.includes(o.datatype)) throw new OipError("protocol", `output ${o.name}: unknown datatype ${JSON.stringify(o.datatype)}`);
+      if (!DATATYPES.includes(o.datatype))
+        throw new OipError("protocol", `output ${o.name}: unknown datatype ${JSON.stringify(o.datatype)}`);
       const shape = o.shape.map(Number);
       const count = elementCount(shape);
       let data: TensorData;
       try {
-        data = raw.length > 0 ? decodeTensorData(o.datatype, raw[i], count) : fromContents(o.datatype, o.contents, count);
+        data =
+          raw.length > 0 ? decodeTensorData(o.datatype, raw[i], count) : fromContents(o.datatype, o.contents, count);
       } catch (e) {
         throw new OipError("protocol", `output ${o.name}: ${(e as Error).message}`);
       }
       return { name: o.name, datatype: o.datatype as Datatype, shape, data };
     });
-    return { modelName: res.model_name, modelVersion: res.model_version || undefined, id: res.id || undefined, outputs };
+    return {
+      modelName: res.model_name,
+      modelVersion: res.model_version || undefined,
+      id: res.id || undefined,
+      outputs,
+    };
   }
 
   /** gRPC delivers a message whole (up to the cap); nothing of it is kept. */
@@ -128,12 +174,18 @@ export class GrpcOipClient implements InferenceClient {
   }
 
   /** A health call: ok when the field is true; a status other than a transport failure is an answer too. */
-  private async health(method: Method, req: object, field: "live" | "ready", signal?: AbortSignal): Promise<HealthAnswer> {
+  private async health(
+    method: Method,
+    req: object,
+    field: "live" | "ready",
+    signal?: AbortSignal,
+  ): Promise<HealthAnswer> {
     try {
       const res = await this.call<any>(method, req, signal);
       return { ok: res[field] === true, seen: `${field}: ${res[field]}` };
     } catch (e) {
-      if (e instanceof OipError && e.kind === "http") return { ok: false, seen: e.message, ...(/UNIMPLEMENTED/.test(e.message) ? { missing: true } : {}) };
+      if (e instanceof OipError && e.kind === "http")
+        return { ok: false, seen: e.message, ...(/UNIMPLEMENTED/.test(e.message) ? { missing: true } : {}) };
       throw e;
     }
   }
@@ -144,11 +196,16 @@ export class GrpcOipClient implements InferenceClient {
       const metadata = new grpc.Metadata();
       for (const [k, v] of Object.entries(this.headers)) metadata.set(k, v);
       const onAbort = () => call.cancel();
-      const call = (this.client as any)[method](req, metadata, { deadline: Date.now() + this.callTimeoutMs }, (err: grpc.ServiceError | null, res: T) => {
-        signal?.removeEventListener("abort", onAbort);
-        if (err) reject(signal?.aborted ? new OipError("aborted", "aborted at the deadline") : classify(err, method));
-        else resolve(res);
-      });
+      const call = (this.client as any)[method](
+        req,
+        metadata,
+        { deadline: Date.now() + this.callTimeoutMs },
+        (err: grpc.ServiceError | null, res: T) => {
+          signal?.removeEventListener("abort", onAbort);
+          if (err) reject(signal?.aborted ? new OipError("aborted", "aborted at the deadline") : classify(err, method));
+          else resolve(res);
+        },
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
@@ -192,7 +249,12 @@ const CONTENTS_FIELD: Record<Datatype, string | undefined> = {
 
 function toContents(t: Tensor): Record<string, unknown[]> {
   const field = CONTENTS_FIELD[t.datatype]!;
-  const values = t.datatype === "BYTES" ? t.data.map((v) => Buffer.from(String(v), "utf8")) : t.datatype === "BOOL" ? t.data.map(Boolean) : t.data.map(Number);
+  const values =
+    t.datatype === "BYTES"
+      ? t.data.map((v) => Buffer.from(String(v), "utf8"))
+      : t.datatype === "BOOL"
+        ? t.data.map(Boolean)
+        : t.data.map(Number);
   return { [field]: values };
 }
 
@@ -201,7 +263,10 @@ function fromContents(datatype: Datatype, contents: any, count: number): TensorD
   const field = CONTENTS_FIELD[datatype];
   if (!field) throw new Error(`${datatype} has no typed contents in the protocol: raw_output_contents expected`);
   const values: unknown[] = (contents ?? {})[field] ?? [];
-  const data = datatype === "BYTES" ? values.map((b) => Buffer.from(b as Buffer).toString("utf8")) : (values as (number | boolean)[]).map((v) => (typeof v === "boolean" ? v : Number(v)));
+  const data =
+    datatype === "BYTES"
+      ? values.map((b) => Buffer.from(b as Buffer).toString("utf8"))
+      : (values as (number | boolean)[]).map((v) => (typeof v === "boolean" ? v : Number(v)));
   if (data.length !== count) throw new Error(`${data.length} elements where its shape needs ${count}`);
   return data;
 }

@@ -90,7 +90,10 @@ export function latencyBuckets(sorted: readonly number[]): LatencyBucket[] {
   let from = 0;
   for (const to of bounds) {
     let count = 0;
-    while (i < sorted.length && sorted[i] < to) { count++; i++; }
+    while (i < sorted.length && sorted[i] < to) {
+      count++;
+      i++;
+    }
     if (count > 0 || buckets.length > 0) buckets.push({ fromMs: from, toMs: to, count });
     from = to;
     if (i >= sorted.length) break;

@@ -3,19 +3,30 @@
 import { Report } from "./verifier";
 
 const MARK = { pass: "PASS", fail: "FAIL", error: "ERROR", skipped: "SKIP" } as const;
-const VERDICT = { pass: "PASS: the candidate may take traffic", fail: "FAIL: verification failed", error: "ERROR: could not verify" } as const;
+const VERDICT = {
+  pass: "PASS: the candidate may take traffic",
+  fail: "FAIL: verification failed",
+  error: "ERROR: could not verify",
+} as const;
 
 /** The report as text; `checks: false` leaves out the passed and skipped checks (listed already as they ran). */
 export function summaryText(report: Report, options: { checks?: boolean } = {}): string {
   const lines = [`Verifying ${report.target}${report.baseline ? ` against baseline ${report.baseline}` : ""}`];
-  const shown = options.checks === false ? report.checks.filter((c) => c.status === "fail" || c.status === "error") : report.checks;
+  const shown =
+    options.checks === false ? report.checks.filter((c) => c.status === "fail" || c.status === "error") : report.checks;
   for (const c of shown) lines.push(`  ${MARK[c.status].padEnd(5)} ${c.name} (${c.durationMs} ms): ${c.message}`);
   if (report.probe) {
     const p = report.probe;
-    lines.push(`  probe: ${p.completed}/${p.requests} requests, ${p.requestsPerSecond.toFixed(0)} req/s, p50 ${p.p50Ms.toFixed(1)} ms, p95 ${p.p95Ms.toFixed(1)} ms, p99 ${p.p99Ms.toFixed(1)} ms, errors ${p.errors}`);
+    lines.push(
+      `  probe: ${p.completed}/${p.requests} requests, ${p.requestsPerSecond.toFixed(0)} req/s, p50 ${p.p50Ms.toFixed(1)} ms, p95 ${p.p95Ms.toFixed(1)} ms, p99 ${p.p99Ms.toFixed(1)} ms, errors ${p.errors}`,
+    );
   }
-  if (report.servingChangeAllowed) lines.push("  break glass: allow_serving_change = true, the serving color's release was allowed to change in place");
-  if (report.switchBack) lines.push(`  ${report.switchBack.message} (${report.switchBack.msAfterVerdict} ms after the verdict)`);
+  if (report.servingChangeAllowed)
+    lines.push(
+      "  break glass: allow_serving_change = true, the serving color's release was allowed to change in place",
+    );
+  if (report.switchBack)
+    lines.push(`  ${report.switchBack.message} (${report.switchBack.msAfterVerdict} ms after the verdict)`);
   lines.push(`${VERDICT[report.verdict]} (${(report.durationMs / 1000).toFixed(1)} s)`);
   return lines.join("\n");
 }
@@ -42,5 +53,7 @@ export function junitXml(report: Report): string {
 }
 
 function xml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "");
+  return s
+    .replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!)
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "");
 }

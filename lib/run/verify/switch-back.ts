@@ -41,20 +41,31 @@ export interface SwitchBackResult {
  */
 export async function switchBack(o: SwitchBackOptions): Promise<SwitchBackResult> {
   const started = performance.now();
-  const done = (restored: boolean, message: string): SwitchBackResult => ({ restored, message, ms: Math.round(performance.now() - started) });
-  if (!isColor(o.from)) return done(false, `not switched back: --switch-back-from ${JSON.stringify(o.from)} is not blue or green`);
+  const done = (restored: boolean, message: string): SwitchBackResult => ({
+    restored,
+    message,
+    ms: Math.round(performance.now() - started),
+  });
+  if (!isColor(o.from))
+    return done(false, `not switched back: --switch-back-from ${JSON.stringify(o.from)} is not blue or green`);
   if (o.to === "") return done(false, "nothing to switch back to: no color served before this apply");
-  if (!isColor(o.to)) return done(false, `not switched back: --switch-back-to ${JSON.stringify(o.to)} is not blue or green`);
+  if (!isColor(o.to))
+    return done(false, `not switched back: --switch-back-to ${JSON.stringify(o.to)} is not blue or green`);
   if (o.to === o.from) return done(false, `nothing to switch back to: ${o.from} already served before this apply`);
   const other = otherColor(o.to);
   const annotations: Record<string, string | null> = { [PAIR_ANNOTATIONS.verified(o.from)]: null };
   if (o.fingerprint) annotations[PAIR_ANNOTATIONS.servingFingerprint] = o.fingerprint;
-  const patches: [string, object][] = [[o.activeService, { metadata: { annotations }, spec: { selector: { color: o.to } } }]];
+  const patches: [string, object][] = [
+    [o.activeService, { metadata: { annotations }, spec: { selector: { color: o.to } } }],
+  ];
   if (o.previewService) patches.push([o.previewService, { spec: { selector: { color: other } } }]);
   const results = await Promise.all(patches.map(([service, patch]) => kubectlPatch(o, service, patch)));
   const failed = results.filter((r) => r !== undefined);
   if (failed.length) return done(false, `could not switch back to ${o.to}: ${failed.join("; ")}`);
-  return done(true, `switched back: ${patches.map(([s]) => serviceName(s)).join(" and ")} select ${o.to}${o.previewService ? ` and ${other}` : ""} again`);
+  return done(
+    true,
+    `switched back: ${patches.map(([s]) => serviceName(s)).join(" and ")} select ${o.to}${o.previewService ? ` and ${other}` : ""} again`,
+  );
 }
 
 function serviceName(service: string): string {
@@ -63,8 +74,19 @@ function serviceName(service: string): string {
 
 /** Resolves to undefined on success, else why it failed. */
 async function kubectlPatch(o: SwitchBackOptions, service: string, patch: object): Promise<string | undefined> {
-  const args = ["patch", "service", serviceName(service), "--type", "merge", "-p", JSON.stringify(patch), ...(o.namespace ? ["--namespace", o.namespace] : [])];
+  const args = [
+    "patch",
+    "service",
+    serviceName(service),
+    "--type",
+    "merge",
+    "-p",
+    JSON.stringify(patch),
+    ...(o.namespace ? ["--namespace", o.namespace] : []),
+  ];
   const r = await runKubectl(o, args);
   if (r.error) return r.error;
-  return r.code === 0 ? undefined : `kubectl patch service ${serviceName(service)} exited with ${r.code}: ${kubectlFailure(r, o).slice(-300)}`;
+  return r.code === 0
+    ? undefined
+    : `kubectl patch service ${serviceName(service)} exited with ${r.code}: ${kubectlFailure(r, o).slice(-300)}`;
 }

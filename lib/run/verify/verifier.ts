@@ -4,7 +4,16 @@
 import { setMaxListeners } from "events";
 import { performance } from "perf_hooks";
 import { InferResponse } from "./binary";
-import { ClientOptions, HealthAnswer, InferenceClient, MetricSample, ModelMetadata, OipClient, OipError, scrapeMetrics } from "./client";
+import {
+  ClientOptions,
+  HealthAnswer,
+  InferenceClient,
+  MetricSample,
+  ModelMetadata,
+  OipClient,
+  OipError,
+  scrapeMetrics,
+} from "./client";
 import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, responseMismatch } from "./compare";
 import { ProbeResult, runProbe } from "./probe";
 import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "../../core/verify-spec";
@@ -45,7 +54,12 @@ export interface Report {
   /** The serving color's release was allowed to change in this apply (break glass). */
   readonly servingChangeAllowed?: boolean;
   /** After a failed post-switch verification: the selectors pointed back at the color that served. */
-  readonly switchBack?: { readonly to: string; readonly restored: boolean; readonly message: string; readonly msAfterVerdict: number };
+  readonly switchBack?: {
+    readonly to: string;
+    readonly restored: boolean;
+    readonly message: string;
+    readonly msAfterVerdict: number;
+  };
 }
 
 export interface VerifyTarget {
@@ -149,7 +163,9 @@ class Verification {
     private readonly options: VerifyOptions,
   ) {
     this.client = makeClient(target.protocol, { ...target.client, url: checkedUrl("the candidate", target.url) });
-    this.baseline = target.baselineUrl ? makeClient(target.protocol, { ...target.client, url: checkedUrl("the baseline", target.baselineUrl) }) : undefined;
+    this.baseline = target.baselineUrl
+      ? makeClient(target.protocol, { ...target.client, url: checkedUrl("the baseline", target.baselineUrl) })
+      : undefined;
     if (target.metricsUrl !== undefined) checkedUrl("the metrics", target.metricsUrl);
     this.deadlineMs = (spec.deadlineSeconds ?? 600) * 1000;
     this.readyBy = this.started + Math.min(this.deadlineMs, (spec.waitForReadySeconds ?? 300) * 1000);
@@ -185,11 +201,20 @@ class Verification {
   /** The checks in order; nothing that sends inference runs before the server and every model were ready. */
   private async steps(): Promise<void> {
     const { client, target } = this;
-    const liveOk = await this.check("server live", () => this.waitFor("the server", "live", (s) => client.live(s), target.protocol === "grpc" ? "ServerLive" : "GET /v2/health/live"));
+    const liveOk = await this.check("server live", () =>
+      this.waitFor(
+        "the server",
+        "live",
+        (s) => client.live(s),
+        target.protocol === "grpc" ? "ServerLive" : "GET /v2/health/live",
+      ),
+    );
     if (!liveOk) return this.skip(plannedChecks(this.spec, target).slice(1), "server not live");
     const readyOk = await this.check("server ready", () => this.waitFor("the server", "ready", (s) => client.ready(s)));
     const countersBefore = target.metricsUrl && readyOk ? await this.scrapeCounters() : undefined;
-    const notReady = readyOk ? await this.modelChecks() : (this.spec.models.forEach((m) => this.skip(modelChecks(m), "server not ready")), ["the server"]);
+    const notReady = readyOk
+      ? await this.modelChecks()
+      : (this.spec.models.forEach((m) => this.skip(modelChecks(m), "server not ready")), ["the server"]);
     const blocked = notReady.length === 0 ? undefined : `not run: ${notReady.join(", ")} not ready`;
     await this.probeChecks(blocked);
     if (!blocked) await this.agreementChecks();
@@ -227,7 +252,12 @@ class Verification {
    * Polls until the answer is ok, up to the readiness window: the last poll is at its end, and a
    * poll that gets no answer is cut there too. Fails with what was seen last.
    */
-  private async waitFor(subject: string, what: string, probeOnce: (s: AbortSignal) => Promise<HealthAnswer>, endpoint?: string): Promise<string | { fail: string }> {
+  private async waitFor(
+    subject: string,
+    what: string,
+    probeOnce: (s: AbortSignal) => Promise<HealthAnswer>,
+    endpoint?: string,
+  ): Promise<string | { fail: string }> {
     const { signal, target } = this;
     let last: unknown;
     let seen: string | undefined;
@@ -239,14 +269,23 @@ class Verification {
         this.answered = true;
         if (answer.ok) return `${what} after ${Math.round((performance.now() - this.started) / 100) / 10}s`;
         // The server's own health endpoint is missing: nothing to wait for, this is no inference server.
-        if (answer.missing && endpoint) throw new OipError("not-oip", `${redactUrl(target.url)} answers, but is no Open Inference Protocol server: ${endpoint} answered ${answer.seen.split(" ")[0]} (give the inference server's ${target.protocol === "grpc" ? "gRPC port, Triton's 8001" : "HTTP port, Triton's 8000"})`);
+        if (answer.missing && endpoint)
+          throw new OipError(
+            "not-oip",
+            `${redactUrl(target.url)} answers, but is no Open Inference Protocol server: ${endpoint} answered ${answer.seen.split(" ")[0]} (give the inference server's ${target.protocol === "grpc" ? "gRPC port, Triton's 8001" : "HTTP port, Triton's 8000"})`,
+          );
         seen = answer.seen;
         last = undefined;
       } catch (e) {
         if (signal.aborted || (e instanceof OipError && e.kind === "not-oip")) throw e;
         if (e instanceof OipError && e.kind === "aborted") {
           // the readiness window ended while a request hung
-          last = seen ? undefined : new OipError(this.answered ? "timeout" : "unreachable", `no answer to ${what} within the ${window} readiness window`);
+          last = seen
+            ? undefined
+            : new OipError(
+                this.answered ? "timeout" : "unreachable",
+                `no answer to ${what} within the ${window} readiness window`,
+              );
         } else {
           if (!(e instanceof OipError && e.kind === "unreachable")) this.answered = true;
           last = e;
@@ -260,7 +299,12 @@ class Verification {
       // Say so at once, then every 10 s: a wait of minutes is never silent.
       if (performance.now() - toldAt >= 10_000) {
         toldAt = performance.now();
-        this.options.onProgress?.({ type: "waiting", what: `${subject} ${what}`, seen: seen ?? (last as Error)?.message ?? "no answer", leftSeconds: Math.ceil(left / 1000) });
+        this.options.onProgress?.({
+          type: "waiting",
+          what: `${subject} ${what}`,
+          seen: seen ?? (last as Error)?.message ?? "no answer",
+          leftSeconds: Math.ceil(left / 1000),
+        });
       }
       await sleep(Math.min(this.poll, left), signal);
     }
@@ -298,7 +342,9 @@ class Verification {
     const notReady: string[] = [];
     for (const m of this.spec.models) {
       const label = modelLabel(m);
-      const modelOk = await this.check(`model ${label} ready`, () => this.waitFor(`model ${label}`, "ready", (s) => this.client.modelReady(m.name, m.version, s)));
+      const modelOk = await this.check(`model ${label} ready`, () =>
+        this.waitFor(`model ${label}`, "ready", (s) => this.client.modelReady(m.name, m.version, s)),
+      );
       if (!modelOk) {
         this.skip(modelChecks(m).slice(1), `model ${label} not ready`);
         notReady.push(label);
@@ -310,16 +356,23 @@ class Verification {
       if (m.metadata) {
         await this.check(`model ${label} metadata`, async () => {
           const md = await metadataOf();
-          const why = contractMismatch("input", m.metadata!.inputs, md.inputs) ?? contractMismatch("output", m.metadata!.outputs, md.outputs);
+          const why =
+            contractMismatch("input", m.metadata!.inputs, md.inputs) ??
+            contractMismatch("output", m.metadata!.outputs, md.outputs);
           return why ? { fail: why } : `${md.inputs.length} inputs, ${md.outputs.length} outputs as expected`;
         });
       }
-      for (const g of m.golden ?? []) await this.check(`model ${label} golden ${g.name}`, () => this.goldenCase(m, g, metadataOf));
+      for (const g of m.golden ?? [])
+        await this.check(`model ${label} golden ${g.name}`, () => this.goldenCase(m, g, metadataOf));
     }
     return notReady;
   }
 
-  private async goldenCase(m: ModelSpec, g: GoldenCase, metadataOf: () => Promise<ModelMetadata>): Promise<string | { fail: string }> {
+  private async goldenCase(
+    m: ModelSpec,
+    g: GoldenCase,
+    metadataOf: () => Promise<ModelMetadata>,
+  ): Promise<string | { fail: string }> {
     // what the model says it takes and gives: golden inputs are checked before they are sent
     const contract = await metadataOf();
     const badInput = inputsMismatch(g.inputs, contract);
@@ -330,7 +383,10 @@ class Verification {
     if (badResponse) return { fail: badResponse };
     this.golden.set(`${m.name}/${g.name}`, res);
     for (const expected of g.outputs) {
-      const why = outputMismatch(expected, res.outputs.find((o) => o.name === expected.name));
+      const why = outputMismatch(
+        expected,
+        res.outputs.find((o) => o.name === expected.name),
+      );
       if (why) return { fail: why };
     }
     return `${g.outputs.length} outputs match`;
@@ -346,22 +402,43 @@ class Verification {
     const g = spec.models.find((m) => m.name === p.model)?.golden?.find((c) => c.name === p.case);
     const probeTarget = client.prepare(p.model, p.version, requestOf(g!));
     await this.check(`probe ${p.model}/${p.case}`, async () => {
-      const probe = (this.probe = await runProbe(client, probeTarget, p.requests, p.concurrency, this.signal, (done, total) => options.onProgress?.({ type: "probe", label: "candidate", done, total })));
+      const probe = (this.probe = await runProbe(
+        client,
+        probeTarget,
+        p.requests,
+        p.concurrency,
+        this.signal,
+        (done, total) => options.onProgress?.({ type: "probe", label: "candidate", done, total }),
+      ));
       this.sent += probe.completed;
-      if (probe.completed < p.requests) return { fail: `only ${probe.completed} of ${p.requests} requests done by the deadline` };
+      if (probe.completed < p.requests)
+        return { fail: `only ${probe.completed} of ${p.requests} requests done by the deadline` };
       const b = p.budgets;
       const over: string[] = [];
-      if (probe.errorRate > (b.maxErrorRate ?? 0)) over.push(`error rate ${pct(probe.errorRate)} > ${pct(b.maxErrorRate ?? 0)} (${probe.errorSamples[0] ?? ""})`);
+      if (probe.errorRate > (b.maxErrorRate ?? 0))
+        over.push(`error rate ${pct(probe.errorRate)} > ${pct(b.maxErrorRate ?? 0)} (${probe.errorSamples[0] ?? ""})`);
       // Budgets are seconds (the spec's one unit for durations); the probe measures milliseconds.
-      for (const [q, measured, budget] of [["p50", probe.p50Ms, b.p50Seconds], ["p95", probe.p95Ms, b.p95Seconds], ["p99", probe.p99Ms, b.p99Seconds]] as const) {
-        if (budget !== undefined && !(measured <= budget * 1000)) over.push(`${q} ${ms(measured)} > the budget's ${budget} s`);
+      for (const [q, measured, budget] of [
+        ["p50", probe.p50Ms, b.p50Seconds],
+        ["p95", probe.p95Ms, b.p95Seconds],
+        ["p99", probe.p99Ms, b.p99Seconds],
+      ] as const) {
+        if (budget !== undefined && !(measured <= budget * 1000))
+          over.push(`${q} ${ms(measured)} > the budget's ${budget} s`);
       }
       const line = `${probe.completed} requests at ${p.concurrency}: p50 ${ms(probe.p50Ms)}, p95 ${ms(probe.p95Ms)}, p99 ${ms(probe.p99Ms)}, errors ${pct(probe.errorRate)}`;
       return over.length ? { fail: `${over.join("; ")} (${line})` } : line;
     });
     if (!comparesP99) return;
     await this.check("baseline p99", async () => {
-      const theirs = (this.baselineProbe = await runProbe(baseline!, baseline!.prepare(p.model, p.version, requestOf(g!)), p.requests, p.concurrency, this.signal, (done, total) => options.onProgress?.({ type: "probe", label: "baseline", done, total })));
+      const theirs = (this.baselineProbe = await runProbe(
+        baseline!,
+        baseline!.prepare(p.model, p.version, requestOf(g!)),
+        p.requests,
+        p.concurrency,
+        this.signal,
+        (done, total) => options.onProgress?.({ type: "probe", label: "baseline", done, total }),
+      ));
       if (theirs.errors > 0) return { fail: `the baseline failed ${theirs.errors} requests: cannot compare` };
       const limit = theirs.p99Ms * (1 + spec.baseline!.p99RegressionPercent! / 100);
       const line = `candidate p99 ${ms(this.probe?.p99Ms ?? NaN)}, baseline p99 ${ms(theirs.p99Ms)}, limit ${ms(limit)}`;
@@ -398,7 +475,10 @@ class Verification {
     await this.check("server counters", async () => {
       const ms_ = spec.metrics ?? {};
       const names = new Set(spec.models.map((m) => m.name));
-      const sum = (samples: MetricSample[], metric: string) => samples.filter((s) => s.name === metric && names.has(s.labels[ms_.modelLabel ?? "model"])).reduce((n, s) => n + s.value, 0);
+      const sum = (samples: MetricSample[], metric: string) =>
+        samples
+          .filter((s) => s.name === metric && names.has(s.labels[ms_.modelLabel ?? "model"]))
+          .reduce((n, s) => n + s.value, 0);
       const successName = ms_.successCounter ?? "nv_inference_request_success";
       const failureName = ms_.failureCounter ?? "nv_inference_request_failure";
       const answered = this.sent - (this.probe?.errors ?? 0);
@@ -412,7 +492,8 @@ class Verification {
         const after = await scrapeMetrics(target.metricsUrl!, target.client, signal);
         success = sum(after, successName) - sum(before, successName);
         failure = sum(after, failureName) - sum(before, failureName);
-        if (success >= answered || failure > (ms_.maxFailures ?? 0) || performance.now() >= settleBy || signal.aborted) break;
+        if (success >= answered || failure > (ms_.maxFailures ?? 0) || performance.now() >= settleBy || signal.aborted)
+          break;
         await sleep(COUNTER_POLL_MS, signal);
       }
       const line = `${successName} +${success}, ${failureName} +${failure} (we sent ${this.sent} inferences)`;
@@ -438,7 +519,11 @@ function modelLabel(m: ModelSpec): string {
 
 function modelChecks(m: ModelSpec): string[] {
   const l = modelLabel(m);
-  return [`model ${l} ready`, ...(m.metadata ? [`model ${l} metadata`] : []), ...(m.golden ?? []).map((g) => `model ${l} golden ${g.name}`)];
+  return [
+    `model ${l} ready`,
+    ...(m.metadata ? [`model ${l} metadata`] : []),
+    ...(m.golden ?? []).map((g) => `model ${l} golden ${g.name}`),
+  ];
 }
 
 /** The checks a spec plans, in order, so that skipped ones are still reported. */
