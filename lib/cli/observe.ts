@@ -6,6 +6,12 @@ import { addShared, CLUSTER, collect, Io } from "./common";
 import { exitCodesHelp } from "./exit-codes";
 
 export function addObserveCommands(program: Command, io: Io, setCode: (code: number) => void): void {
+  addReportCommand(program, io, setCode);
+  addStatusCommand(program, io, setCode);
+}
+
+/** `report`: the HTML report of a pair's records. */
+function addReportCommand(program: Command, io: Io, setCode: (code: number) => void): void {
   const report = program
     .command("report")
     .description(
@@ -75,7 +81,10 @@ export function addObserveCommands(program: Command, io: Io, setCode: (code: num
         setCode(REPORT_EXIT.error);
       }
     });
+}
 
+/** `status`: each pair of a namespace, once or watched. */
+function addStatusCommand(program: Command, io: Io, setCode: (code: number) => void): void {
   const status = program
     .command("status")
     .description(

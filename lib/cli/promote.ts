@@ -9,6 +9,12 @@ import { ENGINE_KINDS, EngineKind, ON_UNFINISHED } from "../core/closed-sets";
 import { exitCodesHelp } from "./exit-codes";
 
 export function addPromoteCommands(program: Command, io: Io, setCode: (code: number) => void): void {
+  addPromoteCommand(program, io, setCode);
+  addHistoryCommand(program, io, setCode);
+}
+
+/** `promote`: a TritonPromotion of the stack, driven from here. */
+function addPromoteCommand(program: Command, io: Io, setCode: (code: number) => void): void {
   const promote = program
     .command("promote")
     .description(
@@ -78,7 +84,10 @@ export function addPromoteCommands(program: Command, io: Io, setCode: (code: num
         setCode(e instanceof InterruptedBeforeStart ? PROMOTE_EXIT.interrupted : PROMOTE_EXIT.error);
       }
     });
+}
 
+/** `history`: a pair's promotions and verdicts. */
+function addHistoryCommand(program: Command, io: Io, setCode: (code: number) => void): void {
   const history = program
     .command("history")
     .description("Print a pair's promotions and gate verdicts, from its history ConfigMap or a promotions.jsonl file");

@@ -32,56 +32,17 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
   const forwards: PortForward[] = [];
   const started = Date.now();
   try {
-    // The arguments first, each bad one at once: a typo must not wait for a server or a deadline.
-    if (!(PROTOCOLS as readonly string[]).includes(flags.protocol))
-      throw new UsageError(`--protocol ${flags.protocol}: expected ${PROTOCOLS.join(" or ")}`);
-    if (Boolean(flags.url) === Boolean(flags.portForward))
-      throw new UsageError("give exactly one of --url and --port-forward");
-    if (flags.baselineUrl && flags.baselinePortForward)
-      throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
-    for (const [flag, value] of [
-      ["--url", flags.url],
-      ["--baseline-url", flags.baselineUrl],
-      ["--metrics-url", flags.metricsUrl],
-    ] as const)
-      httpUrlFlag(flag, value);
-    for (const [flag, value] of [
-      ["--port-forward", flags.portForward],
-      ["--baseline-port-forward", flags.baselinePortForward],
-    ] as const) {
-      try {
-        if (value !== undefined) parsePortForwardTarget(value, flag);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-    }
+    checkArguments(flags);
     const spec = loadSpec(flags.spec);
     const servingChangeAllowed = flags.allowServingChange === "true" ? { servingChangeAllowed: true } : {};
-    if (flags.allowServingChange !== undefined && !["true", "false"].includes(flags.allowServingChange)) {
-      throw new UsageError(
-        `--allow-serving-change ${JSON.stringify(flags.allowServingChange)}: expected true or false`,
-      );
-    }
-    if (flags.switchBack && flags.switchBackFrom === undefined)
-      throw new UsageError("--switch-back needs --switch-back-from (and --switch-back-to)");
     const fingerprint = flags.fingerprint ? { fingerprint: flags.fingerprint } : {};
     const earlier = passedBefore(flags, spec.fastRollback !== false);
     if (earlier) {
       // Fast rollback: this exact release passed this exact spec before; nothing is checked again.
-      const message = `skipped: fingerprint ${earlier.fingerprint} passed at ${earlier.passedAt}`;
-      const report: Report = {
-        verdict: "pass",
-        target: flags.url ? redactUrl(flags.url) : (flags.portForward ?? ""),
-        startedAt: new Date(started).toISOString(),
-        durationMs: Date.now() - started,
-        checks: [{ name: "verification", status: "skipped", message, durationMs: 0 }],
-        ...fingerprint,
-        skipped: earlier,
-        ...servingChangeAllowed,
-      };
+      const report = skippedReport(flags, earlier, started, fingerprint, servingChangeAllowed);
       io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report)}\n`);
       await writeReports(report, flags, 10_000);
-      await recordVerdict(flags, "skipped", message, io.err);
+      await recordVerdict(flags, "skipped", report.checks[0].message, io.err);
       return VERIFY_EXIT.pass;
     }
     const client = clientOptions(flags);
@@ -109,29 +70,8 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
     );
     progress.done();
     report = { ...report, ...fingerprint, ...servingChangeAllowed };
-    if (report.verdict !== "pass" && flags.switchBack) {
-      // Traffic first: the selectors go back before anything is printed or written.
-      const [activeService, previewService] = flags.switchBack.split(",");
-      const back = await switchBack({
-        activeService,
-        previewService,
-        from: flags.switchBackFrom!,
-        to: flags.switchBackTo ?? "",
-        fingerprint: flags.switchBackFingerprint,
-        namespace: flags.namespace,
-        kubeconfig: flags.kubeconfig,
-        context: flags.context,
-      });
-      report = {
-        ...report,
-        switchBack: {
-          to: flags.switchBackTo ?? "",
-          restored: back.restored,
-          message: back.message,
-          msAfterVerdict: back.ms,
-        },
-      };
-    }
+    // Traffic first: the selectors go back before anything is printed or written.
+    if (report.verdict !== "pass" && flags.switchBack) report = await switchBackAfter(report, flags);
     // The verdict first, then the reports, within what is left of the deadline.
     io.out.write(flags.quiet ? `${report.verdict}\n` : `${summaryText(report, { checks: !listed })}\n`);
     const left = started + (spec.deadlineSeconds ?? 600) * 1000 - Date.now();
@@ -167,6 +107,84 @@ async function runVerify(flags: VerifyFlags, io: Io): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** The arguments, each bad one refused at once: a typo must not wait for a server or a deadline. */
+function checkArguments(flags: VerifyFlags): void {
+  if (!(PROTOCOLS as readonly string[]).includes(flags.protocol))
+    throw new UsageError(`--protocol ${flags.protocol}: expected ${PROTOCOLS.join(" or ")}`);
+  if (Boolean(flags.url) === Boolean(flags.portForward))
+    throw new UsageError("give exactly one of --url and --port-forward");
+  if (flags.baselineUrl && flags.baselinePortForward)
+    throw new UsageError("give at most one of --baseline-url and --baseline-port-forward");
+  for (const [flag, value] of [
+    ["--url", flags.url],
+    ["--baseline-url", flags.baselineUrl],
+    ["--metrics-url", flags.metricsUrl],
+  ] as const)
+    httpUrlFlag(flag, value);
+  for (const [flag, value] of [
+    ["--port-forward", flags.portForward],
+    ["--baseline-port-forward", flags.baselinePortForward],
+  ] as const) {
+    try {
+      if (value !== undefined) parsePortForwardTarget(value, flag);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  if (flags.allowServingChange !== undefined && !["true", "false"].includes(flags.allowServingChange)) {
+    throw new UsageError(`--allow-serving-change ${JSON.stringify(flags.allowServingChange)}: expected true or false`);
+  }
+  if (flags.switchBack && flags.switchBackFrom === undefined)
+    throw new UsageError("--switch-back needs --switch-back-from (and --switch-back-to)");
+  if (flags.switchBack && flags.switchBackFrom === undefined)
+    throw new UsageError("--switch-back needs --switch-back-from (and --switch-back-to)");
+}
+
+/** The report of a fast rollback: this release passed this spec before, nothing checked again. */
+function skippedReport(
+  flags: VerifyFlags,
+  earlier: { fingerprint: string; passedAt: string },
+  started: number,
+  fingerprint: Partial<Report>,
+  servingChangeAllowed: Partial<Report>,
+): Report {
+  const message = `skipped: fingerprint ${earlier.fingerprint} passed at ${earlier.passedAt}`;
+  return {
+    verdict: "pass",
+    target: flags.url ? redactUrl(flags.url) : (flags.portForward ?? ""),
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    checks: [{ name: "verification", status: "skipped", message, durationMs: 0 }],
+    ...fingerprint,
+    skipped: earlier,
+    ...servingChangeAllowed,
+  };
+}
+
+/** A failed verdict with --switch-back: the Services' selectors back to the color that served. */
+async function switchBackAfter(report: Report, flags: VerifyFlags): Promise<Report> {
+  const [activeService, previewService] = flags.switchBack!.split(",");
+  const back = await switchBack({
+    activeService,
+    previewService,
+    from: flags.switchBackFrom!,
+    to: flags.switchBackTo ?? "",
+    fingerprint: flags.switchBackFingerprint,
+    namespace: flags.namespace,
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+  });
+  return {
+    ...report,
+    switchBack: {
+      to: flags.switchBackTo ?? "",
+      restored: back.restored,
+      message: back.message,
+      msAfterVerdict: back.ms,
+    },
+  };
+}
 
 /** An http(s) URL flag, or a UsageError that shows how to write it. */
 function httpUrlFlag(flag: string, value: string | undefined): void {

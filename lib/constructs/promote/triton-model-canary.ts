@@ -62,82 +62,14 @@ export class TritonModelCanary extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonModelCanaryProps) {
     super(scope, id);
-    const v = new PropValidator(this.node.path);
-    v.check(
-      "canary",
-      (props.canary as object | undefined)?.constructor?.name ?? String(props.canary),
-      props.canary instanceof TritonCanary,
-      "a TritonCanary (our Envoy): its routes pin the model's unversioned requests to a version with a runtime share to the next; a Gateway's HTTPRoute cannot",
-    );
-    v.check(
-      "model",
-      props.model,
-      typeof props.model === "string" && MODEL_NAME.test(props.model),
-      "a Triton model name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 63",
-    );
-    v.integer("version", props.version, 1, 2 ** 31 - 1);
-    try {
-      this.verifySpec = validateSpec(props.verify, "verify");
-      v.check(
-        "verify.models",
-        props.verify.models.map((m) => m.name).join(", "),
-        props.verify.models.some((m) => m.name === props.model),
-        `a spec that checks ${props.model} (its entries for ${props.model} are run against the next version)`,
-      );
-    } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
-      e.problems.forEach((p) => v.check(`verify.${p.field}`, p.value, false, p.expected));
-    }
-    v.throwIfInvalid();
+    this.verifySpec = validated(this.node.path, props);
     const { canary, model } = props;
     const pair = canary.pair;
     this.canary = canary;
     this.model = model;
 
-    const stack = TerraformStack.of(this);
-    const base = id.replace(/-/g, "_");
-    const number = (
-      name: string,
-      dflt: number,
-      description: string,
-      condition: (ref: string) => string,
-      what: string,
-    ) => {
-      const variable = new TerraformVariable(stack, `${base}_${name}`, {
-        type: "number",
-        default: dflt,
-        nullable: false,
-        description,
-      });
-      const ref = `var.${variable.friendlyUniqueId}`;
-      variable.addValidation({
-        condition: `\${${condition(ref)}}`,
-        errorMessage: `The ${variable.friendlyUniqueId} variable must be ${what}.`,
-      });
-      return variable;
-    };
-    const version = number(
-      "version",
-      props.version,
-      `The version of ${model} that requests naming no version go to.`,
-      (r) => `${r} >= 1 && floor(${r}) == ${r}`,
-      "a whole number from 1 (a model version)",
-    );
-    const nextVersion = number(
-      "next_version",
-      0,
-      `The next version of ${model}, loaded beside the pinned one (0: none).`,
-      (r) => `${r} >= 0 && floor(${r}) == ${r}`,
-      "a whole number: a model version, or 0 for none",
-    );
-    const nextPercent = number(
-      "next_percent",
-      0,
-      `Percent of ${model}'s requests naming no version that go to the next version.`,
-      (r) => `${r} >= 0 && ${r} <= 100 && floor(${r}) == ${r}`,
-      "a whole number from 0 to 100",
-    );
-    this.variables = { version, next: nextVersion, percent: nextPercent };
+    this.variables = modelVariables(TerraformStack.of(this), id.replace(/-/g, "_"), model, props.version);
+    const { version, next: nextVersion, percent: nextPercent } = this.variables;
     const [pinned, next, percent] = [version, nextVersion, nextPercent].map((x) => `var.${x.friendlyUniqueId}`);
 
     const name = `${pair.appName}-${model.toLowerCase().replace(/[^a-z0-9-]/g, "-")}-versions`;
@@ -205,4 +137,88 @@ export class TritonModelCanary extends Construct {
         `This plan also switches active, moves the color canary, or changes the serving release: apply the versions in a plan of their own.`,
     };
   }
+}
+
+/** The props checked, every problem named at once; the verification spec as checked. */
+function validated(path: string, props: TritonModelCanaryProps): VerifySpec {
+  const v = new PropValidator(path);
+  let spec: VerifySpec | undefined;
+  v.check(
+    "canary",
+    (props.canary as object | undefined)?.constructor?.name ?? String(props.canary),
+    props.canary instanceof TritonCanary,
+    "a TritonCanary (our Envoy): its routes pin the model's unversioned requests to a version with a runtime share to the next; a Gateway's HTTPRoute cannot",
+  );
+  v.check(
+    "model",
+    props.model,
+    typeof props.model === "string" && MODEL_NAME.test(props.model),
+    "a Triton model name: letters, digits, '_', '.', '-', starting with a letter or digit, at most 63",
+  );
+  v.integer("version", props.version, 1, 2 ** 31 - 1);
+  try {
+    spec = validateSpec(props.verify, "verify");
+    v.check(
+      "verify.models",
+      props.verify.models.map((m) => m.name).join(", "),
+      props.verify.models.some((m) => m.name === props.model),
+      `a spec that checks ${props.model} (its entries for ${props.model} are run against the next version)`,
+    );
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    e.problems.forEach((p) => v.check(`verify.${p.field}`, p.value, false, p.expected));
+  }
+  v.throwIfInvalid();
+  return spec!;
+}
+
+/** The model's version variables: the pinned version, the next one (0: none) and its share, each validated by the engine. */
+function modelVariables(
+  stack: TerraformStack,
+  base: string,
+  model: string,
+  pinnedVersion: number,
+): TritonModelCanary["variables"] {
+  const number = (
+    name: string,
+    dflt: number,
+    description: string,
+    condition: (ref: string) => string,
+    what: string,
+  ) => {
+    const variable = new TerraformVariable(stack, `${base}_${name}`, {
+      type: "number",
+      default: dflt,
+      nullable: false,
+      description,
+    });
+    const ref = `var.${variable.friendlyUniqueId}`;
+    variable.addValidation({
+      condition: `\${${condition(ref)}}`,
+      errorMessage: `The ${variable.friendlyUniqueId} variable must be ${what}.`,
+    });
+    return variable;
+  };
+  const version = number(
+    "version",
+    pinnedVersion,
+    `The version of ${model} that requests naming no version go to.`,
+    (r) => `${r} >= 1 && floor(${r}) == ${r}`,
+    "a whole number from 1 (a model version)",
+  );
+  const nextVersion = number(
+    "next_version",
+    0,
+    `The next version of ${model}, loaded beside the pinned one (0: none).`,
+    (r) => `${r} >= 0 && floor(${r}) == ${r}`,
+    "a whole number: a model version, or 0 for none",
+  );
+  const nextPercent = number(
+    "next_percent",
+    0,
+    `Percent of ${model}'s requests naming no version that go to the next version.`,
+    (r) => `${r} >= 0 && ${r} <= 100 && floor(${r}) == ${r}`,
+    "a whole number from 0 to 100",
+  );
+  return { version, next: nextVersion, percent: nextPercent };
 }
