@@ -172,21 +172,7 @@ export class TritonPromotion extends Construct {
         canary.dataPlane !== undefined,
         "a TritonGatewayCanary with its dataPlane (e.g. GatewayDataPlane.contour()): the driver reads the weights the Gateway's Envoy serves and each color's requests from it",
       );
-    const analysis = {
-      intervalSeconds: props.analysis?.intervalSeconds ?? 30,
-      metrics: props.analysis?.metrics,
-      ...(props.analysis?.prometheusUrl !== undefined ? { prometheusUrl: props.analysis.prometheusUrl } : {}),
-    };
-    for (const p of promotionProblems({ steps: props.steps, analysis })) v.check(p.field, p.value, false, p.expected);
-    v.integer("historyLimit", props.historyLimit, 1, 1000);
-    const webhookUrlEnv = props.webhookUrlEnv ?? "CDKTF_TRITON_WEBHOOK_URL";
-    v.check(
-      "webhookUrlEnv",
-      webhookUrlEnv,
-      /^[A-Za-z_][A-Za-z0-9_]*$/.test(webhookUrlEnv),
-      "the name of an environment variable",
-    );
-    v.throwIfInvalid();
+    const { analysis, webhookUrlEnv } = checkedSettings(v, props);
 
     // A pair may have a promotion of its colors and one of each model canary's versions.
     const outputId = `${pair.appName}${modelCanary ? `_${modelCanary.model}_versions` : ""}_promotion`.replace(
@@ -232,30 +218,10 @@ export class TritonPromotion extends Construct {
         canary: canary.canaryVariable?.friendlyUniqueId ?? "",
       },
       output: outputId,
-      ...(canary instanceof TritonGatewayCanary
-        ? {
-            gateway: {
-              implementation: canary.dataPlane!.implementation,
-              route: canary.routeName,
-              envoy: {
-                namespace: canary.dataPlane!.namespace,
-                podLabels: { ...canary.dataPlane!.podLabels },
-                adminPort: canary.dataPlane!.adminPort,
-              },
-            },
-          }
-        : {
-            envoy: {
-              name: canary.model.name,
-              opsPort: ENVOY_OPS_PORT,
-              adminPort: ENVOY_ADMIN_PORT,
-              route: CANARY_ROUTE,
-              clusters: canary.clusters,
-            },
-          }),
+      ...dataPlaneSpec(canary),
       ...(modelCanary ? { model: modelPlane(modelCanary) } : {}),
       steps: props.steps.map((s) => ({ weightPercent: s.weightPercent, bakeSeconds: s.bakeSeconds })),
-      analysis: analysis as PromotionSpec["analysis"],
+      analysis,
       confirmBeforeSwitch: props.confirmBeforeSwitch ?? false,
       history: { configMap: historyConfigMap(pair.appName), limit: props.historyLimit ?? 50 },
       webhookUrlEnv,
@@ -268,6 +234,54 @@ export class TritonPromotion extends Construct {
       JSON.stringify(this.spec, null, 2),
     ).asset;
   }
+}
+
+/** The analysis, the history's limit and the webhook's variable checked (every problem named at once). */
+function checkedSettings(
+  v: PropValidator,
+  props: TritonPromotionProps,
+): { analysis: PromotionSpec["analysis"]; webhookUrlEnv: string } {
+  const analysis = {
+    intervalSeconds: props.analysis?.intervalSeconds ?? 30,
+    metrics: props.analysis?.metrics,
+    ...(props.analysis?.prometheusUrl !== undefined ? { prometheusUrl: props.analysis.prometheusUrl } : {}),
+  };
+  for (const p of promotionProblems({ steps: props.steps, analysis })) v.check(p.field, p.value, false, p.expected);
+  v.integer("historyLimit", props.historyLimit, 1, 1000);
+  const webhookUrlEnv = props.webhookUrlEnv ?? "CDKTF_TRITON_WEBHOOK_URL";
+  v.check(
+    "webhookUrlEnv",
+    webhookUrlEnv,
+    /^[A-Za-z_][A-Za-z0-9_]*$/.test(webhookUrlEnv),
+    "the name of an environment variable",
+  );
+  v.throwIfInvalid();
+  return { analysis: analysis as PromotionSpec["analysis"], webhookUrlEnv };
+}
+
+/** Where the driver finds the weights: the Gateway's Envoy pods, or our Envoy's route and clusters. */
+function dataPlaneSpec(canary: TritonCanary | TritonGatewayCanary): Pick<PromotionSpec, "gateway" | "envoy"> {
+  return canary instanceof TritonGatewayCanary
+    ? {
+        gateway: {
+          implementation: canary.dataPlane!.implementation,
+          route: canary.routeName,
+          envoy: {
+            namespace: canary.dataPlane!.namespace,
+            podLabels: { ...canary.dataPlane!.podLabels },
+            adminPort: canary.dataPlane!.adminPort,
+          },
+        },
+      }
+    : {
+        envoy: {
+          name: canary.model.name,
+          opsPort: ENVOY_OPS_PORT,
+          adminPort: ENVOY_ADMIN_PORT,
+          route: CANARY_ROUTE,
+          clusters: canary.clusters,
+        },
+      };
 }
 
 /** A model canary as the driver reads it: the variables, the check, each color's pods and restricted API. */
