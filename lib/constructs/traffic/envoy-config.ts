@@ -231,37 +231,10 @@ function renderListener(
   tls?: RenderedTls,
 ): { listener: object; routes: object } {
   const filters: object[] = [];
-  const healthCheck =
-    readiness && "clusters" in readiness
-      ? {
-          name: "envoy.filters.http.health_check",
-          typed_config: {
-            "@type": T.healthCheck,
-            pass_through_mode: false,
-            headers: [{ name: ":path", string_match: { exact: READY_CHAIN_PATH } }],
-            cluster_min_healthy_percentages: Object.fromEntries(readiness.clusters.map((c) => [c, { value: 0 }])),
-          },
-        }
-      : undefined;
+  const healthCheck = readiness && "clusters" in readiness ? readinessHealthCheck(readiness.clusters) : undefined;
   // First, so that neither the rate limit nor a route ever sees the readiness request.
   if (healthCheck) filters.push(healthCheck);
-  if (l.rateLimit) {
-    const on = { default_value: { numerator: 100, denominator: "HUNDRED" }, runtime_key: `${l.name}_rate_limit` };
-    filters.push({
-      name: "envoy.filters.http.local_ratelimit",
-      typed_config: {
-        "@type": T.localRateLimit,
-        stat_prefix: `${l.name}_rate_limit`,
-        token_bucket: {
-          max_tokens: l.rateLimit.maxTokens,
-          tokens_per_fill: l.rateLimit.tokensPerFill,
-          fill_interval: duration(l.rateLimit.fillIntervalSeconds),
-        },
-        filter_enabled: on,
-        filter_enforced: on,
-      },
-    });
-  }
+  if (l.rateLimit) filters.push(rateLimitFilter(l.name, l.rateLimit));
   const refused = (l.refused ?? []).map((match) => ({
     match,
     direct_response: {
@@ -290,37 +263,7 @@ function renderListener(
     "@type": T.routeConfiguration,
     ...routeConfiguration(l.name, [...hop, ...refused, ...l.routes.flatMap(renderRoutes)], false),
   };
-  const accessLog = l.accessLog
-    ? [
-        {
-          name: "envoy.access_loggers.file",
-          // Sampled per request (independent draws), and never the readiness chain's requests.
-          filter: {
-            and_filter: {
-              filters: [
-                {
-                  runtime_filter: {
-                    runtime_key: `${l.name}_access_log_percent`,
-                    percent_sampled: { numerator: l.accessLog.sampledPercent, denominator: "HUNDRED" },
-                    use_independent_randomness: true,
-                  },
-                },
-                {
-                  header_filter: {
-                    header: { name: ":path", string_match: { exact: READY_CHAIN_PATH }, invert_match: true },
-                  },
-                },
-              ],
-            },
-          },
-          typed_config: {
-            "@type": T.fileAccessLog,
-            path: accessLogPath,
-            log_format: { json_format: { ...ACCESS_LOG_FORMAT, listener: l.name } },
-          },
-        },
-      ]
-    : [];
+  const accessLog = l.accessLog ? [accessLogConfig(l.name, l.accessLog.sampledPercent, accessLogPath)] : [];
   const listener = httpListener(
     l.name,
     address,
@@ -355,6 +298,68 @@ function renderListener(
       { name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": T.tlsInspector } },
     ];
   return { listener: { "@type": T.listener, ...listener }, routes };
+}
+
+/** The last listener's health check: the readiness chain answers 200 only while every cluster has a healthy endpoint. */
+function readinessHealthCheck(clusters: readonly string[]): object {
+  return {
+    name: "envoy.filters.http.health_check",
+    typed_config: {
+      "@type": T.healthCheck,
+      pass_through_mode: false,
+      headers: [{ name: ":path", string_match: { exact: READY_CHAIN_PATH } }],
+      cluster_min_healthy_percentages: Object.fromEntries(clusters.map((c) => [c, { value: 0 }])),
+    },
+  };
+}
+
+/** Envoy's local rate limit on a listener: a token bucket, on for every request unless a route turns it off. */
+function rateLimitFilter(listener: string, r: NonNullable<ListenerModel["rateLimit"]>): object {
+  const on = { default_value: { numerator: 100, denominator: "HUNDRED" }, runtime_key: `${listener}_rate_limit` };
+  return {
+    name: "envoy.filters.http.local_ratelimit",
+    typed_config: {
+      "@type": T.localRateLimit,
+      stat_prefix: `${listener}_rate_limit`,
+      token_bucket: {
+        max_tokens: r.maxTokens,
+        tokens_per_fill: r.tokensPerFill,
+        fill_interval: duration(r.fillIntervalSeconds),
+      },
+      filter_enabled: on,
+      filter_enforced: on,
+    },
+  };
+}
+
+/** A listener's access log: one JSON line per sampled request (independent draws), never the readiness chain's. */
+function accessLogConfig(listener: string, sampledPercent: number, path: string): object {
+  return {
+    name: "envoy.access_loggers.file",
+    filter: {
+      and_filter: {
+        filters: [
+          {
+            runtime_filter: {
+              runtime_key: `${listener}_access_log_percent`,
+              percent_sampled: { numerator: sampledPercent, denominator: "HUNDRED" },
+              use_independent_randomness: true,
+            },
+          },
+          {
+            header_filter: {
+              header: { name: ":path", string_match: { exact: READY_CHAIN_PATH }, invert_match: true },
+            },
+          },
+        ],
+      },
+    },
+    typed_config: {
+      "@type": T.fileAccessLog,
+      path,
+      log_format: { json_format: { ...ACCESS_LOG_FORMAT, listener } },
+    },
+  };
 }
 
 /** A route table: one virtual host with these routes. */
