@@ -276,36 +276,7 @@ export class EnvoyDeployment extends Construct {
         : undefined,
     };
     this.rendered = renderEnvoy(model, this.renderOptions);
-    const tlsVolumes = tls
-      ? [
-          {
-            name: "tls-certificate",
-            secret: {
-              secretName: tls.secretName,
-              items: [
-                { key: "tls.crt", path: "tls.crt" },
-                { key: "tls.key", path: "tls.key" },
-              ],
-            },
-          },
-          ...(tls.clientCaSecretName
-            ? [
-                {
-                  name: "tls-client-ca",
-                  secret: { secretName: tls.clientCaSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] },
-                },
-              ]
-            : []),
-        ]
-      : [];
-    const spread = props.topologySpreadConstraints ?? [
-      {
-        maxSkew: 1,
-        topologyKey: "kubernetes.io/hostname",
-        whenUnsatisfiable: "ScheduleAnyway",
-        labelSelector: { matchLabels: selector },
-      },
-    ];
+    const tlsVolumes = tls ? envoyTlsVolumes(tls) : [];
     this.configMap = new ConfigMapV1(this, "config", {
       metadata: { name, namespace, labels, annotations },
       data: { ...this.files },
@@ -330,27 +301,7 @@ export class EnvoyDeployment extends Construct {
             },
           },
           spec: {
-            automountServiceAccountToken: false,
-            terminationGracePeriodSeconds: 30,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: "101",
-              runAsGroup: "101",
-              seccompProfile: { type: "RuntimeDefault" },
-            },
-            imagePullSecrets: props.imagePullSecrets?.length
-              ? props.imagePullSecrets.map((name) => ({ name }))
-              : undefined,
-            nodeSelector: props.nodeSelector && Object.keys(props.nodeSelector).length ? props.nodeSelector : undefined,
-            toleration: props.tolerations?.length
-              ? props.tolerations.map((t) => ({
-                  ...t,
-                  tolerationSeconds: t.tolerationSeconds === undefined ? undefined : String(t.tolerationSeconds),
-                }))
-              : undefined,
-            affinity: props.affinity ? providerAffinity(props.affinity) : undefined,
-            topologySpreadConstraint: spread.length ? providerTopologySpread(spread) : undefined,
-            priorityClassName: props.priorityClassName,
+            ...podPlacement(props, selector),
             container: [envoyContainer(props, ports, tls)],
             volume: [{ name: "config", configMap: { name } }, { name: "tmp", emptyDir: {} }, ...tlsVolumes],
           },
@@ -380,18 +331,88 @@ export class EnvoyDeployment extends Construct {
         ],
       },
     });
-    const pdb = props.podDisruptionBudget;
-    if (pdb !== false) {
-      const budget =
-        pdb?.minAvailable !== undefined
-          ? { minAvailable: String(pdb.minAvailable) }
-          : { maxUnavailable: String(pdb?.maxUnavailable ?? 1) };
-      this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
-        metadata: { name, namespace, labels, annotations },
-        spec: { ...budget, selector: { matchLabels: selector } },
-      });
-    }
+    this.podDisruptionBudget = envoyPdb(
+      this,
+      props.podDisruptionBudget,
+      { name, namespace, labels, annotations },
+      selector,
+    );
   }
+}
+
+/** The listeners' certificate (and the client CA, when clients must present one), mounted from their Secrets. */
+function envoyTlsVolumes(tls: NonNullable<DataPlaneProps["tls"]>) {
+  return [
+    {
+      name: "tls-certificate",
+      secret: {
+        secretName: tls.secretName,
+        items: [
+          { key: "tls.crt", path: "tls.crt" },
+          { key: "tls.key", path: "tls.key" },
+        ],
+      },
+    },
+    ...(tls.clientCaSecretName
+      ? [
+          {
+            name: "tls-client-ca",
+            secret: { secretName: tls.clientCaSecretName, items: [{ key: "ca.crt", path: "ca.crt" }] },
+          },
+        ]
+      : []),
+  ];
+}
+
+/** The Envoy pods' security context and placement: non-root, their nodes, tolerations, affinity and spread. */
+function podPlacement(props: DataPlaneProps, selector: Record<string, string>) {
+  const spread = props.topologySpreadConstraints ?? [
+    {
+      maxSkew: 1,
+      topologyKey: "kubernetes.io/hostname",
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: { matchLabels: selector },
+    },
+  ];
+  return {
+    automountServiceAccountToken: false,
+    terminationGracePeriodSeconds: 30,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: "101",
+      runAsGroup: "101",
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    imagePullSecrets: props.imagePullSecrets?.length ? props.imagePullSecrets.map((name) => ({ name })) : undefined,
+    nodeSelector: props.nodeSelector && Object.keys(props.nodeSelector).length ? props.nodeSelector : undefined,
+    toleration: props.tolerations?.length
+      ? props.tolerations.map((t) => ({
+          ...t,
+          tolerationSeconds: t.tolerationSeconds === undefined ? undefined : String(t.tolerationSeconds),
+        }))
+      : undefined,
+    affinity: props.affinity ? providerAffinity(props.affinity) : undefined,
+    topologySpreadConstraint: spread.length ? providerTopologySpread(spread) : undefined,
+    priorityClassName: props.priorityClassName,
+  };
+}
+
+/** The Envoy pods' disruption budget (one pod at a time by default), unless switched off. */
+function envoyPdb(
+  scope: Construct,
+  pdb: DataPlaneProps["podDisruptionBudget"],
+  metadata: { name: string; namespace: string; labels: Record<string, string>; annotations?: Record<string, string> },
+  selector: Record<string, string>,
+): PodDisruptionBudgetV1 | undefined {
+  if (pdb === false) return undefined;
+  const budget =
+    pdb?.minAvailable !== undefined
+      ? { minAvailable: String(pdb.minAvailable) }
+      : { maxUnavailable: String(pdb?.maxUnavailable ?? 1) };
+  return new PodDisruptionBudgetV1(scope, "pdb", {
+    metadata,
+    spec: { ...budget, selector: { matchLabels: selector } },
+  });
 }
 
 /** Envoy's container: the config and TLS mounts, the ops port's probes, non-root and read-only. */
