@@ -8,7 +8,7 @@ import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
 import { PropValidator } from "../validation";
 import { gateArgv, gateCommand, parsePortForwardTarget, VerifyFlags } from "../../core/gate-flags";
-import { ClusterRunner, GATE_SPEC_DIR, GateJob, GateRunner, validateGateJob } from "./gate-job";
+import { ClusterRunner, GATE_SPEC_DIR, GateJob, GateJobOptions, GateRunner, validateGateJob } from "./gate-job";
 import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
@@ -207,67 +207,7 @@ export class VerificationGate extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: VerificationGateProps) {
     super(scope, id);
-    const v = new PropValidator(this.node.path);
-    let specText = "";
-    try {
-      specText = JSON.stringify(validateSpec(props.spec, "spec"));
-    } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
-      e.problems.forEach((p) => v.check(`spec.${p.field}`, p.value, false, p.expected));
-    }
-    if (props.protocol !== undefined) v.oneOf("protocol", props.protocol, PROTOCOLS);
-    const cluster = props.runIn instanceof ClusterRunner ? props.runIn.options : undefined;
-    if (cluster) {
-      validateGateJob(cluster, v, "runIn");
-      const inPod = "not in the cluster: the Job's report is its log (kubectl logs job/<name>)";
-      v.check(
-        "reportDir",
-        props.reportDir,
-        props.reportDir === undefined,
-        `no reportDir with GateRunner.cluster: report files would stay in the Job's pod (${inPod})`,
-      );
-      v.check(
-        "command",
-        props.command,
-        props.command === undefined,
-        "no command with GateRunner.cluster: the Job runs the image's entrypoint",
-      );
-      for (const [field, t] of [
-        ["target", props.target],
-        ["baseline", props.baseline],
-      ] as const) {
-        if (t instanceof PortForwardTarget)
-          v.check(
-            field,
-            "port-forward",
-            false,
-            "a URL the Job reaches inside the cluster, e.g. http://<service>.<namespace>.svc.cluster.local:8000 (port-forwards run only where apply runs)",
-          );
-      }
-      v.dnsLabel("job.name", props.job?.name ?? id, 52);
-      v.dnsLabel("job.namespace", props.job?.namespace);
-    } else if (props.runIn !== undefined)
-      v.check(
-        "runIn",
-        props.runIn,
-        props.runIn instanceof GateRunner,
-        "GateRunner.local() or GateRunner.cluster({ image })",
-      );
-    props.target._validate(v, "target");
-    props.baseline?._validate(v, "baseline");
-    if (props.metricsUrl !== undefined) new UrlTarget(props.metricsUrl)._validate(v, "metricsUrl");
-    if (props.reportDir !== undefined)
-      claimName(this, v, "reportDir", props.reportDir, `the report ${props.reportDir}/${id}.json`);
-    for (const [name, env] of Object.entries(props.headersFromEnv ?? {})) {
-      v.check(`headersFromEnv["${name}"]`, name, /^[A-Za-z0-9-]+$/.test(name), "an HTTP header name");
-      v.check(
-        `headersFromEnv["${name}"]`,
-        env,
-        /^[A-Za-z_][A-Za-z0-9_]*$/.test(env),
-        "the name of an environment variable",
-      );
-    }
-    v.throwIfInvalid();
+    const { specText, cluster } = checked(this, id, props);
 
     // The spec travels as a file asset, not on the command line or in the environment.
     const { asset, hash: specHash } = specAsset(this, "spec", "cdktf-triton-specs", "verify.json", specText);
@@ -275,38 +215,7 @@ export class VerificationGate extends DependableConstruct {
     const back = props.switchBack;
     // Values read at plan time (the pass record, the break glass, the color to switch back to) reach
     // the CLI through the environment: gate-flags' table says which.
-    const flags: Partial<VerifyFlags> = {
-      spec: cluster ? `${GATE_SPEC_DIR}/verify.json` : this.specAsset.path,
-      ...props.target._flags("candidate"),
-      ...props.baseline?._flags("baseline"),
-      metricsUrl: props.metricsUrl || undefined,
-      protocol: props.protocol === "grpc" ? "grpc" : undefined,
-      header: Object.entries(props.headersFromEnv ?? {}).map(([name, env]) => `${name}=${env}`),
-      ...(props.reportDir
-        ? { jsonFile: `${props.reportDir}/${id}.json`, junit: `${props.reportDir}/${id}.xml`, htmlDir: props.reportDir }
-        : {}),
-      fingerprint: props.fingerprint || undefined,
-      ...(props.history
-        ? {
-            historyConfigmap: `${props.history.namespace}/${props.history.configMap}`,
-            historyApp: props.history.app,
-            historyColor: props.history.color,
-          }
-        : {}),
-      passed: props.passedRecord || undefined,
-      allowServingChange: props.allowServingChange || undefined,
-      ...(back
-        ? {
-            switchBack: [back.activeService, back.previewService]
-              .filter(Boolean)
-              .map((s) => `svc/${s}`)
-              .join(","),
-            switchBackFrom: back.from,
-            switchBackTo: back.to,
-            switchBackFingerprint: back.toFingerprint || undefined,
-          }
-        : {}),
-    };
+    const flags = gateFlags(props, id, cluster ? `${GATE_SPEC_DIR}/verify.json` : this.specAsset.path);
     if (cluster) {
       // The namespace of the Services it may point back (the Job's own; kubectl in a pod defaults to it too).
       const { args, environment } = gateArgv({
@@ -359,4 +268,111 @@ export class VerificationGate extends DependableConstruct {
   public get passedAt(): string {
     return `\${${this.passedAtExpression}}`;
   }
+}
+
+/** The props checked, every problem named at once; the spec as it ships, and the Job's options when it runs in the cluster. */
+function checked(
+  scope: Construct,
+  id: string,
+  props: VerificationGateProps,
+): { specText: string; cluster?: GateJobOptions } {
+  const v = new PropValidator(scope.node.path);
+  let specText = "";
+  try {
+    specText = JSON.stringify(validateSpec(props.spec, "spec"));
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    e.problems.forEach((p) => v.check(`spec.${p.field}`, p.value, false, p.expected));
+  }
+  if (props.protocol !== undefined) v.oneOf("protocol", props.protocol, PROTOCOLS);
+  const cluster = props.runIn instanceof ClusterRunner ? props.runIn.options : undefined;
+  if (cluster) {
+    validateGateJob(cluster, v, "runIn");
+    const inPod = "not in the cluster: the Job's report is its log (kubectl logs job/<name>)";
+    v.check(
+      "reportDir",
+      props.reportDir,
+      props.reportDir === undefined,
+      `no reportDir with GateRunner.cluster: report files would stay in the Job's pod (${inPod})`,
+    );
+    v.check(
+      "command",
+      props.command,
+      props.command === undefined,
+      "no command with GateRunner.cluster: the Job runs the image's entrypoint",
+    );
+    for (const [field, t] of [
+      ["target", props.target],
+      ["baseline", props.baseline],
+    ] as const) {
+      if (t instanceof PortForwardTarget)
+        v.check(
+          field,
+          "port-forward",
+          false,
+          "a URL the Job reaches inside the cluster, e.g. http://<service>.<namespace>.svc.cluster.local:8000 (port-forwards run only where apply runs)",
+        );
+    }
+    v.dnsLabel("job.name", props.job?.name ?? id, 52);
+    v.dnsLabel("job.namespace", props.job?.namespace);
+  } else if (props.runIn !== undefined)
+    v.check(
+      "runIn",
+      props.runIn,
+      props.runIn instanceof GateRunner,
+      "GateRunner.local() or GateRunner.cluster({ image })",
+    );
+  props.target._validate(v, "target");
+  props.baseline?._validate(v, "baseline");
+  if (props.metricsUrl !== undefined) new UrlTarget(props.metricsUrl)._validate(v, "metricsUrl");
+  if (props.reportDir !== undefined)
+    claimName(scope, v, "reportDir", props.reportDir, `the report ${props.reportDir}/${id}.json`);
+  for (const [name, env] of Object.entries(props.headersFromEnv ?? {})) {
+    v.check(`headersFromEnv["${name}"]`, name, /^[A-Za-z0-9-]+$/.test(name), "an HTTP header name");
+    v.check(
+      `headersFromEnv["${name}"]`,
+      env,
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(env),
+      "the name of an environment variable",
+    );
+  }
+  v.throwIfInvalid();
+  return { specText, cluster };
+}
+
+/** The CLI's flags for this gate (values read at plan time reach it through the environment: gate-flags' table says which). */
+function gateFlags(props: VerificationGateProps, id: string, spec: string): Partial<VerifyFlags> {
+  const back = props.switchBack;
+  return {
+    spec,
+    ...props.target._flags("candidate"),
+    ...props.baseline?._flags("baseline"),
+    metricsUrl: props.metricsUrl || undefined,
+    protocol: props.protocol === "grpc" ? "grpc" : undefined,
+    header: Object.entries(props.headersFromEnv ?? {}).map(([name, env]) => `${name}=${env}`),
+    ...(props.reportDir
+      ? { jsonFile: `${props.reportDir}/${id}.json`, junit: `${props.reportDir}/${id}.xml`, htmlDir: props.reportDir }
+      : {}),
+    fingerprint: props.fingerprint || undefined,
+    ...(props.history
+      ? {
+          historyConfigmap: `${props.history.namespace}/${props.history.configMap}`,
+          historyApp: props.history.app,
+          historyColor: props.history.color,
+        }
+      : {}),
+    passed: props.passedRecord || undefined,
+    allowServingChange: props.allowServingChange || undefined,
+    ...(back
+      ? {
+          switchBack: [back.activeService, back.previewService]
+            .filter(Boolean)
+            .map((s) => `svc/${s}`)
+            .join(","),
+          switchBackFrom: back.from,
+          switchBackTo: back.to,
+          switchBackFingerprint: back.toFingerprint || undefined,
+        }
+      : {}),
+  };
 }
