@@ -5,7 +5,11 @@
 // the verifier writes: the pair's history ConfigMap and Events, and (after the switch) the two
 // Services it may point back.
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
-import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
+import {
+  JobV1,
+  JobV1SpecTemplateSpecContainer,
+  JobV1SpecTemplateSpecContainerEnv,
+} from "@cdktf/provider-kubernetes/lib/job-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
@@ -118,33 +122,7 @@ export class GateJob extends Construct {
       data: { "verify.json": props.specText },
     });
     const account = new ServiceAccountV1(this, "account", { metadata, automountServiceAccountToken: false });
-    const rules = [
-      // The verdict's Event on the pair's Service.
-      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
-      ...(props.historyConfigMap
-        ? [
-            {
-              apiGroups: [""],
-              resources: ["configmaps"],
-              resourceNames: [props.historyConfigMap],
-              verbs: ["get", "update"],
-            },
-            // Kubernetes cannot limit `create` to a name: the first verdict creates the history.
-            { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
-          ]
-        : []),
-      ...(props.switchBackServices?.length
-        ? [
-            {
-              apiGroups: [""],
-              resources: ["services"],
-              resourceNames: [...props.switchBackServices],
-              verbs: ["get", "patch"],
-            },
-          ]
-        : []),
-    ];
-    const role = new RoleV1(this, "role", { metadata, rule: rules });
+    const role = new RoleV1(this, "role", { metadata, rule: gateRules(props) });
     const binding = new RoleBindingV1(this, "binding", {
       metadata,
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
@@ -184,24 +162,7 @@ export class GateJob extends Construct {
               ? options.imagePullSecrets.map((n) => ({ name: n }))
               : undefined,
             securityContext: { runAsNonRoot: true, runAsUser: "1000", seccompProfile: { type: "RuntimeDefault" } },
-            container: [
-              {
-                name: "verify",
-                image: options.image,
-                args: [...props.args],
-                env,
-                volumeMount: [
-                  { name: "spec", mountPath: GATE_SPEC_DIR, readOnly: true },
-                  { name: "tmp", mountPath: "/tmp" },
-                ],
-                resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ["ALL"] },
-                },
-              },
-            ],
+            container: [gateContainer(options.image, props.args, env)],
             volume: [
               { name: "spec", configMap: { name: `${name}-spec` } },
               { name: "tmp", emptyDir: {} },
@@ -217,4 +178,58 @@ export class GateJob extends Construct {
     this.job.addOverride("lifecycle.replace_triggered_by", [`terraform_data.${this.trigger.friendlyUniqueId}`]);
     this.job.dependsOn = [dependable(spec), dependable(account), dependable(role), dependable(binding)];
   }
+}
+
+/** What the verifier may do with the Job's token: the verdict's Event, the history's ConfigMap, the Services it may point back. */
+function gateRules(props: GateJobProps) {
+  return [
+    // The verdict's Event on the pair's Service.
+    { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+    ...(props.historyConfigMap
+      ? [
+          {
+            apiGroups: [""],
+            resources: ["configmaps"],
+            resourceNames: [props.historyConfigMap],
+            verbs: ["get", "update"],
+          },
+          // Kubernetes cannot limit `create` to a name: the first verdict creates the history.
+          { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+        ]
+      : []),
+    ...(props.switchBackServices?.length
+      ? [
+          {
+            apiGroups: [""],
+            resources: ["services"],
+            resourceNames: [...props.switchBackServices],
+            verbs: ["get", "patch"],
+          },
+        ]
+      : []),
+  ];
+}
+
+/** The verifier's container: the image's entrypoint with the gate's arguments, non-root, read-only. */
+function gateContainer(
+  image: string,
+  args: readonly string[],
+  env: JobV1SpecTemplateSpecContainerEnv[],
+): JobV1SpecTemplateSpecContainer {
+  return {
+    name: "verify",
+    image,
+    args: [...args],
+    env,
+    volumeMount: [
+      { name: "spec", mountPath: GATE_SPEC_DIR, readOnly: true },
+      { name: "tmp", mountPath: "/tmp" },
+    ],
+    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
 }
