@@ -1,4 +1,5 @@
-import { measurementText, PairStatus, progressText, watchLine } from "../lib/run/observe/status";
+import { measurementText, progressText, watchLine } from "../lib/run/observe/status-text";
+import { PairStatus } from "../lib/run/observe/status-types";
 import { Progress } from "../lib/run/promote/lease";
 
 // `status --watch` without a cluster: what a driver's published progress reads as, and which changes

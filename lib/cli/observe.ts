@@ -97,7 +97,8 @@ function addStatusCommand(program: Command, io: Io, setCode: (code: number) => v
     .addHelpText("after", exitCodesHelp("status"))
     .action(async (flags) => {
       try {
-        const { collectStatus, statusText, watchStatus } = await import("../run/observe/status");
+        const { collectStatus, watchStatus } = await import("../run/observe/status");
+        const { statusText } = await import("../run/observe/status-text");
         const n = Number(flags.historyCount);
         if (!Number.isInteger(n) || n < 0)
           throw new Error(`--history-count ${flags.historyCount}: expected a whole number`);

@@ -47,9 +47,7 @@ export function healthScore(r: VerifyReport): number {
 }
 
 /** The pairs in the data, each with its versions, promotions and verifications. */
-export function pairsOf(
-  data: ObservedData,
-): {
+export function pairsOf(data: ObservedData): {
   app: string;
   versions: VersionRow[];
   promotions: PromotionRecord[];

@@ -19,76 +19,19 @@ import { isColor } from "../../core/colors";
 import { ENVOY_ADMIN_PORT, isOpsCluster, parseWeightsVersion } from "../../core/envoy";
 import { readServed, sameWeights, SplitRouteClusters, weightsText } from "../envoys";
 import { FailoverEvent, parseEnvoyLog } from "./envoy-log";
-import { Holder, holderText, PairLease, Progress } from "../promote/lease";
+import { holderText, PairLease } from "../promote/lease";
 import { addEnvoyLog, addHistoryRecords, ObservedData } from "./sources";
+import {
+  ColorStatus,
+  DriverStatus,
+  EnvoyClusterHealth,
+  EnvoyStatus,
+  NamespaceStatus,
+  PairStatus,
+} from "./status-types";
+import { statusText, watchLine } from "./status-text";
 
-export interface ColorStatus {
-  readonly color: string;
-  /** The Deployment (and Helm release) name. */
-  readonly release: string;
-  readonly version: string;
-  /** The serving color's from the active Service; the other's from its last passed verification. */
-  readonly fingerprint?: string;
-  readonly fingerprintFrom?: "serving" | "last verified";
-  readonly desiredReplicas: number;
-  readonly readyReplicas: number;
-  readonly helmRevision?: number;
-  readonly helmStatus?: string;
-  readonly autoscaler?: { readonly min: number; readonly max: number; readonly current?: number };
-}
-
-export interface EnvoyClusterHealth {
-  readonly cluster: string;
-  readonly healthy: number;
-  readonly total: number;
-  /** Hosts ejected by outlier detection now. */
-  readonly ejected: number;
-}
-
-export interface EnvoyStatus {
-  readonly name: string;
-  readonly pods: string[];
-  /** The weights each pod serves (its runtime's where set, else its route tables'), one per pod and split route. */
-  readonly weights: string[];
-  /** Pods that serve weights from their runtime (a promotion's push), with their file's. */
-  readonly runtime: string[];
-  readonly clusters: EnvoyClusterHealth[];
-  /** Hosts whose last health event took them out of rotation (ejected, or failed since). */
-  readonly hostsOut: string[];
-  /** The health checkers' events in the pods' logs, oldest first. */
-  readonly events: FailoverEvent[];
-  readonly problems: string[];
-}
-
-/** The pair's promotion driver, from its lease: who holds it and what it published. */
-export interface DriverStatus {
-  /** A driver holds the lease and renews it. */
-  readonly live: boolean;
-  readonly holder?: Holder;
-  readonly renewTime?: string;
-  /** What the driver last published (step, bake left, last measurements); phase "ended" after it let go. */
-  readonly progress?: Progress;
-}
-
-export interface PairStatus {
-  readonly app: string;
-  /** The promotion driver's lease, when one ever ran for the pair. */
-  readonly driver?: DriverStatus;
-  readonly namespace: string;
-  /** The color the active Service selects ("" when it selects none). */
-  readonly serving: string;
-  readonly colors: ColorStatus[];
-  /** The newest history records, oldest first. */
-  readonly history: HistoryRecord[];
-  readonly envoys: EnvoyStatus[];
-  readonly problems: string[];
-}
-
-export interface NamespaceStatus {
-  readonly namespace: string;
-  readonly at: string;
-  readonly pairs: PairStatus[];
-}
+export type { ColorStatus, DriverStatus, EnvoyClusterHealth, EnvoyStatus, NamespaceStatus, PairStatus };
 
 async function getJson(access: KubeAccess, args: string[]): Promise<any> {
   const r = await runKubectl(access, [...args, "-o", "json"]);
@@ -136,68 +79,10 @@ export async function collectStatus(
     const problems: string[] = [];
     const serving: string = svc.spec.selector?.color ?? "";
     const annotations: Record<string, string> = svc.metadata.annotations ?? {};
-    const colors: ColorStatus[] = deployments
-      .filter((d) => d.metadata.labels?.app === app && isColor(d.metadata.labels?.color))
-      .sort((a, b) => a.metadata.labels.color.localeCompare(b.metadata.labels.color))
-      .map((d) => {
-        const color = d.metadata.labels.color as string;
-        const release = d.metadata.name as string;
-        const verified = (annotations[PAIR_ANNOTATIONS.verified(color)] ?? "").split(" ")[0];
-        const fingerprint =
-          color === serving ? annotations[PAIR_ANNOTATIONS.servingFingerprint] : verified || undefined;
-        const records = helm
-          .filter((s) => s.metadata.labels?.name === release)
-          .map((s) => ({ revision: Number(s.metadata.labels.version), status: s.metadata.labels.status as string }));
-        const latest = records.sort((a, b) => b.revision - a.revision)[0];
-        const hpa = hpas.find((h) => h.spec?.scaleTargetRef?.name === release);
-        return {
-          color,
-          release,
-          version: d.metadata.labels.version ?? "",
-          ...(fingerprint
-            ? { fingerprint, fingerprintFrom: color === serving ? ("serving" as const) : ("last verified" as const) }
-            : {}),
-          desiredReplicas: d.spec.replicas ?? 0,
-          readyReplicas: d.status?.readyReplicas ?? 0,
-          ...(latest ? { helmRevision: latest.revision, helmStatus: latest.status } : {}),
-          ...(hpa
-            ? {
-                autoscaler: {
-                  min: hpa.spec.minReplicas ?? 1,
-                  max: hpa.spec.maxReplicas,
-                  ...(hpa.status?.currentReplicas !== undefined ? { current: hpa.status.currentReplicas } : {}),
-                },
-              }
-            : {}),
-        };
-      });
+    const colors = colorStatuses(deployments, helm, hpas, app, serving, annotations);
     if (colors.length === 0) problems.push(`no Deployment labelled app=${app} with a color in ${namespace}`);
-    let history: HistoryRecord[] = [];
-    try {
-      const loaded = await pairHistory(access, namespace, app).load();
-      loaded.problems.forEach((p) => problems.push(`history: ${p}, skipped`));
-      history = loaded.records.slice(-(options.historyLimit ?? 5));
-    } catch (e) {
-      problems.push(`history: ${(e as Error).message}`);
-    }
-    let driver: DriverStatus | undefined;
-    try {
-      const lease = await new PairLease(access, namespace, app).read();
-      if (lease.exists)
-        driver = {
-          live: lease.live,
-          ...(lease.holder ? { holder: lease.holder } : {}),
-          ...(lease.renewTime ? { renewTime: lease.renewTime } : {}),
-          ...(lease.progress ? { progress: lease.progress } : {}),
-        };
-      if (lease.exists && !lease.live && lease.holderIdentity && lease.progress?.phase !== "ended") {
-        problems.push(
-          `the promotion driver ${holderText(lease.holder, lease.holderIdentity)} is gone (its lease expired; last renewed ${lease.renewTime}): \`cdktf-triton abort --engine ...\` rolls the pair back, \`promote\` resumes it`,
-        );
-      }
-    } catch (e) {
-      problems.push(`promotion lease: ${(e as Error).message}`);
-    }
+    const history = await recentHistory(access, namespace, app, options.historyLimit ?? 5, problems);
+    const driver = await driverStatus(access, namespace, app, problems);
     const envoys: EnvoyStatus[] = [];
     if (options.envoy !== false)
       for (const envoyCm of frontingEnvoys(configMaps, app, namespace))
@@ -205,6 +90,97 @@ export async function collectStatus(
     out.push({ app, namespace, ...(driver ? { driver } : {}), serving, colors, history, envoys, problems });
   }
   return { namespace, at, pairs: out };
+}
+
+/** Each color's Deployment as status shows it: its version, fingerprint, replicas, Helm revision and autoscaler. */
+function colorStatuses(
+  deployments: any[],
+  helm: any[],
+  hpas: any[],
+  app: string,
+  serving: string,
+  annotations: Record<string, string>,
+): ColorStatus[] {
+  return deployments
+    .filter((d) => d.metadata.labels?.app === app && isColor(d.metadata.labels?.color))
+    .sort((a, b) => a.metadata.labels.color.localeCompare(b.metadata.labels.color))
+    .map((d) => {
+      const color = d.metadata.labels.color as string;
+      const release = d.metadata.name as string;
+      const verified = (annotations[PAIR_ANNOTATIONS.verified(color)] ?? "").split(" ")[0];
+      const fingerprint = color === serving ? annotations[PAIR_ANNOTATIONS.servingFingerprint] : verified || undefined;
+      const records = helm
+        .filter((s) => s.metadata.labels?.name === release)
+        .map((s) => ({ revision: Number(s.metadata.labels.version), status: s.metadata.labels.status as string }));
+      const latest = records.sort((a, b) => b.revision - a.revision)[0];
+      const hpa = hpas.find((h) => h.spec?.scaleTargetRef?.name === release);
+      return {
+        color,
+        release,
+        version: d.metadata.labels.version ?? "",
+        ...(fingerprint
+          ? { fingerprint, fingerprintFrom: color === serving ? ("serving" as const) : ("last verified" as const) }
+          : {}),
+        desiredReplicas: d.spec.replicas ?? 0,
+        readyReplicas: d.status?.readyReplicas ?? 0,
+        ...(latest ? { helmRevision: latest.revision, helmStatus: latest.status } : {}),
+        ...(hpa
+          ? {
+              autoscaler: {
+                min: hpa.spec.minReplicas ?? 1,
+                max: hpa.spec.maxReplicas,
+                ...(hpa.status?.currentReplicas !== undefined ? { current: hpa.status.currentReplicas } : {}),
+              },
+            }
+          : {}),
+      };
+    });
+}
+
+/** The pair's last `limit` history records (a problem said, not thrown). */
+async function recentHistory(
+  access: KubeAccess,
+  namespace: string,
+  app: string,
+  limit: number,
+  problems: string[],
+): Promise<HistoryRecord[]> {
+  try {
+    const loaded = await pairHistory(access, namespace, app).load();
+    loaded.problems.forEach((p) => problems.push(`history: ${p}, skipped`));
+    return loaded.records.slice(-limit);
+  } catch (e) {
+    problems.push(`history: ${(e as Error).message}`);
+    return [];
+  }
+}
+
+/** The promotion driver as its lease tells it; a driver gone with its promotion unfinished is a problem. */
+async function driverStatus(
+  access: KubeAccess,
+  namespace: string,
+  app: string,
+  problems: string[],
+): Promise<DriverStatus | undefined> {
+  let driver: DriverStatus | undefined;
+  try {
+    const lease = await new PairLease(access, namespace, app).read();
+    if (lease.exists)
+      driver = {
+        live: lease.live,
+        ...(lease.holder ? { holder: lease.holder } : {}),
+        ...(lease.renewTime ? { renewTime: lease.renewTime } : {}),
+        ...(lease.progress ? { progress: lease.progress } : {}),
+      };
+    if (lease.exists && !lease.live && lease.holderIdentity && lease.progress?.phase !== "ended") {
+      problems.push(
+        `the promotion driver ${holderText(lease.holder, lease.holderIdentity)} is gone (its lease expired; last renewed ${lease.renewTime}): \`cdktf-triton abort --engine ...\` rolls the pair back, \`promote\` resumes it`,
+      );
+    }
+  } catch (e) {
+    problems.push(`promotion lease: ${(e as Error).message}`);
+  }
+  return driver;
 }
 
 /**
@@ -400,97 +376,6 @@ export async function addClusterSources(
   }
 }
 
-/** The status as text: a block per pair. */
-export function statusText(s: NamespaceStatus): string {
-  if (!s.pairs.length) return `no blue/green pair in namespace ${s.namespace}`;
-  const lines: string[] = [];
-  for (const p of s.pairs) {
-    lines.push(`${p.app} (${p.namespace}): ${p.serving ? `${p.serving} serves` : "no color serves"}`);
-    const rows = p.colors.map((c) => [
-      `${c.color}${c.color === p.serving ? "*" : ""}`,
-      c.version,
-      c.fingerprint
-        ? `${c.fingerprint.slice(0, 16)}${c.fingerprintFrom === "last verified" ? " (verified)" : ""}`
-        : "-",
-      `${c.readyReplicas}/${c.desiredReplicas}`,
-      c.autoscaler ? `${c.autoscaler.min}-${c.autoscaler.max}` : "-",
-      c.helmRevision !== undefined ? `${c.helmRevision} ${c.helmStatus ?? ""}`.trim() : "-",
-    ]);
-    lines.push(...table(["COLOR", "VERSION", "FINGERPRINT", "READY", "HPA", "HELM"], rows).map((l) => `  ${l}`));
-    if (p.driver?.live && p.driver.progress) {
-      lines.push(`  promotion ${p.driver.progress.promotion}: ${progressText(p.driver.progress)}`);
-      lines.push(`    driver: ${holderText(p.driver.holder)} (lease renewed ${p.driver.renewTime})`);
-      for (const m of p.driver.progress.measurements) lines.push(`    ${measurementText(m)}`);
-    } else if (p.driver?.live) lines.push(`  promotion: starting (driver ${holderText(p.driver.holder)})`);
-    if (p.history.length) {
-      lines.push("  history:");
-      for (const h of p.history) {
-        lines.push(
-          h.kind === "promotion"
-            ? `    ${h.startedAt}  promotion ${h.from.color} ${h.from.version} -> ${h.to.color} ${h.to.version}: ${h.status}${h.reason ? ` (${h.reason})` : ""} [${h.steps.map((st) => `${st.weightPercent}%`).join(" ")}]`
-            : `    ${h.at}  verification ${h.color}: ${h.verdict}${h.message ? ` (${h.message})` : ""}`,
-        );
-      }
-    } else lines.push("  history: none recorded");
-    for (const e of p.envoys) {
-      lines.push(`  envoy ${e.name} (${e.pods.length} pod${e.pods.length === 1 ? "" : "s"}):`);
-      for (const w of [...new Set(e.weights)]) lines.push(`    serves: ${w}`);
-      for (const r of e.runtime) lines.push(`    runtime: ${r}`);
-      for (const c of e.clusters)
-        lines.push(`    ${c.cluster}: ${c.healthy}/${c.total} healthy${c.ejected ? `, ${c.ejected} ejected` : ""}`);
-      lines.push(`    out of rotation: ${e.hostsOut.length ? e.hostsOut.join(", ") : "none"}`);
-      for (const ev of e.events.slice(-5))
-        lines.push(`    ${ev.at}  ${ev.kind} ${ev.cluster} ${ev.host}${ev.detail ? ` (${ev.detail})` : ""}`);
-      for (const pr of e.problems) lines.push(`    ! ${pr}`);
-    }
-    for (const pr of p.problems) lines.push(`  ! ${pr}`);
-  }
-  return lines.join("\n");
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]))
-      .join("  ")
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
-/**
- * "blue v1 -> green v2: step 2/3 (50 %), baking, 12 s left" (or paused, applying...). The driver
- * publishes the bake left at `at` (renewing every 5 s): counted down from there.
- */
-export function progressText(p: Progress, now = Date.now()): string {
-  // No step once the run rolled back or switched: its outcome instead.
-  const step =
-    p.step > 0
-      ? `step ${p.step}/${p.steps} (${p.weightPercent} %)`
-      : p.phase === "starting" || !p.status || p.status === "running"
-        ? "before the first step"
-        : p.status;
-  const left =
-    p.bakeLeftSeconds === undefined
-      ? "?"
-      : Math.max(0, Math.ceil(p.bakeLeftSeconds - Math.max(0, now - Date.parse(p.at)) / 1000));
-  const phase =
-    p.phase === "paused"
-      ? `paused by ${p.pausedBy} since ${p.pausedAt}, ${p.bakeLeftSeconds ?? "?"} s of bake left when resumed`
-      : p.phase === "baking"
-        ? `baking, ${left} s left`
-        : p.phase;
-  return `${p.from.color} ${p.from.version} -> ${p.to.color} ${p.to.version}: ${step}, ${phase}`;
-}
-
-/** "request-success-rate = 99.8 (min 99): pass". */
-export function measurementText(m: Progress["measurements"][number]): string {
-  const limit = [m.min !== undefined ? `min ${m.min}` : "", m.max !== undefined ? `max ${m.max}` : ""]
-    .filter(Boolean)
-    .join(", ");
-  return `${m.metric} = ${m.value ?? "no data"}${limit ? ` (${limit})` : ""}: ${m.verdict}`;
-}
-
 /**
  * `status --watch`: the pairs refreshed every `everyMs` until no driver holds any of them. On a
  * terminal the whole screen is redrawn; elsewhere a line per pair is printed when something but
@@ -543,23 +428,4 @@ export async function watchStatus(
     }
     await new Promise((r) => setTimeout(r, options.everyMs ?? 2000));
   }
-}
-
-/** A pair in one line, and the same without what changes every second (the time left). */
-export function watchLine(p: PairStatus, now = Date.now()): { key: string; line: string } {
-  const envoys = p.envoys.map((e) => {
-    const health = e.clusters.map((c) => `${c.cluster} ${c.healthy}/${c.total}`).join(" ");
-    return `envoy ${e.name}: ${e.weights.length ? e.weights.map((w, i) => `${e.pods[i] ?? "?"} ${w.replace(/^weights \S+: /, "")}`).join(", ") : "no weights read"}${health ? `; ${health}` : ""}${e.problems.length ? `; ${e.problems.length} problem(s)` : ""}`;
-  });
-  const d = p.driver;
-  const head =
-    d?.live && d.progress
-      ? progressText(d.progress, now)
-      : d?.live
-        ? "starting"
-        : `${p.serving || "no color"} serves; no promotion running`;
-  const measurements = d?.live && d.progress ? d.progress.measurements.map(measurementText) : [];
-  const parts = [`${p.app}: ${head}`, ...measurements, ...envoys, ...p.problems.map((x) => `! ${x}`)];
-  const line = parts.join(" · ");
-  return { key: line.replace(/\d+ s (of bake )?left/g, "").replace(/ = [\d.e+-]+/g, ""), line };
 }
