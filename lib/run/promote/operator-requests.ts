@@ -6,7 +6,8 @@ import { promotionLease } from "../../core/names";
 import { RequestOutcome } from "../../core/closed-sets";
 import { KubeAccess } from "../kube/kubectl";
 import { RunContext } from "./context";
-import { DriverRequest, LEASE_DURATION_SECONDS, LeaseKeeper, PairLease, who } from "./lease";
+import { DriverRequest, LEASE_DURATION_SECONDS, PairLease, who } from "./lease";
+import { LeaseKeeper } from "./lease-keeper";
 import { Recorder } from "./recorder";
 import { Traffic } from "./traffic";
 
