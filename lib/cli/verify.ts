@@ -15,7 +15,9 @@ import { junitXml, summaryText } from "../run/verify/report";
 import { parsePortForwardTarget, VERIFY_FLAGS, VerifyFlags } from "../core/gate-flags";
 import { loadSpec, SpecError } from "../core/verify-spec";
 import { switchBack } from "../run/verify/switch-back";
-import { httpUrlProblem, ProgressEvent, redactUrl, Report, verify } from "../run/verify/verifier";
+import { verify } from "../run/verify/verifier";
+import { httpUrlProblem, redactUrl } from "../run/verify/urls";
+import { ProgressEvent, Report } from "../run/verify/types";
 import { Protocol, PROTOCOLS } from "../core/closed-sets";
 
 /** The `verify` command. */

@@ -29,7 +29,8 @@ export type {
 } from "./verify/client";
 export { runProbe } from "./verify/probe";
 export type { ProbeResult } from "./verify/probe";
-export { makeClient, TargetUrlError, verify } from "./verify/verifier";
+export { makeClient, verify } from "./verify/verifier";
+export { TargetUrlError } from "./verify/urls";
 export type {
   CheckResult,
   CheckStatus,
@@ -38,7 +39,7 @@ export type {
   Verdict,
   VerifyOptions,
   VerifyTarget,
-} from "./verify/verifier";
+} from "./verify/types";
 export type { Protocol } from "../core/closed-sets";
 /** @deprecated since 0.3.0: the same type as {@link Protocol}, its one name now. */
 export type OipProtocol = import("../core/closed-sets").Protocol;

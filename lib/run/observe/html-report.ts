@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { TopLevelSpec } from "vega-lite";
 import type { PromoteReport, PromotionRecord } from "../records";
-import type { Report as VerifyReport } from "../verify/verifier";
+import type { Report as VerifyReport } from "../verify/types";
 import {
   distributionSpec,
   eventsSpec,

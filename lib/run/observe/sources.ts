@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseHistory } from "../records/history";
 import type { HistoryRecord, PromoteReport } from "../records";
-import type { Report as VerifyReport } from "../verify/verifier";
+import type { Report as VerifyReport } from "../verify/types";
 import { AccessLine, EnvoyLog, FailoverEvent, parseEnvoyLog } from "./envoy-log";
 
 /** Everything the report draws, from wherever it came. */

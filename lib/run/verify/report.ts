@@ -1,6 +1,6 @@
 // Report writers: a readable summary, JSON, and JUnit XML for CI. Reports never hold headers or
 // credentials: URLs are redacted by the verifier and headers are not recorded at all.
-import { Report } from "./verifier";
+import { Report } from "./types";
 
 const MARK = { pass: "PASS", fail: "FAIL", error: "ERROR", skipped: "SKIP" } as const;
 const VERDICT = {

@@ -18,6 +18,8 @@ import { contractMismatch, inputsMismatch, outputMismatch, outputsAgree, respons
 import { ProbeResult, runProbe } from "./probe";
 import { GoldenCase, ModelSpec, validateSpec, VerifySpec } from "../../core/verify-spec";
 import { Protocol } from "../../core/closed-sets";
+import { CheckResult, CheckStatus, Report, verdictOf, VerifyOptions, VerifyTarget } from "./types";
+import { checkedUrl, redactUrl } from "./urls";
 
 /** The client for a protocol. gRPC's libraries load only when asked for (the CLI starts faster). */
 export function makeClient(protocol: Protocol | undefined, options: ClientOptions): InferenceClient {
@@ -27,103 +29,9 @@ export function makeClient(protocol: Protocol | undefined, options: ClientOption
   return new GrpcOipClient(options);
 }
 
-export type CheckStatus = "pass" | "fail" | "error" | "skipped";
-export type Verdict = "pass" | "fail" | "error";
-
-export interface CheckResult {
-  readonly name: string;
-  readonly status: CheckStatus;
-  readonly message: string;
-  readonly durationMs: number;
-}
-
-export interface Report {
-  readonly verdict: Verdict;
-  /** Candidate URL without credentials. */
-  readonly target: string;
-  readonly baseline?: string;
-  readonly startedAt: string;
-  readonly durationMs: number;
-  readonly checks: readonly CheckResult[];
-  readonly probe?: ProbeResult;
-  readonly baselineProbe?: ProbeResult;
-  /** The candidate's release fingerprint, when the gate gave it. */
-  readonly fingerprint?: string;
-  /** Fast rollback: the checks were skipped because this fingerprint passed this spec before. */
-  readonly skipped?: { readonly fingerprint: string; readonly passedAt: string };
-  /** The serving color's release was allowed to change in this apply (break glass). */
-  readonly servingChangeAllowed?: boolean;
-  /** After a failed post-switch verification: the selectors pointed back at the color that served. */
-  readonly switchBack?: {
-    readonly to: string;
-    readonly restored: boolean;
-    readonly message: string;
-    readonly msAfterVerdict: number;
-  };
-}
-
-export interface VerifyTarget {
-  /** The candidate: http(s)://host:port, for gRPC too (h2c over http, TLS over https). */
-  readonly url: string;
-  /** The Open Inference Protocol over HTTP/REST (port 8000) or gRPC (port 8001). @default "http" */
-  readonly protocol?: Protocol;
-  /** Triton's metrics endpoint, e.g. http://host:8002/metrics. @default - server counters not checked */
-  readonly metricsUrl?: string;
-  /** The active color, for relative budgets and output agreement. @default - no baseline */
-  readonly baselineUrl?: string;
-  /** Timeouts, TLS, headers, connection count. @default - ClientOptions' defaults */
-  readonly client?: Omit<ClientOptions, "url">;
-}
-
-export type ProgressEvent =
-  | { readonly type: "check"; readonly result: CheckResult }
-  | { readonly type: "probe"; readonly label: string; readonly done: number; readonly total: number }
-  /** A readiness wait that has not succeeded yet: what it waits for ("the server live"), what it saw last, how long it still waits. */
-  | { readonly type: "waiting"; readonly what: string; readonly seen: string; readonly leftSeconds: number };
-
-export interface VerifyOptions {
-  /** Called for each check and as the probe advances. @default - no progress reported */
-  readonly onProgress?: (event: ProgressEvent) => void;
-  /** Seconds between polls while waiting for readiness. @default 1 */
-  readonly pollIntervalSeconds?: number;
-}
-
 /** How long the server's counters may lag its answers before they are judged as they stand. */
 const COUNTER_SETTLE_MS = 5000;
 const COUNTER_POLL_MS = 100;
-
-/** Why a URL is no target's http(s) URL, and how to write it; undefined when it is one. */
-export function httpUrlProblem(url: string): string | undefined {
-  let u: URL | undefined;
-  try {
-    u = new URL(url);
-  } catch {
-    u = undefined;
-  }
-  if (u && ["http:", "https:"].includes(u.protocol) && u.hostname) return undefined;
-  return `is not an http(s) URL: write it as ${/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? "http://127.0.0.1:8000" : `http://${url}`}`;
-}
-
-function checkedUrl(what: string, url: string): string {
-  const problem = httpUrlProblem(url);
-  if (problem) throw new TargetUrlError(`${what} URL ${JSON.stringify(url)} ${problem}`);
-  return url;
-}
-
-/** A target URL that is not an http(s) URL. */
-export class TargetUrlError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TargetUrlError";
-  }
-}
-
-/** Verdict of a list of checks: any fail is a fail; else any error is "could not verify". */
-export function verdictOf(checks: readonly CheckResult[]): Verdict {
-  if (checks.some((c) => c.status === "fail")) return "fail";
-  if (checks.some((c) => c.status === "error")) return "error";
-  return checks.some((c) => c.status === "pass") ? "pass" : "error";
-}
 
 /** Throws a SpecError for a spec that does not fit (a typed spec can still hold bad values). */
 export async function verify(spec: VerifySpec, target: VerifyTarget, options: VerifyOptions = {}): Promise<Report> {
@@ -534,20 +442,6 @@ export function plannedChecks(spec: VerifySpec, target: VerifyTarget): string[] 
     ...spec.models.flatMap(modelChecks),
     ...(spec.probe ? [`probe ${spec.probe.model}/${spec.probe.case}`] : []),
   ].concat(target.metricsUrl ? ["server counters"] : []);
-}
-
-/** A URL without user-info, for reports and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = "***";
-      u.password = "";
-    }
-    return u.toString().replace(/\/$/, "");
-  } catch {
-    return "(invalid URL)";
-  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
