@@ -6,30 +6,29 @@
 // re-run after an interruption knows where traffic was left. Runtime code: no cdktf here.
 //
 // The run's parts, each in its file:
-//   driver.ts             the run from start to end: what it is given, an earlier run left unfinished,
-//                         the steps, the abort and the switch, the signals
+//   options.ts            what a run is given, how it fails, where it finds its stack and spec
+//   prepare.ts            what it checks and reads before it takes the lease: the state, the queries,
+//                         what the steps move, the data plane
+//   driver.ts             the run from start to end: an earlier run left unfinished, the steps, the
+//                         abort and the switch, the signals
 //   step-loop.ts          one step: its move, its bake under analysis, its verdict
 //   traffic.ts            a move in the safe order (engine and data plane); the DataPlane interface,
 //                         with envoy-plane.ts, gateway-plane.ts and model-plane.ts
-//   operator-requests.ts  the pair's lease and the requests operators send through it
+//   operator-requests.ts  the pair's lease (lease.ts, lease-keeper.ts) and the requests operators send
+//                         through it (ask-driver.ts is the sending side)
 //   recorder.ts           the history, the webhook and Events, the report's files
 //   context.ts            what the parts share, and the run's voice
 import { randomBytes } from "crypto";
-import { Color, COLORS, isColor, otherColor } from "../../core/colors";
-import { clusterBackend } from "../../core/envoy";
+import { Color } from "../../core/colors";
 import { PROMOTE_EXIT } from "../../core/exit-codes";
-import { loadPromotionSpec, needsPrometheus } from "../../core/promotion-spec";
-import { modelWeights, SplitRouteClusters, Weights } from "../envoys";
-import { ColorService, contourStatName } from "../gateway";
 import { ColorState, PromoteReport, PromotionRecord } from "../records";
-import { PrometheusError, QueryContext, queryPrometheus } from "./analysis";
+import { PrometheusError } from "./analysis";
 import { RunContext } from "./context";
 import { Engine } from "./engine";
-import { EnvoyPlane } from "./envoy-plane";
-import { GatewayPlane, GatewayRoute } from "./gateway-plane";
+import { PairState, Preparation, Prepared } from "./prepare";
 import { who } from "./lease";
 import { ModelPlane } from "./model-plane";
-import { ColorMoves, ModelMoves, Moves } from "./moves";
+import { ModelMoves } from "./moves";
 import { OperatorRequests } from "./operator-requests";
 import {
   findPromotion,
@@ -40,35 +39,11 @@ import {
   STOP_WITHIN_SECONDS,
 } from "./options";
 import { Recorder } from "./recorder";
-import { dryQuery, StepLoop } from "./step-loop";
-import { DataPlane, Traffic } from "./traffic";
+import { StepLoop } from "./step-loop";
+import { Traffic } from "./traffic";
 
 /** How long an abort's push waits for its decision to be in the history (an API server that does not answer). */
 const HISTORY_FIRST_MS = 3_000;
-
-/** The pair's state as the stack output gives it. */
-interface PairState {
-  readonly active: Color;
-  readonly canary: number;
-  readonly namespace: string;
-  readonly envoyNamespace: string;
-  /** A TritonGatewayCanary's: the HTTPRoute's namespace and each color's Service. */
-  readonly gateway?: { readonly routeNamespace: string; readonly services: Readonly<Record<Color, ColorService>> };
-  readonly blue: { version: string; fingerprint: string };
-  readonly green: { version: string; fingerprint: string };
-  /** A TritonModelCanary's: the pinned version, the next one (0: none) and its share. */
-  readonly model?: { readonly version: number; readonly next: number; readonly percent: number };
-}
-
-/** What prepare() found and made: the pair's state, the queries' labels, and what the steps move. */
-interface Prepared {
-  readonly state: PairState;
-  readonly ctx: QueryContext;
-  readonly moves: Moves;
-  readonly start: Weights;
-  readonly prometheusUrl?: string;
-  readonly gateway?: GatewayRoute;
-}
 
 /**
  * Runs a promotion; resolves to its report (the exit code in it). It calls process.exit only when
@@ -158,13 +133,15 @@ class Driver {
 
   async run(): Promise<PromoteReport> {
     const { c } = this;
-    const prepared = await this.prepare();
+    const preparation = new Preparation(c, (engine) => (this.engine = engine));
+    const prepared = await preparation.prepare();
+    this.recorder = prepared.recorder;
     const { state, ctx } = prepared;
     const stable = ctx.stable as Color;
     this.requests = new OperatorRequests(c, c.o.kube ?? {}, this.recorder);
     await this.requests.takeLease(state.namespace);
-    const plane = this.dataPlane(prepared);
-    this.traffic = new Traffic(c, this.engine!, prepared.moves, plane, prepared.start, (rollback) =>
+    const plane = preparation.dataPlane(prepared);
+    this.traffic = new Traffic(c, prepared.engine, prepared.moves, plane, prepared.start, (rollback) =>
       this.requests!.holdsLease(rollback),
     );
     this.requests.traffic = this.traffic;
@@ -223,138 +200,6 @@ class Driver {
       if (reason !== undefined) return this.abort(stable, reason);
     }
     return this.switchOver(stable, c.candidate);
-  }
-
-  /**
-   * Everything checked before the lease is taken and anything applied: the spec, the engine and
-   * the pair's state, Prometheus for the metrics that need it (one dry query each, so a bad query
-   * is refused now), the data plane the weights travel through. The candidate is the color that
-   * does not serve.
-   */
-  private async prepare(): Promise<Prepared> {
-    const { c } = this;
-    const { stackDir, specFile } = findPromotion(c.o.stack, c.o.promotion);
-    c.spec = loadPromotionSpec(specFile);
-    const spec = c.spec;
-    if (c.o.app !== undefined && spec.app !== c.o.app)
-      throw new PromoteError(
-        `the stack's promotion ${spec.path} is for ${spec.app}, not ${c.o.app}: give the stack of ${c.o.app} (--stack, --promotion)`,
-      );
-    const engine = (this.engine = new Engine({ kind: c.o.engine, stackDir, vars: c.o.vars, varFiles: c.o.varFiles }));
-    engine.check();
-    const state = (await c.during(`reading the stack's state with ${c.o.engine}`, () => engine.output(spec.output))) as
-      PairState | undefined;
-    if (!state || !isColor(state.active)) {
-      throw new PromoteError(
-        `the stack's state has no output ${spec.output}: apply the stack once (with ${c.o.engine}) before promoting`,
-      );
-    }
-    this.recorder = new Recorder(c, c.o.kube ?? {}, state.namespace);
-    if (spec.gateway && !state.gateway)
-      throw new PromoteError(
-        `the stack's output ${spec.output} has no gateway: apply the stack once (with ${c.o.engine}) before promoting`,
-      );
-    // A rollback analyses nothing. Through a Gateway every metric is Prometheus' (the Gateway's Envoy's stats).
-    const promQueries = c.o.rollbackOnly ? [] : spec.analysis.metrics.filter((m) => spec.gateway || needsPrometheus(m));
-    const prometheusUrl = c.o.prometheusUrl ?? spec.analysis.prometheusUrl;
-    if (promQueries.length && !prometheusUrl) {
-      throw new PromoteError(
-        `metrics ${promQueries.map((m) => m.name).join(", ")} query Prometheus${spec.gateway ? " (through a Gateway, the Envoy metrics are its Envoy's stats as Prometheus scrapes them)" : ""}: give --prometheus-url (or analysis.prometheusUrl)`,
-      );
-    }
-    const stable = state.active;
-    c.candidate = otherColor(stable);
-    const gateway = this.gatewayRoute(state);
-    if (!spec.model && c.o.nextVersion !== undefined)
-      throw new PromoteError(
-        `--next-version is for a TritonModelCanary's promotion; ${spec.path} promotes ${spec.app}'s colors`,
-      );
-    const model = spec.model ? this.modelMoves(state) : undefined;
-    const colors = model
-      ? undefined
-      : new ColorMoves(splitOf(spec, gateway), spec.variables, stable, (color) =>
-          gateway ? gateway.services[color].name : clusterBackendOf(spec, color),
-        );
-    const start = model
-      ? modelWeights(spec.model!.name, model.pinned, state.model!.next, state.model!.percent)
-      : colors!.weightsOf(stable, state.canary);
-    const ctx: QueryContext = {
-      app: spec.app,
-      namespace: state.namespace,
-      color: c.candidate,
-      stable,
-      ...(model ? { model: { name: spec.model!.name, version: String(model.next) } } : {}),
-    };
-    for (const m of promQueries) {
-      try {
-        await queryPrometheus(
-          prometheusUrl!,
-          dryQuery(m, ctx, m.intervalSeconds ?? spec.analysis.intervalSeconds, gateway),
-        );
-      } catch (e) {
-        throw new PromoteError(`analysis metric ${m.name}: ${(e as Error).message}`);
-      }
-    }
-    return { state, ctx, moves: model ?? colors!, start, prometheusUrl, gateway };
-  }
-
-  /** A TritonGatewayCanary's route, each color's Service and its cluster's stat name; none for our Envoy. */
-  private gatewayRoute(state: PairState): GatewayRoute | undefined {
-    const { gateway } = this.c.spec;
-    if (!gateway) return undefined;
-    const services = state.gateway!.services;
-    return {
-      namespace: state.gateway!.routeNamespace,
-      route: gateway.route,
-      services,
-      stats: Object.fromEntries(COLORS.map((c) => [c, contourStatName(services[c])])) as Record<Color, string>,
-    };
-  }
-
-  /** The data plane the weights travel through: the Gateway's Envoy, or ours (with a model's Triton pods). */
-  private dataPlane(p: Prepared): DataPlane {
-    const { c } = this;
-    const kube = c.o.kube ?? {};
-    const gw = c.spec.gateway?.envoy;
-    if (gw)
-      return new GatewayPlane(
-        kube,
-        p.gateway!,
-        { namespace: p.state.envoyNamespace, labels: gw.podLabels, adminPort: gw.adminPort, urls: c.o.envoyUrls },
-        c.o.err,
-      );
-    const envoys = {
-      kube,
-      namespace: p.state.envoyNamespace,
-      name: c.spec.envoy!.name,
-      adminPort: c.spec.envoy!.adminPort,
-      urls: c.o.envoyUrls,
-    };
-    return c.spec.model ? new ModelPlane(c, p.moves, envoys, p.state.namespace) : new EnvoyPlane(c, p.moves, envoys);
-  }
-
-  /**
-   * A TritonModelCanary's moves: the state's pinned version, and the next one (--next-version, or
-   * the state's when a promotion was left unfinished). The candidate "color" is the serving one.
-   */
-  private modelMoves(state: PairState): ModelMoves {
-    const spec = this.c.spec;
-    const name = spec.model!.name;
-    const m = state.model;
-    if (!m)
-      throw new PromoteError(
-        `the stack's output ${spec.output} has no model versions: apply the stack once (with ${this.c.o.engine}) before promoting`,
-      );
-    const next = this.c.o.nextVersion ?? (m.next > 0 ? m.next : undefined);
-    if (next === undefined)
-      throw new PromoteError(
-        `give --next-version: the version of ${name} to promote over ${m.version}, the one its requests go to now`,
-      );
-    if (next === m.version)
-      throw new PromoteError(`${name} ${next} is the version its requests go to now: nothing to promote`);
-    const moves = new ModelMoves(name, spec.model!.variables, m.version, next);
-    this.c.candidate = state.active;
-    return moves;
   }
 
   /**
@@ -551,18 +396,6 @@ class Driver {
     await this.recorder.writeReport(report);
     return report;
   }
-}
-
-/** The canary's split route: our Envoy's, with each color's clusters, or the Gateway's HTTPRoute. */
-function splitOf(spec: RunContext["spec"], gateway: GatewayRoute | undefined): SplitRouteClusters {
-  return gateway
-    ? { route: gateway.route, clusters: [] }
-    : { route: spec.envoy!.route, clusters: COLORS.flatMap((c) => spec.envoy!.clusters[c]) };
-}
-
-/** A color's backend as our Envoy's weights name it: its clusters' base name. */
-function clusterBackendOf(spec: RunContext["spec"], color: Color): string {
-  return clusterBackend(spec.envoy!.clusters[color][0]);
 }
 
 async function askLine(question: string): Promise<boolean> {
