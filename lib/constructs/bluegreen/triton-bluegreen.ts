@@ -1,5 +1,4 @@
 import { ITerraformDependable, TerraformIterator, TerraformLocal, TerraformStack, TerraformVariable } from "cdktf";
-import { historyConfigMap } from "../../core/names";
 import { dependable } from "cdktf/lib/tfExpression";
 import { DataKubernetesResources } from "@cdktf/provider-kubernetes/lib/data-kubernetes-resources";
 import { DataKubernetesAllNamespaces } from "@cdktf/provider-kubernetes/lib/data-kubernetes-all-namespaces";
@@ -8,19 +7,19 @@ import { TerraformData } from "../terraform-data";
 import { DataKubernetesServiceV1 } from "@cdktf/provider-kubernetes/lib/data-kubernetes-service-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Construct } from "constructs";
-import { TritonBlueGreenProps, BlueGreenVerification } from "./bluegreen-props";
+import { TritonBlueGreenProps } from "./bluegreen-props";
 import { asNumber, choiceOf, validateVerification } from "./bluegreen-checks";
+import { afterSwitchVerification, verificationGate } from "./bluegreen-gates";
 import { Color, COLORS, otherColor } from "../../core/colors";
 import { TritonRelease } from "../release/triton-release";
 import { CHART_LABEL_KEYS, TRITON_PORTS } from "../release/values";
 import { PropValidator } from "../validation";
 import { PAIR_ANNOTATIONS } from "../../core/pair";
-import { GateTarget, VerificationGate, VerificationGateProps } from "../verify/verification-gate";
-import { ClusterRunner } from "../verify/gate-job";
+import { VerificationGate } from "../verify/verification-gate";
 import { byActive, Choice, choiceValue, colorReplicas, previewColor, STANDBY_MODES, StandbyMode } from "./standby";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
-import { GateRole, SERVICE_TYPES } from "../../core/closed-sets";
+import { SERVICE_TYPES } from "../../core/closed-sets";
 
 const ALLOW_SERVING_CHANGE = "allow_serving_change";
 
@@ -146,7 +145,7 @@ export class TritonBlueGreen extends DependableConstruct {
     if (props.gpuBudget) this.addGpuBudget();
     const activeFingerprint = byActive(active, (c) => this.fingerprintExpressions[c]);
 
-    if (props.verify) this.gate = this.verificationGate(props.verify, active, activeFingerprint);
+    if (props.verify) this.gate = verificationGate(this, props.verify, active, activeFingerprint);
     this.activeService = this.service(
       props,
       "active-service",
@@ -169,7 +168,7 @@ export class TritonBlueGreen extends DependableConstruct {
     if (this.gate) this.addSwitchPrecondition(this.gate.resource);
     this.addServingGuard(servingFingerprintNow);
     if (props.verify?.afterSwitch)
-      this.afterSwitchGate = this.afterSwitchVerification(props.verify, activeFingerprint, servingFingerprintNow);
+      this.afterSwitchGate = afterSwitchVerification(this, props.verify, activeFingerprint, servingFingerprintNow);
   }
 
   /** Every prop checked at once (a TritonValidationError names each bad one); the choices and the break glass as given. */
@@ -434,110 +433,9 @@ export class TritonBlueGreen extends DependableConstruct {
     );
   }
 
-  /** Verification through the active Service once the selectors moved; on failure, the selectors go back. */
-  private afterSwitchVerification(
-    options: BlueGreenVerification,
-    activeFingerprint: string,
-    servingFingerprintNow: string,
-  ): VerificationGate {
-    const a = options.afterSwitch!;
-    const target = a.url ? GateTarget.url(a.url) : this.serviceTarget(options, this.appName);
-    const gate = new VerificationGate(this, "after-switch", {
-      spec: a.spec,
-      target,
-      triggers: { color: this.active, release: `\${${activeFingerprint}}` },
-      headersFromEnv: options.headersFromEnv,
-      command: options.command,
-      reportDir: options.reportDir,
-      protocol: options.protocol,
-      fingerprint: `\${${activeFingerprint}}`,
-      allowServingChange: `\${${this.allowServingChangeExpression}}`,
-      ...this.gateJob(options, "after-switch"),
-      switchBack: {
-        activeService: this.appName,
-        previewService: `${this.appName}-preview`,
-        from: this.active,
-        to: `\${${this.servingColorExpression}}`,
-        toFingerprint: `\${${servingFingerprintNow}}`,
-      },
-    });
-    gate.resource.dependsOn = [dependable(this.activeService), dependable(this.previewService)];
-    return gate;
-  }
-
-  /** A Service of the pair as the gate reaches it: a port-forward from where apply runs, or its DNS name from a Job in the cluster. */
-  private serviceTarget(options: BlueGreenVerification, service: string): GateTarget {
-    const port = options.protocol === "grpc" ? TRITON_PORTS.grpc : TRITON_PORTS.http;
-    if (options.runIn instanceof ClusterRunner)
-      return GateTarget.url(`http://${service}.${this.namespace}.svc.cluster.local:${port}`);
-    return GateTarget.portForward({
-      service,
-      port,
-      namespace: this.namespace,
-      kubeconfig: options.kubeconfig,
-      context: options.kubeContext,
-    });
-  }
-
-  /** The gate's runner and, in the cluster, where its Job's objects go: `<app>-<gate>` in the pair's namespace. */
-  private gateJob(options: BlueGreenVerification, gate: string): Pick<VerificationGateProps, "runIn" | "job"> {
-    return {
-      runIn: options.runIn,
-      job: { namespace: this.namespace, name: `${this.appName}-${gate}`, labels: { app: this.appName } },
-    };
-  }
-
   /** An annotation of the active Service as the cluster has it at plan time ("" when absent). */
-  private annotationNow(key: string): string {
+  annotationNow(key: string): string {
     return `try(data.kubernetes_service_v1.${this.servingNow.friendlyUniqueId}.metadata[0].annotations[${JSON.stringify(key)}], "")`;
-  }
-
-  /**
-   * A gate that verifies the color `active` names, re-run when that color or its release changes.
-   * A fingerprint that passed before (the active Service's record of it) is not verified again.
-   */
-  private verificationGate(
-    options: BlueGreenVerification,
-    active: Choice<Color>,
-    activeFingerprint: string,
-  ): VerificationGate {
-    const access = options.access ?? "port-forward";
-    /** The candidate (the color `active` names) or the baseline (the other one), as a gate target. */
-    const targetOf = (which: GateRole): GateTarget => {
-      if (access === "port-forward")
-        return this.serviceTarget(
-          options,
-          `${this.appName}-${which === "candidate" ? this.active : previewColor(active)}`,
-        );
-      const [ifBlue, ifGreen] = which === "candidate" ? [access.blue, access.green] : [access.green, access.blue];
-      if ("literal" in active) return GateTarget.url(active.literal === "blue" ? ifBlue : ifGreen);
-      return GateTarget.url(
-        `\${${active.expression} == "blue" ? ${JSON.stringify(ifBlue)} : ${JSON.stringify(ifGreen)}}`,
-      );
-    };
-    const passedRecord = byActive(active, (c) => this.annotationNow(PAIR_ANNOTATIONS.verified(c)));
-    const gate = new VerificationGate(this, "verify", {
-      spec: options.spec,
-      target: targetOf("candidate"),
-      baseline: options.compareWithBaseline ? targetOf("baseline") : undefined,
-      triggers: { color: this.active, release: `\${${activeFingerprint}}` },
-      headersFromEnv: options.headersFromEnv,
-      command: options.command,
-      reportDir: options.reportDir,
-      protocol: options.protocol,
-      fingerprint: `\${${activeFingerprint}}`,
-      passedRecord: `\${${passedRecord}}`,
-      allowServingChange: `\${${this.allowServingChangeExpression}}`,
-      history: {
-        namespace: this.namespace,
-        configMap: historyConfigMap(this.appName),
-        app: this.appName,
-        color: this.active,
-      },
-      ...this.gateJob(options, "verify"),
-    });
-    gate.resource.dependsOn = [dependable(this.blue.helmRelease), dependable(this.green.helmRelease)];
-    return gate;
   }
 
   /**
