@@ -110,9 +110,7 @@ test("no GPUs asked: nothing to check", () => {
 });
 
 test("gpuBudget on a pair: Nodes and Pods read at plan, a precondition both releases wait for, refusing with the numbers", () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { TritonBlueGreen } = require("../lib");
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { colorProps, newStack, synthJson } = require("./helpers");
   const { stack } = newStack();
   new TritonBlueGreen(stack, "fraud", {

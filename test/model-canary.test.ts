@@ -114,12 +114,12 @@ test("wrong inputs name the construct path, the field, the value and what is val
   const b = fixture();
   expect(
     bad(() => new TritonModelCanary(b.stack, "v", { canary: b.canary, model: "../x", version: 1, verify })),
-  ).toMatch(/test\/v:\n  - model = "\.\.\/x" is invalid: expected a Triton model name/);
+  ).toMatch(/test\/v:\n {2}- model = "\.\.\/x" is invalid: expected a Triton model name/);
   const c = fixture("classifier", ModelControl.none());
   expect(
     bad(() => new TritonModelCanary(c.stack, "v", { canary: c.canary, model: "classifier", version: 1, verify })),
   ).toMatch(
-    /test\/v:\n  - model = "classifier" is invalid: expected a model test\/fraud\/blue loads at startup in explicit model control .*it has none\)/,
+    /test\/v:\n {2}- model = "classifier" is invalid: expected a model test\/fraud\/blue loads at startup in explicit model control .*it has none\)/,
   );
   const d = fixture("classifier", ModelControl.explicit({ loadModels: ["text"] }));
   expect(
@@ -153,5 +153,5 @@ test("wrong inputs name the construct path, the field, the value and what is val
   const gateway = Object.create(TritonGatewayCanary.prototype);
   expect(
     bad(() => new TritonModelCanary(e.stack, "v", { canary: gateway, model: "classifier", version: 1, verify })),
-  ).toMatch(/test\/v:\n  - canary = "TritonGatewayCanary" is invalid: expected a TritonCanary \(our Envoy\)/);
+  ).toMatch(/test\/v:\n {2}- canary = "TritonGatewayCanary" is invalid: expected a TritonCanary \(our Envoy\)/);
 });

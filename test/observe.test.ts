@@ -1,6 +1,5 @@
 import { parse } from "yaml";
-import { TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard } from "../lib";
-import { queueTimeAdapterRule } from "../lib";
+import { queueTimeAdapterRule, TritonAlerts, TritonBlueGreen, TritonCanary, TritonDashboard } from "../lib";
 import { colorProps, newStack, resourcesOf, synthJson } from "./helpers";
 import { TerraformVariable } from "cdktf";
 import { render, renderChart } from "./peers/chart";

@@ -187,6 +187,5 @@ test("cdktf-triton/run exports exactly the verifier's allow list", () => {
 });
 
 test("a stack that imports the package does not load the verifier", () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   expect(Object.keys(require("../lib"))).not.toContain("verify");
 });

@@ -17,12 +17,11 @@ describe("the README example", () => {
     const file = path.resolve(__dirname, ".tmp", "readme-example.ts");
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, match![1]);
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     let InferenceStack: any;
     try {
       ({ InferenceStack } = require(file));
     } catch (e) {
-      throw new Error(`README example failed to compile or load: ${String((e as Error)?.message ?? e)}`);
+      throw new Error(`README example failed to compile or load: ${String((e as Error)?.message ?? e)}`, { cause: e });
     }
 
     const app = Testing.app();

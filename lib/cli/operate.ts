@@ -91,7 +91,7 @@ async function rollBack(flags: Record<string, any>, io: Io): Promise<number> {
       return OPERATE_EXIT.refused;
     }
     if (e instanceof PromoteError || e instanceof EngineError) throw e;
-    if (e instanceof PromotionSpecError) throw new Error(e.brief);
-    throw new Error(`could not roll back: ${(e as Error).message}`);
+    if (e instanceof PromotionSpecError) throw new Error(e.brief, { cause: e });
+    throw new Error(`could not roll back: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -328,7 +328,7 @@ async function writeReports(report: Report, flags: VerifyFlags, withinMs: number
         makeFolders(path.dirname(path.resolve(file)));
         await fs.promises.writeFile(file, text());
       } catch (e) {
-        throw new Error(`the report ${file} cannot be written: ${(e as Error).message}`);
+        throw new Error(`the report ${file} cannot be written: ${(e as Error).message}`, { cause: e });
       }
     }
   };
@@ -383,6 +383,7 @@ function progressPrinter(stream?: NodeJS.WritableStream) {
       } else if (tty) {
         if (!bar) {
           // Loaded on a terminal only: a gate's CLI starts without it.
+          // eslint-disable-next-line @typescript-eslint/no-require-imports -- synchronous and lazy: the progress bar starts inside a sync callback
           const { SingleBar: Bar } = require("cli-progress") as typeof import("cli-progress");
           bar = new Bar({
             stream: stream as NodeJS.WriteStream,

@@ -237,7 +237,7 @@ export function promotionProblems(spec: { steps?: unknown; analysis?: unknown })
     }
   }
   if (analysis.prometheusUrl !== undefined) {
-    let ok = false;
+    let ok: boolean;
     try {
       const u = new URL(analysis.prometheusUrl);
       ok = ["http:", "https:"].includes(u.protocol) && !u.username && !u.password;

@@ -243,13 +243,11 @@ export class PromoteRig {
   /** Prometheus labels each Triton as the ServiceMonitor would: app, namespace, and the color it serves as. */
   targets(blue: RunningTriton, green: RunningTriton): ScrapeTarget[] {
     return [
-      ...this.kubelet
-        .all()
-        .map((p) => ({
-          address: `127.0.0.1:${p.opsPort}`,
-          metricsPath: "/stats/prometheus",
-          labels: { app: "fraud-canary", namespace: this.namespace, pod: p.pod },
-        })),
+      ...this.kubelet.all().map((p) => ({
+        address: `127.0.0.1:${p.opsPort}`,
+        metricsPath: "/stats/prometheus",
+        labels: { app: "fraud-canary", namespace: this.namespace, pod: p.pod },
+      })),
       ...(
         [
           ["blue", blue],

@@ -90,7 +90,10 @@ export function spawnTriton(
     if (head.length < 3000) head += d.toString();
     else {
       tail += d.toString();
-      if (tail.length > 8000) ((tail = tail.slice(-8000)), (dropped = true));
+      if (tail.length > 8000) {
+        tail = tail.slice(-8000);
+        dropped = true;
+      }
     }
   };
   proc.stdout!.on("data", keep);

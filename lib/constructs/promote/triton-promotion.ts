@@ -10,6 +10,7 @@ import { CANARY_ROUTE, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../core/envoy
 import { PropValidator } from "../validation";
 import {
   MetricSpec,
+  ModelPlaneSpec,
   PROMOTION_SPEC_VERSION,
   PromotionSpec,
   PromotionStep,
@@ -18,7 +19,6 @@ import {
 import { TritonCanary } from "./triton-canary";
 import { TritonGatewayCanary } from "./triton-gateway-canary";
 import { TritonModelCanary } from "./triton-model-canary";
-import { ModelPlaneSpec } from "../../core/promotion-spec";
 import { TRITON_PORTS } from "../release/values";
 
 export type { MetricSpec, PromotionStep, MetricKind } from "../../core/promotion-spec";

@@ -53,7 +53,7 @@ class UrlTarget extends GateTarget {
     return role === "candidate" ? { url: this.url } : { baselineUrl: this.url };
   }
   public _validate(v: PropValidator, field: string): void {
-    let ok = false;
+    let ok: boolean;
     try {
       const u = new URL(this.url);
       ok = ["http:", "https:"].includes(u.protocol) && !u.username && !u.password;

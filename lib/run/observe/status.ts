@@ -399,7 +399,8 @@ export async function watchStatus(
       // A refresh that fails (the API server restarting, a network blip) is said once and retried for a minute.
       const problem = (e as Error).message;
       failingSince ??= Date.now();
-      if (Date.now() - failingSince > 60_000) throw new Error(`${problem} (for a minute; the watch stops)`);
+      if (Date.now() - failingSince > 60_000)
+        throw new Error(`${problem} (for a minute; the watch stops)`, { cause: e });
       if (problem !== lastProblem)
         options.out.write(`${new Date().toISOString()}  could not refresh (retrying): ${problem}\n`);
       lastProblem = problem;

@@ -89,7 +89,7 @@ export function decodeInferResponse(body: Buffer, headerLength?: number): InferR
   try {
     doc = JSON.parse(body.subarray(0, jsonEnd).toString("utf8"));
   } catch (e) {
-    throw new Error(`response is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`response is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   if (typeof doc !== "object" || doc === null || !Array.isArray(doc.outputs)) {
     throw new Error("response has no outputs array");
