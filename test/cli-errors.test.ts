@@ -444,8 +444,8 @@ describe("the CLI's answer to bad input: one line, a documented exit code, at on
   });
 });
 
-test("the README's shared options are core/cli-options' rows, and each listed command's --help declares them", async () => {
-  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+test("docs/cli.md's shared options are core/cli-options' rows, and each listed command's --help declares them", async () => {
+  const readme = fs.readFileSync(path.join(root, "docs", "cli.md"), "utf8");
   const rows = [...readme.matchAll(/^\| `(-[^`]+)` \| (.+) \| ([a-z, ]+) \|$/gm)].map((m) => ({
     usage: m[1],
     description: m[2],
@@ -490,8 +490,8 @@ test("a flag renamed in 0.2.0 is answered with its new name, in one line, exit 2
   }
 });
 
-test("the README's exit codes are the ones each command's --help prints", async () => {
-  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+test("docs/cli.md's exit codes are the ones each command's --help prints", async () => {
+  const readme = fs.readFileSync(path.join(root, "docs", "cli.md"), "utf8");
   const table = [...readme.matchAll(/^\| `(\w+)` \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
   expect(table).toEqual(
     Object.entries(EXIT_CODES).flatMap(([command, codes]) => codes.map(([code, what]) => [command, code, what])),

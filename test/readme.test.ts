@@ -33,20 +33,57 @@ describe("the README example", () => {
   });
 });
 
-test("the table of contents links to headings that exist, and lists every section", () => {
-  const anchor = (heading: string) =>
-    heading
-      .trim()
-      .toLowerCase()
-      .replace(/`/g, "")
-      .replace(/[^a-z0-9 _-]/g, "")
-      .replace(/ /g, "-");
-  const headings = [...readme.matchAll(/^(#{2,4}) (.+)$/gm)].map((m) => ({ level: m[1].length, anchor: anchor(m[2]) }));
-  const toc = readme.slice(readme.indexOf("## Contents"), readme.indexOf("## The two commands"));
-  const links = [...toc.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
-  expect(links.length).toBeGreaterThan(8);
-  expect(links.filter((l) => !headings.some((h) => h.anchor === l))).toEqual([]);
-  expect(
-    headings.filter((h) => h.level === 2 && h.anchor !== "contents" && !links.includes(h.anchor)).map((h) => h.anchor),
-  ).toEqual([]);
+const root = path.resolve(__dirname, "..");
+const docs = fs
+  .readdirSync(path.join(root, "docs"))
+  .filter((f) => f.endsWith(".md"))
+  .map((f) => path.join("docs", f));
+const pages = ["README.md", ...docs];
+
+/** GitHub's anchor of a heading. */
+const anchor = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/`/g, "")
+    .replace(/[^a-z0-9 _-]/g, "")
+    .replace(/ /g, "-");
+
+/** A page's headings' anchors (outside code blocks). */
+function anchorsOf(page: string): Set<string> {
+  const text = fs.readFileSync(path.join(root, page), "utf8").replace(/```[\s\S]*?```/g, "");
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchor(m[1])));
+}
+
+test("the README is a front door: at most 400 lines, and it links every page under docs/", () => {
+  const lines = readme.split("\n").length;
+  expect(lines).toBeLessThanOrEqual(400);
+  expect(docs.length).toBeGreaterThan(6);
+  expect(docs.filter((d) => !readme.includes(`](${d})`))).toEqual([]);
+});
+
+test("every link of the README and of docs/ reaches a file that exists, and a heading where it names one", () => {
+  const broken: string[] = [];
+  let checked = 0;
+  for (const page of pages) {
+    const text = fs.readFileSync(path.join(root, page), "utf8").replace(/```[\s\S]*?```/g, "");
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      checked++;
+      const [file, fragment] = target.split("#");
+      const to = file ? path.normalize(path.join(path.dirname(page), file)) : page;
+      if (!fs.existsSync(path.join(root, to))) broken.push(`${page}: ${target} (no file ${to})`);
+      else if (fragment && to.endsWith(".md") && !anchorsOf(to).has(fragment))
+        broken.push(`${page}: ${target} (no heading #${fragment} in ${to})`);
+    }
+  }
+  expect(checked).toBeGreaterThan(20);
+  expect(broken).toEqual([]);
+});
+
+test("docs/operating.md's table of Events names every reason an Event of ours carries", () => {
+  const { EVENT_REASONS } = require("../lib/run/kube/events") as typeof import("../lib/run/kube/events");
+  const text = fs.readFileSync(path.join(root, "docs", "operating.md"), "utf8");
+  const rows = [...text.matchAll(/^\| `(\w+)` \| .+ \|$/gm)].map((m) => m[1]);
+  expect(rows.sort()).toEqual(Object.keys(EVENT_REASONS).sort());
 });

@@ -75,7 +75,7 @@ export interface MonitoringOptions {
 
 /**
  * A HorizontalPodAutoscaler per color on Triton's average queue time per request (a Pods metric from
- * a custom metrics adapter; the README gives prometheus-adapter's rule). Its minimum is the color's
+ * a custom metrics adapter; docs/observing.md gives prometheus-adapter's rule). Its minimum is the color's
  * replicas as the blue/green replica rule sets them, so capacity never drops below what the pair
  * promises. An apply sets the Deployment to the larger of its live replicas (what the HPA set) and
  * that minimum: it never undoes a scale-up, and still waits for the rule's capacity to be ready

@@ -1,12 +1,12 @@
 // Kubernetes Events on a pair's active Service (`kubectl describe service <app>`, `kubectl get
 // events`): one per transition of a promotion, and per gate verdict, with a fixed reason each (the
-// README lists them). Best effort: an Event that cannot be written is reported once, never fatal.
+// docs/operating.md lists them). Best effort: an Event that cannot be written is reported once, never fatal.
 // Runtime code: no cdktf here.
 import * as os from "os";
 import { randomBytes } from "crypto";
 import { KubeAccess, kubectlFailure, runKubectl } from "./kubectl";
 
-/** Every reason an Event of ours carries, and what it means (the README's table is checked against this). */
+/** Every reason an Event of ours carries, and what it means (docs/operating.md's table is checked against this: test/readme.test.ts). */
 export const EVENT_REASONS = {
   PromotionStarted: "a promotion started (from, to, its steps)",
   PromotionResumed: "a later run took up a promotion left running",

@@ -11,7 +11,7 @@ import { appendHistoryFile, ClusterHistory } from "../records/history";
 import { notify, Notification, PromotionEvent } from "./notify";
 import { PromoteError } from "./options";
 
-/** The Kubernetes Event's reason for each transition (the README lists them). */
+/** The Kubernetes Event's reason for each transition (docs/operating.md lists them). */
 const EVENT_REASON: Readonly<Record<PromotionEvent, EventReason>> = {
   started: "PromotionStarted",
   resumed: "PromotionResumed",
