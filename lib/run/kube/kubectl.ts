@@ -1,7 +1,9 @@
 // kubectl with the user's kubeconfig and context, for the runtime code that talks to the Kubernetes
 // API (the history ConfigMap, the Envoy pods a promotion reads, the gate's switch-back). Each call is
-// bounded by kubectl's request timeout: nothing waits on an API server that does not answer.
+// bounded by kubectl's request timeout (in a pod, by its own timer): nothing waits on an API server
+// that does not answer.
 import { spawn } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
@@ -30,13 +32,39 @@ export interface KubectlRun {
   readonly error?: string;
 }
 
-export function runKubectl(access: KubeAccess, args: readonly string[], input?: string): Promise<KubectlRun> {
-  const all = [
+/** How long one kubectl call may take: its request timeout, or its whole run where that flag cannot be given. */
+const KUBECTL_TIMEOUT_SECONDS = 20;
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/**
+ * Whether kubectl will use the pod's in-cluster config (the gate as a Job): no kubeconfig given or
+ * found, and a pod's service account. kubectl then ignores the in-cluster config when any client
+ * flag is given, `--request-timeout` included, and falls back to localhost:8080; found when the gate
+ * Job first ran on a real kubelet.
+ */
+export function inClusterOnly(
+  access: KubeAccess,
+  env: NodeJS.ProcessEnv = process.env,
+  exists: (file: string) => boolean = fs.existsSync,
+): boolean {
+  if (access.kubeconfig || access.context || env.KUBECONFIG) return false;
+  if (!env.KUBERNETES_SERVICE_HOST || !exists(SERVICE_ACCOUNT_TOKEN)) return false;
+  return !exists(path.join(env.HOME || os.homedir(), ".kube", "config"));
+}
+
+/** kubectl's arguments for a call: the access, the request timeout (not in a pod: see inClusterOnly), then `args`. */
+export function kubectlArgs(access: KubeAccess, args: readonly string[], inCluster: boolean): string[] {
+  return [
     ...(access.kubeconfig ? ["--kubeconfig", expandHome(access.kubeconfig)] : []),
     ...(access.context ? ["--context", access.context] : []),
-    "--request-timeout=20s",
+    ...(inCluster ? [] : [`--request-timeout=${KUBECTL_TIMEOUT_SECONDS}s`]),
     ...args,
   ];
+}
+
+export function runKubectl(access: KubeAccess, args: readonly string[], input?: string): Promise<KubectlRun> {
+  const inCluster = inClusterOnly(access);
+  const all = kubectlArgs(access, args, inCluster);
   return new Promise((resolve) => {
     const proc = spawn(access.kubectl ?? "kubectl", all, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -44,10 +72,20 @@ export function runKubectl(access: KubeAccess, args: readonly string[], input?: 
     proc.stdout.on("data", (d) => (stdout += d));
     proc.stderr.on("data", (d) => (stderr += d));
     let error: string | undefined;
+    // In a pod, where the flag cannot be given, the call's own timer bounds it.
+    const timer = inCluster
+      ? setTimeout(() => {
+          error = `kubectl: the Kubernetes API server did not answer within ${KUBECTL_TIMEOUT_SECONDS} s`;
+          proc.kill("SIGKILL");
+        }, KUBECTL_TIMEOUT_SECONDS * 1000)
+      : undefined;
     proc.on("error", (e) => (error = `kubectl: ${e.message}`));
-    proc.on("close", (code) =>
-      resolve({ code, stdout, stderr: error ? `${stderr}${error}` : stderr, ...(error ? { error } : {}) }),
-    );
+    proc.on("close", (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, stdout, stderr: error ? `${stderr}${error}` : stderr, ...(error ? { error } : {}) });
+    });
+    // kubectl gone before it read its input (killed, or failed at once): its exit says so, not an EPIPE.
+    proc.stdin.on("error", () => undefined);
     proc.stdin.end(input ?? "");
   });
 }
