@@ -4,7 +4,7 @@
 // ConfigMap mount), so a changed ConfigMap applies without restarting Envoy.
 // The parts: the model (envoy-model.ts), routes (envoy-routes.ts), clusters (envoy-clusters.ts).
 import { stringify } from "yaml";
-import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, readyCluster, weightsVersion as versionOfRoutes } from "../../core/envoy";
+import { ADMIN_CLUSTER, ENVOY_ADMIN_PORT, readyCluster, weightsVersion } from "../../core/envoy";
 import { renderCluster } from "./envoy-clusters";
 import {
   EnvoyFiles,
@@ -54,7 +54,8 @@ export function renderEnvoy(model: EnvoyModel, options: RenderOptions = {}): Env
       tls,
     ),
   );
-  const version = weightsVersion(model);
+  // The weights of each split route of the first listener (every listener has the same routes).
+  const version = weightsVersion(model.listeners[0]?.routes ?? []);
   const lds = { resources: rendered.map((r) => r.listener) };
   const cds = { resources: model.clusters.map((c) => renderCluster(c, options.healthEventLogPath ?? "/dev/stdout")) };
   // Route tables carry Terraform expressions (weights, versions) that the engine replaces in the
@@ -126,11 +127,6 @@ function listenerTls(tls: ListenerTls, watched: (file: string) => object): Rende
     readiness: socket({ common_tls_context: common }),
     files,
   };
-}
-
-/** The route tables' version (core/envoy): the weights of each split route of the first listener (every listener has the same routes). */
-export function weightsVersion(model: EnvoyModel): string | undefined {
-  return versionOfRoutes(model.listeners[0]?.routes ?? []);
 }
 
 /**
