@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import { Command, CommanderError } from "commander";
 import { RENAMED_FLAGS } from "../core/cli-options";
-import { CLI_EXIT, VERIFY_EXIT } from "../core/exit-codes";
+import { CLI_EXIT } from "../core/exit-codes";
 import { packageFile } from "../core/package-file";
 import { Io } from "./common";
 import { addObserveCommands } from "./observe";
@@ -12,15 +12,12 @@ import { addOperateCommands } from "./operate";
 import { addPromoteCommands } from "./promote";
 import { addVerifyCommand } from "./verify";
 
-/** verify's exit codes (kept under this name for callers of main()). */
-export const EXIT = VERIFY_EXIT;
-
 /** Runs the CLI; resolves to the exit code (never calls process.exit itself). */
 export async function main(
   argv: readonly string[],
   io: Io = { out: process.stdout, err: process.stderr },
 ): Promise<number> {
-  let code: number = EXIT.error;
+  let code: number = CLI_EXIT.badArguments;
   const program = new Command("cdktf-triton")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
@@ -34,14 +31,14 @@ export async function main(
     io.err.write(
       `cdktf-triton ${renamed.command}: ${renamed.flag} is ${renamed.now} since 0.2.0 (see the CHANGELOG)\n`,
     );
-    return EXIT.error;
+    return CLI_EXIT.badArguments;
   }
   try {
     await program.parseAsync(argv as string[]);
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? CLI_EXIT.help : CLI_EXIT.badArguments;
     io.err.write(`cdktf-triton: ${(e as Error).message}\n`);
-    return EXIT.error;
+    return CLI_EXIT.badArguments;
   }
   return code;
 }

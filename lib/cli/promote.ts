@@ -1,7 +1,6 @@
 // The CLI's `promote` and `history` commands. The modules that do the work load only when one of
 // them runs, so `cdktf-triton verify` (inside a gate's provisioner) starts as fast as before.
 import { HISTORY_EXIT, OPERATE_EXIT, PROMOTE_EXIT } from "../core/exit-codes";
-import { historyConfigMap } from "../core/names";
 import * as fs from "fs";
 import { Command } from "commander";
 import { addOption, addShared, CLUSTER, collect, Io } from "./common";
@@ -94,7 +93,7 @@ function addHistoryCommand(program: Command, io: Io, setCode: (code: number) => 
   addShared(history, [...CLUSTER, "historyFile", "json"])
     .addHelpText("after", exitCodesHelp("history"))
     .action(async (flags) => {
-      const { ClusterHistory, historyTable, parseHistory } = await import("../run/records/history");
+      const { historyTable, pairHistory, parseHistory } = await import("../run/records/history");
       try {
         let records;
         if (flags.historyFile.length) {
@@ -112,11 +111,10 @@ function addHistoryCommand(program: Command, io: Io, setCode: (code: number) => 
           }
         } else {
           if (!flags.app) throw new Error("give --app (the pair's appName) or --history-file");
-          records = await new ClusterHistory(
+          records = await pairHistory(
             { kubeconfig: flags.kubeconfig, context: flags.context },
             flags.namespace,
-            historyConfigMap(flags.app),
-            1000,
+            flags.app,
           ).read();
         }
         io.out.write(

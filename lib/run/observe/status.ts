@@ -11,7 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { KubeAccess, kubectlFailure, runKubectl, runningPods } from "../kube/kubectl";
 import { getText } from "../http";
 import { parsePrometheusText } from "../../core/prometheus-text";
-import { ClusterHistory } from "../records/history";
+import { pairHistory } from "../records/history";
 import { HistoryRecord } from "../records";
 import { PAIR_ANNOTATIONS, PAIR_LABEL } from "../../core/pair";
 import { startPortForward } from "../kube/port-forward";
@@ -324,10 +324,6 @@ export async function envoyStatus(
     problems,
   };
 }
-
-/** A pair's history ConfigMap (the one `promote` and the gate write). */
-const pairHistory = (access: KubeAccess, namespace: string, app: string) =>
-  new ClusterHistory(access, namespace, historyConfigMap(app), 1000);
 
 /** For the report: the pair's history ConfigMap and its Envoys' logs, read from the cluster. */
 export async function addClusterSources(

@@ -4,9 +4,8 @@
 // the pair back itself through the stack's engine, as `promote --on-unfinished rollback` would.
 // Runtime code: no cdktf here.
 import { OPERATE_EXIT } from "../../core/exit-codes";
-import { historyConfigMap } from "../../core/names";
 import { KubeAccess } from "../kube/kubectl";
-import { ClusterHistory } from "../records/history";
+import { lastUnfinished, pairHistory } from "../records/history";
 import { holderText, LeaseError, NoDriver, PairLease, RequestAction } from "./lease";
 import { PromotionRecord } from "../records";
 
@@ -21,16 +20,7 @@ export interface OperateTarget {
 
 /** The promotion of the pair a later run would take up: running, awaiting confirmation, or aborted on a step. */
 export async function unfinishedPromotion(t: OperateTarget): Promise<PromotionRecord | undefined> {
-  const records = await new ClusterHistory(t.kube, t.namespace, historyConfigMap(t.app), 1000).read();
-  return records
-    .filter((r): r is PromotionRecord => r.kind === "promotion")
-    .reverse()
-    .find(
-      (r) =>
-        r.status === "running" ||
-        r.status === "awaiting-confirmation" ||
-        (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"),
-    );
+  return lastUnfinished(await pairHistory(t.kube, t.namespace, t.app).read());
 }
 
 /**
@@ -62,9 +52,7 @@ export async function sendRequest(action: RequestAction, t: OperateTarget, endMs
     view = await lease.read();
   }
   const record = view.progress
-    ? (await new ClusterHistory(t.kube, t.namespace, historyConfigMap(t.app), 1000).read()).find(
-        (r) => r.id === view.progress!.promotion,
-      )
+    ? (await pairHistory(t.kube, t.namespace, t.app).read()).find((r) => r.id === view.progress!.promotion)
     : undefined;
   const status = record?.kind === "promotion" ? record.status : undefined;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

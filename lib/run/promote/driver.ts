@@ -21,8 +21,8 @@
 import { randomBytes } from "crypto";
 import { Color } from "../../core/colors";
 import { PROMOTE_EXIT } from "../../core/exit-codes";
-import { ColorState, PromoteReport, PromotionRecord } from "../records";
-import { PrometheusError } from "./analysis";
+import { ColorState, PromoteReport } from "../records";
+import { lastUnfinished } from "../records/history";
 import { RunContext } from "./context";
 import { Engine } from "./engine";
 import { PairState, Preparation, Prepared } from "./prepare";
@@ -209,15 +209,9 @@ class Driver {
    */
   private async settleUnfinished(stable: Color, to: ColorState): Promise<number | "rolled-back"> {
     const spec = this.c.spec;
-    const unfinished = (await this.c.during("reading the pair's history", () => this.recorder.history.read()))
-      .filter((r): r is PromotionRecord => r.kind === "promotion")
-      .reverse()
-      .find(
-        (r) =>
-          r.status === "running" ||
-          r.status === "awaiting-confirmation" ||
-          (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"),
-      );
+    const unfinished = lastUnfinished(
+      await this.c.during("reading the pair's history", () => this.recorder.history.read()),
+    );
     if (!unfinished) return 0;
     const resumable = unfinished.status === "running" || unfinished.status === "awaiting-confirmation";
     const same =
@@ -409,13 +403,5 @@ async function askLine(question: string): Promise<boolean> {
   }
 }
 
-export {
-  findPromotion,
-  InterruptedBeforeStart,
-  NothingToAbort,
-  PromoteError,
-  PrometheusError,
-  PROMOTE_EXIT,
-  STOP_WITHIN_SECONDS,
-};
+export { findPromotion, InterruptedBeforeStart, NothingToAbort, PromoteError, STOP_WITHIN_SECONDS };
 export type { PromoteOptions };

@@ -4,8 +4,9 @@
 // Runtime code: no cdktf here.
 import * as fs from "fs";
 import * as path from "path";
+import { historyConfigMap } from "../../core/names";
 import { KubeAccess, kubectlFailure, runKubectl } from "../kube/kubectl";
-import { HistoryRecord } from "./index";
+import { HistoryRecord, PromotionRecord } from "./index";
 
 export type { KubeAccess };
 
@@ -102,6 +103,24 @@ export class ClusterHistory {
 }
 
 /** Appends a record to `<dir>/promotions.jsonl`. */
+/** A pair's history ConfigMap (the one `promote` and the gate write), read whole (up to 1 000 records). */
+export function pairHistory(access: KubeAccess, namespace: string, app: string): ClusterHistory {
+  return new ClusterHistory(access, namespace, historyConfigMap(app), 1000);
+}
+
+/** The last promotion a later run would take up: running, awaiting confirmation, or aborted on a step. */
+export function lastUnfinished(records: readonly HistoryRecord[]): PromotionRecord | undefined {
+  return records
+    .filter((r): r is PromotionRecord => r.kind === "promotion")
+    .reverse()
+    .find(
+      (r) =>
+        r.status === "running" ||
+        r.status === "awaiting-confirmation" ||
+        (r.currentStep >= 0 && r.status !== "promoted" && r.status !== "rolled-back"),
+    );
+}
+
 export function appendHistoryFile(dir: string, record: HistoryRecord): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "promotions.jsonl");
