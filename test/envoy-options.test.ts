@@ -21,8 +21,11 @@ describe("load balancing, locality weights, success-rate ejection and circuit br
     [a, b] = await startAll([startMlserver({ version: "a" }), startMlserver({ version: "b" })]);
     port = await freePort();
   }, 180_000);
-  afterAll(async () => {
+  afterEach(async () => {
     await envoy?.stop();
+    envoy = undefined;
+  });
+  afterAll(async () => {
     await Promise.all([...doubles.map((d) => d.stop()), a?.stop(), b?.stop()]);
   });
 

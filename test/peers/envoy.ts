@@ -87,6 +87,19 @@ export async function startEnvoy(
     if (Date.now() > deadline) throw new Error(`envoy not ready:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  // Envoy is ready even when a listener of lds.yaml could not be created (its port taken): the
+  // update is rejected and Envoy runs without it, while whatever holds the port answers the test.
+  const counters = await (await admin("/stats?filter=^listener_manager\\.")).text();
+  const counter = (name: string) => Number(new RegExp(`^listener_manager\\.${name}: (\\d+)$`, "m").exec(counters)?.[1]);
+  if (counter("lds\\.update_rejected") !== 0 || counter("listener_create_failure") !== 0) {
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGKILL");
+      await exited;
+    }
+    fs.rmSync(configDir, { recursive: true, force: true });
+    throw new Error(`envoy rejected its listeners (a port taken?):\n${log}`);
+  }
   return {
     configDir,
     adminPort,

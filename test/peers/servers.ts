@@ -5,12 +5,15 @@ import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as tls from "tls";
 import { X509Certificate } from "crypto";
 import { python } from "./python";
+import { freePort } from "./ports";
+import { groupAlive } from "./processes";
+
+export { freePort };
 
 export interface RunningServer {
   readonly url: string;
@@ -28,31 +31,6 @@ export async function startAll<T extends { stop(): Promise<void> }>(starts: Prom
   if (!failed) return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
   await Promise.all(settled.map((r) => (r.status === "fulfilled" ? r.value.stop().catch(() => undefined) : undefined)));
   throw failed.reason;
-}
-
-const handedOut = new Set<number>();
-
-/**
- * A port free on 127.0.0.1 now, never one this process handed out before: the kernel may give the
- * same port to two binds in a row once the first is closed (seen: an MLServer given one port for
- * gRPC and metrics, which then failed to start).
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.unref();
-      srv.on("error", reject);
-      srv.listen(0, "127.0.0.1", () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
 }
 
 export interface MlserverOptions {
@@ -288,22 +266,29 @@ export function servedFingerprint(port: number, client: tls.ConnectionOptions): 
 
 /** Stops a process started in its own group (`detached`): SIGTERM, SIGKILL after 5 s. */
 export async function stopGroup(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  try {
-    process.kill(-proc.pid!, "SIGTERM");
-  } catch {
-    return; // already gone
-  }
-  const timer = setTimeout(() => {
+  const group = -proc.pid!;
+  const signal = (sig: NodeJS.Signals) => {
     try {
-      process.kill(-proc.pid!, "SIGKILL");
+      process.kill(group, sig);
     } catch {
       /* already gone */
     }
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
+  };
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((r) => proc.once("exit", r));
+    signal("SIGTERM");
+    const timer = setTimeout(() => signal("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  // The leader gone, its children (Triton's Python backend stubs) may still be ending: the group
+  // is stopped when none is left.
+  // (Bounded: a zombie nobody reaps would keep the group "alive" for ever.)
+  const start = Date.now();
+  while (groupAlive(proc.pid!) && Date.now() - start < 10_000) {
+    if (Date.now() - start > 5000) signal("SIGKILL");
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
