@@ -151,16 +151,19 @@ describe("weighted routes on a real Envoy", () => {
       new PropValidator("test"),
     );
     await envoy.stop();
-    envoy = await startEnvoy((configDir, adminPort) => {
-      const files = renderEnvoy(model, {
-        configDir,
-        adminPort,
-        opsPort,
-        listenAddress: "127.0.0.1",
-        portOverrides: { "triton-http": port, "triton-grpc": grpcPort },
-      });
-      return { ...files, "lds.yaml": files["lds.yaml"].replace(`port_value: ${grpcPort}`, "port_value: 70000") };
-    });
+    envoy = await startEnvoy(
+      (configDir, adminPort) => {
+        const files = renderEnvoy(model, {
+          configDir,
+          adminPort,
+          opsPort,
+          listenAddress: "127.0.0.1",
+          portOverrides: { "triton-http": port, "triton-grpc": grpcPort },
+        });
+        return { ...files, "lds.yaml": files["lds.yaml"].replace(`port_value: ${grpcPort}`, "port_value: 70000") };
+      },
+      { rejectedListenersExpected: true },
+    );
     expect(await envoy.stat("listener_manager.lds.update_rejected")).toBeGreaterThan(0);
     expect(await ops("/ready")).toBe(503);
   }, 60_000);

@@ -168,5 +168,18 @@ describe("npm pack, installed into a fresh project", () => {
     expect(sh(path.join(project, "node_modules", ".bin", "cdktf-triton"), ["history", "--help"], stack)).toContain(
       "--history-file <promotions.jsonl>",
     );
+    // A JavaScript stack with 0.1's names and a typo: refused at synth, each key named with its new or nearest name.
+    fs.copyFileSync(path.join(__dirname, "consumer", "js-stack.js"), path.join(project, "js-stack.js"));
+    const js = spawnSync(process.execPath, ["js-stack.js"], { cwd: project, encoding: "utf8" });
+    expect(js.status).not.toBe(0);
+    expect(js.stderr).toContain("TritonValidationError: Invalid props for js/split:");
+    expect(js.stderr).toContain(
+      'routes[0].timeoutMs = 30000 is invalid: expected no such field since 0.2.0: "timeoutSeconds", in seconds',
+    );
+    expect(js.stderr).toContain(
+      'healthCheck.intervalMs = 1000 is invalid: expected no such field since 0.2.0: "intervalSeconds"',
+    );
+    expect(js.stderr).toContain('replica = 2 is invalid: expected no such field: did you mean "replicas"?');
+    expect(fs.existsSync(path.join(project, "cdktf.out.js", "stacks", "js"))).toBe(false);
   }, 600_000);
 });

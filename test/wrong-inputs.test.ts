@@ -930,6 +930,140 @@ const cases: Case[] = [
     '"TRITON-TOKEN"',
     "the name of an environment variable",
   ],
+  [
+    "a golden input of 300 for a UINT8 tensor (the server would refuse it, or read 44)",
+    (s) =>
+      new VerificationGate(s, "g", {
+        spec: spec("m", {
+          golden: [
+            {
+              name: "c",
+              inputs: [{ name: "pixels", datatype: "UINT8", shape: [2], data: [12, 300] }],
+              outputs: [{ name: "y", data: [1] }],
+            },
+          ],
+        }),
+        target: GateTarget.url("http://127.0.0.1:8000"),
+      }),
+    "g",
+    "spec.models[0].golden[0].inputs[0].data[1]",
+    "300",
+    "an integer from 0 to 255 (UINT8)",
+  ],
+  [
+    "an expected BOOL output written as a string",
+    (s) =>
+      new VerificationGate(s, "g", {
+        spec: spec("m", {
+          golden: [
+            {
+              name: "c",
+              inputs: [{ name: "x", datatype: "FP32", shape: [1], data: [1] }],
+              outputs: [{ name: "fraud", datatype: "BOOL", data: ["false"] }],
+            },
+          ],
+        }),
+        target: GateTarget.url("http://127.0.0.1:8000"),
+      }),
+    "g",
+    "spec.models[0].golden[0].outputs[0].data[0]",
+    '"false"',
+    "true or false (BOOL)",
+  ],
+  [
+    "two routes with one name (one runtime key: a weight pushed to one moves the other)",
+    (s) =>
+      envoy(s, {
+        routes: [
+          {
+            ...one(Backend.address("a", "10.0.0.1", 8000)).routes[0],
+            name: "scores",
+            match: { pathPrefix: "/v2/models/a" },
+          },
+          { ...one(Backend.address("b", "10.0.0.2", 8000)).routes[0], name: "scores" },
+        ],
+      }),
+    "split",
+    "routes[1].name",
+    '"scores"',
+    'a name no other route has (routes[0] is "scores")',
+  ],
+  [
+    "a route named like another route's default name",
+    (s) =>
+      envoy(s, {
+        routes: [
+          { ...one(Backend.address("a", "10.0.0.1", 8000)).routes[0], match: { pathPrefix: "/a" } },
+          { ...one(Backend.address("b", "10.0.0.2", 8000)).routes[0], name: "route-0" },
+        ],
+      }),
+    "split",
+    "routes[1].name",
+    '"route-0"',
+    'a name no other route has (routes[0] is "route-0")',
+  ],
+  [
+    "a route name with a dot (it would nest the runtime key)",
+    (s) => envoy(s, { routes: [{ ...one(Backend.address("a", "10.0.0.1", 8000)).routes[0], name: "scores.v2" }] }),
+    "split",
+    "routes[0].name",
+    '"scores.v2"',
+    "a name of at most 63 characters of a-z, 0-9, '-' and '_'",
+  ],
+  [
+    "two failover tiers with one name (their alerts could not be told apart)",
+    (s) =>
+      new FailoverPool(s, "pool", {
+        tiers: [
+          { name: "primary", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] },
+          { name: "primary", endpoints: [{ backend: Backend.address("b", "10.0.0.2", 8000) }] },
+        ],
+      }),
+    "pool",
+    "tiers[1].name",
+    '"primary"',
+    'a name no other tier has (tiers[0] is "primary")',
+  ],
+  [
+    "a retry condition Envoy does not have (Envoy ignores it in silence)",
+    (s) =>
+      new FailoverPool(s, "pool", {
+        tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }],
+        retries: { retryOn: "5xx,timeout" },
+      }),
+    "pool",
+    "retries.retryOn",
+    '"5xx,timeout"',
+    "a comma-separated list of Envoy's retry conditions (5xx, gateway-error, reset",
+  ],
+  [
+    "a tritonserver flag Triton 2.51 does not have (a crash loop, then Helm's rollback)",
+    (s) => release(s, { image: "nvcr.io/nvidia/tritonserver:24.10-py3", extraArgs: ["--log-verbos=1"] }),
+    "r",
+    "extraArgs[0]",
+    '"--log-verbos=1"',
+    "a flag Triton 2.51.0 (nvcr.io/nvidia/tritonserver:24.10-py3) has: did you mean --log-verbose?",
+  ],
+  [
+    "a 0.1 name in props built from YAML (healthCheck.intervalMs)",
+    (s) =>
+      new FailoverPool(s, "pool", {
+        tiers: [{ name: "a", endpoints: [{ backend: Backend.address("a", "10.0.0.1", 8000) }] }],
+        healthCheck: { intervalMs: 500 },
+      } as never),
+    "pool",
+    "healthCheck.intervalMs",
+    "500",
+    'no such field since 0.2.0: "intervalSeconds", in seconds',
+  ],
+  [
+    "a misspelt prop in a JavaScript stack (replica)",
+    (s) => release(s, { replica: 2 }),
+    "r",
+    "replica",
+    "2",
+    'no such field: did you mean "replicas"?',
+  ],
 ];
 
 describe("wrong inputs are refused at synth, naming the construct path, the field, the value and what is valid", () => {

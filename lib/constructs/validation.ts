@@ -1,5 +1,7 @@
 import { Token } from "cdktf";
 import { Problem, ProblemsError } from "../core/problems";
+import { unknownKeyExpected } from "../core/unknown-keys";
+import { ROOTS, SHAPES } from "./props-shapes";
 
 /** One rejected prop: which field, the value given, and what would have been accepted. */
 export type PropProblem = Problem;
@@ -192,6 +194,35 @@ export class PropValidator {
     return this;
   }
 
+  /**
+   * Refuses every key of `value` (and of the props objects inside it) that its type does not
+   * declare, naming the nearest known key or the key's 0.2.0 name: TypeScript catches them, but a
+   * JavaScript stack or props built from JSON or YAML would drop them without a word. `root` is a
+   * parameter of the package's API as `scripts/props-shapes.ts` names it (`TritonRelease#2`, the
+   * constructor's props). Maps of the user's own keys and class instances are not looked into.
+   */
+  public knownKeys(root: string, value: unknown, field = ""): this {
+    const shape = ROOTS[root];
+    if (!shape) throw new Error(`no props shape ${root}: run scripts/props-shapes.ts`);
+    this.keysOf(shape, value, field);
+    return this;
+  }
+
+  private keysOf(shapeName: string, value: unknown, field: string): void {
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => this.keysOf(shapeName, v, `${field}[${i}]`));
+      return;
+    }
+    if (!isPlainObject(value)) return;
+    const shape = SHAPES[shapeName];
+    const known = Object.keys(shape);
+    for (const [key, v] of Object.entries(value)) {
+      const at = field ? `${field}.${key}` : key;
+      if (!(key in shape)) this.problems.push({ field: at, value: v, expected: unknownKeyExpected(key, known) });
+      else if (shape[key]) this.keysOf(shape[key]!, v, at);
+    }
+  }
+
   /** Throws a {@link TritonValidationError} listing every problem recorded so far. */
   public throwIfInvalid(): void {
     if (this.problems.length > 0) throw new TritonValidationError(this.constructPath, this.problems);
@@ -244,4 +275,20 @@ export function quantityValue(q: string | undefined): number | undefined {
   const m = /^([0-9.]+)(?:[eE](\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$/.exec(q);
   if (!m) return undefined;
   return Number(m[1]) * (m[2] !== undefined ? 10 ** Number(m[2]) : QUANTITY_SUFFIX[m[3] ?? ""]);
+}
+
+/** An object literal's kind (from code, JSON or YAML), not a class instance such as a Backend or a token. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Throws a {@link TritonValidationError} for `where` (a construct's path, a factory's name) when
+ * `value`, the API parameter `root`, has keys its type does not declare: before any other check,
+ * since a misspelt key's value is missing to them.
+ */
+export function refuseUnknownKeys(where: string, root: string, value: unknown): void {
+  new PropValidator(where).knownKeys(root, value).throwIfInvalid();
 }

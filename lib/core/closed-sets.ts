@@ -27,3 +27,27 @@ export type GateRole = "candidate" | "baseline";
 
 /** A driver's answer to a request from another shell. */
 export type RequestOutcome = "done" | "refused";
+
+/**
+ * The conditions of Envoy's router `retry_on` (x-envoy-retry-on and x-envoy-retry-grpc-on, Envoy
+ * 1.40's router filter docs). Envoy takes any other word and ignores it: a retry policy with a typo
+ * in it never retries on what was meant.
+ */
+export const RETRY_ON = [
+  "5xx",
+  "gateway-error",
+  "reset",
+  "reset-before-request",
+  "connect-failure",
+  "envoy-ratelimited",
+  "retriable-4xx",
+  "refused-stream",
+  "retriable-status-codes",
+  "retriable-headers",
+  "http3-post-connect-failure",
+  "cancelled",
+  "deadline-exceeded",
+  "internal",
+  "resource-exhausted",
+  "unavailable",
+] as const;

@@ -20,6 +20,43 @@ export const DATATYPES = [
 ] as const;
 export type Datatype = (typeof DATATYPES)[number];
 
+const INTEGER_RANGES: Readonly<Partial<Record<Datatype, readonly [number, number]>>> = {
+  UINT8: [0, 255],
+  UINT16: [0, 65_535],
+  UINT32: [0, 4_294_967_295],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
+  INT8: [-128, 127],
+  INT16: [-32_768, 32_767],
+  INT32: [-2_147_483_648, 2_147_483_647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+const FLOAT_MAX: Readonly<Partial<Record<Datatype, number>>> = {
+  FP16: 65_504,
+  BF16: 3.3895313892515355e38,
+  FP32: 3.4028234663852886e38,
+  FP64: Number.MAX_VALUE,
+};
+
+/**
+ * What an element of `datatype` must be, when `x` is not one (else undefined): the server would
+ * refuse the request, or (a float beyond FP16's range, an integer cut to 8 bits) answer another question.
+ */
+export function elementMisfit(datatype: Datatype, x: unknown): string | undefined {
+  if (datatype === "BOOL") return typeof x === "boolean" ? undefined : "true or false (BOOL)";
+  if (datatype === "BYTES") return typeof x === "string" ? undefined : "a string (BYTES)";
+  const range = INTEGER_RANGES[datatype];
+  if (range)
+    return typeof x === "number" && Number.isInteger(x) && x >= range[0] && x <= range[1]
+      ? undefined
+      : `an integer from ${range[0]} to ${range[1]} (${datatype})`;
+  const max = FLOAT_MAX[datatype];
+  if (max !== undefined)
+    return typeof x === "number" && Number.isFinite(x) && Math.abs(x) <= max
+      ? undefined
+      : `a finite number within ${datatype}'s range (±${max})`;
+  return undefined;
+}
+
 /** A tensor's elements, flattened in row-major order. 64-bit integers beyond 2^53 lose precision. */
 export type TensorData = (number | boolean | string)[];
 

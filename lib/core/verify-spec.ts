@@ -3,8 +3,9 @@
 import * as fs from "fs";
 import Ajv, { ErrorObject, ValidateFunction } from "ajv";
 import { packageFile } from "./package-file";
-import { DATATYPES, Datatype, Tensor } from "./tensor";
+import { DATATYPES, Datatype, elementMisfit, Tensor } from "./tensor";
 import { Problem, ProblemsError, showValue } from "./problems";
+import { unknownKeyExpected } from "./unknown-keys";
 
 export interface TensorContract {
   readonly name: string;
@@ -208,6 +209,13 @@ class SpecChecker {
     }
   }
 
+  /** The first element of `data` that is not one of `datatype` (a datatype known; the others are reported as such). */
+  elementsFit(where: string, datatype: unknown, data: unknown[]): void {
+    if (!(DATATYPES as readonly unknown[]).includes(datatype)) return;
+    const i = data.findIndex((x) => elementMisfit(datatype as Datatype, x) !== undefined);
+    if (i >= 0) this.bad(`${where}[${i}]`, data[i], elementMisfit(datatype as Datatype, data[i])!);
+  }
+
   models(models: unknown): void {
     if (!Array.isArray(models) || models.length === 0) this.bad("models", models, "a non-empty list of models");
     (Array.isArray(models) ? models : []).forEach((m: any, i: number) => this.model(m, `models[${i}]`));
@@ -259,8 +267,9 @@ class SpecChecker {
     this.str(`${at}.name`, t?.name);
     this.dtype(`${at}.datatype`, t?.datatype);
     this.shape(`${at}.shape`, t?.shape, false);
-    if (!Array.isArray(t?.data)) this.bad(`${at}.data`, t?.data, "a list of elements");
-    else if (Array.isArray(t?.shape) && t.shape.reduce((a: number, b: number) => a * b, 1) !== t.data.length) {
+    if (!Array.isArray(t?.data)) return this.bad(`${at}.data`, t?.data, "a list of elements");
+    this.elementsFit(`${at}.data`, t.datatype, t.data);
+    if (Array.isArray(t?.shape) && t.shape.reduce((a: number, b: number) => a * b, 1) !== t.data.length) {
       this.bad(`${at}.data`, `${t.data.length} elements`, `as many elements as shape ${JSON.stringify(t.shape)} holds`);
     }
   }
@@ -270,6 +279,8 @@ class SpecChecker {
     this.dtype(`${at}.datatype`, o?.datatype, true);
     this.shape(`${at}.shape`, o?.shape, true, true);
     if (!Array.isArray(o?.data)) this.bad(`${at}.data`, o?.data, "a list of expected elements");
+    // argmax and topK data are labels (row indexes), not elements of the output's datatype.
+    else if (!o.argmax && o.topK === undefined) this.elementsFit(`${at}.data`, o.datatype, o.data);
     this.num(`${at}.atol`, o?.atol, 0, Number.MAX_VALUE);
     this.num(`${at}.rtol`, o?.rtol, 0, Number.MAX_VALUE);
     this.num(`${at}.topK`, o?.topK, 1, 1_000_000, true);
@@ -357,13 +368,6 @@ export const SPEC_SCHEMA_FILE = packageFile(["schemas", "verify-spec.schema.json
 
 let schemaValidator: ValidateFunction | undefined;
 
-/** Fields renamed in 0.2.0, when every duration became seconds: a spec written for 0.1 is told the new name. */
-const RENAMED_IN_0_2: Readonly<Record<string, string>> = {
-  p50Ms: "p50Seconds",
-  p95Ms: "p95Seconds",
-  p99Ms: "p99Seconds",
-};
-
 /** Each field the schema does not know, with its path and the nearest known name. */
 function unknownFields(doc: unknown): SpecProblem[] {
   schemaValidator ??= new Ajv({ allErrors: true, verbose: true, strict: false }).compile(
@@ -383,32 +387,10 @@ function unknownFields(doc: unknown): SpecProblem[] {
       const known = Object.keys((e.parentSchema as { properties?: object })?.properties ?? {}).filter(
         (k) => k !== "$schema",
       );
-      const near = nearest(name, known);
-      const renamed = RENAMED_IN_0_2[name];
       return {
         field: at ? `${at}.${name}` : name,
         value: (e.data as Record<string, unknown>)?.[name],
-        expected: renamed
-          ? `no such field since 0.2.0: "${renamed}", in seconds (every duration is seconds: 250 ms is 0.25)`
-          : near
-            ? `no such field: did you mean "${near}"?`
-            : `no such field (known: ${known.join(", ")})`,
+        expected: unknownKeyExpected(name, known),
       };
     });
-}
-
-/** The known name closest to `name` (case-insensitive edit distance), if close enough to be a typo. */
-function nearest(name: string, known: readonly string[]): string | undefined {
-  const distance = (a: string, b: string) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) d[0][j] = j;
-    for (let i = 1; i <= a.length; i++)
-      for (let j = 1; j <= b.length; j++)
-        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    return d[a.length][b.length];
-  };
-  const scored = known
-    .map((k) => [k, distance(name.toLowerCase(), k.toLowerCase())] as const)
-    .sort((a, b) => a[1] - b[1]);
-  return scored.length && scored[0][1] <= Math.max(2, Math.floor(name.length / 3)) ? scored[0][0] : undefined;
 }

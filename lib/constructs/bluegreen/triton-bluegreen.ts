@@ -13,7 +13,7 @@ import { afterSwitchVerification, verificationGate } from "./bluegreen-gates";
 import { Color, COLORS, otherColor } from "../../core/colors";
 import { TritonRelease } from "../release/triton-release";
 import { CHART_LABEL_KEYS, TRITON_PORTS } from "../release/values";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import { PAIR_ANNOTATIONS } from "../../core/pair";
 import { VerificationGate } from "../verify/verification-gate";
 import { byActive, Choice, choiceValue, colorReplicas, previewColor, STANDBY_MODES, StandbyMode } from "./standby";
@@ -113,6 +113,7 @@ export class TritonBlueGreen extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonBlueGreenProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonBlueGreen#2", props);
     this.appName = props.appName ?? id;
     this.namespace = props.namespace ?? "default";
     const { active, standby, allow } = this.validated(props);

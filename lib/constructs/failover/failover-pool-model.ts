@@ -24,7 +24,7 @@ import {
   RetryProps,
 } from "../traffic/envoy-model";
 import { validateHealthAndLimits, validateListenerPorts } from "../traffic/weighted-routes";
-import { LOAD_BALANCING, LoadBalancing } from "../../core/closed-sets";
+import { LOAD_BALANCING, LoadBalancing, RETRY_ON } from "../../core/closed-sets";
 
 export interface PoolEndpoint {
   readonly backend: Backend;
@@ -37,7 +37,10 @@ export interface PoolEndpoint {
 }
 
 export interface Tier {
-  /** e.g. "primary", "secondary", "backup". */
+  /**
+   * e.g. "primary", "secondary", "backup": a Kubernetes label value, unique in the pool (it names
+   * the tier in the pool's alerts).
+   */
   readonly name: string;
   readonly endpoints: readonly PoolEndpoint[];
 }
@@ -130,6 +133,15 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   v.check("tiers", props.tiers, Array.isArray(props.tiers) && props.tiers.length > 0, "at least one tier");
   const seen = new Set<string>();
   (props.tiers ?? []).forEach((tier, i) => {
+    // A tier's name labels its alerts and the pool's summary: two of one name cannot be told apart.
+    v.labelValue(`tiers[${i}].name`, tier.name);
+    const first = props.tiers.findIndex((t) => t.name === tier.name);
+    v.check(
+      `tiers[${i}].name`,
+      tier.name,
+      first === i,
+      `a name no other tier has (tiers[${first}] is ${JSON.stringify(tier.name)}): their alerts could not be told apart`,
+    );
     v.check(
       `tiers[${i}].endpoints`,
       tier.endpoints,
@@ -148,6 +160,15 @@ export function validateFailoverPool(props: FailoverPoolProps, v: PropValidator)
   validateHealthAndLimits(props.healthCheck, props.outlierDetection, props.rateLimit, v, props.accessLog);
   v.integer("retries.numRetries", props.retries?.numRetries, 0, 10);
   v.seconds("retries.perTryTimeoutSeconds", props.retries?.perTryTimeoutSeconds, 0.001, 3600);
+  const retryOn = props.retries?.retryOn;
+  if (retryOn !== undefined)
+    v.check(
+      "retries.retryOn",
+      retryOn,
+      typeof retryOn === "string" &&
+        retryOn.split(",").every((c) => (RETRY_ON as readonly string[]).includes(c.trim())),
+      `a comma-separated list of Envoy's retry conditions (${RETRY_ON.join(", ")}); Envoy ignores any other word`,
+    );
   v.seconds("timeoutSeconds", props.timeoutSeconds, 0.001, 3600);
   const endpoints = (props.tiers ?? []).flatMap((t) => t.endpoints ?? []);
   validateListenerPorts(

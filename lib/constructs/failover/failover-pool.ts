@@ -1,4 +1,5 @@
 // FailoverPool: the construct. The pool itself (props, validation, the Envoy model) is failover-pool-model.ts.
+import { refuseUnknownKeys } from "../validation";
 import { Construct } from "constructs";
 import { EnvoyModel } from "../traffic/envoy-model";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "../traffic/envoy-deployment";
@@ -17,6 +18,7 @@ export class FailoverPool extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: FailoverPoolServiceProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "FailoverPool#2", props);
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) =>
       failoverPoolModel(name, props, v),
     ));

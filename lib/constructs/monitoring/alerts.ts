@@ -1,6 +1,7 @@
 // Alert rules of a blue/green pair and of our Envoys in front of it, as Prometheus rule groups.
 // Pure: TritonAlerts puts them in a PrometheusRule; the tests run them through promtool.
 // Triton's own alerts per color (failure ratio, p99, replicas) are in the chart's PrometheusRule.
+import { refuseUnknownKeys } from "../validation";
 
 export interface AlertRule {
   readonly alert: string;
@@ -95,6 +96,8 @@ export function envoyAlertRules(
   t: AlertThresholds = {},
   pools: readonly PoolTiers[] = [],
 ): RuleGroup {
+  refuseUnknownKeys("envoyAlertRules", "envoyAlertRules#2", t);
+  refuseUnknownKeys("envoyAlertRules", "envoyAlertRules#3", pools);
   const sel = `namespace="${namespace}",app="${envoy}",${OPS}`;
   const by = "by (namespace, app, envoy_cluster_name)";
   const p99 = Math.round((t.p99LatencySeconds ?? 5) * 1000); // Triton and Envoy measure milliseconds

@@ -1,6 +1,7 @@
 // A Grafana dashboard per blue/green pair, as JSON: every panel split by color (Triton's series,
 // labelled app and color by the chart's ServiceMonitor) or by Envoy cluster (our Envoys' series,
 // labelled with their pods' `app`). Pure: the same arguments give the same dashboard.
+import { refuseUnknownKeys } from "../validation";
 import { queueTimePerRequestUs } from "../../core/queue-time";
 
 /** One panel query, as Grafana stores it (PromQL with Grafana's $__rate_interval). */
@@ -25,6 +26,7 @@ const OPS = 'envoy_cluster_name!~"envoy-admin|ready-listener-.*"';
 
 /** The queries of the dashboard, in panel order. */
 export function dashboardQueries(o: DashboardOptions): DashboardQuery[] {
+  refuseUnknownKeys("dashboardQueries", "dashboardQueries#0", o);
   const t = `app="${o.app}",namespace="${o.namespace}"`;
   const rate = (m: string, sel = t) => `sum by (color) (rate(${m}{${sel}}[$__rate_interval]))`;
   const requests = `(${rate("nv_inference_request_success")} + ${rate("nv_inference_request_failure")})`;
@@ -81,6 +83,7 @@ const UNITS: Record<string, string> = {
  * (`$datasource`: Grafana's other spelling, `${datasource}`, is Terraform's interpolation).
  */
 export function pairDashboard(o: DashboardOptions): Record<string, unknown> {
+  refuseUnknownKeys("pairDashboard", "pairDashboard#0", o);
   const queries = dashboardQueries(o);
   return {
     title: o.title ?? `Triton ${o.app}`,

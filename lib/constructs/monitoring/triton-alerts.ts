@@ -8,7 +8,7 @@ import { chartAsset } from "../chart";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 import { EnvoyModel } from "../traffic/envoy-model";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import { AlertThresholds, envoyAlertRules, pairAlertRules, poolTiersOf, RuleGroup } from "./alerts";
 
 export interface TritonAlertsProps extends AlertThresholds {
@@ -41,6 +41,7 @@ export class TritonAlerts extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonAlertsProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonAlerts#2", props);
     const v = new PropValidator(this.node.path);
     if (props.pair !== undefined)
       v.check("pair", props.pair, props.pair instanceof TritonBlueGreen, "a TritonBlueGreen");
@@ -73,7 +74,14 @@ export class TritonAlerts extends DependableConstruct {
     const envoyNamespace = props.envoyNamespace ?? namespace;
     this.groups = [
       ...(props.pair ? [pairAlertRules(props.pair.appName, props.pair.namespace)] : []),
-      ...(props.envoys ?? []).map((e) => envoyAlertRules(e.model.name, envoyNamespace, props, poolTiersOf(e.model))),
+      ...(props.envoys ?? []).map((e) =>
+        envoyAlertRules(
+          e.model.name,
+          envoyNamespace,
+          { failureRatio: props.failureRatio, p99LatencySeconds: props.p99LatencySeconds },
+          poolTiersOf(e.model),
+        ),
+      ),
     ];
     this.helmRelease = new Release(this, "release", {
       name,

@@ -6,7 +6,7 @@ import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
 import { EnvoyModel } from "../traffic/envoy-model";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import { pairDashboard } from "./dashboard";
 
 export interface TritonDashboardProps {
@@ -45,6 +45,7 @@ export class TritonDashboard extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonDashboardProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonDashboard#2", props);
     const v = new PropValidator(this.node.path);
     v.check("pair", props.pair, props.pair instanceof TritonBlueGreen, "a TritonBlueGreen");
     v.throwIfInvalid();

@@ -3,6 +3,7 @@
 // pipeline moves traffic with `-var canary=25`). Each weight is one Terraform conditional on the
 // pair's `active`, so switching `active` with the canary back at 0 moves nothing that was not
 // already serving.
+import { refuseUnknownKeys } from "../validation";
 import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { TritonBlueGreen } from "../bluegreen/triton-bluegreen";
@@ -108,6 +109,7 @@ export class TritonCanary extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonCanaryProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonCanary#2", props);
     const { canaryVariable, weight, preconditions } = canaryWeights(this, props.pair, props.canaryPercent);
     const pair = props.pair;
     this.pair = pair;

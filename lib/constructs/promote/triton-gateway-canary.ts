@@ -10,7 +10,7 @@ import { Color, COLORS } from "../../core/colors";
 import { Backend } from "../traffic/backend";
 import { GatewayRoute, ParentRef } from "../traffic/gateway-route";
 import { RouteProps } from "../traffic/weighted-routes";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import { canaryWeights, followCapacity } from "./canary-weights";
 
 /** The Gateway API implementations whose data plane `cdktf-triton promote` can read. */
@@ -47,6 +47,7 @@ export class GatewayDataPlane {
       readonly adminPort?: number;
     } = {},
   ): GatewayEnvoy {
+    refuseUnknownKeys("GatewayDataPlane.contour", "GatewayDataPlane.contour#0", options);
     return {
       implementation: "contour",
       namespace: options.namespace ?? "projectcontour",
@@ -116,6 +117,7 @@ export class TritonGatewayCanary extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonGatewayCanaryProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonGatewayCanary#2", props);
     const { canaryVariable, weight, preconditions } = canaryWeights(this, props.pair, props.canaryPercent);
     const pair = props.pair;
     this.pair = pair;

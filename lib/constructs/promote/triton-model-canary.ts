@@ -12,7 +12,7 @@ import { Construct } from "constructs";
 import { COLORS } from "../../core/colors";
 import { claimName } from "../names";
 import { TerraformData } from "../terraform-data";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import { TritonCanary } from "./triton-canary";
 import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
 
@@ -62,6 +62,7 @@ export class TritonModelCanary extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonModelCanaryProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonModelCanary#2", props);
     this.verifySpec = validated(this.node.path, props);
     const { canary, model } = props;
     const pair = canary.pair;

@@ -7,7 +7,7 @@ import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
 import { Color, COLORS } from "../../core/colors";
 import { CANARY_ROUTE, ENVOY_ADMIN_PORT, ENVOY_OPS_PORT } from "../../core/envoy";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import {
   MetricSpec,
   ModelPlaneSpec,
@@ -39,6 +39,7 @@ export class PromotionMetric {
   public static successRate(
     options: MetricOptions & { readonly minPercent: number; readonly minRequests?: number; readonly name?: string },
   ): MetricSpec {
+    refuseUnknownKeys("PromotionMetric.successRate", "PromotionMetric.successRate#0", options);
     const { minPercent, name, ...rest } = options;
     return { name: name ?? "request-success-rate", kind: "envoy-success-rate", min: minPercent, ...rest };
   }
@@ -52,6 +53,7 @@ export class PromotionMetric {
       readonly name?: string;
     },
   ): MetricSpec {
+    refuseUnknownKeys("PromotionMetric.latency", "PromotionMetric.latency#0", options);
     const { percentile, maxSeconds, name, ...rest } = options;
     return {
       name: name ?? `request-duration-p${percentile ?? 99}`,
@@ -66,6 +68,7 @@ export class PromotionMetric {
   public static tritonFailureRate(
     options: MetricOptions & { readonly maxPercent: number; readonly name?: string },
   ): MetricSpec {
+    refuseUnknownKeys("PromotionMetric.tritonFailureRate", "PromotionMetric.tritonFailureRate#0", options);
     const { maxPercent, name, ...rest } = options;
     return { name: name ?? "triton-failure-rate", kind: "triton-failure-rate", max: maxPercent, ...rest };
   }
@@ -74,6 +77,7 @@ export class PromotionMetric {
   public static tritonQueueTime(
     options: MetricOptions & { readonly maxSeconds: number; readonly name?: string },
   ): MetricSpec {
+    refuseUnknownKeys("PromotionMetric.tritonQueueTime", "PromotionMetric.tritonQueueTime#0", options);
     const { maxSeconds, name, ...rest } = options;
     return { name: name ?? "triton-queue-time", kind: "triton-queue-time", max: maxSeconds, ...rest };
   }
@@ -91,6 +95,7 @@ export class PromotionMetric {
       readonly max?: number;
     },
   ): MetricSpec {
+    refuseUnknownKeys("PromotionMetric.promql", "PromotionMetric.promql#0", options);
     return { ...options, kind: "promql" };
   }
 }
@@ -138,6 +143,7 @@ export class TritonPromotion extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonPromotionProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonPromotion#2", props);
     const v = new PropValidator(this.node.path);
     const modelCanary = props.canary instanceof TritonModelCanary ? props.canary : undefined;
     const canary = modelCanary ? modelCanary.canary : (props.canary as TritonCanary | TritonGatewayCanary);

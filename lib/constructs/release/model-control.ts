@@ -1,4 +1,4 @@
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 
 /** Chart values for Triton's model control (see charts/triton/values.yaml). */
 export interface ModelControlValues {
@@ -34,11 +34,13 @@ export class ModelControl {
 
   /** Load every model and poll the repository for changes. */
   public static poll(options: PollOptions = {}): ModelControl {
+    refuseUnknownKeys("ModelControl.poll", "ModelControl.poll#0", options);
     return new ModelControl("poll", options.intervalSeconds ?? 30, []);
   }
 
   /** Load only the named models at startup; the rest through the model repository API. */
   public static explicit(options: ExplicitOptions = {}): ModelControl {
+    refuseUnknownKeys("ModelControl.explicit", "ModelControl.explicit#0", options);
     return new ModelControl("explicit", 30, options.loadModels ?? ["*"]);
   }
 

@@ -1,4 +1,4 @@
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 
 /** Options for a model repository in an object store. */
 export interface ObjectStoreOptions {
@@ -47,11 +47,13 @@ export abstract class ModelRepository {
    * `gs://bucket/path` or `as://account/container/path`.
    */
   public static objectStore(uri: string, options: ObjectStoreOptions = {}): ModelRepository {
+    refuseUnknownKeys("ModelRepository.objectStore", "ModelRepository.objectStore#1", options);
     return new ObjectStoreRepository(uri, options);
   }
 
   /** A model repository on an existing PersistentVolumeClaim, mounted read-only. */
   public static persistentVolumeClaim(claimName: string, options: PersistentVolumeClaimOptions = {}): ModelRepository {
+    refuseUnknownKeys("ModelRepository.persistentVolumeClaim", "ModelRepository.persistentVolumeClaim#1", options);
     return new PvcRepository(claimName, options);
   }
 

@@ -185,7 +185,10 @@ export interface TritonColorProps {
   readonly restrictedApi?: RestrictedApiOptions | false;
   /**
    * Extra `tritonserver` flags, each `--name=value`. Flags the chart manages (ports, repository,
-   * model control, readiness, exit timeout) are refused.
+   * model control, readiness, exit timeout) are refused. On an image whose Triton version has a
+   * flags table (NGC 24.10: Triton 2.51.0, from its `tritonserver --help`), a flag that version does
+   * not have is refused (it would crash-loop the pods); on any other image, extraArgs get a synth
+   * warning that they were not checked.
    * @default []
    */
   readonly extraArgs?: readonly string[];

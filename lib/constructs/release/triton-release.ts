@@ -1,10 +1,12 @@
-import { Tokenization } from "cdktf";
+import { Annotations, Tokenization } from "cdktf";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 import { tritonChartAsset } from "../chart";
-import { isPinnedImage, isToken, PropValidator } from "../validation";
+import { isPinnedImage, isToken, PropValidator, refuseUnknownKeys } from "../validation";
 import { COLORS } from "../../core/colors";
-import { RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
+import { DEFAULT_TRITON_IMAGE, RESTRICTABLE_APIS, TritonReleaseProps } from "./props";
+import { TRITON_FLAGS, TritonFlags } from "./triton-flags";
+import { nearest } from "../../core/unknown-keys";
 import {
   CHART_LABEL_KEYS,
   MANAGED_FLAGS,
@@ -36,7 +38,10 @@ export class TritonRelease extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonReleaseProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "TritonRelease#2", props);
     validateReleaseProps(this.node.path, props);
+    const unchecked = extraArgsWarning(props);
+    if (unchecked) Annotations.of(this).addWarning(unchecked);
     this.props = resolveReleaseProps(props);
     const names = new PropValidator(this.node.path);
     for (const kind of ["Helm release", "Deployment", "Service"]) {
@@ -133,7 +138,7 @@ export function validateReleaseProps(constructPath: string, props: TritonRelease
   validateMetadata(v, props);
   validateObservability(v, props);
   validateRestrictedApi(v, props.restrictedApi);
-  validateExtraArgs(v, props.extraArgs);
+  validateExtraArgs(v, props.extraArgs, props.image ?? DEFAULT_TRITON_IMAGE);
   v.throwIfInvalid();
 }
 
@@ -307,7 +312,8 @@ function validateRestrictedApi(v: PropValidator, restricted: TritonReleaseProps[
   }
 }
 
-function validateExtraArgs(v: PropValidator, extraArgs: TritonReleaseProps["extraArgs"]): void {
+function validateExtraArgs(v: PropValidator, extraArgs: TritonReleaseProps["extraArgs"], image: string): void {
+  const triton = tritonOfImage(image);
   (extraArgs ?? []).forEach((arg, i) => {
     const flag = typeof arg === "string" ? arg.split("=")[0] : "";
     v.check(
@@ -322,5 +328,36 @@ function validateExtraArgs(v: PropValidator, extraArgs: TritonReleaseProps["extr
       !MANAGED_FLAGS.includes(flag),
       `a flag the chart does not manage (it sets ${MANAGED_FLAGS.join(", ")})`,
     );
+    // A flag the image's Triton does not have stops it at start: a crash loop, then Helm's atomic
+    // rollback many minutes later.
+    if (triton && flag && !MANAGED_FLAGS.includes(flag)) {
+      const near = nearest(flag, triton.flags.flags);
+      v.check(
+        `extraArgs[${i}]`,
+        arg,
+        triton.flags.flags.includes(flag),
+        `a flag Triton ${triton.version} (${image}) has${near ? `: did you mean ${near}?` : ""} (from ${triton.flags.source})`,
+      );
+    }
   });
+}
+
+/** The Triton version an NGC image's tag carries, when its flags are in the table. */
+function tritonOfImage(image: string): { version: string; flags: TritonFlags } | undefined {
+  const tag = /\/tritonserver:(\d{2}\.\d{2})(-|$)/.exec(image)?.[1];
+  const found = Object.entries(TRITON_FLAGS).find(([, f]) => tag !== undefined && f.ngcTags.includes(tag));
+  return found && { version: found[0], flags: found[1] };
+}
+
+/**
+ * A synth warning when `extraArgs` cannot be checked: the image's Triton version has no flags in
+ * the table (a tag not known, a digest). Not a refusal: the flags may well be right.
+ */
+export function extraArgsWarning(props: TritonReleaseProps): string | undefined {
+  const image = props.image ?? DEFAULT_TRITON_IMAGE;
+  if (!props.extraArgs?.length || isToken(image) || tritonOfImage(image)) return undefined;
+  const known = Object.entries(TRITON_FLAGS)
+    .map(([version, f]) => `Triton ${version} (NGC ${f.ngcTags.join(", ")})`)
+    .join(", ");
+  return `extraArgs not checked against the image's Triton: no flags table for ${image} (tables: ${known})`;
 }

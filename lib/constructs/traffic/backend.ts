@@ -2,7 +2,7 @@
 // URL (another cluster or region, over TLS with SNI), or a plain address.
 import { TritonRelease } from "../release/triton-release";
 import { TRITON_PORTS } from "../release/values";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 
 export interface BackendTarget {
   /** Unique, Envoy-safe name: the cluster's name. */
@@ -40,6 +40,7 @@ export abstract class Backend {
     name: string,
     options: { namespace?: string; httpPort?: number; grpcPort?: number } = {},
   ): Backend {
+    refuseUnknownKeys("Backend.service", "Backend.service#1", options);
     const ns = options.namespace ?? "default";
     const service = { name, namespace: ns };
     return new Fixed(
@@ -62,6 +63,7 @@ export abstract class Backend {
     url: string,
     options: { name?: string; sni?: string; grpcPort?: number; caFile?: string } = {},
   ): Backend {
+    refuseUnknownKeys("Backend.external", "Backend.external#1", options);
     let u: URL | undefined;
     try {
       u = new URL(url);

@@ -13,7 +13,11 @@ export interface HealthCheckProps {
   readonly path?: string;
   /** @default 1 */
   readonly intervalSeconds?: number;
-  /** @default 0.5 */
+  /**
+   * May exceed the interval: Envoy starts the next check an interval after the last one ended
+   * (nothing overlaps), so a host that hangs is taken out after unhealthyThreshold x (timeout +
+   * interval) seconds. @default 0.5
+   */
   readonly timeoutSeconds?: number;
   /** Consecutive failures before a host is taken out. @default 2 */
   readonly unhealthyThreshold?: number;
@@ -43,7 +47,12 @@ export interface RetryProps {
   readonly numRetries?: number;
   /** @default 2 */
   readonly perTryTimeoutSeconds?: number;
-  /** @default "5xx,reset,connect-failure,refused-stream" */
+  /**
+   * Envoy's retry conditions, comma-separated, each one Envoy has (`RETRY_ON`: 5xx, gateway-error,
+   * reset, connect-failure, retriable-4xx, refused-stream, ...): Envoy itself ignores a word it does
+   * not know.
+   * @default "5xx,reset,connect-failure,refused-stream"
+   */
   readonly retryOn?: string;
 }
 

@@ -5,7 +5,7 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { chartAsset } from "../chart";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import { requireWeightSumsAtPlan, RouteProps, validateWeightedRoutes } from "./weighted-routes";
 import { DependableConstruct } from "../dependencies";
 import { claimName } from "../names";
@@ -94,6 +94,7 @@ export class GatewayRoute extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: GatewayRouteProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "GatewayRoute#2", props);
     const name = props.name ?? id;
     const v = new PropValidator(this.node.path);
     v.dnsLabel("name", name, 53);

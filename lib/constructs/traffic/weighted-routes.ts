@@ -31,7 +31,12 @@ export interface WeightedBackend {
 }
 
 export interface RouteProps {
-  /** @default - route-<index> */
+  /**
+   * Becomes the route's runtime keys (`weights.<name>.<cluster>`) and statistics: at most 63 of
+   * a-z, 0-9, '-' and '_', and no other route of the service may have it (nor be `route-<index>`
+   * by default), or pushing weights to one would move the other.
+   * @default - route-<index>
+   */
   readonly name?: string;
   /** Requests this route takes. @default - every request (a route without match must be the last) */
   readonly match?: MatchProps;
@@ -137,6 +142,30 @@ export function weightedRoutesModel(name: string, props: WeightedRoutesProps, v:
   return { name, listeners, clusters };
 }
 
+/**
+ * A route's name becomes its runtime keys (`weights.<name>.<cluster>`, the weights a promotion
+ * pushes) and its statistics: two routes of one name would share one key, so pushing weights to one
+ * would move the other; a dot would nest the key.
+ */
+function validateRouteName(v: PropValidator, routes: readonly RouteProps[], i: number): void {
+  const nameOf = (r: RouteProps, j: number) => r.name ?? `route-${j}`;
+  const name = nameOf(routes[i], i);
+  if (routes[i].name !== undefined)
+    v.check(
+      `routes[${i}].name`,
+      name,
+      typeof name === "string" && /^[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?$/.test(name),
+      "a name of at most 63 characters of a-z, 0-9, '-' and '_' (it becomes runtime keys and statistics)",
+    );
+  const first = routes.findIndex((r, j) => nameOf(r, j) === name);
+  v.check(
+    `routes[${i}].name`,
+    name,
+    first === i,
+    `a name no other route has (routes[${first}] is ${JSON.stringify(name)}): they would share runtime keys, and a weight pushed to one would move the other`,
+  );
+}
+
 export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValidator): void {
   v.check("routes", props.routes, Array.isArray(props.routes) && props.routes.length > 0, "at least one route");
   (props.routes ?? []).forEach((r, i) => {
@@ -174,6 +203,7 @@ export function validateWeightedRoutes(props: WeightedRoutesProps, v: PropValida
         r.match.pathPrefix.startsWith("/"),
         "a path starting with /",
       );
+    validateRouteName(v, props.routes, i);
     v.check(`${at}.backends`, r.backends, Array.isArray(r.backends) && r.backends.length > 0, "at least one backend");
     const names = new Set<string>();
     (r.backends ?? []).forEach((wb, j) => {

@@ -1,3 +1,4 @@
+import { refuseUnknownKeys } from "../validation";
 import { Construct } from "constructs";
 import { EnvoyModel } from "./envoy-model";
 import { DataPlaneProps, deployEnvoy, EnvoyDeployment } from "./envoy-deployment";
@@ -17,6 +18,7 @@ export class WeightedService extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: WeightedServiceProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "WeightedService#2", props);
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) =>
       weightedRoutesModel(name, props, v),
     ));

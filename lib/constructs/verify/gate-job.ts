@@ -15,7 +15,7 @@ import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { Construct } from "constructs";
 import { dependable } from "cdktf/lib/tfExpression";
-import { isPinnedImage, PropValidator } from "../validation";
+import { isPinnedImage, PropValidator, refuseUnknownKeys } from "../validation";
 import { TerraformData } from "../terraform-data";
 
 /** Where the Job's pod mounts the spec. */
@@ -49,6 +49,7 @@ export abstract class GateRunner {
 
   /** A Kubernetes Job in the pair's namespace, in an image built from this package's Dockerfile. */
   public static cluster(options: GateJobOptions): GateRunner {
+    refuseUnknownKeys("GateRunner.cluster", "GateRunner.cluster#0", options);
     return new ClusterRunner(options);
   }
 }

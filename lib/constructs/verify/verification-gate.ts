@@ -6,7 +6,7 @@
 import { TerraformAsset, TerraformResource } from "cdktf";
 import { specAsset } from "../spec-asset";
 import { Construct } from "constructs";
-import { PropValidator } from "../validation";
+import { PropValidator, refuseUnknownKeys } from "../validation";
 import { gateArgv, gateCommand, parsePortForwardTarget, VerifyFlags } from "../../core/gate-flags";
 import { ClusterRunner, GATE_SPEC_DIR, GateJob, GateJobOptions, GateRunner, validateGateJob } from "./gate-job";
 import { SpecError, validateSpec, VerifySpec } from "../../core/verify-spec";
@@ -30,6 +30,7 @@ export abstract class GateTarget {
     kubeconfig?: string;
     context?: string;
   }): GateTarget {
+    refuseUnknownKeys("GateTarget.portForward", "GateTarget.portForward#0", options);
     return new PortForwardTarget(
       options.service,
       options.port ?? 8000,
@@ -207,6 +208,7 @@ export class VerificationGate extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: VerificationGateProps) {
     super(scope, id);
+    refuseUnknownKeys(this.node.path, "VerificationGate#2", props);
     const { specText, cluster } = checked(this, id, props);
 
     // The spec travels as a file asset, not on the command line or in the environment.
