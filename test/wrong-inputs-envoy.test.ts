@@ -27,7 +27,12 @@ type Row = {
   readonly field: string;
   readonly envoy: "refuses" | "accepts";
 } & (
-  | { readonly kind: "routes"; readonly props: WeightedRoutesProps; readonly httpPort?: number }
+  | {
+      readonly kind: "routes";
+      readonly props: WeightedRoutesProps;
+      readonly httpPort?: number;
+      readonly grpcPort?: number;
+    }
   | { readonly kind: "pool"; readonly props: FailoverPoolProps }
 );
 
@@ -149,6 +154,48 @@ export const ENVOY_ROWS: readonly Row[] = [
     kind: "pool",
     props: pool({ healthCheck: { intervalSeconds: 0.0005 } }),
   },
+  {
+    name: "grpcPort equal to httpPort",
+    field: "grpcPort",
+    envoy: "refuses",
+    kind: "routes",
+    props: {
+      routes: [{ backends: [{ backend: Backend.address("g", "10.0.0.5", 8000, 8001), weightPercent: 100 }] }],
+    },
+    httpPort: 8000,
+    grpcPort: 8000,
+  },
+  {
+    name: "an external backend with a path (silently dropped)",
+    field: "routes[0].backends[0].backend.url",
+    envoy: "accepts",
+    kind: "routes",
+    props: {
+      routes: [{ backends: [{ backend: Backend.external("https://triton.example.com/v2"), weightPercent: 100 }] }],
+    },
+  },
+  {
+    name: "caFile with an http:// URL (TLS silently dropped)",
+    field: "routes[0].backends[0].backend.caFile",
+    envoy: "accepts",
+    kind: "routes",
+    props: {
+      routes: [
+        {
+          backends: [
+            { backend: Backend.external("http://triton.example.com", { caFile: "/etc/ca.pem" }), weightPercent: 100 },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    name: "an unknown load-balancing policy",
+    field: "loadBalancing",
+    envoy: "accepts",
+    kind: "pool",
+    props: pool({ loadBalancing: "random" as never }),
+  },
 ];
 
 /** The configuration `row` renders with our check bypassed. */
@@ -159,7 +206,10 @@ function renderBypassed(row: Row) {
   return renderEnvoy(model, {
     configDir: "/etc/envoy",
     opsPort: ENVOY_OPS_PORT,
-    portOverrides: row.kind === "routes" && row.httpPort ? { "split-http": row.httpPort } : undefined,
+    portOverrides:
+      row.kind === "routes" && row.httpPort
+        ? { "split-http": row.httpPort, ...(row.grpcPort ? { "split-grpc": row.grpcPort } : {}) }
+        : undefined,
   });
 }
 
@@ -169,7 +219,7 @@ describe("each wrong Envoy input: our check refuses it; Envoy alone refuses or t
     const { stack } = newStack();
     const error = thrownBy(() =>
       row.kind === "routes"
-        ? new WeightedService(stack, "split", { ...row.props, httpPort: row.httpPort })
+        ? new WeightedService(stack, "split", { ...row.props, httpPort: row.httpPort, grpcPort: row.grpcPort })
         : new FailoverPool(stack, "pool", row.props),
     );
     expect(error).toBeInstanceOf(TritonValidationError);
