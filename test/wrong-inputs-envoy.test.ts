@@ -44,7 +44,7 @@ const pool = (extra: Partial<FailoverPoolProps> = {}): FailoverPoolProps => ({
   ...extra,
 });
 
-export const ENVOY_ROWS: readonly Row[] = [
+const ENVOY_ROWS: readonly Row[] = [
   {
     name: "success-rate ejection with a negative stdev factor",
     field: "outlierDetection.successRate.stdevFactor",

@@ -285,10 +285,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Throws a {@link TritonValidationError} for `where` (a construct's path, a factory's name) when
- * `value`, the API parameter `root`, has keys its type does not declare: before any other check,
- * since a misspelt key's value is missing to them.
+ * Throws a {@link TritonValidationError} when `value`, the API parameter `root` (`TritonRelease#2`,
+ * `Backend.service#1`), has keys its type does not declare, reported for `where` (a construct's
+ * path; a factory's or function's own name by default): before any other check, since a misspelt
+ * key's value is missing to them.
  */
-export function refuseUnknownKeys(where: string, root: string, value: unknown): void {
+export function refuseUnknownKeys(root: string, value: unknown, where = root.replace(/#\d+$/, "")): void {
   new PropValidator(where).knownKeys(root, value).throwIfInvalid();
 }

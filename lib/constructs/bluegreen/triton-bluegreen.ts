@@ -113,7 +113,7 @@ export class TritonBlueGreen extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonBlueGreenProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonBlueGreen#2", props);
+    refuseUnknownKeys("TritonBlueGreen#2", props, this.node.path);
     this.appName = props.appName ?? id;
     this.namespace = props.namespace ?? "default";
     const { active, standby, allow } = this.validated(props);

@@ -18,7 +18,7 @@ export class FailoverPool extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: FailoverPoolServiceProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "FailoverPool#2", props);
+    refuseUnknownKeys("FailoverPool#2", props, this.node.path);
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) =>
       failoverPoolModel(name, props, v),
     ));

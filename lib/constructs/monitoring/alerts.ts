@@ -96,8 +96,8 @@ export function envoyAlertRules(
   t: AlertThresholds = {},
   pools: readonly PoolTiers[] = [],
 ): RuleGroup {
-  refuseUnknownKeys("envoyAlertRules", "envoyAlertRules#2", t);
-  refuseUnknownKeys("envoyAlertRules", "envoyAlertRules#3", pools);
+  refuseUnknownKeys("envoyAlertRules#2", t);
+  refuseUnknownKeys("envoyAlertRules#3", pools);
   const sel = `namespace="${namespace}",app="${envoy}",${OPS}`;
   const by = "by (namespace, app, envoy_cluster_name)";
   const p99 = Math.round((t.p99LatencySeconds ?? 5) * 1000); // Triton and Envoy measure milliseconds

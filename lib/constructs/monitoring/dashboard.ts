@@ -26,7 +26,11 @@ const OPS = 'envoy_cluster_name!~"envoy-admin|ready-listener-.*"';
 
 /** The queries of the dashboard, in panel order. */
 export function dashboardQueries(o: DashboardOptions): DashboardQuery[] {
-  refuseUnknownKeys("dashboardQueries", "dashboardQueries#0", o);
+  refuseUnknownKeys("dashboardQueries#0", o);
+  return queriesOf(o);
+}
+
+function queriesOf(o: DashboardOptions): DashboardQuery[] {
   const t = `app="${o.app}",namespace="${o.namespace}"`;
   const rate = (m: string, sel = t) => `sum by (color) (rate(${m}{${sel}}[$__rate_interval]))`;
   const requests = `(${rate("nv_inference_request_success")} + ${rate("nv_inference_request_failure")})`;
@@ -83,8 +87,8 @@ const UNITS: Record<string, string> = {
  * (`$datasource`: Grafana's other spelling, `${datasource}`, is Terraform's interpolation).
  */
 export function pairDashboard(o: DashboardOptions): Record<string, unknown> {
-  refuseUnknownKeys("pairDashboard", "pairDashboard#0", o);
-  const queries = dashboardQueries(o);
+  refuseUnknownKeys("pairDashboard#0", o);
+  const queries = queriesOf(o);
   return {
     title: o.title ?? `Triton ${o.app}`,
     uid: `cdktf-triton-${o.app}`.slice(0, 40),

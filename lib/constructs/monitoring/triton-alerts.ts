@@ -41,7 +41,7 @@ export class TritonAlerts extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonAlertsProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonAlerts#2", props);
+    refuseUnknownKeys("TritonAlerts#2", props, this.node.path);
     const v = new PropValidator(this.node.path);
     if (props.pair !== undefined)
       v.check("pair", props.pair, props.pair instanceof TritonBlueGreen, "a TritonBlueGreen");

@@ -45,7 +45,7 @@ export class TritonDashboard extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonDashboardProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonDashboard#2", props);
+    refuseUnknownKeys("TritonDashboard#2", props, this.node.path);
     const v = new PropValidator(this.node.path);
     v.check("pair", props.pair, props.pair instanceof TritonBlueGreen, "a TritonBlueGreen");
     v.throwIfInvalid();

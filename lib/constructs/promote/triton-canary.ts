@@ -109,7 +109,7 @@ export class TritonCanary extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonCanaryProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonCanary#2", props);
+    refuseUnknownKeys("TritonCanary#2", props, this.node.path);
     const { canaryVariable, weight, preconditions } = canaryWeights(this, props.pair, props.canaryPercent);
     const pair = props.pair;
     this.pair = pair;

@@ -47,7 +47,7 @@ export class GatewayDataPlane {
       readonly adminPort?: number;
     } = {},
   ): GatewayEnvoy {
-    refuseUnknownKeys("GatewayDataPlane.contour", "GatewayDataPlane.contour#0", options);
+    refuseUnknownKeys("GatewayDataPlane.contour#0", options);
     return {
       implementation: "contour",
       namespace: options.namespace ?? "projectcontour",
@@ -117,7 +117,7 @@ export class TritonGatewayCanary extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonGatewayCanaryProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonGatewayCanary#2", props);
+    refuseUnknownKeys("TritonGatewayCanary#2", props, this.node.path);
     const { canaryVariable, weight, preconditions } = canaryWeights(this, props.pair, props.canaryPercent);
     const pair = props.pair;
     this.pair = pair;

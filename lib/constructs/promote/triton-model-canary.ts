@@ -62,7 +62,7 @@ export class TritonModelCanary extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonModelCanaryProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonModelCanary#2", props);
+    refuseUnknownKeys("TritonModelCanary#2", props, this.node.path);
     this.verifySpec = validated(this.node.path, props);
     const { canary, model } = props;
     const pair = canary.pair;

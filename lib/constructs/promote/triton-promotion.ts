@@ -39,7 +39,7 @@ export class PromotionMetric {
   public static successRate(
     options: MetricOptions & { readonly minPercent: number; readonly minRequests?: number; readonly name?: string },
   ): MetricSpec {
-    refuseUnknownKeys("PromotionMetric.successRate", "PromotionMetric.successRate#0", options);
+    refuseUnknownKeys("PromotionMetric.successRate#0", options);
     const { minPercent, name, ...rest } = options;
     return { name: name ?? "request-success-rate", kind: "envoy-success-rate", min: minPercent, ...rest };
   }
@@ -53,7 +53,7 @@ export class PromotionMetric {
       readonly name?: string;
     },
   ): MetricSpec {
-    refuseUnknownKeys("PromotionMetric.latency", "PromotionMetric.latency#0", options);
+    refuseUnknownKeys("PromotionMetric.latency#0", options);
     const { percentile, maxSeconds, name, ...rest } = options;
     return {
       name: name ?? `request-duration-p${percentile ?? 99}`,
@@ -68,7 +68,7 @@ export class PromotionMetric {
   public static tritonFailureRate(
     options: MetricOptions & { readonly maxPercent: number; readonly name?: string },
   ): MetricSpec {
-    refuseUnknownKeys("PromotionMetric.tritonFailureRate", "PromotionMetric.tritonFailureRate#0", options);
+    refuseUnknownKeys("PromotionMetric.tritonFailureRate#0", options);
     const { maxPercent, name, ...rest } = options;
     return { name: name ?? "triton-failure-rate", kind: "triton-failure-rate", max: maxPercent, ...rest };
   }
@@ -77,7 +77,7 @@ export class PromotionMetric {
   public static tritonQueueTime(
     options: MetricOptions & { readonly maxSeconds: number; readonly name?: string },
   ): MetricSpec {
-    refuseUnknownKeys("PromotionMetric.tritonQueueTime", "PromotionMetric.tritonQueueTime#0", options);
+    refuseUnknownKeys("PromotionMetric.tritonQueueTime#0", options);
     const { maxSeconds, name, ...rest } = options;
     return { name: name ?? "triton-queue-time", kind: "triton-queue-time", max: maxSeconds, ...rest };
   }
@@ -95,7 +95,7 @@ export class PromotionMetric {
       readonly max?: number;
     },
   ): MetricSpec {
-    refuseUnknownKeys("PromotionMetric.promql", "PromotionMetric.promql#0", options);
+    refuseUnknownKeys("PromotionMetric.promql#0", options);
     return { ...options, kind: "promql" };
   }
 }
@@ -143,7 +143,7 @@ export class TritonPromotion extends Construct {
 
   constructor(scope: Construct, id: string, props: TritonPromotionProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonPromotion#2", props);
+    refuseUnknownKeys("TritonPromotion#2", props, this.node.path);
     const v = new PropValidator(this.node.path);
     const modelCanary = props.canary instanceof TritonModelCanary ? props.canary : undefined;
     const canary = modelCanary ? modelCanary.canary : (props.canary as TritonCanary | TritonGatewayCanary);

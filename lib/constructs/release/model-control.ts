@@ -34,13 +34,13 @@ export class ModelControl {
 
   /** Load every model and poll the repository for changes. */
   public static poll(options: PollOptions = {}): ModelControl {
-    refuseUnknownKeys("ModelControl.poll", "ModelControl.poll#0", options);
+    refuseUnknownKeys("ModelControl.poll#0", options);
     return new ModelControl("poll", options.intervalSeconds ?? 30, []);
   }
 
   /** Load only the named models at startup; the rest through the model repository API. */
   public static explicit(options: ExplicitOptions = {}): ModelControl {
-    refuseUnknownKeys("ModelControl.explicit", "ModelControl.explicit#0", options);
+    refuseUnknownKeys("ModelControl.explicit#0", options);
     return new ModelControl("explicit", 30, options.loadModels ?? ["*"]);
   }
 

@@ -47,13 +47,13 @@ export abstract class ModelRepository {
    * `gs://bucket/path` or `as://account/container/path`.
    */
   public static objectStore(uri: string, options: ObjectStoreOptions = {}): ModelRepository {
-    refuseUnknownKeys("ModelRepository.objectStore", "ModelRepository.objectStore#1", options);
+    refuseUnknownKeys("ModelRepository.objectStore#1", options);
     return new ObjectStoreRepository(uri, options);
   }
 
   /** A model repository on an existing PersistentVolumeClaim, mounted read-only. */
   public static persistentVolumeClaim(claimName: string, options: PersistentVolumeClaimOptions = {}): ModelRepository {
-    refuseUnknownKeys("ModelRepository.persistentVolumeClaim", "ModelRepository.persistentVolumeClaim#1", options);
+    refuseUnknownKeys("ModelRepository.persistentVolumeClaim#1", options);
     return new PvcRepository(claimName, options);
   }
 

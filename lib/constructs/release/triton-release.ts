@@ -38,7 +38,7 @@ export class TritonRelease extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: TritonReleaseProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "TritonRelease#2", props);
+    refuseUnknownKeys("TritonRelease#2", props, this.node.path);
     validateReleaseProps(this.node.path, props);
     const unchecked = extraArgsWarning(props);
     if (unchecked) Annotations.of(this).addWarning(unchecked);

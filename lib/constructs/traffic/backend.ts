@@ -40,7 +40,7 @@ export abstract class Backend {
     name: string,
     options: { namespace?: string; httpPort?: number; grpcPort?: number } = {},
   ): Backend {
-    refuseUnknownKeys("Backend.service", "Backend.service#1", options);
+    refuseUnknownKeys("Backend.service#1", options);
     const ns = options.namespace ?? "default";
     const service = { name, namespace: ns };
     return new Fixed(
@@ -63,7 +63,7 @@ export abstract class Backend {
     url: string,
     options: { name?: string; sni?: string; grpcPort?: number; caFile?: string } = {},
   ): Backend {
-    refuseUnknownKeys("Backend.external", "Backend.external#1", options);
+    refuseUnknownKeys("Backend.external#1", options);
     let u: URL | undefined;
     try {
       u = new URL(url);

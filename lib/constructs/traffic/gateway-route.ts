@@ -94,7 +94,7 @@ export class GatewayRoute extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: GatewayRouteProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "GatewayRoute#2", props);
+    refuseUnknownKeys("GatewayRoute#2", props, this.node.path);
     const name = props.name ?? id;
     const v = new PropValidator(this.node.path);
     v.dnsLabel("name", name, 53);

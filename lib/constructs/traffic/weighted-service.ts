@@ -18,7 +18,7 @@ export class WeightedService extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: WeightedServiceProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "WeightedService#2", props);
+    refuseUnknownKeys("WeightedService#2", props, this.node.path);
     ({ model: this.model, envoy: this.envoy } = deployEnvoy(this, props, id, (name, v) =>
       weightedRoutesModel(name, props, v),
     ));

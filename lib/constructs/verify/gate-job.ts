@@ -49,7 +49,7 @@ export abstract class GateRunner {
 
   /** A Kubernetes Job in the pair's namespace, in an image built from this package's Dockerfile. */
   public static cluster(options: GateJobOptions): GateRunner {
-    refuseUnknownKeys("GateRunner.cluster", "GateRunner.cluster#0", options);
+    refuseUnknownKeys("GateRunner.cluster#0", options);
     return new ClusterRunner(options);
   }
 }

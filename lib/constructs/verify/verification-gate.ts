@@ -30,7 +30,7 @@ export abstract class GateTarget {
     kubeconfig?: string;
     context?: string;
   }): GateTarget {
-    refuseUnknownKeys("GateTarget.portForward", "GateTarget.portForward#0", options);
+    refuseUnknownKeys("GateTarget.portForward#0", options);
     return new PortForwardTarget(
       options.service,
       options.port ?? 8000,
@@ -208,7 +208,7 @@ export class VerificationGate extends DependableConstruct {
 
   constructor(scope: Construct, id: string, props: VerificationGateProps) {
     super(scope, id);
-    refuseUnknownKeys(this.node.path, "VerificationGate#2", props);
+    refuseUnknownKeys("VerificationGate#2", props, this.node.path);
     const { specText, cluster } = checked(this, id, props);
 
     // The spec travels as a file asset, not on the command line or in the environment.
